@@ -1,0 +1,218 @@
+/**
+ * Configuration: one zod schema, three sources. Precedence is command line > HEARTH_* environment
+ * variables > settings file (`<data-dir>/settings.json` or `--config`) > defaults. This is the only
+ * module that reads `process.env`; the parsed config is frozen and passed down.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { z } from "zod";
+
+export const GPU_CHOICES = ["auto", "cpu", "cuda", "vulkan", "metal"] as const;
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export const DEFAULT_PORT = 7424;
+
+const intFromString = (min: number, max: number) =>
+  z.coerce.number({ error: "must be a number" }).int("must be a whole number").min(min).max(max);
+
+const csv = z.union([z.string(), z.array(z.string())]).transform((v) =>
+  (Array.isArray(v) ? v : v.split(",")).map((s) => s.trim()).filter(Boolean),
+);
+
+const bool = z.union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no", "on", "off"])]).transform((v) =>
+  typeof v === "boolean" ? v : ["true", "1", "yes", "on"].includes(v),
+);
+
+/** Every setting Hearth has, with its default. Types below are inferred from this schema. */
+export const ConfigSchema = z.object({
+  /** A GGUF path, a model name in the models folder, or an `hf:` URI. Defaults to none (the server starts without a model). */
+  model: z.string().min(1).optional(),
+  /** Address to bind. Defaults to 127.0.0.1 (loopback only). */
+  host: z.string().min(1).default("127.0.0.1"),
+  /** Port to bind; 0 picks a free one. Defaults to 7424. */
+  port: intFromString(0, 65535).default(DEFAULT_PORT),
+  /** Where history, settings, secrets and downloaded models live. Defaults to the OS's per-user app data folder. */
+  dataDir: z.string().min(1).default(() => defaultDataDir()),
+  /** Concurrent sequences decoded together; 0 chooses from the model and memory. Defaults to 0 (auto). */
+  parallel: intFromString(0, 64).default(0),
+  /** Context size per sequence, in tokens; 0 chooses from the model (capped at 4096). Defaults to 0. */
+  ctxSize: intFromString(0, 1_048_576).default(0),
+  /** CPU threads for the math; 0 chooses from the machine. Defaults to 0 (auto). */
+  threads: intFromString(0, 256).default(0),
+  /** Compute backend. Defaults to auto (a GPU when there is one, the CPU otherwise). */
+  gpu: z.enum(GPU_CHOICES).default("auto"),
+  /** Required as `Authorization: Bearer <key>` on /v1 and /api when set. Defaults to none. */
+  apiKey: z.string().min(8, "must be at least 8 characters").optional(),
+  /** Log verbosity. Defaults to info. */
+  logLevel: z.enum(LOG_LEVELS).default("info"),
+  /** Requests allowed to wait for a free sequence before 429. Defaults to 64. */
+  maxQueue: intFromString(0, 100_000).default(64),
+  /** Allow binding beyond loopback without an API key. Defaults to false. */
+  insecure: bool.default(false),
+  /** Origins allowed by CORS (exact match, e.g. http://localhost:5173). Defaults to none. */
+  corsOrigins: csv.default([]),
+  /** Extra Host header names accepted besides loopback names (DNS-rebinding guard). Defaults to none. */
+  allowedHosts: csv.default([]),
+  /** Largest accepted request body in bytes. Defaults to 20 MiB. */
+  bodyLimit: intFromString(1024, 1024 * 1024 * 1024).default(20 * 1024 * 1024),
+  /** Seconds a generation may run before it is cancelled. Defaults to 600. */
+  requestTimeout: intFromString(1, 86_400).default(600),
+  /** `max_tokens` when a request gives none. Defaults to 1024 (capped by the context). */
+  defaultMaxTokens: intFromString(1, 1_048_576).default(1024),
+  /** Seconds to let in-flight requests finish on SIGTERM before they are cancelled. Defaults to 10. */
+  shutdownGrace: intFromString(0, 3600).default(10),
+  /** Record /v1 chat traffic in history. Defaults to true. */
+  recordApi: bool.default(true),
+  /** Days to keep recorded API conversations; 0 keeps them forever. Defaults to 30. */
+  apiRetentionDays: intFromString(0, 36_500).default(30),
+  /** Folder of the built UI served at `/`. Defaults to dist/renderer next to the server. */
+  uiDir: z.string().optional(),
+});
+
+export type Config = Readonly<z.infer<typeof ConfigSchema>>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+interface OptionSpec {
+  flag: string;
+  key: keyof ConfigInput;
+  type: "string" | "boolean";
+  help: string;
+}
+
+/** The CLI flags and their environment variables (`--ctx-size` <-> HEARTH_CTX_SIZE). */
+export const OPTIONS: readonly OptionSpec[] = [
+  { flag: "model", key: "model", type: "string", help: "GGUF path, model name in the models folder, or hf: URI" },
+  { flag: "host", key: "host", type: "string", help: "address to bind (default 127.0.0.1)" },
+  { flag: "port", key: "port", type: "string", help: `port to bind, 0 for a free one (default ${DEFAULT_PORT})` },
+  { flag: "data-dir", key: "dataDir", type: "string", help: "history, settings and models folder (default: OS app data)" },
+  { flag: "parallel", key: "parallel", type: "string", help: "concurrent sequences, 0 = auto (default 0)" },
+  { flag: "ctx-size", key: "ctxSize", type: "string", help: "context tokens per sequence, 0 = auto (default 0)" },
+  { flag: "threads", key: "threads", type: "string", help: "CPU threads, 0 = auto (default 0)" },
+  { flag: "gpu", key: "gpu", type: "string", help: "auto|cpu|cuda|vulkan|metal (default auto)" },
+  { flag: "api-key", key: "apiKey", type: "string", help: "require this bearer token on /v1 and /api" },
+  { flag: "log-level", key: "logLevel", type: "string", help: "fatal|error|warn|info|debug|trace|silent (default info)" },
+  { flag: "max-queue", key: "maxQueue", type: "string", help: "requests that may wait for a sequence (default 64)" },
+  { flag: "insecure", key: "insecure", type: "boolean", help: "allow a non-loopback bind without an API key" },
+  { flag: "cors-origins", key: "corsOrigins", type: "string", help: "comma-separated origins allowed by CORS" },
+  { flag: "allowed-hosts", key: "allowedHosts", type: "string", help: "comma-separated extra Host names to accept" },
+  { flag: "body-limit", key: "bodyLimit", type: "string", help: "largest request body in bytes (default 20 MiB)" },
+  { flag: "request-timeout", key: "requestTimeout", type: "string", help: "seconds before a generation is cancelled (default 600)" },
+  { flag: "default-max-tokens", key: "defaultMaxTokens", type: "string", help: "max_tokens when none is given (default 1024)" },
+  { flag: "shutdown-grace", key: "shutdownGrace", type: "string", help: "seconds in-flight requests get on SIGTERM (default 10)" },
+  { flag: "record-api", key: "recordApi", type: "string", help: "record /v1 chat traffic in history: true|false (default true)" },
+  { flag: "api-retention-days", key: "apiRetentionDays", type: "string", help: "days to keep recorded API chats, 0 = forever (default 30)" },
+  { flag: "ui-dir", key: "uiDir", type: "string", help: "folder of the built UI to serve at / (default dist/renderer)" },
+];
+
+export const envName = (flag: string): string => `HEARTH_${flag.toUpperCase().replaceAll("-", "_")}`;
+
+export class ConfigError extends Error {}
+
+/** The OS's per-user app data folder for Hearth. */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, platform = process.platform): string {
+  const home = os.homedir();
+  if (platform === "win32") return path.join(env.APPDATA ?? path.join(home, "AppData", "Roaming"), "Hearth");
+  if (platform === "darwin") return path.join(home, "Library", "Application Support", "Hearth");
+  return path.join(env.XDG_DATA_HOME ?? path.join(home, ".local", "share"), "hearth");
+}
+
+export interface LoadConfigSources {
+  argv?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+  /** Values set by code (tests, the Electron shell); they sit above every other source. */
+  overrides?: Partial<ConfigInput>;
+}
+
+/** Parses `hearth serve` arguments into raw values; unknown flags are errors. */
+export function parseCliArgs(argv: readonly string[]): Partial<Record<keyof ConfigInput, unknown>> & { config?: string } {
+  const options = Object.fromEntries([
+    ...OPTIONS.map((o) => [o.flag, { type: o.type }] as const),
+    ["config", { type: "string" }] as const,
+  ]);
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options, allowPositionals: false, strict: true });
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message}. Run 'hearth serve --help' for the list of flags.`);
+  }
+  const out: Partial<Record<keyof ConfigInput, unknown>> & { config?: string } = {};
+  for (const o of OPTIONS) {
+    const v = parsed.values[o.flag];
+    if (v !== undefined) out[o.key] = v;
+  }
+  const cfg = parsed.values.config;
+  if (typeof cfg === "string") out.config = cfg;
+  return out;
+}
+
+function readSettingsFile(file: string, required: boolean): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    if (!required && (err as NodeJS.ErrnoException).code === "ENOENT") return {};
+    throw new ConfigError(`Cannot read settings file ${file}: ${(err as Error).message}`);
+  }
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("not a JSON object");
+    return value as Record<string, unknown>;
+  } catch (err) {
+    throw new ConfigError(`Settings file ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Builds the frozen config, or throws ConfigError with one line per bad value. */
+export function loadConfig(sources: LoadConfigSources = {}): Config {
+  const env = sources.env ?? process.env;
+  const cli = parseCliArgs(sources.argv ?? []);
+  const fromEnv: Record<string, unknown> = {};
+  for (const o of OPTIONS) {
+    const v = env[envName(o.flag)];
+    if (v !== undefined && v !== "") fromEnv[o.key] = v;
+  }
+  const { config: configFile, ...fromCli } = cli;
+  const dataDirGuess = (sources.overrides?.dataDir ?? fromCli.dataDir ?? fromEnv.dataDir ?? defaultDataDir(env)) as string;
+  const settingsFile = configFile ?? env.HEARTH_CONFIG;
+  const fromFile = readSettingsFile(settingsFile ?? path.join(dataDirGuess, "settings.json"), settingsFile !== undefined);
+  const merged = { ...fromFile, ...fromEnv, ...fromCli, ...sources.overrides };
+  const result = ConfigSchema.strict().safeParse(merged);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? "");
+      const spec = OPTIONS.find((o) => o.key === key);
+      const name = spec ? `--${spec.flag} (${envName(spec.flag)})` : key || "settings";
+      const received = key in merged ? ` (got ${JSON.stringify((merged as Record<string, unknown>)[key])})` : "";
+      return `${name}: ${issue.message}${received}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join("\n  ")}`);
+  }
+  const config = result.data;
+  if (!isLoopbackHost(config.host) && !config.apiKey && !config.insecure) {
+    throw new ConfigError(
+      `Refusing to listen on ${config.host} without an API key: anyone on the network could use it. ` +
+        "Set --api-key (HEARTH_API_KEY), or pass --insecure if you really mean it.",
+    );
+  }
+  return Object.freeze({ ...config, corsOrigins: Object.freeze([...config.corsOrigins]) as string[], allowedHosts: Object.freeze([...config.allowedHosts]) as string[] });
+}
+
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h) || h.endsWith(".localhost");
+}
+
+export function helpText(): string {
+  const rows = OPTIONS.map((o) => `  --${(o.flag + (o.type === "string" ? " <value>" : "")).padEnd(30)} ${o.help}  [${envName(o.flag)}]`);
+  return [
+    "Usage: hearth serve [options]",
+    "",
+    "Runs the Hearth server: an OpenAI-compatible API on /v1, the management API on /api and the UI on /.",
+    "",
+    "Options (each also settable as an environment variable or in <data-dir>/settings.json):",
+    ...rows,
+    `  --${"config <file>".padEnd(30)} settings file to read instead of <data-dir>/settings.json  [HEARTH_CONFIG]`,
+    `  --${"help".padEnd(30)} show this help`,
+  ].join("\n");
+}

@@ -1,0 +1,135 @@
+/**
+ * The provider-neutral contract between the HTTP edge and whatever generates text: the local
+ * engine or a remote OpenAI-compatible server. Wire formats (OpenAI JSON, SSE) never cross it.
+ */
+
+export interface SamplingOptions {
+  /** 0 is greedy. The edge applies OpenAI's default (1) when the client gives none. */
+  temperature: number;
+  topP: number;
+  /** 0 disables top-k. */
+  topK: number;
+  minP: number;
+  seed?: number;
+  presencePenalty: number;
+  frequencyPenalty: number;
+}
+
+export interface ToolCall {
+  id: string;
+  name: string;
+  /** JSON text, as OpenAI sends it. */
+  arguments: string;
+}
+
+export type ChatMessage =
+  | { role: "system"; content: string }
+  | { role: "user"; content: string }
+  | { role: "assistant"; content: string | null; toolCalls?: ToolCall[] }
+  | { role: "tool"; toolCallId: string; content: string };
+
+export interface ToolDefinition {
+  name: string;
+  description?: string;
+  /** A JSON schema object. */
+  parameters?: Record<string, unknown>;
+}
+
+export type ToolChoice = "auto" | "none" | "required" | { name: string };
+
+export type ResponseFormat =
+  | { type: "text" }
+  | { type: "json_object" }
+  | { type: "json_schema"; name: string; schema: Record<string, unknown>; strict: boolean };
+
+interface GenerationRequestBase {
+  /** The model id as the client named it. */
+  model: string;
+  /** Tokens to generate at most; undefined means the server default. */
+  maxTokens?: number;
+  sampling: SamplingOptions;
+  stop: string[];
+  /** Number of top alternatives per token when logprobs were asked for; undefined = no logprobs. */
+  topLogprobs?: number;
+  /** The end user, for logs. */
+  user?: string;
+  /** The validated wire body, for providers that forward it (remote ones). */
+  wire?: Record<string, unknown>;
+}
+
+export interface ChatRequest extends GenerationRequestBase {
+  kind: "chat";
+  messages: ChatMessage[];
+  responseFormat: ResponseFormat;
+  tools: ToolDefinition[];
+  toolChoice: ToolChoice;
+  parallelToolCalls: boolean;
+}
+
+export interface CompletionRequest extends GenerationRequestBase {
+  kind: "completion";
+  prompt: string;
+  echo: boolean;
+}
+
+export type GenerationRequest = ChatRequest | CompletionRequest;
+
+export interface EmbeddingRequest {
+  model: string;
+  input: string[];
+  wire?: Record<string, unknown>;
+}
+
+export interface EmbeddingResult {
+  /** Unit-length vectors, one per input, in order. */
+  vectors: Float32Array[];
+  promptTokens: number;
+}
+
+export type FinishReason = "stop" | "length" | "tool_calls" | "content_filter";
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+}
+
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+  bytes: number[];
+  top: { token: string; logprob: number; bytes: number[] }[];
+}
+
+/** What a generation yields, in order: text and tool-call deltas, then exactly one `finish`. */
+export type GenerationEvent =
+  | { type: "text"; text: string; logprobs?: TokenLogprob[] }
+  | { type: "tool_call"; index: number; id: string; name: string; argumentsDelta: string; first: boolean }
+  | { type: "finish"; reason: FinishReason; usage: Usage };
+
+/** Returned once the request was admitted (a sequence is free, the prompt fits); iterate it for events. */
+export type GenerationStream = AsyncIterable<GenerationEvent>;
+
+export interface ModelInfo {
+  /** The id clients send as `model`. */
+  id: string;
+  ownedBy: string;
+  created: number;
+  /** The provider that serves it. */
+  provider: string;
+}
+
+export interface Provider {
+  readonly id: string;
+  listModels(): Promise<ModelInfo[]>;
+  /** True when this provider serves `model` (as the client named it). */
+  hasModel(model: string): Promise<boolean>;
+  /**
+   * Admits a request and returns its event stream. Rejects (with a HearthError) before any
+   * event when the request cannot start: queue full, prompt too long, unknown model.
+   * The signal cancels admission and generation alike.
+   */
+  generate(request: GenerationRequest, signal: AbortSignal): Promise<GenerationStream>;
+  embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult>;
+  close(): Promise<void>;
+}
