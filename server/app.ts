@@ -1,0 +1,202 @@
+/**
+ * `createServer(config)` builds one complete Hearth server from its parts, with no globals, so
+ * tests run real servers in a few lines and two can live in one process (ARCHITECTURE.md).
+ */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import type http from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import express from "express";
+import { pinoHttp } from "pino-http";
+import type { Config } from "./config.js";
+import type { ServerContext } from "./context.js";
+import { resolveModelPath } from "./engine/resolve-model.js";
+import { NotReadyError, ShuttingDownError } from "./errors.js";
+import { createApiRouter } from "./api/index.js";
+import { createErrorHandler, notFoundHandler } from "./http/error-handler.js";
+import { apiKeyAuth, corsPolicy, hostCheck, requestOriginGuard } from "./http/security.js";
+import { createLogger, type Logger } from "./logger.js";
+import { Metrics } from "./metrics.js";
+import { openApiDocument } from "./openapi.js";
+import { createOpenAIRouter } from "./openai/routes.js";
+import { LocalProvider } from "./providers/local.js";
+import { ProviderRouter } from "./providers/router.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? "../.." : "..");
+
+export const VERSION: string = (JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { version: string }).version;
+
+export interface CreateServerOptions {
+  /** A logger to use instead of one made from `config.logLevel`. */
+  logger?: Logger;
+}
+
+export interface HearthServer {
+  readonly context: ServerContext;
+  readonly app: express.Express;
+  /** Binds, then loads the configured model; resolves with the base URL once ready to serve. */
+  start(): Promise<string>;
+  /** The base URL (`http://127.0.0.1:<port>`), once listening. */
+  readonly url: string;
+  /** Stops accepting, gives in-flight requests the grace period, cancels the rest, frees the model. */
+  close(): Promise<void>;
+}
+
+export function createServer(config: Config, options: CreateServerOptions = {}): HearthServer {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const metrics = new Metrics();
+  const local = new LocalProvider({
+    gpu: config.gpu,
+    threads: config.threads,
+    parallel: config.parallel,
+    ctxSize: config.ctxSize,
+    maxQueue: config.maxQueue,
+    defaultMaxTokens: config.defaultMaxTokens,
+    logger,
+    onPoolChange: (model, stats) => {
+      metrics.queueDepth.set({ model }, stats.queued);
+      metrics.busySequences.set({ model }, stats.busy);
+      metrics.totalSequences.set({ model }, stats.size);
+    },
+  });
+  const router = new ProviderRouter();
+  router.add(local);
+  const ctx: ServerContext = { config, logger, metrics, router, local, observeApiChat: null, ready: false, draining: false };
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (req, res) => {
+        const given = req.headers["x-request-id"];
+        const id = typeof given === "string" && /^[\w.:-]{1,128}$/.test(given) ? given : crypto.randomUUID();
+        res.setHeader("X-Request-ID", id);
+        return id;
+      },
+      autoLogging: { ignore: (req) => req.url?.startsWith("/health") ?? false },
+      customSuccessMessage: (req, res, ms) => `${req.method} ${req.url} ${res.statusCode} ${Math.round(ms)}ms`,
+      serializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }), res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }) },
+    }),
+  );
+  app.use((req, res, next) => {
+    res.on("finish", () => {
+      const route = routeLabel(req.path);
+      metrics.requests.inc({ route, status: String(res.statusCode) });
+      if (res.statusCode >= 400) metrics.errors.inc({ route, status: String(res.statusCode) });
+    });
+    next();
+  });
+  app.use(hostCheck(config));
+  app.use(corsPolicy(config));
+  app.use(requestOriginGuard(config));
+
+  app.get("/health/live", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  app.get("/health/ready", (_req, res) => {
+    const models = local.states();
+    const ok = ctx.ready && !ctx.draining;
+    res.status(ok ? 200 : 503).json({ status: ok ? "ready" : ctx.draining ? "shutting_down" : "starting", models });
+  });
+  app.get("/health", async (_req, res) => {
+    const runtime = local.loaded().length > 0 ? await local.getRuntime() : null;
+    res.json({
+      status: ctx.ready ? "ok" : "starting",
+      version: VERSION,
+      engine: runtime ? { build: runtime.buildType, gpu: runtime.gpu, threads: runtime.threads } : null,
+      models: local.loaded().map((m) => ({ ...m.info, ...m.stats })),
+    });
+  });
+  app.get("/openapi.json", (_req, res) => {
+    res.json(openApiDocument(VERSION));
+  });
+
+  const auth = apiKeyAuth(config.apiKey);
+  app.get("/metrics", auth, async (_req, res) => {
+    res.setHeader("Content-Type", metrics.registry.contentType);
+    res.send(await metrics.registry.metrics());
+  });
+
+  const json = express.json({ limit: config.bodyLimit, type: ["application/json", "application/*+json"] });
+  const gate: express.RequestHandler = (_req, _res, next) => {
+    if (ctx.draining) return next(new ShuttingDownError());
+    if (!ctx.ready) return next(new NotReadyError("The server is still starting; try again in a moment."));
+    next();
+  };
+  app.use("/v1", auth, gate, json, createOpenAIRouter(ctx));
+  app.use("/api", auth, gate, json, createApiRouter(ctx));
+
+  const uiDir = config.uiDir ?? path.join(repoRoot, "dist", "renderer");
+  if (fs.existsSync(path.join(uiDir, "index.html"))) {
+    app.use(express.static(uiDir, { index: "index.html", maxAge: "1h", setHeaders: (res, file) => { if (file.endsWith("index.html")) res.setHeader("Cache-Control", "no-cache"); } }));
+    app.get("/{*splat}", (req, res, next) => {
+      if (req.path.startsWith("/v1") || req.path.startsWith("/api") || !req.accepts("html")) return next();
+      res.sendFile(path.join(uiDir, "index.html"));
+    });
+  } else {
+    app.get("/", (_req, res) => {
+      res.type("text/plain").send("Hearth server is running. The UI is not built: run `npm run build` to serve it here.\n");
+    });
+  }
+  app.use(notFoundHandler);
+  app.use(createErrorHandler(logger));
+
+  let httpServer: http.Server | null = null;
+  let url = "";
+
+  return {
+    context: ctx,
+    app,
+    get url() {
+      return url;
+    },
+    async start() {
+      httpServer = await new Promise<http.Server>((resolve, reject) => {
+        const s = app.listen(config.port, config.host, () => resolve(s));
+        s.once("error", reject);
+      });
+      // Slow-drip clients must not hold a socket forever; SSE replies are not affected (requestTimeout covers receiving only).
+      httpServer.requestTimeout = 60_000;
+      httpServer.headersTimeout = 30_000;
+      const address = httpServer.address() as AddressInfo;
+      const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+      url = `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${address.port}`;
+      if (config.model) {
+        const file = await resolveModelPath(config.model, {
+          modelsDir: path.join(config.dataDir, "models"),
+          onProgress: (done, total) => logger.info({ downloaded: done, total }, "downloading model"),
+        });
+        await local.load(file, (p) => logger.debug({ progress: p }, "loading model"));
+        const runtime = await local.getRuntime();
+        metrics.engineInfo.set({ build: runtime.buildType, gpu: String(runtime.gpu), threads: String(runtime.threads) }, 1);
+        for (const m of local.loaded()) metrics.modelState.set({ model: m.info.id }, 1);
+        logger.info({ build: runtime.buildType, gpu: runtime.gpu, threads: runtime.threads, parallel: local.loaded()[0]?.info.parallel }, "engine ready");
+      }
+      ctx.ready = true;
+      return url;
+    },
+    async close() {
+      if (ctx.draining) return;
+      ctx.draining = true;
+      const closed = httpServer ? new Promise<void>((resolve) => httpServer!.close(() => resolve())) : Promise.resolve();
+      httpServer?.closeIdleConnections();
+      await local.close(config.shutdownGrace * 1000);
+      for (const p of router.list()) if (p !== local) await p.close();
+      httpServer?.closeAllConnections();
+      await closed;
+      logger.flush();
+    },
+  };
+}
+
+function routeLabel(p: string): string {
+  if (p.startsWith("/v1/")) return p.split("/").slice(0, 4).join("/");
+  if (p.startsWith("/api/")) return p.split("/").slice(0, 3).join("/");
+  if (p.startsWith("/health")) return "/health";
+  return p === "/metrics" || p === "/openapi.json" ? p : "other";
+}

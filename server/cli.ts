@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+/**
+ * `hearth serve`: the headless server. Prints exactly one line on stdout, with the base URL,
+ * once it is ready to serve inference; logs go to stderr as JSON lines.
+ */
+import { createServer } from "./app.js";
+import { ConfigError, helpText, loadConfig } from "./config.js";
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "--help" || command === "-h" || command === "help" || rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(`${helpText()}\n`);
+    return command === undefined ? 1 : 0;
+  }
+  if (command !== "serve") {
+    process.stderr.write(`Unknown command '${command}'.\n\n${helpText()}\n`);
+    return 2;
+  }
+  let config;
+  try {
+    config = loadConfig({ argv: rest });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const server = createServer(config);
+  let stopping: Promise<void> | null = null;
+  const stop = (signal: string) => {
+    if (stopping) {
+      process.stderr.write(`Received ${signal} again; exiting now.\n`);
+      process.exit(130);
+    }
+    server.context.logger.info({ signal }, "shutting down");
+    stopping = server.close().then(() => process.exit(0), (err) => {
+      server.context.logger.error({ err }, "error while shutting down");
+      process.exit(1);
+    });
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  try {
+    const url = await server.start();
+    process.stdout.write(`Hearth is ready at ${url} (OpenAI API: ${url}/v1)\n`);
+  } catch (err) {
+    process.stderr.write(`Hearth could not start: ${(err as Error).message}\n`);
+    await server.close().catch(() => undefined);
+    return 1;
+  }
+  return -1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,414 @@
+/**
+ * One loaded GGUF model: a single context whose N sequences are the batch (ENGINE-NOTES §2.2),
+ * long-lived slots that keep their KV cache between requests (§2.3), and a queue in front.
+ * Concurrent requests each hold a sequence and node-llama-cpp merges their tokens into one
+ * llama_decode per step. All OpenAI JSON stays at the HTTP edge; this yields neutral events.
+ */
+import crypto from "node:crypto";
+import os from "node:os";
+import path from "node:path";
+import {
+  LlamaChat,
+  LlamaCompletion,
+  type ChatHistoryItem,
+  type ChatModelFunctions,
+  type LlamaContext,
+  type LlamaContextSequence,
+  type LlamaEmbeddingContext,
+  type LlamaGrammar,
+  type LlamaModel,
+  type Token,
+} from "node-llama-cpp";
+import { BadRequestError, HearthError, ShuttingDownError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type {
+  ChatRequest,
+  CompletionRequest,
+  EmbeddingResult,
+  FinishReason,
+  GenerationEvent,
+  GenerationRequest,
+  GenerationStream,
+  SamplingOptions,
+} from "../providers/types.js";
+import { AsyncQueue } from "../util/async-queue.js";
+import { toChatHistory } from "./chat-history.js";
+import { GrammarCache } from "./grammar.js";
+import type { EngineRuntime } from "./runtime.js";
+import { SlotPool, type PoolStats } from "./slot-pool.js";
+
+export interface LocalModelOptions {
+  /** The id clients send as `model`. */
+  id: string;
+  path: string;
+  /** 0 chooses from the model and memory. */
+  parallel: number;
+  /** Tokens per sequence; 0 chooses from the model. */
+  ctxSize: number;
+  maxQueue: number;
+  defaultMaxTokens: number;
+  runtime: EngineRuntime;
+  logger: Logger;
+  onPoolChange?: (stats: PoolStats) => void;
+  onLoadProgress?: (progress: number) => void;
+  signal?: AbortSignal;
+}
+
+interface Slot {
+  index: number;
+  sequence: LlamaContextSequence;
+  chat: LlamaChat;
+  completion: LlamaCompletion;
+}
+
+export interface LocalModelInfo {
+  id: string;
+  path: string;
+  parallel: number;
+  contextSize: number;
+  trainContextSize: number;
+  sizeBytes: number;
+  chatWrapper: string;
+  hasChatTemplate: boolean;
+}
+
+const DEFAULT_CTX_CAP = 4096;
+
+/** Sequences to run by default: enough to batch well, few enough that their KV cache fits easily. */
+export function chooseParallel(modelBytes: number, kvBytesPerSequence: number, freeBytes: number): number {
+  const target = modelBytes < 2 * 1024 ** 3 ? 8 : modelBytes < 8 * 1024 ** 3 ? 4 : 2;
+  const budget = freeBytes * 0.25;
+  const fits = kvBytesPerSequence > 0 ? Math.floor(budget / kvBytesPerSequence) : target;
+  return Math.max(1, Math.min(target, fits));
+}
+
+function finishReasonOf(stopReason: string): FinishReason {
+  if (stopReason === "maxTokens") return "length";
+  if (stopReason === "functionCalls") return "tool_calls";
+  return "stop";
+}
+
+function repeatPenaltyOf(s: SamplingOptions) {
+  if (s.frequencyPenalty === 0 && s.presencePenalty === 0) return false as const;
+  return { frequencyPenalty: s.frequencyPenalty, presencePenalty: s.presencePenalty, penalty: 1, lastTokens: 64 };
+}
+
+function samplingOf(s: SamplingOptions) {
+  return {
+    temperature: s.temperature,
+    topP: s.topP,
+    topK: s.topK,
+    minP: s.minP,
+    seed: s.seed ?? crypto.randomInt(0, 2 ** 31),
+    repeatPenalty: repeatPenaltyOf(s),
+  };
+}
+
+export class LocalModel {
+  private readonly pool: SlotPool<Slot>;
+  private readonly grammars: GrammarCache;
+  private embeddingContext: Promise<LlamaEmbeddingContext> | null = null;
+  private embeddingLock: Promise<unknown> = Promise.resolve();
+  private readonly active = new Set<Promise<unknown>>();
+  private closing = false;
+  /** Fires when the shutdown grace period ends, cancelling what still runs. */
+  private readonly shutdown = new AbortController();
+
+  private constructor(
+    readonly info: LocalModelInfo,
+    private readonly model: LlamaModel,
+    private readonly context: LlamaContext,
+    slots: Slot[],
+    private readonly options: LocalModelOptions,
+  ) {
+    this.pool = new SlotPool(slots, options.maxQueue, options.onPoolChange);
+    this.grammars = new GrammarCache(options.runtime.llama);
+  }
+
+  static async load(options: LocalModelOptions): Promise<LocalModel> {
+    const { llama } = options.runtime;
+    const model = await llama.loadModel({
+      modelPath: options.path,
+      onLoadProgress: options.onLoadProgress,
+      loadSignal: options.signal,
+    });
+    try {
+      const trainContextSize = model.trainContextSize;
+      const contextSize = options.ctxSize > 0 ? options.ctxSize : Math.min(trainContextSize, DEFAULT_CTX_CAP);
+      let parallel = options.parallel;
+      if (parallel <= 0) {
+        const perSequence = model.fileInsights.estimateContextResourceRequirements({
+          contextSize,
+          modelGpuLayers: model.gpuLayers,
+          sequences: 1,
+        });
+        const free = llama.gpu === false ? os.freemem() : (await llama.getVramState()).free;
+        parallel = chooseParallel(model.size, llama.gpu === false ? perSequence.cpuRam : perSequence.gpuVram, free);
+      }
+      const context = await model.createContext({
+        sequences: parallel,
+        contextSize,
+        threads: { ideal: options.runtime.threads, min: 1 },
+      });
+      const slots: Slot[] = [];
+      let chatWrapperName = "";
+      for (let index = 0; index < parallel; index++) {
+        const sequence = context.getSequence();
+        const chat = new LlamaChat({ contextSequence: sequence, autoDisposeSequence: false });
+        chatWrapperName = chat.chatWrapper.wrapperName;
+        slots.push({ index, sequence, chat, completion: new LlamaCompletion({ contextSequence: sequence }) });
+      }
+      const info: LocalModelInfo = {
+        id: options.id,
+        path: options.path,
+        parallel,
+        contextSize: context.contextSize,
+        trainContextSize,
+        sizeBytes: model.size,
+        chatWrapper: chatWrapperName,
+        hasChatTemplate: typeof model.fileInfo.metadata.tokenizer?.chat_template === "string",
+      };
+      options.logger.info({ model: info, threads: options.runtime.threads }, `loaded ${path.basename(options.path)}`);
+      return new LocalModel(info, model, context, slots, options);
+    } catch (err) {
+      await model.dispose();
+      throw err;
+    }
+  }
+
+  get stats(): PoolStats {
+    return this.pool.stats;
+  }
+
+  /** Validates, counts the prompt, waits for a sequence, then streams events. */
+  async generate(request: GenerationRequest, signal: AbortSignal): Promise<GenerationStream> {
+    if (this.closing) throw new ShuttingDownError();
+    return request.kind === "chat" ? this.generateChat(request, signal) : this.generateCompletion(request, signal);
+  }
+
+  private maxTokensFor(requested: number | undefined, promptTokens: number, param: string): number {
+    const room = this.info.contextSize - promptTokens - 1;
+    if (room < 1) {
+      throw new BadRequestError(
+        `This model's context is ${this.info.contextSize} tokens per sequence, but the prompt is ${promptTokens} tokens. Shorten the ${param}, or start the server with a larger --ctx-size.`,
+        { param, code: "context_length_exceeded" },
+      );
+    }
+    return Math.min(requested ?? this.options.defaultMaxTokens, room);
+  }
+
+  private async generateChat(request: ChatRequest, signal: AbortSignal): Promise<GenerationStream> {
+    if (request.tools.length > 0 && request.responseFormat.type !== "text" && request.toolChoice !== "none") {
+      throw new BadRequestError("Using both tools and response_format is not supported; send one of them.", {
+        param: "response_format",
+      });
+    }
+    const forcedTool = request.tools.length > 0 && (request.toolChoice === "required" || typeof request.toolChoice === "object");
+    const history = toChatHistory(request.messages);
+    let functions: ChatModelFunctions | undefined;
+    let grammar: LlamaGrammar | undefined;
+
+    if (forcedTool) {
+      // No native way to force a call (ENGINE-NOTES §3.3): constrain the reply to a call object.
+      const choice = request.toolChoice;
+      const allowed = typeof choice === "object" ? request.tools.filter((t) => t.name === choice.name) : request.tools;
+      if (allowed.length === 0) {
+        throw new BadRequestError(`tool_choice names '${(choice as { name: string }).name}', which is not in tools.`, {
+          param: "tool_choice",
+        });
+      }
+      const callSchema = (t: (typeof allowed)[number]) => ({
+        type: "object",
+        properties: { name: { const: t.name }, arguments: t.parameters ?? { type: "object", properties: {} } },
+      });
+      const schema = allowed.length === 1 ? callSchema(allowed[0]!) : { oneOf: allowed.map(callSchema) };
+      grammar = await this.grammars.schema(schema, "tools");
+      const doc = allowed.map((t) => `- ${t.name}: ${t.description ?? ""} parameters: ${JSON.stringify(t.parameters ?? {})}`).join("\n");
+      history.splice(history.length - 1, 0, {
+        type: "system",
+        text: `Call one of these tools by answering with a JSON object {"name": ..., "arguments": {...}}:\n${doc}`,
+      });
+    } else if (request.tools.length > 0 && request.toolChoice !== "none") {
+      functions = Object.fromEntries(
+        request.tools.map((t) => [t.name, { description: t.description, params: (t.parameters ?? undefined) as never }]),
+      );
+    }
+    if (request.responseFormat.type === "json_object") grammar = await this.grammars.json();
+    if (request.responseFormat.type === "json_schema") {
+      grammar = await this.grammars.schema(request.responseFormat.schema, "response_format.json_schema.schema");
+    }
+
+    const anySlot = this.pool.slots[0]!;
+    const promptTokens = anySlot.chat.chatWrapper
+      .generateContextState({ chatHistory: history, availableFunctions: functions, documentFunctionParams: true })
+      .contextText.tokenize(this.model.tokenizer);
+    const maxTokens = this.maxTokensFor(request.maxTokens, promptTokens.length, "messages");
+
+    return this.run(promptTokens, signal, async (slot, queue, genSignal) => {
+      const toolIds = new Map<number, string>();
+      const result = await slot.chat.generateResponse(history as ChatHistoryItem[], {
+        ...samplingOf(request.sampling),
+        signal: genSignal,
+        stopOnAbortSignal: true,
+        maxTokens,
+        customStopTriggers: request.stop.length > 0 ? request.stop : undefined,
+        grammar,
+        functions,
+        documentFunctionParams: functions ? true : undefined,
+        maxParallelFunctionCalls: request.parallelToolCalls ? undefined : 1,
+        onTextChunk: forcedTool ? undefined : (text) => queue.push({ type: "text", text }),
+        onFunctionCallParamsChunk: (chunk) => {
+          let id = toolIds.get(chunk.callIndex);
+          const first = id === undefined;
+          if (id === undefined) {
+            id = `call_${crypto.randomBytes(12).toString("hex")}`;
+            toolIds.set(chunk.callIndex, id);
+          }
+          if (first || chunk.paramsChunk) {
+            queue.push({ type: "tool_call", index: chunk.callIndex, id, name: chunk.functionName, argumentsDelta: chunk.paramsChunk, first });
+          }
+        },
+      } as Parameters<LlamaChat["generateResponse"]>[1]);
+      if (forcedTool && result.metadata.stopReason !== "abort") {
+        const call = parseForcedCall(result.response);
+        if (call) {
+          queue.push({ type: "tool_call", index: 0, id: `call_${crypto.randomBytes(12).toString("hex")}`, name: call.name, argumentsDelta: call.arguments, first: true });
+          return "tool_calls";
+        }
+        return finishReasonOf(result.metadata.stopReason);
+      }
+      return finishReasonOf(result.metadata.stopReason);
+    });
+  }
+
+  private async generateCompletion(request: CompletionRequest, signal: AbortSignal): Promise<GenerationStream> {
+    const promptTokens = this.model.tokenize(request.prompt, false);
+    const bos = this.model.tokens.bos;
+    const fullPrompt = bos !== null && this.model.tokens.shouldPrependBosToken ? [bos, ...promptTokens] : promptTokens;
+    const maxTokens = this.maxTokensFor(request.maxTokens, fullPrompt.length, "prompt");
+    return this.run(fullPrompt, signal, async (slot, queue, genSignal) => {
+      if (request.echo) queue.push({ type: "text", text: request.prompt });
+      const result = await slot.completion.generateCompletionWithMeta(promptTokens, {
+        ...samplingOf(request.sampling),
+        signal: genSignal,
+        stopOnAbortSignal: true,
+        maxTokens,
+        customStopTriggers: request.stop.length > 0 ? request.stop : undefined,
+        onTextChunk: (text) => queue.push({ type: "text", text }),
+      });
+      return finishReasonOf(result.metadata.stopReason);
+    });
+  }
+
+  /**
+   * Admission and the generation lifecycle shared by chat and completions: acquire the slot with
+   * the longest cached prefix, generate in the background into a queue, always release the slot.
+   */
+  private async run(
+    promptTokens: Token[],
+    signal: AbortSignal,
+    generate: (slot: Slot, queue: AsyncQueue<GenerationEvent>, signal: AbortSignal) => Promise<FinishReason>,
+  ): Promise<GenerationStream> {
+    const slot = await this.pool.acquire(
+      (s) => s.sequence.compareContextTokens(promptTokens).firstDifferentIndex,
+      signal,
+    );
+    const controller = new AbortController();
+    const genSignal = AbortSignal.any([signal, controller.signal, this.shutdown.signal]);
+    const queue = new AsyncQueue<GenerationEvent>(() => controller.abort(new Error("consumer stopped reading")));
+    const cachedTokens = Math.max(0, Math.min(slot.sequence.compareContextTokens(promptTokens).firstDifferentIndex, promptTokens.length - 1));
+    const meterBefore = slot.sequence.tokenMeter.getState();
+
+    const task = (async () => {
+      try {
+        const reason = await generate(slot, queue, genSignal);
+        if (genSignal.aborted) {
+          queue.fail(genSignal.reason);
+          return;
+        }
+        const used = slot.sequence.tokenMeter.diff(meterBefore);
+        queue.push({
+          type: "finish",
+          reason,
+          usage: { promptTokens: promptTokens.length, completionTokens: used.usedOutputTokens, cachedTokens },
+        });
+        queue.end();
+      } catch (err) {
+        // An abort before the first token throws even with stopOnAbortSignal (ENGINE-NOTES §0.5).
+        queue.fail(genSignal.aborted ? genSignal.reason : err instanceof HearthError ? err : err);
+      } finally {
+        this.pool.release(slot);
+      }
+    })();
+    this.active.add(task);
+    void task.finally(() => this.active.delete(task));
+    return queue;
+  }
+
+  async embed(inputs: readonly string[], signal: AbortSignal): Promise<EmbeddingResult> {
+    if (this.closing) throw new ShuttingDownError();
+    const contextSize = Math.min(this.model.trainContextSize, DEFAULT_CTX_CAP);
+    this.embeddingContext ??= this.model.createEmbeddingContext({ contextSize, threads: this.options.runtime.threads });
+    const context = await this.embeddingContext;
+    // One embedding sequence per context: requests take turns.
+    const run = this.embeddingLock.then(async () => {
+      const vectors: Float32Array[] = [];
+      let promptTokens = 0;
+      for (const [i, input] of inputs.entries()) {
+        if (signal.aborted) throw signal.reason;
+        const length = context.calculateInputLength(input);
+        if (length > contextSize) {
+          throw new BadRequestError(`input[${i}] is ${length} tokens, more than the model's ${contextSize}.`, {
+            param: `input.${i}`,
+            code: "context_length_exceeded",
+          });
+        }
+        promptTokens += length;
+        const { vector } = await context.getEmbeddingFor(input);
+        vectors.push(normalize(vector));
+      }
+      return { vectors, promptTokens };
+    });
+    this.embeddingLock = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Stops admitting, lets running generations finish for `graceMs`, then cancels them and frees the model. */
+  async close(graceMs = 0): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.pool.close(new ShuttingDownError());
+    if (this.active.size > 0 && graceMs > 0) {
+      await Promise.race([Promise.allSettled([...this.active]), new Promise((r) => setTimeout(r, graceMs).unref())]);
+    }
+    this.shutdown.abort(new ShuttingDownError());
+    await Promise.allSettled([...this.active]);
+    await this.context.dispose();
+    if (this.embeddingContext) await (await this.embeddingContext).dispose();
+    await this.model.dispose();
+  }
+
+  /** Token count of plain text, for usage accounting at the edges. */
+  tokenize(text: string): number {
+    return this.model.tokenize(text, false).length;
+  }
+}
+
+function normalize(vector: readonly number[]): Float32Array {
+  let sum = 0;
+  for (const v of vector) sum += v * v;
+  const norm = Math.sqrt(sum) || 1;
+  const out = new Float32Array(vector.length);
+  for (let i = 0; i < vector.length; i++) out[i] = (vector[i] as number) / norm;
+  return out;
+}
+
+function parseForcedCall(text: string): { name: string; arguments: string } | null {
+  try {
+    const value = JSON.parse(text) as { name?: unknown; arguments?: unknown };
+    if (typeof value.name !== "string") return null;
+    return { name: value.name, arguments: JSON.stringify(value.arguments ?? {}) };
+  } catch {
+    return null;
+  }
+}

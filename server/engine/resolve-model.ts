@@ -1,0 +1,40 @@
+/**
+ * Turns `--model` into a file path: an existing path, a name in the models folder, or a Hugging
+ * Face URI downloaded once into the models folder (with progress). Names never escape the
+ * models folder.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { resolveModelFile } from "node-llama-cpp";
+import { BadRequestError } from "../errors.js";
+
+export interface ResolveOptions {
+  modelsDir: string;
+  onProgress?: (downloaded: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+const isUri = (s: string) => s.startsWith("hf:") || /^https?:\/\//.test(s);
+
+export async function resolveModelPath(spec: string, options: ResolveOptions): Promise<string> {
+  if (isUri(spec)) {
+    fs.mkdirSync(options.modelsDir, { recursive: true });
+    // hf: URIs fail fast offline; plain URLs can hang in ipull's retries (ENGINE-NOTES §0.15), so bound them.
+    const signal = options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(6 * 3600_000)]) : undefined;
+    return resolveModelFile(spec, {
+      directory: options.modelsDir,
+      download: "auto",
+      cli: false,
+      ...(signal ? { signal } : {}),
+      onProgress: ({ downloadedSize, totalSize }) => options.onProgress?.(downloadedSize, totalSize),
+    });
+  }
+  if (fs.existsSync(spec) && fs.statSync(spec).isFile()) return path.resolve(spec);
+  const name = spec.endsWith(".gguf") ? spec : `${spec}.gguf`;
+  const candidate = path.resolve(options.modelsDir, name);
+  if (!candidate.startsWith(path.resolve(options.modelsDir) + path.sep)) {
+    throw new BadRequestError(`Model name '${spec}' is not a plain file name.`, { param: "model" });
+  }
+  if (fs.existsSync(candidate)) return candidate;
+  throw new BadRequestError(`No model file at '${spec}', and no '${name}' in ${options.modelsDir}.`, { param: "model", code: "model_not_found" });
+}

@@ -1,0 +1,73 @@
+/**
+ * The llama.cpp runtime: one per server. Owns the backend choice (GPU or CPU) and the thread
+ * policy, which matter more than anything else for speed on small machines (ENGINE-NOTES §2.1):
+ * llama.cpp's workers spin-wait, so more threads than free cores is catastrophic, not just slower.
+ */
+import os from "node:os";
+import { getLlama, LlamaLogLevel, type Llama } from "node-llama-cpp";
+import type { Logger } from "../logger.js";
+
+export type GpuChoice = "auto" | "cpu" | "cuda" | "vulkan" | "metal";
+
+export interface RuntimeOptions {
+  gpu: GpuChoice;
+  /** 0 chooses from the machine. */
+  threads: number;
+  logger: Logger;
+}
+
+export interface EngineRuntime {
+  readonly llama: Llama;
+  /** Threads each context uses for the math. */
+  readonly threads: number;
+  /** `false` when the CPU does the math. */
+  readonly gpu: string | false;
+  /** "prebuilt" (the npm binary) or "localBuild" (`npm run build:engine`). */
+  readonly buildType: string;
+  dispose(): Promise<void>;
+}
+
+/**
+ * The default thread count. On CPU the JavaScript thread (HTTP, JSON, sampling glue) needs a core
+ * of its own while the native workers spin, so use every core but one; with a GPU doing the math
+ * the CPU threads only feed it. Measured on 2 cores (BENCHMARKS.md): 1 thread is the fastest there.
+ */
+export function defaultThreads(cores: number, gpu: string | false): number {
+  if (gpu !== false) return Math.max(1, Math.min(cores, 4));
+  return Math.max(1, Math.min(cores - 1, 16));
+}
+
+const LOG_MAP: Record<string, "error" | "warn" | "info" | "debug"> = {
+  [LlamaLogLevel.fatal]: "error",
+  [LlamaLogLevel.error]: "error",
+  [LlamaLogLevel.warn]: "warn",
+  [LlamaLogLevel.info]: "debug",
+  [LlamaLogLevel.log]: "debug",
+  [LlamaLogLevel.debug]: "debug",
+};
+
+export async function createRuntime(options: RuntimeOptions): Promise<EngineRuntime> {
+  const cores = os.availableParallelism();
+  const gpuOption = options.gpu === "cpu" ? false : options.gpu;
+  // maxThreads caps every context together (ThreadsSplitter), so one cap is enough.
+  const requested = options.threads > 0 ? options.threads : undefined;
+  const llama = await getLlama({
+    gpu: gpuOption,
+    build: "never",
+    maxThreads: requested ?? defaultThreads(cores, gpuOption === false ? false : "maybe"),
+    logLevel: LlamaLogLevel.warn,
+    logger: (level, message) => {
+      const text = message.trim();
+      if (text) options.logger[LOG_MAP[level] ?? "debug"]({ component: "llama.cpp" }, text);
+    },
+  });
+  const threads = requested ?? defaultThreads(cores, llama.gpu);
+  llama.maxThreads = threads;
+  return {
+    llama,
+    threads,
+    gpu: llama.gpu,
+    buildType: llama.buildType,
+    dispose: () => llama.dispose(),
+  };
+}

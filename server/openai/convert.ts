@@ -1,0 +1,162 @@
+/**
+ * Wire requests (validated) to provider-neutral requests. Defaults for fields the client left
+ * out are applied here, once: llama-server's sampling defaults, which suit local models better
+ * than OpenAI's temperature 1 with no truncation (README "Defaults").
+ */
+import { BadRequestError } from "../errors.js";
+import type { ChatMessage, ChatRequest, CompletionRequest, EmbeddingRequest, ResponseFormat, SamplingOptions, ToolChoice } from "../providers/types.js";
+import type { ChatCompletionRequestBody, CompletionRequestBody, EmbeddingRequestBody } from "./schemas.js";
+
+export const SAMPLING_DEFAULTS = { temperature: 0.8, topP: 0.95, topK: 40, minP: 0.05 } as const;
+
+type Content = string | { type: string; text?: unknown }[] | null | undefined;
+
+function textOf(content: Content, param: string): string {
+  if (content === null || content === undefined) return "";
+  if (typeof content === "string") return content;
+  return content
+    .map((part, i) => {
+      if (part.type !== "text" || typeof part.text !== "string") {
+        throw new BadRequestError(`Content parts of type '${part.type}' are not supported by this model; send text parts only.`, {
+          param: `${param}.${i}.type`,
+          code: "unsupported_content",
+        });
+      }
+      return part.text;
+    })
+    .join("");
+}
+
+function samplingOf(body: {
+  temperature?: number | null;
+  top_p?: number | null;
+  top_k?: number | null;
+  min_p?: number | null;
+  seed?: number | null;
+  presence_penalty?: number | null;
+  frequency_penalty?: number | null;
+}): SamplingOptions {
+  return {
+    temperature: body.temperature ?? SAMPLING_DEFAULTS.temperature,
+    topP: body.top_p ?? SAMPLING_DEFAULTS.topP,
+    topK: body.top_k ?? SAMPLING_DEFAULTS.topK,
+    minP: body.min_p ?? SAMPLING_DEFAULTS.minP,
+    ...(body.seed !== null && body.seed !== undefined ? { seed: body.seed } : {}),
+    presencePenalty: body.presence_penalty ?? 0,
+    frequencyPenalty: body.frequency_penalty ?? 0,
+  };
+}
+
+function stopOf(stop: string | string[] | null | undefined): string[] {
+  if (stop === null || stop === undefined) return [];
+  return (Array.isArray(stop) ? stop : [stop]).filter((s) => s.length > 0);
+}
+
+/** Refuses values Hearth would otherwise silently ignore. */
+function refuseUnsupported(body: { n?: number | null; logit_bias?: Record<string, number> | null }): void {
+  if (body.n !== null && body.n !== undefined && body.n > 1) {
+    throw new BadRequestError("n > 1 is not supported yet; send one request per choice.", { param: "n", code: "unsupported_value" });
+  }
+  if (body.logit_bias && Object.keys(body.logit_bias).length > 0) {
+    throw new BadRequestError("logit_bias is not supported.", { param: "logit_bias", code: "unsupported_value" });
+  }
+}
+
+export function toChatRequest(body: ChatCompletionRequestBody): ChatRequest {
+  refuseUnsupported(body);
+  if (body.logprobs) {
+    throw new BadRequestError("logprobs are not supported for chat completions yet.", { param: "logprobs", code: "unsupported_value" });
+  }
+  const messages: ChatMessage[] = body.messages.map((m, i): ChatMessage => {
+    const param = `messages.${i}.content`;
+    switch (m.role) {
+      case "system":
+      case "developer":
+        return { role: "system", content: textOf(m.content, param) };
+      case "user":
+        return { role: "user", content: textOf(m.content, param) };
+      case "assistant":
+        return {
+          role: "assistant",
+          content: m.content === null || m.content === undefined ? null : textOf(m.content, param),
+          ...(m.tool_calls && m.tool_calls.length > 0
+            ? { toolCalls: m.tool_calls.map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments })) }
+            : {}),
+        };
+      case "tool":
+        return { role: "tool", toolCallId: m.tool_call_id, content: textOf(m.content, param) };
+    }
+  });
+  const rf = body.response_format;
+  let responseFormat: ResponseFormat = { type: "text" };
+  if (rf?.type === "json_object") responseFormat = { type: "json_object" };
+  if (rf?.type === "json_schema") {
+    if (!rf.json_schema.schema) {
+      throw new BadRequestError("response_format.json_schema.schema is required.", { param: "response_format.json_schema.schema" });
+    }
+    responseFormat = { type: "json_schema", name: rf.json_schema.name, schema: rf.json_schema.schema, strict: rf.json_schema.strict ?? false };
+  }
+  const tools = (body.tools ?? []).map((t) => ({
+    name: t.function.name,
+    ...(t.function.description !== undefined ? { description: t.function.description } : {}),
+    ...(t.function.parameters !== undefined ? { parameters: t.function.parameters } : {}),
+  }));
+  const tc = body.tool_choice;
+  const toolChoice: ToolChoice = tc === null || tc === undefined ? "auto" : typeof tc === "string" ? tc : { name: tc.function.name };
+  if (toolChoice !== "auto" && toolChoice !== "none" && tools.length === 0) {
+    throw new BadRequestError("tool_choice requires tools.", { param: "tool_choice" });
+  }
+  return {
+    kind: "chat",
+    model: body.model,
+    messages,
+    maxTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
+    sampling: samplingOf(body),
+    stop: stopOf(body.stop),
+    responseFormat,
+    tools,
+    toolChoice,
+    parallelToolCalls: body.parallel_tool_calls ?? true,
+    ...(body.user ? { user: body.user } : {}),
+    wire: body as Record<string, unknown>,
+  };
+}
+
+/** OpenAI's legacy completions default to 16 tokens; so do we, for clients that rely on it. */
+const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
+
+export function toCompletionRequest(body: CompletionRequestBody): CompletionRequest {
+  refuseUnsupported(body);
+  if (Array.isArray(body.prompt) && body.prompt.length > 1) {
+    throw new BadRequestError("Only one prompt per request is supported; send an array of one or a string.", { param: "prompt", code: "unsupported_value" });
+  }
+  if (body.logprobs !== null && body.logprobs !== undefined) {
+    throw new BadRequestError("logprobs are not supported for completions yet.", { param: "logprobs", code: "unsupported_value" });
+  }
+  if (body.suffix) throw new BadRequestError("suffix is not supported.", { param: "suffix", code: "unsupported_value" });
+  if (body.best_of !== null && body.best_of !== undefined && body.best_of > 1) {
+    throw new BadRequestError("best_of > 1 is not supported.", { param: "best_of", code: "unsupported_value" });
+  }
+  const prompt = Array.isArray(body.prompt) ? (body.prompt[0] as string) : body.prompt;
+  return {
+    kind: "completion",
+    model: body.model,
+    prompt,
+    echo: body.echo ?? false,
+    maxTokens: body.max_tokens ?? COMPLETIONS_DEFAULT_MAX_TOKENS,
+    sampling: samplingOf(body),
+    stop: stopOf(body.stop),
+    ...(body.user ? { user: body.user } : {}),
+    wire: body as Record<string, unknown>,
+  };
+}
+
+export function toEmbeddingRequest(body: EmbeddingRequestBody): EmbeddingRequest {
+  if (body.dimensions !== null && body.dimensions !== undefined) {
+    throw new BadRequestError("dimensions is not supported by local embedding models.", { param: "dimensions", code: "unsupported_value" });
+  }
+  const input = body.input;
+  if (typeof input === "string") return { model: body.model, input: [input], wire: body as Record<string, unknown> };
+  if (input.every((v): v is string => typeof v === "string")) return { model: body.model, input, wire: body as Record<string, unknown> };
+  throw new BadRequestError("Token-array input is not supported; send strings.", { param: "input", code: "unsupported_value" });
+}
