@@ -1,0 +1,157 @@
+/**
+ * Opens the history database: the driver, the pragmas, an FTS5 probe and the migrations. This is
+ * the only place that decides how SQLite stores Hearth's history.
+ */
+import fs from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import type BetterSqlite3 from "better-sqlite3";
+import { MIGRATIONS, type Migration } from "./migrations/index.js";
+
+export type Db = BetterSqlite3.Database;
+
+const require = createRequire(import.meta.url);
+
+/**
+ * better-sqlite3 12 is built for Node's ABI and cannot load inside Electron; there the N-API
+ * build (13.x, installed under the alias `better-sqlite3-electron`) is used. Same API
+ * (ENGINE-NOTES §6.3, option A). 13.x must never load under Node 20: it segfaults.
+ */
+function loadDriver(): typeof BetterSqlite3 {
+  return require(process.versions.electron ? "better-sqlite3-electron" : "better-sqlite3") as typeof BetterSqlite3;
+}
+
+/** Why the history database could not be opened. Start-up fails with this message; it is not an HTTP error. */
+export class HistoryDatabaseError extends Error {
+  constructor(
+    message: string,
+    readonly code: "too_new" | "not_a_database" | "no_fts5" | "pragma" | "migration",
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "HistoryDatabaseError";
+  }
+}
+
+export interface OpenHistoryDatabaseOptions {
+  /** Schema steps to apply. Defaults to every migration this build has; tests pass a prefix to build old versions. */
+  migrations?: readonly Migration[];
+  /** Milliseconds a connection waits for another writer's lock. Defaults to 5000. */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * Durability: WAL + synchronous=NORMAL. A transaction that committed is in the WAL file (written
+ * with write(2) before COMMIT returns), so it survives a crash or kill -9 of the app. On a power
+ * cut or OS crash the last transactions since the previous WAL sync may be lost, but the file is
+ * never corrupted (it rolls back to a consistent state). `closeHistoryDatabase` checkpoints with
+ * a sync, so everything written before a clean quit is on disk. FULL would fsync every commit
+ * (2.4x slower per message, ENGINE-NOTES §7.5) for power-loss safety of the last seconds of chat,
+ * which is not worth it for a chat log.
+ */
+const PRAGMAS: readonly { name: string; set: string; expect: number | string }[] = [
+  { name: "journal_mode", set: "WAL", expect: "wal" },
+  // Per connection; right after switching to WAL it reads back as FULL, so it is set after.
+  { name: "synchronous", set: "NORMAL", expect: 1 },
+  // Cascading deletes (conversation -> messages -> FTS rows) depend on it; node:sqlite has it off.
+  { name: "foreign_keys", set: "ON", expect: 1 },
+  // Set by the constructor's `timeout` too; asserted so a second process never fails at once with SQLITE_BUSY.
+  { name: "busy_timeout", set: "", expect: -1 },
+  // Keeps the WAL file from staying at its high-water mark after a burst of writes.
+  { name: "journal_size_limit", set: String(64 * 1024 * 1024), expect: 64 * 1024 * 1024 },
+  // Sorting search candidates should not touch disk.
+  { name: "temp_store", set: "MEMORY", expect: 2 },
+];
+
+/** Opens (creating if needed) and migrates the database at `file`. Throws HistoryDatabaseError. */
+export function openHistoryDatabase(file: string, options: OpenHistoryDatabaseOptions = {}): Db {
+  const migrations = options.migrations ?? MIGRATIONS;
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  if (file !== ":memory:") fs.mkdirSync(path.dirname(file), { recursive: true });
+  const Database = loadDriver();
+  const db = new Database(file, { timeout: busyTimeoutMs });
+  try {
+    // Read before anything writes: a database from a newer Hearth must stay byte-for-byte as it is.
+    let version: number;
+    try {
+      version = db.pragma("user_version", { simple: true }) as number;
+    } catch (err) {
+      throw new HistoryDatabaseError(`${file} is not a SQLite database (${(err as Error).message}).`, "not_a_database", {
+        cause: err,
+      });
+    }
+    if (version > migrations.length) {
+      throw new HistoryDatabaseError(
+        `The history database ${file} was written by a newer version of Hearth (schema version ${version}; ` +
+          `this version knows up to ${migrations.length}). It was not opened or changed. ` +
+          "Update Hearth, or start with another data folder (--data-dir).",
+        "too_new",
+      );
+    }
+    applyPragmas(db, busyTimeoutMs);
+    probeFts5(db);
+    migrate(db, migrations, version);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+function applyPragmas(db: Db, busyTimeoutMs: number): void {
+  for (const p of PRAGMAS) {
+    const set = p.name === "busy_timeout" ? String(busyTimeoutMs) : p.set;
+    const expect = p.name === "busy_timeout" ? busyTimeoutMs : p.expect;
+    db.pragma(`${p.name} = ${set}`);
+    const got = db.pragma(p.name, { simple: true }) as unknown;
+    if (got !== expect) {
+      throw new HistoryDatabaseError(
+        `SQLite refused PRAGMA ${p.name} = ${set} (reads back ${String(got)}). ` +
+          (p.name === "journal_mode" ? "WAL needs a local file system that supports shared memory." : ""),
+        "pragma",
+      );
+    }
+  }
+}
+
+function probeFts5(db: Db): void {
+  try {
+    db.exec("CREATE VIRTUAL TABLE temp.fts5_probe USING fts5(x); DROP TABLE temp.fts5_probe;");
+  } catch (err) {
+    throw new HistoryDatabaseError("This SQLite build has no FTS5, which history search needs.", "no_fts5", { cause: err });
+  }
+}
+
+function migrate(db: Db, migrations: readonly Migration[], from: number): void {
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`Migration ${m.name} has version ${m.version}, expected ${i + 1}.`);
+  });
+  const pending = migrations.slice(from);
+  if (pending.length === 0) return;
+  // One transaction for every pending step: a failure leaves the file at the version it had.
+  db.transaction(() => {
+    for (const m of pending) {
+      try {
+        m.up(db);
+      } catch (err) {
+        throw new HistoryDatabaseError(
+          `Upgrading the history database to version ${m.version} (${m.name}) failed: ${(err as Error).message}`,
+          "migration",
+          { cause: err },
+        );
+      }
+      db.pragma(`user_version = ${m.version}`);
+    }
+  })();
+}
+
+/** Checkpoints the WAL into the main file (with a sync) and closes, so a clean quit leaves one file. */
+export function closeHistoryDatabase(db: Db): void {
+  if (!db.open) return;
+  try {
+    db.pragma("optimize");
+    db.pragma("wal_checkpoint(TRUNCATE)");
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,130 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, describe, test } from "node:test";
+import Database from "better-sqlite3";
+import { closeHistoryDatabase, HistoryDatabaseError, openHistoryDatabase } from "../../server/history/db.js";
+import { MIGRATIONS, SCHEMA_VERSION } from "../../server/history/migrations/index.js";
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-history-db-"));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const tmpFile = () => path.join(dir, `db-${++n}`, "history.sqlite");
+const sha = (file: string) => createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+
+describe("openHistoryDatabase", () => {
+  test("sets and keeps the durability pragmas", () => {
+    const db = openHistoryDatabase(tmpFile());
+    try {
+      assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
+      assert.equal(db.pragma("synchronous", { simple: true }), 1);
+      assert.equal(db.pragma("foreign_keys", { simple: true }), 1);
+      assert.equal(db.pragma("busy_timeout", { simple: true }), 5000);
+      assert.equal(db.pragma("user_version", { simple: true }), SCHEMA_VERSION);
+    } finally {
+      closeHistoryDatabase(db);
+    }
+  });
+
+  test("a fresh database passes integrity and FTS checks, and reopening changes nothing", () => {
+    const file = tmpFile();
+    closeHistoryDatabase(openHistoryDatabase(file));
+    const db = openHistoryDatabase(file);
+    try {
+      assert.equal(db.pragma("integrity_check", { simple: true }), "ok");
+      for (const t of ["messages_fts", "messages_trigram", "conversations_fts"]) {
+        db.prepare(`INSERT INTO ${t} (${t}, rank) VALUES ('integrity-check', 1)`).run();
+      }
+      assert.equal(db.pragma("user_version", { simple: true }), SCHEMA_VERSION);
+    } finally {
+      closeHistoryDatabase(db);
+    }
+  });
+
+  test("migration 1 builds the core schema from an empty file", () => {
+    const db = openHistoryDatabase(tmpFile(), { migrations: MIGRATIONS.slice(0, 1) });
+    try {
+      assert.equal(db.pragma("user_version", { simple: true }), 1);
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
+      assert.deepEqual(tables, ["conversations", "messages"]);
+      db.prepare("INSERT INTO conversations (id, source, created_at, updated_at) VALUES ('c', 'ui', 1, 1)").run();
+      assert.throws(() => db.prepare("INSERT INTO conversations (id, source, created_at, updated_at) VALUES ('d', 'x', 1, 1)").run(), /CHECK/);
+      // One shown child per branch point.
+      db.prepare("INSERT INTO messages (conversation_rid, role, content, created_at, updated_at) VALUES (1, 'user', 'a', 1, 1)").run();
+      assert.throws(
+        () => db.prepare("INSERT INTO messages (conversation_rid, role, content, created_at, updated_at) VALUES (1, 'user', 'b', 1, 1)").run(),
+        /UNIQUE/,
+      );
+    } finally {
+      closeHistoryDatabase(db);
+    }
+  });
+
+  test("migration 2 indexes rows written at version 1", () => {
+    const file = tmpFile();
+    const v1 = openHistoryDatabase(file, { migrations: MIGRATIONS.slice(0, 1) });
+    v1.prepare("INSERT INTO conversations (id, title, source, created_at, updated_at) VALUES ('c1', 'Zürich trip', 'ui', 1, 1)").run();
+    v1.prepare(
+      "INSERT INTO messages (conversation_rid, role, content, created_at, updated_at) VALUES (1, 'user', 'Where is the café near Électron street? 東京タワー', 1, 1)",
+    ).run();
+    closeHistoryDatabase(v1);
+
+    const db = openHistoryDatabase(file);
+    try {
+      assert.equal(db.pragma("user_version", { simple: true }), 2);
+      const count = (sql: string, q: string) => db.prepare(sql).pluck().get(q);
+      assert.equal(count("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?", '"cafe"'), 1);
+      assert.equal(count("SELECT count(*) FROM messages_trigram WHERE messages_trigram MATCH ?", '"京タワ"'), 1);
+      assert.equal(count("SELECT count(*) FROM conversations_fts WHERE conversations_fts MATCH ?", '"zurich"'), 1);
+      db.prepare("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)").run();
+    } finally {
+      closeHistoryDatabase(db);
+    }
+  });
+
+  test("refuses a database from a newer version and leaves the file byte-for-byte unchanged", () => {
+    const file = tmpFile();
+    closeHistoryDatabase(openHistoryDatabase(file));
+    const raw = new Database(file);
+    raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    raw.pragma("journal_mode = DELETE");
+    raw.close();
+    const before = sha(file);
+    assert.throws(
+      () => openHistoryDatabase(file),
+      (err: unknown) =>
+        err instanceof HistoryDatabaseError &&
+        err.code === "too_new" &&
+        err.message.includes(`schema version ${SCHEMA_VERSION + 1}`) &&
+        err.message.includes("newer version of Hearth"),
+    );
+    assert.equal(sha(file), before);
+    assert.equal(fs.existsSync(`${file}-wal`), false);
+  });
+
+  test("a failing migration leaves the database at the version it had", () => {
+    const file = tmpFile();
+    closeHistoryDatabase(openHistoryDatabase(file, { migrations: MIGRATIONS.slice(0, 1) }));
+    const broken = [
+      ...MIGRATIONS,
+      { version: MIGRATIONS.length + 1, name: "broken", up: (db: Database.Database) => db.exec("CREATE TABLE nope (x); SELECT * FROM missing_table") },
+    ];
+    assert.throws(() => openHistoryDatabase(file, { migrations: broken }), (err: unknown) => err instanceof HistoryDatabaseError && err.code === "migration");
+    const raw = new Database(file, { readonly: true });
+    try {
+      assert.equal(raw.pragma("user_version", { simple: true }), 1);
+      assert.equal(raw.prepare("SELECT count(*) FROM sqlite_master WHERE name IN ('messages_fts', 'nope')").pluck().get(), 0);
+    } finally {
+      raw.close();
+    }
+  });
+
+  test("a file that is not SQLite is reported as such", () => {
+    const file = tmpFile();
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, "this is not a database, just some text that is long enough to have a header ".repeat(20));
+    assert.throws(() => openHistoryDatabase(file), (err: unknown) => err instanceof HistoryDatabaseError && err.code === "not_a_database");
+  });
+});
