@@ -1,0 +1,265 @@
+/**
+ * The /v1 API through the official `openai` client against a real server and the real tiny
+ * model: what a local tool pointed at Hearth sees.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { Ajv } from "ajv";
+import { startTestServer, metricValue, type TestServer } from "../helpers/server.js";
+
+const MODEL = "stories260K";
+const user = (content: string) => [{ role: "user" as const, content }];
+
+describe("OpenAI-compatible API", () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ parallel: 8 });
+  });
+  after(() => t.close());
+
+  test("lists the loaded model", async () => {
+    const models = await t.client.models.list();
+    assert.deepEqual(models.data.map((m) => m.id), [MODEL]);
+    assert.equal(models.data[0]?.owned_by, "local");
+    const one = await t.client.models.retrieve(MODEL);
+    assert.equal(one.id, MODEL);
+  });
+
+  test("chat completion with usage and finish_reason length", async () => {
+    const res = await t.client.chat.completions.create({ model: MODEL, messages: user("Once upon a time"), max_tokens: 12 });
+    assert.equal(res.object, "chat.completion");
+    assert.equal(res.model, MODEL);
+    const choice = res.choices[0]!;
+    assert.equal(choice.finish_reason, "length");
+    assert.equal(choice.message.role, "assistant");
+    assert.ok((choice.message.content ?? "").length > 0);
+    assert.equal(res.usage?.completion_tokens, 12);
+    assert.ok((res.usage?.prompt_tokens ?? 0) > 3);
+    assert.equal(res.usage?.total_tokens, (res.usage?.prompt_tokens ?? 0) + 12);
+  });
+
+  test("max_completion_tokens is honoured like max_tokens", async () => {
+    const res = await t.client.chat.completions.create({ model: MODEL, messages: user("Tell me a story"), max_completion_tokens: 5 });
+    assert.equal(res.usage?.completion_tokens, 5);
+  });
+
+  test("streamed chat: role first, text deltas, finish chunk, usage chunk", async () => {
+    const stream = await t.client.chat.completions.create({
+      model: MODEL,
+      messages: user("Tell me about a cat"),
+      max_tokens: 20,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    assert.equal(chunks[0]?.choices[0]?.delta.role, "assistant");
+    const ids = new Set(chunks.map((c) => c.id));
+    assert.equal(ids.size, 1, "every chunk carries the same id");
+    const text = chunks.map((c) => c.choices[0]?.delta.content ?? "").join("");
+    assert.ok(text.length > 0);
+    const finish = chunks.find((c) => c.choices[0]?.finish_reason);
+    assert.equal(finish?.choices[0]?.finish_reason, "length");
+    const last = chunks.at(-1)!;
+    assert.deepEqual(last.choices, []);
+    assert.equal(last.usage?.completion_tokens, 20);
+  });
+
+  test("completions, streamed and not", async () => {
+    const res = await t.client.completions.create({ model: MODEL, prompt: "Once upon a time", max_tokens: 10 });
+    assert.equal(res.object, "text_completion");
+    assert.ok(res.choices[0]!.text.length > 0);
+    assert.equal(res.usage?.completion_tokens, 10);
+    const stream = await t.client.completions.create({ model: MODEL, prompt: "The dog", max_tokens: 8, stream: true });
+    let text = "";
+    let finish: string | null = null;
+    for await (const c of stream) {
+      text += c.choices[0]?.text ?? "";
+      finish = c.choices[0]?.finish_reason ?? finish;
+    }
+    assert.ok(text.length > 0);
+    assert.equal(finish, "length");
+  });
+
+  test("the same seed gives the same text; another seed another", async () => {
+    const ask = (seed: number) =>
+      t.client.chat.completions.create({ model: MODEL, messages: user("Lily went to the park"), max_tokens: 40, temperature: 1, seed });
+    const [a, b, c] = [await ask(42), await ask(42), await ask(7)];
+    assert.equal(a.choices[0]!.message.content, b.choices[0]!.message.content);
+    assert.notEqual(a.choices[0]!.message.content, c.choices[0]!.message.content);
+  });
+
+  test("stop sequences end the text before the stop string", async () => {
+    const greedy = await t.client.completions.create({ model: MODEL, prompt: "Once upon a time", max_tokens: 40, temperature: 0 });
+    const full = greedy.choices[0]!.text;
+    const words = full.trim().split(/\s+/);
+    const stopWord = words[Math.min(4, words.length - 1)]!;
+    const cut = await t.client.completions.create({ model: MODEL, prompt: "Once upon a time", max_tokens: 40, temperature: 0, stop: [stopWord, "zzzz"] });
+    const text = cut.choices[0]!.text;
+    assert.equal(cut.choices[0]!.finish_reason, "stop");
+    assert.ok(!text.includes(stopWord), `'${text}' must not contain the stop word '${stopWord}'`);
+    assert.ok(full.startsWith(text), "text before the stop is the same as without it");
+  });
+
+  test("json_schema output parses and matches the schema", async () => {
+    const schema = {
+      type: "object",
+      properties: {
+        name: { type: "string", maxLength: 20 },
+        age: { type: "integer" },
+        pets: { type: "array", items: { type: "string", maxLength: 10 }, maxItems: 3 },
+        mood: { enum: ["happy", "sad"] },
+      },
+      required: ["name", "age", "pets", "mood"],
+      additionalProperties: false,
+    };
+    for (const seed of [1, 2, 3]) {
+      const res = await t.client.chat.completions.create({
+        model: MODEL,
+        messages: user("Describe a person as JSON"),
+        max_tokens: 300,
+        seed,
+        response_format: { type: "json_schema", json_schema: { name: "person", schema, strict: true } },
+      });
+      assert.equal(res.choices[0]!.finish_reason, "stop");
+      const value: unknown = JSON.parse(res.choices[0]!.message.content ?? "");
+      const validate = new Ajv().compile(schema);
+      assert.ok(validate(value), JSON.stringify(validate.errors));
+    }
+  });
+
+  test("json_object output is valid JSON", async () => {
+    const res = await t.client.chat.completions.create({
+      model: MODEL,
+      messages: user("Give me JSON"),
+      max_tokens: 200,
+      response_format: { type: "json_object" },
+      seed: 3,
+    });
+    if (res.choices[0]!.finish_reason === "stop") JSON.parse(res.choices[0]!.message.content ?? "");
+    else assert.equal(res.choices[0]!.finish_reason, "length");
+  });
+
+  test("a schema keyword the grammar cannot enforce is refused with 400", async () => {
+    await assert.rejects(
+      t.client.chat.completions.create({
+        model: MODEL,
+        messages: user("x"),
+        response_format: { type: "json_schema", json_schema: { name: "n", schema: { type: "object", properties: { n: { type: "number", minimum: 0 } } } } },
+      }),
+      (err: { status?: number; message?: string }) => err.status === 400 && /minimum/.test(err.message ?? ""),
+    );
+  });
+
+  const weather = {
+    type: "function" as const,
+    function: {
+      name: "get_weather",
+      description: "Weather for a city",
+      parameters: { type: "object", properties: { city: { type: "string", maxLength: 30 }, unit: { enum: ["c", "f"] } }, required: ["city", "unit"] },
+    },
+  };
+  const time = { type: "function" as const, function: { name: "get_time", parameters: { type: "object", properties: { zone: { type: "string", maxLength: 10 } } } } };
+
+  test("tool_choice required returns a tool call whose arguments match the schema", async () => {
+    const res = await t.client.chat.completions.create({ model: MODEL, messages: user("Weather in Paris?"), tools: [weather, time], tool_choice: "required", max_tokens: 200 });
+    const choice = res.choices[0]!;
+    assert.equal(choice.finish_reason, "tool_calls");
+    const call = choice.message.tool_calls?.[0];
+    assert.ok(call && call.type === "function");
+    assert.ok(["get_weather", "get_time"].includes(call.function.name));
+    assert.match(call.id, /^call_/);
+    const args = JSON.parse(call.function.arguments) as Record<string, unknown>;
+    if (call.function.name === "get_weather") assert.ok(typeof args.city === "string" && ["c", "f"].includes(args.unit as string));
+    assert.equal(choice.message.content, null);
+  });
+
+  test("a named tool_choice forces that tool, streamed as tool_call deltas", async () => {
+    const stream = await t.client.chat.completions.create({
+      model: MODEL,
+      messages: user("What time is it?"),
+      tools: [weather, time],
+      tool_choice: { type: "function", function: { name: "get_time" } },
+      max_tokens: 200,
+      stream: true,
+    });
+    let name = "";
+    let args = "";
+    let finish: string | null = null;
+    for await (const c of stream) {
+      for (const tc of c.choices[0]?.delta.tool_calls ?? []) {
+        name += tc.function?.name ?? "";
+        args += tc.function?.arguments ?? "";
+      }
+      finish = c.choices[0]?.finish_reason ?? finish;
+    }
+    assert.equal(name, "get_time");
+    assert.equal(typeof (JSON.parse(args) as { zone?: unknown }).zone, "string");
+    assert.equal(finish, "tool_calls");
+  });
+
+  test("a tool round trip (assistant tool_calls + tool result) is accepted", async () => {
+    const res = await t.client.chat.completions.create({
+      model: MODEL,
+      max_tokens: 10,
+      tools: [weather],
+      messages: [
+        { role: "system", content: "You are helpful." },
+        { role: "user", content: "Weather in Paris?" },
+        { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris","unit":"c"}' } }] },
+        { role: "tool", tool_call_id: "call_1", content: '{"temp":21}' },
+      ],
+    });
+    assert.ok(["stop", "length", "tool_calls"].includes(res.choices[0]!.finish_reason));
+  });
+
+  test("embeddings: float and base64, unit length, one per input", async () => {
+    const res = await t.client.embeddings.create({ model: MODEL, input: ["a red ball", "the cat sat"] });
+    assert.equal(res.data.length, 2);
+    for (const [i, d] of res.data.entries()) {
+      assert.equal(d.index, i);
+      const norm = Math.sqrt(d.embedding.reduce((s, v) => s + v * v, 0));
+      assert.ok(Math.abs(norm - 1) < 1e-3, `norm ${norm}`);
+    }
+    const floats = await t.client.embeddings.create({ model: MODEL, input: "a red ball", encoding_format: "float" });
+    assert.equal(floats.data[0]!.embedding.length, res.data[0]!.embedding.length);
+    floats.data[0]!.embedding.forEach((v, k) => assert.ok(Math.abs(v - res.data[0]!.embedding[k]!) < 1e-6));
+    assert.ok((floats.usage.prompt_tokens ?? 0) > 0);
+  });
+
+  test("8 concurrent streams all complete with text", async () => {
+    const runs = Array.from({ length: 8 }, async (_, i) => {
+      const stream = await t.client.chat.completions.create({ model: MODEL, messages: user(`Story number ${i}`), max_tokens: 60, stream: true });
+      let text = "";
+      for await (const c of stream) text += c.choices[0]?.delta.content ?? "";
+      return text;
+    });
+    const texts = await Promise.all(runs);
+    for (const text of texts) assert.ok(text.length > 0);
+  });
+
+  test("responses carry X-Request-ID, echoing a valid one from the request", async () => {
+    const res = await fetch(`${t.url}/v1/models`, { headers: { "X-Request-ID": "abc-123" } });
+    assert.equal(res.headers.get("x-request-id"), "abc-123");
+    const res2 = await fetch(`${t.url}/v1/models`);
+    assert.match(res2.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
+  });
+
+  test("health, metrics and openapi", async () => {
+    assert.equal((await fetch(`${t.url}/health/live`)).status, 200);
+    const ready = await fetch(`${t.url}/health/ready`);
+    assert.equal(ready.status, 200);
+    const health = (await (await fetch(`${t.url}/health`)).json()) as { engine: { build: string; threads: number } };
+    assert.ok(["prebuilt", "localBuild"].includes(health.engine.build), health.engine.build);
+    assert.equal(health.engine.threads, 1);
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    for (const name of ["hearth_requests_total", "hearth_prompt_tokens_total", "hearth_completion_tokens_total", "hearth_time_to_first_token_seconds", "hearth_tokens_per_second", "hearth_queue_depth", "hearth_busy_sequences"]) {
+      assert.ok(metrics.includes(name), `metrics has ${name}`);
+    }
+    assert.ok((await metricValue(t.url, "hearth_completion_tokens_total")) > 0);
+    const doc = (await (await fetch(`${t.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
+    assert.equal(doc.openapi, "3.1.0");
+    assert.ok(doc.paths["/v1/chat/completions"]);
+    assert.ok(doc.components.schemas.ChatCompletionRequest);
+  });
+});
