@@ -1,0 +1,742 @@
+/**
+ * HistoryStore: the one connection that reads and writes conversations and messages. Writes go
+ * through prepared statements in short transactions; better-sqlite3 is synchronous, so one store
+ * per process is the single writer ARCHITECTURE.md asks for.
+ */
+import { randomBytes } from "node:crypto";
+import { BadRequestError, NotFoundError } from "../errors.js";
+import { closeHistoryDatabase, openHistoryDatabase, type Db, type OpenHistoryDatabaseOptions } from "./db.js";
+import { exportMarkdown } from "./markdown.js";
+import { HistorySearch, type SearchPage, type SearchQuery } from "./search.js";
+import {
+  EXPORT_FORMAT,
+  ExportFileSchema,
+  GenerationParamsSchema,
+  type Conversation,
+  type ConversationDetail,
+  type ExportConversation,
+  type ExportFile,
+  type GenerationParams,
+  type HistoryFilters,
+  type Message,
+  type MessageStatus,
+  type Role,
+  type Source,
+  type StoredToolCall,
+  type ThreadMessage,
+} from "./types.js";
+
+export interface NewConversation {
+  /** Defaults to a new random `conv_...` id. */
+  id?: string;
+  /** Defaults to empty; the first user message then names the conversation. */
+  title?: string;
+  source: Source;
+  model?: string | null;
+  provider?: string | null;
+  systemPrompt?: string | null;
+  params?: GenerationParams;
+  pinned?: boolean;
+  /** Defaults to now. */
+  createdAt?: number;
+}
+
+export interface ConversationPatch {
+  title?: string;
+  pinned?: boolean;
+  model?: string | null;
+  provider?: string | null;
+  systemPrompt?: string | null;
+  params?: GenerationParams;
+}
+
+export interface NewMessage {
+  /**
+   * The message this one answers or follows. Undefined appends to the end of the shown branch;
+   * null starts a new root (editing the first message). A parent that already has children gets
+   * a new branch, which becomes the shown one.
+   */
+  parentId?: number | null;
+  role: Role;
+  content: string;
+  toolCalls?: StoredToolCall[] | null;
+  toolCallId?: string | null;
+  model?: string | null;
+  promptTokens?: number | null;
+  completionTokens?: number | null;
+  finishReason?: string | null;
+  /** Defaults to complete. A reply being streamed is `partial` until it completes. */
+  status?: MessageStatus;
+  error?: string | null;
+  tokensPerSecond?: number | null;
+  ttftMs?: number | null;
+  pathHash?: string | null;
+  /** Defaults to now. */
+  createdAt?: number;
+}
+
+export type MessagePatch = Partial<
+  Pick<
+    Message,
+    | "content"
+    | "toolCalls"
+    | "model"
+    | "promptTokens"
+    | "completionTokens"
+    | "finishReason"
+    | "status"
+    | "error"
+    | "tokensPerSecond"
+    | "ttftMs"
+  >
+> & { pathHash?: string | null };
+
+export interface ListConversationsQuery extends HistoryFilters {
+  /** Page size, 1..200. Defaults to 50. */
+  limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+export interface ConversationPage {
+  /** Pinned first, then most recently updated first. */
+  items: Conversation[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+export type ImportConflict = "skip" | "replace" | "copy";
+
+export interface ImportResult {
+  /** Ids of the conversations written (new ids for copies). */
+  imported: string[];
+  /** Ids already present and left alone (`onConflict: "skip"`). */
+  skipped: string[];
+}
+
+export interface HistoryStoreOptions {
+  /** Clock, for tests. Defaults to Date.now. */
+  now?: () => number;
+}
+
+interface ConversationRow {
+  rid: number;
+  id: string;
+  title: string;
+  source: Source;
+  model: string | null;
+  provider: string | null;
+  system_prompt: string | null;
+  params: string;
+  pinned: 0 | 1;
+  created_at: number;
+  updated_at: number;
+  message_count?: number;
+}
+
+interface MessageRow {
+  id: number;
+  conversation_rid: number;
+  parent_id: number | null;
+  active: 0 | 1;
+  role: Role;
+  content: string;
+  tool_calls: string | null;
+  tool_call_id: string | null;
+  model: string | null;
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
+  finish_reason: string | null;
+  status: MessageStatus;
+  error: string | null;
+  tokens_per_second: number | null;
+  ttft_ms: number | null;
+  path_hash: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A new public conversation id. Random, so an export imported elsewhere does not collide. */
+export function newConversationId(): string {
+  return `conv_${randomBytes(12).toString("base64url")}`;
+}
+
+/** A title from the first line of a user message. */
+export function titleFrom(content: string, max = 80): string {
+  const line = content.trim().split(/\r?\n/u)[0]?.trim() ?? "";
+  const chars = [...line];
+  return chars.length <= max ? line : `${chars.slice(0, max - 1).join("").trimEnd()}…`;
+}
+
+function parseParams(json: string): GenerationParams {
+  const parsed = GenerationParamsSchema.safeParse(JSON.parse(json));
+  return parsed.success ? parsed.data : {};
+}
+
+function toConversation(row: ConversationRow): Conversation {
+  return {
+    id: row.id,
+    title: row.title,
+    source: row.source,
+    model: row.model,
+    provider: row.provider,
+    systemPrompt: row.system_prompt,
+    params: parseParams(row.params),
+    pinned: row.pinned === 1,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    messageCount: row.message_count ?? 0,
+  };
+}
+
+function toMessage(row: MessageRow, conversationId: string): Message {
+  return {
+    id: row.id,
+    conversationId,
+    parentId: row.parent_id,
+    active: row.active === 1,
+    role: row.role,
+    content: row.content,
+    toolCalls: row.tool_calls === null ? null : (JSON.parse(row.tool_calls) as StoredToolCall[]),
+    toolCallId: row.tool_call_id,
+    model: row.model,
+    promptTokens: row.prompt_tokens,
+    completionTokens: row.completion_tokens,
+    finishReason: row.finish_reason,
+    status: row.status,
+    error: row.error,
+    tokensPerSecond: row.tokens_per_second,
+    ttftMs: row.ttft_ms,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function encodeCursor(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString("base64url");
+}
+
+/** Decodes a cursor made by `encodeCursor`, or throws a 400 naming `cursor`. */
+export function decodeCursor<T>(cursor: string, valid: (v: unknown) => v is T): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    value = undefined;
+  }
+  if (!valid(value)) throw new BadRequestError("Invalid cursor: pass the nextCursor of a previous page.", { param: "cursor" });
+  return value;
+}
+
+const isListCursor = (v: unknown): v is [number, number, number] =>
+  Array.isArray(v) && v.length === 3 && v.every((x) => Number.isSafeInteger(x));
+
+const MESSAGE_COLUMNS = `id, conversation_rid, parent_id, active, role, content, tool_calls, tool_call_id, model,
+  prompt_tokens, completion_tokens, finish_reason, status, error, tokens_per_second, ttft_ms, path_hash, created_at, updated_at`;
+
+export class HistoryStore {
+  readonly search: HistorySearch;
+  private readonly now: () => number;
+  private readonly stmt;
+
+  constructor(
+    readonly db: Db,
+    options: HistoryStoreOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.search = new HistorySearch(db);
+    this.stmt = {
+      insertConversation: db.prepare<[Record<string, unknown>]>(
+        `INSERT INTO conversations (id, title, source, model, provider, system_prompt, params, pinned, created_at, updated_at)
+         VALUES (@id, @title, @source, @model, @provider, @system_prompt, @params, @pinned, @created_at, @updated_at)
+         RETURNING rid`,
+      ),
+      conversationById: db.prepare<[string], ConversationRow>(
+        `SELECT c.*, (SELECT count(*) FROM messages m WHERE m.conversation_rid = c.rid) AS message_count
+         FROM conversations c WHERE c.id = ?`,
+      ),
+      conversationIdByRid: db.prepare<[number], string>("SELECT id FROM conversations WHERE rid = ?").pluck(),
+      touchConversation: db.prepare<[number, number]>("UPDATE conversations SET updated_at = max(updated_at, ?) WHERE rid = ?"),
+      setTitleIfEmpty: db.prepare<[string, number]>("UPDATE conversations SET title = ? WHERE rid = ? AND title = ''"),
+      deleteConversation: db.prepare<[string]>("DELETE FROM conversations WHERE id = ?"),
+      messagesOf: db.prepare<[number], MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_rid = ? ORDER BY id`),
+      messageById: db.prepare<[number], MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?`),
+      activeChild: db
+        .prepare<[number, number], number>(
+          "SELECT id FROM messages WHERE conversation_rid = ? AND ifnull(parent_id, 0) = ? AND active = 1",
+        )
+        .pluck(),
+      deactivateSiblings: db.prepare<[number, number]>(
+        "UPDATE messages SET active = 0 WHERE conversation_rid = ? AND ifnull(parent_id, 0) = ? AND active = 1",
+      ),
+      activate: db.prepare<[number]>("UPDATE messages SET active = 1 WHERE id = ?"),
+      insertMessage: db.prepare<[Record<string, unknown>]>(
+        `INSERT INTO messages (conversation_rid, parent_id, active, role, content, tool_calls, tool_call_id, model,
+           prompt_tokens, completion_tokens, finish_reason, status, error, tokens_per_second, ttft_ms, path_hash, created_at, updated_at)
+         VALUES (@conversation_rid, @parent_id, @active, @role, @content, @tool_calls, @tool_call_id, @model,
+           @prompt_tokens, @completion_tokens, @finish_reason, @status, @error, @tokens_per_second, @ttft_ms, @path_hash, @created_at, @updated_at)
+         RETURNING id`,
+      ),
+      messageByPathHash: db
+        .prepare<[string], { id: number; conversation_id: string }>(
+          `SELECT m.id, c.id AS conversation_id FROM messages m JOIN conversations c ON c.rid = m.conversation_rid
+           WHERE m.path_hash = ? AND c.source = 'api' ORDER BY m.id DESC LIMIT 1`,
+        ),
+      pruneApi: db.prepare<[number]>("DELETE FROM conversations WHERE source = 'api' AND pinned = 0 AND updated_at < ?"),
+      allConversationIds: db.prepare<[], string>("SELECT id FROM conversations ORDER BY created_at, rid").pluck(),
+    };
+  }
+
+  /** Opens (creating and migrating as needed) the database at `file`. */
+  static open(file: string, options: HistoryStoreOptions & OpenHistoryDatabaseOptions = {}): HistoryStore {
+    return new HistoryStore(openHistoryDatabase(file, options), options);
+  }
+
+  close(): void {
+    closeHistoryDatabase(this.db);
+  }
+
+  // ---- conversations ----
+
+  createConversation(input: NewConversation): Conversation {
+    const now = input.createdAt ?? this.now();
+    const id = input.id ?? newConversationId();
+    this.stmt.insertConversation.run({
+      id,
+      title: input.title ?? "",
+      source: input.source,
+      model: input.model ?? null,
+      provider: input.provider ?? null,
+      system_prompt: input.systemPrompt ?? null,
+      params: JSON.stringify(GenerationParamsSchema.parse(input.params ?? {})),
+      pinned: input.pinned ? 1 : 0,
+      created_at: now,
+      updated_at: now,
+    });
+    return this.requireConversation(id);
+  }
+
+  getConversationInfo(id: string): Conversation | undefined {
+    const row = this.stmt.conversationById.get(id);
+    return row ? toConversation(row) : undefined;
+  }
+
+  requireConversation(id: string): Conversation {
+    const c = this.getConversationInfo(id);
+    if (!c) throw new NotFoundError(`No conversation with id '${id}'.`, { param: "id", code: "conversation_not_found" });
+    return c;
+  }
+
+  /**
+   * The conversation with the shown branch of messages, root first. With `at`, the branch through
+   * that message instead (its ancestors, then the shown children below it), e.g. for a search hit
+   * in a branch that is not shown; that does not change which branch is shown.
+   */
+  getConversation(id: string, options: { at?: number } = {}): ConversationDetail | undefined {
+    const row = this.stmt.conversationById.get(id);
+    if (!row) return undefined;
+    const rows = this.stmt.messagesOf.all(row.rid);
+    return { ...toConversation(row), messages: threadOf(rows, row.id, options.at) };
+  }
+
+  listConversations(query: ListConversationsQuery = {}): ConversationPage {
+    const limit = Math.min(Math.max(query.limit ?? 50, 1), 200);
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: limit + 1 };
+    if (query.source !== undefined) {
+      where.push("c.source = @source");
+      params.source = query.source;
+    }
+    if (query.model !== undefined) {
+      where.push("c.model = @model");
+      params.model = query.model;
+    }
+    if (query.pinned !== undefined) {
+      where.push("c.pinned = @pinned");
+      params.pinned = query.pinned ? 1 : 0;
+    }
+    if (query.from !== undefined) {
+      where.push("c.updated_at >= @from");
+      params.from = query.from;
+    }
+    if (query.to !== undefined) {
+      where.push("c.updated_at < @to");
+      params.to = query.to;
+    }
+    if (query.cursor !== undefined) {
+      const [pinned, updatedAt, rid] = decodeCursor(query.cursor, isListCursor);
+      where.push("(c.pinned, c.updated_at, c.rid) < (@cPinned, @cUpdated, @cRid)");
+      Object.assign(params, { cPinned: pinned, cUpdated: updatedAt, cRid: rid });
+    }
+    const rows = this.db
+      .prepare<[Record<string, unknown>], ConversationRow>(
+        `SELECT c.*, (SELECT count(*) FROM messages m WHERE m.conversation_rid = c.rid) AS message_count
+         FROM conversations c ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
+         ORDER BY c.pinned DESC, c.updated_at DESC, c.rid DESC LIMIT @limit`,
+      )
+      .all(params);
+    const more = rows.length > limit;
+    const page = more ? rows.slice(0, limit) : rows;
+    const last = page.at(-1);
+    return {
+      items: page.map(toConversation),
+      nextCursor: more && last ? encodeCursor([last.pinned, last.updated_at, last.rid]) : null,
+    };
+  }
+
+  /** Renames, pins or changes the settings of a conversation. Pinning does not change `updatedAt`. */
+  updateConversation(id: string, patch: ConversationPatch): Conversation {
+    const sets: string[] = [];
+    const params: Record<string, unknown> = { id };
+    const put = (column: string, value: unknown) => {
+      sets.push(`${column} = @${column}`);
+      params[column] = value;
+    };
+    if (patch.title !== undefined) put("title", patch.title);
+    if (patch.pinned !== undefined) put("pinned", patch.pinned ? 1 : 0);
+    if (patch.model !== undefined) put("model", patch.model);
+    if (patch.provider !== undefined) put("provider", patch.provider);
+    if (patch.systemPrompt !== undefined) put("system_prompt", patch.systemPrompt);
+    if (patch.params !== undefined) put("params", JSON.stringify(GenerationParamsSchema.parse(patch.params)));
+    if (sets.length > 0) {
+      const info = this.db.prepare(`UPDATE conversations SET ${sets.join(", ")} WHERE id = @id`).run(params);
+      if (info.changes === 0) this.requireConversation(id);
+    }
+    return this.requireConversation(id);
+  }
+
+  /** Deletes a conversation, its messages and their search entries. Returns false when there was none. */
+  deleteConversation(id: string): boolean {
+    return this.stmt.deleteConversation.run(id).changes > 0;
+  }
+
+  /**
+   * Deletes every conversation. Per-row FTS triggers would take minutes on a million messages, so
+   * the delete triggers are dropped for the statement and the indexes emptied in one go, all in
+   * one transaction (a crash leaves everything as it was).
+   */
+  deleteAll(): number {
+    return this.db.transaction(() => {
+      const triggers = this.db
+        .prepare<[], { name: string; sql: string }>(
+          "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ('messages_fts_delete', 'conversations_fts_delete')",
+        )
+        .all();
+      for (const t of triggers) this.db.exec(`DROP TRIGGER ${t.name}`);
+      this.db.exec("DELETE FROM messages");
+      const count = this.db.prepare("DELETE FROM conversations").run().changes;
+      this.db.exec(`
+        INSERT INTO messages_fts (messages_fts) VALUES ('delete-all');
+        INSERT INTO messages_trigram (messages_trigram) VALUES ('delete-all');
+        INSERT INTO conversations_fts (conversations_fts) VALUES ('delete-all');`);
+      for (const t of triggers) this.db.exec(t.sql);
+      return count;
+    })();
+  }
+
+  /** Deletes `api` conversations not updated for `days` days (pinned ones stay). Returns how many went. */
+  pruneApiConversations(days: number): number {
+    if (days <= 0) return 0;
+    return this.stmt.pruneApi.run(this.now() - days * 86_400_000).changes;
+  }
+
+  // ---- messages ----
+
+  getMessage(id: number): Message | undefined {
+    const row = this.stmt.messageById.get(id);
+    if (!row) return undefined;
+    return toMessage(row, this.stmt.conversationIdByRid.get(row.conversation_rid) ?? "");
+  }
+
+  requireMessage(id: number, conversationId?: string): Message {
+    const m = this.getMessage(id);
+    if (!m || (conversationId !== undefined && m.conversationId !== conversationId)) {
+      throw new NotFoundError(`No message with id ${id}${conversationId ? ` in conversation '${conversationId}'` : ""}.`, {
+        param: "messageId",
+        code: "message_not_found",
+      });
+    }
+    return m;
+  }
+
+  /** The id of the last message on the shown branch, or null for an empty conversation. */
+  leafId(conversationId: string): number | null {
+    const rid = this.ridOf(conversationId);
+    return this.leafOf(rid);
+  }
+
+  /** The messages from the root down to `messageId`, inclusive. */
+  pathTo(messageId: number): Message[] {
+    const path: Message[] = [];
+    let current = this.getMessage(messageId);
+    while (current) {
+      path.push(current);
+      current = current.parentId === null ? undefined : this.getMessage(current.parentId);
+    }
+    return path.reverse();
+  }
+
+  /** Adds a message (see NewMessage.parentId for where it goes); it becomes the shown branch. */
+  appendMessage(conversationId: string, input: NewMessage): Message {
+    return this.db.transaction(() => {
+      const rid = this.ridOf(conversationId);
+      const now = input.createdAt ?? this.now();
+      const parentId = input.parentId === undefined ? this.leafOf(rid) : input.parentId;
+      if (parentId !== null) {
+        const parent = this.stmt.messageById.get(parentId);
+        if (!parent || parent.conversation_rid !== rid) {
+          throw new BadRequestError(`Message ${parentId} is not in conversation '${conversationId}'.`, { param: "parentId" });
+        }
+      }
+      this.stmt.deactivateSiblings.run(rid, parentId ?? 0);
+      const { id } = this.stmt.insertMessage.get({
+        conversation_rid: rid,
+        parent_id: parentId,
+        active: 1,
+        role: input.role,
+        content: input.content,
+        tool_calls: input.toolCalls ? JSON.stringify(input.toolCalls) : null,
+        tool_call_id: input.toolCallId ?? null,
+        model: input.model ?? null,
+        prompt_tokens: input.promptTokens ?? null,
+        completion_tokens: input.completionTokens ?? null,
+        finish_reason: input.finishReason ?? null,
+        status: input.status ?? "complete",
+        error: input.error ?? null,
+        tokens_per_second: input.tokensPerSecond ?? null,
+        ttft_ms: input.ttftMs ?? null,
+        path_hash: input.pathHash ?? null,
+        created_at: now,
+        updated_at: now,
+      }) as { id: number };
+      this.stmt.touchConversation.run(now, rid);
+      if (input.role === "user") this.stmt.setTitleIfEmpty.run(titleFrom(input.content), rid);
+      return toMessage(this.stmt.messageById.get(id)!, conversationId);
+    })();
+  }
+
+  /** Updates a message in place (a streamed reply as it grows, then complete). */
+  updateMessage(id: number, patch: MessagePatch): Message {
+    const columns: Record<string, unknown> = {};
+    if (patch.content !== undefined) columns.content = patch.content;
+    if (patch.toolCalls !== undefined) columns.tool_calls = patch.toolCalls ? JSON.stringify(patch.toolCalls) : null;
+    if (patch.model !== undefined) columns.model = patch.model;
+    if (patch.promptTokens !== undefined) columns.prompt_tokens = patch.promptTokens;
+    if (patch.completionTokens !== undefined) columns.completion_tokens = patch.completionTokens;
+    if (patch.finishReason !== undefined) columns.finish_reason = patch.finishReason;
+    if (patch.status !== undefined) columns.status = patch.status;
+    if (patch.error !== undefined) columns.error = patch.error;
+    if (patch.tokensPerSecond !== undefined) columns.tokens_per_second = patch.tokensPerSecond;
+    if (patch.ttftMs !== undefined) columns.ttft_ms = patch.ttftMs;
+    if (patch.pathHash !== undefined) columns.path_hash = patch.pathHash;
+    const now = this.now();
+    columns.updated_at = now;
+    const sets = Object.keys(columns).map((c) => `${c} = @${c}`);
+    return this.db.transaction(() => {
+      const row = this.db
+        .prepare<[Record<string, unknown>], { conversation_rid: number }>(
+          `UPDATE messages SET ${sets.join(", ")} WHERE id = @id RETURNING conversation_rid`,
+        )
+        .get({ ...columns, id });
+      if (!row) throw new NotFoundError(`No message with id ${id}.`, { param: "messageId", code: "message_not_found" });
+      this.stmt.touchConversation.run(now, row.conversation_rid);
+      return this.getMessage(id)!;
+    })();
+  }
+
+  /** Shows the branch through `messageId`: it and each of its ancestors become the active child of their parent. */
+  setActiveBranch(messageId: number): void {
+    this.db.transaction(() => {
+      let row = this.stmt.messageById.get(messageId);
+      if (!row) throw new NotFoundError(`No message with id ${messageId}.`, { param: "messageId", code: "message_not_found" });
+      while (row) {
+        if (row.active === 0) {
+          this.stmt.deactivateSiblings.run(row.conversation_rid, row.parent_id ?? 0);
+          this.stmt.activate.run(row.id);
+        }
+        row = row.parent_id === null ? undefined : this.stmt.messageById.get(row.parent_id);
+      }
+    })();
+  }
+
+  /** The newest message of an `api` conversation whose path hash is `hash` (see recorder threads). */
+  findApiMessageByPathHash(hash: string): { id: number; conversationId: string } | undefined {
+    const row = this.stmt.messageByPathHash.get(hash);
+    return row ? { id: row.id, conversationId: row.conversation_id } : undefined;
+  }
+
+  runSearch(query: SearchQuery): SearchPage {
+    return this.search.search(query);
+  }
+
+  // ---- export / import ----
+
+  /** Conversations with every message of every branch, oldest conversation first; one at a time, for streaming. */
+  *exportConversations(ids?: readonly string[]): Generator<ExportConversation> {
+    for (const id of ids ?? this.stmt.allConversationIds.all()) {
+      const row = this.stmt.conversationById.get(id);
+      if (!row) throw new NotFoundError(`No conversation with id '${id}'.`, { param: "id", code: "conversation_not_found" });
+      const { messageCount: _count, ...conversation } = toConversation(row);
+      const messages = this.stmt.messagesOf.all(row.rid).map((m) => {
+        const { conversationId: _c, ...rest } = toMessage(m, row.id);
+        return rest;
+      });
+      yield { ...conversation, messages };
+    }
+  }
+
+  exportJson(ids?: readonly string[]): ExportFile {
+    return { format: EXPORT_FORMAT, version: 1, exportedAt: this.now(), conversations: [...this.exportConversations(ids)] };
+  }
+
+  /** The shown branch of each conversation as Markdown, for reading (import takes JSON only). */
+  exportMarkdown(ids?: readonly string[]): string {
+    const parts: string[] = [];
+    for (const id of ids ?? this.stmt.allConversationIds.all()) {
+      const detail = this.getConversation(id);
+      if (!detail) throw new NotFoundError(`No conversation with id '${id}'.`, { param: "id", code: "conversation_not_found" });
+      parts.push(exportMarkdown(detail));
+    }
+    return parts.join("\n\n---\n\n");
+  }
+
+  /**
+   * Imports an export file (validated here). Conversations keep their ids, times and branches;
+   * message ids are assigned anew. An id that already exists is skipped, replaced, or imported
+   * as a copy with a new id. All or nothing: one bad conversation rejects the whole file.
+   */
+  importJson(file: unknown, options: { onConflict?: ImportConflict } = {}): ImportResult {
+    const parsed = ExportFileSchema.safeParse(file);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new BadRequestError(`Not a Hearth history export: ${issue?.message ?? "invalid"} at ${issue?.path.join(".") ?? "?"}.`, {
+        param: issue ? issue.path.join(".") : null,
+      });
+    }
+    const onConflict = options.onConflict ?? "skip";
+    const result: ImportResult = { imported: [], skipped: [] };
+    this.db.transaction(() => {
+      for (const conv of parsed.data.conversations) {
+        let id = conv.id;
+        if (this.stmt.conversationById.get(id)) {
+          if (onConflict === "skip") {
+            result.skipped.push(id);
+            continue;
+          }
+          if (onConflict === "replace") this.deleteConversation(id);
+          else id = newConversationId();
+        }
+        this.importConversation({ ...conv, id });
+        result.imported.push(id);
+      }
+    })();
+    return result;
+  }
+
+  private importConversation(conv: ExportConversation): void {
+    const { rid } = this.stmt.insertConversation.get({
+      id: conv.id,
+      title: conv.title,
+      source: conv.source,
+      model: conv.model,
+      provider: conv.provider,
+      system_prompt: conv.systemPrompt,
+      params: JSON.stringify(conv.params),
+      pinned: conv.pinned ? 1 : 0,
+      created_at: conv.createdAt,
+      updated_at: conv.updatedAt,
+    }) as { rid: number };
+    const newIds = new Map<number, number>();
+    const activeSeen = new Set<number>();
+    for (const m of conv.messages) {
+      if (newIds.has(m.id)) throw new BadRequestError(`Conversation '${conv.id}' has message id ${m.id} twice.`);
+      let parent: number | null = null;
+      if (m.parentId !== null) {
+        const mapped = newIds.get(m.parentId);
+        if (mapped === undefined) {
+          throw new BadRequestError(`Message ${m.id} of conversation '${conv.id}' comes before its parent ${m.parentId}.`);
+        }
+        parent = mapped;
+      }
+      // A file with two shown branches at one point would break the one-active-child index; keep the first.
+      const active = m.active && !activeSeen.has(parent ?? 0);
+      if (active) activeSeen.add(parent ?? 0);
+      const { id } = this.stmt.insertMessage.get({
+        conversation_rid: rid,
+        parent_id: parent,
+        active: active ? 1 : 0,
+        role: m.role,
+        content: m.content,
+        tool_calls: m.toolCalls ? JSON.stringify(m.toolCalls) : null,
+        tool_call_id: m.toolCallId,
+        model: m.model,
+        prompt_tokens: m.promptTokens,
+        completion_tokens: m.completionTokens,
+        finish_reason: m.finishReason,
+        status: m.status,
+        error: m.error,
+        tokens_per_second: m.tokensPerSecond,
+        ttft_ms: m.ttftMs,
+        path_hash: null,
+        created_at: m.createdAt,
+        updated_at: m.updatedAt,
+      }) as { id: number };
+      newIds.set(m.id, id);
+    }
+  }
+
+  // ---- helpers ----
+
+  private ridOf(conversationId: string): number {
+    const row = this.db.prepare<[string], { rid: number }>("SELECT rid FROM conversations WHERE id = ?").get(conversationId);
+    if (!row) {
+      throw new NotFoundError(`No conversation with id '${conversationId}'.`, { param: "id", code: "conversation_not_found" });
+    }
+    return row.rid;
+  }
+
+  private leafOf(rid: number): number | null {
+    let leaf: number | null = null;
+    for (;;) {
+      const next = this.stmt.activeChild.get(rid, leaf ?? 0);
+      if (next === undefined) return leaf;
+      leaf = next;
+    }
+  }
+}
+
+/** Builds the shown branch from every message of a conversation (ordered by id). */
+function threadOf(rows: readonly MessageRow[], conversationId: string, at?: number): ThreadMessage[] {
+  const children = new Map<number, MessageRow[]>();
+  const byId = new Map<number, MessageRow>();
+  for (const r of rows) {
+    byId.set(r.id, r);
+    const key = r.parent_id ?? 0;
+    const list = children.get(key);
+    if (list) list.push(r);
+    else children.set(key, [r]);
+  }
+  const pick = (key: number): MessageRow | undefined => {
+    const list = children.get(key);
+    return list?.find((r) => r.active === 1) ?? list?.at(-1);
+  };
+  const path: MessageRow[] = [];
+  const target = at === undefined ? undefined : byId.get(at);
+  if (target) {
+    for (let r: MessageRow | undefined = target; r; r = r.parent_id === null ? undefined : byId.get(r.parent_id)) path.unshift(r);
+  } else {
+    const root = pick(0);
+    if (root) path.push(root);
+  }
+  for (let last = path.at(-1); last; last = path.at(-1)) {
+    const next = pick(last.id);
+    if (!next) break;
+    path.push(next);
+  }
+  return path.map((r) => ({
+    ...toMessage(r, conversationId),
+    siblingIds: (children.get(r.parent_id ?? 0) ?? []).map((s) => s.id),
+  }));
+}
+
+export type { SearchPage, SearchQuery } from "./search.js";

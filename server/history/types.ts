@@ -1,0 +1,117 @@
+/**
+ * The shapes history hands out and takes in: zod schemas are the contract (the /api routes and
+ * the export file use them); TypeScript types are inferred beside them. Times are milliseconds
+ * since the Unix epoch; message ids are integers, conversation ids strings (`conv_...`).
+ */
+import { z } from "zod";
+
+export const SOURCES = ["ui", "api"] as const;
+export const ROLES = ["system", "user", "assistant", "tool"] as const;
+export const MESSAGE_STATUSES = ["complete", "partial", "error"] as const;
+
+export type Source = (typeof SOURCES)[number];
+export type Role = (typeof ROLES)[number];
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+
+/** Sampling settings a conversation keeps for its next turns. All optional: absent means the server default. */
+export const GenerationParamsSchema = z.object({
+  temperature: z.number().min(0).max(2).optional(),
+  topP: z.number().min(0).max(1).optional(),
+  topK: z.number().int().min(0).optional(),
+  minP: z.number().min(0).max(1).optional(),
+  maxTokens: z.number().int().min(1).optional(),
+  seed: z.number().int().optional(),
+  presencePenalty: z.number().min(-2).max(2).optional(),
+  frequencyPenalty: z.number().min(-2).max(2).optional(),
+  stop: z.array(z.string()).max(4).optional(),
+});
+export type GenerationParams = z.infer<typeof GenerationParamsSchema>;
+
+export const ToolCallSchema = z.object({ id: z.string(), name: z.string(), arguments: z.string() });
+export type StoredToolCall = z.infer<typeof ToolCallSchema>;
+
+const nullableInt = z.number().int().nullable().default(null);
+
+/** Fields of a message that travel in an export file (ids are local to that file). */
+export const ExportMessageSchema = z.object({
+  id: z.number().int(),
+  parentId: nullableInt,
+  /** True when this message is on the branch shown at its branch point. */
+  active: z.boolean().default(true),
+  role: z.enum(ROLES),
+  content: z.string().default(""),
+  toolCalls: z.array(ToolCallSchema).nullable().default(null),
+  toolCallId: z.string().nullable().default(null),
+  model: z.string().nullable().default(null),
+  promptTokens: nullableInt,
+  completionTokens: nullableInt,
+  finishReason: z.string().nullable().default(null),
+  status: z.enum(MESSAGE_STATUSES).default("complete"),
+  error: z.string().nullable().default(null),
+  tokensPerSecond: z.number().nullable().default(null),
+  /** Milliseconds from the request to the first token. */
+  ttftMs: z.number().nullable().default(null),
+  createdAt: z.number().int(),
+  updatedAt: z.number().int(),
+});
+
+export const MessageSchema = ExportMessageSchema.extend({ conversationId: z.string() });
+export type Message = z.infer<typeof MessageSchema>;
+
+/** A message on the shown branch, with the alternatives at its branch point (itself included, oldest first). */
+export const ThreadMessageSchema = MessageSchema.extend({ siblingIds: z.array(z.number().int()) });
+export type ThreadMessage = z.infer<typeof ThreadMessageSchema>;
+
+const conversationFields = {
+  id: z.string().min(1).max(100),
+  title: z.string().default(""),
+  source: z.enum(SOURCES),
+  model: z.string().nullable().default(null),
+  provider: z.string().nullable().default(null),
+  systemPrompt: z.string().nullable().default(null),
+  params: GenerationParamsSchema.default({}),
+  pinned: z.boolean().default(false),
+  createdAt: z.number().int(),
+  updatedAt: z.number().int(),
+};
+
+export const ConversationSchema = z.object({
+  ...conversationFields,
+  /** Messages in every branch. */
+  messageCount: z.number().int(),
+});
+export type Conversation = z.infer<typeof ConversationSchema>;
+
+export const ConversationDetailSchema = ConversationSchema.extend({
+  /** The shown branch, root first. */
+  messages: z.array(ThreadMessageSchema),
+});
+export type ConversationDetail = z.infer<typeof ConversationDetailSchema>;
+
+export const ExportConversationSchema = z.object({
+  ...conversationFields,
+  /** Every message of every branch; a parent comes before its children. */
+  messages: z.array(ExportMessageSchema),
+});
+export type ExportConversation = z.infer<typeof ExportConversationSchema>;
+
+export const EXPORT_FORMAT = "hearth-history";
+export const ExportFileSchema = z.object({
+  format: z.literal(EXPORT_FORMAT),
+  version: z.literal(1),
+  exportedAt: z.number().int(),
+  conversations: z.array(ExportConversationSchema),
+});
+export type ExportFile = z.infer<typeof ExportFileSchema>;
+
+/** Filters shared by the conversation list and search. */
+export interface HistoryFilters {
+  source?: Source;
+  /** Exact model id of the conversation. */
+  model?: string;
+  pinned?: boolean;
+  /** Inclusive lower bound, ms. The list filters on updatedAt, search on the message's createdAt. */
+  from?: number;
+  /** Exclusive upper bound, ms. */
+  to?: number;
+}
