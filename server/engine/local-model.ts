@@ -47,6 +47,8 @@ export interface LocalModelOptions {
   ctxSize: number;
   maxQueue: number;
   defaultMaxTokens: number;
+  /** Layers to put on the GPU: "auto" fits what free VRAM allows, "max" all of them. Defaults to "auto". */
+  gpuLayers?: "auto" | "max" | number;
   runtime: EngineRuntime;
   logger: Logger;
   onPoolChange?: (stats: PoolStats) => void;
@@ -68,6 +70,8 @@ export interface LocalModelInfo {
   contextSize: number;
   trainContextSize: number;
   sizeBytes: number;
+  /** Layers on the GPU (0 on CPU). */
+  gpuLayers: number;
   chatWrapper: string;
   hasChatTemplate: boolean;
 }
@@ -129,6 +133,7 @@ export class LocalModel {
     const { llama } = options.runtime;
     const model = await llama.loadModel({
       modelPath: options.path,
+      gpuLayers: options.gpuLayers ?? "auto",
       onLoadProgress: options.onLoadProgress,
       loadSignal: options.signal,
     });
@@ -165,6 +170,7 @@ export class LocalModel {
         contextSize: context.contextSize,
         trainContextSize,
         sizeBytes: model.size,
+        gpuLayers: model.gpuLayers,
         chatWrapper: chatWrapperName,
         hasChatTemplate: typeof model.fileInfo.metadata.tokenizer?.chat_template === "string",
       };
