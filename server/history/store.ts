@@ -489,7 +489,7 @@ export class HistoryStore {
         }
       }
       this.stmt.deactivateSiblings.run(rid, parentId ?? 0);
-      const { id } = this.stmt.insertMessage.get({
+      const row: Omit<MessageRow, "id"> = {
         conversation_rid: rid,
         parent_id: parentId,
         active: 1,
@@ -508,10 +508,11 @@ export class HistoryStore {
         path_hash: input.pathHash ?? null,
         created_at: now,
         updated_at: now,
-      }) as { id: number };
+      };
+      const { id } = this.stmt.insertMessage.get(row) as { id: number };
       this.stmt.touchConversation.run(now, rid);
       if (input.role === "user") this.stmt.setTitleIfEmpty.run(titleFrom(input.content), rid);
-      return toMessage(this.stmt.messageById.get(id)!, conversationId);
+      return toMessage({ ...row, id }, conversationId);
     })();
   }
 

@@ -1,0 +1,201 @@
+/**
+ * History benchmark: insert rate and search latency at 10k, 100k and 1M messages of generated
+ * chat text (English-like words with a Zipf distribution, some code, some diacritics, some CJK),
+ * from a seeded PRNG so every run indexes the same corpus. Quick mode stops at 10k.
+ *
+ *   npm run bench -- history            # full (about 5 minutes, 1.5 GB of temp disk)
+ *   npm run bench -- --quick history    # 10k only
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { HistoryStore } from "../server/history/store.js";
+import type { BenchOptions, BenchResult } from "./types.js";
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const WORDS = `the of and to a in is it you that he was for on are with as I his they be at one have this from or had by
+word but what some we can out other were all there when up use your how said an each she which do their time if will way
+about many then them write would like so these her long make thing see him two has look more day could go come did number
+sound no most people my over know water than call first who may down side been now find any new work part take get place
+made live where after back little only round man year came show every good me give our under name very through just form
+sentence great think say help low line differ turn cause much mean before move right boy old too same tell does set three
+want air well also play small end put home read hand port large spell add even land here must big high such follow act why
+ask men change went light kind off need house picture try us again animal point mother world near build self earth father
+model memory context window token prompt server request response stream batch queue thread process error warning config
+database index query search result cache latency throughput kubernetes docker container deploy cluster node pod service
+python javascript typescript function class method variable array object string number boolean return import export async
+await promise callback event listener handler router middleware express react component state props hook render effect
+sqlite postgres table column schema migration transaction commit rollback backup restore replica shard partition vector
+embedding neural network training inference gradient tensor layer attention transformer decoder encoder weight bias loss
+recipe garden weather travel music movie book story history science physics chemistry biology ocean mountain river forest
+coffee dinner breakfast lunch market price budget invoice meeting schedule calendar deadline project manager team review`
+  .split(/\s+/u)
+  .filter(Boolean);
+const DIACRITICS = ["café", "Zürich", "naïve", "résumé", "Ångström", "São Paulo", "Kraków", "crème brûlée", "Électron", "façade", "jalapeño", "Dvořák"];
+const CJK = ["東京", "タワー", "ラーメン", "新宿", "駅", "検索", "データベース", "天気", "今日", "明日", "学習", "モデル", "搜索", "数据库", "模型", "会话", "问题", "答案", "京都", "電車"];
+const CODE = [
+  "```ts\nconst result = await fetch(url, { signal });\nif (!result.ok) throw new Error(`HTTP ${result.status}`);\n```",
+  "```python\nfor item in items:\n    print(item.name, item.price)\n```",
+  "```sql\nSELECT id, title FROM conversations WHERE pinned = 1 ORDER BY updated_at DESC;\n```",
+  "```bash\nkubectl get pods -n default | grep Running\n```",
+];
+
+class TextGen {
+  private readonly cumulative: number[];
+  constructor(private readonly rand: () => number) {
+    let sum = 0;
+    this.cumulative = WORDS.map((_, i) => (sum += 1 / (i + 1)));
+  }
+  private pick<T>(list: readonly T[]): T {
+    return list[Math.floor(this.rand() * list.length)]!;
+  }
+  word(): string {
+    const total = this.cumulative.at(-1)!;
+    const x = this.rand() * total;
+    let lo = 0;
+    let hi = this.cumulative.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.cumulative[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return WORDS[lo]!;
+  }
+  sentence(): string {
+    const r = this.rand();
+    if (r < 0.03) return `${Array.from({ length: 3 + Math.floor(this.rand() * 8) }, () => this.pick(CJK)).join("")}。`;
+    const n = 5 + Math.floor(this.rand() * 14);
+    const words = Array.from({ length: n }, () => (this.rand() < 0.01 ? this.pick(DIACRITICS) : this.word()));
+    const s = words.join(" ");
+    return `${s[0]!.toUpperCase()}${s.slice(1)}${this.rand() < 0.15 ? "?" : "."}`;
+  }
+  message(role: "user" | "assistant"): string {
+    const n = role === "user" ? 1 + Math.floor(this.rand() * 3) : 2 + Math.floor(this.rand() * 7);
+    const parts = Array.from({ length: n }, () => this.sentence());
+    if (role === "assistant" && this.rand() < 0.08) parts.push(this.pick(CODE));
+    return parts.join(" ");
+  }
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+function fileSizeMiB(file: string): number {
+  let total = 0;
+  for (const f of [file, `${file}-wal`]) if (fs.existsSync(f)) total += fs.statSync(f).size;
+  return round(total / 1024 ** 2, 1);
+}
+
+interface QueryType {
+  name: string;
+  make: (gen: TextGen, rand: () => number) => string;
+}
+
+const QUERY_TYPES: QueryType[] = [
+  { name: "one-word", make: (_g, r) => `${WORDS[Math.floor(r() * WORDS.length)]!} ` },
+  { name: "two-word", make: (_g, r) => `${WORDS[Math.floor(r() * WORDS.length)]!} ${WORDS[Math.floor(r() * WORDS.length)]!} ` },
+  {
+    name: "phrase",
+    make: (g, r) => {
+      const words = g.sentence().replace(/[.?。]$/u, "").split(" ");
+      const i = Math.floor(r() * Math.max(1, words.length - 1));
+      return `"${words.slice(i, i + 2).join(" ").toLowerCase()}"`;
+    },
+  },
+  {
+    name: "prefix",
+    make: (_g, r) => {
+      const w = WORDS.filter((x) => x.length >= 4)[Math.floor(r() * 300)] ?? "mode";
+      return w.slice(0, 3 + Math.floor(r() * 2));
+    },
+  },
+  { name: "cjk", make: (_g, r) => CJK[Math.floor(r() * CJK.length)]! + CJK[Math.floor(r() * CJK.length)]! },
+];
+
+export async function run(opts: BenchOptions): Promise<BenchResult[]> {
+  const sizes = opts.quick ? [10_000] : [10_000, 100_000, 1_000_000];
+  const queriesPerType = opts.quick ? 40 : 100;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-bench-history-"));
+  const file = path.join(dir, "history.sqlite");
+  const store = HistoryStore.open(file);
+  const results: BenchResult[] = [];
+  try {
+    const rand = mulberry32(42);
+    const gen = new TextGen(rand);
+    let inserted = 0;
+    let chars = 0;
+    for (const size of sizes) {
+      // Bulk: 1,000 messages per transaction through the store's own append path (triggers included).
+      const started = performance.now();
+      while (inserted < size) {
+        store.db.transaction(() => {
+          for (let i = 0; i < 1000 && inserted < size; ) {
+            const c = store.createConversation({ source: rand() < 0.3 ? "api" : "ui", model: rand() < 0.5 ? "llama" : "qwen" });
+            let parent: number | null = null;
+            const len = 10 + Math.floor(rand() * 80);
+            for (let j = 0; j < len && inserted < size; j++, i++, inserted++) {
+              const role = j % 2 === 0 ? "user" : "assistant";
+              const content = gen.message(role);
+              chars += content.length;
+              parent = store.appendMessage(c.id, { role, content, parentId: parent }).id;
+            }
+          }
+        })();
+      }
+      const bulkSeconds = (performance.now() - started) / 1000;
+
+      // One message per transaction: what recording a turn costs.
+      const single = store.createConversation({ source: "ui" });
+      const singleCount = 500;
+      const t0 = performance.now();
+      let parent: number | null = null;
+      for (let i = 0; i < singleCount; i++) {
+        parent = store.appendMessage(single.id, { role: "user", content: gen.message("user"), parentId: parent }).id;
+      }
+      const singleMs = (performance.now() - t0) / singleCount;
+      store.deleteConversation(single.id);
+
+      const metrics: Record<string, number> = {
+        messages: size,
+        avg_chars: round(chars / inserted, 0),
+        bulk_insert_msgs_per_s: round((size - (sizes[sizes.indexOf(size) - 1] ?? 0)) / bulkSeconds, 0),
+        single_insert_ms: round(singleMs, 3),
+        db_MiB: fileSizeMiB(file),
+      };
+      const qrand = mulberry32(7);
+      const notes: string[] = [];
+      for (const type of QUERY_TYPES) {
+        const times: number[] = [];
+        let hits = 0;
+        for (let i = 0; i < queriesPerType; i++) {
+          const q = type.make(gen, qrand);
+          const s = performance.now();
+          const page = store.search.search({ q, limit: 20 });
+          times.push(performance.now() - s);
+          hits += page.hits.length;
+        }
+        times.sort((a, b) => a - b);
+        metrics[`${type.name}_p50_ms`] = round(percentile(times, 50));
+        metrics[`${type.name}_p95_ms`] = round(percentile(times, 95));
+        metrics[`${type.name}_p99_ms`] = round(percentile(times, 99));
+        notes.push(`${type.name}: ${round(hits / queriesPerType, 1)} hits/page`);
+      }
+      results.push({ name: `history ${size.toLocaleString("en")} messages`, metrics, notes: notes.join("; ") });
+      process.stderr.write(`  ${JSON.stringify(results.at(-1))}\n`);
+    }
+  } finally {
+    store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return results;
+}

@@ -1,0 +1,201 @@
+/**
+ * /api/conversations: the app's chats. Handlers validate, call the history store, and format;
+ * replies stream in the /v1 chunk format through the shared SSE writer and formatter. Every turn
+ * is written by the history recorder (routes write only the user's own message and settings).
+ * Shapes and examples: server/api/README.md.
+ */
+import express, { type Request, type Response } from "express";
+import { z } from "zod";
+import type { ServerContext } from "../context.js";
+import { BadRequestError } from "../errors.js";
+import { toChatMessages, toChatRequest } from "../history/prompt.js";
+import { GenerationParamsSchema, SOURCES, type Conversation, type GenerationParams } from "../history/types.js";
+import { SseWriter, clientGoneSignal } from "../http/sse.js";
+import { parseOrThrow } from "../http/validate.js";
+import { SAMPLING_DEFAULTS } from "../openai/convert.js";
+import { collectChat, newMeta, writeChatStream } from "../openai/format.js";
+
+/** Query booleans: `true`/`false`/`1`/`0`. */
+export const queryBool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+/** A time as milliseconds since the epoch or an ISO 8601 date/time. */
+export const queryTime = z.union([
+  z.coerce.number().int().nonnegative(),
+  z.iso.datetime({ offset: true }).or(z.iso.date()).transform((s) => Date.parse(s)),
+]);
+
+export const HistoryFilterQuery = z.object({
+  source: z.enum(SOURCES).optional(),
+  model: z.string().min(1).optional(),
+  pinned: queryBool.optional(),
+  from: queryTime.optional(),
+  to: queryTime.optional(),
+  cursor: z.string().min(1).max(1000).optional(),
+});
+
+export const ListConversationsQuery = HistoryFilterQuery.extend({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+
+export const CreateConversationBody = z.object({
+  title: z.string().max(500).optional(),
+  model: z.string().min(1).nullish(),
+  provider: z.string().min(1).nullish(),
+  systemPrompt: z.string().max(100_000).nullish(),
+  params: GenerationParamsSchema.optional(),
+  pinned: z.boolean().optional(),
+});
+
+export const UpdateConversationBody = CreateConversationBody.extend({ title: z.string().max(500).optional() });
+
+const generationFields = {
+  /** Defaults to the conversation's model, else the first model the server has. */
+  model: z.string().min(1).optional(),
+  /** Overrides the conversation's params for this reply only. */
+  params: GenerationParamsSchema.optional(),
+  /** Defaults to true (SSE). */
+  stream: z.boolean().default(true),
+};
+
+export const SendMessageBody = z.object({
+  content: z.string().min(1, "must not be empty").max(1_000_000),
+  /** The message this one follows; defaults to the last message of the shown branch, null = a new first message. */
+  parentId: z.number().int().positive().nullish(),
+  ...generationFields,
+});
+export const EditMessageBody = z.object({ content: z.string().min(1, "must not be empty").max(1_000_000), ...generationFields });
+export const RegenerateBody = z.object(generationFields);
+
+const idParam = z.object({ id: z.string().min(1).max(100) });
+const messageParam = idParam.extend({ messageId: z.coerce.number().int().positive() });
+const atQuery = z.object({ at: z.coerce.number().int().positive().optional() });
+
+export function createConversationsRouter(ctx: ServerContext): express.Router {
+  const router = express.Router();
+  const store = ctx.history.store;
+
+  router.get("/conversations", (req, res) => {
+    res.json(store.listConversations(parseOrThrow(ListConversationsQuery, req.query)));
+  });
+
+  router.post("/conversations", (req, res) => {
+    const body = parseOrThrow(CreateConversationBody, req.body ?? {});
+    res.status(201).json(store.createConversation({ ...body, source: "ui" }));
+  });
+
+  router.delete("/conversations", (req, res) => {
+    if (req.query.confirm !== "true") {
+      throw new BadRequestError("Deleting every conversation needs ?confirm=true.", { param: "confirm", code: "confirmation_required" });
+    }
+    res.json({ deleted: store.deleteAll() });
+  });
+
+  router.get("/conversations/:id", (req, res) => {
+    const { id } = parseOrThrow(idParam, req.params);
+    const { at } = parseOrThrow(atQuery, req.query);
+    if (at !== undefined) store.requireMessage(at, id);
+    const detail = store.getConversation(id, { at });
+    if (!detail) store.requireConversation(id);
+    res.json(detail);
+  });
+
+  router.patch("/conversations/:id", (req, res) => {
+    const { id } = parseOrThrow(idParam, req.params);
+    res.json(store.updateConversation(id, parseOrThrow(UpdateConversationBody, req.body ?? {})));
+  });
+
+  router.delete("/conversations/:id", (req, res) => {
+    const { id } = parseOrThrow(idParam, req.params);
+    store.requireConversation(id);
+    store.deleteConversation(id);
+    res.status(204).end();
+  });
+
+  router.post("/conversations/:id/messages", async (req, res) => {
+    const { id } = parseOrThrow(idParam, req.params);
+    const body = parseOrThrow(SendMessageBody, req.body);
+    const conversation = store.requireConversation(id);
+    const parentId = body.parentId === undefined ? store.leafId(id) : body.parentId;
+    if (parentId !== null) store.requireMessage(parentId, id);
+    await reply(req, res, conversation, body, () => store.appendMessage(id, { role: "user", content: body.content, parentId }).id);
+  });
+
+  router.post("/conversations/:id/messages/:messageId/edit", async (req, res) => {
+    const { id, messageId } = parseOrThrow(messageParam, req.params);
+    const body = parseOrThrow(EditMessageBody, req.body);
+    const conversation = store.requireConversation(id);
+    const original = store.requireMessage(messageId, id);
+    if (original.role !== "user") throw new BadRequestError("Only user messages can be edited.", { param: "messageId" });
+    await reply(req, res, conversation, body, () => store.appendMessage(id, { role: "user", content: body.content, parentId: original.parentId }).id);
+  });
+
+  router.post("/conversations/:id/messages/:messageId/regenerate", async (req, res) => {
+    const { id, messageId } = parseOrThrow(messageParam, req.params);
+    const body = parseOrThrow(RegenerateBody, req.body ?? {});
+    const conversation = store.requireConversation(id);
+    const message = store.requireMessage(messageId, id);
+    // Regenerating a reply answers its parent again; "regenerating" a user message answers it.
+    const parentId = message.role === "assistant" ? message.parentId : message.id;
+    if (parentId === null) throw new BadRequestError("This message has nothing to answer.", { param: "messageId" });
+    await reply(req, res, conversation, body, () => parentId);
+  });
+
+  router.post("/conversations/:id/messages/:messageId/activate", (req, res) => {
+    const { id, messageId } = parseOrThrow(messageParam, req.params);
+    store.requireMessage(messageId, id);
+    store.setActiveBranch(messageId);
+    res.json(store.getConversation(id));
+  });
+
+  /**
+   * Generates the reply to the message `prepare` returns (it writes the user message, if any,
+   * before generation starts), streamed as /v1 chunks or returned as one chat.completion.
+   */
+  async function reply(
+    req: Request,
+    res: Response,
+    conversation: Conversation,
+    body: { model?: string | undefined; params?: GenerationParams | undefined; stream: boolean },
+    prepare: () => number,
+  ): Promise<void> {
+    const started = performance.now();
+    const model = body.model ?? conversation.model ?? (await ctx.router.listModels())[0]?.id;
+    if (!model) throw new BadRequestError("No model is loaded and the conversation has none; pass 'model'.", { param: "model", code: "model_required" });
+    const provider = await ctx.router.resolve(model);
+    const parentId = prepare();
+    if (conversation.model !== model || conversation.provider !== provider.id) {
+      store.updateConversation(conversation.id, { model, provider: provider.id });
+    }
+    const request = toChatRequest(
+      model,
+      toChatMessages(conversation, store.pathTo(parentId)),
+      { ...conversation.params, ...body.params },
+      SAMPLING_DEFAULTS,
+    );
+    const clientGone = clientGoneSignal(res);
+    const signal = AbortSignal.any([clientGone, AbortSignal.timeout(ctx.config.requestTimeout * 1000)]);
+    const { stream: raw } = await ctx.router.generate(request, signal);
+    let messageId = 0;
+    const events = ctx.history.recorder.recordReply(
+      ctx.metrics.observe(raw, model, started),
+      { conversationId: conversation.id, parentId, model, startedAt: started, signal },
+      (r) => (messageId = r.messageId),
+    );
+    res.setHeader("X-Hearth-Conversation-Id", conversation.id);
+    res.setHeader("X-Hearth-Parent-Id", String(parentId));
+    res.setHeader("X-Hearth-Message-Id", String(messageId));
+    const meta = newMeta("chatcmpl", model, true);
+    if (!body.stream) {
+      res.json(await collectChat(events, meta));
+      return;
+    }
+    const sse = new SseWriter(res);
+    try {
+      await writeChatStream(sse, events, meta);
+    } catch (err) {
+      if (clientGone.aborted) return;
+      sse.fail(err);
+    }
+  }
+
+  return router;
+}

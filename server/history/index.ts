@@ -1,0 +1,54 @@
+/**
+ * The history service one server owns: the store (the one connection), the recorder (the one
+ * writer of turns) and retention. `createServer` opens it and closes it on shutdown.
+ */
+import path from "node:path";
+import type { Logger } from "../logger.js";
+import { HistoryRecorder } from "./recorder.js";
+import { HistoryStore } from "./store.js";
+
+export interface HistoryOptions {
+  /** The database file. Defaults to `<dataDir>/history.sqlite`. */
+  file?: string;
+  dataDir: string;
+  /** Days to keep `api` conversations; 0 keeps them forever. */
+  apiRetentionDays: number;
+  logger: Pick<Logger, "info" | "warn">;
+  /** How often retention runs while the server is up. Defaults to 6 hours. */
+  pruneEveryMs?: number;
+}
+
+export interface History {
+  readonly store: HistoryStore;
+  readonly recorder: HistoryRecorder;
+  readonly file: string;
+  close(): void;
+}
+
+export const HISTORY_FILE = "history.sqlite";
+
+export function openHistory(options: HistoryOptions): History {
+  const file = options.file ?? path.join(options.dataDir, HISTORY_FILE);
+  const store = HistoryStore.open(file);
+  const recorder = new HistoryRecorder(store, { logger: options.logger });
+  const prune = () => {
+    try {
+      const removed = store.pruneApiConversations(options.apiRetentionDays);
+      if (removed > 0) options.logger.info({ removed, days: options.apiRetentionDays }, "history: pruned old API conversations");
+    } catch (err) {
+      options.logger.warn({ err }, "history: retention pruning failed");
+    }
+  };
+  prune();
+  const timer = setInterval(prune, options.pruneEveryMs ?? 6 * 3_600_000);
+  timer.unref();
+  return {
+    store,
+    recorder,
+    file,
+    close() {
+      clearInterval(timer);
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,240 @@
+/**
+ * HistoryRecorder: the one writer of conversation turns (ARCHITECTURE.md, "History has one
+ * writer"). It wraps a generation's event stream and yields the same events unchanged, writing
+ * on the side:
+ * - the request's new messages before the first event is read (routes write nothing themselves);
+ * - an assistant row at once, status `partial`, so a crash at any later point leaves it there
+ *   marked `partial` (WAL: committed rows survive kill -9);
+ * - the reply text every `flushIntervalMs` while streaming, never per token;
+ * - at the end: content, token counts, finish reason, tokens/s, time to first token, `complete`.
+ *   A stop or client disconnect leaves it `partial`; a failure marks it `error` with the message.
+ * A failing write is logged and recording of that stream stops; generation is never affected.
+ */
+import type { ChatObserverMeta } from "../context.js";
+import { ShuttingDownError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { ChatMessage, ChatRequest, GenerationEvent, GenerationStream, Usage } from "../providers/types.js";
+import type { HistoryStore } from "./store.js";
+import { hashableOf, pathHash, pathHashes } from "./threads.js";
+import type { GenerationParams, StoredToolCall } from "./types.js";
+
+export interface RecorderOptions {
+  /** How often a streaming reply is written, at most. Defaults to 500 ms. */
+  flushIntervalMs?: number;
+  logger?: Pick<Logger, "warn">;
+}
+
+/** Where a reply goes: under `parentId` in `conversationId`. */
+export interface ReplyTarget {
+  conversationId: string;
+  parentId: number;
+  model: string;
+  /** When the request started (performance.now()), for time to first token. Defaults to when recording starts. */
+  startedAt?: number;
+  /** For /v1 replies: the path hash of the parent, so the reply gets its own once complete. */
+  parentPathHash?: string | null;
+  /** The generation's signal, so an abort is told from a failure. */
+  signal?: AbortSignal;
+}
+
+/** Outcome of a recorded reply, for callers that want the stored message id. */
+export interface RecordedReply {
+  messageId: number;
+}
+
+function isAbort(err: unknown, signal?: AbortSignal): boolean {
+  if (signal?.aborted) return true;
+  if (err instanceof ShuttingDownError) return true;
+  if (!(err instanceof Error)) return false;
+  return err.name === "AbortError" || err.name === "TimeoutError" || /client disconnected|consumer stopped reading/.test(err.message);
+}
+
+function paramsOf(request: ChatRequest): GenerationParams {
+  const s = request.sampling;
+  return {
+    temperature: s.temperature,
+    topP: s.topP,
+    topK: s.topK,
+    minP: s.minP,
+    ...(s.seed !== undefined ? { seed: s.seed } : {}),
+    ...(request.maxTokens !== undefined ? { maxTokens: request.maxTokens } : {}),
+    ...(s.presencePenalty ? { presencePenalty: s.presencePenalty } : {}),
+    ...(s.frequencyPenalty ? { frequencyPenalty: s.frequencyPenalty } : {}),
+  };
+}
+
+function storedFields(m: ChatMessage): { content: string; toolCalls: StoredToolCall[] | null; toolCallId: string | null } {
+  return {
+    content: m.content ?? "",
+    toolCalls: m.role === "assistant" && m.toolCalls && m.toolCalls.length > 0 ? m.toolCalls : null,
+    toolCallId: m.role === "tool" ? m.toolCallId : null,
+  };
+}
+
+export class HistoryRecorder {
+  private readonly flushIntervalMs: number;
+  private readonly logger: Pick<Logger, "warn"> | undefined;
+
+  constructor(
+    private readonly store: HistoryStore,
+    options: RecorderOptions = {},
+  ) {
+    this.flushIntervalMs = options.flushIntervalMs ?? 500;
+    this.logger = options.logger;
+  }
+
+  /**
+   * For /v1/chat/completions (the server context's `observeApiChat`): files the request's messages
+   * in the `api` conversation it continues (or a new one), then records the reply.
+   */
+  readonly observeApi = (request: ChatRequest, stream: GenerationStream, meta: ChatObserverMeta): GenerationStream => {
+    const startedAt = performance.now();
+    let target: ReplyTarget;
+    try {
+      target = this.fileApiRequest(request, meta.provider);
+    } catch (err) {
+      this.logger?.warn({ err }, "history: could not record a /v1 request; it is served unrecorded");
+      return stream;
+    }
+    return this.recordReply(stream, { ...target, startedAt });
+  };
+
+  /** Writes the messages of a /v1 request that are not recorded yet; returns where the reply goes. */
+  fileApiRequest(request: ChatRequest, provider: string): ReplyTarget & { parentPathHash: string } {
+    const messages = request.messages;
+    if (messages.length === 0) throw new Error("a chat request without messages");
+    const hashes = pathHashes(messages.map(hashableOf));
+    return this.store.db.transaction(() => {
+      let known = -1;
+      let found: { id: number; conversationId: string } | undefined;
+      for (let i = hashes.length - 1; i >= 0 && !found; i--) {
+        found = this.store.findApiMessageByPathHash(hashes[i]!);
+        if (found) known = i;
+      }
+      let conversationId: string;
+      let parentId: number | null;
+      if (found) {
+        conversationId = found.conversationId;
+        parentId = found.id;
+        this.store.setActiveBranch(found.id);
+      } else {
+        const system = messages.find((m) => m.role === "system");
+        conversationId = this.store.createConversation({
+          source: "api",
+          model: request.model,
+          provider,
+          systemPrompt: system?.content ?? null,
+          params: paramsOf(request),
+        }).id;
+        parentId = null;
+      }
+      for (let i = known + 1; i < messages.length; i++) {
+        const m = messages[i]!;
+        parentId = this.store.appendMessage(conversationId, { parentId, role: m.role, ...storedFields(m), pathHash: hashes[i]! }).id;
+      }
+      return { conversationId, parentId: parentId!, model: request.model, parentPathHash: hashes.at(-1)! };
+    })();
+  }
+
+  /**
+   * Records the reply of `stream` under `target.parentId` and returns a stream of the same events.
+   * The assistant row exists (as `partial`) before this returns.
+   */
+  recordReply(stream: GenerationStream, target: ReplyTarget, onCreated?: (reply: RecordedReply) => void): GenerationStream {
+    let messageId: number;
+    try {
+      messageId = this.store.appendMessage(target.conversationId, {
+        parentId: target.parentId,
+        role: "assistant",
+        content: "",
+        model: target.model,
+        status: "partial",
+      }).id;
+    } catch (err) {
+      this.logger?.warn({ err }, "history: could not create the reply row; the reply is served unrecorded");
+      return stream;
+    }
+    onCreated?.({ messageId });
+    return this.wrap(stream, target, messageId);
+  }
+
+  private async *wrap(stream: GenerationStream, target: ReplyTarget, messageId: number): AsyncGenerator<GenerationEvent> {
+    const startedAt = target.startedAt ?? performance.now();
+    const parts: string[] = [];
+    const calls = new Map<number, StoredToolCall>();
+    let firstTokenAt: number | null = null;
+    let lastFlush = performance.now();
+    let flushedLength = 0;
+    let length = 0;
+    let settled = false;
+    let broken = false;
+
+    const write = (patch: Parameters<HistoryStore["updateMessage"]>[1]) => {
+      if (broken) return;
+      try {
+        this.store.updateMessage(messageId, patch);
+      } catch (err) {
+        broken = true;
+        this.logger?.warn({ err, messageId }, "history: a write failed; the rest of this reply is not recorded");
+      }
+    };
+    const text = () => parts.join("");
+    const toolCalls = () => (calls.size > 0 ? [...calls.entries()].sort(([a], [b]) => a - b).map(([, c]) => c) : null);
+    const finishAs = (status: "complete" | "partial" | "error", extra: { usage?: Usage; reason?: string; error?: string }) => {
+      settled = true;
+      const now = performance.now();
+      const content = text();
+      const calls = toolCalls();
+      const completion = extra.usage?.completionTokens ?? null;
+      const decodeSeconds = firstTokenAt === null ? 0 : (now - firstTokenAt) / 1000;
+      write({
+        content,
+        toolCalls: calls,
+        status,
+        finishReason: extra.reason ?? null,
+        error: extra.error ?? null,
+        promptTokens: extra.usage?.promptTokens ?? null,
+        completionTokens: completion,
+        tokensPerSecond: completion !== null && decodeSeconds > 0 ? Math.round((completion / decodeSeconds) * 100) / 100 : null,
+        ttftMs: firstTokenAt === null ? null : Math.round(firstTokenAt - startedAt),
+        ...(target.parentPathHash !== undefined
+          ? { pathHash: pathHash(target.parentPathHash ?? null, { role: "assistant", content, toolCalls: calls }) }
+          : {}),
+      });
+    };
+
+    try {
+      for await (const event of stream) {
+        if (event.type === "text") {
+          firstTokenAt ??= performance.now();
+          parts.push(event.text);
+          length += event.text.length;
+        } else if (event.type === "tool_call") {
+          firstTokenAt ??= performance.now();
+          const call = calls.get(event.index) ?? { id: event.id, name: event.name, arguments: "" };
+          call.arguments += event.argumentsDelta;
+          calls.set(event.index, call);
+          length += event.argumentsDelta.length;
+        } else {
+          // Written before the client sees the end, so a client that then stops reading still leaves it complete.
+          finishAs("complete", { usage: event.usage, reason: event.reason });
+        }
+        if (!settled && length !== flushedLength && performance.now() - lastFlush >= this.flushIntervalMs) {
+          write({ content: text(), toolCalls: toolCalls() });
+          lastFlush = performance.now();
+          flushedLength = length;
+        }
+        yield event;
+      }
+    } catch (err) {
+      if (!settled) {
+        if (isAbort(err, target.signal)) finishAs("partial", {});
+        else finishAs("error", { error: err instanceof Error ? err.message : String(err) });
+      }
+      throw err;
+    } finally {
+      // The consumer stopped reading (client gone) or the stream ended without a finish event.
+      if (!settled) finishAs("partial", {});
+    }
+  }
+}
