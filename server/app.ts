@@ -15,6 +15,7 @@ import type { ServerContext } from "./context.js";
 import { resolveModelPath } from "./engine/resolve-model.js";
 import { NotReadyError, ShuttingDownError } from "./errors.js";
 import { createApiRouter } from "./api/index.js";
+import { openHistory } from "./history/index.js";
 import { createErrorHandler, notFoundHandler } from "./http/error-handler.js";
 import { apiKeyAuth, corsPolicy, hostCheck, requestOriginGuard } from "./http/security.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -22,7 +23,10 @@ import { Metrics } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
 import { createOpenAIRouter } from "./openai/routes.js";
 import { LocalProvider } from "./providers/local.js";
+import { ProviderStore } from "./providers/provider-store.js";
 import { ProviderRouter } from "./providers/router.js";
+import { FileSecretStore } from "./secrets/file-secret-store.js";
+import type { SecretStore } from "./secrets/secret-store.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? "../.." : "..");
@@ -32,6 +36,11 @@ export const VERSION: string = (JSON.parse(fs.readFileSync(path.join(repoRoot, "
 export interface CreateServerOptions {
   /** A logger to use instead of one made from `config.logLevel`. */
   logger?: Logger;
+  /**
+   * Where remote providers' API keys are kept. Defaults to `<data-dir>/secrets.json` (mode 0600).
+   * The seam for the OS keychain: the Electron shell can pass a safeStorage-backed store here.
+   */
+  secrets?: SecretStore;
 }
 
 export interface HearthServer {
@@ -64,7 +73,21 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
   });
   const router = new ProviderRouter();
   router.add(local);
-  const ctx: ServerContext = { config, logger, metrics, router, local, observeApiChat: null, ready: false, draining: false };
+  const secrets = options.secrets ?? new FileSecretStore({ file: path.join(config.dataDir, "secrets.json"), logger });
+  const providers = new ProviderStore({ dataDir: config.dataDir, secrets, router, logger, remote: { userAgent: `Hearth/${VERSION}` } });
+  const history = openHistory({ dataDir: config.dataDir, apiRetentionDays: config.apiRetentionDays, logger });
+  const ctx: ServerContext = {
+    config,
+    logger,
+    metrics,
+    router,
+    local,
+    providers,
+    history,
+    observeApiChat: config.recordApi ? history.recorder.observeApi : null,
+    ready: false,
+    draining: false,
+  };
 
   const app = express();
   app.disable("x-powered-by");
@@ -166,6 +189,9 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
       const address = httpServer.address() as AddressInfo;
       const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
       url = `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${address.port}`;
+      // Remote models are discovered in the background: a slow or dead provider never delays start-up.
+      await providers.load();
+      void providers.refreshAll();
       if (config.model) {
         const file = await resolveModelPath(config.model, {
           modelsDir: path.join(config.dataDir, "models"),
@@ -186,9 +212,11 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
       const closed = httpServer ? new Promise<void>((resolve) => httpServer!.close(() => resolve())) : Promise.resolve();
       httpServer?.closeIdleConnections();
       await local.close(config.shutdownGrace * 1000);
+      await providers.close();
       for (const p of router.list()) if (p !== local) await p.close();
       httpServer?.closeAllConnections();
       await closed;
+      history.close();
       logger.flush();
     },
   };

@@ -4,8 +4,13 @@
  */
 import express from "express";
 import type { ServerContext } from "../context.js";
+import { createProvidersRouter } from "./providers.js";
+import { createConversationsRouter } from "./conversations.js";
+import { createHistoryIoRouter } from "./history-io.js";
+import { createSearchRouter } from "./search.js";
 
-export function createApiRouter(_ctx: ServerContext): express.Router {
+export function createApiRouter(ctx: ServerContext): express.Router {
   const router = express.Router();
+  router.use(createConversationsRouter(ctx), createSearchRouter(ctx), createHistoryIoRouter(ctx), createProvidersRouter(ctx));
   return router;
 }
