@@ -1,0 +1,176 @@
+/**
+ * One message: the user's as a bubble that can be edited and resent, a reply as Markdown with its
+ * stats, copy and regenerate, and at a branch point the arrows to switch between versions.
+ */
+import { useEffect, useRef, useState } from "react";
+import type { ThreadMessage } from "../api/history.js";
+import { CopyButton } from "../app/CopyButton.js";
+import { Icon } from "../app/Icon.js";
+import { LazyMarkdown } from "./LazyMarkdown.js";
+
+export interface ReplyStats {
+  model: string | null;
+  completionTokens: number | null;
+  tokensPerSecond: number | null;
+  ttftMs: number | null;
+  finishReason: string | null;
+}
+
+export function formatStats(s: ReplyStats): string[] {
+  const out: string[] = [];
+  if (s.model) out.push(s.model);
+  if (s.completionTokens !== null) out.push(`${s.completionTokens} tokens`);
+  if (s.tokensPerSecond !== null && Number.isFinite(s.tokensPerSecond)) out.push(`${s.tokensPerSecond.toFixed(1)} tok/s`);
+  if (s.ttftMs !== null) out.push(`${s.ttftMs < 1000 ? `${Math.round(s.ttftMs)} ms` : `${(s.ttftMs / 1000).toFixed(2)} s`} to first token`);
+  if (s.finishReason === "length") out.push("stopped at the token limit");
+  return out;
+}
+
+function BranchSwitcher({ message, onSwitch, disabled }: { message: ThreadMessage; onSwitch: (id: number) => void; disabled: boolean }) {
+  const ids = message.siblingIds;
+  if (ids.length < 2) return null;
+  const i = ids.indexOf(message.id);
+  const prev = ids[i - 1];
+  const next = ids[i + 1];
+  return (
+    <div className="branch-switcher" role="group" aria-label="Versions">
+      <button type="button" className="icon-button small" aria-label="Previous version" disabled={disabled || prev === undefined} onClick={() => prev !== undefined && onSwitch(prev)}>
+        <Icon name="chevronLeft" />
+      </button>
+      <span className="branch-count" aria-live="polite">
+        {i + 1} / {ids.length}
+      </span>
+      <button type="button" className="icon-button small" aria-label="Next version" disabled={disabled || next === undefined} onClick={() => next !== undefined && onSwitch(next)}>
+        <Icon name="chevronRight" />
+      </button>
+    </div>
+  );
+}
+
+interface MessageViewProps {
+  message: ThreadMessage;
+  busy: boolean;
+  highlighted: boolean;
+  onRegenerate?: () => void;
+  onEdit?: (text: string) => void;
+  onSwitch: (id: number) => void;
+}
+
+export function MessageView({ message, busy, highlighted, onRegenerate, onEdit, onSwitch }: MessageViewProps) {
+  const [editing, setEditing] = useState(false);
+  const ref = useRef<HTMLElement>(null);
+  useEffect(() => {
+    if (highlighted) ref.current?.scrollIntoView({ block: "center" });
+  }, [highlighted]);
+
+  if (message.role === "user") {
+    return (
+      <article ref={ref} id={`msg-${message.id}`} className={highlighted ? "message user highlighted" : "message user"} aria-label="Your message" data-message-id={message.id}>
+        {editing && onEdit ? (
+          <EditBox
+            initial={message.content}
+            onCancel={() => setEditing(false)}
+            onSave={(text) => {
+              setEditing(false);
+              onEdit(text);
+            }}
+          />
+        ) : (
+          <>
+            <div className="bubble">{message.content}</div>
+            <div className="message-actions">
+              <BranchSwitcher message={message} onSwitch={onSwitch} disabled={busy} />
+              <CopyButton text={message.content} label="Copy message" className="icon-button small" />
+              {onEdit ? (
+                <button type="button" className="icon-button small" aria-label="Edit message" title="Edit and resend" disabled={busy} onClick={() => setEditing(true)}>
+                  <Icon name="edit" />
+                </button>
+              ) : null}
+            </div>
+          </>
+        )}
+      </article>
+    );
+  }
+
+  if (message.role !== "assistant") return null;
+  const stats = formatStats(message);
+  return (
+    <article ref={ref} id={`msg-${message.id}`} className={highlighted ? "message assistant highlighted" : "message assistant"} aria-label="Reply" data-message-id={message.id} data-status={message.status}>
+      <LazyMarkdown text={message.content} />
+      {message.status === "partial" ? <p className="message-note">Stopped before the end.</p> : null}
+      {message.status === "error" ? <p className="message-note error">This reply failed{message.error ? `: ${message.error}` : "."}</p> : null}
+      <div className="message-actions">
+        <BranchSwitcher message={message} onSwitch={onSwitch} disabled={busy} />
+        <CopyButton text={message.content} label="Copy reply" className="icon-button small" />
+        {onRegenerate ? (
+          <button type="button" className="icon-button small" aria-label="Regenerate reply" title="Regenerate" disabled={busy} onClick={onRegenerate}>
+            <Icon name="refresh" />
+          </button>
+        ) : null}
+        {stats.length > 0 ? (
+          <span className="stats" aria-label="Reply statistics">
+            {stats.join(" · ")}
+          </span>
+        ) : null}
+      </div>
+    </article>
+  );
+}
+
+function EditBox({ initial, onSave, onCancel }: { initial: string; onSave: (text: string) => void; onCancel: () => void }) {
+  const [text, setText] = useState(initial);
+  return (
+    <form
+      className="edit-box"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (text.trim()) onSave(text);
+      }}
+    >
+      <textarea
+        aria-label="Edit message"
+        value={text}
+        autoFocus
+        rows={Math.min(10, Math.max(2, text.split("\n").length))}
+        onChange={(e) => setText(e.target.value)}
+        onKeyDown={(e) => {
+          if (e.key === "Escape") {
+            e.stopPropagation();
+            onCancel();
+          }
+          if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
+            e.preventDefault();
+            if (text.trim()) onSave(text);
+          }
+        }}
+      />
+      <div className="edit-actions">
+        <button type="button" className="button small" onClick={onCancel}>
+          Cancel
+        </button>
+        <button type="submit" className="button small primary" disabled={!text.trim()}>
+          Save and send
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** The reply being generated: same look as a stored reply, plus a caret while it streams. */
+export function StreamingReply({ text, waiting, stats }: { text: string; waiting: boolean; stats: string[] }) {
+  return (
+    <article className="message assistant streaming" aria-label="Reply" aria-busy={waiting || undefined} data-status="streaming">
+      {waiting && !text ? (
+        <div className="typing" aria-label="Waiting for the first token">
+          <span />
+          <span />
+          <span />
+        </div>
+      ) : (
+        <LazyMarkdown text={text} />
+      )}
+      {stats.length > 0 ? <div className="message-actions"><span className="stats">{stats.join(" · ")}</span></div> : null}
+    </article>
+  );
+}
