@@ -1,0 +1,78 @@
+/** Small pieces of UI logic: routes, shortcuts, reply stats, model grouping, error hints. */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { ReplyAccumulator } from "../../renderer/src/api/chat-stream.js";
+import { ApiError } from "../../renderer/src/api/errors.js";
+import { parseHash, routeHref, type Route } from "../../renderer/src/app/route.js";
+import { matchShortcut } from "../../renderer/src/app/shortcuts.js";
+import { formatStats } from "../../renderer/src/chat/MessageView.js";
+import { groupModels } from "../../renderer/src/chat/ModelPicker.js";
+import { toWire } from "../../renderer/src/chat/params.js";
+
+const key = (k: string, mods: Partial<Record<"ctrlKey" | "metaKey" | "shiftKey" | "altKey", boolean>> = {}) => ({ key: k, ctrlKey: false, metaKey: false, shiftKey: false, altKey: false, ...mods });
+
+describe("renderer logic", () => {
+  test("routes round-trip through the hash", () => {
+    const routes: Route[] = [
+      { name: "chat", conversationId: null, messageId: null },
+      { name: "chat", conversationId: "conv_a b/c", messageId: null },
+      { name: "chat", conversationId: "conv_x", messageId: 17 },
+      { name: "models" },
+      { name: "providers" },
+      { name: "server" },
+      { name: "settings" },
+    ];
+    for (const r of routes) assert.deepEqual(parseHash(routeHref(r)), r);
+    assert.deepEqual(parseHash("#/nowhere"), { name: "chat", conversationId: null, messageId: null });
+    assert.deepEqual(parseHash("#/c/x?m=abc"), { name: "chat", conversationId: "x", messageId: null });
+  });
+
+  test("shortcuts use Cmd on macOS and Ctrl elsewhere", () => {
+    assert.equal(matchShortcut(key("k", { ctrlKey: true }), false), "focusSearch");
+    assert.equal(matchShortcut(key("k", { metaKey: true }), false), null);
+    assert.equal(matchShortcut(key("k", { metaKey: true }), true), "focusSearch");
+    assert.equal(matchShortcut(key("O", { ctrlKey: true, shiftKey: true }), false), "newChat");
+    assert.equal(matchShortcut(key("o", { ctrlKey: true }), false), null, "Ctrl+O without Shift is the browser's");
+    assert.equal(matchShortcut(key("Escape"), false), "stop");
+    assert.equal(matchShortcut(key("k"), false), null);
+    assert.equal(matchShortcut(key("k", { ctrlKey: true, altKey: true }), false), null);
+  });
+
+  test("reply stats: time to first token from the request, speed after the first token", () => {
+    let now = 1000;
+    const acc = new ReplyAccumulator(1000, () => now);
+    now = 1250;
+    acc.apply({ model: "m", choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }] });
+    assert.equal(acc.state.ttftMs, null, "an empty role chunk is not the first token");
+    acc.apply({ choices: [{ index: 0, delta: { content: "Hel" }, logprobs: null, finish_reason: null }] });
+    now = 2250;
+    acc.apply({ choices: [{ index: 0, delta: { content: "lo" }, logprobs: null, finish_reason: "stop" }] });
+    acc.apply({ choices: [], usage: { prompt_tokens: 5, completion_tokens: 11, total_tokens: 16 } });
+    const s = acc.finish();
+    assert.equal(s.content, "Hello");
+    assert.equal(s.ttftMs, 250);
+    assert.equal(s.finishReason, "stop");
+    assert.equal(s.completionTokens, 11);
+    assert.equal(s.tokensPerSecond, 10);
+    assert.deepEqual(formatStats(s), ["m", "11 tokens", "10.0 tok/s", "250 ms to first token"]);
+  });
+
+  test("models group local first, then by provider", () => {
+    const groups = groupModels([
+      { id: "zeta/big", owned_by: "zeta" },
+      { id: "stories260K", owned_by: "local" },
+      { id: "alpha/gpt", owned_by: "alpha" },
+    ]);
+    assert.deepEqual([...groups.keys()], ["On this computer", "alpha", "zeta"]);
+  });
+
+  test("generation params map to OpenAI's field names, leaving unset ones to the server", () => {
+    assert.deepEqual(toWire({ temperature: 0.2, topP: 0.9, maxTokens: 64, stop: [] }), { temperature: 0.2, top_p: 0.9, max_tokens: 64 });
+  });
+
+  test("errors say what to do next", () => {
+    assert.match(new ApiError(0, "Cannot reach the Hearth server.").hint ?? "", /running/);
+    assert.match(new ApiError(404, "x", { code: "model_not_found" }).hint ?? "", /Models page/);
+    assert.equal(new ApiError(400, "bad").hint, null);
+  });
+});
