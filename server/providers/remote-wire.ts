@@ -1,0 +1,369 @@
+/**
+ * The remote provider's edge: neutral requests to the upstream's OpenAI wire bodies (with the
+ * parameter policy of each provider kind), and the upstream's stream chunks back to neutral
+ * events. Pure functions and one small decoder, so both directions are unit-tested on bytes.
+ */
+import crypto from "node:crypto";
+import { createParser, type EventSourceParser } from "eventsource-parser";
+import { BadRequestError, UpstreamError } from "../errors.js";
+import type { ProviderKind } from "./provider-config.js";
+import type {
+  ChatMessage,
+  ChatRequest,
+  CompletionRequest,
+  EmbeddingRequest,
+  FinishReason,
+  GenerationEvent,
+  SamplingOptions,
+  Usage,
+} from "./types.js";
+
+/**
+ * What each kind does with parameters Hearth understands (README "Providers"):
+ * - `top_k`, `min_p`: vLLM and generic servers get them; OpenAI has no such knobs, so they are
+ *   dropped (they tune quality, and the UI sends them for every model).
+ * - vLLM's structured-output and sampling extras (`guided_json`...): passed to vLLM and generic
+ *   servers when a client sends them; refused for OpenAI (silently ignoring a constraint would
+ *   return unconstrained output).
+ * - `stop`: OpenAI takes at most 4 sequences; more is refused rather than truncated.
+ */
+export const VLLM_EXTRAS = [
+  "guided_json",
+  "guided_regex",
+  "guided_choice",
+  "guided_grammar",
+  "guided_decoding_backend",
+  "guided_whitespace_pattern",
+  "repetition_penalty",
+  "length_penalty",
+  "min_tokens",
+  "ignore_eos",
+  "skip_special_tokens",
+  "spaces_between_special_tokens",
+  "include_stop_str_in_output",
+] as const;
+
+export interface KindPolicy {
+  topK: "send" | "drop";
+  minP: "send" | "drop";
+  extras: "send" | "refuse";
+  maxStop: number;
+  /** OpenAI deprecated `max_tokens` on chat and its reasoning models refuse it. */
+  chatMaxTokensField: "max_tokens" | "max_completion_tokens";
+  /** vLLM releases before 0.8 refuse `top_k: 0` and want -1 for "disabled". */
+  topKDisabled: 0 | -1;
+}
+
+export const KIND_POLICIES: Record<ProviderKind, KindPolicy> = {
+  openai: { topK: "drop", minP: "drop", extras: "refuse", maxStop: 4, chatMaxTokensField: "max_completion_tokens", topKDisabled: 0 },
+  vllm: { topK: "send", minP: "send", extras: "send", maxStop: Infinity, chatMaxTokensField: "max_tokens", topKDisabled: -1 },
+  "openai-compatible": { topK: "send", minP: "send", extras: "send", maxStop: Infinity, chatMaxTokensField: "max_tokens", topKDisabled: 0 },
+};
+
+const SAMPLING_WIRE: Record<keyof SamplingOptions, string> = {
+  temperature: "temperature",
+  topP: "top_p",
+  topK: "top_k",
+  minP: "min_p",
+  seed: "seed",
+  presencePenalty: "presence_penalty",
+  frequencyPenalty: "frequency_penalty",
+};
+
+function isSet(wire: Record<string, unknown> | undefined, field: string): boolean {
+  return wire === undefined || (wire[field] !== undefined && wire[field] !== null);
+}
+
+/**
+ * Sampling fields the client actually set (all of them when there is no wire body, as for the
+ * app's own chats): the upstream's defaults are better for its models than Hearth's local ones.
+ */
+function samplingBody(sampling: SamplingOptions, wire: Record<string, unknown> | undefined, policy: KindPolicy): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(SAMPLING_WIRE) as [keyof SamplingOptions, string][]) {
+    const value = sampling[key];
+    if (value === undefined || !isSet(wire, field)) continue;
+    if (key === "topK") {
+      if (policy.topK === "drop") continue;
+      body[field] = value === 0 ? policy.topKDisabled : value;
+    } else if (key === "minP") {
+      if (policy.minP === "drop") continue;
+      body[field] = value;
+    } else {
+      body[field] = value;
+    }
+  }
+  return body;
+}
+
+function extrasBody(wire: Record<string, unknown> | undefined, policy: KindPolicy, kind: ProviderKind): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  if (!wire) return body;
+  for (const field of VLLM_EXTRAS) {
+    if (wire[field] === undefined || wire[field] === null) continue;
+    if (policy.extras === "refuse") {
+      throw new BadRequestError(`'${field}' is not supported by ${kind} providers; for structured output use response_format.`, {
+        param: field,
+        code: "unsupported_parameter",
+      });
+    }
+    body[field] = wire[field];
+  }
+  return body;
+}
+
+function stopBody(stop: string[], policy: KindPolicy, kind: ProviderKind): Record<string, unknown> {
+  if (stop.length === 0) return {};
+  if (stop.length > policy.maxStop) {
+    throw new BadRequestError(`${kind} providers accept at most ${policy.maxStop} stop sequences; this request has ${stop.length}.`, {
+      param: "stop",
+      code: "unsupported_value",
+    });
+  }
+  return { stop };
+}
+
+function messageBody(m: ChatMessage): Record<string, unknown> {
+  switch (m.role) {
+    case "system":
+    case "user":
+      return { role: m.role, content: m.content };
+    case "assistant":
+      return {
+        role: "assistant",
+        content: m.content,
+        ...(m.toolCalls && m.toolCalls.length > 0
+          ? { tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } })) }
+          : {}),
+      };
+    case "tool":
+      return { role: "tool", tool_call_id: m.toolCallId, content: m.content };
+  }
+}
+
+const STREAM = { stream: true, stream_options: { include_usage: true } } as const;
+
+/** The upstream body for a chat request; always streamed, with usage asked for. */
+export function chatBody(request: ChatRequest, upstreamModel: string, kind: ProviderKind): Record<string, unknown> {
+  const policy = KIND_POLICIES[kind];
+  const body: Record<string, unknown> = {
+    model: upstreamModel,
+    messages: request.messages.map(messageBody),
+    ...samplingBody(request.sampling, request.wire, policy),
+    ...stopBody(request.stop, policy, kind),
+    ...extrasBody(request.wire, policy, kind),
+    ...STREAM,
+  };
+  if (request.maxTokens !== undefined) body[policy.chatMaxTokensField] = request.maxTokens;
+  if (request.user) body.user = request.user;
+  const rf = request.responseFormat;
+  if (rf.type === "json_object") body.response_format = { type: "json_object" };
+  if (rf.type === "json_schema") body.response_format = { type: "json_schema", json_schema: { name: rf.name, schema: rf.schema, strict: rf.strict } };
+  if (request.tools.length > 0) {
+    body.tools = request.tools.map((t) => ({
+      type: "function",
+      function: { name: t.name, ...(t.description !== undefined ? { description: t.description } : {}), ...(t.parameters ? { parameters: t.parameters } : {}) },
+    }));
+    const tc = request.toolChoice;
+    body.tool_choice = typeof tc === "string" ? tc : { type: "function", function: { name: tc.name } };
+    if (isSet(request.wire, "parallel_tool_calls")) body.parallel_tool_calls = request.parallelToolCalls;
+  }
+  return body;
+}
+
+/** The upstream body for a legacy completion; always streamed, with usage asked for. */
+export function completionBody(request: CompletionRequest, upstreamModel: string, kind: ProviderKind): Record<string, unknown> {
+  const policy = KIND_POLICIES[kind];
+  return {
+    model: upstreamModel,
+    prompt: request.prompt,
+    ...(request.echo ? { echo: true } : {}),
+    ...(request.maxTokens !== undefined ? { max_tokens: request.maxTokens } : {}),
+    ...samplingBody(request.sampling, request.wire, policy),
+    ...stopBody(request.stop, policy, kind),
+    ...extrasBody(request.wire, policy, kind),
+    ...(request.user ? { user: request.user } : {}),
+    ...STREAM,
+  };
+}
+
+/** Floats are asked for whatever the client wants: the /v1 edge encodes base64 itself. */
+export function embeddingBody(request: EmbeddingRequest, upstreamModel: string): Record<string, unknown> {
+  const user = request.wire?.user;
+  return { model: upstreamModel, input: request.input, encoding_format: "float", ...(typeof user === "string" && user ? { user } : {}) };
+}
+
+// ---- upstream replies to neutral events ----
+
+interface WireUsage {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  prompt_tokens_details?: { cached_tokens?: number } | null;
+}
+
+interface WireToolCallDelta {
+  index?: number;
+  id?: string;
+  function?: { name?: string; arguments?: string };
+}
+
+interface WireChoice {
+  index?: number;
+  text?: string | null;
+  delta?: { content?: string | null; tool_calls?: WireToolCallDelta[] | null } | null;
+  message?: { content?: string | null; tool_calls?: WireToolCallDelta[] | null } | null;
+  finish_reason?: string | null;
+}
+
+interface WireChunk {
+  choices?: WireChoice[];
+  usage?: WireUsage | null;
+  error?: { message?: unknown; code?: unknown } | string;
+}
+
+function finishReasonOf(reason: string): FinishReason {
+  switch (reason) {
+    case "length":
+      return "length";
+    case "tool_calls":
+    case "function_call":
+      return "tool_calls";
+    case "content_filter":
+      return "content_filter";
+    default:
+      return "stop";
+  }
+}
+
+export function usageOf(u: WireUsage | null | undefined): Usage {
+  return {
+    promptTokens: u?.prompt_tokens ?? 0,
+    completionTokens: u?.completion_tokens ?? 0,
+    cachedTokens: u?.prompt_tokens_details?.cached_tokens ?? 0,
+  };
+}
+
+/**
+ * Turns the upstream's SSE `data:` payloads into neutral events, in order. Holds what spans
+ * chunks: tool-call ids and names by index, the finish reason, the usage (which comes after it).
+ */
+export class UpstreamChunkDecoder {
+  private readonly calls = new Map<number, { id: string; name: string }>();
+  private finish: FinishReason | null = null;
+  private usage: Usage | null = null;
+  private done = false;
+
+  /** `describe` names the provider in errors: "The provider 'x'". */
+  constructor(private readonly describe: string, private readonly scrub: (text: string) => string) {}
+
+  get finished(): boolean {
+    return this.done;
+  }
+
+  /** Events carried by one `data:` payload; `[DONE]` ends the stream. */
+  push(data: string): GenerationEvent[] {
+    if (this.done) return [];
+    if (data === "[DONE]") return this.end();
+    let chunk: WireChunk;
+    try {
+      chunk = JSON.parse(data) as WireChunk;
+    } catch {
+      throw new UpstreamError(502, "server_error", `${this.describe} sent a stream event that is not JSON.`, { code: "provider_bad_response" });
+    }
+    if (chunk.error !== undefined) throw this.streamError(chunk.error);
+    if (chunk.usage) this.usage = usageOf(chunk.usage);
+    const events: GenerationEvent[] = [];
+    for (const choice of chunk.choices ?? []) {
+      if ((choice.index ?? 0) !== 0) continue;
+      this.decodeChoice(choice, events);
+    }
+    return events;
+  }
+
+  /** The one `finish` event, once the stream ended; an upstream that stopped mid-way is an error. */
+  end(): GenerationEvent[] {
+    if (this.done) return [];
+    if (this.finish === null) {
+      throw new UpstreamError(502, "server_error", `${this.describe} closed the stream before the reply finished.`, { code: "provider_stream_cut" });
+    }
+    this.done = true;
+    return [{ type: "finish", reason: this.finish, usage: this.usage ?? usageOf(null) }];
+  }
+
+  /** A whole non-streamed reply (some servers ignore `stream: true`). */
+  whole(body: WireChunk): GenerationEvent[] {
+    if (body.error !== undefined) throw this.streamError(body.error);
+    const events: GenerationEvent[] = [];
+    const choice = body.choices?.find((c) => (c.index ?? 0) === 0);
+    if (choice) this.decodeChoice({ ...choice, delta: choice.delta ?? choice.message ?? null }, events);
+    if (body.usage) this.usage = usageOf(body.usage);
+    this.finish ??= "stop";
+    return [...events, ...this.end()];
+  }
+
+  private decodeChoice(choice: WireChoice, events: GenerationEvent[]): void {
+    const text = choice.delta?.content ?? choice.text;
+    if (typeof text === "string" && text.length > 0) events.push({ type: "text", text });
+    for (const call of choice.delta?.tool_calls ?? []) {
+      const index = call.index ?? 0;
+      let known = this.calls.get(index);
+      const first = known === undefined;
+      if (!known) {
+        known = { id: call.id ?? `call_${crypto.randomBytes(12).toString("hex")}`, name: call.function?.name ?? "" };
+        this.calls.set(index, known);
+      }
+      const argumentsDelta = call.function?.arguments ?? "";
+      if (first || argumentsDelta) events.push({ type: "tool_call", index, id: known.id, name: known.name, argumentsDelta, first });
+    }
+    if (choice.finish_reason) this.finish = finishReasonOf(choice.finish_reason);
+  }
+
+  private streamError(error: WireChunk["error"]): UpstreamError {
+    const message = typeof error === "string" ? error : typeof error?.message === "string" ? error.message : "unknown error";
+    return new UpstreamError(502, "server_error", `${this.describe} reported an error during the reply: ${this.scrub(message)}`, {
+      code: "provider_error",
+    });
+  }
+}
+
+/**
+ * Bytes of an upstream SSE reply to neutral events: UTF-8 decoding and SSE framing that hold a
+ * partial character, line or event until the next network chunk completes it.
+ */
+export class UpstreamSseDecoder {
+  private readonly chunks: UpstreamChunkDecoder;
+  private readonly parser: EventSourceParser;
+  private readonly utf8 = new TextDecoder();
+  private readonly payloads: string[] = [];
+
+  constructor(describe: string, scrub: (text: string) => string) {
+    this.chunks = new UpstreamChunkDecoder(describe, scrub);
+    this.parser = createParser({ onEvent: (event) => this.payloads.push(event.data) });
+  }
+
+  /** True once the upstream's `[DONE]` (or end) produced the finish event. */
+  get finished(): boolean {
+    return this.chunks.finished;
+  }
+
+  /** The events completed by this network chunk (often one, sometimes none or several). */
+  feed(bytes: Uint8Array): GenerationEvent[] {
+    this.parser.feed(this.utf8.decode(bytes, { stream: true }));
+    return this.drain();
+  }
+
+  /** The body ended: whatever was still pending, then the finish event (or an error if it never finished). */
+  end(): GenerationEvent[] {
+    this.parser.feed(this.utf8.decode());
+    this.parser.reset({ consume: true });
+    return [...this.drain(), ...this.chunks.end()];
+  }
+
+  private drain(): GenerationEvent[] {
+    if (this.payloads.length === 0) return [];
+    const events: GenerationEvent[] = [];
+    for (const data of this.payloads) events.push(...this.chunks.push(data));
+    this.payloads.length = 0;
+    return events;
+  }
+}

@@ -1,0 +1,249 @@
+/** The remote provider's edge, on bytes and bodies: SSE split anywhere, per-kind parameter policy, error mapping. */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { HearthError } from "../../server/errors.js";
+import { BaseUrlSchema, HeadersSchema, ProviderCreateSchema, ProviderIdSchema } from "../../server/providers/provider-config.js";
+import { isConnectError, networkError, statusError } from "../../server/providers/remote-errors.js";
+import { UpstreamSseDecoder, chatBody, completionBody, embeddingBody } from "../../server/providers/remote-wire.js";
+import type { ChatRequest, CompletionRequest, GenerationEvent } from "../../server/providers/types.js";
+
+const label = "The provider 'lab'";
+const noScrub = (s: string) => s;
+
+const sse = (...events: unknown[]) => events.map((e) => `data: ${typeof e === "string" ? e : JSON.stringify(e)}\n\n`).join("");
+const delta = (d: object, finish: string | null = null) => ({ id: "x", object: "chat.completion.chunk", choices: [{ index: 0, delta: d, finish_reason: finish }] });
+
+const transcript = sse(
+  delta({ role: "assistant", content: "" }),
+  delta({ content: "Héllo" }),
+  delta({ content: " wörld 🌍" }),
+  delta({ tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "get_weather", arguments: "" } }] }),
+  delta({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }),
+  delta({ tool_calls: [{ index: 0, function: { arguments: '"Oslo"}' } }] }),
+  delta({}, "tool_calls"),
+  { id: "x", choices: [], usage: { prompt_tokens: 7, completion_tokens: 5, total_tokens: 12, prompt_tokens_details: { cached_tokens: 3 } } },
+  "[DONE]",
+);
+
+function decodeInPieces(bytes: Buffer, cuts: number[]): GenerationEvent[] {
+  const decoder = new UpstreamSseDecoder(label, noScrub);
+  const events: GenerationEvent[] = [];
+  let from = 0;
+  for (const cut of [...cuts, bytes.length]) {
+    events.push(...decoder.feed(bytes.subarray(from, cut)));
+    from = cut;
+  }
+  events.push(...decoder.end());
+  return events;
+}
+
+describe("UpstreamSseDecoder", () => {
+  const bytes = Buffer.from(transcript, "utf8");
+  const whole = decodeInPieces(bytes, []);
+
+  test("turns an upstream stream into text, tool-call and one finish event with the usage", () => {
+    assert.deepEqual(whole, [
+      { type: "text", text: "Héllo" },
+      { type: "text", text: " wörld 🌍" },
+      { type: "tool_call", index: 0, id: "call_1", name: "get_weather", argumentsDelta: "", first: true },
+      { type: "tool_call", index: 0, id: "call_1", name: "get_weather", argumentsDelta: '{"city":', first: false },
+      { type: "tool_call", index: 0, id: "call_1", name: "get_weather", argumentsDelta: '"Oslo"}', first: false },
+      { type: "finish", reason: "tool_calls", usage: { promptTokens: 7, completionTokens: 5, cachedTokens: 3 } },
+    ]);
+  });
+
+  test("gives the same events whatever byte the network splits at (inside lines, events and UTF-8 characters)", () => {
+    for (let cut = 1; cut < bytes.length; cut++) assert.deepEqual(decodeInPieces(bytes, [cut]), whole, `split at byte ${cut}`);
+    const everyByte = Array.from({ length: bytes.length - 1 }, (_, i) => i + 1);
+    assert.deepEqual(decodeInPieces(bytes, everyByte), whole, "one byte per chunk");
+  });
+
+  test("handles CRLF framing, comments and a final event without a blank line", () => {
+    const crlf = `: ping\r\n\r\n${sse(delta({ content: "a" }), delta({}, "stop")).replaceAll("\n", "\r\n")}data: [DONE]`;
+    const events = decodeInPieces(Buffer.from(crlf), [3, 17]);
+    assert.deepEqual(events.map((e) => e.type), ["text", "finish"]);
+  });
+
+  test("yields each event as soon as its bytes are complete, not at the end", () => {
+    const decoder = new UpstreamSseDecoder(label, noScrub);
+    const first = Buffer.from(sse(delta({ content: "one" })));
+    assert.deepEqual(decoder.feed(first.subarray(0, first.length - 1)), []);
+    assert.deepEqual(decoder.feed(first.subarray(first.length - 1)), [{ type: "text", text: "one" }]);
+  });
+
+  test("an error event from the upstream becomes a 502 naming the provider, with secrets scrubbed", () => {
+    const decoder = new UpstreamSseDecoder(label, (s) => s.replaceAll("sk-secret", "[redacted]"));
+    assert.throws(
+      () => decoder.feed(Buffer.from(sse(delta({ content: "a" }), { error: { message: "engine died holding sk-secret", type: "server_error" } }))),
+      (err: HearthError) => err.status === 502 && err.message.startsWith(label) && err.message.includes("engine died") && !err.message.includes("sk-secret"),
+    );
+  });
+
+  test("a stream that stops before any finish is an error, not a silent short answer", () => {
+    const decoder = new UpstreamSseDecoder(label, noScrub);
+    decoder.feed(Buffer.from(sse(delta({ content: "half" }))));
+    assert.throws(() => decoder.end(), (err: HearthError) => err.status === 502 && err.code === "provider_stream_cut");
+  });
+
+  test("legacy completion chunks carry text in choices[].text", () => {
+    const events = decodeInPieces(Buffer.from(sse({ choices: [{ index: 0, text: "Once", finish_reason: null }] }, { choices: [{ index: 0, text: "", finish_reason: "length" }] }, "[DONE]")), []);
+    assert.deepEqual(events, [
+      { type: "text", text: "Once" },
+      { type: "finish", reason: "length", usage: { promptTokens: 0, completionTokens: 0, cachedTokens: 0 } },
+    ]);
+  });
+});
+
+function chat(over: Partial<ChatRequest> = {}): ChatRequest {
+  return {
+    kind: "chat",
+    model: "lab/llama",
+    messages: [
+      { role: "system", content: "Be brief." },
+      { role: "user", content: "Weather?" },
+      { role: "assistant", content: null, toolCalls: [{ id: "c1", name: "w", arguments: "{}" }] },
+      { role: "tool", toolCallId: "c1", content: "sunny" },
+    ],
+    maxTokens: 50,
+    sampling: { temperature: 0.8, topP: 0.95, topK: 0, minP: 0.05, presencePenalty: 0, frequencyPenalty: 0 },
+    stop: [],
+    responseFormat: { type: "text" },
+    tools: [],
+    toolChoice: "auto",
+    parallelToolCalls: true,
+    ...over,
+  };
+}
+
+describe("upstream request bodies", () => {
+  test("always stream with usage, name the upstream model, and translate messages", () => {
+    const body = chatBody(chat(), "llama", "vllm");
+    assert.equal(body.model, "llama");
+    assert.equal(body.stream, true);
+    assert.deepEqual(body.stream_options, { include_usage: true });
+    assert.deepEqual(body.messages, [
+      { role: "system", content: "Be brief." },
+      { role: "user", content: "Weather?" },
+      { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "w", arguments: "{}" } }] },
+      { role: "tool", tool_call_id: "c1", content: "sunny" },
+    ]);
+  });
+
+  test("send only the sampling fields the client set, so the upstream's defaults apply to the rest", () => {
+    const body = chatBody(chat({ wire: { temperature: 0.2, top_k: 5, top_p: null } }), "llama", "vllm");
+    assert.equal(body.temperature, 0.8, "the neutral value wins for fields the client set");
+    assert.equal(body.top_k, -1, "0 (disabled) is sent to vLLM as -1");
+    assert.equal("top_p" in body, false);
+    assert.equal("min_p" in body, false);
+  });
+
+  test("without a wire body (the app's own chats) every sampling field is sent", () => {
+    const body = chatBody(chat(), "llama", "openai-compatible");
+    assert.equal(body.top_k, 0);
+    assert.equal(body.min_p, 0.05);
+    assert.equal(body.max_tokens, 50);
+  });
+
+  test("OpenAI: top_k and min_p are dropped, max_tokens becomes max_completion_tokens", () => {
+    const body = chatBody(chat({ wire: { top_k: 40, min_p: 0.1, temperature: 1 } }), "gpt-4o-mini", "openai");
+    assert.equal("top_k" in body, false);
+    assert.equal("min_p" in body, false);
+    assert.equal(body.max_completion_tokens, 50);
+    assert.equal("max_tokens" in body, false);
+  });
+
+  test("OpenAI: vLLM's guided_json is refused with a 400 naming it; vLLM gets it", () => {
+    const schema = { type: "object" };
+    assert.throws(() => chatBody(chat({ wire: { guided_json: schema } }), "gpt-4o", "openai"), (err: HearthError) => err.status === 400 && err.param === "guided_json");
+    assert.deepEqual(chatBody(chat({ wire: { guided_json: schema } }), "llama", "vllm").guided_json, schema);
+  });
+
+  test("OpenAI takes at most 4 stop sequences: more is refused, not truncated", () => {
+    const stop = ["a", "b", "c", "d", "e"];
+    assert.throws(() => chatBody(chat({ stop }), "gpt-4o", "openai"), (err: HearthError) => err.status === 400 && err.param === "stop");
+    assert.deepEqual(chatBody(chat({ stop }), "llama", "vllm").stop, stop);
+  });
+
+  test("tools, tool_choice and response_format are translated back to the wire", () => {
+    const body = chatBody(
+      chat({ tools: [{ name: "w", parameters: { type: "object" } }], toolChoice: { name: "w" }, responseFormat: { type: "json_schema", name: "r", schema: { type: "object" }, strict: true } }),
+      "llama",
+      "vllm",
+    );
+    assert.deepEqual(body.tools, [{ type: "function", function: { name: "w", parameters: { type: "object" } } }]);
+    assert.deepEqual(body.tool_choice, { type: "function", function: { name: "w" } });
+    assert.deepEqual(body.response_format, { type: "json_schema", json_schema: { name: "r", schema: { type: "object" }, strict: true } });
+  });
+
+  test("completions and embeddings", () => {
+    const req: CompletionRequest = { kind: "completion", model: "lab/m", prompt: "Once", echo: false, maxTokens: 16, sampling: chat().sampling, stop: ["\n"], wire: { seed: 3 } };
+    const body = completionBody({ ...req, sampling: { ...req.sampling, seed: 3 } }, "m", "vllm");
+    assert.deepEqual(body, { model: "m", prompt: "Once", max_tokens: 16, seed: 3, stop: ["\n"], stream: true, stream_options: { include_usage: true } });
+    assert.deepEqual(embeddingBody({ model: "lab/e", input: ["a"], wire: { encoding_format: "base64" } }, "e"), { model: "e", input: ["a"], encoding_format: "float" });
+  });
+});
+
+describe("upstream failures", () => {
+  const scrub = (s: string) => s.replaceAll("sk-live-123", "[redacted]");
+
+  test("401/403 become 502 saying the key was refused, without the upstream's text", () => {
+    for (const status of [401, 403]) {
+      const err = statusError(status, {}, '{"error":{"message":"Incorrect API key provided: sk-live-123"}}', "lab", scrub);
+      assert.equal(err.status, 502);
+      assert.match(err.message, /provider 'lab' refused its API key/);
+      assert.doesNotMatch(err.message, /sk-live|Incorrect/);
+    }
+  });
+
+  test("429 keeps the upstream's Retry-After", () => {
+    const err = statusError(429, { "retry-after": "7" }, '{"error":{"message":"slow down"}}', "lab", scrub);
+    assert.equal(err.status, 429);
+    assert.equal(err.headers["Retry-After"], "7");
+    assert.match(err.message, /lab.*slow down/);
+  });
+
+  test("other 4xx pass through with the upstream's message, scrubbed; redirects are refused", () => {
+    const err = statusError(400, {}, '{"message":"bad top_k for key sk-live-123"}', "lab", scrub);
+    assert.equal(err.status, 400);
+    assert.match(err.message, /bad top_k for key \[redacted\]/);
+    assert.equal(statusError(404, {}, "", "lab", scrub).code, "model_not_found");
+    assert.equal(statusError(307, { location: "http://elsewhere/" }, "", "lab", scrub).code, "provider_redirect");
+    assert.equal(statusError(500, {}, "boom", "lab", scrub).status, 502);
+  });
+
+  test("connection refused and DNS failures are 502 naming the provider and host; timeouts 504", () => {
+    const refused = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+    assert.equal(isConnectError(refused), true);
+    const e1 = networkError(refused, "lab", "10.0.0.5:8000", 30);
+    assert.equal(e1.status, 502);
+    assert.match(e1.message, /'lab' \(10\.0\.0\.5:8000\) refused the connection/);
+    const dns = networkError(Object.assign(new Error("getaddrinfo"), { code: "ENOTFOUND" }), "lab", "gpu.invalid", 30);
+    assert.match(dns.message, /does not resolve/);
+    const slow = networkError(Object.assign(new Error("Headers Timeout Error"), { code: "UND_ERR_HEADERS_TIMEOUT" }), "lab", "h", 30);
+    assert.equal(slow.status, 504);
+    assert.match(slow.message, /'lab'.*within 30 s/);
+    assert.equal(isConnectError(Object.assign(new Error("reset"), { code: "ECONNRESET" })), false, "a reset may come after the upstream started work");
+  });
+});
+
+describe("provider config schemas", () => {
+  test("base URLs are normalized and refused with credentials, queries or other schemes", () => {
+    assert.equal(BaseUrlSchema.parse(" https://api.openai.com/v1/ "), "https://api.openai.com/v1");
+    for (const bad of ["ftp://x/v1", "https://user:pw@x/v1", "https://x/v1?key=1", "not a url"]) assert.equal(BaseUrlSchema.safeParse(bad).success, false, bad);
+  });
+
+  test("ids are slugs and 'local' is reserved; framing headers cannot be overridden", () => {
+    assert.equal(ProviderIdSchema.safeParse("vllm-lab_2").success, true);
+    for (const bad of ["local", "Has/Slash", "UPPER", ""]) assert.equal(ProviderIdSchema.safeParse(bad).success, false, bad);
+    assert.equal(HeadersSchema.safeParse({ "OpenAI-Organization": "org-1" }).success, true);
+    assert.equal(HeadersSchema.safeParse({ Host: "evil" }).success, false);
+    assert.equal(HeadersSchema.safeParse({ "X-A": "a\r\nInjected: 1" }).success, false);
+  });
+
+  test("defaults: discover on, 120 s timeout, no models filter", () => {
+    const p = ProviderCreateSchema.parse({ id: "lab", name: "Lab", kind: "vllm", baseUrl: "http://gpu:8000/v1" });
+    assert.equal(p.discover, true);
+    assert.equal(p.timeoutSeconds, 120);
+    assert.deepEqual(p.models, []);
+  });
+});
