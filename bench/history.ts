@@ -1,7 +1,8 @@
 /**
  * History benchmark: insert rate and search latency at 10k, 100k and 1M messages of generated
  * chat text (English-like words with a Zipf distribution, some code, some diacritics, some CJK),
- * from a seeded PRNG so every run indexes the same corpus. Quick mode stops at 10k.
+ * from a seeded PRNG so every run indexes the same corpus. Quick mode stops at 10k. Then tokens/s
+ * of /v1 streams through the real server with recording on and off.
  *
  *   npm run bench -- history            # full (about 5 minutes, 1.5 GB of temp disk)
  *   npm run bench -- --quick history    # 10k only
@@ -9,7 +10,11 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { pino } from "pino";
+import { createServer, type HearthServer } from "../server/app.js";
+import { loadConfig } from "../server/config.js";
 import { HistoryStore } from "../server/history/store.js";
+import { testModelPath } from "../test/helpers/models.js";
 import type { BenchOptions, BenchResult } from "./types.js";
 
 function mulberry32(seed: number): () => number {
@@ -122,6 +127,76 @@ const QUERY_TYPES: QueryType[] = [
   { name: "cjk", make: (_g, r) => CJK[Math.floor(r() * CJK.length)]! + CJK[Math.floor(r() * CJK.length)]! },
 ];
 
+/** Streams one /v1 reply and returns decode tokens/s (first token to last), as a client sees it. */
+async function streamTokensPerSecond(url: string, maxTokens: number, seed: number): Promise<number> {
+  const res = await fetch(`${url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      model: "stories260K",
+      messages: [{ role: "user", content: `Story number ${seed}: once upon a time` }],
+      max_tokens: maxTokens,
+      seed,
+      stream: true,
+      stream_options: { include_usage: true },
+    }),
+  });
+  const reader = res.body!.getReader();
+  let text = "";
+  let first = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    first ||= performance.now();
+    text += Buffer.from(value).toString();
+  }
+  const seconds = (performance.now() - first) / 1000;
+  const usage = text.match(/"completion_tokens":(\d+)/u);
+  return usage ? Number(usage[1]) / seconds : NaN;
+}
+
+/** Tokens/s through the real server with /v1 recording on and off, requests interleaved to share the noise. */
+async function recordingOverhead(quick: boolean): Promise<BenchResult> {
+  const model = await testModelPath();
+  const servers: { server: HearthServer; url: string; dir: string }[] = [];
+  try {
+    for (const recordApi of [true, false]) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-bench-rec-"));
+      const config = loadConfig({ env: {}, overrides: { port: 0, dataDir: dir, threads: 1, ctxSize: 4096, parallel: 1, model, recordApi, logLevel: "silent" } });
+      const server = createServer(config, { logger: pino({ level: "silent" }) });
+      servers.push({ server, url: await server.start(), dir });
+    }
+    const rounds = quick ? 4 : 12;
+    const maxTokens = 1500;
+    const on: number[] = [];
+    const off: number[] = [];
+    await streamTokensPerSecond(servers[0]!.url, 50, 0);
+    await streamTokensPerSecond(servers[1]!.url, 50, 0);
+    for (let i = 0; i < rounds; i++) {
+      // Alternate which goes first so drift in machine load does not favour one side.
+      const order = i % 2 === 0 ? [0, 1] : [1, 0];
+      for (const k of order) (k === 0 ? on : off).push(await streamTokensPerSecond(servers[k]!.url, maxTokens, i + 1));
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+    const recorded = servers[0]!.server.context.history.store.listConversations({ source: "api" }).items.length;
+    return {
+      name: "history recording overhead (/v1 stream, stories260K, 1 thread)",
+      metrics: {
+        tokens_per_s_recording_on: round(median(on), 1),
+        tokens_per_s_recording_off: round(median(off), 1),
+        ratio_on_over_off: round(median(on) / median(off), 3),
+        rounds,
+      },
+      notes: `medians of ${rounds} interleaved streams of up to ${maxTokens} tokens each; ${recorded} conversations recorded on the 'on' server`,
+    };
+  } finally {
+    for (const s of servers) {
+      await s.server.close();
+      fs.rmSync(s.dir, { recursive: true, force: true });
+    }
+  }
+}
+
 export async function run(opts: BenchOptions): Promise<BenchResult[]> {
   const sizes = opts.quick ? [10_000] : [10_000, 100_000, 1_000_000];
   const queriesPerType = opts.quick ? 40 : 100;
@@ -197,5 +272,6 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
     store.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+  results.push(await recordingOverhead(opts.quick));
   return results;
 }

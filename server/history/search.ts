@@ -305,7 +305,7 @@ export class HistorySearch {
   }
 
   private messageHits(plan: SearchPlan, query: SearchQuery, offset: number, count: number): SearchHit[] {
-    const params: Record<string, unknown> = { limit: count, offset, capOffset: CANDIDATE_CAP - 1 };
+    const params: Record<string, unknown> = { limit: count, offset };
     const filters = this.filterSql(query, params, "m.created_at");
     const needsJoin = filters.length > 0 || plan.like.length > 0;
     plan.like.forEach((p, i) => {
@@ -324,23 +324,16 @@ export class HistorySearch {
       const from = needsJoin
         ? `${driver} JOIN messages m ON m.id = ${driver}.rowid JOIN conversations c ON c.rid = m.conversation_rid`
         : driver;
-      // The rowid of the CANDIDATE_CAP-th newest match: ranking stops below it (see the header).
-      const bound =
-        this.db
-          .prepare<[Record<string, unknown>], number>(
-            `SELECT ${driver}.rowid FROM ${from} WHERE ${conditions.join(" AND ")}
-             ORDER BY ${driver}.rowid DESC LIMIT 1 OFFSET @capOffset`,
-          )
-          .pluck()
-          .get(params) ?? 0;
-      params.bound = bound;
-      rows = this.db
+      // One backwards pass over the newest CANDIDATE_CAP matches, scoring each; the page is then cut
+      // from them sorted by score (see the header for why ranking stops there).
+      const candidates = this.db
         .prepare<[Record<string, unknown>], MessageHitRow>(
           `SELECT ${driver}.rowid AS id, ${driver}.rank AS score FROM ${from}
-           WHERE ${conditions.join(" AND ")} AND ${driver}.rowid >= @bound
-           ORDER BY ${driver}.rank LIMIT @limit OFFSET @offset`,
+           WHERE ${conditions.join(" AND ")} ORDER BY ${driver}.rowid DESC LIMIT @cap`,
         )
-        .all(params);
+        .all({ ...params, cap: CANDIDATE_CAP });
+      candidates.sort((a, b) => (a.score ?? 0) - (b.score ?? 0) || b.id - a.id);
+      rows = candidates.slice(offset, offset + count);
       return this.describe(rows, driver, params.match as string, []);
     }
     rows = this.db
