@@ -9,7 +9,7 @@ import { ApiError } from "../api/errors.js";
 import { v1, type ChatChunk } from "../api/client.js";
 import { ReplyAccumulator, emptyReply, type ReplyState } from "../api/chat-stream.js";
 import { conversations, type ConversationDetail, type GenerationParams, type ThreadMessage, type TurnOptions } from "../api/history.js";
-import { emit } from "../app/events.js";
+import { emit, useAppEvent } from "../app/events.js";
 import { toWire } from "./params.js";
 
 export interface Pending {
@@ -129,6 +129,16 @@ export function useChat(conversationId: string | null, focusMessageId: number | 
     setDetail((d) => (d?.id === conversationId ? d : null));
     void load(conversationId, focusMessageId);
   }, [conversationId, focusMessageId, load]);
+
+  // Renamed or pinned elsewhere (the sidebar): take the new fields, keep the messages shown.
+  useAppEvent("conversations", () => {
+    const d = detailRef.current;
+    if (!d || d.id.startsWith("local-")) return;
+    conversations.get(d.id).then(
+      (fresh) => setDetail((cur) => (cur && cur.id === fresh.id ? { ...fresh, messages: cur.messages } : cur)),
+      () => undefined,
+    );
+  });
 
   // Stop generating when the view goes away.
   useEffect(() => () => abortRef.current?.abort(), []);
