@@ -70,6 +70,14 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
       metrics.busySequences.set({ model }, stats.busy);
       metrics.totalSequences.set({ model }, stats.size);
     },
+    modelsDir: path.join(config.dataDir, "models"),
+    extraModelDirs: config.modelDirs,
+    idleTimeoutSeconds: config.modelIdleTimeout,
+    memoryBudgetBytes: config.modelMemoryMb * 1024 * 1024,
+    loadWaitSeconds: config.modelLoadTimeout,
+    settingsFile: path.join(config.dataDir, "model-settings.json"),
+    hfEndpoint: config.hfEndpoint,
+    onModelState: (model, info) => metrics.setModelState(model, info.state, info.memoryBytes ?? 0),
   });
   const router = new ProviderRouter();
   router.add(local);
@@ -189,6 +197,8 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
       const address = httpServer.address() as AddressInfo;
       const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
       url = `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${address.port}`;
+      // The library is listed in the background; requests that name a model wait for the first scan.
+      void local.library.ready().catch((err: unknown) => logger.warn({ err }, "model library scan failed"));
       // Remote models are discovered in the background: a slow or dead provider never delays start-up.
       await providers.load();
       void providers.refreshAll();

@@ -68,6 +68,16 @@ export const ConfigSchema = z.object({
   apiRetentionDays: intFromString(0, 36_500).default(30),
   /** Folder of the built UI served at `/`. Defaults to dist/renderer next to the server. */
   uiDir: z.string().optional(),
+  /** Extra folders whose GGUF models are listed besides `<data-dir>/models`. Defaults to none. */
+  modelDirs: csv.default([]),
+  /** Seconds without requests before a model is unloaded; 0 keeps models loaded. Defaults to 900. */
+  modelIdleTimeout: intFromString(0, 30 * 86_400).default(900),
+  /** MiB all loaded models may take together; 0 chooses from the machine (70% of RAM plus 90% of VRAM). Defaults to 0. */
+  modelMemoryMb: intFromString(0, 16 * 1024 * 1024).default(0),
+  /** Seconds a request waits for its model to load before a 503. Defaults to 120. */
+  modelLoadTimeout: intFromString(1, 86_400).default(120),
+  /** Base URL of Hugging Face (or a mirror) for model downloads. Defaults to https://huggingface.co. */
+  hfEndpoint: z.url({ protocol: /^https?$/ }).default("https://huggingface.co"),
 });
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
@@ -103,6 +113,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: "record-api", key: "recordApi", type: "string", help: "record /v1 chat traffic in history: true|false (default true)" },
   { flag: "api-retention-days", key: "apiRetentionDays", type: "string", help: "days to keep recorded API chats, 0 = forever (default 30)" },
   { flag: "ui-dir", key: "uiDir", type: "string", help: "folder of the built UI to serve at / (default dist/renderer)" },
+  { flag: "model-dirs", key: "modelDirs", type: "string", help: "comma-separated extra folders to list models from" },
+  { flag: "model-idle-timeout", key: "modelIdleTimeout", type: "string", help: "seconds before an unused model is unloaded, 0 = never (default 900)" },
+  { flag: "model-memory-mb", key: "modelMemoryMb", type: "string", help: "MiB loaded models may use together, 0 = auto (default 0)" },
+  { flag: "model-load-timeout", key: "modelLoadTimeout", type: "string", help: "seconds a request waits for its model to load (default 120)" },
+  { flag: "hf-endpoint", key: "hfEndpoint", type: "string", help: "Hugging Face base URL for downloads (default https://huggingface.co)" },
 ];
 
 export const envName = (flag: string): string => `HEARTH_${flag.toUpperCase().replaceAll("-", "_")}`;
@@ -195,7 +210,12 @@ export function loadConfig(sources: LoadConfigSources = {}): Config {
         "Set --api-key (HEARTH_API_KEY), or pass --insecure if you really mean it.",
     );
   }
-  return Object.freeze({ ...config, corsOrigins: Object.freeze([...config.corsOrigins]) as string[], allowedHosts: Object.freeze([...config.allowedHosts]) as string[] });
+  return Object.freeze({
+    ...config,
+    corsOrigins: Object.freeze([...config.corsOrigins]) as string[],
+    allowedHosts: Object.freeze([...config.allowedHosts]) as string[],
+    modelDirs: Object.freeze([...config.modelDirs]) as string[],
+  });
 }
 
 export function isLoopbackHost(host: string): boolean {

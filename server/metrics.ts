@@ -32,9 +32,18 @@ export class Metrics {
   readonly totalSequences = new Gauge({ name: "hearth_sequences", help: "Sequences (parallel slots) of the model", labelNames: ["model"], registers: [this.registry] });
   readonly engineInfo = new Gauge({ name: "hearth_engine_info", help: "The engine binary in use (value is always 1)", labelNames: ["build", "gpu", "threads"], registers: [this.registry] });
   readonly modelState = new Gauge({ name: "hearth_model_loaded", help: "1 when the model is loaded", labelNames: ["model"], registers: [this.registry] });
+  readonly modelStatus = new Gauge({ name: "hearth_model_state", help: "1 for the state each local model is in", labelNames: ["model", "state"], registers: [this.registry] });
+  readonly modelMemory = new Gauge({ name: "hearth_model_memory_bytes", help: "Estimated memory a loaded model takes (weights and context)", labelNames: ["model"], registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "hearth_process_" });
+  }
+
+  /** Records a local model's state change (one-hot over the states) and its memory. */
+  setModelState(model: string, state: string, memoryBytes: number): void {
+    for (const s of ["unloaded", "loading", "loaded", "unloading", "error"]) this.modelStatus.set({ model, state: s }, s === state ? 1 : 0);
+    this.modelState.set({ model }, state === "loaded" ? 1 : 0);
+    this.modelMemory.set({ model }, memoryBytes);
   }
 
   /**

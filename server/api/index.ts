@@ -8,9 +8,10 @@ import { createProvidersRouter } from "./providers.js";
 import { createConversationsRouter } from "./conversations.js";
 import { createHistoryIoRouter } from "./history-io.js";
 import { createSearchRouter } from "./search.js";
+import { createModelsRouter } from "./models.js";
 
 export function createApiRouter(ctx: ServerContext): express.Router {
   const router = express.Router();
-  router.use(createConversationsRouter(ctx), createSearchRouter(ctx), createHistoryIoRouter(ctx), createProvidersRouter(ctx));
+  router.use(createConversationsRouter(ctx), createSearchRouter(ctx), createHistoryIoRouter(ctx), createProvidersRouter(ctx), createModelsRouter(ctx));
   return router;
 }

@@ -199,8 +199,8 @@ export async function estimateModelMemory(files: readonly string[], options: Mem
     sequences: Math.max(1, options.sequences),
     modelGpuLayers: gpuLayers,
   });
-  const ram = model.cpuRam + context.cpuRam;
-  const vram = model.gpuVram + context.gpuVram;
+  const ram = Math.ceil(model.cpuRam + context.cpuRam);
+  const vram = Math.ceil(model.gpuVram + context.gpuVram);
   return { ram, vram, total: ram + vram };
 }
 

@@ -7,6 +7,7 @@ import express, { type Request, type Response } from "express";
 import type { ServerContext } from "../context.js";
 import { HearthError, NotFoundError } from "../errors.js";
 import { SseWriter, clientGoneSignal } from "../http/sse.js";
+import { assertSafeModelName } from "../models/names.js";
 import { parseOrThrow } from "../http/validate.js";
 import type { GenerationRequest, GenerationStream } from "../providers/types.js";
 import { toChatRequest, toCompletionRequest, toEmbeddingRequest } from "./convert.js";
@@ -37,6 +38,7 @@ export function createOpenAIRouter(ctx: ServerContext): express.Router {
 
   router.get("/models/*id", async (req, res) => {
     const id = ([] as string[]).concat((req.params as { id: string | string[] }).id).join("/");
+    assertSafeModelName(id);
     const model = (await ctx.router.listModels()).find((m) => m.id === id);
     if (!model) throw new NotFoundError(`The model '${id}' does not exist.`, { param: "model", code: "model_not_found" });
     res.json({ id: model.id, object: "model", created: model.created, owned_by: model.ownedBy });

@@ -1,13 +1,22 @@
 /**
- * The local provider: models on this machine, run by the engine. Issue #6 grows this into a
- * library with just-in-time loading and LRU eviction; today it serves the models it was given.
+ * The local provider and model manager: every model in the library can be named by a request,
+ * and is loaded just in time, kept while it is used, unloaded after an idle time, and evicted
+ * least-recently-used first when loading another would exceed the memory budget. Loads and
+ * unloads run one at a time (STYLE.md #7); requests for a model that is loading wait for it, up
+ * to a bound, instead of failing.
  */
+import os from "node:os";
 import path from "node:path";
-import { ModelNotFoundError, NotReadyError } from "../errors.js";
-import type { Logger } from "../logger.js";
-import { LocalModel, type LocalModelOptions } from "../engine/local-model.js";
+import { estimateModelMemory, trainContextSizeOf, type MemoryEstimate } from "../engine/gguf-info.js";
+import { chooseParallel, LocalModel, type LocalModelInfo } from "../engine/local-model.js";
 import { createRuntime, type EngineRuntime, type GpuChoice } from "../engine/runtime.js";
 import type { PoolStats } from "../engine/slot-pool.js";
+import { BadRequestError, HearthError, ModelNotFoundError, NotReadyError, ShuttingDownError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { DownloadManager, type DownloadManagerOptions } from "../models/downloads.js";
+import { ModelLibrary, type LibraryModel } from "../models/library.js";
+import { ModelSettingsStore, type ModelSettings } from "../models/model-settings.js";
+import { assertSafeModelName, modelIdFromFileName } from "../models/names.js";
 import type { EmbeddingRequest, EmbeddingResult, GenerationRequest, GenerationStream, ModelInfo, Provider } from "./types.js";
 
 export interface LocalProviderOptions {
@@ -19,100 +28,502 @@ export interface LocalProviderOptions {
   defaultMaxTokens: number;
   logger: Logger;
   onPoolChange?: (model: string, stats: PoolStats) => void;
+  /** Called whenever a model changes state (for metrics and logs). */
+  onModelState?: (model: string, info: ModelStateInfo) => void;
+  /** The models folder (`<data-dir>/models`): downloads and imports land there. */
+  modelsDir: string;
+  /** More folders whose models are listed and can be loaded. Defaults to none. */
+  extraModelDirs?: readonly string[];
+  /** Unload a model after this many seconds without requests; 0 never. Defaults to 0. */
+  idleTimeoutSeconds?: number;
+  /** Bytes all loaded models may take together (weights plus contexts); 0 chooses from the machine. Defaults to 0. */
+  memoryBudgetBytes?: number;
+  /** Seconds a request waits for its model to load (or for memory to free up) before a 503. Defaults to 120. */
+  loadWaitSeconds?: number;
+  /** Where per-model settings are kept. Defaults to none (settings live in memory only). */
+  settingsFile?: string;
+  /** Use this library instead of building one from the folders. */
+  library?: ModelLibrary;
+  /** Base URL of Hugging Face for downloads. Defaults to https://huggingface.co. */
+  hfEndpoint?: string;
+  /** Options for the download manager (timeouts, retries), mostly for tests. */
+  downloadOptions?: Partial<Omit<DownloadManagerOptions, "modelsDir" | "library" | "logger" | "hfEndpoint">>;
 }
 
-export type LocalModelState = "loading" | "loaded" | "error";
+/** "unloaded" models are in the library but not in memory. */
+export type LocalModelState = "unloaded" | "loading" | "loaded" | "unloading" | "error";
+
+/** One model's state, as `/health/ready`, the metrics and `/api/models` report it. */
+export interface ModelStateInfo {
+  id: string;
+  state: LocalModelState;
+  /** Load progress 0..1 while loading. */
+  progress?: number;
+  error?: string;
+  /** Estimated bytes the model takes while loaded (weights plus its context). */
+  memoryBytes?: number;
+  /** When a request last used it (ms since the epoch). */
+  lastUsedAt?: number;
+  /** Pinned models are never unloaded for being idle (the one given with --model). */
+  pinned?: boolean;
+}
+
+interface Entry {
+  id: string;
+  files: string[];
+  state: Exclude<LocalModelState, "unloaded">;
+  model?: LocalModel;
+  loading?: Promise<LocalModel>;
+  progress: number;
+  error?: string;
+  memory: number;
+  lastUsed: number;
+  pinned: boolean;
+  /** Requests between naming the model and being admitted by its slot pool. */
+  pending: number;
+  stats: PoolStats;
+  idleTimer?: NodeJS.Timeout;
+}
+
+/** The budget's own error: what the model needs does not fit, even with everything else unloaded. */
+export class InsufficientMemoryError extends HearthError {
+  constructor(message: string) {
+    super(503, "server_error", message, { code: "insufficient_memory" });
+  }
+}
+
+const DEFAULT_CTX_CAP = 4096;
 
 /** The id a model file is known by: its file name without `.gguf`. */
 export function modelIdFromPath(file: string): string {
-  return path.basename(file).replace(/\.gguf$/i, "");
+  return modelIdFromFileName(path.basename(file));
 }
 
 export class LocalProvider implements Provider {
   readonly id = "local";
+  readonly library: ModelLibrary;
+  readonly settings: ModelSettingsStore;
+  readonly downloads: DownloadManager;
   private runtime: Promise<EngineRuntime> | null = null;
-  private readonly models = new Map<string, { state: LocalModelState; model?: LocalModel; loading?: Promise<LocalModel>; error?: string; created: number }>();
+  private readonly entries = new Map<string, Entry>();
+  /** Load and unload operations, one at a time. */
+  private lock: Promise<unknown> = Promise.resolve();
+  private readonly changeWaiters = new Set<() => void>();
+  private readonly shutdown = new AbortController();
+  private budget: number | null = null;
 
-  constructor(private readonly options: LocalProviderOptions) {}
+  constructor(private readonly options: LocalProviderOptions) {
+    this.library = options.library ?? new ModelLibrary({ modelsDir: options.modelsDir, extraDirs: options.extraModelDirs ?? [], logger: options.logger });
+    this.downloads = new DownloadManager({
+      ...options.downloadOptions,
+      modelsDir: options.modelsDir,
+      hfEndpoint: options.hfEndpoint ?? "https://huggingface.co",
+      library: this.library,
+      logger: options.logger,
+    });
+    this.settings = new ModelSettingsStore(options.settingsFile ?? null, (err) => options.logger.warn({ err: err.message }, "model settings file ignored"));
+  }
 
   getRuntime(): Promise<EngineRuntime> {
     this.runtime ??= createRuntime({ gpu: this.options.gpu, threads: this.options.threads, logger: this.options.logger });
     return this.runtime;
   }
 
-  /** Loads a GGUF and serves it under its file name. */
+  private get loadWaitMs(): number {
+    return (this.options.loadWaitSeconds ?? 120) * 1000;
+  }
+
+  /**
+   * Loads a GGUF given by path (the `--model` at start-up) and serves it under its file name.
+   * It is pinned: idle time never unloads it. Waits for the load however long it takes.
+   */
   async load(file: string, onLoadProgress?: (p: number) => void): Promise<LocalModel> {
-    const id = modelIdFromPath(file);
-    const existing = this.models.get(id);
-    if (existing?.model) return existing.model;
-    if (existing?.loading) return existing.loading;
-    const runtime = await this.getRuntime();
-    const options: LocalModelOptions = {
-      id,
-      path: file,
-      parallel: this.options.parallel,
-      ctxSize: this.options.ctxSize,
-      maxQueue: this.options.maxQueue,
-      defaultMaxTokens: this.options.defaultMaxTokens,
-      runtime,
-      logger: this.options.logger,
-      onPoolChange: (stats) => this.options.onPoolChange?.(id, stats),
-      onLoadProgress,
-    };
-    const loading = LocalModel.load(options);
-    this.models.set(id, { state: "loading", loading, created: Math.floor(Date.now() / 1000) });
+    const known = this.library.byFile(file) ?? (await this.library.addExternal(file));
+    const entry = this.entryFor(known);
+    entry.pinned = true;
+    return this.ensureLoaded(entry, { onLoadProgress });
+  }
+
+  /** Loads a library model by id (the /api load action). */
+  async loadById(id: string, options: { pinned?: boolean; signal?: AbortSignal } = {}): Promise<ModelStateInfo> {
+    const model = await this.libraryModel(id);
+    const entry = this.entryFor(model);
+    if (options.pinned !== undefined) entry.pinned = options.pinned;
+    entry.pending++;
     try {
-      const model = await loading;
-      this.models.set(id, { state: "loaded", model, created: Math.floor(Date.now() / 1000) });
-      return model;
-    } catch (err) {
-      this.models.set(id, { state: "error", error: (err as Error).message, created: Math.floor(Date.now() / 1000) });
-      throw err;
+      await this.ensureLoaded(entry, { signal: options.signal, bounded: true });
+    } finally {
+      entry.pending--;
+      this.touched(entry);
     }
+    return this.stateOf(id);
+  }
+
+  /** Unloads a model now; requests it is running are cancelled. Resolves when its memory is free. */
+  async unload(id: string): Promise<ModelStateInfo> {
+    const entry = this.entries.get(id);
+    if (!entry) {
+      await this.libraryModel(id);
+      return this.stateOf(id);
+    }
+    await this.serialized(() => this.doUnload(entry, "requested"));
+    return this.stateOf(id);
+  }
+
+  /** Unloads a model and deletes its files from the models folder. */
+  async deleteModel(id: string): Promise<void> {
+    this.library.assertDeletable(await this.libraryModel(id));
+    const entry = this.entries.get(id);
+    if (entry) await this.serialized(() => this.doUnload(entry, "deleted"));
+    await this.library.deleteFiles(id);
+    await this.settings.remove(id);
   }
 
   loaded(): LocalModel[] {
-    return [...this.models.values()].flatMap((m) => (m.model ? [m.model] : []));
+    return [...this.entries.values()].flatMap((e) => (e.state === "loaded" && e.model ? [e.model] : []));
   }
 
-  states(): { id: string; state: LocalModelState; error?: string }[] {
-    return [...this.models.entries()].map(([id, m]) => ({ id, state: m.state, ...(m.error ? { error: m.error } : {}) }));
+  /** Models that are loaded, loading, unloading or failed to load (the engine's own state). */
+  states(): ModelStateInfo[] {
+    return [...this.entries.keys()].map((id) => this.stateOf(id));
+  }
+
+  /** One model's state, "unloaded" when the library has it and memory does not. */
+  stateOf(id: string): ModelStateInfo {
+    const e = this.entries.get(id);
+    if (!e) return { id, state: "unloaded" };
+    return {
+      id,
+      state: e.state,
+      ...(e.state === "loading" ? { progress: e.progress } : {}),
+      ...(e.error ? { error: e.error } : {}),
+      ...(e.memory > 0 ? { memoryBytes: e.memory } : {}),
+      lastUsedAt: e.lastUsed,
+      pinned: e.pinned,
+    };
+  }
+
+  /** The loaded model's runtime facts (context, parallel...), when loaded. */
+  loadedInfo(id: string): (LocalModelInfo & PoolStats) | null {
+    const e = this.entries.get(id);
+    return e?.state === "loaded" && e.model ? { ...e.model.info, ...e.model.stats } : null;
+  }
+
+  /**
+   * The memory budget in bytes. Before the engine started, the automatic budget counts RAM only
+   * (VRAM is measured when the engine starts).
+   */
+  memoryBudget(): number {
+    const configured = this.options.memoryBudgetBytes ?? 0;
+    return this.budget ?? (configured > 0 ? configured : Math.floor(os.totalmem() * 0.7));
   }
 
   async listModels(): Promise<ModelInfo[]> {
-    return [...this.models.entries()]
-      .filter(([, m]) => m.state !== "error")
-      .map(([id, m]) => ({ id, ownedBy: "local", created: m.created, provider: this.id }));
+    await this.library.ready();
+    return this.library
+      .list()
+      .filter((m) => m.status === "ok")
+      .map((m) => ({ id: m.id, ownedBy: "local", created: Math.floor(m.modifiedAt / 1000), provider: this.id }));
   }
 
   async hasModel(model: string): Promise<boolean> {
-    return this.models.has(this.normalize(model));
+    assertSafeModelName(model);
+    await this.library.ready();
+    return this.library.get(this.normalize(model)) !== undefined;
+  }
+
+  async generate(request: GenerationRequest, signal: AbortSignal): Promise<GenerationStream> {
+    return this.withModel(request.model, signal, (m) => m.generate(request, signal));
+  }
+
+  async embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult> {
+    return this.withModel(request.model, signal, (m) => m.embed(request.input, signal));
+  }
+
+  /** Gives running generations `graceMs` to finish, then cancels them and frees every model. */
+  async close(graceMs = 0): Promise<void> {
+    this.shutdown.abort(new ShuttingDownError());
+    const downloads = this.downloads.close();
+    for (const e of this.entries.values()) clearTimeout(e.idleTimer);
+    const closing = [...this.entries.values()].map(async (e) => {
+      const model = e.model ?? (await e.loading?.catch(() => undefined));
+      await model?.close(graceMs);
+    });
+    await Promise.allSettled(closing);
+    this.entries.clear();
+    this.notifyChange();
+    await downloads;
+    if (this.runtime) await (await this.runtime.catch(() => null))?.dispose();
   }
 
   private normalize(model: string): string {
     return model.replace(/\.gguf$/i, "");
   }
 
-  private async get(model: string): Promise<LocalModel> {
-    const entry = this.models.get(this.normalize(model));
-    if (!entry || entry.state === "error") throw new ModelNotFoundError(model, [...this.models.keys()]);
-    if (entry.model) return entry.model;
-    if (entry.loading) return entry.loading;
-    throw new NotReadyError(`The model '${model}' is still loading.`);
+  private async libraryModel(name: string): Promise<LibraryModel> {
+    assertSafeModelName(name);
+    await this.library.ready();
+    const id = this.normalize(name);
+    const model = this.library.get(id);
+    if (!model) throw new ModelNotFoundError(name, this.library.list().filter((m) => m.status === "ok").map((m) => m.id));
+    return model;
   }
 
-  async generate(request: GenerationRequest, signal: AbortSignal): Promise<GenerationStream> {
-    return (await this.get(request.model)).generate(request, signal);
+  /** Runs `use` with the model loaded, keeping it from being evicted until `use` resolves (admission). */
+  private async withModel<T>(name: string, signal: AbortSignal, use: (model: LocalModel) => Promise<T>): Promise<T> {
+    const libraryModel = await this.libraryModel(name);
+    if (libraryModel.status !== "ok") {
+      throw new BadRequestError(`The model '${libraryModel.id}' cannot be loaded: ${libraryModel.error ?? "the file is not usable"}`, {
+        param: "model",
+        code: "model_unusable",
+      });
+    }
+    const entry = this.entryFor(libraryModel);
+    entry.pending++;
+    try {
+      const model = await this.ensureLoaded(entry, { signal, bounded: true });
+      entry.lastUsed = Date.now();
+      return await use(model);
+    } finally {
+      entry.pending--;
+      this.touched(entry);
+    }
   }
 
-  async embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult> {
-    return (await this.get(request.model)).embed(request.input, signal);
+  private entryFor(model: LibraryModel): Entry {
+    let entry = this.entries.get(model.id);
+    if (!entry) {
+      entry = { id: model.id, files: model.files, state: "error", progress: 0, memory: 0, lastUsed: Date.now(), pinned: false, pending: 0, stats: { size: 0, busy: 0, queued: 0 } };
+      this.entries.set(model.id, entry);
+    }
+    return entry;
   }
 
-  /** Gives running generations `graceMs` to finish, then cancels them and frees every model. */
-  async close(graceMs = 0): Promise<void> {
-    await Promise.allSettled(this.loaded().map((m) => m.close(graceMs)));
-    this.models.clear();
-    if (this.runtime) await (await this.runtime).dispose();
+  private setState(entry: Entry, state: Entry["state"]): void {
+    entry.state = state;
+    this.options.onModelState?.(entry.id, this.stateOf(entry.id));
+    this.notifyChange();
+  }
+
+  private async ensureLoaded(entry: Entry, options: { signal?: AbortSignal; bounded?: boolean; onLoadProgress?: (p: number) => void }): Promise<LocalModel> {
+    if (this.shutdown.signal.aborted) throw new ShuttingDownError();
+    clearTimeout(entry.idleTimer);
+    if (entry.state === "loaded" && entry.model) return entry.model;
+    if (entry.state !== "loading") {
+      // Not loaded, failed before, or being unloaded: (re)load after whatever runs now.
+      entry.error = undefined;
+      entry.progress = 0;
+      this.setState(entry, "loading");
+      const loading = this.serialized(() => this.doLoad(entry, options.onLoadProgress));
+      entry.loading = loading;
+      loading.catch(() => undefined);
+    }
+    const loading = entry.loading!;
+    if (!options.bounded) return loading;
+    return this.bounded(loading, options.signal, `The model '${entry.id}' is still loading; retry in a moment.`);
+  }
+
+  /** Waits for `work`, but no longer than the load wait nor past the signal. */
+  private async bounded<T>(work: Promise<T>, signal: AbortSignal | undefined, timeoutMessage: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      return await Promise.race([
+        work,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new NotReadyError(timeoutMessage, 5)), this.loadWaitMs);
+          timer.unref();
+        }),
+        new Promise<never>((_, reject) => {
+          if (!signal) return;
+          if (signal.aborted) return reject(signal.reason);
+          onAbort = () => reject(signal.reason);
+          signal.addEventListener("abort", onAbort, { once: true });
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The load settings of a model: its own, else the server's. */
+  private settingsOf(id: string): Required<ModelSettings> {
+    const own = this.settings.get(id);
+    return {
+      contextSize: own.contextSize ?? this.options.ctxSize,
+      gpuLayers: own.gpuLayers ?? "auto",
+      parallel: own.parallel ?? this.options.parallel,
+      threads: own.threads ?? 0,
+    };
+  }
+
+  private async resolveBudget(runtime: EngineRuntime): Promise<number> {
+    if (this.budget !== null) return this.budget;
+    const configured = this.options.memoryBudgetBytes ?? 0;
+    if (configured > 0) this.budget = configured;
+    else {
+      // Most of the RAM (the OS and the app need the rest), plus most of the VRAM when there is a GPU.
+      const vram = runtime.gpu === false ? 0 : (await runtime.llama.getVramState()).total;
+      this.budget = Math.floor(os.totalmem() * 0.7 + vram * 0.9);
+    }
+    return this.budget;
+  }
+
+  private loadedMemory(except: Entry): number {
+    let sum = 0;
+    for (const e of this.entries.values()) if (e !== except && (e.state === "loaded" || e.state === "unloading")) sum += e.memory;
+    return sum;
+  }
+
+  private isIdle(e: Entry): boolean {
+    return e.pending === 0 && e.stats.busy === 0 && e.stats.queued === 0;
+  }
+
+  private async doLoad(entry: Entry, onLoadProgress?: (p: number) => void): Promise<LocalModel> {
+    // An unload that ran while this load waited its turn may have dropped the entry.
+    if (!this.entries.has(entry.id)) this.entries.set(entry.id, entry);
+    try {
+      if (this.shutdown.signal.aborted) throw new ShuttingDownError();
+      const runtime = await this.getRuntime();
+      const settings = this.settingsOf(entry.id);
+      const contextSize = settings.contextSize > 0 ? settings.contextSize : Math.min((await trainContextSizeOf(entry.files)) ?? DEFAULT_CTX_CAP, DEFAULT_CTX_CAP);
+      let parallel = settings.parallel;
+      if (parallel <= 0 && runtime.gpu === false) {
+        // Choose here rather than in the engine, so the budget check below sizes what is loaded.
+        const one = await estimateModelMemory(entry.files, { contextSize, sequences: 1 });
+        const two = await estimateModelMemory(entry.files, { contextSize, sequences: 2 });
+        parallel = chooseParallel(one.total - (two.total - one.total), Math.max(1, two.total - one.total), os.freemem());
+      }
+      const estimate = await estimateModelMemory(entry.files, { contextSize, sequences: parallel > 0 ? parallel : 4 });
+      await this.makeRoom(entry, estimate);
+      const threads = settings.threads > 0 ? settings.threads : runtime.threads;
+      const model = await LocalModel.load({
+        id: entry.id,
+        path: entry.files[0]!,
+        parallel,
+        ctxSize: contextSize,
+        gpuLayers: settings.gpuLayers,
+        maxQueue: this.options.maxQueue,
+        defaultMaxTokens: this.options.defaultMaxTokens,
+        runtime: threads === runtime.threads ? runtime : { ...runtime, threads, dispose: runtime.dispose },
+        logger: this.options.logger,
+        signal: this.shutdown.signal,
+        onPoolChange: (stats) => {
+          entry.stats = stats;
+          entry.lastUsed = Date.now();
+          this.options.onPoolChange?.(entry.id, stats);
+          this.touched(entry);
+        },
+        onLoadProgress: (p) => {
+          entry.progress = p;
+          onLoadProgress?.(p);
+        },
+      });
+      if (this.shutdown.signal.aborted) {
+        await model.close();
+        throw new ShuttingDownError();
+      }
+      const actual = await estimateModelMemory(entry.files, { contextSize: model.info.contextSize, sequences: model.info.parallel, gpuLayers: model.info.gpuLayers }).catch(() => estimate);
+      entry.memory = actual.total;
+      entry.model = model;
+      entry.stats = model.stats;
+      entry.lastUsed = Date.now();
+      this.setState(entry, "loaded");
+      this.touched(entry);
+      return model;
+    } catch (err) {
+      entry.error = (err as Error).message;
+      entry.model = undefined;
+      this.setState(entry, "error");
+      this.options.logger.warn({ model: entry.id, err: entry.error }, "model failed to load");
+      throw err;
+    }
+  }
+
+  /**
+   * Unloads idle models, least recently used first, until `need` fits the budget. Models that
+   * are busy are waited for (bounded). A model bigger than an explicit budget is refused; with
+   * the automatic budget a lone model may try, and llama.cpp has the last word.
+   */
+  private async makeRoom(entry: Entry, need: MemoryEstimate): Promise<void> {
+    const budget = await this.resolveBudget(await this.getRuntime());
+    const explicit = (this.options.memoryBudgetBytes ?? 0) > 0;
+    const mib = (n: number) => `${Math.ceil(n / 1024 ** 2)} MiB`;
+    if (need.total > budget && explicit) {
+      throw new InsufficientMemoryError(`The model '${entry.id}' needs about ${mib(need.total)} but the memory budget is ${mib(budget)}. Raise --model-memory-mb, or lower its context size or parallel sequences.`);
+    }
+    const deadline = Date.now() + this.loadWaitMs;
+    while (this.loadedMemory(entry) + need.total > budget) {
+      const candidates = [...this.entries.values()].filter((e) => e !== entry && e.state === "loaded" && this.isIdle(e)).sort((a, b) => a.lastUsed - b.lastUsed);
+      const victim = candidates[0];
+      if (victim) {
+        await this.doUnload(victim, "evicted");
+        continue;
+      }
+      if (this.loadedMemory(entry) === 0) return;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new NotReadyError(`Not enough memory for '${entry.id}' while other models are busy; retry in a moment.`, 5);
+      }
+      await this.waitForChange(left);
+      if (this.shutdown.signal.aborted) throw new ShuttingDownError();
+    }
+  }
+
+  private async doUnload(entry: Entry, reason: "idle" | "evicted" | "requested" | "deleted"): Promise<void> {
+    clearTimeout(entry.idleTimer);
+    if (this.entries.get(entry.id) !== entry) return;
+    if (reason === "idle" && (!this.isIdle(entry) || entry.state !== "loaded")) return;
+    const model = entry.model ?? (entry.state === "loading" ? await entry.loading?.catch(() => undefined) : undefined);
+    if (model) {
+      this.setState(entry, "unloading");
+      await model.close(0);
+      this.options.logger.info({ model: entry.id, reason }, "model unloaded");
+    }
+    entry.model = undefined;
+    entry.memory = 0;
+    // A request that came in during the unload has queued a fresh load of this entry: keep it.
+    if (entry.state === "loading") return;
+    this.entries.delete(entry.id);
+    this.options.onModelState?.(entry.id, { id: entry.id, state: "unloaded" });
+    this.notifyChange();
+  }
+
+  /** After any use: restart the idle clock once nothing runs, and wake waiters for memory. */
+  private touched(entry: Entry): void {
+    this.notifyChange();
+    clearTimeout(entry.idleTimer);
+    const idleMs = (this.options.idleTimeoutSeconds ?? 0) * 1000;
+    if (idleMs <= 0 || entry.pinned || entry.state !== "loaded" || !this.isIdle(entry)) return;
+    entry.idleTimer = setTimeout(() => {
+      if (this.isIdle(entry) && entry.state === "loaded") void this.serialized(() => this.doUnload(entry, "idle")).catch(() => undefined);
+    }, idleMs);
+    entry.idleTimer.unref();
+  }
+
+  private notifyChange(): void {
+    const waiters = [...this.changeWaiters];
+    this.changeWaiters.clear();
+    for (const w of waiters) w();
+  }
+
+  private waitForChange(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.changeWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      timer.unref();
+      this.changeWaiters.add(done);
+    });
   }
 }

@@ -3,6 +3,7 @@
  * providers (issue #5), whose model ids are `<provider-id>/<model>`.
  */
 import { ModelNotFoundError } from "../errors.js";
+import { assertSafeModelName } from "../models/names.js";
 import type { EmbeddingRequest, EmbeddingResult, GenerationRequest, GenerationStream, ModelInfo, Provider } from "./types.js";
 
 export class ProviderRouter {
@@ -28,6 +29,7 @@ export class ProviderRouter {
   }
 
   async resolve(model: string): Promise<Provider> {
+    assertSafeModelName(model);
     for (const provider of this.providers) {
       if (await provider.hasModel(model).catch(() => false)) return provider;
     }
