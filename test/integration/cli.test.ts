@@ -1,0 +1,93 @@
+/** `hearth serve` as a process: the ready line, config errors, and SIGTERM. */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { once } from "node:events";
+import { test } from "node:test";
+import { testModelPath } from "../helpers/models.js";
+
+const cli = ["--import", "tsx", "server/cli.ts", "serve"];
+
+test("prints one ready line with its URL, serves, and exits 0 on SIGTERM mid-stream", async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-cli-"));
+  const child = spawn(
+    process.execPath,
+    [
+      ...cli,
+      "--model",
+      await testModelPath(),
+      "--port",
+      "0",
+      "--data-dir",
+      dataDir,
+      "--threads",
+      "1",
+      "--shutdown-grace",
+      "2",
+    ],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, HEARTH_LOG_LEVEL: "info" },
+    },
+  );
+  let stdout = "";
+  let stderr = "";
+  try {
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on("data", (d: Buffer) => {
+        stdout += d.toString();
+        const m = stdout.match(/http:\/\/127\.0\.0\.1:\d+/);
+        if (m) resolve(m[0]);
+      });
+      child.once("exit", (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+    });
+    assert.equal(stdout.trim().split("\n").length, 1, "exactly one line on stdout");
+    // Logs are JSON lines on stderr, and mention the engine's threads and parallel sequences.
+    const engineLine = stderr.split("\n").find((l) => l.includes('"engine ready"'));
+    assert.ok(engineLine, stderr);
+    const engine = JSON.parse(engineLine) as { threads: number; parallel: number; build: string };
+    assert.equal(engine.threads, 1);
+    assert.ok(engine.parallel >= 1);
+
+    const res = await fetch(`${url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "stories260K",
+        messages: [{ role: "user", content: "hi" }],
+        max_tokens: 1500,
+        stream: true,
+      }),
+    });
+    const reader = res.body!.getReader();
+    await reader.read();
+    child.kill("SIGTERM");
+    let rest = "";
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      rest += Buffer.from(value).toString();
+    }
+    const [code] = (await once(child, "exit")) as [number];
+    assert.equal(code, 0, stderr);
+    assert.ok(
+      rest.endsWith("data: [DONE]\n\n") || rest.includes('"error"'),
+      "the stream finished or ended with an error event",
+    );
+  } finally {
+    child.kill("SIGKILL");
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test("a bad flag value exits 2 with a message naming it", async () => {
+  const child = spawn(process.execPath, [...cli, "--port", "-3"], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const [code] = (await once(child, "exit")) as [number];
+  assert.equal(code, 2);
+  assert.match(stderr, /--port \(HEARTH_PORT\)/);
+});

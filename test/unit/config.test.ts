@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { ConfigError, DEFAULT_PORT, defaultDataDir, helpText, loadConfig, OPTIONS } from "../../server/config.js";
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "hearth-config-"));
+
+test("defaults are safe and need no configuration", () => {
+  const c = loadConfig({ env: {}, overrides: { dataDir: tmp() } });
+  assert.equal(c.host, "127.0.0.1");
+  assert.equal(c.port, DEFAULT_PORT);
+  assert.equal(c.apiKey, undefined);
+  assert.deepEqual(c.corsOrigins, []);
+  assert.equal(c.threads, 0);
+  assert.ok(Object.isFrozen(c));
+});
+
+test("command line beats environment beats settings file", () => {
+  const dir = tmp();
+  fs.writeFileSync(path.join(dir, "settings.json"), JSON.stringify({ port: 1111, threads: 3, maxQueue: 5 }));
+  const c = loadConfig({ argv: ["--data-dir", dir, "--port", "3333"], env: { HEARTH_PORT: "2222", HEARTH_THREADS: "2" } });
+  assert.equal(c.port, 3333);
+  assert.equal(c.threads, 2);
+  assert.equal(c.maxQueue, 5);
+});
+
+test("every flag has an environment variable", () => {
+  for (const o of OPTIONS) assert.ok(helpText().includes(`HEARTH_${o.flag.toUpperCase().replaceAll("-", "_")}`), o.flag);
+});
+
+test("bad values get one clear line each, naming flag and variable", () => {
+  assert.throws(
+    () => loadConfig({ argv: ["--port", "99999", "--gpu", "quantum", "--threads", "two"], env: {}, overrides: { dataDir: tmp() } }),
+    (err: Error) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /--port \(HEARTH_PORT\)/);
+      assert.match(err.message, /--gpu \(HEARTH_GPU\)/);
+      assert.match(err.message, /--threads \(HEARTH_THREADS\).*"two"/);
+      return true;
+    },
+  );
+});
+
+test("unknown flags and unknown settings keys are refused", () => {
+  assert.throws(() => loadConfig({ argv: ["--prot", "1"], env: {} }), ConfigError);
+  const dir = tmp();
+  fs.writeFileSync(path.join(dir, "settings.json"), JSON.stringify({ porrt: 1 }));
+  assert.throws(() => loadConfig({ argv: ["--data-dir", dir], env: {} }), /porrt/);
+  fs.writeFileSync(path.join(dir, "settings.json"), "{ not json");
+  assert.throws(() => loadConfig({ argv: ["--data-dir", dir], env: {} }), /not valid JSON/);
+});
+
+test("a non-loopback bind needs an API key or --insecure", () => {
+  const dataDir = tmp();
+  assert.throws(() => loadConfig({ argv: ["--host", "0.0.0.0"], env: {}, overrides: { dataDir } }), /without an API key/);
+  assert.equal(loadConfig({ argv: ["--host", "0.0.0.0", "--api-key", "long-enough-key"], env: {}, overrides: { dataDir } }).host, "0.0.0.0");
+  assert.equal(loadConfig({ argv: ["--host", "0.0.0.0", "--insecure"], env: {}, overrides: { dataDir } }).insecure, true);
+  assert.equal(loadConfig({ argv: ["--host", "::1"], env: {}, overrides: { dataDir } }).host, "::1");
+});
+
+test("comma lists and booleans parse from strings", () => {
+  const c = loadConfig({ env: { HEARTH_CORS_ORIGINS: "http://a.test, http://b.test", HEARTH_RECORD_API: "off" }, overrides: { dataDir: tmp() } });
+  assert.deepEqual(c.corsOrigins, ["http://a.test", "http://b.test"]);
+  assert.equal(c.recordApi, false);
+});
+
+test("the default data dir follows each OS's convention", () => {
+  assert.match(defaultDataDir({ XDG_DATA_HOME: "/x" }, "linux"), /^\/x\/hearth$/);
+  assert.match(defaultDataDir({}, "darwin"), /Library\/Application Support\/Hearth$/);
+  assert.match(defaultDataDir({ APPDATA: "C:\\Users\\a\\AppData\\Roaming" }, "win32"), /Hearth$/);
+});
