@@ -181,7 +181,7 @@ function fakeElectron(app: FakeApp, picked: string | null = "/models/picked.gguf
     safeStorage: {
       isEncryptionAvailable: () => true,
       // Reversible with the fake keychain key; what matters here is that the shell round-trips it.
-      encryptString: (s) => Buffer.from(s).map((b, i) => b ^ keychain[i % 32]!),
+      encryptString: (s) => Buffer.from(Buffer.from(s).map((b, i) => b ^ keychain[i % 32]!)),
       decryptString: (b) => Buffer.from(b.map((x, i) => x ^ keychain[i % 32]!)).toString(),
     },
     getAllDisplays: () => [{ workArea: { x: 0, y: 0, width: 1920, height: 1080 } }],
