@@ -5,7 +5,6 @@
  */
 import { z } from "zod";
 
-const textPart = z.object({ type: z.literal("text"), text: z.string() });
 const anyPart = z.looseObject({ type: z.string() });
 /** Message content: a string or content parts. Non-text parts are refused at conversion with a clear 400. */
 const content = z.union([z.string(), z.array(anyPart)]);

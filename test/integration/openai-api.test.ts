@@ -263,3 +263,31 @@ describe("OpenAI-compatible API", () => {
     assert.ok(doc.components.schemas.ChatCompletionRequest);
   });
 });
+
+describe("KV cache reuse across turns", () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ parallel: 2 });
+  });
+  after(() => t.close());
+
+  test("the next turn of a conversation reuses the cached prefix", async () => {
+    const history = [
+      { role: "system" as const, content: "You tell short stories about animals." },
+      { role: "user" as const, content: "Tell me about a small dog who lost a red ball in the garden." },
+    ];
+    const first = await t.client.chat.completions.create({ model: MODEL, messages: history, max_tokens: 30, temperature: 0 });
+    assert.equal(first.usage?.prompt_tokens_details?.cached_tokens, 0);
+    const reply = first.choices[0]!.message.content ?? "";
+    const second = await t.client.chat.completions.create({
+      model: MODEL,
+      messages: [...history, { role: "assistant", content: reply }, { role: "user", content: "What happened next?" }],
+      max_tokens: 10,
+      temperature: 0,
+    });
+    const cached = second.usage?.prompt_tokens_details?.cached_tokens ?? 0;
+    const prompt = second.usage?.prompt_tokens ?? 0;
+    assert.ok(cached >= (first.usage?.prompt_tokens ?? 0) - 1, `turn 2 reused ${cached} of ${prompt} prompt tokens`);
+    assert.ok(cached < prompt);
+  });
+});

@@ -181,7 +181,7 @@ describe("not ready, then graceful shutdown", () => {
     const it = stream[Symbol.asyncIterator]();
     await it.next();
     const closing = t.server.close();
-    let ended = false;
+    let ended: boolean;
     try {
       while (!(await it.next()).done) {
         /* drain */
