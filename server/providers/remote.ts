@@ -46,6 +46,15 @@ const MAX_JSON_BODY = 256 * 1024 * 1024;
 
 const UNKNOWN_STATUS: ProviderStatus = { state: "unknown", message: null, code: null, checkedAt: null };
 
+/**
+ * Drops a response body without reading it. undici errors a body destroyed before its end, and an
+ * 'error' with no listener would crash the process, so one is attached first.
+ */
+function discard(body: Dispatcher.ResponseData["body"]): void {
+  body.on("error", () => undefined);
+  body.destroy();
+}
+
 async function readText(body: Dispatcher.ResponseData["body"], limit: number): Promise<string> {
   const parts: Buffer[] = [];
   let size = 0;
@@ -53,7 +62,7 @@ async function readText(body: Dispatcher.ResponseData["body"], limit: number): P
     const buf = chunk as Buffer;
     size += buf.length;
     if (size > limit) {
-      body.destroy();
+      discard(body);
       if (limit === MAX_ERROR_BODY) break;
       throw new Error(`response larger than ${limit} bytes`);
     }
@@ -277,11 +286,14 @@ export class RemoteProvider implements Provider {
         throw this.markError(networkError(err, this.id, this.host, this.config.timeoutSeconds));
       }
       if (res.statusCode >= 200 && res.statusCode < 300) {
+        // If the signal fires before anyone reads the body, undici errors it: that must not crash the process.
+        res.body.on("error", () => undefined);
         this.markOk();
         return res;
       }
       if (RETRYABLE_STATUSES.has(res.statusCode) && attempt < retries) {
-        res.body.destroy();
+        // Reading the short error body to its end keeps the connection for the retry.
+        await res.body.dump().catch(() => undefined);
         await this.backoff(attempt, signal);
         continue;
       }
@@ -348,7 +360,7 @@ export class RemoteProvider implements Provider {
       if (err instanceof HearthError) throw err;
       throw this.markError(networkError(err, this.id, this.host, this.config.timeoutSeconds));
     } finally {
-      if (!complete) res.body.destroy();
+      if (!complete) discard(res.body);
     }
   }
 
