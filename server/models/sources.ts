@@ -102,6 +102,9 @@ export function parseSource(source: string, hfEndpoint: string, quantization?: s
       const p = url.host === endpointHost && base && url.pathname.startsWith(base) ? url.pathname.slice(base.length) : url.pathname;
       const segs = p.split("/").filter(Boolean);
       const [owner, name, action, rev, ...file] = segs;
+      const isHfHost = HF_HOSTS.has(url.hostname);
+      // On a mirror's host only the repository URL forms are Hugging Face; anything else there is a plain file.
+      if (!isHfHost && !(action === "resolve" || action === "blob" || action === "tree")) return { kind: "url", url: url.toString() };
       if (owner && name && !action) return { kind: "hf-repo", repo: repoOf(owner, name), revision: "main", ...(quantization ? { quantization } : {}) };
       if (owner && name && action === "tree" && rev) return { kind: "hf-repo", repo: repoOf(owner, name), revision: revisionOf(rev), ...(quantization ? { quantization } : {}) };
       if (owner && name && (action === "resolve" || action === "blob") && rev && file.length > 0) {
