@@ -28,7 +28,7 @@ const machine = {
   memoryGiB: Math.round(os.totalmem() / 1024 ** 3),
   platform: `${os.platform()} ${os.release()} ${os.arch()}`,
   node: process.version,
-  load1: os.loadavg()[0],
+  load1: os.loadavg()[0] ?? 0,
 };
 
 const results: (BenchResult & { module: string })[] = [];

@@ -16,6 +16,7 @@ import { resolveModelPath } from "./engine/resolve-model.js";
 import { NotReadyError, ShuttingDownError } from "./errors.js";
 import { createApiRouter } from "./api/index.js";
 import { openHistory } from "./history/index.js";
+import { addMethodNotAllowed } from "./http/method-not-allowed.js";
 import { createErrorHandler, notFoundHandler } from "./http/error-handler.js";
 import { apiKeyAuth, corsPolicy, hostCheck, requestOriginGuard } from "./http/security.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -174,6 +175,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
       res.type("text/plain").send("Hearth server is running. The UI is not built: run `npm run build` to serve it here.\n");
     });
   }
+  addMethodNotAllowed((app as unknown as { router: Parameters<typeof addMethodNotAllowed>[0] }).router);
   app.use(notFoundHandler);
   app.use(createErrorHandler(logger));
 

@@ -88,6 +88,14 @@ describe("bad input gets a clear OpenAI error and the server keeps serving", () 
     });
   }
 
+  test("a wrong method gets 405 with Allow, in the OpenAI error shape", async () => {
+    const res = await raw(t.url, "DELETE", "/v1/chat/completions");
+    const error = assertOpenAIError(res, 405);
+    assert.equal(error.code, "method_not_allowed");
+    assert.equal(res.headers.allow, "POST");
+    assert.equal((await raw(t.url, "POST", "/v1/models", "{}")).headers.allow, "GET, HEAD");
+  });
+
   test("no CORS headers for an origin that is not allowed", async () => {
     const res = await raw(t.url, "OPTIONS", "/v1/chat/completions", undefined, { origin: "https://evil.example", "access-control-request-method": "POST" });
     assert.equal(res.headers["access-control-allow-origin"], undefined);
