@@ -112,14 +112,16 @@ export function createModelsRouter(ctx: ServerContext): express.Router {
   });
 
   // Downloads come before /models/:id so "downloads" is never read as a model id.
-  router.get("/models/downloads", async (_req, res) => {
-    res.json({ downloads: await local.downloads.list() });
-  });
-
-  router.post("/models/downloads", async (req, res) => {
-    const body = parseOrThrow(DownloadRequestSchema, req.body ?? {});
-    res.status(201).json(await local.downloads.start(body));
-  });
+  // One route per path holding all its methods, so a wrong method is a 405 naming the right ones.
+  router
+    .route("/models/downloads")
+    .get(async (_req, res) => {
+      res.json({ downloads: await local.downloads.list() });
+    })
+    .post(async (req, res) => {
+      const body = parseOrThrow(DownloadRequestSchema, req.body ?? {});
+      res.status(201).json(await local.downloads.start(body));
+    });
 
   router.get("/models/downloads/events", async (_req, res) => {
     const initial = await local.downloads.list();
@@ -130,9 +132,14 @@ export function createModelsRouter(ctx: ServerContext): express.Router {
     for (const d of initial) await sse.send(d);
   });
 
-  router.get("/models/downloads/:id", async (req, res) => {
-    res.json(await local.downloads.get(parseOrThrow(DownloadId, req.params.id)));
-  });
+  router
+    .route("/models/downloads/:id")
+    .get(async (req, res) => {
+      res.json(await local.downloads.get(parseOrThrow(DownloadId, req.params.id)));
+    })
+    .delete(async (req, res) => {
+      res.json(await local.downloads.cancel(parseOrThrow(DownloadId, req.params.id)));
+    });
 
   router.get("/models/downloads/:id/events", async (req, res) => {
     const id = parseOrThrow(DownloadId, req.params.id);
@@ -161,19 +168,16 @@ export function createModelsRouter(ctx: ServerContext): express.Router {
     res.json(await local.downloads.resume(parseOrThrow(DownloadId, req.params.id)));
   });
 
-  router.delete("/models/downloads/:id", async (req, res) => {
-    res.json(await local.downloads.cancel(parseOrThrow(DownloadId, req.params.id)));
-  });
-
-  router.get("/models/:id", async (req, res) => {
-    res.json(view(await modelById(req.params.id)));
-  });
-
-  router.delete("/models/:id", async (req, res) => {
-    const model = await modelById(req.params.id);
-    await local.deleteModel(model.id);
-    res.status(204).end();
-  });
+  router
+    .route("/models/:id")
+    .get(async (req, res) => {
+      res.json(view(await modelById(req.params.id)));
+    })
+    .delete(async (req, res) => {
+      const model = await modelById(req.params.id);
+      await local.deleteModel(model.id);
+      res.status(204).end();
+    });
 
   router.post("/models/:id/load", async (req, res) => {
     const model = await modelById(req.params.id);
@@ -193,16 +197,17 @@ export function createModelsRouter(ctx: ServerContext): express.Router {
     res.json(view(model));
   });
 
-  router.get("/models/:id/settings", async (req, res) => {
-    const model = await modelById(req.params.id);
-    res.json({ id: model.id, settings: local.settings.get(model.id) });
-  });
-
-  router.put("/models/:id/settings", async (req, res) => {
-    const model = await modelById(req.params.id);
-    const settings = await local.settings.set(model.id, parseOrThrow(ModelSettingsSchema, req.body ?? {}));
-    res.json({ id: model.id, settings, reloadRequired: local.stateOf(model.id).state === "loaded" });
-  });
+  router
+    .route("/models/:id/settings")
+    .get(async (req, res) => {
+      const model = await modelById(req.params.id);
+      res.json({ id: model.id, settings: local.settings.get(model.id) });
+    })
+    .put(async (req, res) => {
+      const model = await modelById(req.params.id);
+      const settings = await local.settings.set(model.id, parseOrThrow(ModelSettingsSchema, req.body ?? {}));
+      res.json({ id: model.id, settings, reloadRequired: local.stateOf(model.id).state === "loaded" });
+    });
 
   return router;
 }
