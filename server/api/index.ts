@@ -9,9 +9,10 @@ import { createConversationsRouter } from "./conversations.js";
 import { createHistoryIoRouter } from "./history-io.js";
 import { createSearchRouter } from "./search.js";
 import { createModelsRouter } from "./models.js";
+import { createSettingsRouter } from "./settings.js";
 
 export function createApiRouter(ctx: ServerContext): express.Router {
   const router = express.Router();
-  router.use(createConversationsRouter(ctx), createSearchRouter(ctx), createHistoryIoRouter(ctx), createProvidersRouter(ctx), createModelsRouter(ctx));
+  router.use(createConversationsRouter(ctx), createSearchRouter(ctx), createHistoryIoRouter(ctx), createProvidersRouter(ctx), createModelsRouter(ctx), createSettingsRouter(ctx));
   return router;
 }
