@@ -9,11 +9,20 @@ import type { Logger } from "../logger.js";
 
 export type GpuChoice = "auto" | "cpu" | "cuda" | "vulkan" | "metal";
 
+/**
+ * Which llama.cpp binary to load. "auto" takes a local build (`npm run build:engine`) when one
+ * exists and the prebuilt npm binary otherwise; "prebuilt" ignores a local build (benchmarks compare
+ * the two in one checkout; users can fall back if a local build misbehaves); "local" fails without one.
+ */
+export type EngineBinary = "auto" | "prebuilt" | "local";
+
 export interface RuntimeOptions {
   gpu: GpuChoice;
   /** 0 chooses from the machine. */
   threads: number;
   logger: Logger;
+  /** Defaults to "auto". */
+  binary?: EngineBinary;
 }
 
 export interface EngineRuntime {
@@ -54,6 +63,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<EngineRunt
   const llama = await getLlama({
     gpu: gpuOption,
     build: "never",
+    // A custom CMake option changes the local-build folder node-llama-cpp looks for, so it finds none
+    // and loads the prebuilt binary (which it accepts whatever the options: they only name builds).
+    ...(options.binary === "prebuilt" ? { cmakeOptions: { HEARTH_PREBUILT_ONLY: "1" } } : {}),
     maxThreads: requested ?? defaultThreads(cores, gpuOption === false ? false : "maybe"),
     logLevel: LlamaLogLevel.warn,
     logger: (level, message) => {
@@ -61,6 +73,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<EngineRunt
       if (text) options.logger[LOG_MAP[level] ?? "debug"]({ component: "llama.cpp" }, text);
     },
   });
+  if (options.binary === "local" && llama.buildType !== "localBuild") {
+    await llama.dispose();
+    throw new Error("No local llama.cpp build found: run `npm run build:engine` first.");
+  }
   const threads = requested ?? defaultThreads(cores, llama.gpu);
   llama.maxThreads = threads;
   return {

@@ -1,0 +1,279 @@
+/**
+ * Issue 3's benchmark: where the engine's time goes and how it compares with llama.cpp itself.
+ *
+ * - threads: bare loop, prebuilt binary (and the local build when `npm run build:engine` made one),
+ *   1 vs 2 threads, one stream and eight sequences; every configuration in its own process,
+ *   interleaved and repeated, medians.
+ * - rescue (full mode): settings that might save the prebuilt binary at 2 threads.
+ * - profile: one stream and eight, bare and through HTTP, split into native decode, sampling,
+ *   detokenizing and the rest (JavaScript, scheduling), with event-loop utilization and delay; the
+ *   HTTP-minus-bare gap per decode step bounds what moving the engine off the main thread can gain.
+ * - reference: `llama-bench` and `llama-server -np 8` built from the same bundled source
+ *   (bench/_reference.ts), against Hearth's HTTP API in the same run.
+ *
+ * `npm run bench -- engine` (`--quick` for a short run). Never asserted in tests.
+ */
+import fs from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { modelPath } from "../test/helpers/models.js";
+import { defaultThreads } from "../server/engine/runtime.js";
+import { BareEngine, aggregateTokensPerSecond, streamTokensPerSecond, type BareSetup } from "./_bare.js";
+import type { BareChildInput, BareChildOutput } from "./_bare-child.js";
+import { runChild } from "./_child.js";
+import { createProfiler, type ProfileResult } from "./_profile.js";
+import { findReference, llamaBench, startLlamaServer } from "./_reference.js";
+import { LoadGenerator, startServer } from "./server.js";
+import type { LoadResult } from "./_loadgen.js";
+import { load1, median, percentile, round } from "./_stats.js";
+import type { BenchOptions, BenchResult } from "./types.js";
+
+const require = createRequire(import.meta.url);
+
+/** True when node-llama-cpp has a finished local build (`npm run build:engine`). */
+export function hasLocalBuild(): boolean {
+  const dir = path.join(path.dirname(require.resolve("node-llama-cpp/package.json")), "llama", "localBuilds");
+  if (!fs.existsSync(dir)) return false;
+  return fs.readdirSync(dir).some((d) => fs.existsSync(path.join(dir, d, "buildDone.status")));
+}
+
+type Binary = "prebuilt" | "local";
+
+interface Variant {
+  label: string;
+  binary: Binary;
+  threads: number;
+  setup?: Partial<BareSetup>;
+  env?: Record<string, string>;
+}
+
+interface VariantRun {
+  single: number[];
+  aggregate8: number[];
+  loads: number[];
+  buildType: string;
+}
+
+/** Runs every variant `reps` times, rotating the order each time so drift hits all alike. */
+async function interleaved(model: string, variants: Variant[], reps: number, tokens: number): Promise<Map<Variant, VariantRun>> {
+  const runs = new Map<Variant, VariantRun>(variants.map((v) => [v, { single: [], aggregate8: [], loads: [], buildType: "" }]));
+  for (let rep = 0; rep < reps; rep++) {
+    for (let i = 0; i < variants.length; i++) {
+      const v = variants[(i + rep) % variants.length] as Variant;
+      const run = runs.get(v) as VariantRun;
+      const input: BareChildInput = {
+        setup: { modelPath: model, threads: v.threads, sequences: 8, binary: v.binary, ...v.setup },
+        steps: [
+          { concurrency: 1, maxTokens: tokens, rounds: 2 },
+          { concurrency: 8, maxTokens: tokens, rounds: 1 },
+        ],
+      };
+      run.loads.push(load1());
+      const out = await runChild<BareChildOutput>("_bare-child.ts", input, { env: v.env });
+      run.buildType = out.buildType;
+      const [one, eight] = out.steps;
+      for (const r of one?.rounds ?? []) run.single.push(streamTokensPerSecond(r.streams[0]!));
+      for (const r of eight?.rounds ?? []) run.aggregate8.push(aggregateTokensPerSecond(r));
+    }
+  }
+  return runs;
+}
+
+function variantRows(prefix: string, runs: Map<Variant, VariantRun>, baseline?: Variant): BenchResult[] {
+  const base = baseline ? runs.get(baseline) : undefined;
+  return [...runs.entries()].map(([v, r]) => ({
+    name: `${prefix} ${v.label}`,
+    metrics: {
+      single_tok_s: round(median(r.single)),
+      seq8_aggregate_tok_s: round(median(r.aggregate8)),
+      ...(base && base !== r ? { single_vs_baseline: round(median(r.single) / median(base.single), 2), seq8_vs_baseline: round(median(r.aggregate8) / median(base.aggregate8), 2) } : {}),
+      runs: r.single.length / 2,
+      load1: round(median(r.loads), 2),
+    },
+    notes: `binary ${r.buildType}, ${v.threads} thread(s)${v.env ? `, env ${JSON.stringify(v.env)}` : ""}${v.setup ? `, ${JSON.stringify(v.setup)}` : ""}; single = one stream's tok/s after its first token; seq8 = 8 sequences' tokens over the wall time`,
+  }));
+}
+
+function profileMetrics(p: ProfileResult, tokens: number): Record<string, number> {
+  const pct = (ms: number) => round((100 * ms) / p.wallMs, 1);
+  return {
+    tok_s: round((tokens * 1000) / p.wallMs),
+    decode_pct: pct(p.decodeMs),
+    sample_pct: pct(p.sampleMs),
+    detokenize_pct: pct(p.detokenizeMs),
+    other_pct: pct(p.otherMs),
+    decode_steps: p.decodeCalls,
+    tokens_per_step: round(p.batchedTokens / Math.max(1, p.decodeCalls), 2),
+    ms_per_step: round(p.wallMs / Math.max(1, p.decodeCalls), 3),
+    decode_ms_per_step: round(p.decodeMs / Math.max(1, p.decodeCalls), 3),
+    other_ms_per_step: round(p.otherMs / Math.max(1, p.decodeCalls), 3),
+    event_loop_utilization: round(p.eventLoopUtilization, 2),
+    loop_delay_p99_ms: round(p.loopDelayP99Ms, 2),
+  };
+}
+
+/** One stream and eight, bare and through HTTP, in this process, with the profiler on. */
+async function profiles(model: string, tokens: number, loadgen: LoadGenerator): Promise<BenchResult[]> {
+  const name = path.basename(model, ".gguf");
+  const { server, dataDir } = await startServer(model, 8);
+  const rows: BenchResult[] = [];
+  let bare: BareEngine | null = null;
+  try {
+    const local = server.context.local.loaded()[0];
+    if (!local) throw new Error("no model loaded");
+    // Benchmark-only peek at the server's context to wrap its native calls.
+    const internals = local as unknown as { context: Parameters<typeof createProfiler>[0]; model: Parameters<typeof createProfiler>[1] };
+    const serverProfiler = createProfiler(internals.context, internals.model);
+    const threads = (await server.context.local.getRuntime()).threads;
+    bare = await BareEngine.open({ modelPath: model, threads, sequences: 8, contextSize: local.info.contextSize });
+    const bareProfiler = createProfiler(bare.context, bare.model);
+    await bare.round(1, 8, 9_000_000);
+    const plan = (concurrency: number, firstRequest: number) => ({ url: server.url, model: local.info.id, endpoint: "completions" as const, stream: true, concurrency, requestsPerWorker: concurrency === 1 ? 2 : 1, maxTokens: tokens, firstRequest });
+    await loadgen.run({ ...plan(1, 9_000_100), maxTokens: 8 });
+    const perStep: Record<string, number> = {};
+    for (const c of [1, 8]) {
+      const loadAt = load1();
+      bareProfiler.start();
+      let bareTokens = 0;
+      for (let r = 0; r < (c === 1 ? 2 : 1); r++) bareTokens += (await bare.round(c, tokens, 9_001_000 + c * 10 + r)).streams.reduce((n, s) => n + s.tokens, 0);
+      const b = bareProfiler.stop();
+      serverProfiler.start();
+      const h: LoadResult = await loadgen.run(plan(c, 9_002_000 + c * 10));
+      const hp = serverProfiler.stop();
+      const httpTokens = h.requests.reduce((n, r) => n + r.tokens, 0);
+      const bm = profileMetrics(b, bareTokens);
+      const hm = profileMetrics(hp, httpTokens);
+      perStep[`bare${c}`] = bm.other_ms_per_step ?? 0;
+      perStep[`http${c}`] = hm.other_ms_per_step ?? 0;
+      perStep[`step${c}`] = hm.ms_per_step ?? 1;
+      rows.push({ name: `profile ${name} bare ${c} stream(s)`, metrics: { ...bm, load1: loadAt }, notes: `${threads} thread(s); percentages of wall time; sampling overlaps across sequences` });
+      rows.push({ name: `profile ${name} HTTP ${c} stream(s)`, metrics: { ...hm, load1: loadAt }, notes: `/v1/completions stream, client in another process` });
+    }
+    rows.push({
+      name: `placement ${name}: HTTP work between decode steps`,
+      metrics: {
+        extra_ms_per_step_1: round((perStep.http1 ?? 0) - (perStep.bare1 ?? 0), 3),
+        extra_pct_1: round((100 * ((perStep.http1 ?? 0) - (perStep.bare1 ?? 0))) / (perStep.step1 ?? 1), 1),
+        extra_ms_per_step_8: round((perStep.http8 ?? 0) - (perStep.bare8 ?? 0), 3),
+        extra_pct_8: round((100 * ((perStep.http8 ?? 0) - (perStep.bare8 ?? 0))) / (perStep.step8 ?? 1), 1),
+      },
+      notes: "time per decode step with neither decode nor sampling running, HTTP minus bare: the most a worker thread or child process for the engine could win back (before its own messaging cost)",
+    });
+  } finally {
+    await bare?.close();
+    await server.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+/** llama-bench and llama-server -np 8 against Hearth's HTTP API, same model, threads and run. */
+async function reference(model: string, tokens: number, reps: number, loadgen: LoadGenerator): Promise<BenchResult[]> {
+  const name = path.basename(model, ".gguf");
+  if (!findReference()) {
+    return [{ name: `reference ${name}`, metrics: {}, notes: "llama-bench/llama-server not built: node --import tsx bench/_reference.ts build" }];
+  }
+  const { server, dataDir } = await startServer(model, 8);
+  const local = server.context.local.loaded()[0];
+  const runtime = await server.context.local.getRuntime();
+  const threads = runtime.threads;
+  const ref = await startLlamaServer(model, { parallel: 8, threads, ctxPerSlot: local?.info.contextSize ?? 2048 });
+  try {
+    const bench = await llamaBench(model, [1, 2], tokens, 3);
+    const tgAt = (t: number) => bench.find((r) => r.threads === t)?.tokensPerSecond ?? Number.NaN;
+    const samples: Record<string, number[]> = {};
+    const add = (k: string, v: number) => (samples[k] ??= []).push(v);
+    let n = 20_000_000;
+    for (const [label, url, model_] of [["hearth", server.url, local?.info.id ?? name], ["llama", ref.url, name]] as const) {
+      await loadgen.run({ url, model: model_, endpoint: "completions", stream: true, concurrency: 1, requestsPerWorker: 1, maxTokens: 8, firstRequest: n++ });
+      void label;
+    }
+    for (let rep = 0; rep < reps; rep++) {
+      for (const [label, url, model_] of [["hearth", server.url, local?.info.id ?? name], ["llama", ref.url, name]] as const) {
+        const one = await loadgen.run({ url, model: model_, endpoint: "completions", stream: true, concurrency: 1, requestsPerWorker: 2, maxTokens: tokens, firstRequest: (n += 100) });
+        for (const r of one.requests) add(`${label}_single`, r.tokens > 1 ? ((r.tokens - 1) * 1000) / (r.latencyMs - r.ttftMs) : 0);
+        const eight = await loadgen.run({ url, model: model_, endpoint: "completions", stream: true, concurrency: 8, requestsPerWorker: 2, maxTokens: tokens, firstRequest: (n += 100) });
+        add(`${label}_c8`, (eight.requests.reduce((s, r) => s + r.tokens, 0) * 1000) / eight.wallMs);
+        add(`${label}_c8_ttft_p50`, percentile(eight.requests.map((r) => r.ttftMs), 50));
+        add(`${label}_c8_ttft_p95`, percentile(eight.requests.map((r) => r.ttftMs), 95));
+        add(`${label}_c8_lat_p95_over_p50`, percentile(eight.requests.map((r) => r.latencyMs), 95) / percentile(eight.requests.map((r) => r.latencyMs), 50));
+      }
+    }
+    const m = (k: string) => round(median(samples[k] ?? []), 2);
+    return [
+      {
+        name: `reference ${name}: Hearth HTTP vs llama.cpp`,
+        metrics: {
+          llama_bench_tg_t1: round(tgAt(1)),
+          llama_bench_tg_t2: round(tgAt(2)),
+          hearth_single_tok_s: m("hearth_single"),
+          hearth_single_over_llama_bench: round(m("hearth_single") / tgAt(threads), 3),
+          llama_server_single_tok_s: m("llama_single"),
+          hearth_c8_tok_s: m("hearth_c8"),
+          llama_server_c8_tok_s: m("llama_c8"),
+          hearth_c8_over_llama_server: round(m("hearth_c8") / m("llama_c8"), 3),
+          hearth_c8_ttft_p50_ms: m("hearth_c8_ttft_p50"),
+          llama_server_c8_ttft_p50_ms: m("llama_c8_ttft_p50"),
+          hearth_c8_ttft_p95_ms: m("hearth_c8_ttft_p95"),
+          llama_server_c8_ttft_p95_ms: m("llama_c8_ttft_p95"),
+          hearth_c8_p95_over_p50: m("hearth_c8_lat_p95_over_p50"),
+          llama_server_c8_p95_over_p50: m("llama_c8_lat_p95_over_p50"),
+          threads,
+          load1: load1(),
+        },
+        notes: `Hearth engine ${runtime.buildType}; llama.cpp tools built from the same bundled source (GGML_NATIVE, OpenMP); ${tokens} tokens per request; llama-server -np 8 -t ${threads}; medians of ${reps} interleaved reps; targets: single >= 0.9 x llama-bench, c8 >= 1.0 x llama-server`,
+      },
+    ];
+  } finally {
+    await ref.close();
+    await server.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+export async function run(opts: BenchOptions): Promise<BenchResult[]> {
+  const quick = opts.quick;
+  const m86 = await modelPath("bench-86M-q4_k_m.gguf");
+  const binaries: Binary[] = hasLocalBuild() ? ["prebuilt", "local"] : ["prebuilt"];
+  const results: BenchResult[] = [];
+  const tokens = quick ? 48 : 128;
+
+  // Thread policy, per binary. The default (runtime.ts defaultThreads) must be the fastest here.
+  const variants: Variant[] = binaries.flatMap((binary) => [1, 2].map((threads) => ({ label: `${binary} t${threads}`, binary, threads })));
+  const threadModels = quick ? [m86] : [m86, await modelPath("stories260K.gguf")];
+  for (const model of threadModels) {
+    results.push(...variantRows(`threads ${path.basename(model, ".gguf")}`, await interleaved(model, variants, quick ? 1 : 3, tokens)));
+  }
+  results.push({
+    name: "threads default",
+    metrics: { cores: (await import("node:os")).availableParallelism(), default_threads_cpu: defaultThreads((await import("node:os")).availableParallelism(), false) },
+    notes: `binaries measured: ${binaries.join(", ")}`,
+  });
+
+  if (!quick) {
+    // Settings that might rescue the prebuilt binary at 2 threads (it has no OpenMP; see BENCHMARKS.md).
+    const base: Variant = { label: "t2 (baseline)", binary: "prebuilt", threads: 2 };
+    const rescue: Variant[] = [
+      base,
+      { label: "t1 (reference)", binary: "prebuilt", threads: 1 },
+      { label: "t2 threads as a number", binary: "prebuilt", threads: 2, setup: { flexibleThreads: false } },
+      { label: "t2 OMP_WAIT_POLICY=passive", binary: "prebuilt", threads: 2, env: { OMP_WAIT_POLICY: "passive" } },
+      { label: "t2 GOMP_SPINCOUNT=0", binary: "prebuilt", threads: 2, env: { GOMP_SPINCOUNT: "0" } },
+      { label: "t2 UV_THREADPOOL_SIZE=1", binary: "prebuilt", threads: 2, env: { UV_THREADPOOL_SIZE: "1" } },
+      { label: "t2 batchSize 64", binary: "prebuilt", threads: 2, setup: { batchSize: 64 } },
+      { label: "t2 dispatchSchedule setTimeout 0", binary: "prebuilt", threads: 2, setup: { dispatchSchedule: "timeout0" } },
+      { label: "t2 firstInFirstOut", binary: "prebuilt", threads: 2, setup: { itemPrioritizationStrategy: "firstInFirstOut" } },
+    ];
+    results.push(...variantRows("rescue prebuilt 86M", await interleaved(m86, rescue, 2, 64), base));
+  }
+
+  const loadgen = await LoadGenerator.start();
+  try {
+    results.push(...(await profiles(m86, tokens, loadgen)));
+    if (!quick) results.push(...(await profiles(await modelPath("stories260K.gguf"), tokens, loadgen)));
+    results.push(...(await reference(m86, tokens, quick ? 1 : 3, loadgen)));
+  } finally {
+    loadgen.close();
+  }
+  return results;
+}

@@ -1,0 +1,207 @@
+/**
+ * Issue 2's benchmark: the real server (`createServer`, port 0, `--parallel 8`) against node-llama-cpp
+ * called directly in the same process.
+ *
+ * 1. One stream, HTTP/SSE vs bare LlamaCompletion loop, same model, threads, context shape, prompt,
+ *    sampling and seed, interleaved and repeated (medians): what the HTTP path costs.
+ * 2. Concurrency 1, 2, 4, 8, 16, streaming and not: aggregate generated tokens/s, time to first
+ *    token, p50/p95/p99 latency. The load generator is a separate process, like any real client.
+ *
+ * Targets (issue 2): HTTP costs < 5% of single-stream throughput; at concurrency 8 at least 2x the
+ * single-stream tokens/s with p95 latency within 1.5x of p50. Speed is measured here, never asserted
+ * in tests. `npm run bench -- server` (add `--quick` for a short run).
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { createServer, type HearthServer } from "../server/app.js";
+import { loadConfig } from "../server/config.js";
+import { createLogger } from "../server/logger.js";
+import { modelPath } from "../test/helpers/models.js";
+import { BareEngine, streamTokensPerSecond } from "./_bare.js";
+import type { LoadPlan, LoadResult } from "./_loadgen.js";
+import { load1, median, percentile, round } from "./_stats.js";
+import type { BenchOptions, BenchResult } from "./types.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export const MODELS = ["stories260K.gguf", "bench-86M-q4_k_m.gguf"] as const;
+
+interface Settings {
+  /** Tokens per request. */
+  maxTokens: number;
+  /** Interleaved bare/HTTP single-stream pairs. */
+  pairs: number;
+  levels: number[];
+  modes: boolean[];
+  /** Requests at each level: max(minRequests, 2 x concurrency). */
+  minRequests: number;
+}
+
+const FULL: Settings = { maxTokens: 128, pairs: 5, levels: [1, 2, 4, 8, 16], modes: [true, false], minRequests: 8 };
+const QUICK: Settings = { maxTokens: 32, pairs: 3, levels: [1, 8, 16], modes: [true, false], minRequests: 4 };
+
+export class LoadGenerator {
+  private constructor(private readonly child: ChildProcess) {}
+
+  static async start(): Promise<LoadGenerator> {
+    const child = fork(path.join(here, "_loadgen.ts"), ["--serve"], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    await new Promise<void>((resolve, reject) => {
+      child.once("message", () => resolve());
+      child.once("exit", (code) => reject(new Error(`load generator exited with ${code}`)));
+    });
+    return new LoadGenerator(child);
+  }
+
+  run(plan: LoadPlan): Promise<LoadResult> {
+    return new Promise((resolve) => {
+      this.child.once("message", (result: LoadResult) => resolve(result));
+      this.child.send(plan);
+    });
+  }
+
+  close(): void {
+    this.child.disconnect();
+  }
+}
+
+export async function startServer(model: string, parallel: number, threads = 0): Promise<{ server: HearthServer; dataDir: string }> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-bench-"));
+  const config = loadConfig({ env: {}, overrides: { model, port: 0, parallel, threads, logLevel: "warn", dataDir, recordApi: false } });
+  const server = createServer(config, { logger: createLogger("warn") });
+  await server.start();
+  return { server, dataDir };
+}
+
+interface Health {
+  engine: { build: string; threads: number } | null;
+  models: { id: string; contextSize: number; parallel: number }[];
+}
+
+function levelMetrics(result: LoadResult, stream: boolean): Record<string, number> & { aggregate_tok_s: number } {
+  const latencies = result.requests.map((r) => r.latencyMs);
+  const ttfts = result.requests.map((r) => r.ttftMs).filter((v) => Number.isFinite(v));
+  const tokens = result.requests.reduce((n, r) => n + r.tokens, 0);
+  const p50 = percentile(latencies, 50);
+  const p95 = percentile(latencies, 95);
+  return {
+    requests: result.requests.length,
+    tokens,
+    aggregate_tok_s: round((tokens * 1000) / result.wallMs),
+    ...(stream ? { ttft_p50_ms: round(percentile(ttfts, 50)), ttft_p95_ms: round(percentile(ttfts, 95)) } : {}),
+    latency_p50_ms: round(p50),
+    latency_p95_ms: round(p95),
+    latency_p99_ms: round(percentile(latencies, 99)),
+    p95_over_p50: round(p95 / p50, 2),
+    ...(stream ? { tokens_per_event: round(tokens / Math.max(1, result.requests.reduce((n, r) => n + r.events, 0)), 2) } : {}),
+  };
+}
+
+async function benchModel(file: string, s: Settings, loadgen: LoadGenerator): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  const model = await modelPath(file);
+  const name = file.replace(/\.gguf$/, "");
+  const { server, dataDir } = await startServer(model, 8);
+  let bare: BareEngine | null = null;
+  try {
+    const health = (await (await fetch(`${server.url}/health`)).json()) as Health;
+    const threads = health.engine?.threads ?? 1;
+    const info = health.models[0];
+    if (!info) throw new Error("the server loaded no model");
+    // Same binary, threads and context shape as the server, so only the path around the engine differs.
+    bare = await BareEngine.open({ modelPath: model, threads, sequences: info.parallel, contextSize: info.contextSize });
+    const engineNote = `engine ${health.engine?.build}, ${threads} thread(s), parallel ${info.parallel}, ctx ${info.contextSize}`;
+
+    const plan = (concurrency: number, stream: boolean, requestsPerWorker: number, firstRequest: number): LoadPlan => ({
+      url: server.url,
+      model: info.id,
+      endpoint: "completions",
+      stream,
+      concurrency,
+      requestsPerWorker,
+      maxTokens: s.maxTokens,
+      firstRequest,
+    });
+    let request = 0;
+    // Warm both paths (first decode pages the weights in, spins up threads).
+    await bare.round(1, 8, 1_000_000);
+    await loadgen.run({ ...plan(1, true, 1, 1_000_001), maxTokens: 8 });
+
+    // 1. One stream: bare vs HTTP, interleaved pairs.
+    const loadBefore = load1();
+    const pairs: { bareTps: number; httpTps: number; bareTtft: number; httpTtft: number; bareE2e: number; httpE2e: number; tokens: number }[] = [];
+    for (let i = 0; i < s.pairs; i++) {
+      const n = request++;
+      const b = (await bare.round(1, s.maxTokens, n)).streams[0]!;
+      const h = (await loadgen.run(plan(1, true, 1, n))).requests[0];
+      if (!h) throw new Error("the HTTP request failed");
+      // The same seed and prompt give the same tokens, so stream rates compare like for like.
+      const httpTps = h.tokens > 1 ? ((h.tokens - 1) * 1000) / (h.latencyMs - h.ttftMs) : 0;
+      pairs.push({
+        bareTps: streamTokensPerSecond(b),
+        httpTps,
+        bareTtft: b.ttftMs,
+        httpTtft: h.ttftMs,
+        bareE2e: (b.tokens * 1000) / b.totalMs,
+        httpE2e: (h.tokens * 1000) / h.latencyMs,
+        tokens: h.tokens,
+      });
+    }
+    const med = (k: keyof (typeof pairs)[number]) => median(pairs.map((p) => p[k]));
+    results.push({
+      name: `${name} single stream: HTTP/SSE vs bare node-llama-cpp`,
+      metrics: {
+        bare_tok_s: round(med("bareTps")),
+        http_tok_s: round(med("httpTps")),
+        http_over_bare: round(median(pairs.map((p) => p.httpTps / p.bareTps)), 3),
+        bare_e2e_tok_s: round(med("bareE2e")),
+        http_e2e_tok_s: round(med("httpE2e")),
+        http_over_bare_e2e: round(median(pairs.map((p) => p.httpE2e / p.bareE2e)), 3),
+        bare_ttft_ms: round(med("bareTtft"), 2),
+        http_ttft_ms: round(med("httpTtft"), 2),
+        tokens: med("tokens"),
+        pairs: pairs.length,
+        load1: round((loadBefore + load1()) / 2, 2),
+      },
+      notes: `${engineNote}; /v1/completions stream, ${s.maxTokens} max tokens, tok/s after the first token (e2e includes it); medians of ${pairs.length} interleaved pairs`,
+    });
+
+    // 2. Concurrency sweep.
+    let singleStreamAggregate = 0;
+    for (const stream of s.modes) {
+      for (const c of s.levels) {
+        const perWorker = Math.max(1, Math.ceil(Math.max(s.minRequests, 2 * c) / c));
+        const loadAt = load1();
+        const result = await loadgen.run(plan(c, stream, perWorker, request));
+        request += c * perWorker;
+        const metrics = levelMetrics(result, stream);
+        if (stream && c === 1) singleStreamAggregate = metrics.aggregate_tok_s;
+        const vsSingle: Record<string, number> = singleStreamAggregate > 0 ? { vs_single_stream: round(metrics.aggregate_tok_s / singleStreamAggregate, 2) } : {};
+        results.push({
+          name: `${name} c=${c} ${stream ? "stream" : "no-stream"}`,
+          metrics: { ...metrics, ...vsSingle, load1: loadAt },
+          notes: `${engineNote}; ${result.errors.length > 0 ? `${result.errors.length} errors: ${result.errors[0]}` : ""}`,
+        });
+      }
+    }
+  } finally {
+    await bare?.close();
+    await server.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+  return results;
+}
+
+export async function run(opts: BenchOptions): Promise<BenchResult[]> {
+  const s = opts.quick ? QUICK : FULL;
+  const loadgen = await LoadGenerator.start();
+  const results: BenchResult[] = [];
+  try {
+    for (const file of MODELS) results.push(...(await benchModel(file, s, loadgen)));
+  } finally {
+    loadgen.close();
+  }
+  return results;
+}
