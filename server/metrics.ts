@@ -33,6 +33,7 @@ export class Metrics {
   readonly engineInfo = new Gauge({ name: "hearth_engine_info", help: "The engine binary in use (value is always 1)", labelNames: ["build", "gpu", "threads"], registers: [this.registry] });
   readonly modelState = new Gauge({ name: "hearth_model_loaded", help: "1 when the model is loaded", labelNames: ["model"], registers: [this.registry] });
   readonly modelStatus = new Gauge({ name: "hearth_model_state", help: "1 for the state each local model is in", labelNames: ["model", "state"], registers: [this.registry] });
+  readonly modelLoads = new Counter({ name: "hearth_model_loads_total", help: "Times a local model finished loading", labelNames: ["model"], registers: [this.registry] });
   readonly modelMemory = new Gauge({ name: "hearth_model_memory_bytes", help: "Estimated memory a loaded model takes (weights and context)", labelNames: ["model"], registers: [this.registry] });
 
   constructor() {
@@ -44,6 +45,7 @@ export class Metrics {
     for (const s of ["unloaded", "loading", "loaded", "unloading", "error"]) this.modelStatus.set({ model, state: s }, s === state ? 1 : 0);
     this.modelState.set({ model }, state === "loaded" ? 1 : 0);
     this.modelMemory.set({ model }, memoryBytes);
+    if (state === "loaded") this.modelLoads.inc({ model });
   }
 
   /**

@@ -81,6 +81,8 @@ interface Entry {
   pinned: boolean;
   /** Requests between naming the model and being admitted by its slot pool. */
   pending: number;
+  /** True while its load waits for busy models to free memory. */
+  waitingForMemory: boolean;
   stats: PoolStats;
   idleTimer?: NodeJS.Timeout;
 }
@@ -293,7 +295,7 @@ export class LocalProvider implements Provider {
   private entryFor(model: LibraryModel): Entry {
     let entry = this.entries.get(model.id);
     if (!entry) {
-      entry = { id: model.id, files: model.files, state: "error", progress: 0, memory: 0, lastUsed: Date.now(), pinned: false, pending: 0, stats: { size: 0, busy: 0, queued: 0 } };
+      entry = { id: model.id, files: model.files, state: "error", progress: 0, memory: 0, lastUsed: Date.now(), pinned: false, pending: 0, waitingForMemory: false, stats: { size: 0, busy: 0, queued: 0 } };
       this.entries.set(model.id, entry);
     }
     return entry;
@@ -320,18 +322,22 @@ export class LocalProvider implements Provider {
     }
     const loading = entry.loading!;
     if (!options.bounded) return loading;
-    return this.bounded(loading, options.signal, `The model '${entry.id}' is still loading; retry in a moment.`);
+    return this.bounded(loading, options.signal, () =>
+      entry.waitingForMemory
+        ? `Not enough memory for '${entry.id}' while other models are busy; retry in a moment.`
+        : `The model '${entry.id}' is still loading; retry in a moment.`,
+    );
   }
 
   /** Waits for `work`, but no longer than the load wait nor past the signal. */
-  private async bounded<T>(work: Promise<T>, signal: AbortSignal | undefined, timeoutMessage: string): Promise<T> {
+  private async bounded<T>(work: Promise<T>, signal: AbortSignal | undefined, timeoutMessage: () => string): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
     try {
       return await Promise.race([
         work,
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new NotReadyError(timeoutMessage, 5)), this.loadWaitMs);
+          timer = setTimeout(() => reject(new NotReadyError(timeoutMessage(), 5)), this.loadWaitMs);
           timer.unref();
         }),
         new Promise<never>((_, reject) => {
@@ -472,7 +478,12 @@ export class LocalProvider implements Provider {
       if (left <= 0) {
         throw new NotReadyError(`Not enough memory for '${entry.id}' while other models are busy; retry in a moment.`, 5);
       }
-      await this.waitForChange(left);
+      entry.waitingForMemory = true;
+      try {
+        await this.waitForChange(left);
+      } finally {
+        entry.waitingForMemory = false;
+      }
       if (this.shutdown.signal.aborted) throw new ShuttingDownError();
     }
   }
