@@ -13,9 +13,11 @@
  * - When a word query finds nothing at all, it is retried as substrings (3+ characters), so
  *   `ernet` finds "kubernetes". The page says which mode answered.
  *
- * Ranking: bm25 among the CANDIDATE_CAP most recent matches. Scoring every match of a common word
- * at a million messages costs far more than the 10 ms budget (cost grows with hits, §7.6), and for
- * chat history recent matches are the relevant ones anyway. Title hits come first, then messages.
+ * Ranking: bm25 among the CANDIDATE_CAP newest matches, weighing only the phrases that are not
+ * common (see rankedMatches); a query made only of common words lists its newest matches first.
+ * Scoring every match of a common word at a million messages costs far more than the 10 ms budget
+ * (cost grows with hits, §7.6), and for chat history recent matches are the relevant ones anyway.
+ * Title hits come first, then messages.
  *
  * Snippets are plain text (NOT HTML-escaped) with each match wrapped in the private-use sentinels
  * HIGHLIGHT_START (U+E000) and HIGHLIGHT_END (U+E001); the UI splits on them and renders the marks
@@ -129,27 +131,65 @@ const likePattern = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 /** The pieces of SQL a parsed query turns into. */
 export interface SearchPlan {
-  /** FTS5 expression for the word index, or null. */
-  words: string | null;
-  /** FTS5 expression for the trigram index (substrings of 3+ characters), or null. */
-  trigram: string | null;
+  /** FTS5 phrases for the word index, ANDed. */
+  words: string[];
+  /** FTS5 phrases for the trigram index (substrings of 3+ characters), ANDed. */
+  trigram: string[];
   /** LIKE patterns (escaped with `\`) for shorter substrings. */
   like: string[];
+  /**
+   * Set when the last word is a prefix longer than the prefix index's 3 characters: FTS5 would
+   * merge the doclists of every term with that prefix (tens of ms for a common word at 1M
+   * messages), so `words` uses its first 3 characters (served by the prefix index) and matches
+   * are checked for a token starting with `prefix` (folded like unicode61 folds).
+   */
+  longPrefix?: string;
 }
 
+/** Lower case without diacritics, as the word index sees text. */
+export const fold = (s: string) => s.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase();
+
+/** True when some token of `text` starts with `prefix` (already folded). */
+export function hasTokenWithPrefix(text: string, prefix: string): boolean {
+  // Checked for thousands of candidates per keystroke: plain lower-casing and indexOf first,
+  // Unicode folding only for text that needs it.
+  // eslint-disable-next-line no-control-regex
+  const lower = /[^\u0000-\u007f]/.test(text) ? fold(text) : text.toLowerCase();
+  for (let i = lower.indexOf(prefix); i >= 0; i = lower.indexOf(prefix, i + 1)) {
+    if (i === 0 || !/[\p{L}\p{N}]/u.test(lower[i - 1]!)) return true;
+  }
+  return false;
+}
+
+/** Prefix lengths the word indexes keep (`prefix = '2 3'` in migration 2). */
+const INDEXED_PREFIX = 3;
+
 export function planSearch(terms: readonly QueryTerm[]): SearchPlan {
-  const words = terms.filter((t) => t.kind === "word").map((t) => quote(t.text) + (t.prefix ? "*" : ""));
+  let longPrefix: string | undefined;
+  const words = terms
+    .filter((t) => t.kind === "word")
+    .map((t) => {
+      if (!t.prefix) return quote(t.text);
+      const tokens = t.text.split(" ");
+      const last = fold(tokens.at(-1) ?? "");
+      // Only plain letters/digits: their folding in JS and in unicode61 agree.
+      if (codepoints(last) > INDEXED_PREFIX && /^[a-z0-9]+$/.test(last)) {
+        longPrefix = last;
+        tokens[tokens.length - 1] = last.slice(0, INDEXED_PREFIX);
+      }
+      return `${quote(tokens.join(" "))}*`;
+    });
   const subs = terms.filter((t) => t.kind === "substring");
   const trigram = subs.filter((t) => codepoints(t.text) >= 3).map((t) => quote(t.text));
   const like = subs.filter((t) => codepoints(t.text) < 3).map((t) => likePattern(t.text));
-  return { words: words.length > 0 ? words.join(" ") : null, trigram: trigram.length > 0 ? trigram.join(" ") : null, like };
+  return { words, trigram, like, ...(longPrefix !== undefined ? { longPrefix } : {}) };
 }
 
 /** The same terms looked up as substrings, for words that matched nothing (only 3+ characters: a scan is too slow). */
 export function substringFallback(terms: readonly QueryTerm[]): SearchPlan | null {
   const subs = terms.map((t) => (t.kind === "word" ? t.raw : t.text));
   if (subs.length === 0 || subs.some((s) => codepoints(s) < 3)) return null;
-  return { words: null, trigram: subs.map(quote).join(" "), like: [] };
+  return { words: [], trigram: subs.map(quote), like: [] };
 }
 
 interface Cursor {
@@ -266,23 +306,25 @@ export class HistorySearch {
     const params: Record<string, unknown> = { open: HIGHLIGHT_START, close: HIGHLIGHT_END, cap: TITLE_CAP };
     const where = this.filterSql(query, params, "c.updated_at");
     // Titles are short and few: substrings are plain LIKE scans here, whatever their length.
-    const needles = [...(plan.trigram ? trigramNeedles(plan.trigram) : []), ...plan.like.map(unlike)];
+    const needles = [...trigramNeedles(plan.trigram.join(" ")), ...plan.like.map(unlike)];
     needles.forEach((n, i) => {
       where.push(`c.title LIKE @t${i} ESCAPE '\\'`);
       params[`t${i}`] = likePattern(n);
     });
     type Row = { id: string; title: string; updated_at: number; hl: string; score: number | null };
     let rows: Row[];
-    if (plan.words) {
-      params.words = plan.words;
-      rows = this.db
-        .prepare<[Record<string, unknown>], Row>(
-          `SELECT c.id, c.title, c.updated_at, highlight(conversations_fts, 0, @open, @close) AS hl, conversations_fts.rank AS score
+    if (plan.words.length > 0) {
+      const ranked = this.rankedMatches("conversations_fts", "c", plan.words, where, params, TITLE_CAP, TITLE_CAP, plan.longPrefix);
+      const hl = this.db
+        .prepare<[string, string, string, number], { id: string; title: string; updated_at: number; hl: string }>(
+          `SELECT c.id, c.title, c.updated_at, highlight(conversations_fts, 0, ?, ?) AS hl
            FROM conversations_fts JOIN conversations c ON c.rid = conversations_fts.rowid
-           WHERE conversations_fts MATCH @words ${where.map((w) => `AND ${w}`).join(" ")}
-           ORDER BY conversations_fts.rank LIMIT @cap`,
-        )
-        .all(params);
+           WHERE conversations_fts MATCH ? AND conversations_fts.rowid = ?`,
+        );
+      rows = ranked.flatMap((r) => {
+        const row = hl.get(HIGHLIGHT_START, HIGHLIGHT_END, plan.words.join(" "), r.id);
+        return row ? [{ ...row, score: r.score }] : [];
+      });
     } else {
       rows = this.db
         .prepare<[Record<string, unknown>], Row>(
@@ -307,34 +349,21 @@ export class HistorySearch {
   private messageHits(plan: SearchPlan, query: SearchQuery, offset: number, count: number): SearchHit[] {
     const params: Record<string, unknown> = { limit: count, offset };
     const filters = this.filterSql(query, params, "m.created_at");
-    const needsJoin = filters.length > 0 || plan.like.length > 0;
     plan.like.forEach((p, i) => {
       filters.push(`m.content LIKE @l${i} ESCAPE '\\'`);
       params[`l${i}`] = p;
     });
-    const driver = plan.words ? "messages_fts" : plan.trigram ? "messages_trigram" : null;
+    const driver = plan.words.length > 0 ? "messages_fts" : plan.trigram.length > 0 ? "messages_trigram" : null;
     let rows: MessageHitRow[];
     if (driver) {
-      params.match = plan.words ?? plan.trigram;
-      const conditions = [`${driver} MATCH @match`, ...filters];
-      if (plan.words && plan.trigram) {
-        conditions.push("messages_fts.rowid IN (SELECT rowid FROM messages_trigram WHERE messages_trigram MATCH @trigram)");
-        params.trigram = plan.trigram;
+      const phrases = driver === "messages_fts" ? plan.words : plan.trigram;
+      if (driver === "messages_fts" && plan.trigram.length > 0) {
+        filters.push("m.id IN (SELECT rowid FROM messages_trigram WHERE messages_trigram MATCH @trigram)");
+        params.trigram = plan.trigram.join(" ");
       }
-      const from = needsJoin
-        ? `${driver} JOIN messages m ON m.id = ${driver}.rowid JOIN conversations c ON c.rid = m.conversation_rid`
-        : driver;
-      // One backwards pass over the newest CANDIDATE_CAP matches, scoring each; the page is then cut
-      // from them sorted by score (see the header for why ranking stops there).
-      const candidates = this.db
-        .prepare<[Record<string, unknown>], MessageHitRow>(
-          `SELECT ${driver}.rowid AS id, ${driver}.rank AS score FROM ${from}
-           WHERE ${conditions.join(" AND ")} ORDER BY ${driver}.rowid DESC LIMIT @cap`,
-        )
-        .all({ ...params, cap: CANDIDATE_CAP });
-      candidates.sort((a, b) => (a.score ?? 0) - (b.score ?? 0) || b.id - a.id);
-      rows = candidates.slice(offset, offset + count);
-      return this.describe(rows, driver, params.match as string, []);
+      const ranked = this.rankedMatches(driver, "m", phrases, filters, params, CANDIDATE_CAP, offset + count, driver === "messages_fts" ? plan.longPrefix : undefined);
+      rows = ranked.slice(offset, offset + count);
+      return this.describe(rows, driver, phrases.join(" "), []);
     }
     rows = this.db
       .prepare<[Record<string, unknown>], MessageHitRow>(
@@ -343,6 +372,74 @@ export class HistorySearch {
       )
       .all(params);
     return this.describe(rows, null, null, plan.like.map(unlike));
+  }
+
+  /**
+   * The newest `cap` rows of `table` matching every phrase and `conditions`, best first.
+   *
+   * bm25 needs each phrase's document count, and FTS5 gets it by walking the phrase's whole
+   * doclist: at a million messages a common word ("the", "model") costs 50-100 ms that way, the
+   * whole budget, while its weight (IDF) is near zero anyway. So phrases with `cap` or more
+   * matches are only filters: the score is bm25 over the rarer phrases (each walk is then short),
+   * and when every phrase is common the newest matches come first. `alias` is the joined content
+   * table (`m` messages, `c` conversations) that `conditions` refer to.
+   */
+  private rankedMatches(
+    table: "messages_fts" | "messages_trigram" | "conversations_fts",
+    alias: "m" | "c",
+    phrases: readonly string[],
+    conditions: readonly string[],
+    params: Record<string, unknown>,
+    cap: number,
+    need: number,
+    longPrefix?: string,
+  ): MessageHitRow[] {
+    const join =
+      alias === "m"
+        ? `JOIN messages m ON m.id = ${table}.rowid JOIN conversations c ON c.rid = m.conversation_rid`
+        : `JOIN conversations c ON c.rid = ${table}.rowid`;
+    const ids = this.db
+      .prepare<[Record<string, unknown>], number>(
+        `SELECT ${table}.rowid FROM ${conditions.length > 0 ? `${table} ${join}` : table}
+         WHERE ${[`${table} MATCH @match`, ...conditions].join(" AND ")} ORDER BY ${table}.rowid DESC LIMIT @cap`,
+      )
+      .pluck()
+      .all({ ...params, match: phrases.join(" "), cap });
+    if (ids.length === 0) return [];
+    const textOf = this.db
+      .prepare<[number], string>(alias === "m" ? "SELECT content FROM messages WHERE id = ?" : "SELECT title FROM conversations WHERE rid = ?")
+      .pluck();
+    const verified = (id: number) => longPrefix === undefined || hasTokenWithPrefix(textOf.get(id) ?? "", longPrefix);
+    const probe = this.db
+      .prepare<[string, number], number>(`SELECT rowid FROM ${table} WHERE ${table} MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?`)
+      .pluck();
+    // One phrase and no filters: the candidate walk already counted it.
+    const rare =
+      phrases.length === 1 && conditions.length === 0
+        ? ids.length < cap
+          ? [...phrases]
+          : []
+        : phrases.filter((p) => probe.get(p, cap - 1) === undefined);
+    if (rare.length === 0) {
+      // Newest first: only as many candidates as the page needs are read and checked.
+      const out: MessageHitRow[] = [];
+      for (const id of ids) {
+        if (out.length >= need) break;
+        if (verified(id)) out.push({ id, score: null });
+      }
+      return out;
+    }
+    const candidates = ids.filter(verified);
+    // Every candidate matches the rare phrases, and they have fewer than `cap` matches each: all scored here.
+    const scores = new Map(
+      this.db
+        .prepare<[string], [number, number]>(`SELECT rowid, rank FROM ${table} WHERE ${table} MATCH ?`)
+        .raw()
+        .all(rare.join(" ")),
+    );
+    return candidates
+      .map((id) => ({ id, score: scores.get(id) ?? 0 }))
+      .sort((a, b) => a.score - b.score || b.id - a.id);
   }
 
   /** Snippets and titles for the few rows of a page (snippet() is costly, so never for every candidate). */

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { HearthError } from "../../server/errors.js";
-import { HIGHLIGHT_END, HIGHLIGHT_START, likeSnippet, parseSearchQuery, planSearch } from "../../server/history/search.js";
+import { hasTokenWithPrefix, HIGHLIGHT_END, HIGHLIGHT_START, likeSnippet, parseSearchQuery, planSearch } from "../../server/history/search.js";
 import { HistoryStore } from "../../server/history/store.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-history-search-"));
@@ -42,18 +42,33 @@ const messageConvs = (q: string, extra: Record<string, unknown> = {}) =>
 
 describe("parseSearchQuery", () => {
   test("words become quoted phrases; the last is a prefix while typing", () => {
-    assert.deepEqual(planSearch(parseSearchQuery("kube")).words, '"kube"*');
-    assert.deepEqual(planSearch(parseSearchQuery("kubernetes pod ")).words, '"kubernetes" "pod"');
-    assert.deepEqual(planSearch(parseSearchQuery('"context window" lar')).words, '"context window" "lar"*');
-    assert.deepEqual(planSearch(parseSearchQuery('lar "context window"')).words, '"lar" "context window"');
-    assert.deepEqual(planSearch(parseSearchQuery("e-mail")).words, '"e mail"*');
-    assert.deepEqual(planSearch(parseSearchQuery("pod a")).words, '"pod" "a"', "no one-letter prefix");
-    assert.deepEqual(planSearch(parseSearchQuery('AND OR NOT NEAR("xy')).words, '"AND" "OR" "NOT" "NEAR" "xy"*');
+    const plan = (q: string) => planSearch(parseSearchQuery(q));
+    assert.deepEqual(plan("kub").words, ['"kub"*']);
+    assert.deepEqual(plan("kubernetes pod ").words, ['"kubernetes"', '"pod"']);
+    assert.deepEqual(plan('"context window" la').words, ['"context window"', '"la"*']);
+    assert.deepEqual(plan('lar "context window"').words, ['"lar"', '"context window"']);
+    assert.deepEqual(plan("e-mail").words, ['"e mai"*'], "a phrase whose last token is a prefix");
+    assert.equal(plan("e-mail").longPrefix, "mail");
+    assert.deepEqual(plan("pod a").words, ['"pod"', '"a"'], "no one-letter prefix");
+    assert.deepEqual(plan('AND OR NOT NEAR("xy').words, ['"AND"', '"OR"', '"NOT"', '"NEAR"', '"xy"*']);
+  });
+
+  test("a prefix longer than the prefix index is looked up by its first 3 letters and checked", () => {
+    const plan = planSearch(parseSearchQuery("Kubern"));
+    assert.deepEqual(plan.words, ['"kub"*']);
+    assert.equal(plan.longPrefix, "kubern");
+    assert.equal(planSearch(parseSearchQuery("kub")).longPrefix, undefined);
+    assert.equal(planSearch(parseSearchQuery("Zürich")).longPrefix, "zurich", "folded like the index folds");
+    assert.equal(planSearch(parseSearchQuery("Łódź")).longPrefix, undefined, "what JS cannot fold to ASCII goes to FTS5 as typed");
+    assert.equal(hasTokenWithPrefix("We deploy to Kubernetes.", "kubern"), true);
+    assert.equal(hasTokenWithPrefix("minikubernetes", "kubern"), false, "inside a word is not a token prefix");
+    assert.equal(hasTokenWithPrefix("Électron builds", "electr"), true);
+    assert.equal(hasTokenWithPrefix("x-kubernetes", "kubern"), true);
   });
 
   test("CJK and symbol-only chunks are substrings; short ones use LIKE", () => {
-    assert.deepEqual(planSearch(parseSearchQuery("東京タワー")), { words: null, trigram: '"東京タワー"', like: [] });
-    assert.deepEqual(planSearch(parseSearchQuery("東京")), { words: null, trigram: null, like: ["%東京%"] });
+    assert.deepEqual(planSearch(parseSearchQuery("東京タワー")), { words: [], trigram: ['"東京タワー"'], like: [] });
+    assert.deepEqual(planSearch(parseSearchQuery("東京")), { words: [], trigram: [], like: ["%東京%"] });
     assert.deepEqual(planSearch(parseSearchQuery("100% a_b")).like, [], "letters and digits stay words");
     assert.deepEqual(planSearch(parseSearchQuery("🎉")).like, ["%🎉%"]);
     assert.deepEqual(planSearch(parseSearchQuery("%_")).like, ["%\\%\\_%"]);
