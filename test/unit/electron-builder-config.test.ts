@@ -4,6 +4,7 @@
  * names exists, and the per-platform filters keep exactly each target's native binaries.
  */
 import fs from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -149,5 +150,23 @@ describe("electron-builder.yml", () => {
     ]) {
       assert.ok(unpack.some((p) => minimatch(file, p, { dot: true })), file);
     }
+  });
+
+  test("the release workflow builds every target on a runner of its own OS", () => {
+    // js-yaml is what electron-builder itself parses YAML with.
+    const yaml = createRequire(import.meta.url)("js-yaml") as { load(text: string): unknown };
+    const wf = yaml.load(fs.readFileSync(path.join(repoRoot, ".github", "workflows", "release.yml"), "utf8")) as {
+      on: { push: { tags: string[] } };
+      jobs: { installers: { strategy: { matrix: { include: { os: string; args: string }[] } } } };
+    };
+    assert.deepEqual(wf.on.push.tags, ["v*.*.*"]);
+    const built = new Set<string>();
+    for (const { os, args } of wf.jobs.installers.strategy.matrix.include) {
+      const target = (/--(mac|win|linux)\b/.exec(args)?.[1] ?? "") as Os;
+      const hostOs = os.startsWith("macos") ? "mac" : os.startsWith("windows") ? "win" : "linux";
+      assert.equal(target, hostOs, `${args} runs on ${os}`);
+      for (const arch of args.match(/--(x64|arm64)\b/g) ?? []) built.add(`${target}-${arch.slice(2)}`);
+    }
+    assert.deepEqual([...built].sort(), TARGETS.map(([os, arch]) => `${os}-${arch}`).sort());
   });
 });
