@@ -1,4 +1,352 @@
+/**
+ * Settings: appearance, the server (address, API key, CORS), performance, models and history.
+ * Server settings are saved to the server's settings file and apply at its next start; the
+ * screen says which ones are waiting for a restart. The API key is write-only.
+ */
+import { useEffect, useMemo, useState } from "react";
+import { conversations } from "../api/history.js";
+import { describeError } from "../api/errors.js";
+import { downloadFile, historyIo, settings as api, type EditableKey, type SettingsPatch, type SettingsView as View } from "../api/settings.js";
+import { Dialog } from "../app/Dialog.js";
+import { ErrorNote } from "../app/ErrorNote.js";
+import { emit } from "../app/events.js";
+import { showToast } from "../app/toast.js";
 import type { ThemeChoice } from "../app/theme.js";
-export default function SettingsView(_props: { theme: ThemeChoice; onTheme: (t: ThemeChoice) => void }) {
-  return <div className="page"><h1>Settings</h1></div>;
+import { useAsync } from "../app/useAsync.js";
+
+type Kind = "text" | "number" | "list" | "bool" | "select";
+
+interface FieldDef {
+  key: Exclude<EditableKey, "apiKey">;
+  label: string;
+  kind: Kind;
+  help: string;
+  options?: readonly string[];
+}
+
+const SECTIONS: { title: string; fields: FieldDef[] }[] = [
+  {
+    title: "Server",
+    fields: [
+      { key: "host", label: "Host", kind: "text", help: "127.0.0.1 keeps Hearth on this computer. Another address exposes it to the network and needs an API key." },
+      { key: "port", label: "Port", kind: "number", help: "0 picks a free port at each start." },
+      { key: "corsOrigins", label: "CORS origins", kind: "list", help: "Web pages allowed to call Hearth from a browser, one origin per line (e.g. http://localhost:5173)." },
+      { key: "allowedHosts", label: "Allowed host names", kind: "list", help: "Names besides localhost that may reach Hearth (a guard against DNS rebinding)." },
+    ],
+  },
+  {
+    title: "Performance",
+    fields: [
+      { key: "threads", label: "CPU threads", kind: "number", help: "0 chooses from this machine." },
+      { key: "parallel", label: "Parallel sequences", kind: "number", help: "Requests decoded together; 0 chooses from the model and memory." },
+      { key: "ctxSize", label: "Context size per sequence", kind: "number", help: "Tokens; 0 chooses from the model (up to 4096)." },
+      { key: "gpu", label: "GPU", kind: "select", options: ["auto", "cpu", "cuda", "vulkan", "metal"], help: "auto uses a GPU when there is one." },
+      { key: "maxQueue", label: "Queue length", kind: "number", help: "Requests that may wait for a free sequence before the server answers busy." },
+      { key: "defaultMaxTokens", label: "Default max tokens", kind: "number", help: "Longest reply when a request sets no limit." },
+      { key: "requestTimeout", label: "Request timeout (seconds)", kind: "number", help: "A generation running longer is stopped." },
+    ],
+  },
+  {
+    title: "Models",
+    fields: [
+      { key: "modelDirs", label: "Extra model folders", kind: "list", help: "Folders whose GGUF files are listed besides the models folder, one per line." },
+      { key: "modelIdleTimeout", label: "Unload after idle (seconds)", kind: "number", help: "0 keeps models loaded." },
+      { key: "modelMemoryMb", label: "Memory for models (MiB)", kind: "number", help: "0 chooses from this machine." },
+      { key: "hfEndpoint", label: "Hugging Face address", kind: "text", help: "For a mirror; downloads come from here." },
+    ],
+  },
+  {
+    title: "History",
+    fields: [
+      { key: "recordApi", label: "Record API chats", kind: "bool", help: "Keep /v1 chat traffic from other tools in history, as API conversations." },
+      { key: "apiRetentionDays", label: "Keep API chats for (days)", kind: "number", help: "0 keeps them forever. Pinned chats are always kept." },
+    ],
+  },
+];
+
+const ALL_FIELDS = SECTIONS.flatMap((s) => s.fields);
+
+function toDraft(value: unknown, kind: Kind): string {
+  if (kind === "list") return Array.isArray(value) ? value.join("\n") : "";
+  if (kind === "bool") return value ? "true" : "false";
+  return value === undefined || value === null ? "" : String(value);
+}
+
+function fromDraft(draft: string, kind: Kind): unknown {
+  if (kind === "list") return draft.split("\n").map((s) => s.trim()).filter(Boolean);
+  if (kind === "bool") return draft === "true";
+  if (kind === "number") return draft.trim() === "" ? null : Number(draft);
+  return draft.trim() === "" ? null : draft.trim();
+}
+
+export default function SettingsView({ theme, onTheme }: { theme: ThemeChoice; onTheme: (t: ThemeChoice) => void }) {
+  const state = useAsync((signal) => api.get({ signal }), []);
+  const [view, setView] = useState<View | null>(null);
+  const [draft, setDraft] = useState<Record<string, string>>({});
+  const [apiKey, setApiKey] = useState("");
+  const [removeKey, setRemoveKey] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [saving, setSaving] = useState(false);
+
+  useEffect(() => {
+    if (state.data) setView(state.data);
+  }, [state.data]);
+
+  const initial = useMemo(() => {
+    if (!view) return {};
+    const values: Record<string, string> = {};
+    for (const f of ALL_FIELDS) {
+      const saved = (view.saved as Record<string, unknown>)[f.key];
+      values[f.key] = toDraft(saved !== undefined ? saved : (view.settings as Record<string, unknown>)[f.key], f.kind);
+    }
+    return values;
+  }, [view]);
+
+  useEffect(() => setDraft(initial), [initial]);
+
+  const changed = ALL_FIELDS.filter((f) => draft[f.key] !== undefined && draft[f.key] !== initial[f.key]);
+  const dirty = changed.length > 0 || apiKey !== "" || removeKey;
+
+  const save = async () => {
+    const patch: SettingsPatch = {};
+    for (const f of changed) patch[f.key] = fromDraft(draft[f.key] ?? "", f.kind);
+    if (apiKey) patch.apiKey = apiKey;
+    else if (removeKey) patch.apiKey = null;
+    setSaving(true);
+    setError(null);
+    try {
+      const next = await api.save(patch);
+      setView(next);
+      setApiKey("");
+      setRemoveKey(false);
+      showToast({ message: next.restartRequired.length > 0 ? "Saved. Restart Hearth to apply the changes." : "Saved." });
+    } catch (err) {
+      setError(err);
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  return (
+    <div className="page">
+      <div className="page-inner">
+        <header className="page-header">
+          <div>
+            <h1>Settings</h1>
+            <p>{view ? `Saved in ${view.file}. Command-line flags and HEARTH_* variables take precedence.` : "\u00a0"}</p>
+          </div>
+        </header>
+
+        <section className="section" aria-labelledby="appearance-title">
+          <h2 id="appearance-title">Appearance</h2>
+          <div className="segmented" role="radiogroup" aria-label="Theme" style={{ maxWidth: 320 }}>
+            {(["system", "light", "dark"] as const).map((t) => (
+              <button key={t} type="button" role="radio" aria-checked={theme === t} className={theme === t ? "active" : ""} onClick={() => onTheme(t)}>
+                {t === "system" ? "System" : t === "light" ? "Light" : "Dark"}
+              </button>
+            ))}
+          </div>
+        </section>
+
+        {state.error ? <ErrorNote error={state.error} onRetry={state.reload} /> : null}
+        {view && view.restartRequired.length > 0 ? (
+          <div className="notice" role="status">
+            Restart Hearth to apply: {view.restartRequired.map((k) => ALL_FIELDS.find((f) => f.key === k)?.label ?? (k === "apiKey" ? "API key" : k)).join(", ")}.
+          </div>
+        ) : null}
+
+        {view ? (
+          <form
+            onSubmit={(e) => {
+              e.preventDefault();
+              void save();
+            }}
+          >
+            {SECTIONS.map((section) => (
+              <section key={section.title} className="section" aria-labelledby={`section-${section.title}`}>
+                <h2 id={`section-${section.title}`}>{section.title}</h2>
+                <div className="card">
+                  <div className="form-grid">
+                    {section.fields.map((f) => (
+                      <Field key={f.key} def={f} value={draft[f.key] ?? ""} pending={view.restartRequired.includes(f.key)} onChange={(v) => setDraft((d) => ({ ...d, [f.key]: v }))} />
+                    ))}
+                    {section.title === "Server" ? (
+                      <div className="field wide">
+                        <label className="field" style={{ marginBottom: 6 }}>
+                          <span>
+                            API key <span className="key-state">({view.saved.apiKeySet || view.settings.apiKeySet ? "set" : "not set"})</span>
+                          </span>
+                          <input
+                            type="password"
+                            autoComplete="new-password"
+                            value={apiKey}
+                            placeholder={view.saved.apiKeySet ? "A key is saved — type a new one to replace it" : "At least 8 characters"}
+                            onChange={(e) => {
+                              setApiKey(e.target.value);
+                              if (e.target.value) setRemoveKey(false);
+                            }}
+                          />
+                        </label>
+                        <span className="field-help">Clients then send it as “Authorization: Bearer …”. It is never shown again.</span>
+                        {view.saved.apiKeySet ? (
+                          <label className="checkbox" style={{ marginTop: 8 }}>
+                            <input type="checkbox" checked={removeKey} disabled={apiKey !== ""} onChange={(e) => setRemoveKey(e.target.checked)} />
+                            <span>Remove the saved key</span>
+                          </label>
+                        ) : null}
+                      </div>
+                    ) : null}
+                  </div>
+                </div>
+              </section>
+            ))}
+            {error ? <ErrorNote error={error} /> : null}
+            <div className="save-bar">
+              <span className="muted">{dirty ? `${changed.length + (apiKey || removeKey ? 1 : 0)} unsaved change${changed.length + (apiKey || removeKey ? 1 : 0) === 1 ? "" : "s"}` : "All changes saved"}</span>
+              <button
+                type="button"
+                className="button"
+                disabled={!dirty || saving}
+                onClick={() => {
+                  setDraft(initial);
+                  setApiKey("");
+                  setRemoveKey(false);
+                }}
+              >
+                Discard
+              </button>
+              <button type="submit" className="button primary" disabled={!dirty || saving}>
+                {saving ? "Saving…" : "Save"}
+              </button>
+            </div>
+          </form>
+        ) : null}
+
+        <HistoryData />
+      </div>
+    </div>
+  );
+}
+
+function Field({ def, value, pending, onChange }: { def: FieldDef; value: string; pending: boolean; onChange: (v: string) => void }) {
+  const id = `setting-${def.key}`;
+  const label = (
+    <span>
+      {def.label}
+      {pending ? <span className="badge warn" style={{ marginLeft: 6 }}>after restart</span> : null}
+    </span>
+  );
+  if (def.kind === "bool") {
+    return (
+      <div className="field wide">
+        <label className="checkbox" style={{ marginBottom: 2 }}>
+          <input type="checkbox" checked={value === "true"} onChange={(e) => onChange(e.target.checked ? "true" : "false")} aria-describedby={`${id}-help`} />
+          {label}
+        </label>
+        <span className="field-help" id={`${id}-help`}>
+          {def.help}
+        </span>
+      </div>
+    );
+  }
+  return (
+    <label className={def.kind === "list" ? "field wide" : "field"} htmlFor={id}>
+      {label}
+      {def.kind === "select" ? (
+        <select id={id} value={value} onChange={(e) => onChange(e.target.value)} aria-describedby={`${id}-help`}>
+          {def.options?.map((o) => (
+            <option key={o} value={o}>
+              {o}
+            </option>
+          ))}
+        </select>
+      ) : def.kind === "list" ? (
+        <textarea id={id} rows={2} value={value} onChange={(e) => onChange(e.target.value)} aria-describedby={`${id}-help`} />
+      ) : (
+        <input id={id} type={def.kind === "number" ? "number" : "text"} value={value} onChange={(e) => onChange(e.target.value)} aria-describedby={`${id}-help`} />
+      )}
+      <span className="field-help" id={`${id}-help`}>
+        {def.help}
+      </span>
+    </label>
+  );
+}
+
+function HistoryData() {
+  const [confirming, setConfirming] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const run = async (work: () => Promise<void>) => {
+    setBusy(true);
+    try {
+      await work();
+    } catch (err) {
+      showToast({ message: describeError(err).message });
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section className="section" aria-labelledby="data-title">
+      <h2 id="data-title">Your history</h2>
+      <div className="card">
+        <p className="muted" style={{ marginTop: 0 }}>
+          Export every conversation (all branches) as JSON to back it up or move it, or as Markdown to read. Import a JSON export back.
+        </p>
+        <div className="page-actions">
+          <button type="button" className="button" disabled={busy} onClick={() => void run(() => downloadFile("/api/export?format=json", "hearth-history.json"))}>
+            Export JSON
+          </button>
+          <button type="button" className="button" disabled={busy} onClick={() => void run(() => downloadFile("/api/export?format=markdown", "hearth-history.md"))}>
+            Export Markdown
+          </button>
+          <label className="button">
+            Import JSON…
+            <input
+              type="file"
+              accept="application/json,.json"
+              className="visually-hidden"
+              onChange={(e) => {
+                const file = e.target.files?.[0];
+                e.target.value = "";
+                if (!file) return;
+                void run(async () => {
+                  const result = await historyIo.import(JSON.parse(await file.text()));
+                  emit("conversations");
+                  showToast({ message: `Imported ${result.imported.length} conversation${result.imported.length === 1 ? "" : "s"}${result.skipped.length ? `, ${result.skipped.length} already here` : ""}.` });
+                });
+              }}
+            />
+          </label>
+          <span style={{ flex: 1 }} />
+          <button type="button" className="button danger" disabled={busy} onClick={() => setConfirming(true)}>
+            Delete all history…
+          </button>
+        </div>
+      </div>
+      {confirming ? (
+        <Dialog title="Delete all history?" onClose={() => setConfirming(false)}>
+          <p className="muted">Every conversation, from the app and from the API, is deleted from this computer. This cannot be undone; export first if you may want it back.</p>
+          <div className="dialog-actions">
+            <button type="button" className="button" onClick={() => setConfirming(false)} autoFocus>
+              Cancel
+            </button>
+            <button
+              type="button"
+              className="button danger"
+              onClick={() => {
+                setConfirming(false);
+                void run(async () => {
+                  const { deleted } = await conversations.removeAll();
+                  emit("conversations");
+                  showToast({ message: `Deleted ${deleted} conversation${deleted === 1 ? "" : "s"}.` });
+                });
+              }}
+            >
+              Delete everything
+            </button>
+          </div>
+        </Dialog>
+      ) : null}
+    </section>
+  );
 }
