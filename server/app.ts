@@ -78,6 +78,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     loadWaitSeconds: config.modelLoadTimeout,
     settingsFile: path.join(config.dataDir, "model-settings.json"),
     hfEndpoint: config.hfEndpoint,
+    ...(config.chatTemplate !== undefined ? { chatTemplate: config.chatTemplate } : {}),
     onModelState: (model, info) => metrics.setModelState(model, info.state, info.memoryBytes ?? 0),
   });
   const router = new ProviderRouter();

@@ -13,6 +13,17 @@ export const GPU_CHOICES = ["auto", "cpu", "cuda", "vulkan", "metal"] as const;
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export const DEFAULT_PORT = 7424;
 
+/** Chat wrapper names node-llama-cpp can be told to use (its `specializedChatWrapperTypeNames`). */
+export const CHAT_WRAPPER_NAMES = [
+  "general", "deepSeek", "qwen", "llama3.2-lightweight", "llama3.1", "llama3", "llama2Chat", "mistral", "alpacaChat",
+  "functionary", "chatML", "falconChat", "gemma4", "gemma", "harmony", "muse", "seed",
+] as const;
+
+/** Jinja text rather than a wrapper name: it has a tag or an expression. */
+export function isJinjaTemplate(value: string): boolean {
+  return value.includes("{%") || value.includes("{{");
+}
+
 const intFromString = (min: number, max: number) =>
   z.coerce.number({ error: "must be a number" }).int("must be a whole number").min(min).max(max);
 
@@ -78,6 +89,19 @@ export const ConfigSchema = z.object({
   modelLoadTimeout: intFromString(1, 86_400).default(120),
   /** Base URL of Hugging Face (or a mirror) for model downloads. Defaults to https://huggingface.co. */
   hfEndpoint: z.url({ protocol: /^https?$/ }).default("https://huggingface.co"),
+  /**
+   * The chat template of every local model: a wrapper name (`chatML`, `llama3.1`, `qwen`...) or a
+   * Jinja template. Defaults to none (each model's own template, or a guess from its name).
+   */
+  chatTemplate: z
+    .string()
+    .min(1)
+    .refine((v) => isJinjaTemplate(v) || (CHAT_WRAPPER_NAMES as readonly string[]).includes(v), {
+      error: `must be a Jinja template or one of ${CHAT_WRAPPER_NAMES.join(", ")}`,
+    })
+    .optional(),
+  /** The most choices (`n`) one request may ask for; each takes a sequence. Defaults to 8. */
+  maxN: intFromString(1, 128).default(8),
 });
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
@@ -118,6 +142,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: "model-memory-mb", key: "modelMemoryMb", type: "string", help: "MiB loaded models may use together, 0 = auto (default 0)" },
   { flag: "model-load-timeout", key: "modelLoadTimeout", type: "string", help: "seconds a request waits for its model to load (default 120)" },
   { flag: "hf-endpoint", key: "hfEndpoint", type: "string", help: "Hugging Face base URL for downloads (default https://huggingface.co)" },
+  { flag: "chat-template", key: "chatTemplate", type: "string", help: "chat template for local models: a wrapper name (chatML, llama3.1...) or Jinja text" },
+  { flag: "max-n", key: "maxN", type: "string", help: "most choices (n) one request may ask for (default 8)" },
 ];
 
 export const envName = (flag: string): string => `HEARTH_${flag.toUpperCase().replaceAll("-", "_")}`;

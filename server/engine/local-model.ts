@@ -32,8 +32,12 @@ import type {
   SamplingOptions,
 } from "../providers/types.js";
 import { AsyncQueue } from "../util/async-queue.js";
+import { installBatchBarrier } from "./batch-barrier.js";
 import { toChatHistory } from "./chat-history.js";
+import { chatWrapperFor } from "./chat-template.js";
+import { ForcedCallStream, forcedCallHint, forcedCallSchema } from "./forced-tool-call.js";
 import { GrammarCache } from "./grammar.js";
+import { decodeWithLogprobs, stopTriggersOf, type DecodeWithLogprobsResult } from "./logprobs.js";
 import type { EngineRuntime } from "./runtime.js";
 import { SlotPool, type PoolStats } from "./slot-pool.js";
 
@@ -49,6 +53,8 @@ export interface LocalModelOptions {
   defaultMaxTokens: number;
   /** Layers to put on the GPU: "auto" fits what free VRAM allows, "max" all of them. Defaults to "auto". */
   gpuLayers?: "auto" | "max" | number;
+  /** A chat wrapper name or Jinja template to use instead of the model's own. Defaults to the model's (see chat-template.ts). */
+  chatTemplate?: string;
   runtime: EngineRuntime;
   logger: Logger;
   onPoolChange?: (stats: PoolStats) => void;
@@ -90,6 +96,28 @@ function finishReasonOf(stopReason: string): FinishReason {
   if (stopReason === "maxTokens") return "length";
   if (stopReason === "functionCalls") return "tool_calls";
   return "stop";
+}
+
+/** How a generation ended, as `run` reports it in the finish event. */
+interface Outcome {
+  reason: FinishReason;
+  /** The request's stop string that ended the text. */
+  stopSequence?: string;
+}
+
+/** The stop string node-llama-cpp reports for a custom stop trigger (text parts only). */
+function stopSequenceOf(metadata: { stopReason: string; customStopTrigger?: readonly unknown[] }): string | undefined {
+  if (metadata.stopReason !== "customStopTrigger" || !metadata.customStopTrigger) return undefined;
+  return metadata.customStopTrigger.filter((p): p is string => typeof p === "string").join("");
+}
+
+function outcomeOfLogprobDecode(result: DecodeWithLogprobsResult, requestStops: readonly string[]): Outcome {
+  const custom = result.stopString !== undefined && requestStops.includes(result.stopString) ? result.stopString : undefined;
+  return { reason: result.stopReason === "maxTokens" ? "length" : "stop", ...(custom !== undefined ? { stopSequence: custom } : {}) };
+}
+
+function newCallId(): string {
+  return `call_${crypto.randomBytes(12).toString("hex")}`;
 }
 
 function repeatPenaltyOf(s: SamplingOptions) {
@@ -155,11 +183,14 @@ export class LocalModel {
         contextSize,
         threads: { ideal: options.runtime.threads, min: 1 },
       });
+      // Every generating sequence in each decode step: measured 74 -> 64 steps for 8 x 64 tokens (BENCHMARKS.md).
+      if (parallel > 1 && !installBatchBarrier(context)) options.logger.debug("batch barrier not installed: node-llama-cpp internals differ");
       const slots: Slot[] = [];
       let chatWrapperName = "";
+      const chatWrapper = chatWrapperFor(model, options.chatTemplate);
       for (let index = 0; index < parallel; index++) {
         const sequence = context.getSequence();
-        const chat = new LlamaChat({ contextSequence: sequence, autoDisposeSequence: false });
+        const chat = new LlamaChat({ contextSequence: sequence, autoDisposeSequence: false, ...(chatWrapper ? { chatWrapper } : {}) });
         chatWrapperName = chat.chatWrapper.wrapperName;
         slots.push({ index, sequence, chat, completion: new LlamaCompletion({ contextSequence: sequence }) });
       }
@@ -216,24 +247,9 @@ export class LocalModel {
 
     if (forcedTool) {
       // No native way to force a call (ENGINE-NOTES §3.3): constrain the reply to a call object.
-      const choice = request.toolChoice;
-      const allowed = typeof choice === "object" ? request.tools.filter((t) => t.name === choice.name) : request.tools;
-      if (allowed.length === 0) {
-        throw new BadRequestError(`tool_choice names '${(choice as { name: string }).name}', which is not in tools.`, {
-          param: "tool_choice",
-        });
-      }
-      const callSchema = (t: (typeof allowed)[number]) => ({
-        type: "object",
-        properties: { name: { const: t.name }, arguments: t.parameters ?? { type: "object", properties: {} } },
-      });
-      const schema = allowed.length === 1 ? callSchema(allowed[0]!) : { oneOf: allowed.map(callSchema) };
+      const { allowed, schema } = forcedCallSchema(request.tools, request.toolChoice);
       grammar = await this.grammars.schema(schema, "tools");
-      const doc = allowed.map((t) => `- ${t.name}: ${t.description ?? ""} parameters: ${JSON.stringify(t.parameters ?? {})}`).join("\n");
-      history.splice(history.length - 1, 0, {
-        type: "system",
-        text: `Call one of these tools by answering with a JSON object {"name": ..., "arguments": {...}}:\n${doc}`,
-      });
+      history.splice(history.length - 1, 0, { type: "system", text: forcedCallHint(allowed) });
     } else if (request.tools.length > 0 && request.toolChoice !== "none") {
       functions = Object.fromEntries(
         request.tools.map((t) => [t.name, { description: t.description, params: (t.parameters ?? undefined) as never }]),
@@ -245,6 +261,36 @@ export class LocalModel {
     }
 
     const anySlot = this.pool.slots[0]!;
+    if (request.topLogprobs !== undefined) {
+      if (functions) {
+        throw new BadRequestError(
+          "logprobs cannot be combined with tools the model may call on its own (tool_choice 'auto'); use tool_choice 'none', 'required' or a named tool.",
+          { param: "logprobs", code: "unsupported_value" },
+        );
+      }
+      const state = anySlot.chat.chatWrapper.generateContextState({ chatHistory: history });
+      const prompt = state.contextText.tokenize(this.model.tokenizer);
+      const maxTokens = this.maxTokensFor(request.maxTokens, prompt.length, "messages");
+      const stop = stopTriggersOf(this.model, [...state.stopGenerationTriggers, ...(grammar?.stopGenerationTriggers ?? []), ...request.stop]);
+      const topLogprobs = request.topLogprobs;
+      return this.run(prompt, signal, async (slot, queue, genSignal) => {
+        const forced = forcedTool ? new ForcedCallStream(newCallId(), (e) => queue.push(e)) : null;
+        const result = await decodeWithLogprobs({
+          model: this.model,
+          sequence: slot.sequence,
+          prompt,
+          maxTokens,
+          topLogprobs,
+          stop,
+          sampling: samplingOf(request.sampling),
+          grammar,
+          signal: genSignal,
+          onText: (text, logprobs) => (forced ? forced.feed(text) : queue.push({ type: "text", text, logprobs })),
+        });
+        if (forced?.end()) return { reason: "tool_calls" };
+        return outcomeOfLogprobDecode(result, request.stop);
+      });
+    }
     const promptTokens = anySlot.chat.chatWrapper
       .generateContextState({ chatHistory: history, availableFunctions: functions, documentFunctionParams: true })
       .contextText.tokenize(this.model.tokenizer);
@@ -252,6 +298,7 @@ export class LocalModel {
 
     return this.run(promptTokens, signal, async (slot, queue, genSignal) => {
       const toolIds = new Map<number, string>();
+      const forced = forcedTool ? new ForcedCallStream(newCallId(), (e) => queue.push(e)) : null;
       const result = await slot.chat.generateResponse(history as ChatHistoryItem[], {
         ...samplingOf(request.sampling),
         signal: genSignal,
@@ -262,12 +309,12 @@ export class LocalModel {
         functions,
         documentFunctionParams: functions ? true : undefined,
         maxParallelFunctionCalls: request.parallelToolCalls ? undefined : 1,
-        onTextChunk: forcedTool ? undefined : (text) => queue.push({ type: "text", text }),
+        onTextChunk: forced ? (text) => forced.feed(text) : (text) => queue.push({ type: "text", text }),
         onFunctionCallParamsChunk: (chunk) => {
           let id = toolIds.get(chunk.callIndex);
           const first = id === undefined;
           if (id === undefined) {
-            id = `call_${crypto.randomBytes(12).toString("hex")}`;
+            id = newCallId();
             toolIds.set(chunk.callIndex, id);
           }
           if (first || chunk.paramsChunk) {
@@ -275,15 +322,9 @@ export class LocalModel {
           }
         },
       } as Parameters<LlamaChat["generateResponse"]>[1]);
-      if (forcedTool && result.metadata.stopReason !== "abort") {
-        const call = parseForcedCall(result.response);
-        if (call) {
-          queue.push({ type: "tool_call", index: 0, id: `call_${crypto.randomBytes(12).toString("hex")}`, name: call.name, argumentsDelta: call.arguments, first: true });
-          return "tool_calls";
-        }
-        return finishReasonOf(result.metadata.stopReason);
-      }
-      return finishReasonOf(result.metadata.stopReason);
+      if (forced && result.metadata.stopReason !== "abort" && forced.end()) return { reason: "tool_calls" };
+      const stopSequence = stopSequenceOf(result.metadata);
+      return { reason: finishReasonOf(result.metadata.stopReason), ...(stopSequence !== undefined ? { stopSequence } : {}) };
     });
   }
 
@@ -292,6 +333,27 @@ export class LocalModel {
     const bos = this.model.tokens.bos;
     const fullPrompt = bos !== null && this.model.tokens.shouldPrependBosToken ? [bos, ...promptTokens] : promptTokens;
     const maxTokens = this.maxTokensFor(request.maxTokens, fullPrompt.length, "prompt");
+    if (request.topLogprobs !== undefined) {
+      const topLogprobs = request.topLogprobs;
+      const withBos = fullPrompt.length > promptTokens.length;
+      return this.run(fullPrompt, signal, async (slot, queue, genSignal) => {
+        const result = await decodeWithLogprobs({
+          model: this.model,
+          sequence: slot.sequence,
+          prompt: fullPrompt,
+          maxTokens,
+          topLogprobs,
+          stop: stopTriggersOf(this.model, request.stop),
+          sampling: samplingOf(request.sampling),
+          promptLogprobs: request.echo,
+          signal: genSignal,
+          // The BOS token is not part of the prompt text the client sent.
+          onPromptLogprobs: (logprobs) => queue.push({ type: "text", text: request.prompt, logprobs: withBos ? logprobs.slice(1) : logprobs }),
+          onText: (text, logprobs) => queue.push({ type: "text", text, logprobs }),
+        });
+        return outcomeOfLogprobDecode(result, request.stop);
+      });
+    }
     return this.run(fullPrompt, signal, async (slot, queue, genSignal) => {
       if (request.echo) queue.push({ type: "text", text: request.prompt });
       const result = await slot.completion.generateCompletionWithMeta(promptTokens, {
@@ -302,7 +364,8 @@ export class LocalModel {
         customStopTriggers: request.stop.length > 0 ? request.stop : undefined,
         onTextChunk: (text) => queue.push({ type: "text", text }),
       });
-      return finishReasonOf(result.metadata.stopReason);
+      const stopSequence = stopSequenceOf(result.metadata);
+      return { reason: finishReasonOf(result.metadata.stopReason), ...(stopSequence !== undefined ? { stopSequence } : {}) };
     });
   }
 
@@ -313,7 +376,7 @@ export class LocalModel {
   private async run(
     promptTokens: Token[],
     signal: AbortSignal,
-    generate: (slot: Slot, queue: AsyncQueue<GenerationEvent>, signal: AbortSignal) => Promise<FinishReason>,
+    generate: (slot: Slot, queue: AsyncQueue<GenerationEvent>, signal: AbortSignal) => Promise<Outcome>,
   ): Promise<GenerationStream> {
     const slot = await this.pool.acquire(
       (s) => s.sequence.compareContextTokens(promptTokens).firstDifferentIndex,
@@ -327,7 +390,7 @@ export class LocalModel {
 
     const task = (async () => {
       try {
-        const reason = await generate(slot, queue, genSignal);
+        const outcome = await generate(slot, queue, genSignal);
         if (genSignal.aborted) {
           queue.fail(genSignal.reason);
           return;
@@ -335,8 +398,9 @@ export class LocalModel {
         const used = slot.sequence.tokenMeter.diff(meterBefore);
         queue.push({
           type: "finish",
-          reason,
+          reason: outcome.reason,
           usage: { promptTokens: promptTokens.length, completionTokens: used.usedOutputTokens, cachedTokens },
+          ...(outcome.stopSequence !== undefined ? { stopSequence: outcome.stopSequence } : {}),
         });
         queue.end();
       } catch (err) {
@@ -409,12 +473,3 @@ function normalize(vector: readonly number[]): Float32Array {
   return out;
 }
 
-function parseForcedCall(text: string): { name: string; arguments: string } | null {
-  try {
-    const value = JSON.parse(text) as { name?: unknown; arguments?: unknown };
-    if (typeof value.name !== "string") return null;
-    return { name: value.name, arguments: JSON.stringify(value.arguments ?? {}) };
-  } catch {
-    return null;
-  }
-}

@@ -46,6 +46,8 @@ export interface LocalProviderOptions {
   library?: ModelLibrary;
   /** Base URL of Hugging Face for downloads. Defaults to https://huggingface.co. */
   hfEndpoint?: string;
+  /** A chat wrapper name or Jinja template for every local model instead of its own. Defaults to none. */
+  chatTemplate?: string;
   /** Options for the download manager (timeouts, retries), mostly for tests. */
   downloadOptions?: Partial<Omit<DownloadManagerOptions, "modelsDir" | "library" | "logger" | "hfEndpoint">>;
 }
@@ -416,6 +418,7 @@ export class LocalProvider implements Provider {
         parallel,
         ctxSize: contextSize,
         gpuLayers: settings.gpuLayers,
+        ...(this.options.chatTemplate !== undefined ? { chatTemplate: this.options.chatTemplate } : {}),
         maxQueue: this.options.maxQueue,
         defaultMaxTokens: this.options.defaultMaxTokens,
         runtime: threads === runtime.threads ? runtime : { ...runtime, threads, dispose: runtime.dispose },

@@ -94,18 +94,22 @@ export interface Usage {
   cachedTokens: number;
 }
 
+/** One token's log-probability (natural log, <= 0) and the most likely alternatives, best first. */
 export interface TokenLogprob {
   token: string;
-  logprob: number;
+  /** Null only for an echoed prompt's first token, which has nothing before it to be predicted from. */
+  logprob: number | null;
   bytes: number[];
   top: { token: string; logprob: number; bytes: number[] }[];
 }
 
 /** What a generation yields, in order: text and tool-call deltas, then exactly one `finish`. */
 export type GenerationEvent =
+  /** `logprobs` covers the tokens of `text`, when the request asked for them (`topLogprobs`). */
   | { type: "text"; text: string; logprobs?: TokenLogprob[] }
   | { type: "tool_call"; index: number; id: string; name: string; argumentsDelta: string; first: boolean }
-  | { type: "finish"; reason: FinishReason; usage: Usage };
+  /** `stopSequence`: the request's stop string that ended the text, when the provider knows it. */
+  | { type: "finish"; reason: FinishReason; usage: Usage; stopSequence?: string };
 
 /** Returned once the request was admitted (a sequence is free, the prompt fits); iterate it for events. */
 export type GenerationStream = AsyncIterable<GenerationEvent>;
