@@ -41,6 +41,13 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+  // Windows has no usable SIGTERM: a supervising parent (the Electron shell) asks by message,
+  // over a Node IPC channel or an Electron utilityProcess parent port.
+  const onMessage = (data: unknown) => {
+    if (typeof data === "object" && data !== null && (data as { type?: unknown }).type === "hearth:shutdown") stop("shutdown message");
+  };
+  process.on("message", onMessage);
+  (process as unknown as { parentPort?: { on(e: "message", f: (ev: { data: unknown }) => void): void } }).parentPort?.on("message", (ev) => onMessage(ev.data));
   try {
     const url = await server.start();
     process.stdout.write(`Hearth is ready at ${url} (OpenAI API: ${url}/v1)\n`);
