@@ -5,6 +5,7 @@
  */
 import { LlamaCompletion, type LlamaContext, type LlamaContextSequence, type LlamaModel } from "node-llama-cpp";
 import { createLogger } from "../server/logger.js";
+import { installBatchBarrier } from "../server/engine/batch-barrier.js";
 import { createRuntime, type EngineBinary, type EngineRuntime } from "../server/engine/runtime.js";
 
 export interface BareSetup {
@@ -25,6 +26,8 @@ export interface BareSetup {
   itemPrioritizationStrategy?: "maximumParallelism" | "firstInFirstOut";
   /** Pass `threads` as `{ideal, min: 1}` instead of a number. Defaults to true (what the server does). */
   flexibleThreads?: boolean;
+  /** Release sampling results of a step together (server/engine/batch-barrier.ts). Defaults to false. */
+  batchBarrier?: boolean;
 }
 
 /** The server's default sampling (server/openai/convert.ts SAMPLING_DEFAULTS), applied to both paths. */
@@ -70,6 +73,7 @@ export class BareEngine {
         ...(setup.itemPrioritizationStrategy ? { itemPrioritizationStrategy: setup.itemPrioritizationStrategy } : {}),
       },
     });
+    if (setup.batchBarrier) installBatchBarrier(context);
     const sequences = Array.from({ length: setup.sequences }, () => context.getSequence());
     return new BareEngine(runtime, model, context, sequences);
   }

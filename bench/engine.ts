@@ -55,7 +55,7 @@ interface VariantRun {
 }
 
 /** Runs every variant `reps` times, rotating the order each time so drift hits all alike. */
-async function interleaved(model: string, variants: Variant[], reps: number, tokens: number): Promise<Map<Variant, VariantRun>> {
+export async function interleaved(model: string, variants: Variant[], reps: number, tokens: number): Promise<Map<Variant, VariantRun>> {
   const runs = new Map<Variant, VariantRun>(variants.map((v) => [v, { single: [], aggregate8: [], loads: [], buildType: "" }]));
   for (let rep = 0; rep < reps; rep++) {
     for (let i = 0; i < variants.length; i++) {
@@ -113,7 +113,7 @@ function profileMetrics(p: ProfileResult, tokens: number): Record<string, number
 }
 
 /** One stream and eight, bare and through HTTP, in this process, with the profiler on. */
-async function profiles(model: string, tokens: number, loadgen: LoadGenerator): Promise<BenchResult[]> {
+export async function profiles(model: string, tokens: number, loadgen: LoadGenerator): Promise<BenchResult[]> {
   const name = path.basename(model, ".gguf");
   const { server, dataDir } = await startServer(model, 8);
   const rows: BenchResult[] = [];
@@ -168,7 +168,7 @@ async function profiles(model: string, tokens: number, loadgen: LoadGenerator): 
 }
 
 /** llama-bench and llama-server -np 8 against Hearth's HTTP API, same model, threads and run. */
-async function reference(model: string, tokens: number, reps: number, loadgen: LoadGenerator): Promise<BenchResult[]> {
+export async function reference(model: string, tokens: number, reps: number, loadgen: LoadGenerator): Promise<BenchResult[]> {
   const name = path.basename(model, ".gguf");
   if (!findReference()) {
     return [{ name: `reference ${name}`, metrics: {}, notes: "llama-bench/llama-server not built: node --import tsx bench/_reference.ts build" }];
