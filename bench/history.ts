@@ -13,7 +13,9 @@ import path from "node:path";
 import { pino } from "pino";
 import { createServer, type HearthServer } from "../server/app.js";
 import { loadConfig } from "../server/config.js";
+import { HistoryRecorder } from "../server/history/recorder.js";
 import { HistoryStore } from "../server/history/store.js";
+import type { GenerationStream } from "../server/providers/types.js";
 import { testModelPath } from "../test/helpers/models.js";
 import type { BenchOptions, BenchResult } from "./types.js";
 
@@ -47,7 +49,27 @@ coffee dinner breakfast lunch market price budget invoice meeting schedule calen
   .split(/\s+/u)
   .filter(Boolean);
 const DIACRITICS = ["café", "Zürich", "naïve", "résumé", "Ångström", "São Paulo", "Kraków", "crème brûlée", "Électron", "façade", "jalapeño", "Dvořák"];
-const CJK = ["東京", "タワー", "ラーメン", "新宿", "駅", "検索", "データベース", "天気", "今日", "明日", "学習", "モデル", "搜索", "数据库", "模型", "会话", "问题", "答案", "京都", "電車"];
+// Characters for a CJK lexicon: kana and common kanji/hanzi.
+const CJK_CHARS = [
+  ..."あいうえおかきくけこさしすせそたちつてとなにぬねのはひふへほまみむめもやゆよらりるれろわをんがぎぐげござじずぜぞだでどばびぶべぼ",
+  ..."アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワンガギグゲゴザジズゼゾダデドバビブベボー",
+  ..."日本東京大阪京都中国語学習研究開発会社時間今明昨年月週天気雨雪風山川海空電車駅道路店食事料理水茶酒肉魚野菜果物家族友人先生学生仕事問題答案説明質問",
+  ..."検索数据库模型会话网络服务器程序代码文件系统设计测试部署集群容器内存缓存请求响应错误警告配置索引查询结果延迟吞吐量线程进程队列批处理流式生成推理训练",
+];
+
+/** Pseudo-words for the long tail of a real vocabulary (names, jargon, typos): most words are rare. */
+function tailWords(rand: () => number, count: number): string[] {
+  const onsets = ["b", "br", "c", "ch", "d", "dr", "f", "g", "gl", "h", "j", "k", "l", "m", "n", "p", "pr", "qu", "r", "s", "sh", "st", "t", "tr", "v", "w", "z"];
+  const vowels = ["a", "e", "i", "o", "u", "ai", "ea", "ou", "y"];
+  const codas = ["", "n", "r", "s", "t", "l", "m", "x", "nd", "rk", "st"];
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
+  const out = new Set<string>();
+  while (out.size < count) {
+    const syllables = 2 + Math.floor(rand() * 2);
+    out.add(Array.from({ length: syllables }, () => pick(onsets) + pick(vowels) + pick(codas)).join(""));
+  }
+  return [...out];
+}
 const CODE = [
   "```ts\nconst result = await fetch(url, { signal });\nif (!result.ok) throw new Error(`HTTP ${result.status}`);\n```",
   "```python\nfor item in items:\n    print(item.name, item.price)\n```",
@@ -55,18 +77,15 @@ const CODE = [
   "```bash\nkubectl get pods -n default | grep Running\n```",
 ];
 
-class TextGen {
+/** Zipf sampling over a list: rank r is drawn with weight 1/r. */
+class Zipf<T> {
   private readonly cumulative: number[];
-  constructor(private readonly rand: () => number) {
+  constructor(private readonly items: readonly T[]) {
     let sum = 0;
-    this.cumulative = WORDS.map((_, i) => (sum += 1 / (i + 1)));
+    this.cumulative = items.map((_, i) => (sum += 1 / (i + 1)));
   }
-  private pick<T>(list: readonly T[]): T {
-    return list[Math.floor(this.rand() * list.length)]!;
-  }
-  word(): string {
-    const total = this.cumulative.at(-1)!;
-    const x = this.rand() * total;
+  draw(rand: () => number): T {
+    const x = rand() * this.cumulative.at(-1)!;
     let lo = 0;
     let hi = this.cumulative.length - 1;
     while (lo < hi) {
@@ -74,11 +93,35 @@ class TextGen {
       if (this.cumulative[mid]! < x) lo = mid + 1;
       else hi = mid;
     }
-    return WORDS[lo]!;
+    return this.items[lo]!;
+  }
+}
+
+class TextGen {
+  readonly tail: string[];
+  readonly cjkWords: string[];
+  private readonly head = new Zipf(WORDS);
+  private readonly tailZipf: Zipf<string>;
+  private readonly cjkZipf: Zipf<string>;
+  constructor(private readonly rand: () => number) {
+    this.tail = tailWords(rand, 20_000);
+    this.tailZipf = new Zipf(this.tail);
+    const pick = () => CJK_CHARS[Math.floor(rand() * CJK_CHARS.length)]!;
+    this.cjkWords = Array.from({ length: 3000 }, () => Array.from({ length: 1 + Math.floor(rand() * 3) }, pick).join(""));
+    this.cjkZipf = new Zipf(this.cjkWords);
+  }
+  private pick<T>(list: readonly T[]): T {
+    return list[Math.floor(this.rand() * list.length)]!;
+  }
+  /** A word: 85% from the common head, 15% from the long tail. */
+  word(): string {
+    return this.rand() < 0.85 ? this.head.draw(this.rand) : this.tailZipf.draw(this.rand);
+  }
+  cjkSentence(): string {
+    return `${Array.from({ length: 4 + Math.floor(this.rand() * 10) }, () => this.cjkZipf.draw(this.rand)).join("")}。`;
   }
   sentence(): string {
-    const r = this.rand();
-    if (r < 0.03) return `${Array.from({ length: 3 + Math.floor(this.rand() * 8) }, () => this.pick(CJK)).join("")}。`;
+    if (this.rand() < 0.03) return this.cjkSentence();
     const n = 5 + Math.floor(this.rand() * 14);
     const words = Array.from({ length: n }, () => (this.rand() < 0.01 ? this.pick(DIACRITICS) : this.word()));
     const s = words.join(" ");
@@ -106,25 +149,40 @@ interface QueryType {
   make: (gen: TextGen, rand: () => number) => string;
 }
 
+/** A few words of a sentence the generator could have written (so they co-occur like real text). */
+function wordsOf(g: TextGen, r: () => number, count: number): string[] {
+  let words: string[] = [];
+  while (words.length < count + 1) words = g.sentence().replace(/[.?。]$/u, "").toLowerCase().split(" ");
+  const i = Math.floor(r() * (words.length - count));
+  return words.slice(i, i + count);
+}
+
 const QUERY_TYPES: QueryType[] = [
-  { name: "one-word", make: (_g, r) => `${WORDS[Math.floor(r() * WORDS.length)]!} ` },
-  { name: "two-word", make: (_g, r) => `${WORDS[Math.floor(r() * WORDS.length)]!} ${WORDS[Math.floor(r() * WORDS.length)]!} ` },
+  // Any word of the vocabulary, the head or the tail alike: what people look for is often rare.
+  { name: "one-word", make: (g, r) => `${r() < 0.5 ? WORDS[Math.floor(r() * WORDS.length)]! : g.tail[Math.floor(r() * g.tail.length)]!} ` },
+  // The worst case: the 30 most frequent words, each in a large share of all messages.
+  { name: "common-word", make: (_g, r) => `${WORDS[Math.floor(r() * 30)]!} ` },
+  { name: "two-word", make: (g, r) => `${wordsOf(g, r, 2).join(" ")} ` },
+  { name: "phrase", make: (g, r) => `"${wordsOf(g, r, 2).join(" ")}"` },
   {
-    name: "phrase",
-    make: (g, r) => {
-      const words = g.sentence().replace(/[.?。]$/u, "").split(" ");
-      const i = Math.floor(r() * Math.max(1, words.length - 1));
-      return `"${words.slice(i, i + 2).join(" ").toLowerCase()}"`;
-    },
-  },
-  {
+    // Typing: a word's first 3 to 6 letters, no space after.
     name: "prefix",
-    make: (_g, r) => {
-      const w = WORDS.filter((x) => x.length >= 4)[Math.floor(r() * 300)] ?? "mode";
-      return w.slice(0, 3 + Math.floor(r() * 2));
+    make: (g, r) => {
+      const long = [...WORDS, ...g.tail.slice(0, 2000)].filter((x) => x.length >= 5);
+      const w = long[Math.floor(r() * long.length)]!;
+      return w.slice(0, 3 + Math.floor(r() * 4));
     },
   },
-  { name: "cjk", make: (_g, r) => CJK[Math.floor(r() * CJK.length)]! + CJK[Math.floor(r() * CJK.length)]! },
+  {
+    // A few characters from a CJK sentence (no spaces to split on).
+    name: "cjk",
+    make: (g, r) => {
+      const chars = [...g.cjkSentence().replace("。", "")];
+      const len = 3 + Math.floor(r() * 3);
+      const i = Math.floor(r() * Math.max(1, chars.length - len));
+      return chars.slice(i, i + len).join("");
+    },
+  },
 ];
 
 /** Streams one /v1 reply and returns decode tokens/s (first token to last), as a client sees it. */
@@ -197,6 +255,49 @@ async function recordingOverhead(quick: boolean): Promise<BenchResult> {
   }
 }
 
+/**
+ * CPU the recorder adds per streamed event, measured without a model: the same events through
+ * the recorder and through a bare pass-through generator. Robust on a busy machine, unlike tokens/s.
+ */
+async function recorderCpuPerEvent(quick: boolean): Promise<BenchResult> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-bench-recorder-"));
+  const store = HistoryStore.open(path.join(dir, "history.sqlite"));
+  try {
+    const recorder = new HistoryRecorder(store);
+    const events = quick ? 50_000 : 300_000;
+    async function* source(): GenerationStream {
+      for (let i = 0; i < events; i++) yield { type: "text", text: " tok" };
+      yield { type: "finish", reason: "length", usage: { promptTokens: 1, completionTokens: events, cachedTokens: 0 } };
+    }
+    async function* passThrough(s: GenerationStream): GenerationStream {
+      for await (const e of s) yield e;
+    }
+    const cpuOf = async (stream: GenerationStream) => {
+      const start = process.cpuUsage();
+      for await (const _e of stream);
+      const d = process.cpuUsage(start);
+      return (d.user + d.system) / events;
+    };
+    const c = store.createConversation({ source: "ui" });
+    const u = store.appendMessage(c.id, { role: "user", content: "bench" });
+    const plain: number[] = [];
+    const recorded: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      plain.push(await cpuOf(passThrough(source())));
+      recorded.push(await cpuOf(recorder.recordReply(source(), { conversationId: c.id, parentId: u.id, model: "bench" })));
+    }
+    const min = (xs: number[]) => Math.min(...xs);
+    return {
+      name: "history recorder CPU per streamed event",
+      metrics: { pass_through_us: round(min(plain), 3), recorder_us: round(min(recorded), 3), overhead_us: round(min(recorded) - min(plain), 3) },
+      notes: `${events} text events, best of 3; a 2,000 tokens/s stream spends 500 us per token`,
+    };
+  } finally {
+    store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function run(opts: BenchOptions): Promise<BenchResult[]> {
   const sizes = opts.quick ? [10_000] : [10_000, 100_000, 1_000_000];
   const queriesPerType = opts.quick ? 40 : 100;
@@ -246,6 +347,8 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
         bulk_insert_msgs_per_s: round((size - (sizes[sizes.indexOf(size) - 1] ?? 0)) / bulkSeconds, 0),
         single_insert_ms: round(singleMs, 3),
         db_MiB: fileSizeMiB(file),
+        // Latencies are wall clock: on a shared machine they grow with the load.
+        load_avg_1m: round(os.loadavg()[0] ?? 0),
       };
       const qrand = mulberry32(7);
       const notes: string[] = [];
@@ -272,6 +375,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
     store.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+  results.push(await recorderCpuPerEvent(opts.quick));
   results.push(await recordingOverhead(opts.quick));
   return results;
 }
