@@ -9,7 +9,13 @@ import { z } from "zod";
 import type { ServerContext } from "../context.js";
 import { BadRequestError } from "../errors.js";
 import { toChatMessages, toChatRequest } from "../history/prompt.js";
-import { GenerationParamsSchema, SOURCES, type Conversation, type GenerationParams } from "../history/types.js";
+import {
+  ConversationSchema,
+  GenerationParamsSchema,
+  SOURCES,
+  type Conversation,
+  type GenerationParams,
+} from "../history/types.js";
 import { SseWriter, clientGoneSignal } from "../http/sse.js";
 import { parseOrThrow } from "../http/validate.js";
 import { SAMPLING_DEFAULTS } from "../openai/convert.js";
@@ -35,6 +41,8 @@ export const HistoryFilterQuery = z.object({
 export const ListConversationsQuery = HistoryFilterQuery.extend({
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
+
+export const ConversationPageSchema = z.object({ items: z.array(ConversationSchema), nextCursor: z.string().nullable() });
 
 export const CreateConversationBody = z.object({
   title: z.string().max(500).optional(),
@@ -65,9 +73,9 @@ export const SendMessageBody = z.object({
 export const EditMessageBody = z.object({ content: z.string().min(1, "must not be empty").max(1_000_000), ...generationFields });
 export const RegenerateBody = z.object(generationFields);
 
-const idParam = z.object({ id: z.string().min(1).max(100) });
-const messageParam = idParam.extend({ messageId: z.coerce.number().int().positive() });
-const atQuery = z.object({ at: z.coerce.number().int().positive().optional() });
+export const idParam = z.object({ id: z.string().min(1).max(100) });
+export const messageParam = idParam.extend({ messageId: z.coerce.number().int().positive() });
+export const atQuery = z.object({ at: z.coerce.number().int().positive().optional() });
 
 export function createConversationsRouter(ctx: ServerContext): express.Router {
   const router = express.Router();
@@ -199,3 +207,4 @@ export function createConversationsRouter(ctx: ServerContext): express.Router {
 
   return router;
 }
+

@@ -25,7 +25,9 @@
  */
 import { BadRequestError } from "../errors.js";
 import type { Db } from "./db.js";
-import type { HistoryFilters, Role } from "./types.js";
+import type { HistoryFilters, Role, SearchHit, SearchPage } from "./types.js";
+
+export type { SearchHit, SearchPage } from "./types.js";
 
 export const HIGHLIGHT_START = "\uE000";
 export const HIGHLIGHT_END = "\uE001";
@@ -44,28 +46,6 @@ export interface SearchQuery extends HistoryFilters {
   limit?: number;
   /** `nextCursor` of the previous page. */
   cursor?: string;
-}
-
-export interface SearchHit {
-  /** `title` hits match the conversation title (messageId and role are null); `message` hits a message. */
-  kind: "title" | "message";
-  conversationId: string;
-  conversationTitle: string;
-  messageId: number | null;
-  role: Role | null;
-  /** The message's time, or the conversation's last update for a title hit. */
-  createdAt: number;
-  /** Text around the match with HIGHLIGHT_START/HIGHLIGHT_END around each matched part. */
-  snippet: string;
-  /** bm25 (lower is better) for indexed hits; null for substring scans ranked by recency. */
-  score: number | null;
-}
-
-export interface SearchPage {
-  hits: SearchHit[];
-  nextCursor: string | null;
-  /** `words`: the word index answered; `substring`: the trigram index or a scan did; `none`: nothing to search for. */
-  mode: "words" | "substring" | "none";
 }
 
 /** One parsed piece of the query. */

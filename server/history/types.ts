@@ -115,3 +115,27 @@ export interface HistoryFilters {
   /** Exclusive upper bound, ms. */
   to?: number;
 }
+
+export const SearchHitSchema = z.object({
+  /** `title` hits match the conversation title (messageId and role are null); `message` hits a message. */
+  kind: z.enum(["title", "message"]),
+  conversationId: z.string(),
+  conversationTitle: z.string(),
+  messageId: z.number().int().nullable(),
+  role: z.enum(ROLES).nullable(),
+  /** The message's time, or the conversation's last update for a title hit. */
+  createdAt: z.number().int(),
+  /** Plain text (not HTML-escaped) with U+E000 before and U+E001 after each matched part. */
+  snippet: z.string(),
+  /** bm25 (lower is better); null when ranked by recency. */
+  score: z.number().nullable(),
+});
+export type SearchHit = z.infer<typeof SearchHitSchema>;
+
+export const SearchPageSchema = z.object({
+  hits: z.array(SearchHitSchema),
+  nextCursor: z.string().nullable(),
+  /** `words`: the word index answered; `substring`: the trigram index or a scan did; `none`: nothing to search for. */
+  mode: z.enum(["words", "substring", "none"]),
+});
+export type SearchPage = z.infer<typeof SearchPageSchema>;
