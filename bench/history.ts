@@ -11,7 +11,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pino } from "pino";
-import { createServer, type HearthServer } from "../server/app.js";
+import type { HearthServer } from "../server/app.js";
 import { loadConfig } from "../server/config.js";
 import { HistoryRecorder } from "../server/history/recorder.js";
 import { HistoryStore } from "../server/history/store.js";
@@ -215,6 +215,8 @@ async function streamTokensPerSecond(url: string, maxTokens: number, seed: numbe
 
 /** Tokens/s through the real server with /v1 recording on and off, requests interleaved to share the noise. */
 async function recordingOverhead(quick: boolean): Promise<BenchResult> {
+  // Loaded here so the storage half of this benchmark runs even when the server does not build.
+  const { createServer } = await import("../server/app.js");
   const model = await testModelPath();
   const servers: { server: HearthServer; url: string; dir: string }[] = [];
   try {
