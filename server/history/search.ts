@@ -10,7 +10,7 @@
  *   a closed quoted phrase, or it is a single character (a one-letter prefix matches most of the index).
  * - A chunk containing CJK/Thai/... (scripts written without spaces), or made only of symbols
  *   (emoji, `***`), is a substring: the trigram index when it has 3+ characters, else `LIKE`.
- * - When a word query finds nothing at all, it is retried as substrings (3+ characters), so
+ * - When a one-word query finds nothing at all, it is retried as a substring (3+ characters), so
  *   `ernet` finds "kubernetes". The page says which mode answered.
  *
  * Ranking: bm25 among the CANDIDATE_CAP newest matches, weighing only the phrases that are not
@@ -165,11 +165,15 @@ export function planSearch(terms: readonly QueryTerm[]): SearchPlan {
   return { words, trigram, like, ...(longPrefix !== undefined ? { longPrefix } : {}) };
 }
 
-/** The same terms looked up as substrings, for words that matched nothing (only 3+ characters: a scan is too slow). */
+/**
+ * A single word that matched nothing, looked up inside words instead (3+ characters: shorter
+ * would be a scan). Only one: several common words as substrings walk huge trigram lists.
+ */
 export function substringFallback(terms: readonly QueryTerm[]): SearchPlan | null {
-  const subs = terms.map((t) => (t.kind === "word" ? t.raw : t.text));
-  if (subs.length === 0 || subs.some((s) => codepoints(s) < 3)) return null;
-  return { words: [], trigram: subs.map(quote), like: [] };
+  const only = terms.length === 1 ? terms[0]! : undefined;
+  const text = only?.kind === "word" ? only.raw : only?.text;
+  if (text === undefined || codepoints(text) < 3) return null;
+  return { words: [], trigram: [quote(text)], like: [] };
 }
 
 interface Cursor {
