@@ -19,7 +19,7 @@ import type { GenerationStream } from "../server/providers/types.js";
 import { testModelPath } from "../test/helpers/models.js";
 import type { BenchOptions, BenchResult } from "./types.js";
 
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -97,7 +97,7 @@ class Zipf<T> {
   }
 }
 
-class TextGen {
+export class TextGen {
   readonly tail: string[];
   readonly cjkWords: string[];
   private readonly head = new Zipf(WORDS);
@@ -184,6 +184,37 @@ const QUERY_TYPES: QueryType[] = [
     },
   },
 ];
+
+/**
+ * Latency of each query type: wall clock (what a user waits, including time the CPU was busy with
+ * other work) and CPU time of this process (what the query itself costs; steadier on a shared machine).
+ */
+export function measureQueries(store: HistoryStore, gen: TextGen, perType: number): { metrics: Record<string, number>; notes: string } {
+  const qrand = mulberry32(7);
+  const metrics: Record<string, number> = {};
+  const notes: string[] = [];
+  for (const type of QUERY_TYPES) {
+    const wall: number[] = [];
+    const cpu: number[] = [];
+    let hits = 0;
+    for (let i = 0; i < perType; i++) {
+      const q = type.make(gen, qrand);
+      const c = process.cpuUsage();
+      const s = performance.now();
+      const page = store.search.search({ q, limit: 20 });
+      wall.push(performance.now() - s);
+      const d = process.cpuUsage(c);
+      cpu.push((d.user + d.system) / 1000);
+      hits += page.hits.length;
+    }
+    wall.sort((a, b) => a - b);
+    cpu.sort((a, b) => a - b);
+    for (const p of [50, 95, 99]) metrics[`${type.name}_p${p}_ms`] = round(percentile(wall, p));
+    metrics[`${type.name}_cpu_p95_ms`] = round(percentile(cpu, 95));
+    notes.push(`${type.name}: ${round(hits / perType, 1)} hits/page`);
+  }
+  return { metrics, notes: notes.join("; ") };
+}
 
 /** Streams one /v1 reply and returns decode tokens/s (first token to last), as a client sees it. */
 async function streamTokensPerSecond(url: string, maxTokens: number, seed: number): Promise<number> {
@@ -352,25 +383,9 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
         // Latencies are wall clock: on a shared machine they grow with the load.
         load_avg_1m: round(os.loadavg()[0] ?? 0),
       };
-      const qrand = mulberry32(7);
-      const notes: string[] = [];
-      for (const type of QUERY_TYPES) {
-        const times: number[] = [];
-        let hits = 0;
-        for (let i = 0; i < queriesPerType; i++) {
-          const q = type.make(gen, qrand);
-          const s = performance.now();
-          const page = store.search.search({ q, limit: 20 });
-          times.push(performance.now() - s);
-          hits += page.hits.length;
-        }
-        times.sort((a, b) => a - b);
-        metrics[`${type.name}_p50_ms`] = round(percentile(times, 50));
-        metrics[`${type.name}_p95_ms`] = round(percentile(times, 95));
-        metrics[`${type.name}_p99_ms`] = round(percentile(times, 99));
-        notes.push(`${type.name}: ${round(hits / queriesPerType, 1)} hits/page`);
-      }
-      results.push({ name: `history ${size.toLocaleString("en")} messages`, metrics, notes: notes.join("; ") });
+      const { metrics: queryMetrics, notes } = measureQueries(store, gen, queriesPerType);
+      Object.assign(metrics, queryMetrics);
+      results.push({ name: `history ${size.toLocaleString("en")} messages`, metrics, notes });
       process.stderr.write(`  ${JSON.stringify(results.at(-1))}\n`);
     }
   } finally {
