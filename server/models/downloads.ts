@@ -129,6 +129,8 @@ class Stop extends Error {
 /** A connection that broke or stalled mid-transfer: worth another Range request. */
 class Interrupted extends Error {}
 
+const seconds = (ms: number) => `${ms < 1000 ? (ms / 1000).toFixed(1) : Math.round(ms / 1000)} s`;
+
 const TERMINAL: readonly DownloadState[] = ["completed", "failed", "cancelled"];
 
 /** Words a fetch failure for a person; `offline` when the host was never reached. */
@@ -442,8 +444,8 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
     try {
       arm(this.connectTimeoutMs, () =>
         job.receivedAny
-          ? new Interrupted(`no answer from ${host} within ${Math.round(this.connectTimeoutMs / 1000)} s`)
-          : new DownloadError(`${host} did not answer within ${Math.round(this.connectTimeoutMs / 1000)} s: you may be offline, or the server is down.`, true),
+          ? new Interrupted(`no answer from ${host} within ${seconds(this.connectTimeoutMs)}`)
+          : new DownloadError(`${host} did not answer within ${seconds(this.connectTimeoutMs)}: you may be offline, or the server is down.`, true),
       );
       const offset = file.bytes;
       const { res, linkedSize, linkedSha } = await this.request(file.url, offset, file.etag, attempt.signal);
@@ -490,7 +492,7 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
       if (start === 0) await fsp.writeFile(part, "");
       else await fsp.truncate(part, start);
       const handle = await fsp.open(part, "a");
-      const stalled = () => new Interrupted(`the transfer stalled for ${Math.round((this.options.stallTimeoutMs ?? 30_000) / 1000)} s`);
+      const stalled = () => new Interrupted(`the transfer stalled for ${seconds(this.options.stallTimeoutMs ?? 30_000)}`);
       arm(this.options.stallTimeoutMs ?? 30_000, stalled);
       try {
         for await (const chunk of res.body as AsyncIterable<Uint8Array>) {

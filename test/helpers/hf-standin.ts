@@ -24,10 +24,14 @@ export interface StandInFile {
 export interface Behaviour {
   /** Destroy the socket after this many body bytes of the next `times` responses. */
   cutAfter?: { bytes: number; times: number };
-  /** Send this many body bytes, then wait until `release()` (or the client leaves). */
+  /** Send the file up to this byte offset, then wait until `release()` (or the client leaves). */
   holdAfter?: number;
   /** Answer every request with this status (e.g. 404, 403, 500). */
   status?: number;
+  /** Answer the next `times` requests with this status, then serve normally. */
+  statusTimes?: { status: number; times: number };
+  /** Never answer: accept the request and send nothing (a host that hangs). */
+  silent?: boolean;
   /** Serve this instead of the file (an HTML error page, say). */
   body?: Buffer;
   /** Ignore Range headers (a server without resume support). */
@@ -103,7 +107,12 @@ export class HfStandIn {
       const key = `${decodeURIComponent(resolve[1]!)}/${resolve[3]!.split("/").map(decodeURIComponent).join("/")}`;
       const file = this.files.get(key);
       const behaviour = this.behaviours.get(key);
+      if (behaviour?.silent) return;
       if (behaviour?.status) return void res.writeHead(behaviour.status).end(`status ${behaviour.status}`);
+      if (behaviour?.statusTimes && behaviour.statusTimes.times > 0) {
+        behaviour.statusTimes.times--;
+        return void res.writeHead(behaviour.statusTimes.status).end(`status ${behaviour.statusTimes.status}`);
+      }
       if (!file) return void res.writeHead(404).end("Entry not found");
       // Like huggingface.co: the size and sha256 ride on the redirect to the CDN.
       return void res
@@ -154,9 +163,11 @@ export class HfStandIn {
       });
       return;
     }
-    if (behaviour?.holdAfter !== undefined && behaviour.holdAfter < body.length) {
-      res.write(body.subarray(0, behaviour.holdAfter));
-      const go = () => res.end(body.subarray(behaviour.holdAfter));
+    if (behaviour?.holdAfter !== undefined && behaviour.holdAfter < data.length) {
+      // The hold is at a position in the file: a resume past it gets nothing until released.
+      const upTo = Math.max(0, behaviour.holdAfter - start);
+      res.write(body.subarray(0, upTo));
+      const go = () => res.end(body.subarray(upTo));
       this.held.push(go);
       res.once("close", () => {
         this.held = this.held.filter((g) => g !== go);
