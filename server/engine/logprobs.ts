@@ -92,19 +92,26 @@ function logOf(p: number): number {
   return p > 0 ? Math.max(-9999, Math.log(p)) : -9999;
 }
 
-/** Token text and UTF-8 bytes, cached per model (top lists repeat the same few tokens). */
+/**
+ * Token text and UTF-8 bytes. A token's text depends on what precedes it (SentencePiece drops a
+ * word's leading space at the start of a text), so it is decoded after the same tokens as the
+ * text it belongs to, and the tokens of a reply concatenate to its text.
+ */
 class TokenTexts {
-  private readonly cache = new Map<Token, { token: string; bytes: number[] }>();
+  private readonly first = new Map<Token, { token: string; bytes: number[] }>();
   constructor(private readonly model: LlamaModel) {}
 
-  get(token: Token): { token: string; bytes: number[] } {
-    let hit = this.cache.get(token);
-    if (!hit) {
-      const text = this.model.detokenize([token], true);
-      hit = { token: text, bytes: [...Buffer.from(text, "utf8")] };
-      this.cache.set(token, hit);
+  get(token: Token, before: readonly Token[]): { token: string; bytes: number[] } {
+    if (before.length === 0) {
+      let hit = this.first.get(token);
+      if (!hit) this.first.set(token, (hit = this.of(this.model.detokenize([token], true))));
+      return hit;
     }
-    return hit;
+    return this.of(this.model.detokenize([token], true, before));
+  }
+
+  private of(text: string): { token: string; bytes: number[] } {
+    return { token: text, bytes: [...Buffer.from(text, "utf8")] };
   }
 }
 
@@ -115,15 +122,15 @@ function textsOf(model: LlamaModel): TokenTexts {
   return t;
 }
 
-function entryOf(texts: TokenTexts, token: Token, p: number, probabilities: Map<Token, number> | undefined, top: number): TokenLogprob {
+function entryOf(texts: TokenTexts, before: readonly Token[], token: Token, p: number, probabilities: Map<Token, number> | undefined, top: number): TokenLogprob {
   const alternatives: TokenLogprob["top"] = [];
   if (probabilities && top > 0) {
     for (const [t, q] of probabilities) {
       if (alternatives.length >= top || q <= 0) break;
-      alternatives.push({ ...texts.get(t), logprob: logOf(q) });
+      alternatives.push({ ...texts.get(t, before), logprob: logOf(q) });
     }
   }
-  return { ...texts.get(token), logprob: logOf(p), top: alternatives };
+  return { ...texts.get(token, before), logprob: logOf(p), top: alternatives };
 }
 
 /** The longest suffix of `text` that is a proper prefix of a stop string (held back until it resolves). */
@@ -161,7 +168,7 @@ export async function decodeWithLogprobs(options: DecodeWithLogprobsOptions): Pr
   if (sequence.nextTokenIndex > keep) await sequence.eraseContextTokenRanges([{ start: keep, end: sequence.nextTokenIndex }]);
 
   if (options.promptLogprobs) {
-    options.onPromptLogprobs?.(await scorePrompt(sequence, texts, prompt, top));
+    options.onPromptLogprobs?.(await scorePrompt(sequence, texts, prompt, top, model.tokens.bos));
     keep = prompt.length - 1;
   }
 
@@ -208,8 +215,8 @@ export async function decodeWithLogprobs(options: DecodeWithLogprobsOptions): Pr
         result = "abort";
         break;
       }
+      pending.push(entryOf(texts, generated.slice(-8), out.token, out.confidence, (out as { probabilities?: Map<Token, number> }).probabilities, top));
       generated.push(out.token);
-      pending.push(entryOf(texts, out.token, out.confidence, (out as { probabilities?: Map<Token, number> }).probabilities, top));
 
       const run = stop.tokens.find((r) => endsWithRun(generated, r));
       if (run) {
@@ -272,9 +279,11 @@ export async function decodeWithLogprobs(options: DecodeWithLogprobsOptions): Pr
  * and the top alternatives: logprob = logit - maxLogit - ln(sum exp(logit - maxLogit)). Only the
  * logits asked for cross into JavaScript, not the whole vocabulary per position.
  */
-async function scorePrompt(sequence: LlamaContextSequence, texts: TokenTexts, prompt: Token[], top: number): Promise<TokenLogprob[]> {
+async function scorePrompt(sequence: LlamaContextSequence, texts: TokenTexts, prompt: Token[], top: number, bos: Token | null): Promise<TokenLogprob[]> {
   const head = prompt.slice(0, -1);
-  const entries: TokenLogprob[] = [{ ...texts.get(prompt[0]!), logprob: null, top: [] }];
+  // The text before a token, as the client wrote it: without the BOS the server adds.
+  const before = (i: number) => prompt.slice(Math.max(0, i - 8), i).filter((t) => t !== bos);
+  const entries: TokenLogprob[] = [{ ...texts.get(prompt[0]!, []), logprob: null, top: [] }];
   if (head.length === 0) return entries;
   const results = await sequence.controlledEvaluate(
     head.map((token, i) => [
@@ -292,7 +301,7 @@ async function scorePrompt(sequence: LlamaContextSequence, texts: TokenTexts, pr
     const next = results[i]?.next;
     const target = prompt[i + 1]!;
     if (!next?.logits || next.totalLogitWeight === undefined) {
-      entries.push({ ...texts.get(target), logprob: null, top: [] });
+      entries.push({ ...texts.get(target, before(i + 1)), logprob: null, top: [] });
       continue;
     }
     const logits = next.logits;
@@ -301,9 +310,9 @@ async function scorePrompt(sequence: LlamaContextSequence, texts: TokenTexts, pr
     const alternatives = [...logits.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
-      .map(([t, l]) => ({ ...texts.get(t), logprob: Math.max(-9999, l - logZ) }));
+      .map(([t, l]) => ({ ...texts.get(t, before(i + 1)), logprob: Math.max(-9999, l - logZ) }));
     const own = logits.get(target);
-    entries.push({ ...texts.get(target), logprob: own === undefined ? null : Math.max(-9999, own - logZ), top: alternatives });
+    entries.push({ ...texts.get(target, before(i + 1)), logprob: own === undefined ? null : Math.max(-9999, own - logZ), top: alternatives });
   }
   return entries;
 }

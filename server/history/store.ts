@@ -516,6 +516,27 @@ export class HistoryStore {
     })();
   }
 
+  /**
+   * Deletes a message and every reply under it (its subtree, with their search entries). When it
+   * was on the shown branch, the newest remaining sibling is shown instead. False when there was none.
+   */
+  deleteMessage(id: number): boolean {
+    return this.db.transaction(() => {
+      const row = this.stmt.messageById.get(id);
+      if (!row) return false;
+      this.db.prepare<[number]>("DELETE FROM messages WHERE id = ?").run(id);
+      if (row.active === 1) {
+        this.db
+          .prepare<[number, number]>(
+            "UPDATE messages SET active = 1 WHERE id = (SELECT id FROM messages WHERE conversation_rid = ? AND ifnull(parent_id, 0) = ? ORDER BY id DESC LIMIT 1)",
+          )
+          .run(row.conversation_rid, row.parent_id ?? 0);
+      }
+      this.stmt.touchConversation.run(this.now(), row.conversation_rid);
+      return true;
+    })();
+  }
+
   /** Updates a message in place (a streamed reply as it grows, then complete). */
   updateMessage(id: number, patch: MessagePatch): Message {
     const columns: Record<string, unknown> = {};

@@ -11,7 +11,7 @@ export const SAMPLING_DEFAULTS = { temperature: 0.8, topP: 0.95, topK: 40, minP:
 
 type Content = string | { type: string; text?: unknown }[] | null | undefined;
 
-function textOf(content: Content, param: string): string {
+export function textOf(content: Content, param: string): string {
   if (content === null || content === undefined) return "";
   if (typeof content === "string") return content;
   return content
@@ -27,7 +27,7 @@ function textOf(content: Content, param: string): string {
     .join("");
 }
 
-function samplingOf(body: {
+export function samplingOf(body: {
   temperature?: number | null;
   top_p?: number | null;
   top_k?: number | null;
@@ -53,19 +53,26 @@ function stopOf(stop: string | string[] | null | undefined): string[] {
 }
 
 /** Refuses values Hearth would otherwise silently ignore. */
-function refuseUnsupported(body: { n?: number | null; logit_bias?: Record<string, number> | null }): void {
-  if (body.n !== null && body.n !== undefined && body.n > 1) {
-    throw new BadRequestError("n > 1 is not supported yet; send one request per choice.", { param: "n", code: "unsupported_value" });
-  }
+function refuseUnsupported(body: { logit_bias?: Record<string, number> | null }): void {
   if (body.logit_bias && Object.keys(body.logit_bias).length > 0) {
     throw new BadRequestError("logit_bias is not supported.", { param: "logit_bias", code: "unsupported_value" });
   }
 }
 
+/** Choices the request asks for (`n`), within the server's `maxN`. */
+export function choicesOf(body: { n?: number | null }, maxN: number): number {
+  const n = body.n ?? 1;
+  if (n > maxN) {
+    throw new BadRequestError(`n is ${n}, but this server allows at most ${maxN} choices per request (--max-n).`, { param: "n", code: "unsupported_value" });
+  }
+  return n;
+}
+
 export function toChatRequest(body: ChatCompletionRequestBody): ChatRequest {
   refuseUnsupported(body);
-  if (body.logprobs) {
-    throw new BadRequestError("logprobs are not supported for chat completions yet.", { param: "logprobs", code: "unsupported_value" });
+  const wantsTop = body.top_logprobs !== null && body.top_logprobs !== undefined && body.top_logprobs > 0;
+  if (wantsTop && !body.logprobs) {
+    throw new BadRequestError("top_logprobs requires logprobs to be true.", { param: "top_logprobs" });
   }
   const messages: ChatMessage[] = body.messages.map((m, i): ChatMessage => {
     const param = `messages.${i}.content`;
@@ -117,6 +124,7 @@ export function toChatRequest(body: ChatCompletionRequestBody): ChatRequest {
     tools,
     toolChoice,
     parallelToolCalls: body.parallel_tool_calls ?? true,
+    ...(body.logprobs ? { topLogprobs: body.top_logprobs ?? 0 } : {}),
     ...(body.user ? { user: body.user } : {}),
     wire: body as Record<string, unknown>,
   };
@@ -130,9 +138,6 @@ export function toCompletionRequest(body: CompletionRequestBody): CompletionRequ
   if (Array.isArray(body.prompt) && body.prompt.length > 1) {
     throw new BadRequestError("Only one prompt per request is supported; send an array of one or a string.", { param: "prompt", code: "unsupported_value" });
   }
-  if (body.logprobs !== null && body.logprobs !== undefined) {
-    throw new BadRequestError("logprobs are not supported for completions yet.", { param: "logprobs", code: "unsupported_value" });
-  }
   if (body.suffix) throw new BadRequestError("suffix is not supported.", { param: "suffix", code: "unsupported_value" });
   if (body.best_of !== null && body.best_of !== undefined && body.best_of > 1) {
     throw new BadRequestError("best_of > 1 is not supported.", { param: "best_of", code: "unsupported_value" });
@@ -143,6 +148,7 @@ export function toCompletionRequest(body: CompletionRequestBody): CompletionRequ
     model: body.model,
     prompt,
     echo: body.echo ?? false,
+    ...(body.logprobs !== null && body.logprobs !== undefined ? { topLogprobs: body.logprobs } : {}),
     maxTokens: body.max_tokens ?? COMPLETIONS_DEFAULT_MAX_TOKENS,
     sampling: samplingOf(body),
     stop: stopOf(body.stop),

@@ -1,11 +1,13 @@
 /**
  * Provider-neutral events to OpenAI's wire shapes, streamed (chunks over SSE) or collected into
- * one response. Shared by /v1 and by /api chat routes so both speak the same chunk format.
+ * one response. Shared by /v1 and by /api chat routes so both speak the same chunk format. A
+ * request with `n` choices is several generations whose events arrive interleaved, each tagged
+ * with its choice index (choices.ts).
  */
 import crypto from "node:crypto";
 import type { SseWriter } from "../http/sse.js";
-import type { GenerationStream, Usage } from "../providers/types.js";
-import type { ChatCompletion, ChatCompletionChunk, Completion } from "./schemas.js";
+import type { FinishReason, GenerationEvent, GenerationStream, TokenLogprob, Usage } from "../providers/types.js";
+import type { ChatCompletion, ChatCompletionChunk, ChatLogprobs, Completion, CompletionLogprobs } from "./schemas.js";
 
 export interface WireMeta {
   id: string;
@@ -13,7 +15,18 @@ export interface WireMeta {
   model: string;
   /** Send the extra usage chunk (`stream_options.include_usage`). */
   includeUsage: boolean;
+  /** Put `logprobs` on every choice (the request asked for them). Defaults to false. */
+  logprobs?: boolean;
 }
+
+/** One event of one choice. */
+export interface ChoiceEvent {
+  choice: number;
+  event: GenerationEvent;
+}
+
+/** The events of `n` choices, interleaved; each choice ends with its own `finish`. */
+export type ChoiceStream = AsyncIterable<ChoiceEvent>;
 
 export function newMeta(prefix: "chatcmpl" | "cmpl", model: string, includeUsage = false): WireMeta {
   return { id: `${prefix}-${crypto.randomBytes(12).toString("hex")}`, created: Math.floor(Date.now() / 1000), model, includeUsage };
@@ -28,31 +41,94 @@ export function usageOf(u: Usage) {
   };
 }
 
-type Delta = ChatCompletionChunk["choices"][number]["delta"];
+/** A single generation as choice 0. */
+export async function* singleChoice(stream: GenerationStream): ChoiceStream {
+  for await (const event of stream) yield { choice: 0, event };
+}
 
-function chunk(meta: WireMeta, delta: Delta, finishReason: ChatCompletionChunk["choices"][number]["finish_reason"] = null): ChatCompletionChunk {
+/**
+ * Usage of a request with several choices: the prompt is counted once (as OpenAI does), the
+ * completions of every choice are added up.
+ */
+class UsageSum {
+  private first: Usage | null = null;
+  private completion = 0;
+
+  add(choice: number, usage: Usage): void {
+    if (choice === 0 || this.first === null) this.first = usage;
+    this.completion += usage.completionTokens;
+  }
+
+  get total(): Usage {
+    return { promptTokens: this.first?.promptTokens ?? 0, cachedTokens: this.first?.cachedTokens ?? 0, completionTokens: this.completion };
+  }
+}
+
+function chatLogprobsOf(entries: readonly TokenLogprob[]): ChatLogprobs {
+  return {
+    content: entries.map((e) => ({
+      token: e.token,
+      logprob: e.logprob ?? -9999,
+      bytes: e.bytes,
+      top_logprobs: e.top.map((t) => ({ token: t.token, logprob: t.logprob, bytes: t.bytes })),
+    })),
+    refusal: null,
+  };
+}
+
+/** Legacy completions logprobs for `entries`, whose text starts at character `offset` of the choice. */
+function completionLogprobsOf(entries: readonly TokenLogprob[], offset: number): CompletionLogprobs {
+  const out: CompletionLogprobs = { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] };
+  let at = offset;
+  for (const e of entries) {
+    out.tokens.push(e.token);
+    out.token_logprobs.push(e.logprob);
+    out.top_logprobs.push(e.logprob === null ? null : Object.fromEntries(e.top.map((t) => [t.token, t.logprob])));
+    out.text_offset.push(at);
+    at += e.token.length;
+  }
+  return out;
+}
+
+function appendCompletionLogprobs(into: CompletionLogprobs, more: CompletionLogprobs): void {
+  into.tokens.push(...more.tokens);
+  into.token_logprobs.push(...more.token_logprobs);
+  into.top_logprobs.push(...more.top_logprobs);
+  into.text_offset.push(...more.text_offset);
+}
+
+type ChunkChoice = ChatCompletionChunk["choices"][number];
+
+function chunk(meta: WireMeta, choice: number, delta: ChunkChoice["delta"], finishReason: ChunkChoice["finish_reason"] = null, logprobs: ChatLogprobs | null = null): ChatCompletionChunk {
   return {
     id: meta.id,
     object: "chat.completion.chunk",
     created: meta.created,
     model: meta.model,
     system_fingerprint: null,
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+    choices: [{ index: choice, delta, logprobs, finish_reason: finishReason }],
     ...(meta.includeUsage ? { usage: null } : {}),
   };
 }
 
-export async function writeChatStream(sse: SseWriter, stream: GenerationStream, meta: WireMeta): Promise<void> {
-  await sse.send(chunk(meta, { role: "assistant", content: "" }));
-  for await (const event of stream) {
+export function writeChatStream(sse: SseWriter, stream: GenerationStream, meta: WireMeta): Promise<void> {
+  return writeChatChoices(sse, singleChoice(stream), meta, 1);
+}
+
+export async function writeChatChoices(sse: SseWriter, stream: ChoiceStream, meta: WireMeta, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await sse.send(chunk(meta, i, { role: "assistant", content: "" }));
+  const usage = new UsageSum();
+  for await (const { choice, event } of stream) {
     if (!sse.isOpen) return;
     switch (event.type) {
       case "text":
-        if (event.text) await sse.send(chunk(meta, { content: event.text }));
+        if (event.text || (event.logprobs && event.logprobs.length > 0)) {
+          await sse.send(chunk(meta, choice, { content: event.text }, null, meta.logprobs ? chatLogprobsOf(event.logprobs ?? []) : null));
+        }
         break;
       case "tool_call":
         await sse.send(
-          chunk(meta, {
+          chunk(meta, choice, {
             tool_calls: [
               event.first
                 ? { index: event.index, id: event.id, type: "function", function: { name: event.name, arguments: event.argumentsDelta } }
@@ -62,82 +138,133 @@ export async function writeChatStream(sse: SseWriter, stream: GenerationStream, 
         );
         break;
       case "finish":
-        await sse.send(chunk(meta, {}, event.reason));
-        if (meta.includeUsage) {
-          await sse.send({ id: meta.id, object: "chat.completion.chunk", created: meta.created, model: meta.model, system_fingerprint: null, choices: [], usage: usageOf(event.usage) });
-        }
+        usage.add(choice, event.usage);
+        await sse.send(chunk(meta, choice, {}, event.reason));
         break;
     }
+  }
+  if (meta.includeUsage) {
+    await sse.send({ id: meta.id, object: "chat.completion.chunk", created: meta.created, model: meta.model, system_fingerprint: null, choices: [], usage: usageOf(usage.total) });
   }
   sse.done();
 }
 
-export async function collectChat(stream: GenerationStream, meta: WireMeta): Promise<ChatCompletion> {
-  let text = "";
-  const calls = new Map<number, { id: string; name: string; arguments: string }>();
-  for await (const event of stream) {
-    if (event.type === "text") text += event.text;
-    else if (event.type === "tool_call") {
-      const call = calls.get(event.index) ?? { id: event.id, name: event.name, arguments: "" };
-      call.arguments += event.argumentsDelta;
-      calls.set(event.index, call);
-    } else {
-      const toolCalls = [...calls.entries()].sort(([a], [b]) => a - b).map(([, c]) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.arguments } }));
-      return {
-        id: meta.id,
-        object: "chat.completion",
-        created: meta.created,
-        model: meta.model,
-        system_fingerprint: null,
-        choices: [
-          {
-            index: 0,
-            message: { role: "assistant", content: toolCalls.length > 0 && text === "" ? null : text, refusal: null, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) },
-            logprobs: null,
-            finish_reason: event.reason,
-          },
-        ],
-        usage: usageOf(event.usage),
-      };
-    }
-  }
-  throw new Error("generation ended without a finish event");
+export function collectChat(stream: GenerationStream, meta: WireMeta): Promise<ChatCompletion> {
+  return collectChatChoices(singleChoice(stream), meta, 1);
 }
 
-function completionChunk(meta: WireMeta, text: string, finishReason: Completion["choices"][number]["finish_reason"]): Completion {
+interface CollectedChoice {
+  text: string;
+  calls: Map<number, { id: string; name: string; arguments: string }>;
+  logprobs: TokenLogprob[];
+  finish: FinishReason | null;
+}
+
+function emptyChoice(): CollectedChoice {
+  return { text: "", calls: new Map(), logprobs: [], finish: null };
+}
+
+export async function collectChatChoices(stream: ChoiceStream, meta: WireMeta, n: number): Promise<ChatCompletion> {
+  const choices = Array.from({ length: n }, emptyChoice);
+  const usage = new UsageSum();
+  for await (const { choice, event } of stream) {
+    const c = choices[choice];
+    if (!c) continue;
+    if (event.type === "text") {
+      c.text += event.text;
+      if (event.logprobs) c.logprobs.push(...event.logprobs);
+    } else if (event.type === "tool_call") {
+      const call = c.calls.get(event.index) ?? { id: event.id, name: event.name, arguments: "" };
+      call.arguments += event.argumentsDelta;
+      c.calls.set(event.index, call);
+    } else {
+      c.finish = event.reason;
+      usage.add(choice, event.usage);
+    }
+  }
+  if (choices.some((c) => c.finish === null)) throw new Error("generation ended without a finish event");
+  return {
+    id: meta.id,
+    object: "chat.completion",
+    created: meta.created,
+    model: meta.model,
+    system_fingerprint: null,
+    choices: choices.map((c, index) => {
+      const toolCalls = [...c.calls.entries()].sort(([a], [b]) => a - b).map(([, call]) => ({ id: call.id, type: "function" as const, function: { name: call.name, arguments: call.arguments } }));
+      return {
+        index,
+        message: { role: "assistant", content: toolCalls.length > 0 && c.text === "" ? null : c.text, refusal: null, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) },
+        logprobs: meta.logprobs ? chatLogprobsOf(c.logprobs) : null,
+        finish_reason: c.finish!,
+      };
+    }),
+    usage: usageOf(usage.total),
+  };
+}
+
+function completionChunk(meta: WireMeta, choice: number, text: string, finishReason: Completion["choices"][number]["finish_reason"], logprobs: CompletionLogprobs | null): Completion {
   return {
     id: meta.id,
     object: "text_completion",
     created: meta.created,
     model: meta.model,
     system_fingerprint: null,
-    choices: [{ index: 0, text, logprobs: null, finish_reason: finishReason }],
+    choices: [{ index: choice, text, logprobs, finish_reason: finishReason }],
     ...(meta.includeUsage ? { usage: null } : {}),
   };
 }
 
-export async function writeCompletionStream(sse: SseWriter, stream: GenerationStream, meta: WireMeta): Promise<void> {
-  for await (const event of stream) {
+export function writeCompletionStream(sse: SseWriter, stream: GenerationStream, meta: WireMeta): Promise<void> {
+  return writeCompletionChoices(sse, singleChoice(stream), meta, 1);
+}
+
+export async function writeCompletionChoices(sse: SseWriter, stream: ChoiceStream, meta: WireMeta, n: number): Promise<void> {
+  const usage = new UsageSum();
+  const offsets = new Array<number>(n).fill(0);
+  for await (const { choice, event } of stream) {
     if (!sse.isOpen) return;
     if (event.type === "text") {
-      if (event.text) await sse.send(completionChunk(meta, event.text, null));
+      if (!event.text && !(event.logprobs && event.logprobs.length > 0)) continue;
+      const logprobs = meta.logprobs ? completionLogprobsOf(event.logprobs ?? [], offsets[choice] ?? 0) : null;
+      offsets[choice] = (offsets[choice] ?? 0) + event.text.length;
+      await sse.send(completionChunk(meta, choice, event.text, null, logprobs));
     } else if (event.type === "finish") {
-      await sse.send(completionChunk(meta, "", event.reason));
-      if (meta.includeUsage) {
-        await sse.send({ id: meta.id, object: "text_completion", created: meta.created, model: meta.model, system_fingerprint: null, choices: [], usage: usageOf(event.usage) });
-      }
+      usage.add(choice, event.usage);
+      await sse.send(completionChunk(meta, choice, "", event.reason, null));
     }
+  }
+  if (meta.includeUsage) {
+    await sse.send({ id: meta.id, object: "text_completion", created: meta.created, model: meta.model, system_fingerprint: null, choices: [], usage: usageOf(usage.total) });
   }
   sse.done();
 }
 
-export async function collectCompletion(stream: GenerationStream, meta: WireMeta): Promise<Completion> {
-  let text = "";
-  for await (const event of stream) {
-    if (event.type === "text") text += event.text;
-    else if (event.type === "finish") {
-      return { ...completionChunk({ ...meta, includeUsage: false }, text, event.reason), usage: usageOf(event.usage) };
+export function collectCompletion(stream: GenerationStream, meta: WireMeta): Promise<Completion> {
+  return collectCompletionChoices(singleChoice(stream), meta, 1);
+}
+
+export async function collectCompletionChoices(stream: ChoiceStream, meta: WireMeta, n: number): Promise<Completion> {
+  const choices = Array.from({ length: n }, () => ({ text: "", logprobs: completionLogprobsOf([], 0), finish: null as FinishReason | null }));
+  const usage = new UsageSum();
+  for await (const { choice, event } of stream) {
+    const c = choices[choice];
+    if (!c) continue;
+    if (event.type === "text") {
+      if (event.logprobs) appendCompletionLogprobs(c.logprobs, completionLogprobsOf(event.logprobs, c.text.length));
+      c.text += event.text;
+    } else if (event.type === "finish") {
+      c.finish = event.reason;
+      usage.add(choice, event.usage);
     }
   }
-  throw new Error("generation ended without a finish event");
+  if (choices.some((c) => c.finish === null)) throw new Error("generation ended without a finish event");
+  return {
+    id: meta.id,
+    object: "text_completion",
+    created: meta.created,
+    model: meta.model,
+    system_fingerprint: null,
+    choices: choices.map((c, index) => ({ index, text: c.text, logprobs: meta.logprobs ? c.logprobs : null, finish_reason: c.finish })),
+    usage: usageOf(usage.total),
+  };
 }

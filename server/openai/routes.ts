@@ -5,27 +5,17 @@
  */
 import express, { type Request, type Response } from "express";
 import type { ServerContext } from "../context.js";
-import { HearthError, NotFoundError } from "../errors.js";
-import { SseWriter, clientGoneSignal } from "../http/sse.js";
+import { NotFoundError } from "../errors.js";
+import { SseWriter } from "../http/sse.js";
 import { assertSafeModelName } from "../models/names.js";
 import { parseOrThrow } from "../http/validate.js";
 import type { GenerationRequest, GenerationStream } from "../providers/types.js";
-import { toChatRequest, toCompletionRequest, toEmbeddingRequest } from "./convert.js";
-import { collectChat, collectCompletion, newMeta, writeChatStream, writeCompletionStream } from "./format.js";
+import { admitChoices, choiceRequest, mergeChoices } from "./choices.js";
+import { choicesOf, toChatRequest, toCompletionRequest, toEmbeddingRequest } from "./convert.js";
+import { collectChatChoices, collectCompletionChoices, newMeta, writeChatChoices, writeCompletionChoices } from "./format.js";
+import { generationSignal, providerFor, startGeneration } from "./generation.js";
+import { createResponsesRouter } from "./responses.js";
 import { ChatCompletionRequestSchema, CompletionRequestSchema, EmbeddingRequestSchema, type ModelList } from "./schemas.js";
-
-class TimeoutError extends HearthError {
-  constructor(seconds: number) {
-    super(504, "server_error", `The generation took longer than the request timeout (${seconds} s) and was stopped.`, { code: "timeout" });
-  }
-}
-
-/** Cancels on client disconnect or after the configured timeout, and says which happened. */
-function generationSignal(res: Response, timeoutSeconds: number) {
-  const clientGone = clientGoneSignal(res);
-  const timeout = AbortSignal.timeout(timeoutSeconds * 1000);
-  return { signal: AbortSignal.any([clientGone, timeout]), clientGone, timeout };
-}
 
 export function createOpenAIRouter(ctx: ServerContext): express.Router {
   const router = express.Router();
@@ -44,44 +34,42 @@ export function createOpenAIRouter(ctx: ServerContext): express.Router {
     res.json({ id: model.id, object: "model", created: model.created, owned_by: model.ownedBy });
   });
 
-  async function generate(req: Request, res: Response, request: GenerationRequest, stream: boolean, includeUsage: boolean) {
+  /** `n` choices, each its own generation; only the first is recorded in history. */
+  async function generate(res: Response, request: GenerationRequest, n: number, stream: boolean, includeUsage: boolean) {
     const started = performance.now();
-    const { signal, clientGone, timeout } = generationSignal(res, ctx.config.requestTimeout);
-    const { provider, stream: raw } = await ctx.router.generate(request, signal);
-    let events: GenerationStream = ctx.metrics.observe(raw, request.model, started);
-    if (request.kind === "chat" && ctx.observeApiChat) {
-      events = ctx.observeApiChat(request, events, { requestId: String(res.getHeader("X-Request-ID") ?? ""), provider: provider.id, source: "api" });
-    }
-    const meta = newMeta(request.kind === "chat" ? "chatcmpl" : "cmpl", request.model, includeUsage);
-    const timeoutAware = async (work: Promise<unknown>): Promise<unknown> => {
-      try {
-        return await work;
-      } catch (err) {
-        throw timeout.aborted && !clientGone.aborted ? new TimeoutError(ctx.config.requestTimeout) : err;
-      }
-    };
+    const { signal, clientGone, timeoutAware } = generationSignal(res, ctx.config.requestTimeout);
+    const provider = await providerFor(ctx, request);
+    const { streams, cancel } = await admitChoices(n, signal, async (i, choiceSignal) => {
+      const events = await startGeneration(ctx, provider, choiceRequest(request, i), choiceSignal, started);
+      if (i > 0 || request.kind !== "chat" || !ctx.observeApiChat) return events;
+      return ctx.observeApiChat(request, events, { requestId: String(res.getHeader("X-Request-ID") ?? ""), provider: provider.id, source: "api" });
+    });
+    const events = mergeChoices(streams as GenerationStream[], cancel);
+    const meta = { ...newMeta(request.kind === "chat" ? "chatcmpl" : "cmpl", request.model, includeUsage), logprobs: request.topLogprobs !== undefined };
     if (!stream) {
-      res.json(await timeoutAware(request.kind === "chat" ? collectChat(events, meta) : collectCompletion(events, meta)));
+      res.json(await timeoutAware<unknown>(request.kind === "chat" ? collectChatChoices(events, meta, n) : collectCompletionChoices(events, meta, n)));
       return;
     }
     const sse = new SseWriter(res);
     try {
-      await timeoutAware(request.kind === "chat" ? writeChatStream(sse, events, meta) : writeCompletionStream(sse, events, meta));
+      await timeoutAware<void>(request.kind === "chat" ? writeChatChoices(sse, events, meta, n) : writeCompletionChoices(sse, events, meta, n));
     } catch (err) {
       if (clientGone.aborted) return;
       sse.fail(err);
     }
   }
 
-  router.post("/chat/completions", async (req, res) => {
+  router.post("/chat/completions", async (req: Request, res) => {
     const body = parseOrThrow(ChatCompletionRequestSchema, req.body);
-    await generate(req, res, toChatRequest(body), body.stream ?? false, body.stream_options?.include_usage ?? false);
+    await generate(res, toChatRequest(body), choicesOf(body, ctx.config.maxN), body.stream ?? false, body.stream_options?.include_usage ?? false);
   });
 
-  router.post("/completions", async (req, res) => {
+  router.post("/completions", async (req: Request, res) => {
     const body = parseOrThrow(CompletionRequestSchema, req.body);
-    await generate(req, res, toCompletionRequest(body), body.stream ?? false, body.stream_options?.include_usage ?? false);
+    await generate(res, toCompletionRequest(body), choicesOf(body, ctx.config.maxN), body.stream ?? false, body.stream_options?.include_usage ?? false);
   });
+
+  router.use("/responses", createResponsesRouter(ctx));
 
   router.post("/embeddings", async (req, res) => {
     const body = parseOrThrow(EmbeddingRequestSchema, req.body);

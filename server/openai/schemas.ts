@@ -106,7 +106,8 @@ export const CompletionRequestSchema = z
     max_tokens: maxTokens,
     ...sampling,
     echo: z.boolean().nullish(),
-    logprobs: z.number().int().min(0).max(5).nullish(),
+    /** Alternatives per token to return with each token's logprob; 0 returns only the chosen token's. */
+    logprobs: z.number().int().min(0).max(20).nullish(),
     suffix: z.string().nullish(),
     best_of: z.number().int().min(1).nullish(),
   })
@@ -137,6 +138,28 @@ export const UsageSchema = z
 
 const finishReason = z.enum(["stop", "length", "tool_calls", "content_filter"]);
 
+const tokenLogprob = { token: z.string(), logprob: z.number(), bytes: z.array(z.number().int()).nullable() };
+
+/** `choices[].logprobs` of chat completions: one entry per generated token, alternatives best first. */
+export const ChatLogprobsSchema = z
+  .object({
+    content: z.array(z.object({ ...tokenLogprob, top_logprobs: z.array(z.object(tokenLogprob)) })).nullable(),
+    refusal: z.null(),
+  })
+  .meta({ id: "ChatLogprobs" });
+export type ChatLogprobs = z.infer<typeof ChatLogprobsSchema>;
+
+/** `choices[].logprobs` of legacy completions; the first echoed prompt token has null values. */
+export const CompletionLogprobsSchema = z
+  .object({
+    tokens: z.array(z.string()),
+    token_logprobs: z.array(z.number().nullable()),
+    top_logprobs: z.array(z.record(z.string(), z.number()).nullable()),
+    text_offset: z.array(z.number().int()),
+  })
+  .meta({ id: "CompletionLogprobs" });
+export type CompletionLogprobs = z.infer<typeof CompletionLogprobsSchema>;
+
 export const ChatCompletionSchema = z
   .object({
     id: z.string(),
@@ -153,7 +176,7 @@ export const ChatCompletionSchema = z
           refusal: z.null(),
           tool_calls: z.array(ToolCallSchema).optional(),
         }),
-        logprobs: z.unknown().nullable(),
+        logprobs: ChatLogprobsSchema.nullable(),
         finish_reason: finishReason,
       }),
     ),
@@ -186,7 +209,7 @@ export const ChatCompletionChunkSchema = z
             )
             .optional(),
         }),
-        logprobs: z.unknown().nullable(),
+        logprobs: ChatLogprobsSchema.nullable(),
         finish_reason: finishReason.nullable(),
       }),
     ),
@@ -203,7 +226,7 @@ export const CompletionSchema = z
     model: z.string(),
     system_fingerprint: z.string().nullable(),
     choices: z.array(
-      z.object({ index: z.number().int(), text: z.string(), logprobs: z.unknown().nullable(), finish_reason: finishReason.nullable() }),
+      z.object({ index: z.number().int(), text: z.string(), logprobs: CompletionLogprobsSchema.nullable(), finish_reason: finishReason.nullable() }),
     ),
     usage: UsageSchema.nullable().optional(),
   })

@@ -1,0 +1,202 @@
+/**
+ * Neutral generation events to Responses API shapes: the event sequence of a streamed response
+ * (response.created, response.in_progress, output items with their content parts and deltas,
+ * response.completed) and the final response object, built by one accumulator so that what is
+ * streamed and what is returned (or stored) always agree.
+ */
+import type { FinishReason, GenerationEvent, GenerationStream, TokenLogprob, Usage } from "../providers/types.js";
+import type { OutputFunctionCall, OutputItem, OutputMessage, OutputText, ResponseObject } from "./responses-schemas.js";
+
+/** Everything in a response object that comes from the request, not from the generation. */
+export type ResponseBase = Omit<ResponseObject, "status" | "completed_at" | "error" | "incomplete_details" | "output" | "usage">;
+
+export type ResponseStatus = ResponseObject["status"];
+
+export function responseUsageOf(u: Usage): NonNullable<ResponseObject["usage"]> {
+  return {
+    input_tokens: u.promptTokens,
+    input_tokens_details: { cached_tokens: u.cachedTokens },
+    output_tokens: u.completionTokens,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: u.promptTokens + u.completionTokens,
+  };
+}
+
+/** The response object for a state of the generation. */
+export function responseObject(
+  base: ResponseBase,
+  state: { status: ResponseStatus; output: OutputItem[]; usage: Usage | null; completedAt?: number | null; incompleteReason?: string | null; error?: { code: string; message: string } | null },
+): ResponseObject {
+  return {
+    ...base,
+    status: state.status,
+    completed_at: state.completedAt ?? null,
+    error: state.error ?? null,
+    incomplete_details: state.incompleteReason ? { reason: state.incompleteReason } : null,
+    output: state.output,
+    usage: state.usage ? responseUsageOf(state.usage) : null,
+  };
+}
+
+function wireLogprobs(entries: readonly TokenLogprob[]): NonNullable<OutputText["logprobs"]> {
+  return entries.map((e) => ({ token: e.token, logprob: e.logprob ?? -9999, bytes: e.bytes, top_logprobs: e.top.map((t) => ({ ...t })) }));
+}
+
+/** Item ids derive from the response id, so a stored response reads back with the same ones. */
+export function messageItemId(responseId: string, index: number): string {
+  return `msg_${responseId.replace(/^resp_/, "")}${index > 0 ? `_${index}` : ""}`;
+}
+
+export function functionCallItemId(callId: string): string {
+  return `fc_${callId.replace(/^call_/, "")}`;
+}
+
+export type ResponseEventSink = (type: string, data: Record<string, unknown>) => void | Promise<void>;
+
+/**
+ * Folds events into output items and, when given a sink, emits the Responses stream events in
+ * order with their sequence numbers. `finish` resolves the final status.
+ */
+export class ResponseAccumulator {
+  readonly output: OutputItem[] = [];
+  private sequence = 0;
+  private message: { index: number; item: OutputMessage; text: string; logprobs: TokenLogprob[] } | null = null;
+  private readonly calls = new Map<number, { index: number; item: OutputFunctionCall }>();
+  private messages = 0;
+  usage: Usage | null = null;
+  reason: FinishReason | null = null;
+
+  constructor(
+    private readonly base: ResponseBase,
+    private readonly logprobs: boolean,
+    private readonly sink: ResponseEventSink | null = null,
+  ) {}
+
+  private async emit(type: string, data: Record<string, unknown>): Promise<void> {
+    if (!this.sink) return;
+    await this.sink(type, { type, sequence_number: this.sequence++, ...data });
+  }
+
+  snapshot(status: ResponseStatus): ResponseObject {
+    const done = status === "completed" || status === "incomplete";
+    return responseObject(this.base, {
+      status,
+      output: structuredClone(this.output),
+      usage: done ? this.usage : null,
+      completedAt: status === "completed" ? Math.floor(Date.now() / 1000) : null,
+      incompleteReason: status === "incomplete" ? "max_output_tokens" : null,
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.emit("response.created", { response: this.snapshot("in_progress") });
+    await this.emit("response.in_progress", { response: this.snapshot("in_progress") });
+  }
+
+  async push(event: GenerationEvent): Promise<void> {
+    switch (event.type) {
+      case "text":
+        if (!event.text && !(event.logprobs && event.logprobs.length > 0)) return;
+        await this.closeCalls("completed");
+        await this.openMessage();
+        await this.appendText(event.text, event.logprobs ?? []);
+        return;
+      case "tool_call": {
+        if (event.first) {
+          await this.closeMessage("completed");
+          const item: OutputFunctionCall = { type: "function_call", id: functionCallItemId(event.id), call_id: event.id, name: event.name, arguments: "", status: "in_progress" };
+          const index = this.output.push(item) - 1;
+          this.calls.set(event.index, { index, item });
+          await this.emit("response.output_item.added", { output_index: index, item: { ...item } });
+        }
+        const call = this.calls.get(event.index);
+        if (call && event.argumentsDelta) {
+          call.item.arguments += event.argumentsDelta;
+          await this.emit("response.function_call_arguments.delta", { item_id: call.item.id, output_index: call.index, delta: event.argumentsDelta });
+        }
+        return;
+      }
+      case "finish": {
+        this.usage = event.usage;
+        this.reason = event.reason;
+        const itemStatus = event.reason === "length" ? "incomplete" : "completed";
+        await this.closeMessage(itemStatus);
+        await this.closeCalls(itemStatus);
+        const status = this.status;
+        await this.emit(status === "completed" ? "response.completed" : "response.incomplete", { response: this.snapshot(status) });
+        return;
+      }
+    }
+  }
+
+  /** completed, or incomplete when the token limit cut the reply. */
+  get status(): ResponseStatus {
+    return this.reason === "length" ? "incomplete" : "completed";
+  }
+
+  /** An error after the stream started: OpenAI's `error` event. */
+  async fail(error: { code: string | null; message: string; param: string | null }): Promise<void> {
+    await this.emit("error", { code: error.code, message: error.message, param: error.param });
+  }
+
+  private async openMessage(): Promise<void> {
+    if (this.message) return;
+    const item: OutputMessage = { type: "message", id: messageItemId(this.base.id, this.messages++), status: "in_progress", role: "assistant", content: [] };
+    const index = this.output.push(item) - 1;
+    this.message = { index, item, text: "", logprobs: [] };
+    await this.emit("response.output_item.added", { output_index: index, item: { ...item, content: [] } });
+    await this.emit("response.content_part.added", { item_id: item.id, output_index: index, content_index: 0, part: this.part("", []) });
+  }
+
+  private part(text: string, logprobs: readonly TokenLogprob[]): OutputText {
+    return { type: "output_text", text, annotations: [], ...(this.logprobs ? { logprobs: wireLogprobs(logprobs) } : { logprobs: [] }) };
+  }
+
+  private async appendText(text: string, logprobs: readonly TokenLogprob[]): Promise<void> {
+    const m = this.message!;
+    m.text += text;
+    m.logprobs.push(...logprobs);
+    await this.emit("response.output_text.delta", {
+      item_id: m.item.id,
+      output_index: m.index,
+      content_index: 0,
+      delta: text,
+      logprobs: this.logprobs ? wireLogprobs(logprobs) : [],
+    });
+  }
+
+  private async closeMessage(status: "completed" | "incomplete"): Promise<void> {
+    const m = this.message;
+    if (!m) return;
+    this.message = null;
+    const part = this.part(m.text, m.logprobs);
+    m.item.content = [part];
+    m.item.status = status;
+    await this.emit("response.output_text.done", {
+      item_id: m.item.id,
+      output_index: m.index,
+      content_index: 0,
+      text: m.text,
+      logprobs: this.logprobs ? wireLogprobs(m.logprobs) : [],
+    });
+    await this.emit("response.content_part.done", { item_id: m.item.id, output_index: m.index, content_index: 0, part });
+    await this.emit("response.output_item.done", { output_index: m.index, item: structuredClone(m.item) });
+  }
+
+  private async closeCalls(status: "completed" | "incomplete"): Promise<void> {
+    for (const { index, item } of this.calls.values()) {
+      item.status = status;
+      await this.emit("response.function_call_arguments.done", { item_id: item.id, output_index: index, name: item.name, arguments: item.arguments });
+      await this.emit("response.output_item.done", { output_index: index, item: { ...item } });
+    }
+    this.calls.clear();
+  }
+}
+
+/** Runs the whole generation into one response object (non-streamed requests). */
+export async function collectResponse(stream: GenerationStream, base: ResponseBase, logprobs: boolean): Promise<ResponseObject> {
+  const acc = new ResponseAccumulator(base, logprobs);
+  for await (const event of stream) await acc.push(event);
+  if (acc.reason === null) throw new Error("generation ended without a finish event");
+  return acc.snapshot(acc.status);
+}

@@ -1,0 +1,157 @@
+/**
+ * The /v1/responses wire contract (OpenAI's Responses API), as zod schemas. Input items are
+ * checked one by one at conversion (responses.ts) so an error names the item (`input.2.call_id`);
+ * unknown fields are ignored, known ones Hearth cannot honour get a 400.
+ */
+import { z } from "zod";
+
+const anyPart = z.looseObject({ type: z.string() });
+
+/** A message item; `type` may be left out ("easy" input messages). */
+export const InputMessageSchema = z.object({
+  type: z.literal("message").optional(),
+  role: z.enum(["user", "system", "developer", "assistant"], { error: "role must be one of user, system, developer, assistant" }),
+  content: z.union([z.string(), z.array(anyPart)]),
+});
+
+export const FunctionCallItemSchema = z.object({
+  type: z.literal("function_call"),
+  call_id: z.string().min(1),
+  name: z.string().min(1),
+  arguments: z.string(),
+});
+
+export const FunctionCallOutputItemSchema = z.object({
+  type: z.literal("function_call_output"),
+  call_id: z.string().min(1),
+  output: z.union([z.string(), z.array(anyPart)]),
+});
+
+export const FunctionToolSchema = z.object({
+  type: z.literal("function"),
+  name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "must be 1-64 letters, digits, _ or -"),
+  description: z.string().nullish(),
+  parameters: z.record(z.string(), z.unknown()).nullish(),
+  strict: z.boolean().nullish(),
+});
+
+const TextFormatSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("text") }),
+  z.object({ type: z.literal("json_object") }),
+  z.object({
+    type: z.literal("json_schema"),
+    name: z.string().min(1),
+    description: z.string().nullish(),
+    schema: z.record(z.string(), z.unknown()),
+    strict: z.boolean().nullish(),
+  }),
+]);
+
+export const ResponseCreateRequestSchema = z
+  .object({
+    model: z.string().min(1, "model is required"),
+    /** Text, or a list of items (messages, function calls and their outputs). */
+    input: z.union([z.string(), z.array(z.looseObject({ type: z.string().optional() })).max(10_000)]).optional(),
+    instructions: z.string().nullish(),
+    previous_response_id: z.string().min(1).nullish(),
+    /** Keep the response in history for `previous_response_id` and GET. Defaults to true. */
+    store: z.boolean().nullish(),
+    stream: z.boolean().nullish(),
+    max_output_tokens: z.number().int("must be a whole number").min(1, "must be at least 1").nullish(),
+    temperature: z.number().min(0).max(2).nullish(),
+    top_p: z.number().min(0).max(1).nullish(),
+    /** Hearth extensions, as on chat completions. */
+    top_k: z.number().int().min(0).nullish(),
+    min_p: z.number().min(0).max(1).nullish(),
+    seed: z.number().int().nullish(),
+    tools: z.array(z.looseObject({ type: z.string() })).max(128).nullish(),
+    tool_choice: z
+      .union([z.enum(["none", "auto", "required"]), z.object({ type: z.literal("function"), name: z.string().min(1) })])
+      .nullish(),
+    parallel_tool_calls: z.boolean().nullish(),
+    text: z.object({ format: TextFormatSchema.optional() }).nullish(),
+    include: z.array(z.string()).nullish(),
+    top_logprobs: z.number().int().min(0).max(20).nullish(),
+    metadata: z.record(z.string(), z.string()).nullish(),
+    user: z.string().nullish(),
+    background: z.boolean().nullish(),
+    truncation: z.enum(["auto", "disabled"]).nullish(),
+    conversation: z.unknown().optional(),
+    prompt: z.unknown().optional(),
+  })
+  .meta({ id: "ResponseCreateRequest" });
+export type ResponseCreateRequestBody = z.infer<typeof ResponseCreateRequestSchema>;
+
+// ---- what Hearth answers ----
+
+const logprob = { token: z.string(), logprob: z.number(), bytes: z.array(z.number().int()) };
+
+export const OutputTextSchema = z.object({
+  type: z.literal("output_text"),
+  text: z.string(),
+  annotations: z.array(z.unknown()),
+  logprobs: z.array(z.object({ ...logprob, top_logprobs: z.array(z.object(logprob)) })).optional(),
+});
+export type OutputText = z.infer<typeof OutputTextSchema>;
+
+export const OutputMessageSchema = z.object({
+  type: z.literal("message"),
+  id: z.string(),
+  status: z.enum(["in_progress", "completed", "incomplete"]),
+  role: z.literal("assistant"),
+  content: z.array(OutputTextSchema),
+});
+export type OutputMessage = z.infer<typeof OutputMessageSchema>;
+
+export const OutputFunctionCallSchema = z.object({
+  type: z.literal("function_call"),
+  id: z.string(),
+  call_id: z.string(),
+  name: z.string(),
+  arguments: z.string(),
+  status: z.enum(["in_progress", "completed", "incomplete"]),
+});
+export type OutputFunctionCall = z.infer<typeof OutputFunctionCallSchema>;
+
+export type OutputItem = OutputMessage | OutputFunctionCall;
+
+export const ResponseUsageSchema = z.object({
+  input_tokens: z.number().int(),
+  input_tokens_details: z.object({ cached_tokens: z.number().int() }),
+  output_tokens: z.number().int(),
+  output_tokens_details: z.object({ reasoning_tokens: z.number().int() }),
+  total_tokens: z.number().int(),
+});
+
+export const ResponseObjectSchema = z
+  .object({
+    id: z.string(),
+    object: z.literal("response"),
+    created_at: z.number().int(),
+    completed_at: z.number().int().nullable(),
+    status: z.enum(["in_progress", "completed", "incomplete", "failed"]),
+    error: z.object({ code: z.string(), message: z.string() }).nullable(),
+    incomplete_details: z.object({ reason: z.string() }).nullable(),
+    instructions: z.string().nullable(),
+    max_output_tokens: z.number().int().nullable(),
+    model: z.string(),
+    output: z.array(z.union([OutputMessageSchema, OutputFunctionCallSchema])),
+    parallel_tool_calls: z.boolean(),
+    previous_response_id: z.string().nullable(),
+    store: z.boolean(),
+    temperature: z.number().nullable(),
+    top_p: z.number().nullable(),
+    text: z.object({ format: z.record(z.string(), z.unknown()) }),
+    tool_choice: z.union([z.string(), z.record(z.string(), z.unknown())]),
+    tools: z.array(z.record(z.string(), z.unknown())),
+    truncation: z.string(),
+    usage: ResponseUsageSchema.nullable(),
+    user: z.string().nullable(),
+    metadata: z.record(z.string(), z.string()),
+  })
+  .meta({ id: "Response" });
+export type ResponseObject = z.infer<typeof ResponseObjectSchema>;
+
+export const ResponseDeletedSchema = z
+  .object({ id: z.string(), object: z.literal("response.deleted"), deleted: z.literal(true) })
+  .meta({ id: "ResponseDeleted" });

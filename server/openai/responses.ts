@@ -1,0 +1,257 @@
+/**
+ * /v1/responses (OpenAI's Responses API) over the same providers as chat completions: the request
+ * becomes a neutral ChatRequest (a remote provider then receives chat completions), and the events
+ * come back as Responses objects or its stream events. Stateful: with `store` (the default) the
+ * exchange is recorded in history, so `previous_response_id` continues it without resending it,
+ * and GET/DELETE /v1/responses/{id} read and remove it (responses-store.ts).
+ */
+import crypto from "node:crypto";
+import express, { type Response } from "express";
+import type { ServerContext } from "../context.js";
+import { BadRequestError, toHearthError } from "../errors.js";
+import { SseWriter } from "../http/sse.js";
+import { parseOrThrow } from "../http/validate.js";
+import type { ChatMessage, ChatRequest, GenerationStream, ResponseFormat, ToolChoice, ToolDefinition } from "../providers/types.js";
+import { samplingOf } from "./convert.js";
+import { generationSignal, providerFor, startGeneration } from "./generation.js";
+import { parseAt } from "./parse-item.js";
+import { ResponseAccumulator, collectResponse, type ResponseBase } from "./responses-format.js";
+import {
+  FunctionCallItemSchema,
+  FunctionCallOutputItemSchema,
+  FunctionToolSchema,
+  InputMessageSchema,
+  ResponseCreateRequestSchema,
+  type ResponseCreateRequestBody,
+} from "./responses-schemas.js";
+import { ResponsesStore, refOf, storedResponseId } from "./responses-store.js";
+
+const LOGPROBS_INCLUDE = "message.output_text.logprobs";
+
+function partsText(content: string | { type: string; text?: unknown }[], param: string): string {
+  if (typeof content === "string") return content;
+  return content
+    .map((part, i) => {
+      if ((part.type === "input_text" || part.type === "output_text" || part.type === "text") && typeof part.text === "string") return part.text;
+      if (part.type === "refusal") return "";
+      throw new BadRequestError(`Content parts of type '${part.type}' are not supported by this server; send text parts only.`, {
+        param: `${param}.${i}.type`,
+        code: "unsupported_content",
+      });
+    })
+    .join("");
+}
+
+/** Input items to chat messages; function calls join the assistant turn before them, as chat completions has it. */
+function messagesOf(input: ResponseCreateRequestBody["input"]): ChatMessage[] {
+  if (input === undefined) return [];
+  if (typeof input === "string") return [{ role: "user", content: input }];
+  const messages: ChatMessage[] = [];
+  input.forEach((raw, i) => {
+    const at = `input.${i}`;
+    const type = raw.type ?? ("role" in raw ? "message" : undefined);
+    switch (type) {
+      case "message": {
+        const item = parseAt(InputMessageSchema, raw, at);
+        const text = partsText(item.content, `${at}.content`);
+        if (item.role === "assistant") messages.push({ role: "assistant", content: text });
+        else messages.push({ role: item.role === "developer" ? "system" : item.role, content: text });
+        return;
+      }
+      case "function_call": {
+        const item = parseAt(FunctionCallItemSchema, raw, at);
+        const call = { id: item.call_id, name: item.name, arguments: item.arguments };
+        const last = messages.at(-1);
+        if (last?.role === "assistant") last.toolCalls = [...(last.toolCalls ?? []), call];
+        else messages.push({ role: "assistant", content: null, toolCalls: [call] });
+        return;
+      }
+      case "function_call_output": {
+        const item = parseAt(FunctionCallOutputItemSchema, raw, at);
+        messages.push({ role: "tool", toolCallId: item.call_id, content: partsText(item.output, `${at}.output`) });
+        return;
+      }
+      case "reasoning":
+        // Reasoning items of other models: nothing a local template can render.
+        return;
+      default:
+        throw new BadRequestError(`Input items of type '${String(type)}' are not supported; send messages, function_call and function_call_output items.`, {
+          param: `${at}.type`,
+          code: "unsupported_value",
+        });
+    }
+  });
+  return messages;
+}
+
+function toolsOf(body: ResponseCreateRequestBody): ToolDefinition[] {
+  return (body.tools ?? []).map((raw, i) => {
+    if (raw.type !== "function") {
+      throw new BadRequestError(`Tools of type '${raw.type}' are hosted by OpenAI and not available here; send function tools.`, {
+        param: `tools.${i}.type`,
+        code: "unsupported_value",
+      });
+    }
+    const t = parseAt(FunctionToolSchema, raw, `tools.${i}`);
+    return { name: t.name, ...(t.description ? { description: t.description } : {}), ...(t.parameters ? { parameters: t.parameters } : {}) };
+  });
+}
+
+function responseFormatOf(body: ResponseCreateRequestBody): ResponseFormat {
+  const f = body.text?.format;
+  if (!f || f.type === "text") return { type: "text" };
+  if (f.type === "json_object") return { type: "json_object" };
+  return { type: "json_schema", name: f.name, schema: f.schema, strict: f.strict ?? false };
+}
+
+function refuseUnsupported(body: ResponseCreateRequestBody): void {
+  if (body.background) throw new BadRequestError("background responses are not supported; stream instead.", { param: "background", code: "unsupported_value" });
+  if (body.conversation !== undefined && body.conversation !== null) {
+    throw new BadRequestError("conversation objects are not supported; continue with previous_response_id.", { param: "conversation", code: "unsupported_value" });
+  }
+  if (body.prompt !== undefined && body.prompt !== null) throw new BadRequestError("prompt templates are not supported.", { param: "prompt", code: "unsupported_value" });
+}
+
+/** The neutral chat request for a Responses request that continues `previous` (stored messages). */
+export function toResponsesChatRequest(body: ResponseCreateRequestBody, previous: ChatMessage[]): ChatRequest {
+  refuseUnsupported(body);
+  const input = messagesOf(body.input);
+  if (input.length === 0 && previous.length === 0) throw new BadRequestError("Missing required parameter: 'input'.", { param: "input", code: "missing_required_parameter" });
+  const messages: ChatMessage[] = [...(body.instructions ? [{ role: "system" as const, content: body.instructions }] : []), ...previous, ...input];
+  const tools = toolsOf(body);
+  const tc = body.tool_choice;
+  const toolChoice: ToolChoice = tc === null || tc === undefined ? "auto" : typeof tc === "string" ? tc : { name: tc.name };
+  if (toolChoice !== "auto" && toolChoice !== "none" && tools.length === 0) throw new BadRequestError("tool_choice requires tools.", { param: "tool_choice" });
+  const wantsLogprobs = (body.include ?? []).includes(LOGPROBS_INCLUDE) || (body.top_logprobs ?? 0) > 0;
+  // What a remote provider should see as "set by the client" (remote-wire forwards only those).
+  const wire: Record<string, unknown> = {};
+  for (const key of ["temperature", "top_p", "top_k", "min_p", "seed", "parallel_tool_calls", "user"] as const) {
+    if (body[key] !== null && body[key] !== undefined) wire[key] = body[key];
+  }
+  return {
+    kind: "chat",
+    model: body.model,
+    messages,
+    ...(body.max_output_tokens ? { maxTokens: body.max_output_tokens } : {}),
+    sampling: samplingOf(body),
+    stop: [],
+    responseFormat: responseFormatOf(body),
+    tools,
+    toolChoice,
+    parallelToolCalls: body.parallel_tool_calls ?? true,
+    ...(wantsLogprobs ? { topLogprobs: body.top_logprobs ?? 0 } : {}),
+    ...(body.user ? { user: body.user } : {}),
+    wire,
+  };
+}
+
+function baseOf(body: ResponseCreateRequestBody, id: string, store: boolean): ResponseBase {
+  return {
+    id,
+    object: "response",
+    created_at: Math.floor(Date.now() / 1000),
+    instructions: body.instructions ?? null,
+    max_output_tokens: body.max_output_tokens ?? null,
+    model: body.model,
+    parallel_tool_calls: body.parallel_tool_calls ?? true,
+    previous_response_id: body.previous_response_id ?? null,
+    store,
+    temperature: body.temperature ?? null,
+    top_p: body.top_p ?? null,
+    text: { format: body.text?.format ?? { type: "text" } },
+    tool_choice: body.tool_choice ?? "auto",
+    tools: (body.tools ?? []).map((t) => ({ ...t })),
+    truncation: body.truncation ?? "disabled",
+    user: body.user ?? null,
+    metadata: body.metadata ?? {},
+  };
+}
+
+export function createResponsesRouter(ctx: ServerContext): express.Router {
+  const router = express.Router();
+  const responses = new ResponsesStore(ctx.history);
+
+  router.post("/", async (req, res) => {
+    const body = parseOrThrow(ResponseCreateRequestSchema, req.body);
+    const store = body.store ?? true;
+    const previous = body.previous_response_id ? responses.continuation(body.previous_response_id) : [];
+    const request = toResponsesChatRequest(body, previous);
+    const started = performance.now();
+    const gen = generationSignal(res, ctx.config.requestTimeout);
+    const provider = await providerFor(ctx, request);
+    let events = await startGeneration(ctx, provider, request, gen.signal, started);
+    let id = `resp_${crypto.randomBytes(24).toString("hex")}`;
+    if (store) {
+      const previous = body.previous_response_id ? refOf(body.previous_response_id) : null;
+      events = record(request, events, provider.id, gen.signal, started, (messageId, conversationId) => {
+        id = storedResponseId({
+          messageId,
+          conversationId,
+          instructions: !!body.instructions,
+          ...(previous ? { previous: { messageId: previous.messageId, conversationId: previous.conversationId, instructions: previous.instructions } } : {}),
+        });
+      });
+    }
+    const base = baseOf(body, id, store);
+    const logprobs = request.topLogprobs !== undefined;
+    if (!body.stream) {
+      const work = gen.timeoutAware(collectResponse(events, base, logprobs));
+      if (store) responses.track(id, work);
+      res.json(await work);
+      return;
+    }
+    const work = stream(res, events, base, logprobs, gen);
+    if (store) responses.track(id, work);
+    await work;
+  });
+
+  /** Files the request in history and records the reply; returns the stream to read instead of `events`. */
+  function record(request: ChatRequest, events: GenerationStream, provider: string, signal: AbortSignal, started: number, onStored: (messageId: number, conversationId: string) => void): GenerationStream {
+    try {
+      const target = ctx.history.recorder.fileApiRequest(request, provider);
+      return ctx.history.recorder.recordReply(events, { ...target, startedAt: started, signal }, ({ messageId }) => onStored(messageId, target.conversationId));
+    } catch (err) {
+      ctx.logger.warn({ err }, "history: could not store a response; it is served unstored");
+      return events;
+    }
+  }
+
+  async function stream(res: Response, events: GenerationStream, base: ResponseBase, logprobs: boolean, gen: ReturnType<typeof generationSignal>): Promise<void> {
+    const sse = new SseWriter(res);
+    const acc = new ResponseAccumulator(base, logprobs, (type, data) => sse.sendEvent(type, data));
+    try {
+      await acc.start();
+      await gen.timeoutAware(
+        (async () => {
+          for await (const event of events) {
+            if (!sse.isOpen) return;
+            await acc.push(event);
+          }
+        })(),
+      );
+      sse.end();
+    } catch (err) {
+      if (gen.clientGone.aborted) return;
+      const e = toHearthError(err);
+      await acc.fail({ code: e.code ?? e.type, message: e.message, param: e.param });
+      sse.end();
+    }
+  }
+
+  router.get("/:id", (req, res) => {
+    res.json(responses.get(req.params.id));
+  });
+
+  router.get("/:id/input_items", (req, res) => {
+    const items = responses.inputItems(req.params.id);
+    const data = req.query.order === "asc" ? [...items].reverse() : items;
+    res.json({ object: "list", data, first_id: (data[0]?.id as string | undefined) ?? null, last_id: (data.at(-1)?.id as string | undefined) ?? null, has_more: false });
+  });
+
+  router.delete("/:id", (req, res) => {
+    responses.delete(req.params.id);
+    res.json({ id: req.params.id, object: "response.deleted", deleted: true });
+  });
+
+  return router;
+}
