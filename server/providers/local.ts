@@ -125,6 +125,13 @@ export class LocalProvider implements Provider {
       library: this.library,
       logger: options.logger,
     });
+    // A model whose file left the library (deleted or moved outside Hearth) is let go once idle.
+    this.library.onChange((models) => {
+      const present = new Set(models.map((m) => m.id));
+      for (const entry of this.entries.values()) {
+        if (!present.has(entry.id) && entry.state === "loaded" && this.isIdle(entry)) void this.serialized(() => this.doUnload(entry, "gone")).catch(() => undefined);
+      }
+    });
     this.settings = new ModelSettingsStore(options.settingsFile ?? null, (err) => options.logger.warn({ err: err.message }, "model settings file ignored"));
   }
 
@@ -491,10 +498,11 @@ export class LocalProvider implements Provider {
     }
   }
 
-  private async doUnload(entry: Entry, reason: "idle" | "evicted" | "requested" | "deleted"): Promise<void> {
-    clearTimeout(entry.idleTimer);
+  private async doUnload(entry: Entry, reason: "idle" | "gone" | "evicted" | "requested" | "deleted"): Promise<void> {
     if (this.entries.get(entry.id) !== entry) return;
-    if (reason === "idle" && (!this.isIdle(entry) || entry.state !== "loaded")) return;
+    // Idle unloads were decided earlier; a request may have come in since.
+    if ((reason === "idle" || reason === "gone") && (!this.isIdle(entry) || entry.state !== "loaded")) return;
+    clearTimeout(entry.idleTimer);
     const model = entry.model ?? (entry.state === "loading" ? await entry.loading?.catch(() => undefined) : undefined);
     if (model) {
       this.setState(entry, "unloading");

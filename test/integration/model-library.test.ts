@@ -210,6 +210,22 @@ describe("model library", () => {
     assert.ok(!fs.existsSync(path.join(models, "imported-copy.gguf")));
   });
 
+  test("a loaded model whose file disappears is let go at the next rescan", async () => {
+    assert.ok((await t.client.completions.create({ model: "nested-stories", prompt: "Once", max_tokens: 2 })).choices[0]);
+    assert.equal((await api<ModelView>(t, "GET", "/api/models/nested-stories")).body.state, "loaded");
+    fs.rmSync(path.join(extra, "nested", "deeper", "nested-stories.gguf"));
+    await api(t, "POST", "/api/models/rescan");
+    const deadline = Date.now() + 20_000;
+    let states: { id: string }[] = [];
+    while (Date.now() < deadline) {
+      states = (await api<{ models: { id: string }[] }>(t, "GET", "/health/ready")).body.models;
+      if (!states.some((m) => m.id === "nested-stories")) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(!states.some((m) => m.id === "nested-stories"), JSON.stringify(states));
+    assert.equal((await api(t, "GET", "/api/models/nested-stories")).status, 404);
+  });
+
   test("model names that are paths are refused with 400 in /api and /v1", async () => {
     const outside = shared.stories;
     const chat = (model: string) => api<{ error: { code: string } }>(t, "POST", "/v1/chat/completions", { model, messages: [{ role: "user", content: "hi" }], max_tokens: 2 });
