@@ -50,7 +50,7 @@ export async function ensureUiBuilt(): Promise<string> {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       // A lock left by a killed run is older than any build takes.
       if (Date.now() - fs.statSync(lock, { throwIfNoEntry: false })!.mtimeMs > 300_000) fs.rmSync(lock, { recursive: true, force: true });
-      if (Date.now() > deadline) throw new Error(`Timed out waiting for ${lock}`);
+      if (Date.now() > deadline) throw new Error(`Timed out waiting for ${lock}`, { cause: err });
       await new Promise((r) => setTimeout(r, 250));
     }
   }

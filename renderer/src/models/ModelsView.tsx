@@ -239,6 +239,7 @@ function DownloadForm({ onStarted }: { onStarted: (d: DownloadSnapshot) => void 
   return (
     <form
       className="card"
+      aria-label="Download a model"
       onSubmit={async (e) => {
         e.preventDefault();
         setBusy(true);

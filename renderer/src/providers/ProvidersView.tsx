@@ -8,6 +8,7 @@ import { describeError } from "../api/errors.js";
 import { PROVIDER_KINDS, providers as api, type ProviderInput, type ProviderTestResult, type ProviderUpdate, type ProviderView } from "../api/providers.js";
 import { Dialog } from "../app/Dialog.js";
 import { ErrorNote } from "../app/ErrorNote.js";
+import { Field } from "../app/Field.js";
 import { emit } from "../app/events.js";
 import { Icon } from "../app/Icon.js";
 import { showToast } from "../app/toast.js";
@@ -304,17 +305,17 @@ function ProviderForm({ provider, onClose, onSaved }: { provider: ProviderView |
               }}
             />
           </label>
-          <label className="field">
-            <span>Kind</span>
-            <select value={kind} onChange={(e) => setKind(e.target.value as ProviderInput["kind"])}>
-              {PROVIDER_KINDS.map((k) => (
-                <option key={k.value} value={k.value}>
-                  {k.label}
-                </option>
-              ))}
-            </select>
-            <span className="field-help">{kindHint}</span>
-          </label>
+          <Field label="Kind" help={kindHint}>
+            {(p) => (
+              <select {...p} value={kind} onChange={(e) => setKind(e.target.value as ProviderInput["kind"])}>
+                {PROVIDER_KINDS.map((k) => (
+                  <option key={k.value} value={k.value}>
+                    {k.label}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
           <label className="field">
             <span>Timeout (seconds)</span>
             <input type="number" min={1} max={86400} value={timeout} onChange={(e) => setTimeoutSeconds(e.target.value)} />
@@ -323,20 +324,21 @@ function ProviderForm({ provider, onClose, onSaved }: { provider: ProviderView |
             <span>Base URL</span>
             <input type="url" value={baseUrl} required placeholder="http://gpu-box:8000/v1" onChange={(e) => setBaseUrl(e.target.value)} />
           </label>
-          <label className="field wide">
-            <span>API key</span>
-            <input
-              type="password"
-              autoComplete="off"
-              value={apiKey}
-              placeholder={provider?.hasApiKey ? "A key is set — type a new one to replace it" : "Optional"}
-              onChange={(e) => {
-                setApiKey(e.target.value);
-                if (e.target.value) setRemoveKey(false);
-              }}
-            />
-            <span className="field-help">Stored on this computer and sent only to this provider. It is never shown again.</span>
-          </label>
+          <Field label="API key" help="Stored on this computer and sent only to this provider. It is never shown again." className="field wide">
+            {(p) => (
+              <input
+                {...p}
+                type="password"
+                autoComplete="off"
+                value={apiKey}
+                placeholder={provider?.hasApiKey ? "A key is set — type a new one to replace it" : "Optional"}
+                onChange={(e) => {
+                  setApiKey(e.target.value);
+                  if (e.target.value) setRemoveKey(false);
+                }}
+              />
+            )}
+          </Field>
           {provider?.hasApiKey ? (
             <label className="checkbox wide">
               <input type="checkbox" checked={removeKey} disabled={apiKey !== ""} onChange={(e) => setRemoveKey(e.target.checked)} />

@@ -9,6 +9,7 @@ import { describeError } from "../api/errors.js";
 import { downloadFile, historyIo, settings as api, type EditableKey, type SettingsPatch, type SettingsView as View } from "../api/settings.js";
 import { Dialog } from "../app/Dialog.js";
 import { ErrorNote } from "../app/ErrorNote.js";
+import { Field as LabelledField } from "../app/Field.js";
 import { emit } from "../app/events.js";
 import { showToast } from "../app/toast.js";
 import type { ThemeChoice } from "../app/theme.js";
@@ -171,23 +172,30 @@ export default function SettingsView({ theme, onTheme }: { theme: ThemeChoice; o
                       <Field key={f.key} def={f} value={draft[f.key] ?? ""} pending={view.restartRequired.includes(f.key)} onChange={(v) => setDraft((d) => ({ ...d, [f.key]: v }))} />
                     ))}
                     {section.title === "Server" ? (
-                      <div className="field wide">
-                        <label className="field" style={{ marginBottom: 6 }}>
-                          <span>
-                            API key <span className="key-state">({view.saved.apiKeySet || view.settings.apiKeySet ? "set" : "not set"})</span>
-                          </span>
-                          <input
-                            type="password"
-                            autoComplete="new-password"
-                            value={apiKey}
-                            placeholder={view.saved.apiKeySet ? "A key is saved — type a new one to replace it" : "At least 8 characters"}
-                            onChange={(e) => {
-                              setApiKey(e.target.value);
-                              if (e.target.value) setRemoveKey(false);
-                            }}
-                          />
-                        </label>
-                        <span className="field-help">Clients then send it as “Authorization: Bearer …”. It is never shown again.</span>
+                      <div className="wide">
+                        <LabelledField
+                          label={
+                            <>
+                              API key <span className="key-state">({view.saved.apiKeySet || view.settings.apiKeySet ? "set" : "not set"})</span>
+                            </>
+                          }
+                          help="Clients then send it as “Authorization: Bearer …”. It is never shown again."
+                          className="field"
+                        >
+                          {(p) => (
+                            <input
+                              {...p}
+                              type="password"
+                              autoComplete="new-password"
+                              value={apiKey}
+                              placeholder={view.saved.apiKeySet ? "A key is saved — type a new one to replace it" : "At least 8 characters"}
+                              onChange={(e) => {
+                                setApiKey(e.target.value);
+                                if (e.target.value) setRemoveKey(false);
+                              }}
+                            />
+                          )}
+                        </LabelledField>
                         {view.saved.apiKeySet ? (
                           <label className="checkbox" style={{ marginTop: 8 }}>
                             <input type="checkbox" checked={removeKey} disabled={apiKey !== ""} onChange={(e) => setRemoveKey(e.target.checked)} />
@@ -250,25 +258,23 @@ function Field({ def, value, pending, onChange }: { def: FieldDef; value: string
     );
   }
   return (
-    <label className={def.kind === "list" ? "field wide" : "field"} htmlFor={id}>
-      {label}
-      {def.kind === "select" ? (
-        <select id={id} value={value} onChange={(e) => onChange(e.target.value)} aria-describedby={`${id}-help`}>
-          {def.options?.map((o) => (
-            <option key={o} value={o}>
-              {o}
-            </option>
-          ))}
-        </select>
-      ) : def.kind === "list" ? (
-        <textarea id={id} rows={2} value={value} onChange={(e) => onChange(e.target.value)} aria-describedby={`${id}-help`} />
-      ) : (
-        <input id={id} type={def.kind === "number" ? "number" : "text"} value={value} onChange={(e) => onChange(e.target.value)} aria-describedby={`${id}-help`} />
-      )}
-      <span className="field-help" id={`${id}-help`}>
-        {def.help}
-      </span>
-    </label>
+    <LabelledField label={label} help={def.help} className={def.kind === "list" ? "field wide" : "field"}>
+      {(p) =>
+        def.kind === "select" ? (
+          <select {...p} value={value} onChange={(e) => onChange(e.target.value)}>
+            {def.options?.map((o) => (
+              <option key={o} value={o}>
+                {o}
+              </option>
+            ))}
+          </select>
+        ) : def.kind === "list" ? (
+          <textarea {...p} rows={2} value={value} onChange={(e) => onChange(e.target.value)} />
+        ) : (
+          <input {...p} type={def.kind === "number" ? "number" : "text"} value={value} onChange={(e) => onChange(e.target.value)} />
+        )
+      }
+    </LabelledField>
   );
 }
 
