@@ -492,28 +492,58 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
       if (start === 0) await fsp.writeFile(part, "");
       else await fsp.truncate(part, start);
       const handle = await fsp.open(part, "a");
-      const stalled = () => new Interrupted(`the transfer stalled for ${seconds(this.options.stallTimeoutMs ?? 30_000)}`);
-      arm(this.options.stallTimeoutMs ?? 30_000, stalled);
+      const stallMs = this.options.stallTimeoutMs ?? 30_000;
+      const stalled = () => new Interrupted(`the transfer stalled for ${seconds(stallMs)}`);
+      // Writes are batched: one write (and one progress sample) per MiB or per 250 ms rather than
+      // per network chunk. Flushes run one after another, so the file grows in order.
+      const pending: Uint8Array[] = [];
+      let pendingBytes = 0;
+      let lastFlushAt = Date.now();
+      let flushing: Promise<void> = Promise.resolve();
+      const writeOut = async () => {
+        lastFlushAt = Date.now();
+        if (pendingBytes === 0) return;
+        const buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+        const n = pendingBytes;
+        pending.length = 0;
+        pendingBytes = 0;
+        await handle.write(buf);
+        file.hash?.update(buf);
+        file.bytes += n;
+        file.hashedBytes = file.bytes;
+        this.progress(job);
+      };
+      const flush = () => (flushing = flushing.then(writeOut));
+      clearTimeout(timer);
+      let lastByteAt = Date.now();
+      const watchdog = setInterval(() => {
+        if (Date.now() - lastByteAt > stallMs) attempt.abort(stalled());
+        else if (pendingBytes > 0 && Date.now() - lastFlushAt >= 250) flush().catch(() => undefined);
+      }, Math.max(20, Math.min(250, stallMs / 4)));
       try {
         for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-          if (file.size !== undefined && file.bytes + chunk.byteLength > file.size) {
+          if (file.size !== undefined && file.bytes + pendingBytes + chunk.byteLength > file.size) {
             throw new DownloadError(`${file.name} is larger than the ${file.size} bytes the source announced: size mismatch, download rejected.`);
           }
-          await handle.write(chunk);
-          file.hash?.update(chunk);
-          file.bytes += chunk.byteLength;
-          file.hashedBytes = file.bytes;
-          job.receivedAny = true;
-          job.started?.resolve();
-          arm(this.options.stallTimeoutMs ?? 30_000, stalled);
-          this.progress(job);
+          pending.push(chunk);
+          pendingBytes += chunk.byteLength;
+          lastByteAt = Date.now();
+          if (!job.receivedAny) {
+            job.receivedAny = true;
+            job.started?.resolve();
+          }
+          if (pendingBytes >= 1024 * 1024 || Date.now() - lastFlushAt >= 250) await flush();
         }
+        await flush();
         await handle.sync();
       } catch (err) {
+        // What arrived before the break is a valid prefix of the file: keep it for the resume.
+        await flush().catch(() => undefined);
         if (attempt.signal.aborted) throw attempt.signal.reason;
         if (err instanceof HearthError) throw err;
         throw new Interrupted(`connection lost: ${((err as { cause?: Error }).cause ?? (err as Error)).message}`);
       } finally {
+        clearInterval(watchdog);
         await handle.close();
       }
       if (file.size === undefined) file.size = file.bytes;
