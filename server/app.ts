@@ -23,6 +23,7 @@ import { createLogger, type Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
 import { createOpenAIRouter } from "./openai/routes.js";
+import { anthropicErrors, createMessagesRouter } from "./anthropic/routes.js";
 import { LocalProvider } from "./providers/local.js";
 import { ProviderStore } from "./providers/provider-store.js";
 import { ProviderRouter } from "./providers/router.js";
@@ -161,6 +162,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     if (!ctx.ready) return next(new NotReadyError("The server is still starting; try again in a moment."));
     next();
   };
+  app.use("/v1/messages", anthropicErrors, auth, gate, json, createMessagesRouter(ctx));
   app.use("/v1", auth, gate, json, createOpenAIRouter(ctx));
   app.use("/api", auth, gate, json, createApiRouter(ctx));
 

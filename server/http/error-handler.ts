@@ -1,8 +1,10 @@
 /**
  * The one place errors become responses: OpenAI's `{"error": {...}}` with the right status, or —
- * when a stream already started — a final SSE error event and a clean end.
+ * when a stream already started — a final SSE error event and a clean end. Routes that speak
+ * another wire format (Anthropic's /v1/messages) set `res.locals.errorFormat` to an ErrorFormat,
+ * and the same handler writes their shape.
  */
-import type { ErrorRequestHandler, RequestHandler } from "express";
+import type { ErrorRequestHandler, RequestHandler, Response } from "express";
 import { HearthError, NotFoundError, PayloadTooLargeError, toHearthError, BadRequestError } from "../errors.js";
 import type { Logger } from "../logger.js";
 
@@ -25,22 +27,50 @@ function fromBodyParser(err: { type?: string; status?: number; limit?: number; m
   }
 }
 
+/** How errors are written for a family of routes. */
+export interface ErrorFormat {
+  /** The JSON body of an error answered before anything else was sent. */
+  body(err: HearthError, requestId: string | null): unknown;
+  /** The final SSE event of a stream that already started. */
+  streamEvent(err: HearthError, requestId: string | null): string;
+}
+
+export const openAIErrorFormat: ErrorFormat = {
+  body: (err) => err.toJSON(),
+  streamEvent: (err) => `data: ${JSON.stringify(err.toJSON())}\n\n`,
+};
+
+/** The format a router chose with `res.locals.errorFormat`, or OpenAI's. */
+export function errorFormatOf(res: Response): ErrorFormat {
+  return (res.locals.errorFormat as ErrorFormat | undefined) ?? openAIErrorFormat;
+}
+
+/** Middleware that makes every error of the routes below it use `format` (auth and body errors included). */
+export function useErrorFormat(format: ErrorFormat): RequestHandler {
+  return (_req, res, next) => {
+    res.locals.errorFormat = format;
+    next();
+  };
+}
+
 export function createErrorHandler(logger: Logger): ErrorRequestHandler {
   return (rawErr, req, res, _next) => {
     const err = fromBodyParser(rawErr as never) ?? toHearthError(rawErr);
     const log = (req as { log?: Logger }).log ?? logger;
     if (err.status >= 500) log.error({ err: rawErr }, err.message);
     else log.debug({ status: err.status, code: err.code }, err.message);
+    const format = errorFormatOf(res);
+    const requestId = typeof res.getHeader("X-Request-ID") === "string" ? (res.getHeader("X-Request-ID") as string) : null;
     if (res.headersSent) {
       // A stream already started: finish it with a final error event (STYLE.md #3).
       if (!res.writableEnded) {
-        res.write(`data: ${JSON.stringify(err.toJSON())}\n\n`);
+        res.write(format.streamEvent(err, requestId));
         res.end();
       }
       return;
     }
     for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
-    res.status(err.status).json(err.toJSON());
+    res.status(err.status).json(format.body(err, requestId));
   };
 }
 

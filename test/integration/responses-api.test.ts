@@ -137,7 +137,7 @@ describe("/v1/responses", () => {
 
   test("store: false keeps nothing", async () => {
     const created = await client.responses.create({ model: MODEL, input: "Secret", max_output_tokens: 5, store: false });
-    assert.equal(created.store, false);
+    assert.equal((created as { store?: boolean }).store, false);
     await assert.rejects(client.responses.retrieve(created.id), (err: { status?: number }) => err.status === 404);
     await assert.rejects(client.responses.create({ model: MODEL, input: "x", previous_response_id: created.id }), (err: { status?: number }) => err.status === 404);
     await assert.rejects(client.responses.retrieve("resp_not-a-real-id"), (err: { status?: number }) => err.status === 404);
