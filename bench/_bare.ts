@@ -26,8 +26,8 @@ export interface BareSetup {
   itemPrioritizationStrategy?: "maximumParallelism" | "firstInFirstOut";
   /** Pass `threads` as `{ideal, min: 1}` instead of a number. Defaults to true (what the server does). */
   flexibleThreads?: boolean;
-  /** Release sampling results of a step together (server/engine/batch-barrier.ts). Defaults to false. */
-  batchBarrier?: boolean;
+  /** server/engine/batch-barrier.ts: "off", "join" (fix 1 only) or "join+order". Defaults to "off". */
+  batchBarrier?: "off" | "join" | "join+order";
 }
 
 /** The server's default sampling (server/openai/convert.ts SAMPLING_DEFAULTS), applied to both paths. */
@@ -73,7 +73,7 @@ export class BareEngine {
         ...(setup.itemPrioritizationStrategy ? { itemPrioritizationStrategy: setup.itemPrioritizationStrategy } : {}),
       },
     });
-    if (setup.batchBarrier) installBatchBarrier(context);
+    if (setup.batchBarrier && setup.batchBarrier !== "off") installBatchBarrier(context, { orderBySequence: setup.batchBarrier === "join+order" });
     const sequences = Array.from({ length: setup.sequences }, () => context.getSequence());
     return new BareEngine(runtime, model, context, sequences);
   }

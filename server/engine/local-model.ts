@@ -183,7 +183,8 @@ export class LocalModel {
         contextSize,
         threads: { ideal: options.runtime.threads, min: 1 },
       });
-      // Every generating sequence in each decode step: measured 74 -> 64 steps for 8 x 64 tokens (BENCHMARKS.md).
+      // One graph computation per step for all generating sequences: 8 x 64 tokens took 74 decodes and
+      // 213 computations without it, 64 and 64 with it (BENCHMARKS.md, "Batching").
       if (parallel > 1 && !installBatchBarrier(context)) options.logger.debug("batch barrier not installed: node-llama-cpp internals differ");
       const slots: Slot[] = [];
       let chatWrapperName = "";
