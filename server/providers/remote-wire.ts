@@ -15,6 +15,7 @@ import type {
   FinishReason,
   GenerationEvent,
   SamplingOptions,
+  TokenLogprob,
   Usage,
 } from "./types.js";
 
@@ -155,6 +156,10 @@ export function chatBody(request: ChatRequest, upstreamModel: string, kind: Prov
     ...STREAM,
   };
   if (request.maxTokens !== undefined) body[policy.chatMaxTokensField] = request.maxTokens;
+  if (request.topLogprobs !== undefined) {
+    body.logprobs = true;
+    if (request.topLogprobs > 0) body.top_logprobs = request.topLogprobs;
+  }
   if (request.user) body.user = request.user;
   const rf = request.responseFormat;
   if (rf.type === "json_object") body.response_format = { type: "json_object" };
@@ -179,6 +184,7 @@ export function completionBody(request: CompletionRequest, upstreamModel: string
     prompt: request.prompt,
     ...(request.echo ? { echo: true } : {}),
     ...(request.maxTokens !== undefined ? { max_tokens: request.maxTokens } : {}),
+    ...(request.topLogprobs !== undefined ? { logprobs: request.topLogprobs } : {}),
     ...samplingBody(request.sampling, request.wire, policy),
     ...stopBody(request.stop, policy, kind),
     ...extrasBody(request.wire, policy, kind),
@@ -207,12 +213,30 @@ interface WireToolCallDelta {
   function?: { name?: string; arguments?: string };
 }
 
+interface WireTokenLogprob {
+  token?: string;
+  logprob?: number | null;
+  bytes?: number[] | null;
+  top_logprobs?: { token?: string; logprob?: number; bytes?: number[] | null }[] | null;
+}
+
+/** Chat chunks carry `content`; legacy completions carry parallel arrays. */
+interface WireLogprobs {
+  content?: WireTokenLogprob[] | null;
+  tokens?: string[];
+  token_logprobs?: (number | null)[];
+  top_logprobs?: (Record<string, number> | null)[] | null;
+}
+
 interface WireChoice {
   index?: number;
   text?: string | null;
   delta?: { content?: string | null; tool_calls?: WireToolCallDelta[] | null } | null;
   message?: { content?: string | null; tool_calls?: WireToolCallDelta[] | null } | null;
+  logprobs?: WireLogprobs | null;
   finish_reason?: string | null;
+  /** vLLM: the stop string (or token id) that ended the text. */
+  stop_reason?: string | number | null;
 }
 
 interface WireChunk {
@@ -235,6 +259,35 @@ function finishReasonOf(reason: string): FinishReason {
   }
 }
 
+const utf8Bytes = (token: string) => [...Buffer.from(token, "utf8")];
+
+/** The upstream's per-token log-probabilities, in either wire form, as neutral entries. */
+export function logprobsOf(wire: WireLogprobs | null | undefined): TokenLogprob[] | undefined {
+  if (!wire) return undefined;
+  if (Array.isArray(wire.content)) {
+    return wire.content.map((t) => {
+      const token = t.token ?? "";
+      return {
+        token,
+        logprob: t.logprob ?? null,
+        bytes: t.bytes ?? utf8Bytes(token),
+        top: (t.top_logprobs ?? []).map((a) => ({ token: a.token ?? "", logprob: a.logprob ?? 0, bytes: a.bytes ?? utf8Bytes(a.token ?? "") })),
+      };
+    });
+  }
+  if (Array.isArray(wire.tokens)) {
+    return wire.tokens.map((token, i) => ({
+      token,
+      logprob: wire.token_logprobs?.[i] ?? null,
+      bytes: utf8Bytes(token),
+      top: Object.entries(wire.top_logprobs?.[i] ?? {})
+        .sort(([, a], [, b]) => b - a)
+        .map(([t, logprob]) => ({ token: t, logprob, bytes: utf8Bytes(t) })),
+    }));
+  }
+  return undefined;
+}
+
 export function usageOf(u: WireUsage | null | undefined): Usage {
   return {
     promptTokens: u?.prompt_tokens ?? 0,
@@ -250,6 +303,7 @@ export function usageOf(u: WireUsage | null | undefined): Usage {
 export class UpstreamChunkDecoder {
   private readonly calls = new Map<number, { id: string; name: string }>();
   private finish: FinishReason | null = null;
+  private stopSequence: string | undefined;
   private usage: Usage | null = null;
   private done = false;
 
@@ -287,7 +341,7 @@ export class UpstreamChunkDecoder {
       throw new UpstreamError(502, "server_error", `${this.describe} closed the stream before the reply finished.`, { code: "provider_stream_cut" });
     }
     this.done = true;
-    return [{ type: "finish", reason: this.finish, usage: this.usage ?? usageOf(null) }];
+    return [{ type: "finish", reason: this.finish, usage: this.usage ?? usageOf(null), ...(this.stopSequence !== undefined ? { stopSequence: this.stopSequence } : {}) }];
   }
 
   /** A whole non-streamed reply (some servers ignore `stream: true`). */
@@ -303,7 +357,10 @@ export class UpstreamChunkDecoder {
 
   private decodeChoice(choice: WireChoice, events: GenerationEvent[]): void {
     const text = choice.delta?.content ?? choice.text;
-    if (typeof text === "string" && text.length > 0) events.push({ type: "text", text });
+    const logprobs = logprobsOf(choice.logprobs);
+    if ((typeof text === "string" && text.length > 0) || (logprobs && logprobs.length > 0)) {
+      events.push({ type: "text", text: text ?? "", ...(logprobs && logprobs.length > 0 ? { logprobs } : {}) });
+    }
     for (const call of choice.delta?.tool_calls ?? []) {
       const index = call.index ?? 0;
       let known = this.calls.get(index);
@@ -316,6 +373,7 @@ export class UpstreamChunkDecoder {
       if (first || argumentsDelta) events.push({ type: "tool_call", index, id: known.id, name: known.name, argumentsDelta, first });
     }
     if (choice.finish_reason) this.finish = finishReasonOf(choice.finish_reason);
+    if (typeof choice.stop_reason === "string" && choice.stop_reason.length > 0) this.stopSequence = choice.stop_reason;
   }
 
   private streamError(error: WireChunk["error"]): UpstreamError {

@@ -103,6 +103,27 @@ describe("remote provider: proxying to another OpenAI-compatible server", () => 
     assert.ok(deltas[0]?.id);
   });
 
+  // RemoteProvider forwards logprobs and decodes them (unit-tested in remote-wire.test.ts), but the
+  // /v1 edge (server/openai/generation.ts, providerFor) still refuses them for non-local providers.
+  test("log-probabilities asked through the proxy are the upstream's", { skip: "the /v1 edge refuses logprobs for remote providers (generation.ts providerFor)" }, async () => {
+    const ask = { messages: user("Once upon a time"), temperature: 0, max_tokens: 4, logprobs: true, top_logprobs: 2 };
+    const direct = await upstream.client.chat.completions.create({ model: LOCAL, ...ask });
+    const proxied = await hearth.client.chat.completions.create({ model: REMOTE, ...ask });
+    const want = direct.choices[0]?.logprobs?.content ?? [];
+    const got = proxied.choices[0]?.logprobs?.content ?? [];
+    assert.equal(got.length, 4);
+    assert.deepEqual(got.map((t) => t.token), want.map((t) => t.token));
+    got.forEach((t, i) => {
+      assert.ok(Math.abs(t.logprob - want[i]!.logprob) < 1e-3);
+      assert.equal(t.top_logprobs.length, 2);
+    });
+    const completion = await hearth.client.completions.create({ model: REMOTE, prompt: "Once upon a time", max_tokens: 3, temperature: 0, logprobs: 2 });
+    const lp = completion.choices[0]?.logprobs;
+    assert.equal(lp?.tokens?.length, 3);
+    assert.equal(lp?.token_logprobs?.length, 3);
+    assert.equal(Object.keys(lp?.top_logprobs?.[0] ?? {}).length, 2);
+  });
+
   test("legacy completions and embeddings (float and the SDK's base64) are proxied", async () => {
     const completion = await hearth.client.completions.create({ model: REMOTE, prompt: "Once upon a time", max_tokens: 6 });
     assert.equal(completion.model, REMOTE);

@@ -85,6 +85,33 @@ describe("UpstreamSseDecoder", () => {
     assert.throws(() => decoder.end(), (err: HearthError) => err.status === 502 && err.code === "provider_stream_cut");
   });
 
+  test("log-probabilities come through in both wire forms, and vLLM's stop_reason names the stop sequence", () => {
+    const chatLp = { content: [{ token: "Hi", logprob: -0.5, bytes: [72, 105], top_logprobs: [{ token: "Hi", logprob: -0.5, bytes: [72, 105] }, { token: "Ho", logprob: -1.5 }] }] };
+    const compLp = { tokens: [" a"], token_logprobs: [-0.25], top_logprobs: [{ " b": -2, " a": -0.25 }], text_offset: [0] };
+    const events = decodeInPieces(
+      Buffer.from(
+        sse(
+          { choices: [{ index: 0, delta: { content: "Hi" }, logprobs: chatLp, finish_reason: null }] },
+          { choices: [{ index: 0, text: " a", logprobs: compLp, finish_reason: null }] },
+          { choices: [{ index: 0, text: "", finish_reason: "stop", stop_reason: "\n\n" }] },
+          "[DONE]",
+        ),
+      ),
+      [],
+    );
+    assert.deepEqual(events[0], {
+      type: "text",
+      text: "Hi",
+      logprobs: [{ token: "Hi", logprob: -0.5, bytes: [72, 105], top: [{ token: "Hi", logprob: -0.5, bytes: [72, 105] }, { token: "Ho", logprob: -1.5, bytes: [72, 111] }] }],
+    });
+    assert.deepEqual(events[1], {
+      type: "text",
+      text: " a",
+      logprobs: [{ token: " a", logprob: -0.25, bytes: [32, 97], top: [{ token: " a", logprob: -0.25, bytes: [32, 97] }, { token: " b", logprob: -2, bytes: [32, 98] }] }],
+    });
+    assert.deepEqual(events[2], { type: "finish", reason: "stop", usage: { promptTokens: 0, completionTokens: 0, cachedTokens: 0 }, stopSequence: "\n\n" });
+  });
+
   test("legacy completion chunks carry text in choices[].text", () => {
     const events = decodeInPieces(Buffer.from(sse({ choices: [{ index: 0, text: "Once", finish_reason: null }] }, { choices: [{ index: 0, text: "", finish_reason: "length" }] }, "[DONE]")), []);
     assert.deepEqual(events, [
@@ -173,6 +200,18 @@ describe("upstream request bodies", () => {
     assert.deepEqual(body.tools, [{ type: "function", function: { name: "w", parameters: { type: "object" } } }]);
     assert.deepEqual(body.tool_choice, { type: "function", function: { name: "w" } });
     assert.deepEqual(body.response_format, { type: "json_schema", json_schema: { name: "r", schema: { type: "object" }, strict: true } });
+  });
+
+  test("logprobs are asked for when the client wants them: chat as logprobs/top_logprobs, completions as a count", () => {
+    const body = chatBody(chat({ topLogprobs: 3 }), "llama", "openai");
+    assert.equal(body.logprobs, true);
+    assert.equal(body.top_logprobs, 3);
+    const none = chatBody(chat({ topLogprobs: 0 }), "llama", "vllm");
+    assert.equal(none.logprobs, true);
+    assert.equal("top_logprobs" in none, false);
+    assert.equal("logprobs" in chatBody(chat(), "llama", "vllm"), false);
+    const req: CompletionRequest = { kind: "completion", model: "lab/m", prompt: "x", echo: false, sampling: chat().sampling, stop: [], topLogprobs: 2 };
+    assert.equal(completionBody(req, "m", "vllm").logprobs, 2);
   });
 
   test("completions and embeddings", () => {
