@@ -87,8 +87,8 @@ export class ProviderStore {
   }
 
   /** Saves a new provider and its secrets, then discovers its models (a failure is only its status). */
-  add(input: ProviderCreate): Promise<ProviderView> {
-    return this.locked(async () => {
+  async add(input: ProviderCreate): Promise<ProviderView> {
+    const provider = await this.locked(async () => {
       if (this.providers.has(input.id)) {
         throw new HearthError(409, "invalid_request_error", `A provider with id '${input.id}' already exists.`, { param: "id", code: "provider_exists" });
       }
@@ -102,15 +102,17 @@ export class ProviderStore {
         await this.deleteCredentials(config.id);
         throw err;
       }
-      const provider = this.register(config, credentials);
+      const added = this.register(config, credentials);
       this.options.logger.info({ provider: config.id, kind: config.kind, baseUrl: config.baseUrl }, "provider added");
-      await provider.refresh();
-      return this.view(provider);
+      return added;
     });
+    // Outside the lock: a slow provider must not hold up changes to the others.
+    await provider.refresh();
+    return this.view(provider);
   }
 
-  update(id: string, patch: ProviderUpdate): Promise<ProviderView> {
-    return this.locked(async () => {
+  async update(id: string, patch: ProviderUpdate): Promise<ProviderView> {
+    const provider = await this.locked(async () => {
       const provider = this.require(id);
       const { apiKey, headers, ...fields } = patch;
       const config = ProviderConfigSchema.parse({ ...provider.getConfig(), ...stripUndefined(fields) });
@@ -123,9 +125,10 @@ export class ProviderStore {
       await this.save(this.configs().map((c) => (c.id === id ? config : c)));
       provider.update(config, credentials);
       this.options.logger.info({ provider: id, fields: Object.keys(patch) }, "provider changed");
-      await provider.refresh();
-      return this.view(provider);
+      return provider;
     });
+    await provider.refresh();
+    return this.view(provider);
   }
 
   remove(id: string): Promise<void> {

@@ -78,6 +78,8 @@ export class RemoteProvider implements Provider {
   private agent: Agent;
   private status: ProviderStatus = UNKNOWN_STATUS;
   private discovered: string[] | null = null;
+  /** `created` of each discovered model, as the upstream reported it. */
+  private created = new Map<string, number>();
   private discovering: Promise<string[]> | null = null;
   private lastCheck = 0;
   private closed = false;
@@ -130,10 +132,10 @@ export class RemoteProvider implements Provider {
   /** Applies an edited config and credentials; in-flight requests finish on the old connection pool. */
   update(config: ProviderConfig, credentials: RemoteCredentials): void {
     const reconnect = config.baseUrl !== this.config.baseUrl || config.timeoutSeconds !== this.config.timeoutSeconds;
-    if (config.baseUrl !== this.config.baseUrl || config.kind !== this.config.kind) {
-      this.discovered = null;
-      this.status = UNKNOWN_STATUS;
-    }
+    if (config.baseUrl !== this.config.baseUrl || config.kind !== this.config.kind) this.discovered = null;
+    // Whatever failed may be fixed by the change (a new key, a new address): find out afresh.
+    this.status = UNKNOWN_STATUS;
+    this.lastCheck = 0;
     this.config = config;
     this.credentials = credentials;
     if (reconnect) {
@@ -148,8 +150,7 @@ export class RemoteProvider implements Provider {
   async listModels(): Promise<ModelInfo[]> {
     if (this.status.state !== "ok" && Date.now() - this.lastCheck > RECHECK_MS && this.config.discover) void this.refresh();
     if (this.status.state === "error") return [];
-    const created = 0;
-    return (this.exposedModels() ?? []).map((m) => ({ id: `${this.id}/${m}`, ownedBy: this.id, created, provider: this.id }));
+    return (this.exposedModels() ?? []).map((m) => ({ id: `${this.id}/${m}`, ownedBy: this.id, created: this.created.get(m) ?? 0, provider: this.id }));
   }
 
   async hasModel(model: string): Promise<boolean> {
@@ -196,9 +197,10 @@ export class RemoteProvider implements Provider {
       try {
         const res = await this.send("GET", "/models", undefined, undefined, "application/json");
         const json = await this.readJson(res, undefined);
-        const data = (json as { data?: { id?: unknown }[] }).data;
+        const data = (json as { data?: { id?: unknown; created?: unknown }[] }).data;
         if (!Array.isArray(data)) throw this.badResponse("a model list without `data`");
         const ids = data.flatMap((m) => (typeof m.id === "string" && m.id.length > 0 ? [m.id] : []));
+        this.created = new Map(data.flatMap((m) => (typeof m.id === "string" && typeof m.created === "number" ? [[m.id, m.created] as const] : [])));
         this.discovered = ids;
         this.markOk();
         return ids;
@@ -305,7 +307,9 @@ export class RemoteProvider implements Provider {
       }
       const error = statusError(res.statusCode, res.headers, text, this.id, this.scrub);
       this.options.logger.warn({ provider: this.id, path, status: res.statusCode, code: error.code }, "provider answered with an error");
-      throw res.statusCode < 400 || res.statusCode === 401 || res.statusCode === 403 || res.statusCode >= 500 ? this.markError(error) : error;
+      // A provider that answers is up, even with an error; only a refused key or a redirect (a
+      // wrong base URL) make it unusable until its settings change.
+      throw res.statusCode < 400 || res.statusCode === 401 || res.statusCode === 403 ? this.markError(error) : error;
     }
   }
 

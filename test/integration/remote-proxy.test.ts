@@ -191,6 +191,22 @@ describe("remote provider: proxying to another OpenAI-compatible server", () => 
     assert.equal(again.usage?.completion_tokens, 3);
   });
 
+  test("the app's own chats (/api/conversations) can use a remote model", async () => {
+    const created = await hearth.api("/api/conversations", { body: { model: REMOTE, provider: "up" } });
+    assert.equal(created.status, 201);
+    const { id } = (await created.json()) as { id: string };
+    const res = await hearth.api(`/api/conversations/${id}/messages`, { body: { content: "A story about a whale", stream: false, params: { maxTokens: 5 } } });
+    assert.equal(res.status, 200, await res.clone().text());
+    const reply = (await res.json()) as { model: string; usage: { completion_tokens: number } };
+    assert.equal(reply.model, REMOTE);
+    assert.equal(reply.usage.completion_tokens, 5);
+    const detail = (await (await hearth.api(`/api/conversations/${id}`)).json()) as { messages: { role: string; model: string | null; status: string }[] };
+    const stored = detail.messages.at(-1);
+    assert.equal(stored?.role, "assistant");
+    assert.equal(stored?.model, REMOTE);
+    assert.equal(stored?.status, "complete");
+  });
+
   test("/v1 chats through a provider are recorded in history like local ones", async () => {
     await hearth.client.chat.completions.create({ model: REMOTE, messages: user("A history check about owls"), max_tokens: 4 });
     const res = await hearth.api("/api/conversations?source=api&model=up%2Fstories260K");
