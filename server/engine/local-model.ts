@@ -154,6 +154,8 @@ export class LocalModel {
     private readonly options: LocalModelOptions,
   ) {
     this.pool = new SlotPool(slots, options.maxQueue, options.onPoolChange);
+    // Report the pool's size at once, not only on the first request, so metrics show it while idle.
+    options.onPoolChange?.(this.pool.stats);
     this.grammars = new GrammarCache(options.runtime.llama);
   }
 
