@@ -6,6 +6,16 @@
  */
 import fs from "node:fs/promises";
 import { GgmlType, GgufFileType, GgufInsights, readGgufFileInfo, type GgufFileInfo, type GgufTensorInfo } from "node-llama-cpp";
+import type { EngineRuntime } from "./runtime.js";
+
+/**
+ * Which llama.cpp instance computes tensor sizes. Pass the server's runtime: without one,
+ * node-llama-cpp makes a backend-less instance of its own, and if that happens before the runtime
+ * starts, llama.cpp's log output bypasses the server's logger for the life of the process.
+ */
+export interface GgufReadOptions {
+  runtime?: Pick<EngineRuntime, "llama"> | null;
+}
 
 /** The facts the library shows for one model (all parts of a split model together). */
 export interface GgufFacts {
@@ -52,9 +62,21 @@ interface Cached {
 }
 
 // Header reads are cheap but not free (the tokenizer arrays of a big model are megabytes), and
-// the manager asks for estimates of the same files again and again.
-const cache = new Map<string, Cached>();
+// the manager asks for estimates of the same files again and again. Insights belong to one llama
+// instance, so each has its own cache (a server's runtime, or none).
+const caches = new WeakMap<object, Map<string, Cached>>();
+const NO_RUNTIME = {};
 const CACHE_LIMIT = 64;
+
+function cacheFor(options: GgufReadOptions): Map<string, Cached> {
+  const key = options.runtime?.llama ?? NO_RUNTIME;
+  let cache = caches.get(key);
+  if (!cache) {
+    cache = new Map();
+    caches.set(key, cache);
+  }
+  return cache;
+}
 
 async function statKey(files: readonly string[]): Promise<string> {
   const stats = await Promise.all(files.map((f) => fs.stat(f)));
@@ -73,7 +95,9 @@ function explain(err: unknown): string {
   return `The file could not be read as a GGUF model: ${e?.message ?? String(err)}`;
 }
 
-async function load(files: readonly string[]): Promise<Cached> {
+async function load(files: readonly string[], options: GgufReadOptions): Promise<Cached> {
+  const cache = cacheFor(options);
+  const llama = options.runtime?.llama;
   const first = files[0];
   if (first === undefined) throw new GgufFileError("No file given.");
   let key: string;
@@ -93,7 +117,7 @@ async function load(files: readonly string[]): Promise<Cached> {
   try {
     info = await readGgufFileInfo(first, { logWarnings: false, sourceType: "filesystem", spliceSplitFiles: files.length > 1 });
     if (typeof info.metadata?.general?.architecture !== "string") throw new GgufFileError("The file is truncated or damaged: it names no model architecture.");
-    insights = await GgufInsights.from(info);
+    insights = await GgufInsights.from(info, llama);
   } catch (err) {
     if (err instanceof GgufFileError) throw err;
     throw new GgufFileError(explain(err), { cause: err });
@@ -101,7 +125,7 @@ async function load(files: readonly string[]): Promise<Cached> {
   if (info.splicedParts !== files.length) {
     throw new GgufFileError(`The model has ${info.splicedParts} part(s) but ${files.length} file(s) were found.`);
   }
-  await checkComplete(files, info);
+  await checkComplete(files, info, llama);
   const entry = { key, info, insights };
   cache.set(first, entry);
   if (cache.size > CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
@@ -112,7 +136,7 @@ async function load(files: readonly string[]): Promise<Cached> {
  * A download cut short or a copy that ran out of disk still has a valid header; the tensor data
  * then ends before the last tensor does. Each part must reach the end of its last tensor.
  */
-async function checkComplete(files: readonly string[], info: GgufFileInfo): Promise<void> {
+async function checkComplete(files: readonly string[], info: GgufFileInfo, llama: EngineRuntime["llama"] | undefined): Promise<void> {
   const tensors = info.fullTensorInfo ?? [];
   const lastByPart = new Map<number, GgufTensorInfo>();
   for (const t of tensors) {
@@ -125,7 +149,7 @@ async function checkComplete(files: readonly string[], info: GgufFileInfo): Prom
     const last = lastByPart.get(partId)!;
     const file = files[i];
     if (file === undefined) break;
-    const lastInsights = await GgufInsights.from({ ...info, fullTensorInfo: [last] });
+    const lastInsights = await GgufInsights.from({ ...info, fullTensorInfo: [last] }, llama);
     const lastBytes = lastInsights.estimateModelResourceRequirements({ gpuLayers: 0, useMmap: false }).cpuRam;
     const expected = Number(BigInt(last.fileOffset) + BigInt(lastBytes));
     const { size } = await fs.stat(file);
@@ -150,8 +174,8 @@ function quantizationOf(info: GgufFileInfo, insights: GgufInsights): string | nu
  * Reads the header of a model, given all its parts in order. Rejects with GgufFileError when the
  * file is missing, not a GGUF, truncated, or one of its parts is missing.
  */
-export async function readGgufFacts(files: readonly string[]): Promise<GgufFacts> {
-  const { info, insights } = await load(files);
+export async function readGgufFacts(files: readonly string[], options: GgufReadOptions = {}): Promise<GgufFacts> {
+  const { info, insights } = await load(files, options);
   const arch = info.metadata.general.architecture;
   const archMeta = info.architectureMetadata as { pooling_type?: number; context_length?: number; embedding_length?: number };
   const projector = arch === "clip" || arch === ("mllama_vision" as string);
@@ -174,7 +198,7 @@ export async function readGgufFacts(files: readonly string[]): Promise<GgufFacts
   };
 }
 
-export interface MemoryEstimateOptions {
+export interface MemoryEstimateOptions extends GgufReadOptions {
   /** Tokens per sequence. */
   contextSize: number;
   sequences: number;
@@ -191,7 +215,7 @@ export interface MemoryEstimate {
 
 /** Estimates what loading the model with this context costs, from its header alone. */
 export async function estimateModelMemory(files: readonly string[], options: MemoryEstimateOptions): Promise<MemoryEstimate> {
-  const { insights } = await load(files);
+  const { insights } = await load(files, options);
   const gpuLayers = options.gpuLayers ?? 0;
   const model = insights.estimateModelResourceRequirements({ gpuLayers });
   const context = insights.estimateContextResourceRequirements({
@@ -205,6 +229,6 @@ export async function estimateModelMemory(files: readonly string[], options: Mem
 }
 
 /** The context length the model was trained with, or null when the header does not say. */
-export async function trainContextSizeOf(files: readonly string[]): Promise<number | null> {
-  return (await load(files)).insights.trainContextSize ?? null;
+export async function trainContextSizeOf(files: readonly string[], options: GgufReadOptions = {}): Promise<number | null> {
+  return (await load(files, options)).insights.trainContextSize ?? null;
 }

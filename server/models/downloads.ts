@@ -17,7 +17,7 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { GgufFileError, readGgufFacts } from "../engine/gguf-info.js";
+import { GgufFileError } from "../engine/gguf-info.js";
 import { HearthError, NotFoundError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { STAGING_DIR, type ModelLibrary } from "./library.js";
@@ -616,7 +616,7 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
     }
     const staged = job.files.map((f) => path.join(dir, f.name));
     try {
-      await readGgufFacts(staged);
+      await this.options.library.readFacts(staged);
     } catch (err) {
       if (err instanceof GgufFileError) throw new DownloadError(`The downloaded file is not a usable model: ${err.reason}`);
       throw err;

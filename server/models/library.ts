@@ -10,6 +10,7 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { GgufFileError, readGgufFacts, type GgufFacts } from "../engine/gguf-info.js";
+import type { EngineRuntime } from "../engine/runtime.js";
 import { BadRequestError, HearthError, NotFoundError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { modelIdFromFileName, safeGgufFileName, splitPartNames, splitPartOf } from "./names.js";
@@ -42,6 +43,8 @@ export interface ModelLibraryOptions {
   /** Further folders to list models from (read-only to Hearth). Defaults to none. */
   extraDirs?: readonly string[];
   logger: Logger;
+  /** The engine runtime that reads headers (see GgufReadOptions). Defaults to none. */
+  runtime?: () => Promise<EngineRuntime>;
 }
 
 /** Folders named like this hold work in progress (downloads, imports) and are never scanned. */
@@ -74,6 +77,12 @@ export class ModelLibrary {
       { path: path.resolve(this.options.modelsDir), location: "managed" },
       ...(this.options.extraDirs ?? []).map((d) => ({ path: path.resolve(d), location: "folder" as const })),
     ];
+  }
+
+  /** Reads a model's header facts with the server's runtime; rejects with GgufFileError when unusable. */
+  async readFacts(files: readonly string[]): Promise<GgufFacts> {
+    const runtime = this.options.runtime ? await this.options.runtime() : null;
+    return readGgufFacts(files, { runtime });
   }
 
   /** Calls `listener` after every scan with the new list. */
@@ -224,7 +233,7 @@ export class ModelLibrary {
       return { ...previous, ...base };
     }
     try {
-      const facts = await readGgufFacts(found.files);
+      const facts = await this.readFacts(found.files);
       if (facts.kind === "projector") return { ...base, status: "invalid", error: "A vision/audio projector (mmproj), not a model that runs on its own.", facts };
       return { ...base, status: "ok", facts };
     } catch (err) {
@@ -249,7 +258,7 @@ export class ModelLibrary {
     if (targetNames.length !== sources.length) throw new BadRequestError("'name' must name a split model the same way as the source (name-00001-of-0000N.gguf).", { param: "name" });
     for (const s of sources) if (!fs.existsSync(s)) throw new BadRequestError(`Part ${path.basename(s)} of the split model is missing.`, { param: "path", code: "file_not_found" });
     try {
-      await readGgufFacts(sources);
+      await this.readFacts(sources);
     } catch (err) {
       if (err instanceof GgufFileError) throw new BadRequestError(`${path.basename(real)} cannot be imported: ${err.reason}`, { param: "path", code: "invalid_model_file" });
       throw err;

@@ -117,7 +117,8 @@ export class LocalProvider implements Provider {
   private budget: number | null = null;
 
   constructor(private readonly options: LocalProviderOptions) {
-    this.library = options.library ?? new ModelLibrary({ modelsDir: options.modelsDir, extraDirs: options.extraModelDirs ?? [], logger: options.logger });
+    this.library =
+      options.library ?? new ModelLibrary({ modelsDir: options.modelsDir, extraDirs: options.extraModelDirs ?? [], logger: options.logger, runtime: () => this.getRuntime() });
     this.downloads = new DownloadManager({
       ...options.downloadOptions,
       modelsDir: options.modelsDir,
@@ -408,15 +409,15 @@ export class LocalProvider implements Provider {
       if (this.shutdown.signal.aborted) throw new ShuttingDownError();
       const runtime = await this.getRuntime();
       const settings = this.settingsOf(entry.id);
-      const contextSize = settings.contextSize > 0 ? settings.contextSize : Math.min((await trainContextSizeOf(entry.files)) ?? DEFAULT_CTX_CAP, DEFAULT_CTX_CAP);
+      const contextSize = settings.contextSize > 0 ? settings.contextSize : Math.min((await trainContextSizeOf(entry.files, { runtime })) ?? DEFAULT_CTX_CAP, DEFAULT_CTX_CAP);
       let parallel = settings.parallel;
       if (parallel <= 0 && runtime.gpu === false) {
         // Choose here rather than in the engine, so the budget check below sizes what is loaded.
-        const one = await estimateModelMemory(entry.files, { contextSize, sequences: 1 });
-        const two = await estimateModelMemory(entry.files, { contextSize, sequences: 2 });
+        const one = await estimateModelMemory(entry.files, { contextSize, sequences: 1, runtime });
+        const two = await estimateModelMemory(entry.files, { contextSize, sequences: 2, runtime });
         parallel = chooseParallel(one.total - (two.total - one.total), Math.max(1, two.total - one.total), os.freemem());
       }
-      const estimate = await estimateModelMemory(entry.files, { contextSize, sequences: parallel > 0 ? parallel : 4 });
+      const estimate = await estimateModelMemory(entry.files, { contextSize, sequences: parallel > 0 ? parallel : 4, runtime });
       await this.makeRoom(entry, estimate);
       const threads = settings.threads > 0 ? settings.threads : runtime.threads;
       const model = await LocalModel.load({
@@ -446,7 +447,7 @@ export class LocalProvider implements Provider {
         await model.close();
         throw new ShuttingDownError();
       }
-      const actual = await estimateModelMemory(entry.files, { contextSize: model.info.contextSize, sequences: model.info.parallel, gpuLayers: model.info.gpuLayers }).catch(() => estimate);
+      const actual = await estimateModelMemory(entry.files, { contextSize: model.info.contextSize, sequences: model.info.parallel, gpuLayers: model.info.gpuLayers, runtime }).catch(() => estimate);
       entry.memory = actual.total;
       entry.model = model;
       entry.stats = model.stats;
