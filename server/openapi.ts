@@ -1,4 +1,5 @@
 /** /openapi.json, generated from the same zod schemas that validate requests (zod-openapi). */
+import { z } from "zod";
 import { createDocument } from "zod-openapi";
 import {
   ChatCompletionChunkSchema,
@@ -11,6 +12,8 @@ import {
   ErrorSchema,
   ModelListSchema,
 } from "./openai/schemas.js";
+import { ResponseCreateRequestSchema, ResponseDeletedSchema, ResponseObjectSchema } from "./openai/responses-schemas.js";
+import { AnthropicErrorSchema, MessageSchema, MessagesRequestSchema } from "./anthropic/schemas.js";
 
 const errors = {
   "400": { description: "Invalid request", content: { "application/json": { schema: ErrorSchema } } },
@@ -53,6 +56,43 @@ export function openApiDocument(version: string): object {
           summary: "Create embeddings (unit length; float or base64)",
           requestBody: { content: { "application/json": { schema: EmbeddingRequestSchema } } },
           responses: { "200": { description: "Embeddings", content: { "application/json": { schema: EmbeddingResponseSchema } } }, ...errors },
+        },
+      },
+      "/v1/responses": {
+        post: {
+          summary: "Create a response (OpenAI Responses API; stream with `stream: true`; stored unless `store: false`)",
+          requestBody: { content: { "application/json": { schema: ResponseCreateRequestSchema } } },
+          responses: {
+            "200": {
+              description: "A response, or an SSE stream of named events from `response.created` to `response.completed`",
+              content: { "application/json": { schema: ResponseObjectSchema } },
+            },
+            ...errors,
+          },
+        },
+      },
+      "/v1/responses/{id}": {
+        get: {
+          summary: "A stored response",
+          requestParams: { path: z.object({ id: z.string() }) },
+          responses: { "200": { description: "The response", content: { "application/json": { schema: ResponseObjectSchema } } }, ...errors },
+        },
+        delete: {
+          summary: "Delete a stored response (and the responses that continued it)",
+          requestParams: { path: z.object({ id: z.string() }) },
+          responses: { "200": { description: "Deleted", content: { "application/json": { schema: ResponseDeletedSchema } } }, ...errors },
+        },
+      },
+      "/v1/messages": {
+        post: {
+          summary: "Create a message (Anthropic Messages API; `x-api-key` works for auth; errors in Anthropic's shape)",
+          requestBody: { content: { "application/json": { schema: MessagesRequestSchema } } },
+          responses: {
+            "200": { description: "A message, or an SSE stream from `message_start` to `message_stop`", content: { "application/json": { schema: MessageSchema } } },
+            "400": { description: "Invalid request", content: { "application/json": { schema: AnthropicErrorSchema } } },
+            "401": { description: "Missing or wrong API key", content: { "application/json": { schema: AnthropicErrorSchema } } },
+            "404": { description: "Unknown model", content: { "application/json": { schema: AnthropicErrorSchema } } },
+          },
         },
       },
     },

@@ -11,6 +11,8 @@ import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const MODEL = "stories260K";
 const API_KEY = "anthropic-test-key-51c2";
+/** The SDK's types no longer list sampling fields; the API (and Hearth) still take them. */
+const GREEDY: object = { temperature: 0 };
 
 describe("/v1/messages (Anthropic Messages API)", () => {
   let t: TestServer;
@@ -43,7 +45,7 @@ describe("/v1/messages (Anthropic Messages API)", () => {
 
   test("system as a string or as text blocks, and text content blocks in the messages", async () => {
     const ask = (system: Anthropic.MessageCreateParams["system"]) =>
-      client.messages.create({ model: MODEL, max_tokens: 3, temperature: 0, system, messages: [{ role: "user", content: [{ type: "text", text: "Hello" }, { type: "text", text: " there" }] }] });
+      client.messages.create({ model: MODEL, max_tokens: 3, ...GREEDY, system, messages: [{ role: "user", content: [{ type: "text", text: "Hello" }, { type: "text", text: " there" }] }] });
     const plain = await ask(undefined);
     const asString = await ask("You are a storyteller who likes cats.");
     const asBlocks = await ask([{ type: "text", text: "You are a storyteller who likes cats." }]);
@@ -78,11 +80,11 @@ describe("/v1/messages (Anthropic Messages API)", () => {
   });
 
   test("stop_sequences end the text before the sequence and are reported", async () => {
-    const full = await client.messages.create({ model: MODEL, max_tokens: 40, temperature: 0, messages: [{ role: "user", content: "Once upon a time" }] });
+    const full = await client.messages.create({ model: MODEL, max_tokens: 40, ...GREEDY, messages: [{ role: "user", content: "Once upon a time" }] });
     const text = full.content[0]?.type === "text" ? full.content[0].text : "";
     const words = text.trim().split(/\s+/);
     const stop = words[Math.min(3, words.length - 1)]!;
-    const cut = await client.messages.create({ model: MODEL, max_tokens: 40, temperature: 0, stop_sequences: ["zzzz", stop], messages: [{ role: "user", content: "Once upon a time" }] });
+    const cut = await client.messages.create({ model: MODEL, max_tokens: 40, ...GREEDY, stop_sequences: ["zzzz", stop], messages: [{ role: "user", content: "Once upon a time" }] });
     assert.equal(cut.stop_reason, "stop_sequence");
     assert.equal(cut.stop_sequence, stop);
     const cutText = cut.content[0]?.type === "text" ? cut.content[0].text : "";

@@ -11,6 +11,8 @@ const UPSTREAM_KEY = "upstream-key-0a7c2e91";
 const HEARTH_KEY = "hearth-key-9d34b6f0";
 const LOCAL = "stories260K";
 const REMOTE = "up/stories260K";
+/** The SDK's types no longer list sampling fields; the API (and Hearth) still take them. */
+const GREEDY: object = { temperature: 0 };
 
 /** Generations the upstream ran (the remote provider sends it chat completions only). */
 const generations = (upstream: Hearth) => upstreamMetric(upstream, "hearth_generations_total");
@@ -33,7 +35,7 @@ describe("remote models through /v1/responses and /v1/messages", () => {
   });
 
   const direct = (system: string, content: string, max_tokens: number) =>
-    upstream.client.chat.completions.create({ model: LOCAL, messages: [{ role: "system", content: system }, { role: "user", content }], temperature: 0, max_tokens });
+    upstream.client.chat.completions.create({ model: LOCAL, messages: [{ role: "system", content: system }, { role: "user", content }], ...GREEDY, max_tokens });
 
   test("a response from a remote model is a chat completion upstream, with the same greedy text", async () => {
     const before = await generations(upstream);
@@ -59,7 +61,7 @@ describe("remote models through /v1/responses and /v1/messages", () => {
 
   test("a message from a remote model is a chat completion upstream, with the same greedy text", async () => {
     const before = await generations(upstream);
-    const msg = await anthropic.messages.create({ model: REMOTE, system: "Tell stories.", max_tokens: 16, temperature: 0, messages: [{ role: "user", content: "A dog found a bone" }] });
+    const msg = await anthropic.messages.create({ model: REMOTE, system: "Tell stories.", max_tokens: 16, ...GREEDY, messages: [{ role: "user", content: "A dog found a bone" }] });
     assert.equal(await generations(upstream), before + 1);
     const expected = await direct("Tell stories.", "A dog found a bone", 16);
     assert.equal(msg.content[0]?.type === "text" ? msg.content[0].text : "", expected.choices[0]!.message.content);
@@ -71,7 +73,7 @@ describe("remote models through /v1/responses and /v1/messages", () => {
   });
 
   test("a forced tool call on a remote model comes back as tool_use and function_call", async () => {
-    const tool = { name: "get_weather", input_schema: { type: "object", properties: { city: { type: "string", maxLength: 12 } } } };
+    const tool = { name: "get_weather", input_schema: { type: "object" as const, properties: { city: { type: "string", maxLength: 12 } } } };
     const msg = await anthropic.messages.create({ model: REMOTE, max_tokens: 100, tools: [tool], tool_choice: { type: "any" }, messages: [{ role: "user", content: "Weather?" }] });
     const use = msg.content.find((b) => b.type === "tool_use");
     assert.ok(use?.type === "tool_use" && use.name === "get_weather");
