@@ -61,6 +61,8 @@ export class ForcedCallStream {
       this.emitted = this.argsStart;
       this.push({ type: "tool_call", index: 0, id: this.id, name: this.name, argumentsDelta: "", first: true });
     }
+    // Whitespace before the arguments may arrive after the head matched.
+    while (this.emitted === this.argsStart && /\s/.test(this.text[this.argsStart] ?? "")) this.emitted = ++this.argsStart;
     const end = this.argsStart + this.text.slice(this.argsStart).replace(TAIL, "").length;
     this.emitDelta(end);
   }

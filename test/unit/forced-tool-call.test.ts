@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { specializedChatWrapperTypeNames } from "node-llama-cpp";
+import { CHAT_WRAPPER_NAMES, isJinjaTemplate } from "../../server/config.js";
+import { ForcedCallStream, forcedCallSchema } from "../../server/engine/forced-tool-call.js";
+import type { GenerationEvent } from "../../server/providers/types.js";
+
+type ToolCallEvent = Extract<GenerationEvent, { type: "tool_call" }>;
+
+function run(text: string, cuts: number[]): { events: ToolCallEvent[]; ok: boolean } {
+  const events: ToolCallEvent[] = [];
+  const stream = new ForcedCallStream("call_1", (e) => events.push(e as ToolCallEvent));
+  let at = 0;
+  for (const cut of [...cuts, text.length]) {
+    stream.feed(text.slice(at, cut));
+    at = cut;
+  }
+  return { events, ok: stream.end() };
+}
+
+describe("ForcedCallStream", () => {
+  const text = '{ "name": "get_weather", "arguments": { "city": "Paris }", "days": [1, 2] } }  ';
+  const args = '{ "city": "Paris }", "days": [1, 2] }';
+
+  test("the deltas add up to exactly the arguments JSON, wherever the text is split", () => {
+    for (let a = 0; a <= text.length; a++) {
+      for (const b of [a, Math.min(text.length, a + 1), Math.min(text.length, a + 7)]) {
+        const { events, ok } = run(text, [a, b]);
+        assert.ok(ok);
+        assert.equal(events[0]?.first, true);
+        assert.equal(events[0]?.name, "get_weather");
+        assert.equal(events[0]?.argumentsDelta, "");
+        assert.ok(events.slice(1).every((e) => !e.first && e.index === 0 && e.id === "call_1"));
+        assert.equal(events.map((e) => e.argumentsDelta).join(""), args, `split at ${a}, ${b}`);
+      }
+    }
+  });
+
+  test("nothing is sent before the name is complete; a cut-off call is not a call", () => {
+    assert.deepEqual(run('{ "name": "get_wea', []).events, []);
+    const cut = run('{ "name": "get_weather", "arguments": { "city": "Pa', []);
+    assert.equal(cut.ok, false);
+    assert.equal(cut.events[0]?.name, "get_weather");
+  });
+
+  test("the call schema names the allowed tools, and an unknown named tool is a 400", () => {
+    const tools = [{ name: "a", parameters: { type: "object", properties: { x: { type: "string" } } } }, { name: "b" }];
+    assert.deepEqual(forcedCallSchema(tools, { name: "a" }).allowed.map((t) => t.name), ["a"]);
+    const both = forcedCallSchema(tools, "required").schema as { oneOf: { properties: { name: { const: string } } }[] };
+    assert.deepEqual(both.oneOf.map((s) => s.properties.name.const), ["a", "b"]);
+    assert.throws(() => forcedCallSchema(tools, { name: "c" }), (err: { status?: number; param?: string }) => err.status === 400 && err.param === "tool_choice");
+  });
+});
+
+describe("chat template setting", () => {
+  test("the wrapper names the config accepts are node-llama-cpp's", () => {
+    assert.deepEqual([...CHAT_WRAPPER_NAMES], [...specializedChatWrapperTypeNames]);
+  });
+
+  test("Jinja text is told from a wrapper name", () => {
+    assert.ok(isJinjaTemplate("{% for m in messages %}{{ m.content }}{% endfor %}"));
+    assert.ok(!isJinjaTemplate("chatML"));
+  });
+});
