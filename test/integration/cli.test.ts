@@ -46,7 +46,10 @@ test("prints one ready line with its URL, serves, and exits 0 on SIGTERM mid-str
     });
     assert.equal(stdout.trim().split("\n").length, 1, "exactly one line on stdout");
     // Logs are JSON lines on stderr, and mention the engine's threads and parallel sequences.
-    const engineLine = stderr.split("\n").find((l) => l.includes('"engine ready"'));
+    // JSON logs on stderr are written asynchronously, so they may trail the ready line.
+    const findEngineLine = () => stderr.split("\n").find((l) => l.includes('"engine ready"'));
+    for (let i = 0; i < 100 && !findEngineLine(); i++) await new Promise((r) => setTimeout(r, 50));
+    const engineLine = findEngineLine();
     assert.ok(engineLine, stderr);
     const engine = JSON.parse(engineLine) as { threads: number; parallel: number; build: string };
     assert.equal(engine.threads, 1);
@@ -84,7 +87,7 @@ test("prints one ready line with its URL, serves, and exits 0 on SIGTERM mid-str
 });
 
 test("a bad flag value exits 2 with a message naming it", async () => {
-  const child = spawn(process.execPath, [...cli, "--port", "-3"], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...cli, "--port=-3"], { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const [code] = (await once(child, "exit")) as [number];

@@ -34,7 +34,8 @@ export interface LibraryModelView {
 export interface ModelLibraryList {
   models: LibraryModelView[];
   remote: { id: string; provider: string; ownedBy: string }[];
-  folders: string[];
+  /** The managed models folder and any extra folders, as the server lists them. */
+  folders: { path: string; location: "managed" | "folder" }[];
   memory: { budgetBytes: number; usedBytes: number };
 }
 

@@ -91,7 +91,7 @@ export default function ModelsView() {
               Memory for models: {formatBytes(mem.usedBytes)} used of {formatBytes(mem.budgetBytes)}. The least recently used model is unloaded when a new one needs room.
             </p>
           ) : null}
-          {library.data && items.length === 0 ? <p className="muted">No model files found in {library.data.folders.join(", ") || "the models folder"}.</p> : null}
+          {library.data && items.length === 0 ? <p className="muted">No model files found in {library.data.folders.map((f) => f.path).join(", ") || "the models folder"}.</p> : null}
           {items.map((m) => (
             <ModelCard key={m.id} model={m} onChanged={refresh} onDelete={() => setDeleting(m)} />
           ))}
