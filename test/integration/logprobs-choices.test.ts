@@ -98,6 +98,22 @@ describe("logprobs", () => {
     });
   });
 
+  test("completions, streamed: logprobs per chunk, offsets continuing across chunks", async () => {
+    const stream = await t.client.completions.create({ model: MODEL, prompt: "The dog", max_tokens: 8, temperature: 0, logprobs: 2, stream: true });
+    let text = "";
+    const tokens: string[] = [];
+    for await (const chunk of stream) {
+      const c = chunk.choices[0];
+      if (!c?.logprobs?.tokens) continue;
+      assert.equal(c.logprobs.tokens.join(""), c.text);
+      c.logprobs.text_offset!.forEach((offset, i) => assert.equal(offset, text.length + c.logprobs!.tokens!.slice(0, i).join("").length));
+      text += c.text;
+      tokens.push(...c.logprobs.tokens);
+    }
+    assert.equal(tokens.length, 8);
+    assert.equal(tokens.join(""), text);
+  });
+
   test("completions echo: prompt tokens are scored, and likelier text sums to a higher logprob", async () => {
     const score = async (prompt: string) => {
       const res = await t.client.completions.create({ model: MODEL, prompt, max_tokens: 1, temperature: 0, echo: true, logprobs: 1 });
