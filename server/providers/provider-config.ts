@@ -12,7 +12,9 @@ export type ProviderKind = (typeof PROVIDER_KINDS)[number];
 export const ProviderIdSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_-]{0,47}$/, "must be 1-48 lower-case letters, digits, _ or -, starting with a letter or digit")
-  .refine((id) => id !== "local", "'local' is reserved for this machine's models");
+  .refine((id) => id !== "local", "'local' is reserved for this machine's models")
+  // `/api/providers/test` tests an unsaved provider, so a provider called "test" could not be reached.
+  .refine((id) => id !== "test", "'test' is reserved (POST /api/providers/test tests unsaved settings)");
 
 /** Where the OpenAI API lives, as SDKs take it (e.g. https://api.openai.com/v1, http://gpu-box:8000/v1). */
 export const BaseUrlSchema = z

@@ -273,7 +273,7 @@ describe("provider config schemas", () => {
 
   test("ids are slugs and 'local' is reserved; framing headers cannot be overridden", () => {
     assert.equal(ProviderIdSchema.safeParse("vllm-lab_2").success, true);
-    for (const bad of ["local", "Has/Slash", "UPPER", ""]) assert.equal(ProviderIdSchema.safeParse(bad).success, false, bad);
+    for (const bad of ["local", "test", "Has/Slash", "UPPER", ""]) assert.equal(ProviderIdSchema.safeParse(bad).success, false, bad);
     assert.equal(HeadersSchema.safeParse({ "OpenAI-Organization": "org-1" }).success, true);
     assert.equal(HeadersSchema.safeParse({ Host: "evil" }).success, false);
     assert.equal(HeadersSchema.safeParse({ "X-A": "a\r\nInjected: 1" }).success, false);
