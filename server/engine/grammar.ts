@@ -15,8 +15,56 @@ const UNENFORCEABLE = new Set([
 /** Keywords that only annotate, or that the grammar satisfies by construction (every property is emitted). */
 const IGNORED = new Set(["title", "description", "$schema", "$id", "$comment", "default", "examples", "required", "deprecated", "readOnly", "writeOnly", "strict"]);
 
+/** Deeper schemas are refused: recursion over client data must not exhaust the stack. */
+export const MAX_SCHEMA_DEPTH = 64;
+/** More schema nodes (objects, array entries, enum values) are refused: the grammar grows with them. */
+export const MAX_SCHEMA_NODES = 10_000;
+
+/** Keywords whose value is a map of subschemas, and those whose value is one subschema or a list of them. */
+const SCHEMA_MAPS = new Set(["properties", "$defs", "definitions"]);
+const SCHEMA_VALUES = new Set(["items", "additionalProperties", "oneOf", "anyOf", "prefixItems"]);
+
+/**
+ * Refuses a schema a client could use to stall or crash the server: nesting past
+ * MAX_SCHEMA_DEPTH, more than MAX_SCHEMA_NODES nodes, or a keyword whose value has the wrong
+ * shape (node-llama-cpp reads `properties: "abc..."` as a million properties and spends tens of
+ * seconds building that grammar). Throws a 400 naming `param`.
+ */
+export function checkSchemaBounds(schema: unknown, param: string): void {
+  let nodes = 0;
+  const refuse = (why: string, at: string) => {
+    throw new BadRequestError(`The JSON schema ${why} at '${at || "/"}'.`, { param, code: "invalid_schema" });
+  };
+  const visit = (value: unknown, at: string, depth: number, isSchema: boolean): void => {
+    if (++nodes > MAX_SCHEMA_NODES) refuse(`has more than ${MAX_SCHEMA_NODES} parts`, at);
+    if (depth > MAX_SCHEMA_DEPTH) refuse(`is nested more than ${MAX_SCHEMA_DEPTH} levels deep`, at);
+    if (isSchema && typeof value !== "boolean" && (typeof value !== "object" || value === null || Array.isArray(value))) refuse("has a subschema that is not an object", at);
+    if (Array.isArray(value)) {
+      nodes += value.length;
+      value.forEach((v, i) => visit(v, `${at}/${i}`, depth + 1, false));
+      return;
+    }
+    if (typeof value !== "object" || value === null) return;
+    for (const [key, v] of Object.entries(value)) {
+      const here = `${at}/${key}`;
+      if (!isSchema) visit(v, here, depth + 1, false);
+      else if (SCHEMA_MAPS.has(key)) {
+        if (typeof v !== "object" || v === null || Array.isArray(v)) refuse(`has '${key}' that is not an object`, here);
+        for (const [name, sub] of Object.entries(v as object)) visit(sub, `${here}/${name}`, depth + 1, true);
+      } else if (SCHEMA_VALUES.has(key)) {
+        if (Array.isArray(v)) v.forEach((sub, i) => visit(sub, `${here}/${i}`, depth + 1, true));
+        else visit(v, here, depth + 1, true);
+      } else if (key === "type" && typeof v !== "string" && !(Array.isArray(v) && v.every((t) => typeof t === "string"))) {
+        refuse("has a 'type' that is neither a string nor a list of strings", here);
+      } else visit(v, here, depth + 1, false);
+    }
+  };
+  visit(schema, "", 0, true);
+}
+
 /** Rewrites what has an equivalent (`anyOf` -> `oneOf`), drops annotations, refuses the rest. */
 export function sanitizeSchema(schema: unknown, param: string, at = ""): unknown {
+  if (at === "") checkSchemaBounds(schema, param);
   if (Array.isArray(schema)) return schema.map((s, i) => sanitizeSchema(s, param, `${at}[${i}]`));
   if (typeof schema !== "object" || schema === null) return schema;
   const out: Record<string, unknown> = {};

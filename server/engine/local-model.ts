@@ -32,14 +32,15 @@ import type {
   SamplingOptions,
 } from "../providers/types.js";
 import { AsyncQueue } from "../util/async-queue.js";
-import { installBatchBarrier } from "./batch-barrier.js";
+import { StepBatcher } from "./batch-barrier.js";
 import { toChatHistory } from "./chat-history.js";
 import { chatWrapperFor } from "./chat-template.js";
 import { ForcedCallStream, forcedCallHint, forcedCallSchema } from "./forced-tool-call.js";
-import { GrammarCache } from "./grammar.js";
+import { GrammarCache, checkSchemaBounds } from "./grammar.js";
 import { decodeWithLogprobs, stopTriggersOf, type DecodeWithLogprobsResult } from "./logprobs.js";
 import type { EngineRuntime } from "./runtime.js";
 import { SlotPool, type PoolStats } from "./slot-pool.js";
+import { assertStopsCanMatch, assertTextCanFit, longestTokenChars } from "./text-bounds.js";
 
 export interface LocalModelOptions {
   /** The id clients send as `model`. */
@@ -145,6 +146,8 @@ export class LocalModel {
   private closing = false;
   /** Fires when the shutdown grace period ends, cancelling what still runs. */
   private readonly shutdown = new AbortController();
+  /** The longest text one token stands for: prompts beyond the context's worth of it are refused untokenized. */
+  private readonly tokenChars: number;
 
   private constructor(
     readonly info: LocalModelInfo,
@@ -154,6 +157,7 @@ export class LocalModel {
     private readonly options: LocalModelOptions,
   ) {
     this.pool = new SlotPool(slots, options.maxQueue, options.onPoolChange);
+    this.tokenChars = longestTokenChars((model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: unknown } } }).tokenizer?.ggml?.tokens);
     // Report the pool's size at once, not only on the first request, so metrics show it while idle.
     options.onPoolChange?.(this.pool.stats);
     this.grammars = new GrammarCache(options.runtime.llama);
@@ -180,14 +184,16 @@ export class LocalModel {
         const free = llama.gpu === false ? os.freemem() : (await llama.getVramState()).free;
         parallel = chooseParallel(model.size, llama.gpu === false ? perSequence.cpuRam : perSequence.gpuVram, free);
       }
+      // One llama_decode with one graph computation per step for all generating sequences
+      // (batch-barrier.ts; BENCHMARKS.md, "Batching").
+      const batcher = parallel > 1 ? new StepBatcher() : null;
       const context = await model.createContext({
         sequences: parallel,
         contextSize,
         threads: { ideal: options.runtime.threads, min: 1 },
+        ...(batcher ? { batching: { itemPrioritizationStrategy: batcher.strategy } } : {}),
       });
-      // One graph computation per step for all generating sequences: 8 x 64 tokens took 74 decodes and
-      // 213 computations without it, 64 and 64 with it (BENCHMARKS.md, "Batching").
-      if (parallel > 1 && !installBatchBarrier(context)) options.logger.debug("batch barrier not installed: node-llama-cpp internals differ");
+      if (batcher && !batcher.install(context)) options.logger.debug("step batcher not installed: node-llama-cpp internals differ");
       const slots: Slot[] = [];
       let chatWrapperName = "";
       const chatWrapper = chatWrapperFor(model, options.chatTemplate);
@@ -244,6 +250,11 @@ export class LocalModel {
       });
     }
     const forcedTool = request.tools.length > 0 && (request.toolChoice === "required" || typeof request.toolChoice === "object");
+    const chars = request.messages.reduce((sum, m) => sum + (m.content?.length ?? 0) + (m.role === "assistant" ? (m.toolCalls ?? []).reduce((n, c) => n + c.arguments.length, 0) : 0), 0);
+    assertTextCanFit(chars, this.info.contextSize, this.tokenChars, "messages");
+    assertStopsCanMatch(request.stop, this.info.contextSize, this.tokenChars);
+    // Tool schemas become prompt text and grammars: bound them before either is built.
+    request.tools.forEach((t, i) => t.parameters !== undefined && checkSchemaBounds(t.parameters, `tools.${i}.function.parameters`));
     const history = toChatHistory(request.messages);
     let functions: ChatModelFunctions | undefined;
     let grammar: LlamaGrammar | undefined;
@@ -332,6 +343,8 @@ export class LocalModel {
   }
 
   private async generateCompletion(request: CompletionRequest, signal: AbortSignal): Promise<GenerationStream> {
+    assertTextCanFit(request.prompt.length, this.info.contextSize, this.tokenChars, "prompt");
+    assertStopsCanMatch(request.stop, this.info.contextSize, this.tokenChars);
     const promptTokens = this.model.tokenize(request.prompt, false);
     const bos = this.model.tokens.bos;
     const fullPrompt = bos !== null && this.model.tokens.shouldPrependBosToken ? [bos, ...promptTokens] : promptTokens;
@@ -429,6 +442,7 @@ export class LocalModel {
       let promptTokens = 0;
       for (const [i, input] of inputs.entries()) {
         if (signal.aborted) throw signal.reason;
+        assertTextCanFit(input.length, contextSize, this.tokenChars, `input.${i}`);
         const length = context.calculateInputLength(input);
         if (length > contextSize) {
           throw new BadRequestError(`input[${i}] is ${length} tokens, more than the model's ${contextSize}.`, {

@@ -27,6 +27,14 @@ function fromBodyParser(err: { type?: string; status?: number; limit?: number; m
   }
 }
 
+/** Express's router marks a path parameter it cannot percent-decode (`/api/x/%E0%A4%A`) as a 400 URIError. */
+function fromRouter(err: unknown): HearthError | null {
+  if (err instanceof URIError && (err as { status?: number }).status === 400) {
+    return new BadRequestError("A part of the URL path is not valid percent-encoded UTF-8.", { code: "invalid_path" });
+  }
+  return null;
+}
+
 /** How errors are written for a family of routes. */
 export interface ErrorFormat {
   /** The JSON body of an error answered before anything else was sent. */
@@ -55,7 +63,7 @@ export function useErrorFormat(format: ErrorFormat): RequestHandler {
 
 export function createErrorHandler(logger: Logger): ErrorRequestHandler {
   return (rawErr, req, res, _next) => {
-    const err = fromBodyParser(rawErr as never) ?? toHearthError(rawErr);
+    const err = fromBodyParser(rawErr as never) ?? fromRouter(rawErr) ?? toHearthError(rawErr);
     const log = (req as { log?: Logger }).log ?? logger;
     if (err.status >= 500) log.error({ err: rawErr }, err.message);
     else log.debug({ status: err.status, code: err.code }, err.message);
