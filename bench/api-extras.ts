@@ -25,7 +25,18 @@ function median(values: number[]): number {
 export async function run(opts: BenchOptions): Promise<BenchResult[]> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-bench-extras-"));
   const n = 4;
-  const config = loadConfig({ env: {}, overrides: { port: 0, dataDir, threads: 1, logLevel: "silent", parallel: n, recordApi: false, model: await testModelPath() } });
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      port: 0,
+      dataDir,
+      threads: 1,
+      logLevel: "silent",
+      parallel: n,
+      recordApi: false,
+      model: await testModelPath(),
+    },
+  });
   const server = createServer(config, { logger: pino({ level: "silent" }) });
   const url = await server.start();
   const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused", maxRetries: 0 });
@@ -60,7 +71,12 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
       }
       return median(ms);
     };
-    const body = { model: MODEL, messages: [{ role: "user" as const, content: "Once upon a time" }], max_tokens: maxTokens, temperature: 1 };
+    const body = {
+      model: MODEL,
+      messages: [{ role: "user" as const, content: "Once upon a time" }],
+      max_tokens: maxTokens,
+      temperature: 1,
+    };
     const together = await time(() => client.chat.completions.create({ ...body, n }));
     const oneByOne = await time(async () => {
       for (let i = 0; i < n; i++) await client.chat.completions.create(body);
@@ -68,12 +84,20 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
     return [
       {
         name: "chat logprobs (top 5) vs plain, greedy",
-        metrics: { plain_tokens_per_s: Math.round(plain), logprobs_tokens_per_s: Math.round(scored), ratio: Math.round((scored / plain) * 100) / 100 },
+        metrics: {
+          plain_tokens_per_s: Math.round(plain),
+          logprobs_tokens_per_s: Math.round(scored),
+          ratio: Math.round((scored / plain) * 100) / 100,
+        },
         notes: `median of ${rounds} requests of ${maxTokens} tokens`,
       },
       {
         name: `n=${n} in one request vs ${n} sequential requests`,
-        metrics: { n_request_ms: Math.round(together), sequential_ms: Math.round(oneByOne), speedup: Math.round((oneByOne / together) * 100) / 100 },
+        metrics: {
+          n_request_ms: Math.round(together),
+          sequential_ms: Math.round(oneByOne),
+          speedup: Math.round((oneByOne / together) * 100) / 100,
+        },
         notes: `${maxTokens} tokens per choice, parallel ${n}`,
       },
     ];

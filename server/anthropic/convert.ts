@@ -7,7 +7,14 @@
 import { BadRequestError } from "../errors.js";
 import { samplingOf } from "../openai/convert.js";
 import { parseAt } from "../openai/parse-item.js";
-import type { ChatMessage, ChatRequest, ResponseFormat, ToolCall, ToolChoice, ToolDefinition } from "../providers/types.js";
+import type {
+  ChatMessage,
+  ChatRequest,
+  ResponseFormat,
+  ToolCall,
+  ToolChoice,
+  ToolDefinition,
+} from "../providers/types.js";
 import { ToolResultBlockSchema, ToolSchema, ToolUseBlockSchema, type MessagesRequestBody } from "./schemas.js";
 
 type Block = { type: string } & Record<string, unknown>;
@@ -16,10 +23,13 @@ type Block = { type: string } & Record<string, unknown>;
 const IGNORED_BLOCKS = new Set(["thinking", "redacted_thinking"]);
 
 function unsupported(type: string, param: string): BadRequestError {
-  return new BadRequestError(`Content blocks of type '${type}' are not supported here; send text, tool_use and tool_result blocks.`, {
-    param,
-    code: "unsupported_content",
-  });
+  return new BadRequestError(
+    `Content blocks of type '${type}' are not supported here; send text, tool_use and tool_result blocks.`,
+    {
+      param,
+      code: "unsupported_content",
+    },
+  );
 }
 
 function blocksText(content: string | readonly Block[] | undefined, param: string): string {
@@ -35,12 +45,15 @@ function blocksText(content: string | readonly Block[] | undefined, param: strin
 
 function messagesOf(body: MessagesRequestBody): ChatMessage[] {
   const messages: ChatMessage[] = [];
-  const system = typeof body.system === "string" ? body.system : body.system ? blocksText(body.system as Block[], "system") : "";
+  const system =
+    typeof body.system === "string" ? body.system : body.system ? blocksText(body.system as Block[], "system") : "";
   if (system) messages.push({ role: "system", content: system });
   body.messages.forEach((m, i) => {
     const at = `messages.${i}.content`;
     if (typeof m.content === "string") {
-      messages.push(m.role === "assistant" ? { role: "assistant", content: m.content } : { role: m.role, content: m.content });
+      messages.push(
+        m.role === "assistant" ? { role: "assistant", content: m.content } : { role: m.role, content: m.content },
+      );
       return;
     }
     if (m.role === "assistant") {
@@ -53,7 +66,11 @@ function messagesOf(body: MessagesRequestBody): ChatMessage[] {
           calls.push({ id: use.id, name: use.name, arguments: JSON.stringify(use.input ?? {}) });
         } else if (!IGNORED_BLOCKS.has(block.type)) throw unsupported(block.type, `${at}.${k}.type`);
       });
-      messages.push({ role: "assistant", content: text === "" && calls.length > 0 ? null : text, ...(calls.length > 0 ? { toolCalls: calls } : {}) });
+      messages.push({
+        role: "assistant",
+        content: text === "" && calls.length > 0 ? null : text,
+        ...(calls.length > 0 ? { toolCalls: calls } : {}),
+      });
       return;
     }
     // A user (or system) turn: tool results answer the calls of the turn before; text follows them.
@@ -63,7 +80,11 @@ function messagesOf(body: MessagesRequestBody): ChatMessage[] {
       else if (block.type === "tool_result" && m.role === "user") {
         const result = parseAt(ToolResultBlockSchema, block, `${at}.${k}`);
         const content = blocksText(result.content as string | Block[] | undefined, `${at}.${k}.content`);
-        messages.push({ role: "tool", toolCallId: result.tool_use_id, content: result.is_error ? `Error: ${content}` : content });
+        messages.push({
+          role: "tool",
+          toolCallId: result.tool_use_id,
+          content: result.is_error ? `Error: ${content}` : content,
+        });
       } else if (!IGNORED_BLOCKS.has(block.type)) throw unsupported(block.type, `${at}.${k}.type`);
     });
     if (text) messages.push({ role: m.role, content: text });
@@ -74,10 +95,13 @@ function messagesOf(body: MessagesRequestBody): ChatMessage[] {
 function toolsOf(body: MessagesRequestBody): ToolDefinition[] {
   return (body.tools ?? []).map((raw, i) => {
     if (raw.type !== undefined && raw.type !== "custom") {
-      throw new BadRequestError(`Tools of type '${raw.type}' run on Anthropic's servers and are not available here; send custom tools with an input_schema.`, {
-        param: `tools.${i}.type`,
-        code: "unsupported_value",
-      });
+      throw new BadRequestError(
+        `Tools of type '${raw.type}' run on Anthropic's servers and are not available here; send custom tools with an input_schema.`,
+        {
+          param: `tools.${i}.type`,
+          code: "unsupported_value",
+        },
+      );
     }
     const t = parseAt(ToolSchema, raw, `tools.${i}`);
     return { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.input_schema };
@@ -103,9 +127,12 @@ function toolChoiceOf(body: MessagesRequestBody): { toolChoice: ToolChoice; para
 export function toMessagesChatRequest(body: MessagesRequestBody): ChatRequest {
   const tools = toolsOf(body);
   const { toolChoice, parallel } = toolChoiceOf(body);
-  if (toolChoice !== "auto" && toolChoice !== "none" && tools.length === 0) throw new BadRequestError("tool_choice requires tools.", { param: "tool_choice" });
+  if (toolChoice !== "auto" && toolChoice !== "none" && tools.length === 0)
+    throw new BadRequestError("tool_choice requires tools.", { param: "tool_choice" });
   const format = body.output_config?.format;
-  const responseFormat: ResponseFormat = format ? { type: "json_schema", name: "output", schema: format.schema, strict: true } : { type: "text" };
+  const responseFormat: ResponseFormat = format
+    ? { type: "json_schema", name: "output", schema: format.schema, strict: true }
+    : { type: "text" };
   const user = body.metadata?.user_id ?? undefined;
   // What a remote provider should see as "set by the client" (remote-wire forwards only those).
   const wire: Record<string, unknown> = {};

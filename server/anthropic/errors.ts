@@ -33,7 +33,11 @@ export function anthropicErrorType(err: HearthError): string {
 }
 
 export function anthropicErrorBody(err: HearthError, requestId: string | null) {
-  return { type: "error" as const, error: { type: anthropicErrorType(err), message: err.message }, request_id: requestId };
+  return {
+    type: "error" as const,
+    error: { type: anthropicErrorType(err), message: err.message },
+    request_id: requestId,
+  };
 }
 
 export const anthropicErrorFormat: ErrorFormat = {

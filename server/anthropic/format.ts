@@ -33,10 +33,15 @@ function toolUseId(callId: string): string {
   return callId.startsWith("toolu_") ? callId : `toolu_${callId.replace(/^call_/, "")}`;
 }
 
-function stopOf(reason: FinishReason, stopSequence: string | undefined, meta: MessageMeta): { stop_reason: StopReason; stop_sequence: string | null } {
+function stopOf(
+  reason: FinishReason,
+  stopSequence: string | undefined,
+  meta: MessageMeta,
+): { stop_reason: StopReason; stop_sequence: string | null } {
   if (reason === "tool_calls") return { stop_reason: "tool_use", stop_sequence: null };
   if (reason === "length") return { stop_reason: "max_tokens", stop_sequence: null };
-  if (stopSequence !== undefined && meta.stopSequences.includes(stopSequence)) return { stop_reason: "stop_sequence", stop_sequence: stopSequence };
+  if (stopSequence !== undefined && meta.stopSequences.includes(stopSequence))
+    return { stop_reason: "stop_sequence", stop_sequence: stopSequence };
   return { stop_reason: "end_turn", stop_sequence: null };
 }
 
@@ -52,7 +57,9 @@ function inputOf(json: string): unknown {
 export type MessageEventSink = (event: string, data: Record<string, unknown>) => void | Promise<void>;
 
 export class MessageAccumulator {
-  private readonly blocks: ({ type: "text"; text: string } | { type: "tool_use"; id: string; name: string; json: string })[] = [];
+  private readonly blocks: (
+    { type: "text"; text: string } | { type: "tool_use"; id: string; name: string; json: string }
+  )[] = [];
   private open: { index: number; call?: number } | null = null;
   private stop: { stop_reason: StopReason; stop_sequence: string | null } | null = null;
   private usage: Usage | null = null;
@@ -71,7 +78,9 @@ export class MessageAccumulator {
   }
 
   async start(): Promise<void> {
-    await this.emit("message_start", { message: { ...this.message(), content: [], stop_reason: null, stop_sequence: null } });
+    await this.emit("message_start", {
+      message: { ...this.message(), content: [], stop_reason: null, stop_sequence: null },
+    });
   }
 
   async push(event: GenerationEvent): Promise<void> {
@@ -86,7 +95,10 @@ export class MessageAccumulator {
           await this.emit("content_block_start", { index: this.open.index, content_block: { type: "text", text: "" } });
         }
         block.text += event.text;
-        await this.emit("content_block_delta", { index: this.open!.index, delta: { type: "text_delta", text: event.text } });
+        await this.emit("content_block_delta", {
+          index: this.open!.index,
+          delta: { type: "text_delta", text: event.text },
+        });
         return;
       }
       case "tool_call": {
@@ -94,12 +106,18 @@ export class MessageAccumulator {
           await this.closeBlock();
           const block = { type: "tool_use" as const, id: toolUseId(event.id), name: event.name, json: "" };
           this.open = { index: this.blocks.push(block) - 1, call: event.index };
-          await this.emit("content_block_start", { index: this.open.index, content_block: { type: "tool_use", id: block.id, name: block.name, input: {} } });
+          await this.emit("content_block_start", {
+            index: this.open.index,
+            content_block: { type: "tool_use", id: block.id, name: block.name, input: {} },
+          });
         }
         const block = this.blocks[this.open!.index];
         if (block?.type === "tool_use" && event.argumentsDelta) {
           block.json += event.argumentsDelta;
-          await this.emit("content_block_delta", { index: this.open!.index, delta: { type: "input_json_delta", partial_json: event.argumentsDelta } });
+          await this.emit("content_block_delta", {
+            index: this.open!.index,
+            delta: { type: "input_json_delta", partial_json: event.argumentsDelta },
+          });
         }
         return;
       }
@@ -121,7 +139,11 @@ export class MessageAccumulator {
   }
 
   message(): AnthropicMessage {
-    const content: ContentBlock[] = this.blocks.map((b) => (b.type === "text" ? { type: "text", text: b.text } : { type: "tool_use", id: b.id, name: b.name, input: inputOf(b.json) }));
+    const content: ContentBlock[] = this.blocks.map((b) =>
+      b.type === "text"
+        ? { type: "text", text: b.text }
+        : { type: "tool_use", id: b.id, name: b.name, input: inputOf(b.json) },
+    );
     return {
       id: this.meta.id,
       type: "message",

@@ -31,7 +31,8 @@ export function createMessagesRouter(ctx: ServerContext): express.Router {
     const provider = await providerFor(ctx, request);
     let events = await startGeneration(ctx, provider, request, gen.signal, started);
     const requestId = String(res.getHeader("X-Request-ID") ?? "");
-    if (ctx.observeApiChat) events = ctx.observeApiChat(request, events, { requestId, provider: provider.id, source: "api" });
+    if (ctx.observeApiChat)
+      events = ctx.observeApiChat(request, events, { requestId, provider: provider.id, source: "api" });
     const meta = newMessageMeta(body.model, request.stop);
     if (!body.stream) {
       res.json(await gen.timeoutAware(collectMessage(events, meta)));

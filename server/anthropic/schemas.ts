@@ -39,7 +39,10 @@ export const MessagesRequestSchema = z
   .object({
     model: z.string().min(1, "model is required"),
     /** Required by Anthropic; the most tokens to generate. */
-    max_tokens: z.number({ error: "max_tokens is required" }).int("must be a whole number").min(1, "must be at least 1"),
+    max_tokens: z
+      .number({ error: "max_tokens is required" })
+      .int("must be a whole number")
+      .min(1, "must be at least 1"),
     messages: z.array(MessageParamSchema).min(1, "messages must have at least one message").max(10_000),
     system: z.union([z.string(), z.array(z.looseObject({ type: z.string(), text: z.string().optional() }))]).optional(),
     stop_sequences: z.array(z.string()).max(16, "at most 16 stop sequences").optional(),
@@ -47,17 +50,26 @@ export const MessagesRequestSchema = z
     temperature: z.number().min(0).max(1).optional(),
     top_p: z.number().min(0).max(1).optional(),
     top_k: z.number().int().min(0).optional(),
-    tools: z.array(z.looseObject({ name: z.string().optional(), type: z.string().optional() })).max(128).optional(),
+    tools: z
+      .array(z.looseObject({ name: z.string().optional(), type: z.string().optional() }))
+      .max(128)
+      .optional(),
     tool_choice: z
       .discriminatedUnion("type", [
         z.object({ type: z.literal("auto"), disable_parallel_tool_use: z.boolean().optional() }),
         z.object({ type: z.literal("any"), disable_parallel_tool_use: z.boolean().optional() }),
-        z.object({ type: z.literal("tool"), name: z.string().min(1), disable_parallel_tool_use: z.boolean().optional() }),
+        z.object({
+          type: z.literal("tool"),
+          name: z.string().min(1),
+          disable_parallel_tool_use: z.boolean().optional(),
+        }),
         z.object({ type: z.literal("none") }),
       ])
       .optional(),
     output_config: z
-      .object({ format: z.object({ type: z.literal("json_schema"), schema: z.record(z.string(), z.unknown()) }).nullish() })
+      .object({
+        format: z.object({ type: z.literal("json_schema"), schema: z.record(z.string(), z.unknown()) }).nullish(),
+      })
       .optional(),
     metadata: z.object({ user_id: z.string().nullish() }).optional(),
     thinking: z.looseObject({ type: z.string() }).optional(),
@@ -98,5 +110,9 @@ export const MessageSchema = z
 export type AnthropicMessage = z.infer<typeof MessageSchema>;
 
 export const AnthropicErrorSchema = z
-  .object({ type: z.literal("error"), error: z.object({ type: z.string(), message: z.string() }), request_id: z.string().nullable() })
+  .object({
+    type: z.literal("error"),
+    error: z.object({ type: z.string(), message: z.string() }),
+    request_id: z.string().nullable(),
+  })
   .meta({ id: "AnthropicError" });

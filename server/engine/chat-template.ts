@@ -25,6 +25,9 @@ export function chatWrapperFor(model: LlamaModel, chatTemplate: string | undefin
     }
   }
   const name = specializedChatWrapperTypeNames.find((n) => n === chatTemplate);
-  if (!name) throw new ChatTemplateError(`Unknown chat template '${chatTemplate}'. Use one of ${specializedChatWrapperTypeNames.join(", ")}, or Jinja text.`);
+  if (!name)
+    throw new ChatTemplateError(
+      `Unknown chat template '${chatTemplate}'. Use one of ${specializedChatWrapperTypeNames.join(", ")}, or Jinja text.`,
+    );
   return resolveChatWrapper(model, { type: name, warningLogs: false });
 }

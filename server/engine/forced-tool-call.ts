@@ -8,10 +8,15 @@ import { BadRequestError } from "../errors.js";
 import type { GenerationEvent, ToolChoice, ToolDefinition } from "../providers/types.js";
 
 /** The tools a forced call may use, and the schema of the call object. */
-export function forcedCallSchema(tools: readonly ToolDefinition[], choice: ToolChoice): { allowed: ToolDefinition[]; schema: Record<string, unknown> } {
+export function forcedCallSchema(
+  tools: readonly ToolDefinition[],
+  choice: ToolChoice,
+): { allowed: ToolDefinition[]; schema: Record<string, unknown> } {
   const allowed = typeof choice === "object" ? tools.filter((t) => t.name === choice.name) : [...tools];
   if (allowed.length === 0) {
-    throw new BadRequestError(`tool_choice names '${(choice as { name: string }).name}', which is not in tools.`, { param: "tool_choice" });
+    throw new BadRequestError(`tool_choice names '${(choice as { name: string }).name}', which is not in tools.`, {
+      param: "tool_choice",
+    });
   }
   const callSchema = (t: ToolDefinition) => ({
     type: "object",
@@ -22,7 +27,9 @@ export function forcedCallSchema(tools: readonly ToolDefinition[], choice: ToolC
 
 /** The system hint that tells the model what the grammar will make it write. */
 export function forcedCallHint(allowed: readonly ToolDefinition[]): string {
-  const doc = allowed.map((t) => `- ${t.name}: ${t.description ?? ""} parameters: ${JSON.stringify(t.parameters ?? {})}`).join("\n");
+  const doc = allowed
+    .map((t) => `- ${t.name}: ${t.description ?? ""} parameters: ${JSON.stringify(t.parameters ?? {})}`)
+    .join("\n");
   return `Call one of these tools by answering with a JSON object {"name": ..., "arguments": {...}}:\n${doc}`;
 }
 
@@ -62,7 +69,8 @@ export class ForcedCallStream {
       this.push({ type: "tool_call", index: 0, id: this.id, name: this.name, argumentsDelta: "", first: true });
     }
     // Whitespace before the arguments may arrive after the head matched.
-    while (this.emitted === this.argsStart && /\s/.test(this.text[this.argsStart] ?? "")) this.emitted = ++this.argsStart;
+    while (this.emitted === this.argsStart && /\s/.test(this.text[this.argsStart] ?? ""))
+      this.emitted = ++this.argsStart;
     const end = this.argsStart + this.text.slice(this.argsStart).replace(TAIL, "").length;
     this.emitDelta(end);
   }
@@ -84,7 +92,14 @@ export class ForcedCallStream {
 
   private emitDelta(end: number): void {
     if (end <= this.emitted) return;
-    this.push({ type: "tool_call", index: 0, id: this.id, name: this.name, argumentsDelta: this.text.slice(this.emitted, end), first: false });
+    this.push({
+      type: "tool_call",
+      index: 0,
+      id: this.id,
+      name: this.name,
+      argumentsDelta: this.text.slice(this.emitted, end),
+      first: false,
+    });
     this.emitted = end;
   }
 }

@@ -122,7 +122,14 @@ function textsOf(model: LlamaModel): TokenTexts {
   return t;
 }
 
-function entryOf(texts: TokenTexts, before: readonly Token[], token: Token, p: number, probabilities: Map<Token, number> | undefined, top: number): TokenLogprob {
+function entryOf(
+  texts: TokenTexts,
+  before: readonly Token[],
+  token: Token,
+  p: number,
+  probabilities: Map<Token, number> | undefined,
+  top: number,
+): TokenLogprob {
   const alternatives: TokenLogprob["top"] = [];
   if (probabilities && top > 0) {
     for (const [t, q] of probabilities) {
@@ -165,7 +172,8 @@ export async function decodeWithLogprobs(options: DecodeWithLogprobsOptions): Pr
   // At least the last prompt token is evaluated again: its logits give the first generated token.
   let keep = Math.min(sequence.compareContextTokens(prompt).firstDifferentIndex, prompt.length - 1);
   if (options.promptLogprobs) keep = 0;
-  if (sequence.nextTokenIndex > keep) await sequence.eraseContextTokenRanges([{ start: keep, end: sequence.nextTokenIndex }]);
+  if (sequence.nextTokenIndex > keep)
+    await sequence.eraseContextTokenRanges([{ start: keep, end: sequence.nextTokenIndex }]);
 
   if (options.promptLogprobs) {
     options.onPromptLogprobs?.(await scorePrompt(sequence, texts, prompt, top, model.tokens.bos));
@@ -174,7 +182,9 @@ export async function decodeWithLogprobs(options: DecodeWithLogprobsOptions): Pr
 
   const generated: Token[] = [];
   const penalty = options.sampling.repeatPenalty;
-  const grammarState = options.grammar ? new LlamaGrammarEvaluationState({ model, grammar: options.grammar }) : undefined;
+  const grammarState = options.grammar
+    ? new LlamaGrammarEvaluationState({ model, grammar: options.grammar })
+    : undefined;
   const trimWhitespace = options.grammar?.trimWhitespaceSuffix ?? false;
   const maxStop = Math.max(0, ...stop.strings.map((s) => s.length));
 
@@ -205,7 +215,12 @@ export async function decodeWithLogprobs(options: DecodeWithLogprobsOptions): Pr
       seed: options.sampling.seed,
       grammarEvaluationState: grammarState,
       repeatPenalty: penalty
-        ? { punishTokens: () => generated.slice(-penalty.lastTokens), penalty: penalty.penalty, frequencyPenalty: penalty.frequencyPenalty, presencePenalty: penalty.presencePenalty }
+        ? {
+            punishTokens: () => generated.slice(-penalty.lastTokens),
+            penalty: penalty.penalty,
+            frequencyPenalty: penalty.frequencyPenalty,
+            presencePenalty: penalty.presencePenalty,
+          }
         : undefined,
     },
   );
@@ -215,14 +230,27 @@ export async function decodeWithLogprobs(options: DecodeWithLogprobsOptions): Pr
         result = "abort";
         break;
       }
-      pending.push(entryOf(texts, generated.slice(-8), out.token, out.confidence, (out as { probabilities?: Map<Token, number> }).probabilities, top));
+      pending.push(
+        entryOf(
+          texts,
+          generated.slice(-8),
+          out.token,
+          out.confidence,
+          (out as { probabilities?: Map<Token, number> }).probabilities,
+          top,
+        ),
+      );
       generated.push(out.token);
 
       const run = stop.tokens.find((r) => endsWithRun(generated, r));
       if (run) {
         // The trigger's own tokens are not text; anything decoded before them is.
         undecoded = undecoded.slice(0, Math.max(0, undecoded.length - run.length + 1));
-        text += model.detokenize(undecoded, false, generated.slice(0, generated.length - run.length - undecoded.length).slice(-8));
+        text += model.detokenize(
+          undecoded,
+          false,
+          generated.slice(0, generated.length - run.length - undecoded.length).slice(-8),
+        );
         pending.splice(Math.max(0, pending.length - run.length));
         release(text.length);
         result = "stopTrigger";
@@ -267,11 +295,16 @@ export async function decodeWithLogprobs(options: DecodeWithLogprobsOptions): Pr
   }
   if (result === "abort") return { stopReason: "abort", completionTokens: generated.length };
   if (result !== "stopTrigger") {
-    if (undecoded.length > 0) text += model.detokenize(undecoded, false, generated.slice(0, generated.length - undecoded.length).slice(-8));
+    if (undecoded.length > 0)
+      text += model.detokenize(undecoded, false, generated.slice(0, generated.length - undecoded.length).slice(-8));
     if (trimWhitespace) text = text.trimEnd();
     release(text.length);
   }
-  return { stopReason: result, ...(stopString !== undefined ? { stopString } : {}), completionTokens: generated.length };
+  return {
+    stopReason: result,
+    ...(stopString !== undefined ? { stopString } : {}),
+    completionTokens: generated.length,
+  };
 }
 
 /**
@@ -279,7 +312,13 @@ export async function decodeWithLogprobs(options: DecodeWithLogprobsOptions): Pr
  * and the top alternatives: logprob = logit - maxLogit - ln(sum exp(logit - maxLogit)). Only the
  * logits asked for cross into JavaScript, not the whole vocabulary per position.
  */
-async function scorePrompt(sequence: LlamaContextSequence, texts: TokenTexts, prompt: Token[], top: number, bos: Token | null): Promise<TokenLogprob[]> {
+async function scorePrompt(
+  sequence: LlamaContextSequence,
+  texts: TokenTexts,
+  prompt: Token[],
+  top: number,
+  bos: Token | null,
+): Promise<TokenLogprob[]> {
   const head = prompt.slice(0, -1);
   // The text before a token, as the client wrote it: without the BOS the server adds.
   const before = (i: number) => prompt.slice(Math.max(0, i - 8), i).filter((t) => t !== bos);
@@ -312,7 +351,11 @@ async function scorePrompt(sequence: LlamaContextSequence, texts: TokenTexts, pr
       .slice(0, top)
       .map(([t, l]) => ({ ...texts.get(t, before(i + 1)), logprob: Math.max(-9999, l - logZ) }));
     const own = logits.get(target);
-    entries.push({ ...texts.get(target, before(i + 1)), logprob: own === undefined ? null : Math.max(-9999, own - logZ), top: alternatives });
+    entries.push({
+      ...texts.get(target, before(i + 1)),
+      logprob: own === undefined ? null : Math.max(-9999, own - logZ),
+      top: alternatives,
+    });
   }
   return entries;
 }

@@ -53,12 +53,16 @@ async function drain(stream: GenerationStream): Promise<void> {
  * Interleaves the choices' events as they come. If one choice fails, or the consumer stops
  * reading, every choice is cancelled.
  */
-export async function* mergeChoices(streams: readonly GenerationStream[], cancel: (reason: unknown) => void): ChoiceStream {
+export async function* mergeChoices(
+  streams: readonly GenerationStream[],
+  cancel: (reason: unknown) => void,
+): ChoiceStream {
   if (streams.length === 1) {
     for await (const event of streams[0]!) yield { choice: 0, event };
     return;
   }
-  type Step = { i: number; ok: true; result: IteratorResult<ChoiceEvent["event"]> } | { i: number; ok: false; error: unknown };
+  type Step =
+    { i: number; ok: true; result: IteratorResult<ChoiceEvent["event"]> } | { i: number; ok: false; error: unknown };
   const iterators = streams.map((s) => s[Symbol.asyncIterator]());
   const next = (i: number): Promise<Step> =>
     iterators[i]!.next().then(

@@ -11,7 +11,9 @@ import type { GenerationRequest, GenerationStream, Provider } from "../providers
 
 export class TimeoutError extends HearthError {
   constructor(seconds: number) {
-    super(504, "server_error", `The generation took longer than the request timeout (${seconds} s) and was stopped.`, { code: "timeout" });
+    super(504, "server_error", `The generation took longer than the request timeout (${seconds} s) and was stopped.`, {
+      code: "timeout",
+    });
   }
 }
 
@@ -45,16 +47,25 @@ export function generationSignal(res: Response, timeoutSeconds: number): Generat
 export async function providerFor(ctx: ServerContext, request: GenerationRequest): Promise<Provider> {
   const provider = await ctx.router.resolve(request.model);
   if (request.topLogprobs !== undefined && provider !== ctx.local) {
-    throw new BadRequestError(`logprobs are available for local models only; '${request.model}' is served by '${provider.id}'.`, {
-      param: "logprobs",
-      code: "unsupported_value",
-    });
+    throw new BadRequestError(
+      `logprobs are available for local models only; '${request.model}' is served by '${provider.id}'.`,
+      {
+        param: "logprobs",
+        code: "unsupported_value",
+      },
+    );
   }
   return provider;
 }
 
 /** Admits one generation on `provider`; its events are counted in the metrics. */
-export async function startGeneration(ctx: ServerContext, provider: Provider, request: GenerationRequest, signal: AbortSignal, started: number): Promise<GenerationStream> {
+export async function startGeneration(
+  ctx: ServerContext,
+  provider: Provider,
+  request: GenerationRequest,
+  signal: AbortSignal,
+  started: number,
+): Promise<GenerationStream> {
   const raw = await provider.generate(request, signal);
   return ctx.metrics.observe(raw, request.model, started);
 }

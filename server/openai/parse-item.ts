@@ -9,8 +9,11 @@ export function parseAt<S extends z.ZodType>(schema: S, value: unknown, at: stri
   const issue = result.error.issues[0];
   const param = [at, ...(issue?.path ?? []).map(String)].join(".");
   const missing = issue?.code === "invalid_type" && issue.input === undefined;
-  throw new BadRequestError(missing ? `Missing required parameter: '${param}'.` : `Invalid '${param}': ${issue?.message ?? "invalid value"}`, {
-    param,
-    code: missing ? "missing_required_parameter" : "invalid_value",
-  });
+  throw new BadRequestError(
+    missing ? `Missing required parameter: '${param}'.` : `Invalid '${param}': ${issue?.message ?? "invalid value"}`,
+    {
+      param,
+      code: missing ? "missing_required_parameter" : "invalid_value",
+    },
+  );
 }

@@ -8,7 +8,10 @@ import type { FinishReason, GenerationEvent, GenerationStream, TokenLogprob, Usa
 import type { OutputFunctionCall, OutputItem, OutputMessage, OutputText, ResponseObject } from "./responses-schemas.js";
 
 /** Everything in a response object that comes from the request, not from the generation. */
-export type ResponseBase = Omit<ResponseObject, "status" | "completed_at" | "error" | "incomplete_details" | "output" | "usage">;
+export type ResponseBase = Omit<
+  ResponseObject,
+  "status" | "completed_at" | "error" | "incomplete_details" | "output" | "usage"
+>;
 
 export type ResponseStatus = ResponseObject["status"];
 
@@ -25,7 +28,14 @@ export function responseUsageOf(u: Usage): NonNullable<ResponseObject["usage"]> 
 /** The response object for a state of the generation. */
 export function responseObject(
   base: ResponseBase,
-  state: { status: ResponseStatus; output: OutputItem[]; usage: Usage | null; completedAt?: number | null; incompleteReason?: string | null; error?: { code: string; message: string } | null },
+  state: {
+    status: ResponseStatus;
+    output: OutputItem[];
+    usage: Usage | null;
+    completedAt?: number | null;
+    incompleteReason?: string | null;
+    error?: { code: string; message: string } | null;
+  },
 ): ResponseObject {
   return {
     ...base,
@@ -39,7 +49,12 @@ export function responseObject(
 }
 
 function wireLogprobs(entries: readonly TokenLogprob[]): NonNullable<OutputText["logprobs"]> {
-  return entries.map((e) => ({ token: e.token, logprob: e.logprob ?? -9999, bytes: e.bytes, top_logprobs: e.top.map((t) => ({ ...t })) }));
+  return entries.map((e) => ({
+    token: e.token,
+    logprob: e.logprob ?? -9999,
+    bytes: e.bytes,
+    top_logprobs: e.top.map((t) => ({ ...t })),
+  }));
 }
 
 /** Item ids derive from the response id, so a stored response reads back with the same ones. */
@@ -104,7 +119,14 @@ export class ResponseAccumulator {
       case "tool_call": {
         if (event.first) {
           await this.closeMessage("completed");
-          const item: OutputFunctionCall = { type: "function_call", id: functionCallItemId(event.id), call_id: event.id, name: event.name, arguments: "", status: "in_progress" };
+          const item: OutputFunctionCall = {
+            type: "function_call",
+            id: functionCallItemId(event.id),
+            call_id: event.id,
+            name: event.name,
+            arguments: "",
+            status: "in_progress",
+          };
           const index = this.output.push(item) - 1;
           this.calls.set(event.index, { index, item });
           await this.emit("response.output_item.added", { output_index: index, item: { ...item } });
@@ -112,7 +134,11 @@ export class ResponseAccumulator {
         const call = this.calls.get(event.index);
         if (call && event.argumentsDelta) {
           call.item.arguments += event.argumentsDelta;
-          await this.emit("response.function_call_arguments.delta", { item_id: call.item.id, output_index: call.index, delta: event.argumentsDelta });
+          await this.emit("response.function_call_arguments.delta", {
+            item_id: call.item.id,
+            output_index: call.index,
+            delta: event.argumentsDelta,
+          });
         }
         return;
       }
@@ -123,7 +149,9 @@ export class ResponseAccumulator {
         await this.closeMessage(itemStatus);
         await this.closeCalls(itemStatus);
         const status = this.status;
-        await this.emit(status === "completed" ? "response.completed" : "response.incomplete", { response: this.snapshot(status) });
+        await this.emit(status === "completed" ? "response.completed" : "response.incomplete", {
+          response: this.snapshot(status),
+        });
         return;
       }
     }
@@ -141,15 +169,31 @@ export class ResponseAccumulator {
 
   private async openMessage(): Promise<void> {
     if (this.message) return;
-    const item: OutputMessage = { type: "message", id: messageItemId(this.base.id, this.messages++), status: "in_progress", role: "assistant", content: [] };
+    const item: OutputMessage = {
+      type: "message",
+      id: messageItemId(this.base.id, this.messages++),
+      status: "in_progress",
+      role: "assistant",
+      content: [],
+    };
     const index = this.output.push(item) - 1;
     this.message = { index, item, text: "", logprobs: [] };
     await this.emit("response.output_item.added", { output_index: index, item: { ...item, content: [] } });
-    await this.emit("response.content_part.added", { item_id: item.id, output_index: index, content_index: 0, part: this.part("", []) });
+    await this.emit("response.content_part.added", {
+      item_id: item.id,
+      output_index: index,
+      content_index: 0,
+      part: this.part("", []),
+    });
   }
 
   private part(text: string, logprobs: readonly TokenLogprob[]): OutputText {
-    return { type: "output_text", text, annotations: [], ...(this.logprobs ? { logprobs: wireLogprobs(logprobs) } : { logprobs: [] }) };
+    return {
+      type: "output_text",
+      text,
+      annotations: [],
+      ...(this.logprobs ? { logprobs: wireLogprobs(logprobs) } : { logprobs: [] }),
+    };
   }
 
   private async appendText(text: string, logprobs: readonly TokenLogprob[]): Promise<void> {
@@ -179,14 +223,24 @@ export class ResponseAccumulator {
       text: m.text,
       logprobs: this.logprobs ? wireLogprobs(m.logprobs) : [],
     });
-    await this.emit("response.content_part.done", { item_id: m.item.id, output_index: m.index, content_index: 0, part });
+    await this.emit("response.content_part.done", {
+      item_id: m.item.id,
+      output_index: m.index,
+      content_index: 0,
+      part,
+    });
     await this.emit("response.output_item.done", { output_index: m.index, item: structuredClone(m.item) });
   }
 
   private async closeCalls(status: "completed" | "incomplete"): Promise<void> {
     for (const { index, item } of this.calls.values()) {
       item.status = status;
-      await this.emit("response.function_call_arguments.done", { item_id: item.id, output_index: index, name: item.name, arguments: item.arguments });
+      await this.emit("response.function_call_arguments.done", {
+        item_id: item.id,
+        output_index: index,
+        name: item.name,
+        arguments: item.arguments,
+      });
       await this.emit("response.output_item.done", { output_index: index, item: { ...item } });
     }
     this.calls.clear();
@@ -194,7 +248,11 @@ export class ResponseAccumulator {
 }
 
 /** Runs the whole generation into one response object (non-streamed requests). */
-export async function collectResponse(stream: GenerationStream, base: ResponseBase, logprobs: boolean): Promise<ResponseObject> {
+export async function collectResponse(
+  stream: GenerationStream,
+  base: ResponseBase,
+  logprobs: boolean,
+): Promise<ResponseObject> {
   const acc = new ResponseAccumulator(base, logprobs);
   for await (const event of stream) await acc.push(event);
   if (acc.reason === null) throw new Error("generation ended without a finish event");

@@ -10,7 +10,9 @@ const anyPart = z.looseObject({ type: z.string() });
 /** A message item; `type` may be left out ("easy" input messages). */
 export const InputMessageSchema = z.object({
   type: z.literal("message").optional(),
-  role: z.enum(["user", "system", "developer", "assistant"], { error: "role must be one of user, system, developer, assistant" }),
+  role: z.enum(["user", "system", "developer", "assistant"], {
+    error: "role must be one of user, system, developer, assistant",
+  }),
   content: z.union([z.string(), z.array(anyPart)]),
 });
 
@@ -64,7 +66,10 @@ export const ResponseCreateRequestSchema = z
     top_k: z.number().int().min(0).nullish(),
     min_p: z.number().min(0).max(1).nullish(),
     seed: z.number().int().nullish(),
-    tools: z.array(z.looseObject({ type: z.string() })).max(128).nullish(),
+    tools: z
+      .array(z.looseObject({ type: z.string() }))
+      .max(128)
+      .nullish(),
     tool_choice: z
       .union([z.enum(["none", "auto", "required"]), z.object({ type: z.literal("function"), name: z.string().min(1) })])
       .nullish(),

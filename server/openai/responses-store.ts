@@ -32,7 +32,11 @@ const PlaceSchema = z.tuple([z.number().int().positive(), z.string().min(1), z.u
 const RefSchema = z.union([PlaceSchema, z.tuple([...PlaceSchema.def.items, PlaceSchema])]);
 
 const placeJson = (p: Place) => [p.messageId, p.conversationId, p.instructions ? 1 : 0];
-const placeOf = ([messageId, conversationId, instructions]: z.infer<typeof PlaceSchema>): Place => ({ messageId, conversationId, instructions: instructions === 1 });
+const placeOf = ([messageId, conversationId, instructions]: z.infer<typeof PlaceSchema>): Place => ({
+  messageId,
+  conversationId,
+  instructions: instructions === 1,
+});
 
 export function storedResponseId(ref: StoredRef): string {
   const json = ref.previous ? [...placeJson(ref), placeJson(ref.previous)] : placeJson(ref);
@@ -53,10 +57,13 @@ export function refOf(id: string): StoredRef | null {
 }
 
 function notFound(id: string, param: string): NotFoundError {
-  return new NotFoundError(`No stored response with id '${id}' was found (responses created with store: false are not kept).`, {
-    param,
-    code: "response_not_found",
-  });
+  return new NotFoundError(
+    `No stored response with id '${id}' was found (responses created with store: false are not kept).`,
+    {
+      param,
+      code: "response_not_found",
+    },
+  );
 }
 
 function chatMessageOf(m: Message): ChatMessage {
@@ -65,7 +72,11 @@ function chatMessageOf(m: Message): ChatMessage {
     case "user":
       return { role: m.role, content: m.content };
     case "assistant":
-      return { role: "assistant", content: m.content === "" && m.toolCalls ? null : m.content, ...(m.toolCalls ? { toolCalls: m.toolCalls } : {}) };
+      return {
+        role: "assistant",
+        content: m.content === "" && m.toolCalls ? null : m.content,
+        ...(m.toolCalls ? { toolCalls: m.toolCalls } : {}),
+      };
     case "tool":
       return { role: "tool", toolCallId: m.toolCallId ?? "", content: m.content };
   }
@@ -86,7 +97,8 @@ export class ResponsesStore {
   private lookup(id: string, param: string): { ref: StoredRef; message: Message; path: Message[] } {
     const ref = refOf(id);
     const message = ref ? this.history.store.getMessage(ref.messageId) : undefined;
-    if (!ref || !message || message.conversationId !== ref.conversationId || message.role !== "assistant") throw notFound(id, param);
+    if (!ref || !message || message.conversationId !== ref.conversationId || message.role !== "assistant")
+      throw notFound(id, param);
     return { ref, message, path: this.history.store.pathTo(ref.messageId) };
   }
 
@@ -110,7 +122,14 @@ export class ResponsesStore {
       });
     }
     for (const call of message.toolCalls ?? []) {
-      output.push({ type: "function_call", id: functionCallItemId(call.id), call_id: call.id, name: call.name, arguments: call.arguments, status: itemStatus });
+      output.push({
+        type: "function_call",
+        id: functionCallItemId(call.id),
+        call_id: call.id,
+        name: call.name,
+        arguments: call.arguments,
+        status: itemStatus,
+      });
     }
     const base: ResponseBase = {
       id,
@@ -136,11 +155,21 @@ export class ResponsesStore {
         ? { promptTokens: message.promptTokens, completionTokens: message.completionTokens, cachedTokens: 0 }
         : null;
     if (message.status === "error") {
-      return responseObject(base, { status: "failed", output, usage, error: { code: "server_error", message: message.error ?? "The generation failed." } });
+      return responseObject(base, {
+        status: "failed",
+        output,
+        usage,
+        error: { code: "server_error", message: message.error ?? "The generation failed." },
+      });
     }
     if (message.status === "partial") {
       const running = this.running.has(id);
-      return responseObject(base, { status: running ? "in_progress" : "incomplete", output, usage, incompleteReason: running ? null : "interrupted" });
+      return responseObject(base, {
+        status: running ? "in_progress" : "incomplete",
+        output,
+        usage,
+        incompleteReason: running ? null : "interrupted",
+      });
     }
     const incomplete = message.finishReason === "length";
     return responseObject(base, {
@@ -162,8 +191,20 @@ export class ResponsesStore {
       .slice(start)
       .map((m): Record<string, unknown> =>
         m.role === "tool"
-          ? { type: "function_call_output", id: `fco_${m.id}`, call_id: m.toolCallId, output: m.content, status: "completed" }
-          : { type: "message", id: `msg_${m.id}`, role: m.role, status: "completed", content: [{ type: "input_text", text: m.content }] },
+          ? {
+              type: "function_call_output",
+              id: `fco_${m.id}`,
+              call_id: m.toolCallId,
+              output: m.content,
+              status: "completed",
+            }
+          : {
+              type: "message",
+              id: `msg_${m.id}`,
+              role: m.role,
+              status: "completed",
+              content: [{ type: "input_text", text: m.content }],
+            },
       )
       .reverse();
   }

@@ -11,7 +11,14 @@ import type { ServerContext } from "../context.js";
 import { BadRequestError, toHearthError } from "../errors.js";
 import { SseWriter } from "../http/sse.js";
 import { parseOrThrow } from "../http/validate.js";
-import type { ChatMessage, ChatRequest, GenerationStream, ResponseFormat, ToolChoice, ToolDefinition } from "../providers/types.js";
+import type {
+  ChatMessage,
+  ChatRequest,
+  GenerationStream,
+  ResponseFormat,
+  ToolChoice,
+  ToolDefinition,
+} from "../providers/types.js";
 import { samplingOf } from "./convert.js";
 import { generationSignal, providerFor, startGeneration } from "./generation.js";
 import { parseAt } from "./parse-item.js";
@@ -32,12 +39,19 @@ function partsText(content: string | { type: string; text?: unknown }[], param: 
   if (typeof content === "string") return content;
   return content
     .map((part, i) => {
-      if ((part.type === "input_text" || part.type === "output_text" || part.type === "text") && typeof part.text === "string") return part.text;
+      if (
+        (part.type === "input_text" || part.type === "output_text" || part.type === "text") &&
+        typeof part.text === "string"
+      )
+        return part.text;
       if (part.type === "refusal") return "";
-      throw new BadRequestError(`Content parts of type '${part.type}' are not supported by this server; send text parts only.`, {
-        param: `${param}.${i}.type`,
-        code: "unsupported_content",
-      });
+      throw new BadRequestError(
+        `Content parts of type '${part.type}' are not supported by this server; send text parts only.`,
+        {
+          param: `${param}.${i}.type`,
+          code: "unsupported_content",
+        },
+      );
     })
     .join("");
 }
@@ -75,10 +89,13 @@ function messagesOf(input: ResponseCreateRequestBody["input"]): ChatMessage[] {
         // Reasoning items of other models: nothing a local template can render.
         return;
       default:
-        throw new BadRequestError(`Input items of type '${String(type)}' are not supported; send messages, function_call and function_call_output items.`, {
-          param: `${at}.type`,
-          code: "unsupported_value",
-        });
+        throw new BadRequestError(
+          `Input items of type '${String(type)}' are not supported; send messages, function_call and function_call_output items.`,
+          {
+            param: `${at}.type`,
+            code: "unsupported_value",
+          },
+        );
     }
   });
   return messages;
@@ -87,13 +104,20 @@ function messagesOf(input: ResponseCreateRequestBody["input"]): ChatMessage[] {
 function toolsOf(body: ResponseCreateRequestBody): ToolDefinition[] {
   return (body.tools ?? []).map((raw, i) => {
     if (raw.type !== "function") {
-      throw new BadRequestError(`Tools of type '${raw.type}' are hosted by OpenAI and not available here; send function tools.`, {
-        param: `tools.${i}.type`,
-        code: "unsupported_value",
-      });
+      throw new BadRequestError(
+        `Tools of type '${raw.type}' are hosted by OpenAI and not available here; send function tools.`,
+        {
+          param: `tools.${i}.type`,
+          code: "unsupported_value",
+        },
+      );
     }
     const t = parseAt(FunctionToolSchema, raw, `tools.${i}`);
-    return { name: t.name, ...(t.description ? { description: t.description } : {}), ...(t.parameters ? { parameters: t.parameters } : {}) };
+    return {
+      name: t.name,
+      ...(t.description ? { description: t.description } : {}),
+      ...(t.parameters ? { parameters: t.parameters } : {}),
+    };
   });
 }
 
@@ -105,23 +129,41 @@ function responseFormatOf(body: ResponseCreateRequestBody): ResponseFormat {
 }
 
 function refuseUnsupported(body: ResponseCreateRequestBody): void {
-  if (body.background) throw new BadRequestError("background responses are not supported; stream instead.", { param: "background", code: "unsupported_value" });
+  if (body.background)
+    throw new BadRequestError("background responses are not supported; stream instead.", {
+      param: "background",
+      code: "unsupported_value",
+    });
   if (body.conversation !== undefined && body.conversation !== null) {
-    throw new BadRequestError("conversation objects are not supported; continue with previous_response_id.", { param: "conversation", code: "unsupported_value" });
+    throw new BadRequestError("conversation objects are not supported; continue with previous_response_id.", {
+      param: "conversation",
+      code: "unsupported_value",
+    });
   }
-  if (body.prompt !== undefined && body.prompt !== null) throw new BadRequestError("prompt templates are not supported.", { param: "prompt", code: "unsupported_value" });
+  if (body.prompt !== undefined && body.prompt !== null)
+    throw new BadRequestError("prompt templates are not supported.", { param: "prompt", code: "unsupported_value" });
 }
 
 /** The neutral chat request for a Responses request that continues `previous` (stored messages). */
 export function toResponsesChatRequest(body: ResponseCreateRequestBody, previous: ChatMessage[]): ChatRequest {
   refuseUnsupported(body);
   const input = messagesOf(body.input);
-  if (input.length === 0 && previous.length === 0) throw new BadRequestError("Missing required parameter: 'input'.", { param: "input", code: "missing_required_parameter" });
-  const messages: ChatMessage[] = [...(body.instructions ? [{ role: "system" as const, content: body.instructions }] : []), ...previous, ...input];
+  if (input.length === 0 && previous.length === 0)
+    throw new BadRequestError("Missing required parameter: 'input'.", {
+      param: "input",
+      code: "missing_required_parameter",
+    });
+  const messages: ChatMessage[] = [
+    ...(body.instructions ? [{ role: "system" as const, content: body.instructions }] : []),
+    ...previous,
+    ...input,
+  ];
   const tools = toolsOf(body);
   const tc = body.tool_choice;
-  const toolChoice: ToolChoice = tc === null || tc === undefined ? "auto" : typeof tc === "string" ? tc : { name: tc.name };
-  if (toolChoice !== "auto" && toolChoice !== "none" && tools.length === 0) throw new BadRequestError("tool_choice requires tools.", { param: "tool_choice" });
+  const toolChoice: ToolChoice =
+    tc === null || tc === undefined ? "auto" : typeof tc === "string" ? tc : { name: tc.name };
+  if (toolChoice !== "auto" && toolChoice !== "none" && tools.length === 0)
+    throw new BadRequestError("tool_choice requires tools.", { param: "tool_choice" });
   const wantsLogprobs = (body.include ?? []).includes(LOGPROBS_INCLUDE) || (body.top_logprobs ?? 0) > 0;
   // What a remote provider should see as "set by the client" (remote-wire forwards only those).
   const wire: Record<string, unknown> = {};
@@ -188,7 +230,15 @@ export function createResponsesRouter(ctx: ServerContext): express.Router {
           messageId,
           conversationId,
           instructions: !!body.instructions,
-          ...(previous ? { previous: { messageId: previous.messageId, conversationId: previous.conversationId, instructions: previous.instructions } } : {}),
+          ...(previous
+            ? {
+                previous: {
+                  messageId: previous.messageId,
+                  conversationId: previous.conversationId,
+                  instructions: previous.instructions,
+                },
+              }
+            : {}),
         });
       });
     }
@@ -206,17 +256,32 @@ export function createResponsesRouter(ctx: ServerContext): express.Router {
   });
 
   /** Files the request in history and records the reply; returns the stream to read instead of `events`. */
-  function record(request: ChatRequest, events: GenerationStream, provider: string, signal: AbortSignal, started: number, onStored: (messageId: number, conversationId: string) => void): GenerationStream {
+  function record(
+    request: ChatRequest,
+    events: GenerationStream,
+    provider: string,
+    signal: AbortSignal,
+    started: number,
+    onStored: (messageId: number, conversationId: string) => void,
+  ): GenerationStream {
     try {
       const target = ctx.history.recorder.fileApiRequest(request, provider);
-      return ctx.history.recorder.recordReply(events, { ...target, startedAt: started, signal }, ({ messageId }) => onStored(messageId, target.conversationId));
+      return ctx.history.recorder.recordReply(events, { ...target, startedAt: started, signal }, ({ messageId }) =>
+        onStored(messageId, target.conversationId),
+      );
     } catch (err) {
       ctx.logger.warn({ err }, "history: could not store a response; it is served unstored");
       return events;
     }
   }
 
-  async function stream(res: Response, events: GenerationStream, base: ResponseBase, logprobs: boolean, gen: ReturnType<typeof generationSignal>): Promise<void> {
+  async function stream(
+    res: Response,
+    events: GenerationStream,
+    base: ResponseBase,
+    logprobs: boolean,
+    gen: ReturnType<typeof generationSignal>,
+  ): Promise<void> {
     const sse = new SseWriter(res);
     const acc = new ResponseAccumulator(base, logprobs, (type, data) => sse.sendEvent(type, data));
     try {
@@ -245,7 +310,13 @@ export function createResponsesRouter(ctx: ServerContext): express.Router {
   router.get("/:id/input_items", (req, res) => {
     const items = responses.inputItems(req.params.id);
     const data = req.query.order === "asc" ? [...items].reverse() : items;
-    res.json({ object: "list", data, first_id: (data[0]?.id as string | undefined) ?? null, last_id: (data.at(-1)?.id as string | undefined) ?? null, has_more: false });
+    res.json({
+      object: "list",
+      data,
+      first_id: (data[0]?.id as string | undefined) ?? null,
+      last_id: (data.at(-1)?.id as string | undefined) ?? null,
+      has_more: false,
+    });
   });
 
   router.delete("/:id", (req, res) => {

@@ -26,12 +26,21 @@ describe("/v1/messages (Anthropic Messages API)", () => {
   const post = (body: unknown, headers: Record<string, string> = {}) =>
     fetch(`${t.url}/v1/messages`, {
       method: "POST",
-      headers: { "content-type": "application/json", "x-api-key": API_KEY, "anthropic-version": "2023-06-01", ...headers },
+      headers: {
+        "content-type": "application/json",
+        "x-api-key": API_KEY,
+        "anthropic-version": "2023-06-01",
+        ...headers,
+      },
       body: typeof body === "string" ? body : JSON.stringify(body),
     });
 
   test("text: a message with content blocks, stop reason and usage", async () => {
-    const msg = await client.messages.create({ model: MODEL, max_tokens: 10, messages: [{ role: "user", content: "Tell me a story" }] });
+    const msg = await client.messages.create({
+      model: MODEL,
+      max_tokens: 10,
+      messages: [{ role: "user", content: "Tell me a story" }],
+    });
     assert.equal(msg.type, "message");
     assert.equal(msg.role, "assistant");
     assert.equal(msg.model, MODEL);
@@ -45,7 +54,21 @@ describe("/v1/messages (Anthropic Messages API)", () => {
 
   test("system as a string or as text blocks, and text content blocks in the messages", async () => {
     const ask = (system: Anthropic.MessageCreateParams["system"]) =>
-      client.messages.create({ model: MODEL, max_tokens: 3, ...GREEDY, system, messages: [{ role: "user", content: [{ type: "text", text: "Hello" }, { type: "text", text: " there" }] }] });
+      client.messages.create({
+        model: MODEL,
+        max_tokens: 3,
+        ...GREEDY,
+        system,
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "Hello" },
+              { type: "text", text: " there" },
+            ],
+          },
+        ],
+      });
     const plain = await ask(undefined);
     const asString = await ask("You are a storyteller who likes cats.");
     const asBlocks = await ask([{ type: "text", text: "You are a storyteller who likes cats." }]);
@@ -55,7 +78,12 @@ describe("/v1/messages (Anthropic Messages API)", () => {
   });
 
   test("streaming: message_start, content blocks with text deltas, message_delta with usage, message_stop", async () => {
-    const stream = await client.messages.create({ model: MODEL, max_tokens: 12, messages: [{ role: "user", content: "A cat" }], stream: true });
+    const stream = await client.messages.create({
+      model: MODEL,
+      max_tokens: 12,
+      messages: [{ role: "user", content: "A cat" }],
+      stream: true,
+    });
     const events: Anthropic.RawMessageStreamEvent[] = [];
     for await (const e of stream) events.push(e);
     const types = events.map((e) => e.type);
@@ -70,7 +98,11 @@ describe("/v1/messages (Anthropic Messages API)", () => {
   });
 
   test("the SDK's stream helper builds the same text as the deltas", async () => {
-    const stream = client.messages.stream({ model: MODEL, max_tokens: 15, messages: [{ role: "user", content: "Tell me about a dog" }] });
+    const stream = client.messages.stream({
+      model: MODEL,
+      max_tokens: 15,
+      messages: [{ role: "user", content: "Tell me about a dog" }],
+    });
     let text = "";
     stream.on("text", (delta) => (text += delta));
     const final = await stream.finalMessage();
@@ -80,11 +112,22 @@ describe("/v1/messages (Anthropic Messages API)", () => {
   });
 
   test("stop_sequences end the text before the sequence and are reported", async () => {
-    const full = await client.messages.create({ model: MODEL, max_tokens: 40, ...GREEDY, messages: [{ role: "user", content: "Once upon a time" }] });
+    const full = await client.messages.create({
+      model: MODEL,
+      max_tokens: 40,
+      ...GREEDY,
+      messages: [{ role: "user", content: "Once upon a time" }],
+    });
     const text = full.content[0]?.type === "text" ? full.content[0].text : "";
     const words = text.trim().split(/\s+/);
     const stop = words[Math.min(3, words.length - 1)]!;
-    const cut = await client.messages.create({ model: MODEL, max_tokens: 40, ...GREEDY, stop_sequences: ["zzzz", stop], messages: [{ role: "user", content: "Once upon a time" }] });
+    const cut = await client.messages.create({
+      model: MODEL,
+      max_tokens: 40,
+      ...GREEDY,
+      stop_sequences: ["zzzz", stop],
+      messages: [{ role: "user", content: "Once upon a time" }],
+    });
     assert.equal(cut.stop_reason, "stop_sequence");
     assert.equal(cut.stop_sequence, stop);
     const cutText = cut.content[0]?.type === "text" ? cut.content[0].text : "";
@@ -99,7 +142,13 @@ describe("/v1/messages (Anthropic Messages API)", () => {
   };
 
   test("tools: tool_choice any gives a tool_use block; its tool_result continues the conversation", async () => {
-    const msg = await client.messages.create({ model: MODEL, max_tokens: 100, tools: [weather], tool_choice: { type: "any" }, messages: [{ role: "user", content: "Weather in Paris?" }] });
+    const msg = await client.messages.create({
+      model: MODEL,
+      max_tokens: 100,
+      tools: [weather],
+      tool_choice: { type: "any" },
+      messages: [{ role: "user", content: "Weather in Paris?" }],
+    });
     assert.equal(msg.stop_reason, "tool_use");
     const use = msg.content.find((b) => b.type === "tool_use");
     assert.ok(use?.type === "tool_use");
@@ -114,15 +163,30 @@ describe("/v1/messages (Anthropic Messages API)", () => {
       messages: [
         { role: "user", content: "Weather in Paris?" },
         { role: "assistant", content: msg.content },
-        { role: "user", content: [{ type: "tool_result", tool_use_id: use.id, content: [{ type: "text", text: "21 C and sunny" }] }, { type: "text", text: "Thanks" }] },
+        {
+          role: "user",
+          content: [
+            { type: "tool_result", tool_use_id: use.id, content: [{ type: "text", text: "21 C and sunny" }] },
+            { type: "text", text: "Thanks" },
+          ],
+        },
       ],
     });
     assert.ok(next.content.length > 0);
-    assert.ok((next.usage.input_tokens ?? 0) + (next.usage.cache_read_input_tokens ?? 0) > (msg.usage.input_tokens ?? 0) + (msg.usage.cache_read_input_tokens ?? 0));
+    assert.ok(
+      (next.usage.input_tokens ?? 0) + (next.usage.cache_read_input_tokens ?? 0) >
+        (msg.usage.input_tokens ?? 0) + (msg.usage.cache_read_input_tokens ?? 0),
+    );
   });
 
   test("tools: a named tool streams its input as input_json_delta", async () => {
-    const stream = client.messages.stream({ model: MODEL, max_tokens: 100, tools: [weather], tool_choice: { type: "tool", name: "get_weather" }, messages: [{ role: "user", content: "Weather?" }] });
+    const stream = client.messages.stream({
+      model: MODEL,
+      max_tokens: 100,
+      tools: [weather],
+      tool_choice: { type: "tool", name: "get_weather" },
+      messages: [{ role: "user", content: "Weather?" }],
+    });
     let json = "";
     stream.on("inputJson", (partial) => (json += partial));
     const final = await stream.finalMessage();
@@ -133,7 +197,14 @@ describe("/v1/messages (Anthropic Messages API)", () => {
   });
 
   test("tools: auto documents them in the prompt, none leaves them out", async () => {
-    const ask = (tool_choice: Anthropic.ToolChoice) => client.messages.create({ model: MODEL, max_tokens: 3, tools: [weather], tool_choice, messages: [{ role: "user", content: "Weather?" }] });
+    const ask = (tool_choice: Anthropic.ToolChoice) =>
+      client.messages.create({
+        model: MODEL,
+        max_tokens: 3,
+        tools: [weather],
+        tool_choice,
+        messages: [{ role: "user", content: "Weather?" }],
+      });
     const prompt = (m: Anthropic.Message) => (m.usage.input_tokens ?? 0) + (m.usage.cache_read_input_tokens ?? 0);
     const auto = await ask({ type: "auto", disable_parallel_tool_use: true });
     const none = await ask({ type: "none" });
@@ -141,8 +212,18 @@ describe("/v1/messages (Anthropic Messages API)", () => {
   });
 
   test("structured output: output_config.format json_schema", async () => {
-    const schema = { type: "object", properties: { animal: { type: "string", maxLength: 15 }, legs: { type: "integer" } }, required: ["animal", "legs"], additionalProperties: false };
-    const msg = await client.messages.create({ model: MODEL, max_tokens: 150, messages: [{ role: "user", content: "An animal as JSON" }], output_config: { format: { type: "json_schema", schema } } });
+    const schema = {
+      type: "object",
+      properties: { animal: { type: "string", maxLength: 15 }, legs: { type: "integer" } },
+      required: ["animal", "legs"],
+      additionalProperties: false,
+    };
+    const msg = await client.messages.create({
+      model: MODEL,
+      max_tokens: 150,
+      messages: [{ role: "user", content: "An animal as JSON" }],
+      output_config: { format: { type: "json_schema", schema } },
+    });
     assert.equal(msg.stop_reason, "end_turn");
     const value: unknown = JSON.parse(msg.content[0]?.type === "text" ? msg.content[0].text : "");
     const validate = new Ajv().compile(schema);
@@ -152,29 +233,75 @@ describe("/v1/messages (Anthropic Messages API)", () => {
   test("errors come in Anthropic's shape, and the SDK maps them to its error classes", async () => {
     const cases: [unknown, Record<string, string>, number, string][] = [
       [{ model: MODEL, messages: [{ role: "user", content: "x" }] }, {}, 400, "invalid_request_error"],
-      [{ model: MODEL, max_tokens: 5, messages: [{ role: "user", content: [{ type: "image", source: { type: "url", url: "x" } }] }] }, {}, 400, "invalid_request_error"],
-      [{ model: MODEL, max_tokens: 5, messages: [{ role: "user", content: "x" }], tools: [{ type: "web_search_20250305", name: "web_search" }] }, {}, 400, "invalid_request_error"],
-      [{ model: "no-such-model", max_tokens: 5, messages: [{ role: "user", content: "x" }] }, {}, 404, "not_found_error"],
+      [
+        {
+          model: MODEL,
+          max_tokens: 5,
+          messages: [{ role: "user", content: [{ type: "image", source: { type: "url", url: "x" } }] }],
+        },
+        {},
+        400,
+        "invalid_request_error",
+      ],
+      [
+        {
+          model: MODEL,
+          max_tokens: 5,
+          messages: [{ role: "user", content: "x" }],
+          tools: [{ type: "web_search_20250305", name: "web_search" }],
+        },
+        {},
+        400,
+        "invalid_request_error",
+      ],
+      [
+        { model: "no-such-model", max_tokens: 5, messages: [{ role: "user", content: "x" }] },
+        {},
+        404,
+        "not_found_error",
+      ],
       ['{"model": ', {}, 400, "invalid_request_error"],
-      [{ model: MODEL, max_tokens: 5, messages: [{ role: "user", content: "x" }] }, { "x-api-key": "wrong-key-123" }, 401, "authentication_error"],
+      [
+        { model: MODEL, max_tokens: 5, messages: [{ role: "user", content: "x" }] },
+        { "x-api-key": "wrong-key-123" },
+        401,
+        "authentication_error",
+      ],
     ];
     for (const [body, headers, status, type] of cases) {
       const res = await post(body, headers);
       assert.equal(res.status, status, JSON.stringify(body));
-      const json = (await res.json()) as { type: string; error: { type: string; message: string }; request_id: string | null };
+      const json = (await res.json()) as {
+        type: string;
+        error: { type: string; message: string };
+        request_id: string | null;
+      };
       assert.equal(json.type, "error");
       assert.equal(json.error.type, type);
       assert.ok(json.error.message.length > 0);
       assert.equal(json.request_id, res.headers.get("x-request-id"));
     }
-    await assert.rejects(client.messages.create({ model: MODEL, max_tokens: 0, messages: [{ role: "user", content: "x" }] }), Anthropic.BadRequestError);
-    await assert.rejects(client.messages.create({ model: "nope", max_tokens: 5, messages: [{ role: "user", content: "x" }] }), Anthropic.NotFoundError);
+    await assert.rejects(
+      client.messages.create({ model: MODEL, max_tokens: 0, messages: [{ role: "user", content: "x" }] }),
+      Anthropic.BadRequestError,
+    );
+    await assert.rejects(
+      client.messages.create({ model: "nope", max_tokens: 5, messages: [{ role: "user", content: "x" }] }),
+      Anthropic.NotFoundError,
+    );
     const bad = new Anthropic({ baseURL: t.url, apiKey: "not-the-key", maxRetries: 0 });
-    await assert.rejects(bad.messages.create({ model: MODEL, max_tokens: 5, messages: [{ role: "user", content: "x" }] }), Anthropic.AuthenticationError);
+    await assert.rejects(
+      bad.messages.create({ model: MODEL, max_tokens: 5, messages: [{ role: "user", content: "x" }] }),
+      Anthropic.AuthenticationError,
+    );
   });
 
   test("/v1 keeps OpenAI's error shape", async () => {
-    const res = await fetch(`${t.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` }, body: "{}" });
+    const res = await fetch(`${t.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
+      body: "{}",
+    });
     const json = (await res.json()) as { error: { type: string; param: string } };
     assert.equal(res.status, 400);
     assert.equal(json.error.type, "invalid_request_error");

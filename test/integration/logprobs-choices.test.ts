@@ -23,12 +23,21 @@ function assertWellFormed(entries: readonly Entry[], top: number, greedy: boolea
     assert.ok(e.top_logprobs.length <= top);
     if (greedy) assert.equal(e.top_logprobs.length, top, "at temperature 0 the whole vocabulary is there to pick from");
     const values = e.top_logprobs.map((t) => t.logprob);
-    for (let i = 1; i < values.length; i++) assert.ok(values[i - 1]! >= values[i]!, `top list not sorted: ${values.join(", ")}`);
+    for (let i = 1; i < values.length; i++)
+      assert.ok(values[i - 1]! >= values[i]!, `top list not sorted: ${values.join(", ")}`);
     for (const v of values) assert.ok(v <= 0);
-    assert.ok(values.reduce((s, v) => s + Math.exp(v), 0) <= 1 + 1e-6, "probabilities of distinct tokens sum to at most 1");
+    assert.ok(
+      values.reduce((s, v) => s + Math.exp(v), 0) <= 1 + 1e-6,
+      "probabilities of distinct tokens sum to at most 1",
+    );
     const own = e.top_logprobs.find((t) => t.token === e.token);
-    if (own) assert.ok(Math.abs(own.logprob - e.logprob) < 1e-9, "the chosen token has the same logprob in its top list");
-    else if (values.length === top) assert.ok(e.logprob <= values.at(-1)! + 1e-9, "a chosen token missing from a full top list is less likely than all of it");
+    if (own)
+      assert.ok(Math.abs(own.logprob - e.logprob) < 1e-9, "the chosen token has the same logprob in its top list");
+    else if (values.length === top)
+      assert.ok(
+        e.logprob <= values.at(-1)! + 1e-9,
+        "a chosen token missing from a full top list is less likely than all of it",
+      );
     if (greedy) assert.equal(e.token, e.top_logprobs[0]!.token, "greedy decoding picks the most likely token");
   }
 }
@@ -41,7 +50,14 @@ describe("logprobs", () => {
   after(() => t.close());
 
   test("chat: real values, sorted top lists, tokens that spell the reply", async () => {
-    const res = await t.client.chat.completions.create({ model: MODEL, messages: user("Tell me about a cat"), max_tokens: 15, temperature: 0, logprobs: true, top_logprobs: 5 });
+    const res = await t.client.chat.completions.create({
+      model: MODEL,
+      messages: user("Tell me about a cat"),
+      max_tokens: 15,
+      temperature: 0,
+      logprobs: true,
+      top_logprobs: 5,
+    });
     const choice = res.choices[0]!;
     const content = choice.logprobs?.content ?? [];
     assert.equal(content.length, res.usage?.completion_tokens);
@@ -53,7 +69,14 @@ describe("logprobs", () => {
   });
 
   test("chat: the text is the same with and without logprobs at temperature 0", async () => {
-    const ask = (logprobs: boolean) => t.client.chat.completions.create({ model: MODEL, messages: user("Lily found a ball"), max_tokens: 25, temperature: 0, logprobs });
+    const ask = (logprobs: boolean) =>
+      t.client.chat.completions.create({
+        model: MODEL,
+        messages: user("Lily found a ball"),
+        max_tokens: 25,
+        temperature: 0,
+        logprobs,
+      });
     const [plain, scored] = [await ask(false), await ask(true)];
     assert.equal(scored.choices[0]!.message.content, plain.choices[0]!.message.content);
     assert.equal(scored.choices[0]!.finish_reason, plain.choices[0]!.finish_reason);
@@ -61,7 +84,14 @@ describe("logprobs", () => {
   });
 
   test("chat, streamed: each chunk carries the logprobs of its own text, the same values as unstreamed", async () => {
-    const body = { model: MODEL, messages: user("Tom had a dog"), max_tokens: 12, temperature: 0, logprobs: true, top_logprobs: 3 } as const;
+    const body = {
+      model: MODEL,
+      messages: user("Tom had a dog"),
+      max_tokens: 12,
+      temperature: 0,
+      logprobs: true,
+      top_logprobs: 3,
+    } as const;
     const whole = await t.client.chat.completions.create(body);
     const stream = await t.client.chat.completions.create({ ...body, stream: true });
     const streamed: Entry[] = [];
@@ -73,18 +103,38 @@ describe("logprobs", () => {
     }
     assertWellFormed(streamed, 3, true);
     const expected = whole.choices[0]!.logprobs?.content ?? [];
-    assert.deepEqual(streamed.map((e) => e.token), expected.map((e) => e.token));
+    assert.deepEqual(
+      streamed.map((e) => e.token),
+      expected.map((e) => e.token),
+    );
     // A reused KV cache evaluates in other batches: the same up to float rounding.
     streamed.forEach((e, i) => assert.ok(Math.abs(e.logprob - expected[i]!.logprob) < 1e-4));
   });
 
   test("chat with sampling: values describe the distribution the token was drawn from", async () => {
-    const res = await t.client.chat.completions.create({ model: MODEL, messages: user("Once"), max_tokens: 30, temperature: 1.2, top_k: 0, top_p: 1, min_p: 0, seed: 11, logprobs: true, top_logprobs: 4 } as never);
+    const res = await t.client.chat.completions.create({
+      model: MODEL,
+      messages: user("Once"),
+      max_tokens: 30,
+      temperature: 1.2,
+      top_k: 0,
+      top_p: 1,
+      min_p: 0,
+      seed: 11,
+      logprobs: true,
+      top_logprobs: 4,
+    } as never);
     assertWellFormed((res as { choices: { logprobs: { content: Entry[] } }[] }).choices[0]!.logprobs.content, 4, false);
   });
 
   test("completions: logprobs N gives N alternatives per token and offsets into the text", async () => {
-    const res = await t.client.completions.create({ model: MODEL, prompt: "The dog", max_tokens: 10, temperature: 0, logprobs: 3 });
+    const res = await t.client.completions.create({
+      model: MODEL,
+      prompt: "The dog",
+      max_tokens: 10,
+      temperature: 0,
+      logprobs: 3,
+    });
     const choice = res.choices[0]!;
     const lp = choice.logprobs!;
     assert.equal(lp.tokens!.join(""), choice.text);
@@ -99,14 +149,23 @@ describe("logprobs", () => {
   });
 
   test("completions, streamed: logprobs per chunk, offsets continuing across chunks", async () => {
-    const stream = await t.client.completions.create({ model: MODEL, prompt: "The dog", max_tokens: 8, temperature: 0, logprobs: 2, stream: true });
+    const stream = await t.client.completions.create({
+      model: MODEL,
+      prompt: "The dog",
+      max_tokens: 8,
+      temperature: 0,
+      logprobs: 2,
+      stream: true,
+    });
     let text = "";
     const tokens: string[] = [];
     for await (const chunk of stream) {
       const c = chunk.choices[0];
       if (!c?.logprobs?.tokens) continue;
       assert.equal(c.logprobs.tokens.join(""), c.text);
-      c.logprobs.text_offset!.forEach((offset, i) => assert.equal(offset, text.length + c.logprobs!.tokens!.slice(0, i).join("").length));
+      c.logprobs.text_offset!.forEach((offset, i) =>
+        assert.equal(offset, text.length + c.logprobs!.tokens!.slice(0, i).join("").length),
+      );
       text += c.text;
       tokens.push(...c.logprobs.tokens);
     }
@@ -116,7 +175,14 @@ describe("logprobs", () => {
 
   test("completions echo: prompt tokens are scored, and likelier text sums to a higher logprob", async () => {
     const score = async (prompt: string) => {
-      const res = await t.client.completions.create({ model: MODEL, prompt, max_tokens: 1, temperature: 0, echo: true, logprobs: 1 });
+      const res = await t.client.completions.create({
+        model: MODEL,
+        prompt,
+        max_tokens: 1,
+        temperature: 0,
+        echo: true,
+        logprobs: 1,
+      });
       const lp = res.choices[0]!.logprobs!;
       assert.ok(res.choices[0]!.text.startsWith(prompt));
       const promptTokens = lp.tokens!.length - 1;
@@ -134,7 +200,14 @@ describe("logprobs", () => {
     const prompt = "Once upon a time";
     const gen = await t.client.completions.create({ model: MODEL, prompt, max_tokens: 3, temperature: 0, logprobs: 2 });
     const generated = gen.choices[0]!.logprobs!;
-    const echoed = await t.client.completions.create({ model: MODEL, prompt: prompt + gen.choices[0]!.text, max_tokens: 1, temperature: 0, echo: true, logprobs: 2 });
+    const echoed = await t.client.completions.create({
+      model: MODEL,
+      prompt: prompt + gen.choices[0]!.text,
+      max_tokens: 1,
+      temperature: 0,
+      echo: true,
+      logprobs: 2,
+    });
     const lp = echoed.choices[0]!.logprobs!;
     const start = lp.tokens!.length - 1 - generated.tokens!.length;
     generated.token_logprobs!.forEach((v, i) => {
@@ -147,7 +220,13 @@ describe("logprobs", () => {
     const cases = [
       [{ top_logprobs: 3 }, "top_logprobs"],
       [{ logprobs: true, top_logprobs: 21 }, "top_logprobs"],
-      [{ logprobs: true, tools: [{ type: "function", function: { name: "f", parameters: { type: "object", properties: {} } } }] }, "logprobs"],
+      [
+        {
+          logprobs: true,
+          tools: [{ type: "function", function: { name: "f", parameters: { type: "object", properties: {} } } }],
+        },
+        "logprobs",
+      ],
     ] as const;
     for (const [extra, param] of cases) {
       await assert.rejects(
@@ -166,18 +245,46 @@ describe("n choices", () => {
   after(() => t.close());
 
   test("chat: n choices decoded together, prompt counted once, completions added up", async () => {
-    const one = await t.client.chat.completions.create({ model: MODEL, messages: user("Once upon a time"), max_tokens: 8, temperature: 1, seed: 5 });
-    const res = await t.client.chat.completions.create({ model: MODEL, messages: user("Once upon a time"), max_tokens: 8, temperature: 1, seed: 5, n: 3 });
-    assert.deepEqual(res.choices.map((c) => c.index), [0, 1, 2]);
+    const one = await t.client.chat.completions.create({
+      model: MODEL,
+      messages: user("Once upon a time"),
+      max_tokens: 8,
+      temperature: 1,
+      seed: 5,
+    });
+    const res = await t.client.chat.completions.create({
+      model: MODEL,
+      messages: user("Once upon a time"),
+      max_tokens: 8,
+      temperature: 1,
+      seed: 5,
+      n: 3,
+    });
+    assert.deepEqual(
+      res.choices.map((c) => c.index),
+      [0, 1, 2],
+    );
     for (const c of res.choices) assert.ok((c.message.content ?? "").length > 0);
-    assert.equal(res.choices[0]!.message.content, one.choices[0]!.message.content, "choice 0 is what n = 1 gives with the same seed");
+    assert.equal(
+      res.choices[0]!.message.content,
+      one.choices[0]!.message.content,
+      "choice 0 is what n = 1 gives with the same seed",
+    );
     assert.ok(new Set(res.choices.map((c) => c.message.content)).size > 1, "sampled choices differ");
     assert.equal(res.usage?.prompt_tokens, one.usage?.prompt_tokens);
     assert.equal(res.usage?.completion_tokens, 24);
   });
 
   test("chat, streamed: every choice gets its role, text and finish chunk", async () => {
-    const stream = await t.client.chat.completions.create({ model: MODEL, messages: user("A dog"), max_tokens: 6, temperature: 1, n: 3, stream: true, stream_options: { include_usage: true } });
+    const stream = await t.client.chat.completions.create({
+      model: MODEL,
+      messages: user("A dog"),
+      max_tokens: 6,
+      temperature: 1,
+      n: 3,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     const texts = ["", "", ""];
     const roles = new Set<number>();
     const finishes = new Map<number, string>();
@@ -197,7 +304,14 @@ describe("n choices", () => {
   });
 
   test("completions and logprobs work with n too", async () => {
-    const res = await t.client.completions.create({ model: MODEL, prompt: "The cat", max_tokens: 5, temperature: 1, n: 2, logprobs: 1 });
+    const res = await t.client.completions.create({
+      model: MODEL,
+      prompt: "The cat",
+      max_tokens: 5,
+      temperature: 1,
+      n: 2,
+      logprobs: 1,
+    });
     assert.equal(res.choices.length, 2);
     for (const c of res.choices) {
       assert.equal(c.logprobs!.tokens!.join(""), c.text);
@@ -209,7 +323,8 @@ describe("n choices", () => {
   test("n above the server's maxN is refused", async () => {
     await assert.rejects(
       t.client.chat.completions.create({ model: MODEL, messages: user("x"), n: 5 }),
-      (err: { status?: number; param?: string; message?: string }) => err.status === 400 && err.param === "n" && /at most 4/.test(err.message ?? ""),
+      (err: { status?: number; param?: string; message?: string }) =>
+        err.status === 400 && err.param === "n" && /at most 4/.test(err.message ?? ""),
     );
   });
 });
@@ -223,22 +338,36 @@ describe("tool_choice through a template that knows tools", () => {
 
   const weather = {
     type: "function" as const,
-    function: { name: "get_weather", description: "Weather for a city", parameters: { type: "object", properties: { city: { type: "string", maxLength: 20 } } } },
+    function: {
+      name: "get_weather",
+      description: "Weather for a city",
+      parameters: { type: "object", properties: { city: { type: "string", maxLength: 20 } } },
+    },
   };
 
   test("auto documents the tools in the prompt; none leaves them out", async () => {
-    const ask = (extra: object) => t.client.chat.completions.create({ model: MODEL, messages: user("Weather in Paris?"), max_tokens: 3, ...extra });
+    const ask = (extra: object) =>
+      t.client.chat.completions.create({ model: MODEL, messages: user("Weather in Paris?"), max_tokens: 3, ...extra });
     const plain = await ask({});
     const auto = await ask({ tools: [weather], tool_choice: "auto", parallel_tool_calls: false });
     const none = await ask({ tools: [weather], tool_choice: "none" });
-    assert.ok((auto.usage?.prompt_tokens ?? 0) > (plain.usage?.prompt_tokens ?? 0) + 20, "the function docs are in the prompt");
+    assert.ok(
+      (auto.usage?.prompt_tokens ?? 0) > (plain.usage?.prompt_tokens ?? 0) + 20,
+      "the function docs are in the prompt",
+    );
     assert.equal(none.usage?.prompt_tokens, plain.usage?.prompt_tokens);
     assert.ok(["stop", "length", "tool_calls"].includes(auto.choices[0]!.finish_reason));
   });
 
   test("required and a named tool are enforced by grammar", async () => {
     for (const tool_choice of ["required", { type: "function", function: { name: "get_weather" } }] as const) {
-      const res = await t.client.chat.completions.create({ model: MODEL, messages: user("Weather in Paris?"), tools: [weather], tool_choice, max_tokens: 100 });
+      const res = await t.client.chat.completions.create({
+        model: MODEL,
+        messages: user("Weather in Paris?"),
+        tools: [weather],
+        tool_choice,
+        max_tokens: 100,
+      });
       const call = res.choices[0]!.message.tool_calls?.[0];
       assert.equal(res.choices[0]!.finish_reason, "tool_calls");
       assert.ok(call?.type === "function" && call.function.name === "get_weather");
@@ -247,7 +376,14 @@ describe("tool_choice through a template that knows tools", () => {
   });
 
   test("a forced call with logprobs still returns the call", async () => {
-    const res = await t.client.chat.completions.create({ model: MODEL, messages: user("Weather?"), tools: [weather], tool_choice: "required", max_tokens: 100, logprobs: true });
+    const res = await t.client.chat.completions.create({
+      model: MODEL,
+      messages: user("Weather?"),
+      tools: [weather],
+      tool_choice: "required",
+      max_tokens: 100,
+      logprobs: true,
+    });
     assert.equal(res.choices[0]!.finish_reason, "tool_calls");
     assert.equal(res.choices[0]!.message.tool_calls?.[0]?.type, "function");
   });

@@ -29,7 +29,14 @@ describe("/v1/responses", () => {
   after(() => t.close());
 
   test("text input with instructions: output text, usage and the request echoed back", async () => {
-    const res = await client.responses.create({ model: MODEL, instructions: "You tell stories.", input: "Tell me about a cat", max_output_tokens: 400, temperature: 0, metadata: { run: "1" } });
+    const res = await client.responses.create({
+      model: MODEL,
+      instructions: "You tell stories.",
+      input: "Tell me about a cat",
+      max_output_tokens: 400,
+      temperature: 0,
+      metadata: { run: "1" },
+    });
     assert.equal(res.object, "response");
     assert.match(res.id, /^resp_/);
     assert.equal(res.model, MODEL);
@@ -58,7 +65,11 @@ describe("/v1/responses", () => {
       input: [
         { role: "developer", content: "Answer briefly." },
         { type: "message", role: "user", content: [{ type: "input_text", text: "Hello" }] },
-        { type: "message", role: "assistant", content: [{ type: "output_text", text: "Hi there.", annotations: [] }] } as never,
+        {
+          type: "message",
+          role: "assistant",
+          content: [{ type: "output_text", text: "Hi there.", annotations: [] }],
+        } as never,
         { role: "user", content: "Tell me a story" },
       ],
     });
@@ -66,14 +77,35 @@ describe("/v1/responses", () => {
   });
 
   test("streaming sends the Responses event sequence, numbered, whose deltas add up to the final text", async () => {
-    const stream = await client.responses.create({ model: MODEL, input: "A dog and a ball", max_output_tokens: 12, stream: true });
+    const stream = await client.responses.create({
+      model: MODEL,
+      input: "A dog and a ball",
+      max_output_tokens: 12,
+      stream: true,
+    });
     const list = await events(stream);
     const types = list.map((e) => e.type);
-    assert.deepEqual(types.slice(0, 4), ["response.created", "response.in_progress", "response.output_item.added", "response.content_part.added"]);
-    assert.deepEqual(types.slice(-4), ["response.output_text.done", "response.content_part.done", "response.output_item.done", "response.incomplete"]);
+    assert.deepEqual(types.slice(0, 4), [
+      "response.created",
+      "response.in_progress",
+      "response.output_item.added",
+      "response.content_part.added",
+    ]);
+    assert.deepEqual(types.slice(-4), [
+      "response.output_text.done",
+      "response.content_part.done",
+      "response.output_item.done",
+      "response.incomplete",
+    ]);
     assert.ok(types.filter((x) => x === "response.output_text.delta").length > 1);
-    assert.deepEqual(list.map((e) => e.sequence_number), list.map((_, i) => i));
-    const text = list.filter((e) => e.type === "response.output_text.delta").map((e) => e.delta as string).join("");
+    assert.deepEqual(
+      list.map((e) => e.sequence_number),
+      list.map((_, i) => i),
+    );
+    const text = list
+      .filter((e) => e.type === "response.output_text.delta")
+      .map((e) => e.delta as string)
+      .join("");
     assert.equal(list.find((e) => e.type === "response.output_text.done")?.text, text);
     const final = list.at(-1)!.response as OpenAI.Responses.Response;
     const created = list[0]!.response as OpenAI.Responses.Response;
@@ -94,36 +126,70 @@ describe("/v1/responses", () => {
   });
 
   test("store + previous_response_id continue the conversation without resending it", async () => {
-    const first = await client.responses.create({ model: MODEL, instructions: "Tell short stories.", input: "Tell me about a little fox who found a shiny key in the snow.", max_output_tokens: 20, temperature: 0 });
-    const second = await client.responses.create({ model: MODEL, instructions: "Tell short stories.", input: "What happened next?", previous_response_id: first.id, max_output_tokens: 10, temperature: 0 });
+    const first = await client.responses.create({
+      model: MODEL,
+      instructions: "Tell short stories.",
+      input: "Tell me about a little fox who found a shiny key in the snow.",
+      max_output_tokens: 20,
+      temperature: 0,
+    });
+    const second = await client.responses.create({
+      model: MODEL,
+      instructions: "Tell short stories.",
+      input: "What happened next?",
+      previous_response_id: first.id,
+      max_output_tokens: 10,
+      temperature: 0,
+    });
     assert.equal(second.previous_response_id, first.id);
     const firstTotal = (first.usage?.input_tokens ?? 0) + (first.usage?.output_tokens ?? 0);
     assert.ok((second.usage?.input_tokens ?? 0) > firstTotal, "the first exchange is part of the second prompt");
-    assert.ok((second.usage?.input_tokens_details.cached_tokens ?? 0) >= (first.usage?.input_tokens ?? 0) - 1, "and its KV cache is reused");
+    assert.ok(
+      (second.usage?.input_tokens_details.cached_tokens ?? 0) >= (first.usage?.input_tokens ?? 0) - 1,
+      "and its KV cache is reused",
+    );
 
     // One conversation in history holds both exchanges, as the UI shows it.
-    const list = (await (await fetch(`${t.url}/api/conversations?source=api`)).json()) as { items: { id: string; systemPrompt: string | null; messageCount: number }[] };
+    const list = (await (await fetch(`${t.url}/api/conversations?source=api`)).json()) as {
+      items: { id: string; systemPrompt: string | null; messageCount: number }[];
+    };
     const conv = list.items.find((c) => c.systemPrompt === "Tell short stories.");
     assert.ok(conv);
-    const detail = (await (await fetch(`${t.url}/api/conversations/${conv.id}`)).json()) as { messages: { role: string; content: string }[] };
-    assert.deepEqual(detail.messages.map((m) => m.role), ["system", "user", "assistant", "user", "assistant"]);
+    const detail = (await (await fetch(`${t.url}/api/conversations/${conv.id}`)).json()) as {
+      messages: { role: string; content: string }[];
+    };
+    assert.deepEqual(
+      detail.messages.map((m) => m.role),
+      ["system", "user", "assistant", "user", "assistant"],
+    );
     assert.equal(detail.messages[2]?.content, first.output_text);
     assert.equal(detail.messages[4]?.content, second.output_text);
   });
 
   test("GET returns a stored response as it was returned; input_items lists what it was asked", async () => {
-    const created = await client.responses.create({ model: MODEL, instructions: "Be kind.", input: "Hello there", max_output_tokens: 8 });
+    const created = await client.responses.create({
+      model: MODEL,
+      instructions: "Be kind.",
+      input: "Hello there",
+      max_output_tokens: 8,
+    });
     const got = await client.responses.retrieve(created.id);
     assert.equal(got.id, created.id);
     assert.equal(got.output_text, created.output_text);
     assert.equal(got.status, created.status);
     assert.equal(got.instructions, "Be kind.");
     assert.equal(got.model, MODEL);
-    assert.deepEqual(got.output.map((o) => o.id), created.output.map((o) => o.id));
+    assert.deepEqual(
+      got.output.map((o) => o.id),
+      created.output.map((o) => o.id),
+    );
     assert.equal(got.usage?.output_tokens, created.usage?.output_tokens);
     assert.equal(got.usage?.input_tokens, created.usage?.input_tokens);
     const items = await client.responses.inputItems.list(created.id);
-    assert.deepEqual(items.data.map((i) => (i.type === "message" ? i.role : i.type)), ["user"]);
+    assert.deepEqual(
+      items.data.map((i) => (i.type === "message" ? i.role : i.type)),
+      ["user"],
+    );
   });
 
   test("DELETE removes a stored response: GET and previous_response_id then give 404", async () => {
@@ -131,16 +197,30 @@ describe("/v1/responses", () => {
     const deleted = await client.responses.delete(created.id);
     assert.deepEqual(deleted, { id: created.id, object: "response.deleted", deleted: true });
     await assert.rejects(client.responses.retrieve(created.id), (err: { status?: number }) => err.status === 404);
-    await assert.rejects(client.responses.create({ model: MODEL, input: "x", previous_response_id: created.id }), (err: { status?: number; param?: string }) => err.status === 404 && err.param === "previous_response_id");
+    await assert.rejects(
+      client.responses.create({ model: MODEL, input: "x", previous_response_id: created.id }),
+      (err: { status?: number; param?: string }) => err.status === 404 && err.param === "previous_response_id",
+    );
     await assert.rejects(client.responses.delete(created.id), (err: { status?: number }) => err.status === 404);
   });
 
   test("store: false keeps nothing", async () => {
-    const created = await client.responses.create({ model: MODEL, input: "Secret", max_output_tokens: 5, store: false });
+    const created = await client.responses.create({
+      model: MODEL,
+      input: "Secret",
+      max_output_tokens: 5,
+      store: false,
+    });
     assert.equal((created as { store?: boolean }).store, false);
     await assert.rejects(client.responses.retrieve(created.id), (err: { status?: number }) => err.status === 404);
-    await assert.rejects(client.responses.create({ model: MODEL, input: "x", previous_response_id: created.id }), (err: { status?: number }) => err.status === 404);
-    await assert.rejects(client.responses.retrieve("resp_not-a-real-id"), (err: { status?: number }) => err.status === 404);
+    await assert.rejects(
+      client.responses.create({ model: MODEL, input: "x", previous_response_id: created.id }),
+      (err: { status?: number }) => err.status === 404,
+    );
+    await assert.rejects(
+      client.responses.retrieve("resp_not-a-real-id"),
+      (err: { status?: number }) => err.status === 404,
+    );
   });
 
   const weather: OpenAI.Responses.FunctionTool = {
@@ -152,7 +232,13 @@ describe("/v1/responses", () => {
   };
 
   test("function tools: a forced call, then its output continues the stored conversation", async () => {
-    const call = await client.responses.create({ model: MODEL, input: "Weather in Paris?", tools: [weather], tool_choice: "required", max_output_tokens: 100 });
+    const call = await client.responses.create({
+      model: MODEL,
+      input: "Weather in Paris?",
+      tools: [weather],
+      tool_choice: "required",
+      max_output_tokens: 100,
+    });
     const item = call.output.find((o) => o.type === "function_call");
     assert.ok(item?.type === "function_call");
     assert.equal(item.name, "get_weather");
@@ -170,7 +256,10 @@ describe("/v1/responses", () => {
     assert.ok(answer.output_text.length > 0);
     assert.ok((answer.usage?.input_tokens ?? 0) > (call.usage?.input_tokens ?? 0));
     const items = await client.responses.inputItems.list(answer.id);
-    assert.deepEqual(items.data.map((i) => i.type), ["function_call_output"]);
+    assert.deepEqual(
+      items.data.map((i) => i.type),
+      ["function_call_output"],
+    );
   });
 
   test("function calls and their outputs can also be sent as input items", async () => {
@@ -188,11 +277,21 @@ describe("/v1/responses", () => {
   });
 
   test("a named tool streams its arguments as function_call events", async () => {
-    const stream = await client.responses.create({ model: MODEL, input: "Weather?", tools: [weather], tool_choice: { type: "function", name: "get_weather" }, max_output_tokens: 100, stream: true });
+    const stream = await client.responses.create({
+      model: MODEL,
+      input: "Weather?",
+      tools: [weather],
+      tool_choice: { type: "function", name: "get_weather" },
+      max_output_tokens: 100,
+      stream: true,
+    });
     const list = await events(stream);
     const added = list.find((e) => e.type === "response.output_item.added");
     assert.equal((added?.item as { type: string }).type, "function_call");
-    const args = list.filter((e) => e.type === "response.function_call_arguments.delta").map((e) => e.delta as string).join("");
+    const args = list
+      .filter((e) => e.type === "response.function_call_arguments.delta")
+      .map((e) => e.delta as string)
+      .join("");
     const done = list.find((e) => e.type === "response.function_call_arguments.done");
     assert.equal(done?.arguments, args);
     assert.equal(typeof (JSON.parse(args) as { city?: unknown }).city, "string");
@@ -200,8 +299,18 @@ describe("/v1/responses", () => {
   });
 
   test("text.format json_schema gives output that parses and matches the schema", async () => {
-    const schema = { type: "object", properties: { name: { type: "string", maxLength: 20 }, age: { type: "integer" } }, required: ["name", "age"], additionalProperties: false };
-    const res = await client.responses.create({ model: MODEL, input: "A person as JSON", max_output_tokens: 200, text: { format: { type: "json_schema", name: "person", schema, strict: true } } });
+    const schema = {
+      type: "object",
+      properties: { name: { type: "string", maxLength: 20 }, age: { type: "integer" } },
+      required: ["name", "age"],
+      additionalProperties: false,
+    };
+    const res = await client.responses.create({
+      model: MODEL,
+      input: "A person as JSON",
+      max_output_tokens: 200,
+      text: { format: { type: "json_schema", name: "person", schema, strict: true } },
+    });
     assert.equal(res.status, "completed");
     const value: unknown = JSON.parse(res.output_text);
     const validate = new Ajv().compile(schema);
@@ -209,7 +318,14 @@ describe("/v1/responses", () => {
   });
 
   test("logprobs through include", async () => {
-    const res = await client.responses.create({ model: MODEL, input: "Hi", max_output_tokens: 6, temperature: 0, include: ["message.output_text.logprobs"], top_logprobs: 2 });
+    const res = await client.responses.create({
+      model: MODEL,
+      input: "Hi",
+      max_output_tokens: 6,
+      temperature: 0,
+      include: ["message.output_text.logprobs"],
+      top_logprobs: 2,
+    });
     const part = res.output[0]?.type === "message" ? res.output[0].content[0] : undefined;
     assert.ok(part?.type === "output_text");
     assert.equal(part.logprobs?.length, 6);
@@ -223,16 +339,23 @@ describe("/v1/responses", () => {
       [{ model: MODEL, input: "x", tools: [{ type: "web_search" }] }, 400, "tools.0.type"],
       [{ model: MODEL, input: [{ type: "function_call_output", output: "x" }] }, 400, "input.0.call_id"],
       [{ model: MODEL, input: [{ type: "input_image", image_url: "x" }] }, 400, "input.0.type"],
-      [{ model: MODEL, input: [{ role: "user", content: [{ type: "input_image", image_url: "x" }] }] }, 400, "input.0.content.0.type"],
+      [
+        { model: MODEL, input: [{ role: "user", content: [{ type: "input_image", image_url: "x" }] }] },
+        400,
+        "input.0.content.0.type",
+      ],
       [{ model: MODEL }, 400, "input"],
       [{ model: MODEL, input: "x", background: true }, 400, "background"],
     ];
     for (const [body, status, param] of cases) {
-      await assert.rejects(client.responses.create(body as never), (err: { status?: number; param?: string | null }) => {
-        assert.equal(err.status, status, JSON.stringify(body));
-        assert.equal(err.param, param);
-        return true;
-      });
+      await assert.rejects(
+        client.responses.create(body as never),
+        (err: { status?: number; param?: string | null }) => {
+          assert.equal(err.status, status, JSON.stringify(body));
+          assert.equal(err.param, param);
+          return true;
+        },
+      );
     }
   });
 });

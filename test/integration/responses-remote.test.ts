@@ -25,7 +25,15 @@ describe("remote models through /v1/responses and /v1/messages", () => {
   before(async () => {
     upstream = await startHearth(UPSTREAM_KEY, { parallel: 4 });
     hearth = await startHearth(HEARTH_KEY, { parallel: 2 });
-    const res = await hearth.api("/api/providers", { body: { id: "up", name: "Upstream", kind: "openai-compatible", baseUrl: `${upstream.url}/v1`, apiKey: UPSTREAM_KEY } });
+    const res = await hearth.api("/api/providers", {
+      body: {
+        id: "up",
+        name: "Upstream",
+        kind: "openai-compatible",
+        baseUrl: `${upstream.url}/v1`,
+        apiKey: UPSTREAM_KEY,
+      },
+    });
     assert.equal(res.status, 201);
     anthropic = new Anthropic({ baseURL: hearth.url, apiKey: HEARTH_KEY, maxRetries: 0 });
   });
@@ -35,23 +43,51 @@ describe("remote models through /v1/responses and /v1/messages", () => {
   });
 
   const direct = (system: string, content: string, max_tokens: number) =>
-    upstream.client.chat.completions.create({ model: LOCAL, messages: [{ role: "system", content: system }, { role: "user", content }], ...GREEDY, max_tokens });
+    upstream.client.chat.completions.create({
+      model: LOCAL,
+      messages: [
+        { role: "system", content: system },
+        { role: "user", content },
+      ],
+      ...GREEDY,
+      max_tokens,
+    });
 
   test("a response from a remote model is a chat completion upstream, with the same greedy text", async () => {
     const before = await generations(upstream);
-    const res = await hearth.client.responses.create({ model: REMOTE, instructions: "Tell stories.", input: "A dog found a bone", max_output_tokens: 16, temperature: 0 });
+    const res = await hearth.client.responses.create({
+      model: REMOTE,
+      instructions: "Tell stories.",
+      input: "A dog found a bone",
+      max_output_tokens: 16,
+      temperature: 0,
+    });
     assert.equal(await generations(upstream), before + 1);
     const expected = await direct("Tell stories.", "A dog found a bone", 16);
     assert.equal(res.output_text, expected.choices[0]!.message.content);
     assert.equal(res.usage?.output_tokens, 16);
     assert.equal(res.model, REMOTE);
 
-    const next = await hearth.client.responses.create({ model: REMOTE, instructions: "Tell stories.", input: "And then?", previous_response_id: res.id, max_output_tokens: 4 });
-    assert.ok((next.usage?.input_tokens ?? 0) > (res.usage?.input_tokens ?? 0) + 10, "the stored exchange went upstream with the new input");
+    const next = await hearth.client.responses.create({
+      model: REMOTE,
+      instructions: "Tell stories.",
+      input: "And then?",
+      previous_response_id: res.id,
+      max_output_tokens: 4,
+    });
+    assert.ok(
+      (next.usage?.input_tokens ?? 0) > (res.usage?.input_tokens ?? 0) + 10,
+      "the stored exchange went upstream with the new input",
+    );
   });
 
   test("a streamed response from a remote model", async () => {
-    const stream = await hearth.client.responses.create({ model: REMOTE, input: "A cat", max_output_tokens: 8, stream: true });
+    const stream = await hearth.client.responses.create({
+      model: REMOTE,
+      input: "A cat",
+      max_output_tokens: 8,
+      stream: true,
+    });
     const types: string[] = [];
     for await (const e of stream) types.push(e.type);
     assert.equal(types[0], "response.created");
@@ -61,34 +97,70 @@ describe("remote models through /v1/responses and /v1/messages", () => {
 
   test("a message from a remote model is a chat completion upstream, with the same greedy text", async () => {
     const before = await generations(upstream);
-    const msg = await anthropic.messages.create({ model: REMOTE, system: "Tell stories.", max_tokens: 16, ...GREEDY, messages: [{ role: "user", content: "A dog found a bone" }] });
+    const msg = await anthropic.messages.create({
+      model: REMOTE,
+      system: "Tell stories.",
+      max_tokens: 16,
+      ...GREEDY,
+      messages: [{ role: "user", content: "A dog found a bone" }],
+    });
     assert.equal(await generations(upstream), before + 1);
     const expected = await direct("Tell stories.", "A dog found a bone", 16);
     assert.equal(msg.content[0]?.type === "text" ? msg.content[0].text : "", expected.choices[0]!.message.content);
     assert.equal(msg.usage.output_tokens, 16);
 
-    const stream = anthropic.messages.stream({ model: REMOTE, max_tokens: 8, messages: [{ role: "user", content: "A cat" }] });
+    const stream = anthropic.messages.stream({
+      model: REMOTE,
+      max_tokens: 8,
+      messages: [{ role: "user", content: "A cat" }],
+    });
     const final = await stream.finalMessage();
     assert.equal(final.stop_reason, "max_tokens");
   });
 
   test("a forced tool call on a remote model comes back as tool_use and function_call", async () => {
-    const tool = { name: "get_weather", input_schema: { type: "object" as const, properties: { city: { type: "string", maxLength: 12 } } } };
-    const msg = await anthropic.messages.create({ model: REMOTE, max_tokens: 100, tools: [tool], tool_choice: { type: "any" }, messages: [{ role: "user", content: "Weather?" }] });
+    const tool = {
+      name: "get_weather",
+      input_schema: { type: "object" as const, properties: { city: { type: "string", maxLength: 12 } } },
+    };
+    const msg = await anthropic.messages.create({
+      model: REMOTE,
+      max_tokens: 100,
+      tools: [tool],
+      tool_choice: { type: "any" },
+      messages: [{ role: "user", content: "Weather?" }],
+    });
     const use = msg.content.find((b) => b.type === "tool_use");
     assert.ok(use?.type === "tool_use" && use.name === "get_weather");
     assert.equal(msg.stop_reason, "tool_use");
 
-    const res = await hearth.client.responses.create({ model: REMOTE, input: "Weather?", tools: [{ type: "function", name: "get_weather", parameters: tool.input_schema, strict: false }], tool_choice: "required", max_output_tokens: 100 });
+    const res = await hearth.client.responses.create({
+      model: REMOTE,
+      input: "Weather?",
+      tools: [{ type: "function", name: "get_weather", parameters: tool.input_schema, strict: false }],
+      tool_choice: "required",
+      max_output_tokens: 100,
+    });
     assert.equal(res.output.find((o) => o.type === "function_call")?.type, "function_call");
   });
 
   test("n choices go upstream as one request each; logprobs are refused for remote models", async () => {
-    const res = await hearth.client.chat.completions.create({ model: REMOTE, messages: [{ role: "user", content: "Hi" }], max_tokens: 4, n: 2, temperature: 1 });
+    const res = await hearth.client.chat.completions.create({
+      model: REMOTE,
+      messages: [{ role: "user", content: "Hi" }],
+      max_tokens: 4,
+      n: 2,
+      temperature: 1,
+    });
     assert.equal(res.choices.length, 2);
     assert.equal(res.usage?.completion_tokens, 8);
     await assert.rejects(
-      hearth.client.chat.completions.create({ model: REMOTE, messages: [{ role: "user", content: "Hi" }], max_tokens: 4, logprobs: true }),
+      hearth.client.chat.completions.create({
+        model: REMOTE,
+        messages: [{ role: "user", content: "Hi" }],
+        max_tokens: 4,
+        logprobs: true,
+      }),
       (err: { status?: number; param?: string }) => err.status === 400 && err.param === "logprobs",
     );
   });

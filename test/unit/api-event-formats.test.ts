@@ -48,33 +48,45 @@ describe("Responses events", () => {
     const acc = new ResponseAccumulator(base, false, (type, data) => void sent.push({ type, data }));
     await acc.start();
     for (const e of textThenCalls) await acc.push(e);
-    assert.deepEqual(sent.map((s) => s.type), [
-      "response.created",
-      "response.in_progress",
-      "response.output_item.added",
-      "response.content_part.added",
-      "response.output_text.delta",
-      "response.output_text.done",
-      "response.content_part.done",
-      "response.output_item.done",
-      "response.output_item.added",
-      "response.function_call_arguments.delta",
-      "response.function_call_arguments.delta",
-      "response.output_item.added",
-      "response.function_call_arguments.delta",
-      "response.function_call_arguments.done",
-      "response.output_item.done",
-      "response.function_call_arguments.done",
-      "response.output_item.done",
-      "response.completed",
-    ]);
-    assert.deepEqual(sent.map((s) => s.data.sequence_number), sent.map((_, i) => i));
-    const final = sent.at(-1)!.data.response as { output: { type: string; call_id?: string; arguments?: string; status: string }[]; usage: { input_tokens: number } };
-    assert.deepEqual(final.output.map((o) => [o.type, o.call_id ?? null, o.arguments ?? null, o.status]), [
-      ["message", null, null, "completed"],
-      ["function_call", "call_a", '{"city":"Paris"}', "completed"],
-      ["function_call", "call_b", "{}", "completed"],
-    ]);
+    assert.deepEqual(
+      sent.map((s) => s.type),
+      [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.output_item.added",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.delta",
+        "response.output_item.added",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+        "response.completed",
+      ],
+    );
+    assert.deepEqual(
+      sent.map((s) => s.data.sequence_number),
+      sent.map((_, i) => i),
+    );
+    const final = sent.at(-1)!.data.response as {
+      output: { type: string; call_id?: string; arguments?: string; status: string }[];
+      usage: { input_tokens: number };
+    };
+    assert.deepEqual(
+      final.output.map((o) => [o.type, o.call_id ?? null, o.arguments ?? null, o.status]),
+      [
+        ["message", null, null, "completed"],
+        ["function_call", "call_a", '{"city":"Paris"}', "completed"],
+        ["function_call", "call_b", "{}", "completed"],
+      ],
+    );
     assert.equal(final.usage.input_tokens, 10);
     assert.deepEqual(acc.snapshot(acc.status).output, final.output);
   });
@@ -96,21 +108,24 @@ describe("Anthropic message events", () => {
     const acc = new MessageAccumulator(newMessageMeta("m", []), (event, data) => void sent.push({ event, data }));
     await acc.start();
     for (const e of textThenCalls) await acc.push(e);
-    assert.deepEqual(sent.map((s) => [s.event, s.data.index ?? null]), [
-      ["message_start", null],
-      ["content_block_start", 0],
-      ["content_block_delta", 0],
-      ["content_block_stop", 0],
-      ["content_block_start", 1],
-      ["content_block_delta", 1],
-      ["content_block_delta", 1],
-      ["content_block_stop", 1],
-      ["content_block_start", 2],
-      ["content_block_delta", 2],
-      ["content_block_stop", 2],
-      ["message_delta", null],
-      ["message_stop", null],
-    ]);
+    assert.deepEqual(
+      sent.map((s) => [s.event, s.data.index ?? null]),
+      [
+        ["message_start", null],
+        ["content_block_start", 0],
+        ["content_block_delta", 0],
+        ["content_block_stop", 0],
+        ["content_block_start", 1],
+        ["content_block_delta", 1],
+        ["content_block_delta", 1],
+        ["content_block_stop", 1],
+        ["content_block_start", 2],
+        ["content_block_delta", 2],
+        ["content_block_stop", 2],
+        ["message_delta", null],
+        ["message_stop", null],
+      ],
+    );
     assert.ok(sent.every((s) => s.data.type === s.event));
     const message = acc.message();
     assert.deepEqual(message.content, [
@@ -119,7 +134,12 @@ describe("Anthropic message events", () => {
       { type: "tool_use", id: "toolu_b", name: "get_time", input: {} },
     ]);
     assert.equal(message.stop_reason, "tool_use");
-    assert.deepEqual(message.usage, { input_tokens: 6, output_tokens: 5, cache_read_input_tokens: 4, cache_creation_input_tokens: 0 });
+    assert.deepEqual(message.usage, {
+      input_tokens: 6,
+      output_tokens: 5,
+      cache_read_input_tokens: 4,
+      cache_creation_input_tokens: 0,
+    });
   });
 
   test("a stop string is reported only when it is one of the request's stop_sequences", async () => {
@@ -135,11 +155,17 @@ describe("Anthropic message events", () => {
 
 describe("stored response ids", () => {
   test("round-trip where the response and the one it continued are; anything else is not an id", () => {
-    const ref = { messageId: 42, conversationId: "conv_a-b_c", instructions: true, previous: { messageId: 7, conversationId: "conv_x", instructions: false } };
+    const ref = {
+      messageId: 42,
+      conversationId: "conv_a-b_c",
+      instructions: true,
+      previous: { messageId: 7, conversationId: "conv_x", instructions: false },
+    };
     assert.deepEqual(refOf(storedResponseId(ref)), ref);
     const plain = { messageId: 1, conversationId: "conv_y", instructions: false };
     assert.deepEqual(refOf(storedResponseId(plain)), plain);
-    for (const id of ["resp_", "resp_abc", "msg_x", `resp_${Buffer.from("[1,2,3]").toString("base64url")}`]) assert.equal(refOf(id), null);
+    for (const id of ["resp_", "resp_abc", "msg_x", `resp_${Buffer.from("[1,2,3]").toString("base64url")}`])
+      assert.equal(refOf(id), null);
   });
 });
 

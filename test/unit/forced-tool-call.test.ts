@@ -45,10 +45,19 @@ describe("ForcedCallStream", () => {
 
   test("the call schema names the allowed tools, and an unknown named tool is a 400", () => {
     const tools = [{ name: "a", parameters: { type: "object", properties: { x: { type: "string" } } } }, { name: "b" }];
-    assert.deepEqual(forcedCallSchema(tools, { name: "a" }).allowed.map((t) => t.name), ["a"]);
+    assert.deepEqual(
+      forcedCallSchema(tools, { name: "a" }).allowed.map((t) => t.name),
+      ["a"],
+    );
     const both = forcedCallSchema(tools, "required").schema as { oneOf: { properties: { name: { const: string } } }[] };
-    assert.deepEqual(both.oneOf.map((s) => s.properties.name.const), ["a", "b"]);
-    assert.throws(() => forcedCallSchema(tools, { name: "c" }), (err: { status?: number; param?: string }) => err.status === 400 && err.param === "tool_choice");
+    assert.deepEqual(
+      both.oneOf.map((s) => s.properties.name.const),
+      ["a", "b"],
+    );
+    assert.throws(
+      () => forcedCallSchema(tools, { name: "c" }),
+      (err: { status?: number; param?: string }) => err.status === 400 && err.param === "tool_choice",
+    );
   });
 });
 
