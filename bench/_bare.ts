@@ -5,7 +5,7 @@
  */
 import { LlamaCompletion, type LlamaContext, type LlamaContextSequence, type LlamaModel } from "node-llama-cpp";
 import { createLogger } from "../server/logger.js";
-import { installBatchBarrier } from "../server/engine/batch-barrier.js";
+import { StepBatcher, type StepBatcherOptions } from "../server/engine/batch-barrier.js";
 import { createRuntime, type EngineBinary, type EngineRuntime } from "../server/engine/runtime.js";
 
 export interface BareSetup {
@@ -26,8 +26,8 @@ export interface BareSetup {
   itemPrioritizationStrategy?: "maximumParallelism" | "firstInFirstOut";
   /** Pass `threads` as `{ideal, min: 1}` instead of a number. Defaults to true (what the server does). */
   flexibleThreads?: boolean;
-  /** server/engine/batch-barrier.ts: "off", "join" (fix 1 only) or "join+order". Defaults to "off". */
-  batchBarrier?: "off" | "join" | "join+order";
+  /** server/engine/batch-barrier.ts's StepBatcher with these options, or false for none. Defaults to false. */
+  stepBatcher?: false | StepBatcherOptions;
 }
 
 /** The server's default sampling (server/openai/convert.ts SAMPLING_DEFAULTS), applied to both paths. */
@@ -61,19 +61,31 @@ export class BareEngine {
   ) {}
 
   static async open(setup: BareSetup): Promise<BareEngine> {
-    const runtime = await createRuntime({ gpu: "cpu", threads: setup.threads, logger: createLogger("warn"), binary: setup.binary ?? "auto" });
+    const runtime = await createRuntime({
+      gpu: "cpu",
+      threads: setup.threads,
+      logger: createLogger("warn"),
+      binary: setup.binary ?? "auto",
+    });
     const model = await runtime.llama.loadModel({ modelPath: setup.modelPath });
+    const batcher = setup.stepBatcher ? new StepBatcher(setup.stepBatcher) : null;
     const context = await model.createContext({
       sequences: setup.sequences,
       contextSize: setup.contextSize ?? 1024,
       ...(setup.batchSize ? { batchSize: setup.batchSize } : {}),
       threads: setup.flexibleThreads === false ? setup.threads : { ideal: setup.threads, min: 1 },
       batching: {
-        ...(setup.dispatchSchedule === "timeout0" ? { dispatchSchedule: (dispatch: () => void) => setTimeout(dispatch, 0) } : {}),
-        ...(setup.itemPrioritizationStrategy ? { itemPrioritizationStrategy: setup.itemPrioritizationStrategy } : {}),
+        ...(setup.dispatchSchedule === "timeout0"
+          ? { dispatchSchedule: (dispatch: () => void) => setTimeout(dispatch, 0) }
+          : {}),
+        ...(batcher
+          ? { itemPrioritizationStrategy: batcher.strategy }
+          : setup.itemPrioritizationStrategy
+            ? { itemPrioritizationStrategy: setup.itemPrioritizationStrategy }
+            : {}),
       },
     });
-    if (setup.batchBarrier && setup.batchBarrier !== "off") installBatchBarrier(context, { orderBySequence: setup.batchBarrier === "join+order" });
+    batcher?.install(context);
     const sequences = Array.from({ length: setup.sequences }, () => context.getSequence());
     return new BareEngine(runtime, model, context, sequences);
   }
@@ -83,7 +95,8 @@ export class BareEngine {
    * each stream. `firstRequest` numbers the prompts so repeated rounds do not hit a cached prefix.
    */
   async round(concurrency: number, maxTokens: number, firstRequest = 0): Promise<RoundResult> {
-    if (concurrency > this.sequences.length) throw new Error(`concurrency ${concurrency} > sequences ${this.sequences.length}`);
+    if (concurrency > this.sequences.length)
+      throw new Error(`concurrency ${concurrency} > sequences ${this.sequences.length}`);
     const started = performance.now();
     const streams = await Promise.all(
       this.sequences.slice(0, concurrency).map(async (sequence, i) => {
