@@ -32,7 +32,7 @@ export type { SearchHit, SearchPage } from "./types.js";
 export const HIGHLIGHT_START = "\uE000";
 export const HIGHLIGHT_END = "\uE001";
 /** Matches ranked per query; older matches beyond this many are not returned. */
-export const CANDIDATE_CAP = 2000;
+export const CANDIDATE_CAP = 1000;
 const TITLE_CAP = 50;
 const MAX_TERMS = 16;
 const MAX_INPUT_CHARS = 512;
@@ -56,6 +56,8 @@ export interface QueryTerm {
   prefix: boolean;
   /** The chunk as typed (after normalization), used when words fall back to substrings. */
   raw: string;
+  /** Typed inside double quotes. */
+  quoted: boolean;
 }
 
 const NO_SPACE_SCRIPTS =
@@ -85,17 +87,17 @@ export function parseSearchQuery(input: string): QueryTerm[] {
     if (chunk.length === 0) continue;
     const raw = chunk.replace(/^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu, "") || chunk;
     if (NO_SPACE_SCRIPTS.test(chunk)) {
-      terms.push({ kind: "substring", text: quoted ? chunk : raw, prefix: false, raw });
+      terms.push({ kind: "substring", text: quoted ? chunk : raw, prefix: false, raw, quoted });
       continue;
     }
     const runs = chunk.match(TOKEN_RUN);
     if (!runs) {
       // Only symbols (emoji, `***`, `->`): look for them literally.
-      if (chunk.trim().length > 0) terms.push({ kind: "substring", text: chunk, prefix: false, raw: chunk });
+      if (chunk.trim().length > 0) terms.push({ kind: "substring", text: chunk, prefix: false, raw: chunk, quoted });
       continue;
     }
     // Closed quoted phrases never take a prefix; record that with prefix=false up front and `raw` marks it.
-    terms.push({ kind: "word", text: runs.join(" "), prefix: quoted && closed ? false : true, raw });
+    terms.push({ kind: "word", text: runs.join(" "), prefix: quoted && closed ? false : true, raw, quoted });
   }
   const limited = terms.slice(0, MAX_TERMS);
   const endsWithSpace = /\s$/u.test(text);
@@ -118,51 +120,33 @@ export interface SearchPlan {
   /** LIKE patterns (escaped with `\`) for shorter substrings. */
   like: string[];
   /**
-   * Set when the last word is a prefix longer than the prefix index's 3 characters: FTS5 would
-   * merge the doclists of every term with that prefix (tens of ms for a common word at 1M
-   * messages), so `words` uses its first 3 characters (served by the prefix index) and matches
-   * are checked for a token starting with `prefix` (folded like unicode61 folds).
+   * `words` for snippets and highlights, set when the last word is a prefix longer than the prefix
+   * index's 3 characters: FTS5 then merges the doclists of every term with that prefix, once per
+   * statement, and a snippet is one statement per hit (20 merges of a common word cost ~15 ms at
+   * 1M messages). Highlights use the first 3 characters instead, served by the prefix index.
    */
-  longPrefix?: string;
-}
-
-/** Lower case without diacritics, as the word index sees text. */
-export const fold = (s: string) => s.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase();
-
-/** True when some token of `text` starts with `prefix` (already folded). */
-export function hasTokenWithPrefix(text: string, prefix: string): boolean {
-  // Checked for thousands of candidates per keystroke: plain lower-casing and indexOf first,
-  // Unicode folding only for text that needs it.
-  // eslint-disable-next-line no-control-regex
-  const lower = /[^\u0000-\u007f]/.test(text) ? fold(text) : text.toLowerCase();
-  for (let i = lower.indexOf(prefix); i >= 0; i = lower.indexOf(prefix, i + 1)) {
-    if (i === 0 || !/[\p{L}\p{N}]/u.test(lower[i - 1]!)) return true;
-  }
-  return false;
+  highlightWords?: string[];
 }
 
 /** Prefix lengths the word indexes keep (`prefix = '2 3'` in migration 2). */
 const INDEXED_PREFIX = 3;
 
 export function planSearch(terms: readonly QueryTerm[]): SearchPlan {
-  let longPrefix: string | undefined;
-  const words = terms
-    .filter((t) => t.kind === "word")
-    .map((t) => {
-      if (!t.prefix) return quote(t.text);
-      const tokens = t.text.split(" ");
-      const last = fold(tokens.at(-1) ?? "");
-      // Only plain letters/digits: their folding in JS and in unicode61 agree.
-      if (codepoints(last) > INDEXED_PREFIX && /^[a-z0-9]+$/.test(last)) {
-        longPrefix = last;
-        tokens[tokens.length - 1] = last.slice(0, INDEXED_PREFIX);
-      }
-      return `${quote(tokens.join(" "))}*`;
-    });
+  const words: string[] = [];
+  const highlight: string[] = [];
+  for (const t of terms) {
+    if (t.kind !== "word") continue;
+    words.push(quote(t.text) + (t.prefix ? "*" : ""));
+    const tokens = t.text.split(" ");
+    const last = tokens.at(-1) ?? "";
+    if (t.prefix && codepoints(last) > INDEXED_PREFIX) tokens[tokens.length - 1] = [...last].slice(0, INDEXED_PREFIX).join("");
+    highlight.push(quote(tokens.join(" ")) + (t.prefix ? "*" : ""));
+  }
   const subs = terms.filter((t) => t.kind === "substring");
   const trigram = subs.filter((t) => codepoints(t.text) >= 3).map((t) => quote(t.text));
   const like = subs.filter((t) => codepoints(t.text) < 3).map((t) => likePattern(t.text));
-  return { words, trigram, like, ...(longPrefix !== undefined ? { longPrefix } : {}) };
+  const differs = highlight.some((h, i) => h !== words[i]);
+  return { words, trigram, like, ...(differs ? { highlightWords: highlight } : {}) };
 }
 
 /**
@@ -171,8 +155,10 @@ export function planSearch(terms: readonly QueryTerm[]): SearchPlan {
  */
 export function substringFallback(terms: readonly QueryTerm[]): SearchPlan | null {
   const only = terms.length === 1 ? terms[0]! : undefined;
-  const text = only?.kind === "word" ? only.raw : only?.text;
-  if (text === undefined || codepoints(text) < 3) return null;
+  // A quoted or multi-token phrase asked for those words in that order; it is not retried.
+  if (only?.kind !== "word" || only.quoted || only.text.includes(" ")) return null;
+  const text = only.raw;
+  if (codepoints(text) < 3) return null;
   return { words: [], trigram: [quote(text)], like: [] };
 }
 
@@ -298,7 +284,7 @@ export class HistorySearch {
     type Row = { id: string; title: string; updated_at: number; hl: string; score: number | null };
     let rows: Row[];
     if (plan.words.length > 0) {
-      const ranked = this.rankedMatches("conversations_fts", "c", plan.words, where, params, TITLE_CAP, TITLE_CAP, plan.longPrefix);
+      const ranked = this.rankedMatches("conversations_fts", "c", plan.words, where, params, TITLE_CAP, TITLE_CAP);
       const hl = this.db
         .prepare<[string, string, string, number], { id: string; title: string; updated_at: number; hl: string }>(
           `SELECT c.id, c.title, c.updated_at, highlight(conversations_fts, 0, ?, ?) AS hl
@@ -306,7 +292,7 @@ export class HistorySearch {
            WHERE conversations_fts MATCH ? AND conversations_fts.rowid = ?`,
         );
       rows = ranked.flatMap((r) => {
-        const row = hl.get(HIGHLIGHT_START, HIGHLIGHT_END, plan.words.join(" "), r.id);
+        const row = hl.get(HIGHLIGHT_START, HIGHLIGHT_END, (plan.highlightWords ?? plan.words).join(" "), r.id);
         return row ? [{ ...row, score: r.score }] : [];
       });
     } else {
@@ -345,9 +331,9 @@ export class HistorySearch {
         filters.push("m.id IN (SELECT rowid FROM messages_trigram WHERE messages_trigram MATCH @trigram)");
         params.trigram = plan.trigram.join(" ");
       }
-      const ranked = this.rankedMatches(driver, "m", phrases, filters, params, CANDIDATE_CAP, offset + count, driver === "messages_fts" ? plan.longPrefix : undefined);
+      const ranked = this.rankedMatches(driver, "m", phrases, filters, params, CANDIDATE_CAP, offset + count);
       rows = ranked.slice(offset, offset + count);
-      return this.describe(rows, driver, phrases.join(" "), []);
+      return this.describe(rows, driver, (driver === "messages_fts" ? (plan.highlightWords ?? plan.words) : phrases).join(" "), []);
     }
     rows = this.db
       .prepare<[Record<string, unknown>], MessageHitRow>(
@@ -376,44 +362,33 @@ export class HistorySearch {
     params: Record<string, unknown>,
     cap: number,
     need: number,
-    longPrefix?: string,
   ): MessageHitRow[] {
     const join =
       alias === "m"
         ? `JOIN messages m ON m.id = ${table}.rowid JOIN conversations c ON c.rid = m.conversation_rid`
         : `JOIN conversations c ON c.rid = ${table}.rowid`;
+    const probe = this.db
+      .prepare<[string, number], number>(`SELECT rowid FROM ${table} WHERE ${table} MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?`)
+      .pluck();
+    // Substring (trigram) hits are listed newest first: bm25 over trigrams says little about
+    // relevance, and the matches would be walked twice more to compute it.
+    // Word phrases are weighed token by token: a phrase of common words ("of the") is rare as a
+    // phrase, but walking its matches again for bm25 is what costs; its common tokens weigh nothing.
+    // A probe stops after `cap` entries of one token, so it is cheap whatever the token.
+    const units =
+      table === "messages_trigram" ? [] : [...new Set(phrases.flatMap((p) => (p.endsWith("*") ? [p] : phraseTokens(p).map(quote))))];
+    const rare = units.filter((p) => probe.get(p, cap - 1) === undefined);
+    // Nothing to rank by: newest first, and only as many as the page needs (a phrase of common
+    // words walks far to find each match, so stopping early is what keeps it fast).
     const ids = this.db
       .prepare<[Record<string, unknown>], number>(
         `SELECT ${table}.rowid FROM ${conditions.length > 0 ? `${table} ${join}` : table}
          WHERE ${[`${table} MATCH @match`, ...conditions].join(" AND ")} ORDER BY ${table}.rowid DESC LIMIT @cap`,
       )
       .pluck()
-      .all({ ...params, match: phrases.join(" "), cap });
-    if (ids.length === 0) return [];
-    const textOf = this.db
-      .prepare<[number], string>(alias === "m" ? "SELECT content FROM messages WHERE id = ?" : "SELECT title FROM conversations WHERE rid = ?")
-      .pluck();
-    const verified = (id: number) => longPrefix === undefined || hasTokenWithPrefix(textOf.get(id) ?? "", longPrefix);
-    const probe = this.db
-      .prepare<[string, number], number>(`SELECT rowid FROM ${table} WHERE ${table} MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?`)
-      .pluck();
-    // One phrase and no filters: the candidate walk already counted it.
-    const rare =
-      phrases.length === 1 && conditions.length === 0
-        ? ids.length < cap
-          ? [...phrases]
-          : []
-        : phrases.filter((p) => probe.get(p, cap - 1) === undefined);
-    if (rare.length === 0) {
-      // Newest first: only as many candidates as the page needs are read and checked.
-      const out: MessageHitRow[] = [];
-      for (const id of ids) {
-        if (out.length >= need) break;
-        if (verified(id)) out.push({ id, score: null });
-      }
-      return out;
-    }
-    const candidates = ids.filter(verified);
+      .all({ ...params, match: phrases.join(" "), cap: rare.length === 0 ? need : cap });
+    if (rare.length === 0 || ids.length === 0) return ids.map((id) => ({ id, score: null }));
+    const candidates = ids;
     // Every candidate matches the rare phrases, and they have fewer than `cap` matches each: all scored here.
     const scores = new Map(
       this.db
@@ -457,6 +432,11 @@ export class HistorySearch {
     }
     return hits;
   }
+}
+
+/** The tokens of one quoted FTS5 phrase (`"a b"` -> a, b). */
+function phraseTokens(phrase: string): string[] {
+  return phrase.replace(/^"|"\*?$/g, "").replaceAll('""', '"').split(" ").filter(Boolean);
 }
 
 /** The literal texts of a trigram expression built by planSearch. */

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { HearthError } from "../../server/errors.js";
-import { hasTokenWithPrefix, HIGHLIGHT_END, HIGHLIGHT_START, likeSnippet, parseSearchQuery, planSearch } from "../../server/history/search.js";
+import { HIGHLIGHT_END, HIGHLIGHT_START, likeSnippet, parseSearchQuery, planSearch } from "../../server/history/search.js";
 import { HistoryStore } from "../../server/history/store.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-history-search-"));
@@ -43,27 +43,21 @@ const messageConvs = (q: string, extra: Record<string, unknown> = {}) =>
 describe("parseSearchQuery", () => {
   test("words become quoted phrases; the last is a prefix while typing", () => {
     const plan = (q: string) => planSearch(parseSearchQuery(q));
-    assert.deepEqual(plan("kub").words, ['"kub"*']);
+    assert.deepEqual(plan("kube").words, ['"kube"*']);
     assert.deepEqual(plan("kubernetes pod ").words, ['"kubernetes"', '"pod"']);
     assert.deepEqual(plan('"context window" la').words, ['"context window"', '"la"*']);
     assert.deepEqual(plan('lar "context window"').words, ['"lar"', '"context window"']);
-    assert.deepEqual(plan("e-mail").words, ['"e mai"*'], "a phrase whose last token is a prefix");
-    assert.equal(plan("e-mail").longPrefix, "mail");
+    assert.deepEqual(plan("e-mail").words, ['"e mail"*'], "a phrase whose last token is a prefix");
     assert.deepEqual(plan("pod a").words, ['"pod"', '"a"'], "no one-letter prefix");
     assert.deepEqual(plan('AND OR NOT NEAR("xy').words, ['"AND"', '"OR"', '"NOT"', '"NEAR"', '"xy"*']);
   });
 
-  test("a prefix longer than the prefix index is looked up by its first 3 letters and checked", () => {
+  test("a prefix longer than the prefix index is highlighted by its first 3 letters", () => {
     const plan = planSearch(parseSearchQuery("Kubern"));
-    assert.deepEqual(plan.words, ['"kub"*']);
-    assert.equal(plan.longPrefix, "kubern");
-    assert.equal(planSearch(parseSearchQuery("kub")).longPrefix, undefined);
-    assert.equal(planSearch(parseSearchQuery("Zürich")).longPrefix, "zurich", "folded like the index folds");
-    assert.equal(planSearch(parseSearchQuery("Łódź")).longPrefix, undefined, "what JS cannot fold to ASCII goes to FTS5 as typed");
-    assert.equal(hasTokenWithPrefix("We deploy to Kubernetes.", "kubern"), true);
-    assert.equal(hasTokenWithPrefix("minikubernetes", "kubern"), false, "inside a word is not a token prefix");
-    assert.equal(hasTokenWithPrefix("Électron builds", "electr"), true);
-    assert.equal(hasTokenWithPrefix("x-kubernetes", "kubern"), true);
+    assert.deepEqual(plan.words, ['"Kubern"*']);
+    assert.deepEqual(plan.highlightWords, ['"Kub"*']);
+    assert.equal(planSearch(parseSearchQuery("kub")).highlightWords, undefined);
+    assert.deepEqual(planSearch(parseSearchQuery("pod e-mail")).highlightWords, ['"pod"', '"e mai"*']);
   });
 
   test("CJK and symbol-only chunks are substrings; short ones use LIKE", () => {
@@ -135,6 +129,8 @@ describe("HistorySearch", () => {
     assert.equal(page.mode, "substring");
     assert.deepEqual([...new Set(page.hits.map((h) => h.conversationId))], [ids.k8s]);
     assert.equal(search("kubernetes").mode, "words");
+    assert.deepEqual([search('"ernetes"').mode, search('"ernetes"').hits.length], ["words", 0], "a quoted word is taken as typed");
+    assert.deepEqual(search("ernetes pod").hits.length, 0, "several words are not retried inside words");
   });
 
   test("symbols and emoji are searched literally", () => {
