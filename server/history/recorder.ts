@@ -5,7 +5,8 @@
  * - the request's new messages before the first event is read (routes write nothing themselves);
  * - an assistant row at once, status `partial`, so a crash at any later point leaves it there
  *   marked `partial` (WAL: committed rows survive kill -9);
- * - the reply text every `flushIntervalMs` while streaming, never per token;
+ * - the reply text every `flushIntervalMs` while streaming (less often past 8k characters),
+ *   never per token;
  * - at the end: content, token counts, finish reason, tokens/s, time to first token, `complete`.
  *   A stop or client disconnect leaves it `partial`; a failure marks it `error` with the message.
  * A failing write is logged and recording of that stream stops; generation is never affected.
@@ -219,7 +220,10 @@ export class HistoryRecorder {
           // Written before the client sees the end, so a client that then stops reading still leaves it complete.
           finishAs("complete", { usage: event.usage, reason: event.reason });
         }
-        if (!settled && length !== flushedLength && performance.now() - lastFlush >= this.flushIntervalMs) {
+        // Each write re-indexes the whole reply (0.7 ms at 4k characters, 5 ms at 64k), so long
+        // replies are written less often: every interval up to 8k characters, then proportionally.
+        const interval = this.flushIntervalMs * Math.max(1, flushedLength / 8000);
+        if (!settled && length !== flushedLength && performance.now() - lastFlush >= interval) {
           write({ content: text(), toolCalls: toolCalls() });
           lastFlush = performance.now();
           flushedLength = length;
