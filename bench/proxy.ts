@@ -10,8 +10,10 @@
  * its first token; c=8: all tokens of the round over its wall time) and the median per-round ratio.
  * Targets: < 2 ms added to time to first token, < 3% throughput loss.
  *
- * On a busy machine every CPU-microsecond the proxy spends is taken from the upstream, so the CPU
- * time each process used per token (Linux /proc) is reported too: it does not depend on the load.
+ * A third path goes through a bare Node byte pipe (bench/_pipe-proxy.ts): the cost of any extra
+ * process and loopback hop on this machine, against which Hearth's own share can be read. On a
+ * busy machine every CPU-microsecond a proxy spends is taken from the upstream, so each proxy's
+ * CPU time per token (Linux /proc) is reported too.
  *
  * `npm run bench -- proxy` (add `--quick` for a short run).
  */
@@ -26,15 +28,24 @@ import type { BenchOptions, BenchResult } from "./types.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const UPSTREAM_KEY = "bench-upstream-key-0123";
-const MODEL = "stories260K";
 
 interface Settings {
+  /** A file in ../shared/models. */
+  model: string;
   maxTokens: number;
   /** Interleaved direct/proxy repetitions per concurrency level. */
   reps: Record<number, number>;
 }
-const FULL: Settings = { maxTokens: 128, reps: { 1: 40, 8: 16 } };
-const QUICK: Settings = { maxTokens: 48, reps: { 1: 8, 8: 4 } };
+/**
+ * stories260K is the worst case for the hop (hundreds of tokens/s per stream, so the proxy's cost
+ * per token weighs most); bench-86M runs at the pace of a real remote model and always generates
+ * max_tokens (../shared/models/README.md).
+ */
+const FULL: Settings[] = [
+  { model: "stories260K.gguf", maxTokens: 128, reps: { 1: 40, 8: 16 } },
+  { model: "bench-86M-q4_k_m.gguf", maxTokens: 128, reps: { 1: 24, 8: 8 } },
+];
+const QUICK: Settings[] = [{ model: "stories260K.gguf", maxTokens: 48, reps: { 1: 8, 8: 4 } }];
 
 interface Child {
   url: string;
@@ -44,11 +55,11 @@ interface Child {
 
 async function startHearth(args: string[]): Promise<Child> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-bench-proxy-"));
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "server/cli.ts", "serve", "--port", "0", "--data-dir", dataDir, "--log-level", "warn", "--record-api", "false", ...args],
-    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
-  );
+  return startChild(["server/cli.ts", "serve", "--port", "0", "--data-dir", dataDir, "--log-level", "warn", "--record-api", "false", ...args], dataDir);
+}
+
+async function startChild(args: string[], dataDir: string): Promise<Child> {
+  const child = spawn(process.execPath, ["--import", "tsx", ...args], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const url = await new Promise<string>((resolve, reject) => {
@@ -58,7 +69,7 @@ async function startHearth(args: string[]): Promise<Child> {
       const m = out.match(/http:\/\/127\.0\.0\.1:\d+/);
       if (m) resolve(m[0]);
     });
-    child.once("exit", (code) => reject(new Error(`hearth exited with ${code}: ${stderr}`)));
+    child.once("exit", (code) => reject(new Error(`${args[0]} exited with ${code}: ${stderr}`)));
   });
   return { url, process: child, dataDir };
 }
@@ -121,6 +132,9 @@ async function streamOnce(url: string, model: string, headers: Record<string, st
   return { ttftMs: first - startedAt, decodeMs: endedAt - first, tokens, startedAt, endedAt };
 }
 
+const PATHS = ["direct", "proxy", "pipe"] as const;
+type Path = (typeof PATHS)[number];
+
 interface Round {
   ttftMs: number;
   tokPerS: number;
@@ -128,7 +142,8 @@ interface Round {
 }
 
 /** CPU time (user + system, all threads) a process used so far, in ms; NaN where /proc is missing. */
-function cpuMs(child: Child): number {
+function cpuMs(child: Child | undefined): number {
+  if (!child) return Number.NaN;
   try {
     const fields = fs.readFileSync(`/proc/${child.process.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
@@ -159,13 +174,21 @@ function median(values: readonly number[]): number {
 const r2 = (v: number) => Math.round(v * 100) / 100;
 
 export async function run(opts: BenchOptions): Promise<BenchResult[]> {
-  const settings = opts.quick ? QUICK : FULL;
-  const model = await modelPath(`${MODEL}.gguf`);
+  const results: BenchResult[] = [];
+  for (const settings of opts.quick ? QUICK : FULL) results.push(...(await runModel(settings)));
+  return results;
+}
+
+async function runModel(settings: Settings): Promise<BenchResult[]> {
+  const file = await modelPath(settings.model);
+  const model = path.basename(file).replace(/\.gguf$/, "");
   let upstream: Child | undefined;
   let proxy: Child | undefined;
+  let pipe: Child | undefined;
   try {
-    upstream = await startHearth(["--model", model, "--threads", "1", "--parallel", "8", "--api-key", UPSTREAM_KEY]);
+    upstream = await startHearth(["--model", file, "--threads", "1", "--parallel", "8", "--api-key", UPSTREAM_KEY]);
     proxy = await startHearth([]);
+    pipe = await startChild(["bench/_pipe-proxy.ts", "--upstream", upstream.url, "--key", UPSTREAM_KEY], fs.mkdtempSync(path.join(os.tmpdir(), "hearth-bench-pipe-")));
     const added = await fetch(`${proxy.url}/api/providers`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -173,78 +196,61 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
     });
     if (added.status !== 201) throw new Error(`adding the provider failed: ${await added.text()}`);
 
-    const paths = {
-      direct: () => [upstream!.url, MODEL, { authorization: `Bearer ${UPSTREAM_KEY}` }] as const,
-      proxy: () => [proxy!.url, `up/${MODEL}`, {}] as const,
+    const paths: Record<Path, () => [url: string, model: string, headers: Record<string, string>]> = {
+      direct: () => [upstream!.url, model, { authorization: `Bearer ${UPSTREAM_KEY}` }],
+      proxy: () => [proxy!.url, `up/${model}`, {}],
+      pipe: () => [pipe!.url, model, {}],
     };
-    // Warm both paths (connections, JIT, the model's first batches).
-    for (let i = 0; i < 4; i++) {
-      await round(...paths.direct(), 8, 16);
-      await round(...paths.proxy(), 8, 16);
-    }
+    // Warm every path (connections, JIT, the model's first batches).
+    for (let i = 0; i < 4; i++) for (const p of PATHS) await round(...paths[p](), 8, 16);
 
     const results: BenchResult[] = [];
     for (const concurrency of [1, 8]) {
-      const direct: Round[] = [];
-      const proxied: Round[] = [];
-      const ttftAdded: number[] = [];
-      const ratio: number[] = [];
-      const cpu = { proxyInProxied: 0, upstreamInProxied: 0, upstreamInDirect: 0 };
-      const measured = async (which: "direct" | "proxy") => {
-        const before = { proxy: cpuMs(proxy!), upstream: cpuMs(upstream!) };
-        const r = await round(...paths[which](), concurrency, settings.maxTokens);
-        const used = { proxy: cpuMs(proxy!) - before.proxy, upstream: cpuMs(upstream!) - before.upstream };
-        if (which === "proxy") {
-          cpu.proxyInProxied += used.proxy;
-          cpu.upstreamInProxied += used.upstream;
-        } else {
-          cpu.upstreamInDirect += used.upstream;
-        }
-        return r;
-      };
+      const rounds: Record<Path, Round[]> = { direct: [], proxy: [], pipe: [] };
+      const cpu = { proxy: 0, pipe: 0 };
       for (let rep = 0; rep < settings.reps[concurrency]!; rep++) {
-        // Alternate which path goes first, so neither always runs on a warmer or quieter machine.
-        let d: Round;
-        let p: Round;
-        if (rep % 2 === 0) {
-          d = await measured("direct");
-          p = await measured("proxy");
-        } else {
-          p = await measured("proxy");
-          d = await measured("direct");
+        // Rotate the order every repetition, so no path always runs first, on a warmer or quieter machine.
+        const order = PATHS.map((_, i) => PATHS[(i + rep) % PATHS.length]!);
+        for (const which of order) {
+          const before = { proxy: cpuMs(proxy), pipe: cpuMs(pipe) };
+          rounds[which].push(await round(...paths[which](), concurrency, settings.maxTokens));
+          if (which === "proxy") cpu.proxy += cpuMs(proxy) - before.proxy;
+          if (which === "pipe") cpu.pipe += cpuMs(pipe) - before.pipe;
         }
-        direct.push(d);
-        proxied.push(p);
-        ttftAdded.push(p.ttftMs - d.ttftMs);
-        ratio.push(p.tokPerS / d.tokPerS);
       }
-      const tokensDirect = direct.reduce((n, r) => n + r.tokens, 0);
-      const tokensProxied = proxied.reduce((n, r) => n + r.tokens, 0);
-      const added = median(ttftAdded);
-      const loss = (1 - median(ratio)) * 100;
+      const tokens = (p: Path) => rounds[p].reduce((n, r) => n + r.tokens, 0);
+      /** Medians of per-repetition differences (ms) and ratios against the direct path. */
+      const versusDirect = (p: Path) => ({
+        added: median(rounds[p].map((r, i) => r.ttftMs - rounds.direct[i]!.ttftMs)),
+        loss: (1 - median(rounds[p].map((r, i) => r.tokPerS / rounds.direct[i]!.tokPerS))) * 100,
+      });
+      const hearth = versusDirect("proxy");
+      const bare = versusDirect("pipe");
       results.push({
-        name: `proxy hop, concurrency ${concurrency}, ${settings.maxTokens} tokens, ${MODEL}`,
+        name: `proxy hop, concurrency ${concurrency}, ${settings.maxTokens} tokens, ${model}`,
         metrics: {
-          ttft_direct_ms: r2(median(direct.map((r) => r.ttftMs))),
-          ttft_proxy_ms: r2(median(proxied.map((r) => r.ttftMs))),
-          ttft_added_ms: r2(added),
-          tok_s_direct: r2(median(direct.map((r) => r.tokPerS))),
-          tok_s_proxy: r2(median(proxied.map((r) => r.tokPerS))),
-          throughput_loss_pct: r2(loss),
-          proxy_cpu_us_per_token: r2((cpu.proxyInProxied * 1000) / tokensProxied),
-          upstream_cpu_us_per_token_direct: r2((cpu.upstreamInDirect * 1000) / tokensDirect),
-          upstream_cpu_us_per_token_proxied: r2((cpu.upstreamInProxied * 1000) / tokensProxied),
-          reps: direct.length,
+          ttft_direct_ms: r2(median(rounds.direct.map((r) => r.ttftMs))),
+          ttft_proxy_ms: r2(median(rounds.proxy.map((r) => r.ttftMs))),
+          ttft_added_ms: r2(hearth.added),
+          tok_s_direct: r2(median(rounds.direct.map((r) => r.tokPerS))),
+          tok_s_proxy: r2(median(rounds.proxy.map((r) => r.tokPerS))),
+          throughput_loss_pct: r2(hearth.loss),
+          bare_pipe_ttft_added_ms: r2(bare.added),
+          bare_pipe_throughput_loss_pct: r2(bare.loss),
+          proxy_cpu_us_per_token: r2((cpu.proxy * 1000) / tokens("proxy")),
+          bare_pipe_cpu_us_per_token: r2((cpu.pipe * 1000) / tokens("pipe")),
+          reps: rounds.direct.length,
           load1: r2(os.loadavg()[0] ?? 0),
         },
         notes:
-          `medians of ${direct.length} interleaved direct/proxy rounds; added TTFT and loss are medians of per-round differences and ratios. ` +
-          `Targets: < 2 ms added (${added < 2 ? "met" : "NOT met"}), < 3% loss (${loss < 3 ? "met" : "NOT met"}). ` +
-          `${concurrency === 1 ? "tok/s = one stream's decode rate" : "tok/s = all tokens of the round / its wall time"}; upstream --threads 1 --parallel 8; 3 processes share the CPU.`,
+          `medians of ${rounds.direct.length} repetitions, each running direct, Hearth proxy and a bare byte-pipe proxy in rotating order; added TTFT and loss are medians of per-repetition differences and ratios against direct. ` +
+          `Targets: < 2 ms added (${hearth.added < 2 ? "met" : "NOT met"}), < 3% loss (${hearth.loss < 3 ? "met" : "NOT met"}). ` +
+          `${concurrency === 1 ? "tok/s = one stream's decode rate" : "tok/s = all tokens of the round / its wall time"}; upstream --threads 1 --parallel 8; the processes share the CPU.`,
       });
     }
     return results;
   } finally {
+    await stop(pipe);
     await stop(proxy);
     await stop(upstream);
   }
