@@ -240,6 +240,9 @@ interface WireChoice {
 }
 
 interface WireChunk {
+  /** Older vLLM releases send a stream error as a top-level `{"object": "error", "message": ...}`. */
+  object?: string;
+  message?: unknown;
   choices?: WireChoice[];
   usage?: WireUsage | null;
   error?: { message?: unknown; code?: unknown } | string;
@@ -325,6 +328,7 @@ export class UpstreamChunkDecoder {
       throw new UpstreamError(502, "server_error", `${this.describe} sent a stream event that is not JSON.`, { code: "provider_bad_response" });
     }
     if (chunk.error !== undefined) throw this.streamError(chunk.error);
+    if (chunk.object === "error") throw this.streamError({ message: chunk.message });
     if (chunk.usage) this.usage = usageOf(chunk.usage);
     const events: GenerationEvent[] = [];
     for (const choice of chunk.choices ?? []) {

@@ -79,6 +79,14 @@ describe("UpstreamSseDecoder", () => {
     );
   });
 
+  test("older vLLM's top-level error object mid-stream is an error too", () => {
+    const decoder = new UpstreamSseDecoder(label, noScrub);
+    assert.throws(
+      () => decoder.feed(Buffer.from(sse({ object: "error", message: "CUDA out of memory", type: "InternalServerError", code: 500 }))),
+      (err: HearthError) => err.status === 502 && /CUDA out of memory/.test(err.message),
+    );
+  });
+
   test("a stream that stops before any finish is an error, not a silent short answer", () => {
     const decoder = new UpstreamSseDecoder(label, noScrub);
     decoder.feed(Buffer.from(sse(delta({ content: "half" }))));
