@@ -135,6 +135,18 @@ async function streamOnce(url: string, model: string, headers: Record<string, st
 const PATHS = ["direct", "proxy", "pipe"] as const;
 type Path = (typeof PATHS)[number];
 
+/** Client-side connection failures before any answer (a keep-alive race on a loaded machine) are retried once, and counted. */
+let clientRetries = 0;
+async function streamOnceRetried(url: string, model: string, headers: Record<string, string>, maxTokens: number): Promise<Timing> {
+  try {
+    return await streamOnce(url, model, headers, maxTokens);
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    clientRetries++;
+    return streamOnce(url, model, headers, maxTokens);
+  }
+}
+
 interface Round {
   ttftMs: number;
   tokPerS: number;
@@ -154,7 +166,7 @@ function cpuMs(child: Child | undefined): number {
 
 /** `concurrency` requests at once: the median time to first token, and the round's tokens/s. */
 async function round(url: string, model: string, headers: Record<string, string>, concurrency: number, maxTokens: number): Promise<Round> {
-  const timings = await Promise.all(Array.from({ length: concurrency }, () => streamOnce(url, model, headers, maxTokens)));
+  const timings = await Promise.all(Array.from({ length: concurrency }, () => streamOnceRetried(url, model, headers, maxTokens)));
   const ttftMs = median(timings.map((t) => t.ttftMs));
   const tokens = timings.reduce((n, t) => n + t.tokens, 0);
   if (concurrency === 1) {
@@ -240,6 +252,7 @@ async function runModel(settings: Settings): Promise<BenchResult[]> {
           proxy_cpu_us_per_token: r2((cpu.proxy * 1000) / tokens("proxy")),
           bare_pipe_cpu_us_per_token: r2((cpu.pipe * 1000) / tokens("pipe")),
           reps: rounds.direct.length,
+          client_retries: clientRetries,
           load1: r2(os.loadavg()[0] ?? 0),
         },
         notes:
