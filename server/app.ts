@@ -119,7 +119,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
   );
   app.use((req, res, next) => {
     res.on("finish", () => {
-      const route = routeLabel(req.path);
+      const route = routeLabel((req.originalUrl.split("?")[0] ?? ""));
       metrics.requests.inc({ route, status: String(res.statusCode) });
       if (res.statusCode >= 400) metrics.errors.inc({ route, status: String(res.statusCode) });
     });

@@ -257,6 +257,7 @@ describe("OpenAI-compatible API", () => {
       assert.ok(metrics.includes(name), `metrics has ${name}`);
     }
     assert.ok((await metricValue(t.url, "hearth_completion_tokens_total")) > 0);
+    assert.match(metrics, /hearth_requests_total\{route="\/v1\/chat\/completions",status="200"\} [1-9]/, "requests are counted per /v1 route");
     const doc = (await (await fetch(`${t.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
     assert.equal(doc.openapi, "3.1.0");
     assert.ok(doc.paths["/v1/chat/completions"]);
