@@ -14,11 +14,12 @@
  * `npm run bench -- engine` (`--quick` for a short run). Never asserted in tests.
  */
 import fs from "node:fs";
+import { Worker } from "node:worker_threads";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { modelPath } from "../test/helpers/models.js";
 import { defaultThreads } from "../server/engine/runtime.js";
-import { BareEngine, aggregateTokensPerSecond, streamTokensPerSecond, type BareSetup } from "./_bare.js";
+import { BareEngine, aggregateTokensPerSecond, streamTokensPerSecond, type BareSetup, type RoundResult } from "./_bare.js";
 import type { BareChildInput, BareChildOutput } from "./_bare-child.js";
 import { runChild } from "./_child.js";
 import { createProfiler, type ProfileResult } from "./_profile.js";
@@ -167,6 +168,83 @@ export async function profiles(model: string, tokens: number, loadgen: LoadGener
   return rows;
 }
 
+/**
+ * A main thread kept busy with synchronous JSON work in 1 ms slices (`busyMs` of each), standing in
+ * for HTTP, SSE and SQLite work of other requests. Returns the function that stops it.
+ */
+function busyMainThread(busyMs: number): () => void {
+  const timer = setInterval(() => {
+    const until = performance.now() + busyMs;
+    let n = 0;
+    while (performance.now() < until) n += JSON.stringify({ id: n, text: "a token of text", usage: null }).length;
+  }, 1);
+  return () => clearInterval(timer);
+}
+
+async function inWorker(setup: BareSetup, concurrency: number, maxTokens: number, busyMs: number): Promise<RoundResult> {
+  // A worker does not inherit tsx's loader on Node 20: register it before importing the entry.
+  const entry = new URL("./_bare-worker.ts", import.meta.url).href;
+  const boot = `import("tsx/esm/api").then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`;
+  const worker = new Worker(boot, { eval: true, workerData: { setup, concurrency, maxTokens, rounds: 1 } });
+  try {
+    await new Promise((resolve, reject) => {
+      worker.once("message", resolve);
+      worker.once("error", reject);
+    });
+    const stop = busyMs > 0 ? busyMainThread(busyMs) : () => {};
+    const done = new Promise<{ results: RoundResult[] }>((resolve, reject) => {
+      worker.once("message", resolve);
+      worker.once("error", reject);
+    });
+    worker.postMessage("go");
+    const { results } = await done;
+    stop();
+    return results[0] as RoundResult;
+  } finally {
+    await worker.terminate();
+  }
+}
+
+/**
+ * Where the engine runs: in this process, in a worker thread, or in a child process, each with the
+ * main thread idle and kept busy. Eight sequences, bare loop (no per-token messaging: the most a
+ * worker or child could win, before its own messaging cost).
+ */
+export async function placement(model: string, tokens: number, reps: number): Promise<BenchResult[]> {
+  const name = path.basename(model, ".gguf");
+  const threads = defaultThreads((await import("node:os")).availableParallelism(), false);
+  const setup: BareSetup = { modelPath: model, threads, sequences: 8, stepBatcher: {} };
+  const local = await BareEngine.open(setup);
+  const busyMs = 0.5;
+  const samples: Record<string, number[]> = {};
+  const add = (k: string, r: RoundResult) => (samples[k] ??= []).push(aggregateTokensPerSecond(r));
+  try {
+    await local.round(1, 8, 1);
+    for (let rep = 0; rep < reps; rep++) {
+      add("in-process idle", await local.round(8, tokens, 1000 + rep * 100));
+      const stop = busyMainThread(busyMs);
+      add("in-process busy", await local.round(8, tokens, 2000 + rep * 100));
+      stop();
+      add("worker idle", await inWorker(setup, 8, tokens, 0));
+      add("worker busy", await inWorker(setup, 8, tokens, busyMs));
+      for (const busy of [false, true]) {
+        const stopChild = busy ? busyMainThread(busyMs) : () => {};
+        const out = await runChild<BareChildOutput>("_bare-child.ts", { setup, steps: [{ concurrency: 8, maxTokens: tokens, rounds: 1 }] } satisfies BareChildInput);
+        stopChild();
+        add(`child process ${busy ? "busy" : "idle"}`, out.steps[0]!.rounds[0]!);
+      }
+    }
+  } finally {
+    await local.close();
+  }
+  const base = median(samples["in-process idle"] ?? []);
+  return Object.entries(samples).map(([k, v]) => ({
+    name: `placement ${name}: engine ${k}`,
+    metrics: { seq8_aggregate_tok_s: round(median(v)), vs_in_process_idle: round(median(v) / base, 2), runs: v.length, load1: load1() },
+    notes: `${threads} thread(s), 8 sequences x ${tokens} tokens; "busy" = the main thread doing synchronous JSON work ${busyMs} ms of every ~1 ms`,
+  }));
+}
+
 /** llama-bench and llama-server -np 8 against Hearth's HTTP API, same model, threads and run. */
 export async function reference(model: string, tokens: number, reps: number, loadgen: LoadGenerator): Promise<BenchResult[]> {
   const name = path.basename(model, ".gguf");
@@ -271,6 +349,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
   try {
     results.push(...(await profiles(m86, tokens, loadgen)));
     if (!quick) results.push(...(await profiles(await modelPath("stories260K.gguf"), tokens, loadgen)));
+    if (!quick) results.push(...(await placement(m86, tokens, 2)));
     results.push(...(await reference(m86, tokens, quick ? 1 : 3, loadgen)));
   } finally {
     loadgen.close();
