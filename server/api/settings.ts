@@ -116,12 +116,14 @@ export function createSettingsRouter(ctx: ServerContext): express.Router {
     // One write at a time, each reading what the previous one wrote.
     const work = writing.then(async () => {
       const saved = await readFile(file);
+      // A running key that the file holds goes away with it; one from a flag or HEARTH_API_KEY stays.
+      const keyFromElsewhere = ctx.config.apiKey !== undefined && saved.apiKey !== ctx.config.apiKey;
       for (const [k, v] of Object.entries(parsed)) {
         if (v === null) delete saved[k];
         else saved[k] = v;
       }
       const host = (saved.host as string | undefined) ?? ctx.config.host;
-      const hasKey = typeof saved.apiKey === "string" || (saved.apiKey === undefined && ctx.config.apiKey !== undefined);
+      const hasKey = typeof saved.apiKey === "string" || (saved.apiKey === undefined && keyFromElsewhere);
       if (!isLoopbackHost(host) && !hasKey && saved.insecure !== true) {
         throw new BadRequestError(`Listening on ${host} needs an API key, or anyone on the network could use Hearth. Set an API key first.`, { param: "host", code: "api_key_required" });
       }

@@ -12,7 +12,11 @@ import { AuthenticationError, ForbiddenError, UnsupportedMediaTypeError } from "
 
 function hostname(hostHeader: string): string {
   const h = hostHeader.trim().toLowerCase();
-  if (h.startsWith("[")) return h.slice(1, h.indexOf("]"));
+  if (h.startsWith("[")) {
+    // Only `[addr]` or `[addr]:port`: "[::1].evil.example" is a name, not the loopback address.
+    const end = h.indexOf("]");
+    return end > 0 && /^(:\d*)?$/.test(h.slice(end + 1)) ? h.slice(1, end) : h;
+  }
   const colon = h.lastIndexOf(":");
   return colon > 0 && h.indexOf(":") === colon ? h.slice(0, colon) : h;
 }

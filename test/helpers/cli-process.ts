@@ -1,0 +1,68 @@
+/**
+ * `hearth serve` as a child process, for the tests that need a real process: signals, kill -9,
+ * exit codes, stderr as the JSON log stream.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+export interface HearthProcess {
+  child: ChildProcess;
+  /** The base URL from the ready line. */
+  url: string;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code (or the signal's name) once the process ended. */
+  exited: Promise<number | string>;
+}
+
+export interface SpawnOptions {
+  /** Extra environment on top of this process's (HEARTH_LOG_LEVEL defaults to warn). */
+  env?: NodeJS.ProcessEnv;
+  /** Give up waiting for the ready line after this long. Defaults to 60 s. */
+  readyTimeoutMs?: number;
+}
+
+/** Starts `hearth serve <args>` and resolves once it printed its ready line; rejects if it exits first. */
+export async function spawnHearth(args: readonly string[], options: SpawnOptions = {}): Promise<HearthProcess> {
+  const child = spawnRaw(args, options.env);
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  const exited = once(child, "exit").then(([code, signal]) => (code as number | null) ?? (signal as string));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ready line within ${options.readyTimeoutMs ?? 60_000} ms; stderr: ${stderr.slice(-2000)}`)), options.readyTimeoutMs ?? 60_000);
+    const onData = () => {
+      const m = stdout.match(/Hearth is ready at (http:\/\/\S+?) /);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    };
+    child.stdout!.on("data", onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`hearth exited (${code}) before it was ready: ${stderr.slice(-2000)}`));
+    });
+  });
+  return { child, url, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** Spawns `hearth serve <args>` without waiting for anything. */
+export function spawnRaw(args: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(process.execPath, ["--import", "tsx", "server/cli.ts", "serve", ...args], {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, HEARTH_LOG_LEVEL: "warn", ...env },
+  });
+}
+
+/** Kills `p` with SIGKILL if it still runs, and waits for it. */
+export async function killHard(p: { child: ChildProcess; exited: Promise<unknown> }): Promise<void> {
+  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGKILL");
+  await p.exited;
+}
