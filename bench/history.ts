@@ -244,32 +244,36 @@ async function streamTokensPerSecond(url: string, maxTokens: number, seed: numbe
   return usage ? Number(usage[1]) / seconds : NaN;
 }
 
-/** Tokens/s through the real server with /v1 recording on and off, requests interleaved to share the noise. */
-async function recordingOverhead(quick: boolean): Promise<BenchResult> {
+/**
+ * Tokens/s through the real server with /v1 recording on and off: one server (one engine, so the
+ * two sides differ only by recording), switched between requests, interleaved with the same seeds.
+ */
+export async function recordingOverhead(quick: boolean): Promise<BenchResult> {
   // Loaded here so the storage half of this benchmark runs even when the server does not build.
   const { createServer } = await import("../server/app.js");
   const model = await testModelPath();
-  const servers: { server: HearthServer; url: string; dir: string }[] = [];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-bench-rec-"));
+  let server: HearthServer | undefined;
   try {
-    for (const recordApi of [true, false]) {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-bench-rec-"));
-      const config = loadConfig({ env: {}, overrides: { port: 0, dataDir: dir, threads: 1, ctxSize: 4096, parallel: 1, model, recordApi, logLevel: "silent" } });
-      const server = createServer(config, { logger: pino({ level: "silent" }) });
-      servers.push({ server, url: await server.start(), dir });
-    }
+    const config = loadConfig({ env: {}, overrides: { port: 0, dataDir: dir, threads: 1, ctxSize: 4096, parallel: 1, model, recordApi: true, logLevel: "silent" } });
+    server = createServer(config, { logger: pino({ level: "silent" }) });
+    const url = await server.start();
+    const ctx = server.context;
+    const observer = ctx.observeApiChat;
     const rounds = quick ? 4 : 12;
     const maxTokens = 1500;
     const on: number[] = [];
     const off: number[] = [];
-    await streamTokensPerSecond(servers[0]!.url, 50, 0);
-    await streamTokensPerSecond(servers[1]!.url, 50, 0);
+    await streamTokensPerSecond(url, 50, 0);
     for (let i = 0; i < rounds; i++) {
       // Alternate which goes first so drift in machine load does not favour one side.
-      const order = i % 2 === 0 ? [0, 1] : [1, 0];
-      for (const k of order) (k === 0 ? on : off).push(await streamTokensPerSecond(servers[k]!.url, maxTokens, i + 1));
+      for (const recording of i % 2 === 0 ? [true, false] : [false, true]) {
+        ctx.observeApiChat = recording ? observer : null;
+        (recording ? on : off).push(await streamTokensPerSecond(url, maxTokens, i + 1));
+      }
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-    const recorded = servers[0]!.server.context.history.store.listConversations({ source: "api" }).items.length;
+    const recorded = ctx.history.store.listConversations({ source: "api" }).items.length;
     return {
       name: "history recording overhead (/v1 stream, stories260K, 1 thread)",
       metrics: {
@@ -278,13 +282,11 @@ async function recordingOverhead(quick: boolean): Promise<BenchResult> {
         ratio_on_over_off: round(median(on) / median(off), 3),
         rounds,
       },
-      notes: `medians of ${rounds} interleaved streams of up to ${maxTokens} tokens each; ${recorded} conversations recorded on the 'on' server`,
+      notes: `medians of ${rounds} interleaved streams of up to ${maxTokens} tokens each on one server; ${recorded} conversations recorded`,
     };
   } finally {
-    for (const s of servers) {
-      await s.server.close();
-      fs.rmSync(s.dir, { recursive: true, force: true });
-    }
+    await server?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
