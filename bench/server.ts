@@ -22,6 +22,7 @@ import { createLogger } from "../server/logger.js";
 import { modelPath } from "../test/helpers/models.js";
 import { BareEngine, streamTokensPerSecond } from "./_bare.js";
 import type { LoadPlan, LoadResult } from "./_loadgen.js";
+import { cpuDiff, cpuSample } from "./_cpu.js";
 import { load1, median, percentile, round } from "./_stats.js";
 import type { BenchOptions, BenchResult } from "./types.js";
 
@@ -131,12 +132,17 @@ async function benchModel(file: string, s: Settings, loadgen: LoadGenerator): Pr
 
     // 1. One stream: bare vs HTTP, interleaved pairs.
     const loadBefore = load1();
-    const pairs: { bareTps: number; httpTps: number; bareTtft: number; httpTtft: number; bareE2e: number; httpE2e: number; tokens: number }[] = [];
+    const pairs: { bareTps: number; httpTps: number; bareTtft: number; httpTtft: number; bareE2e: number; httpE2e: number; tokens: number; bareJs: number; httpJs: number; engine: number }[] = [];
     for (let i = 0; i < s.pairs; i++) {
       const n = request++;
+      const c0 = cpuSample();
       const b = (await bare.round(1, s.maxTokens, n)).streams[0]!;
+      const c1 = cpuSample();
       const h = (await loadgen.run(plan(1, true, 1, n))).requests[0];
+      const c2 = cpuSample();
       if (!h) throw new Error("the HTTP request failed");
+      const bareCpu = cpuDiff(c0, c1);
+      const httpCpu = cpuDiff(c1, c2);
       // The same seed and prompt give the same tokens, so stream rates compare like for like.
       const httpTps = h.tokens > 1 ? ((h.tokens - 1) * 1000) / (h.latencyMs - h.ttftMs) : 0;
       pairs.push({
@@ -147,6 +153,9 @@ async function benchModel(file: string, s: Settings, loadgen: LoadGenerator): Pr
         bareE2e: (b.tokens * 1000) / b.totalMs,
         httpE2e: (h.tokens * 1000) / h.latencyMs,
         tokens: h.tokens,
+        bareJs: bareCpu ? bareCpu.mainNs / 1000 / b.tokens : Number.NaN,
+        httpJs: httpCpu ? httpCpu.mainNs / 1000 / h.tokens : Number.NaN,
+        engine: bareCpu ? bareCpu.otherNs / 1000 / b.tokens : Number.NaN,
       });
     }
     const med = (k: keyof (typeof pairs)[number]) => median(pairs.map((p) => p[k]));
@@ -162,10 +171,15 @@ async function benchModel(file: string, s: Settings, loadgen: LoadGenerator): Pr
         bare_ttft_ms: round(med("bareTtft"), 2),
         http_ttft_ms: round(med("httpTtft"), 2),
         tokens: med("tokens"),
+        // CPU time per token (Linux): robust where wall time is noise on a loaded machine.
+        bare_js_cpu_us_per_token: round(med("bareJs")),
+        http_js_cpu_us_per_token: round(med("httpJs")),
+        engine_cpu_us_per_token: round(med("engine")),
+        http_extra_js_pct_of_token: round((100 * (med("httpJs") - med("bareJs"))) / (med("engine") + med("bareJs")), 1),
         pairs: pairs.length,
         load1: round((loadBefore + load1()) / 2, 2),
       },
-      notes: `${engineNote}; /v1/completions stream, ${s.maxTokens} max tokens, tok/s after the first token (e2e includes it); medians of ${pairs.length} interleaved pairs`,
+      notes: `${engineNote}; /v1/completions stream, ${s.maxTokens} max tokens, tok/s after the first token (e2e includes it); medians of ${pairs.length} interleaved pairs; http_extra_js_pct_of_token = extra JS-thread CPU of the HTTP path over a token's total CPU, the most it can cost if none of it overlaps decoding`,
     });
 
     // 2. Concurrency sweep.
