@@ -55,7 +55,8 @@ function discard(body: Dispatcher.ResponseData["body"]): void {
   body.destroy();
 }
 
-async function readText(body: Dispatcher.ResponseData["body"], limit: number): Promise<string> {
+/** Reads a body as text, up to `limit` bytes: beyond it, the start (`truncate`) or an error. */
+async function readText(body: Dispatcher.ResponseData["body"], limit: number, overflow: "truncate" | "throw"): Promise<string> {
   const parts: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -63,12 +64,13 @@ async function readText(body: Dispatcher.ResponseData["body"], limit: number): P
     size += buf.length;
     if (size > limit) {
       discard(body);
-      if (limit === MAX_ERROR_BODY) break;
-      throw new Error(`response larger than ${limit} bytes`);
+      if (overflow === "throw") throw new Error(`response larger than ${limit} bytes`);
+      parts.push(buf);
+      break;
     }
     parts.push(buf);
   }
-  return Buffer.concat(parts).toString("utf8").slice(0, limit);
+  return Buffer.concat(parts).subarray(0, limit).toString("utf8");
 }
 
 export class RemoteProvider implements Provider {
@@ -301,7 +303,7 @@ export class RemoteProvider implements Provider {
       }
       let text = "";
       try {
-        text = await readText(res.body, MAX_ERROR_BODY);
+        text = await readText(res.body, MAX_ERROR_BODY, "truncate");
       } catch {
         // The status says enough.
       }
@@ -323,7 +325,7 @@ export class RemoteProvider implements Provider {
   private async readJson(res: Dispatcher.ResponseData, signal: AbortSignal | undefined): Promise<unknown> {
     let text: string;
     try {
-      text = await readText(res.body, MAX_JSON_BODY);
+      text = await readText(res.body, MAX_JSON_BODY, "throw");
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       throw this.markError(networkError(err, this.id, this.host, this.config.timeoutSeconds));
