@@ -4,7 +4,7 @@
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
-import type http from "node:http";
+import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,6 +18,7 @@ import { createApiRouter } from "./api/index.js";
 import { openHistory } from "./history/index.js";
 import { addMethodNotAllowed } from "./http/method-not-allowed.js";
 import { createErrorHandler, notFoundHandler } from "./http/error-handler.js";
+import { labelRoutes, routeLabelOf } from "./http/route-label.js";
 import { apiKeyAuth, corsPolicy, hostCheck, requestOriginGuard } from "./http/security.js";
 import { createLogger, type Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
@@ -43,7 +44,23 @@ export interface CreateServerOptions {
    * The seam for the OS keychain: the Electron shell can pass a safeStorage-backed store here.
    */
   secrets?: SecretStore;
+  /** Limits on how clients send requests; tests shorten them. Defaults to HTTP_TIMEOUTS. */
+  httpTimeouts?: Partial<HttpTimeouts>;
 }
+
+/** How long a client may take to send a request. Replies (SSE streams) are not limited by these. */
+export interface HttpTimeouts {
+  /** Milliseconds to receive a request's headers from when the connection opens or the last request ended. */
+  headersMs: number;
+  /** Milliseconds to receive a whole request, body included. */
+  requestMs: number;
+  /** Milliseconds an idle keep-alive connection is kept open. */
+  keepAliveMs: number;
+  /** How often connections are checked against the two limits above (Node's default is 30 s). */
+  checkIntervalMs: number;
+}
+
+export const HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 30_000, requestMs: 60_000, keepAliveMs: 5_000, checkIntervalMs: 5_000 };
 
 export interface HearthServer {
   readonly context: ServerContext;
@@ -117,9 +134,13 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
       serializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }), res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }) },
     }),
   );
+  // Responses not yet finished, so shutdown can let their last bytes out before closing sockets.
+  const inFlight = new Set<express.Response>();
   app.use((req, res, next) => {
+    inFlight.add(res);
+    res.once("close", () => inFlight.delete(res));
     res.on("finish", () => {
-      const route = routeLabel((req.originalUrl.split("?")[0] ?? ""));
+      const route = routeLabelOf(req);
       metrics.requests.inc({ route, status: String(res.statusCode) });
       if (res.statusCode >= 400) metrics.errors.inc({ route, status: String(res.statusCode) });
     });
@@ -179,10 +200,12 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     });
   }
   addMethodNotAllowed((app as unknown as { router: Parameters<typeof addMethodNotAllowed>[0] }).router);
+  labelRoutes((app as unknown as { router: Parameters<typeof labelRoutes>[0] }).router);
   app.use(notFoundHandler);
   app.use(createErrorHandler(logger));
 
   let httpServer: http.Server | null = null;
+  let closing: Promise<void> | null = null;
   let url = "";
 
   return {
@@ -192,13 +215,16 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
       return url;
     },
     async start() {
-      httpServer = await new Promise<http.Server>((resolve, reject) => {
-        const s = app.listen(config.port, config.host, () => resolve(s));
-        s.once("error", reject);
-      });
+      const limits = { ...HTTP_TIMEOUTS, ...options.httpTimeouts };
       // Slow-drip clients must not hold a socket forever; SSE replies are not affected (requestTimeout covers receiving only).
-      httpServer.requestTimeout = 60_000;
-      httpServer.headersTimeout = 30_000;
+      const s = http.createServer(
+        { headersTimeout: limits.headersMs, requestTimeout: limits.requestMs, keepAliveTimeout: limits.keepAliveMs, connectionsCheckingInterval: limits.checkIntervalMs },
+        app,
+      );
+      httpServer = await new Promise<http.Server>((resolve, reject) => {
+        s.once("error", reject);
+        s.listen(config.port, config.host, () => resolve(s));
+      });
       const address = httpServer.address() as AddressInfo;
       const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
       url = `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${address.port}`;
@@ -221,25 +247,26 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
       ctx.ready = true;
       return url;
     },
-    async close() {
-      if (ctx.draining) return;
-      ctx.draining = true;
-      const closed = httpServer ? new Promise<void>((resolve) => httpServer!.close(() => resolve())) : Promise.resolve();
-      httpServer?.closeIdleConnections();
-      await local.close(config.shutdownGrace * 1000);
-      await providers.close();
-      for (const p of router.list()) if (p !== local) await p.close();
-      httpServer?.closeAllConnections();
-      await closed;
-      history.close();
-      logger.flush();
+    close() {
+      closing ??= (async () => {
+        // Draining: new requests get 503 (the listener stays open so clients learn why) while
+        // running generations get the grace period, then end with a final error event.
+        ctx.draining = true;
+        httpServer?.closeIdleConnections();
+        await local.close(config.shutdownGrace * 1000);
+        await providers.close();
+        for (const p of router.list()) if (p !== local) await p.close();
+        const closed = httpServer?.listening ? new Promise<void>((resolve) => httpServer!.close(() => resolve())) : Promise.resolve();
+        // Cancelled streams write their final error event after the engine let go of them.
+        const deadline = Date.now() + 2000;
+        while (inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        httpServer?.closeAllConnections();
+        await closed;
+        history.close();
+        logger.flush();
+      })();
+      return closing;
     },
   };
 }
 
-function routeLabel(p: string): string {
-  if (p.startsWith("/v1/")) return p.split("/").slice(0, 4).join("/");
-  if (p.startsWith("/api/")) return p.split("/").slice(0, 3).join("/");
-  if (p.startsWith("/health")) return "/health";
-  return p === "/metrics" || p === "/openapi.json" ? p : "other";
-}

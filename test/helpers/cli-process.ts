@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -24,11 +25,13 @@ export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
   /** Give up waiting for the ready line after this long. Defaults to 60 s. */
   readyTimeoutMs?: number;
+  /** Run it in a process group of its own (its pid is the group id), to find any process it leaves behind. Defaults to false. */
+  detached?: boolean;
 }
 
 /** Starts `hearth serve <args>` and resolves once it printed its ready line; rejects if it exits first. */
 export async function spawnHearth(args: readonly string[], options: SpawnOptions = {}): Promise<HearthProcess> {
-  const child = spawnRaw(args, options.env);
+  const child = spawnRaw(args, options.env, options.detached);
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -53,9 +56,10 @@ export async function spawnHearth(args: readonly string[], options: SpawnOptions
 }
 
 /** Spawns `hearth serve <args>` without waiting for anything. */
-export function spawnRaw(args: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+export function spawnRaw(args: readonly string[], env: NodeJS.ProcessEnv = {}, detached = false): ChildProcess {
   return spawn(process.execPath, ["--import", "tsx", "server/cli.ts", "serve", ...args], {
     cwd: repoRoot,
+    detached,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, HEARTH_LOG_LEVEL: "warn", ...env },
   });
@@ -65,4 +69,22 @@ export function spawnRaw(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
 export async function killHard(p: { child: ChildProcess; exited: Promise<unknown> }): Promise<void> {
   if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGKILL");
   await p.exited;
+}
+
+/** Pids of the live processes in process group `pgid` (Linux /proc; empty elsewhere). */
+export function processGroupMembers(pgid: number): number[] {
+  if (process.platform !== "linux") return [];
+  const out: number[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      // Fields after the command name (which may hold spaces): state ppid pgrp ...
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[2]) === pgid && fields[0] !== "Z") out.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return out;
 }
