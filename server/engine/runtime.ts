@@ -37,9 +37,16 @@ export interface EngineRuntime {
 }
 
 /**
- * The default thread count. On CPU the JavaScript thread (HTTP, JSON, sampling glue) needs a core
- * of its own while the native workers spin, so use every core but one; with a GPU doing the math
- * the CPU threads only feed it. Measured on 2 cores (BENCHMARKS.md): 1 thread is the fastest there.
+ * The default thread count. On CPU the JavaScript thread (node-llama-cpp's per-token loop, HTTP,
+ * JSON) needs a core of its own while the native workers wait at barriers by spinning, so use
+ * every core but one; with a GPU doing the math the CPU threads only feed it.
+ *
+ * Measured on 2 shared cores (BENCHMARKS.md, "Thread policy"): 1 thread is the fastest for both
+ * binaries. The prebuilt binary has no OpenMP: its barrier is a pure spin and it starts a thread per
+ * llama_decode, so with 2 threads 80% of its time went into ggml_barrier and it ran at a twentieth
+ * of 1 thread; no setting rescued it. A local build (OpenMP) loses less, but still loses whenever
+ * anything else wants the second core. No start-up calibration: a wrong "2" costs far more than a
+ * wrong "1", and a calibration on a busy machine would pick it at random.
  */
 export function defaultThreads(cores: number, gpu: string | false): number {
   if (gpu !== false) return Math.max(1, Math.min(cores, 4));
