@@ -246,6 +246,7 @@ describe("OpenAI-compatible API", () => {
   });
 
   test("health, metrics and openapi", async () => {
+    await t.client.chat.completions.create({ model: MODEL, messages: user("hi"), max_tokens: 2 });
     assert.equal((await fetch(`${t.url}/health/live`)).status, 200);
     const ready = await fetch(`${t.url}/health/ready`);
     assert.equal(ready.status, 200);
@@ -256,7 +257,8 @@ describe("OpenAI-compatible API", () => {
     for (const name of ["hearth_requests_total", "hearth_prompt_tokens_total", "hearth_completion_tokens_total", "hearth_time_to_first_token_seconds", "hearth_tokens_per_second", "hearth_queue_depth", "hearth_busy_sequences"]) {
       assert.ok(metrics.includes(name), `metrics has ${name}`);
     }
-    assert.ok((await metricValue(t.url, "hearth_completion_tokens_total")) > 0);
+    const completionTokens = await metricValue(t.url, "hearth_completion_tokens_total");
+    assert.ok(completionTokens > 0, `completion tokens counted: ${completionTokens}`);
     assert.match(metrics, /hearth_requests_total\{route="\/v1\/chat\/completions",status="200"\} [1-9]/, "requests are counted per /v1 route");
     const doc = (await (await fetch(`${t.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
     assert.equal(doc.openapi, "3.1.0");
