@@ -15,8 +15,8 @@
  */
 import fs from "node:fs";
 import { Worker } from "node:worker_threads";
-import { createRequire } from "node:module";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { modelPath } from "../test/helpers/models.js";
 import { defaultThreads } from "../server/engine/runtime.js";
 import { BareEngine, aggregateTokensPerSecond, streamTokensPerSecond, type BareSetup, type RoundResult } from "./_bare.js";
@@ -29,11 +29,10 @@ import type { LoadResult } from "./_loadgen.js";
 import { load1, median, percentile, round } from "./_stats.js";
 import type { BenchOptions, BenchResult } from "./types.js";
 
-const require = createRequire(import.meta.url);
-
 /** True when node-llama-cpp has a finished local build (`npm run build:engine`). */
 export function hasLocalBuild(): boolean {
-  const dir = path.join(path.dirname(require.resolve("node-llama-cpp/package.json")), "llama", "localBuilds");
+  // dist/index.js -> the package folder (its package.json is not an export).
+  const dir = path.join(path.dirname(path.dirname(fileURLToPath(import.meta.resolve("node-llama-cpp")))), "llama", "localBuilds");
   if (!fs.existsSync(dir)) return false;
   return fs.readdirSync(dir).some((d) => fs.existsSync(path.join(dir, d, "buildDone.status")));
 }

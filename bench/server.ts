@@ -81,7 +81,7 @@ interface Health {
   models: { id: string; contextSize: number; parallel: number }[];
 }
 
-function levelMetrics(result: LoadResult, stream: boolean): Record<string, number> & { aggregate_tok_s: number } {
+function levelMetrics(result: LoadResult, stream: boolean): Record<string, number> & { aggregate_tok_s: number; tokens: number } {
   const latencies = result.requests.map((r) => r.latencyMs);
   const ttfts = result.requests.map((r) => r.ttftMs).filter((v) => Number.isFinite(v));
   const tokens = result.requests.reduce((n, r) => n + r.tokens, 0);
@@ -188,9 +188,13 @@ async function benchModel(file: string, s: Settings, loadgen: LoadGenerator): Pr
       for (const c of s.levels) {
         const perWorker = Math.max(1, Math.ceil(Math.max(s.minRequests, 2 * c) / c));
         const loadAt = load1();
+        const cpuBefore = cpuSample();
         const result = await loadgen.run(plan(c, stream, perWorker, request));
+        const cpu = cpuDiff(cpuBefore, cpuSample());
         request += c * perWorker;
         const metrics = levelMetrics(result, stream);
+        // The server process's CPU per generated token: how well a level batches, whatever the load.
+        if (cpu && metrics.tokens) metrics.server_cpu_us_per_token = round((cpu.mainNs + cpu.otherNs) / 1000 / metrics.tokens);
         if (stream && c === 1) singleStreamAggregate = metrics.aggregate_tok_s;
         const vsSingle: Record<string, number> = singleStreamAggregate > 0 ? { vs_single_stream: round(metrics.aggregate_tok_s / singleStreamAggregate, 2) } : {};
         results.push({
