@@ -101,7 +101,11 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
   });
   const router = new ProviderRouter();
   router.add(local);
-  const secrets = options.secrets ?? new FileSecretStore({ file: path.join(config.dataDir, "secrets.json"), logger });
+  const secrets = options.secrets ?? new FileSecretStore({
+      file: path.join(config.dataDir, "secrets.json"),
+      logger,
+      ...(config.secretsKey ? { key: Buffer.from(config.secretsKey, "base64") } : {}),
+    });
   const providers = new ProviderStore({ dataDir: config.dataDir, secrets, router, logger, remote: { userAgent: `Hearth/${VERSION}` } });
   const history = openHistory({ dataDir: config.dataDir, apiRetentionDays: config.apiRetentionDays, logger });
   const ctx: ServerContext = {

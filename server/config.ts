@@ -77,6 +77,15 @@ export const ConfigSchema = z.object({
   recordApi: bool.default(true),
   /** Days to keep recorded API conversations; 0 keeps them forever. Defaults to 30. */
   apiRetentionDays: intFromString(0, 36_500).default(30),
+  /**
+   * Base64 of 32 bytes that seals `secrets.json` with AES-256-GCM. Only from the environment
+   * (HEARTH_SECRETS_KEY), never a flag (it would show in `ps`): the Electron shell keeps it in the
+   * OS keychain with safeStorage and hands it to the server. Defaults to none (a plain 0600 file).
+   */
+  secretsKey: z
+    .string()
+    .refine((v) => Buffer.from(v, "base64").length === 32, "must be base64 of exactly 32 bytes")
+    .optional(),
   /** Folder of the built UI served at `/`. Defaults to dist/renderer next to the server. */
   uiDir: z.string().optional(),
   /** Extra folders whose GGUF models are listed besides `<data-dir>/models`. Defaults to none. */
@@ -213,6 +222,7 @@ export function loadConfig(sources: LoadConfigSources = {}): Config {
     const v = env[envName(o.flag)];
     if (v !== undefined && v !== "") fromEnv[o.key] = v;
   }
+  if (env.HEARTH_SECRETS_KEY) fromEnv.secretsKey = env.HEARTH_SECRETS_KEY;
   const { config: configFile, ...fromCli } = cli;
   const dataDirGuess = (sources.overrides?.dataDir ?? fromCli.dataDir ?? fromEnv.dataDir ?? defaultDataDir(env)) as string;
   const settingsFile = configFile ?? env.HEARTH_CONFIG;

@@ -43,19 +43,9 @@ export function generationSignal(res: Response, timeoutSeconds: number): Generat
   };
 }
 
-/** The provider that serves the request's model, refusing logprobs where they cannot be honoured. */
+/** The provider that serves the request's model. Remote providers forward logprobs upstream. */
 export async function providerFor(ctx: ServerContext, request: GenerationRequest): Promise<Provider> {
-  const provider = await ctx.router.resolve(request.model);
-  if (request.topLogprobs !== undefined && provider !== ctx.local) {
-    throw new BadRequestError(
-      `logprobs are available for local models only; '${request.model}' is served by '${provider.id}'.`,
-      {
-        param: "logprobs",
-        code: "unsupported_value",
-      },
-    );
-  }
-  return provider;
+  return ctx.router.resolve(request.model);
 }
 
 /** Admits one generation on `provider`; its events are counted in the metrics. */

@@ -106,7 +106,7 @@ describe("remote provider: proxying to another OpenAI-compatible server", () => 
 
   // RemoteProvider forwards logprobs and decodes them (unit-tested in remote-wire.test.ts), but the
   // /v1 edge (server/openai/generation.ts, providerFor) still refuses them for non-local providers.
-  test("log-probabilities asked through the proxy are the upstream's", { skip: "the /v1 edge refuses logprobs for remote providers (generation.ts providerFor)" }, async () => {
+  test("log-probabilities asked through the proxy are the upstream's", async () => {
     const ask = { messages: user("Once upon a time"), temperature: 0, max_tokens: 4, logprobs: true, top_logprobs: 2 };
     const direct = await upstream.client.chat.completions.create({ model: LOCAL, ...ask });
     const proxied = await hearth.client.chat.completions.create({ model: REMOTE, ...ask });

@@ -71,3 +71,11 @@ test("the default data dir follows each OS's convention", () => {
   assert.match(defaultDataDir({}, "darwin"), /Library\/Application Support\/Hearth$/);
   assert.match(defaultDataDir({ APPDATA: "C:\\Users\\a\\AppData\\Roaming" }, "win32"), /Hearth$/);
 });
+
+test("the secrets key comes only from the environment and must be 32 bytes", () => {
+  const dataDir = tmp();
+  const key = Buffer.alloc(32, 7).toString("base64");
+  assert.equal(loadConfig({ env: { HEARTH_SECRETS_KEY: key }, overrides: { dataDir } }).secretsKey, key);
+  assert.throws(() => loadConfig({ env: { HEARTH_SECRETS_KEY: "c2hvcnQ=" }, overrides: { dataDir } }), /32 bytes/);
+  assert.throws(() => loadConfig({ argv: ["--secrets-key", key], env: {}, overrides: { dataDir } }), ConfigError);
+});
