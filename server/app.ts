@@ -187,9 +187,11 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     if (!ctx.ready) return next(new NotReadyError("The server is still starting; try again in a moment."));
     next();
   };
+  // Management (history, models, settings) must work while a model is still loading.
+  const drainingGate: express.RequestHandler = (_req, _res, next) => next(ctx.draining ? new ShuttingDownError() : undefined);
   app.use("/v1/messages", anthropicErrors, auth, gate, json, createMessagesRouter(ctx));
   app.use("/v1", auth, gate, json, createOpenAIRouter(ctx));
-  app.use("/api", auth, gate, json, createApiRouter(ctx));
+  app.use("/api", auth, drainingGate, json, createApiRouter(ctx));
 
   const uiDir = config.uiDir ?? path.join(repoRoot, "dist", "renderer");
   if (fs.existsSync(path.join(uiDir, "index.html"))) {

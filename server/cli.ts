@@ -26,7 +26,14 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const server = createServer(config);
+  let server: ReturnType<typeof createServer>;
+  try {
+    server = createServer(config);
+  } catch (err) {
+    // e.g. a history database from a newer Hearth: the message says what to do.
+    process.stderr.write(`Hearth could not start: ${(err as Error).message}\n`);
+    return 1;
+  }
   let stopping: Promise<void> | null = null;
   const stop = (signal: string) => {
     if (stopping) {

@@ -1,6 +1,7 @@
 /** /openapi.json, generated from the same zod schemas that validate requests (zod-openapi). */
 import { z } from "zod";
 import { createDocument } from "zod-openapi";
+import { historyOpenApiPaths } from "./api/history-openapi.js";
 import {
   ChatCompletionChunkSchema,
   ChatCompletionRequestSchema,
@@ -30,6 +31,7 @@ export function openApiDocument(version: string): object {
     components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
     security: [{ bearer: [] }],
     paths: {
+      ...historyOpenApiPaths(),
       "/v1/models": { get: { summary: "List models", responses: { "200": { description: "Models", content: { "application/json": { schema: ModelListSchema } } } } } },
       "/v1/chat/completions": {
         post: {
