@@ -85,6 +85,7 @@ async function freePort(): Promise<number> {
 
 export interface ReferenceServer {
   url: string;
+  pid: number;
   close(): Promise<void>;
 }
 
@@ -115,6 +116,7 @@ export async function startLlamaServer(model: string, opts: { parallel: number; 
   }
   return {
     url,
+    pid: child.pid ?? 0,
     close: () =>
       new Promise<void>((resolve) => {
         child.once("exit", () => resolve());
