@@ -37,3 +37,20 @@ export function cpuSample(): CpuSample | null {
 export function cpuDiff(a: CpuSample | null, b: CpuSample | null): CpuSample | null {
   return a && b ? { mainNs: b.mainNs - a.mainNs, otherNs: b.otherNs - a.otherNs } : null;
 }
+
+/** CPU time of all threads of another process (nanoseconds), or null where /proc is not there. */
+export function processCpuNs(pid: number): number | null {
+  try {
+    let ns = 0;
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+    return ns;
+  } catch {
+    return null;
+  }
+}

@@ -22,6 +22,7 @@ import { defaultThreads } from "../server/engine/runtime.js";
 import { BareEngine, aggregateTokensPerSecond, streamTokensPerSecond, type BareSetup, type RoundResult } from "./_bare.js";
 import type { BareChildInput, BareChildOutput } from "./_bare-child.js";
 import { runChild } from "./_child.js";
+import { processCpuNs } from "./_cpu.js";
 import { createProfiler, type ProfileResult } from "./_profile.js";
 import { findReference, llamaBench, startLlamaServer } from "./_reference.js";
 import { LoadGenerator, startServer } from "./server.js";
@@ -271,8 +272,13 @@ export async function reference(model: string, tokens: number, reps: number, loa
       for (const [label, url, model_] of [["hearth", server.url, local?.info.id ?? name], ["llama", ref.url, name]] as const) {
         const one = await loadgen.run({ url, model: model_, endpoint: "completions", stream: true, concurrency: 1, requestsPerWorker: 2, maxTokens: tokens, firstRequest: (n += 100) });
         for (const r of one.requests) add(`${label}_single`, r.tokens > 1 ? ((r.tokens - 1) * 1000) / (r.latencyMs - r.ttftMs) : 0);
+        const pid = label === "hearth" ? process.pid : ref.pid;
+        const cpu0 = processCpuNs(pid);
         const eight = await loadgen.run({ url, model: model_, endpoint: "completions", stream: true, concurrency: 8, requestsPerWorker: 2, maxTokens: tokens, firstRequest: (n += 100) });
-        add(`${label}_c8`, (eight.requests.reduce((s, r) => s + r.tokens, 0) * 1000) / eight.wallMs);
+        const cpu1 = processCpuNs(pid);
+        const eightTokens = eight.requests.reduce((s, r) => s + r.tokens, 0);
+        add(`${label}_c8`, (eightTokens * 1000) / eight.wallMs);
+        if (cpu0 !== null && cpu1 !== null) add(`${label}_c8_cpu`, (cpu1 - cpu0) / 1000 / eightTokens);
         add(`${label}_c8_ttft_p50`, percentile(eight.requests.map((r) => r.ttftMs), 50));
         add(`${label}_c8_ttft_p95`, percentile(eight.requests.map((r) => r.ttftMs), 95));
         add(`${label}_c8_lat_p95_over_p50`, percentile(eight.requests.map((r) => r.latencyMs), 95) / percentile(eight.requests.map((r) => r.latencyMs), 50));
@@ -295,6 +301,8 @@ export async function reference(model: string, tokens: number, reps: number, loa
           llama_server_c8_ttft_p50_ms: m("llama_c8_ttft_p50"),
           hearth_c8_ttft_p95_ms: m("hearth_c8_ttft_p95"),
           llama_server_c8_ttft_p95_ms: m("llama_c8_ttft_p95"),
+          hearth_c8_cpu_us_per_token: m("hearth_c8_cpu"),
+          llama_server_c8_cpu_us_per_token: m("llama_c8_cpu"),
           hearth_c8_p95_over_p50: m("hearth_c8_lat_p95_over_p50"),
           llama_server_c8_p95_over_p50: m("llama_c8_lat_p95_over_p50"),
           threads,
