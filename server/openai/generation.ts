@@ -5,7 +5,7 @@
  */
 import type { Response } from "express";
 import type { ServerContext } from "../context.js";
-import { BadRequestError, HearthError } from "../errors.js";
+import { HearthError } from "../errors.js";
 import { clientGoneSignal } from "../http/sse.js";
 import type { GenerationRequest, GenerationStream, Provider } from "../providers/types.js";
 
