@@ -6,6 +6,7 @@
  */
 import fs from "node:fs/promises";
 import { GgmlType, GgufFileType, GgufInsights, readGgufFileInfo, type GgufFileInfo, type GgufTensorInfo } from "node-llama-cpp";
+import { GgufHeaderError, validateGgufHeader } from "./gguf-validate.js";
 import type { EngineRuntime } from "./runtime.js";
 
 /**
@@ -115,11 +116,14 @@ async function load(files: readonly string[], options: GgufReadOptions): Promise
   let info: GgufFileInfo;
   let insights: GgufInsights;
   try {
+    // node-llama-cpp's reader trusts the header's counts; a hostile one is refused first (gguf-validate.ts).
+    for (const file of files) await validateGgufHeader(file);
     info = await readGgufFileInfo(first, { logWarnings: false, sourceType: "filesystem", spliceSplitFiles: files.length > 1 });
     if (typeof info.metadata?.general?.architecture !== "string") throw new GgufFileError("The file is truncated or damaged: it names no model architecture.");
     insights = await GgufInsights.from(info, llama);
   } catch (err) {
     if (err instanceof GgufFileError) throw err;
+    if (err instanceof GgufHeaderError) throw new GgufFileError(err.reason, { cause: err });
     throw new GgufFileError(explain(err), { cause: err });
   }
   if (info.splicedParts !== files.length) {

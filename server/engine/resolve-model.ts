@@ -29,7 +29,21 @@ export async function resolveModelPath(spec: string, options: ResolveOptions): P
       onProgress: ({ downloadedSize, totalSize }) => options.onProgress?.(downloadedSize, totalSize),
     });
   }
-  if (fs.existsSync(spec) && fs.statSync(spec).isFile()) return path.resolve(spec);
+  // A link that exists but cannot be followed (a loop, a target that went away) is a path, not a name.
+  if (fs.lstatSync(spec, { throwIfNoEntry: false })?.isSymbolicLink() && !fs.existsSync(spec)) {
+    let why = "its target does not exist";
+    try {
+      fs.statSync(spec);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ELOOP") why = "it is a loop of symbolic links";
+    }
+    throw new BadRequestError(`'${spec}' cannot be opened: ${why}.`, { param: "model" });
+  }
+  if (fs.existsSync(spec)) {
+    if (fs.statSync(spec).isFile()) return path.resolve(spec);
+    // A directory, FIFO or device given as --model: say so, rather than looking it up as a model name.
+    if (path.isAbsolute(spec) || spec.includes(path.sep)) throw new BadRequestError(`'${spec}' is not a model file: it is not a regular file.`, { param: "model" });
+  }
   const name = spec.endsWith(".gguf") ? spec : `${spec}.gguf`;
   const candidate = path.resolve(options.modelsDir, name);
   if (!candidate.startsWith(path.resolve(options.modelsDir) + path.sep)) {

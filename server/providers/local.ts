@@ -7,7 +7,7 @@
  */
 import os from "node:os";
 import path from "node:path";
-import { estimateModelMemory, trainContextSizeOf, type MemoryEstimate } from "../engine/gguf-info.js";
+import { GgufFileError, estimateModelMemory, trainContextSizeOf, type MemoryEstimate } from "../engine/gguf-info.js";
 import { chooseParallel, LocalModel, type LocalModelInfo } from "../engine/local-model.js";
 import { createRuntime, type EngineRuntime, type GpuChoice } from "../engine/runtime.js";
 import type { PoolStats } from "../engine/slot-pool.js";
@@ -456,11 +456,13 @@ export class LocalProvider implements Provider {
       this.touched(entry);
       return model;
     } catch (err) {
-      entry.error = (err as Error).message;
+      entry.error = err instanceof GgufFileError ? err.reason : (err as Error).message;
       entry.model = undefined;
       this.setState(entry, "error");
       this.options.logger.warn({ model: entry.id, err: entry.error }, "model failed to load");
-      throw err;
+      if (err instanceof HearthError || this.shutdown.signal.aborted) throw err;
+      // A file the header check or llama.cpp refused is the request's problem to know about, not a server fault.
+      throw new BadRequestError(`The model '${entry.id}' cannot be loaded: ${entry.error}`, { param: "model", code: "model_unusable", cause: err });
     }
   }
 
