@@ -144,7 +144,7 @@ describe("remote models through /v1/responses and /v1/messages", () => {
     assert.equal(res.output.find((o) => o.type === "function_call")?.type, "function_call");
   });
 
-  test("n choices go upstream as one request each; logprobs are refused for remote models", async () => {
+  test("n choices go upstream as one request each; logprobs come back from the upstream", async () => {
     const res = await hearth.client.chat.completions.create({
       model: REMOTE,
       messages: [{ role: "user", content: "Hi" }],
@@ -154,14 +154,16 @@ describe("remote models through /v1/responses and /v1/messages", () => {
     });
     assert.equal(res.choices.length, 2);
     assert.equal(res.usage?.completion_tokens, 8);
-    await assert.rejects(
-      hearth.client.chat.completions.create({
-        model: REMOTE,
-        messages: [{ role: "user", content: "Hi" }],
-        max_tokens: 4,
-        logprobs: true,
-      }),
-      (err: { status?: number; param?: string }) => err.status === 400 && err.param === "logprobs",
-    );
+    const withLogprobs = await hearth.client.chat.completions.create({
+      model: REMOTE,
+      messages: [{ role: "user", content: "Hi" }],
+      max_tokens: 4,
+      logprobs: true,
+      top_logprobs: 2,
+    });
+    const content = withLogprobs.choices[0]?.logprobs?.content ?? [];
+    assert.ok(content.length > 0, "the upstream's logprobs are passed through");
+    for (const t of content) assert.ok(t.logprob <= 0, `logprob ${t.logprob} <= 0`);
   });
+
 });
