@@ -4,15 +4,51 @@
  * overrides that with a wrapper name (`chatML`, `llama3.1`...) or a Jinja template, e.g. for a model
  * shipped without one, or to get a template that knows tools.
  */
-import { resolveChatWrapper, specializedChatWrapperTypeNames, type ChatWrapper, type LlamaModel } from "node-llama-cpp";
+import { GeneralChatWrapper, resolveChatWrapper, specializedChatWrapperTypeNames, type ChatWrapper, type LlamaModel } from "node-llama-cpp";
 import { isJinjaTemplate } from "../config.js";
+import { checkChatTemplate } from "./template-guard.js";
 
 export class ChatTemplateError extends Error {}
 
-/** The wrapper for `chatTemplate`, or undefined to let node-llama-cpp choose ("auto"). Throws ChatTemplateError on a bad template. */
-export function chatWrapperFor(model: LlamaModel, chatTemplate: string | undefined): ChatWrapper | undefined {
-  if (chatTemplate === undefined) return undefined;
+/**
+ * The wrapper node-llama-cpp would choose if the file had no template (by name, BOS string and
+ * architecture), for a model whose own template was refused: resolving with the template would
+ * render it.
+ */
+function wrapperIgnoringTemplate(model: LlamaModel): ChatWrapper {
+  const metadata = model.fileInfo.metadata;
+  const fileInfo = { ...model.fileInfo, metadata: { ...metadata, tokenizer: { ...metadata.tokenizer, chat_template: undefined } } };
+  return (
+    resolveChatWrapper({
+      bosString: model.tokens.bosString,
+      architecture: metadata.general?.architecture,
+      filename: model.filename,
+      fileInfo: fileInfo as typeof model.fileInfo,
+      tokenizer: model.tokenizer,
+      warningLogs: false,
+      noJinja: true,
+    }) ?? new GeneralChatWrapper()
+  );
+}
+
+/**
+ * The wrapper for `chatTemplate`, or undefined to let node-llama-cpp choose ("auto"). Every Jinja
+ * template, the file's own included, is first rendered in a bounded checker (template-guard.ts):
+ * a refused own template falls back to a wrapper chosen without it (`onRefused` says why); a
+ * refused configured one throws ChatTemplateError, as does any other bad template.
+ */
+export async function chatWrapperFor(model: LlamaModel, chatTemplate: string | undefined, onRefused?: (reason: string) => void): Promise<ChatWrapper | undefined> {
+  if (chatTemplate === undefined) {
+    const own = model.fileInfo.metadata.tokenizer?.chat_template;
+    if (typeof own !== "string" || own.trim() === "") return undefined;
+    const verdict = await checkChatTemplate(own);
+    if (verdict.ok) return undefined;
+    onRefused?.(verdict.reason);
+    return wrapperIgnoringTemplate(model);
+  }
   if (isJinjaTemplate(chatTemplate)) {
+    const verdict = await checkChatTemplate(chatTemplate);
+    if (!verdict.ok) throw new ChatTemplateError(`The chat template cannot be used: ${verdict.reason}.`);
     try {
       // "auto" with a template still prefers a specialized wrapper whose output matches it (native tool calls).
       return resolveChatWrapper(model, {

@@ -196,7 +196,9 @@ export class LocalModel {
       if (batcher && !batcher.install(context)) options.logger.debug("step batcher not installed: node-llama-cpp internals differ");
       const slots: Slot[] = [];
       let chatWrapperName = "";
-      const chatWrapper = chatWrapperFor(model, options.chatTemplate);
+      const chatWrapper = await chatWrapperFor(model, options.chatTemplate, (reason) =>
+        options.logger.warn({ model: options.id, reason }, "the model's chat template was refused; using a chat format chosen from its name instead"),
+      );
       for (let index = 0; index < parallel; index++) {
         const sequence = context.getSequence();
         const chat = new LlamaChat({ contextSequence: sequence, autoDisposeSequence: false, ...(chatWrapper ? { chatWrapper } : {}) });

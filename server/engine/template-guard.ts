@@ -1,0 +1,134 @@
+/**
+ * Chat templates come from model files, so they are untrusted code. node-llama-cpp renders them
+ * with @huggingface/jinja on the main thread, whose sandbox has no path to JavaScript (measured:
+ * `constructor`, `__proto__`, `__class__`, `__globals__` all render as nothing) but no bound on
+ * work either: `range(10**9)` exhausted the heap and killed the process, two nested loops of
+ * 20,000 ran for minutes, and `set s = s ~ s` doubling in a loop has the same effect. Once a
+ * model is loaded, the template also renders for every request and cannot be interrupted there.
+ *
+ * So before a template is used, it is rendered here in a child process, with a time limit and a
+ * heap limit, over a few conversations (short, long, many turns, with tools). A template that
+ * runs out of time or memory, renders megabytes from a short chat, or that this renderer cannot
+ * parse (node-llama-cpp would then hand it to llama.cpp's native renderer, which cannot be
+ * stopped at all) is refused, and the model runs with a chat format chosen from its name instead.
+ */
+import crypto from "node:crypto";
+import { createRequire } from "node:module";
+import { spawn } from "node:child_process";
+
+/** Limits for one check. */
+export interface TemplateCheckLimits {
+  /** Milliseconds all sample renders may take together. Defaults to 2000. */
+  timeMs?: number;
+  /** Heap the checker may use, in MiB. Defaults to 128. */
+  heapMb?: number;
+  /** Largest output from a short conversation, in characters. Defaults to 256 KiB. */
+  maxOutputChars?: number;
+}
+
+export type TemplateVerdict = { ok: true } | { ok: false; reason: string };
+
+const DEFAULTS = { timeMs: 2000, heapMb: 128, maxOutputChars: 256 * 1024 };
+
+/** Verdicts by template hash: a template is checked once per process. */
+const verdicts = new Map<string, Promise<TemplateVerdict>>();
+
+function jinjaPath(): string {
+  // The exact @huggingface/jinja node-llama-cpp renders with, found from node-llama-cpp itself.
+  return createRequire(import.meta.resolve("node-llama-cpp")).resolve("@huggingface/jinja");
+}
+
+/** The checker process: parse once, render each sample, report sizes; an exception in a render is the template's own error. */
+const CHECKER = `
+const chunks = [];
+process.stdin.on("data", (d) => chunks.push(d));
+process.stdin.on("end", () => {
+  const input = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  const { Template } = require(input.jinja);
+  let template = null;
+  try {
+    template = new Template(input.template);
+  } catch (err) {
+    process.stdout.write(JSON.stringify({ parsed: false, error: String((err && err.message) || err).slice(0, 300) }));
+  }
+  if (template) {
+    const sizes = [];
+    for (const context of input.samples) {
+      try {
+        sizes.push(template.render(context).length);
+      } catch (err) {
+        sizes.push(-1);
+      }
+    }
+    process.stdout.write(JSON.stringify({ parsed: true, sizes }));
+  }
+});
+`;
+
+function samples(): Record<string, unknown>[] {
+  const base = { add_generation_prompt: true, bos_token: "<s>", eos_token: "</s>" };
+  const turns = Array.from({ length: 64 }, (_, i) => ({ role: i % 2 === 0 ? "user" : "assistant", content: `message ${i}` }));
+  const tools = [{ type: "function", function: { name: "get_weather", description: "Weather for a city", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } }];
+  return [
+    { ...base, messages: [{ role: "system", content: "You are helpful." }, { role: "user", content: "Hello" }, { role: "assistant", content: "Hi!" }, { role: "user", content: "Tell me a story." }] },
+    { ...base, messages: turns },
+    { ...base, messages: [{ role: "user", content: "x ".repeat(20_000) }] },
+    { ...base, messages: [{ role: "user", content: "What is the weather in Oslo?" }], tools },
+  ];
+}
+
+/**
+ * A child process rather than a worker thread: a worker that runs out of heap on one large
+ * allocation takes the whole process down with it (measured with `range(10**8)`), a child only
+ * itself. It gets no environment: it needs none, and it must not see secrets.
+ */
+function runChecker(template: string, limits: Required<TemplateCheckLimits>): Promise<TemplateVerdict> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [`--max-old-space-size=${limits.heapMb}`, "-e", CHECKER], {
+      stdio: ["pipe", "pipe", "ignore"],
+      // Inside Electron, execPath is the Electron binary: this makes it a plain Node.
+      env: { ELECTRON_RUN_AS_NODE: "1", ...(process.env.SystemRoot ? { SystemRoot: process.env.SystemRoot } : {}) },
+      windowsHide: true,
+    });
+    let out = "";
+    let settled = false;
+    const finish = (verdict: TemplateVerdict) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      resolve(verdict);
+    };
+    const timer = setTimeout(() => finish({ ok: false, reason: `rendering it took longer than ${limits.timeMs} ms` }), limits.timeMs);
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString("utf8")));
+    child.once("error", (err) => finish({ ok: false, reason: `the template checker could not run (${err.message})` }));
+    child.once("close", (code, signal) => {
+      type Answer = { parsed: boolean; error?: string; sizes?: number[] };
+      const m = ((): Answer | null => {
+        try {
+          return JSON.parse(out) as Answer;
+        } catch {
+          return null; // no answer: the checker died
+        }
+      })();
+      if (!m) return finish({ ok: false, reason: `rendering it used more than ${limits.heapMb} MiB or crashed the checker (${signal ?? `exit ${code}`})` });
+      if (!m.parsed) return finish({ ok: false, reason: `it cannot be parsed by the template checker (${m.error ?? "unknown error"})` });
+      const first = m.sizes?.[0] ?? 0;
+      if (first > limits.maxOutputChars) return finish({ ok: false, reason: `it renders ${first} characters from a four-message conversation` });
+      finish({ ok: true });
+    });
+    child.stdin!.on("error", () => undefined);
+    child.stdin!.end(JSON.stringify({ template, jinja: jinjaPath(), samples: samples() }));
+  });
+}
+
+/** Renders `template` in a bounded child process; resolves with whether it is safe to hand to node-llama-cpp. */
+export function checkChatTemplate(template: string, limits: TemplateCheckLimits = {}): Promise<TemplateVerdict> {
+  const key = crypto.createHash("sha256").update(JSON.stringify([template, limits])).digest("hex");
+  let verdict = verdicts.get(key);
+  if (!verdict) {
+    verdict = runChecker(template, { ...DEFAULTS, ...limits });
+    verdicts.set(key, verdict);
+  }
+  return verdict;
+}
