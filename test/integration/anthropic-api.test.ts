@@ -218,7 +218,10 @@ describe("/v1/messages (Anthropic Messages API)", () => {
       required: ["animal", "legs"],
       additionalProperties: false,
     };
+    // Greedy, so the test is deterministic: sampled freely, the tiny model can write a 300-digit
+    // "integer" that matches the schema but that JSON.parse turns into Infinity.
     const msg = await client.messages.create({
+      ...GREEDY,
       model: MODEL,
       max_tokens: 150,
       messages: [{ role: "user", content: "An animal as JSON" }],
