@@ -113,7 +113,7 @@ function checkDatabase(): void {
   const db = new Database(dbFile);
   try {
     assert.equal(db.pragma("integrity_check", { simple: true }), "ok");
-    assert.equal(db.pragma("foreign_key_check").length, 0, "no dangling references");
+    assert.equal((db.pragma("foreign_key_check") as unknown[]).length, 0, "no dangling references");
     // With rank 1, FTS5 also compares the index with the content table it indexes.
     for (const table of ["messages_fts", "messages_trigram", "conversations_fts"]) {
       db.prepare(`INSERT INTO ${table} (${table}, rank) VALUES ('integrity-check', 1)`).run();
