@@ -123,11 +123,27 @@ export class ShuttingDownError extends HearthError {
   }
 }
 
+/** The disk is full (or over quota): history or settings could not be written. Nothing was half-written. */
+export class StorageFullError extends HearthError {
+  constructor(what = "Hearth's data") {
+    super(507, "server_error", `The disk is full: ${what} could not be saved. Free some disk space and try again; nothing was lost or damaged.`, {
+      code: "disk_full",
+    });
+  }
+}
+
+/** True for the errors a full disk raises: SQLite's SQLITE_FULL and the file system's ENOSPC / EDQUOT. */
+export function isStorageFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "SQLITE_FULL" || code === "ENOSPC" || code === "EDQUOT";
+}
+
 export class UpstreamError extends HearthError {}
 
 /** Errors with no HearthError shape become a 500 whose message hides internals. */
 export function toHearthError(err: unknown): HearthError {
   if (err instanceof HearthError) return err;
+  if (isStorageFull(err)) return new StorageFullError();
   return new HearthError(500, "server_error", "The server had an internal error while processing the request.", {
     cause: err,
   });

@@ -185,7 +185,7 @@ export function createConversationsRouter(ctx: ServerContext): express.Router {
     let messageId = 0;
     const events = ctx.history.recorder.recordReply(
       ctx.metrics.observe(raw, model, started),
-      { conversationId: conversation.id, parentId, model, startedAt: started, signal },
+      { conversationId: conversation.id, parentId, model, startedAt: started, signal, failOnWriteError: true },
       (r) => (messageId = r.messageId),
     );
     res.setHeader("X-Hearth-Conversation-Id", conversation.id);

@@ -12,7 +12,7 @@
  * A failing write is logged and recording of that stream stops; generation is never affected.
  */
 import type { ChatObserverMeta } from "../context.js";
-import { ShuttingDownError } from "../errors.js";
+import { ShuttingDownError, StorageFullError, isStorageFull } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { ChatMessage, ChatRequest, GenerationEvent, GenerationStream, Usage } from "../providers/types.js";
 import type { HistoryStore } from "./store.js";
@@ -36,6 +36,12 @@ export interface ReplyTarget {
   parentPathHash?: string | null;
   /** The generation's signal, so an abort is told from a failure. */
   signal?: AbortSignal;
+  /**
+   * End the stream with the error when a write fails (the app's own chats: the user must learn
+   * the reply is not being saved). Defaults to false: /v1 traffic is served whether or not it
+   * can be recorded.
+   */
+  failOnWriteError?: boolean;
 }
 
 /** Outcome of a recorded reply, for callers that want the stored message id. */
@@ -152,6 +158,7 @@ export class HistoryRecorder {
         status: "partial",
       }).id;
     } catch (err) {
+      if (target.failOnWriteError) throw isStorageFull(err) ? new StorageFullError("this conversation") : err;
       this.logger?.warn({ err }, "history: could not create the reply row; the reply is served unrecorded");
       return stream;
     }
@@ -169,6 +176,7 @@ export class HistoryRecorder {
     let length = 0;
     let settled = false;
     let broken = false;
+    let writeError: unknown = null;
 
     const write = (patch: Parameters<HistoryStore["updateMessage"]>[1]) => {
       if (broken) return;
@@ -176,9 +184,12 @@ export class HistoryRecorder {
         this.store.updateMessage(messageId, patch);
       } catch (err) {
         broken = true;
+        writeError = err;
         this.logger?.warn({ err, messageId }, "history: a write failed; the rest of this reply is not recorded");
       }
     };
+    /** For failOnWriteError: the failure, as the error the client is sent. */
+    const failure = () => (isStorageFull(writeError) ? new StorageFullError("this conversation") : writeError);
     const text = () => parts.join("");
     const toolCalls = () => (calls.size > 0 ? [...calls.entries()].sort(([a], [b]) => a - b).map(([, c]) => c) : null);
     const finishAs = (status: "complete" | "partial" | "error", extra: { usage?: Usage; reason?: string; error?: string }) => {
@@ -228,6 +239,7 @@ export class HistoryRecorder {
           lastFlush = performance.now();
           flushedLength = length;
         }
+        if (writeError !== null && target.failOnWriteError) throw failure();
         yield event;
       }
     } catch (err) {
