@@ -4,7 +4,7 @@
  * once it is ready to serve inference; logs go to stderr as JSON lines.
  */
 import { createServer } from "./app.js";
-import { ConfigError, helpText, loadConfig } from "./config.js";
+import { ConfigError, helpText, loadConfig, scrubSecretEnv } from "./config.js";
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -19,6 +19,7 @@ async function main(argv: string[]): Promise<number> {
   let config;
   try {
     config = loadConfig({ argv: rest });
+    scrubSecretEnv();
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

@@ -254,6 +254,26 @@ export function loadConfig(sources: LoadConfigSources = {}): Config {
   });
 }
 
+/** Environment variables that hold secrets: the server's API key and the key that opens secrets.json. */
+export const SECRET_ENV_VARS = ["HEARTH_API_KEY", "HEARTH_SECRETS_KEY"] as const;
+
+/**
+ * Removes the secret variables from `env` once the config holds them, so no child process
+ * inherits them: node-llama-cpp starts helper processes with a copy of process.env, and neither
+ * they nor the template checker need Hearth's keys.
+ */
+export function scrubSecretEnv(env: NodeJS.ProcessEnv = process.env): void {
+  for (const name of SECRET_ENV_VARS) delete env[name];
+}
+
+/**
+ * The environment for helper processes that need nothing from the user's: only what the OS needs
+ * to start one (SystemRoot on Windows), and ELECTRON_RUN_AS_NODE so Electron's binary acts as Node.
+ */
+export function helperProcessEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return { ELECTRON_RUN_AS_NODE: "1", ...(env.SystemRoot ? { SystemRoot: env.SystemRoot } : {}) };
+}
+
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, "").toLowerCase();
   return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h) || h.endsWith(".localhost");

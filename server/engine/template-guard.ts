@@ -15,6 +15,7 @@
 import crypto from "node:crypto";
 import { createRequire } from "node:module";
 import { spawn } from "node:child_process";
+import { helperProcessEnv } from "../config.js";
 
 /** Limits for one check. */
 export interface TemplateCheckLimits {
@@ -86,8 +87,7 @@ function runChecker(template: string, limits: Required<TemplateCheckLimits>): Pr
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [`--max-old-space-size=${limits.heapMb}`, "-e", CHECKER], {
       stdio: ["pipe", "pipe", "ignore"],
-      // Inside Electron, execPath is the Electron binary: this makes it a plain Node.
-      env: { ELECTRON_RUN_AS_NODE: "1", ...(process.env.SystemRoot ? { SystemRoot: process.env.SystemRoot } : {}) },
+      env: helperProcessEnv(),
       windowsHide: true,
     });
     let out = "";
