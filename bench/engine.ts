@@ -248,7 +248,7 @@ export async function placement(model: string, tokens: number, reps: number): Pr
 }
 
 /** llama-bench and llama-server -np 8 against Hearth's HTTP API, same model, threads and run. */
-export async function reference(model: string, tokens: number, reps: number, loadgen: LoadGenerator): Promise<BenchResult[]> {
+export async function reference(model: string, tokens: number, reps: number, loadgen: LoadGenerator, quick = false): Promise<BenchResult[]> {
   const name = path.basename(model, ".gguf");
   if (!findReference()) {
     return [{ name: `reference ${name}`, metrics: {}, notes: "llama-bench/llama-server not built: node --import tsx bench/_reference.ts build" }];
@@ -259,7 +259,8 @@ export async function reference(model: string, tokens: number, reps: number, loa
   const threads = runtime.threads;
   const ref = await startLlamaServer(model, { parallel: 8, threads, ctxPerSlot: local?.info.contextSize ?? 2048 });
   try {
-    const bench = await llamaBench(model, [1, 2], tokens, 3);
+    // Quick: only Hearth's thread count (2 threads crawl on a busy 2-core box).
+    const bench = await llamaBench(model, quick ? [threads] : [1, 2], tokens, quick ? 2 : 3);
     const tgAt = (t: number) => bench.find((r) => r.threads === t)?.tokensPerSecond ?? Number.NaN;
     const samples: Record<string, number[]> = {};
     const add = (k: string, v: number) => (samples[k] ??= []).push(v);
@@ -362,7 +363,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
     results.push(...(await profiles(m86, tokens, loadgen)));
     if (!quick) results.push(...(await profiles(await modelPath("stories260K.gguf"), tokens, loadgen)));
     if (!quick) results.push(...(await placement(m86, tokens, 2)));
-    results.push(...(await reference(m86, tokens, quick ? 1 : 3, loadgen)));
+    results.push(...(await reference(m86, tokens, quick ? 1 : 3, loadgen, quick)));
   } finally {
     loadgen.close();
   }
