@@ -55,9 +55,13 @@ export async function spawnHearth(args: readonly string[], options: SpawnOptions
   return { child, url, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
-/** Spawns `hearth serve <args>` without waiting for anything. */
+/**
+ * Spawns `hearth serve <args>` without waiting for anything. HEARTH_TEST_CLI names a compiled
+ * cli.js to run instead of the TypeScript source (long loops start it hundreds of times).
+ */
 export function spawnRaw(args: readonly string[], env: NodeJS.ProcessEnv = {}, detached = false): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", "server/cli.ts", "serve", ...args], {
+  const entry = process.env.HEARTH_TEST_CLI ? [path.resolve(repoRoot, process.env.HEARTH_TEST_CLI)] : ["--import", "tsx", "server/cli.ts"];
+  return spawn(process.execPath, [...entry, "serve", ...args], {
     cwd: repoRoot,
     detached,
     stdio: ["ignore", "pipe", "pipe"],
