@@ -290,8 +290,7 @@ export async function reference(model: string, tokens: number, reps: number, loa
       {
         name: `reference ${name}: Hearth HTTP vs llama.cpp`,
         metrics: {
-          llama_bench_tg_t1: round(tgAt(1)),
-          llama_bench_tg_t2: round(tgAt(2)),
+          ...Object.fromEntries([1, 2].filter((t) => Number.isFinite(tgAt(t))).map((t) => [`llama_bench_tg_t${t}`, round(tgAt(t))])),
           hearth_single_tok_s: m("hearth_single"),
           hearth_single_over_llama_bench: round(m("hearth_single") / tgAt(threads), 3),
           llama_server_single_tok_s: m("llama_single"),
