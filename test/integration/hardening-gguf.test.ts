@@ -133,7 +133,8 @@ describe("--model with a malformed file", () => {
   const KNOWN_HANGS = new Set(["block-count-zero.gguf", "tensor-shape-swapped.gguf", "float-array-count-huge.gguf", "a-fifo.gguf"]);
   const check = async (t: { diagnostic(m: string): void }, list: [string, RegExp, boolean][]) => {
     const failures: string[] = [];
-    await mapLimit(list, 2, async ([file, expected]) => {
+    // One at a time: the children share a data dir, and two first starts race the history migration.
+    await mapLimit(list, 1, async ([file, expected]) => {
       const model = file.startsWith("/") ? file : path.join(corpusDir, file);
       const child = spawnRaw(["--model", model, "--port", "0", "--data-dir", dataDir, "--threads", "1"]);
       let stderr = "";
