@@ -270,3 +270,61 @@ describe("logs cannot be forged", () => {
     }
   });
 });
+
+describe("every registered path: a wrong method is a 405 with Allow, an unknown path a 404, both in the OpenAI error shape", () => {
+  interface Layer {
+    route?: { path: string; methods: Record<string, boolean> };
+    rawPath?: unknown;
+    handle?: { stack?: Layer[] };
+  }
+  /** Every route of the running app with its full path and methods, found the way the 405 handlers are installed. */
+  function routes(stack: Layer[], prefix = ""): { path: string; methods: string[] }[] {
+    return stack.flatMap((layer) => {
+      if (layer.route) {
+        const methods = Object.keys(layer.route.methods).filter((m) => m !== "_all").map((m) => m.toUpperCase());
+        return [{ path: `${prefix}${layer.route.path}`.replace(/\/$/, "") || "/", methods }];
+      }
+      if (layer.handle?.stack) return routes(layer.handle.stack, `${prefix}${typeof layer.rawPath === "string" && layer.rawPath !== "/" ? layer.rawPath : ""}`);
+      return [];
+    });
+  }
+
+  test("405 with the right Allow on each of them", async () => {
+    const t = await startTestServer({}, { withModel: false });
+    try {
+      const byPath = new Map<string, Set<string>>();
+      for (const r of routes((t.server.app as unknown as { router: { stack: Layer[] } }).router.stack)) {
+        if (r.path.includes("*") || r.methods.length === 0) continue;
+        const set = byPath.get(r.path) ?? new Set<string>();
+        for (const m of r.methods) set.add(m);
+        byPath.set(r.path, set);
+      }
+      assert.ok(byPath.size > 30, `found ${byPath.size} paths`);
+      const failures: string[] = [];
+      for (const [pattern, methods] of byPath) {
+        const concrete = pattern.replace(/:\w+/g, "x");
+        if (methods.has("GET")) methods.add("HEAD");
+        const wrong = ["PUT", "PATCH", "DELETE", "POST", "GET"].find((m) => !methods.has(m));
+        if (!wrong) continue;
+        const res = await rawRequest(t.url, { method: wrong, path: concrete, ...(wrong === "GET" ? {} : { body: "{}" }) });
+        const allow = new Set(String(res.headers.allow ?? "").split(", ").filter(Boolean));
+        // /v1/messages answers in Anthropic's error shape, every other path in OpenAI's.
+        const error = (JSON.parse(res.body) as { error?: { code?: string; message?: string } }).error;
+        const shaped = concrete === "/v1/messages" ? typeof error?.message === "string" : error?.code === "method_not_allowed";
+        if (res.status !== 405 || !shaped || [...methods].some((m) => !allow.has(m)) || allow.size !== methods.size) {
+          failures.push(`${wrong} ${concrete}: ${res.status} Allow=${String(res.headers.allow)} (expected ${[...methods].join(", ")})`);
+        }
+      }
+      assert.deepEqual(failures, []);
+      for (const [method, p] of [["GET", "/v1/nothing"], ["POST", "/api/nothing"], ["DELETE", "/v1/models/x/y/z/w"], ["GET", "/metrics/x"]] as const) {
+        const res = await rawRequest(t.url, { method, path: p, ...(method === "POST" ? { body: "{}" } : {}), headers: { accept: "application/json" } });
+        assert.equal(res.status, 404, `${method} ${p}`);
+        const error = (JSON.parse(res.body) as { error: { message: string; type: string; code: string | null } }).error;
+        assert.ok(error.message.length > 0 && error.type.length > 0, `${method} ${p}: OpenAI error shape`);
+      }
+    } finally {
+      await t.close();
+    }
+  });
+});
+
