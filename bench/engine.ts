@@ -257,7 +257,11 @@ export async function reference(model: string, tokens: number, reps: number, loa
   const local = server.context.local.loaded()[0];
   const runtime = await server.context.local.getRuntime();
   const threads = runtime.threads;
-  const ref = await startLlamaServer(model, { parallel: 8, threads, ctxPerSlot: local?.info.contextSize ?? 2048 });
+  const ref = await startLlamaServer(model, { parallel: 8, threads, ctxPerSlot: local?.info.contextSize ?? 2048 }).catch(async (err: unknown) => {
+    await server.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  });
   try {
     // Quick: only Hearth's thread count (2 threads crawl on a busy 2-core box).
     const bench = await llamaBench(model, quick ? [threads] : [1, 2], tokens, quick ? 2 : 3);
