@@ -129,15 +129,19 @@ function probeFts5(db: Db): void {
   }
 }
 
-function migrate(db: Db, migrations: readonly Migration[], from: number): void {
+function migrate(db: Db, migrations: readonly Migration[], seen: number): void {
   migrations.forEach((m, i) => {
     if (m.version !== i + 1) throw new Error(`Migration ${m.name} has version ${m.version}, expected ${i + 1}.`);
   });
-  const pending = migrations.slice(from);
-  if (pending.length === 0) return;
-  // One transaction for every pending step: a failure leaves the file at the version it had.
+  if (seen >= migrations.length) return;
+  // One IMMEDIATE transaction for every pending step: it takes the write lock before reading the
+  // version, so two processes starting at once on a fresh data folder (the app and a `hearth serve`,
+  // or two test servers) serialise here instead of both running CREATE TABLE; the second waits up
+  // to busy_timeout, then sees the new version and has nothing left to do. A failure leaves the
+  // file at the version it had.
   db.transaction(() => {
-    for (const m of pending) {
+    const from = db.pragma("user_version", { simple: true }) as number;
+    for (const m of migrations.slice(from)) {
       try {
         m.up(db);
       } catch (err) {
@@ -149,7 +153,7 @@ function migrate(db: Db, migrations: readonly Migration[], from: number): void {
       }
       db.pragma(`user_version = ${m.version}`);
     }
-  })();
+  }).immediate();
 }
 
 /** Checkpoints the WAL into the main file (with a sync) and closes, so a clean quit leaves one file. */

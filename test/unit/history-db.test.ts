@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { closeHistoryDatabase, HistoryDatabaseError, openHistoryDatabase } from "../../server/history/db.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "../../server/history/migrations/index.js";
@@ -126,5 +128,40 @@ describe("openHistoryDatabase", () => {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, "this is not a database, just some text that is long enough to have a header ".repeat(20));
     assert.throws(() => openHistoryDatabase(file), (err: unknown) => err instanceof HistoryDatabaseError && err.code === "not_a_database");
+  });
+
+  test("processes opening one fresh file at the same moment migrate it once, and all open it", async () => {
+    // The app and a `hearth serve` (or two test servers) starting together on a fresh data folder.
+    const file = tmpFile();
+    const go = path.join(dir, `go-${n}`);
+    const child = path.join(dir, `open-${n}.mts`);
+    const dbModule = fileURLToPath(new URL("../../server/history/db.ts", import.meta.url));
+    fs.writeFileSync(
+      child,
+      `import fs from "node:fs";
+import { openHistoryDatabase, closeHistoryDatabase } from ${JSON.stringify(dbModule)};
+while (!fs.existsSync(${JSON.stringify(go)})) await new Promise((r) => setTimeout(r, 2));
+try { closeHistoryDatabase(openHistoryDatabase(${JSON.stringify(file)})); console.log("ok"); }
+catch (err) { console.log("failed: " + err.message); process.exitCode = 1; }
+`,
+    );
+    const runs = Array.from({ length: 6 }, () => {
+      const p = spawn(process.execPath, ["--import", "tsx", child], { stdio: ["ignore", "pipe", "inherit"] });
+      let out = "";
+      p.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      return new Promise<string>((resolve) => p.on("exit", () => resolve(out.trim())));
+    });
+    // Let every child reach its wait loop before releasing them together.
+    await new Promise((r) => setTimeout(r, 4000));
+    fs.writeFileSync(go, "");
+    const outputs = await Promise.all(runs);
+    assert.deepEqual(outputs, Array(6).fill("ok"), `every process opened the database: ${outputs.join(" | ")}`);
+    const raw = new Database(file, { readonly: true });
+    try {
+      assert.equal(raw.pragma("user_version", { simple: true }), SCHEMA_VERSION);
+      assert.equal(raw.pragma("integrity_check", { simple: true }), "ok");
+    } finally {
+      raw.close();
+    }
   });
 });
