@@ -165,12 +165,14 @@ export class LocalModel {
 
   static async load(options: LocalModelOptions): Promise<LocalModel> {
     const { llama } = options.runtime;
-    const model = await llama.loadModel({
-      modelPath: options.path,
-      gpuLayers: options.gpuLayers ?? "auto",
-      onLoadProgress: options.onLoadProgress,
-      loadSignal: options.signal,
-    });
+    const model = await options.runtime.explainFailure(() =>
+      llama.loadModel({
+        modelPath: options.path,
+        gpuLayers: options.gpuLayers ?? "auto",
+        onLoadProgress: options.onLoadProgress,
+        loadSignal: options.signal,
+      }),
+    );
     try {
       const trainContextSize = model.trainContextSize;
       const contextSize = options.ctxSize > 0 ? options.ctxSize : Math.min(trainContextSize, DEFAULT_CTX_CAP);

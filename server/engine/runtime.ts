@@ -33,6 +33,12 @@ export interface EngineRuntime {
   readonly gpu: string | false;
   /** "prebuilt" (the npm binary) or "localBuild" (`npm run build:engine`). */
   readonly buildType: string;
+  /**
+   * Runs `fn` and, when it rejects, adds the error lines llama.cpp logged meanwhile to the error's
+   * message: node-llama-cpp reports a refused model only as "Failed to load model", while the log
+   * says why ("tensor 'token_embd.weight' has wrong shape ...").
+   */
+  explainFailure<T>(fn: () => Promise<T>): Promise<T>;
   dispose(): Promise<void>;
 }
 
@@ -62,7 +68,45 @@ const LOG_MAP: Record<string, "error" | "warn" | "info" | "debug"> = {
   [LlamaLogLevel.debug]: "debug",
 };
 
+/** The last few error lines from llama.cpp, numbered so a caller can take just those logged since it started. */
+class NativeErrorLog {
+  private readonly lines: { seq: number; text: string }[] = [];
+  private seq = 0;
+
+  push(text: string): void {
+    this.lines.push({ seq: ++this.seq, text });
+    if (this.lines.length > 16) this.lines.shift();
+  }
+
+  get mark(): number {
+    return this.seq;
+  }
+
+  since(mark: number): string[] {
+    return this.lines.filter((l) => l.seq > mark).map((l) => l.text);
+  }
+}
+
+/** "llama_model_load: error loading model: check_tensor_dims: tensor ..." -> "tensor ...". */
+function tidyNativeError(line: string): string {
+  return line.replace(/^(\w+: )+(error loading model: )?(\w+: )?/, "").replace(/\s+/g, " ").trim();
+}
+
+async function explainNativeFailure<T>(log: NativeErrorLog, fn: () => Promise<T>): Promise<T> {
+  const mark = log.mark;
+  try {
+    return await fn();
+  } catch (err) {
+    // llama.cpp's log lines reach JavaScript through a queue, sometimes after the rejection.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const reasons = [...new Set(log.since(mark).map(tidyNativeError))].filter((r) => r && !/failed to load model$/i.test(r));
+    if (err instanceof Error && reasons.length > 0 && !err.message.includes(reasons[0]!)) err.message = `${err.message}: ${reasons.join("; ")}`;
+    throw err;
+  }
+}
+
 export async function createRuntime(options: RuntimeOptions): Promise<EngineRuntime> {
+  const errors = new NativeErrorLog();
   const cores = os.availableParallelism();
   const gpuOption = options.gpu === "cpu" ? false : options.gpu;
   // maxThreads caps every context together (ThreadsSplitter), so one cap is enough.
@@ -77,6 +121,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<EngineRunt
     logLevel: LlamaLogLevel.warn,
     logger: (level, message) => {
       const text = message.trim();
+      if (text && (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal)) errors.push(text);
       if (text) options.logger[LOG_MAP[level] ?? "debug"]({ component: "llama.cpp" }, text);
     },
   });
@@ -91,6 +136,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<EngineRunt
     threads,
     gpu: llama.gpu,
     buildType: llama.buildType,
+    explainFailure: (fn) => explainNativeFailure(errors, fn),
     dispose: () => llama.dispose(),
   };
 }
