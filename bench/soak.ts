@@ -28,6 +28,11 @@ export interface SoakOptions {
   minutes: number;
   /** Parallel sequences of the model; clients are twice this. Defaults to 4. */
   parallel?: number;
+  /**
+   * Requests that may wait for a sequence. Defaults to half the parallel sequences, so with twice as
+   * many clients as sequences some always find the queue full: the 429 + Retry-After path is soaked too.
+   */
+  maxQueue?: number;
   /** Model file. Defaults to the test model (stories260K). */
   model?: string;
   /** Slices of the run for the p95-TTFT-over-time table. Defaults to 10. */
@@ -37,6 +42,7 @@ export interface SoakOptions {
 export interface SoakReport {
   minutes: number;
   parallel: number;
+  maxQueue: number;
   clients: number;
   requests: number;
   completed: number;
@@ -70,10 +76,10 @@ function rssOf(pid: number): number {
   return kb * 1024;
 }
 
-async function startServer(model: string, parallel: number, dataDir: string): Promise<{ child: ChildProcess; url: string }> {
+async function startServer(model: string, parallel: number, maxQueue: number, dataDir: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "server/cli.ts", "serve", "--model", model, "--port", "0", "--data-dir", dataDir, "--threads", "1", "--parallel", String(parallel), "--ctx-size", "2048", "--max-queue", "64"],
+    ["--import", "tsx", "server/cli.ts", "serve", "--model", model, "--port", "0", "--data-dir", dataDir, "--threads", "1", "--parallel", String(parallel), "--ctx-size", "2048", "--max-queue", String(maxQueue)],
     { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, HEARTH_LOG_LEVEL: "warn" } },
   );
   let out = "";
@@ -144,7 +150,8 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
   const clients = parallel * 2;
   const slices = options.slices ?? 10;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-soak-"));
-  const { child, url } = await startServer(options.model ?? modelPath(), parallel, dataDir);
+  const maxQueue = options.maxQueue ?? Math.max(1, Math.floor(parallel / 2));
+  const { child, url } = await startServer(options.model ?? modelPath(), parallel, maxQueue, dataDir);
   const durationMs = options.minutes * 60_000;
   const started = Date.now();
   const end = started + durationMs;
@@ -223,6 +230,7 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
   const report: SoakReport = {
     minutes: options.minutes,
     parallel,
+    maxQueue,
     clients,
     requests: outcomes.length,
     completed: outcomes.filter((o) => o.status === 200 && !o.error).length,
@@ -268,7 +276,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
   const pAt = args.indexOf("--parallel");
   const report = await soak({ minutes, ...(pAt >= 0 ? { parallel: Number(args[pAt + 1]) } : {}) });
   const lines = [
-    `Soak: ${report.minutes} min, ${report.clients} concurrent streams on ${report.parallel} sequences (load ${report.load1})`,
+    `Soak: ${report.minutes} min, ${report.clients} concurrent streams on ${report.parallel} sequences, queue ${report.maxQueue} (load ${report.load1})`,
     `requests ${report.requests}: ${report.completed} completed, ${report.rejected429} answered 429 (${report.rejected429WithoutRetryAfter} without Retry-After), ${report.serverErrors} server errors`,
     `resident memory after warm-up ${report.rssWarmMiB} MiB -> at the end ${report.rssEndMiB} MiB (${report.rssGrowthPct}%), max ${report.rssMaxMiB} MiB`,
     `time to first token p50 ${report.ttftP50Ms} ms, p95 ${report.ttftP95Ms} ms; p95 by tenth of the run: ${report.ttftP95BySliceMs.join(", ")} ms`,
