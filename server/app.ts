@@ -79,6 +79,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
   const local = new LocalProvider({
     gpu: config.gpu,
     threads: config.threads,
+    engineBinary: config.engineBinary,
     parallel: config.parallel,
     ctxSize: config.ctxSize,
     maxQueue: config.maxQueue,
@@ -239,6 +240,8 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
       // Remote models are discovered in the background: a slow or dead provider never delays start-up.
       await providers.load();
       void providers.refreshAll();
+      // Asking for the local build is a promise about speed: without one, say so at start, not at the first load.
+      if (config.engineBinary === "local") await local.getRuntime();
       if (config.model) {
         const file = await resolveModelPath(config.model, {
           modelsDir: path.join(config.dataDir, "models"),

@@ -10,6 +10,8 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 
 export const GPU_CHOICES = ["auto", "cpu", "cuda", "vulkan", "metal"] as const;
+/** Which llama.cpp binary to run (runtime.ts EngineBinary). */
+export const ENGINE_BINARIES = ["auto", "prebuilt", "local"] as const;
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export const DEFAULT_PORT = 7424;
 
@@ -53,6 +55,12 @@ export const ConfigSchema = z.object({
   threads: intFromString(0, 256).default(0),
   /** Compute backend. Defaults to auto (a GPU when there is one, the CPU otherwise). */
   gpu: z.enum(GPU_CHOICES).default("auto"),
+  /**
+   * The llama.cpp binary: "auto" runs a local build (`npm run build:engine`) when there is one and
+   * the prebuilt npm binary otherwise; "prebuilt" ignores a local build; "local" refuses to start
+   * without one. Defaults to auto.
+   */
+  engineBinary: z.enum(ENGINE_BINARIES).default("auto"),
   /** Required as `Authorization: Bearer <key>` on /v1 and /api when set. Defaults to none. */
   apiKey: z.string().min(8, "must be at least 8 characters").optional(),
   /** Log verbosity. Defaults to info. */
@@ -133,6 +141,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: "ctx-size", key: "ctxSize", type: "string", help: "context tokens per sequence, 0 = auto (default 0)" },
   { flag: "threads", key: "threads", type: "string", help: "CPU threads, 0 = auto (default 0)" },
   { flag: "gpu", key: "gpu", type: "string", help: "auto|cpu|cuda|vulkan|metal (default auto)" },
+  { flag: "engine-binary", key: "engineBinary", type: "string", help: "llama.cpp binary: auto|prebuilt|local (default auto: a local build when there is one)" },
   { flag: "api-key", key: "apiKey", type: "string", help: "require this bearer token on /v1 and /api" },
   { flag: "log-level", key: "logLevel", type: "string", help: "fatal|error|warn|info|debug|trace|silent (default info)" },
   { flag: "max-queue", key: "maxQueue", type: "string", help: "requests that may wait for a sequence (default 64)" },

@@ -27,6 +27,7 @@ export const EDITABLE_SETTINGS = [
   "parallel",
   "ctxSize",
   "gpu",
+  "engineBinary",
   "maxQueue",
   "defaultMaxTokens",
   "requestTimeout",
@@ -39,7 +40,7 @@ export const EDITABLE_SETTINGS = [
   "modelLoadTimeout",
   "hfEndpoint",
 ] as const satisfies readonly (keyof Config)[];
-type EditableKey = (typeof EDITABLE_SETTINGS)[number];
+export type EditableKey = (typeof EDITABLE_SETTINGS)[number];
 
 const SECRET_KEYS = new Set<string>(["apiKey", "secretsKey"]);
 

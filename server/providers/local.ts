@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { GgufFileError, estimateModelMemory, trainContextSizeOf, type MemoryEstimate } from "../engine/gguf-info.js";
 import { chooseParallel, LocalModel, type LocalModelInfo } from "../engine/local-model.js";
-import { createRuntime, type EngineRuntime, type GpuChoice } from "../engine/runtime.js";
+import { createRuntime, type EngineBinary, type EngineRuntime, type GpuChoice } from "../engine/runtime.js";
 import type { PoolStats } from "../engine/slot-pool.js";
 import { BadRequestError, HearthError, ModelNotFoundError, NotReadyError, ShuttingDownError } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -22,6 +22,8 @@ import type { EmbeddingRequest, EmbeddingResult, GenerationRequest, GenerationSt
 export interface LocalProviderOptions {
   gpu: GpuChoice;
   threads: number;
+  /** Defaults to "auto". */
+  engineBinary?: EngineBinary;
   parallel: number;
   ctxSize: number;
   maxQueue: number;
@@ -137,7 +139,12 @@ export class LocalProvider implements Provider {
   }
 
   getRuntime(): Promise<EngineRuntime> {
-    this.runtime ??= createRuntime({ gpu: this.options.gpu, threads: this.options.threads, logger: this.options.logger });
+    this.runtime ??= createRuntime({
+      gpu: this.options.gpu,
+      threads: this.options.threads,
+      binary: this.options.engineBinary ?? "auto",
+      logger: this.options.logger,
+    });
     return this.runtime;
   }
 

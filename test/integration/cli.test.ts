@@ -7,6 +7,7 @@ import path from "node:path";
 import { once } from "node:events";
 import { test } from "node:test";
 import { testModelPath } from "../helpers/models.js";
+import { spawnHearth } from "../helpers/cli-process.js";
 
 const cli = ["--import", "tsx", "server/cli.ts", "serve"];
 
@@ -93,4 +94,42 @@ test("a bad flag value exits 2 with a message naming it", async () => {
   const [code] = (await once(child, "exit")) as [number];
   assert.equal(code, 2);
   assert.match(stderr, /--port \(HEARTH_PORT\)/);
+});
+
+test("--engine-binary picks the llama.cpp binary, and 'local' without a build refuses to start", async () => {
+  const model = await testModelPath();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-cli-binary-"));
+  try {
+    const prebuilt = await spawnHearth(["--model", model, "--port", "0", "--data-dir", dataDir, "--threads", "1", "--engine-binary", "prebuilt"]);
+    try {
+      const health = (await (await fetch(`${prebuilt.url}/health`)).json()) as { engine: { build: string } | null };
+      assert.equal(health.engine?.build, "prebuilt");
+    } finally {
+      prebuilt.child.kill("SIGTERM");
+      await prebuilt.exited;
+    }
+    // `npm run build:engine` puts its build here; CI and a fresh clone have none.
+    const localBuilds = path.join("node_modules", "node-llama-cpp", "llama", "localBuilds");
+    const hasLocalBuild = fs.existsSync(localBuilds) && fs.readdirSync(localBuilds).length > 0;
+    if (hasLocalBuild) {
+      const local = await spawnHearth(["--port", "0", "--data-dir", dataDir, "--threads", "1", "--engine-binary", "local", "--model", model]);
+      try {
+        const health = (await (await fetch(`${local.url}/health`)).json()) as { engine: { build: string } | null };
+        assert.equal(health.engine?.build, "localBuild");
+      } finally {
+        local.child.kill("SIGTERM");
+        await local.exited;
+      }
+    } else {
+      // No model: the missing build is reported at start all the same.
+      const child = spawn(process.execPath, [...cli, "--port", "0", "--data-dir", dataDir, "--engine-binary", "local"], { stdio: ["ignore", "pipe", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      const [code] = (await once(child, "exit")) as [number];
+      assert.equal(code, 1, stderr);
+      assert.match(stderr, /No local llama\.cpp build found: run `npm run build:engine` first/);
+    }
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
 });

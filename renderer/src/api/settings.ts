@@ -4,10 +4,9 @@ import { authorization } from "./auth.js";
 import { errorFromResponse, networkError } from "./errors.js";
 import { request, type RequestOptions } from "./http.js";
 
-export type EditableKey =
-  | "host" | "port" | "apiKey" | "corsOrigins" | "allowedHosts" | "insecure" | "threads" | "parallel" | "ctxSize" | "gpu" | "maxQueue"
-  | "defaultMaxTokens" | "requestTimeout" | "recordApi" | "apiRetentionDays" | "logLevel" | "modelDirs" | "modelIdleTimeout" | "modelMemoryMb"
-  | "modelLoadTimeout" | "hfEndpoint";
+import type { EditableKey } from "../../../server/api/settings.js";
+
+export type { EditableKey };
 
 export interface SettingsView {
   /** The running config, without secrets. */

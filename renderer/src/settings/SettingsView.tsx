@@ -42,6 +42,13 @@ const SECTIONS: { title: string; fields: FieldDef[] }[] = [
       { key: "parallel", label: "Parallel sequences", kind: "number", help: "Requests decoded together; 0 chooses from the model and memory." },
       { key: "ctxSize", label: "Context size per sequence", kind: "number", help: "Tokens; 0 chooses from the model (up to 4096)." },
       { key: "gpu", label: "GPU", kind: "select", options: ["auto", "cpu", "cuda", "vulkan", "metal"], help: "auto uses a GPU when there is one." },
+      {
+        key: "engineBinary",
+        label: "llama.cpp build",
+        kind: "select",
+        options: ["auto", "prebuilt", "local"],
+        help: "auto uses a build made on this computer (npm run build:engine) when there is one; prebuilt always uses the one that came with Hearth.",
+      },
       { key: "maxQueue", label: "Queue length", kind: "number", help: "Requests that may wait for a free sequence before the server answers busy." },
       { key: "defaultMaxTokens", label: "Default max tokens", kind: "number", help: "Longest reply when a request sets no limit." },
       { key: "requestTimeout", label: "Request timeout (seconds)", kind: "number", help: "A generation running longer is stopped." },
