@@ -66,7 +66,9 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
     const err = fromBodyParser(rawErr as never) ?? fromRouter(rawErr) ?? toHearthError(rawErr);
     const log = (req as { log?: Logger }).log ?? logger;
     if (err.status >= 500) log.error({ err: rawErr }, err.message);
-    else log.debug({ status: err.status, code: err.code }, err.message);
+    // V8's JSON.parse message quotes the body ('"{"api_key": "sk-..." is not valid JSON'): the client
+    // gets it back (it is their own text), the log never does.
+    else log.debug({ status: err.status, code: err.code }, err.code === "invalid_json" ? "request body is not valid JSON" : err.message);
     const format = errorFormatOf(res);
     const requestId = typeof res.getHeader("X-Request-ID") === "string" ? (res.getHeader("X-Request-ID") as string) : null;
     if (res.headersSent) {

@@ -131,6 +131,15 @@ test("a provider's key reaches only its upstream: not logs, history, WAL, export
   assert.equal((await call("/v1/chat/completions", { body: { model: "up/stories260K", messages: [{ role: "user", content: "x" }], max_tokens: 2 } })).status, 502);
   assert.equal((await call("/api/providers/up", { method: "PATCH", body: { apiKey: PROVIDER_KEY } })).status, 200);
 
+  // Malformed JSON quoting the key: V8's parse error repeats the start of the body. The client gets
+  // its own text back; the log (at trace level here) must not (checked after shutdown below).
+  const malformed = await fetch(`${p.url}/api/providers/up`, {
+    method: "PATCH",
+    headers: { authorization: `Bearer ${HEARTH_KEY}`, "content-type": "application/json" },
+    body: `x{"apiKey": "${PROVIDER_KEY}"}`,
+  });
+  assert.equal(malformed.status, 400);
+  assert.equal(((await malformed.json()) as { error: { code: string } }).error.code, "invalid_json");
   for (const pathname of ["/api/settings", "/api/providers", "/api/providers/up", "/api/models", "/api/conversations", "/api/search?q=story", "/health", "/health/ready", "/metrics", "/openapi.json", "/v1/models", "/api/export", "/api/export?format=markdown", `/api/conversations/${id}/export?format=markdown`]) {
     const res = await call(pathname);
     assert.equal(res.status, 200, `${pathname}: ${res.status}`);
