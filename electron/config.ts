@@ -12,19 +12,19 @@ export interface ShellConfig {
   userDataDir: string | undefined;
   /** A model to load at start: HEARTH_MODEL, else none (the UI offers to pick or download one). */
   model: string | undefined;
-  /** First port to try: HEARTH_PORT, else 0 (a free one). */
-  port: number;
+  /** First port to try: HEARTH_PORT, else undefined (the server's setting: settings.json, else 7424). */
+  port: number | undefined;
   /** HEARTH_DISABLE_UPDATES=1 turns auto-update off even in a packaged app. */
   disableUpdates: boolean;
 }
 
 export function shellConfig(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): ShellConfig {
-  const port = Number(env.HEARTH_PORT ?? "0");
+  const port = env.HEARTH_PORT ? Number(env.HEARTH_PORT) : Number.NaN;
   return {
     dataDir: env.HEARTH_DATA_DIR || defaultDataDir(env, platform),
     userDataDir: env.HEARTH_USER_DATA_DIR || undefined,
     model: env.HEARTH_MODEL || undefined,
-    port: Number.isInteger(port) && port >= 0 && port <= 65535 ? port : 0,
+    port: Number.isInteger(port) && port >= 0 && port <= 65535 ? port : undefined,
     disableUpdates: ["1", "true", "yes"].includes((env.HEARTH_DISABLE_UPDATES ?? "").toLowerCase()),
   };
 }

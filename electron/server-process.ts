@@ -195,15 +195,22 @@ export interface SupervisorOptions {
   launch: ServerLauncher;
   /** Passed as `--data-dir`. */
   dataDir: string;
-  /** Passed as HEARTH_API_KEY (not a flag, so it never shows in the process list). */
-  apiKey: string;
+  /**
+   * The window's token, passed as HEARTH_UI_TOKEN (not a flag, so it never shows in the process
+   * list). The server accepts it beside any API key the person set; it locks no one else out.
+   */
+  uiToken: string;
   /** Passed as `--model` when set. Defaults to none: the server starts without a model. */
   model?: string;
-  /** First port to try; restarts reuse the port the server last bound. Defaults to 0 (any free port). */
+  /**
+   * First port to try. Defaults to the server's own setting (settings.json, else 7424), so local
+   * tools find the desktop app where they find `hearth serve`. If the server cannot start there
+   * (the port is taken), the next try uses any free port; restarts reuse the port last bound.
+   */
   port?: number;
   /** More `serve` flags. Defaults to none. */
   extraArgs?: string[];
-  /** Environment for the server, before HEARTH_API_KEY and `extraEnv`. Defaults to `process.env`. */
+  /** Environment for the server, before HEARTH_UI_TOKEN and `extraEnv`. Defaults to `process.env`. */
   baseEnv?: NodeJS.ProcessEnv;
   /** Extra environment variables (e.g. HEARTH_SECRETS_KEY). Defaults to none. */
   extraEnv?: Record<string, string>;
@@ -252,7 +259,8 @@ export class ServerSupervisor extends EventEmitter<SupervisorEvents> {
   readonly #o: Required<Omit<SupervisorOptions, "model" | "port">> & Pick<SupervisorOptions, "model">;
   #child: ServerChild | null = null;
   #status: ServerStatus = { state: "stopped", url: null, pid: null, restarts: 0, message: "Not started." };
-  #port: number;
+  /** undefined: the server's own setting. */
+  #port: number | undefined;
   #crashTimes: number[] = [];
   #restartTimer: NodeJS.Timeout | null = null;
   #recentLog: string[] = [];
@@ -267,7 +275,7 @@ export class ServerSupervisor extends EventEmitter<SupervisorEvents> {
       model: options.model,
       launch: options.launch,
       dataDir: options.dataDir,
-      apiKey: options.apiKey,
+      uiToken: options.uiToken,
       extraArgs: options.extraArgs ?? [],
       baseEnv: options.baseEnv ?? process.env,
       extraEnv: options.extraEnv ?? {},
@@ -279,7 +287,7 @@ export class ServerSupervisor extends EventEmitter<SupervisorEvents> {
       crashWindowMs: options.crashWindowMs ?? 5 * 60_000,
       keepLogLines: options.keepLogLines ?? 40,
     };
-    this.#port = options.port ?? 0;
+    this.#port = options.port;
   }
 
   get status(): ServerStatus {
@@ -362,12 +370,13 @@ export class ServerSupervisor extends EventEmitter<SupervisorEvents> {
 
   #spawn(): void {
     const port = this.#port;
-    const args = ["serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", this.#o.dataDir];
+    // Host and port come from the server's settings (the Settings screen) unless the shell was told a port.
+    const args = ["serve", ...(port === undefined ? [] : ["--port", String(port)]), "--data-dir", this.#o.dataDir];
     if (this.#o.model) args.push("--model", this.#o.model);
     args.push(...this.#o.extraArgs);
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(this.#o.baseEnv)) if (v !== undefined) env[k] = v;
-    Object.assign(env, this.#o.extraEnv, { HEARTH_API_KEY: this.#o.apiKey });
+    Object.assign(env, this.#o.extraEnv, { HEARTH_UI_TOKEN: this.#o.uiToken });
 
     const child = this.#o.launch({ args, env });
     this.#child = child;

@@ -91,7 +91,7 @@ export interface ShellOptions {
   dataDir: string;
   /** Defaults to none. */
   model?: string;
-  /** Defaults to 0 (a free port). */
+  /** Defaults to the server's setting (settings.json, else 7424; a free port if that one is taken). */
   port?: number;
   /** dist/electron/preload.cjs */
   preloadPath: string;
@@ -103,7 +103,7 @@ export interface ShellOptions {
   platform?: NodeJS.Platform;
   homepage?: string;
   /** Passed to the supervisor (tests shorten backoff and timeouts). */
-  supervisor?: Partial<Omit<SupervisorOptions, "launch" | "dataDir" | "apiKey" | "model" | "port">>;
+  supervisor?: Partial<Omit<SupervisorOptions, "launch" | "dataDir" | "uiToken" | "model" | "port">>;
   log?: (message: string) => void;
 }
 
@@ -172,7 +172,8 @@ export async function startShell(e: ShellElectron, options: ShellOptions): Promi
   await app.whenReady();
 
   const userData = app.getPath("userData");
-  // A fresh key per launch: it authorizes the UI's requests and dies with the app.
+  // A fresh token per launch for the window's own requests; dies with the app. Other local tools
+  // use the API as they would `hearth serve`'s: no key on loopback unless the person sets one.
   const token = crypto.randomBytes(32).toString("base64url");
   const secrets = loadSecretsKey(e.safeStorage, path.join(userData, "secrets.key"), platform);
   if (secrets.key === null) log(`secrets: ${secrets.reason}; remote API keys are kept in the server's 0600 file`);
@@ -181,9 +182,9 @@ export async function startShell(e: ShellElectron, options: ShellOptions): Promi
     ...options.supervisor,
     launch: options.launcher,
     dataDir: options.dataDir,
-    apiKey: token,
+    uiToken: token,
     model: options.model,
-    port: options.port ?? 0,
+    ...(options.port === undefined ? {} : { port: options.port }),
     extraEnv: { ...options.supervisor?.extraEnv, ...secretsKeyEnv(secrets) },
   });
   const serverLog = openServerLog(userData);

@@ -176,7 +176,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     res.json(openApiDocument(VERSION));
   });
 
-  const auth = apiKeyAuth(config.apiKey);
+  const auth = apiKeyAuth(config.apiKey, config.uiToken);
   app.get("/metrics", auth, async (_req, res) => {
     res.setHeader("Content-Type", metrics.registry.contentType);
     res.send(await metrics.registry.metrics());

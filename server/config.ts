@@ -63,6 +63,14 @@ export const ConfigSchema = z.object({
   engineBinary: z.enum(ENGINE_BINARIES).default("auto"),
   /** Required as `Authorization: Bearer <key>` on /v1 and /api when set. Defaults to none. */
   apiKey: z.string().min(8, "must be at least 8 characters").optional(),
+  /**
+   * A second bearer token, accepted wherever the API key is: the desktop app's own window sends it,
+   * so the window keeps working when the person sets an API key for other tools, and no tool needs
+   * the window's token. Only from the environment (HEARTH_UI_TOKEN), never a flag or the settings
+   * file. It opens nothing by itself: without an API key loopback clients need no token at all, and
+   * it never counts as a key for binding beyond loopback. Defaults to none.
+   */
+  uiToken: z.string().min(16, "must be at least 16 characters").optional(),
   /** Log verbosity. Defaults to info. */
   logLevel: z.enum(LOG_LEVELS).default("info"),
   /** Requests allowed to wait for a free sequence before 429. Defaults to 64. */
@@ -232,6 +240,7 @@ export function loadConfig(sources: LoadConfigSources = {}): Config {
     if (v !== undefined && v !== "") fromEnv[o.key] = v;
   }
   if (env.HEARTH_SECRETS_KEY) fromEnv.secretsKey = env.HEARTH_SECRETS_KEY;
+  if (env.HEARTH_UI_TOKEN) fromEnv.uiToken = env.HEARTH_UI_TOKEN;
   const { config: configFile, ...fromCli } = cli;
   const dataDirGuess = (sources.overrides?.dataDir ?? fromCli.dataDir ?? fromEnv.dataDir ?? defaultDataDir(env)) as string;
   const settingsFile = configFile ?? env.HEARTH_CONFIG;
@@ -264,7 +273,7 @@ export function loadConfig(sources: LoadConfigSources = {}): Config {
 }
 
 /** Environment variables that hold secrets: the server's API key and the key that opens secrets.json. */
-export const SECRET_ENV_VARS = ["HEARTH_API_KEY", "HEARTH_SECRETS_KEY"] as const;
+export const SECRET_ENV_VARS = ["HEARTH_API_KEY", "HEARTH_SECRETS_KEY", "HEARTH_UI_TOKEN"] as const;
 
 /**
  * Removes the secret variables from `env` once the config holds them, so no child process

@@ -86,6 +86,8 @@ describe("Hearth desktop app (Electron)", () => {
         HEARTH_USER_DATA_DIR: userData,
         HEARTH_MODEL: await testModelPath(),
         HEARTH_THREADS: "1",
+        // Any free port: the app's default (7424) may be taken by a Hearth the developer is running.
+        HEARTH_PORT: "0",
         HEARTH_DISABLE_UPDATES: "1",
         HEARTH_LOG_LEVEL: "warn",
       },

@@ -5,6 +5,7 @@
  */
 import { fork } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -21,7 +22,9 @@ function supervisor(overrides: Partial<ConstructorParameters<typeof ServerSuperv
   const s = new ServerSupervisor({
     launch: realServerLauncher(),
     dataDir,
-    apiKey: TOKEN,
+    uiToken: TOKEN,
+    // Tests run side by side: any free port, unless a test is about the default.
+    port: 0,
     baseEnv: serverTestEnv(),
     backoffInitialMs: 50,
     ...overrides,
@@ -36,13 +39,13 @@ after(async () => {
 });
 
 describe("ServerSupervisor with the real server", () => {
-  test("starts, reports the URL from the ready line, and the server requires the token", async () => {
+  test("starts, reports the URL from the ready line; local tools need no key, as with hearth serve", async () => {
     const s = supervisor();
     const url = await s.start();
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.equal(s.status.state, "running");
     assert.equal((await fetch(`${url}/health/live`)).status, 200);
-    assert.equal((await fetch(`${url}/v1/models`)).status, 401);
+    assert.equal((await fetch(`${url}/v1/models`)).status, 200, "an OpenAI client on this computer needs no key");
     assert.equal((await fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${TOKEN}` } })).status, 200);
     // The key travels in the environment: the command line (visible to every user) lacks it.
     if (process.platform === "linux") {
@@ -55,6 +58,37 @@ describe("ServerSupervisor with the real server", () => {
     assert.deepEqual(exit, { code: 0, signal: null, forced: false });
     assert.equal(s.status.state, "stopped");
     await waitGone(pid);
+  });
+
+  test("with an API key set, tools need it and the window's token still works", async () => {
+    const s = supervisor({ extraEnv: { HEARTH_API_KEY: "the-users-own-key" } });
+    const url = await s.start();
+    const status = (auth?: string) => fetch(`${url}/v1/models`, auth ? { headers: { authorization: `Bearer ${auth}` } } : {}).then((r) => r.status);
+    assert.equal(await status(), 401);
+    assert.equal(await status("the-users-own-key"), 200);
+    assert.equal(await status(TOKEN), 200, "the window's token");
+    assert.equal(await status("something-else-entirely"), 401);
+    await s.stop();
+  });
+
+  test("without a port it binds the server's own setting, and a free port when that one is taken", async () => {
+    const dataDir = tempDir("hearth-sup-port-");
+    dirs.push(dataDir);
+    // A port that is free now, written where the Settings screen writes it.
+    const probe = net.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+    const wanted = (probe.address() as net.AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    fs.writeFileSync(path.join(dataDir, "settings.json"), JSON.stringify({ port: wanted }));
+    const first = supervisor({ dataDir, port: undefined });
+    assert.equal(new URL(await first.start()).port, String(wanted), "the saved port");
+    // A second app (or a hearth serve) already has it: this one still starts, elsewhere.
+    const second = supervisor({ dataDir, port: undefined });
+    const url = await second.start();
+    assert.notEqual(new URL(url).port, String(wanted));
+    assert.equal((await fetch(`${url}/health/live`)).status, 200);
+    await second.stop();
+    await first.stop();
   });
 
   test("kill -9 -> the crash is reported with its reason, the server comes back on the same port", async () => {
@@ -141,8 +175,8 @@ describe("utilityLauncher", () => {
     const s = supervisor({ launch: utilityLauncher(utilityProcess, { entry: path.join(repoRoot, "server", "cli.ts") }) });
     const url = await s.start();
     assert.equal(forked.length, 1);
-    assert.equal(forked[0]?.env?.HEARTH_API_KEY, TOKEN);
-    assert.deepEqual(forked[0]?.args.slice(0, 2), ["serve", "--host"]);
+    assert.equal(forked[0]?.env?.HEARTH_UI_TOKEN, TOKEN);
+    assert.deepEqual(forked[0]?.args.slice(0, 3), ["serve", "--port", "0"]);
     assert.equal((await fetch(`${url}/health/live`)).status, 200);
     const pid = s.status.pid!;
     const exit = await s.stop();

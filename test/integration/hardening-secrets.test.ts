@@ -25,7 +25,9 @@ import { filesUnder, startHearth, type Hearth } from "../helpers/remote.js";
 const PROVIDER_KEY = `sk-canary-provider-${crypto.randomBytes(6).toString("hex")}`;
 const HEARTH_KEY = `canary-hearth-key-${crypto.randomBytes(6).toString("hex")}`;
 const SECRETS_KEY = crypto.randomBytes(32).toString("base64");
-const CANARIES = [PROVIDER_KEY, HEARTH_KEY, SECRETS_KEY];
+/** The desktop window's per-launch token. */
+const UI_TOKEN = `canary-ui-token-${crypto.randomBytes(6).toString("hex")}`;
+const CANARIES = [PROVIDER_KEY, HEARTH_KEY, SECRETS_KEY, UI_TOKEN];
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-canary-"));
 const modelDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-canary-models-"));
@@ -79,7 +81,7 @@ before(async () => {
   // A template the checker needs its whole time limit for (and then refuses).
   fs.writeFileSync(path.join(modelDir, "slow-template.gguf"), withStringMetadata(source, "tokenizer.chat_template", "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"));
   p = await spawnHearth(["--port", "0", "--data-dir", dataDir, "--threads", "1", "--model-dirs", modelDir, "--parallel", "1", "--ctx-size", "512"], {
-    env: { HEARTH_LOG_LEVEL: "trace", HEARTH_API_KEY: HEARTH_KEY, HEARTH_SECRETS_KEY: SECRETS_KEY },
+    env: { HEARTH_LOG_LEVEL: "trace", HEARTH_API_KEY: HEARTH_KEY, HEARTH_SECRETS_KEY: SECRETS_KEY, HEARTH_UI_TOKEN: UI_TOKEN },
   });
 });
 after(async () => {
@@ -135,7 +137,8 @@ test("a provider's key reaches only its upstream: not logs, history, WAL, export
   // its own text back; the log (at trace level here) must not (checked after shutdown below).
   const malformed = await fetch(`${p.url}/api/providers/up`, {
     method: "PATCH",
-    headers: { authorization: `Bearer ${HEARTH_KEY}`, "content-type": "application/json" },
+    // The window's token passes auth as the API key does (the 400 comes from the body).
+    headers: { authorization: `Bearer ${UI_TOKEN}`, "content-type": "application/json" },
     body: `x{"apiKey": "${PROVIDER_KEY}"}`,
   });
   assert.equal(malformed.status, 400);

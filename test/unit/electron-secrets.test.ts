@@ -72,7 +72,7 @@ describe("shell config", () => {
     assert.deepEqual(c, { dataDir: "/data", userDataDir: undefined, model: "/m.gguf", port: 7000, disableUpdates: true });
     const d = shellConfig({ XDG_DATA_HOME: "/xdg", HEARTH_PORT: "nope" }, "linux");
     assert.equal(d.dataDir, path.join("/xdg", "hearth"));
-    assert.equal(d.port, 0);
+    assert.equal(d.port, undefined, "the server's own setting (7424 unless changed)");
     assert.equal(d.model, undefined);
     assert.equal(d.disableUpdates, false);
   });
