@@ -18,6 +18,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createServer, type HearthServer } from "../server/app.js";
 import { loadConfig } from "../server/config.js";
+import type { EngineBinary } from "../server/engine/runtime.js";
 import { createLogger } from "../server/logger.js";
 import { modelPath } from "../test/helpers/models.js";
 import { BareEngine, streamTokensPerSecond } from "./_bare.js";
@@ -68,9 +69,20 @@ export class LoadGenerator {
   }
 }
 
-export async function startServer(model: string, parallel: number, threads = 0): Promise<{ server: HearthServer; dataDir: string }> {
+/**
+ * The engine under test: HEARTH_BENCH_THREADS (default 0 = the server's own default) and
+ * HEARTH_BENCH_BINARY (auto|prebuilt|local, default auto), so one checkout can compare threads and
+ * binaries; the bare loop always copies what the server reports.
+ */
+const benchThreads = Number(process.env.HEARTH_BENCH_THREADS ?? 0);
+const benchBinary = (process.env.HEARTH_BENCH_BINARY ?? "auto") as EngineBinary;
+
+export async function startServer(model: string, parallel: number, threads = benchThreads): Promise<{ server: HearthServer; dataDir: string }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-bench-"));
-  const config = loadConfig({ env: {}, overrides: { model, port: 0, parallel, threads, logLevel: "warn", dataDir, recordApi: false } });
+  const config = loadConfig({
+    env: {},
+    overrides: { model, port: 0, parallel, threads, engineBinary: benchBinary, logLevel: "warn", dataDir, recordApi: false },
+  });
   const server = createServer(config, { logger: createLogger("warn") });
   await server.start();
   return { server, dataDir };
@@ -112,7 +124,13 @@ async function benchModel(file: string, s: Settings, loadgen: LoadGenerator): Pr
     const info = health.models[0];
     if (!info) throw new Error("the server loaded no model");
     // Same binary, threads and context shape as the server, so only the path around the engine differs.
-    bare = await BareEngine.open({ modelPath: model, threads, sequences: info.parallel, contextSize: info.contextSize });
+    bare = await BareEngine.open({
+      modelPath: model,
+      threads,
+      sequences: info.parallel,
+      contextSize: info.contextSize,
+      binary: health.engine?.build === "localBuild" ? "local" : "prebuilt",
+    });
     const engineNote = `engine ${health.engine?.build}, ${threads} thread(s), parallel ${info.parallel}, ctx ${info.contextSize}`;
 
     const plan = (concurrency: number, stream: boolean, requestsPerWorker: number, firstRequest: number): LoadPlan => ({
