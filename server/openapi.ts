@@ -14,7 +14,7 @@ import {
   ModelListSchema,
 } from "./openai/schemas.js";
 import { ResponseCreateRequestSchema, ResponseDeletedSchema, ResponseObjectSchema } from "./openai/responses-schemas.js";
-import { AnthropicErrorSchema, MessageSchema, MessagesRequestSchema } from "./anthropic/schemas.js";
+import { AnthropicErrorSchema, CountTokensRequestSchema, CountTokensResponseSchema, MessageSchema, MessagesRequestSchema } from "./anthropic/schemas.js";
 
 const errors = {
   "400": { description: "Invalid request", content: { "application/json": { schema: ErrorSchema } } },
@@ -93,6 +93,17 @@ export function openApiDocument(version: string): object {
             "200": { description: "A message, or an SSE stream from `message_start` to `message_stop`", content: { "application/json": { schema: MessageSchema } } },
             "400": { description: "Invalid request", content: { "application/json": { schema: AnthropicErrorSchema } } },
             "401": { description: "Missing or wrong API key", content: { "application/json": { schema: AnthropicErrorSchema } } },
+            "404": { description: "Unknown model", content: { "application/json": { schema: AnthropicErrorSchema } } },
+          },
+        },
+      },
+      "/v1/messages/count_tokens": {
+        post: {
+          summary: "Count the tokens a Messages request's prompt takes (local models: their own tokenizer and chat template)",
+          requestBody: { content: { "application/json": { schema: CountTokensRequestSchema } } },
+          responses: {
+            "200": { description: "The count", content: { "application/json": { schema: CountTokensResponseSchema } } },
+            "400": { description: "Invalid request, or a remote model (no tokenizer to count with)", content: { "application/json": { schema: AnthropicErrorSchema } } },
             "404": { description: "Unknown model", content: { "application/json": { schema: AnthropicErrorSchema } } },
           },
         },

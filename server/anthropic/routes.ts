@@ -15,7 +15,9 @@ import { generationSignal, providerFor, startGeneration } from "../openai/genera
 import { toMessagesChatRequest } from "./convert.js";
 import { anthropicErrorBody, anthropicErrorFormat } from "./errors.js";
 import { MessageAccumulator, collectMessage, newMessageMeta } from "./format.js";
-import { MessagesRequestSchema } from "./schemas.js";
+import { BadRequestError } from "../errors.js";
+import { CountTokensRequestSchema, MessagesRequestSchema, type CountTokensResponseSchema } from "./schemas.js";
+import type { z } from "zod";
 
 /** Mount before authentication, so that every error of /v1/messages is in Anthropic's shape. */
 export const anthropicErrors = useErrorFormat(anthropicErrorFormat);
@@ -57,6 +59,21 @@ export function createMessagesRouter(ctx: ServerContext): express.Router {
       await sse.sendEvent("error", anthropicErrorBody(toHearthError(err), requestId || null));
       sse.end();
     }
+  });
+
+  // Claude Code and the Anthropic SDK ask before long requests; the answer is exact for local models.
+  router.post("/count_tokens", async (req, res) => {
+    const body = parseOrThrow(CountTokensRequestSchema, req.body);
+    const request = toMessagesChatRequest({ ...body, max_tokens: 1 });
+    const provider = await providerFor(ctx, request);
+    if (!provider.countTokens) {
+      throw new BadRequestError(`Token counting needs the model's own tokenizer; '${body.model}' is served by the remote provider '${provider.id}', which offers none.`, {
+        param: "model",
+        code: "unsupported_model",
+      });
+    }
+    const answer: z.infer<typeof CountTokensResponseSchema> = { input_tokens: await provider.countTokens(request, generationSignal(res, ctx.config.requestTimeout).signal) };
+    res.json(answer);
   });
 
   return router;

@@ -77,6 +77,19 @@ export const MessagesRequestSchema = z
   .meta({ id: "MessagesRequest" });
 export type MessagesRequestBody = z.infer<typeof MessagesRequestSchema>;
 
+/** `/v1/messages/count_tokens`: a Messages request without the generation settings. */
+export const CountTokensRequestSchema = MessagesRequestSchema.omit({
+  max_tokens: true,
+  stream: true,
+  stop_sequences: true,
+  temperature: true,
+  top_p: true,
+  top_k: true,
+  metadata: true,
+}).meta({ id: "CountTokensRequest" });
+
+export const CountTokensResponseSchema = z.object({ input_tokens: z.number().int() }).meta({ id: "CountTokensResponse" });
+
 // ---- what Hearth answers ----
 
 export const StopReasonSchema = z.enum(["end_turn", "max_tokens", "stop_sequence", "tool_use"]);

@@ -247,6 +247,34 @@ export class LocalModel {
     return Math.min(requested ?? this.options.defaultMaxTokens, room);
   }
 
+  /** The chat history and functions a chat request puts in the prompt; with a forced tool call, the schema its reply must follow. */
+  private chatPromptOf(request: ChatRequest): { history: ChatHistoryItem[]; functions: ChatModelFunctions | undefined; forcedSchema: Record<string, unknown> | null } {
+    const history = toChatHistory(request.messages) as ChatHistoryItem[];
+    const forcedTool = request.tools.length > 0 && (request.toolChoice === "required" || typeof request.toolChoice === "object");
+    if (forcedTool) {
+      const { allowed, schema } = forcedCallSchema(request.tools, request.toolChoice);
+      history.splice(history.length - 1, 0, { type: "system", text: forcedCallHint(allowed) });
+      return { history, functions: undefined, forcedSchema: schema };
+    }
+    const functions =
+      request.tools.length > 0 && request.toolChoice !== "none"
+        ? (Object.fromEntries(request.tools.map((t) => [t.name, { description: t.description, params: (t.parameters ?? undefined) as never }])) as ChatModelFunctions)
+        : undefined;
+    return { history, functions, forcedSchema: null };
+  }
+
+  /**
+   * Tokens the prompt of a chat request takes: the messages, tools and system text rendered with
+   * the model's chat template, as `generate` would send them (`/v1/messages/count_tokens`).
+   */
+  countChatTokens(request: ChatRequest): number {
+    const chars = request.messages.reduce((sum, m) => sum + (m.content?.length ?? 0), 0);
+    assertTextCanFit(chars, this.info.contextSize * 64, this.tokenChars, "messages");
+    const { history, functions } = this.chatPromptOf(request);
+    return this.pool.slots[0]!.chat.chatWrapper.generateContextState({ chatHistory: history, availableFunctions: functions, documentFunctionParams: true })
+      .contextText.tokenize(this.model.tokenizer).length;
+  }
+
   private async generateChat(request: ChatRequest, signal: AbortSignal): Promise<GenerationStream> {
     if (request.tools.length > 0 && request.responseFormat.type !== "text" && request.toolChoice !== "none") {
       throw new BadRequestError("Using both tools and response_format is not supported; send one of them.", {
@@ -259,20 +287,10 @@ export class LocalModel {
     assertStopsCanMatch(request.stop, this.info.contextSize, this.tokenChars);
     // Tool schemas become prompt text and grammars: bound them before either is built.
     request.tools.forEach((t, i) => t.parameters !== undefined && checkSchemaBounds(t.parameters, `tools.${i}.function.parameters`));
-    const history = toChatHistory(request.messages);
-    let functions: ChatModelFunctions | undefined;
+    const { history, functions, forcedSchema } = this.chatPromptOf(request);
     let grammar: LlamaGrammar | undefined;
-
-    if (forcedTool) {
-      // No native way to force a call (ENGINE-NOTES §3.3): constrain the reply to a call object.
-      const { allowed, schema } = forcedCallSchema(request.tools, request.toolChoice);
-      grammar = await this.grammars.schema(schema, "tools");
-      history.splice(history.length - 1, 0, { type: "system", text: forcedCallHint(allowed) });
-    } else if (request.tools.length > 0 && request.toolChoice !== "none") {
-      functions = Object.fromEntries(
-        request.tools.map((t) => [t.name, { description: t.description, params: (t.parameters ?? undefined) as never }]),
-      );
-    }
+    // No native way to force a call (ENGINE-NOTES §3.3): constrain the reply to a call object.
+    if (forcedSchema) grammar = await this.grammars.schema(forcedSchema, "tools");
     if (request.responseFormat.type === "json_object") grammar = await this.grammars.json();
     if (request.responseFormat.type === "json_schema") {
       grammar = await this.grammars.schema(request.responseFormat.schema, "response_format.json_schema.schema");

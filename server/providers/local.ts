@@ -17,7 +17,7 @@ import { DownloadManager, type DownloadManagerOptions } from "../models/download
 import { ModelLibrary, type LibraryModel } from "../models/library.js";
 import { ModelSettingsStore, type ModelSettings } from "../models/model-settings.js";
 import { assertSafeModelName, modelIdFromFileName } from "../models/names.js";
-import type { EmbeddingRequest, EmbeddingResult, GenerationRequest, GenerationStream, ModelInfo, Provider } from "./types.js";
+import type { ChatRequest, EmbeddingRequest, EmbeddingResult, GenerationRequest, GenerationStream, ModelInfo, Provider } from "./types.js";
 
 export interface LocalProviderOptions {
   gpu: GpuChoice;
@@ -253,6 +253,10 @@ export class LocalProvider implements Provider {
 
   async generate(request: GenerationRequest, signal: AbortSignal): Promise<GenerationStream> {
     return this.withModel(request.model, signal, (m) => m.generate(request, signal));
+  }
+
+  async countTokens(request: ChatRequest, signal: AbortSignal): Promise<number> {
+    return this.withModel(request.model, signal, async (m) => m.countChatTokens(request));
   }
 
   async embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult> {

@@ -134,6 +134,11 @@ export interface Provider {
    * The signal cancels admission and generation alike.
    */
   generate(request: GenerationRequest, signal: AbortSignal): Promise<GenerationStream>;
+  /**
+   * Tokens the prompt of `request` takes with the model's own tokenizer and chat template. Only
+   * providers that can know it have it (remote OpenAI-compatible servers have no such endpoint).
+   */
+  countTokens?(request: ChatRequest, signal: AbortSignal): Promise<number>;
   embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult>;
   close(): Promise<void>;
 }

@@ -145,6 +145,18 @@ describe("remote provider: proxying to another OpenAI-compatible server", () => 
     assert.equal(viaFloat.usage.prompt_tokens, direct.usage.prompt_tokens);
   });
 
+  test("counting tokens for a remote model is refused clearly: the upstream's tokenizer is not here", async () => {
+    const res = await fetch(`${hearth.url}/v1/messages/count_tokens`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": "hearth-key-3c9e71d5" },
+      body: JSON.stringify({ model: REMOTE, messages: [{ role: "user", content: "hi" }] }),
+    });
+    assert.equal(res.status, 400);
+    const body = (await res.json()) as { type: string; error: { type: string; message: string } };
+    assert.equal(body.type, "error");
+    assert.match(body.error.message, /remote provider 'up'/);
+  });
+
   test("a model the provider does not serve is a 404 listing what it does serve", async () => {
     await assert.rejects(
       hearth.client.chat.completions.create({ model: "up/no-such-model", messages: user("hi"), max_tokens: 2 }),
