@@ -233,6 +233,15 @@ export class LocalModel {
   /** Validates, counts the prompt, waits for a sequence, then streams events. */
   async generate(request: GenerationRequest, signal: AbortSignal): Promise<GenerationStream> {
     if (this.closing) throw new ShuttingDownError();
+    // vLLM's own fields: guided_json on chat is followed (as response_format json_schema); the rest
+    // would change what comes back, so they are refused instead of silently ignored.
+    const unsupported = (request.vllmParams ?? []).filter((p) => !(p === "guided_json" && request.kind === "chat"));
+    if (unsupported.length > 0) {
+      throw new BadRequestError(
+        `'${unsupported[0]}' is a vLLM parameter; local models do not support it. For structured output use response_format (or guided_json on chat).`,
+        { param: unsupported[0], code: "unsupported_parameter" },
+      );
+    }
     return request.kind === "chat" ? this.generateChat(request, signal) : this.generateCompletion(request, signal);
   }
 

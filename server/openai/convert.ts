@@ -5,7 +5,29 @@
  */
 import { BadRequestError } from "../errors.js";
 import type { ChatMessage, ChatRequest, CompletionRequest, EmbeddingRequest, ResponseFormat, SamplingOptions, ToolChoice } from "../providers/types.js";
-import type { ChatCompletionRequestBody, CompletionRequestBody, EmbeddingRequestBody } from "./schemas.js";
+import { VLLM_EXTRAS, type ChatCompletionRequestBody, type CompletionRequestBody, type EmbeddingRequestBody } from "./schemas.js";
+
+/** The vLLM-only fields a request set. */
+function vllmParamsOf(body: Partial<Record<(typeof VLLM_EXTRAS)[number], unknown>>): { vllmParams?: string[] } {
+  const set = VLLM_EXTRAS.filter((k) => body[k] !== undefined && body[k] !== null);
+  return set.length > 0 ? { vllmParams: set } : {};
+}
+
+/** vLLM's `guided_json` as a JSON schema: an object, or JSON text of one. */
+function guidedJsonSchema(value: Record<string, unknown> | string): Record<string, unknown> {
+  let schema: unknown = value;
+  if (typeof value === "string") {
+    try {
+      schema = JSON.parse(value);
+    } catch {
+      throw new BadRequestError("guided_json must be a JSON schema: an object, or a string of JSON text holding one.", { param: "guided_json", code: "invalid_value" });
+    }
+  }
+  if (typeof schema !== "object" || schema === null || Array.isArray(schema)) {
+    throw new BadRequestError("guided_json must be a JSON schema object.", { param: "guided_json", code: "invalid_value" });
+  }
+  return schema as Record<string, unknown>;
+}
 
 export const SAMPLING_DEFAULTS = { temperature: 0.8, topP: 0.95, topK: 40, minP: 0.05 } as const;
 
@@ -103,6 +125,9 @@ export function toChatRequest(body: ChatCompletionRequestBody): ChatRequest {
     }
     responseFormat = { type: "json_schema", name: rf.json_schema.name, schema: rf.json_schema.schema, strict: rf.json_schema.strict ?? false };
   }
+  if (responseFormat.type === "text" && body.guided_json !== undefined && body.guided_json !== null) {
+    responseFormat = { type: "json_schema", name: "guided_json", schema: guidedJsonSchema(body.guided_json), strict: true, fromGuidedJson: true };
+  }
   const tools = (body.tools ?? []).map((t) => ({
     name: t.function.name,
     ...(t.function.description !== undefined ? { description: t.function.description } : {}),
@@ -126,6 +151,7 @@ export function toChatRequest(body: ChatCompletionRequestBody): ChatRequest {
     parallelToolCalls: body.parallel_tool_calls ?? true,
     ...(body.logprobs ? { topLogprobs: body.top_logprobs ?? 0 } : {}),
     ...(body.user ? { user: body.user } : {}),
+    ...vllmParamsOf(body),
     wire: body as Record<string, unknown>,
   };
 }
@@ -153,6 +179,7 @@ export function toCompletionRequest(body: CompletionRequestBody): CompletionRequ
     sampling: samplingOf(body),
     stop: stopOf(body.stop),
     ...(body.user ? { user: body.user } : {}),
+    ...vllmParamsOf(body),
     wire: body as Record<string, unknown>,
   };
 }

@@ -77,6 +77,44 @@ export const ResponseFormatSchema = z.discriminatedUnion("type", [
   }),
 ]);
 
+/**
+ * vLLM's own request fields. Forwarded to vLLM providers, refused for OpenAI ones
+ * (providers/remote-wire.ts); local models follow `guided_json` as a JSON schema (when there is no
+ * response_format) and refuse the rest rather than ignore them.
+ */
+export const VLLM_EXTRAS = [
+  "guided_json",
+  "guided_regex",
+  "guided_choice",
+  "guided_grammar",
+  "guided_decoding_backend",
+  "guided_whitespace_pattern",
+  "repetition_penalty",
+  "length_penalty",
+  "min_tokens",
+  "ignore_eos",
+  "skip_special_tokens",
+  "spaces_between_special_tokens",
+  "include_stop_str_in_output",
+] as const;
+export type VllmExtra = (typeof VLLM_EXTRAS)[number];
+
+const vllmExtras = {
+  guided_json: z.union([z.record(z.string(), z.unknown()), z.string()]).nullish(),
+  guided_regex: z.string().nullish(),
+  guided_choice: z.array(z.string()).max(1024).nullish(),
+  guided_grammar: z.string().nullish(),
+  guided_decoding_backend: z.string().nullish(),
+  guided_whitespace_pattern: z.string().nullish(),
+  repetition_penalty: z.number().nullish(),
+  length_penalty: z.number().nullish(),
+  min_tokens: z.number().int().min(0).nullish(),
+  ignore_eos: z.boolean().nullish(),
+  skip_special_tokens: z.boolean().nullish(),
+  spaces_between_special_tokens: z.boolean().nullish(),
+  include_stop_str_in_output: z.boolean().nullish(),
+} satisfies Record<VllmExtra, z.ZodType>;
+
 export const ChatCompletionRequestSchema = z
   .object({
     model: z.string().min(1, "model is required"),
@@ -95,6 +133,7 @@ export const ChatCompletionRequestSchema = z
     parallel_tool_calls: z.boolean().nullish(),
     logprobs: z.boolean().nullish(),
     top_logprobs: z.number().int().min(0).max(20).nullish(),
+    ...vllmExtras,
   })
   .meta({ id: "ChatCompletionRequest" });
 export type ChatCompletionRequestBody = z.infer<typeof ChatCompletionRequestSchema>;
@@ -110,6 +149,7 @@ export const CompletionRequestSchema = z
     logprobs: z.number().int().min(0).max(20).nullish(),
     suffix: z.string().nullish(),
     best_of: z.number().int().min(1).nullish(),
+    ...vllmExtras,
   })
   .meta({ id: "CompletionRequest" });
 export type CompletionRequestBody = z.infer<typeof CompletionRequestSchema>;

@@ -6,6 +6,7 @@
 import crypto from "node:crypto";
 import { createParser, type EventSourceParser } from "eventsource-parser";
 import { BadRequestError, UpstreamError } from "../errors.js";
+import { VLLM_EXTRAS } from "../openai/schemas.js";
 import type { ProviderKind } from "./provider-config.js";
 import type {
   ChatMessage,
@@ -28,21 +29,7 @@ import type {
  *   return unconstrained output).
  * - `stop`: OpenAI takes at most 4 sequences; more is refused rather than truncated.
  */
-export const VLLM_EXTRAS = [
-  "guided_json",
-  "guided_regex",
-  "guided_choice",
-  "guided_grammar",
-  "guided_decoding_backend",
-  "guided_whitespace_pattern",
-  "repetition_penalty",
-  "length_penalty",
-  "min_tokens",
-  "ignore_eos",
-  "skip_special_tokens",
-  "spaces_between_special_tokens",
-  "include_stop_str_in_output",
-] as const;
+export { VLLM_EXTRAS };
 
 export interface KindPolicy {
   topK: "send" | "drop";
@@ -163,7 +150,7 @@ export function chatBody(request: ChatRequest, upstreamModel: string, kind: Prov
   if (request.user) body.user = request.user;
   const rf = request.responseFormat;
   if (rf.type === "json_object") body.response_format = { type: "json_object" };
-  if (rf.type === "json_schema") body.response_format = { type: "json_schema", json_schema: { name: rf.name, schema: rf.schema, strict: rf.strict } };
+  if (rf.type === "json_schema" && !rf.fromGuidedJson) body.response_format = { type: "json_schema", json_schema: { name: rf.name, schema: rf.schema, strict: rf.strict } };
   if (request.tools.length > 0) {
     body.tools = request.tools.map((t) => ({
       type: "function",

@@ -40,7 +40,8 @@ export type ToolChoice = "auto" | "none" | "required" | { name: string };
 export type ResponseFormat =
   | { type: "text" }
   | { type: "json_object" }
-  | { type: "json_schema"; name: string; schema: Record<string, unknown>; strict: boolean };
+  /** `fromGuidedJson`: made from vLLM's `guided_json`, which a vLLM upstream receives as itself. */
+  | { type: "json_schema"; name: string; schema: Record<string, unknown>; strict: boolean; fromGuidedJson?: true };
 
 interface GenerationRequestBase {
   /** The model id as the client named it. */
@@ -55,6 +56,8 @@ interface GenerationRequestBase {
   user?: string;
   /** The validated wire body, for providers that forward it (remote ones). */
   wire?: Record<string, unknown>;
+  /** vLLM-only fields the request set (wire names): a vLLM upstream gets them; others follow or refuse them. */
+  vllmParams?: string[];
 }
 
 export interface ChatRequest extends GenerationRequestBase {

@@ -145,6 +145,39 @@ describe("remote provider: proxying to another OpenAI-compatible server", () => 
     assert.equal(viaFloat.usage.prompt_tokens, direct.usage.prompt_tokens);
   });
 
+  test("vLLM's guided_json reaches a vLLM upstream as itself; local models follow it and refuse vLLM fields they cannot", async () => {
+    const schema = { type: "object", properties: { name: { type: "string", maxLength: 12 } }, required: ["name"], additionalProperties: false };
+    const post = (body: Record<string, unknown>) =>
+      fetch(`${hearth.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: "Bearer hearth-key-3c9e71d5" },
+        body: JSON.stringify({ messages: user("Give me a name"), max_tokens: 40, temperature: 0, ...body }),
+      });
+    // Through the proxy: the upstream (a Hearth) gets guided_json itself, and its reply follows the schema.
+    for (const model of [REMOTE, LOCAL]) {
+      for (const guided of [schema, JSON.stringify(schema)]) {
+        const res = await post({ model, guided_json: guided });
+        const text = await res.text();
+        assert.equal(res.status, 200, `${model}: ${text}`);
+        const content = (JSON.parse(text) as { choices: { message: { content: string } }[] }).choices[0]!.message.content;
+        const parsed = JSON.parse(content) as { name?: unknown };
+        assert.equal(typeof parsed.name, "string", `${model} followed guided_json: ${content}`);
+        assert.deepEqual(Object.keys(parsed), ["name"]);
+      }
+    }
+    // What a local model cannot honour is refused by name, not ignored; through a vLLM provider it is forwarded
+    // (here the upstream is a Hearth, so its refusal comes back as the upstream's 400).
+    const regex = await post({ model: LOCAL, guided_regex: "[a-z]+" });
+    assert.equal(regex.status, 400);
+    const error = ((await regex.json()) as { error: { param: string; code: string } }).error;
+    assert.deepEqual([error.param, error.code], ["guided_regex", "unsupported_parameter"]);
+    const forwarded = await post({ model: REMOTE, ignore_eos: true });
+    assert.equal(forwarded.status, 400, "the upstream saw ignore_eos");
+    assert.match(await forwarded.text(), /ignore_eos/);
+    const bad = await post({ model: LOCAL, guided_json: "{not json" });
+    assert.equal(bad.status, 400);
+  });
+
   test("counting tokens for a remote model is refused clearly: the upstream's tokenizer is not here", async () => {
     const res = await fetch(`${hearth.url}/v1/messages/count_tokens`, {
       method: "POST",
