@@ -243,7 +243,7 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
     const last = rss.at(-1)?.bytes ?? 0;
     process.stderr.write(`soak: ${((Date.now() - started) / 60_000).toFixed(1)} min, ${done} requests, ${errors} errors, rss ${(last / 2 ** 20).toFixed(0)} MiB\n`);
   }, 60_000);
-  let historyEnd = 0;
+  let historyEnd: number;
   try {
     await Promise.all(Array.from({ length: clients }, (_, c) => client(c)));
   } finally {
