@@ -308,9 +308,9 @@ describe("every registered path: a wrong method is a 405 with Allow, an unknown 
         if (!wrong) continue;
         const res = await rawRequest(t.url, { method: wrong, path: concrete, ...(wrong === "GET" ? {} : { body: "{}" }) });
         const allow = new Set(String(res.headers.allow ?? "").split(", ").filter(Boolean));
-        // /v1/messages answers in Anthropic's error shape, every other path in OpenAI's.
+        // /v1/messages (and its count_tokens) answers in Anthropic's error shape, every other path in OpenAI's.
         const error = (JSON.parse(res.body) as { error?: { code?: string; message?: string } }).error;
-        const shaped = concrete === "/v1/messages" ? typeof error?.message === "string" : error?.code === "method_not_allowed";
+        const shaped = concrete.startsWith("/v1/messages") ? typeof error?.message === "string" : error?.code === "method_not_allowed";
         if (res.status !== 405 || !shaped || [...methods].some((m) => !allow.has(m)) || allow.size !== methods.size) {
           failures.push(`${wrong} ${concrete}: ${res.status} Allow=${String(res.headers.allow)} (expected ${[...methods].join(", ")})`);
         }
