@@ -79,6 +79,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
   const local = new LocalProvider({
     gpu: config.gpu,
     threads: config.threads,
+    batchThreads: config.batchThreads,
     engineBinary: config.engineBinary,
     parallel: config.parallel,
     ctxSize: config.ctxSize,
@@ -168,7 +169,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     res.json({
       status: ctx.ready ? "ok" : "starting",
       version: VERSION,
-      engine: runtime ? { build: runtime.buildType, gpu: runtime.gpu, threads: runtime.threads } : null,
+      engine: runtime ? { build: runtime.buildType, gpu: runtime.gpu, threads: runtime.threads, batchThreads: runtime.batchThreads } : null,
       models: local.loaded().map((m) => ({ ...m.info, ...m.stats })),
     });
   });
@@ -251,7 +252,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
         const runtime = await local.getRuntime();
         metrics.engineInfo.set({ build: runtime.buildType, gpu: String(runtime.gpu), threads: String(runtime.threads) }, 1);
         for (const m of local.loaded()) metrics.modelState.set({ model: m.info.id }, 1);
-        logger.info({ build: runtime.buildType, gpu: runtime.gpu, threads: runtime.threads, parallel: local.loaded()[0]?.info.parallel }, "engine ready");
+        logger.info({ build: runtime.buildType, gpu: runtime.gpu, threads: runtime.threads, batchThreads: runtime.batchThreads, parallel: local.loaded()[0]?.info.parallel }, "engine ready");
       }
       ctx.ready = true;
       return url;

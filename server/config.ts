@@ -53,6 +53,11 @@ export const ConfigSchema = z.object({
   ctxSize: intFromString(0, 1_048_576).default(0),
   /** CPU threads for the math; 0 chooses from the machine. Defaults to 0 (auto). */
   threads: intFromString(0, 256).default(0),
+  /**
+   * CPU threads for batched decode steps (several sequences at once, or a prompt); 0 chooses: every
+   * core with a local OpenMP build on CPU, else the same as `threads`. Defaults to 0 (auto).
+   */
+  batchThreads: intFromString(0, 256).default(0),
   /** Compute backend. Defaults to auto (a GPU when there is one, the CPU otherwise). */
   gpu: z.enum(GPU_CHOICES).default("auto"),
   /**
@@ -148,6 +153,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: "parallel", key: "parallel", type: "string", help: "concurrent sequences, 0 = auto (default 0)" },
   { flag: "ctx-size", key: "ctxSize", type: "string", help: "context tokens per sequence, 0 = auto (default 0)" },
   { flag: "threads", key: "threads", type: "string", help: "CPU threads, 0 = auto (default 0)" },
+  { flag: "batch-threads", key: "batchThreads", type: "string", help: "CPU threads for batched steps, 0 = auto (default 0: all cores with a local build)" },
   { flag: "gpu", key: "gpu", type: "string", help: "auto|cpu|cuda|vulkan|metal (default auto)" },
   { flag: "engine-binary", key: "engineBinary", type: "string", help: "llama.cpp binary: auto|prebuilt|local (default auto: a local build when there is one)" },
   { flag: "api-key", key: "apiKey", type: "string", help: "require this bearer token on /v1 and /api" },

@@ -24,6 +24,7 @@ export const EDITABLE_SETTINGS = [
   "allowedHosts",
   "insecure",
   "threads",
+  "batchThreads",
   "parallel",
   "ctxSize",
   "gpu",

@@ -46,6 +46,12 @@ export interface StepBatcherOptions {
   waitForStragglers?: boolean;
   /** Add tokens in sequence-id order (part 3). Defaults to true. */
   orderBySequence?: boolean;
+  /**
+   * Threads for a decode of this many tokens, or undefined to keep node-llama-cpp's choice. Lets a
+   * batched step (compute-bound: more threads help) use more cores than one stream's step
+   * (bandwidth-bound, and the JavaScript thread needs a core). Defaults to none.
+   */
+  threadsFor?: (batchTokens: number) => number | undefined;
 }
 
 /**
@@ -99,6 +105,9 @@ export class StepBatcher {
     const addon = (context as unknown as { _ctx?: Record<string, unknown> })._ctx;
     const names = ["sampleToken", "initBatch", "addToBatch", "decodeBatch"] as const;
     if (!addon || names.some((n) => typeof addon[n] !== "function")) return false;
+    const threadsFor = this.options.threadsFor;
+    if (threadsFor && typeof addon.setThreads !== "function") return false;
+    const setThreads = threadsFor ? (addon.setThreads as Method).bind(addon) : null;
     const [sampleToken, initBatch, addToBatch, decodeBatch] = names.map((n) => (addon[n] as Method).bind(addon)) as [
       Method,
       Method,
@@ -166,6 +175,9 @@ export class StepBatcher {
       try {
         for (const a of adds)
           a.batchLogitIndexes.set(addToBatch(a.sequenceId, a.firstTokenIndex, a.tokens, a.logitIndexes) as Uint32Array);
+        // After node-llama-cpp's own setThreads for this decode, so this choice is the one that holds.
+        const threads = threadsFor?.(adds.reduce((n, a) => n + a.tokens.length, 0));
+        if (threads !== undefined) setThreads!(threads);
       } catch (err) {
         return Promise.reject(err);
       }

@@ -137,6 +137,9 @@ function samplingOf(s: SamplingOptions) {
   };
 }
 
+/** Smallest model whose batched steps get the batch threads (see LocalModel.load). */
+const BATCH_THREADS_MIN_MODEL_BYTES = 32 * 2 ** 20;
+
 export class LocalModel {
   private readonly pool: SlotPool<Slot>;
   private readonly grammars: GrammarCache;
@@ -188,7 +191,12 @@ export class LocalModel {
       }
       // One llama_decode with one graph computation per step for all generating sequences
       // (batch-barrier.ts; BENCHMARKS.md, "Batching").
-      const batcher = parallel > 1 ? new StepBatcher() : null;
+      const { threads, batchThreads } = options.runtime;
+      // Steps of 4+ tokens (batched sequences, prompts) get the batch threads; one stream keeps its
+      // core free for JavaScript. Only for models big enough that a step's math outweighs waking the
+      // threads: bench-86M at c=8 went 236 -> 334 tok/s, stories260K fell 2,382 -> 1,411 (BENCHMARKS.md).
+      const splitThreads = batchThreads !== threads && model.size >= BATCH_THREADS_MIN_MODEL_BYTES;
+      const batcher = parallel > 1 ? new StepBatcher(splitThreads ? { threadsFor: (n) => (n >= 4 ? batchThreads : threads) } : {}) : null;
       const context = await model.createContext({
         sequences: parallel,
         contextSize,

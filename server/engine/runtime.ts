@@ -20,6 +20,8 @@ export interface RuntimeOptions {
   gpu: GpuChoice;
   /** 0 chooses from the machine. */
   threads: number;
+  /** Threads for batched decode steps (several sequences, or a prompt); 0 chooses from the binary and machine. Defaults to 0. */
+  batchThreads?: number;
   logger: Logger;
   /** Defaults to "auto". */
   binary?: EngineBinary;
@@ -29,6 +31,8 @@ export interface EngineRuntime {
   readonly llama: Llama;
   /** Threads each context uses for the math. */
   readonly threads: number;
+  /** Threads for a decode step of several tokens (see defaultBatchThreads). */
+  readonly batchThreads: number;
   /** `false` when the CPU does the math. */
   readonly gpu: string | false;
   /** "prebuilt" (the npm binary) or "localBuild" (`npm run build:engine`). */
@@ -57,6 +61,17 @@ export interface EngineRuntime {
 export function defaultThreads(cores: number, gpu: string | false): number {
   if (gpu !== false) return Math.max(1, Math.min(cores, 4));
   return Math.max(1, Math.min(cores - 1, 16));
+}
+
+/**
+ * Threads for batched steps. A step of several tokens is compute-bound, so a second core pays off
+ * there even on 2 cores: with the local (OpenMP) build, bench-86M at c=8 went 236 -> 288 tok/s with
+ * 2 threads, while one stream fell 171 -> 112 (BENCHMARKS.md, "Batch threads"). The prebuilt binary
+ * has no OpenMP and collapses at 2 threads whatever the batch, so it keeps `threads`.
+ */
+export function defaultBatchThreads(cores: number, threads: number, buildType: string, gpu: string | false): number {
+  if (gpu !== false || buildType !== "localBuild") return threads;
+  return Math.max(threads, Math.min(cores, 16));
 }
 
 const LOG_MAP: Record<string, "error" | "warn" | "info" | "debug"> = {
@@ -130,10 +145,13 @@ export async function createRuntime(options: RuntimeOptions): Promise<EngineRunt
     throw new Error("No local llama.cpp build found: run `npm run build:engine` first.");
   }
   const threads = requested ?? defaultThreads(cores, llama.gpu);
-  llama.maxThreads = threads;
+  const batchThreads = options.batchThreads && options.batchThreads > 0 ? options.batchThreads : defaultBatchThreads(cores, threads, llama.buildType, llama.gpu);
+  // The cap covers the batched steps; one stream's steps still ask for `threads` (local-model.ts).
+  llama.maxThreads = Math.max(threads, batchThreads);
   return {
     llama,
     threads,
+    batchThreads,
     gpu: llama.gpu,
     buildType: llama.buildType,
     explainFailure: (fn) => explainNativeFailure(errors, fn),

@@ -22,6 +22,8 @@ import type { ChatRequest, EmbeddingRequest, EmbeddingResult, GenerationRequest,
 export interface LocalProviderOptions {
   gpu: GpuChoice;
   threads: number;
+  /** 0 = auto. Defaults to 0. */
+  batchThreads?: number;
   /** Defaults to "auto". */
   engineBinary?: EngineBinary;
   parallel: number;
@@ -142,6 +144,7 @@ export class LocalProvider implements Provider {
     this.runtime ??= createRuntime({
       gpu: this.options.gpu,
       threads: this.options.threads,
+      batchThreads: this.options.batchThreads ?? 0,
       binary: this.options.engineBinary ?? "auto",
       logger: this.options.logger,
     });
