@@ -98,6 +98,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     loadWaitSeconds: config.modelLoadTimeout,
     settingsFile: path.join(config.dataDir, "model-settings.json"),
     hfEndpoint: config.hfEndpoint,
+    ...(config.hfToken ? { hfToken: config.hfToken } : {}),
     ...(config.chatTemplate !== undefined ? { chatTemplate: config.chatTemplate } : {}),
     onModelState: (model, info) => metrics.setModelState(model, info.state, info.memoryBytes ?? 0),
   });

@@ -117,6 +117,12 @@ export const ConfigSchema = z.object({
   modelMemoryMb: intFromString(0, 16 * 1024 * 1024).default(0),
   /** Seconds a request waits for its model to load before a 503. Defaults to 120. */
   modelLoadTimeout: intFromString(1, 86_400).default(120),
+  /**
+   * A Hugging Face access token for gated and private repositories. Only from the environment
+   * (HEARTH_HF_TOKEN, or HF_TOKEN as Hugging Face's own tools use), never a flag or the settings
+   * file; sent only to `hfEndpoint`'s host, never across a redirect. Defaults to none.
+   */
+  hfToken: z.string().min(1).optional(),
   /** Base URL of Hugging Face (or a mirror) for model downloads. Defaults to https://huggingface.co. */
   hfEndpoint: z.url({ protocol: /^https?$/ }).default("https://huggingface.co"),
   /**
@@ -247,6 +253,8 @@ export function loadConfig(sources: LoadConfigSources = {}): Config {
   }
   if (env.HEARTH_SECRETS_KEY) fromEnv.secretsKey = env.HEARTH_SECRETS_KEY;
   if (env.HEARTH_UI_TOKEN) fromEnv.uiToken = env.HEARTH_UI_TOKEN;
+  const hfToken = env.HEARTH_HF_TOKEN || env.HF_TOKEN;
+  if (hfToken) fromEnv.hfToken = hfToken;
   const { config: configFile, ...fromCli } = cli;
   const dataDirGuess = (sources.overrides?.dataDir ?? fromCli.dataDir ?? fromEnv.dataDir ?? defaultDataDir(env)) as string;
   const settingsFile = configFile ?? env.HEARTH_CONFIG;
@@ -279,7 +287,7 @@ export function loadConfig(sources: LoadConfigSources = {}): Config {
 }
 
 /** Environment variables that hold secrets: the server's API key and the key that opens secrets.json. */
-export const SECRET_ENV_VARS = ["HEARTH_API_KEY", "HEARTH_SECRETS_KEY", "HEARTH_UI_TOKEN"] as const;
+export const SECRET_ENV_VARS = ["HEARTH_API_KEY", "HEARTH_SECRETS_KEY", "HEARTH_UI_TOKEN", "HEARTH_HF_TOKEN", "HF_TOKEN"] as const;
 
 /**
  * Removes the secret variables from `env` once the config holds them, so no child process

@@ -43,7 +43,7 @@ export const EDITABLE_SETTINGS = [
 ] as const satisfies readonly (keyof Config)[];
 export type EditableKey = (typeof EDITABLE_SETTINGS)[number];
 
-const SECRET_KEYS = new Set<string>(["apiKey", "secretsKey", "uiToken"]);
+const SECRET_KEYS = new Set<string>(["apiKey", "secretsKey", "uiToken", "hfToken"]);
 
 /** Body of PUT /api/settings: any editable keys; `null` removes a key from the file (back to its default). */
 export const SettingsPatchSchema = z.record(z.string(), z.unknown());

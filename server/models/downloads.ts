@@ -50,6 +50,8 @@ export interface DownloadSnapshot {
 export interface DownloadManagerOptions {
   modelsDir: string;
   hfEndpoint: string;
+  /** Hugging Face access token: sent to `hfEndpoint`'s origin only (not to its CDN, not to plain URLs). Defaults to none. */
+  hfToken?: string;
   library: ModelLibrary;
   logger: Logger;
   /** Downloads that run at once; more wait in "queued". Defaults to 2. */
@@ -160,6 +162,20 @@ export function describeNetworkError(err: unknown, url: string): DownloadError {
   }
 }
 
+/**
+ * Adds the Hugging Face token to requests for `origin` only. Redirects are followed by hand
+ * (`request` below), so each hop comes through here and the CDN (another host, signed URLs) or any
+ * other host never sees the token.
+ */
+function withTokenFor(origin: string, token: string, fetcher: Fetcher): Fetcher {
+  return (url, init) => {
+    if (new URL(url).origin !== origin) return fetcher(url, init);
+    const headers = new Headers(init?.headers);
+    headers.set("Authorization", `Bearer ${token}`);
+    return fetcher(url, { ...init, headers });
+  };
+}
+
 export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }> {
   private readonly jobs = new Map<string, Job>();
   private readonly stagingRoot: string;
@@ -171,7 +187,8 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
     super();
     this.setMaxListeners(0);
     this.stagingRoot = path.join(path.resolve(options.modelsDir), STAGING_DIR);
-    this.fetcher = options.fetcher ?? ((url, init) => fetch(url, init));
+    const fetcher: Fetcher = options.fetcher ?? ((url, init) => fetch(url, init));
+    this.fetcher = options.hfToken ? withTokenFor(new URL(options.hfEndpoint).origin, options.hfToken, fetcher) : fetcher;
   }
 
   private get connectTimeoutMs(): number {

@@ -145,7 +145,13 @@ async function listRepo(hfEndpoint: string, repo: string, revision: string, fetc
   const url = `${base}/api/models/${repo}${revision === "main" ? "" : `/revision/${encodeURIComponent(revision)}`}?blobs=true`;
   const res = await fetcher(url, { signal, headers: { Accept: "application/json" } });
   if (res.status === 401 || res.status === 403) {
-    throw new DownloadError(`The repository ${repo} is private or gated: it needs a Hugging Face access token, which Hearth does not send yet.`, false, false, 403);
+    throw new DownloadError(
+      `The repository ${repo} is private or gated, and ${new URL(base).host} refused this request. Accept the model's terms on its page, ` +
+        "then give Hearth an access token: set HF_TOKEN (or HEARTH_HF_TOKEN) and restart it. If a token is set, it lacks access to this repository.",
+      false,
+      false,
+      403,
+    );
   }
   if (res.status === 404) throw new DownloadError(`No repository ${repo} (revision ${revision}) on ${new URL(base).host}.`, false, false, 404);
   if (!res.ok) throw new DownloadError(`Listing ${repo} failed: ${new URL(base).host} answered HTTP ${res.status}.`, false, res.status >= 500);

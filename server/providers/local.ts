@@ -50,6 +50,8 @@ export interface LocalProviderOptions {
   library?: ModelLibrary;
   /** Base URL of Hugging Face for downloads. Defaults to https://huggingface.co. */
   hfEndpoint?: string;
+  /** Sent to `hfEndpoint` only. Defaults to none. */
+  hfToken?: string;
   /** A chat wrapper name or Jinja template for every local model instead of its own. Defaults to none. */
   chatTemplate?: string;
   /** Options for the download manager (timeouts, retries), mostly for tests. */
@@ -127,6 +129,7 @@ export class LocalProvider implements Provider {
       ...options.downloadOptions,
       modelsDir: options.modelsDir,
       hfEndpoint: options.hfEndpoint ?? "https://huggingface.co",
+      ...(options.hfToken ? { hfToken: options.hfToken } : {}),
       library: this.library,
       logger: options.logger,
     });

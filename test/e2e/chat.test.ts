@@ -99,7 +99,8 @@ describe("chat in the browser", { timeout: 300_000 }, () => {
     const reply = stored.messages[1]!;
     const word = reply.content.match(/[A-Za-z]{5,}/)?.[0] ?? "dragon";
     await page.keyboard.press("Control+k");
-    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Search history");
+    // Focus moves once React has handled the key: wait for it (a loaded machine takes a frame or two).
+    await page.waitForFunction(() => document.activeElement?.getAttribute("aria-label") === "Search history", undefined, { timeout: 5000 });
     await page.keyboard.type(word.slice(0, 4), { delay: 30 });
     const hit = page.locator(".hit", { hasText: "Once upon a time there was a dragon" }).first();
     await hit.waitFor();

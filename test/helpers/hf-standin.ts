@@ -3,7 +3,9 @@
  * (`/api/models/<repo>?blobs=true` with LFS sizes and sha256), `/<repo>/resolve/<rev>/<file>`
  * answering with a redirect that carries X-Linked-Size and X-Linked-ETag like the real one, and
  * a "CDN" that serves the bytes with Range support. Tests can make it lie about a file's size
- * or checksum, cut the connection mid-file, or hold the transfer until released.
+ * or checksum, cut the connection mid-file, or hold the transfer until released. Gated files need
+ * `Authorization: Bearer <token>` on the listing and the resolve URL, and their CDN is another
+ * origin (a second port), as huggingface.co's is, so a token sent there is visible in `requests`.
  */
 import crypto from "node:crypto";
 import http from "node:http";
@@ -19,6 +21,8 @@ export interface StandInFile {
   claimSha256?: string;
   /** Announce this size instead of the real one (size mismatch). */
   claimSize?: number;
+  /** The repository is gated: this token is required on the listing and the resolve URL. */
+  gatedToken?: string;
 }
 
 export interface Behaviour {
@@ -43,6 +47,9 @@ export interface LoggedRequest {
   url: string;
   range: string | null;
   ifRange: string | null;
+  /** The port the request came to (the CDN has its own). */
+  port: number;
+  authorization: string | null;
 }
 
 export class HfStandIn {
@@ -50,6 +57,9 @@ export class HfStandIn {
   readonly behaviours = new Map<string, Behaviour>();
   readonly requests: LoggedRequest[] = [];
   private server: http.Server | null = null;
+  private cdn: http.Server | null = null;
+  /** The gated files' CDN: same host, another port, so another origin. */
+  cdnUrl = "";
   private held: (() => void)[] = [];
   url = "";
 
@@ -79,22 +89,36 @@ export class HfStandIn {
     this.server = http.createServer((req, res) => this.handle(req, res));
     await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.cdn = http.createServer((req, res) => this.handle(req, res));
+    await new Promise<void>((resolve) => this.cdn!.listen(0, "127.0.0.1", resolve));
+    this.cdnUrl = `http://127.0.0.1:${(this.cdn.address() as AddressInfo).port}`;
     return this.url;
   }
 
   async close(): Promise<void> {
     this.release();
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    for (const s of [this.server, this.cdn]) {
+      s?.closeAllConnections();
+      await new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()));
+    }
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? "/", this.url);
-    this.requests.push({ method: req.method ?? "", url: url.pathname, range: req.headers.range ?? null, ifRange: (req.headers["if-range"] as string | undefined) ?? null });
+    this.requests.push({
+      method: req.method ?? "",
+      url: url.pathname,
+      range: req.headers.range ?? null,
+      ifRange: (req.headers["if-range"] as string | undefined) ?? null,
+      port: req.socket.localPort ?? 0,
+      authorization: req.headers.authorization ?? null,
+    });
+    const refused = (file: StandInFile | undefined) => file?.gatedToken !== undefined && req.headers.authorization !== `Bearer ${file.gatedToken}`;
     const api = /^\/api\/models\/([^/]+\/[^/]+)$/.exec(url.pathname);
     if (api) {
       const repo = decodeURIComponent(api[1]!);
       const siblings = [...this.files.values()].filter((f) => f.repo === repo);
+      if (refused(siblings[0])) return void res.writeHead(401, { "content-type": "application/json" }).end('{"error":"Access to this model is restricted."}');
       if (siblings.length === 0) return void res.writeHead(404, { "content-type": "application/json" }).end('{"error":"Repository not found"}');
       const body = {
         id: repo,
@@ -114,10 +138,11 @@ export class HfStandIn {
         return void res.writeHead(behaviour.statusTimes.status).end(`status ${behaviour.statusTimes.status}`);
       }
       if (!file) return void res.writeHead(404).end("Entry not found");
+      if (refused(file)) return void res.writeHead(401).end("Access to this model is restricted.");
       // Like huggingface.co: the size and sha256 ride on the redirect to the CDN.
       return void res
         .writeHead(302, {
-          location: `/cdn/${encodeURIComponent(key)}`,
+          location: `${file.gatedToken !== undefined ? this.cdnUrl : ""}/cdn/${encodeURIComponent(key)}`,
           "x-linked-size": String(file.claimSize ?? file.data.length),
           "x-linked-etag": `"${file.claimSha256 ?? HfStandIn.sha256(file.data)}"`,
         })

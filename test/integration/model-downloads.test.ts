@@ -272,6 +272,34 @@ describe("model downloads from a Hugging Face stand-in", () => {
     assert.ok(!filesUnder(modelsDirOf(t)).some((f) => f.includes("html")));
   });
 
+  test("a gated repository: without a token a clear 403 naming HF_TOKEN; with one, the token goes to Hugging Face and never to its CDN", async () => {
+    const token = "hf_test_token_5b1e0c";
+    hf.add({ repo: "gated/stories", path: "gated-Q8_0.gguf", data: model, gatedToken: token });
+    const refused = await api<{ error: { message: string } }>(t, "POST", "/models/downloads", { source: "hf:gated/stories/gated-Q8_0.gguf" });
+    assert.equal(refused.status, 403, JSON.stringify(refused.body));
+    assert.match(refused.body.error.message, /gated.*HF_TOKEN/s);
+
+    const withToken = await startTestServer({ hfEndpoint: hf.url, hfToken: token, modelIdleTimeout: 0 }, { withModel: false });
+    try {
+      const first = hf.requests.length;
+      const start = await api<Snapshot>(withToken, "POST", "/models/downloads", { source: "hf:gated/stories/gated-Q8_0.gguf" });
+      assert.equal(start.status, 201, JSON.stringify(start.body));
+      const seen = await readEvents(`${withToken.url}/api/models/downloads/${start.body.id}/events`, terminal);
+      assert.equal(seen.at(-1)!.state, "completed", seen.at(-1)!.error ?? "");
+      const mainPort = Number(new URL(hf.url).port);
+      const sent = hf.requests.slice(first);
+      assert.ok(sent.some((r) => r.port !== mainPort), "the bytes came from the CDN's origin");
+      for (const r of sent) {
+        if (r.port === mainPort) assert.equal(r.authorization, `Bearer ${token}`, `${r.url} on Hugging Face carries the token`);
+        else assert.equal(r.authorization, null, `${r.url} on the CDN carries no token`);
+      }
+      // The token is a secret: /api/settings never shows it.
+      assert.ok(!JSON.stringify((await api(withToken, "GET", "/settings")).body).includes(token));
+    } finally {
+      await withToken.close();
+    }
+  });
+
   test("plain URLs download with a given sha256; a wrong one is rejected; 404 says not found", async () => {
     const good = await api<Snapshot>(t, "POST", "/models/downloads", { source: `${hf.url}/plain/plain.gguf`, sha256: HfStandIn.sha256(model) });
     assert.equal(good.status, 201, JSON.stringify(good.body));
