@@ -247,6 +247,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
       if (config.model) {
         const file = await resolveModelPath(config.model, {
           modelsDir: path.join(config.dataDir, "models"),
+          ...(config.hfToken ? { hfToken: config.hfToken } : {}),
           onProgress: (done, total) => logger.info({ downloaded: done, total }, "downloading model"),
         });
         await local.load(file, (p) => logger.debug({ progress: p }, "loading model"));

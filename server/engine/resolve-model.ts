@@ -12,6 +12,8 @@ export interface ResolveOptions {
   modelsDir: string;
   onProgress?: (downloaded: number, total: number) => void;
   signal?: AbortSignal;
+  /** Hugging Face access token for gated `hf:` models. Defaults to none. */
+  hfToken?: string;
 }
 
 const isUri = (s: string) => s.startsWith("hf:") || /^https?:\/\//.test(s);
@@ -26,6 +28,8 @@ export async function resolveModelPath(spec: string, options: ResolveOptions): P
       download: "auto",
       cli: false,
       ...(signal ? { signal } : {}),
+      // The server scrubs HF_TOKEN from its environment, so node-llama-cpp gets it from here.
+      ...(options.hfToken ? { tokens: { huggingFace: options.hfToken } } : {}),
       onProgress: ({ downloadedSize, totalSize }) => options.onProgress?.(downloadedSize, totalSize),
     });
   }
