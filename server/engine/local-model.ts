@@ -19,7 +19,7 @@ import {
   type LlamaModel,
   type Token,
 } from "node-llama-cpp";
-import { BadRequestError, HearthError, ShuttingDownError } from "../errors.js";
+import { BadRequestError, ShuttingDownError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type {
   ChatRequest,
@@ -137,6 +137,14 @@ function samplingOf(s: SamplingOptions) {
   };
 }
 
+/** Characters of a chat's messages and tool-call arguments: what the prompt-size bounds are checked on. */
+function chatChars(request: ChatRequest): number {
+  return request.messages.reduce(
+    (sum, m) => sum + (m.content?.length ?? 0) + (m.role === "assistant" ? (m.toolCalls ?? []).reduce((n, c) => n + c.arguments.length, 0) : 0),
+    0,
+  );
+}
+
 /** Smallest model whose batched steps get the batch threads (see LocalModel.load). */
 const BATCH_THREADS_MIN_MODEL_BYTES = 32 * 2 ** 20;
 
@@ -241,15 +249,6 @@ export class LocalModel {
   /** Validates, counts the prompt, waits for a sequence, then streams events. */
   async generate(request: GenerationRequest, signal: AbortSignal): Promise<GenerationStream> {
     if (this.closing) throw new ShuttingDownError();
-    // vLLM's own fields: guided_json on chat is followed (as response_format json_schema); the rest
-    // would change what comes back, so they are refused instead of silently ignored.
-    const unsupported = (request.vllmParams ?? []).filter((p) => !(p === "guided_json" && request.kind === "chat"));
-    if (unsupported.length > 0) {
-      throw new BadRequestError(
-        `'${unsupported[0]}' is a vLLM parameter; local models do not support it. For structured output use response_format (or guided_json on chat).`,
-        { param: unsupported[0], code: "unsupported_parameter" },
-      );
-    }
     return request.kind === "chat" ? this.generateChat(request, signal) : this.generateCompletion(request, signal);
   }
 
@@ -285,8 +284,8 @@ export class LocalModel {
    * the model's chat template, as `generate` would send them (`/v1/messages/count_tokens`).
    */
   countChatTokens(request: ChatRequest): number {
-    const chars = request.messages.reduce((sum, m) => sum + (m.content?.length ?? 0), 0);
-    assertTextCanFit(chars, this.info.contextSize * 64, this.tokenChars, "messages");
+    // Counting a prompt longer than the context is the point; the bound only keeps tokenizing cheap.
+    assertTextCanFit(chatChars(request), this.info.contextSize * 64, this.tokenChars, "messages");
     const { history, functions } = this.chatPromptOf(request);
     return this.pool.slots[0]!.chat.chatWrapper.generateContextState({ chatHistory: history, availableFunctions: functions, documentFunctionParams: true })
       .contextText.tokenize(this.model.tokenizer).length;
@@ -299,8 +298,7 @@ export class LocalModel {
       });
     }
     const forcedTool = request.tools.length > 0 && (request.toolChoice === "required" || typeof request.toolChoice === "object");
-    const chars = request.messages.reduce((sum, m) => sum + (m.content?.length ?? 0) + (m.role === "assistant" ? (m.toolCalls ?? []).reduce((n, c) => n + c.arguments.length, 0) : 0), 0);
-    assertTextCanFit(chars, this.info.contextSize, this.tokenChars, "messages");
+    assertTextCanFit(chatChars(request), this.info.contextSize, this.tokenChars, "messages");
     assertStopsCanMatch(request.stop, this.info.contextSize, this.tokenChars);
     // Tool schemas become prompt text and grammars: bound them before either is built.
     request.tools.forEach((t, i) => t.parameters !== undefined && checkSchemaBounds(t.parameters, `tools.${i}.function.parameters`));
@@ -466,7 +464,7 @@ export class LocalModel {
         queue.end();
       } catch (err) {
         // An abort before the first token throws even with stopOnAbortSignal (ENGINE-NOTES §0.5).
-        queue.fail(genSignal.aborted ? genSignal.reason : err instanceof HearthError ? err : err);
+        queue.fail(genSignal.aborted ? genSignal.reason : err);
       } finally {
         this.shutdown.signal.removeEventListener("abort", onShutdown);
         this.pool.release(slot);

@@ -65,9 +65,11 @@ export function defaultThreads(cores: number, gpu: string | false): number {
 
 /**
  * Threads for batched steps. A step of several tokens is compute-bound, so a second core pays off
- * there even on 2 cores: with the local (OpenMP) build, bench-86M at c=8 went 236 -> 288 tok/s with
- * 2 threads, while one stream fell 171 -> 112 (BENCHMARKS.md, "Batch threads"). The prebuilt binary
- * has no OpenMP and collapses at 2 threads whatever the batch, so it keeps `threads`.
+ * there even on 2 cores, while one stream's step is not and loses the core its JavaScript needs:
+ * with the local (OpenMP) build, bench-86M through HTTP gave 197 tok/s for one stream and 334 for
+ * eight with 1 and 2 threads split this way, against 171/236 with 1 thread for everything and
+ * 112/288 with 2 (BENCHMARKS.md, "Batch threads"). The prebuilt binary has no OpenMP and collapses
+ * at 2 threads whatever the batch, so it keeps `threads`.
  */
 export function defaultBatchThreads(cores: number, threads: number, buildType: string, gpu: string | false): number {
   if (gpu !== false || buildType !== "localBuild") return threads;

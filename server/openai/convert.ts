@@ -5,13 +5,7 @@
  */
 import { BadRequestError } from "../errors.js";
 import type { ChatMessage, ChatRequest, CompletionRequest, EmbeddingRequest, ResponseFormat, SamplingOptions, ToolChoice } from "../providers/types.js";
-import { VLLM_EXTRAS, type ChatCompletionRequestBody, type CompletionRequestBody, type EmbeddingRequestBody } from "./schemas.js";
-
-/** The vLLM-only fields a request set. */
-function vllmParamsOf(body: Partial<Record<(typeof VLLM_EXTRAS)[number], unknown>>): { vllmParams?: string[] } {
-  const set = VLLM_EXTRAS.filter((k) => body[k] !== undefined && body[k] !== null);
-  return set.length > 0 ? { vllmParams: set } : {};
-}
+import type { ChatCompletionRequestBody, CompletionRequestBody, EmbeddingRequestBody } from "./schemas.js";
 
 /** vLLM's `guided_json` as a JSON schema: an object, or JSON text of one. */
 function guidedJsonSchema(value: Record<string, unknown> | string): Record<string, unknown> {
@@ -151,7 +145,6 @@ export function toChatRequest(body: ChatCompletionRequestBody): ChatRequest {
     parallelToolCalls: body.parallel_tool_calls ?? true,
     ...(body.logprobs ? { topLogprobs: body.top_logprobs ?? 0 } : {}),
     ...(body.user ? { user: body.user } : {}),
-    ...vllmParamsOf(body),
     wire: body as Record<string, unknown>,
   };
 }
@@ -179,7 +172,6 @@ export function toCompletionRequest(body: CompletionRequestBody): CompletionRequ
     sampling: samplingOf(body),
     stop: stopOf(body.stop),
     ...(body.user ? { user: body.user } : {}),
-    ...vllmParamsOf(body),
     wire: body as Record<string, unknown>,
   };
 }

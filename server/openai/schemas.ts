@@ -99,6 +99,11 @@ export const VLLM_EXTRAS = [
 ] as const;
 export type VllmExtra = (typeof VLLM_EXTRAS)[number];
 
+/** The vLLM fields a request's wire body sets (not null), in VLLM_EXTRAS order. */
+export function vllmExtrasIn(wire: Record<string, unknown> | undefined): VllmExtra[] {
+  return wire ? VLLM_EXTRAS.filter((k) => wire[k] !== undefined && wire[k] !== null) : [];
+}
+
 const vllmExtras = {
   guided_json: z.union([z.record(z.string(), z.unknown()), z.string()]).nullish(),
   guided_regex: z.string().nullish(),

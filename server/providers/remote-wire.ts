@@ -6,7 +6,7 @@
 import crypto from "node:crypto";
 import { createParser, type EventSourceParser } from "eventsource-parser";
 import { BadRequestError, UpstreamError } from "../errors.js";
-import { VLLM_EXTRAS } from "../openai/schemas.js";
+import { vllmExtrasIn } from "../openai/schemas.js";
 import type { ProviderKind } from "./provider-config.js";
 import type {
   ChatMessage,
@@ -29,7 +29,6 @@ import type {
  *   return unconstrained output).
  * - `stop`: OpenAI takes at most 4 sequences; more is refused rather than truncated.
  */
-export { VLLM_EXTRAS };
 
 export interface KindPolicy {
   topK: "send" | "drop";
@@ -87,8 +86,7 @@ function samplingBody(sampling: SamplingOptions, wire: Record<string, unknown> |
 function extrasBody(wire: Record<string, unknown> | undefined, policy: KindPolicy, kind: ProviderKind): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   if (!wire) return body;
-  for (const field of VLLM_EXTRAS) {
-    if (wire[field] === undefined || wire[field] === null) continue;
+  for (const field of vllmExtrasIn(wire)) {
     if (policy.extras === "refuse") {
       throw new BadRequestError(`'${field}' is not supported by ${kind} providers; for structured output use response_format.`, {
         param: field,

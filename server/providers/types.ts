@@ -56,8 +56,6 @@ interface GenerationRequestBase {
   user?: string;
   /** The validated wire body, for providers that forward it (remote ones). */
   wire?: Record<string, unknown>;
-  /** vLLM-only fields the request set (wire names): a vLLM upstream gets them; others follow or refuse them. */
-  vllmParams?: string[];
 }
 
 export interface ChatRequest extends GenerationRequestBase {

@@ -14,6 +14,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { _electron, type ElectronApplication, type Page } from "playwright-core";
 import { findElectronBinary } from "../../scripts/electron-binary.mjs";
+import { descendants } from "../helpers/cli-process.js";
 import { isAlive, repoRoot, tempDir, waitGone } from "../helpers/electron-server.js";
 import { testModelPath } from "../helpers/models.js";
 
@@ -27,26 +28,6 @@ const skip: string | false = !electron.bin
 let app: ElectronApplication | null = null;
 let page: Page | null = null;
 const dirs: string[] = [];
-
-/** Every process below `pid` (Linux/macOS `ps`), so the test can prove none is left behind. */
-function descendants(pid: number): number[] {
-  const out = execFileSync("ps", ["-A", "-o", "pid=,ppid="], { encoding: "utf8" });
-  const children = new Map<number, number[]>();
-  for (const line of out.trim().split("\n")) {
-    const [p, pp] = line.trim().split(/\s+/).map(Number);
-    if (p === undefined || pp === undefined) continue;
-    children.set(pp, [...(children.get(pp) ?? []), p]);
-  }
-  const all: number[] = [];
-  const visit = (p: number) => {
-    for (const c of children.get(p) ?? []) {
-      all.push(c);
-      visit(c);
-    }
-  };
-  visit(pid);
-  return all;
-}
 
 /** The utility process running the Hearth server (a child of Electron's main process). */
 function serverPid(mainPid: number): number | undefined {

@@ -2,7 +2,7 @@
  * `hearth serve` as a child process, for the tests that need a real process: signals, kill -9,
  * exit codes, stderr as the JSON log stream.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import fs from "node:fs";
 import path from "node:path";
@@ -75,20 +75,57 @@ export async function killHard(p: { child: ChildProcess; exited: Promise<unknown
   await p.exited;
 }
 
-/** Pids of the live processes in process group `pgid` (Linux /proc; empty elsewhere). */
-export function processGroupMembers(pgid: number): number[] {
-  if (process.platform !== "linux") return [];
-  const out: number[] = [];
+interface ProcessRow {
+  pid: number;
+  ppid: number;
+  pgrp: number;
+  /** "Z" for a zombie. */
+  state: string;
+}
+
+/** Every live process: /proc on Linux (fast enough to poll), `ps` elsewhere. */
+function processTable(): ProcessRow[] {
+  const rows: ProcessRow[] = [];
+  if (process.platform !== "linux") {
+    const out = execFileSync("ps", ["-A", "-o", "pid=,ppid=,pgid=,state="], { encoding: "utf8" });
+    for (const line of out.trim().split("\n")) {
+      const [pid, ppid, pgrp, state] = line.trim().split(/\s+/);
+      rows.push({ pid: Number(pid), ppid: Number(ppid), pgrp: Number(pgrp), state: (state ?? "").slice(0, 1) });
+    }
+    return rows;
+  }
   for (const entry of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
       // Fields after the command name (which may hold spaces): state ppid pgrp ...
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[2]) === pgid && fields[0] !== "Z") out.push(Number(entry));
+      rows.push({ pid: Number(entry), state: fields[0] ?? "", ppid: Number(fields[1]), pgrp: Number(fields[2]) });
     } catch {
       // the process ended while we looked
     }
   }
+  return rows;
+}
+
+/** Pids of the live processes in process group `pgid`. */
+export function processGroupMembers(pgid: number): number[] {
+  return processTable()
+    .filter((r) => r.pgrp === pgid && r.state !== "Z")
+    .map((r) => r.pid);
+}
+
+/** Every process below `pid` (children, theirs, ...), to prove none is left behind or to inspect them. */
+export function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const r of processTable()) children.set(r.ppid, [...(children.get(r.ppid) ?? []), r.pid]);
+  const out: number[] = [];
+  const visit = (p: number) => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      visit(c);
+    }
+  };
+  visit(pid);
   return out;
 }

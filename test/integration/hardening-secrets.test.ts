@@ -16,7 +16,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { after, before, test } from "node:test";
-import { killHard, spawnHearth, type HearthProcess } from "../helpers/cli-process.js";
+import { descendants, killHard, spawnHearth, type HearthProcess } from "../helpers/cli-process.js";
 import { withStringMetadata } from "../helpers/gguf-writer.js";
 import { testModelPath } from "../helpers/models.js";
 import { rawRequest } from "../helpers/raw-http.js";
@@ -48,30 +48,6 @@ async function call(pathname: string, init: { method?: string; body?: unknown } 
   });
   answers.push(res.body, JSON.stringify(res.headers));
   return res;
-}
-
-/** The live processes whose parent is `pid`, and theirs. */
-function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // gone
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const c of children.get(p) ?? []) {
-      out.push(c);
-      walk(c);
-    }
-  };
-  walk(pid);
-  return out;
 }
 
 before(async () => {
