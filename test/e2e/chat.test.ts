@@ -38,17 +38,32 @@ describe("chat in the browser", { timeout: 300_000 }, () => {
 
   test("the empty chat offers the model and a focused message box", async () => {
     await page.getByRole("heading", { name: "What can I help with?" }).waitFor();
+    // The model list and the focus arrive a render or two after the heading: wait for both (bounded).
+    await page.waitForFunction(
+      () => (document.querySelector('[aria-label="Model"]') as HTMLSelectElement | HTMLInputElement | null)?.value === "stories260K",
+      undefined,
+      { timeout: 10_000 },
+    );
     assert.equal(await page.getByLabel("Model", { exact: true }).inputValue(), "stories260K");
-    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Message");
+    await page.waitForFunction(() => document.activeElement?.getAttribute("aria-label") === "Message", undefined, { timeout: 10_000 });
     await screenshotBothThemes(page, "chat-empty");
   });
 
   test("sending a message streams the reply in, then shows it stored with its stats", async () => {
     await page.getByLabel("Message", { exact: true }).fill("Once upon a time there was a dragon");
+    // The reply must appear while streaming (the streaming article), before it is stored. 48 tokens
+    // of the tiny model can stream in less than one of Playwright's polls, so the page itself records
+    // every DOM change that shows a streaming reply.
+    await page.evaluate(() => {
+      const w = window as unknown as { sawStreaming: boolean };
+      w.sawStreaming = false;
+      new MutationObserver(() => {
+        if (document.querySelector('article[data-status="streaming"] .markdown')) w.sawStreaming = true;
+      }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ["data-status"] });
+    });
     await page.keyboard.press("Enter");
-    // The reply appears while streaming (the streaming article), before it is stored.
-    await page.locator('article[data-status="streaming"] .markdown').first().waitFor({ timeout: LONG });
     await storedReplies().first().waitFor({ timeout: LONG });
+    assert.equal(await page.evaluate(() => (window as unknown as { sawStreaming: boolean }).sawStreaming), true, "the reply was shown while it streamed");
     assert.match(page.url(), /#\/c\/conv_/);
     conversationId = decodeURIComponent(page.url().split("#/c/")[1]!.split("?")[0]!);
     const stored = await conversation();
