@@ -121,9 +121,13 @@ describe("chat in the browser", { timeout: 300_000 }, () => {
     await hit.waitFor();
     assert.ok((await hit.locator("mark").count()) > 0, "the match is highlighted");
     await screenshotBothThemes(page, "search");
-    await page.locator(".hit").filter({ has: page.locator("mark") }).first().click();
+    // Title hits come first and lead to the conversation, not a message; when the sampled reply's
+    // word is also in the title ("there", "dragon"), the first marked hit is a title hit. Pick a
+    // message hit: its snippet holds the mark.
+    await page.locator(".hit").filter({ has: page.locator(".hit-snippet mark") }).first().click();
     await page.waitForURL(/\?m=\d+/);
     const messageId = Number(new URL(page.url().replace("#", "")).searchParams.get("m"));
+    assert.ok(stored.messages.some((m) => m.id === messageId), `the hit leads to a message of the conversation (${messageId})`);
     const target = page.locator(`#msg-${messageId}`);
     await target.waitFor();
     assert.match((await target.getAttribute("class")) ?? "", /highlighted/);
