@@ -145,6 +145,19 @@ function chatChars(request: ChatRequest): number {
   );
 }
 
+/**
+ * When the HTTP side hears of new events: after node-llama-cpp has dispatched the next decode, so
+ * the chunk's JSON, the SSE write and history work run on the JavaScript thread while the native
+ * threads compute, instead of between a token and the next decode. node-llama-cpp queues its
+ * dispatch with setImmediate in the turn that produced the token; a second setImmediate lands after
+ * it. One stream through HTTP on bench-86M: 167 -> 182 and 208 -> 242 tok/s against a bare loop's
+ * 196 and 230 (BENCHMARKS.md, "Overlapping the HTTP work with the decode"). Events that arrive in
+ * between are taken together.
+ */
+function afterNextDispatch(deliver: () => void): void {
+  setImmediate(() => setImmediate(deliver));
+}
+
 /** Smallest model whose batched steps get the batch threads (see LocalModel.load). */
 const BATCH_THREADS_MIN_MODEL_BYTES = 32 * 2 ** 20;
 
@@ -443,7 +456,7 @@ export class LocalModel {
     if (this.shutdown.signal.aborted) onShutdown();
     else this.shutdown.signal.addEventListener("abort", onShutdown, { once: true });
     const genSignal = AbortSignal.any([signal, controller.signal]);
-    const queue = new AsyncQueue<GenerationEvent>(() => controller.abort(new Error("consumer stopped reading")));
+    const queue = new AsyncQueue<GenerationEvent>(() => controller.abort(new Error("consumer stopped reading")), afterNextDispatch);
     const cachedTokens = Math.max(0, Math.min(slot.sequence.compareContextTokens(promptTokens).firstDifferentIndex, promptTokens.length - 1));
     const meterBefore = slot.sequence.tokenMeter.getState();
 

@@ -11,24 +11,61 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   private error: unknown = undefined;
   private hasError = false;
 
-  constructor(private readonly onReturn?: () => void) {}
+  private wakeScheduled = false;
+
+  /**
+   * `wake`, when given, decides when a waiting consumer hears of pushed items (it calls the function
+   * it is handed then); items pushed meanwhile are taken together. Without it the consumer wakes at once.
+   */
+  constructor(
+    private readonly onReturn?: () => void,
+    private readonly wake?: (deliver: () => void) => void,
+  ) {}
 
   push(item: T): void {
     if (this.done) return;
-    if (this.waiting) {
+    if (this.waiting && !this.wake) {
       const resolve = this.waiting;
       this.waiting = null;
       this.failWaiting = null;
       resolve({ value: item, done: false });
-    } else {
-      this.items.push(item);
+      return;
     }
+    this.items.push(item);
+    if (this.waiting && this.wake && !this.wakeScheduled) {
+      this.wakeScheduled = true;
+      this.wake(this.deliver);
+    }
+  }
+
+  private readonly deliver = (): void => {
+    this.wakeScheduled = false;
+    const resolve = this.waiting;
+    const reject = this.failWaiting;
+    const ready = resolve && reject ? this.take() : null;
+    if (!ready) return;
+    this.waiting = null;
+    this.failWaiting = null;
+    ready.then(resolve, reject);
+  };
+
+  /** The next result from what is queued (items first, then the error, then the end); null when there is none yet. */
+  private take(): Promise<IteratorResult<T>> | null {
+    const item = this.items.shift();
+    if (item !== undefined) return Promise.resolve({ value: item, done: false });
+    if (this.hasError) {
+      this.hasError = false;
+      return Promise.reject(this.error);
+    }
+    if (this.done) return Promise.resolve({ value: undefined, done: true });
+    return null;
   }
 
   end(): void {
     if (this.done) return;
     this.done = true;
-    if (this.waiting) {
+    // Items still waiting for their wake-up go first; deliver ends the iteration after them.
+    if (this.waiting && this.items.length === 0) {
       const resolve = this.waiting;
       this.waiting = null;
       this.failWaiting = null;
@@ -41,7 +78,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     this.done = true;
     this.hasError = true;
     this.error = err;
-    if (this.failWaiting) {
+    if (this.failWaiting && this.items.length === 0) {
       const reject = this.failWaiting;
       this.waiting = null;
       this.failWaiting = null;
@@ -57,13 +94,8 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   [Symbol.asyncIterator](): AsyncIterator<T> {
     return {
       next: () => {
-        const item = this.items.shift();
-        if (item !== undefined) return Promise.resolve({ value: item, done: false });
-        if (this.hasError) {
-          this.hasError = false;
-          return Promise.reject(this.error);
-        }
-        if (this.done) return Promise.resolve({ value: undefined, done: true });
+        const ready = this.take();
+        if (ready) return ready;
         return new Promise<IteratorResult<T>>((resolve, reject) => {
           this.waiting = resolve;
           this.failWaiting = reject;
