@@ -90,13 +90,14 @@ export interface ReferenceServer {
 }
 
 /** `llama-server -np <parallel>` with `ctxPerSlot` tokens per slot, ready to serve. */
-export async function startLlamaServer(model: string, opts: { parallel: number; threads: number; ctxPerSlot: number }): Promise<ReferenceServer> {
+/** `threadsBatch` is llama.cpp's `-tb`: threads for a decode of more than one token (defaults to `threads`). */
+export async function startLlamaServer(model: string, opts: { parallel: number; threads: number; threadsBatch?: number; ctxPerSlot: number }): Promise<ReferenceServer> {
   const ref = findReference();
   if (!ref) throw new Error("llama-server not built");
   const port = await freePort();
   const child: ChildProcess = spawn(
     ref.server,
-    ["-m", model, "-np", String(opts.parallel), "-t", String(opts.threads), "-tb", String(opts.threads), "-c", String(opts.ctxPerSlot * opts.parallel), "--host", "127.0.0.1", "--port", String(port), "--no-webui", "--log-disable"],
+    ["-m", model, "-np", String(opts.parallel), "-t", String(opts.threads), "-tb", String(opts.threadsBatch ?? opts.threads), "-c", String(opts.ctxPerSlot * opts.parallel), "--host", "127.0.0.1", "--port", String(port), "--no-webui", "--log-disable"],
     { stdio: "ignore" },
   );
   const url = `http://127.0.0.1:${port}`;

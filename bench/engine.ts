@@ -257,7 +257,10 @@ export async function reference(model: string, tokens: number, reps: number, loa
   const local = server.context.local.loaded()[0];
   const runtime = await server.context.local.getRuntime();
   const threads = runtime.threads;
-  const ref = await startLlamaServer(model, { parallel: 8, threads, ctxPerSlot: local?.info.contextSize ?? 2048 }).catch(async (err: unknown) => {
+  // llama-server gets Hearth's thread split: -tb is what llama.cpp uses for any decode of more than
+  // one token, as Hearth's batch threads are for steps of four or more.
+  const threadsBatch = runtime.batchThreads;
+  const ref = await startLlamaServer(model, { parallel: 8, threads, threadsBatch, ctxPerSlot: local?.info.contextSize ?? 2048 }).catch(async (err: unknown) => {
     await server.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
     throw err;
@@ -310,9 +313,10 @@ export async function reference(model: string, tokens: number, reps: number, loa
           hearth_c8_p95_over_p50: m("hearth_c8_lat_p95_over_p50"),
           llama_server_c8_p95_over_p50: m("llama_c8_lat_p95_over_p50"),
           threads,
+          threads_batch: threadsBatch,
           load1: load1(),
         },
-        notes: `Hearth engine ${runtime.buildType}; llama.cpp tools built from the same bundled source (GGML_NATIVE, OpenMP); ${tokens} tokens per request; llama-server -np 8 -t ${threads}; medians of ${reps} interleaved reps; targets: single >= 0.9 x llama-bench, c8 >= 1.0 x llama-server`,
+        notes: `Hearth engine ${runtime.buildType}; llama.cpp tools built from the same bundled source (GGML_NATIVE, OpenMP); ${tokens} tokens per request; llama-server -np 8 -t ${threads} -tb ${threadsBatch}; medians of ${reps} interleaved reps; targets: single >= 0.9 x llama-bench, c8 >= 1.0 x llama-server`,
       },
     ];
   } finally {
