@@ -170,7 +170,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     res.json({
       status: ctx.ready ? "ok" : "starting",
       version: VERSION,
-      engine: runtime ? { build: runtime.buildType, gpu: runtime.gpu, threads: runtime.threads, batchThreads: runtime.batchThreads } : null,
+      engine: runtime ? { build: runtime.buildType, variant: runtime.variant, gpu: runtime.gpu, threads: runtime.threads, batchThreads: runtime.batchThreads } : null,
       models: local.loaded().map((m) => ({ ...m.info, ...m.stats })),
     });
   });
@@ -252,9 +252,9 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
         });
         await local.load(file, (p) => logger.debug({ progress: p }, "loading model"));
         const runtime = await local.getRuntime();
-        metrics.engineInfo.set({ build: runtime.buildType, gpu: String(runtime.gpu), threads: String(runtime.threads) }, 1);
+        metrics.engineInfo.set({ build: runtime.buildType, variant: runtime.variant, gpu: String(runtime.gpu), threads: String(runtime.threads) }, 1);
         for (const m of local.loaded()) metrics.modelState.set({ model: m.info.id }, 1);
-        logger.info({ build: runtime.buildType, gpu: runtime.gpu, threads: runtime.threads, batchThreads: runtime.batchThreads, parallel: local.loaded()[0]?.info.parallel }, "engine ready");
+        logger.info({ build: runtime.buildType, variant: runtime.variant, gpu: runtime.gpu, threads: runtime.threads, batchThreads: runtime.batchThreads, parallel: local.loaded()[0]?.info.parallel }, "engine ready");
       }
       ctx.ready = true;
       return url;

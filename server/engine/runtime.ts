@@ -4,7 +4,7 @@
  * llama.cpp's workers spin-wait, so more threads than free cores is catastrophic, not just slower.
  */
 import os from "node:os";
-import { getLlama, LlamaLogLevel, type Llama } from "node-llama-cpp";
+import { getLlama, getLlamaGpuTypes, LlamaLogLevel, NoBinaryFoundError, type Llama, type LlamaOptions } from "node-llama-cpp";
 import type { Logger } from "../logger.js";
 
 export type GpuChoice = "auto" | "cpu" | "cuda" | "vulkan" | "metal";
@@ -15,6 +15,24 @@ export type GpuChoice = "auto" | "cpu" | "cuda" | "vulkan" | "metal";
  * the two in one checkout; users can fall back if a local build misbehaves); "local" fails without one.
  */
 export type EngineBinary = "auto" | "prebuilt" | "local";
+
+/**
+ * The CMake options of the portable build that installers ship (`npm run build:engine -- --portable`):
+ * OpenMP like a native build, but every CPU variant ggml knows, picked at load time, instead of
+ * `-march=native`. node-llama-cpp files a build under a hash of its custom options and finds it only
+ * when asked with the same ones, so the runtime looks for this set by name.
+ * Measured on bench-86M through HTTP (BENCHMARKS.md, "Portable build"): one stream 233 tok/s and
+ * c=8 381, against 189 and 296 for the prebuilt binary (no OpenMP) and 216 and 387 for a native build.
+ */
+export const PORTABLE_BUILD_CMAKE_OPTIONS: Readonly<Record<string, string>> = {
+  GGML_NATIVE: "OFF",
+  GGML_CPU_ALL_VARIANTS: "ON",
+  GGML_BACKEND_DL: "ON",
+  GGML_OPENMP: "ON",
+};
+
+/** Which binary a runtime loaded: a native build, the portable build, or node-llama-cpp's prebuilt one. */
+export type EngineVariant = "native" | "portable" | "prebuilt";
 
 export interface RuntimeOptions {
   gpu: GpuChoice;
@@ -35,8 +53,9 @@ export interface EngineRuntime {
   readonly batchThreads: number;
   /** `false` when the CPU does the math. */
   readonly gpu: string | false;
-  /** "prebuilt" (the npm binary) or "localBuild" (`npm run build:engine`). */
+  /** "prebuilt" (the npm binary) or "localBuild" (`npm run build:engine`, native or portable). */
   readonly buildType: string;
+  readonly variant: EngineVariant;
   /**
    * Runs `fn` and, when it rejects, adds the error lines llama.cpp logged meanwhile to the error's
    * message: node-llama-cpp reports a refused model only as "Failed to load model", while the log
@@ -122,18 +141,55 @@ async function explainNativeFailure<T>(log: NativeErrorLog, fn: () => Promise<T>
   }
 }
 
+/**
+ * On a CPU-only machine: a native build (`npm run build:engine`) first, then the portable one
+ * installers ship, then the prebuilt npm binary. A local build that is present but does not load (a
+ * Linux OpenMP build without libgomp, say) is logged and passed over, never fatal with "auto". Where
+ * a GPU is usable node-llama-cpp's own order stands (a local build for that GPU, else its prebuilt
+ * GPU binary), so a CPU build never displaces the GPU.
+ */
+async function loadLlama(binary: EngineBinary, common: LlamaOptions, logger: Logger): Promise<{ llama: Llama; variant: EngineVariant }> {
+  const variantOf = (llama: Llama): EngineVariant => (llama.buildType === "localBuild" ? "native" : "prebuilt");
+  if (binary !== "prebuilt") {
+    const cpuOnly = common.gpu === false || (common.gpu === "auto" && (await getLlamaGpuTypes("supported")).every((t) => t === false));
+    if (!cpuOnly) {
+      const llama = await getLlama(common);
+      if (binary === "local" && llama.buildType !== "localBuild") {
+        await llama.dispose();
+        throw new Error("No local llama.cpp build found: run `npm run build:engine` first.");
+      }
+      return { llama, variant: variantOf(llama) };
+    }
+    const candidates: [EngineVariant, Record<string, string> | undefined][] = [
+      ["native", undefined],
+      ["portable", { ...PORTABLE_BUILD_CMAKE_OPTIONS }],
+    ];
+    for (const [variant, cmakeOptions] of candidates) {
+      try {
+        const llama = await getLlama({ ...common, gpu: false, usePrebuiltBinaries: false, ...(cmakeOptions ? { cmakeOptions } : {}) });
+        if (llama.buildType === "localBuild") return { llama, variant };
+        await llama.dispose();
+      } catch (err) {
+        // NoBinaryFoundError is the usual "no such build"; anything else is a build that failed to load.
+        if (!(err instanceof NoBinaryFoundError)) logger.warn({ variant, err: (err as Error).message }, "a local llama.cpp build did not load; trying the next binary");
+      }
+    }
+    if (binary === "local") throw new Error("No local llama.cpp build found: run `npm run build:engine` first.");
+  }
+  // A custom CMake option changes the local-build folder node-llama-cpp looks for, so it finds none
+  // and loads the prebuilt binary (which it accepts whatever the options: they only name builds).
+  return { llama: await getLlama({ ...common, cmakeOptions: { HEARTH_PREBUILT_ONLY: "1" } }), variant: "prebuilt" };
+}
+
 export async function createRuntime(options: RuntimeOptions): Promise<EngineRuntime> {
   const errors = new NativeErrorLog();
   const cores = os.availableParallelism();
   const gpuOption = options.gpu === "cpu" ? false : options.gpu;
   // maxThreads caps every context together (ThreadsSplitter), so one cap is enough.
   const requested = options.threads > 0 ? options.threads : undefined;
-  const llama = await getLlama({
+  const common: LlamaOptions = {
     gpu: gpuOption,
     build: "never",
-    // A custom CMake option changes the local-build folder node-llama-cpp looks for, so it finds none
-    // and loads the prebuilt binary (which it accepts whatever the options: they only name builds).
-    ...(options.binary === "prebuilt" ? { cmakeOptions: { HEARTH_PREBUILT_ONLY: "1" } } : {}),
     maxThreads: requested ?? defaultThreads(cores, gpuOption === false ? false : "maybe"),
     logLevel: LlamaLogLevel.warn,
     logger: (level, message) => {
@@ -141,11 +197,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<EngineRunt
       if (text && (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal)) errors.push(text);
       if (text) options.logger[LOG_MAP[level] ?? "debug"]({ component: "llama.cpp" }, text);
     },
-  });
-  if (options.binary === "local" && llama.buildType !== "localBuild") {
-    await llama.dispose();
-    throw new Error("No local llama.cpp build found: run `npm run build:engine` first.");
-  }
+  };
+  const { llama, variant } = await loadLlama(options.binary ?? "auto", common, options.logger);
   const threads = requested ?? defaultThreads(cores, llama.gpu);
   const batchThreads = options.batchThreads && options.batchThreads > 0 ? options.batchThreads : defaultBatchThreads(cores, threads, llama.buildType, llama.gpu);
   // The cap covers the batched steps; one stream's steps still ask for `threads` (local-model.ts).
@@ -156,6 +209,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<EngineRunt
     batchThreads,
     gpu: llama.gpu,
     buildType: llama.buildType,
+    variant,
     explainFailure: (fn) => explainNativeFailure(errors, fn),
     dispose: () => llama.dispose(),
   };

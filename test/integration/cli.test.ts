@@ -102,8 +102,9 @@ test("--engine-binary picks the llama.cpp binary, and 'local' without a build re
   try {
     const prebuilt = await spawnHearth(["--model", model, "--port", "0", "--data-dir", dataDir, "--threads", "1", "--engine-binary", "prebuilt"]);
     try {
-      const health = (await (await fetch(`${prebuilt.url}/health`)).json()) as { engine: { build: string } | null };
+      const health = (await (await fetch(`${prebuilt.url}/health`)).json()) as { engine: { build: string; variant: string } | null };
       assert.equal(health.engine?.build, "prebuilt");
+      assert.equal(health.engine?.variant, "prebuilt");
     } finally {
       prebuilt.child.kill("SIGTERM");
       await prebuilt.exited;
@@ -114,8 +115,9 @@ test("--engine-binary picks the llama.cpp binary, and 'local' without a build re
     if (hasLocalBuild) {
       const local = await spawnHearth(["--port", "0", "--data-dir", dataDir, "--threads", "1", "--engine-binary", "local", "--model", model]);
       try {
-        const health = (await (await fetch(`${local.url}/health`)).json()) as { engine: { build: string } | null };
+        const health = (await (await fetch(`${local.url}/health`)).json()) as { engine: { build: string; variant: string } | null };
         assert.equal(health.engine?.build, "localBuild");
+        assert.ok(["native", "portable"].includes(health.engine?.variant ?? ""), `a local build is native or portable (${health.engine?.variant})`);
       } finally {
         local.child.kill("SIGTERM");
         await local.exited;

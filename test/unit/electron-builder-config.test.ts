@@ -141,6 +141,39 @@ describe("electron-builder.yml", () => {
     });
   }
 
+  test("a local llama.cpp build (the portable one the release workflow makes) travels only with its own platform's installer", () => {
+    const portableFolder = "linux-x64-3c692g6e491f414t5r6m5p5r6c263h1i13x5z1b";
+    const file = `node_modules/node-llama-cpp/llama/localBuilds/${portableFolder}/Release/llama-addon.node`;
+    const kept = (os: Os, arch: string) => {
+      const patterns = strings(config.files).filter((p) => p.includes("llama/localBuilds")).map((p) => expand(p, os, arch));
+      // electron-builder applies the list in order: the last pattern that matches decides.
+      let keep = false;
+      for (const p of patterns) {
+        if (p.startsWith("!") ? minimatch(file, p.slice(1), { dot: true }) : minimatch(file, p, { dot: true })) keep = !p.startsWith("!");
+      }
+      return keep;
+    };
+    assert.equal(kept("linux", "x64"), true, "linux-x64 keeps it");
+    for (const [os, arch] of TARGETS.filter(([o, a]) => !(o === "linux" && a === "x64"))) assert.equal(kept(os, arch), false, `${os}-${arch} leaves it out`);
+    assert.ok(strings(config.asarUnpack).some((p) => minimatch(file, p, { dot: true })), "unpacked from the asar");
+    const deb = (config as { deb?: { depends?: string[] } }).deb;
+    assert.ok(deb?.depends?.includes("libgomp1"), "the deb depends on the OpenMP runtime");
+    assert.ok(deb?.depends?.includes("libgtk-3-0"), "and keeps electron-builder's own dependencies");
+  });
+
+  test("the release workflow builds the portable engine on Linux, before packaging", () => {
+    const yaml = createRequire(import.meta.url)("js-yaml") as { load(text: string): unknown };
+    const wf = yaml.load(fs.readFileSync(path.join(repoRoot, ".github", "workflows", "release.yml"), "utf8")) as {
+      jobs: { installers: { steps: { name?: string; run?: string; if?: string }[] } };
+    };
+    const steps = wf.jobs.installers.steps;
+    const build = steps.findIndex((s) => s.run?.includes("npm run build:engine -- --portable"));
+    const pack = steps.findIndex((s) => s.run?.includes("electron-builder"));
+    assert.ok(build >= 0, "a step builds it");
+    assert.ok(build < pack, "before electron-builder packs the app");
+    assert.match(steps[build]!.if ?? "", /runner\.os == 'Linux'/);
+  });
+
   test("native binaries are unpacked from the asar", () => {
     const unpack = strings(config.asarUnpack);
     for (const file of [
