@@ -69,13 +69,20 @@ after(async () => {
 
 test("processes the server starts get none of its secrets in their environment", { skip: process.platform !== "linux" ? "reads /proc" : false }, async () => {
   const seen = new Map<number, string>();
+  // Between fork and exec a child still shows the server's own environment block (the one it was
+  // started with, secrets included; scrubbing process.env does not rewrite it) and the server's
+  // command line: such a snapshot says nothing about what the child gets, so look again later.
+  const serverCmdline = fs.readFileSync(`/proc/${p.child.pid!}/cmdline`, "utf8");
   let polling = true;
   const poll = (async () => {
     while (polling) {
       for (const pid of descendants(p.child.pid!)) {
         if (seen.has(pid)) continue;
         try {
-          seen.set(pid, fs.readFileSync(`/proc/${pid}/environ`, "utf8") + fs.readFileSync(`/proc/${pid}/cmdline`, "utf8"));
+          const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+          const environ = fs.readFileSync(`/proc/${pid}/environ`, "utf8");
+          if (cmdline === serverCmdline || cmdline !== fs.readFileSync(`/proc/${pid}/cmdline`, "utf8")) continue;
+          seen.set(pid, environ + cmdline);
         } catch {
           // ended before we looked
         }
