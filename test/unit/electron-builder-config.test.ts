@@ -34,6 +34,17 @@ const TARGETS: [Os, string][] = [
 ];
 const NODE_PLATFORM: Record<Os, string> = { mac: "darwin", win: "win32", linux: "linux" };
 
+interface ReleaseWorkflow {
+  on: { push: { tags: string[] } };
+  jobs: { installers: { strategy: { matrix: { include: { os: string; args: string }[] } }; steps: { name?: string; run?: string; if?: string }[] } };
+}
+
+/** .github/workflows/release.yml, parsed with js-yaml, which is what electron-builder itself parses YAML with. */
+function releaseWorkflow(): ReleaseWorkflow {
+  const yaml = createRequire(import.meta.url)("js-yaml") as { load(text: string): unknown };
+  return yaml.load(fs.readFileSync(path.join(repoRoot, ".github", "workflows", "release.yml"), "utf8")) as ReleaseWorkflow;
+}
+
 /** Expands macros as electron-builder does when building `os`/`arch` on its own OS's runner. */
 function expand(pattern: string, os: Os, arch: string): string {
   const onHost = pattern.replaceAll("${platform}", NODE_PLATFORM[os]);
@@ -142,6 +153,7 @@ describe("electron-builder.yml", () => {
   }
 
   test("a local llama.cpp build (the portable one the release workflow makes) travels only with its own platform's installer", () => {
+    // The folder node-llama-cpp files the portable build under on linux-x64 (its name ends in a hash of the CMake options).
     const portableFolder = "linux-x64-3c692g6e491f414t5r6m5p5r6c263h1i13x5z1b";
     const file = `node_modules/node-llama-cpp/llama/localBuilds/${portableFolder}/Release/llama-addon.node`;
     const kept = (os: Os, arch: string) => {
@@ -162,11 +174,7 @@ describe("electron-builder.yml", () => {
   });
 
   test("the release workflow builds the portable engine on Linux, before packaging", () => {
-    const yaml = createRequire(import.meta.url)("js-yaml") as { load(text: string): unknown };
-    const wf = yaml.load(fs.readFileSync(path.join(repoRoot, ".github", "workflows", "release.yml"), "utf8")) as {
-      jobs: { installers: { steps: { name?: string; run?: string; if?: string }[] } };
-    };
-    const steps = wf.jobs.installers.steps;
+    const steps = releaseWorkflow().jobs.installers.steps;
     const build = steps.findIndex((s) => s.run?.includes("npm run build:engine -- --portable"));
     const pack = steps.findIndex((s) => s.run?.includes("electron-builder"));
     assert.ok(build >= 0, "a step builds it");
@@ -186,12 +194,7 @@ describe("electron-builder.yml", () => {
   });
 
   test("the release workflow builds every target on a runner of its own OS", () => {
-    // js-yaml is what electron-builder itself parses YAML with.
-    const yaml = createRequire(import.meta.url)("js-yaml") as { load(text: string): unknown };
-    const wf = yaml.load(fs.readFileSync(path.join(repoRoot, ".github", "workflows", "release.yml"), "utf8")) as {
-      on: { push: { tags: string[] } };
-      jobs: { installers: { strategy: { matrix: { include: { os: string; args: string }[] } } } };
-    };
+    const wf = releaseWorkflow();
     assert.deepEqual(wf.on.push.tags, ["v*.*.*"]);
     const built = new Set<string>();
     for (const { os, args } of wf.jobs.installers.strategy.matrix.include) {
