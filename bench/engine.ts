@@ -314,9 +314,10 @@ export async function reference(model: string, tokens: number, reps: number, loa
           llama_server_c8_p95_over_p50: m("llama_c8_lat_p95_over_p50"),
           threads,
           threads_batch: threadsBatch,
+          hearth_lanes: runtime.lanes,
           load1: load1(),
         },
-        notes: `Hearth engine ${runtime.buildType}; llama.cpp tools built from the same bundled source (GGML_NATIVE, OpenMP); ${tokens} tokens per request; llama-server -np 8 -t ${threads} -tb ${threadsBatch}; medians of ${reps} interleaved reps; targets: single >= 0.9 x llama-bench, c8 >= 1.0 x llama-server`,
+        notes: `Hearth engine ${runtime.buildType}, ${runtime.lanes} decode lane(s); llama.cpp tools built from the same bundled source (GGML_NATIVE, OpenMP); ${tokens} tokens per request; llama-server -np 8 -t ${threads} -tb ${threadsBatch}; medians of ${reps} interleaved reps; targets: single >= 0.9 x llama-bench, c8 >= 1.0 x llama-server`,
       },
     ];
   } finally {

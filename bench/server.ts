@@ -70,18 +70,19 @@ export class LoadGenerator {
 }
 
 /**
- * The engine under test: HEARTH_BENCH_THREADS (default 0 = the server's own default) and
- * HEARTH_BENCH_BINARY (auto|prebuilt|local, default auto), so one checkout can compare threads and
- * binaries; the bare loop always copies what the server reports.
+ * The engine under test: HEARTH_BENCH_THREADS and HEARTH_BENCH_LANES (default 0 = the server's own
+ * default) and HEARTH_BENCH_BINARY (auto|prebuilt|local, default auto), so one checkout can compare
+ * threads, lanes and binaries; the bare loop always copies what the server reports.
  */
 const benchThreads = Number(process.env.HEARTH_BENCH_THREADS ?? 0);
+const benchLanes = Number(process.env.HEARTH_BENCH_LANES ?? 0);
 const benchBinary = (process.env.HEARTH_BENCH_BINARY ?? "auto") as EngineBinary;
 
 export async function startServer(model: string, parallel: number, threads = benchThreads): Promise<{ server: HearthServer; dataDir: string }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-bench-"));
   const config = loadConfig({
     env: {},
-    overrides: { model, port: 0, parallel, threads, engineBinary: benchBinary, logLevel: "warn", dataDir, recordApi: false },
+    overrides: { model, port: 0, parallel, threads, lanes: benchLanes, engineBinary: benchBinary, logLevel: "warn", dataDir, recordApi: false },
   });
   const server = createServer(config, { logger: createLogger("warn") });
   await server.start();
@@ -89,7 +90,7 @@ export async function startServer(model: string, parallel: number, threads = ben
 }
 
 interface Health {
-  engine: { build: string; threads: number } | null;
+  engine: { build: string; threads: number; lanes: number } | null;
   models: { id: string; contextSize: number; parallel: number }[];
 }
 
@@ -131,7 +132,7 @@ async function benchModel(file: string, s: Settings, loadgen: LoadGenerator): Pr
       contextSize: info.contextSize,
       binary: health.engine?.build === "localBuild" ? "local" : "prebuilt",
     });
-    const engineNote = `engine ${health.engine?.build}, ${threads} thread(s), parallel ${info.parallel}, ctx ${info.contextSize}`;
+    const engineNote = `engine ${health.engine?.build}, ${threads} thread(s), ${health.engine?.lanes ?? 1} lane(s), parallel ${info.parallel}, ctx ${info.contextSize}`;
 
     const plan = (concurrency: number, stream: boolean, requestsPerWorker: number, firstRequest: number): LoadPlan => ({
       url: server.url,

@@ -80,6 +80,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     gpu: config.gpu,
     threads: config.threads,
     batchThreads: config.batchThreads,
+    lanes: config.lanes,
     engineBinary: config.engineBinary,
     parallel: config.parallel,
     ctxSize: config.ctxSize,
@@ -170,7 +171,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     res.json({
       status: ctx.ready ? "ok" : "starting",
       version: VERSION,
-      engine: runtime ? { build: runtime.buildType, variant: runtime.variant, gpu: runtime.gpu, threads: runtime.threads, batchThreads: runtime.batchThreads } : null,
+      engine: runtime ? { build: runtime.buildType, variant: runtime.variant, gpu: runtime.gpu, threads: runtime.threads, batchThreads: runtime.batchThreads, lanes: runtime.lanes } : null,
       models: local.loaded().map((m) => ({ ...m.info, ...m.stats })),
     });
   });
@@ -252,9 +253,9 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
         });
         await local.load(file, (p) => logger.debug({ progress: p }, "loading model"));
         const runtime = await local.getRuntime();
-        metrics.engineInfo.set({ build: runtime.buildType, variant: runtime.variant, gpu: String(runtime.gpu), threads: String(runtime.threads) }, 1);
+        metrics.engineInfo.set({ build: runtime.buildType, variant: runtime.variant, gpu: String(runtime.gpu), threads: String(runtime.threads), lanes: String(runtime.lanes) }, 1);
         for (const m of local.loaded()) metrics.modelState.set({ model: m.info.id }, 1);
-        logger.info({ build: runtime.buildType, variant: runtime.variant, gpu: runtime.gpu, threads: runtime.threads, batchThreads: runtime.batchThreads, parallel: local.loaded()[0]?.info.parallel }, "engine ready");
+        logger.info({ build: runtime.buildType, variant: runtime.variant, gpu: runtime.gpu, threads: runtime.threads, batchThreads: runtime.batchThreads, lanes: runtime.lanes, parallel: local.loaded()[0]?.info.parallel }, "engine ready");
       }
       ctx.ready = true;
       return url;

@@ -58,6 +58,12 @@ export const ConfigSchema = z.object({
    * core with a local OpenMP build on CPU, else the same as `threads`. Defaults to 0 (auto).
    */
   batchThreads: intFromString(0, 256).default(0),
+  /**
+   * Contexts a model's sequences are spread over, each decoding on its own `threads` threads side by
+   * side; 0 chooses: on CPU as many as `threads` fits in the cores (2 on a 2-core machine), 1 with a
+   * GPU. Defaults to 0 (auto).
+   */
+  lanes: intFromString(0, 64).default(0),
   /** Compute backend. Defaults to auto (a GPU when there is one, the CPU otherwise). */
   gpu: z.enum(GPU_CHOICES).default("auto"),
   /**
@@ -160,6 +166,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: "ctx-size", key: "ctxSize", type: "string", help: "context tokens per sequence, 0 = auto (default 0)" },
   { flag: "threads", key: "threads", type: "string", help: "CPU threads, 0 = auto (default 0)" },
   { flag: "batch-threads", key: "batchThreads", type: "string", help: "CPU threads for batched steps, 0 = auto (default 0: all cores with a local build)" },
+  { flag: "lanes", key: "lanes", type: "string", help: "contexts decoding side by side, 0 = auto (default 0: cores / threads on CPU, 1 with a GPU)" },
   { flag: "gpu", key: "gpu", type: "string", help: "auto|cpu|cuda|vulkan|metal (default auto)" },
   { flag: "engine-binary", key: "engineBinary", type: "string", help: "llama.cpp binary: auto|prebuilt|local (default auto: a local build when there is one)" },
   { flag: "api-key", key: "apiKey", type: "string", help: "require this bearer token on /v1 and /api" },

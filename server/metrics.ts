@@ -30,7 +30,7 @@ export class Metrics {
   readonly queueDepth = new Gauge({ name: "hearth_queue_depth", help: "Requests waiting for a sequence", labelNames: ["model"], registers: [this.registry] });
   readonly busySequences = new Gauge({ name: "hearth_busy_sequences", help: "Sequences generating", labelNames: ["model"], registers: [this.registry] });
   readonly totalSequences = new Gauge({ name: "hearth_sequences", help: "Sequences (parallel slots) of the model", labelNames: ["model"], registers: [this.registry] });
-  readonly engineInfo = new Gauge({ name: "hearth_engine_info", help: "The engine binary in use (value is always 1)", labelNames: ["build", "variant", "gpu", "threads"], registers: [this.registry] });
+  readonly engineInfo = new Gauge({ name: "hearth_engine_info", help: "The engine binary in use (value is always 1)", labelNames: ["build", "variant", "gpu", "threads", "lanes"], registers: [this.registry] });
   readonly modelState = new Gauge({ name: "hearth_model_loaded", help: "1 when the model is loaded", labelNames: ["model"], registers: [this.registry] });
   readonly modelStatus = new Gauge({ name: "hearth_model_state", help: "1 for the state each local model is in", labelNames: ["model", "state"], registers: [this.registry] });
   readonly modelLoads = new Counter({ name: "hearth_model_loads_total", help: "Times a local model finished loading", labelNames: ["model"], registers: [this.registry] });

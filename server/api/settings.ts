@@ -25,6 +25,7 @@ export const EDITABLE_SETTINGS = [
   "insecure",
   "threads",
   "batchThreads",
+  "lanes",
   "parallel",
   "ctxSize",
   "gpu",

@@ -65,6 +65,8 @@ export interface LocalModelOptions {
 
 interface Slot {
   index: number;
+  /** The context (decode lane) the sequence belongs to. */
+  lane: number;
   sequence: LlamaContextSequence;
   chat: LlamaChat;
   completion: LlamaCompletion;
@@ -74,6 +76,8 @@ export interface LocalModelInfo {
   id: string;
   path: string;
   parallel: number;
+  /** Contexts the sequences are spread over, decoding side by side (runtime.ts, defaultLanes). */
+  lanes: number;
   contextSize: number;
   trainContextSize: number;
   sizeBytes: number;
@@ -161,8 +165,38 @@ function afterNextDispatch(deliver: () => void): void {
 /** Smallest model whose batched steps get the batch threads (see LocalModel.load). */
 const BATCH_THREADS_MIN_MODEL_BYTES = 32 * 2 ** 20;
 
+/**
+ * Cached prompt tokens a busy sequence in a lane is worth when choosing a slot: a new request goes
+ * to the least busy lane, where its steps run beside the others' instead of behind them, unless
+ * another slot already holds a real share of its prompt (a conversation's next turn), which still
+ * wins.
+ */
+const LANE_BALANCE_TOKENS = 64;
+
+/**
+ * What a free slot is worth to a new prompt, in tokens: the cached prefix it saves re-evaluating,
+ * counted only when that is at least half of what the slot would evict (the cached tokens after the
+ * prefix), less LANE_BALANCE_TOKENS per generation already running in its lane. Every used slot
+ * shares a chat template's header with any prompt; counting that alone sent an unrelated request
+ * into a conversation's slot while an empty one waited, and the conversation's next turn re-read its
+ * whole history. Now such a slot scores like an empty one, and ties go to empty slots first, then
+ * the least recently used (SlotPool), as llama-server picks when no slot is similar enough.
+ */
+export function slotScore(cachedPrefix: number, cachedTokens: number, busyInLane: number): number {
+  const worthReusing = cachedPrefix > 0 && cachedPrefix * 2 >= cachedTokens - cachedPrefix;
+  return (worthReusing ? cachedPrefix : 0) - LANE_BALANCE_TOKENS * busyInLane;
+}
+
+/** `total` sequences spread over `lanes` contexts as evenly as possible, larger shares first. */
+export function laneShares(total: number, lanes: number): number[] {
+  const n = Math.max(1, Math.min(lanes, total));
+  return Array.from({ length: n }, (_, i) => Math.floor(total / n) + (i < total % n ? 1 : 0));
+}
+
 export class LocalModel {
   private readonly pool: SlotPool<Slot>;
+  /** Generations running in each lane. */
+  private readonly laneBusy: number[];
   private readonly grammars: GrammarCache;
   private embeddingContext: Promise<LlamaEmbeddingContext> | null = null;
   private embeddingLock: Promise<unknown> = Promise.resolve();
@@ -176,10 +210,12 @@ export class LocalModel {
   private constructor(
     readonly info: LocalModelInfo,
     private readonly model: LlamaModel,
-    private readonly context: LlamaContext,
+    private readonly contexts: readonly LlamaContext[],
     slots: Slot[],
+    laneBusy: number[],
     private readonly options: LocalModelOptions,
   ) {
+    this.laneBusy = laneBusy;
     this.pool = new SlotPool(slots, options.maxQueue, options.onPoolChange);
     this.tokenChars = longestTokenChars((model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: unknown } } }).tokenizer?.ggml?.tokens);
     // Report the pool's size at once, not only on the first request, so metrics show it while idle.
@@ -210,37 +246,52 @@ export class LocalModel {
         const free = llama.gpu === false ? os.freemem() : (await llama.getVramState()).free;
         parallel = chooseParallel(model.size, llama.gpu === false ? perSequence.cpuRam : perSequence.gpuVram, free);
       }
-      // One llama_decode with one graph computation per step for all generating sequences
-      // (batch-barrier.ts; BENCHMARKS.md, "Batching").
+      // One llama_decode with one graph computation per step for each lane's generating sequences
+      // (batch-barrier.ts; BENCHMARKS.md, "Batching"), the lanes decoding side by side (defaultLanes).
       const { threads, batchThreads } = options.runtime;
-      // Steps of 4+ tokens (batched sequences, prompts) get the batch threads; one stream keeps its
-      // core free for JavaScript. Only for models big enough that a step's math outweighs waking the
-      // threads: bench-86M at c=8 went 236 -> 334 tok/s, stories260K fell 2,382 -> 1,411 (BENCHMARKS.md).
+      const shares = laneShares(parallel, options.runtime.lanes);
+      const laneBusy = shares.map(() => 0);
+      // Steps of 4+ tokens (batched sequences, prompts) get the batch threads while no other lane is
+      // generating; one stream keeps its core free for JavaScript. Only for models big enough that a
+      // step's math outweighs waking the threads: bench-86M at c=8 went 236 -> 334 tok/s,
+      // stories260K fell 2,382 -> 1,411 (BENCHMARKS.md). With lanes busy, each keeps `threads`.
       const splitThreads = batchThreads !== threads && model.size >= BATCH_THREADS_MIN_MODEL_BYTES;
-      const batcher = parallel > 1 ? new StepBatcher(splitThreads ? { threadsFor: (n) => (n >= 4 ? batchThreads : threads) } : {}) : null;
-      const context = await model.createContext({
-        sequences: parallel,
-        contextSize,
-        threads: { ideal: options.runtime.threads, min: 1 },
-        ...(batcher ? { batching: { itemPrioritizationStrategy: batcher.strategy } } : {}),
-      });
-      if (batcher && !batcher.install(context)) options.logger.debug("step batcher not installed: node-llama-cpp internals differ");
+      const othersIdle = (lane: number) => laneBusy.every((busy, i) => i === lane || busy === 0);
+      const contexts: LlamaContext[] = [];
       const slots: Slot[] = [];
       let chatWrapperName = "";
-      const chatWrapper = await chatWrapperFor(model, options.chatTemplate, (reason) =>
-        options.logger.warn({ model: options.id, reason }, "the model's chat template was refused; using a chat format chosen from its name instead"),
-      );
-      for (let index = 0; index < parallel; index++) {
-        const sequence = context.getSequence();
-        const chat = new LlamaChat({ contextSequence: sequence, autoDisposeSequence: false, ...(chatWrapper ? { chatWrapper } : {}) });
-        chatWrapperName = chat.chatWrapper.wrapperName;
-        slots.push({ index, sequence, chat, completion: new LlamaCompletion({ contextSequence: sequence }) });
+      try {
+        const chatWrapper = await chatWrapperFor(model, options.chatTemplate, (reason) =>
+          options.logger.warn({ model: options.id, reason }, "the model's chat template was refused; using a chat format chosen from its name instead"),
+        );
+        for (const [lane, sequences] of shares.entries()) {
+          const batcher =
+            sequences > 1 ? new StepBatcher(splitThreads ? { threadsFor: (n) => (n >= 4 && othersIdle(lane) ? batchThreads : threads) } : {}) : null;
+          const context = await model.createContext({
+            sequences,
+            contextSize,
+            threads: { ideal: threads, min: 1 },
+            ...(batcher ? { batching: { itemPrioritizationStrategy: batcher.strategy } } : {}),
+          });
+          contexts.push(context);
+          if (batcher && !batcher.install(context)) options.logger.debug("step batcher not installed: node-llama-cpp internals differ");
+          for (let i = 0; i < sequences; i++) {
+            const sequence = context.getSequence();
+            const chat = new LlamaChat({ contextSequence: sequence, autoDisposeSequence: false, ...(chatWrapper ? { chatWrapper } : {}) });
+            chatWrapperName = chat.chatWrapper.wrapperName;
+            slots.push({ index: slots.length, lane, sequence, chat, completion: new LlamaCompletion({ contextSequence: sequence }) });
+          }
+        }
+      } catch (err) {
+        await Promise.allSettled(contexts.map((c) => c.dispose()));
+        throw err;
       }
       const info: LocalModelInfo = {
         id: options.id,
         path: options.path,
         parallel,
-        contextSize: context.contextSize,
+        lanes: contexts.length,
+        contextSize: contexts[0]!.contextSize,
         trainContextSize,
         sizeBytes: model.size,
         gpuLayers: model.gpuLayers,
@@ -248,7 +299,7 @@ export class LocalModel {
         hasChatTemplate: typeof model.fileInfo.metadata.tokenizer?.chat_template === "string",
       };
       options.logger.info({ model: info, threads: options.runtime.threads }, `loaded ${path.basename(options.path)}`);
-      return new LocalModel(info, model, context, slots, options);
+      return new LocalModel(info, model, contexts, slots, laneBusy, options);
     } catch (err) {
       await model.dispose();
       throw err;
@@ -436,8 +487,8 @@ export class LocalModel {
   }
 
   /**
-   * Admission and the generation lifecycle shared by chat and completions: acquire the slot with
-   * the longest cached prefix, generate in the background into a queue, always release the slot.
+   * Admission and the generation lifecycle shared by chat and completions: acquire the best slot
+   * (slotScore), generate in the background into a queue, always release the slot.
    */
   private async run(
     promptTokens: Token[],
@@ -445,9 +496,10 @@ export class LocalModel {
     generate: (slot: Slot, queue: AsyncQueue<GenerationEvent>, signal: AbortSignal) => Promise<Outcome>,
   ): Promise<GenerationStream> {
     const slot = await this.pool.acquire(
-      (s) => s.sequence.compareContextTokens(promptTokens).firstDifferentIndex,
+      (s) => slotScore(s.sequence.compareContextTokens(promptTokens).firstDifferentIndex, s.sequence.nextTokenIndex, this.laneBusy[s.lane] ?? 0),
       signal,
     );
+    this.laneBusy[slot.lane]!++;
     const controller = new AbortController();
     // The model-wide shutdown signal lives as long as the model: in Node 20, AbortSignal.any keeps a
     // WeakRef per call in a long-lived source for good (measured: ~2,000 per 2,800 requests), so
@@ -480,6 +532,7 @@ export class LocalModel {
         queue.fail(genSignal.aborted ? genSignal.reason : err);
       } finally {
         this.shutdown.signal.removeEventListener("abort", onShutdown);
+        this.laneBusy[slot.lane]!--;
         this.pool.release(slot);
       }
     })();
@@ -527,7 +580,7 @@ export class LocalModel {
     }
     this.shutdown.abort(new ShuttingDownError());
     await Promise.allSettled([...this.active]);
-    await this.context.dispose();
+    await Promise.all(this.contexts.map((c) => c.dispose()));
     if (this.embeddingContext) await (await this.embeddingContext).dispose();
     await this.model.dispose();
   }

@@ -40,6 +40,8 @@ export interface RuntimeOptions {
   threads: number;
   /** Threads for batched decode steps (several sequences, or a prompt); 0 chooses from the binary and machine. Defaults to 0. */
   batchThreads?: number;
+  /** Contexts a model's sequences are spread over, each decoding on its own threads; 0 chooses from the machine. Defaults to 0. */
+  lanes?: number;
   logger: Logger;
   /** Defaults to "auto". */
   binary?: EngineBinary;
@@ -51,6 +53,8 @@ export interface EngineRuntime {
   readonly threads: number;
   /** Threads for a decode step of several tokens (see defaultBatchThreads). */
   readonly batchThreads: number;
+  /** Contexts a model's sequences are spread over (see defaultLanes). */
+  readonly lanes: number;
   /** `false` when the CPU does the math. */
   readonly gpu: string | false;
   /** "prebuilt" (the npm binary) or "localBuild" (`npm run build:engine`, native or portable). */
@@ -93,6 +97,23 @@ export function defaultThreads(cores: number, gpu: string | false): number {
 export function defaultBatchThreads(cores: number, threads: number, buildType: string, gpu: string | false): number {
   if (gpu !== false || buildType !== "localBuild") return threads;
   return Math.max(threads, Math.min(cores, 16));
+}
+
+/**
+ * Decode lanes: contexts that each hold a share of a model's sequences and decode on `threads`
+ * threads of their own, at the same time as each other. On CPU a batched step is compute-bound
+ * (bench-86M: 8 tokens cost 8 tokens' math at 1 thread; batching saves no bandwidth worth having),
+ * so the gain from more cores is all there is, and one decode split over 2 threads gets only 1.33x
+ * from the second core (ggml's per-operation barriers between the threads), where two 1-thread
+ * decodes running side by side get 1.94x (llama-bench pp8: 557 + 538 tok/s together, 564 alone,
+ * 731-759 with -t 2). 8 streams of bench-86M, bare node-llama-cpp: 359-419 tok/s with one context
+ * (split threads) -> 467-496 with two lanes; prebuilt binary 308-319 -> 417-455 (BENCHMARKS.md,
+ * "Decode lanes"). So on CPU: as many lanes as `threads` fits in the cores, at most 4. With a GPU
+ * one context batches best.
+ */
+export function defaultLanes(cores: number, threads: number, gpu: string | false): number {
+  if (gpu !== false) return 1;
+  return Math.max(1, Math.min(4, Math.floor(cores / Math.max(1, threads))));
 }
 
 const LOG_MAP: Record<string, "error" | "warn" | "info" | "debug"> = {
@@ -201,12 +222,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<EngineRunt
   const { llama, variant } = await loadLlama(options.binary ?? "auto", common, options.logger);
   const threads = requested ?? defaultThreads(cores, llama.gpu);
   const batchThreads = options.batchThreads && options.batchThreads > 0 ? options.batchThreads : defaultBatchThreads(cores, threads, llama.buildType, llama.gpu);
-  // The cap covers the batched steps; one stream's steps still ask for `threads` (local-model.ts).
-  llama.maxThreads = Math.max(threads, batchThreads);
+  const lanes = options.lanes && options.lanes > 0 ? options.lanes : defaultLanes(cores, threads, llama.gpu);
+  // The cap covers every lane's threads at once, and one lane's batched step while the others idle
+  // (local-model.ts); node-llama-cpp's ThreadsSplitter would otherwise make lanes wait for each other.
+  llama.maxThreads = Math.max(threads * lanes, batchThreads);
   return {
     llama,
     threads,
     batchThreads,
+    lanes,
     gpu: llama.gpu,
     buildType: llama.buildType,
     variant,

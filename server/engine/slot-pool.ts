@@ -2,8 +2,9 @@
  * A fixed pool of slots (context sequences) with a bounded FIFO queue in front, like
  * llama-server's slots: node-llama-cpp throws "No sequences left" rather than waiting
  * (ENGINE-NOTES §0.3), so admission is ours. Waiters are served strictly in arrival order;
- * among free slots the one whose cached tokens share the longest prefix with the prompt wins,
- * so a conversation's next turn lands where its KV cache already is.
+ * among free slots the caller's score picks (local-model.ts, slotScore: a conversation's next turn
+ * lands where its KV cache already is), ties going to the slot first in the free list: never used,
+ * then released longest ago.
  */
 import { QueueFullError } from "../errors.js";
 

@@ -25,6 +25,8 @@ export interface LocalProviderOptions {
   threads: number;
   /** 0 = auto. Defaults to 0. */
   batchThreads?: number;
+  /** 0 = auto. Defaults to 0. */
+  lanes?: number;
   /** Defaults to "auto". */
   engineBinary?: EngineBinary;
   parallel: number;
@@ -149,6 +151,7 @@ export class LocalProvider implements Provider {
       gpu: this.options.gpu,
       threads: this.options.threads,
       batchThreads: this.options.batchThreads ?? 0,
+      lanes: this.options.lanes ?? 0,
       binary: this.options.engineBinary ?? "auto",
       logger: this.options.logger,
     });

@@ -294,3 +294,28 @@ describe("KV cache reuse across turns", () => {
     assert.ok(cached < prompt);
   });
 });
+
+describe("slot choice", () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ parallel: 2 });
+  });
+  after(() => t.close());
+
+  test("an unrelated request takes an idle slot instead of evicting a conversation", async () => {
+    const history = [
+      { role: "system" as const, content: "You tell short stories about birds." },
+      { role: "user" as const, content: "Tell me about an owl who could not sleep at night and went to see the moon." },
+    ];
+    const first = await t.client.chat.completions.create({ model: MODEL, messages: history, max_tokens: 20, temperature: 0 });
+    // Shares only the chat template's header with the conversation: it must not take its slot.
+    await t.client.chat.completions.create({ model: MODEL, messages: user("Say something about a frog."), max_tokens: 20 });
+    const second = await t.client.chat.completions.create({
+      model: MODEL,
+      messages: [...history, { role: "assistant", content: first.choices[0]!.message.content ?? "" }, { role: "user", content: "And then?" }],
+      max_tokens: 4,
+    });
+    const cached = second.usage?.prompt_tokens_details?.cached_tokens ?? 0;
+    assert.ok(cached >= (first.usage?.prompt_tokens ?? 0) - 1, `turn 2 reused ${cached} of the first turn's ${first.usage?.prompt_tokens} prompt tokens`);
+  });
+});

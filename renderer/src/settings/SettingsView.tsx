@@ -40,6 +40,7 @@ const SECTIONS: { title: string; fields: FieldDef[] }[] = [
     fields: [
       { key: "threads", label: "CPU threads", kind: "number", help: "0 chooses from this machine." },
       { key: "batchThreads", label: "Threads for batched steps", kind: "number", help: "For steps that decode several requests or a prompt at once; 0 chooses (every core with a local llama.cpp build)." },
+      { key: "lanes", label: "Decode lanes", kind: "number", help: "Contexts that decode side by side, each on its own threads; 0 chooses (one per free core on CPU, one with a GPU)." },
       { key: "parallel", label: "Parallel sequences", kind: "number", help: "Requests decoded together; 0 chooses from the model and memory." },
       { key: "ctxSize", label: "Context size per sequence", kind: "number", help: "Tokens; 0 chooses from the model (up to 4096)." },
       { key: "gpu", label: "GPU", kind: "select", options: ["auto", "cpu", "cuda", "vulkan", "metal"], help: "auto uses a GPU when there is one." },
