@@ -118,15 +118,16 @@ function profileMetrics(p: ProfileResult, tokens: number): Record<string, number
 /** One stream and eight, bare and through HTTP, in this process, with the profiler on. */
 export async function profiles(model: string, tokens: number, loadgen: LoadGenerator): Promise<BenchResult[]> {
   const name = path.basename(model, ".gguf");
-  const { server, dataDir } = await startServer(model, 8);
+  // One decode lane, like the bare loop's one context, so the profiles differ only by the HTTP path.
+  const { server, dataDir } = await startServer(model, 8, 1);
   const rows: BenchResult[] = [];
   let bare: BareEngine | null = null;
   try {
     const local = server.context.local.loaded()[0];
     if (!local) throw new Error("no model loaded");
     // Benchmark-only peek at the server's context to wrap its native calls.
-    const internals = local as unknown as { context: Parameters<typeof createProfiler>[0]; model: Parameters<typeof createProfiler>[1] };
-    const serverProfiler = createProfiler(internals.context, internals.model);
+    const internals = local as unknown as { contexts: Parameters<typeof createProfiler>[0][]; model: Parameters<typeof createProfiler>[1] };
+    const serverProfiler = createProfiler(internals.contexts[0]!, internals.model);
     const threads = (await server.context.local.getRuntime()).threads;
     bare = await BareEngine.open({ modelPath: model, threads, sequences: 8, contextSize: local.info.contextSize });
     const bareProfiler = createProfiler(bare.context, bare.model);

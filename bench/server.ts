@@ -78,11 +78,11 @@ const benchThreads = Number(process.env.HEARTH_BENCH_THREADS ?? 0);
 const benchLanes = Number(process.env.HEARTH_BENCH_LANES ?? 0);
 const benchBinary = (process.env.HEARTH_BENCH_BINARY ?? "auto") as EngineBinary;
 
-export async function startServer(model: string, parallel: number, threads = benchThreads): Promise<{ server: HearthServer; dataDir: string }> {
+export async function startServer(model: string, parallel: number, lanes = benchLanes): Promise<{ server: HearthServer; dataDir: string }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-bench-"));
   const config = loadConfig({
     env: {},
-    overrides: { model, port: 0, parallel, threads, lanes: benchLanes, engineBinary: benchBinary, logLevel: "warn", dataDir, recordApi: false },
+    overrides: { model, port: 0, parallel, threads: benchThreads, lanes, engineBinary: benchBinary, logLevel: "warn", dataDir, recordApi: false },
   });
   const server = createServer(config, { logger: createLogger("warn") });
   await server.start();
