@@ -57,7 +57,7 @@ export function createModelsRouter(ctx: ServerContext): express.Router {
       lastUsedAt: state.lastUsedAt ?? null,
       pinned: state.pinned ?? false,
       loaded: loaded
-        ? { contextSize: loaded.contextSize, parallel: loaded.parallel, gpuLayers: loaded.gpuLayers, trainContextSize: loaded.trainContextSize, chatWrapper: loaded.chatWrapper, busy: loaded.busy, queued: loaded.queued }
+        ? { contextSize: loaded.contextSize, parallel: loaded.parallel, lanes: loaded.lanes, gpuLayers: loaded.gpuLayers, trainContextSize: loaded.trainContextSize, chatWrapper: loaded.chatWrapper, busy: loaded.busy, queued: loaded.queued }
         : null,
       settings: local.settings.get(m.id),
     };

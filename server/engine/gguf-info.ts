@@ -7,7 +7,7 @@
 import fs from "node:fs/promises";
 import { GgmlType, GgufFileType, GgufInsights, readGgufFileInfo, type GgufFileInfo, type GgufTensorInfo } from "node-llama-cpp";
 import { GgufHeaderError, validateGgufHeader } from "./gguf-validate.js";
-import type { EngineRuntime } from "./runtime.js";
+import { laneShares, type EngineRuntime } from "./runtime.js";
 
 /**
  * Which llama.cpp instance computes tensor sizes. Pass the server's runtime: without one,
@@ -206,6 +206,8 @@ export interface MemoryEstimateOptions extends GgufReadOptions {
   /** Tokens per sequence. */
   contextSize: number;
   sequences: number;
+  /** Contexts the sequences are spread over (decode lanes), each with its own buffers. Defaults to 1. */
+  lanes?: number;
   /** Layers offloaded to the GPU. Defaults to 0 (CPU only). */
   gpuLayers?: number;
 }
@@ -222,13 +224,15 @@ export async function estimateModelMemory(files: readonly string[], options: Mem
   const { insights } = await load(files, options);
   const gpuLayers = options.gpuLayers ?? 0;
   const model = insights.estimateModelResourceRequirements({ gpuLayers });
-  const context = insights.estimateContextResourceRequirements({
-    contextSize: Math.max(1, options.contextSize),
-    sequences: Math.max(1, options.sequences),
-    modelGpuLayers: gpuLayers,
-  });
-  const ram = Math.ceil(model.cpuRam + context.cpuRam);
-  const vram = Math.ceil(model.gpuVram + context.gpuVram);
+  let contextRam = 0;
+  let contextVram = 0;
+  for (const sequences of laneShares(Math.max(1, options.sequences), options.lanes ?? 1)) {
+    const context = insights.estimateContextResourceRequirements({ contextSize: Math.max(1, options.contextSize), sequences, modelGpuLayers: gpuLayers });
+    contextRam += context.cpuRam;
+    contextVram += context.gpuVram;
+  }
+  const ram = Math.ceil(model.cpuRam + contextRam);
+  const vram = Math.ceil(model.gpuVram + contextVram);
   return { ram, vram, total: ram + vram };
 }
 

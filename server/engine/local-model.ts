@@ -38,7 +38,7 @@ import { chatWrapperFor } from "./chat-template.js";
 import { ForcedCallStream, forcedCallHint, forcedCallSchema } from "./forced-tool-call.js";
 import { GrammarCache, checkSchemaBounds } from "./grammar.js";
 import { decodeWithLogprobs, stopTriggersOf, type DecodeWithLogprobsResult } from "./logprobs.js";
-import type { EngineRuntime } from "./runtime.js";
+import { laneShares, type EngineRuntime } from "./runtime.js";
 import { SlotPool, type PoolStats } from "./slot-pool.js";
 import { assertStopsCanMatch, assertTextCanFit, longestTokenChars } from "./text-bounds.js";
 
@@ -185,12 +185,6 @@ const LANE_BALANCE_TOKENS = 64;
 export function slotScore(cachedPrefix: number, cachedTokens: number, busyInLane: number): number {
   const worthReusing = cachedPrefix > 0 && cachedPrefix * 2 >= cachedTokens - cachedPrefix;
   return (worthReusing ? cachedPrefix : 0) - LANE_BALANCE_TOKENS * busyInLane;
-}
-
-/** `total` sequences spread over `lanes` contexts as evenly as possible, larger shares first. */
-export function laneShares(total: number, lanes: number): number[] {
-  const n = Math.max(1, Math.min(lanes, total));
-  return Array.from({ length: n }, (_, i) => Math.floor(total / n) + (i < total % n ? 1 : 0));
 }
 
 export class LocalModel {

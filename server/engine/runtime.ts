@@ -116,6 +116,12 @@ export function defaultLanes(cores: number, threads: number, gpu: string | false
   return Math.max(1, Math.min(4, Math.floor(cores / Math.max(1, threads))));
 }
 
+/** `total` sequences spread over `lanes` contexts as evenly as possible, larger shares first. */
+export function laneShares(total: number, lanes: number): number[] {
+  const n = Math.max(1, Math.min(lanes, total));
+  return Array.from({ length: n }, (_, i) => Math.floor(total / n) + (i < total % n ? 1 : 0));
+}
+
 const LOG_MAP: Record<string, "error" | "warn" | "info" | "debug"> = {
   [LlamaLogLevel.fatal]: "error",
   [LlamaLogLevel.error]: "error",

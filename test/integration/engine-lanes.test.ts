@@ -5,7 +5,11 @@
  * info say how many lanes run.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import os from "node:os";
+import { after, before, describe, test } from "node:test";
+import { estimateModelMemory } from "../../server/engine/gguf-info.js";
+import { defaultLanes } from "../../server/engine/runtime.js";
+import { testModelPath } from "../helpers/models.js";
 import { metricValue, startTestServer, type TestServer } from "../helpers/server.js";
 
 const MODEL = "stories260K";
@@ -77,4 +81,38 @@ test("a conversation's next turn still reuses its cached prefix with lanes", asy
   });
   const cached = second.usage?.prompt_tokens_details?.cached_tokens ?? 0;
   assert.ok(cached >= (first.usage?.prompt_tokens ?? 0) - 1, `cached ${cached} of the first turn's ${first.usage?.prompt_tokens} prompt tokens`);
+});
+
+describe("automatic lanes", () => {
+  let auto: TestServer;
+  before(async () => {
+    auto = await startTestServer({ parallel: 4 });
+  });
+  after(() => auto.close());
+
+  const loadedLanes = async () => {
+    const res = await fetch(`${auto.url}/api/models/${MODEL}`);
+    return ((await res.json()) as { loaded: { lanes: number } | null }).loaded?.lanes;
+  };
+
+  test("follow a model's own thread count, so lanes x threads never exceeds the cores", async () => {
+    const cores = os.availableParallelism();
+    await auto.client.completions.create({ model: MODEL, prompt: "Once", max_tokens: 2 });
+    assert.equal(await loadedLanes(), defaultLanes(cores, 1, false), "one thread per lane by default");
+    const put = await fetch(`${auto.url}/api/models/${MODEL}/settings`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ threads: cores }) });
+    assert.equal(put.status, 200);
+    assert.equal((await fetch(`${auto.url}/api/models/${MODEL}/unload`, { method: "POST" })).status, 200);
+    assert.equal((await fetch(`${auto.url}/api/models/${MODEL}/load`, { method: "POST" })).status, 200);
+    assert.equal(await loadedLanes(), 1, `a model on all ${cores} cores gets one lane`);
+    const reply = await auto.client.completions.create({ model: MODEL, prompt: "Once upon a time", max_tokens: 8 });
+    assert.ok((reply.choices[0]?.text ?? "").length > 0, "it still generates");
+  });
+});
+
+test("the memory estimate counts each lane's own context buffers", async () => {
+  const files = [await testModelPath()];
+  const one = await estimateModelMemory(files, { contextSize: 512, sequences: 4 });
+  const two = await estimateModelMemory(files, { contextSize: 512, sequences: 4, lanes: 2 });
+  assert.ok(two.total > one.total, `two lanes ${two.total} B > one ${one.total} B`);
+  assert.deepEqual(await estimateModelMemory(files, { contextSize: 512, sequences: 4, lanes: 1 }), one, "one lane is the old estimate");
 });

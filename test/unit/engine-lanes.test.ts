@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { laneShares, slotScore } from "../../server/engine/local-model.js";
-import { defaultLanes } from "../../server/engine/runtime.js";
+import { slotScore } from "../../server/engine/local-model.js";
+import { defaultLanes, laneShares } from "../../server/engine/runtime.js";
 
 test("sequences are spread evenly over the lanes, larger shares first", () => {
   assert.deepEqual(laneShares(8, 2), [4, 4]);

@@ -27,7 +27,7 @@ export interface LibraryModelView {
   memoryBytes: number | null;
   lastUsedAt: number | null;
   pinned: boolean;
-  loaded: { contextSize: number; parallel: number; gpuLayers: number; trainContextSize: number; chatWrapper: string; busy: number; queued: number } | null;
+  loaded: { contextSize: number; parallel: number; lanes: number; gpuLayers: number; trainContextSize: number; chatWrapper: string; busy: number; queued: number } | null;
   settings: ModelSettings;
 }
 

@@ -184,7 +184,7 @@ function ModelCard({ model: m, onChanged, onDelete }: { model: LibraryModelView;
             <li aria-label="Load state">{invalid ? "Unusable" : m.state === "loading" && m.loadProgress !== null ? `Loading ${Math.round(m.loadProgress * 100)}%` : STATE_LABEL[m.state]}</li>
             {m.loaded ? (
               <li>
-                {m.loaded.parallel} sequences × {formatCount(m.loaded.contextSize)} tokens{m.loaded.gpuLayers > 0 ? `, ${m.loaded.gpuLayers} GPU layers` : ""}
+                {m.loaded.parallel} sequences × {formatCount(m.loaded.contextSize)} tokens{m.loaded.lanes > 1 ? ` in ${m.loaded.lanes} decode lanes` : ""}{m.loaded.gpuLayers > 0 ? `, ${m.loaded.gpuLayers} GPU layers` : ""}
               </li>
             ) : null}
           </ul>
