@@ -87,6 +87,33 @@ export function sanitizeSchema(schema: unknown, param: string, at = ""): unknown
   return out;
 }
 
+/**
+ * node-llama-cpp's number rules allow an exponent of up to 16 digits, on integers too: "integer"
+ * output like `5e-3` (0.005) or `1e999` (Infinity once parsed) matched the grammar but not the
+ * schema (seen as a CI failure with stories260K). Integers lose the exponent; other numbers keep
+ * one of at most two digits, so every value parses to a finite number (at most about 1e115).
+ * Returns null when the rules are not the ones this was written against, so a changed
+ * node-llama-cpp is caught by the tests rather than silently unbounded.
+ */
+export function boundNumberRules(gbnf: string): string | null {
+  const exponent = ' ([eE] [-+]? ("0" | [1-9] [0-9]{0,15}))?';
+  const integer = 'integer-number-rule ::= "-"? ("0" | [1-9] [0-9]{0,15})';
+  const fractional = 'fractional-number-rule ::= "-"? ("0" | [1-9] [0-9]{0,15}) ("." [0-9]{1,16})?';
+  let known = true;
+  const out = gbnf.split("\n").map((line) => {
+    if (line.startsWith("integer-number-rule ::=")) {
+      if (line !== integer + exponent) known = false;
+      return integer;
+    }
+    if (line.startsWith("fractional-number-rule ::=")) {
+      if (line !== fractional + exponent) known = false;
+      return `${fractional} ([eE] [-+]? [0-9] [0-9]?)?`;
+    }
+    return line;
+  });
+  return known ? out.join("\n") : null;
+}
+
 /** Compiles and caches grammars per schema; building one costs a few ms, reuse costs nothing. */
 export class GrammarCache {
   private readonly cache = new Map<string, Promise<LlamaGrammar>>();
@@ -100,7 +127,14 @@ export class GrammarCache {
     const clean = sanitizeSchema(schema, param) as GbnfJsonSchema;
     return this.get(`schema:${JSON.stringify(clean)}`, async () => {
       try {
-        return await this.llama.createGrammarForJsonSchema(clean as never);
+        const built = await this.llama.createGrammarForJsonSchema(clean as never);
+        const bounded = boundNumberRules(built.grammar);
+        if (bounded === null) return built;
+        return await this.llama.createGrammar({
+          grammar: bounded,
+          stopGenerationTriggers: built.stopGenerationTriggers,
+          trimWhitespaceSuffix: built.trimWhitespaceSuffix,
+        });
       } catch (err) {
         throw new BadRequestError(`The JSON schema cannot be turned into a grammar: ${(err as Error).message}`, { param });
       }
