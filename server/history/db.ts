@@ -109,7 +109,8 @@ function applyPragmas(db: Db, busyTimeoutMs: number): void {
   for (const p of PRAGMAS) {
     const set = p.name === "busy_timeout" ? String(busyTimeoutMs) : p.set;
     const expect = p.name === "busy_timeout" ? busyTimeoutMs : p.expect;
-    db.pragma(`${p.name} = ${set}`);
+    if (p.name === "journal_mode") switchToWal(db, busyTimeoutMs);
+    else db.pragma(`${p.name} = ${set}`);
     const got = db.pragma(p.name, { simple: true }) as unknown;
     if (got !== expect) {
       throw new HistoryDatabaseError(
@@ -118,6 +119,33 @@ function applyPragmas(db: Db, busyTimeoutMs: number): void {
         "pragma",
       );
     }
+  }
+}
+
+/**
+ * Converting a fresh file to WAL needs exclusive access, and SQLite does not run the busy handler
+ * for it: with another process holding the file's write lock at that moment (two servers starting
+ * on one fresh data folder, one already migrating) it failed at once with "database is locked"
+ * whatever busy_timeout said (seen in CI: 2 of 6 processes). WAL is a property of the file, so it is read first (no lock once any process
+ * has converted it), and the conversion is retried, with a growing pause, for up to busy_timeout.
+ */
+function switchToWal(db: Db, busyTimeoutMs: number): void {
+  const deadline = Date.now() + busyTimeoutMs;
+  for (let pauseMs = 5; ; pauseMs = Math.min(pauseMs * 2, 100)) {
+    let busy: unknown = null;
+    try {
+      if (db.pragma("journal_mode", { simple: true }) === "wal") return;
+      if (db.pragma("journal_mode = WAL", { simple: true }) === "wal") return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== "SQLITE_BUSY") throw err;
+      busy = err;
+    }
+    // Refused without an error (the lock was not granted) or busy: wait for the other process.
+    if (Date.now() >= deadline) {
+      if (busy) throw busy;
+      return; // the read-back in applyPragmas reports what the file is in
+    }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pauseMs);
   }
 }
 

@@ -130,6 +130,41 @@ describe("openHistoryDatabase", () => {
     assert.throws(() => openHistoryDatabase(file), (err: unknown) => err instanceof HistoryDatabaseError && err.code === "not_a_database");
   });
 
+  test("the switch to WAL waits for another process writing the fresh file, instead of failing", async () => {
+    // Holding a read lock while another connection holds the write lock, the journal-mode change
+    // gets SQLITE_BUSY without SQLite running the busy handler, so busy_timeout alone did not help.
+    const file = tmpFile();
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const holder = spawn(
+      process.execPath,
+      [
+        "-e",
+        `const Database = require("better-sqlite3");
+const db = new Database(${JSON.stringify(file)});
+db.exec("CREATE TABLE IF NOT EXISTS held (x)");
+db.exec("BEGIN IMMEDIATE");
+db.prepare("INSERT INTO held VALUES (1)").run();
+console.log("holding");
+setTimeout(() => { db.exec("COMMIT"); db.close(); }, 600);`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"], cwd: fileURLToPath(new URL("../..", import.meta.url)) },
+    );
+    const exited = new Promise((resolve) => holder.on("exit", resolve));
+    await new Promise<void>((resolve, reject) => {
+      holder.stdout.on("data", (d: Buffer) => d.toString().includes("holding") && resolve());
+      holder.on("exit", (code) => reject(new Error(`the holder exited with ${code} before holding its lock`)));
+    });
+    const started = Date.now();
+    const db = openHistoryDatabase(file);
+    try {
+      assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
+      assert.ok(Date.now() - started >= 100, "it waited for the reader's lock");
+    } finally {
+      closeHistoryDatabase(db);
+      await exited;
+    }
+  });
+
   test("processes opening one fresh file at the same moment migrate it once, and all open it", async () => {
     // The app and a `hearth serve` (or two test servers) starting together on a fresh data folder.
     const file = tmpFile();
