@@ -187,6 +187,17 @@ export function slotScore(cachedPrefix: number, cachedTokens: number, busyInLane
   return (worthReusing ? cachedPrefix : 0) - LANE_BALANCE_TOKENS * busyInLane;
 }
 
+/**
+ * The StepBatcher for a lane of `sequences`, or null when it has nothing to do: several sequences
+ * need joined steps, and a lane of one still needs `threadsFor` to give its prompts the batch
+ * threads (without it, parallel 2 over two lanes prefilled a 1,804-token prompt on one thread:
+ * 4.0-5.1 s to the first token, 2.2-2.6 s with it).
+ */
+export function laneBatcher(sequences: number, threadsFor: ((batchTokens: number) => number) | null): StepBatcher | null {
+  if (sequences <= 1 && !threadsFor) return null;
+  return new StepBatcher(threadsFor ? { threadsFor } : {});
+}
+
 export class LocalModel {
   private readonly pool: SlotPool<Slot>;
   /** Generations running in each lane. */
@@ -259,8 +270,7 @@ export class LocalModel {
           options.logger.warn({ model: options.id, reason }, "the model's chat template was refused; using a chat format chosen from its name instead"),
         );
         for (const [lane, sequences] of shares.entries()) {
-          const batcher =
-            sequences > 1 ? new StepBatcher(splitThreads ? { threadsFor: (n) => (n >= 4 && othersIdle(lane) ? batchThreads : threads) } : {}) : null;
+          const batcher = laneBatcher(sequences, splitThreads ? (n) => (n >= 4 && othersIdle(lane) ? batchThreads : threads) : null);
           const context = await model.createContext({
             sequences,
             contextSize,

@@ -9,7 +9,7 @@ import os from "node:os";
 import { after, before, describe, test } from "node:test";
 import { estimateModelMemory } from "../../server/engine/gguf-info.js";
 import { defaultLanes } from "../../server/engine/runtime.js";
-import { testModelPath } from "../helpers/models.js";
+import { modelPath, testModelPath } from "../helpers/models.js";
 import { metricValue, startTestServer, type TestServer } from "../helpers/server.js";
 
 const MODEL = "stories260K";
@@ -115,4 +115,31 @@ test("the memory estimate counts each lane's own context buffers", async () => {
   const two = await estimateModelMemory(files, { contextSize: 512, sequences: 4, lanes: 2 });
   assert.ok(two.total > one.total, `two lanes ${two.total} B > one ${one.total} B`);
   assert.deepEqual(await estimateModelMemory(files, { contextSize: 512, sequences: 4, lanes: 1 }), one, "one lane is the old estimate");
+});
+
+describe("lanes of one sequence on a model big enough for split threads", () => {
+  // bench-86M is over the 32 MiB below which batched steps keep one thread, so each lane's prompts
+  // go through its StepBatcher with the batch threads (local-model.ts, laneBatcher). Its weights are
+  // random, so near-tied logits make exact text comparisons brittle: the stories260K tests above
+  // check that lanes change no token.
+  let big: TestServer;
+  const BIG = "bench-86M-q4_k_m";
+  before(async () => {
+    big = await startTestServer({ model: await modelPath(`${BIG}.gguf`), parallel: 2, lanes: 2, threads: 1, batchThreads: 2, ctxSize: 512 });
+  });
+  after(() => big.close());
+
+  test("prompts decode side by side and alone, and every request finishes", async () => {
+    const prompts = ["the quick brown fox jumps over the lazy dog ".repeat(8), "once upon a time in a land far away ".repeat(8)];
+    const run = (prompt: string) => big.client.completions.create({ model: BIG, prompt, max_tokens: 12, temperature: 0 });
+    const results = [await run(prompts[0]!), ...(await Promise.all(prompts.map((p) => run(`${p} again`))))];
+    for (const r of results) {
+      assert.equal(r.usage?.completion_tokens, 12, JSON.stringify(r.usage));
+      assert.equal(r.choices[0]?.finish_reason, "length");
+    }
+    const health = (await (await fetch(`${big.url}/health`)).json()) as { models: { lanes: number }[]; engine: { batchThreads: number } };
+    assert.equal(health.models[0]?.lanes, 2);
+    assert.equal(health.engine.batchThreads, 2);
+    assert.equal(await metricValue(big.url, "hearth_busy_sequences"), 0, "both sequences were given back");
+  });
 });

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { slotScore } from "../../server/engine/local-model.js";
+import { laneBatcher, slotScore } from "../../server/engine/local-model.js";
 import { defaultLanes, laneShares } from "../../server/engine/runtime.js";
 
 test("sequences are spread evenly over the lanes, larger shares first", () => {
@@ -45,4 +45,12 @@ test("a slot is chosen for the work it saves, if that outweighs what it evicts, 
   assert.ok(slotScore(100, 250, 0) > empty, "a prefix worth half of what it evicts is reused");
   assert.ok(slotScore(0, 0, 1) < empty, "an idle lane beats a busy one");
   assert.ok(slotScore(1000, 1200, 0) > empty, "a long shared system prompt is reused");
+});
+
+test("a lane of one sequence still gets a batcher when its prompts need the batch threads", () => {
+  const split = (n: number) => (n >= 4 ? 2 : 1);
+  assert.ok(laneBatcher(1, split), "one sequence, split threads: prompts must get the batch threads");
+  assert.ok(laneBatcher(4, null), "several sequences always join their steps");
+  assert.ok(laneBatcher(4, split));
+  assert.equal(laneBatcher(1, null), null, "one sequence on fixed threads: nothing to do");
 });
