@@ -150,6 +150,7 @@ describe("screens in the browser", { timeout: 400_000 }, () => {
     await page.getByRole("link", { name: "Settings" }).click();
     const threads = page.getByLabel("CPU threads");
     await threads.waitFor();
+    assert.equal(await page.getByLabel("Decode lanes").inputValue(), "0", "lanes are automatic until set");
     await screenshotBothThemes(page, "settings");
     await threads.fill("3");
     await page.getByText("1 unsaved change").waitFor();
