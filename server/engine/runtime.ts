@@ -66,6 +66,11 @@ export interface EngineRuntime {
    * says why ("tensor 'token_embd.weight' has wrong shape ...").
    */
   explainFailure<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * This runtime for a model with a thread count of its own: automatic lanes are chosen again so
+   * lanes x threads still fits the cores, and the engine's thread budget grows to cover them.
+   */
+  forThreads(threads: number): EngineRuntime;
   dispose(): Promise<void>;
 }
 
@@ -228,19 +233,24 @@ export async function createRuntime(options: RuntimeOptions): Promise<EngineRunt
   const { llama, variant } = await loadLlama(options.binary ?? "auto", common, options.logger);
   const threads = requested ?? defaultThreads(cores, llama.gpu);
   const batchThreads = options.batchThreads && options.batchThreads > 0 ? options.batchThreads : defaultBatchThreads(cores, threads, llama.buildType, llama.gpu);
-  const lanes = options.lanes && options.lanes > 0 ? options.lanes : defaultLanes(cores, threads, llama.gpu);
+  const lanesFor = (t: number) => (options.lanes && options.lanes > 0 ? options.lanes : defaultLanes(cores, t, llama.gpu));
   // The cap covers every lane's threads at once, and one lane's batched step while the others idle
   // (local-model.ts); node-llama-cpp's ThreadsSplitter would otherwise make lanes wait for each other.
-  llama.maxThreads = Math.max(threads * lanes, batchThreads);
-  return {
+  llama.maxThreads = Math.max(threads * lanesFor(threads), batchThreads);
+  const view = (t: number): EngineRuntime => ({
     llama,
-    threads,
+    threads: t,
     batchThreads,
-    lanes,
+    lanes: lanesFor(t),
     gpu: llama.gpu,
     buildType: llama.buildType,
     variant,
     explainFailure: (fn) => explainNativeFailure(errors, fn),
+    forThreads: (other) => {
+      llama.maxThreads = Math.max(llama.maxThreads, other * lanesFor(other));
+      return view(other);
+    },
     dispose: () => llama.dispose(),
-  };
+  });
+  return view(threads);
 }

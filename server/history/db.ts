@@ -126,8 +126,9 @@ function applyPragmas(db: Db, busyTimeoutMs: number): void {
  * Converting a fresh file to WAL needs exclusive access, and SQLite does not run the busy handler
  * for it: with another process holding the file's write lock at that moment (two servers starting
  * on one fresh data folder, one already migrating) it failed at once with "database is locked"
- * whatever busy_timeout said (seen in CI: 2 of 6 processes). WAL is a property of the file, so it is read first (no lock once any process
- * has converted it), and the conversion is retried, with a growing pause, for up to busy_timeout.
+ * whatever busy_timeout said (seen in CI: 2 of 6 processes). WAL is a property of the file, so it
+ * is read first (no lock once any process has converted it), and the conversion is retried, with a
+ * growing pause, for up to busy_timeout.
  */
 function switchToWal(db: Db, busyTimeoutMs: number): void {
   const deadline = Date.now() + busyTimeoutMs;

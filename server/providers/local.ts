@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { GgufFileError, estimateModelMemory, trainContextSizeOf, type MemoryEstimate } from "../engine/gguf-info.js";
 import { chooseParallel, LocalModel, type LocalModelInfo } from "../engine/local-model.js";
-import { createRuntime, defaultLanes, type EngineBinary, type EngineRuntime, type GpuChoice } from "../engine/runtime.js";
+import { createRuntime, type EngineBinary, type EngineRuntime, type GpuChoice } from "../engine/runtime.js";
 import type { PoolStats } from "../engine/slot-pool.js";
 import { BadRequestError, HearthError, ModelNotFoundError, NotReadyError, ShuttingDownError } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -448,13 +448,9 @@ export class LocalProvider implements Provider {
         const two = await estimateModelMemory(entry.files, { contextSize, sequences: 2, runtime });
         parallel = chooseParallel(one.total - (two.total - one.total), Math.max(1, two.total - one.total), os.freemem());
       }
-      const threads = settings.threads > 0 ? settings.threads : runtime.threads;
-      // Automatic lanes follow a model's own thread count, so lanes x threads still fits the cores.
-      const lanes = threads === runtime.threads || (this.options.lanes ?? 0) > 0 ? runtime.lanes : defaultLanes(os.availableParallelism(), threads, runtime.gpu);
-      const estimate = await estimateModelMemory(entry.files, { contextSize, sequences: parallel > 0 ? parallel : 4, lanes, runtime });
+      const modelRuntime = settings.threads > 0 && settings.threads !== runtime.threads ? runtime.forThreads(settings.threads) : runtime;
+      const estimate = await estimateModelMemory(entry.files, { contextSize, sequences: parallel > 0 ? parallel : 4, lanes: modelRuntime.lanes, runtime });
       await this.makeRoom(entry, estimate);
-      // The engine's thread budget covers this model's lanes at once (runtime.ts, createRuntime).
-      runtime.llama.maxThreads = Math.max(runtime.llama.maxThreads, threads * lanes);
       const model = await LocalModel.load({
         id: entry.id,
         path: entry.files[0]!,
@@ -464,7 +460,7 @@ export class LocalProvider implements Provider {
         ...(this.options.chatTemplate !== undefined ? { chatTemplate: this.options.chatTemplate } : {}),
         maxQueue: this.options.maxQueue,
         defaultMaxTokens: this.options.defaultMaxTokens,
-        runtime: threads === runtime.threads && lanes === runtime.lanes ? runtime : { ...runtime, threads, lanes, dispose: runtime.dispose },
+        runtime: modelRuntime,
         logger: this.options.logger,
         signal: this.shutdown.signal,
         onPoolChange: (stats) => {

@@ -3,7 +3,7 @@
  * model: what a local tool pointed at Hearth sees.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 import { Ajv } from "ajv";
 import { startTestServer, metricValue, type TestServer } from "../helpers/server.js";
 
@@ -268,11 +268,12 @@ describe("OpenAI-compatible API", () => {
 });
 
 describe("KV cache reuse across turns", () => {
+  // A fresh server per test: which slot a request lands in depends on what earlier requests cached.
   let t: TestServer;
-  before(async () => {
+  beforeEach(async () => {
     t = await startTestServer({ parallel: 2 });
   });
-  after(() => t.close());
+  afterEach(() => t.close());
 
   test("the next turn of a conversation reuses the cached prefix", async () => {
     const history = [
@@ -293,14 +294,6 @@ describe("KV cache reuse across turns", () => {
     assert.ok(cached >= (first.usage?.prompt_tokens ?? 0) - 1, `turn 2 reused ${cached} of ${prompt} prompt tokens`);
     assert.ok(cached < prompt);
   });
-});
-
-describe("slot choice", () => {
-  let t: TestServer;
-  before(async () => {
-    t = await startTestServer({ parallel: 2 });
-  });
-  after(() => t.close());
 
   test("an unrelated request takes an idle slot instead of evicting a conversation", async () => {
     const history = [
