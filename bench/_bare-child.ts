@@ -10,7 +10,7 @@ export interface BareChildInput {
   setup: BareSetup;
   steps: { concurrency: number; maxTokens: number; rounds: number }[];
   profile?: boolean;
-  /** Tokens of an unmeasured round first (page in weights, spin up threads). Defaults to 8. */
+  /** Unmeasured tokens first (page in weights, spin up threads). Defaults to 8. */
   warmupTokens?: number;
 }
 
@@ -25,7 +25,11 @@ const input = JSON.parse(process.argv[2] ?? "{}") as BareChildInput;
 const engine = await BareEngine.open(input.setup);
 const profiler = input.profile ? createProfiler(engine.context, engine.model) : null;
 let request = 1000;
-await engine.round(1, input.warmupTokens ?? 8, request++);
+// In rounds of at most 256 tokens, so a long warm-up never outgrows the context.
+for (let left = input.warmupTokens ?? 8; left > 0; ) {
+  const { streams } = await engine.round(1, Math.min(left, 256), request++);
+  left -= Math.max(1, streams[0]?.tokens ?? 0);
+}
 const steps: BareChildOutput["steps"] = [];
 for (const step of input.steps) {
   const rounds: RoundResult[] = [];

@@ -13,6 +13,7 @@
  *
  * `npm run bench -- engine` (`--quick` for a short run). Never asserted in tests.
  */
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import { Worker } from "node:worker_threads";
 import path from "node:path";
@@ -48,6 +49,10 @@ interface Variant {
   tokens?: number;
   setup?: Partial<BareSetup>;
   env?: Record<string, string>;
+  /** Wraps the child's command (e.g. `taskset -c 0`). */
+  prefix?: string[];
+  /** Unmeasured tokens first (see BareChildInput); a tiny model needs about a second to reach its pace. */
+  warmupTokens?: number;
 }
 
 interface VariantRun {
@@ -70,9 +75,10 @@ export async function interleaved(model: string, variants: Variant[], reps: numb
           { concurrency: 1, maxTokens: v.tokens ?? tokens, rounds: 2 },
           { concurrency: 8, maxTokens: v.tokens ?? tokens, rounds: 1 },
         ],
+        ...(v.warmupTokens ? { warmupTokens: v.warmupTokens } : {}),
       };
       run.loads.push(load1());
-      const out = await runChild<BareChildOutput>("_bare-child.ts", input, { env: v.env });
+      const out = await runChild<BareChildOutput>("_bare-child.ts", input, { env: v.env, prefix: v.prefix });
       run.buildType = out.buildType;
       const [one, eight] = out.steps;
       for (const r of one?.rounds ?? []) run.single.push(streamTokensPerSecond(r.streams[0]!));
@@ -93,7 +99,7 @@ function variantRows(prefix: string, runs: Map<Variant, VariantRun>, baseline?: 
       runs: r.single.length / 2,
       load1: round(median(r.loads), 2),
     },
-    notes: `binary ${r.buildType}, ${v.threads} thread(s)${v.env ? `, env ${JSON.stringify(v.env)}` : ""}${v.setup ? `, ${JSON.stringify(v.setup)}` : ""}; single = one stream's tok/s after its first token; seq8 = 8 sequences' tokens over the wall time`,
+    notes: `binary ${r.buildType}, ${v.threads} thread(s)${v.prefix ? `, run under \`${v.prefix.join(" ")}\`` : ""}${v.env ? `, env ${JSON.stringify(v.env)}` : ""}${v.setup ? `, ${JSON.stringify(v.setup)}` : ""}; single = one stream's tok/s after its first token; seq8 = 8 sequences' tokens over the wall time`,
   }));
 }
 
@@ -302,6 +308,8 @@ export async function reference(model: string, tokens: number, reps: number, loa
           hearth_single_tok_s: m("hearth_single"),
           hearth_single_over_llama_bench: round(m("hearth_single") / tgAt(threads), 3),
           llama_server_single_tok_s: m("llama_single"),
+          // What llama.cpp's own HTTP path and sampling cost it: the floor for a tiny model's token.
+          llama_server_single_over_llama_bench: round(m("llama_single") / tgAt(threads), 3),
           hearth_c8_tok_s: m("hearth_c8"),
           llama_server_c8_tok_s: m("llama_c8"),
           hearth_c8_over_llama_server: round(m("hearth_c8") / m("llama_c8"), 3),
@@ -365,6 +373,17 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
       { label: "t2 firstInFirstOut", binary: "prebuilt", threads: 2, setup: { itemPrioritizationStrategy: "firstInFirstOut" } },
     ];
     results.push(...variantRows("rescue prebuilt 86M", await interleaved(m86, rescue, 1, 16), base));
+
+    // The cost of a thread hand-off: node-llama-cpp wakes a libuv worker for each decode and each
+    // sample and the JavaScript thread again for each result. With both threads on one core (they
+    // never run at once in one stream) no wake-up crosses cores; where that is faster, per-token
+    // hand-offs, not computation, set a tiny model's speed (BENCHMARKS.md, "Why a tiny model's
+    // tokens cost more through HTTP").
+    if (process.platform === "linux" && spawnSync("taskset", ["-c", "0", "true"]).status === 0) {
+      const free: Variant = { label: "t1 (any core)", binary: "prebuilt", threads: 1, warmupTokens: 2000 };
+      const pinned: Variant = { ...free, label: "t1 on one core", prefix: ["taskset", "-c", "0"] };
+      results.push(...variantRows("handoff stories260K", await interleaved(await modelPath("stories260K.gguf"), [free, pinned], 3, tokens), free));
+    }
   }
 
   const loadgen = await LoadGenerator.start();
@@ -373,6 +392,8 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
     if (!quick) results.push(...(await profiles(await modelPath("stories260K.gguf"), tokens, loadgen)));
     if (!quick) results.push(...(await placement(m86, tokens, 2)));
     results.push(...(await reference(m86, tokens, quick ? 1 : 3, loadgen, quick)));
+    // A 0.2 ms token: how much llama.cpp's own server loses through HTTP where fixed per-token costs dominate.
+    if (!quick) results.push(...(await reference(await modelPath("stories260K.gguf"), tokens, 3, loadgen)));
   } finally {
     loadgen.close();
   }
