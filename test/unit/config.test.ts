@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { ConfigError, DEFAULT_PORT, defaultDataDir, helpText, loadConfig, OPTIONS } from "../../server/config.js";
+import { ConfigError, DEFAULT_PORT, defaultDataDir, envName, helpText, loadConfig, OPTIONS } from "../../server/config.js";
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "hearth-config-"));
 
@@ -78,4 +78,13 @@ test("the secrets key comes only from the environment and must be 32 bytes", () 
   assert.equal(loadConfig({ env: { HEARTH_SECRETS_KEY: key }, overrides: { dataDir } }).secretsKey, key);
   assert.throws(() => loadConfig({ env: { HEARTH_SECRETS_KEY: "c2hvcnQ=" }, overrides: { dataDir } }), /32 bytes/);
   assert.throws(() => loadConfig({ argv: ["--secrets-key", key], env: {}, overrides: { dataDir } }), ConfigError);
+});
+
+test("the README's flag table lists every flag with its environment variable", () => {
+  const readme = fs.readFileSync(path.join(import.meta.dirname, "..", "..", "README.md"), "utf8");
+  const rows = readme.split("\n").filter((line) => line.startsWith("| `--"));
+  const missing = OPTIONS.filter(
+    (o) => !rows.some((row) => new RegExp(`^\\| \`--${o.flag}[ \`]`).test(row) && row.includes(`\`${envName(o.flag)}\``)),
+  ).map((o) => `--${o.flag}`);
+  assert.deepEqual(missing, [], `README.md's flag table lacks ${missing.join(", ")}`);
 });
