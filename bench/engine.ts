@@ -377,8 +377,8 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
     // The cost of a thread hand-off: node-llama-cpp wakes a libuv worker for each decode and each
     // sample and the JavaScript thread again for each result. With both threads on one core (they
     // never run at once in one stream) no wake-up crosses cores; where that is faster, per-token
-    // hand-offs, not computation, set a tiny model's speed (BENCHMARKS.md, "Why a tiny model's
-    // tokens cost more through HTTP").
+    // hand-offs, not computation, set a tiny model's speed (BENCHMARKS.md, "Session 6 (2026-12-03):
+    // why a tiny model's tokens cost more through HTTP").
     if (process.platform === "linux" && spawnSync("taskset", ["-c", "0", "true"]).status === 0) {
       const free: Variant = { label: "t1 (any core)", binary: "prebuilt", threads: 1, warmupTokens: 2000 };
       const pinned: Variant = { ...free, label: "t1 on one core", prefix: ["taskset", "-c", "0"] };

@@ -1,7 +1,8 @@
 /**
- * One loaded GGUF model: a single context whose N sequences are the batch (ENGINE-NOTES §2.2),
- * long-lived slots that keep their KV cache between requests (§2.3), and a queue in front.
- * Concurrent requests each hold a sequence and node-llama-cpp merges their tokens into one
+ * One loaded GGUF model: its N sequences spread over one context per decode lane (one on a GPU,
+ * two on a 2-core CPU; runtime.ts defaultLanes), each context's sequences the batch (ENGINE-NOTES
+ * §2.2), long-lived slots that keep their KV cache between requests (§2.3), and a queue in front.
+ * Concurrent requests each hold a sequence and node-llama-cpp merges a lane's tokens into one
  * llama_decode per step. All OpenAI JSON stays at the HTTP edge; this yields neutral events.
  */
 import crypto from "node:crypto";
@@ -200,8 +201,6 @@ export function laneBatcher(sequences: number, threadsFor: ((batchTokens: number
 
 export class LocalModel {
   private readonly pool: SlotPool<Slot>;
-  /** Generations running in each lane. */
-  private readonly laneBusy: number[];
   private readonly grammars: GrammarCache;
   private embeddingContext: Promise<LlamaEmbeddingContext> | null = null;
   private embeddingLock: Promise<unknown> = Promise.resolve();
@@ -217,10 +216,10 @@ export class LocalModel {
     private readonly model: LlamaModel,
     private readonly contexts: readonly LlamaContext[],
     slots: Slot[],
-    laneBusy: number[],
+    /** Generations running in each lane (shared with the lanes' thread choice in load). */
+    private readonly laneBusy: number[],
     private readonly options: LocalModelOptions,
   ) {
-    this.laneBusy = laneBusy;
     this.pool = new SlotPool(slots, options.maxQueue, options.onPoolChange);
     this.tokenChars = longestTokenChars((model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: unknown } } }).tokenizer?.ggml?.tokens);
     // Report the pool's size at once, not only on the first request, so metrics show it while idle.
