@@ -13,7 +13,10 @@ export default tseslint.config(
   {
     languageOptions: { globals: { ...globals.node }, ecmaVersion: 2023, sourceType: "module" },
     rules: {
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" },
+      ],
       "@typescript-eslint/consistent-type-imports": "off",
       "no-constant-condition": ["error", { checkLoops: false }],
     },
@@ -24,7 +27,10 @@ export default tseslint.config(
     rules: restrict([
       { group: ["node-llama-cpp", "node-llama-cpp/*"], message: "Only server/engine/ may import node-llama-cpp." },
       { group: ["electron", "electron/*"], message: "server/ never imports electron." },
-      { group: ["better-sqlite3", "better-sqlite3-electron"], message: "Only server/history/ may import better-sqlite3." },
+      {
+        group: ["better-sqlite3", "better-sqlite3-electron"],
+        message: "Only server/history/ may import better-sqlite3.",
+      },
     ]),
   },
   {
@@ -39,7 +45,10 @@ export default tseslint.config(
     files: ["server/engine/**/*.ts"],
     rules: restrict([
       { group: ["electron", "electron/*"], message: "server/ never imports electron." },
-      { group: ["better-sqlite3", "better-sqlite3-electron"], message: "Only server/history/ may import better-sqlite3." },
+      {
+        group: ["better-sqlite3", "better-sqlite3-electron"],
+        message: "Only server/history/ may import better-sqlite3.",
+      },
       { group: ["express"], message: "Only the HTTP layers import express." },
     ]),
   },

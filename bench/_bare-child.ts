@@ -26,7 +26,7 @@ const engine = await BareEngine.open(input.setup);
 const profiler = input.profile ? createProfiler(engine.context, engine.model) : null;
 let request = 1000;
 // In rounds of at most 256 tokens, so a long warm-up never outgrows the context.
-for (let left = input.warmupTokens ?? 8; left > 0; ) {
+for (let left = input.warmupTokens ?? 8; left > 0;) {
   const { streams } = await engine.round(1, Math.min(left, 256), request++);
   left -= Math.max(1, streams[0]?.tokens ?? 0);
 }

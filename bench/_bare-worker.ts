@@ -5,7 +5,12 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { BareEngine, type BareSetup } from "./_bare.js";
 
-const { setup, concurrency, maxTokens, rounds } = workerData as { setup: BareSetup; concurrency: number; maxTokens: number; rounds: number };
+const { setup, concurrency, maxTokens, rounds } = workerData as {
+  setup: BareSetup;
+  concurrency: number;
+  maxTokens: number;
+  rounds: number;
+};
 const engine = await BareEngine.open(setup);
 await engine.round(1, 8, 1);
 parentPort?.postMessage({ ready: true });

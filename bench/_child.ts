@@ -18,8 +18,14 @@ export interface ChildOptions {
 
 export async function runChild<T>(script: string, input: unknown, options: ChildOptions = {}): Promise<T> {
   const args = ["--import", "tsx", path.join(here, script), JSON.stringify(input)];
-  const [cmd, ...rest] = options.prefix && options.prefix.length > 0 ? [...options.prefix, process.execPath, ...args] : [process.execPath, ...args];
-  const child = spawn(cmd as string, rest, { env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] });
+  const [cmd, ...rest] =
+    options.prefix && options.prefix.length > 0
+      ? [...options.prefix, process.execPath, ...args]
+      : [process.execPath, ...args];
+  const child = spawn(cmd as string, rest, {
+    env: { ...process.env, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));

@@ -33,8 +33,20 @@ export interface LoadResult {
 }
 
 function body(plan: LoadPlan, n: number): string {
-  const sampling = { temperature: BENCH_SAMPLING.temperature, top_p: BENCH_SAMPLING.topP, top_k: BENCH_SAMPLING.topK, min_p: BENCH_SAMPLING.minP, seed: n };
-  const common = { model: plan.model, max_tokens: plan.maxTokens, stream: plan.stream, ...(plan.stream ? { stream_options: { include_usage: true } } : {}), ...sampling };
+  const sampling = {
+    temperature: BENCH_SAMPLING.temperature,
+    top_p: BENCH_SAMPLING.topP,
+    top_k: BENCH_SAMPLING.topK,
+    min_p: BENCH_SAMPLING.minP,
+    seed: n,
+  };
+  const common = {
+    model: plan.model,
+    max_tokens: plan.maxTokens,
+    stream: plan.stream,
+    ...(plan.stream ? { stream_options: { include_usage: true } } : {}),
+    ...sampling,
+  };
   return JSON.stringify(
     plan.endpoint === "completions"
       ? { ...common, prompt: promptFor(n) }
@@ -58,7 +70,12 @@ async function one(plan: LoadPlan, n: number): Promise<RequestTiming> {
   if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
   if (!plan.stream) {
     const json = (await res.json()) as { usage?: { completion_tokens: number } };
-    return { ttftMs: Number.NaN, latencyMs: performance.now() - started, tokens: json.usage?.completion_tokens ?? 0, events: 0 };
+    return {
+      ttftMs: Number.NaN,
+      latencyMs: performance.now() - started,
+      tokens: json.usage?.completion_tokens ?? 0,
+      events: 0,
+    };
   }
   let first = 0;
   let tokens = 0;
@@ -84,7 +101,12 @@ async function one(plan: LoadPlan, n: number): Promise<RequestTiming> {
     }
   }
   // A server that sends no usage chunk (llama-server without include_usage support) streams one token per event.
-  return { ttftMs: first > 0 ? first - started : Number.NaN, latencyMs: performance.now() - started, tokens: tokens || events, events };
+  return {
+    ttftMs: first > 0 ? first - started : Number.NaN,
+    latencyMs: performance.now() - started,
+    tokens: tokens || events,
+    events,
+  };
 }
 
 export async function runLoad(plan: LoadPlan): Promise<LoadResult> {

@@ -22,7 +22,10 @@ const server = http.createServer(async (req, res) => {
   try {
     const up = await request(`${upstream}${req.url ?? "/"}`, {
       method: req.method as "POST",
-      headers: { "content-type": req.headers["content-type"] ?? "application/json", authorization: `Bearer ${values.key}` },
+      headers: {
+        "content-type": req.headers["content-type"] ?? "application/json",
+        authorization: `Bearer ${values.key}`,
+      },
       body: req,
       signal: controller.signal,
       dispatcher,

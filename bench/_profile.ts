@@ -59,9 +59,14 @@ const state = { decode: newSpan(), sample: newSpan(), tokens: { n: 0 }, detok: n
 const patched = new WeakSet<object>();
 
 /** N-API methods are read-only on the prototype, so each instance gets its own wrappers. */
-function wrap(target: object, name: string, wrapper: (original: (...args: unknown[]) => unknown) => (...args: unknown[]) => unknown): void {
+function wrap(
+  target: object,
+  name: string,
+  wrapper: (original: (...args: unknown[]) => unknown) => (...args: unknown[]) => unknown,
+): void {
   const original = (target as Record<string, (...args: unknown[]) => unknown>)[name];
-  if (typeof original !== "function") throw new Error(`${name} is not a function here: node-llama-cpp's internals changed`);
+  if (typeof original !== "function")
+    throw new Error(`${name} is not a function here: node-llama-cpp's internals changed`);
   Object.defineProperty(target, name, { value: wrapper(original.bind(target)), configurable: true, writable: true });
 }
 

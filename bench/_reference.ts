@@ -41,8 +41,36 @@ export function buildReference(root = defaultRoot): void {
   };
   if (!fs.existsSync(src)) sh("git", ["clone", "--quiet", bundle, src]);
   // Same switches as node-llama-cpp's own local build (GGML_NATIVE, OpenMP on, no curl/openssl).
-  sh("nice", ["-n", "10", "cmake", "-S", src, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=ON", "-DLLAMA_CURL=OFF", "-DLLAMA_OPENSSL=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF", "-DGGML_CCACHE=OFF"]);
-  sh("nice", ["-n", "10", "cmake", "--build", build, "-j", String(os.availableParallelism()), "--target", "llama-bench", "llama-server"]);
+  sh("nice", [
+    "-n",
+    "10",
+    "cmake",
+    "-S",
+    src,
+    "-B",
+    build,
+    "-G",
+    "Ninja",
+    "-DCMAKE_BUILD_TYPE=Release",
+    "-DGGML_NATIVE=ON",
+    "-DLLAMA_CURL=OFF",
+    "-DLLAMA_OPENSSL=OFF",
+    "-DLLAMA_BUILD_TESTS=OFF",
+    "-DLLAMA_BUILD_EXAMPLES=OFF",
+    "-DGGML_CCACHE=OFF",
+  ]);
+  sh("nice", [
+    "-n",
+    "10",
+    "cmake",
+    "--build",
+    build,
+    "-j",
+    String(os.availableParallelism()),
+    "--target",
+    "llama-bench",
+    "llama-server",
+  ]);
 }
 
 export interface LlamaBenchRow {
@@ -53,10 +81,28 @@ export interface LlamaBenchRow {
 }
 
 /** `llama-bench -p 0 -n <tokens>` for each thread count: one stream's generation speed. */
-export async function llamaBench(model: string, threads: number[], tokens: number, repetitions: number): Promise<LlamaBenchRow[]> {
+export async function llamaBench(
+  model: string,
+  threads: number[],
+  tokens: number,
+  repetitions: number,
+): Promise<LlamaBenchRow[]> {
   const ref = findReference();
   if (!ref) throw new Error("llama-bench not built");
-  const out = await capture(ref.bench, ["-m", model, "-t", threads.join(","), "-p", "0", "-n", String(tokens), "-r", String(repetitions), "-o", "json"]);
+  const out = await capture(ref.bench, [
+    "-m",
+    model,
+    "-t",
+    threads.join(","),
+    "-p",
+    "0",
+    "-n",
+    String(tokens),
+    "-r",
+    String(repetitions),
+    "-o",
+    "json",
+  ]);
   const rows = JSON.parse(out) as { n_threads: number; avg_ts: number; stddev_ts: number }[];
   return rows.map((r) => ({ threads: r.n_threads, tokensPerSecond: r.avg_ts, stddev: r.stddev_ts }));
 }
@@ -68,7 +114,9 @@ function capture(cmd: string, args: string[]): Promise<string> {
     let err = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
-    child.once("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}: ${err.slice(-500)}`))));
+    child.once("close", (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}: ${err.slice(-500)}`)),
+    );
   });
 }
 
@@ -91,13 +139,33 @@ export interface ReferenceServer {
 
 /** `llama-server -np <parallel>` with `ctxPerSlot` tokens per slot, ready to serve. */
 /** `threadsBatch` is llama.cpp's `-tb`: threads for a decode of more than one token (defaults to `threads`). */
-export async function startLlamaServer(model: string, opts: { parallel: number; threads: number; threadsBatch?: number; ctxPerSlot: number }): Promise<ReferenceServer> {
+export async function startLlamaServer(
+  model: string,
+  opts: { parallel: number; threads: number; threadsBatch?: number; ctxPerSlot: number },
+): Promise<ReferenceServer> {
   const ref = findReference();
   if (!ref) throw new Error("llama-server not built");
   const port = await freePort();
   const child: ChildProcess = spawn(
     ref.server,
-    ["-m", model, "-np", String(opts.parallel), "-t", String(opts.threads), "-tb", String(opts.threadsBatch ?? opts.threads), "-c", String(opts.ctxPerSlot * opts.parallel), "--host", "127.0.0.1", "--port", String(port), "--no-webui", "--log-disable"],
+    [
+      "-m",
+      model,
+      "-np",
+      String(opts.parallel),
+      "-t",
+      String(opts.threads),
+      "-tb",
+      String(opts.threadsBatch ?? opts.threads),
+      "-c",
+      String(opts.ctxPerSlot * opts.parallel),
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--no-webui",
+      "--log-disable",
+    ],
     { stdio: "ignore" },
   );
   const url = `http://127.0.0.1:${port}`;

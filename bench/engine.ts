@@ -20,7 +20,13 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { modelPath } from "../test/helpers/models.js";
 import { defaultThreads } from "../server/engine/runtime.js";
-import { BareEngine, aggregateTokensPerSecond, streamTokensPerSecond, type BareSetup, type RoundResult } from "./_bare.js";
+import {
+  BareEngine,
+  aggregateTokensPerSecond,
+  streamTokensPerSecond,
+  type BareSetup,
+  type RoundResult,
+} from "./_bare.js";
 import type { BareChildInput, BareChildOutput } from "./_bare-child.js";
 import { runChild } from "./_child.js";
 import { processCpuNs } from "./_cpu.js";
@@ -34,7 +40,11 @@ import type { BenchOptions, BenchResult } from "./types.js";
 /** True when node-llama-cpp has a finished local build (`npm run build:engine`). */
 export function hasLocalBuild(): boolean {
   // dist/index.js -> the package folder (its package.json is not an export).
-  const dir = path.join(path.dirname(path.dirname(fileURLToPath(import.meta.resolve("node-llama-cpp")))), "llama", "localBuilds");
+  const dir = path.join(
+    path.dirname(path.dirname(fileURLToPath(import.meta.resolve("node-llama-cpp")))),
+    "llama",
+    "localBuilds",
+  );
   if (!fs.existsSync(dir)) return false;
   return fs.readdirSync(dir).some((d) => fs.existsSync(path.join(dir, d, "buildDone.status")));
 }
@@ -63,8 +73,15 @@ interface VariantRun {
 }
 
 /** Runs every variant `reps` times, rotating the order each time so drift hits all alike. */
-export async function interleaved(model: string, variants: Variant[], reps: number, tokens: number): Promise<Map<Variant, VariantRun>> {
-  const runs = new Map<Variant, VariantRun>(variants.map((v) => [v, { single: [], aggregate8: [], loads: [], buildType: "" }]));
+export async function interleaved(
+  model: string,
+  variants: Variant[],
+  reps: number,
+  tokens: number,
+): Promise<Map<Variant, VariantRun>> {
+  const runs = new Map<Variant, VariantRun>(
+    variants.map((v) => [v, { single: [], aggregate8: [], loads: [], buildType: "" }]),
+  );
   for (let rep = 0; rep < reps; rep++) {
     for (let i = 0; i < variants.length; i++) {
       const v = variants[(i + rep) % variants.length] as Variant;
@@ -95,7 +112,12 @@ function variantRows(prefix: string, runs: Map<Variant, VariantRun>, baseline?: 
     metrics: {
       single_tok_s: round(median(r.single)),
       seq8_aggregate_tok_s: round(median(r.aggregate8)),
-      ...(base && base !== r ? { single_vs_baseline: round(median(r.single) / median(base.single), 2), seq8_vs_baseline: round(median(r.aggregate8) / median(base.aggregate8), 2) } : {}),
+      ...(base && base !== r
+        ? {
+            single_vs_baseline: round(median(r.single) / median(base.single), 2),
+            seq8_vs_baseline: round(median(r.aggregate8) / median(base.aggregate8), 2),
+          }
+        : {}),
       runs: r.single.length / 2,
       load1: round(median(r.loads), 2),
     },
@@ -132,20 +154,33 @@ export async function profiles(model: string, tokens: number, loadgen: LoadGener
     const local = server.context.local.loaded()[0];
     if (!local) throw new Error("no model loaded");
     // Benchmark-only peek at the server's context to wrap its native calls.
-    const internals = local as unknown as { contexts: Parameters<typeof createProfiler>[0][]; model: Parameters<typeof createProfiler>[1] };
+    const internals = local as unknown as {
+      contexts: Parameters<typeof createProfiler>[0][];
+      model: Parameters<typeof createProfiler>[1];
+    };
     const serverProfiler = createProfiler(internals.contexts[0]!, internals.model);
     const threads = (await server.context.local.getRuntime()).threads;
     bare = await BareEngine.open({ modelPath: model, threads, sequences: 8, contextSize: local.info.contextSize });
     const bareProfiler = createProfiler(bare.context, bare.model);
     await bare.round(1, 8, 9_000_000);
-    const plan = (concurrency: number, firstRequest: number) => ({ url: server.url, model: local.info.id, endpoint: "completions" as const, stream: true, concurrency, requestsPerWorker: concurrency === 1 ? 2 : 1, maxTokens: tokens, firstRequest });
+    const plan = (concurrency: number, firstRequest: number) => ({
+      url: server.url,
+      model: local.info.id,
+      endpoint: "completions" as const,
+      stream: true,
+      concurrency,
+      requestsPerWorker: concurrency === 1 ? 2 : 1,
+      maxTokens: tokens,
+      firstRequest,
+    });
     await loadgen.run({ ...plan(1, 9_000_100), maxTokens: 8 });
     const perStep: Record<string, number> = {};
     for (const c of [1, 8]) {
       const loadAt = load1();
       bareProfiler.start();
       let bareTokens = 0;
-      for (let r = 0; r < (c === 1 ? 2 : 1); r++) bareTokens += (await bare.round(c, tokens, 9_001_000 + c * 10 + r)).streams.reduce((n, s) => n + s.tokens, 0);
+      for (let r = 0; r < (c === 1 ? 2 : 1); r++)
+        bareTokens += (await bare.round(c, tokens, 9_001_000 + c * 10 + r)).streams.reduce((n, s) => n + s.tokens, 0);
       const b = bareProfiler.stop();
       serverProfiler.start();
       const h: LoadResult = await loadgen.run(plan(c, 9_002_000 + c * 10));
@@ -156,8 +191,16 @@ export async function profiles(model: string, tokens: number, loadgen: LoadGener
       perStep[`bare${c}`] = bm.other_ms_per_step ?? 0;
       perStep[`http${c}`] = hm.other_ms_per_step ?? 0;
       perStep[`step${c}`] = hm.ms_per_step ?? 1;
-      rows.push({ name: `profile ${name} bare ${c} stream(s)`, metrics: { ...bm, load1: loadAt }, notes: `${threads} thread(s); percentages of wall time; sampling overlaps across sequences` });
-      rows.push({ name: `profile ${name} HTTP ${c} stream(s)`, metrics: { ...hm, load1: loadAt }, notes: `/v1/completions stream, client in another process` });
+      rows.push({
+        name: `profile ${name} bare ${c} stream(s)`,
+        metrics: { ...bm, load1: loadAt },
+        notes: `${threads} thread(s); percentages of wall time; sampling overlaps across sequences`,
+      });
+      rows.push({
+        name: `profile ${name} HTTP ${c} stream(s)`,
+        metrics: { ...hm, load1: loadAt },
+        notes: `/v1/completions stream, client in another process`,
+      });
     }
     rows.push({
       name: `placement ${name}: HTTP work between decode steps`,
@@ -167,7 +210,8 @@ export async function profiles(model: string, tokens: number, loadgen: LoadGener
         extra_ms_per_step_8: round((perStep.http8 ?? 0) - (perStep.bare8 ?? 0), 3),
         extra_pct_8: round((100 * ((perStep.http8 ?? 0) - (perStep.bare8 ?? 0))) / (perStep.step8 ?? 1), 1),
       },
-      notes: "time per decode step with neither decode nor sampling running, HTTP minus bare: the most a worker thread or child process for the engine could win back (before its own messaging cost)",
+      notes:
+        "time per decode step with neither decode nor sampling running, HTTP minus bare: the most a worker thread or child process for the engine could win back (before its own messaging cost)",
     });
   } finally {
     await bare?.close();
@@ -190,7 +234,12 @@ function busyMainThread(busyMs: number): () => void {
   return () => clearInterval(timer);
 }
 
-async function inWorker(setup: BareSetup, concurrency: number, maxTokens: number, busyMs: number): Promise<RoundResult> {
+async function inWorker(
+  setup: BareSetup,
+  concurrency: number,
+  maxTokens: number,
+  busyMs: number,
+): Promise<RoundResult> {
   // A worker does not inherit tsx's loader on Node 20: register it before importing the entry.
   const entry = new URL("./_bare-worker.ts", import.meta.url).href;
   const boot = `import("tsx/esm/api").then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`;
@@ -238,7 +287,10 @@ export async function placement(model: string, tokens: number, reps: number): Pr
       add("worker busy", await inWorker(setup, 8, tokens, busyMs));
       for (const busy of [false, true]) {
         const stopChild = busy ? busyMainThread(busyMs) : () => {};
-        const out = await runChild<BareChildOutput>("_bare-child.ts", { setup, steps: [{ concurrency: 8, maxTokens: tokens, rounds: 1 }] } satisfies BareChildInput);
+        const out = await runChild<BareChildOutput>("_bare-child.ts", {
+          setup,
+          steps: [{ concurrency: 8, maxTokens: tokens, rounds: 1 }],
+        } satisfies BareChildInput);
         stopChild();
         add(`child process ${busy ? "busy" : "idle"}`, out.steps[0]!.rounds[0]!);
       }
@@ -249,16 +301,33 @@ export async function placement(model: string, tokens: number, reps: number): Pr
   const base = median(samples["in-process idle"] ?? []);
   return Object.entries(samples).map(([k, v]) => ({
     name: `placement ${name}: engine ${k}`,
-    metrics: { seq8_aggregate_tok_s: round(median(v)), vs_in_process_idle: round(median(v) / base, 2), runs: v.length, load1: load1() },
+    metrics: {
+      seq8_aggregate_tok_s: round(median(v)),
+      vs_in_process_idle: round(median(v) / base, 2),
+      runs: v.length,
+      load1: load1(),
+    },
     notes: `${threads} thread(s), 8 sequences x ${tokens} tokens; "busy" = the main thread doing synchronous JSON work ${busyMs} ms of every ~1 ms`,
   }));
 }
 
 /** llama-bench and llama-server -np 8 against Hearth's HTTP API, same model, threads and run. */
-export async function reference(model: string, tokens: number, reps: number, loadgen: LoadGenerator, quick = false): Promise<BenchResult[]> {
+export async function reference(
+  model: string,
+  tokens: number,
+  reps: number,
+  loadgen: LoadGenerator,
+  quick = false,
+): Promise<BenchResult[]> {
   const name = path.basename(model, ".gguf");
   if (!findReference()) {
-    return [{ name: `reference ${name}`, metrics: {}, notes: "llama-bench/llama-server not built: node --import tsx bench/_reference.ts build" }];
+    return [
+      {
+        name: `reference ${name}`,
+        metrics: {},
+        notes: "llama-bench/llama-server not built: node --import tsx bench/_reference.ts build",
+      },
+    ];
   }
   const { server, dataDir } = await startServer(model, 8);
   const local = server.context.local.loaded()[0];
@@ -267,7 +336,12 @@ export async function reference(model: string, tokens: number, reps: number, loa
   // llama-server gets Hearth's thread split: -tb is what llama.cpp uses for any decode of more than
   // one token, as Hearth's batch threads are for steps of four or more.
   const threadsBatch = runtime.batchThreads;
-  const ref = await startLlamaServer(model, { parallel: 8, threads, threadsBatch, ctxPerSlot: local?.info.contextSize ?? 2048 }).catch(async (err: unknown) => {
+  const ref = await startLlamaServer(model, {
+    parallel: 8,
+    threads,
+    threadsBatch,
+    ctxPerSlot: local?.info.contextSize ?? 2048,
+  }).catch(async (err: unknown) => {
     await server.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
     throw err;
@@ -279,24 +353,80 @@ export async function reference(model: string, tokens: number, reps: number, loa
     const samples: Record<string, number[]> = {};
     const add = (k: string, v: number) => (samples[k] ??= []).push(v);
     let n = 20_000_000;
-    for (const [label, url, model_] of [["hearth", server.url, local?.info.id ?? name], ["llama", ref.url, name]] as const) {
-      await loadgen.run({ url, model: model_, endpoint: "completions", stream: true, concurrency: 1, requestsPerWorker: 1, maxTokens: 8, firstRequest: n++ });
+    for (const [label, url, model_] of [
+      ["hearth", server.url, local?.info.id ?? name],
+      ["llama", ref.url, name],
+    ] as const) {
+      await loadgen.run({
+        url,
+        model: model_,
+        endpoint: "completions",
+        stream: true,
+        concurrency: 1,
+        requestsPerWorker: 1,
+        maxTokens: 8,
+        firstRequest: n++,
+      });
       void label;
     }
     for (let rep = 0; rep < reps; rep++) {
-      for (const [label, url, model_] of [["hearth", server.url, local?.info.id ?? name], ["llama", ref.url, name]] as const) {
-        const one = await loadgen.run({ url, model: model_, endpoint: "completions", stream: true, concurrency: 1, requestsPerWorker: 2, maxTokens: tokens, firstRequest: (n += 100) });
-        for (const r of one.requests) add(`${label}_single`, r.tokens > 1 ? ((r.tokens - 1) * 1000) / (r.latencyMs - r.ttftMs) : 0);
+      for (const [label, url, model_] of [
+        ["hearth", server.url, local?.info.id ?? name],
+        ["llama", ref.url, name],
+      ] as const) {
+        const one = await loadgen.run({
+          url,
+          model: model_,
+          endpoint: "completions",
+          stream: true,
+          concurrency: 1,
+          requestsPerWorker: 2,
+          maxTokens: tokens,
+          firstRequest: (n += 100),
+        });
+        for (const r of one.requests)
+          add(`${label}_single`, r.tokens > 1 ? ((r.tokens - 1) * 1000) / (r.latencyMs - r.ttftMs) : 0);
         const pid = label === "hearth" ? process.pid : ref.pid;
         const cpu0 = processCpuNs(pid);
-        const eight = await loadgen.run({ url, model: model_, endpoint: "completions", stream: true, concurrency: 8, requestsPerWorker: 2, maxTokens: tokens, firstRequest: (n += 100) });
+        const eight = await loadgen.run({
+          url,
+          model: model_,
+          endpoint: "completions",
+          stream: true,
+          concurrency: 8,
+          requestsPerWorker: 2,
+          maxTokens: tokens,
+          firstRequest: (n += 100),
+        });
         const cpu1 = processCpuNs(pid);
         const eightTokens = eight.requests.reduce((s, r) => s + r.tokens, 0);
         add(`${label}_c8`, (eightTokens * 1000) / eight.wallMs);
         if (cpu0 !== null && cpu1 !== null) add(`${label}_c8_cpu`, (cpu1 - cpu0) / 1000 / eightTokens);
-        add(`${label}_c8_ttft_p50`, percentile(eight.requests.map((r) => r.ttftMs), 50));
-        add(`${label}_c8_ttft_p95`, percentile(eight.requests.map((r) => r.ttftMs), 95));
-        add(`${label}_c8_lat_p95_over_p50`, percentile(eight.requests.map((r) => r.latencyMs), 95) / percentile(eight.requests.map((r) => r.latencyMs), 50));
+        add(
+          `${label}_c8_ttft_p50`,
+          percentile(
+            eight.requests.map((r) => r.ttftMs),
+            50,
+          ),
+        );
+        add(
+          `${label}_c8_ttft_p95`,
+          percentile(
+            eight.requests.map((r) => r.ttftMs),
+            95,
+          ),
+        );
+        add(
+          `${label}_c8_lat_p95_over_p50`,
+          percentile(
+            eight.requests.map((r) => r.latencyMs),
+            95,
+          ) /
+            percentile(
+              eight.requests.map((r) => r.latencyMs),
+              50,
+            ),
+        );
       }
     }
     const m = (k: string) => round(median(samples[k] ?? []), 2);
@@ -304,7 +434,9 @@ export async function reference(model: string, tokens: number, reps: number, loa
       {
         name: `reference ${name}: Hearth HTTP vs llama.cpp`,
         metrics: {
-          ...Object.fromEntries([1, 2].filter((t) => Number.isFinite(tgAt(t))).map((t) => [`llama_bench_tg_t${t}`, round(tgAt(t))])),
+          ...Object.fromEntries(
+            [1, 2].filter((t) => Number.isFinite(tgAt(t))).map((t) => [`llama_bench_tg_t${t}`, round(tgAt(t))]),
+          ),
           hearth_single_tok_s: m("hearth_single"),
           hearth_single_over_llama_bench: round(m("hearth_single") / tgAt(threads), 3),
           llama_server_single_tok_s: m("llama_single"),
@@ -345,16 +477,27 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
 
   // Thread policy, per binary. The default (runtime.ts defaultThreads) must be the fastest here.
   // Quick mode still shows the 2-thread collapse, on 8 tokens (it runs at ~2 tok/s on a busy box).
-  const slowTokens = (binary: Binary, threads: number) => (threads === 1 ? {} : quick ? { tokens: 8 } : binary === "prebuilt" ? { tokens: 16 } : {});
-  const variants: Variant[] = binaries.flatMap((binary) => [1, 2].map((threads) => ({ label: `${binary} t${threads}`, binary, threads, ...slowTokens(binary, threads) })));
+  const slowTokens = (binary: Binary, threads: number) =>
+    threads === 1 ? {} : quick ? { tokens: 8 } : binary === "prebuilt" ? { tokens: 16 } : {};
+  const variants: Variant[] = binaries.flatMap((binary) =>
+    [1, 2].map((threads) => ({ label: `${binary} t${threads}`, binary, threads, ...slowTokens(binary, threads) })),
+  );
   const threadModels = quick ? [m86] : [m86, await modelPath("stories260K.gguf")];
   for (const model of threadModels) {
     // Fewer tokens here: the prebuilt binary at 2 threads runs at a few tokens/s on a busy machine.
-    results.push(...variantRows(`threads ${path.basename(model, ".gguf")}`, await interleaved(model, variants, quick ? 1 : 3, quick ? 32 : 64)));
+    results.push(
+      ...variantRows(
+        `threads ${path.basename(model, ".gguf")}`,
+        await interleaved(model, variants, quick ? 1 : 3, quick ? 32 : 64),
+      ),
+    );
   }
   results.push({
     name: "threads default",
-    metrics: { cores: (await import("node:os")).availableParallelism(), default_threads_cpu: defaultThreads((await import("node:os")).availableParallelism(), false) },
+    metrics: {
+      cores: (await import("node:os")).availableParallelism(),
+      default_threads_cpu: defaultThreads((await import("node:os")).availableParallelism(), false),
+    },
     notes: `binaries measured: ${binaries.join(", ")}`,
   });
 
@@ -369,8 +512,18 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
       { label: "t2 GOMP_SPINCOUNT=0", binary: "prebuilt", threads: 2, env: { GOMP_SPINCOUNT: "0" } },
       { label: "t2 UV_THREADPOOL_SIZE=1", binary: "prebuilt", threads: 2, env: { UV_THREADPOOL_SIZE: "1" } },
       { label: "t2 batchSize 64", binary: "prebuilt", threads: 2, setup: { batchSize: 64 } },
-      { label: "t2 dispatchSchedule setTimeout 0", binary: "prebuilt", threads: 2, setup: { dispatchSchedule: "timeout0" } },
-      { label: "t2 firstInFirstOut", binary: "prebuilt", threads: 2, setup: { itemPrioritizationStrategy: "firstInFirstOut" } },
+      {
+        label: "t2 dispatchSchedule setTimeout 0",
+        binary: "prebuilt",
+        threads: 2,
+        setup: { dispatchSchedule: "timeout0" },
+      },
+      {
+        label: "t2 firstInFirstOut",
+        binary: "prebuilt",
+        threads: 2,
+        setup: { itemPrioritizationStrategy: "firstInFirstOut" },
+      },
     ];
     results.push(...variantRows("rescue prebuilt 86M", await interleaved(m86, rescue, 1, 16), base));
 
@@ -382,7 +535,13 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
     if (process.platform === "linux" && spawnSync("taskset", ["-c", "0", "true"]).status === 0) {
       const free: Variant = { label: "t1 (any core)", binary: "prebuilt", threads: 1, warmupTokens: 2000 };
       const pinned: Variant = { ...free, label: "t1 on one core", prefix: ["taskset", "-c", "0"] };
-      results.push(...variantRows("handoff stories260K", await interleaved(await modelPath("stories260K.gguf"), [free, pinned], 3, tokens), free));
+      results.push(
+        ...variantRows(
+          "handoff stories260K",
+          await interleaved(await modelPath("stories260K.gguf"), [free, pinned], 3, tokens),
+          free,
+        ),
+      );
     }
   }
 

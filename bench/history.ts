@@ -48,7 +48,20 @@ recipe garden weather travel music movie book story history science physics chem
 coffee dinner breakfast lunch market price budget invoice meeting schedule calendar deadline project manager team review`
   .split(/\s+/u)
   .filter(Boolean);
-const DIACRITICS = ["café", "Zürich", "naïve", "résumé", "Ångström", "São Paulo", "Kraków", "crème brûlée", "Électron", "façade", "jalapeño", "Dvořák"];
+const DIACRITICS = [
+  "café",
+  "Zürich",
+  "naïve",
+  "résumé",
+  "Ångström",
+  "São Paulo",
+  "Kraków",
+  "crème brûlée",
+  "Électron",
+  "façade",
+  "jalapeño",
+  "Dvořák",
+];
 // Characters for a CJK lexicon: kana and common kanji/hanzi.
 const CJK_CHARS = [
   ..."あいうえおかきくけこさしすせそたちつてとなにぬねのはひふへほまみむめもやゆよらりるれろわをんがぎぐげござじずぜぞだでどばびぶべぼ",
@@ -59,7 +72,35 @@ const CJK_CHARS = [
 
 /** Pseudo-words for the long tail of a real vocabulary (names, jargon, typos): most words are rare. */
 function tailWords(rand: () => number, count: number): string[] {
-  const onsets = ["b", "br", "c", "ch", "d", "dr", "f", "g", "gl", "h", "j", "k", "l", "m", "n", "p", "pr", "qu", "r", "s", "sh", "st", "t", "tr", "v", "w", "z"];
+  const onsets = [
+    "b",
+    "br",
+    "c",
+    "ch",
+    "d",
+    "dr",
+    "f",
+    "g",
+    "gl",
+    "h",
+    "j",
+    "k",
+    "l",
+    "m",
+    "n",
+    "p",
+    "pr",
+    "qu",
+    "r",
+    "s",
+    "sh",
+    "st",
+    "t",
+    "tr",
+    "v",
+    "w",
+    "z",
+  ];
   const vowels = ["a", "e", "i", "o", "u", "ai", "ea", "ou", "y"];
   const codas = ["", "n", "r", "s", "t", "l", "m", "x", "nd", "rk", "st"];
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
@@ -107,7 +148,9 @@ export class TextGen {
     this.tail = tailWords(rand, 20_000);
     this.tailZipf = new Zipf(this.tail);
     const pick = () => CJK_CHARS[Math.floor(rand() * CJK_CHARS.length)]!;
-    this.cjkWords = Array.from({ length: 3000 }, () => Array.from({ length: 1 + Math.floor(rand() * 3) }, pick).join(""));
+    this.cjkWords = Array.from({ length: 3000 }, () =>
+      Array.from({ length: 1 + Math.floor(rand() * 3) }, pick).join(""),
+    );
     this.cjkZipf = new Zipf(this.cjkWords);
   }
   private pick<T>(list: readonly T[]): T {
@@ -135,7 +178,8 @@ export class TextGen {
   }
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
 function fileSizeMiB(file: string): number {
@@ -152,14 +196,22 @@ interface QueryType {
 /** A few words of a sentence the generator could have written (so they co-occur like real text). */
 function wordsOf(g: TextGen, r: () => number, count: number): string[] {
   let words: string[] = [];
-  while (words.length < count + 1) words = g.sentence().replace(/[.?。]$/u, "").toLowerCase().split(" ");
+  while (words.length < count + 1)
+    words = g
+      .sentence()
+      .replace(/[.?。]$/u, "")
+      .toLowerCase()
+      .split(" ");
   const i = Math.floor(r() * (words.length - count));
   return words.slice(i, i + count);
 }
 
 const QUERY_TYPES: QueryType[] = [
   // Any word of the vocabulary, the head or the tail alike: what people look for is often rare.
-  { name: "one-word", make: (g, r) => `${r() < 0.5 ? WORDS[Math.floor(r() * WORDS.length)]! : g.tail[Math.floor(r() * g.tail.length)]!} ` },
+  {
+    name: "one-word",
+    make: (g, r) => `${r() < 0.5 ? WORDS[Math.floor(r() * WORDS.length)]! : g.tail[Math.floor(r() * g.tail.length)]!} `,
+  },
   // The worst case: the 30 most frequent words, each in a large share of all messages.
   { name: "common-word", make: (_g, r) => `${WORDS[Math.floor(r() * 30)]!} ` },
   { name: "two-word", make: (g, r) => `${wordsOf(g, r, 2).join(" ")} ` },
@@ -189,7 +241,11 @@ const QUERY_TYPES: QueryType[] = [
  * Latency of each query type: wall clock (what a user waits, including time the CPU was busy with
  * other work) and CPU time of this process (what the query itself costs; steadier on a shared machine).
  */
-export function measureQueries(store: HistoryStore, gen: TextGen, perType: number): { metrics: Record<string, number>; notes: string } {
+export function measureQueries(
+  store: HistoryStore,
+  gen: TextGen,
+  perType: number,
+): { metrics: Record<string, number>; notes: string } {
   const qrand = mulberry32(7);
   const metrics: Record<string, number> = {};
   const notes: string[] = [];
@@ -255,7 +311,19 @@ export async function recordingOverhead(quick: boolean): Promise<BenchResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-bench-rec-"));
   let server: HearthServer | undefined;
   try {
-    const config = loadConfig({ env: {}, overrides: { port: 0, dataDir: dir, threads: 1, ctxSize: 4096, parallel: 1, model, recordApi: true, logLevel: "silent" } });
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        port: 0,
+        dataDir: dir,
+        threads: 1,
+        ctxSize: 4096,
+        parallel: 1,
+        model,
+        recordApi: true,
+        logLevel: "silent",
+      },
+    });
     server = createServer(config, { logger: pino({ level: "silent" }) });
     const url = await server.start();
     const ctx = server.context;
@@ -319,12 +387,18 @@ async function recorderCpuPerEvent(quick: boolean): Promise<BenchResult> {
     const recorded: number[] = [];
     for (let i = 0; i < 3; i++) {
       plain.push(await cpuOf(passThrough(source())));
-      recorded.push(await cpuOf(recorder.recordReply(source(), { conversationId: c.id, parentId: u.id, model: "bench" })));
+      recorded.push(
+        await cpuOf(recorder.recordReply(source(), { conversationId: c.id, parentId: u.id, model: "bench" })),
+      );
     }
     const min = (xs: number[]) => Math.min(...xs);
     return {
       name: "history recorder CPU per streamed event",
-      metrics: { pass_through_us: round(min(plain), 3), recorder_us: round(min(recorded), 3), overhead_us: round(min(recorded) - min(plain), 3) },
+      metrics: {
+        pass_through_us: round(min(plain), 3),
+        recorder_us: round(min(recorded), 3),
+        overhead_us: round(min(recorded) - min(plain), 3),
+      },
       notes: `${events} text events, best of 3; a 2,000 tokens/s stream spends 500 us per token`,
     };
   } finally {
@@ -350,8 +424,11 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
       const started = performance.now();
       while (inserted < size) {
         store.db.transaction(() => {
-          for (let i = 0; i < 1000 && inserted < size; ) {
-            const c = store.createConversation({ source: rand() < 0.3 ? "api" : "ui", model: rand() < 0.5 ? "llama" : "qwen" });
+          for (let i = 0; i < 1000 && inserted < size;) {
+            const c = store.createConversation({
+              source: rand() < 0.3 ? "api" : "ui",
+              model: rand() < 0.5 ? "llama" : "qwen",
+            });
             let parent: number | null = null;
             const len = 10 + Math.floor(rand() * 80);
             for (let j = 0; j < len && inserted < size; j++, i++, inserted++) {

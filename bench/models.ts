@@ -60,13 +60,20 @@ async function jit(root: string, quick: boolean): Promise<BenchResult[]> {
   const dir = path.join(dataDir, "models");
   fs.mkdirSync(dir, { recursive: true });
   for (const f of FILES) fs.symlinkSync(await modelPath(f), path.join(dir, f));
-  const config = loadConfig({ env: {}, overrides: { port: 0, dataDir, threads: 1, parallel: 1, ctxSize: 512, logLevel: "silent", modelIdleTimeout: 0 } });
+  const config = loadConfig({
+    env: {},
+    overrides: { port: 0, dataDir, threads: 1, parallel: 1, ctxSize: 512, logLevel: "silent", modelIdleTimeout: 0 },
+  });
   const server = createServer(config, { logger });
   const url = await server.start();
   const results: BenchResult[] = [];
   const ask = async (model: string) => {
     const t = performance.now();
-    const res = await fetch(`${url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model, prompt: "Once", max_tokens: 1 }) });
+    const res = await fetch(`${url}/v1/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model, prompt: "Once", max_tokens: 1 }),
+    });
     if (!res.ok) throw new Error(`${model}: HTTP ${res.status} ${await res.text()}`);
     await res.json();
     return performance.now() - t;
@@ -83,7 +90,11 @@ async function jit(root: string, quick: boolean): Promise<BenchResult[]> {
       }
       results.push({
         name: `JIT load, 1-token completion: ${model}`,
-        metrics: { cold_ms: Number(median(cold).toFixed(1)), warm_ms: Number(median(warm).toFixed(1)), load_overhead_ms: Number((median(cold) - median(warm)).toFixed(1)) },
+        metrics: {
+          cold_ms: Number(median(cold).toFixed(1)),
+          warm_ms: Number(median(warm).toFixed(1)),
+          load_overhead_ms: Number((median(cold) - median(warm)).toFixed(1)),
+        },
         notes: "parallel 1, ctx 512, threads 1; cold = unloaded before the request",
       });
     }

@@ -55,11 +55,29 @@ interface Child {
 
 async function startHearth(args: string[]): Promise<Child> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-bench-proxy-"));
-  return startChild(["server/cli.ts", "serve", "--port", "0", "--data-dir", dataDir, "--log-level", "warn", "--record-api", "false", ...args], dataDir);
+  return startChild(
+    [
+      "server/cli.ts",
+      "serve",
+      "--port",
+      "0",
+      "--data-dir",
+      dataDir,
+      "--log-level",
+      "warn",
+      "--record-api",
+      "false",
+      ...args,
+    ],
+    dataDir,
+  );
 }
 
 async function startChild(args: string[], dataDir: string): Promise<Child> {
-  const child = spawn(process.execPath, ["--import", "tsx", ...args], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", ...args], {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const url = await new Promise<string>((resolve, reject) => {
@@ -96,7 +114,12 @@ interface Timing {
 let requestNumber = 0;
 
 /** One streamed chat completion; the prompt differs from the first token so no request reuses another's KV cache. */
-async function streamOnce(url: string, model: string, headers: Record<string, string>, maxTokens: number): Promise<Timing> {
+async function streamOnce(
+  url: string,
+  model: string,
+  headers: Record<string, string>,
+  maxTokens: number,
+): Promise<Timing> {
   const n = requestNumber++;
   const startedAt = performance.now();
   const res = await fetch(`${url}/v1/chat/completions`, {
@@ -104,7 +127,12 @@ async function streamOnce(url: string, model: string, headers: Record<string, st
     headers: { "content-type": "application/json", ...headers },
     body: JSON.stringify({
       model,
-      messages: [{ role: "user", content: `${n} Once upon a time, there was a little girl named Lily. She loved to play outside` }],
+      messages: [
+        {
+          role: "user",
+          content: `${n} Once upon a time, there was a little girl named Lily. She loved to play outside`,
+        },
+      ],
       max_tokens: maxTokens,
       temperature: 0.8,
       seed: 42,
@@ -119,14 +147,19 @@ async function streamOnce(url: string, model: string, headers: Record<string, st
   const parser = createParser({
     onEvent: (event) => {
       if (event.data === "[DONE]") return;
-      const chunk = JSON.parse(event.data) as { choices?: { delta?: { content?: string | null } }[]; usage?: { completion_tokens: number } | null; error?: { message: string } };
+      const chunk = JSON.parse(event.data) as {
+        choices?: { delta?: { content?: string | null } }[];
+        usage?: { completion_tokens: number } | null;
+        error?: { message: string };
+      };
       if (chunk.error) failure = chunk.error.message;
       if (first === 0 && chunk.choices?.[0]?.delta?.content) first = performance.now();
       if (chunk.usage) tokens = chunk.usage.completion_tokens;
     },
   });
   const utf8 = new TextDecoder();
-  for await (const bytes of res.body as unknown as AsyncIterable<Uint8Array>) parser.feed(utf8.decode(bytes, { stream: true }));
+  for await (const bytes of res.body as unknown as AsyncIterable<Uint8Array>)
+    parser.feed(utf8.decode(bytes, { stream: true }));
   const endedAt = performance.now();
   if (failure) throw new Error(failure);
   return { ttftMs: first - startedAt, decodeMs: endedAt - first, tokens, startedAt, endedAt };
@@ -137,7 +170,12 @@ type Path = (typeof PATHS)[number];
 
 /** Client-side connection failures before any answer (a keep-alive race on a loaded machine) are retried once, and counted. */
 let clientRetries = 0;
-async function streamOnceRetried(url: string, model: string, headers: Record<string, string>, maxTokens: number): Promise<Timing> {
+async function streamOnceRetried(
+  url: string,
+  model: string,
+  headers: Record<string, string>,
+  maxTokens: number,
+): Promise<Timing> {
   try {
     return await streamOnce(url, model, headers, maxTokens);
   } catch (err) {
@@ -165,8 +203,16 @@ function cpuMs(child: Child | undefined): number {
 }
 
 /** `concurrency` requests at once: the median time to first token, and the round's tokens/s. */
-async function round(url: string, model: string, headers: Record<string, string>, concurrency: number, maxTokens: number): Promise<Round> {
-  const timings = await Promise.all(Array.from({ length: concurrency }, () => streamOnceRetried(url, model, headers, maxTokens)));
+async function round(
+  url: string,
+  model: string,
+  headers: Record<string, string>,
+  concurrency: number,
+  maxTokens: number,
+): Promise<Round> {
+  const timings = await Promise.all(
+    Array.from({ length: concurrency }, () => streamOnceRetried(url, model, headers, maxTokens)),
+  );
   const ttftMs = median(timings.map((t) => t.ttftMs));
   const tokens = timings.reduce((n, t) => n + t.tokens, 0);
   if (concurrency === 1) {
@@ -200,11 +246,20 @@ async function runModel(settings: Settings): Promise<BenchResult[]> {
   try {
     upstream = await startHearth(["--model", file, "--threads", "1", "--parallel", "8", "--api-key", UPSTREAM_KEY]);
     proxy = await startHearth([]);
-    pipe = await startChild(["bench/_pipe-proxy.ts", "--upstream", upstream.url, "--key", UPSTREAM_KEY], fs.mkdtempSync(path.join(os.tmpdir(), "hearth-bench-pipe-")));
+    pipe = await startChild(
+      ["bench/_pipe-proxy.ts", "--upstream", upstream.url, "--key", UPSTREAM_KEY],
+      fs.mkdtempSync(path.join(os.tmpdir(), "hearth-bench-pipe-")),
+    );
     const added = await fetch(`${proxy.url}/api/providers`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ id: "up", name: "Upstream", kind: "vllm", baseUrl: `${upstream.url}/v1`, apiKey: UPSTREAM_KEY }),
+      body: JSON.stringify({
+        id: "up",
+        name: "Upstream",
+        kind: "vllm",
+        baseUrl: `${upstream.url}/v1`,
+        apiKey: UPSTREAM_KEY,
+      }),
     });
     if (added.status !== 201) throw new Error(`adding the provider failed: ${await added.text()}`);
 

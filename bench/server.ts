@@ -49,7 +49,10 @@ export class LoadGenerator {
   private constructor(private readonly child: ChildProcess) {}
 
   static async start(): Promise<LoadGenerator> {
-    const child = fork(path.join(here, "_loadgen.ts"), ["--serve"], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const child = fork(path.join(here, "_loadgen.ts"), ["--serve"], {
+      execArgv: ["--import", "tsx"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
     await new Promise<void>((resolve, reject) => {
       child.once("message", () => resolve());
       child.once("exit", (code) => reject(new Error(`load generator exited with ${code}`)));
@@ -78,11 +81,25 @@ const benchThreads = Number(process.env.HEARTH_BENCH_THREADS ?? 0);
 const benchLanes = Number(process.env.HEARTH_BENCH_LANES ?? 0);
 const benchBinary = (process.env.HEARTH_BENCH_BINARY ?? "auto") as EngineBinary;
 
-export async function startServer(model: string, parallel: number, lanes = benchLanes): Promise<{ server: HearthServer; dataDir: string }> {
+export async function startServer(
+  model: string,
+  parallel: number,
+  lanes = benchLanes,
+): Promise<{ server: HearthServer; dataDir: string }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-bench-"));
   const config = loadConfig({
     env: {},
-    overrides: { model, port: 0, parallel, threads: benchThreads, lanes, engineBinary: benchBinary, logLevel: "warn", dataDir, recordApi: false },
+    overrides: {
+      model,
+      port: 0,
+      parallel,
+      threads: benchThreads,
+      lanes,
+      engineBinary: benchBinary,
+      logLevel: "warn",
+      dataDir,
+      recordApi: false,
+    },
   });
   const server = createServer(config, { logger: createLogger("warn") });
   await server.start();
@@ -94,7 +111,10 @@ interface Health {
   models: { id: string; contextSize: number; parallel: number }[];
 }
 
-function levelMetrics(result: LoadResult, stream: boolean): Record<string, number> & { aggregate_tok_s: number; tokens: number } {
+function levelMetrics(
+  result: LoadResult,
+  stream: boolean,
+): Record<string, number> & { aggregate_tok_s: number; tokens: number } {
   const latencies = result.requests.map((r) => r.latencyMs);
   const ttfts = result.requests.map((r) => r.ttftMs).filter((v) => Number.isFinite(v));
   const tokens = result.requests.reduce((n, r) => n + r.tokens, 0);
@@ -109,7 +129,18 @@ function levelMetrics(result: LoadResult, stream: boolean): Record<string, numbe
     latency_p95_ms: round(p95),
     latency_p99_ms: round(percentile(latencies, 99)),
     p95_over_p50: round(p95 / p50, 2),
-    ...(stream ? { tokens_per_event: round(tokens / Math.max(1, result.requests.reduce((n, r) => n + r.events, 0)), 2) } : {}),
+    ...(stream
+      ? {
+          tokens_per_event: round(
+            tokens /
+              Math.max(
+                1,
+                result.requests.reduce((n, r) => n + r.events, 0),
+              ),
+            2,
+          ),
+        }
+      : {}),
   };
 }
 
@@ -151,7 +182,18 @@ async function benchModel(file: string, s: Settings, loadgen: LoadGenerator): Pr
 
     // 1. One stream: bare vs HTTP, interleaved pairs.
     const loadBefore = load1();
-    const pairs: { bareTps: number; httpTps: number; bareTtft: number; httpTtft: number; bareE2e: number; httpE2e: number; tokens: number; bareJs: number; httpJs: number; engine: number }[] = [];
+    const pairs: {
+      bareTps: number;
+      httpTps: number;
+      bareTtft: number;
+      httpTtft: number;
+      bareE2e: number;
+      httpE2e: number;
+      tokens: number;
+      bareJs: number;
+      httpJs: number;
+      engine: number;
+    }[] = [];
     for (let i = 0; i < s.pairs; i++) {
       const n = request++;
       const c0 = cpuSample();
@@ -215,9 +257,13 @@ async function benchModel(file: string, s: Settings, loadgen: LoadGenerator): Pr
         request += c * perWorker;
         const metrics = levelMetrics(result, stream);
         // The server process's CPU per generated token: how well a level batches, whatever the load.
-        if (cpu && metrics.tokens) metrics.server_cpu_us_per_token = round((cpu.mainNs + cpu.otherNs) / 1000 / metrics.tokens);
+        if (cpu && metrics.tokens)
+          metrics.server_cpu_us_per_token = round((cpu.mainNs + cpu.otherNs) / 1000 / metrics.tokens);
         if (stream && c === 1) singleStreamAggregate = metrics.aggregate_tok_s;
-        const vsSingle: Record<string, number> = singleStreamAggregate > 0 ? { vs_single_stream: round(metrics.aggregate_tok_s / singleStreamAggregate, 2) } : {};
+        const vsSingle: Record<string, number> =
+          singleStreamAggregate > 0
+            ? { vs_single_stream: round(metrics.aggregate_tok_s / singleStreamAggregate, 2) }
+            : {};
         results.push({
           name: `${name} c=${c} ${stream ? "stream" : "no-stream"}`,
           metrics: { ...metrics, ...vsSingle, load1: loadAt },

@@ -90,18 +90,26 @@ function historyBytes(dataDir: string): number {
 /** Writes generated chats through the real store until the history file holds `mib` MiB. */
 function seedHistory(dataDir: string, mib: number): void {
   if (mib <= 0) return;
-  const words = "once upon a time there was little fox bear owl who lived in the big forest by river and every day went home with friend happy sad".split(" ");
+  const words =
+    "once upon a time there was little fox bear owl who lived in the big forest by river and every day went home with friend happy sad".split(
+      " ",
+    );
   let seed = 11;
   const rand = () => (seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32;
   const text = (n: number) => Array.from({ length: n }, () => words[Math.floor(rand() * words.length)]).join(" ");
   // In batches, each closed (which checkpoints): until then the WAL, not the file, holds the writes.
-  for (let c = 0; historyBytes(dataDir) < mib * 2 ** 20; ) {
+  for (let c = 0; historyBytes(dataDir) < mib * 2 ** 20;) {
     const store = HistoryStore.open(path.join(dataDir, "history.sqlite"));
     try {
       for (const end = c + 500; c < end; c++) {
         const conversation = store.createConversation({ title: `Earlier chat ${c}`, source: "ui" });
         let parentId: number | null = null;
-        for (let m = 0; m < 10; m++) parentId = store.appendMessage(conversation.id, { role: m % 2 ? "assistant" : "user", content: text(60), parentId }).id;
+        for (let m = 0; m < 10; m++)
+          parentId = store.appendMessage(conversation.id, {
+            role: m % 2 ? "assistant" : "user",
+            content: text(60),
+            parentId,
+          }).id;
       }
     } finally {
       store.close();
@@ -115,10 +123,34 @@ function rssOf(pid: number): number {
   return kb * 1024;
 }
 
-async function startServer(model: string, parallel: number, maxQueue: number, dataDir: string): Promise<{ child: ChildProcess; url: string }> {
+async function startServer(
+  model: string,
+  parallel: number,
+  maxQueue: number,
+  dataDir: string,
+): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "server/cli.ts", "serve", "--model", model, "--port", "0", "--data-dir", dataDir, "--threads", "1", "--parallel", String(parallel), "--ctx-size", "2048", "--max-queue", String(maxQueue)],
+    [
+      "--import",
+      "tsx",
+      "server/cli.ts",
+      "serve",
+      "--model",
+      model,
+      "--port",
+      "0",
+      "--data-dir",
+      dataDir,
+      "--threads",
+      "1",
+      "--parallel",
+      String(parallel),
+      "--ctx-size",
+      "2048",
+      "--max-queue",
+      String(maxQueue),
+    ],
     { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, HEARTH_LOG_LEVEL: "warn" } },
   );
   let out = "";
@@ -149,29 +181,65 @@ function streamOnce(url: string, pathname: string, body: unknown): Promise<Outco
   const u = new URL(url);
   const started = performance.now();
   return new Promise((resolve) => {
-    const req = http.request({ host: u.hostname, port: u.port, method: "POST", path: pathname, headers: { "content-type": "application/json" } }, (res) => {
-      let ttft: number | null = null;
-      let raw = "";
-      res.on("data", (d: Buffer) => {
-        const text = d.toString();
-        raw += text;
-        if (ttft === null && /"(content|text)":"[^"]/.test(text)) ttft = performance.now() - started;
-      });
-      res.on("end", () => {
-        // Streamed chunks (about one token each).
-        const tokens = (raw.match(/^data: \{/gm) ?? []).length;
-        const status = res.statusCode ?? 0;
-        let error: string | null = null;
-        if (status >= 500) error = `${status} ${raw.slice(0, 200)}`;
-        else if (status === 200 && !raw.trimEnd().endsWith("data: [DONE]")) error = `stream did not end with [DONE]: ${raw.slice(-200)}`;
-        else if (status === 200 && /data: \{"error"/.test(raw)) error = `error event: ${raw.slice(raw.indexOf('data: {"error"'), raw.indexOf('data: {"error"') + 200)}`;
-        else if (status !== 200 && status !== 429) error = `${status} ${raw.slice(0, 200)}`;
-        resolve({ at: Date.now(), status, ttftMs: ttft, tokens, error, retryAfter: res.headers["retry-after"] !== undefined });
-      });
-      res.on("error", (e) => resolve({ at: Date.now(), status: 0, ttftMs: null, tokens: 0, error: `response: ${e.message}`, retryAfter: false }));
-    });
+    const req = http.request(
+      {
+        host: u.hostname,
+        port: u.port,
+        method: "POST",
+        path: pathname,
+        headers: { "content-type": "application/json" },
+      },
+      (res) => {
+        let ttft: number | null = null;
+        let raw = "";
+        res.on("data", (d: Buffer) => {
+          const text = d.toString();
+          raw += text;
+          if (ttft === null && /"(content|text)":"[^"]/.test(text)) ttft = performance.now() - started;
+        });
+        res.on("end", () => {
+          // Streamed chunks (about one token each).
+          const tokens = (raw.match(/^data: \{/gm) ?? []).length;
+          const status = res.statusCode ?? 0;
+          let error: string | null = null;
+          if (status >= 500) error = `${status} ${raw.slice(0, 200)}`;
+          else if (status === 200 && !raw.trimEnd().endsWith("data: [DONE]"))
+            error = `stream did not end with [DONE]: ${raw.slice(-200)}`;
+          else if (status === 200 && /data: \{"error"/.test(raw))
+            error = `error event: ${raw.slice(raw.indexOf('data: {"error"'), raw.indexOf('data: {"error"') + 200)}`;
+          else if (status !== 200 && status !== 429) error = `${status} ${raw.slice(0, 200)}`;
+          resolve({
+            at: Date.now(),
+            status,
+            ttftMs: ttft,
+            tokens,
+            error,
+            retryAfter: res.headers["retry-after"] !== undefined,
+          });
+        });
+        res.on("error", (e) =>
+          resolve({
+            at: Date.now(),
+            status: 0,
+            ttftMs: null,
+            tokens: 0,
+            error: `response: ${e.message}`,
+            retryAfter: false,
+          }),
+        );
+      },
+    );
     req.setTimeout(300_000, () => req.destroy(new Error("no answer in 300 s")));
-    req.on("error", (e) => resolve({ at: Date.now(), status: 0, ttftMs: null, tokens: 0, error: `request: ${e.message}`, retryAfter: false }));
+    req.on("error", (e) =>
+      resolve({
+        at: Date.now(),
+        status: 0,
+        ttftMs: null,
+        tokens: 0,
+        error: `request: ${e.message}`,
+        retryAfter: false,
+      }),
+    );
     req.end(JSON.stringify(body));
   });
 }
@@ -204,7 +272,13 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
     seed = (seed * 1664525 + 1013904223) >>> 0;
     return seed / 2 ** 32;
   };
-  const conv = (await (await fetch(`${url}/api/conversations`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).json()) as { id: string };
+  const conv = (await (
+    await fetch(`${url}/api/conversations`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    })
+  ).json()) as { id: string };
   // Part of warm-up: a person scrolls, searches or exports their history; every page is read once.
   await (await fetch(`${url}/api/export`)).arrayBuffer();
 
@@ -226,12 +300,27 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
       const kind = rand();
       let outcome: Outcome;
       if (kind < 0.5) {
-        outcome = await streamOnce(url, "/v1/chat/completions", { model: "stories260K", messages: [{ role: "user", content: `Client ${c} story ${n}` }], max_tokens: maxTokens, stream: true, temperature: 1 });
+        outcome = await streamOnce(url, "/v1/chat/completions", {
+          model: "stories260K",
+          messages: [{ role: "user", content: `Client ${c} story ${n}` }],
+          max_tokens: maxTokens,
+          stream: true,
+          temperature: 1,
+        });
       } else if (kind < 0.8) {
-        outcome = await streamOnce(url, "/v1/completions", { model: "stories260K", prompt: `Once upon a time, client ${c} number ${n}`, max_tokens: maxTokens, stream: true });
+        outcome = await streamOnce(url, "/v1/completions", {
+          model: "stories260K",
+          prompt: `Once upon a time, client ${c} number ${n}`,
+          max_tokens: maxTokens,
+          stream: true,
+        });
       } else {
         // The app's own chat: one conversation per client, a new root each time so prompts stay short.
-        outcome = await streamOnce(url, `/api/conversations/${conv.id}/messages`, { content: `Turn ${c}.${n}`, parentId: null, params: { maxTokens } });
+        outcome = await streamOnce(url, `/api/conversations/${conv.id}/messages`, {
+          content: `Turn ${c}.${n}`,
+          parentId: null,
+          params: { maxTokens },
+        });
       }
       outcomes.push(outcome);
       if (outcome.status === 429) await new Promise((r) => setTimeout(r, 1000));
@@ -241,7 +330,9 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
     const done = outcomes.length;
     const errors = outcomes.filter((o) => o.error).length;
     const last = rss.at(-1)?.bytes ?? 0;
-    process.stderr.write(`soak: ${((Date.now() - started) / 60_000).toFixed(1)} min, ${done} requests, ${errors} errors, rss ${(last / 2 ** 20).toFixed(0)} MiB\n`);
+    process.stderr.write(
+      `soak: ${((Date.now() - started) / 60_000).toFixed(1)} min, ${done} requests, ${errors} errors, rss ${(last / 2 ** 20).toFixed(0)} MiB\n`,
+    );
   }, 60_000);
   let historyEnd: number;
   try {
@@ -259,13 +350,19 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
   // 10%. Warm-up is the first 20% of a long run; short runs are all warm-up, so they use half.
   const warmEnd = started + durationMs * (options.minutes < 10 ? 0.5 : 0.2);
   const window = durationMs * 0.1;
-  const med = (from: number, to: number) => percentile(rss.filter((s) => s.at >= from && s.at <= to).map((s) => s.bytes), 50);
+  const med = (from: number, to: number) =>
+    percentile(
+      rss.filter((s) => s.at >= from && s.at <= to).map((s) => s.bytes),
+      50,
+    );
   const rssWarm = med(warmEnd, warmEnd + window);
   const rssEnd = med(end - window, end + 5000);
   const ttfts = outcomes.flatMap((o) => (o.ttftMs === null || o.status !== 200 ? [] : [o.ttftMs]));
   const sliceMs = durationMs / slices;
   const bySlice = Array.from({ length: slices }, (_, i) => {
-    const values = outcomes.filter((o) => o.ttftMs !== null && o.at >= started + i * sliceMs && o.at < started + (i + 1) * sliceMs).map((o) => o.ttftMs!);
+    const values = outcomes
+      .filter((o) => o.ttftMs !== null && o.at >= started + i * sliceMs && o.at < started + (i + 1) * sliceMs)
+      .map((o) => o.ttftMs!);
     return Math.round(percentile(values, 95));
   });
   const errors = outcomes.filter((o) => o.error);
@@ -333,6 +430,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
   ];
   console.log(lines.join("\n"));
   fs.mkdirSync(path.join(here, "results"), { recursive: true });
-  fs.writeFileSync(path.join(here, "results", `soak-${new Date().toISOString().replaceAll(":", "-")}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  fs.writeFileSync(
+    path.join(here, "results", `soak-${new Date().toISOString().replaceAll(":", "-")}.json`),
+    `${JSON.stringify(report, null, 2)}\n`,
+  );
   process.exit(report.passed ? 0 : 1);
 }

@@ -12,7 +12,9 @@ import { ensureUiBuilt, startHearth, CHROMIUM } from "../test/e2e/harness.js";
 import type { BenchOptions, BenchResult } from "./types.js";
 
 function files(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
 }
 
 const gzip = (buf: Buffer) => zlib.gzipSync(buf, { level: 9 }).length;
@@ -22,7 +24,10 @@ function bundleSizes(uiDir: string): BenchResult {
   const sum = (list: string[], size: (b: Buffer) => number) => list.reduce((n, f) => n + size(fs.readFileSync(f)), 0);
   const html = fs.readFileSync(path.join(uiDir, "index.html"), "utf8");
   // What index.html loads before anything can show: its entry script, preloads and stylesheets.
-  const initial = ["index.html", ...[...html.matchAll(/(?:src|href)="\.\/([^"]+\.(?:js|css))"/g)].map((m) => m[1]!)].map((f) => path.join(uiDir, f));
+  const initial = [
+    "index.html",
+    ...[...html.matchAll(/(?:src|href)="\.\/([^"]+\.(?:js|css))"/g)].map((m) => m[1]!),
+  ].map((f) => path.join(uiDir, f));
   const js = all.filter((f) => f.endsWith(".js"));
   const markdown = js.filter((f) => path.basename(f).startsWith("Markdown-"));
   return {
@@ -31,13 +36,17 @@ function bundleSizes(uiDir: string): BenchResult {
       total_bytes: sum(all, (b) => b.length),
       total_gzip_bytes: sum(all, gzip),
       js_gzip_bytes: sum(js, gzip),
-      css_gzip_bytes: sum(all.filter((f) => f.endsWith(".css")), gzip),
+      css_gzip_bytes: sum(
+        all.filter((f) => f.endsWith(".css")),
+        gzip,
+      ),
       first_screen_bytes: sum(initial, (b) => b.length),
       first_screen_gzip_bytes: sum(initial, gzip),
       markdown_chunk_gzip_bytes: sum(markdown, gzip),
       files: all.length,
     },
-    notes: "first_screen = index.html and what it references; Markdown + highlight.js load lazily after the first paint.",
+    notes:
+      "first_screen = index.html and what it references; Markdown + highlight.js load lazily after the first paint.",
   };
 }
 
@@ -49,7 +58,17 @@ const median = (xs: number[]) => {
 
 async function timeToInteractive(runs: number): Promise<BenchResult> {
   const hearth = await startHearth({}, { withModel: false });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
   const tti: number[] = [];
   const fcp: number[] = [];
   const dcl: number[] = [];
@@ -71,7 +90,9 @@ async function timeToInteractive(runs: number): Promise<BenchResult> {
       const at = (await ready.jsonValue()) as number;
       const timing = await page.evaluate(() => ({
         fcp: performance.getEntriesByName("first-contentful-paint")[0]?.startTime ?? NaN,
-        dcl: (performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming | undefined)?.domContentLoadedEventEnd ?? NaN,
+        dcl:
+          (performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming | undefined)
+            ?.domContentLoadedEventEnd ?? NaN,
       }));
       await context.close();
       if (i === 0) continue; // The first run warms Chromium itself, not the page.
@@ -86,8 +107,15 @@ async function timeToInteractive(runs: number): Promise<BenchResult> {
   return {
     name: "time to interactive (cold cache, loopback)",
     // Headless Chromium does not always report paint timings; FCP is listed only when it does.
-    metrics: { tti_ms_p50: median(tti), tti_ms_max: Math.max(...tti), ...(fcp.length > 0 ? { fcp_ms_p50: median(fcp) } : {}), dom_content_loaded_ms_p50: median(dcl), runs },
-    notes: "From navigation start to the chat screen with its message box, in headless Chromium with a fresh profile per run.",
+    metrics: {
+      tti_ms_p50: median(tti),
+      tti_ms_max: Math.max(...tti),
+      ...(fcp.length > 0 ? { fcp_ms_p50: median(fcp) } : {}),
+      dom_content_loaded_ms_p50: median(dcl),
+      runs,
+    },
+    notes:
+      "From navigation start to the chat screen with its message box, in headless Chromium with a fresh profile per run.",
   };
 }
 

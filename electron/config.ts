@@ -18,7 +18,10 @@ export interface ShellConfig {
   disableUpdates: boolean;
 }
 
-export function shellConfig(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): ShellConfig {
+export function shellConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): ShellConfig {
   const port = env.HEARTH_PORT ? Number(env.HEARTH_PORT) : Number.NaN;
   return {
     dataDir: env.HEARTH_DATA_DIR || defaultDataDir(env, platform),

@@ -104,8 +104,14 @@ export function isTrustedSender(event: IpcEventLike, trust: TrustedSender): bool
 }
 
 /** Validates and authorizes one call; throws IpcRefusedError otherwise. */
-export function checkCall(channel: keyof typeof IpcArgs, event: IpcEventLike, args: unknown[], trust: TrustedSender): void {
-  if (!isTrustedSender(event, trust)) throw new IpcRefusedError(`${channel}: refused, the sender is not the Hearth window.`);
+export function checkCall(
+  channel: keyof typeof IpcArgs,
+  event: IpcEventLike,
+  args: unknown[],
+  trust: TrustedSender,
+): void {
+  if (!isTrustedSender(event, trust))
+    throw new IpcRefusedError(`${channel}: refused, the sender is not the Hearth window.`);
   const parsed = IpcArgs[channel].safeParse(args);
   if (!parsed.success) throw new IpcRefusedError(`${channel}: invalid arguments: ${z.prettifyError(parsed.error)}`);
 }

@@ -3,7 +3,19 @@
  * where the behaviour lives and is tested) and runs the server in a utility process.
  */
 import path from "node:path";
-import { app, BrowserWindow, dialog, ipcMain, Menu, safeStorage, screen, session, shell, Tray, utilityProcess } from "electron";
+import {
+  app,
+  BrowserWindow,
+  dialog,
+  ipcMain,
+  Menu,
+  safeStorage,
+  screen,
+  session,
+  shell,
+  Tray,
+  utilityProcess,
+} from "electron";
 import { shellConfig } from "./config.js";
 import { utilityLauncher } from "./server-process.js";
 import { startShell, type ShellElectron } from "./shell.js";
@@ -28,8 +40,10 @@ const electronApi: ShellElectron = {
   setApplicationMenu: (menu) => Menu.setApplicationMenu(menu as Menu),
   openExternal: (url) => shell.openExternal(url),
   openPath: (folder) => shell.openPath(folder),
-  showOpenDialog: (win, options) => (win ? dialog.showOpenDialog(win as BrowserWindow, options) : dialog.showOpenDialog(options)),
-  showMessageBox: (win, options) => (win ? dialog.showMessageBox(win as BrowserWindow, options) : dialog.showMessageBox(options)),
+  showOpenDialog: (win, options) =>
+    win ? dialog.showOpenDialog(win as BrowserWindow, options) : dialog.showOpenDialog(options),
+  showMessageBox: (win, options) =>
+    win ? dialog.showMessageBox(win as BrowserWindow, options) : dialog.showMessageBox(options),
   safeStorage,
   getAllDisplays: () => screen.getAllDisplays(),
   getPrimaryDisplay: () => screen.getPrimaryDisplay(),
@@ -58,8 +72,13 @@ void shellReady.then(async (started) => {
     isPackaged: app.isPackaged,
     disabled: config.disableUpdates,
     load: async () => {
-      const mod = (await import("electron-updater")) as unknown as { autoUpdater?: unknown; default?: { autoUpdater: unknown } };
-      return (mod.autoUpdater ?? mod.default?.autoUpdater) as Awaited<ReturnType<Parameters<typeof startAutoUpdate>[0]["load"]>>;
+      const mod = (await import("electron-updater")) as unknown as {
+        autoUpdater?: unknown;
+        default?: { autoUpdater: unknown };
+      };
+      return (mod.autoUpdater ?? mod.default?.autoUpdater) as Awaited<
+        ReturnType<Parameters<typeof startAutoUpdate>[0]["load"]>
+      >;
     },
     log,
   });

@@ -95,7 +95,9 @@ export function buildAppMenu(ctx: AppMenuContext, actions: MenuActions): MenuIte
     submenu: [
       { id: "open-data-folder", label: "Open Data Folder", click: () => actions.openDataFolder() },
       { id: "restart-server", label: "Restart Server", click: () => actions.restartServer() },
-      ...(mac ? [] : [separator, { id: "quit", label: "Quit", accelerator: "CmdOrCtrl+Q", click: () => actions.quit() }]),
+      ...(mac
+        ? []
+        : [separator, { id: "quit", label: "Quit", accelerator: "CmdOrCtrl+Q", click: () => actions.quit() }]),
     ],
   });
   menu.push({
@@ -129,7 +131,9 @@ export function buildAppMenu(ctx: AppMenuContext, actions: MenuActions): MenuIte
   });
   menu.push({
     label: "&Window",
-    submenu: mac ? [{ role: "minimize" }, { role: "zoom" }, separator, { role: "front" }] : [{ role: "minimize" }, { role: "close" }],
+    submenu: mac
+      ? [{ role: "minimize" }, { role: "zoom" }, separator, { role: "front" }]
+      : [{ role: "minimize" }, { role: "close" }],
   });
   const help: MenuItemSpec[] = [];
   if (ctx.homepage) {

@@ -10,7 +10,11 @@ import type { HearthBridge, HearthServerStatus } from "./preload-api.js";
 
 const channel = <C extends IpcChannelName>(name: C): C => name;
 
-const boot = ipcRenderer.sendSync(channel("hearth:bootstrap")) as { token: string; version: string; platform: string } | null;
+const boot = ipcRenderer.sendSync(channel("hearth:bootstrap")) as {
+  token: string;
+  version: string;
+  platform: string;
+} | null;
 
 // The main process answers null when this page is not the app's own (it navigated away, or it is
 // a frame): such a page gets no bridge at all.
@@ -24,7 +28,10 @@ if (boot) {
     onServerStatus(listener) {
       const onStatus = (_event: IpcRendererEvent, status: HearthServerStatus) => listener(status);
       ipcRenderer.on(channel("hearth:server-status"), onStatus);
-      void (ipcRenderer.invoke(channel("hearth:get-server-status")) as Promise<HearthServerStatus>).then(listener, () => undefined);
+      void (ipcRenderer.invoke(channel("hearth:get-server-status")) as Promise<HearthServerStatus>).then(
+        listener,
+        () => undefined,
+      );
       return () => {
         ipcRenderer.removeListener(channel("hearth:server-status"), onStatus);
       };

@@ -25,8 +25,7 @@ export interface SafeStorageLike {
 }
 
 export type SecretsKeyResult =
-  | { key: Buffer; source: "loaded" | "created" | "replaced" }
-  | { key: null; source: "unavailable"; reason: string };
+  { key: Buffer; source: "loaded" | "created" | "replaced" } | { key: null; source: "unavailable"; reason: string };
 
 function keychainProblem(safeStorage: SafeStorageLike, platform: NodeJS.Platform): string | null {
   if (!safeStorage.isEncryptionAvailable()) return "the OS keychain is not available";
@@ -48,7 +47,11 @@ function writePrivate(file: string, data: Buffer): void {
  * A file that no longer decrypts (the keychain was reset) is kept as `<file>.unreadable` and a new
  * key is made: secrets sealed with the old key are then unreadable and must be entered again.
  */
-export function loadSecretsKey(safeStorage: SafeStorageLike, file: string, platform: NodeJS.Platform = process.platform): SecretsKeyResult {
+export function loadSecretsKey(
+  safeStorage: SafeStorageLike,
+  file: string,
+  platform: NodeJS.Platform = process.platform,
+): SecretsKeyResult {
   const problem = keychainProblem(safeStorage, platform);
   if (problem) return { key: null, source: "unavailable", reason: problem };
   let replaced = false;

@@ -98,7 +98,12 @@ export interface UtilityProcessApi {
   fork(
     modulePath: string,
     args?: string[],
-    options?: { env?: Record<string, string>; stdio?: "pipe" | ("pipe" | "ignore" | "inherit")[]; serviceName?: string; cwd?: string },
+    options?: {
+      env?: Record<string, string>;
+      stdio?: "pipe" | ("pipe" | "ignore" | "inherit")[];
+      serviceName?: string;
+      cwd?: string;
+    },
   ): UtilityProcessChild;
 }
 
@@ -406,7 +411,8 @@ export class ServerSupervisor extends EventEmitter<SupervisorEvents> {
           state: "running",
           url,
           pid: child.pid ?? null,
-          message: this.#status.restarts > 0 ? "The server was restarted and is running again." : "The server is running.",
+          message:
+            this.#status.restarts > 0 ? "The server was restarted and is running again." : "The server is running.",
         });
         for (const w of this.#waiters.splice(0)) w.resolve(url);
       });
@@ -433,7 +439,11 @@ export class ServerSupervisor extends EventEmitter<SupervisorEvents> {
     const now = Date.now();
     this.#crashTimes = this.#crashTimes.filter((t) => now - t < this.#o.crashWindowMs);
     this.#crashTimes.push(now);
-    const how = signal ? `was killed by ${signal}` : code === null ? "could not be started" : `exited with code ${code}`;
+    const how = signal
+      ? `was killed by ${signal}`
+      : code === null
+        ? "could not be started"
+        : `exited with code ${code}`;
     this.#lastCrash = `The Hearth server ${how}.`;
     if (this.#crashTimes.length > this.#o.maxCrashes) {
       const last = this.#recentLog.slice(-5).join("\n");

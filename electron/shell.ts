@@ -15,10 +15,24 @@ import { IpcChannel, registerIpc, type IpcMainLike } from "./ipc.js";
 import { buildAppMenu, type MenuActions, type MenuItemSpec } from "./menu.js";
 import type { HearthServerStatus } from "./preload-api.js";
 import { loadSecretsKey, secretsKeyEnv, type SafeStorageLike } from "./secrets.js";
-import { hardenSession, hardenWebContents, secureWebPreferences, type PreventableEvent, type SessionLike, type WebContentsLike } from "./security.js";
+import {
+  hardenSession,
+  hardenWebContents,
+  secureWebPreferences,
+  type PreventableEvent,
+  type SessionLike,
+  type WebContentsLike,
+} from "./security.js";
 import { ServerSupervisor, type ServerLauncher, type ServerStatus, type SupervisorOptions } from "./server-process.js";
 import { bindTray, type TrayLike } from "./tray.js";
-import { loadWindowState, MIN_HEIGHT, MIN_WIDTH, trackWindowState, type DisplayLike, type TrackableWindow } from "./window-state.js";
+import {
+  loadWindowState,
+  MIN_HEIGHT,
+  MIN_WIDTH,
+  trackWindowState,
+  type DisplayLike,
+  type TrackableWindow,
+} from "./window-state.js";
 
 /** The part of Electron's `app` the shell uses. */
 export interface AppLike {
@@ -47,7 +61,10 @@ export interface WindowLike extends TrackableWindow {
   setTitle(title: string): void;
   once(event: "ready-to-show", listener: () => void): unknown;
   on(event: "closed", listener: () => void): unknown;
-  on(event: "resize" | "move" | "maximize" | "unmaximize" | "enter-full-screen" | "leave-full-screen" | "close", listener: () => void): unknown;
+  on(
+    event: "resize" | "move" | "maximize" | "unmaximize" | "enter-full-screen" | "leave-full-screen" | "close",
+    listener: () => void,
+  ): unknown;
 }
 
 /** Options the shell gives `new BrowserWindow(...)`. */
@@ -75,8 +92,14 @@ export interface ShellElectron {
   openExternal(url: string): Promise<void>;
   /** Opens a folder in the system file manager; resolves with an error message, "" on success. */
   openPath(folder: string): Promise<string>;
-  showOpenDialog(window: WindowLike | null, options: { title: string; properties: "openFile"[]; filters: { name: string; extensions: string[] }[] }): Promise<{ canceled: boolean; filePaths: string[] }>;
-  showMessageBox(window: WindowLike | null, options: { type: "info" | "error"; title: string; message: string; detail?: string; buttons: string[] }): Promise<{ response: number }>;
+  showOpenDialog(
+    window: WindowLike | null,
+    options: { title: string; properties: "openFile"[]; filters: { name: string; extensions: string[] }[] },
+  ): Promise<{ canceled: boolean; filePaths: string[] }>;
+  showMessageBox(
+    window: WindowLike | null,
+    options: { type: "info" | "error"; title: string; message: string; detail?: string; buttons: string[] },
+  ): Promise<{ response: number }>;
   safeStorage: SafeStorageLike;
   getAllDisplays(): DisplayLike[];
   getPrimaryDisplay(): DisplayLike;
@@ -120,7 +143,12 @@ export interface Shell {
 
 /** The page-facing view of a supervisor status (no pid). */
 export function toPageStatus(status: ServerStatus): HearthServerStatus {
-  return { state: status.state, url: status.state === "running" ? status.url : null, restarts: status.restarts, message: status.message };
+  return {
+    state: status.state,
+    url: status.state === "running" ? status.url : null,
+    restarts: status.restarts,
+    message: status.message,
+  };
 }
 
 function originOf(url: string | null): string | null {
@@ -224,10 +252,22 @@ export async function startShell(e: ShellElectron, options: ShellOptions): Promi
     restartServer: () => void supervisor.restart().catch((err: unknown) => log(`restart: ${(err as Error).message}`)),
     openExternal: (url) => void e.openExternal(url),
     showAbout: () =>
-      void e.showMessageBox(win, { type: "info", title: `About ${options.appName}`, message: `${options.appName} ${app.getVersion()}`, buttons: ["OK"] }),
+      void e.showMessageBox(win, {
+        type: "info",
+        title: `About ${options.appName}`,
+        message: `${options.appName} ${app.getVersion()}`,
+        buttons: ["OK"],
+      }),
     quit: () => app.quit(),
   };
-  e.setApplicationMenu(e.buildMenu(buildAppMenu({ platform, isPackaged: app.isPackaged, appName: options.appName, homepage: options.homepage }, actions)));
+  e.setApplicationMenu(
+    e.buildMenu(
+      buildAppMenu(
+        { platform, isPackaged: app.isPackaged, appName: options.appName, homepage: options.homepage },
+        actions,
+      ),
+    ),
+  );
   const tray = e.createTray(options.trayIconPath);
   const updateTray = bindTray(tray, options.appName, actions, (t) => e.buildMenu(t));
   updateTray(supervisor.status);
@@ -242,7 +282,8 @@ export async function startShell(e: ShellElectron, options: ShellOptions): Promi
 
   const loadApp = (w: WindowLike) => {
     const { url } = supervisor.status;
-    if (supervisor.status.state === "running" && url) void w.loadURL(`${url}/`).catch((err: unknown) => log(`load ${url}: ${(err as Error).message}`));
+    if (supervisor.status.state === "running" && url)
+      void w.loadURL(`${url}/`).catch((err: unknown) => log(`load ${url}: ${(err as Error).message}`));
     else showStatusPage(supervisor.status.message);
   };
 
@@ -298,7 +339,13 @@ export async function startShell(e: ShellElectron, options: ShellOptions): Promi
         shownFailure = true;
         const detail = supervisor.recentLog.slice(-8).join("\n");
         void e
-          .showMessageBox(win, { type: "error", title: options.appName, message: status.message, detail, buttons: ["Restart Server", "Close"] })
+          .showMessageBox(win, {
+            type: "error",
+            title: options.appName,
+            message: status.message,
+            detail,
+            buttons: ["Restart Server", "Close"],
+          })
           .then(({ response }) => {
             if (response === 0) actions.restartServer();
           });

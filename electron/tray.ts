@@ -30,13 +30,22 @@ export function trayTooltip(appName: string, status: Pick<ServerStatus, "state" 
 }
 
 /** The tray's context menu for the given server state. */
-export function buildTrayMenu(appName: string, status: Pick<ServerStatus, "state" | "url">, actions: MenuActions): MenuItemSpec[] {
+export function buildTrayMenu(
+  appName: string,
+  status: Pick<ServerStatus, "state" | "url">,
+  actions: MenuActions,
+): MenuItemSpec[] {
   const busy = status.state === "starting" || status.state === "restarting" || status.state === "stopping";
   return [
     { id: "show", label: `Show ${appName}`, click: () => actions.showWindow() },
     { id: "status", label: describeServer(status), enabled: false },
     { type: "separator" },
-    { id: "restart-server", label: status.state === "failed" ? "Start Server" : "Restart Server", enabled: !busy, click: () => actions.restartServer() },
+    {
+      id: "restart-server",
+      label: status.state === "failed" ? "Start Server" : "Restart Server",
+      enabled: !busy,
+      click: () => actions.restartServer(),
+    },
     { id: "open-data-folder", label: "Open Data Folder", click: () => actions.openDataFolder() },
     { type: "separator" },
     { id: "quit", label: `Quit ${appName}`, click: () => actions.quit() },

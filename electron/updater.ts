@@ -19,7 +19,9 @@ export interface AutoUpdateOptions {
 }
 
 /** Starts the update check when allowed; resolves with what it did, for the log. */
-export async function startAutoUpdate(options: AutoUpdateOptions): Promise<"disabled" | "unpackaged" | "checking" | "error"> {
+export async function startAutoUpdate(
+  options: AutoUpdateOptions,
+): Promise<"disabled" | "unpackaged" | "checking" | "error"> {
   if (!options.isPackaged) return "unpackaged";
   if (options.disabled) return "disabled";
   try {

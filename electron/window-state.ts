@@ -67,21 +67,37 @@ export function clampToDisplays(state: WindowState, displays: readonly DisplayLi
   const height = Math.max(MIN_HEIGHT, state.height);
   if (state.x === undefined || state.y === undefined) {
     const area = primary.workArea;
-    return { ...state, x: undefined, y: undefined, width: Math.min(width, area.width), height: Math.min(height, area.height) };
+    return {
+      ...state,
+      x: undefined,
+      y: undefined,
+      width: Math.min(width, area.width),
+      height: Math.min(height, area.height),
+    };
   }
   const titleStrip = { x: state.x, y: state.y, width, height: Math.min(height, MIN_VISIBLE) };
   let best: DisplayLike | undefined;
   let bestArea = 0;
   for (const d of displays) {
     const o = overlap(titleStrip, d.workArea);
-    if (o.width >= Math.min(MIN_VISIBLE, width) && o.height >= Math.min(MIN_VISIBLE / 2, titleStrip.height) && o.width * o.height > bestArea) {
+    if (
+      o.width >= Math.min(MIN_VISIBLE, width) &&
+      o.height >= Math.min(MIN_VISIBLE / 2, titleStrip.height) &&
+      o.width * o.height > bestArea
+    ) {
       best = d;
       bestArea = o.width * o.height;
     }
   }
   if (!best) {
     const area = primary.workArea;
-    return { ...state, x: undefined, y: undefined, width: Math.min(width, area.width), height: Math.min(height, area.height) };
+    return {
+      ...state,
+      x: undefined,
+      y: undefined,
+      width: Math.min(width, area.width),
+      height: Math.min(height, area.height),
+    };
   }
   const area = best.workArea;
   const w = Math.min(width, area.width);
@@ -123,7 +139,10 @@ export interface TrackableWindow {
   isMaximized(): boolean;
   isFullScreen(): boolean;
   isDestroyed(): boolean;
-  on(event: "resize" | "move" | "maximize" | "unmaximize" | "enter-full-screen" | "leave-full-screen" | "close", listener: () => void): unknown;
+  on(
+    event: "resize" | "move" | "maximize" | "unmaximize" | "enter-full-screen" | "leave-full-screen" | "close",
+    listener: () => void,
+  ): unknown;
 }
 
 export interface TrackOptions {
@@ -162,7 +181,8 @@ export function trackWindowState(win: TrackableWindow, file: string, options: Tr
     timer.unref?.();
   };
   for (const e of ["resize", "move"] as const) win.on(e, later);
-  for (const e of ["maximize", "unmaximize", "enter-full-screen", "leave-full-screen", "close"] as const) win.on(e, save);
+  for (const e of ["maximize", "unmaximize", "enter-full-screen", "leave-full-screen", "close"] as const)
+    win.on(e, save);
   return () => {
     if (timer) save();
   };

@@ -42,7 +42,9 @@ if (!has("cmake")) {
   );
 }
 if (process.platform !== "win32" && !has("c++") && !has("clang++") && !has("g++")) {
-  console.warn("No C++ compiler found (c++, g++ or clang++). Install build-essential (Debian/Ubuntu) or the Xcode command line tools (macOS).");
+  console.warn(
+    "No C++ compiler found (c++, g++ or clang++). Install build-essential (Debian/Ubuntu) or the Xcode command line tools (macOS).",
+  );
 }
 
 // CPU unless asked: the prebuilt GPU binaries are already optimized, and a CPU build is what the
@@ -53,10 +55,20 @@ const started = performance.now();
 const portable = args.includes("--portable");
 // node-llama-cpp reads custom CMake options from NODE_LLAMA_CPP_CMAKE_OPTION_* and files the build
 // under their hash, where the runtime looks for exactly this set.
-const portableEnv = Object.fromEntries(Object.entries(PORTABLE_BUILD_CMAKE_OPTIONS).map(([k, v]) => [`NODE_LLAMA_CPP_CMAKE_OPTION_${k}`, v]));
+const portableEnv = Object.fromEntries(
+  Object.entries(PORTABLE_BUILD_CMAKE_OPTIONS).map(([k, v]) => [`NODE_LLAMA_CPP_CMAKE_OPTION_${k}`, v]),
+);
 const code = run(
   npx,
-  ["--no", "node-llama-cpp", "source", "download", ...gpuArgs, "--noUsageExample", ...args.filter((a) => a !== "--portable")],
+  [
+    "--no",
+    "node-llama-cpp",
+    "source",
+    "download",
+    ...gpuArgs,
+    "--noUsageExample",
+    ...args.filter((a) => a !== "--portable"),
+  ],
   portable ? { ...process.env, ...portableEnv } : process.env,
 );
 if (code !== 0) {
@@ -68,13 +80,23 @@ const minutes = (performance.now() - started) / 60_000;
 // Load it the way the server does, to prove it is the one picked up.
 const { createRuntime } = await import("../server/engine/runtime.js");
 const { createLogger } = await import("../server/logger.js");
-const runtime = await createRuntime({ gpu: gpuArgs.length > 0 ? "cpu" : "auto", threads: 0, logger: createLogger("error"), binary: "auto" });
-console.log(`\nBuilt in ${minutes.toFixed(1)} min. Hearth now loads: ${runtime.buildType}, ${runtime.variant} (gpu: ${runtime.gpu})`);
+const runtime = await createRuntime({
+  gpu: gpuArgs.length > 0 ? "cpu" : "auto",
+  threads: 0,
+  logger: createLogger("error"),
+  binary: "auto",
+});
+console.log(
+  `\nBuilt in ${minutes.toFixed(1)} min. Hearth now loads: ${runtime.buildType}, ${runtime.variant} (gpu: ${runtime.gpu})`,
+);
 console.log(runtime.llama.systemInfo);
 await runtime.dispose();
 if (runtime.buildType !== "localBuild") {
   console.error("The new build was not picked up; Hearth will keep using the prebuilt binary.");
   process.exit(1);
 }
-if (portable && runtime.variant !== "portable") console.log("A native build is also present and is preferred; `npm run build:engine -- --clear` removes both.");
-console.log(`Hearth will use it from its next start (the startup log and /health say build: localBuild, variant: ${runtime.variant}). Undo with: npm run build:engine -- --clear`);
+if (portable && runtime.variant !== "portable")
+  console.log("A native build is also present and is preferred; `npm run build:engine -- --clear` removes both.");
+console.log(
+  `Hearth will use it from its next start (the startup log and /health say build: localBuild, variant: ${runtime.variant}). Undo with: npm run build:engine -- --clear`,
+);

@@ -22,10 +22,19 @@ export function findElectronBinary(env = process.env, platform = process.platfor
   const pathFile = path.join(dir, "path.txt");
   let rel = fs.existsSync(pathFile) ? fs.readFileSync(pathFile, "utf8").trim() : "";
   if (!rel && env.ELECTRON_OVERRIDE_DIST_PATH) {
-    rel = platform === "win32" ? "electron.exe" : platform === "darwin" ? "Electron.app/Contents/MacOS/Electron" : "electron";
+    rel =
+      platform === "win32"
+        ? "electron.exe"
+        : platform === "darwin"
+          ? "Electron.app/Contents/MacOS/Electron"
+          : "electron";
   }
   if (!rel) {
-    return { bin: null, reason: "its binary was never downloaded (no node_modules/electron/path.txt; these machines cannot reach Electron's download host)" };
+    return {
+      bin: null,
+      reason:
+        "its binary was never downloaded (no node_modules/electron/path.txt; these machines cannot reach Electron's download host)",
+    };
   }
   const bin = path.join(env.ELECTRON_OVERRIDE_DIST_PATH ?? path.join(dir, "dist"), rel);
   return fs.existsSync(bin) ? { bin, reason: "installed" } : { bin: null, reason: `${bin} does not exist` };

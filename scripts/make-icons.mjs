@@ -43,8 +43,10 @@ function sampleIcon(u, v) {
   const glow = Math.max(0, 1 - Math.hypot(u - 0.5, v - 0.62) / 0.42);
   c = mix(c, [180, 83, 9], glow * glow * 0.55);
   if (inRoundedRect(u, v, 0.2, 0.76, 0.8, 0.86, 0.05)) c = mix([120, 53, 15], [87, 38, 12], smooth(0.76, 0.86, v));
-  if (inFlame(u, v, { cx: 0.5, tip: 0.14, base: 0.78, radius: 0.22, lean: 0.07 })) c = mix([251, 191, 36], [234, 88, 12], smooth(0.2, 0.75, v));
-  if (inFlame(u, v, { cx: 0.5, tip: 0.42, base: 0.77, radius: 0.11, lean: -0.04 })) c = mix([254, 243, 199], [253, 186, 116], smooth(0.45, 0.77, v));
+  if (inFlame(u, v, { cx: 0.5, tip: 0.14, base: 0.78, radius: 0.22, lean: 0.07 }))
+    c = mix([251, 191, 36], [234, 88, 12], smooth(0.2, 0.75, v));
+  if (inFlame(u, v, { cx: 0.5, tip: 0.42, base: 0.77, radius: 0.11, lean: -0.04 }))
+    c = mix([254, 243, 199], [253, 186, 116], smooth(0.45, 0.77, v));
   return [...c, 255];
 }
 
@@ -87,10 +89,20 @@ fs.mkdirSync(iconsDir, { recursive: true });
 const big = render(1024, sampleIcon);
 fs.writeFileSync(path.join(out, "icon.png"), big);
 // electron-builder's Linux targets take a folder of NxN.png files.
-for (const size of [16, 32, 48, 64, 128, 256, 512]) fs.writeFileSync(path.join(iconsDir, `${size}x${size}.png`), render(size, sampleIcon));
-fs.writeFileSync(path.join(iconsDir, "tray.png"), render(32, (u, v) => sampleTray(u, v, [251, 146, 60])));
-fs.writeFileSync(path.join(iconsDir, "trayTemplate.png"), render(16, (u, v) => sampleTray(u, v, [0, 0, 0])));
-fs.writeFileSync(path.join(iconsDir, "trayTemplate@2x.png"), render(32, (u, v) => sampleTray(u, v, [0, 0, 0])));
+for (const size of [16, 32, 48, 64, 128, 256, 512])
+  fs.writeFileSync(path.join(iconsDir, `${size}x${size}.png`), render(size, sampleIcon));
+fs.writeFileSync(
+  path.join(iconsDir, "tray.png"),
+  render(32, (u, v) => sampleTray(u, v, [251, 146, 60])),
+);
+fs.writeFileSync(
+  path.join(iconsDir, "trayTemplate.png"),
+  render(16, (u, v) => sampleTray(u, v, [0, 0, 0])),
+);
+fs.writeFileSync(
+  path.join(iconsDir, "trayTemplate@2x.png"),
+  render(32, (u, v) => sampleTray(u, v, [0, 0, 0])),
+);
 
 const icns = png2icons.createICNS(big, png2icons.BICUBIC, 0);
 const ico = png2icons.createICO(big, png2icons.BICUBIC, 0, true, true);

@@ -25,7 +25,14 @@ if (files.length === 0) {
 const concurrency = process.env.HEARTH_TEST_CONCURRENCY ?? "2";
 const result = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, "--test-reporter=spec", ...files.map((f) => path.relative(root, f))],
+  [
+    "--import",
+    "tsx",
+    "--test",
+    `--test-concurrency=${concurrency}`,
+    "--test-reporter=spec",
+    ...files.map((f) => path.relative(root, f)),
+  ],
   { cwd: root, stdio: "inherit", env: { ...process.env, HEARTH_LOG_LEVEL: process.env.HEARTH_LOG_LEVEL ?? "silent" } },
 );
 process.exit(result.status ?? 1);

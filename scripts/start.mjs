@@ -52,7 +52,11 @@ const spawnOptions = { cwd: root, detached: process.platform !== "win32" };
 /** Runs an npm script; returns whether it succeeded. */
 function npmRun(script) {
   say(`npm run ${script}`);
-  const r = spawnSync(npm, ["run", "--silent", script], { cwd: root, stdio: "inherit", shell: process.platform === "win32" });
+  const r = spawnSync(npm, ["run", "--silent", script], {
+    cwd: root,
+    stdio: "inherit",
+    shell: process.platform === "win32",
+  });
   return r.status === 0;
 }
 
@@ -112,7 +116,10 @@ function runHeadless() {
   const built = path.join(root, "dist", "server", "cli.js");
   // Without a build, tsx runs the server straight from its TypeScript sources.
   const cmd = fs.existsSync(built) ? [built] : ["--import", "tsx", path.join(root, "server", "cli.ts")];
-  const child = spawn(process.execPath, [...cmd, "serve", ...serveArgs], { ...spawnOptions, stdio: ["inherit", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [...cmd, "serve", ...serveArgs], {
+    ...spawnOptions,
+    stdio: ["inherit", "pipe", "inherit"],
+  });
   readline.createInterface({ input: child.stdout }).on("line", (line) => {
     console.log(line);
     const url = /\bhttps?:\/\/[^\s()]+/.exec(line)?.[0];

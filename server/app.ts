@@ -34,7 +34,9 @@ import type { SecretStore } from "./secrets/secret-store.js";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? "../.." : "..");
 
-export const VERSION: string = (JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { version: string }).version;
+export const VERSION: string = (
+  JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { version: string }
+).version;
 
 export interface CreateServerOptions {
   /** A logger to use instead of one made from `config.logLevel`. */
@@ -60,7 +62,12 @@ export interface HttpTimeouts {
   checkIntervalMs: number;
 }
 
-export const HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 30_000, requestMs: 60_000, keepAliveMs: 5_000, checkIntervalMs: 5_000 };
+export const HTTP_TIMEOUTS: HttpTimeouts = {
+  headersMs: 30_000,
+  requestMs: 60_000,
+  keepAliveMs: 5_000,
+  checkIntervalMs: 5_000,
+};
 
 export interface HearthServer {
   readonly context: ServerContext;
@@ -105,12 +112,20 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
   });
   const router = new ProviderRouter();
   router.add(local);
-  const secrets = options.secrets ?? new FileSecretStore({
+  const secrets =
+    options.secrets ??
+    new FileSecretStore({
       file: path.join(config.dataDir, "secrets.json"),
       logger,
       ...(config.secretsKey ? { key: Buffer.from(config.secretsKey, "base64") } : {}),
     });
-  const providers = new ProviderStore({ dataDir: config.dataDir, secrets, router, logger, remote: { userAgent: `Hearth/${VERSION}` } });
+  const providers = new ProviderStore({
+    dataDir: config.dataDir,
+    secrets,
+    router,
+    logger,
+    remote: { userAgent: `Hearth/${VERSION}` },
+  });
   const history = openHistory({ dataDir: config.dataDir, apiRetentionDays: config.apiRetentionDays, logger });
   const ctx: ServerContext = {
     config,
@@ -139,7 +154,10 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
       },
       autoLogging: { ignore: (req) => req.url?.startsWith("/health") ?? false },
       customSuccessMessage: (req, res, ms) => `${req.method} ${req.url} ${res.statusCode} ${Math.round(ms)}ms`,
-      serializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }), res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }) },
+      serializers: {
+        req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
     }),
   );
   // Responses not yet finished, so shutdown can let their last bytes out before closing sockets.
@@ -171,7 +189,16 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     res.json({
       status: ctx.ready ? "ok" : "starting",
       version: VERSION,
-      engine: runtime ? { build: runtime.buildType, variant: runtime.variant, gpu: runtime.gpu, threads: runtime.threads, batchThreads: runtime.batchThreads, lanes: runtime.lanes } : null,
+      engine: runtime
+        ? {
+            build: runtime.buildType,
+            variant: runtime.variant,
+            gpu: runtime.gpu,
+            threads: runtime.threads,
+            batchThreads: runtime.batchThreads,
+            lanes: runtime.lanes,
+          }
+        : null,
       models: local.loaded().map((m) => ({ ...m.info, ...m.stats })),
     });
   });
@@ -192,21 +219,32 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     next();
   };
   // Management (history, models, settings) must work while a model is still loading.
-  const drainingGate: express.RequestHandler = (_req, _res, next) => next(ctx.draining ? new ShuttingDownError() : undefined);
+  const drainingGate: express.RequestHandler = (_req, _res, next) =>
+    next(ctx.draining ? new ShuttingDownError() : undefined);
   app.use("/v1/messages", anthropicErrors, auth, gate, json, createMessagesRouter(ctx));
   app.use("/v1", auth, gate, json, createOpenAIRouter(ctx));
   app.use("/api", auth, drainingGate, json, createApiRouter(ctx));
 
   const uiDir = config.uiDir ?? path.join(repoRoot, "dist", "renderer");
   if (fs.existsSync(path.join(uiDir, "index.html"))) {
-    app.use(express.static(uiDir, { index: "index.html", maxAge: "1h", setHeaders: (res, file) => { if (file.endsWith("index.html")) res.setHeader("Cache-Control", "no-cache"); } }));
+    app.use(
+      express.static(uiDir, {
+        index: "index.html",
+        maxAge: "1h",
+        setHeaders: (res, file) => {
+          if (file.endsWith("index.html")) res.setHeader("Cache-Control", "no-cache");
+        },
+      }),
+    );
     app.get("/{*splat}", (req, res, next) => {
       if (req.path.startsWith("/v1") || req.path.startsWith("/api") || !req.accepts("html")) return next();
       res.sendFile(path.join(uiDir, "index.html"));
     });
   } else {
     app.get("/", (_req, res) => {
-      res.type("text/plain").send("Hearth server is running. The UI is not built: run `npm run build` to serve it here.\n");
+      res
+        .type("text/plain")
+        .send("Hearth server is running. The UI is not built: run `npm run build` to serve it here.\n");
     });
   }
   addMethodNotAllowed((app as unknown as { router: Parameters<typeof addMethodNotAllowed>[0] }).router);
@@ -228,7 +266,12 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
       const limits = { ...HTTP_TIMEOUTS, ...options.httpTimeouts };
       // Slow-drip clients must not hold a socket forever; SSE replies are not affected (requestTimeout covers receiving only).
       const s = http.createServer(
-        { headersTimeout: limits.headersMs, requestTimeout: limits.requestMs, keepAliveTimeout: limits.keepAliveMs, connectionsCheckingInterval: limits.checkIntervalMs },
+        {
+          headersTimeout: limits.headersMs,
+          requestTimeout: limits.requestMs,
+          keepAliveTimeout: limits.keepAliveMs,
+          connectionsCheckingInterval: limits.checkIntervalMs,
+        },
         app,
       );
       httpServer = await new Promise<http.Server>((resolve, reject) => {
@@ -253,9 +296,29 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
         });
         await local.load(file, (p) => logger.debug({ progress: p }, "loading model"));
         const runtime = await local.getRuntime();
-        metrics.engineInfo.set({ build: runtime.buildType, variant: runtime.variant, gpu: String(runtime.gpu), threads: String(runtime.threads), lanes: String(runtime.lanes) }, 1);
+        metrics.engineInfo.set(
+          {
+            build: runtime.buildType,
+            variant: runtime.variant,
+            gpu: String(runtime.gpu),
+            threads: String(runtime.threads),
+            lanes: String(runtime.lanes),
+          },
+          1,
+        );
         for (const m of local.loaded()) metrics.modelState.set({ model: m.info.id }, 1);
-        logger.info({ build: runtime.buildType, variant: runtime.variant, gpu: runtime.gpu, threads: runtime.threads, batchThreads: runtime.batchThreads, lanes: runtime.lanes, parallel: local.loaded()[0]?.info.parallel }, "engine ready");
+        logger.info(
+          {
+            build: runtime.buildType,
+            variant: runtime.variant,
+            gpu: runtime.gpu,
+            threads: runtime.threads,
+            batchThreads: runtime.batchThreads,
+            lanes: runtime.lanes,
+            parallel: local.loaded()[0]?.info.parallel,
+          },
+          "engine ready",
+        );
       }
       ctx.ready = true;
       return url;
@@ -269,7 +332,9 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
         await local.close(config.shutdownGrace * 1000);
         await providers.close();
         for (const p of router.list()) if (p !== local) await p.close();
-        const closed = httpServer?.listening ? new Promise<void>((resolve) => httpServer!.close(() => resolve())) : Promise.resolve();
+        const closed = httpServer?.listening
+          ? new Promise<void>((resolve) => httpServer!.close(() => resolve()))
+          : Promise.resolve();
         // Cancelled streams write their final error event after the engine let go of them.
         const deadline = Date.now() + 2000;
         while (inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -282,4 +347,3 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     },
   };
 }
-

@@ -8,7 +8,14 @@ import { ConfigError, helpText, loadConfig, scrubSecretEnv } from "./config.js";
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === "--help" || command === "-h" || command === "help" || rest.includes("--help") || rest.includes("-h")) {
+  if (
+    command === undefined ||
+    command === "--help" ||
+    command === "-h" ||
+    command === "help" ||
+    rest.includes("--help") ||
+    rest.includes("-h")
+  ) {
     process.stdout.write(`${helpText()}\n`);
     return command === undefined ? 1 : 0;
   }
@@ -42,20 +49,26 @@ async function main(argv: string[]): Promise<number> {
       process.exit(130);
     }
     server.context.logger.info({ signal }, "shutting down");
-    stopping = server.close().then(() => process.exit(0), (err) => {
-      server.context.logger.error({ err }, "error while shutting down");
-      process.exit(1);
-    });
+    stopping = server.close().then(
+      () => process.exit(0),
+      (err) => {
+        server.context.logger.error({ err }, "error while shutting down");
+        process.exit(1);
+      },
+    );
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
   // Windows has no usable SIGTERM: a supervising parent (the Electron shell) asks by message,
   // over a Node IPC channel or an Electron utilityProcess parent port.
   const onMessage = (data: unknown) => {
-    if (typeof data === "object" && data !== null && (data as { type?: unknown }).type === "hearth:shutdown") stop("shutdown message");
+    if (typeof data === "object" && data !== null && (data as { type?: unknown }).type === "hearth:shutdown")
+      stop("shutdown message");
   };
   process.on("message", onMessage);
-  (process as unknown as { parentPort?: { on(e: "message", f: (ev: { data: unknown }) => void): void } }).parentPort?.on("message", (ev) => onMessage(ev.data));
+  (
+    process as unknown as { parentPort?: { on(e: "message", f: (ev: { data: unknown }) => void): void } }
+  ).parentPort?.on("message", (ev) => onMessage(ev.data));
   try {
     const url = await server.start();
     process.stdout.write(`Hearth is ready at ${url} (OpenAI API: ${url}/v1)\n`);

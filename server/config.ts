@@ -17,8 +17,23 @@ export const DEFAULT_PORT = 7424;
 
 /** Chat wrapper names node-llama-cpp can be told to use (its `specializedChatWrapperTypeNames`). */
 export const CHAT_WRAPPER_NAMES = [
-  "general", "deepSeek", "qwen", "llama3.2-lightweight", "llama3.1", "llama3", "llama2Chat", "mistral", "alpacaChat",
-  "functionary", "chatML", "falconChat", "gemma4", "gemma", "harmony", "muse", "seed",
+  "general",
+  "deepSeek",
+  "qwen",
+  "llama3.2-lightweight",
+  "llama3.1",
+  "llama3",
+  "llama2Chat",
+  "mistral",
+  "alpacaChat",
+  "functionary",
+  "chatML",
+  "falconChat",
+  "gemma4",
+  "gemma",
+  "harmony",
+  "muse",
+  "seed",
 ] as const;
 
 /** Jinja text rather than a wrapper name: it has a tag or an expression. */
@@ -29,13 +44,13 @@ export function isJinjaTemplate(value: string): boolean {
 const intFromString = (min: number, max: number) =>
   z.coerce.number({ error: "must be a number" }).int("must be a whole number").min(min).max(max);
 
-const csv = z.union([z.string(), z.array(z.string())]).transform((v) =>
-  (Array.isArray(v) ? v : v.split(",")).map((s) => s.trim()).filter(Boolean),
-);
+const csv = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => (Array.isArray(v) ? v : v.split(",")).map((s) => s.trim()).filter(Boolean));
 
-const bool = z.union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no", "on", "off"])]).transform((v) =>
-  typeof v === "boolean" ? v : ["true", "1", "yes", "on"].includes(v),
-);
+const bool = z
+  .union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no", "on", "off"])])
+  .transform((v) => (typeof v === "boolean" ? v : ["true", "1", "yes", "on"].includes(v)));
 
 /** Every setting Hearth has, with its default. Types below are inferred from this schema. */
 export const ConfigSchema = z.object({
@@ -46,7 +61,10 @@ export const ConfigSchema = z.object({
   /** Port to bind; 0 picks a free one. Defaults to 7424. */
   port: intFromString(0, 65535).default(DEFAULT_PORT),
   /** Where history, settings, secrets and downloaded models live. Defaults to the OS's per-user app data folder. */
-  dataDir: z.string().min(1).default(() => defaultDataDir()),
+  dataDir: z
+    .string()
+    .min(1)
+    .default(() => defaultDataDir()),
   /** Concurrent sequences decoded together; 0 chooses from the model and memory. Defaults to 0 (auto). */
   parallel: intFromString(0, 64).default(0),
   /** Context size per sequence, in tokens; 0 chooses from the model (capped at 4096). Defaults to 0. */
@@ -161,33 +179,113 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: "model", key: "model", type: "string", help: "GGUF path, model name in the models folder, or hf: URI" },
   { flag: "host", key: "host", type: "string", help: "address to bind (default 127.0.0.1)" },
   { flag: "port", key: "port", type: "string", help: `port to bind, 0 for a free one (default ${DEFAULT_PORT})` },
-  { flag: "data-dir", key: "dataDir", type: "string", help: "history, settings and models folder (default: OS app data)" },
+  {
+    flag: "data-dir",
+    key: "dataDir",
+    type: "string",
+    help: "history, settings and models folder (default: OS app data)",
+  },
   { flag: "parallel", key: "parallel", type: "string", help: "concurrent sequences, 0 = auto (default 0)" },
   { flag: "ctx-size", key: "ctxSize", type: "string", help: "context tokens per sequence, 0 = auto (default 0)" },
   { flag: "threads", key: "threads", type: "string", help: "CPU threads, 0 = auto (default 0)" },
-  { flag: "batch-threads", key: "batchThreads", type: "string", help: "CPU threads for batched steps, 0 = auto (default 0: all cores with a local build)" },
-  { flag: "lanes", key: "lanes", type: "string", help: "contexts decoding side by side, 0 = auto (default 0: cores / threads on CPU, 1 with a GPU)" },
+  {
+    flag: "batch-threads",
+    key: "batchThreads",
+    type: "string",
+    help: "CPU threads for batched steps, 0 = auto (default 0: all cores with a local build)",
+  },
+  {
+    flag: "lanes",
+    key: "lanes",
+    type: "string",
+    help: "contexts decoding side by side, 0 = auto (default 0: cores / threads on CPU, 1 with a GPU)",
+  },
   { flag: "gpu", key: "gpu", type: "string", help: "auto|cpu|cuda|vulkan|metal (default auto)" },
-  { flag: "engine-binary", key: "engineBinary", type: "string", help: "llama.cpp binary: auto|prebuilt|local (default auto: a local build when there is one)" },
+  {
+    flag: "engine-binary",
+    key: "engineBinary",
+    type: "string",
+    help: "llama.cpp binary: auto|prebuilt|local (default auto: a local build when there is one)",
+  },
   { flag: "api-key", key: "apiKey", type: "string", help: "require this bearer token on /v1 and /api" },
-  { flag: "log-level", key: "logLevel", type: "string", help: "fatal|error|warn|info|debug|trace|silent (default info)" },
+  {
+    flag: "log-level",
+    key: "logLevel",
+    type: "string",
+    help: "fatal|error|warn|info|debug|trace|silent (default info)",
+  },
   { flag: "max-queue", key: "maxQueue", type: "string", help: "requests that may wait for a sequence (default 64)" },
   { flag: "insecure", key: "insecure", type: "boolean", help: "allow a non-loopback bind without an API key" },
   { flag: "cors-origins", key: "corsOrigins", type: "string", help: "comma-separated origins allowed by CORS" },
   { flag: "allowed-hosts", key: "allowedHosts", type: "string", help: "comma-separated extra Host names to accept" },
   { flag: "body-limit", key: "bodyLimit", type: "string", help: "largest request body in bytes (default 20 MiB)" },
-  { flag: "request-timeout", key: "requestTimeout", type: "string", help: "seconds before a generation is cancelled (default 600)" },
-  { flag: "default-max-tokens", key: "defaultMaxTokens", type: "string", help: "max_tokens when none is given (default 1024)" },
-  { flag: "shutdown-grace", key: "shutdownGrace", type: "string", help: "seconds in-flight requests get on SIGTERM (default 10)" },
-  { flag: "record-api", key: "recordApi", type: "string", help: "record /v1 chat traffic in history: true|false (default true)" },
-  { flag: "api-retention-days", key: "apiRetentionDays", type: "string", help: "days to keep recorded API chats, 0 = forever (default 30)" },
-  { flag: "ui-dir", key: "uiDir", type: "string", help: "folder of the built UI to serve at / (default dist/renderer)" },
+  {
+    flag: "request-timeout",
+    key: "requestTimeout",
+    type: "string",
+    help: "seconds before a generation is cancelled (default 600)",
+  },
+  {
+    flag: "default-max-tokens",
+    key: "defaultMaxTokens",
+    type: "string",
+    help: "max_tokens when none is given (default 1024)",
+  },
+  {
+    flag: "shutdown-grace",
+    key: "shutdownGrace",
+    type: "string",
+    help: "seconds in-flight requests get on SIGTERM (default 10)",
+  },
+  {
+    flag: "record-api",
+    key: "recordApi",
+    type: "string",
+    help: "record /v1 chat traffic in history: true|false (default true)",
+  },
+  {
+    flag: "api-retention-days",
+    key: "apiRetentionDays",
+    type: "string",
+    help: "days to keep recorded API chats, 0 = forever (default 30)",
+  },
+  {
+    flag: "ui-dir",
+    key: "uiDir",
+    type: "string",
+    help: "folder of the built UI to serve at / (default dist/renderer)",
+  },
   { flag: "model-dirs", key: "modelDirs", type: "string", help: "comma-separated extra folders to list models from" },
-  { flag: "model-idle-timeout", key: "modelIdleTimeout", type: "string", help: "seconds before an unused model is unloaded, 0 = never (default 900)" },
-  { flag: "model-memory-mb", key: "modelMemoryMb", type: "string", help: "MiB loaded models may use together, 0 = auto (default 0)" },
-  { flag: "model-load-timeout", key: "modelLoadTimeout", type: "string", help: "seconds a request waits for its model to load (default 120)" },
-  { flag: "hf-endpoint", key: "hfEndpoint", type: "string", help: "Hugging Face base URL for downloads (default https://huggingface.co)" },
-  { flag: "chat-template", key: "chatTemplate", type: "string", help: "chat template for local models: a wrapper name (chatML, llama3.1...) or Jinja text" },
+  {
+    flag: "model-idle-timeout",
+    key: "modelIdleTimeout",
+    type: "string",
+    help: "seconds before an unused model is unloaded, 0 = never (default 900)",
+  },
+  {
+    flag: "model-memory-mb",
+    key: "modelMemoryMb",
+    type: "string",
+    help: "MiB loaded models may use together, 0 = auto (default 0)",
+  },
+  {
+    flag: "model-load-timeout",
+    key: "modelLoadTimeout",
+    type: "string",
+    help: "seconds a request waits for its model to load (default 120)",
+  },
+  {
+    flag: "hf-endpoint",
+    key: "hfEndpoint",
+    type: "string",
+    help: "Hugging Face base URL for downloads (default https://huggingface.co)",
+  },
+  {
+    flag: "chat-template",
+    key: "chatTemplate",
+    type: "string",
+    help: "chat template for local models: a wrapper name (chatML, llama3.1...) or Jinja text",
+  },
   { flag: "max-n", key: "maxN", type: "string", help: "most choices (n) one request may ask for (default 8)" },
 ];
 
@@ -211,7 +309,9 @@ export interface LoadConfigSources {
 }
 
 /** Parses `hearth serve` arguments into raw values; unknown flags are errors. */
-export function parseCliArgs(argv: readonly string[]): Partial<Record<keyof ConfigInput, unknown>> & { config?: string } {
+export function parseCliArgs(
+  argv: readonly string[],
+): Partial<Record<keyof ConfigInput, unknown>> & { config?: string } {
   const options = Object.fromEntries([
     ...OPTIONS.map((o) => [o.flag, { type: o.type }] as const),
     ["config", { type: "string" }] as const,
@@ -263,9 +363,15 @@ export function loadConfig(sources: LoadConfigSources = {}): Config {
   const hfToken = env.HEARTH_HF_TOKEN || env.HF_TOKEN;
   if (hfToken) fromEnv.hfToken = hfToken;
   const { config: configFile, ...fromCli } = cli;
-  const dataDirGuess = (sources.overrides?.dataDir ?? fromCli.dataDir ?? fromEnv.dataDir ?? defaultDataDir(env)) as string;
+  const dataDirGuess = (sources.overrides?.dataDir ??
+    fromCli.dataDir ??
+    fromEnv.dataDir ??
+    defaultDataDir(env)) as string;
   const settingsFile = configFile ?? env.HEARTH_CONFIG;
-  const fromFile = readSettingsFile(settingsFile ?? path.join(dataDirGuess, "settings.json"), settingsFile !== undefined);
+  const fromFile = readSettingsFile(
+    settingsFile ?? path.join(dataDirGuess, "settings.json"),
+    settingsFile !== undefined,
+  );
   const merged = { ...fromFile, ...fromEnv, ...fromCli, ...sources.overrides };
   const result = ConfigSchema.strict().safeParse(merged);
   if (!result.success) {
@@ -294,7 +400,13 @@ export function loadConfig(sources: LoadConfigSources = {}): Config {
 }
 
 /** Environment variables that hold secrets: the server's API key and the key that opens secrets.json. */
-export const SECRET_ENV_VARS = ["HEARTH_API_KEY", "HEARTH_SECRETS_KEY", "HEARTH_UI_TOKEN", "HEARTH_HF_TOKEN", "HF_TOKEN"] as const;
+export const SECRET_ENV_VARS = [
+  "HEARTH_API_KEY",
+  "HEARTH_SECRETS_KEY",
+  "HEARTH_UI_TOKEN",
+  "HEARTH_HF_TOKEN",
+  "HF_TOKEN",
+] as const;
 
 /**
  * Removes the secret variables from `env` once the config holds them, so no child process
@@ -319,7 +431,9 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 export function helpText(): string {
-  const rows = OPTIONS.map((o) => `  --${(o.flag + (o.type === "string" ? " <value>" : "")).padEnd(30)} ${o.help}  [${envName(o.flag)}]`);
+  const rows = OPTIONS.map(
+    (o) => `  --${(o.flag + (o.type === "string" ? " <value>" : "")).padEnd(30)} ${o.help}  [${envName(o.flag)}]`,
+  );
   return [
     "Usage: hearth serve [options]",
     "",

@@ -126,9 +126,14 @@ export class ShuttingDownError extends HearthError {
 /** The disk is full (or over quota): history or settings could not be written. Nothing was half-written. */
 export class StorageFullError extends HearthError {
   constructor(what = "Hearth's data") {
-    super(507, "server_error", `The disk is full: ${what} could not be saved. Free some disk space and try again; nothing was lost or damaged.`, {
-      code: "disk_full",
-    });
+    super(
+      507,
+      "server_error",
+      `The disk is full: ${what} could not be saved. Free some disk space and try again; nothing was lost or damaged.`,
+      {
+        code: "disk_full",
+      },
+    );
   }
 }
 

@@ -13,7 +13,15 @@ export function createLogger(level: string): Logger {
       base: { app: "hearth" },
       // Secrets must never reach a log line, whatever object a caller passes.
       redact: {
-        paths: ["apiKey", "*.apiKey", "authorization", "*.authorization", "headers.authorization", "req.headers.authorization", "*.headers.authorization"],
+        paths: [
+          "apiKey",
+          "*.apiKey",
+          "authorization",
+          "*.authorization",
+          "headers.authorization",
+          "req.headers.authorization",
+          "*.headers.authorization",
+        ],
         censor: "[redacted]",
       },
     },

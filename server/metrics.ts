@@ -7,12 +7,42 @@ import type { FinishReason, GenerationEvent, GenerationStream } from "./provider
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly requests = new Counter({ name: "hearth_requests_total", help: "HTTP requests answered", labelNames: ["route", "status"], registers: [this.registry] });
-  readonly errors = new Counter({ name: "hearth_errors_total", help: "Requests that ended in an error", labelNames: ["route", "status"], registers: [this.registry] });
-  readonly promptTokens = new Counter({ name: "hearth_prompt_tokens_total", help: "Prompt tokens processed", labelNames: ["model"], registers: [this.registry] });
-  readonly cachedTokens = new Counter({ name: "hearth_cached_prompt_tokens_total", help: "Prompt tokens reused from the KV cache", labelNames: ["model"], registers: [this.registry] });
-  readonly completionTokens = new Counter({ name: "hearth_completion_tokens_total", help: "Tokens generated", labelNames: ["model"], registers: [this.registry] });
-  readonly generations = new Counter({ name: "hearth_generations_total", help: "Generations finished", labelNames: ["model", "finish_reason"], registers: [this.registry] });
+  readonly requests = new Counter({
+    name: "hearth_requests_total",
+    help: "HTTP requests answered",
+    labelNames: ["route", "status"],
+    registers: [this.registry],
+  });
+  readonly errors = new Counter({
+    name: "hearth_errors_total",
+    help: "Requests that ended in an error",
+    labelNames: ["route", "status"],
+    registers: [this.registry],
+  });
+  readonly promptTokens = new Counter({
+    name: "hearth_prompt_tokens_total",
+    help: "Prompt tokens processed",
+    labelNames: ["model"],
+    registers: [this.registry],
+  });
+  readonly cachedTokens = new Counter({
+    name: "hearth_cached_prompt_tokens_total",
+    help: "Prompt tokens reused from the KV cache",
+    labelNames: ["model"],
+    registers: [this.registry],
+  });
+  readonly completionTokens = new Counter({
+    name: "hearth_completion_tokens_total",
+    help: "Tokens generated",
+    labelNames: ["model"],
+    registers: [this.registry],
+  });
+  readonly generations = new Counter({
+    name: "hearth_generations_total",
+    help: "Generations finished",
+    labelNames: ["model", "finish_reason"],
+    registers: [this.registry],
+  });
   readonly timeToFirstToken = new Histogram({
     name: "hearth_time_to_first_token_seconds",
     help: "Time from admission request to the first generated token",
@@ -27,14 +57,54 @@ export class Metrics {
     buckets: [1, 5, 10, 25, 50, 100, 200, 400, 800, 1600, 3200],
     registers: [this.registry],
   });
-  readonly queueDepth = new Gauge({ name: "hearth_queue_depth", help: "Requests waiting for a sequence", labelNames: ["model"], registers: [this.registry] });
-  readonly busySequences = new Gauge({ name: "hearth_busy_sequences", help: "Sequences generating", labelNames: ["model"], registers: [this.registry] });
-  readonly totalSequences = new Gauge({ name: "hearth_sequences", help: "Sequences (parallel slots) of the model", labelNames: ["model"], registers: [this.registry] });
-  readonly engineInfo = new Gauge({ name: "hearth_engine_info", help: "The engine binary in use (value is always 1)", labelNames: ["build", "variant", "gpu", "threads", "lanes"], registers: [this.registry] });
-  readonly modelState = new Gauge({ name: "hearth_model_loaded", help: "1 when the model is loaded", labelNames: ["model"], registers: [this.registry] });
-  readonly modelStatus = new Gauge({ name: "hearth_model_state", help: "1 for the state each local model is in", labelNames: ["model", "state"], registers: [this.registry] });
-  readonly modelLoads = new Counter({ name: "hearth_model_loads_total", help: "Times a local model finished loading", labelNames: ["model"], registers: [this.registry] });
-  readonly modelMemory = new Gauge({ name: "hearth_model_memory_bytes", help: "Estimated memory a loaded model takes (weights and context)", labelNames: ["model"], registers: [this.registry] });
+  readonly queueDepth = new Gauge({
+    name: "hearth_queue_depth",
+    help: "Requests waiting for a sequence",
+    labelNames: ["model"],
+    registers: [this.registry],
+  });
+  readonly busySequences = new Gauge({
+    name: "hearth_busy_sequences",
+    help: "Sequences generating",
+    labelNames: ["model"],
+    registers: [this.registry],
+  });
+  readonly totalSequences = new Gauge({
+    name: "hearth_sequences",
+    help: "Sequences (parallel slots) of the model",
+    labelNames: ["model"],
+    registers: [this.registry],
+  });
+  readonly engineInfo = new Gauge({
+    name: "hearth_engine_info",
+    help: "The engine binary in use (value is always 1)",
+    labelNames: ["build", "variant", "gpu", "threads", "lanes"],
+    registers: [this.registry],
+  });
+  readonly modelState = new Gauge({
+    name: "hearth_model_loaded",
+    help: "1 when the model is loaded",
+    labelNames: ["model"],
+    registers: [this.registry],
+  });
+  readonly modelStatus = new Gauge({
+    name: "hearth_model_state",
+    help: "1 for the state each local model is in",
+    labelNames: ["model", "state"],
+    registers: [this.registry],
+  });
+  readonly modelLoads = new Counter({
+    name: "hearth_model_loads_total",
+    help: "Times a local model finished loading",
+    labelNames: ["model"],
+    registers: [this.registry],
+  });
+  readonly modelMemory = new Gauge({
+    name: "hearth_model_memory_bytes",
+    help: "Estimated memory a loaded model takes (weights and context)",
+    labelNames: ["model"],
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "hearth_process_" });
@@ -42,7 +112,8 @@ export class Metrics {
 
   /** Records a local model's state change (one-hot over the states) and its memory. */
   setModelState(model: string, state: string, memoryBytes: number): void {
-    for (const s of ["unloaded", "loading", "loaded", "unloading", "error"]) this.modelStatus.set({ model, state: s }, s === state ? 1 : 0);
+    for (const s of ["unloaded", "loading", "loaded", "unloading", "error"])
+      this.modelStatus.set({ model, state: s }, s === state ? 1 : 0);
     this.modelState.set({ model }, state === "loaded" ? 1 : 0);
     this.modelMemory.set({ model }, memoryBytes);
     if (state === "loaded") this.modelLoads.inc({ model });
@@ -71,6 +142,7 @@ export class Metrics {
     this.completionTokens.inc({ model }, usage.completionTokens);
     this.generations.inc({ model, finish_reason: event.reason satisfies FinishReason });
     const seconds = firstAt > 0 ? (performance.now() - firstAt) / 1000 : 0;
-    if (seconds > 0 && usage.completionTokens > 1) this.tokensPerSecond.observe({ model }, (usage.completionTokens - 1) / seconds);
+    if (seconds > 0 && usage.completionTokens > 1)
+      this.tokensPerSecond.observe({ model }, (usage.completionTokens - 1) / seconds);
   }
 }

@@ -13,8 +13,18 @@ import {
   ErrorSchema,
   ModelListSchema,
 } from "./openai/schemas.js";
-import { ResponseCreateRequestSchema, ResponseDeletedSchema, ResponseObjectSchema } from "./openai/responses-schemas.js";
-import { AnthropicErrorSchema, CountTokensRequestSchema, CountTokensResponseSchema, MessageSchema, MessagesRequestSchema } from "./anthropic/schemas.js";
+import {
+  ResponseCreateRequestSchema,
+  ResponseDeletedSchema,
+  ResponseObjectSchema,
+} from "./openai/responses-schemas.js";
+import {
+  AnthropicErrorSchema,
+  CountTokensRequestSchema,
+  CountTokensResponseSchema,
+  MessageSchema,
+  MessagesRequestSchema,
+} from "./anthropic/schemas.js";
 
 const errors = {
   "400": { description: "Invalid request", content: { "application/json": { schema: ErrorSchema } } },
@@ -27,12 +37,21 @@ const errors = {
 export function openApiDocument(version: string): object {
   return createDocument({
     openapi: "3.1.0",
-    info: { title: "Hearth API", version, description: "OpenAI-compatible local inference (/v1) and Hearth management (/api)." },
+    info: {
+      title: "Hearth API",
+      version,
+      description: "OpenAI-compatible local inference (/v1) and Hearth management (/api).",
+    },
     components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
     security: [{ bearer: [] }],
     paths: {
       ...historyOpenApiPaths(),
-      "/v1/models": { get: { summary: "List models", responses: { "200": { description: "Models", content: { "application/json": { schema: ModelListSchema } } } } } },
+      "/v1/models": {
+        get: {
+          summary: "List models",
+          responses: { "200": { description: "Models", content: { "application/json": { schema: ModelListSchema } } } },
+        },
+      },
       "/v1/chat/completions": {
         post: {
           summary: "Create a chat completion (stream with `stream: true`)",
@@ -40,7 +59,10 @@ export function openApiDocument(version: string): object {
           responses: {
             "200": {
               description: "A completion, or an SSE stream of chunks ending with `data: [DONE]`",
-              content: { "application/json": { schema: ChatCompletionSchema }, "text/event-stream": { schema: ChatCompletionChunkSchema } },
+              content: {
+                "application/json": { schema: ChatCompletionSchema },
+                "text/event-stream": { schema: ChatCompletionChunkSchema },
+              },
             },
             ...errors,
           },
@@ -50,14 +72,23 @@ export function openApiDocument(version: string): object {
         post: {
           summary: "Create a text completion",
           requestBody: { content: { "application/json": { schema: CompletionRequestSchema } } },
-          responses: { "200": { description: "A completion or an SSE stream", content: { "application/json": { schema: CompletionSchema } } }, ...errors },
+          responses: {
+            "200": {
+              description: "A completion or an SSE stream",
+              content: { "application/json": { schema: CompletionSchema } },
+            },
+            ...errors,
+          },
         },
       },
       "/v1/embeddings": {
         post: {
           summary: "Create embeddings (unit length; float or base64)",
           requestBody: { content: { "application/json": { schema: EmbeddingRequestSchema } } },
-          responses: { "200": { description: "Embeddings", content: { "application/json": { schema: EmbeddingResponseSchema } } }, ...errors },
+          responses: {
+            "200": { description: "Embeddings", content: { "application/json": { schema: EmbeddingResponseSchema } } },
+            ...errors,
+          },
         },
       },
       "/v1/responses": {
@@ -66,7 +97,8 @@ export function openApiDocument(version: string): object {
           requestBody: { content: { "application/json": { schema: ResponseCreateRequestSchema } } },
           responses: {
             "200": {
-              description: "A response, or an SSE stream of named events from `response.created` to `response.completed`",
+              description:
+                "A response, or an SSE stream of named events from `response.created` to `response.completed`",
               content: { "application/json": { schema: ResponseObjectSchema } },
             },
             ...errors,
@@ -77,12 +109,18 @@ export function openApiDocument(version: string): object {
         get: {
           summary: "A stored response",
           requestParams: { path: z.object({ id: z.string() }) },
-          responses: { "200": { description: "The response", content: { "application/json": { schema: ResponseObjectSchema } } }, ...errors },
+          responses: {
+            "200": { description: "The response", content: { "application/json": { schema: ResponseObjectSchema } } },
+            ...errors,
+          },
         },
         delete: {
           summary: "Delete a stored response (and the responses that continued it)",
           requestParams: { path: z.object({ id: z.string() }) },
-          responses: { "200": { description: "Deleted", content: { "application/json": { schema: ResponseDeletedSchema } } }, ...errors },
+          responses: {
+            "200": { description: "Deleted", content: { "application/json": { schema: ResponseDeletedSchema } } },
+            ...errors,
+          },
         },
       },
       "/v1/messages": {
@@ -90,20 +128,33 @@ export function openApiDocument(version: string): object {
           summary: "Create a message (Anthropic Messages API; `x-api-key` works for auth; errors in Anthropic's shape)",
           requestBody: { content: { "application/json": { schema: MessagesRequestSchema } } },
           responses: {
-            "200": { description: "A message, or an SSE stream from `message_start` to `message_stop`", content: { "application/json": { schema: MessageSchema } } },
-            "400": { description: "Invalid request", content: { "application/json": { schema: AnthropicErrorSchema } } },
-            "401": { description: "Missing or wrong API key", content: { "application/json": { schema: AnthropicErrorSchema } } },
+            "200": {
+              description: "A message, or an SSE stream from `message_start` to `message_stop`",
+              content: { "application/json": { schema: MessageSchema } },
+            },
+            "400": {
+              description: "Invalid request",
+              content: { "application/json": { schema: AnthropicErrorSchema } },
+            },
+            "401": {
+              description: "Missing or wrong API key",
+              content: { "application/json": { schema: AnthropicErrorSchema } },
+            },
             "404": { description: "Unknown model", content: { "application/json": { schema: AnthropicErrorSchema } } },
           },
         },
       },
       "/v1/messages/count_tokens": {
         post: {
-          summary: "Count the tokens a Messages request's prompt takes (local models: their own tokenizer and chat template)",
+          summary:
+            "Count the tokens a Messages request's prompt takes (local models: their own tokenizer and chat template)",
           requestBody: { content: { "application/json": { schema: CountTokensRequestSchema } } },
           responses: {
             "200": { description: "The count", content: { "application/json": { schema: CountTokensResponseSchema } } },
-            "400": { description: "Invalid request, or a remote model (no tokenizer to count with)", content: { "application/json": { schema: AnthropicErrorSchema } } },
+            "400": {
+              description: "Invalid request, or a remote model (no tokenizer to count with)",
+              content: { "application/json": { schema: AnthropicErrorSchema } },
+            },
             "404": { description: "Unknown model", content: { "application/json": { schema: AnthropicErrorSchema } } },
           },
         },

@@ -67,12 +67,17 @@ export function createMessagesRouter(ctx: ServerContext): express.Router {
     const request = toMessagesChatRequest({ ...body, max_tokens: 1 });
     const provider = await providerFor(ctx, request);
     if (!provider.countTokens) {
-      throw new BadRequestError(`Token counting needs the model's own tokenizer; '${body.model}' is served by the remote provider '${provider.id}', which offers none.`, {
-        param: "model",
-        code: "unsupported_model",
-      });
+      throw new BadRequestError(
+        `Token counting needs the model's own tokenizer; '${body.model}' is served by the remote provider '${provider.id}', which offers none.`,
+        {
+          param: "model",
+          code: "unsupported_model",
+        },
+      );
     }
-    const answer: z.infer<typeof CountTokensResponseSchema> = { input_tokens: await provider.countTokens(request, generationSignal(res, ctx.config.requestTimeout).signal) };
+    const answer: z.infer<typeof CountTokensResponseSchema> = {
+      input_tokens: await provider.countTokens(request, generationSignal(res, ctx.config.requestTimeout).signal),
+    };
     res.json(answer);
   });
 

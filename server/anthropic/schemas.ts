@@ -88,7 +88,9 @@ export const CountTokensRequestSchema = MessagesRequestSchema.omit({
   metadata: true,
 }).meta({ id: "CountTokensRequest" });
 
-export const CountTokensResponseSchema = z.object({ input_tokens: z.number().int() }).meta({ id: "CountTokensResponse" });
+export const CountTokensResponseSchema = z
+  .object({ input_tokens: z.number().int() })
+  .meta({ id: "CountTokensResponse" });
 
 // ---- what Hearth answers ----
 

@@ -26,7 +26,10 @@ export const queryBool = z.enum(["true", "false", "1", "0"]).transform((v) => v 
 /** A time as milliseconds since the epoch or an ISO 8601 date/time. */
 export const queryTime = z.union([
   z.coerce.number().int().nonnegative(),
-  z.iso.datetime({ offset: true }).or(z.iso.date()).transform((s) => Date.parse(s)),
+  z.iso
+    .datetime({ offset: true })
+    .or(z.iso.date())
+    .transform((s) => Date.parse(s)),
 ]);
 
 export const HistoryFilterQuery = z.object({
@@ -42,7 +45,10 @@ export const ListConversationsQuery = HistoryFilterQuery.extend({
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 
-export const ConversationPageSchema = z.object({ items: z.array(ConversationSchema), nextCursor: z.string().nullable() });
+export const ConversationPageSchema = z.object({
+  items: z.array(ConversationSchema),
+  nextCursor: z.string().nullable(),
+});
 
 export const CreateConversationBody = z.object({
   title: z.string().max(500).optional(),
@@ -70,7 +76,10 @@ export const SendMessageBody = z.object({
   parentId: z.number().int().positive().nullish(),
   ...generationFields,
 });
-export const EditMessageBody = z.object({ content: z.string().min(1, "must not be empty").max(1_000_000), ...generationFields });
+export const EditMessageBody = z.object({
+  content: z.string().min(1, "must not be empty").max(1_000_000),
+  ...generationFields,
+});
 export const RegenerateBody = z.object(generationFields);
 
 export const idParam = z.object({ id: z.string().min(1).max(100) });
@@ -92,7 +101,10 @@ export function createConversationsRouter(ctx: ServerContext): express.Router {
 
   router.delete("/conversations", (req, res) => {
     if (req.query.confirm !== "true") {
-      throw new BadRequestError("Deleting every conversation needs ?confirm=true.", { param: "confirm", code: "confirmation_required" });
+      throw new BadRequestError("Deleting every conversation needs ?confirm=true.", {
+        param: "confirm",
+        code: "confirmation_required",
+      });
     }
     res.json({ deleted: store.deleteAll() });
   });
@@ -124,7 +136,13 @@ export function createConversationsRouter(ctx: ServerContext): express.Router {
     const conversation = store.requireConversation(id);
     const parentId = body.parentId === undefined ? store.leafId(id) : body.parentId;
     if (parentId !== null) store.requireMessage(parentId, id);
-    await reply(req, res, conversation, body, () => store.appendMessage(id, { role: "user", content: body.content, parentId }).id);
+    await reply(
+      req,
+      res,
+      conversation,
+      body,
+      () => store.appendMessage(id, { role: "user", content: body.content, parentId }).id,
+    );
   });
 
   router.post("/conversations/:id/messages/:messageId/edit", async (req, res) => {
@@ -132,8 +150,15 @@ export function createConversationsRouter(ctx: ServerContext): express.Router {
     const body = parseOrThrow(EditMessageBody, req.body);
     const conversation = store.requireConversation(id);
     const original = store.requireMessage(messageId, id);
-    if (original.role !== "user") throw new BadRequestError("Only user messages can be edited.", { param: "messageId" });
-    await reply(req, res, conversation, body, () => store.appendMessage(id, { role: "user", content: body.content, parentId: original.parentId }).id);
+    if (original.role !== "user")
+      throw new BadRequestError("Only user messages can be edited.", { param: "messageId" });
+    await reply(
+      req,
+      res,
+      conversation,
+      body,
+      () => store.appendMessage(id, { role: "user", content: body.content, parentId: original.parentId }).id,
+    );
   });
 
   router.post("/conversations/:id/messages/:messageId/regenerate", async (req, res) => {
@@ -167,7 +192,11 @@ export function createConversationsRouter(ctx: ServerContext): express.Router {
   ): Promise<void> {
     const started = performance.now();
     const model = body.model ?? conversation.model ?? (await ctx.router.listModels())[0]?.id;
-    if (!model) throw new BadRequestError("No model is loaded and the conversation has none; pass 'model'.", { param: "model", code: "model_required" });
+    if (!model)
+      throw new BadRequestError("No model is loaded and the conversation has none; pass 'model'.", {
+        param: "model",
+        code: "model_required",
+      });
     const provider = await ctx.router.resolve(model);
     const parentId = prepare();
     if (conversation.model !== model || conversation.provider !== provider.id) {
@@ -207,4 +236,3 @@ export function createConversationsRouter(ctx: ServerContext): express.Router {
 
   return router;
 }
-

@@ -15,7 +15,12 @@ const ExportQuery = z.object({
   /** Comma-separated conversation ids; all when absent. */
   ids: z
     .string()
-    .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
     .optional(),
 });
 

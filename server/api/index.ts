@@ -13,6 +13,13 @@ import { createSettingsRouter } from "./settings.js";
 
 export function createApiRouter(ctx: ServerContext): express.Router {
   const router = express.Router();
-  router.use(createConversationsRouter(ctx), createSearchRouter(ctx), createHistoryIoRouter(ctx), createProvidersRouter(ctx), createModelsRouter(ctx), createSettingsRouter(ctx));
+  router.use(
+    createConversationsRouter(ctx),
+    createSearchRouter(ctx),
+    createHistoryIoRouter(ctx),
+    createProvidersRouter(ctx),
+    createModelsRouter(ctx),
+    createSettingsRouter(ctx),
+  );
   return router;
 }

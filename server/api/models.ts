@@ -57,7 +57,16 @@ export function createModelsRouter(ctx: ServerContext): express.Router {
       lastUsedAt: state.lastUsedAt ?? null,
       pinned: state.pinned ?? false,
       loaded: loaded
-        ? { contextSize: loaded.contextSize, parallel: loaded.parallel, lanes: loaded.lanes, gpuLayers: loaded.gpuLayers, trainContextSize: loaded.trainContextSize, chatWrapper: loaded.chatWrapper, busy: loaded.busy, queued: loaded.queued }
+        ? {
+            contextSize: loaded.contextSize,
+            parallel: loaded.parallel,
+            lanes: loaded.lanes,
+            gpuLayers: loaded.gpuLayers,
+            trainContextSize: loaded.trainContextSize,
+            chatWrapper: loaded.chatWrapper,
+            busy: loaded.busy,
+            queued: loaded.queued,
+          }
         : null,
       settings: local.settings.get(m.id),
     };
@@ -98,16 +107,32 @@ export function createModelsRouter(ctx: ServerContext): express.Router {
     const budget = local.memoryBudget();
     res.json({
       models: RECOMMENDED_MODELS.map((r) => {
-        const installed = local.library.list().find((m) => m.status === "ok" && m.files.some((f) => f.endsWith(`/${r.fileName}`) || f.endsWith(`\\${r.fileName}`)));
-        const download = downloads.find((d) => d.files.some((f) => f.name === r.fileName) && !["failed", "cancelled", "completed"].includes(d.state));
-        return { ...r, installed: installed !== undefined, modelId: installed?.id ?? null, downloadId: download?.id ?? null, fitsMemory: r.memoryBytes <= budget };
+        const installed = local.library
+          .list()
+          .find(
+            (m) =>
+              m.status === "ok" && m.files.some((f) => f.endsWith(`/${r.fileName}`) || f.endsWith(`\\${r.fileName}`)),
+          );
+        const download = downloads.find(
+          (d) => d.files.some((f) => f.name === r.fileName) && !["failed", "cancelled", "completed"].includes(d.state),
+        );
+        return {
+          ...r,
+          installed: installed !== undefined,
+          modelId: installed?.id ?? null,
+          downloadId: download?.id ?? null,
+          fitsMemory: r.memoryBytes <= budget,
+        };
       }),
     });
   });
 
   router.post("/models/import", async (req, res) => {
     const body = parseOrThrow(ImportModelBody, req.body ?? {});
-    const model = await local.library.importFile(body.path, { mode: body.mode, ...(body.name !== undefined ? { name: body.name } : {}) });
+    const model = await local.library.importFile(body.path, {
+      mode: body.mode,
+      ...(body.name !== undefined ? { name: body.name } : {}),
+    });
     res.status(201).json(view(model));
   });
 
@@ -145,7 +170,8 @@ export function createModelsRouter(ctx: ServerContext): express.Router {
     const id = parseOrThrow(DownloadId, req.params.id);
     const first = await local.downloads.get(id);
     const sse = new SseWriter(res);
-    const terminal = (s: DownloadSnapshot) => s.state === "completed" || s.state === "failed" || s.state === "cancelled";
+    const terminal = (s: DownloadSnapshot) =>
+      s.state === "completed" || s.state === "failed" || s.state === "cancelled";
     const onUpdate = (snapshot: DownloadSnapshot) => {
       if (snapshot.id !== id) return;
       void sse.send(snapshot);
@@ -181,13 +207,20 @@ export function createModelsRouter(ctx: ServerContext): express.Router {
 
   router.post("/models/:id/load", async (req, res) => {
     const model = await modelById(req.params.id);
-    if (model.status !== "ok") throw new BadRequestError(`The model '${model.id}' cannot be loaded: ${model.error ?? "the file is not usable"}`, { param: "id", code: "model_unusable" });
+    if (model.status !== "ok")
+      throw new BadRequestError(
+        `The model '${model.id}' cannot be loaded: ${model.error ?? "the file is not usable"}`,
+        { param: "id", code: "model_unusable" },
+      );
     const body = parseOrThrow(LoadModelBody, req.body ?? {});
     const controller = new AbortController();
     res.once("close", () => {
       if (!res.writableFinished) controller.abort(new Error("client disconnected"));
     });
-    await local.loadById(model.id, { ...(body.pinned !== undefined ? { pinned: body.pinned } : {}), signal: controller.signal });
+    await local.loadById(model.id, {
+      ...(body.pinned !== undefined ? { pinned: body.pinned } : {}),
+      signal: controller.signal,
+    });
     res.json(view(model));
   });
 

@@ -56,10 +56,17 @@ function settingsFile(config: Config): string {
 async function readFile(file: string): Promise<Record<string, unknown>> {
   try {
     const value: unknown = JSON.parse(await fsp.readFile(file, "utf8"));
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+    return typeof value === "object" && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : {};
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return {};
-    throw new HearthError(500, "server_error", `The settings file ${file} cannot be read: ${(err as Error).message}. Fix or delete it, then try again.`, { code: "settings_unreadable" });
+    throw new HearthError(
+      500,
+      "server_error",
+      `The settings file ${file} cannot be read: ${(err as Error).message}. Fix or delete it, then try again.`,
+      { code: "settings_unreadable" },
+    );
   }
 }
 
@@ -71,7 +78,8 @@ async function writeFile(file: string, values: Record<string, unknown>): Promise
   await fsp.rename(tmp, file);
 }
 
-const withoutSecrets = (values: Record<string, unknown>) => Object.fromEntries(Object.entries(values).filter(([k]) => !SECRET_KEYS.has(k)));
+const withoutSecrets = (values: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(values).filter(([k]) => !SECRET_KEYS.has(k)));
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -106,14 +114,21 @@ export function createSettingsRouter(ctx: ServerContext): express.Router {
     const parsed: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(body)) {
       if (!(EDITABLE_SETTINGS as readonly string[]).includes(key)) {
-        throw new BadRequestError(`'${key}' cannot be changed here${key in ConfigSchema.shape ? "; set it on the command line" : ": there is no such setting"}.`, { param: key, code: "invalid_setting" });
+        throw new BadRequestError(
+          `'${key}' cannot be changed here${key in ConfigSchema.shape ? "; set it on the command line" : ": there is no such setting"}.`,
+          { param: key, code: "invalid_setting" },
+        );
       }
       if (value === null) {
         parsed[key] = null;
         continue;
       }
       const result = ConfigSchema.shape[key as EditableKey].safeParse(value);
-      if (!result.success) throw new BadRequestError(`Invalid '${key}': ${result.error.issues[0]?.message ?? "not a valid value"}.`, { param: key, code: "invalid_value" });
+      if (!result.success)
+        throw new BadRequestError(`Invalid '${key}': ${result.error.issues[0]?.message ?? "not a valid value"}.`, {
+          param: key,
+          code: "invalid_value",
+        });
       parsed[key] = result.data;
     }
     // One write at a time, each reading what the previous one wrote.
@@ -128,12 +143,18 @@ export function createSettingsRouter(ctx: ServerContext): express.Router {
       const host = (saved.host as string | undefined) ?? ctx.config.host;
       const hasKey = typeof saved.apiKey === "string" || (saved.apiKey === undefined && keyFromElsewhere);
       if (!isLoopbackHost(host) && !hasKey && saved.insecure !== true) {
-        throw new BadRequestError(`Listening on ${host} needs an API key, or anyone on the network could use Hearth. Set an API key first.`, { param: "host", code: "api_key_required" });
+        throw new BadRequestError(
+          `Listening on ${host} needs an API key, or anyone on the network could use Hearth. Set an API key first.`,
+          { param: "host", code: "api_key_required" },
+        );
       }
       const check = ConfigSchema.safeParse({ ...saved, dataDir: ctx.config.dataDir });
       if (!check.success) {
         const issue = check.error.issues[0];
-        throw new BadRequestError(`Invalid '${String(issue?.path[0] ?? "settings")}': ${issue?.message ?? "not valid"}.`, { param: String(issue?.path[0] ?? ""), code: "invalid_value" });
+        throw new BadRequestError(
+          `Invalid '${String(issue?.path[0] ?? "settings")}': ${issue?.message ?? "not valid"}.`,
+          { param: String(issue?.path[0] ?? ""), code: "invalid_value" },
+        );
       }
       await writeFile(file, saved);
       return saved;
@@ -144,4 +165,3 @@ export function createSettingsRouter(ctx: ServerContext): express.Router {
 
   return router;
 }
-

@@ -4,7 +4,13 @@
  * overrides that with a wrapper name (`chatML`, `llama3.1`...) or a Jinja template, e.g. for a model
  * shipped without one, or to get a template that knows tools.
  */
-import { GeneralChatWrapper, resolveChatWrapper, specializedChatWrapperTypeNames, type ChatWrapper, type LlamaModel } from "node-llama-cpp";
+import {
+  GeneralChatWrapper,
+  resolveChatWrapper,
+  specializedChatWrapperTypeNames,
+  type ChatWrapper,
+  type LlamaModel,
+} from "node-llama-cpp";
 import { isJinjaTemplate } from "../config.js";
 import { checkChatTemplate } from "./template-guard.js";
 
@@ -17,7 +23,10 @@ export class ChatTemplateError extends Error {}
  */
 function wrapperIgnoringTemplate(model: LlamaModel): ChatWrapper {
   const metadata = model.fileInfo.metadata;
-  const fileInfo = { ...model.fileInfo, metadata: { ...metadata, tokenizer: { ...metadata.tokenizer, chat_template: undefined } } };
+  const fileInfo = {
+    ...model.fileInfo,
+    metadata: { ...metadata, tokenizer: { ...metadata.tokenizer, chat_template: undefined } },
+  };
   return (
     resolveChatWrapper({
       bosString: model.tokens.bosString,
@@ -37,7 +46,11 @@ function wrapperIgnoringTemplate(model: LlamaModel): ChatWrapper {
  * a refused own template falls back to a wrapper chosen without it (`onRefused` says why); a
  * refused configured one throws ChatTemplateError, as does any other bad template.
  */
-export async function chatWrapperFor(model: LlamaModel, chatTemplate: string | undefined, onRefused?: (reason: string) => void): Promise<ChatWrapper | undefined> {
+export async function chatWrapperFor(
+  model: LlamaModel,
+  chatTemplate: string | undefined,
+  onRefused?: (reason: string) => void,
+): Promise<ChatWrapper | undefined> {
   if (chatTemplate === undefined) {
     const own = model.fileInfo.metadata.tokenizer?.chat_template;
     if (typeof own !== "string" || own.trim() === "") return undefined;

@@ -5,7 +5,14 @@
  * GgufFileError carrying a reason a person can read, never a crash.
  */
 import fs from "node:fs/promises";
-import { GgmlType, GgufFileType, GgufInsights, readGgufFileInfo, type GgufFileInfo, type GgufTensorInfo } from "node-llama-cpp";
+import {
+  GgmlType,
+  GgufFileType,
+  GgufInsights,
+  readGgufFileInfo,
+  type GgufFileInfo,
+  type GgufTensorInfo,
+} from "node-llama-cpp";
 import { GgufHeaderError, validateGgufHeader } from "./gguf-validate.js";
 import { laneShares, type EngineRuntime } from "./runtime.js";
 
@@ -50,7 +57,10 @@ export interface GgufFacts {
 
 /** A file that is not a usable GGUF; `reason` says why in plain words. */
 export class GgufFileError extends Error {
-  constructor(readonly reason: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
     super(reason, options);
     this.name = "GgufFileError";
   }
@@ -88,10 +98,12 @@ function explain(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   if (e?.code === "ENOENT") return `File not found: ${e.path ?? "a part of the model"}.`;
   if (e?.code === "EACCES" || e?.code === "EPERM") return `Permission denied reading ${e.path ?? "the file"}.`;
-  if (e?.constructor?.name === "InvalidGgufMagicError" || /GGUF magic/i.test(e?.message ?? "")) return "Not a GGUF file (the file does not start with the GGUF signature).";
+  if (e?.constructor?.name === "InvalidGgufMagicError" || /GGUF magic/i.test(e?.message ?? ""))
+    return "Not a GGUF file (the file does not start with the GGUF signature).";
   if (e?.constructor?.name === "UnsupportedGgufValueTypeError") return `Not a valid GGUF file: ${e.message}`;
   // A header cut short surfaces as a read past the end or as missing fields.
-  if (e instanceof RangeError || /out of range|outside|beyond|end of/i.test(e?.message ?? "")) return "The file is truncated: its header ends early.";
+  if (e instanceof RangeError || /out of range|outside|beyond|end of/i.test(e?.message ?? ""))
+    return "The file is truncated: its header ends early.";
   if (e instanceof TypeError) return "The file is truncated or damaged: its header could not be read.";
   return `The file could not be read as a GGUF model: ${e?.message ?? String(err)}`;
 }
@@ -118,8 +130,13 @@ async function load(files: readonly string[], options: GgufReadOptions): Promise
   try {
     // node-llama-cpp's reader trusts the header's counts; a hostile one is refused first (gguf-validate.ts).
     for (const file of files) await validateGgufHeader(file);
-    info = await readGgufFileInfo(first, { logWarnings: false, sourceType: "filesystem", spliceSplitFiles: files.length > 1 });
-    if (typeof info.metadata?.general?.architecture !== "string") throw new GgufFileError("The file is truncated or damaged: it names no model architecture.");
+    info = await readGgufFileInfo(first, {
+      logWarnings: false,
+      sourceType: "filesystem",
+      spliceSplitFiles: files.length > 1,
+    });
+    if (typeof info.metadata?.general?.architecture !== "string")
+      throw new GgufFileError("The file is truncated or damaged: it names no model architecture.");
     insights = await GgufInsights.from(info, llama);
   } catch (err) {
     if (err instanceof GgufFileError) throw err;
@@ -140,7 +157,11 @@ async function load(files: readonly string[], options: GgufReadOptions): Promise
  * A download cut short or a copy that ran out of disk still has a valid header; the tensor data
  * then ends before the last tensor does. Each part must reach the end of its last tensor.
  */
-async function checkComplete(files: readonly string[], info: GgufFileInfo, llama: EngineRuntime["llama"] | undefined): Promise<void> {
+async function checkComplete(
+  files: readonly string[],
+  info: GgufFileInfo,
+  llama: EngineRuntime["llama"] | undefined,
+): Promise<void> {
   const tensors = info.fullTensorInfo ?? [];
   const lastByPart = new Map<number, GgufTensorInfo>();
   for (const t of tensors) {
@@ -181,9 +202,14 @@ function quantizationOf(info: GgufFileInfo, insights: GgufInsights): string | nu
 export async function readGgufFacts(files: readonly string[], options: GgufReadOptions = {}): Promise<GgufFacts> {
   const { info, insights } = await load(files, options);
   const arch = info.metadata.general.architecture;
-  const archMeta = info.architectureMetadata as { pooling_type?: number; context_length?: number; embedding_length?: number };
+  const archMeta = info.architectureMetadata as {
+    pooling_type?: number;
+    context_length?: number;
+    embedding_length?: number;
+  };
   const projector = arch === "clip" || arch === ("mllama_vision" as string);
-  const embeddingOnly = !projector && (archMeta.pooling_type !== undefined || (insights.hasEncoder && !insights.hasDecoder));
+  const embeddingOnly =
+    !projector && (archMeta.pooling_type !== undefined || (insights.hasEncoder && !insights.hasDecoder));
   const parts = info.splicedParts;
   return {
     architecture: arch,
@@ -220,14 +246,21 @@ export interface MemoryEstimate {
 }
 
 /** Estimates what loading the model with this context costs, from its header alone. */
-export async function estimateModelMemory(files: readonly string[], options: MemoryEstimateOptions): Promise<MemoryEstimate> {
+export async function estimateModelMemory(
+  files: readonly string[],
+  options: MemoryEstimateOptions,
+): Promise<MemoryEstimate> {
   const { insights } = await load(files, options);
   const gpuLayers = options.gpuLayers ?? 0;
   const model = insights.estimateModelResourceRequirements({ gpuLayers });
   let contextRam = 0;
   let contextVram = 0;
   for (const sequences of laneShares(Math.max(1, options.sequences), options.lanes ?? 1)) {
-    const context = insights.estimateContextResourceRequirements({ contextSize: Math.max(1, options.contextSize), sequences, modelGpuLayers: gpuLayers });
+    const context = insights.estimateContextResourceRequirements({
+      contextSize: Math.max(1, options.contextSize),
+      sequences,
+      modelGpuLayers: gpuLayers,
+    });
     contextRam += context.cpuRam;
     contextVram += context.gpuVram;
   }
@@ -237,6 +270,9 @@ export async function estimateModelMemory(files: readonly string[], options: Mem
 }
 
 /** The context length the model was trained with, or null when the header does not say. */
-export async function trainContextSizeOf(files: readonly string[], options: GgufReadOptions = {}): Promise<number | null> {
+export async function trainContextSizeOf(
+  files: readonly string[],
+  options: GgufReadOptions = {},
+): Promise<number | null> {
   return (await load(files, options)).insights.trainContextSize ?? null;
 }

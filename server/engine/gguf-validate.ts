@@ -84,8 +84,12 @@ class Cursor {
   /** A length-prefixed string, its length checked against what is left. */
   async string(what: string, max = Infinity): Promise<string> {
     const n = await this.u64(what);
-    if (n > BigInt(this.left)) throw new GgufHeaderError(`The file is truncated or damaged: ${what} claims ${n} bytes, more than the file has left.`);
-    if (Number.isFinite(max) && n > BigInt(max)) throw new GgufHeaderError(`Not a valid GGUF file: ${what} is ${n} bytes long (at most ${max}).`);
+    if (n > BigInt(this.left))
+      throw new GgufHeaderError(
+        `The file is truncated or damaged: ${what} claims ${n} bytes, more than the file has left.`,
+      );
+    if (Number.isFinite(max) && n > BigInt(max))
+      throw new GgufHeaderError(`Not a valid GGUF file: ${what} is ${n} bytes long (at most ${max}).`);
     return (await this.bytes(Number(n), what)).toString("utf8");
   }
 
@@ -109,16 +113,26 @@ async function readValue(c: Cursor, type: number, key: string, header: Header): 
   if (type === ARRAY) {
     const inner = await c.u32(what);
     const count = await c.u64(what);
-    if (inner === ARRAY) throw new GgufHeaderError(`Not a valid GGUF file: '${key}' is an array of arrays, which GGUF readers do not support.`);
+    if (inner === ARRAY)
+      throw new GgufHeaderError(
+        `Not a valid GGUF file: '${key}' is an array of arrays, which GGUF readers do not support.`,
+      );
     const size = inner === STRING ? 8 : SCALAR_SIZE[inner];
-    if (size === undefined) throw new GgufHeaderError(`Not a valid GGUF file: '${key}' is an array of unknown type ${inner}.`);
+    if (size === undefined)
+      throw new GgufHeaderError(`Not a valid GGUF file: '${key}' is an array of unknown type ${inner}.`);
     // Each element takes at least `size` bytes: a count beyond what is left is a lie, refused before any loop.
-    if (count * BigInt(size) > BigInt(c.left)) throw new GgufHeaderError(`The file is truncated or damaged: '${key}' claims ${count} elements, more than the file holds.`);
+    if (count * BigInt(size) > BigInt(c.left))
+      throw new GgufHeaderError(
+        `The file is truncated or damaged: '${key}' claims ${count} elements, more than the file holds.`,
+      );
     header.values.set(`${key}#count`, count);
     if (inner !== STRING) return c.skip(Number(count) * size, what);
     for (let i = 0n; i < count; i++) {
       const n = await c.u64(what);
-      if (n > BigInt(c.left)) throw new GgufHeaderError(`The file is truncated or damaged: a string in '${key}' claims ${n} bytes, more than the file has left.`);
+      if (n > BigInt(c.left))
+        throw new GgufHeaderError(
+          `The file is truncated or damaged: a string in '${key}' claims ${n} bytes, more than the file has left.`,
+        );
       await c.skip(Number(n), what);
     }
     return;
@@ -150,31 +164,50 @@ export async function validateGgufHeader(file: string): Promise<void> {
   }
   // Opening a FIFO blocks until a writer comes; a device like /dev/zero never ends.
   if (!stat.isFile()) {
-    const kind = stat.isDirectory() ? "a directory" : stat.isFIFO() ? "a FIFO" : stat.isCharacterDevice() || stat.isBlockDevice() ? "a device" : stat.isSocket() ? "a socket" : "not a regular file";
+    const kind = stat.isDirectory()
+      ? "a directory"
+      : stat.isFIFO()
+        ? "a FIFO"
+        : stat.isCharacterDevice() || stat.isBlockDevice()
+          ? "a device"
+          : stat.isSocket()
+            ? "a socket"
+            : "not a regular file";
     throw new GgufHeaderError(`Not a model file: the path is ${kind}.`);
   }
   if (stat.size < 24) throw new GgufHeaderError("Not a GGUF file: it is too small to hold a GGUF header.");
   const fh = await fs.open(file, "r");
   try {
     const c = new Cursor(fh, stat.size);
-    if ((await c.bytes(4, "the signature")).toString("latin1") !== "GGUF") throw new GgufHeaderError("Not a GGUF file (the file does not start with the GGUF signature).");
+    if ((await c.bytes(4, "the signature")).toString("latin1") !== "GGUF")
+      throw new GgufHeaderError("Not a GGUF file (the file does not start with the GGUF signature).");
     const version = await c.u32("the version");
-    if (version !== 2 && version !== 3) throw new GgufHeaderError(`GGUF version ${version} is not supported (only versions 2 and 3 are).`);
+    if (version !== 2 && version !== 3)
+      throw new GgufHeaderError(`GGUF version ${version} is not supported (only versions 2 and 3 are).`);
     const tensorCount = await c.u64("the tensor count");
     const kvCount = await c.u64("the metadata count");
     // Smallest possible entries: a key of 0 bytes with a 1-byte value (13 bytes); a tensor with 1 dimension (32 bytes).
-    if (kvCount * 13n > BigInt(c.left)) throw new GgufHeaderError(`The file is truncated or damaged: it claims ${kvCount} metadata entries, more than the file holds.`);
-    if (tensorCount * 32n > BigInt(c.left)) throw new GgufHeaderError(`The file is truncated or damaged: it claims ${tensorCount} tensors, more than the file holds.`);
+    if (kvCount * 13n > BigInt(c.left))
+      throw new GgufHeaderError(
+        `The file is truncated or damaged: it claims ${kvCount} metadata entries, more than the file holds.`,
+      );
+    if (tensorCount * 32n > BigInt(c.left))
+      throw new GgufHeaderError(
+        `The file is truncated or damaged: it claims ${tensorCount} tensors, more than the file holds.`,
+      );
     const header: Header = { alignment: 32, values: new Map() };
     for (let i = 0n; i < kvCount; i++) {
       const key = await c.string("a metadata key", MAX_KEY);
       const type = await c.u32(`the type of '${key}'`);
-      if (header.values.has(key)) throw new GgufHeaderError(`Not a valid GGUF file: the metadata key '${key}' appears twice.`);
+      if (header.values.has(key))
+        throw new GgufHeaderError(`Not a valid GGUF file: the metadata key '${key}' appears twice.`);
       await readValue(c, type, key, header);
       if (key === "general.alignment") {
         const a = header.values.get(key);
         if (typeof a !== "number" || a === 0 || (a & (a - 1)) !== 0 || a > MAX_ALIGNMENT) {
-          throw new GgufHeaderError(`Not a valid GGUF file: general.alignment is ${String(a)}, not a power of two up to ${MAX_ALIGNMENT}.`);
+          throw new GgufHeaderError(
+            `Not a valid GGUF file: general.alignment is ${String(a)}, not a power of two up to ${MAX_ALIGNMENT}.`,
+          );
         }
         header.alignment = a;
       }
@@ -185,17 +218,23 @@ export async function validateGgufHeader(file: string): Promise<void> {
       if (names.has(name)) throw new GgufHeaderError(`Not a valid GGUF file: the tensor '${name}' appears twice.`);
       names.add(name);
       const dims = await c.u32(`the dimensions of tensor '${name}'`);
-      if (dims < 1 || dims > MAX_DIMS) throw new GgufHeaderError(`Not a valid GGUF file: tensor '${name}' has ${dims} dimensions (1 to ${MAX_DIMS} are possible).`);
+      if (dims < 1 || dims > MAX_DIMS)
+        throw new GgufHeaderError(
+          `Not a valid GGUF file: tensor '${name}' has ${dims} dimensions (1 to ${MAX_DIMS} are possible).`,
+        );
       let elements = 1n;
       for (let d = 0; d < dims; d++) {
         const n = await c.u64(`the shape of tensor '${name}'`);
         elements *= n;
-        if (n > INT64_MAX || elements > INT64_MAX) throw new GgufHeaderError(`Not a valid GGUF file: the size of tensor '${name}' overflows.`);
+        if (n > INT64_MAX || elements > INT64_MAX)
+          throw new GgufHeaderError(`Not a valid GGUF file: the size of tensor '${name}' overflows.`);
       }
       const type = await c.u32(`the type of tensor '${name}'`);
-      if (typeof GgmlType[type] !== "string") throw new GgufHeaderError(`Not a valid GGUF file: tensor '${name}' has unknown type ${type}.`);
+      if (typeof GgmlType[type] !== "string")
+        throw new GgufHeaderError(`Not a valid GGUF file: tensor '${name}' has unknown type ${type}.`);
       const offset = await c.u64(`the offset of tensor '${name}'`);
-      if (offset % BigInt(header.alignment) !== 0n) throw new GgufHeaderError(`Not a valid GGUF file: tensor '${name}' starts at an unaligned offset.`);
+      if (offset % BigInt(header.alignment) !== 0n)
+        throw new GgufHeaderError(`Not a valid GGUF file: tensor '${name}' starts at an unaligned offset.`);
     }
     // Whether each tensor's data is all there is checked after this (gguf-info.ts checkComplete), per part.
     checkKnownCrashes(header, names);
@@ -216,9 +255,12 @@ function checkKnownCrashes(header: Header, tensors: ReadonlySet<string>): void {
   if (typeof arch !== "string") return;
   const layers = header.values.get(`${arch}.block_count`);
   if (layers !== undefined && (BigInt(layers) < 1n || BigInt(layers) > BigInt(MAX_LAYERS))) {
-    throw new GgufHeaderError(`Not a usable model: ${arch}.block_count is ${String(layers)} (1 to ${MAX_LAYERS} layers are possible).`);
+    throw new GgufHeaderError(
+      `Not a usable model: ${arch}.block_count is ${String(layers)} (1 to ${MAX_LAYERS} layers are possible).`,
+    );
   }
-  if (header.values.get("tokenizer.ggml.tokens#count") === 0n) throw new GgufHeaderError("Not a usable model: its vocabulary is empty.");
+  if (header.values.get("tokenizer.ggml.tokens#count") === 0n)
+    throw new GgufHeaderError("Not a usable model: its vocabulary is empty.");
   const has = (suffix: string) => [...tensors].some((t) => t.endsWith(suffix));
   const zero = (key: string) => {
     const v = header.values.get(`${arch}.${key}`);
@@ -231,11 +273,17 @@ function checkKnownCrashes(header: Header, tensors: ReadonlySet<string>): void {
     ["feed_forward_length", has(".ffn_up.weight") || has(".ffn_down.weight")],
   ];
   for (const [key, used] of needs) {
-    if (used && zero(key)) throw new GgufHeaderError(`Not a usable model: ${arch}.${key} is 0, but the model has tensors that need it.`);
+    if (used && zero(key))
+      throw new GgufHeaderError(`Not a usable model: ${arch}.${key} is 0, but the model has tensors that need it.`);
   }
   // A NaN or negative epsilon passes loading and then aborts in the first normalization (GGML_ASSERT(eps >= 0.0f)).
   for (const [key, v] of header.values) {
-    if (key.startsWith(`${arch}.`) && key.endsWith("epsilon") && typeof v === "number" && !(Number.isFinite(v) && v >= 0)) {
+    if (
+      key.startsWith(`${arch}.`) &&
+      key.endsWith("epsilon") &&
+      typeof v === "number" &&
+      !(Number.isFinite(v) && v >= 0)
+    ) {
       throw new GgufHeaderError(`Not a usable model: ${key} is ${v}.`);
     }
   }

@@ -8,12 +8,43 @@ import type { GbnfJsonSchema, Llama, LlamaGrammar } from "node-llama-cpp";
 import { BadRequestError } from "../errors.js";
 
 const UNENFORCEABLE = new Set([
-  "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "pattern", "allOf", "not",
-  "if", "then", "else", "patternProperties", "dependentRequired", "dependentSchemas", "uniqueItems",
-  "contains", "minContains", "maxContains", "propertyNames", "unevaluatedProperties", "unevaluatedItems",
+  "minimum",
+  "maximum",
+  "exclusiveMinimum",
+  "exclusiveMaximum",
+  "multipleOf",
+  "pattern",
+  "allOf",
+  "not",
+  "if",
+  "then",
+  "else",
+  "patternProperties",
+  "dependentRequired",
+  "dependentSchemas",
+  "uniqueItems",
+  "contains",
+  "minContains",
+  "maxContains",
+  "propertyNames",
+  "unevaluatedProperties",
+  "unevaluatedItems",
 ]);
 /** Keywords that only annotate, or that the grammar satisfies by construction (every property is emitted). */
-const IGNORED = new Set(["title", "description", "$schema", "$id", "$comment", "default", "examples", "required", "deprecated", "readOnly", "writeOnly", "strict"]);
+const IGNORED = new Set([
+  "title",
+  "description",
+  "$schema",
+  "$id",
+  "$comment",
+  "default",
+  "examples",
+  "required",
+  "deprecated",
+  "readOnly",
+  "writeOnly",
+  "strict",
+]);
 
 /** Deeper schemas are refused: recursion over client data must not exhaust the stack. */
 export const MAX_SCHEMA_DEPTH = 64;
@@ -38,7 +69,8 @@ export function checkSchemaBounds(schema: unknown, param: string): void {
   const visit = (value: unknown, at: string, depth: number, isSchema: boolean): void => {
     if (++nodes > MAX_SCHEMA_NODES) refuse(`has more than ${MAX_SCHEMA_NODES} parts`, at);
     if (depth > MAX_SCHEMA_DEPTH) refuse(`is nested more than ${MAX_SCHEMA_DEPTH} levels deep`, at);
-    if (isSchema && typeof value !== "boolean" && (typeof value !== "object" || value === null || Array.isArray(value))) refuse("has a subschema that is not an object", at);
+    if (isSchema && typeof value !== "boolean" && (typeof value !== "object" || value === null || Array.isArray(value)))
+      refuse("has a subschema that is not an object", at);
     if (Array.isArray(value)) {
       nodes += value.length;
       value.forEach((v, i) => visit(v, `${at}/${i}`, depth + 1, false));
@@ -54,7 +86,11 @@ export function checkSchemaBounds(schema: unknown, param: string): void {
       } else if (SCHEMA_VALUES.has(key)) {
         if (Array.isArray(v)) v.forEach((sub, i) => visit(sub, `${here}/${i}`, depth + 1, true));
         else visit(v, here, depth + 1, true);
-      } else if (key === "type" && typeof v !== "string" && !(Array.isArray(v) && v.every((t) => typeof t === "string"))) {
+      } else if (
+        key === "type" &&
+        typeof v !== "string" &&
+        !(Array.isArray(v) && v.every((t) => typeof t === "string"))
+      ) {
         refuse("has a 'type' that is neither a string nor a list of strings", here);
       } else visit(v, here, depth + 1, false);
     }
@@ -78,11 +114,12 @@ export function sanitizeSchema(schema: unknown, param: string, at = ""): unknown
     if (IGNORED.has(key)) continue;
     const target = key === "anyOf" ? "oneOf" : key;
     const isMap = key === "properties" || key === "$defs" || key === "definitions";
-    out[target] = isMap && value && typeof value === "object"
-      ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, sanitizeSchema(v, param, `${at}/${key}/${k}`)]))
-      : key === "enum" || key === "const"
-        ? value
-        : sanitizeSchema(value, param, `${at}/${key}`);
+    out[target] =
+      isMap && value && typeof value === "object"
+        ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, sanitizeSchema(v, param, `${at}/${key}/${k}`)]))
+        : key === "enum" || key === "const"
+          ? value
+          : sanitizeSchema(value, param, `${at}/${key}`);
   }
   return out;
 }
@@ -117,7 +154,10 @@ export function boundNumberRules(gbnf: string): string | null {
 /** Compiles and caches grammars per schema; building one costs a few ms, reuse costs nothing. */
 export class GrammarCache {
   private readonly cache = new Map<string, Promise<LlamaGrammar>>();
-  constructor(private readonly llama: Llama, private readonly max = 64) {}
+  constructor(
+    private readonly llama: Llama,
+    private readonly max = 64,
+  ) {}
 
   json(): Promise<LlamaGrammar> {
     return this.get("json", () => this.llama.getGrammarFor("json"));
@@ -136,7 +176,9 @@ export class GrammarCache {
           trimWhitespaceSuffix: built.trimWhitespaceSuffix,
         });
       } catch (err) {
-        throw new BadRequestError(`The JSON schema cannot be turned into a grammar: ${(err as Error).message}`, { param });
+        throw new BadRequestError(`The JSON schema cannot be turned into a grammar: ${(err as Error).message}`, {
+          param,
+        });
       }
     });
   }

@@ -118,8 +118,12 @@ function stopSequenceOf(metadata: { stopReason: string; customStopTrigger?: read
 }
 
 function outcomeOfLogprobDecode(result: DecodeWithLogprobsResult, requestStops: readonly string[]): Outcome {
-  const custom = result.stopString !== undefined && requestStops.includes(result.stopString) ? result.stopString : undefined;
-  return { reason: result.stopReason === "maxTokens" ? "length" : "stop", ...(custom !== undefined ? { stopSequence: custom } : {}) };
+  const custom =
+    result.stopString !== undefined && requestStops.includes(result.stopString) ? result.stopString : undefined;
+  return {
+    reason: result.stopReason === "maxTokens" ? "length" : "stop",
+    ...(custom !== undefined ? { stopSequence: custom } : {}),
+  };
 }
 
 function newCallId(): string {
@@ -145,7 +149,10 @@ function samplingOf(s: SamplingOptions) {
 /** Characters of a chat's messages and tool-call arguments: what the prompt-size bounds are checked on. */
 function chatChars(request: ChatRequest): number {
   return request.messages.reduce(
-    (sum, m) => sum + (m.content?.length ?? 0) + (m.role === "assistant" ? (m.toolCalls ?? []).reduce((n, c) => n + c.arguments.length, 0) : 0),
+    (sum, m) =>
+      sum +
+      (m.content?.length ?? 0) +
+      (m.role === "assistant" ? (m.toolCalls ?? []).reduce((n, c) => n + c.arguments.length, 0) : 0),
     0,
   );
 }
@@ -194,7 +201,10 @@ export function slotScore(cachedPrefix: number, cachedTokens: number, busyInLane
  * threads (without it, parallel 2 over two lanes prefilled a 1,804-token prompt on one thread:
  * 4.0-5.1 s to the first token, 2.2-2.6 s with it).
  */
-export function laneBatcher(sequences: number, threadsFor: ((batchTokens: number) => number) | null): StepBatcher | null {
+export function laneBatcher(
+  sequences: number,
+  threadsFor: ((batchTokens: number) => number) | null,
+): StepBatcher | null {
   if (sequences <= 1 && !threadsFor) return null;
   return new StepBatcher(threadsFor ? { threadsFor } : {});
 }
@@ -221,7 +231,9 @@ export class LocalModel {
     private readonly options: LocalModelOptions,
   ) {
     this.pool = new SlotPool(slots, options.maxQueue, options.onPoolChange);
-    this.tokenChars = longestTokenChars((model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: unknown } } }).tokenizer?.ggml?.tokens);
+    this.tokenChars = longestTokenChars(
+      (model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: unknown } } }).tokenizer?.ggml?.tokens,
+    );
     // Report the pool's size at once, not only on the first request, so metrics show it while idle.
     options.onPoolChange?.(this.pool.stats);
     this.grammars = new GrammarCache(options.runtime.llama);
@@ -266,10 +278,16 @@ export class LocalModel {
       let chatWrapperName = "";
       try {
         const chatWrapper = await chatWrapperFor(model, options.chatTemplate, (reason) =>
-          options.logger.warn({ model: options.id, reason }, "the model's chat template was refused; using a chat format chosen from its name instead"),
+          options.logger.warn(
+            { model: options.id, reason },
+            "the model's chat template was refused; using a chat format chosen from its name instead",
+          ),
         );
         for (const [lane, sequences] of shares.entries()) {
-          const batcher = laneBatcher(sequences, splitThreads ? (n) => (n >= 4 && othersIdle(lane) ? batchThreads : threads) : null);
+          const batcher = laneBatcher(
+            sequences,
+            splitThreads ? (n) => (n >= 4 && othersIdle(lane) ? batchThreads : threads) : null,
+          );
           const context = await model.createContext({
             sequences,
             contextSize,
@@ -277,12 +295,23 @@ export class LocalModel {
             ...(batcher ? { batching: { itemPrioritizationStrategy: batcher.strategy } } : {}),
           });
           contexts.push(context);
-          if (batcher && !batcher.install(context)) options.logger.debug("step batcher not installed: node-llama-cpp internals differ");
+          if (batcher && !batcher.install(context))
+            options.logger.debug("step batcher not installed: node-llama-cpp internals differ");
           for (let i = 0; i < sequences; i++) {
             const sequence = context.getSequence();
-            const chat = new LlamaChat({ contextSequence: sequence, autoDisposeSequence: false, ...(chatWrapper ? { chatWrapper } : {}) });
+            const chat = new LlamaChat({
+              contextSequence: sequence,
+              autoDisposeSequence: false,
+              ...(chatWrapper ? { chatWrapper } : {}),
+            });
             chatWrapperName = chat.chatWrapper.wrapperName;
-            slots.push({ index: slots.length, lane, sequence, chat, completion: new LlamaCompletion({ contextSequence: sequence }) });
+            slots.push({
+              index: slots.length,
+              lane,
+              sequence,
+              chat,
+              completion: new LlamaCompletion({ contextSequence: sequence }),
+            });
           }
         }
       } catch (err) {
@@ -331,9 +360,14 @@ export class LocalModel {
   }
 
   /** The chat history and functions a chat request puts in the prompt; with a forced tool call, the schema its reply must follow. */
-  private chatPromptOf(request: ChatRequest): { history: ChatHistoryItem[]; functions: ChatModelFunctions | undefined; forcedSchema: Record<string, unknown> | null } {
+  private chatPromptOf(request: ChatRequest): {
+    history: ChatHistoryItem[];
+    functions: ChatModelFunctions | undefined;
+    forcedSchema: Record<string, unknown> | null;
+  } {
     const history = toChatHistory(request.messages) as ChatHistoryItem[];
-    const forcedTool = request.tools.length > 0 && (request.toolChoice === "required" || typeof request.toolChoice === "object");
+    const forcedTool =
+      request.tools.length > 0 && (request.toolChoice === "required" || typeof request.toolChoice === "object");
     if (forcedTool) {
       const { allowed, schema } = forcedCallSchema(request.tools, request.toolChoice);
       history.splice(history.length - 1, 0, { type: "system", text: forcedCallHint(allowed) });
@@ -341,7 +375,12 @@ export class LocalModel {
     }
     const functions =
       request.tools.length > 0 && request.toolChoice !== "none"
-        ? (Object.fromEntries(request.tools.map((t) => [t.name, { description: t.description, params: (t.parameters ?? undefined) as never }])) as ChatModelFunctions)
+        ? (Object.fromEntries(
+            request.tools.map((t) => [
+              t.name,
+              { description: t.description, params: (t.parameters ?? undefined) as never },
+            ]),
+          ) as ChatModelFunctions)
         : undefined;
     return { history, functions, forcedSchema: null };
   }
@@ -354,8 +393,11 @@ export class LocalModel {
     // Counting a prompt longer than the context is the point; the bound only keeps tokenizing cheap.
     assertTextCanFit(chatChars(request), this.info.contextSize * 64, this.tokenChars, "messages");
     const { history, functions } = this.chatPromptOf(request);
-    return this.pool.slots[0]!.chat.chatWrapper.generateContextState({ chatHistory: history, availableFunctions: functions, documentFunctionParams: true })
-      .contextText.tokenize(this.model.tokenizer).length;
+    return this.pool.slots[0]!.chat.chatWrapper.generateContextState({
+      chatHistory: history,
+      availableFunctions: functions,
+      documentFunctionParams: true,
+    }).contextText.tokenize(this.model.tokenizer).length;
   }
 
   private async generateChat(request: ChatRequest, signal: AbortSignal): Promise<GenerationStream> {
@@ -364,11 +406,14 @@ export class LocalModel {
         param: "response_format",
       });
     }
-    const forcedTool = request.tools.length > 0 && (request.toolChoice === "required" || typeof request.toolChoice === "object");
+    const forcedTool =
+      request.tools.length > 0 && (request.toolChoice === "required" || typeof request.toolChoice === "object");
     assertTextCanFit(chatChars(request), this.info.contextSize, this.tokenChars, "messages");
     assertStopsCanMatch(request.stop, this.info.contextSize, this.tokenChars);
     // Tool schemas become prompt text and grammars: bound them before either is built.
-    request.tools.forEach((t, i) => t.parameters !== undefined && checkSchemaBounds(t.parameters, `tools.${i}.function.parameters`));
+    request.tools.forEach(
+      (t, i) => t.parameters !== undefined && checkSchemaBounds(t.parameters, `tools.${i}.function.parameters`),
+    );
     const { history, functions, forcedSchema } = this.chatPromptOf(request);
     let grammar: LlamaGrammar | undefined;
     // No native way to force a call (ENGINE-NOTES §3.3): constrain the reply to a call object.
@@ -389,7 +434,11 @@ export class LocalModel {
       const state = anySlot.chat.chatWrapper.generateContextState({ chatHistory: history });
       const prompt = state.contextText.tokenize(this.model.tokenizer);
       const maxTokens = this.maxTokensFor(request.maxTokens, prompt.length, "messages");
-      const stop = stopTriggersOf(this.model, [...state.stopGenerationTriggers, ...(grammar?.stopGenerationTriggers ?? []), ...request.stop]);
+      const stop = stopTriggersOf(this.model, [
+        ...state.stopGenerationTriggers,
+        ...(grammar?.stopGenerationTriggers ?? []),
+        ...request.stop,
+      ]);
       const topLogprobs = request.topLogprobs;
       return this.run(prompt, signal, async (slot, queue, genSignal) => {
         const forced = forcedTool ? new ForcedCallStream(newCallId(), (e) => queue.push(e)) : null;
@@ -417,32 +466,45 @@ export class LocalModel {
     return this.run(promptTokens, signal, async (slot, queue, genSignal) => {
       const toolIds = new Map<number, string>();
       const forced = forcedTool ? new ForcedCallStream(newCallId(), (e) => queue.push(e)) : null;
-      const result = await slot.chat.generateResponse(history as ChatHistoryItem[], {
-        ...samplingOf(request.sampling),
-        signal: genSignal,
-        stopOnAbortSignal: true,
-        maxTokens,
-        customStopTriggers: request.stop.length > 0 ? request.stop : undefined,
-        grammar,
-        functions,
-        documentFunctionParams: functions ? true : undefined,
-        maxParallelFunctionCalls: request.parallelToolCalls ? undefined : 1,
-        onTextChunk: forced ? (text) => forced.feed(text) : (text) => queue.push({ type: "text", text }),
-        onFunctionCallParamsChunk: (chunk) => {
-          let id = toolIds.get(chunk.callIndex);
-          const first = id === undefined;
-          if (id === undefined) {
-            id = newCallId();
-            toolIds.set(chunk.callIndex, id);
-          }
-          if (first || chunk.paramsChunk) {
-            queue.push({ type: "tool_call", index: chunk.callIndex, id, name: chunk.functionName, argumentsDelta: chunk.paramsChunk, first });
-          }
-        },
-      } as Parameters<LlamaChat["generateResponse"]>[1]);
+      const result = await slot.chat.generateResponse(
+        history as ChatHistoryItem[],
+        {
+          ...samplingOf(request.sampling),
+          signal: genSignal,
+          stopOnAbortSignal: true,
+          maxTokens,
+          customStopTriggers: request.stop.length > 0 ? request.stop : undefined,
+          grammar,
+          functions,
+          documentFunctionParams: functions ? true : undefined,
+          maxParallelFunctionCalls: request.parallelToolCalls ? undefined : 1,
+          onTextChunk: forced ? (text) => forced.feed(text) : (text) => queue.push({ type: "text", text }),
+          onFunctionCallParamsChunk: (chunk) => {
+            let id = toolIds.get(chunk.callIndex);
+            const first = id === undefined;
+            if (id === undefined) {
+              id = newCallId();
+              toolIds.set(chunk.callIndex, id);
+            }
+            if (first || chunk.paramsChunk) {
+              queue.push({
+                type: "tool_call",
+                index: chunk.callIndex,
+                id,
+                name: chunk.functionName,
+                argumentsDelta: chunk.paramsChunk,
+                first,
+              });
+            }
+          },
+        } as Parameters<LlamaChat["generateResponse"]>[1],
+      );
       if (forced && result.metadata.stopReason !== "abort" && forced.end()) return { reason: "tool_calls" };
       const stopSequence = stopSequenceOf(result.metadata);
-      return { reason: finishReasonOf(result.metadata.stopReason), ...(stopSequence !== undefined ? { stopSequence } : {}) };
+      return {
+        reason: finishReasonOf(result.metadata.stopReason),
+        ...(stopSequence !== undefined ? { stopSequence } : {}),
+      };
     });
   }
 
@@ -468,7 +530,8 @@ export class LocalModel {
           promptLogprobs: request.echo,
           signal: genSignal,
           // The BOS token is not part of the prompt text the client sent.
-          onPromptLogprobs: (logprobs) => queue.push({ type: "text", text: request.prompt, logprobs: withBos ? logprobs.slice(1) : logprobs }),
+          onPromptLogprobs: (logprobs) =>
+            queue.push({ type: "text", text: request.prompt, logprobs: withBos ? logprobs.slice(1) : logprobs }),
           onText: (text, logprobs) => queue.push({ type: "text", text, logprobs }),
         });
         return outcomeOfLogprobDecode(result, request.stop);
@@ -485,7 +548,10 @@ export class LocalModel {
         onTextChunk: (text) => queue.push({ type: "text", text }),
       });
       const stopSequence = stopSequenceOf(result.metadata);
-      return { reason: finishReasonOf(result.metadata.stopReason), ...(stopSequence !== undefined ? { stopSequence } : {}) };
+      return {
+        reason: finishReasonOf(result.metadata.stopReason),
+        ...(stopSequence !== undefined ? { stopSequence } : {}),
+      };
     });
   }
 
@@ -499,7 +565,12 @@ export class LocalModel {
     generate: (slot: Slot, queue: AsyncQueue<GenerationEvent>, signal: AbortSignal) => Promise<Outcome>,
   ): Promise<GenerationStream> {
     const slot = await this.pool.acquire(
-      (s) => slotScore(s.sequence.compareContextTokens(promptTokens).firstDifferentIndex, s.sequence.nextTokenIndex, this.laneBusy[s.lane] ?? 0),
+      (s) =>
+        slotScore(
+          s.sequence.compareContextTokens(promptTokens).firstDifferentIndex,
+          s.sequence.nextTokenIndex,
+          this.laneBusy[s.lane] ?? 0,
+        ),
       signal,
     );
     this.laneBusy[slot.lane]!++;
@@ -511,8 +582,14 @@ export class LocalModel {
     if (this.shutdown.signal.aborted) onShutdown();
     else this.shutdown.signal.addEventListener("abort", onShutdown, { once: true });
     const genSignal = AbortSignal.any([signal, controller.signal]);
-    const queue = new AsyncQueue<GenerationEvent>(() => controller.abort(new Error("consumer stopped reading")), afterNextDispatch);
-    const cachedTokens = Math.max(0, Math.min(slot.sequence.compareContextTokens(promptTokens).firstDifferentIndex, promptTokens.length - 1));
+    const queue = new AsyncQueue<GenerationEvent>(
+      () => controller.abort(new Error("consumer stopped reading")),
+      afterNextDispatch,
+    );
+    const cachedTokens = Math.max(
+      0,
+      Math.min(slot.sequence.compareContextTokens(promptTokens).firstDifferentIndex, promptTokens.length - 1),
+    );
     const meterBefore = slot.sequence.tokenMeter.getState();
 
     const task = (async () => {
@@ -602,4 +679,3 @@ function normalize(vector: readonly number[]): Float32Array {
   for (let i = 0; i < vector.length; i++) out[i] = (vector[i] as number) / norm;
   return out;
 }
-

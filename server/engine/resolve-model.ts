@@ -46,7 +46,8 @@ export async function resolveModelPath(spec: string, options: ResolveOptions): P
   if (fs.existsSync(spec)) {
     if (fs.statSync(spec).isFile()) return path.resolve(spec);
     // A directory, FIFO or device given as --model: say so, rather than looking it up as a model name.
-    if (path.isAbsolute(spec) || spec.includes(path.sep)) throw new BadRequestError(`'${spec}' is not a model file: it is not a regular file.`, { param: "model" });
+    if (path.isAbsolute(spec) || spec.includes(path.sep))
+      throw new BadRequestError(`'${spec}' is not a model file: it is not a regular file.`, { param: "model" });
   }
   const name = spec.endsWith(".gguf") ? spec : `${spec}.gguf`;
   const candidate = path.resolve(options.modelsDir, name);
@@ -54,5 +55,8 @@ export async function resolveModelPath(spec: string, options: ResolveOptions): P
     throw new BadRequestError(`Model name '${spec}' is not a plain file name.`, { param: "model" });
   }
   if (fs.existsSync(candidate)) return candidate;
-  throw new BadRequestError(`No model file at '${spec}', and no '${name}' in ${options.modelsDir}.`, { param: "model", code: "model_not_found" });
+  throw new BadRequestError(`No model file at '${spec}', and no '${name}' in ${options.modelsDir}.`, {
+    param: "model",
+    code: "model_not_found",
+  });
 }

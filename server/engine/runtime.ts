@@ -4,7 +4,14 @@
  * llama.cpp's workers spin-wait, so more threads than free cores is catastrophic, not just slower.
  */
 import os from "node:os";
-import { getLlama, getLlamaGpuTypes, LlamaLogLevel, NoBinaryFoundError, type Llama, type LlamaOptions } from "node-llama-cpp";
+import {
+  getLlama,
+  getLlamaGpuTypes,
+  LlamaLogLevel,
+  NoBinaryFoundError,
+  type Llama,
+  type LlamaOptions,
+} from "node-llama-cpp";
 import type { Logger } from "../logger.js";
 
 export type GpuChoice = "auto" | "cpu" | "cuda" | "vulkan" | "metal";
@@ -157,7 +164,10 @@ class NativeErrorLog {
 
 /** "llama_model_load: error loading model: check_tensor_dims: tensor ..." -> "tensor ...". */
 function tidyNativeError(line: string): string {
-  return line.replace(/^(\w+: )+(error loading model: )?(\w+: )?/, "").replace(/\s+/g, " ").trim();
+  return line
+    .replace(/^(\w+: )+(error loading model: )?(\w+: )?/, "")
+    .replace(/\s+/g, " ")
+    .trim();
 }
 
 async function explainNativeFailure<T>(log: NativeErrorLog, fn: () => Promise<T>): Promise<T> {
@@ -167,8 +177,11 @@ async function explainNativeFailure<T>(log: NativeErrorLog, fn: () => Promise<T>
   } catch (err) {
     // llama.cpp's log lines reach JavaScript through a queue, sometimes after the rejection.
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const reasons = [...new Set(log.since(mark).map(tidyNativeError))].filter((r) => r && !/failed to load model$/i.test(r));
-    if (err instanceof Error && reasons.length > 0 && !err.message.includes(reasons[0]!)) err.message = `${err.message}: ${reasons.join("; ")}`;
+    const reasons = [...new Set(log.since(mark).map(tidyNativeError))].filter(
+      (r) => r && !/failed to load model$/i.test(r),
+    );
+    if (err instanceof Error && reasons.length > 0 && !err.message.includes(reasons[0]!))
+      err.message = `${err.message}: ${reasons.join("; ")}`;
     throw err;
   }
 }
@@ -180,10 +193,16 @@ async function explainNativeFailure<T>(log: NativeErrorLog, fn: () => Promise<T>
  * a GPU is usable node-llama-cpp's own order stands (a local build for that GPU, else its prebuilt
  * GPU binary), so a CPU build never displaces the GPU.
  */
-async function loadLlama(binary: EngineBinary, common: LlamaOptions, logger: Logger): Promise<{ llama: Llama; variant: EngineVariant }> {
+async function loadLlama(
+  binary: EngineBinary,
+  common: LlamaOptions,
+  logger: Logger,
+): Promise<{ llama: Llama; variant: EngineVariant }> {
   const variantOf = (llama: Llama): EngineVariant => (llama.buildType === "localBuild" ? "native" : "prebuilt");
   if (binary !== "prebuilt") {
-    const cpuOnly = common.gpu === false || (common.gpu === "auto" && (await getLlamaGpuTypes("supported")).every((t) => t === false));
+    const cpuOnly =
+      common.gpu === false ||
+      (common.gpu === "auto" && (await getLlamaGpuTypes("supported")).every((t) => t === false));
     if (!cpuOnly) {
       const llama = await getLlama(common);
       if (binary === "local" && llama.buildType !== "localBuild") {
@@ -198,12 +217,21 @@ async function loadLlama(binary: EngineBinary, common: LlamaOptions, logger: Log
     ];
     for (const [variant, cmakeOptions] of candidates) {
       try {
-        const llama = await getLlama({ ...common, gpu: false, usePrebuiltBinaries: false, ...(cmakeOptions ? { cmakeOptions } : {}) });
+        const llama = await getLlama({
+          ...common,
+          gpu: false,
+          usePrebuiltBinaries: false,
+          ...(cmakeOptions ? { cmakeOptions } : {}),
+        });
         if (llama.buildType === "localBuild") return { llama, variant };
         await llama.dispose();
       } catch (err) {
         // NoBinaryFoundError is the usual "no such build"; anything else is a build that failed to load.
-        if (!(err instanceof NoBinaryFoundError)) logger.warn({ variant, err: (err as Error).message }, "a local llama.cpp build did not load; trying the next binary");
+        if (!(err instanceof NoBinaryFoundError))
+          logger.warn(
+            { variant, err: (err as Error).message },
+            "a local llama.cpp build did not load; trying the next binary",
+          );
       }
     }
     if (binary === "local") throw new Error("No local llama.cpp build found: run `npm run build:engine` first.");
@@ -232,8 +260,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<EngineRunt
   };
   const { llama, variant } = await loadLlama(options.binary ?? "auto", common, options.logger);
   const threads = requested ?? defaultThreads(cores, llama.gpu);
-  const batchThreads = options.batchThreads && options.batchThreads > 0 ? options.batchThreads : defaultBatchThreads(cores, threads, llama.buildType, llama.gpu);
-  const lanesFor = (t: number) => (options.lanes && options.lanes > 0 ? options.lanes : defaultLanes(cores, t, llama.gpu));
+  const batchThreads =
+    options.batchThreads && options.batchThreads > 0
+      ? options.batchThreads
+      : defaultBatchThreads(cores, threads, llama.buildType, llama.gpu);
+  const lanesFor = (t: number) =>
+    options.lanes && options.lanes > 0 ? options.lanes : defaultLanes(cores, t, llama.gpu);
   // The cap covers every lane's threads at once, and one lane's batched step while the others idle
   // (local-model.ts); node-llama-cpp's ThreadsSplitter would otherwise make lanes wait for each other.
   llama.maxThreads = Math.max(threads * lanesFor(threads), batchThreads);

@@ -52,7 +52,9 @@ export class SlotPool<S> {
       return Promise.resolve(slot);
     }
     if (this.waiters.length >= this.maxQueue) {
-      return Promise.reject(new QueueFullError(Math.max(1, Math.ceil(this.waiters.length / Math.max(1, this.slots.length)))));
+      return Promise.reject(
+        new QueueFullError(Math.max(1, Math.ceil(this.waiters.length / Math.max(1, this.slots.length)))),
+      );
     }
     return new Promise<S>((resolve, reject) => {
       const waiter: Waiter<S> = {

@@ -68,10 +68,30 @@ process.stdin.on("end", () => {
 
 function samples(): Record<string, unknown>[] {
   const base = { add_generation_prompt: true, bos_token: "<s>", eos_token: "</s>" };
-  const turns = Array.from({ length: 64 }, (_, i) => ({ role: i % 2 === 0 ? "user" : "assistant", content: `message ${i}` }));
-  const tools = [{ type: "function", function: { name: "get_weather", description: "Weather for a city", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } }];
+  const turns = Array.from({ length: 64 }, (_, i) => ({
+    role: i % 2 === 0 ? "user" : "assistant",
+    content: `message ${i}`,
+  }));
+  const tools = [
+    {
+      type: "function",
+      function: {
+        name: "get_weather",
+        description: "Weather for a city",
+        parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+      },
+    },
+  ];
   return [
-    { ...base, messages: [{ role: "system", content: "You are helpful." }, { role: "user", content: "Hello" }, { role: "assistant", content: "Hi!" }, { role: "user", content: "Tell me a story." }] },
+    {
+      ...base,
+      messages: [
+        { role: "system", content: "You are helpful." },
+        { role: "user", content: "Hello" },
+        { role: "assistant", content: "Hi!" },
+        { role: "user", content: "Tell me a story." },
+      ],
+    },
     { ...base, messages: turns },
     { ...base, messages: [{ role: "user", content: "x ".repeat(20_000) }] },
     { ...base, messages: [{ role: "user", content: "What is the weather in Oslo?" }], tools },
@@ -99,7 +119,10 @@ function runChecker(template: string, limits: Required<TemplateCheckLimits>): Pr
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       resolve(verdict);
     };
-    const timer = setTimeout(() => finish({ ok: false, reason: `rendering it took longer than ${limits.timeMs} ms` }), limits.timeMs);
+    const timer = setTimeout(
+      () => finish({ ok: false, reason: `rendering it took longer than ${limits.timeMs} ms` }),
+      limits.timeMs,
+    );
     child.stdout!.on("data", (d: Buffer) => (out += d.toString("utf8")));
     child.once("error", (err) => finish({ ok: false, reason: `the template checker could not run (${err.message})` }));
     child.once("close", (code, signal) => {
@@ -111,10 +134,19 @@ function runChecker(template: string, limits: Required<TemplateCheckLimits>): Pr
           return null; // no answer: the checker died
         }
       })();
-      if (!m) return finish({ ok: false, reason: `rendering it used more than ${limits.heapMb} MiB or crashed the checker (${signal ?? `exit ${code}`})` });
-      if (!m.parsed) return finish({ ok: false, reason: `it cannot be parsed by the template checker (${m.error ?? "unknown error"})` });
+      if (!m)
+        return finish({
+          ok: false,
+          reason: `rendering it used more than ${limits.heapMb} MiB or crashed the checker (${signal ?? `exit ${code}`})`,
+        });
+      if (!m.parsed)
+        return finish({
+          ok: false,
+          reason: `it cannot be parsed by the template checker (${m.error ?? "unknown error"})`,
+        });
       const first = m.sizes?.[0] ?? 0;
-      if (first > limits.maxOutputChars) return finish({ ok: false, reason: `it renders ${first} characters from a four-message conversation` });
+      if (first > limits.maxOutputChars)
+        return finish({ ok: false, reason: `it renders ${first} characters from a four-message conversation` });
       finish({ ok: true });
     });
     child.stdin!.on("error", () => undefined);
@@ -124,7 +156,10 @@ function runChecker(template: string, limits: Required<TemplateCheckLimits>): Pr
 
 /** Renders `template` in a bounded child process; resolves with whether it is safe to hand to node-llama-cpp. */
 export function checkChatTemplate(template: string, limits: TemplateCheckLimits = {}): Promise<TemplateVerdict> {
-  const key = crypto.createHash("sha256").update(JSON.stringify([template, limits])).digest("hex");
+  const key = crypto
+    .createHash("sha256")
+    .update(JSON.stringify([template, limits]))
+    .digest("hex");
   let verdict = verdicts.get(key);
   if (!verdict) {
     verdict = runChecker(template, { ...DEFAULTS, ...limits });

@@ -42,9 +42,12 @@ export function assertStopsCanMatch(stops: readonly string[], contextSize: numbe
   const limit = maxFittingChars(contextSize, tokenChars);
   const i = stops.findIndex((s) => s.length > limit);
   if (i >= 0) {
-    throw new BadRequestError(`Stop sequence ${i} is ${stops[i]!.length} characters, longer than anything this model can generate in its context.`, {
-      param: "stop",
-      code: "invalid_value",
-    });
+    throw new BadRequestError(
+      `Stop sequence ${i} is ${stops[i]!.length} characters, longer than anything this model can generate in its context.`,
+      {
+        param: "stop",
+        code: "invalid_value",
+      },
+    );
   }
 }

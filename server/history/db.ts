@@ -83,9 +83,13 @@ export function openHistoryDatabase(file: string, options: OpenHistoryDatabaseOp
     try {
       version = db.pragma("user_version", { simple: true }) as number;
     } catch (err) {
-      throw new HistoryDatabaseError(`${file} is not a SQLite database (${(err as Error).message}).`, "not_a_database", {
-        cause: err,
-      });
+      throw new HistoryDatabaseError(
+        `${file} is not a SQLite database (${(err as Error).message}).`,
+        "not_a_database",
+        {
+          cause: err,
+        },
+      );
     }
     if (version > migrations.length) {
       throw new HistoryDatabaseError(
@@ -154,7 +158,9 @@ function probeFts5(db: Db): void {
   try {
     db.exec("CREATE VIRTUAL TABLE temp.fts5_probe USING fts5(x); DROP TABLE temp.fts5_probe;");
   } catch (err) {
-    throw new HistoryDatabaseError("This SQLite build has no FTS5, which history search needs.", "no_fts5", { cause: err });
+    throw new HistoryDatabaseError("This SQLite build has no FTS5, which history search needs.", "no_fts5", {
+      cause: err,
+    });
   }
 }
 

@@ -34,7 +34,8 @@ export function openHistory(options: HistoryOptions): History {
   const prune = () => {
     try {
       const removed = store.pruneApiConversations(options.apiRetentionDays);
-      if (removed > 0) options.logger.info({ removed, days: options.apiRetentionDays }, "history: pruned old API conversations");
+      if (removed > 0)
+        options.logger.info({ removed, days: options.apiRetentionDays }, "history: pruned old API conversations");
     } catch (err) {
       options.logger.warn({ err }, "history: retention pruning failed");
     }

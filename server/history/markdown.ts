@@ -28,7 +28,8 @@ export function exportMarkdown(c: ConversationDetail): string {
     lines.push("", `## ${ROLE_HEADINGS[m.role]}${notes.length > 0 ? ` (${notes.join(", ")})` : ""}`, "");
     lines.push(`*${iso(m.createdAt)}*`, "");
     if (m.content) lines.push(blockquote(m.content));
-    for (const call of m.toolCalls ?? []) lines.push("", `Tool call \`${call.name}\` (${call.id}):`, "", "```json", call.arguments, "```");
+    for (const call of m.toolCalls ?? [])
+      lines.push("", `Tool call \`${call.name}\` (${call.id}):`, "", "```json", call.arguments, "```");
     if (m.error) lines.push("", `Error: ${m.error}`);
   }
   return `${lines.join("\n")}\n`;

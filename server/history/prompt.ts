@@ -10,7 +10,10 @@ export interface SamplingDefaults {
   minP: number;
 }
 
-export function toChatMessages(conversation: Pick<Conversation, "systemPrompt">, path: readonly Message[]): ChatMessage[] {
+export function toChatMessages(
+  conversation: Pick<Conversation, "systemPrompt">,
+  path: readonly Message[],
+): ChatMessage[] {
   const out: ChatMessage[] = [];
   if (conversation.systemPrompt) out.push({ role: "system", content: conversation.systemPrompt });
   for (const m of path) {

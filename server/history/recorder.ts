@@ -53,7 +53,11 @@ function isAbort(err: unknown, signal?: AbortSignal): boolean {
   if (signal?.aborted) return true;
   if (err instanceof ShuttingDownError) return true;
   if (!(err instanceof Error)) return false;
-  return err.name === "AbortError" || err.name === "TimeoutError" || /client disconnected|consumer stopped reading/.test(err.message);
+  return (
+    err.name === "AbortError" ||
+    err.name === "TimeoutError" ||
+    /client disconnected|consumer stopped reading/.test(err.message)
+  );
 }
 
 function paramsOf(request: ChatRequest): GenerationParams {
@@ -70,7 +74,11 @@ function paramsOf(request: ChatRequest): GenerationParams {
   };
 }
 
-function storedFields(m: ChatMessage): { content: string; toolCalls: StoredToolCall[] | null; toolCallId: string | null } {
+function storedFields(m: ChatMessage): {
+  content: string;
+  toolCalls: StoredToolCall[] | null;
+  toolCallId: string | null;
+} {
   return {
     content: m.content ?? "",
     toolCalls: m.role === "assistant" && m.toolCalls && m.toolCalls.length > 0 ? m.toolCalls : null,
@@ -137,7 +145,12 @@ export class HistoryRecorder {
       }
       for (let i = known + 1; i < messages.length; i++) {
         const m = messages[i]!;
-        parentId = this.store.appendMessage(conversationId, { parentId, role: m.role, ...storedFields(m), pathHash: hashes[i]! }).id;
+        parentId = this.store.appendMessage(conversationId, {
+          parentId,
+          role: m.role,
+          ...storedFields(m),
+          pathHash: hashes[i]!,
+        }).id;
       }
       return { conversationId, parentId: parentId!, model: request.model, parentPathHash: hashes.at(-1)! };
     })();
@@ -147,7 +160,11 @@ export class HistoryRecorder {
    * Records the reply of `stream` under `target.parentId` and returns a stream of the same events.
    * The assistant row exists (as `partial`) before this returns.
    */
-  recordReply(stream: GenerationStream, target: ReplyTarget, onCreated?: (reply: RecordedReply) => void): GenerationStream {
+  recordReply(
+    stream: GenerationStream,
+    target: ReplyTarget,
+    onCreated?: (reply: RecordedReply) => void,
+  ): GenerationStream {
     let messageId: number;
     try {
       messageId = this.store.appendMessage(target.conversationId, {
@@ -166,7 +183,11 @@ export class HistoryRecorder {
     return this.wrap(stream, target, messageId);
   }
 
-  private async *wrap(stream: GenerationStream, target: ReplyTarget, messageId: number): AsyncGenerator<GenerationEvent> {
+  private async *wrap(
+    stream: GenerationStream,
+    target: ReplyTarget,
+    messageId: number,
+  ): AsyncGenerator<GenerationEvent> {
     const startedAt = target.startedAt ?? performance.now();
     const parts: string[] = [];
     const calls = new Map<number, StoredToolCall>();
@@ -192,7 +213,10 @@ export class HistoryRecorder {
     const failure = () => (isStorageFull(writeError) ? new StorageFullError("this conversation") : writeError);
     const text = () => parts.join("");
     const toolCalls = () => (calls.size > 0 ? [...calls.entries()].sort(([a], [b]) => a - b).map(([, c]) => c) : null);
-    const finishAs = (status: "complete" | "partial" | "error", extra: { usage?: Usage; reason?: string; error?: string }) => {
+    const finishAs = (
+      status: "complete" | "partial" | "error",
+      extra: { usage?: Usage; reason?: string; error?: string },
+    ) => {
       settled = true;
       const now = performance.now();
       const content = text();
@@ -207,7 +231,8 @@ export class HistoryRecorder {
         error: extra.error ?? null,
         promptTokens: extra.usage?.promptTokens ?? null,
         completionTokens: completion,
-        tokensPerSecond: completion !== null && decodeSeconds > 0 ? Math.round((completion / decodeSeconds) * 100) / 100 : null,
+        tokensPerSecond:
+          completion !== null && decodeSeconds > 0 ? Math.round((completion / decodeSeconds) * 100) / 100 : null,
         ttftMs: firstTokenAt === null ? null : Math.round(firstTokenAt - startedAt),
         ...(target.parentPathHash !== undefined
           ? { pathHash: pathHash(target.parentPathHash ?? null, { role: "assistant", content, toolCalls: calls }) }

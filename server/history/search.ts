@@ -103,7 +103,8 @@ export function parseSearchQuery(input: string): QueryTerm[] {
   const endsWithSpace = /\s$/u.test(text);
   limited.forEach((t, i) => {
     const lastToken = t.text.split(" ").at(-1) ?? "";
-    t.prefix = t.kind === "word" && t.prefix && i === limited.length - 1 && !endsWithSpace && codepoints(lastToken) >= 2;
+    t.prefix =
+      t.kind === "word" && t.prefix && i === limited.length - 1 && !endsWithSpace && codepoints(lastToken) >= 2;
   });
   return limited;
 }
@@ -139,7 +140,8 @@ export function planSearch(terms: readonly QueryTerm[]): SearchPlan {
     words.push(quote(t.text) + (t.prefix ? "*" : ""));
     const tokens = t.text.split(" ");
     const last = tokens.at(-1) ?? "";
-    if (t.prefix && codepoints(last) > INDEXED_PREFIX) tokens[tokens.length - 1] = [...last].slice(0, INDEXED_PREFIX).join("");
+    if (t.prefix && codepoints(last) > INDEXED_PREFIX)
+      tokens[tokens.length - 1] = [...last].slice(0, INDEXED_PREFIX).join("");
     highlight.push(quote(tokens.join(" ")) + (t.prefix ? "*" : ""));
   }
   const subs = terms.filter((t) => t.kind === "substring");
@@ -180,7 +182,8 @@ function decode(cursor: string): Cursor {
   } catch {
     value = undefined;
   }
-  if (!isCursor(value)) throw new BadRequestError("Invalid cursor: pass the nextCursor of a previous page.", { param: "cursor" });
+  if (!isCursor(value))
+    throw new BadRequestError("Invalid cursor: pass the nextCursor of a previous page.", { param: "cursor" });
   return value;
 }
 const encode = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString("base64url");
@@ -285,12 +288,14 @@ export class HistorySearch {
     let rows: Row[];
     if (plan.words.length > 0) {
       const ranked = this.rankedMatches("conversations_fts", "c", plan.words, where, params, TITLE_CAP, TITLE_CAP);
-      const hl = this.db
-        .prepare<[string, string, string, number], { id: string; title: string; updated_at: number; hl: string }>(
-          `SELECT c.id, c.title, c.updated_at, highlight(conversations_fts, 0, ?, ?) AS hl
+      const hl = this.db.prepare<
+        [string, string, string, number],
+        { id: string; title: string; updated_at: number; hl: string }
+      >(
+        `SELECT c.id, c.title, c.updated_at, highlight(conversations_fts, 0, ?, ?) AS hl
            FROM conversations_fts JOIN conversations c ON c.rid = conversations_fts.rowid
            WHERE conversations_fts MATCH ? AND conversations_fts.rowid = ?`,
-        );
+      );
       rows = ranked.flatMap((r) => {
         const row = hl.get(HIGHLIGHT_START, HIGHLIGHT_END, (plan.highlightWords ?? plan.words).join(" "), r.id);
         return row ? [{ ...row, score: r.score }] : [];
@@ -333,7 +338,12 @@ export class HistorySearch {
       }
       const ranked = this.rankedMatches(driver, "m", phrases, filters, params, CANDIDATE_CAP, offset + count);
       rows = ranked.slice(offset, offset + count);
-      return this.describe(rows, driver, (driver === "messages_fts" ? (plan.highlightWords ?? plan.words) : phrases).join(" "), []);
+      return this.describe(
+        rows,
+        driver,
+        (driver === "messages_fts" ? (plan.highlightWords ?? plan.words) : phrases).join(" "),
+        [],
+      );
     }
     rows = this.db
       .prepare<[Record<string, unknown>], MessageHitRow>(
@@ -368,7 +378,9 @@ export class HistorySearch {
         ? `JOIN messages m ON m.id = ${table}.rowid JOIN conversations c ON c.rid = m.conversation_rid`
         : `JOIN conversations c ON c.rid = ${table}.rowid`;
     const probe = this.db
-      .prepare<[string, number], number>(`SELECT rowid FROM ${table} WHERE ${table} MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?`)
+      .prepare<[string, number], number>(
+        `SELECT rowid FROM ${table} WHERE ${table} MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?`,
+      )
       .pluck();
     // Substring (trigram) hits are listed newest first: bm25 over trigrams says little about
     // relevance, and the matches would be walked twice more to compute it.
@@ -376,7 +388,9 @@ export class HistorySearch {
     // phrase, but walking its matches again for bm25 is what costs; its common tokens weigh nothing.
     // A probe stops after `cap` entries of one token, so it is cheap whatever the token.
     const units =
-      table === "messages_trigram" ? [] : [...new Set(phrases.flatMap((p) => (p.endsWith("*") ? [p] : phraseTokens(p).map(quote))))];
+      table === "messages_trigram"
+        ? []
+        : [...new Set(phrases.flatMap((p) => (p.endsWith("*") ? [p] : phraseTokens(p).map(quote))))];
     const rare = units.filter((p) => probe.get(p, cap - 1) === undefined);
     // Nothing to rank by: newest first, and only as many as the page needs (a phrase of common
     // words walks far to find each match, so stopping early is what keeps it fast).
@@ -402,9 +416,17 @@ export class HistorySearch {
   }
 
   /** Snippets and titles for the few rows of a page (snippet() is costly, so never for every candidate). */
-  private describe(rows: readonly MessageHitRow[], driver: string | null, match: string | null, needles: string[]): SearchHit[] {
+  private describe(
+    rows: readonly MessageHitRow[],
+    driver: string | null,
+    match: string | null,
+    needles: string[],
+  ): SearchHit[] {
     if (rows.length === 0) return [];
-    const info = this.db.prepare<[number], { role: Role; created_at: number; content: string; cid: string; title: string }>(
+    const info = this.db.prepare<
+      [number],
+      { role: Role; created_at: number; content: string; cid: string; title: string }
+    >(
       `SELECT m.role, m.created_at, m.content, c.id AS cid, c.title FROM messages m
        JOIN conversations c ON c.rid = m.conversation_rid WHERE m.id = ?`,
     );
@@ -426,7 +448,9 @@ export class HistorySearch {
         messageId: r.id,
         role: m.role,
         createdAt: m.created_at,
-        snippet: snippet ? (snippet.get(HIGHLIGHT_START, HIGHLIGHT_END, match!, r.id) ?? "") : likeSnippet(m.content, needles),
+        snippet: snippet
+          ? (snippet.get(HIGHLIGHT_START, HIGHLIGHT_END, match!, r.id) ?? "")
+          : likeSnippet(m.content, needles),
         score: r.score,
       });
     }
@@ -436,7 +460,11 @@ export class HistorySearch {
 
 /** The tokens of one quoted FTS5 phrase (`"a b"` -> a, b). */
 function phraseTokens(phrase: string): string[] {
-  return phrase.replace(/^"|"\*?$/g, "").replaceAll('""', '"').split(" ").filter(Boolean);
+  return phrase
+    .replace(/^"|"\*?$/g, "")
+    .replaceAll('""', '"')
+    .split(" ")
+    .filter(Boolean);
 }
 
 /** The literal texts of a trigram expression built by planSearch. */

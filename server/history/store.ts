@@ -165,7 +165,12 @@ export function newConversationId(): string {
 export function titleFrom(content: string, max = 80): string {
   const line = content.trim().split(/\r?\n/u)[0]?.trim() ?? "";
   const chars = [...line];
-  return chars.length <= max ? line : `${chars.slice(0, max - 1).join("").trimEnd()}…`;
+  return chars.length <= max
+    ? line
+    : `${chars
+        .slice(0, max - 1)
+        .join("")
+        .trimEnd()}…`;
 }
 
 function parseParams(json: string): GenerationParams {
@@ -224,7 +229,8 @@ export function decodeCursor<T>(cursor: string, valid: (v: unknown) => v is T): 
   } catch {
     value = undefined;
   }
-  if (!valid(value)) throw new BadRequestError("Invalid cursor: pass the nextCursor of a previous page.", { param: "cursor" });
+  if (!valid(value))
+    throw new BadRequestError("Invalid cursor: pass the nextCursor of a previous page.", { param: "cursor" });
   return value;
 }
 
@@ -256,10 +262,14 @@ export class HistoryStore {
          FROM conversations c WHERE c.id = ?`,
       ),
       conversationIdByRid: db.prepare<[number], string>("SELECT id FROM conversations WHERE rid = ?").pluck(),
-      touchConversation: db.prepare<[number, number]>("UPDATE conversations SET updated_at = max(updated_at, ?) WHERE rid = ?"),
+      touchConversation: db.prepare<[number, number]>(
+        "UPDATE conversations SET updated_at = max(updated_at, ?) WHERE rid = ?",
+      ),
       setTitleIfEmpty: db.prepare<[string, number]>("UPDATE conversations SET title = ? WHERE rid = ? AND title = ''"),
       deleteConversation: db.prepare<[string]>("DELETE FROM conversations WHERE id = ?"),
-      messagesOf: db.prepare<[number], MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_rid = ? ORDER BY id`),
+      messagesOf: db.prepare<[number], MessageRow>(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_rid = ? ORDER BY id`,
+      ),
       messageById: db.prepare<[number], MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?`),
       activeChild: db
         .prepare<[number, number], number>(
@@ -277,12 +287,13 @@ export class HistoryStore {
            @prompt_tokens, @completion_tokens, @finish_reason, @status, @error, @tokens_per_second, @ttft_ms, @path_hash, @created_at, @updated_at)
          RETURNING id`,
       ),
-      messageByPathHash: db
-        .prepare<[string], { id: number; conversation_id: string }>(
-          `SELECT m.id, c.id AS conversation_id FROM messages m JOIN conversations c ON c.rid = m.conversation_rid
+      messageByPathHash: db.prepare<[string], { id: number; conversation_id: string }>(
+        `SELECT m.id, c.id AS conversation_id FROM messages m JOIN conversations c ON c.rid = m.conversation_rid
            WHERE m.path_hash = ? AND c.source = 'api' ORDER BY m.id DESC LIMIT 1`,
-        ),
-      pruneApi: db.prepare<[number]>("DELETE FROM conversations WHERE source = 'api' AND pinned = 0 AND updated_at < ?"),
+      ),
+      pruneApi: db.prepare<[number]>(
+        "DELETE FROM conversations WHERE source = 'api' AND pinned = 0 AND updated_at < ?",
+      ),
       allConversationIds: db.prepare<[], string>("SELECT id FROM conversations ORDER BY created_at, rid").pluck(),
     };
   }
@@ -323,7 +334,8 @@ export class HistoryStore {
 
   requireConversation(id: string): Conversation {
     const c = this.getConversationInfo(id);
-    if (!c) throw new NotFoundError(`No conversation with id '${id}'.`, { param: "id", code: "conversation_not_found" });
+    if (!c)
+      throw new NotFoundError(`No conversation with id '${id}'.`, { param: "id", code: "conversation_not_found" });
     return c;
   }
 
@@ -451,10 +463,13 @@ export class HistoryStore {
   requireMessage(id: number, conversationId?: string): Message {
     const m = this.getMessage(id);
     if (!m || (conversationId !== undefined && m.conversationId !== conversationId)) {
-      throw new NotFoundError(`No message with id ${id}${conversationId ? ` in conversation '${conversationId}'` : ""}.`, {
-        param: "messageId",
-        code: "message_not_found",
-      });
+      throw new NotFoundError(
+        `No message with id ${id}${conversationId ? ` in conversation '${conversationId}'` : ""}.`,
+        {
+          param: "messageId",
+          code: "message_not_found",
+        },
+      );
     }
     return m;
   }
@@ -485,7 +500,9 @@ export class HistoryStore {
       if (parentId !== null) {
         const parent = this.stmt.messageById.get(parentId);
         if (!parent || parent.conversation_rid !== rid) {
-          throw new BadRequestError(`Message ${parentId} is not in conversation '${conversationId}'.`, { param: "parentId" });
+          throw new BadRequestError(`Message ${parentId} is not in conversation '${conversationId}'.`, {
+            param: "parentId",
+          });
         }
       }
       this.stmt.deactivateSiblings.run(rid, parentId ?? 0);
@@ -570,7 +587,8 @@ export class HistoryStore {
   setActiveBranch(messageId: number): void {
     this.db.transaction(() => {
       let row = this.stmt.messageById.get(messageId);
-      if (!row) throw new NotFoundError(`No message with id ${messageId}.`, { param: "messageId", code: "message_not_found" });
+      if (!row)
+        throw new NotFoundError(`No message with id ${messageId}.`, { param: "messageId", code: "message_not_found" });
       while (row) {
         if (row.active === 0) {
           this.stmt.deactivateSiblings.run(row.conversation_rid, row.parent_id ?? 0);
@@ -597,7 +615,8 @@ export class HistoryStore {
   *exportConversations(ids?: readonly string[]): Generator<ExportConversation> {
     for (const id of ids ?? this.stmt.allConversationIds.all()) {
       const row = this.stmt.conversationById.get(id);
-      if (!row) throw new NotFoundError(`No conversation with id '${id}'.`, { param: "id", code: "conversation_not_found" });
+      if (!row)
+        throw new NotFoundError(`No conversation with id '${id}'.`, { param: "id", code: "conversation_not_found" });
       const { messageCount: _count, ...conversation } = toConversation(row);
       const messages = this.stmt.messagesOf.all(row.rid).map((m) => {
         const { conversationId: _c, ...rest } = toMessage(m, row.id);
@@ -608,7 +627,12 @@ export class HistoryStore {
   }
 
   exportJson(ids?: readonly string[]): ExportFile {
-    return { format: EXPORT_FORMAT, version: 1, exportedAt: this.now(), conversations: [...this.exportConversations(ids)] };
+    return {
+      format: EXPORT_FORMAT,
+      version: 1,
+      exportedAt: this.now(),
+      conversations: [...this.exportConversations(ids)],
+    };
   }
 
   /** The shown branch of each conversation as Markdown, for reading (import takes JSON only). */
@@ -616,7 +640,8 @@ export class HistoryStore {
     const parts: string[] = [];
     for (const id of ids ?? this.stmt.allConversationIds.all()) {
       const detail = this.getConversation(id);
-      if (!detail) throw new NotFoundError(`No conversation with id '${id}'.`, { param: "id", code: "conversation_not_found" });
+      if (!detail)
+        throw new NotFoundError(`No conversation with id '${id}'.`, { param: "id", code: "conversation_not_found" });
       parts.push(exportMarkdown(detail));
     }
     return parts.join("\n\n---\n\n");
@@ -631,9 +656,12 @@ export class HistoryStore {
     const parsed = ExportFileSchema.safeParse(file);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new BadRequestError(`Not a Hearth history export: ${issue?.message ?? "invalid"} at ${issue?.path.join(".") ?? "?"}.`, {
-        param: issue ? issue.path.join(".") : null,
-      });
+      throw new BadRequestError(
+        `Not a Hearth history export: ${issue?.message ?? "invalid"} at ${issue?.path.join(".") ?? "?"}.`,
+        {
+          param: issue ? issue.path.join(".") : null,
+        },
+      );
     }
     const onConflict = options.onConflict ?? "skip";
     const result: ImportResult = { imported: [], skipped: [] };
@@ -676,7 +704,9 @@ export class HistoryStore {
       if (m.parentId !== null) {
         const mapped = newIds.get(m.parentId);
         if (mapped === undefined) {
-          throw new BadRequestError(`Message ${m.id} of conversation '${conv.id}' comes before its parent ${m.parentId}.`);
+          throw new BadRequestError(
+            `Message ${m.id} of conversation '${conv.id}' comes before its parent ${m.parentId}.`,
+          );
         }
         parent = mapped;
       }
@@ -710,9 +740,14 @@ export class HistoryStore {
   // ---- helpers ----
 
   private ridOf(conversationId: string): number {
-    const row = this.db.prepare<[string], { rid: number }>("SELECT rid FROM conversations WHERE id = ?").get(conversationId);
+    const row = this.db
+      .prepare<[string], { rid: number }>("SELECT rid FROM conversations WHERE id = ?")
+      .get(conversationId);
     if (!row) {
-      throw new NotFoundError(`No conversation with id '${conversationId}'.`, { param: "id", code: "conversation_not_found" });
+      throw new NotFoundError(`No conversation with id '${conversationId}'.`, {
+        param: "id",
+        code: "conversation_not_found",
+      });
     }
     return row.rid;
   }
@@ -745,7 +780,8 @@ function threadOf(rows: readonly MessageRow[], conversationId: string, at?: numb
   const path: MessageRow[] = [];
   const target = at === undefined ? undefined : byId.get(at);
   if (target) {
-    for (let r: MessageRow | undefined = target; r; r = r.parent_id === null ? undefined : byId.get(r.parent_id)) path.unshift(r);
+    for (let r: MessageRow | undefined = target; r; r = r.parent_id === null ? undefined : byId.get(r.parent_id))
+      path.unshift(r);
   } else {
     const root = pick(0);
     if (root) path.push(root);

@@ -12,12 +12,17 @@ import type { Logger } from "../logger.js";
 function fromBodyParser(err: { type?: string; status?: number; limit?: number; message?: string }): HearthError | null {
   switch (err.type) {
     case "entity.parse.failed":
-      return new BadRequestError(`We could not parse the JSON body of your request: ${err.message ?? "invalid JSON"}.`, { code: "invalid_json" });
+      return new BadRequestError(
+        `We could not parse the JSON body of your request: ${err.message ?? "invalid JSON"}.`,
+        { code: "invalid_json" },
+      );
     case "entity.too.large":
       return new PayloadTooLargeError(err.limit ?? 0);
     case "encoding.unsupported":
     case "charset.unsupported":
-      return new HearthError(415, "invalid_request_error", err.message ?? "Unsupported encoding.", { code: "unsupported_encoding" });
+      return new HearthError(415, "invalid_request_error", err.message ?? "Unsupported encoding.", {
+        code: "unsupported_encoding",
+      });
     case "request.aborted":
       return new BadRequestError("The request was aborted while its body was being read.", { code: "request_aborted" });
     case "request.size.invalid":
@@ -68,9 +73,14 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
     if (err.status >= 500) log.error({ err: rawErr }, err.message);
     // V8's JSON.parse message quotes the body ('"{"api_key": "sk-..." is not valid JSON'): the client
     // gets it back (it is their own text), the log never does.
-    else log.debug({ status: err.status, code: err.code }, err.code === "invalid_json" ? "request body is not valid JSON" : err.message);
+    else
+      log.debug(
+        { status: err.status, code: err.code },
+        err.code === "invalid_json" ? "request body is not valid JSON" : err.message,
+      );
     const format = errorFormatOf(res);
-    const requestId = typeof res.getHeader("X-Request-ID") === "string" ? (res.getHeader("X-Request-ID") as string) : null;
+    const requestId =
+      typeof res.getHeader("X-Request-ID") === "string" ? (res.getHeader("X-Request-ID") as string) : null;
     if (res.headersSent) {
       // A stream already started: finish it with a final error event (STYLE.md #3).
       if (!res.writableEnded) {

@@ -32,9 +32,15 @@ export function addMethodNotAllowed(router: { stack?: Layer[] }): void {
   for (const [path, routes] of byPath) {
     // Catch-alls (the UI's SPA fallback) would turn every unknown path into a 405.
     if (path.includes("*")) continue;
-    const allowed = [...new Set(routes.flatMap((r) => Object.keys(r.methods)))].filter((m) => m !== "_all").map((m) => m.toUpperCase());
+    const allowed = [...new Set(routes.flatMap((r) => Object.keys(r.methods)))]
+      .filter((m) => m !== "_all")
+      .map((m) => m.toUpperCase());
     if (allowed.length === 0) continue;
     if (allowed.includes("GET") && !allowed.includes("HEAD")) allowed.push("HEAD");
-    routes.at(-1)!.all((req, _res, next) => next(new MethodNotAllowedError(req.method, req.originalUrl.split("?")[0] ?? "", allowed)));
+    routes
+      .at(-1)!
+      .all((req, _res, next) =>
+        next(new MethodNotAllowedError(req.method, req.originalUrl.split("?")[0] ?? "", allowed)),
+      );
   }
 }

@@ -21,7 +21,8 @@ interface Layer {
 export function labelRoutes(router: { stack?: Layer[] }, prefix = ""): void {
   for (const layer of router.stack ?? []) {
     if (layer.route) layer.route.hearthLabel = join(prefix, layer.route.path);
-    else if (layer.handle?.stack) labelRoutes(layer.handle, join(prefix, typeof layer.rawPath === "string" ? layer.rawPath : ""));
+    else if (layer.handle?.stack)
+      labelRoutes(layer.handle, join(prefix, typeof layer.rawPath === "string" ? layer.rawPath : ""));
   }
 }
 

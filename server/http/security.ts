@@ -53,7 +53,8 @@ function originAllowed(origin: string, host: string | undefined, allowList: read
 
 export function corsPolicy(config: Config): RequestHandler {
   return cors({
-    origin: (origin, cb) => cb(null, origin !== undefined && (config.corsOrigins.includes("*") || config.corsOrigins.includes(origin))),
+    origin: (origin, cb) =>
+      cb(null, origin !== undefined && (config.corsOrigins.includes("*") || config.corsOrigins.includes(origin))),
     methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
     allowedHeaders: ["Authorization", "Content-Type", "X-Request-ID", "X-Api-Key", "Anthropic-Version", "OpenAI-Beta"],
     exposedHeaders: ["X-Request-ID", "Retry-After"],
@@ -72,9 +73,15 @@ export function requestOriginGuard(config: Config): RequestHandler {
     if (!UNSAFE.has(req.method)) return next();
     const origin = req.headers.origin;
     if (origin && origin !== "null" && !originAllowed(origin, req.headers.host, config.corsOrigins)) {
-      return next(new ForbiddenError(`Origin '${origin}' is not allowed. Add it with --cors-origins to let that page call Hearth.`, { code: "invalid_origin" }));
+      return next(
+        new ForbiddenError(
+          `Origin '${origin}' is not allowed. Add it with --cors-origins to let that page call Hearth.`,
+          { code: "invalid_origin" },
+        ),
+      );
     }
-    if (origin === "null") return next(new ForbiddenError("Requests from opaque origins are not allowed.", { code: "invalid_origin" }));
+    if (origin === "null")
+      return next(new ForbiddenError("Requests from opaque origins are not allowed.", { code: "invalid_origin" }));
     const hasBody = req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
     if (hasBody && !req.is("application/json")) return next(new UnsupportedMediaTypeError(req.headers["content-type"]));
     next();
@@ -93,7 +100,9 @@ export function apiKeyAuth(apiKey: string | undefined, uiToken?: string): Reques
   return (req, _res, next) => {
     if (req.method === "OPTIONS") return next();
     const auth = req.headers.authorization;
-    const presented = auth?.startsWith("Bearer ") ? auth.slice(7).trim() : (req.headers["x-api-key"] as string | undefined);
+    const presented = auth?.startsWith("Bearer ")
+      ? auth.slice(7).trim()
+      : (req.headers["x-api-key"] as string | undefined);
     if (presented !== undefined) {
       const given = digest(presented);
       // Compare with every accepted token, so the time taken says nothing about which one matched.

@@ -19,7 +19,10 @@ export class SseWriter {
   private heartbeat: NodeJS.Timeout | null = null;
   private closed = false;
 
-  constructor(private readonly res: ServerResponse, heartbeatMs = 15_000) {
+  constructor(
+    private readonly res: ServerResponse,
+    heartbeatMs = 15_000,
+  ) {
     res.statusCode = 200;
     for (const [k, v] of Object.entries(SSE_HEADERS)) res.setHeader(k, v);
     res.flushHeaders();

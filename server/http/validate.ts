@@ -8,7 +8,11 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown): z.
   const issue = result.error.issues[0];
   const param = issue && issue.path.length > 0 ? issue.path.join(".") : null;
   let message = issue?.message ?? "Invalid request.";
-  if (issue?.code === "invalid_type" && issue.input === undefined && param) message = `Missing required parameter: '${param}'.`;
+  if (issue?.code === "invalid_type" && issue.input === undefined && param)
+    message = `Missing required parameter: '${param}'.`;
   else if (param) message = `Invalid '${param}': ${message}`;
-  throw new BadRequestError(message, { param, code: issue?.code === "invalid_type" && issue.input === undefined ? "missing_required_parameter" : "invalid_value" });
+  throw new BadRequestError(message, {
+    param,
+    code: issue?.code === "invalid_type" && issue.input === undefined ? "missing_required_parameter" : "invalid_value",
+  });
 }

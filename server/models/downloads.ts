@@ -21,7 +21,14 @@ import { GgufFileError } from "../engine/gguf-info.js";
 import { HearthError, NotFoundError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { STAGING_DIR, type ModelLibrary } from "./library.js";
-import { DownloadError, parseSource, planDownload, type DownloadRequest, type Fetcher, type PlannedFile } from "./sources.js";
+import {
+  DownloadError,
+  parseSource,
+  planDownload,
+  type DownloadRequest,
+  type Fetcher,
+  type PlannedFile,
+} from "./sources.js";
 
 export type DownloadState = "queued" | "downloading" | "paused" | "verifying" | "completed" | "failed" | "cancelled";
 
@@ -75,7 +82,15 @@ const JobFileSchema = z.object({
   source: z.string(),
   modelId: z.string(),
   createdAt: z.number(),
-  files: z.array(z.object({ url: z.string(), name: z.string(), size: z.number().optional(), sha256: z.string().optional(), etag: z.string().optional() })),
+  files: z.array(
+    z.object({
+      url: z.string(),
+      name: z.string(),
+      size: z.number().optional(),
+      sha256: z.string().optional(),
+      etag: z.string().optional(),
+    }),
+  ),
 });
 
 interface JobFile extends PlannedFile {
@@ -139,7 +154,8 @@ const TERMINAL: readonly DownloadState[] = ["completed", "failed", "cancelled"];
 export function describeNetworkError(err: unknown, url: string): DownloadError {
   const host = new URL(url).host;
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
-  const code = cause?.code ?? (err as NodeJS.ErrnoException)?.code ?? ((err as Error)?.name === "TimeoutError" ? "ETIMEDOUT" : "");
+  const code =
+    cause?.code ?? (err as NodeJS.ErrnoException)?.code ?? ((err as Error)?.name === "TimeoutError" ? "ETIMEDOUT" : "");
   switch (code) {
     case "ENOTFOUND":
     case "EAI_AGAIN":
@@ -158,7 +174,11 @@ export function describeNetworkError(err: unknown, url: string): DownloadError {
     case "DEPTH_ZERO_SELF_SIGNED_CERT":
       return new DownloadError(`The TLS certificate of ${host} was refused (${code}).`);
     default:
-      return new DownloadError(`The connection to ${host} failed${code ? ` (${code})` : `: ${cause?.message ?? (err as Error)?.message ?? String(err)}`}.`, false, true);
+      return new DownloadError(
+        `The connection to ${host} failed${code ? ` (${code})` : `: ${cause?.message ?? (err as Error)?.message ?? String(err)}`}.`,
+        false,
+        true,
+      );
   }
 }
 
@@ -188,7 +208,9 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
     this.setMaxListeners(0);
     this.stagingRoot = path.join(path.resolve(options.modelsDir), STAGING_DIR);
     const fetcher: Fetcher = options.fetcher ?? ((url, init) => fetch(url, init));
-    this.fetcher = options.hfToken ? withTokenFor(new URL(options.hfEndpoint).origin, options.hfToken, fetcher) : fetcher;
+    this.fetcher = options.hfToken
+      ? withTokenFor(new URL(options.hfEndpoint).origin, options.hfToken, fetcher)
+      : fetcher;
   }
 
   private get connectTimeoutMs(): number {
@@ -202,14 +224,20 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
       for (const d of dirs) {
         const dir = path.join(this.stagingRoot, d.name);
         if (!d.isDirectory() || this.jobs.has(d.name)) continue;
-        const saved = JobFileSchema.safeParse(await fsp.readFile(path.join(dir, "job.json"), "utf8").then(JSON.parse).catch(() => null));
+        const saved = JobFileSchema.safeParse(
+          await fsp
+            .readFile(path.join(dir, "job.json"), "utf8")
+            .then(JSON.parse)
+            .catch(() => null),
+        );
         if (!saved.success || saved.data.id !== d.name) {
           // Leftovers of an import or a download that never got going.
           await fsp.rm(dir, { recursive: true, force: true });
           continue;
         }
         const files: JobFile[] = [];
-        for (const f of saved.data.files) files.push({ ...f, bytes: (await fsp.stat(path.join(dir, `${f.name}.part`)).catch(() => null))?.size ?? 0 });
+        for (const f of saved.data.files)
+          files.push({ ...f, bytes: (await fsp.stat(path.join(dir, `${f.name}.part`)).catch(() => null))?.size ?? 0 });
         const job = this.newJob(saved.data.id, saved.data.source, saved.data.modelId, files, saved.data.createdAt);
         job.state = "paused";
         job.error = "Interrupted when Hearth stopped; resume to continue.";
@@ -241,7 +269,11 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
     const signal = AbortSignal.timeout(this.connectTimeoutMs);
     let plan;
     try {
-      plan = await planDownload(parsed, request, { hfEndpoint: this.options.hfEndpoint, fetcher: this.fetcher, signal });
+      plan = await planDownload(parsed, request, {
+        hfEndpoint: this.options.hfEndpoint,
+        fetcher: this.fetcher,
+        signal,
+      });
     } catch (err) {
       if (err instanceof HearthError) throw err;
       throw describeNetworkError(err, parsed.kind === "url" ? parsed.url : this.options.hfEndpoint);
@@ -249,13 +281,29 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
     await this.options.library.ready();
     const existing = plan.files.find((f) => fs.existsSync(path.join(this.options.modelsDir, f.name)));
     if (existing) {
-      throw new HearthError(409, "invalid_request_error", `${existing.name} is already in the models folder.`, { param: "source", code: "already_exists" });
+      throw new HearthError(409, "invalid_request_error", `${existing.name} is already in the models folder.`, {
+        param: "source",
+        code: "already_exists",
+      });
     }
-    const busy = [...this.jobs.values()].find((j) => !TERMINAL.includes(j.state) && j.files.some((f) => plan.files.some((p) => p.name === f.name)));
+    const busy = [...this.jobs.values()].find(
+      (j) => !TERMINAL.includes(j.state) && j.files.some((f) => plan.files.some((p) => p.name === f.name)),
+    );
     if (busy) {
-      throw new HearthError(409, "invalid_request_error", `${plan.files[0]!.name} is already being downloaded (download ${busy.id}).`, { param: "source", code: "already_downloading" });
+      throw new HearthError(
+        409,
+        "invalid_request_error",
+        `${plan.files[0]!.name} is already being downloaded (download ${busy.id}).`,
+        { param: "source", code: "already_downloading" },
+      );
     }
-    const job = this.newJob(`dl_${crypto.randomBytes(8).toString("hex")}`, request.source, plan.modelId, plan.files.map((f) => ({ ...f, bytes: 0 })), Date.now());
+    const job = this.newJob(
+      `dl_${crypto.randomBytes(8).toString("hex")}`,
+      request.source,
+      plan.modelId,
+      plan.files.map((f) => ({ ...f, bytes: 0 })),
+      Date.now(),
+    );
     job.started = deferred();
     await fsp.mkdir(this.dir(job), { recursive: true });
     await this.persist(job);
@@ -281,7 +329,13 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
     else if (job.state === "downloading") {
       job.controller?.abort(new Stop("pause"));
       await job.run;
-    } else if (job.state !== "paused") throw new HearthError(409, "invalid_request_error", `The download is ${job.state}; only a running download can be paused.`, { code: "invalid_state" });
+    } else if (job.state !== "paused")
+      throw new HearthError(
+        409,
+        "invalid_request_error",
+        `The download is ${job.state}; only a running download can be paused.`,
+        { code: "invalid_state" },
+      );
     return this.snapshot(job);
   }
 
@@ -290,7 +344,12 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
     const job = this.job(id);
     if (job.state !== "paused") {
       if (job.state === "queued" || job.state === "downloading") return this.snapshot(job);
-      throw new HearthError(409, "invalid_request_error", `The download is ${job.state}; only a paused download can be resumed.`, { code: "invalid_state" });
+      throw new HearthError(
+        409,
+        "invalid_request_error",
+        `The download is ${job.state}; only a paused download can be resumed.`,
+        { code: "invalid_state" },
+      );
     }
     job.error = null;
     this.setState(job, "queued");
@@ -332,7 +391,22 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
   }
 
   private newJob(id: string, source: string, modelId: string, files: JobFile[], createdAt: number): Job {
-    return { id, source, modelId, state: "queued", files, error: null, createdAt, updatedAt: Date.now(), controller: null, run: null, started: null, receivedAny: false, samples: [], lastEmit: 0 };
+    return {
+      id,
+      source,
+      modelId,
+      state: "queued",
+      files,
+      error: null,
+      createdAt,
+      updatedAt: Date.now(),
+      controller: null,
+      run: null,
+      started: null,
+      receivedAny: false,
+      samples: [],
+      lastEmit: 0,
+    };
   }
 
   private dir(job: Job): string {
@@ -340,7 +414,13 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
   }
 
   private async persist(job: Job): Promise<void> {
-    const data = { id: job.id, source: job.source, modelId: job.modelId, createdAt: job.createdAt, files: job.files.map(({ url, name, size, sha256, etag }) => ({ url, name, size, sha256, etag })) };
+    const data = {
+      id: job.id,
+      source: job.source,
+      modelId: job.modelId,
+      createdAt: job.createdAt,
+      files: job.files.map(({ url, name, size, sha256, etag }) => ({ url, name, size, sha256, etag })),
+    };
     const file = path.join(this.dir(job), "job.json");
     await fsp.writeFile(`${file}.tmp`, JSON.stringify(data));
     await fsp.rename(`${file}.tmp`, file);
@@ -394,7 +474,10 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
       job.started?.resolve();
       return;
     }
-    job.error = err instanceof HearthError || err instanceof GgufFileError ? err.message : `The download failed: ${(err as Error)?.message ?? String(err)}`;
+    job.error =
+      err instanceof HearthError || err instanceof GgufFileError
+        ? err.message
+        : `The download failed: ${(err as Error)?.message ?? String(err)}`;
     this.options.logger.warn({ download: job.id, source: job.source, err: job.error }, "model download failed");
     await fsp.rm(this.dir(job), { recursive: true, force: true }).catch(() => undefined);
     this.setState(job, "failed");
@@ -423,9 +506,14 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
         if (file.bytes > before) failures = 0;
         failures++;
         const retries = this.options.retries ?? 5;
-        this.options.logger.debug({ download: job.id, file: file.name, bytes: file.bytes, failures, err: (err as Error).message }, "download interrupted");
+        this.options.logger.debug(
+          { download: job.id, file: file.name, bytes: file.bytes, failures, err: (err as Error).message },
+          "download interrupted",
+        );
         if (failures > retries) {
-          throw new Interrupted(`The connection kept failing (${(err as Error).message}); paused at ${file.bytes} bytes of ${file.name}. Resume to continue.`);
+          throw new Interrupted(
+            `The connection kept failing (${(err as Error).message}); paused at ${file.bytes} bytes of ${file.name}. Resume to continue.`,
+          );
         }
         await sleep((this.options.retryDelayMs ?? 500) * 2 ** (failures - 1), signal);
       }
@@ -438,7 +526,8 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
     if (file.hash && file.hashedBytes === file.bytes) return;
     const hash = crypto.createHash("sha256");
     if (file.bytes > 0) {
-      for await (const chunk of fs.createReadStream(part, { start: 0, end: file.bytes - 1 })) hash.update(chunk as Buffer);
+      for await (const chunk of fs.createReadStream(part, { start: 0, end: file.bytes - 1 }))
+        hash.update(chunk as Buffer);
     }
     file.hash = hash;
     file.hashedBytes = file.bytes;
@@ -462,7 +551,10 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
       arm(this.connectTimeoutMs, () =>
         job.receivedAny
           ? new Interrupted(`no answer from ${host} within ${seconds(this.connectTimeoutMs)}`)
-          : new DownloadError(`${host} did not answer within ${seconds(this.connectTimeoutMs)}: you may be offline, or the server is down.`, true),
+          : new DownloadError(
+              `${host} did not answer within ${seconds(this.connectTimeoutMs)}: you may be offline, or the server is down.`,
+              true,
+            ),
       );
       const offset = file.bytes;
       const { res, linkedSize, linkedSha } = await this.request(file.url, offset, file.etag, attempt.signal);
@@ -479,11 +571,24 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
         throw new Interrupted("the server refused the resume position");
       }
       if (res.status === 401 || res.status === 403) {
-        throw new DownloadError(`${new URL(file.url).host} refused access to ${file.name} (HTTP ${res.status}): the model is private or gated and needs an access token.`, false, false, 403);
+        throw new DownloadError(
+          `${new URL(file.url).host} refused access to ${file.name} (HTTP ${res.status}): the model is private or gated and needs an access token.`,
+          false,
+          false,
+          403,
+        );
       }
-      if (res.status === 404 || res.status === 410) throw new DownloadError(`${file.name} was not found at ${new URL(file.url).host} (HTTP ${res.status}).`, false, false, 404);
-      if (res.status >= 500 || res.status === 429) throw new DownloadError(`${new URL(file.url).host} answered HTTP ${res.status}.`, false, true);
-      if (res.status !== 200 && res.status !== 206) throw new DownloadError(`${new URL(file.url).host} answered HTTP ${res.status} for ${file.name}.`);
+      if (res.status === 404 || res.status === 410)
+        throw new DownloadError(
+          `${file.name} was not found at ${new URL(file.url).host} (HTTP ${res.status}).`,
+          false,
+          false,
+          404,
+        );
+      if (res.status >= 500 || res.status === 429)
+        throw new DownloadError(`${new URL(file.url).host} answered HTTP ${res.status}.`, false, true);
+      if (res.status !== 200 && res.status !== 206)
+        throw new DownloadError(`${new URL(file.url).host} answered HTTP ${res.status} for ${file.name}.`);
       let start = offset;
       if (res.status === 200 && offset > 0) {
         // The server ignored the Range (or the file changed and If-Range said so): start over.
@@ -494,11 +599,15 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
       }
       if (res.status === 206) {
         const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get("content-range") ?? "");
-        if (!m || Number(m[1]) !== offset) throw new DownloadError(`${new URL(file.url).host} sent the wrong part of ${file.name} (Content-Range: ${res.headers.get("content-range")}).`);
+        if (!m || Number(m[1]) !== offset)
+          throw new DownloadError(
+            `${new URL(file.url).host} sent the wrong part of ${file.name} (Content-Range: ${res.headers.get("content-range")}).`,
+          );
         if (m[3] !== "*") this.checkDeclaredSize(file, Number(m[3]));
       } else {
         const length = res.headers.get("content-length");
-        if (length !== null && res.headers.get("content-encoding") === null) this.checkDeclaredSize(file, Number(length));
+        if (length !== null && res.headers.get("content-encoding") === null)
+          this.checkDeclaredSize(file, Number(length));
       }
       const etag = res.headers.get("etag");
       if (etag && !etag.startsWith("W/") && etag !== file.etag) {
@@ -533,14 +642,19 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
       const flush = () => (flushing = flushing.then(writeOut));
       clearTimeout(timer);
       let lastByteAt = Date.now();
-      const watchdog = setInterval(() => {
-        if (Date.now() - lastByteAt > stallMs) attempt.abort(stalled());
-        else if (pendingBytes > 0 && Date.now() - lastFlushAt >= 250) flush().catch(() => undefined);
-      }, Math.max(20, Math.min(250, stallMs / 4)));
+      const watchdog = setInterval(
+        () => {
+          if (Date.now() - lastByteAt > stallMs) attempt.abort(stalled());
+          else if (pendingBytes > 0 && Date.now() - lastFlushAt >= 250) flush().catch(() => undefined);
+        },
+        Math.max(20, Math.min(250, stallMs / 4)),
+      );
       try {
         for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
           if (file.size !== undefined && file.bytes + pendingBytes + chunk.byteLength > file.size) {
-            throw new DownloadError(`${file.name} is larger than the ${file.size} bytes the source announced: size mismatch, download rejected.`);
+            throw new DownloadError(
+              `${file.name} is larger than the ${file.size} bytes the source announced: size mismatch, download rejected.`,
+            );
           }
           pending.push(chunk);
           pendingBytes += chunk.byteLength;
@@ -582,7 +696,9 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
   private checkDeclaredSize(file: JobFile, total: number): void {
     if (!Number.isFinite(total)) return;
     if (file.size !== undefined && file.size !== total) {
-      throw new DownloadError(`${file.name} should be ${file.size} bytes but the server sends ${total}: size mismatch, download rejected.`);
+      throw new DownloadError(
+        `${file.name} should be ${file.size} bytes but the server sends ${total}: size mismatch, download rejected.`,
+      );
     }
     file.size = total;
   }
@@ -591,7 +707,12 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
    * GET with a Range from `offset`, following redirects by hand: Hugging Face puts the file's size
    * and sha256 (X-Linked-Size, X-Linked-ETag) on the redirect to its CDN, which fetch would hide.
    */
-  private async request(url: string, offset: number, etag: string | undefined, signal: AbortSignal): Promise<{ res: Response; linkedSize?: number; linkedSha?: string }> {
+  private async request(
+    url: string,
+    offset: number,
+    etag: string | undefined,
+    signal: AbortSignal,
+  ): Promise<{ res: Response; linkedSize?: number; linkedSha?: string }> {
     let current = url;
     let linkedSize: number | undefined;
     let linkedSha: string | undefined;
@@ -623,11 +744,17 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
     for (const file of job.files) {
       const part = path.join(dir, `${file.name}.part`);
       const { size } = await fsp.stat(part);
-      if (file.size !== undefined && size !== file.size) throw new DownloadError(`${file.name} has ${size} bytes, not the ${file.size} expected: size mismatch, download rejected.`);
+      if (file.size !== undefined && size !== file.size)
+        throw new DownloadError(
+          `${file.name} has ${size} bytes, not the ${file.size} expected: size mismatch, download rejected.`,
+        );
       if (file.sha256) {
         await this.ensureHash(file, part);
         const digest = file.hash!.copy().digest("hex");
-        if (digest !== file.sha256) throw new DownloadError(`${file.name} does not match its published sha256 (expected ${file.sha256}, got ${digest}): checksum mismatch, download rejected.`);
+        if (digest !== file.sha256)
+          throw new DownloadError(
+            `${file.name} does not match its published sha256 (expected ${file.sha256}, got ${digest}): checksum mismatch, download rejected.`,
+          );
       }
       await fsp.rename(part, path.join(dir, file.name));
     }
@@ -635,12 +762,19 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
     try {
       await this.options.library.readFacts(staged);
     } catch (err) {
-      if (err instanceof GgufFileError) throw new DownloadError(`The downloaded file is not a usable model: ${err.reason}`);
+      if (err instanceof GgufFileError)
+        throw new DownloadError(`The downloaded file is not a usable model: ${err.reason}`);
       throw err;
     }
     const targets = job.files.map((f) => path.join(this.options.modelsDir, f.name));
     for (const t of targets) {
-      if (fs.existsSync(t)) throw new HearthError(409, "invalid_request_error", `${path.basename(t)} appeared in the models folder meanwhile.`, { code: "already_exists" });
+      if (fs.existsSync(t))
+        throw new HearthError(
+          409,
+          "invalid_request_error",
+          `${path.basename(t)} appeared in the models folder meanwhile.`,
+          { code: "already_exists" },
+        );
     }
     for (const [i, t] of targets.entries()) await fsp.rename(staged[i]!, t);
     await fsp.rm(dir, { recursive: true, force: true });
@@ -677,7 +811,10 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
     const total = known ? job.files.reduce((s, f) => s + (f.size ?? 0), 0) : null;
     const first = job.samples[0];
     const last = job.samples[job.samples.length - 1];
-    const speed = job.state === "downloading" && first && last && last.t > first.t ? ((last.bytes - first.bytes) * 1000) / (last.t - first.t) : 0;
+    const speed =
+      job.state === "downloading" && first && last && last.t > first.t
+        ? ((last.bytes - first.bytes) * 1000) / (last.t - first.t)
+        : 0;
     return {
       id: job.id,
       source: job.source,

@@ -227,14 +227,33 @@ export class ModelLibrary {
     const stats = await Promise.all(found.files.map((f) => fsp.stat(f).catch(() => null)));
     const sizeBytes = stats.reduce((sum, s) => sum + (s?.size ?? 0), 0);
     const modifiedAt = Math.max(0, ...stats.map((s) => s?.mtimeMs ?? 0));
-    const base = { id, file: found.files[0]!, files: found.files, location: found.location, folder: found.folder, sizeBytes, modifiedAt };
+    const base = {
+      id,
+      file: found.files[0]!,
+      files: found.files,
+      location: found.location,
+      folder: found.folder,
+      sizeBytes,
+      modifiedAt,
+    };
     if (found.error) return { ...base, status: "invalid", error: found.error };
-    if (previous && previous.sizeBytes === sizeBytes && previous.modifiedAt === modifiedAt && previous.file === base.file) {
+    if (
+      previous &&
+      previous.sizeBytes === sizeBytes &&
+      previous.modifiedAt === modifiedAt &&
+      previous.file === base.file
+    ) {
       return { ...previous, ...base };
     }
     try {
       const facts = await this.readFacts(found.files);
-      if (facts.kind === "projector") return { ...base, status: "invalid", error: "A vision/audio projector (mmproj), not a model that runs on its own.", facts };
+      if (facts.kind === "projector")
+        return {
+          ...base,
+          status: "invalid",
+          error: "A vision/audio projector (mmproj), not a model that runs on its own.",
+          facts,
+        };
       return { ...base, status: "ok", facts };
     } catch (err) {
       const reason = err instanceof GgufFileError ? err.reason : `Unreadable: ${(err as Error).message}`;
@@ -248,25 +267,47 @@ export class ModelLibrary {
    * renamed, so it never shows half-written) or by symbolic link. The source must read as a GGUF.
    */
   async importFile(source: string, options: { mode: "copy" | "link"; name?: string }): Promise<LibraryModel> {
-    if (!path.isAbsolute(source)) throw new BadRequestError("'path' must be an absolute path to a .gguf file.", { param: "path" });
+    if (!path.isAbsolute(source))
+      throw new BadRequestError("'path' must be an absolute path to a .gguf file.", { param: "path" });
     const real = await fsp.realpath(source).catch(() => null);
-    if (!real || !(await fsp.stat(real)).isFile()) throw new BadRequestError(`No file at ${source}.`, { param: "path", code: "file_not_found" });
+    if (!real || !(await fsp.stat(real)).isFile())
+      throw new BadRequestError(`No file at ${source}.`, { param: "path", code: "file_not_found" });
     if (!/\.gguf$/i.test(real)) throw new BadRequestError("Only .gguf files can be imported.", { param: "path" });
     const sourceNames = splitPartNames(path.basename(real));
     const sources = sourceNames.map((n) => path.join(path.dirname(real), n));
-    const targetNames = options.name !== undefined ? splitPartNames(safeGgufFileName(options.name, "name")) : sourceNames.map((n) => safeGgufFileName(n, "path"));
-    if (targetNames.length !== sources.length) throw new BadRequestError("'name' must name a split model the same way as the source (name-00001-of-0000N.gguf).", { param: "name" });
-    for (const s of sources) if (!fs.existsSync(s)) throw new BadRequestError(`Part ${path.basename(s)} of the split model is missing.`, { param: "path", code: "file_not_found" });
+    const targetNames =
+      options.name !== undefined
+        ? splitPartNames(safeGgufFileName(options.name, "name"))
+        : sourceNames.map((n) => safeGgufFileName(n, "path"));
+    if (targetNames.length !== sources.length)
+      throw new BadRequestError(
+        "'name' must name a split model the same way as the source (name-00001-of-0000N.gguf).",
+        { param: "name" },
+      );
+    for (const s of sources)
+      if (!fs.existsSync(s))
+        throw new BadRequestError(`Part ${path.basename(s)} of the split model is missing.`, {
+          param: "path",
+          code: "file_not_found",
+        });
     try {
       await this.readFacts(sources);
     } catch (err) {
-      if (err instanceof GgufFileError) throw new BadRequestError(`${path.basename(real)} cannot be imported: ${err.reason}`, { param: "path", code: "invalid_model_file" });
+      if (err instanceof GgufFileError)
+        throw new BadRequestError(`${path.basename(real)} cannot be imported: ${err.reason}`, {
+          param: "path",
+          code: "invalid_model_file",
+        });
       throw err;
     }
     const dir = path.resolve(this.options.modelsDir);
     const targets = targetNames.map((n) => path.join(dir, n));
     for (const t of targets) {
-      if (fs.existsSync(t)) throw new HearthError(409, "invalid_request_error", `${path.basename(t)} is already in the models folder.`, { param: "name", code: "already_exists" });
+      if (fs.existsSync(t))
+        throw new HearthError(409, "invalid_request_error", `${path.basename(t)} is already in the models folder.`, {
+          param: "name",
+          code: "already_exists",
+        });
     }
     if (options.mode === "link") {
       for (const [i, t] of targets.entries()) await linkFile(sources[i]!, t);
@@ -289,20 +330,25 @@ export class ModelLibrary {
   /** Throws unless the model's files are in the models folder (Hearth deletes nothing elsewhere). */
   assertDeletable(model: LibraryModel): void {
     if (model.location !== "managed") {
-      throw new BadRequestError(`'${model.id}' lives outside the models folder (${model.folder}); remove it there, or remove the folder from the library.`, {
-        code: "not_in_models_folder",
-      });
+      throw new BadRequestError(
+        `'${model.id}' lives outside the models folder (${model.folder}); remove it there, or remove the folder from the library.`,
+        {
+          code: "not_in_models_folder",
+        },
+      );
     }
   }
 
   /** Removes a model's files from the models folder (a linked model loses only its link). */
   async deleteFiles(id: string): Promise<void> {
     const model = this.models.get(id);
-    if (!model) throw new NotFoundError(`The model '${id}' does not exist.`, { param: "model", code: "model_not_found" });
+    if (!model)
+      throw new NotFoundError(`The model '${id}' does not exist.`, { param: "model", code: "model_not_found" });
     this.assertDeletable(model);
     const root = path.resolve(this.options.modelsDir) + path.sep;
     for (const f of model.files) {
-      if (!path.resolve(f).startsWith(root)) throw new BadRequestError(`Refusing to delete ${f}: it is outside the models folder.`);
+      if (!path.resolve(f).startsWith(root))
+        throw new BadRequestError(`Refusing to delete ${f}: it is outside the models folder.`);
       await fsp.rm(f, { force: true });
     }
     await this.scan();

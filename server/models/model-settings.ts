@@ -27,7 +27,10 @@ export class ModelSettingsStore {
   private writing: Promise<void> = Promise.resolve();
 
   /** Reads the file; a missing or unreadable file means no overrides (logged by the caller). */
-  constructor(private readonly file: string | null, onError?: (err: Error) => void) {
+  constructor(
+    private readonly file: string | null,
+    onError?: (err: Error) => void,
+  ) {
     if (!file) return;
     try {
       this.values = FileSchema.parse(JSON.parse(fs.readFileSync(file, "utf8")));
@@ -60,12 +63,14 @@ export class ModelSettingsStore {
     if (!file) return Promise.resolve();
     const text = `${JSON.stringify(this.values, null, 2)}\n`;
     // Writes are chained so an older snapshot never lands after a newer one.
-    this.writing = this.writing.catch(() => undefined).then(async () => {
-      await fsp.mkdir(path.dirname(file), { recursive: true });
-      const tmp = `${file}.${process.pid}.tmp`;
-      await fsp.writeFile(tmp, text);
-      await fsp.rename(tmp, file);
-    });
+    this.writing = this.writing
+      .catch(() => undefined)
+      .then(async () => {
+        await fsp.mkdir(path.dirname(file), { recursive: true });
+        const tmp = `${file}.${process.pid}.tmp`;
+        await fsp.writeFile(tmp, text);
+        await fsp.rename(tmp, file);
+      });
     return this.writing;
   }
 }

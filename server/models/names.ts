@@ -23,10 +23,13 @@ export function looksLikePathTraversal(name: string): boolean {
 export function assertSafeModelName(name: string, param = "model"): void {
   // eslint-disable-next-line no-control-regex
   if (looksLikePathTraversal(name) || /[\u0000-\u001f\u007f]/.test(name)) {
-    throw new BadRequestError(`'${name.replace(/[^\x20-\x7e]/g, "?")}' is not a valid model name: model names cannot be paths.`, {
-      param,
-      code: "invalid_model_name",
-    });
+    throw new BadRequestError(
+      `'${name.replace(/[^\x20-\x7e]/g, "?")}' is not a valid model name: model names cannot be paths.`,
+      {
+        param,
+        code: "invalid_model_name",
+      },
+    );
   }
 }
 
@@ -42,10 +45,13 @@ export function safeGgufFileName(name: string, param: string): string {
     /^[\w][\w.+\-() ]*\.gguf$/i.test(name) &&
     !name.startsWith(".");
   if (!ok) {
-    throw new BadRequestError(`'${name.slice(0, 80)}' is not a usable model file name: use letters, digits, '.', '-', '_' and end with .gguf.`, {
-      param,
-      code: "invalid_file_name",
-    });
+    throw new BadRequestError(
+      `'${name.slice(0, 80)}' is not a usable model file name: use letters, digits, '.', '-', '_' and end with .gguf.`,
+      {
+        param,
+        code: "invalid_file_name",
+      },
+    );
   }
   return name;
 }

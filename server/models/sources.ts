@@ -14,11 +14,17 @@ export const DownloadRequestSchema = z.object({
   /** `hf:owner/repo/file.gguf`, `hf:owner/repo:Q4_K_M`, `owner/repo`, a huggingface.co URL, or any http(s) URL of a .gguf. */
   source: z.string().trim().min(1).max(2000),
   /** For a repository: which quantization to take (e.g. "Q4_K_M"). Defaults to Q4_K_M when the repository has several. */
-  quantization: z.string().regex(/^[\w.-]{1,40}$/, "must be a quantization name such as Q4_K_M").optional(),
+  quantization: z
+    .string()
+    .regex(/^[\w.-]{1,40}$/, "must be a quantization name such as Q4_K_M")
+    .optional(),
   /** The name to save a plain URL's file as. Defaults to the URL's last path segment. */
   fileName: z.string().min(1).max(200).optional(),
   /** Expected sha256 (hex) of a single-file download, when the source does not publish one. */
-  sha256: z.string().regex(/^[a-fA-F0-9]{64}$/, "must be 64 hex digits").optional(),
+  sha256: z
+    .string()
+    .regex(/^[a-fA-F0-9]{64}$/, "must be 64 hex digits")
+    .optional(),
 });
 export type DownloadRequest = z.infer<typeof DownloadRequestSchema>;
 
@@ -46,7 +52,12 @@ export interface DownloadPlan {
 
 /** A network or upstream failure, worded for a person; `offline` when the host could not be reached at all. */
 export class DownloadError extends HearthError {
-  constructor(message: string, readonly offline = false, readonly retryable = false, status = 502) {
+  constructor(
+    message: string,
+    readonly offline = false,
+    readonly retryable = false,
+    status = 502,
+  ) {
     super(status, "server_error", message, { code: offline ? "host_unreachable" : "download_failed" });
   }
 }
@@ -57,7 +68,8 @@ const HF_HOSTS = new Set(["huggingface.co", "www.huggingface.co", "hf.co"]);
 
 function repoOf(owner: string, name: string): string {
   for (const part of [owner, name]) {
-    if (!NAME.test(part) || part.includes("..")) throw new BadRequestError(`'${owner}/${name}' is not a Hugging Face repository name.`, { param: "source" });
+    if (!NAME.test(part) || part.includes(".."))
+      throw new BadRequestError(`'${owner}/${name}' is not a Hugging Face repository name.`, { param: "source" });
   }
   return `${owner}/${name}`;
 }
@@ -65,13 +77,17 @@ function repoOf(owner: string, name: string): string {
 function revisionOf(rev: string | undefined): string {
   if (rev === undefined || rev === "") return "main";
   const decoded = decodeURIComponent(rev);
-  if (!REVISION.test(decoded) || decoded.split("/").includes("..")) throw new BadRequestError(`'${rev}' is not a valid revision.`, { param: "source" });
+  if (!REVISION.test(decoded) || decoded.split("/").includes(".."))
+    throw new BadRequestError(`'${rev}' is not a valid revision.`, { param: "source" });
   return decoded;
 }
 
 function filePathOf(segments: string[]): string {
   const decoded = segments.map((s) => decodeURIComponent(s));
-  if (decoded.length === 0 || decoded.some((s) => s === "" || s === "." || s === ".." || s.includes("\\") || s.includes("\0"))) {
+  if (
+    decoded.length === 0 ||
+    decoded.some((s) => s === "" || s === "." || s === ".." || s.includes("\\") || s.includes("\0"))
+  ) {
     throw new BadRequestError("The file path in the source is not valid.", { param: "source" });
   }
   return decoded.join("/");
@@ -99,26 +115,49 @@ export function parseSource(source: string, hfEndpoint: string, quantization?: s
     const endpointHost = new URL(hfEndpoint).host;
     if (HF_HOSTS.has(url.hostname) || url.host === endpointHost) {
       const base = new URL(hfEndpoint).pathname.replace(/\/+$/, "");
-      const p = url.host === endpointHost && base && url.pathname.startsWith(base) ? url.pathname.slice(base.length) : url.pathname;
+      const p =
+        url.host === endpointHost && base && url.pathname.startsWith(base)
+          ? url.pathname.slice(base.length)
+          : url.pathname;
       const segs = p.split("/").filter(Boolean);
       const [owner, name, action, rev, ...file] = segs;
       const isHfHost = HF_HOSTS.has(url.hostname);
       // On a mirror's host only the repository URL forms are Hugging Face; anything else there is a plain file.
-      if (!isHfHost && !(action === "resolve" || action === "blob" || action === "tree")) return { kind: "url", url: url.toString() };
-      if (owner && name && !action) return { kind: "hf-repo", repo: repoOf(owner, name), revision: "main", ...(quantization ? { quantization } : {}) };
-      if (owner && name && action === "tree" && rev) return { kind: "hf-repo", repo: repoOf(owner, name), revision: revisionOf(rev), ...(quantization ? { quantization } : {}) };
+      if (!isHfHost && !(action === "resolve" || action === "blob" || action === "tree"))
+        return { kind: "url", url: url.toString() };
+      if (owner && name && !action)
+        return {
+          kind: "hf-repo",
+          repo: repoOf(owner, name),
+          revision: "main",
+          ...(quantization ? { quantization } : {}),
+        };
+      if (owner && name && action === "tree" && rev)
+        return {
+          kind: "hf-repo",
+          repo: repoOf(owner, name),
+          revision: revisionOf(rev),
+          ...(quantization ? { quantization } : {}),
+        };
       if (owner && name && (action === "resolve" || action === "blob") && rev && file.length > 0) {
         return { kind: "hf-file", repo: repoOf(owner, name), revision: revisionOf(rev), file: filePathOf(file) };
       }
-      throw new BadRequestError("This Hugging Face URL names neither a repository nor a file (…/resolve/<revision>/<file>.gguf).", { param: "source" });
+      throw new BadRequestError(
+        "This Hugging Face URL names neither a repository nor a file (…/resolve/<revision>/<file>.gguf).",
+        { param: "source" },
+      );
     }
     return { kind: "url", url: url.toString() };
   }
   const m = /^([\w][\w.-]*)\/([\w][\w.-]*)$/.exec(s);
-  if (m) return { kind: "hf-repo", repo: repoOf(m[1]!, m[2]!), revision: "main", ...(quantization ? { quantization } : {}) };
-  throw new BadRequestError("'source' must be hf:owner/repo/file.gguf, owner/repo (with a quantization), a huggingface.co URL or an http(s) URL.", {
-    param: "source",
-  });
+  if (m)
+    return { kind: "hf-repo", repo: repoOf(m[1]!, m[2]!), revision: "main", ...(quantization ? { quantization } : {}) };
+  throw new BadRequestError(
+    "'source' must be hf:owner/repo/file.gguf, owner/repo (with a quantization), a huggingface.co URL or an http(s) URL.",
+    {
+      param: "source",
+    },
+  );
 }
 
 /** `<endpoint>/<repo>/resolve/<revision>/<file>`, each part escaped. */
@@ -134,13 +173,29 @@ interface HfSibling {
 }
 
 const HfModelSchema = z.looseObject({
-  siblings: z.array(z.looseObject({ rfilename: z.string(), size: z.number().optional(), lfs: z.looseObject({ sha256: z.string().optional(), oid: z.string().optional(), size: z.number().optional() }).optional() })).default([]),
+  siblings: z
+    .array(
+      z.looseObject({
+        rfilename: z.string(),
+        size: z.number().optional(),
+        lfs: z
+          .looseObject({ sha256: z.string().optional(), oid: z.string().optional(), size: z.number().optional() })
+          .optional(),
+      }),
+    )
+    .default([]),
 });
 
 export type Fetcher = (url: string, init: RequestInit) => Promise<Response>;
 
 /** Lists a repository's files (names, sizes, sha256) through the Hugging Face API. */
-async function listRepo(hfEndpoint: string, repo: string, revision: string, fetcher: Fetcher, signal: AbortSignal): Promise<HfSibling[]> {
+async function listRepo(
+  hfEndpoint: string,
+  repo: string,
+  revision: string,
+  fetcher: Fetcher,
+  signal: AbortSignal,
+): Promise<HfSibling[]> {
   const base = hfEndpoint.replace(/\/+$/, "");
   const url = `${base}/api/models/${repo}${revision === "main" ? "" : `/revision/${encodeURIComponent(revision)}`}?blobs=true`;
   const res = await fetcher(url, { signal, headers: { Accept: "application/json" } });
@@ -153,8 +208,19 @@ async function listRepo(hfEndpoint: string, repo: string, revision: string, fetc
       403,
     );
   }
-  if (res.status === 404) throw new DownloadError(`No repository ${repo} (revision ${revision}) on ${new URL(base).host}.`, false, false, 404);
-  if (!res.ok) throw new DownloadError(`Listing ${repo} failed: ${new URL(base).host} answered HTTP ${res.status}.`, false, res.status >= 500);
+  if (res.status === 404)
+    throw new DownloadError(
+      `No repository ${repo} (revision ${revision}) on ${new URL(base).host}.`,
+      false,
+      false,
+      404,
+    );
+  if (!res.ok)
+    throw new DownloadError(
+      `Listing ${repo} failed: ${new URL(base).host} answered HTTP ${res.status}.`,
+      false,
+      res.status >= 500,
+    );
   const parsed = HfModelSchema.safeParse(await res.json().catch(() => null));
   if (!parsed.success) throw new DownloadError(`Listing ${repo} failed: the answer was not a model listing.`);
   return parsed.data.siblings;
@@ -193,8 +259,14 @@ export async function planDownload(
   if (parsed.kind === "url") {
     const last = decodeURIComponent(new URL(parsed.url).pathname.split("/").filter(Boolean).pop() ?? "");
     const name = safeGgufFileName(request.fileName ?? last, request.fileName ? "fileName" : "source");
-    if (splitPartOf(name)) throw new BadRequestError("Split models cannot be downloaded by plain URL; use the Hugging Face reference.", { param: "source" });
-    return { files: [{ url: parsed.url, name, ...(request.sha256 ? { sha256: request.sha256.toLowerCase() } : {}) }], modelId: modelIdFromFileName(name) };
+    if (splitPartOf(name))
+      throw new BadRequestError("Split models cannot be downloaded by plain URL; use the Hugging Face reference.", {
+        param: "source",
+      });
+    return {
+      files: [{ url: parsed.url, name, ...(request.sha256 ? { sha256: request.sha256.toLowerCase() } : {}) }],
+      modelId: modelIdFromFileName(name),
+    };
   }
   let siblings: HfSibling[] | null = null;
   try {
@@ -205,15 +277,21 @@ export async function planDownload(
   }
   let chosen: string[];
   if (parsed.kind === "hf-file") {
-    if (!/\.gguf$/i.test(parsed.file)) throw new BadRequestError("Only .gguf files can be downloaded.", { param: "source" });
+    if (!/\.gguf$/i.test(parsed.file))
+      throw new BadRequestError("Only .gguf files can be downloaded.", { param: "source" });
     const dir = path.posix.dirname(parsed.file);
     chosen = splitPartNames(path.posix.basename(parsed.file)).map((n) => (dir === "." ? n : `${dir}/${n}`));
   } else {
     const ggufs = (siblings ?? []).map((s) => s.rfilename).filter((n) => /\.gguf$/i.test(n) && !/mmproj/i.test(n));
-    if (ggufs.length === 0) throw new BadRequestError(`The repository ${parsed.repo} has no GGUF files.`, { param: "source", code: "no_gguf_files" });
+    if (ggufs.length === 0)
+      throw new BadRequestError(`The repository ${parsed.repo} has no GGUF files.`, {
+        param: "source",
+        code: "no_gguf_files",
+      });
     const firstParts = ggufs.filter((n) => (splitPartOf(path.posix.basename(n))?.part ?? 1) === 1);
     let candidates = firstParts;
-    if (parsed.quantization) candidates = firstParts.filter((n) => quantMatches(path.posix.basename(n), parsed.quantization!));
+    if (parsed.quantization)
+      candidates = firstParts.filter((n) => quantMatches(path.posix.basename(n), parsed.quantization!));
     else if (firstParts.length > 1) {
       const preferred = firstParts.filter((n) => quantMatches(path.posix.basename(n), "Q4_K_M"));
       if (preferred.length > 0) candidates = preferred;

@@ -4,7 +4,15 @@
  * than OpenAI's temperature 1 with no truncation (README "Defaults").
  */
 import { BadRequestError } from "../errors.js";
-import type { ChatMessage, ChatRequest, CompletionRequest, EmbeddingRequest, ResponseFormat, SamplingOptions, ToolChoice } from "../providers/types.js";
+import type {
+  ChatMessage,
+  ChatRequest,
+  CompletionRequest,
+  EmbeddingRequest,
+  ResponseFormat,
+  SamplingOptions,
+  ToolChoice,
+} from "../providers/types.js";
 import type { ChatCompletionRequestBody, CompletionRequestBody, EmbeddingRequestBody } from "./schemas.js";
 
 /** vLLM's `guided_json` as a JSON schema: an object, or JSON text of one. */
@@ -14,11 +22,17 @@ function guidedJsonSchema(value: Record<string, unknown> | string): Record<strin
     try {
       schema = JSON.parse(value);
     } catch {
-      throw new BadRequestError("guided_json must be a JSON schema: an object, or a string of JSON text holding one.", { param: "guided_json", code: "invalid_value" });
+      throw new BadRequestError("guided_json must be a JSON schema: an object, or a string of JSON text holding one.", {
+        param: "guided_json",
+        code: "invalid_value",
+      });
     }
   }
   if (typeof schema !== "object" || schema === null || Array.isArray(schema)) {
-    throw new BadRequestError("guided_json must be a JSON schema object.", { param: "guided_json", code: "invalid_value" });
+    throw new BadRequestError("guided_json must be a JSON schema object.", {
+      param: "guided_json",
+      code: "invalid_value",
+    });
   }
   return schema as Record<string, unknown>;
 }
@@ -33,10 +47,13 @@ export function textOf(content: Content, param: string): string {
   return content
     .map((part, i) => {
       if (part.type !== "text" || typeof part.text !== "string") {
-        throw new BadRequestError(`Content parts of type '${part.type}' are not supported by this model; send text parts only.`, {
-          param: `${param}.${i}.type`,
-          code: "unsupported_content",
-        });
+        throw new BadRequestError(
+          `Content parts of type '${part.type}' are not supported by this model; send text parts only.`,
+          {
+            param: `${param}.${i}.type`,
+            code: "unsupported_content",
+          },
+        );
       }
       return part.text;
     })
@@ -79,7 +96,10 @@ function refuseUnsupported(body: { logit_bias?: Record<string, number> | null })
 export function choicesOf(body: { n?: number | null }, maxN: number): number {
   const n = body.n ?? 1;
   if (n > maxN) {
-    throw new BadRequestError(`n is ${n}, but this server allows at most ${maxN} choices per request (--max-n).`, { param: "n", code: "unsupported_value" });
+    throw new BadRequestError(`n is ${n}, but this server allows at most ${maxN} choices per request (--max-n).`, {
+      param: "n",
+      code: "unsupported_value",
+    });
   }
   return n;
 }
@@ -103,7 +123,13 @@ export function toChatRequest(body: ChatCompletionRequestBody): ChatRequest {
           role: "assistant",
           content: m.content === null || m.content === undefined ? null : textOf(m.content, param),
           ...(m.tool_calls && m.tool_calls.length > 0
-            ? { toolCalls: m.tool_calls.map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments })) }
+            ? {
+                toolCalls: m.tool_calls.map((c) => ({
+                  id: c.id,
+                  name: c.function.name,
+                  arguments: c.function.arguments,
+                })),
+              }
             : {}),
         };
       case "tool":
@@ -115,12 +141,25 @@ export function toChatRequest(body: ChatCompletionRequestBody): ChatRequest {
   if (rf?.type === "json_object") responseFormat = { type: "json_object" };
   if (rf?.type === "json_schema") {
     if (!rf.json_schema.schema) {
-      throw new BadRequestError("response_format.json_schema.schema is required.", { param: "response_format.json_schema.schema" });
+      throw new BadRequestError("response_format.json_schema.schema is required.", {
+        param: "response_format.json_schema.schema",
+      });
     }
-    responseFormat = { type: "json_schema", name: rf.json_schema.name, schema: rf.json_schema.schema, strict: rf.json_schema.strict ?? false };
+    responseFormat = {
+      type: "json_schema",
+      name: rf.json_schema.name,
+      schema: rf.json_schema.schema,
+      strict: rf.json_schema.strict ?? false,
+    };
   }
   if (responseFormat.type === "text" && body.guided_json !== undefined && body.guided_json !== null) {
-    responseFormat = { type: "json_schema", name: "guided_json", schema: guidedJsonSchema(body.guided_json), strict: true, fromGuidedJson: true };
+    responseFormat = {
+      type: "json_schema",
+      name: "guided_json",
+      schema: guidedJsonSchema(body.guided_json),
+      strict: true,
+      fromGuidedJson: true,
+    };
   }
   const tools = (body.tools ?? []).map((t) => ({
     name: t.function.name,
@@ -128,7 +167,8 @@ export function toChatRequest(body: ChatCompletionRequestBody): ChatRequest {
     ...(t.function.parameters !== undefined ? { parameters: t.function.parameters } : {}),
   }));
   const tc = body.tool_choice;
-  const toolChoice: ToolChoice = tc === null || tc === undefined ? "auto" : typeof tc === "string" ? tc : { name: tc.function.name };
+  const toolChoice: ToolChoice =
+    tc === null || tc === undefined ? "auto" : typeof tc === "string" ? tc : { name: tc.function.name };
   if (toolChoice !== "auto" && toolChoice !== "none" && tools.length === 0) {
     throw new BadRequestError("tool_choice requires tools.", { param: "tool_choice" });
   }
@@ -155,9 +195,13 @@ const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
 export function toCompletionRequest(body: CompletionRequestBody): CompletionRequest {
   refuseUnsupported(body);
   if (Array.isArray(body.prompt) && body.prompt.length > 1) {
-    throw new BadRequestError("Only one prompt per request is supported; send an array of one or a string.", { param: "prompt", code: "unsupported_value" });
+    throw new BadRequestError("Only one prompt per request is supported; send an array of one or a string.", {
+      param: "prompt",
+      code: "unsupported_value",
+    });
   }
-  if (body.suffix) throw new BadRequestError("suffix is not supported.", { param: "suffix", code: "unsupported_value" });
+  if (body.suffix)
+    throw new BadRequestError("suffix is not supported.", { param: "suffix", code: "unsupported_value" });
   if (body.best_of !== null && body.best_of !== undefined && body.best_of > 1) {
     throw new BadRequestError("best_of > 1 is not supported.", { param: "best_of", code: "unsupported_value" });
   }
@@ -178,10 +222,17 @@ export function toCompletionRequest(body: CompletionRequestBody): CompletionRequ
 
 export function toEmbeddingRequest(body: EmbeddingRequestBody): EmbeddingRequest {
   if (body.dimensions !== null && body.dimensions !== undefined) {
-    throw new BadRequestError("dimensions is not supported by local embedding models.", { param: "dimensions", code: "unsupported_value" });
+    throw new BadRequestError("dimensions is not supported by local embedding models.", {
+      param: "dimensions",
+      code: "unsupported_value",
+    });
   }
   const input = body.input;
   if (typeof input === "string") return { model: body.model, input: [input], wire: body as Record<string, unknown> };
-  if (input.every((v): v is string => typeof v === "string")) return { model: body.model, input, wire: body as Record<string, unknown> };
-  throw new BadRequestError("Token-array input is not supported; send strings.", { param: "input", code: "unsupported_value" });
+  if (input.every((v): v is string => typeof v === "string"))
+    return { model: body.model, input, wire: body as Record<string, unknown> };
+  throw new BadRequestError("Token-array input is not supported; send strings.", {
+    param: "input",
+    code: "unsupported_value",
+  });
 }

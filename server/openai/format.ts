@@ -29,7 +29,12 @@ export interface ChoiceEvent {
 export type ChoiceStream = AsyncIterable<ChoiceEvent>;
 
 export function newMeta(prefix: "chatcmpl" | "cmpl", model: string, includeUsage = false): WireMeta {
-  return { id: `${prefix}-${crypto.randomBytes(12).toString("hex")}`, created: Math.floor(Date.now() / 1000), model, includeUsage };
+  return {
+    id: `${prefix}-${crypto.randomBytes(12).toString("hex")}`,
+    created: Math.floor(Date.now() / 1000),
+    model,
+    includeUsage,
+  };
 }
 
 export function usageOf(u: Usage) {
@@ -60,7 +65,11 @@ class UsageSum {
   }
 
   get total(): Usage {
-    return { promptTokens: this.first?.promptTokens ?? 0, cachedTokens: this.first?.cachedTokens ?? 0, completionTokens: this.completion };
+    return {
+      promptTokens: this.first?.promptTokens ?? 0,
+      cachedTokens: this.first?.cachedTokens ?? 0,
+      completionTokens: this.completion,
+    };
   }
 }
 
@@ -99,7 +108,13 @@ function appendCompletionLogprobs(into: CompletionLogprobs, more: CompletionLogp
 
 type ChunkChoice = ChatCompletionChunk["choices"][number];
 
-function chunk(meta: WireMeta, choice: number, delta: ChunkChoice["delta"], finishReason: ChunkChoice["finish_reason"] = null, logprobs: ChatLogprobs | null = null): ChatCompletionChunk {
+function chunk(
+  meta: WireMeta,
+  choice: number,
+  delta: ChunkChoice["delta"],
+  finishReason: ChunkChoice["finish_reason"] = null,
+  logprobs: ChatLogprobs | null = null,
+): ChatCompletionChunk {
   return {
     id: meta.id,
     object: "chat.completion.chunk",
@@ -123,7 +138,15 @@ export async function writeChatChoices(sse: SseWriter, stream: ChoiceStream, met
     switch (event.type) {
       case "text":
         if (event.text || (event.logprobs && event.logprobs.length > 0)) {
-          await sse.send(chunk(meta, choice, { content: event.text }, null, meta.logprobs ? chatLogprobsOf(event.logprobs ?? []) : null));
+          await sse.send(
+            chunk(
+              meta,
+              choice,
+              { content: event.text },
+              null,
+              meta.logprobs ? chatLogprobsOf(event.logprobs ?? []) : null,
+            ),
+          );
         }
         break;
       case "tool_call":
@@ -131,7 +154,12 @@ export async function writeChatChoices(sse: SseWriter, stream: ChoiceStream, met
           chunk(meta, choice, {
             tool_calls: [
               event.first
-                ? { index: event.index, id: event.id, type: "function", function: { name: event.name, arguments: event.argumentsDelta } }
+                ? {
+                    index: event.index,
+                    id: event.id,
+                    type: "function",
+                    function: { name: event.name, arguments: event.argumentsDelta },
+                  }
                 : { index: event.index, function: { arguments: event.argumentsDelta } },
             ],
           }),
@@ -144,7 +172,15 @@ export async function writeChatChoices(sse: SseWriter, stream: ChoiceStream, met
     }
   }
   if (meta.includeUsage) {
-    await sse.send({ id: meta.id, object: "chat.completion.chunk", created: meta.created, model: meta.model, system_fingerprint: null, choices: [], usage: usageOf(usage.total) });
+    await sse.send({
+      id: meta.id,
+      object: "chat.completion.chunk",
+      created: meta.created,
+      model: meta.model,
+      system_fingerprint: null,
+      choices: [],
+      usage: usageOf(usage.total),
+    });
   }
   sse.done();
 }
@@ -190,10 +226,21 @@ export async function collectChatChoices(stream: ChoiceStream, meta: WireMeta, n
     model: meta.model,
     system_fingerprint: null,
     choices: choices.map((c, index) => {
-      const toolCalls = [...c.calls.entries()].sort(([a], [b]) => a - b).map(([, call]) => ({ id: call.id, type: "function" as const, function: { name: call.name, arguments: call.arguments } }));
+      const toolCalls = [...c.calls.entries()]
+        .sort(([a], [b]) => a - b)
+        .map(([, call]) => ({
+          id: call.id,
+          type: "function" as const,
+          function: { name: call.name, arguments: call.arguments },
+        }));
       return {
         index,
-        message: { role: "assistant", content: toolCalls.length > 0 && c.text === "" ? null : c.text, refusal: null, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) },
+        message: {
+          role: "assistant",
+          content: toolCalls.length > 0 && c.text === "" ? null : c.text,
+          refusal: null,
+          ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+        },
         logprobs: meta.logprobs ? chatLogprobsOf(c.logprobs) : null,
         finish_reason: c.finish!,
       };
@@ -202,7 +249,13 @@ export async function collectChatChoices(stream: ChoiceStream, meta: WireMeta, n
   };
 }
 
-function completionChunk(meta: WireMeta, choice: number, text: string, finishReason: Completion["choices"][number]["finish_reason"], logprobs: CompletionLogprobs | null): Completion {
+function completionChunk(
+  meta: WireMeta,
+  choice: number,
+  text: string,
+  finishReason: Completion["choices"][number]["finish_reason"],
+  logprobs: CompletionLogprobs | null,
+): Completion {
   return {
     id: meta.id,
     object: "text_completion",
@@ -218,7 +271,12 @@ export function writeCompletionStream(sse: SseWriter, stream: GenerationStream, 
   return writeCompletionChoices(sse, singleChoice(stream), meta, 1);
 }
 
-export async function writeCompletionChoices(sse: SseWriter, stream: ChoiceStream, meta: WireMeta, n: number): Promise<void> {
+export async function writeCompletionChoices(
+  sse: SseWriter,
+  stream: ChoiceStream,
+  meta: WireMeta,
+  n: number,
+): Promise<void> {
   const usage = new UsageSum();
   const offsets = new Array<number>(n).fill(0);
   for await (const { choice, event } of stream) {
@@ -234,7 +292,15 @@ export async function writeCompletionChoices(sse: SseWriter, stream: ChoiceStrea
     }
   }
   if (meta.includeUsage) {
-    await sse.send({ id: meta.id, object: "text_completion", created: meta.created, model: meta.model, system_fingerprint: null, choices: [], usage: usageOf(usage.total) });
+    await sse.send({
+      id: meta.id,
+      object: "text_completion",
+      created: meta.created,
+      model: meta.model,
+      system_fingerprint: null,
+      choices: [],
+      usage: usageOf(usage.total),
+    });
   }
   sse.done();
 }
@@ -244,7 +310,11 @@ export function collectCompletion(stream: GenerationStream, meta: WireMeta): Pro
 }
 
 export async function collectCompletionChoices(stream: ChoiceStream, meta: WireMeta, n: number): Promise<Completion> {
-  const choices = Array.from({ length: n }, () => ({ text: "", logprobs: completionLogprobsOf([], 0), finish: null as FinishReason | null }));
+  const choices = Array.from({ length: n }, () => ({
+    text: "",
+    logprobs: completionLogprobsOf([], 0),
+    finish: null as FinishReason | null,
+  }));
   const usage = new UsageSum();
   for await (const { choice, event } of stream) {
     const c = choices[choice];
@@ -264,7 +334,12 @@ export async function collectCompletionChoices(stream: ChoiceStream, meta: WireM
     created: meta.created,
     model: meta.model,
     system_fingerprint: null,
-    choices: choices.map((c, index) => ({ index, text: c.text, logprobs: meta.logprobs ? c.logprobs : null, finish_reason: c.finish })),
+    choices: choices.map((c, index) => ({
+      index,
+      text: c.text,
+      logprobs: meta.logprobs ? c.logprobs : null,
+      finish_reason: c.finish,
+    })),
     usage: usageOf(usage.total),
   };
 }

@@ -162,7 +162,12 @@ export type CompletionRequestBody = z.infer<typeof CompletionRequestSchema>;
 export const EmbeddingRequestSchema = z
   .object({
     model: z.string().min(1, "model is required"),
-    input: z.union([z.string(), z.array(z.string()).min(1).max(2048), z.array(z.number()), z.array(z.array(z.number()))]),
+    input: z.union([
+      z.string(),
+      z.array(z.string()).min(1).max(2048),
+      z.array(z.number()),
+      z.array(z.array(z.number())),
+    ]),
     encoding_format: z.enum(["float", "base64"]).nullish(),
     dimensions: z.number().int().min(1).nullish(),
     user: z.string().nullish(),
@@ -271,7 +276,12 @@ export const CompletionSchema = z
     model: z.string(),
     system_fingerprint: z.string().nullable(),
     choices: z.array(
-      z.object({ index: z.number().int(), text: z.string(), logprobs: CompletionLogprobsSchema.nullable(), finish_reason: finishReason.nullable() }),
+      z.object({
+        index: z.number().int(),
+        text: z.string(),
+        logprobs: CompletionLogprobsSchema.nullable(),
+        finish_reason: finishReason.nullable(),
+      }),
     ),
     usage: UsageSchema.nullable().optional(),
   })
@@ -282,7 +292,11 @@ export const EmbeddingResponseSchema = z
   .object({
     object: z.literal("list"),
     data: z.array(
-      z.object({ object: z.literal("embedding"), index: z.number().int(), embedding: z.union([z.array(z.number()), z.string()]) }),
+      z.object({
+        object: z.literal("embedding"),
+        index: z.number().int(),
+        embedding: z.union([z.array(z.number()), z.string()]),
+      }),
     ),
     model: z.string(),
     usage: z.object({ prompt_tokens: z.number().int(), total_tokens: z.number().int() }),
@@ -293,11 +307,18 @@ export type EmbeddingResponse = z.infer<typeof EmbeddingResponseSchema>;
 export const ModelSchema = z
   .object({ id: z.string(), object: z.literal("model"), created: z.number().int(), owned_by: z.string() })
   .meta({ id: "Model" });
-export const ModelListSchema = z.object({ object: z.literal("list"), data: z.array(ModelSchema) }).meta({ id: "ModelList" });
+export const ModelListSchema = z
+  .object({ object: z.literal("list"), data: z.array(ModelSchema) })
+  .meta({ id: "ModelList" });
 export type ModelList = z.infer<typeof ModelListSchema>;
 
 export const ErrorSchema = z
   .object({
-    error: z.object({ message: z.string(), type: z.string(), param: z.string().nullable(), code: z.string().nullable() }),
+    error: z.object({
+      message: z.string(),
+      type: z.string(),
+      param: z.string().nullable(),
+      code: z.string().nullable(),
+    }),
   })
   .meta({ id: "Error" });

@@ -18,7 +18,15 @@ import { ModelLibrary, type LibraryModel } from "../models/library.js";
 import { ModelSettingsStore, type ModelSettings } from "../models/model-settings.js";
 import { assertSafeModelName, modelIdFromFileName } from "../models/names.js";
 import { vllmExtrasIn } from "../openai/schemas.js";
-import type { ChatRequest, EmbeddingRequest, EmbeddingResult, GenerationRequest, GenerationStream, ModelInfo, Provider } from "./types.js";
+import type {
+  ChatRequest,
+  EmbeddingRequest,
+  EmbeddingResult,
+  GenerationRequest,
+  GenerationStream,
+  ModelInfo,
+  Provider,
+} from "./types.js";
 
 export interface LocalProviderOptions {
   gpu: GpuChoice;
@@ -127,7 +135,13 @@ export class LocalProvider implements Provider {
 
   constructor(private readonly options: LocalProviderOptions) {
     this.library =
-      options.library ?? new ModelLibrary({ modelsDir: options.modelsDir, extraDirs: options.extraModelDirs ?? [], logger: options.logger, runtime: () => this.getRuntime() });
+      options.library ??
+      new ModelLibrary({
+        modelsDir: options.modelsDir,
+        extraDirs: options.extraModelDirs ?? [],
+        logger: options.logger,
+        runtime: () => this.getRuntime(),
+      });
     this.downloads = new DownloadManager({
       ...options.downloadOptions,
       modelsDir: options.modelsDir,
@@ -140,10 +154,13 @@ export class LocalProvider implements Provider {
     this.library.onChange((models) => {
       const present = new Set(models.map((m) => m.id));
       for (const entry of this.entries.values()) {
-        if (!present.has(entry.id) && entry.state === "loaded" && this.isIdle(entry)) void this.serialized(() => this.doUnload(entry, "gone")).catch(() => undefined);
+        if (!present.has(entry.id) && entry.state === "loaded" && this.isIdle(entry))
+          void this.serialized(() => this.doUnload(entry, "gone")).catch(() => undefined);
       }
     });
-    this.settings = new ModelSettingsStore(options.settingsFile ?? null, (err) => options.logger.warn({ err: err.message }, "model settings file ignored"));
+    this.settings = new ModelSettingsStore(options.settingsFile ?? null, (err) =>
+      options.logger.warn({ err: err.message }, "model settings file ignored"),
+    );
   }
 
   getRuntime(): Promise<EngineRuntime> {
@@ -308,7 +325,14 @@ export class LocalProvider implements Provider {
     await this.library.ready();
     const id = this.normalize(name);
     const model = this.library.get(id);
-    if (!model) throw new ModelNotFoundError(name, this.library.list().filter((m) => m.status === "ok").map((m) => m.id));
+    if (!model)
+      throw new ModelNotFoundError(
+        name,
+        this.library
+          .list()
+          .filter((m) => m.status === "ok")
+          .map((m) => m.id),
+      );
     return model;
   }
 
@@ -316,10 +340,13 @@ export class LocalProvider implements Provider {
   private async withModel<T>(name: string, signal: AbortSignal, use: (model: LocalModel) => Promise<T>): Promise<T> {
     const libraryModel = await this.libraryModel(name);
     if (libraryModel.status !== "ok") {
-      throw new BadRequestError(`The model '${libraryModel.id}' cannot be loaded: ${libraryModel.error ?? "the file is not usable"}`, {
-        param: "model",
-        code: "model_unusable",
-      });
+      throw new BadRequestError(
+        `The model '${libraryModel.id}' cannot be loaded: ${libraryModel.error ?? "the file is not usable"}`,
+        {
+          param: "model",
+          code: "model_unusable",
+        },
+      );
     }
     const entry = this.entryFor(libraryModel);
     entry.pending++;
@@ -336,7 +363,18 @@ export class LocalProvider implements Provider {
   private entryFor(model: LibraryModel): Entry {
     let entry = this.entries.get(model.id);
     if (!entry) {
-      entry = { id: model.id, files: model.files, state: "error", progress: 0, memory: 0, lastUsed: Date.now(), pinned: false, pending: 0, waitingForMemory: false, stats: { size: 0, busy: 0, queued: 0 } };
+      entry = {
+        id: model.id,
+        files: model.files,
+        state: "error",
+        progress: 0,
+        memory: 0,
+        lastUsed: Date.now(),
+        pinned: false,
+        pending: 0,
+        waitingForMemory: false,
+        stats: { size: 0, busy: 0, queued: 0 },
+      };
       this.entries.set(model.id, entry);
     }
     return entry;
@@ -348,7 +386,10 @@ export class LocalProvider implements Provider {
     this.notifyChange();
   }
 
-  private async ensureLoaded(entry: Entry, options: { signal?: AbortSignal; bounded?: boolean; onLoadProgress?: (p: number) => void }): Promise<LocalModel> {
+  private async ensureLoaded(
+    entry: Entry,
+    options: { signal?: AbortSignal; bounded?: boolean; onLoadProgress?: (p: number) => void },
+  ): Promise<LocalModel> {
     if (this.shutdown.signal.aborted) throw new ShuttingDownError();
     clearTimeout(entry.idleTimer);
     if (entry.state === "loaded" && entry.model) return entry.model;
@@ -371,7 +412,11 @@ export class LocalProvider implements Provider {
   }
 
   /** Waits for `work`, but no longer than the load wait nor past the signal. */
-  private async bounded<T>(work: Promise<T>, signal: AbortSignal | undefined, timeoutMessage: () => string): Promise<T> {
+  private async bounded<T>(
+    work: Promise<T>,
+    signal: AbortSignal | undefined,
+    timeoutMessage: () => string,
+  ): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
     try {
@@ -425,7 +470,8 @@ export class LocalProvider implements Provider {
 
   private loadedMemory(except: Entry): number {
     let sum = 0;
-    for (const e of this.entries.values()) if (e !== except && (e.state === "loaded" || e.state === "unloading")) sum += e.memory;
+    for (const e of this.entries.values())
+      if (e !== except && (e.state === "loaded" || e.state === "unloading")) sum += e.memory;
     return sum;
   }
 
@@ -440,16 +486,29 @@ export class LocalProvider implements Provider {
       if (this.shutdown.signal.aborted) throw new ShuttingDownError();
       const runtime = await this.getRuntime();
       const settings = this.settingsOf(entry.id);
-      const contextSize = settings.contextSize > 0 ? settings.contextSize : Math.min((await trainContextSizeOf(entry.files, { runtime })) ?? DEFAULT_CTX_CAP, DEFAULT_CTX_CAP);
+      const contextSize =
+        settings.contextSize > 0
+          ? settings.contextSize
+          : Math.min((await trainContextSizeOf(entry.files, { runtime })) ?? DEFAULT_CTX_CAP, DEFAULT_CTX_CAP);
       let parallel = settings.parallel;
       if (parallel <= 0 && runtime.gpu === false) {
         // Choose here rather than in the engine, so the budget check below sizes what is loaded.
         const one = await estimateModelMemory(entry.files, { contextSize, sequences: 1, runtime });
         const two = await estimateModelMemory(entry.files, { contextSize, sequences: 2, runtime });
-        parallel = chooseParallel(one.total - (two.total - one.total), Math.max(1, two.total - one.total), os.freemem());
+        parallel = chooseParallel(
+          one.total - (two.total - one.total),
+          Math.max(1, two.total - one.total),
+          os.freemem(),
+        );
       }
-      const modelRuntime = settings.threads > 0 && settings.threads !== runtime.threads ? runtime.forThreads(settings.threads) : runtime;
-      const estimate = await estimateModelMemory(entry.files, { contextSize, sequences: parallel > 0 ? parallel : 4, lanes: modelRuntime.lanes, runtime });
+      const modelRuntime =
+        settings.threads > 0 && settings.threads !== runtime.threads ? runtime.forThreads(settings.threads) : runtime;
+      const estimate = await estimateModelMemory(entry.files, {
+        contextSize,
+        sequences: parallel > 0 ? parallel : 4,
+        lanes: modelRuntime.lanes,
+        runtime,
+      });
       await this.makeRoom(entry, estimate);
       const model = await LocalModel.load({
         id: entry.id,
@@ -478,7 +537,13 @@ export class LocalProvider implements Provider {
         await model.close();
         throw new ShuttingDownError();
       }
-      const actual = await estimateModelMemory(entry.files, { contextSize: model.info.contextSize, sequences: model.info.parallel, lanes: model.info.lanes, gpuLayers: model.info.gpuLayers, runtime }).catch(() => estimate);
+      const actual = await estimateModelMemory(entry.files, {
+        contextSize: model.info.contextSize,
+        sequences: model.info.parallel,
+        lanes: model.info.lanes,
+        gpuLayers: model.info.gpuLayers,
+        runtime,
+      }).catch(() => estimate);
       entry.memory = actual.total;
       entry.model = model;
       entry.stats = model.stats;
@@ -493,7 +558,11 @@ export class LocalProvider implements Provider {
       this.options.logger.warn({ model: entry.id, err: entry.error }, "model failed to load");
       if (err instanceof HearthError || this.shutdown.signal.aborted) throw err;
       // A file the header check or llama.cpp refused is the request's problem to know about, not a server fault.
-      throw new BadRequestError(`The model '${entry.id}' cannot be loaded: ${entry.error}`, { param: "model", code: "model_unusable", cause: err });
+      throw new BadRequestError(`The model '${entry.id}' cannot be loaded: ${entry.error}`, {
+        param: "model",
+        code: "model_unusable",
+        cause: err,
+      });
     }
   }
 
@@ -507,11 +576,15 @@ export class LocalProvider implements Provider {
     const explicit = (this.options.memoryBudgetBytes ?? 0) > 0;
     const mib = (n: number) => `${Math.ceil(n / 1024 ** 2)} MiB`;
     if (need.total > budget && explicit) {
-      throw new InsufficientMemoryError(`The model '${entry.id}' needs about ${mib(need.total)} but the memory budget is ${mib(budget)}. Raise --model-memory-mb, or lower its context size or parallel sequences.`);
+      throw new InsufficientMemoryError(
+        `The model '${entry.id}' needs about ${mib(need.total)} but the memory budget is ${mib(budget)}. Raise --model-memory-mb, or lower its context size or parallel sequences.`,
+      );
     }
     const deadline = Date.now() + this.loadWaitMs;
     while (this.loadedMemory(entry) + need.total > budget) {
-      const candidates = [...this.entries.values()].filter((e) => e !== entry && e.state === "loaded" && this.isIdle(e)).sort((a, b) => a.lastUsed - b.lastUsed);
+      const candidates = [...this.entries.values()]
+        .filter((e) => e !== entry && e.state === "loaded" && this.isIdle(e))
+        .sort((a, b) => a.lastUsed - b.lastUsed);
       const victim = candidates[0];
       if (victim) {
         await this.doUnload(victim, "evicted");
@@ -520,7 +593,10 @@ export class LocalProvider implements Provider {
       if (this.loadedMemory(entry) === 0) return;
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new NotReadyError(`Not enough memory for '${entry.id}' while other models are busy; retry in a moment.`, 5);
+        throw new NotReadyError(
+          `Not enough memory for '${entry.id}' while other models are busy; retry in a moment.`,
+          5,
+        );
       }
       entry.waitingForMemory = true;
       try {
@@ -559,7 +635,8 @@ export class LocalProvider implements Provider {
     const idleMs = (this.options.idleTimeoutSeconds ?? 0) * 1000;
     if (idleMs <= 0 || entry.pinned || entry.state !== "loaded" || !this.isIdle(entry)) return;
     entry.idleTimer = setTimeout(() => {
-      if (this.isIdle(entry) && entry.state === "loaded") void this.serialized(() => this.doUnload(entry, "idle")).catch(() => undefined);
+      if (this.isIdle(entry) && entry.state === "loaded")
+        void this.serialized(() => this.doUnload(entry, "idle")).catch(() => undefined);
     }, idleMs);
     entry.idleTimer.unref();
   }

@@ -11,7 +11,10 @@ export type ProviderKind = (typeof PROVIDER_KINDS)[number];
 /** Lower-case, no slash: it prefixes model ids as `<provider-id>/<model>`. */
 export const ProviderIdSchema = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,47}$/, "must be 1-48 lower-case letters, digits, _ or -, starting with a letter or digit")
+  .regex(
+    /^[a-z0-9][a-z0-9_-]{0,47}$/,
+    "must be 1-48 lower-case letters, digits, _ or -, starting with a letter or digit",
+  )
   .refine((id) => id !== "local", "'local' is reserved for this machine's models")
   // `/api/providers/test` tests an unsaved provider, so a provider called "test" could not be reached.
   .refine((id) => id !== "test", "'test' is reserved (POST /api/providers/test tests unsaved settings)");
@@ -28,8 +31,10 @@ export const BaseUrlSchema = z
       ctx.addIssue({ code: "custom", message: "must be an absolute URL such as https://api.openai.com/v1" });
       return;
     }
-    if (url.protocol !== "http:" && url.protocol !== "https:") ctx.addIssue({ code: "custom", message: "must start with http:// or https://" });
-    if (url.username || url.password) ctx.addIssue({ code: "custom", message: "must not contain credentials; set apiKey instead" });
+    if (url.protocol !== "http:" && url.protocol !== "https:")
+      ctx.addIssue({ code: "custom", message: "must start with http:// or https://" });
+    if (url.username || url.password)
+      ctx.addIssue({ code: "custom", message: "must not contain credentials; set apiKey instead" });
     if (url.search || url.hash) ctx.addIssue({ code: "custom", message: "must not have a query or fragment" });
   })
   .transform((value) => {
@@ -38,17 +43,37 @@ export const BaseUrlSchema = z
   });
 
 /** Headers Hearth sets itself or that would change how the request is framed. */
-const RESERVED_HEADERS = new Set(["host", "content-length", "content-type", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "accept", "accept-encoding", "expect"]);
+const RESERVED_HEADERS = new Set([
+  "host",
+  "content-length",
+  "content-type",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "upgrade",
+  "te",
+  "trailer",
+  "accept",
+  "accept-encoding",
+  "expect",
+]);
 
 export const HeadersSchema = z.record(
   z
     .string()
     .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/, "must be a valid header name")
     .refine((name) => !RESERVED_HEADERS.has(name.toLowerCase()), "is set by Hearth and cannot be overridden"),
-  z.string().max(8192).regex(/^[^\r\n\0]*$/, "must not contain line breaks"),
+  z
+    .string()
+    .max(8192)
+    .regex(/^[^\r\n\0]*$/, "must not contain line breaks"),
 );
 
-const ApiKeySchema = z.string().min(1).max(8192).regex(/^[^\s]+$/, "must not contain spaces or line breaks");
+const ApiKeySchema = z
+  .string()
+  .min(1)
+  .max(8192)
+  .regex(/^[^\s]+$/, "must not contain spaces or line breaks");
 
 /** Seconds; fractions allowed. */
 const TimeoutSchema = z.number().positive().max(86_400);
@@ -138,7 +163,9 @@ export const ProviderTestResultSchema = z
     /** Upstream model names it reported (when ok). */
     models: z.array(z.string()),
     /** The OpenAI-shaped error the provider's failure maps to (when not ok). */
-    error: z.object({ message: z.string(), type: z.string(), code: z.string().nullable(), status: z.number().int() }).nullable(),
+    error: z
+      .object({ message: z.string(), type: z.string(), code: z.string().nullable(), status: z.number().int() })
+      .nullable(),
   })
   .meta({ id: "ProviderTestResult" });
 export type ProviderTestResult = z.infer<typeof ProviderTestResultSchema>;

@@ -64,7 +64,10 @@ export class ProviderStore {
     if (!parsed?.success) {
       const aside = `${this.file}.invalid-${Date.now()}`;
       await fs.rename(this.file, aside);
-      this.options.logger.error({ file: aside }, "providers.json is damaged; it was set aside and no remote providers are configured");
+      this.options.logger.error(
+        { file: aside },
+        "providers.json is damaged; it was set aside and no remote providers are configured",
+      );
       return;
     }
     for (const config of parsed.data.providers) {
@@ -90,7 +93,10 @@ export class ProviderStore {
   async add(input: ProviderCreate): Promise<ProviderView> {
     const provider = await this.locked(async () => {
       if (this.providers.has(input.id)) {
-        throw new HearthError(409, "invalid_request_error", `A provider with id '${input.id}' already exists.`, { param: "id", code: "provider_exists" });
+        throw new HearthError(409, "invalid_request_error", `A provider with id '${input.id}' already exists.`, {
+          param: "id",
+          code: "provider_exists",
+        });
       }
       const { apiKey, headers, ...rest } = input;
       const config = ProviderConfigSchema.parse(rest);
@@ -118,7 +124,13 @@ export class ProviderStore {
       const config = ProviderConfigSchema.parse({ ...provider.getConfig(), ...stripUndefined(fields) });
       const current = await this.readCredentials(id);
       const credentials: RemoteCredentials = {
-        ...(apiKey === undefined ? (current.apiKey !== undefined ? { apiKey: current.apiKey } : {}) : apiKey === null ? {} : { apiKey }),
+        ...(apiKey === undefined
+          ? current.apiKey !== undefined
+            ? { apiKey: current.apiKey }
+            : {}
+          : apiKey === null
+            ? {}
+            : { apiKey }),
         headers: headers === undefined ? current.headers : (headers ?? {}),
       };
       if (apiKey !== undefined || headers !== undefined) await this.writeCredentials(id, credentials);
@@ -215,7 +227,10 @@ export class ProviderStore {
     await fs.mkdir(this.options.dataDir, { recursive: true });
     const tmp = `${this.file}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`;
     try {
-      await fs.writeFile(tmp, `${JSON.stringify({ version: 1, providers: configs }, null, 2)}\n`, { mode: 0o600, flag: "wx" });
+      await fs.writeFile(tmp, `${JSON.stringify({ version: 1, providers: configs }, null, 2)}\n`, {
+        mode: 0o600,
+        flag: "wx",
+      });
       await fs.rename(tmp, this.file);
     } catch (err) {
       await fs.rm(tmp, { force: true });
@@ -241,7 +256,8 @@ export class ProviderStore {
     const keys = providerSecretKeys(id);
     if (credentials.apiKey !== undefined) await this.options.secrets.set(keys.apiKey, credentials.apiKey);
     else await this.options.secrets.delete(keys.apiKey);
-    if (Object.keys(credentials.headers).length > 0) await this.options.secrets.set(keys.headers, JSON.stringify(credentials.headers));
+    if (Object.keys(credentials.headers).length > 0)
+      await this.options.secrets.set(keys.headers, JSON.stringify(credentials.headers));
     else await this.options.secrets.delete(keys.headers);
   }
 

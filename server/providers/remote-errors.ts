@@ -9,8 +9,21 @@ import { UpstreamError } from "../errors.js";
 export const providerLabel = (id: string) => `The provider '${id}'`;
 
 /** Errors a request could not have caused on the upstream: nothing was sent, so retrying is safe. */
-const CONNECT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL", "UND_ERR_CONNECT_TIMEOUT"]);
-const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT", "ETIMEDOUT"]);
+const CONNECT_CODES = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EADDRNOTAVAIL",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+const TIMEOUT_CODES = new Set([
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "ETIMEDOUT",
+]);
 
 function codeOf(err: unknown): string | undefined {
   const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
@@ -50,7 +63,9 @@ export function networkError(err: unknown, id: string, host: string, timeoutSeco
     ECONNRESET: "dropped the connection",
     UND_ERR_SOCKET: "dropped the connection",
   };
-  return new UpstreamError(502, "server_error", `${who} ${(code && why[code]) ?? "could not be reached"}.`, { code: "provider_unreachable" });
+  return new UpstreamError(502, "server_error", `${who} ${(code && why[code]) ?? "could not be reached"}.`, {
+    code: "provider_unreachable",
+  });
 }
 
 /** The message an upstream error body carries: OpenAI's `{error: {message}}`, vLLM's `{message}`, FastAPI's `{detail}`. */
@@ -72,22 +87,38 @@ export function upstreamMessage(text: string): string | undefined {
  * An upstream answer with an error status. `scrub` removes secrets from the upstream's own text,
  * which is passed on only where it helps the client (never for 401/403).
  */
-export function statusError(status: number, headers: Record<string, string | string[] | undefined>, bodyText: string, id: string, scrub: (text: string) => string): UpstreamError {
+export function statusError(
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  bodyText: string,
+  id: string,
+  scrub: (text: string) => string,
+): UpstreamError {
   const label = providerLabel(id);
   const detail = upstreamMessage(bodyText);
   const said = detail ? `: ${scrub(detail)}` : ".";
   if (status === 401 || status === 403) {
-    return new UpstreamError(502, "server_error", `${label} refused its API key (HTTP ${status}). Check the key in the provider's settings.`, {
-      code: "provider_auth_failed",
-    });
+    return new UpstreamError(
+      502,
+      "server_error",
+      `${label} refused its API key (HTTP ${status}). Check the key in the provider's settings.`,
+      {
+        code: "provider_auth_failed",
+      },
+    );
   }
   if (status === 429) {
     const retryAfter = headers["retry-after"];
     const value = Array.isArray(retryAfter) ? retryAfter[0] : retryAfter;
-    return new UpstreamError(429, "requests", `${label} is rate limiting requests${value ? `; retry after ${value} s` : ""}${said}`, {
-      code: "rate_limit_exceeded",
-      ...(value ? { headers: { "Retry-After": value } } : {}),
-    });
+    return new UpstreamError(
+      429,
+      "requests",
+      `${label} is rate limiting requests${value ? `; retry after ${value} s` : ""}${said}`,
+      {
+        code: "rate_limit_exceeded",
+        ...(value ? { headers: { "Retry-After": value } } : {}),
+      },
+    );
   }
   if (status >= 300 && status < 400) {
     return new UpstreamError(
@@ -98,10 +129,15 @@ export function statusError(status: number, headers: Record<string, string | str
     );
   }
   if (status === 404) {
-    return new UpstreamError(404, "invalid_request_error", `${label} does not know this model or path${said}`, { code: "model_not_found", param: "model" });
+    return new UpstreamError(404, "invalid_request_error", `${label} does not know this model or path${said}`, {
+      code: "model_not_found",
+      param: "model",
+    });
   }
   if (status >= 400 && status < 500) {
-    return new UpstreamError(status, "invalid_request_error", `${label} rejected the request (HTTP ${status})${said}`, { code: "provider_rejected" });
+    return new UpstreamError(status, "invalid_request_error", `${label} rejected the request (HTTP ${status})${said}`, {
+      code: "provider_rejected",
+    });
   }
   if (status === 503) {
     return new UpstreamError(503, "server_error", `${label} is unavailable (HTTP 503)${said}`, {
@@ -109,6 +145,7 @@ export function statusError(status: number, headers: Record<string, string | str
       ...(typeof headers["retry-after"] === "string" ? { headers: { "Retry-After": headers["retry-after"] } } : {}),
     });
   }
-  if (status === 504) return new UpstreamError(504, "server_error", `${label} timed out (HTTP 504)${said}`, { code: "provider_timeout" });
+  if (status === 504)
+    return new UpstreamError(504, "server_error", `${label} timed out (HTTP 504)${said}`, { code: "provider_timeout" });
   return new UpstreamError(502, "server_error", `${label} failed (HTTP ${status})${said}`, { code: "provider_error" });
 }

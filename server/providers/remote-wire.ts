@@ -42,9 +42,30 @@ export interface KindPolicy {
 }
 
 export const KIND_POLICIES: Record<ProviderKind, KindPolicy> = {
-  openai: { topK: "drop", minP: "drop", extras: "refuse", maxStop: 4, chatMaxTokensField: "max_completion_tokens", topKDisabled: 0 },
-  vllm: { topK: "send", minP: "send", extras: "send", maxStop: Infinity, chatMaxTokensField: "max_tokens", topKDisabled: -1 },
-  "openai-compatible": { topK: "send", minP: "send", extras: "send", maxStop: Infinity, chatMaxTokensField: "max_tokens", topKDisabled: 0 },
+  openai: {
+    topK: "drop",
+    minP: "drop",
+    extras: "refuse",
+    maxStop: 4,
+    chatMaxTokensField: "max_completion_tokens",
+    topKDisabled: 0,
+  },
+  vllm: {
+    topK: "send",
+    minP: "send",
+    extras: "send",
+    maxStop: Infinity,
+    chatMaxTokensField: "max_tokens",
+    topKDisabled: -1,
+  },
+  "openai-compatible": {
+    topK: "send",
+    minP: "send",
+    extras: "send",
+    maxStop: Infinity,
+    chatMaxTokensField: "max_tokens",
+    topKDisabled: 0,
+  },
 };
 
 const SAMPLING_WIRE: Record<keyof SamplingOptions, string> = {
@@ -65,7 +86,11 @@ function isSet(wire: Record<string, unknown> | undefined, field: string): boolea
  * Sampling fields the client actually set (all of them when there is no wire body, as for the
  * app's own chats): the upstream's defaults are better for its models than Hearth's local ones.
  */
-function samplingBody(sampling: SamplingOptions, wire: Record<string, unknown> | undefined, policy: KindPolicy): Record<string, unknown> {
+function samplingBody(
+  sampling: SamplingOptions,
+  wire: Record<string, unknown> | undefined,
+  policy: KindPolicy,
+): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(SAMPLING_WIRE) as [keyof SamplingOptions, string][]) {
     const value = sampling[key];
@@ -83,15 +108,22 @@ function samplingBody(sampling: SamplingOptions, wire: Record<string, unknown> |
   return body;
 }
 
-function extrasBody(wire: Record<string, unknown> | undefined, policy: KindPolicy, kind: ProviderKind): Record<string, unknown> {
+function extrasBody(
+  wire: Record<string, unknown> | undefined,
+  policy: KindPolicy,
+  kind: ProviderKind,
+): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   if (!wire) return body;
   for (const field of vllmExtrasIn(wire)) {
     if (policy.extras === "refuse") {
-      throw new BadRequestError(`'${field}' is not supported by ${kind} providers; for structured output use response_format.`, {
-        param: field,
-        code: "unsupported_parameter",
-      });
+      throw new BadRequestError(
+        `'${field}' is not supported by ${kind} providers; for structured output use response_format.`,
+        {
+          param: field,
+          code: "unsupported_parameter",
+        },
+      );
     }
     body[field] = wire[field];
   }
@@ -101,10 +133,13 @@ function extrasBody(wire: Record<string, unknown> | undefined, policy: KindPolic
 function stopBody(stop: string[], policy: KindPolicy, kind: ProviderKind): Record<string, unknown> {
   if (stop.length === 0) return {};
   if (stop.length > policy.maxStop) {
-    throw new BadRequestError(`${kind} providers accept at most ${policy.maxStop} stop sequences; this request has ${stop.length}.`, {
-      param: "stop",
-      code: "unsupported_value",
-    });
+    throw new BadRequestError(
+      `${kind} providers accept at most ${policy.maxStop} stop sequences; this request has ${stop.length}.`,
+      {
+        param: "stop",
+        code: "unsupported_value",
+      },
+    );
   }
   return { stop };
 }
@@ -119,7 +154,13 @@ function messageBody(m: ChatMessage): Record<string, unknown> {
         role: "assistant",
         content: m.content,
         ...(m.toolCalls && m.toolCalls.length > 0
-          ? { tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } })) }
+          ? {
+              tool_calls: m.toolCalls.map((c) => ({
+                id: c.id,
+                type: "function",
+                function: { name: c.name, arguments: c.arguments },
+              })),
+            }
           : {}),
       };
     case "tool":
@@ -148,11 +189,19 @@ export function chatBody(request: ChatRequest, upstreamModel: string, kind: Prov
   if (request.user) body.user = request.user;
   const rf = request.responseFormat;
   if (rf.type === "json_object") body.response_format = { type: "json_object" };
-  if (rf.type === "json_schema" && !rf.fromGuidedJson) body.response_format = { type: "json_schema", json_schema: { name: rf.name, schema: rf.schema, strict: rf.strict } };
+  if (rf.type === "json_schema" && !rf.fromGuidedJson)
+    body.response_format = {
+      type: "json_schema",
+      json_schema: { name: rf.name, schema: rf.schema, strict: rf.strict },
+    };
   if (request.tools.length > 0) {
     body.tools = request.tools.map((t) => ({
       type: "function",
-      function: { name: t.name, ...(t.description !== undefined ? { description: t.description } : {}), ...(t.parameters ? { parameters: t.parameters } : {}) },
+      function: {
+        name: t.name,
+        ...(t.description !== undefined ? { description: t.description } : {}),
+        ...(t.parameters ? { parameters: t.parameters } : {}),
+      },
     }));
     const tc = request.toolChoice;
     body.tool_choice = typeof tc === "string" ? tc : { type: "function", function: { name: tc.name } };
@@ -162,7 +211,11 @@ export function chatBody(request: ChatRequest, upstreamModel: string, kind: Prov
 }
 
 /** The upstream body for a legacy completion; always streamed, with usage asked for. */
-export function completionBody(request: CompletionRequest, upstreamModel: string, kind: ProviderKind): Record<string, unknown> {
+export function completionBody(
+  request: CompletionRequest,
+  upstreamModel: string,
+  kind: ProviderKind,
+): Record<string, unknown> {
   const policy = KIND_POLICIES[kind];
   return {
     model: upstreamModel,
@@ -181,7 +234,12 @@ export function completionBody(request: CompletionRequest, upstreamModel: string
 /** Floats are asked for whatever the client wants: the /v1 edge encodes base64 itself. */
 export function embeddingBody(request: EmbeddingRequest, upstreamModel: string): Record<string, unknown> {
   const user = request.wire?.user;
-  return { model: upstreamModel, input: request.input, encoding_format: "float", ...(typeof user === "string" && user ? { user } : {}) };
+  return {
+    model: upstreamModel,
+    input: request.input,
+    encoding_format: "float",
+    ...(typeof user === "string" && user ? { user } : {}),
+  };
 }
 
 // ---- upstream replies to neutral events ----
@@ -259,7 +317,11 @@ export function logprobsOf(wire: WireLogprobs | null | undefined): TokenLogprob[
         token,
         logprob: t.logprob ?? null,
         bytes: t.bytes ?? utf8Bytes(token),
-        top: (t.top_logprobs ?? []).map((a) => ({ token: a.token ?? "", logprob: a.logprob ?? 0, bytes: a.bytes ?? utf8Bytes(a.token ?? "") })),
+        top: (t.top_logprobs ?? []).map((a) => ({
+          token: a.token ?? "",
+          logprob: a.logprob ?? 0,
+          bytes: a.bytes ?? utf8Bytes(a.token ?? ""),
+        })),
       };
     });
   }
@@ -296,7 +358,10 @@ export class UpstreamChunkDecoder {
   private done = false;
 
   /** `describe` names the provider in errors: "The provider 'x'". */
-  constructor(private readonly describe: string, private readonly scrub: (text: string) => string) {}
+  constructor(
+    private readonly describe: string,
+    private readonly scrub: (text: string) => string,
+  ) {}
 
   get finished(): boolean {
     return this.done;
@@ -310,7 +375,9 @@ export class UpstreamChunkDecoder {
     try {
       chunk = JSON.parse(data) as WireChunk;
     } catch {
-      throw new UpstreamError(502, "server_error", `${this.describe} sent a stream event that is not JSON.`, { code: "provider_bad_response" });
+      throw new UpstreamError(502, "server_error", `${this.describe} sent a stream event that is not JSON.`, {
+        code: "provider_bad_response",
+      });
     }
     if (chunk.error !== undefined) throw this.streamError(chunk.error);
     if (chunk.object === "error") throw this.streamError({ message: chunk.message });
@@ -327,10 +394,19 @@ export class UpstreamChunkDecoder {
   end(): GenerationEvent[] {
     if (this.done) return [];
     if (this.finish === null) {
-      throw new UpstreamError(502, "server_error", `${this.describe} closed the stream before the reply finished.`, { code: "provider_stream_cut" });
+      throw new UpstreamError(502, "server_error", `${this.describe} closed the stream before the reply finished.`, {
+        code: "provider_stream_cut",
+      });
     }
     this.done = true;
-    return [{ type: "finish", reason: this.finish, usage: this.usage ?? usageOf(null), ...(this.stopSequence !== undefined ? { stopSequence: this.stopSequence } : {}) }];
+    return [
+      {
+        type: "finish",
+        reason: this.finish,
+        usage: this.usage ?? usageOf(null),
+        ...(this.stopSequence !== undefined ? { stopSequence: this.stopSequence } : {}),
+      },
+    ];
   }
 
   /** A whole non-streamed reply (some servers ignore `stream: true`). */
@@ -359,17 +435,24 @@ export class UpstreamChunkDecoder {
         this.calls.set(index, known);
       }
       const argumentsDelta = call.function?.arguments ?? "";
-      if (first || argumentsDelta) events.push({ type: "tool_call", index, id: known.id, name: known.name, argumentsDelta, first });
+      if (first || argumentsDelta)
+        events.push({ type: "tool_call", index, id: known.id, name: known.name, argumentsDelta, first });
     }
     if (choice.finish_reason) this.finish = finishReasonOf(choice.finish_reason);
     if (typeof choice.stop_reason === "string" && choice.stop_reason.length > 0) this.stopSequence = choice.stop_reason;
   }
 
   private streamError(error: WireChunk["error"]): UpstreamError {
-    const message = typeof error === "string" ? error : typeof error?.message === "string" ? error.message : "unknown error";
-    return new UpstreamError(502, "server_error", `${this.describe} reported an error during the reply: ${this.scrub(message)}`, {
-      code: "provider_error",
-    });
+    const message =
+      typeof error === "string" ? error : typeof error?.message === "string" ? error.message : "unknown error";
+    return new UpstreamError(
+      502,
+      "server_error",
+      `${this.describe} reported an error during the reply: ${this.scrub(message)}`,
+      {
+        code: "provider_error",
+      },
+    );
   }
 }
 

@@ -15,7 +15,14 @@ import type { Logger } from "../logger.js";
 import type { ProviderConfig, ProviderStatus, ProviderTestResult } from "./provider-config.js";
 import { RETRYABLE_STATUSES, isConnectError, networkError, providerLabel, statusError } from "./remote-errors.js";
 import { UpstreamChunkDecoder, UpstreamSseDecoder, chatBody, completionBody, embeddingBody } from "./remote-wire.js";
-import type { EmbeddingRequest, EmbeddingResult, GenerationRequest, GenerationStream, ModelInfo, Provider } from "./types.js";
+import type {
+  EmbeddingRequest,
+  EmbeddingResult,
+  GenerationRequest,
+  GenerationStream,
+  ModelInfo,
+  Provider,
+} from "./types.js";
 
 /** A provider's secrets, as read from the SecretStore. */
 export interface RemoteCredentials {
@@ -56,7 +63,11 @@ function discard(body: Dispatcher.ResponseData["body"]): void {
 }
 
 /** Reads a body as text, up to `limit` bytes: beyond it, the start (`truncate`) or an error. */
-async function readText(body: Dispatcher.ResponseData["body"], limit: number, overflow: "truncate" | "throw"): Promise<string> {
+async function readText(
+  body: Dispatcher.ResponseData["body"],
+  limit: number,
+  overflow: "truncate" | "throw",
+): Promise<string> {
   const parts: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -150,9 +161,15 @@ export class RemoteProvider implements Provider {
   // ---- Provider ----
 
   async listModels(): Promise<ModelInfo[]> {
-    if (this.status.state !== "ok" && Date.now() - this.lastCheck > RECHECK_MS && this.config.discover) void this.refresh();
+    if (this.status.state !== "ok" && Date.now() - this.lastCheck > RECHECK_MS && this.config.discover)
+      void this.refresh();
     if (this.status.state === "error") return [];
-    return (this.exposedModels() ?? []).map((m) => ({ id: `${this.id}/${m}`, ownedBy: this.id, created: this.created.get(m) ?? 0, provider: this.id }));
+    return (this.exposedModels() ?? []).map((m) => ({
+      id: `${this.id}/${m}`,
+      ownedBy: this.id,
+      created: this.created.get(m) ?? 0,
+      provider: this.id,
+    }));
   }
 
   async hasModel(model: string): Promise<boolean> {
@@ -161,16 +178,32 @@ export class RemoteProvider implements Provider {
 
   async generate(request: GenerationRequest, signal: AbortSignal): Promise<GenerationStream> {
     const upstream = this.upstreamModel(request.model);
-    const body = request.kind === "chat" ? chatBody(request, upstream, this.config.kind) : completionBody(request, upstream, this.config.kind);
-    const res = await this.send("POST", request.kind === "chat" ? "/chat/completions" : "/completions", body, signal, "text/event-stream");
+    const body =
+      request.kind === "chat"
+        ? chatBody(request, upstream, this.config.kind)
+        : completionBody(request, upstream, this.config.kind);
+    const res = await this.send(
+      "POST",
+      request.kind === "chat" ? "/chat/completions" : "/completions",
+      body,
+      signal,
+      "text/event-stream",
+    );
     return this.events(res, signal);
   }
 
   async embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult> {
-    const res = await this.send("POST", "/embeddings", embeddingBody(request, this.upstreamModel(request.model)), signal, "application/json");
+    const res = await this.send(
+      "POST",
+      "/embeddings",
+      embeddingBody(request, this.upstreamModel(request.model)),
+      signal,
+      "application/json",
+    );
     const json = await this.readJson(res, signal);
     const data = (json as { data?: { index?: number; embedding?: unknown }[] }).data;
-    if (!Array.isArray(data) || data.length !== request.input.length) throw this.badResponse("an embeddings answer without one vector per input");
+    if (!Array.isArray(data) || data.length !== request.input.length)
+      throw this.badResponse("an embeddings answer without one vector per input");
     const vectors = [...data]
       .sort((a, b) => (a.index ?? 0) - (b.index ?? 0))
       .map((d) => {
@@ -202,7 +235,11 @@ export class RemoteProvider implements Provider {
         const data = (json as { data?: { id?: unknown; created?: unknown }[] }).data;
         if (!Array.isArray(data)) throw this.badResponse("a model list without `data`");
         const ids = data.flatMap((m) => (typeof m.id === "string" && m.id.length > 0 ? [m.id] : []));
-        this.created = new Map(data.flatMap((m) => (typeof m.id === "string" && typeof m.created === "number" ? [[m.id, m.created] as const] : [])));
+        this.created = new Map(
+          data.flatMap((m) =>
+            typeof m.id === "string" && typeof m.created === "number" ? [[m.id, m.created] as const] : [],
+          ),
+        );
         this.discovered = ids;
         this.markOk();
         return ids;
@@ -219,7 +256,10 @@ export class RemoteProvider implements Provider {
     try {
       await this.discover();
     } catch (err) {
-      this.options.logger.warn({ provider: this.id, code: (err as HearthError).code ?? null }, `model discovery failed: ${(err as Error).message}`);
+      this.options.logger.warn(
+        { provider: this.id, code: (err as HearthError).code ?? null },
+        `model discovery failed: ${(err as Error).message}`,
+      );
     }
   }
 
@@ -231,7 +271,12 @@ export class RemoteProvider implements Provider {
       return { ok: true, latencyMs: Math.round(performance.now() - started), models, error: null };
     } catch (err) {
       const e = err instanceof HearthError ? err : networkError(err, this.id, this.host, this.config.timeoutSeconds);
-      return { ok: false, latencyMs: Math.round(performance.now() - started), models: [], error: { message: e.message, type: e.type, code: e.code, status: e.status } };
+      return {
+        ok: false,
+        latencyMs: Math.round(performance.now() - started),
+        models: [],
+        error: { message: e.message, type: e.type, code: e.code, status: e.status },
+      };
     }
   }
 
@@ -244,14 +289,20 @@ export class RemoteProvider implements Provider {
   private upstreamModel(model: string): string {
     const name = model.slice(this.id.length + 1);
     const exposed = this.exposedModels();
-    if (exposed !== null && !exposed.includes(name)) throw new ModelNotFoundError(model, exposed.map((m) => `${this.id}/${m}`));
+    if (exposed !== null && !exposed.includes(name))
+      throw new ModelNotFoundError(
+        model,
+        exposed.map((m) => `${this.id}/${m}`),
+      );
     return name;
   }
 
   /** Removes secret values from upstream text before it reaches a client or a log, and bounds it. */
   private scrub = (text: string): string => {
     let out = text;
-    const secrets = [this.credentials.apiKey, ...Object.values(this.credentials.headers)].filter((s): s is string => s !== undefined && s.length >= 4);
+    const secrets = [this.credentials.apiKey, ...Object.values(this.credentials.headers)].filter(
+      (s): s is string => s !== undefined && s.length >= 4,
+    );
     for (const s of secrets) out = out.split(s).join("[redacted]");
     // eslint-disable-next-line no-control-regex
     out = out.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
@@ -273,14 +324,26 @@ export class RemoteProvider implements Provider {
    * (connect errors) or that a gateway reports before any body (502/503/504). This runs before
    * `generate` returns, so no byte has gone to the client yet.
    */
-  private async send(method: "GET" | "POST", path: string, body: unknown, signal: AbortSignal | undefined, accept: string): Promise<Dispatcher.ResponseData> {
+  private async send(
+    method: "GET" | "POST",
+    path: string,
+    body: unknown,
+    signal: AbortSignal | undefined,
+    accept: string,
+  ): Promise<Dispatcher.ResponseData> {
     const url = `${this.config.baseUrl}${path}`;
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const retries = this.options.retries ?? 2;
     for (let attempt = 0; ; attempt++) {
       let res: Dispatcher.ResponseData;
       try {
-        res = await request(url, { method, headers: this.headers(accept, payload !== undefined), body: payload, signal, dispatcher: this.agent });
+        res = await request(url, {
+          method,
+          headers: this.headers(accept, payload !== undefined),
+          body: payload,
+          signal,
+          dispatcher: this.agent,
+        });
       } catch (err) {
         if (signal?.aborted) throw signal.reason;
         if (isConnectError(err) && attempt < retries) {
@@ -308,7 +371,10 @@ export class RemoteProvider implements Provider {
         // The status says enough.
       }
       const error = statusError(res.statusCode, res.headers, text, this.id, this.scrub);
-      this.options.logger.warn({ provider: this.id, path, status: res.statusCode, code: error.code }, "provider answered with an error");
+      this.options.logger.warn(
+        { provider: this.id, path, status: res.statusCode, code: error.code },
+        "provider answered with an error",
+      );
       // A provider that answers is up, even with an error; only a refused key or a redirect (a
       // wrong base URL) make it unusable until its settings change.
       throw res.statusCode < 400 || res.statusCode === 401 || res.statusCode === 403 ? this.markError(error) : error;
@@ -371,7 +437,11 @@ export class RemoteProvider implements Provider {
   }
 
   private badResponse(what: string): UpstreamError {
-    return this.markError(new UpstreamError(502, "server_error", `${providerLabel(this.id)} sent ${what}.`, { code: "provider_bad_response" }));
+    return this.markError(
+      new UpstreamError(502, "server_error", `${providerLabel(this.id)} sent ${what}.`, {
+        code: "provider_bad_response",
+      }),
+    );
   }
 
   private markOk(): void {

@@ -4,7 +4,14 @@
  */
 import { ModelNotFoundError } from "../errors.js";
 import { assertSafeModelName } from "../models/names.js";
-import type { EmbeddingRequest, EmbeddingResult, GenerationRequest, GenerationStream, ModelInfo, Provider } from "./types.js";
+import type {
+  EmbeddingRequest,
+  EmbeddingResult,
+  GenerationRequest,
+  GenerationStream,
+  ModelInfo,
+  Provider,
+} from "./types.js";
 
 export class ProviderRouter {
   private readonly providers: Provider[] = [];
@@ -33,10 +40,16 @@ export class ProviderRouter {
     for (const provider of this.providers) {
       if (await provider.hasModel(model).catch(() => false)) return provider;
     }
-    throw new ModelNotFoundError(model, (await this.listModels()).map((m) => m.id));
+    throw new ModelNotFoundError(
+      model,
+      (await this.listModels()).map((m) => m.id),
+    );
   }
 
-  async generate(request: GenerationRequest, signal: AbortSignal): Promise<{ provider: Provider; stream: GenerationStream }> {
+  async generate(
+    request: GenerationRequest,
+    signal: AbortSignal,
+  ): Promise<{ provider: Provider; stream: GenerationStream }> {
     const provider = await this.resolve(request.model);
     return { provider, stream: await provider.generate(request, signal) };
   }

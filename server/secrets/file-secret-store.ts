@@ -96,11 +96,16 @@ export class FileSecretStore implements SecretStore {
       throw new Error(`The secrets file ${file} is sealed, and no key was given to open it (HEARTH_SECRETS_KEY).`);
     }
     try {
-      this.cache = new Map(Object.entries(PlainFileSchema.shape.secrets.parse(JSON.parse(unseal(sealed.data.sealed, this.options.key)))));
+      this.cache = new Map(
+        Object.entries(PlainFileSchema.shape.secrets.parse(JSON.parse(unseal(sealed.data.sealed, this.options.key)))),
+      );
     } catch {
       // The keychain was reset and the shell made a new key: keep the old file aside, start empty.
       await fs.rename(file, `${file}.unreadable`);
-      logger?.warn({ file }, "the secrets file could not be unsealed with the current key; it was kept as .unreadable and API keys must be entered again");
+      logger?.warn(
+        { file },
+        "the secrets file could not be unsealed with the current key; it was kept as .unreadable and API keys must be entered again",
+      );
       this.cache = new Map();
     }
     return this.cache;
@@ -128,7 +133,12 @@ function seal(text: string, key: Buffer) {
   const iv = crypto.randomBytes(12);
   const cipher = crypto.createCipheriv("aes-256-gcm", key, iv);
   const data = Buffer.concat([cipher.update(text, "utf8"), cipher.final()]);
-  return { alg: "aes-256-gcm" as const, iv: iv.toString("base64"), tag: cipher.getAuthTag().toString("base64"), data: data.toString("base64") };
+  return {
+    alg: "aes-256-gcm" as const,
+    iv: iv.toString("base64"),
+    tag: cipher.getAuthTag().toString("base64"),
+    data: data.toString("base64"),
+  };
 }
 
 function unseal(sealed: { iv: string; tag: string; data: string }, key: Buffer): string {

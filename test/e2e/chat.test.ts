@@ -7,7 +7,16 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
 import type { ConversationDetail } from "../../server/history/types.js";
-import { apiJson, ensureUiBuilt, launchBrowser, openApp, screenshotBothThemes, startHearth, type AppPage, type RunningHearth } from "./harness.js";
+import {
+  apiJson,
+  ensureUiBuilt,
+  launchBrowser,
+  openApp,
+  screenshotBothThemes,
+  startHearth,
+  type AppPage,
+  type RunningHearth,
+} from "./harness.js";
 
 const LONG = 60_000;
 
@@ -40,12 +49,16 @@ describe("chat in the browser", { timeout: 300_000 }, () => {
     await page.getByRole("heading", { name: "What can I help with?" }).waitFor();
     // The model list and the focus arrive a render or two after the heading: wait for both (bounded).
     await page.waitForFunction(
-      () => (document.querySelector('[aria-label="Model"]') as HTMLSelectElement | HTMLInputElement | null)?.value === "stories260K",
+      () =>
+        (document.querySelector('[aria-label="Model"]') as HTMLSelectElement | HTMLInputElement | null)?.value ===
+        "stories260K",
       undefined,
       { timeout: 10_000 },
     );
     assert.equal(await page.getByLabel("Model", { exact: true }).inputValue(), "stories260K");
-    await page.waitForFunction(() => document.activeElement?.getAttribute("aria-label") === "Message", undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => document.activeElement?.getAttribute("aria-label") === "Message", undefined, {
+      timeout: 10_000,
+    });
     await screenshotBothThemes(page, "chat-empty");
   });
 
@@ -59,11 +72,21 @@ describe("chat in the browser", { timeout: 300_000 }, () => {
       w.sawStreaming = false;
       new MutationObserver(() => {
         if (document.querySelector('article[data-status="streaming"] .markdown')) w.sawStreaming = true;
-      }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ["data-status"] });
+      }).observe(document.body, {
+        subtree: true,
+        childList: true,
+        characterData: true,
+        attributes: true,
+        attributeFilter: ["data-status"],
+      });
     });
     await page.keyboard.press("Enter");
     await storedReplies().first().waitFor({ timeout: LONG });
-    assert.equal(await page.evaluate(() => (window as unknown as { sawStreaming: boolean }).sawStreaming), true, "the reply was shown while it streamed");
+    assert.equal(
+      await page.evaluate(() => (window as unknown as { sawStreaming: boolean }).sawStreaming),
+      true,
+      "the reply was shown while it streamed",
+    );
     assert.match(page.url(), /#\/c\/conv_/);
     conversationId = decodeURIComponent(page.url().split("#/c/")[1]!.split("?")[0]!);
     const stored = await conversation();
@@ -72,7 +95,14 @@ describe("chat in the browser", { timeout: 300_000 }, () => {
     assert.equal(stored.messages[1]!.status, "complete");
     const shown = (await storedReplies().first().locator(".markdown").innerText()).replace(/\s+/g, " ").trim();
     assert.ok(shown.length > 0);
-    assert.equal(shown, stored.messages[1]!.content.replace(/[*_`#>]/g, "").replace(/\s+/g, " ").trim().slice(0, shown.length), "the page shows what was stored");
+    assert.equal(
+      shown,
+      stored.messages[1]!.content.replace(/[*_`#>]/g, "")
+        .replace(/\s+/g, " ")
+        .trim()
+        .slice(0, shown.length),
+      "the page shows what was stored",
+    );
     const stats = await storedReplies().first().locator(".stats").innerText();
     assert.match(stats, /stories260K · \d+ tokens/);
     await screenshotBothThemes(page, "chat-reply");
@@ -92,7 +122,11 @@ describe("chat in the browser", { timeout: 300_000 }, () => {
     await page.keyboard.press("Enter");
     const streaming = page.locator('article[data-status="streaming"] .markdown');
     await streaming.waitFor({ timeout: LONG });
-    await page.waitForFunction(() => (document.querySelector('article[data-status="streaming"] .markdown')?.textContent ?? "").length > 20, null, { timeout: LONG });
+    await page.waitForFunction(
+      () => (document.querySelector('article[data-status="streaming"] .markdown')?.textContent ?? "").length > 20,
+      null,
+      { timeout: LONG },
+    );
     await page.getByRole("button", { name: "Stop generating" }).click();
     const stopped = page.locator('article.message.assistant[data-status="partial"]');
     await stopped.waitFor({ timeout: LONG });
@@ -115,7 +149,11 @@ describe("chat in the browser", { timeout: 300_000 }, () => {
     const word = reply.content.match(/[A-Za-z]{5,}/)?.[0] ?? "dragon";
     await page.keyboard.press("Control+k");
     // Focus moves once React has handled the key: wait for it (a loaded machine takes a frame or two).
-    await page.waitForFunction(() => document.activeElement?.getAttribute("aria-label") === "Search history", undefined, { timeout: 5000 });
+    await page.waitForFunction(
+      () => document.activeElement?.getAttribute("aria-label") === "Search history",
+      undefined,
+      { timeout: 5000 },
+    );
     await page.keyboard.type(word.slice(0, 4), { delay: 30 });
     const hit = page.locator(".hit", { hasText: "Once upon a time there was a dragon" }).first();
     await hit.waitFor();
@@ -124,10 +162,17 @@ describe("chat in the browser", { timeout: 300_000 }, () => {
     // Title hits come first and lead to the conversation, not a message; when the sampled reply's
     // word is also in the title ("there", "dragon"), the first marked hit is a title hit. Pick a
     // message hit: its snippet holds the mark.
-    await page.locator(".hit").filter({ has: page.locator(".hit-snippet mark") }).first().click();
+    await page
+      .locator(".hit")
+      .filter({ has: page.locator(".hit-snippet mark") })
+      .first()
+      .click();
     await page.waitForURL(/\?m=\d+/);
     const messageId = Number(new URL(page.url().replace("#", "")).searchParams.get("m"));
-    assert.ok(stored.messages.some((m) => m.id === messageId), `the hit leads to a message of the conversation (${messageId})`);
+    assert.ok(
+      stored.messages.some((m) => m.id === messageId),
+      `the hit leads to a message of the conversation (${messageId})`,
+    );
     const target = page.locator(`#msg-${messageId}`);
     await target.waitFor();
     assert.match((await target.getAttribute("class")) ?? "", /highlighted/);

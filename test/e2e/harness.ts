@@ -29,7 +29,10 @@ function newestMtime(p: string): number {
 function uiIsFresh(): boolean {
   const index = path.join(UI_DIR, "index.html");
   if (!fs.existsSync(index)) return false;
-  const sources = Math.max(newestMtime(path.join(repoRoot, "renderer")), newestMtime(path.join(repoRoot, "vite.config.ts")));
+  const sources = Math.max(
+    newestMtime(path.join(repoRoot, "renderer")),
+    newestMtime(path.join(repoRoot, "vite.config.ts")),
+  );
   return fs.statSync(index).mtimeMs >= sources;
 }
 
@@ -49,7 +52,8 @@ export async function ensureUiBuilt(): Promise<string> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       // A lock left by a killed run is older than any build takes.
-      if (Date.now() - fs.statSync(lock, { throwIfNoEntry: false })!.mtimeMs > 300_000) fs.rmSync(lock, { recursive: true, force: true });
+      if (Date.now() - fs.statSync(lock, { throwIfNoEntry: false })!.mtimeMs > 300_000)
+        fs.rmSync(lock, { recursive: true, force: true });
       if (Date.now() > deadline) throw new Error(`Timed out waiting for ${lock}`, { cause: err });
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -57,7 +61,10 @@ export async function ensureUiBuilt(): Promise<string> {
   try {
     if (!uiIsFresh()) {
       const vite = path.join(repoRoot, "node_modules", "vite", "bin", "vite.js");
-      const result = spawnSync(process.execPath, [vite, "build", "--logLevel", "warn"], { cwd: repoRoot, encoding: "utf8" });
+      const result = spawnSync(process.execPath, [vite, "build", "--logLevel", "warn"], {
+        cwd: repoRoot,
+        encoding: "utf8",
+      });
       if (result.status !== 0) throw new Error(`vite build failed:\n${result.stdout}\n${result.stderr}`);
     }
   } finally {
@@ -74,7 +81,10 @@ export interface RunningHearth {
 }
 
 /** A real Hearth server with the test model, on a free loopback port, with its own temp data dir. */
-export async function startHearth(overrides: Partial<ConfigInput> = {}, options: { withModel?: boolean } = {}): Promise<RunningHearth> {
+export async function startHearth(
+  overrides: Partial<ConfigInput> = {},
+  options: { withModel?: boolean } = {},
+): Promise<RunningHearth> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-e2e-"));
   const config = loadConfig({
     env: {},
@@ -105,7 +115,14 @@ export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--disable-dev-shm-usage",
+    ],
   });
 }
 
@@ -120,8 +137,16 @@ export interface AppPage {
  * A fresh browser context on the app. Requests to anything but the server are refused and
  * recorded, which is how the tests prove the UI loads nothing from the network.
  */
-export async function openApp(browser: Browser, url: string, options: { colorScheme?: "light" | "dark"; hash?: string } = {}): Promise<AppPage> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: options.colorScheme ?? "light", reducedMotion: "reduce" });
+export async function openApp(
+  browser: Browser,
+  url: string,
+  options: { colorScheme?: "light" | "dark"; hash?: string } = {},
+): Promise<AppPage> {
+  const context = await browser.newContext({
+    viewport: { width: 1280, height: 800 },
+    colorScheme: options.colorScheme ?? "light",
+    reducedMotion: "reduce",
+  });
   const problems: string[] = [];
   const origin = new URL(url).origin;
   await context.route("**/*", (route) => {
@@ -134,7 +159,8 @@ export async function openApp(browser: Browser, url: string, options: { colorSch
   page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
   page.on("console", (msg) => {
     // A refused request (401 before the key is entered, 404 of a feature a server lacks) is logged by the browser itself; the UI handles those.
-    if (msg.type() === "error" && !/Failed to load resource/.test(msg.text())) problems.push(`console error: ${msg.text()}`);
+    if (msg.type() === "error" && !/Failed to load resource/.test(msg.text()))
+      problems.push(`console error: ${msg.text()}`);
   });
   await page.goto(`${url}/${options.hash ?? ""}`);
   return { context, page, problems };
@@ -156,7 +182,11 @@ export async function screenshotBothThemes(page: Page, name: string): Promise<vo
 export async function apiJson<T>(base: string, p: string, init: RequestInit = {}, apiKey?: string): Promise<T> {
   const res = await fetch(`${base}${p}`, {
     ...init,
-    headers: { "content-type": "application/json", ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}), ...(init.headers as Record<string, string> | undefined) },
+    headers: {
+      "content-type": "application/json",
+      ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+      ...(init.headers as Record<string, string> | undefined),
+    },
   });
   if (!res.ok) throw new Error(`${init.method ?? "GET"} ${p}: ${res.status} ${await res.text()}`);
   return (res.status === 204 ? undefined : await res.json()) as T;

@@ -13,7 +13,16 @@ import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import type { ConversationDetail, Conversation } from "../../server/history/types.js";
 import { testModelPath } from "../helpers/models.js";
-import { apiJson, ensureUiBuilt, launchBrowser, openApp, screenshotBothThemes, startHearth, type AppPage, type RunningHearth } from "./harness.js";
+import {
+  apiJson,
+  ensureUiBuilt,
+  launchBrowser,
+  openApp,
+  screenshotBothThemes,
+  startHearth,
+  type AppPage,
+  type RunningHearth,
+} from "./harness.js";
 
 const LONG = 60_000;
 const UPSTREAM_KEY = "upstream-secret-key-123";
@@ -29,7 +38,11 @@ async function startFileHost(file: string, bytesPerTick: number, tickMs: number)
     }
     const range = /^bytes=(\d+)-/.exec(req.headers.range ?? "");
     const start = range ? Number(range[1]) : 0;
-    const headers = { "content-type": "application/octet-stream", "accept-ranges": "bytes", "content-length": String(data.length - start) };
+    const headers = {
+      "content-type": "application/octet-stream",
+      "accept-ranges": "bytes",
+      "content-length": String(data.length - start),
+    };
     if (range) res.writeHead(206, { ...headers, "content-range": `bytes ${start}-${data.length - 1}/${data.length}` });
     else res.writeHead(200, headers);
     if (req.method === "HEAD") return res.end();
@@ -70,7 +83,10 @@ describe("screens in the browser", { timeout: 400_000 }, () => {
 
   before(async () => {
     await ensureUiBuilt();
-    [main, upstream] = await Promise.all([startHearth({ defaultMaxTokens: 32 }), startHearth({ defaultMaxTokens: 32, apiKey: UPSTREAM_KEY })]);
+    [main, upstream] = await Promise.all([
+      startHearth({ defaultMaxTokens: 32 }),
+      startHearth({ defaultMaxTokens: 32, apiKey: UPSTREAM_KEY }),
+    ]);
     browser = await launchBrowser();
     app = await openApp(browser, main.url);
     page = app.page;
@@ -127,7 +143,12 @@ describe("screens in the browser", { timeout: 400_000 }, () => {
     assert.equal(stored.messages[1]!.status, "complete");
     assert.ok(stored.messages[1]!.content.length > 0);
     // The upstream recorded the proxied request as API traffic: the reply really came from it.
-    const upstreamChats = await apiJson<{ items: Conversation[] }>(upstream.url, "/api/conversations?source=api", {}, UPSTREAM_KEY);
+    const upstreamChats = await apiJson<{ items: Conversation[] }>(
+      upstream.url,
+      "/api/conversations?source=api",
+      {},
+      UPSTREAM_KEY,
+    );
     assert.equal(upstreamChats.items.length, 1);
     await page.getByText("Replies are generated on a remote provider.").waitFor();
   });
@@ -137,11 +158,20 @@ describe("screens in the browser", { timeout: 400_000 }, () => {
     await page.getByText("Running").waitFor();
     assert.equal(await page.locator('code[aria-label="Base URL"]').innerText(), `${main.url}/v1`);
     await page.getByLabel("Model for the snippets").selectOption("stories260K");
-    assert.match(await page.locator("#snippet-panel").innerText(), new RegExp(`curl ${main.url}/v1/chat/completions[\\s\\S]*"model":"stories260K"`));
+    assert.match(
+      await page.locator("#snippet-panel").innerText(),
+      new RegExp(`curl ${main.url}/v1/chat/completions[\\s\\S]*"model":"stories260K"`),
+    );
     await page.getByRole("tab", { name: "OpenAI Python" }).click();
-    assert.match(await page.locator("#snippet-panel").innerText(), /from openai import OpenAI[\s\S]*model="stories260K"/);
+    assert.match(
+      await page.locator("#snippet-panel").innerText(),
+      /from openai import OpenAI[\s\S]*model="stories260K"/,
+    );
     await page.getByRole("tab", { name: "OpenAI Node" }).click();
-    assert.match(await page.locator("#snippet-panel").innerText(), /new OpenAI\(\{\s+baseURL: "http:\/\/127\.0\.0\.1:\d+\/v1"/);
+    assert.match(
+      await page.locator("#snippet-panel").innerText(),
+      /new OpenAI\(\{\s+baseURL: "http:\/\/127\.0\.0\.1:\d+\/v1"/,
+    );
     await page.getByText(/Since start: \d+ requests, \d+ errors, [1-9]\d* generations/).waitFor({ timeout: LONG });
     await screenshotBothThemes(page, "server");
   });
@@ -156,7 +186,10 @@ describe("screens in the browser", { timeout: 400_000 }, () => {
     await page.getByText("1 unsaved change").waitFor();
     await page.getByRole("button", { name: "Save", exact: true }).click();
     await page.getByRole("status").filter({ hasText: "Restart Hearth to apply: CPU threads" }).waitFor();
-    const saved = JSON.parse(fs.readFileSync(path.join(main.dataDir, "settings.json"), "utf8")) as Record<string, unknown>;
+    const saved = JSON.parse(fs.readFileSync(path.join(main.dataDir, "settings.json"), "utf8")) as Record<
+      string,
+      unknown
+    >;
     assert.equal(saved.threads, 3);
 
     await page.getByRole("radio", { name: "Dark" }).click();
@@ -179,7 +212,12 @@ describe("screens in the browser", { timeout: 400_000 }, () => {
           const bar = document.querySelector('[aria-label="Downloading tiny-tale"]');
           const v = Number(bar?.getAttribute("aria-valuenow") ?? NaN);
           if (Number.isFinite(v) && seen[seen.length - 1] !== v) seen.push(v);
-        }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["aria-valuenow"] });
+        }).observe(document.body, {
+          subtree: true,
+          childList: true,
+          attributes: true,
+          attributeFilter: ["aria-valuenow"],
+        });
       });
       await page.getByLabel("Hugging Face reference or URL").fill(`${host.url}/files/tiny-tale.gguf`);
       await page.getByRole("form", { name: "Download a model" }).getByRole("button", { name: "Download" }).click();
@@ -188,7 +226,11 @@ describe("screens in the browser", { timeout: 400_000 }, () => {
       const seen = await page.evaluate(() => (window as unknown as { progressSeen: number[] }).progressSeen);
       const between = seen.filter((v) => v > 0 && v < 100);
       assert.ok(between.length >= 2, `the bar moved through several values (${seen.join(", ")})`);
-      assert.deepEqual(between, [...between].sort((a, b) => a - b), "and only forward");
+      assert.deepEqual(
+        between,
+        [...between].sort((a, b) => a - b),
+        "and only forward",
+      );
       assert.equal(seen[seen.length - 1], 100);
       await page.getByRole("article", { name: "Download tiny-tale" }).locator(".progress-meta").waitFor();
       await page.getByRole("article", { name: "Model tiny-tale" }).waitFor({ timeout: LONG });
@@ -204,11 +246,22 @@ describe("screens in the browser", { timeout: 400_000 }, () => {
       await page.getByLabel("Hugging Face reference or URL").fill(`${host.url}/files/slow-tale.gguf`);
       await page.getByRole("form", { name: "Download a model" }).getByRole("button", { name: "Download" }).click();
       const card = page.getByRole("article", { name: "Download slow-tale" });
-      await page.locator('article[aria-label="Download slow-tale"][data-state="downloading"]').waitFor({ timeout: LONG });
-      await page.waitForFunction(() => Number(document.querySelector('[aria-label="Downloading slow-tale"]')?.getAttribute("aria-valuenow") ?? 0) > 0, null, { timeout: LONG });
+      await page
+        .locator('article[aria-label="Download slow-tale"][data-state="downloading"]')
+        .waitFor({ timeout: LONG });
+      await page.waitForFunction(
+        () =>
+          Number(document.querySelector('[aria-label="Downloading slow-tale"]')?.getAttribute("aria-valuenow") ?? 0) >
+          0,
+        null,
+        { timeout: LONG },
+      );
       await card.getByRole("button", { name: "Cancel" }).click();
       await page.locator('article[aria-label="Download slow-tale"][data-state="cancelled"]').waitFor({ timeout: LONG });
-      const list = await apiJson<{ downloads: { modelId: string; state: string }[] }>(main.url, "/api/models/downloads");
+      const list = await apiJson<{ downloads: { modelId: string; state: string }[] }>(
+        main.url,
+        "/api/models/downloads",
+      );
       assert.equal(list.downloads.find((d) => d.modelId === "slow-tale")?.state, "cancelled");
       const models = await apiJson<{ models: { id: string }[] }>(main.url, "/api/models");
       assert.ok(!models.models.some((m) => m.id === "slow-tale"), "nothing half-written is listed");

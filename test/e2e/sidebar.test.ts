@@ -2,7 +2,15 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
-import { apiJson, ensureUiBuilt, launchBrowser, openApp, startHearth, type AppPage, type RunningHearth } from "./harness.js";
+import {
+  apiJson,
+  ensureUiBuilt,
+  launchBrowser,
+  openApp,
+  startHearth,
+  type AppPage,
+  type RunningHearth,
+} from "./harness.js";
 
 describe("sidebar", { timeout: 200_000 }, () => {
   let hearth: RunningHearth;
@@ -14,10 +22,16 @@ describe("sidebar", { timeout: 200_000 }, () => {
     await ensureUiBuilt();
     hearth = await startHearth({ defaultMaxTokens: 8 });
     for (let i = 0; i < TOTAL; i++) {
-      await apiJson(hearth.url, "/api/conversations", { method: "POST", body: JSON.stringify({ title: `Saved chat ${String(i).padStart(3, "0")}` }) });
+      await apiJson(hearth.url, "/api/conversations", {
+        method: "POST",
+        body: JSON.stringify({ title: `Saved chat ${String(i).padStart(3, "0")}` }),
+      });
     }
     // One exchange from another tool through /v1: recorded as an API conversation.
-    await apiJson(hearth.url, "/v1/chat/completions", { method: "POST", body: JSON.stringify({ model: "stories260K", messages: [{ role: "user", content: "From a script" }] }) });
+    await apiJson(hearth.url, "/v1/chat/completions", {
+      method: "POST",
+      body: JSON.stringify({ model: "stories260K", messages: [{ role: "user", content: "From a script" }] }),
+    });
     browser = await launchBrowser();
     app = await openApp(browser, hearth.url);
   });
@@ -37,7 +51,9 @@ describe("sidebar", { timeout: 200_000 }, () => {
     while ((await items.count()) < TOTAL + 1) {
       const before = await items.count();
       await page.locator(".sidebar-scroll").evaluate((el) => el.scrollTo(0, el.scrollHeight));
-      await page.waitForFunction((n) => document.querySelectorAll(".conversation-item").length > n, before, { timeout: 30_000 });
+      await page.waitForFunction((n) => document.querySelectorAll(".conversation-item").length > n, before, {
+        timeout: 30_000,
+      });
     }
     const titles = await page.locator(".conversation-title").allInnerTexts();
     assert.equal(titles.length, TOTAL + 1);

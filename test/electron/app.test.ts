@@ -51,8 +51,15 @@ async function appUrl(p: Page): Promise<string> {
 describe("Hearth desktop app (Electron)", () => {
   before(async () => {
     if (skip) return;
-    if (!["dist/electron/main.js", "dist/electron/preload.cjs", "dist/server/cli.js"].every((f) => fs.existsSync(path.join(repoRoot, f)))) {
-      spawnSync(process.platform === "win32" ? "npm.cmd" : "npm", ["run", "build"], { cwd: repoRoot, stdio: "inherit" });
+    if (
+      !["dist/electron/main.js", "dist/electron/preload.cjs", "dist/server/cli.js"].every((f) =>
+        fs.existsSync(path.join(repoRoot, f)),
+      )
+    ) {
+      spawnSync(process.platform === "win32" ? "npm.cmd" : "npm", ["run", "build"], {
+        cwd: repoRoot,
+        stdio: "inherit",
+      });
     }
     const dataDir = tempDir("hearth-e2e-data-");
     const userData = tempDir("hearth-e2e-user-");
@@ -93,7 +100,14 @@ describe("Hearth desktop app (Electron)", () => {
     }));
     assert.equal(info.hasToken, true);
     assert.ok(info.version);
-    assert.deepEqual(info.bridgeKeys, ["onServerStatus", "openDataFolder", "pickModelFile", "platform", "token", "version"]);
+    assert.deepEqual(info.bridgeKeys, [
+      "onServerStatus",
+      "openDataFolder",
+      "pickModelFile",
+      "platform",
+      "token",
+      "version",
+    ]);
     assert.equal(info.node, "undefined");
     assert.equal(info.process, "undefined");
     const res = await fetch(`${origin}/health/live`);
@@ -103,11 +117,18 @@ describe("Hearth desktop app (Electron)", () => {
   test("a reply streams to the window, authorized by the bridge's token", { skip }, async () => {
     const chunks = await page!.evaluate(async () => {
       const token = window.hearth!.token;
-      const models = (await (await fetch("/v1/models", { headers: { authorization: `Bearer ${token}` } })).json()) as { data: { id: string }[] };
+      const models = (await (await fetch("/v1/models", { headers: { authorization: `Bearer ${token}` } })).json()) as {
+        data: { id: string }[];
+      };
       const res = await fetch("/v1/chat/completions", {
         method: "POST",
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        body: JSON.stringify({ model: models.data[0]!.id, stream: true, max_tokens: 24, messages: [{ role: "user", content: "Once upon a time" }] }),
+        body: JSON.stringify({
+          model: models.data[0]!.id,
+          stream: true,
+          max_tokens: 24,
+          messages: [{ role: "user", content: "Once upon a time" }],
+        }),
       });
       const reader = res.body!.getReader();
       let n = 0;

@@ -38,7 +38,13 @@ export async function spawnHearth(args: readonly string[], options: SpawnOptions
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
   const exited = once(child, "exit").then(([code, signal]) => (code as number | null) ?? (signal as string));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ready line within ${options.readyTimeoutMs ?? 60_000} ms; stderr: ${stderr.slice(-2000)}`)), options.readyTimeoutMs ?? 60_000);
+    const timer = setTimeout(
+      () =>
+        reject(
+          new Error(`no ready line within ${options.readyTimeoutMs ?? 60_000} ms; stderr: ${stderr.slice(-2000)}`),
+        ),
+      options.readyTimeoutMs ?? 60_000,
+    );
     const onData = () => {
       const m = stdout.match(/Hearth is ready at (http:\/\/\S+?) /);
       if (m) {
@@ -60,7 +66,9 @@ export async function spawnHearth(args: readonly string[], options: SpawnOptions
  * cli.js to run instead of the TypeScript source (long loops start it hundreds of times).
  */
 export function spawnRaw(args: readonly string[], env: NodeJS.ProcessEnv = {}, detached = false): ChildProcess {
-  const entry = process.env.HEARTH_TEST_CLI ? [path.resolve(repoRoot, process.env.HEARTH_TEST_CLI)] : ["--import", "tsx", "server/cli.ts"];
+  const entry = process.env.HEARTH_TEST_CLI
+    ? [path.resolve(repoRoot, process.env.HEARTH_TEST_CLI)]
+    : ["--import", "tsx", "server/cli.ts"];
   return spawn(process.execPath, [...entry, "serve", ...args], {
     cwd: repoRoot,
     detached,

@@ -6,7 +6,12 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { nodeLauncher, type ServerLauncher, type ServerStatus, type ServerSupervisor } from "../../electron/server-process.js";
+import {
+  nodeLauncher,
+  type ServerLauncher,
+  type ServerStatus,
+  type ServerSupervisor,
+} from "../../electron/server-process.js";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 

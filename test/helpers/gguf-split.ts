@@ -10,7 +10,12 @@ import { GgufType, parseGguf, writeGguf, type GgufKv } from "./gguf-writer.js";
 
 const pad = (n: number, align: number) => (align - (n % align)) % align;
 
-function kv(key: string, type: number, write: (b: Buffer) => void, size: number): Pick<GgufKv, "key" | "type" | "value"> {
+function kv(
+  key: string,
+  type: number,
+  write: (b: Buffer) => void,
+  size: number,
+): Pick<GgufKv, "key" | "type" | "value"> {
   const value = Buffer.alloc(size);
   write(value);
   return { key, type, value };
@@ -44,9 +49,15 @@ export function splitGguf(source: string, outDir: string, baseName: string, part
       data.push(padded);
       offset += BigInt(padded.length);
     }
-    const file = path.join(outDir, `${baseName}-${String(p + 1).padStart(5, "0")}-of-${String(parts).padStart(5, "0")}.gguf`);
+    const file = path.join(
+      outDir,
+      `${baseName}-${String(p + 1).padStart(5, "0")}-of-${String(parts).padStart(5, "0")}.gguf`,
+    );
     const kvs = p === 0 ? [...g.kvs, ...splitKvs] : splitKvs;
-    fs.writeFileSync(file, writeGguf({ version: g.version, kvs, tensors, data: Buffer.concat(data), alignment: g.alignment }));
+    fs.writeFileSync(
+      file,
+      writeGguf({ version: g.version, kvs, tensors, data: Buffer.concat(data), alignment: g.alignment }),
+    );
     files.push(file);
   }
   return files;

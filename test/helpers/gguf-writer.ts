@@ -132,7 +132,14 @@ export function parseGguf(buf: Buffer): ParsedGguf {
     kvs,
     tensors,
     alignment,
-    offsets: { tensorCount: tensorCountAt, kvCount: kvCountAt, kvs: kvsAt, tensorInfos: tensorInfosAt, padding: paddingAt, data: dataAt },
+    offsets: {
+      tensorCount: tensorCountAt,
+      kvCount: kvCountAt,
+      kvs: kvsAt,
+      tensorInfos: tensorInfosAt,
+      padding: paddingAt,
+      data: dataAt,
+    },
     data: buf.subarray(dataAt),
   };
 }
@@ -155,7 +162,13 @@ export const encodeU64 = (v: bigint): Buffer => {
 };
 
 function encodeTensorInfo(t: Omit<GgufTensorInfo, "at">): Buffer {
-  return Buffer.concat([encodeString(t.name), encodeU32(t.dims.length), ...t.dims.map(encodeU64), encodeU32(t.type), encodeU64(t.offset)]);
+  return Buffer.concat([
+    encodeString(t.name),
+    encodeU32(t.dims.length),
+    ...t.dims.map(encodeU64),
+    encodeU32(t.type),
+    encodeU64(t.offset),
+  ]);
 }
 
 /** Writes a GGUF from parts; counts default to the lengths of the lists. */
@@ -182,7 +195,11 @@ export function writeGguf(g: {
 }
 
 /** A string metadata value. */
-export const stringKv = (key: string, value: string | Buffer): Pick<GgufKv, "key" | "type" | "value"> => ({ key, type: GgufType.STRING, value: encodeString(value) });
+export const stringKv = (key: string, value: string | Buffer): Pick<GgufKv, "key" | "type" | "value"> => ({
+  key,
+  type: GgufType.STRING,
+  value: encodeString(value),
+});
 
 /** A copy of `source` with metadata `key` set to the string `value` (added when absent). */
 export function withStringMetadata(source: Buffer, key: string, value: string | Buffer): Buffer {
@@ -195,7 +212,13 @@ export function withStringMetadata(source: Buffer, key: string, value: string | 
 /** A copy of `source` without metadata `key`. */
 export function withoutMetadata(source: Buffer, key: string): Buffer {
   const g = parseGguf(source);
-  return writeGguf({ version: g.version, kvs: g.kvs.filter((kv) => kv.key !== key), tensors: g.tensors, data: g.data, alignment: g.alignment });
+  return writeGguf({
+    version: g.version,
+    kvs: g.kvs.filter((kv) => kv.key !== key),
+    tensors: g.tensors,
+    data: g.data,
+    alignment: g.alignment,
+  });
 }
 
 /** The string value of metadata `key`, if the file has it. */

@@ -113,16 +113,29 @@ export class HfStandIn {
       port: req.socket.localPort ?? 0,
       authorization: req.headers.authorization ?? null,
     });
-    const refused = (file: StandInFile | undefined) => file?.gatedToken !== undefined && req.headers.authorization !== `Bearer ${file.gatedToken}`;
+    const refused = (file: StandInFile | undefined) =>
+      file?.gatedToken !== undefined && req.headers.authorization !== `Bearer ${file.gatedToken}`;
     const api = /^\/api\/models\/([^/]+\/[^/]+)$/.exec(url.pathname);
     if (api) {
       const repo = decodeURIComponent(api[1]!);
       const siblings = [...this.files.values()].filter((f) => f.repo === repo);
-      if (refused(siblings[0])) return void res.writeHead(401, { "content-type": "application/json" }).end('{"error":"Access to this model is restricted."}');
-      if (siblings.length === 0) return void res.writeHead(404, { "content-type": "application/json" }).end('{"error":"Repository not found"}');
+      if (refused(siblings[0]))
+        return void res
+          .writeHead(401, { "content-type": "application/json" })
+          .end('{"error":"Access to this model is restricted."}');
+      if (siblings.length === 0)
+        return void res.writeHead(404, { "content-type": "application/json" }).end('{"error":"Repository not found"}');
       const body = {
         id: repo,
-        siblings: siblings.map((f) => ({ rfilename: f.path, size: f.claimSize ?? f.data.length, lfs: { sha256: f.claimSha256 ?? HfStandIn.sha256(f.data), size: f.claimSize ?? f.data.length, pointerSize: 134 } })),
+        siblings: siblings.map((f) => ({
+          rfilename: f.path,
+          size: f.claimSize ?? f.data.length,
+          lfs: {
+            sha256: f.claimSha256 ?? HfStandIn.sha256(f.data),
+            size: f.claimSize ?? f.data.length,
+            pointerSize: 134,
+          },
+        })),
       };
       return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
     }
@@ -167,14 +180,25 @@ export class HfStandIn {
     res.writeHead(404).end("unknown path");
   }
 
-  private serve(req: http.IncomingMessage, res: http.ServerResponse, full: Buffer, behaviour: Behaviour | undefined, etag: string): void {
+  private serve(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    full: Buffer,
+    behaviour: Behaviour | undefined,
+    etag: string,
+  ): void {
     const data = behaviour?.body ?? full;
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
     let start = 0;
     if (m && !behaviour?.noRange) {
       start = Number(m[1]);
       if (start >= data.length) return void res.writeHead(416, { "content-range": `bytes */${data.length}` }).end();
-      res.writeHead(206, { "content-length": String(data.length - start), "content-range": `bytes ${start}-${data.length - 1}/${data.length}`, etag: `"${etag}"`, "accept-ranges": "bytes" });
+      res.writeHead(206, {
+        "content-length": String(data.length - start),
+        "content-range": `bytes ${start}-${data.length - 1}/${data.length}`,
+        etag: `"${etag}"`,
+        "accept-ranges": "bytes",
+      });
     } else {
       res.writeHead(200, { "content-length": String(data.length), etag: `"${etag}"`, "accept-ranges": "bytes" });
     }

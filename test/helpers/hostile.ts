@@ -65,7 +65,12 @@ export function bodyWith(base: unknown, path: string, value: unknown): Buffer {
     target = target[p] as Record<string | number, unknown>;
   }
   // defineProperty so a "__proto__" value lands as data, the way a JSON body would carry it.
-  Object.defineProperty(target, parts.at(-1)!, { value: encode(value), enumerable: true, configurable: true, writable: true });
+  Object.defineProperty(target, parts.at(-1)!, {
+    value: encode(value),
+    enumerable: true,
+    configurable: true,
+    writable: true,
+  });
   let json = JSON.stringify(copy);
   const chunks: Buffer[] = [];
   for (let i = 0; i < raws.length; i++) {

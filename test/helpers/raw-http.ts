@@ -25,18 +25,34 @@ export interface RawRequest {
 /** Sends one request on a fresh connection and reads the whole answer. */
 export function rawRequest(baseUrl: string, r: RawRequest): Promise<RawResponse> {
   const u = new URL(baseUrl);
-  const headers: Record<string, string> = { ...(r.body !== undefined ? { "content-type": "application/json" } : {}), ...r.headers };
+  const headers: Record<string, string> = {
+    ...(r.body !== undefined ? { "content-type": "application/json" } : {}),
+    ...r.headers,
+  };
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: r.connectHost ?? u.hostname.replace(/^\[|\]$/g, ""), port: u.port, method: r.method ?? (r.body !== undefined ? "POST" : "GET"), path: r.path, headers, agent: false },
+      {
+        host: r.connectHost ?? u.hostname.replace(/^\[|\]$/g, ""),
+        port: u.port,
+        method: r.method ?? (r.body !== undefined ? "POST" : "GET"),
+        path: r.path,
+        headers,
+        agent: false,
+      },
       (res) => {
         const parts: Buffer[] = [];
         res.on("data", (d: Buffer) => parts.push(d));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts).toString() }));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts).toString() }),
+        );
         res.on("error", reject);
       },
     );
-    req.setTimeout(r.timeoutMs ?? 60_000, () => req.destroy(new Error(`${r.method ?? "POST"} ${r.path.slice(0, 80)} did not answer within ${r.timeoutMs ?? 60_000} ms`)));
+    req.setTimeout(r.timeoutMs ?? 60_000, () =>
+      req.destroy(
+        new Error(`${r.method ?? "POST"} ${r.path.slice(0, 80)} did not answer within ${r.timeoutMs ?? 60_000} ms`),
+      ),
+    );
     req.on("error", reject);
     if (r.body !== undefined) req.write(r.body);
     req.end();
@@ -47,12 +63,21 @@ export function rawRequest(baseUrl: string, r: RawRequest): Promise<RawResponse>
 export function sseData(body: string): string[] {
   return body
     .split(/\n\n/)
-    .flatMap((event) => event.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)))
+    .flatMap((event) =>
+      event
+        .split("\n")
+        .filter((l) => l.startsWith("data: "))
+        .map((l) => l.slice(6)),
+    )
     .filter(Boolean);
 }
 
 /** Runs `fn` over `items` with at most `limit` at a time. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   const worker = async () => {

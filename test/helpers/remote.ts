@@ -25,7 +25,11 @@ export interface Hearth {
 }
 
 /** A real server with the test model on 127.0.0.1:0 and a temp data dir (or the given one). */
-export async function startHearth(apiKey: string, overrides: Partial<ConfigInput> = {}, logger?: Logger): Promise<Hearth> {
+export async function startHearth(
+  apiKey: string,
+  overrides: Partial<ConfigInput> = {},
+  logger?: Logger,
+): Promise<Hearth> {
   const dataDir = overrides.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "hearth-remote-"));
   const config = loadConfig({
     env: {},
@@ -42,7 +46,10 @@ export async function startHearth(apiKey: string, overrides: Partial<ConfigInput
     api: (p, init = {}) =>
       fetch(`${url}${p}`, {
         method: init.method ?? (init.body === undefined ? "GET" : "POST"),
-        headers: { authorization: `Bearer ${apiKey}`, ...(init.body !== undefined ? { "content-type": "application/json" } : {}) },
+        headers: {
+          authorization: `Bearer ${apiKey}`,
+          ...(init.body !== undefined ? { "content-type": "application/json" } : {}),
+        },
         ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
       }),
     async close() {

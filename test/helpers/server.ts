@@ -16,7 +16,10 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(overrides: Partial<ConfigInput> = {}, opts: { withModel?: boolean } = {}): Promise<TestServer> {
+export async function startTestServer(
+  overrides: Partial<ConfigInput> = {},
+  opts: { withModel?: boolean } = {},
+): Promise<TestServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-test-"));
   const model = opts.withModel === false ? undefined : (overrides.model ?? (await testModelPath()));
   const config = loadConfig({
@@ -25,7 +28,12 @@ export async function startTestServer(overrides: Partial<ConfigInput> = {}, opts
   });
   const server = createServer(config, { logger: pino({ level: "silent" }) });
   const url = await server.start();
-  const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: config.apiKey ?? "unused", maxRetries: 0, timeout: 60_000 });
+  const client = new OpenAI({
+    baseURL: `${url}/v1`,
+    apiKey: config.apiKey ?? "unused",
+    maxRetries: 0,
+    timeout: 60_000,
+  });
   return {
     server,
     url,
@@ -43,7 +51,8 @@ export async function metricValue(url: string, name: string, headers: Record<str
   const text = await (await fetch(`${url}/metrics`, { headers })).text();
   let sum = 0;
   for (const line of text.split("\n")) {
-    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
   }
   return sum;
 }

@@ -300,16 +300,33 @@ describe("/v1/messages (Anthropic Messages API)", () => {
   });
 
   test("count_tokens: the SDK's countTokens gives the prompt tokens the same request is billed for", async () => {
-    const request = { model: MODEL, system: "You tell short stories.", messages: [{ role: "user" as const, content: "Once upon a time there was a fox" }] };
+    const request = {
+      model: MODEL,
+      system: "You tell short stories.",
+      messages: [{ role: "user" as const, content: "Once upon a time there was a fox" }],
+    };
     const counted = await client.messages.countTokens(request);
     const msg = await client.messages.create({ ...request, max_tokens: 2, ...GREEDY });
     assert.ok(counted.input_tokens > 5, `a count (${counted.input_tokens})`);
     // Anthropic bills tokens read from the prompt cache apart from input_tokens; the count is of both.
-    assert.equal(counted.input_tokens, msg.usage.input_tokens + (msg.usage.cache_read_input_tokens ?? 0), "the count is what generating with it takes");
+    assert.equal(
+      counted.input_tokens,
+      msg.usage.input_tokens + (msg.usage.cache_read_input_tokens ?? 0),
+      "the count is what generating with it takes",
+    );
     // Tools the model may call are documented in the prompt, so they count.
-    const tools = [{ name: "get_weather", description: "Weather for a city", input_schema: { type: "object" as const, properties: { city: { type: "string" } } } }];
+    const tools = [
+      {
+        name: "get_weather",
+        description: "Weather for a city",
+        input_schema: { type: "object" as const, properties: { city: { type: "string" } } },
+      },
+    ];
     const withTools = await client.messages.countTokens({ ...request, tools });
-    assert.ok(withTools.input_tokens > counted.input_tokens, `tools add tokens (${withTools.input_tokens} > ${counted.input_tokens})`);
+    assert.ok(
+      withTools.input_tokens > counted.input_tokens,
+      `tools add tokens (${withTools.input_tokens} > ${counted.input_tokens})`,
+    );
     const unknown = await fetch(`${t.url}/v1/messages/count_tokens`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-api-key": API_KEY },

@@ -100,9 +100,22 @@ test("--engine-binary picks the llama.cpp binary, and 'local' without a build re
   const model = await testModelPath();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-cli-binary-"));
   try {
-    const prebuilt = await spawnHearth(["--model", model, "--port", "0", "--data-dir", dataDir, "--threads", "1", "--engine-binary", "prebuilt"]);
+    const prebuilt = await spawnHearth([
+      "--model",
+      model,
+      "--port",
+      "0",
+      "--data-dir",
+      dataDir,
+      "--threads",
+      "1",
+      "--engine-binary",
+      "prebuilt",
+    ]);
     try {
-      const health = (await (await fetch(`${prebuilt.url}/health`)).json()) as { engine: { build: string; variant: string } | null };
+      const health = (await (await fetch(`${prebuilt.url}/health`)).json()) as {
+        engine: { build: string; variant: string } | null;
+      };
       assert.equal(health.engine?.build, "prebuilt");
       assert.equal(health.engine?.variant, "prebuilt");
     } finally {
@@ -113,18 +126,38 @@ test("--engine-binary picks the llama.cpp binary, and 'local' without a build re
     const localBuilds = path.join("node_modules", "node-llama-cpp", "llama", "localBuilds");
     const hasLocalBuild = fs.existsSync(localBuilds) && fs.readdirSync(localBuilds).length > 0;
     if (hasLocalBuild) {
-      const local = await spawnHearth(["--port", "0", "--data-dir", dataDir, "--threads", "1", "--engine-binary", "local", "--model", model]);
+      const local = await spawnHearth([
+        "--port",
+        "0",
+        "--data-dir",
+        dataDir,
+        "--threads",
+        "1",
+        "--engine-binary",
+        "local",
+        "--model",
+        model,
+      ]);
       try {
-        const health = (await (await fetch(`${local.url}/health`)).json()) as { engine: { build: string; variant: string } | null };
+        const health = (await (await fetch(`${local.url}/health`)).json()) as {
+          engine: { build: string; variant: string } | null;
+        };
         assert.equal(health.engine?.build, "localBuild");
-        assert.ok(["native", "portable"].includes(health.engine?.variant ?? ""), `a local build is native or portable (${health.engine?.variant})`);
+        assert.ok(
+          ["native", "portable"].includes(health.engine?.variant ?? ""),
+          `a local build is native or portable (${health.engine?.variant})`,
+        );
       } finally {
         local.child.kill("SIGTERM");
         await local.exited;
       }
     } else {
       // No model: the missing build is reported at start all the same.
-      const child = spawn(process.execPath, [...cli, "--port", "0", "--data-dir", dataDir, "--engine-binary", "local"], { stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(
+        process.execPath,
+        [...cli, "--port", "0", "--data-dir", dataDir, "--engine-binary", "local"],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
       let stderr = "";
       child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
       const [code] = (await once(child, "exit")) as [number];

@@ -70,7 +70,10 @@ describe("download manager", () => {
     assert.equal(paused.bytes, 100_000, "the bytes before the stall are kept");
     const cdn = hf.requests.slice(before).filter((r) => r.url.startsWith("/cdn/"));
     assert.equal(cdn.length, 3, "the first try and two retries");
-    assert.deepEqual(cdn.slice(1).map((r) => r.range), ["bytes=100000-", "bytes=100000-"]);
+    assert.deepEqual(
+      cdn.slice(1).map((r) => r.range),
+      ["bytes=100000-", "bytes=100000-"],
+    );
     assert.ok(!fs.existsSync(path.join(modelsDir, "stall.gguf")));
 
     hf.behaviours.delete("t/stall/stall.gguf");

@@ -33,12 +33,22 @@ function walk(dir: string, base = dir): string[] {
 before(async () => {
   if (skip) return;
   // The app's entry points are build outputs; compile them if this checkout has not yet.
-  if (!["dist/electron/main.js", "dist/electron/preload.cjs", "dist/server/cli.js"].every((f) => fs.existsSync(path.join(repoRoot, f)))) {
-    spawnSync(process.execPath, [path.join(repoRoot, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], { cwd: repoRoot, stdio: "inherit" });
+  if (
+    !["dist/electron/main.js", "dist/electron/preload.cjs", "dist/server/cli.js"].every((f) =>
+      fs.existsSync(path.join(repoRoot, f)),
+    )
+  ) {
+    spawnSync(
+      process.execPath,
+      [path.join(repoRoot, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"],
+      { cwd: repoRoot, stdio: "inherit" },
+    );
   }
   const electronDist = path.join(work, "electron-dist");
   fs.mkdirSync(electronDist, { recursive: true });
-  fs.writeFileSync(path.join(electronDist, "electron"), "#!/bin/sh\necho 'stand-in for the Electron binary'\n", { mode: 0o755 });
+  fs.writeFileSync(path.join(electronDist, "electron"), "#!/bin/sh\necho 'stand-in for the Electron binary'\n", {
+    mode: 0o755,
+  });
   fs.writeFileSync(path.join(electronDist, "LICENSE"), "");
   const arch = process.arch === "arm64" ? Arch.arm64 : Arch.x64;
   await build({
@@ -56,7 +66,11 @@ before(async () => {
   });
   const out = path.join(work, "release", arch === Arch.arm64 ? "linux-arm64-unpacked" : "linux-unpacked");
   appDir = path.join(out, "resources");
-  asarFiles = new Set(listPackage(path.join(appDir, "app.asar"), { isPack: false }).map((f) => f.split(path.sep).join("/").replace(/^\//, "")));
+  asarFiles = new Set(
+    listPackage(path.join(appDir, "app.asar"), { isPack: false }).map((f) =>
+      f.split(path.sep).join("/").replace(/^\//, ""),
+    ),
+  );
   unpacked = walk(path.join(appDir, "app.asar.unpacked"));
 });
 
@@ -68,28 +82,53 @@ const hostOs = process.arch === "arm64" ? "linux-arm64" : "linux-x64";
 
 describe("electron-builder packs the app", { skip }, () => {
   test("the app's code, UI resources and entry points are in the asar, without source maps or build inputs", () => {
-    for (const f of ["package.json", "dist/electron/main.js", "dist/electron/preload.cjs", "dist/server/cli.js", "resources/status.html", "resources/status.js", "resources/icons/tray.png"]) {
+    for (const f of [
+      "package.json",
+      "dist/electron/main.js",
+      "dist/electron/preload.cjs",
+      "dist/server/cli.js",
+      "resources/status.html",
+      "resources/status.js",
+      "resources/icons/tray.png",
+    ]) {
       assert.ok(asarFiles.has(f), `${f} is packaged`);
     }
     const packagedPkg = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { main: string };
     assert.ok(asarFiles.has(packagedPkg.main));
-    assert.deepEqual([...asarFiles].filter((f) => f.endsWith(".map")), [], "no source maps");
+    assert.deepEqual(
+      [...asarFiles].filter((f) => f.endsWith(".map")),
+      [],
+      "no source maps",
+    );
     assert.ok(![...asarFiles].some((f) => f.startsWith("resources/build/")), "no build inputs");
     assert.ok(![...asarFiles].some((f) => /^(electron|server|test|bench)\//.test(f)), "no TypeScript sources or tests");
-    assert.ok(![...asarFiles].some((f) => f.startsWith("dist/renderer/")), "the test's own exclusion of the UI bundle took effect");
+    assert.ok(
+      ![...asarFiles].some((f) => f.startsWith("dist/renderer/")),
+      "the test's own exclusion of the UI bundle took effect",
+    );
   });
 
   test("llama.cpp's binaries for this platform, GPU variants included, are unpacked from the asar", () => {
-    const installed = fs.readdirSync(path.join(repoRoot, "node_modules", "@node-llama-cpp")).filter((n) => n === hostOs || n.startsWith(`${hostOs}-`));
+    const installed = fs
+      .readdirSync(path.join(repoRoot, "node_modules", "@node-llama-cpp"))
+      .filter((n) => n === hostOs || n.startsWith(`${hostOs}-`));
     assert.ok(installed.includes(hostOs));
     for (const name of installed) {
       // Every file of the package's bins folder, exactly (cuda-ext, for one, holds only an extra library).
-      const source = walk(path.join(repoRoot, "node_modules", "@node-llama-cpp", name, "bins")).map((f) => `node_modules/@node-llama-cpp/${name}/bins/${f}`);
-      assert.ok(source.some((f) => /\.(node|so)$/.test(f)), `${name} has native files`);
+      const source = walk(path.join(repoRoot, "node_modules", "@node-llama-cpp", name, "bins")).map(
+        (f) => `node_modules/@node-llama-cpp/${name}/bins/${f}`,
+      );
+      assert.ok(
+        source.some((f) => /\.(node|so)$/.test(f)),
+        `${name} has native files`,
+      );
       const packed = unpacked.filter((f) => f.startsWith(`node_modules/@node-llama-cpp/${name}/bins/`));
       assert.deepEqual(packed.sort(), source.sort(), `${name}'s binaries are all unpacked`);
     }
-    assert.ok(unpacked.includes(`node_modules/@node-llama-cpp/${hostOs}/bins/${hostOs}/llama-addon.node`), "the CPU addon is there");
+    assert.ok(
+      unpacked.includes(`node_modules/@node-llama-cpp/${hostOs}/bins/${hostOs}/llama-addon.node`),
+      "the CPU addon is there",
+    );
   });
 
   test("no other platform's llama.cpp binaries are packaged", () => {
@@ -104,8 +143,14 @@ describe("electron-builder packs the app", { skip }, () => {
   test("better-sqlite3 for Electron ships its own platform's N-API prebuild, unpacked; the Node-ABI build is left out", () => {
     const prebuilds = unpacked.filter((f) => f.startsWith("node_modules/better-sqlite3-electron/prebuilds/"));
     assert.deepEqual(prebuilds, [`node_modules/better-sqlite3-electron/prebuilds/${hostOs}.node`]);
-    assert.ok(asarFiles.has("node_modules/better-sqlite3-electron/lib/index.js") || unpacked.includes("node_modules/better-sqlite3-electron/lib/index.js"));
-    assert.ok(![...asarFiles, ...unpacked].some((f) => f.startsWith("node_modules/better-sqlite3/")), "better-sqlite3 12 (Node ABI) is not packaged");
+    assert.ok(
+      asarFiles.has("node_modules/better-sqlite3-electron/lib/index.js") ||
+        unpacked.includes("node_modules/better-sqlite3-electron/lib/index.js"),
+    );
+    assert.ok(
+      ![...asarFiles, ...unpacked].some((f) => f.startsWith("node_modules/better-sqlite3/")),
+      "better-sqlite3 12 (Node ABI) is not packaged",
+    );
   });
 
   test("auto-update metadata is written for the GitHub provider", () => {

@@ -9,8 +9,21 @@ import net from "node:net";
 import path from "node:path";
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { ServerSupervisor, utilityLauncher, type ServerStatus, type UtilityProcessApi } from "../../electron/server-process.js";
-import { isAlive, nextStatus, realServerLauncher, repoRoot, serverTestEnv, tempDir, waitGone } from "../helpers/electron-server.js";
+import {
+  ServerSupervisor,
+  utilityLauncher,
+  type ServerStatus,
+  type UtilityProcessApi,
+} from "../../electron/server-process.js";
+import {
+  isAlive,
+  nextStatus,
+  realServerLauncher,
+  repoRoot,
+  serverTestEnv,
+  tempDir,
+  waitGone,
+} from "../helpers/electron-server.js";
 
 const TOKEN = "test-token-0123456789abcdef";
 const dirs: string[] = [];
@@ -63,7 +76,8 @@ describe("ServerSupervisor with the real server", () => {
   test("with an API key set, tools need it and the window's token still works", async () => {
     const s = supervisor({ extraEnv: { HEARTH_API_KEY: "the-users-own-key" } });
     const url = await s.start();
-    const status = (auth?: string) => fetch(`${url}/v1/models`, auth ? { headers: { authorization: `Bearer ${auth}` } } : {}).then((r) => r.status);
+    const status = (auth?: string) =>
+      fetch(`${url}/v1/models`, auth ? { headers: { authorization: `Bearer ${auth}` } } : {}).then((r) => r.status);
     assert.equal(await status(), 401);
     assert.equal(await status("the-users-own-key"), 200);
     assert.equal(await status(TOKEN), 200, "the window's token");
@@ -131,7 +145,10 @@ describe("ServerSupervisor with the real server", () => {
     await assert.rejects(s.start(), /exited with code 2.*crashed 3 times[\s\S]*gpu/);
     assert.equal(s.status.state, "failed");
     assert.equal(statuses.filter((st) => st.state === "restarting" && /Restarting in/.test(st.message)).length, 2);
-    assert.ok(s.recentLog.some((l) => /gpu/.test(l)), "the server's own error line is kept");
+    assert.ok(
+      s.recentLog.some((l) => /gpu/.test(l)),
+      "the server's own error line is kept",
+    );
   });
 
   test("stop() while a restart is pending cancels it and leaves nothing running", async () => {
@@ -172,7 +189,9 @@ describe("utilityLauncher", () => {
         };
       },
     };
-    const s = supervisor({ launch: utilityLauncher(utilityProcess, { entry: path.join(repoRoot, "server", "cli.ts") }) });
+    const s = supervisor({
+      launch: utilityLauncher(utilityProcess, { entry: path.join(repoRoot, "server", "cli.ts") }),
+    });
     const url = await s.start();
     assert.equal(forked.length, 1);
     assert.equal(forked[0]?.env?.HEARTH_UI_TOKEN, TOKEN);

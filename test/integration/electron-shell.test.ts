@@ -13,7 +13,13 @@ import { IpcChannel, type IpcEventLike } from "../../electron/ipc.js";
 import { findMenuItem, type MenuItemSpec } from "../../electron/menu.js";
 import type { HearthServerStatus } from "../../electron/preload-api.js";
 import { CONTENT_SECURITY_POLICY, type PreventableEvent, type SessionLike } from "../../electron/security.js";
-import { startShell, type Shell, type ShellElectron, type WindowLike, type WindowOptions } from "../../electron/shell.js";
+import {
+  startShell,
+  type Shell,
+  type ShellElectron,
+  type WindowLike,
+  type WindowOptions,
+} from "../../electron/shell.js";
 import { isAlive, realServerLauncher, serverTestEnv, tempDir, waitGone } from "../helpers/electron-server.js";
 
 const dirs: string[] = [];
@@ -193,7 +199,10 @@ function fakeElectron(app: FakeApp, picked: string | null = "/models/picked.gguf
       setPermissionCheckHandler: () => undefined,
     },
   };
-  const fromWindow = (w: FakeWindow): IpcEventLike => ({ sender: { id: w.webContents.id }, senderFrame: { url: w.webContents.url, parent: null } });
+  const fromWindow = (w: FakeWindow): IpcEventLike => ({
+    sender: { id: w.webContents.id },
+    senderFrame: { url: w.webContents.url, parent: null },
+  });
   return {
     e,
     windows,
@@ -231,13 +240,19 @@ async function launch(options: { lock?: Lock; extraArgs?: string[]; maxCrashes?:
     statusPagePath: "/app/resources/status.html",
     trayIconPath: "/app/resources/icons/tray.png",
     platform: "linux",
-    supervisor: { baseEnv: serverTestEnv(), backoffInitialMs: 50, maxCrashes: options.maxCrashes ?? 5, extraArgs: options.extraArgs ?? [] },
+    supervisor: {
+      baseEnv: serverTestEnv(),
+      backoffInitialMs: 50,
+      maxCrashes: options.maxCrashes ?? 5,
+      extraArgs: options.extraArgs ?? [],
+    },
   });
   if (shell) shells.push({ shell, app });
   return { app, shell, fake, userData, dataDir };
 }
 
-const statusesSent = (w: FakeWindow) => w.webContents.sent.filter(([c]) => c === IpcChannel.ServerStatus).map(([, s]) => s as HearthServerStatus);
+const statusesSent = (w: FakeWindow) =>
+  w.webContents.sent.filter(([c]) => c === IpcChannel.ServerStatus).map(([, s]) => s as HearthServerStatus);
 
 describe("desktop shell with the real server", () => {
   test("launch -> status page, then the UI from the server; the API answers local tools and the window alike", async () => {
@@ -248,7 +263,11 @@ describe("desktop shell with the real server", () => {
     assert.equal(win.options.webPreferences.sandbox, true);
     assert.equal(win.options.webPreferences.contextIsolation, true);
     assert.equal(win.options.webPreferences.nodeIntegration, false);
-    assert.deepEqual(win.statusPages, ["Starting the server."], "the window shows the status page while the server starts");
+    assert.deepEqual(
+      win.statusPages,
+      ["Starting the server."],
+      "the window shows the status page while the server starts",
+    );
 
     const url = await shell.firstLoad;
     assert.deepEqual(win.loads, [`${url}/`]);
@@ -260,14 +279,22 @@ describe("desktop shell with the real server", () => {
     // As with `hearth serve`: no key on loopback unless the person sets one (then the token still works:
     // electron-server-process.test.ts).
     assert.equal((await fetch(`${url}/v1/models`)).status, 200);
-    assert.equal((await fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${boot?.token}` } })).status, 200);
+    assert.equal(
+      (await fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${boot?.token}` } })).status,
+      200,
+    );
     assert.equal(await fake.invoke(win, IpcChannel.PickModelFile), "/models/picked.gguf");
 
-    assert.deepEqual(fake.headersFor(`${url}/`).responseHeaders?.["Content-Security-Policy"], [CONTENT_SECURITY_POLICY]);
+    assert.deepEqual(fake.headersFor(`${url}/`).responseHeaders?.["Content-Security-Policy"], [
+      CONTENT_SECURITY_POLICY,
+    ]);
     assert.equal(fake.tray.tooltip, `Hearth: Server running at ${url}`);
     assert.ok(findMenuItem(fake.appMenu(), "restart-server"), "the application menu was set");
     assert.ok(fs.existsSync(path.join(userData, "secrets.key")), "the secrets key was created through safeStorage");
-    assert.ok(fs.readFileSync(path.join(userData, "logs", "server.log"), "utf8").includes(url), "the server's output is logged");
+    assert.ok(
+      fs.readFileSync(path.join(userData, "logs", "server.log"), "utf8").includes(url),
+      "the server's output is logged",
+    );
   });
 
   test("kill -9 the server -> the window shows why and the UI comes back; quit stops the server", async () => {
@@ -278,10 +305,16 @@ describe("desktop shell with the real server", () => {
     const reloaded = new Promise<void>((resolve) => win.on("did-load", () => win.loads.length === 2 && resolve()));
     process.kill(pid, "SIGKILL");
     await reloaded;
-    assert.ok(win.statusPages.some((m) => /killed by SIGKILL/.test(m)), `status pages: ${JSON.stringify(win.statusPages)}`);
+    assert.ok(
+      win.statusPages.some((m) => /killed by SIGKILL/.test(m)),
+      `status pages: ${JSON.stringify(win.statusPages)}`,
+    );
     assert.deepEqual(win.loads, [`${url}/`, `${url}/`]);
     const sent = statusesSent(win);
-    assert.ok(sent.some((s) => s.state === "restarting" && /SIGKILL/.test(s.message)), "the page was told too");
+    assert.ok(
+      sent.some((s) => s.state === "restarting" && /SIGKILL/.test(s.message)),
+      "the page was told too",
+    );
     assert.equal(sent.at(-1)?.state, "running");
     assert.equal(sent.at(-1)?.restarts, 1);
 

@@ -15,14 +15,22 @@ after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
 describe("npm start without Electron", () => {
   test("explains, runs the headless server, prints its URL, and exits 0 on SIGINT", async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, HEARTH_LOG_LEVEL: "warn", ELECTRON_BIN: path.join(dataDir, "no-such-electron") };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      HEARTH_LOG_LEVEL: "warn",
+      ELECTRON_BIN: path.join(dataDir, "no-such-electron"),
+    };
     delete env.ELECTRON_OVERRIDE_DIST_PATH;
     // --no-build: the test covers what start does, not a 30 s compile (dist/ or the sources both run).
-    const child = spawn(process.execPath, [path.join(repoRoot, "scripts", "start.mjs"), "--no-build", "--port", "0", "--data-dir", dataDir], {
-      cwd: repoRoot,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [path.join(repoRoot, "scripts", "start.mjs"), "--no-build", "--port", "0", "--data-dir", dataDir],
+      {
+        cwd: repoRoot,
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     const lines: string[] = [];
     const url = await new Promise<string>((resolve, reject) => {

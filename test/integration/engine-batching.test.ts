@@ -17,7 +17,13 @@ let runtime: EngineRuntime;
 let model: LlamaModel;
 
 before(async () => {
-  runtime = await createRuntime({ gpu: "cpu", threads: 1, batchThreads: 2, binary: "prebuilt", logger: createLogger("silent") });
+  runtime = await createRuntime({
+    gpu: "cpu",
+    threads: 1,
+    batchThreads: 2,
+    binary: "prebuilt",
+    logger: createLogger("silent"),
+  });
   model = await runtime.llama.loadModel({ modelPath: await testModelPath() });
 });
 after(async () => {
@@ -35,7 +41,10 @@ async function greedy(sequences: number, batcher: StepBatcher | null): Promise<s
   try {
     if (batcher) assert.ok(batcher.install(context), "the batcher found the native methods it wraps");
     const run = (prompt: string, sequence = context.getSequence()) =>
-      new LlamaCompletion({ contextSequence: sequence }).generateCompletion(prompt, { maxTokens: MAX_TOKENS, temperature: 0 });
+      new LlamaCompletion({ contextSequence: sequence }).generateCompletion(prompt, {
+        maxTokens: MAX_TOKENS,
+        temperature: 0,
+      });
     if (sequences === 1) {
       const out: string[] = [];
       for (const p of PROMPTS) {
@@ -62,8 +71,17 @@ test("joined steps, threads chosen per step, and the same greedy text as decodin
   });
   const together = await greedy(PROMPTS.length, batcher);
   assert.deepEqual(together, alone, "batching changes no token");
-  assert.ok(alone.every((t) => t.length > 0), "text was generated");
+  assert.ok(
+    alone.every((t) => t.length > 0),
+    "text was generated",
+  );
   // Four prompts of MAX_TOKENS tokens each: joined, that is about MAX_TOKENS steps, not four times as many.
-  assert.ok(steps.length <= MAX_TOKENS + 4, `${steps.length} decode steps for ${PROMPTS.length} x ${MAX_TOKENS} tokens`);
-  assert.ok(steps.filter((n) => n >= PROMPTS.length).length >= MAX_TOKENS / 2, `most steps carry every sequence: ${steps.join(",")}`);
+  assert.ok(
+    steps.length <= MAX_TOKENS + 4,
+    `${steps.length} decode steps for ${PROMPTS.length} x ${MAX_TOKENS} tokens`,
+  );
+  assert.ok(
+    steps.filter((n) => n >= PROMPTS.length).length >= MAX_TOKENS / 2,
+    `most steps carry every sequence: ${steps.join(",")}`,
+  );
 });

@@ -13,7 +13,14 @@ import { modelPath, testModelPath } from "../helpers/models.js";
 import { metricValue, startTestServer, type TestServer } from "../helpers/server.js";
 
 const MODEL = "stories260K";
-const PROMPTS = ["Once upon a time", "The little dog", "Lily and Tom went", "One day a bird", "The sun was", "A big red ball"];
+const PROMPTS = [
+  "Once upon a time",
+  "The little dog",
+  "Lily and Tom went",
+  "One day a bird",
+  "The sun was",
+  "A big red ball",
+];
 let t: TestServer;
 
 before(async () => {
@@ -25,7 +32,10 @@ const greedy = async (prompt: string) =>
   (await t.client.completions.create({ model: MODEL, prompt, max_tokens: 24, temperature: 0 })).choices[0]?.text ?? "";
 
 test("/health, the model's info and the engine metric report the lanes", async () => {
-  const health = (await (await fetch(`${t.url}/health`)).json()) as { engine: { lanes: number }; models: { lanes: number; parallel: number }[] };
+  const health = (await (await fetch(`${t.url}/health`)).json()) as {
+    engine: { lanes: number };
+    models: { lanes: number; parallel: number }[];
+  };
   assert.equal(health.engine.lanes, 2);
   assert.equal(health.models[0]?.lanes, 2);
   assert.equal(health.models[0]?.parallel, 4);
@@ -36,7 +46,10 @@ test("/health, the model's info and the engine metric report the lanes", async (
 test("concurrent requests over both lanes give the same greedy text as each alone", async () => {
   const alone: string[] = [];
   for (const p of PROMPTS) alone.push(await greedy(p));
-  assert.ok(alone.every((text) => text.length > 0), "text was generated");
+  assert.ok(
+    alone.every((text) => text.length > 0),
+    "text was generated",
+  );
   // Six at once over four sequences: both lanes busy, two requests queued for the first free slot.
   const together = await Promise.all(PROMPTS.map(greedy));
   assert.deepEqual(together, alone, "no lane changes a token");
@@ -80,7 +93,10 @@ test("a conversation's next turn still reuses its cached prefix with lanes", asy
     max_tokens: 4,
   });
   const cached = second.usage?.prompt_tokens_details?.cached_tokens ?? 0;
-  assert.ok(cached >= (first.usage?.prompt_tokens ?? 0) - 1, `cached ${cached} of the first turn's ${first.usage?.prompt_tokens} prompt tokens`);
+  assert.ok(
+    cached >= (first.usage?.prompt_tokens ?? 0) - 1,
+    `cached ${cached} of the first turn's ${first.usage?.prompt_tokens} prompt tokens`,
+  );
 });
 
 describe("automatic lanes", () => {
@@ -99,7 +115,11 @@ describe("automatic lanes", () => {
     const cores = os.availableParallelism();
     await auto.client.completions.create({ model: MODEL, prompt: "Once", max_tokens: 2 });
     assert.equal(await loadedLanes(), defaultLanes(cores, 1, false), "one thread per lane by default");
-    const put = await fetch(`${auto.url}/api/models/${MODEL}/settings`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ threads: cores }) });
+    const put = await fetch(`${auto.url}/api/models/${MODEL}/settings`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ threads: cores }),
+    });
     assert.equal(put.status, 200);
     assert.equal((await fetch(`${auto.url}/api/models/${MODEL}/unload`, { method: "POST" })).status, 200);
     assert.equal((await fetch(`${auto.url}/api/models/${MODEL}/load`, { method: "POST" })).status, 200);
@@ -114,7 +134,11 @@ test("the memory estimate counts each lane's own context buffers", async () => {
   const one = await estimateModelMemory(files, { contextSize: 512, sequences: 4 });
   const two = await estimateModelMemory(files, { contextSize: 512, sequences: 4, lanes: 2 });
   assert.ok(two.total > one.total, `two lanes ${two.total} B > one ${one.total} B`);
-  assert.deepEqual(await estimateModelMemory(files, { contextSize: 512, sequences: 4, lanes: 1 }), one, "one lane is the old estimate");
+  assert.deepEqual(
+    await estimateModelMemory(files, { contextSize: 512, sequences: 4, lanes: 1 }),
+    one,
+    "one lane is the old estimate",
+  );
 });
 
 describe("lanes of one sequence on a model big enough for split threads", () => {
@@ -125,19 +149,33 @@ describe("lanes of one sequence on a model big enough for split threads", () => 
   let big: TestServer;
   const BIG = "bench-86M-q4_k_m";
   before(async () => {
-    big = await startTestServer({ model: await modelPath(`${BIG}.gguf`), parallel: 2, lanes: 2, threads: 1, batchThreads: 2, ctxSize: 512 });
+    big = await startTestServer({
+      model: await modelPath(`${BIG}.gguf`),
+      parallel: 2,
+      lanes: 2,
+      threads: 1,
+      batchThreads: 2,
+      ctxSize: 512,
+    });
   });
   after(() => big.close());
 
   test("prompts decode side by side and alone, and every request finishes", async () => {
-    const prompts = ["the quick brown fox jumps over the lazy dog ".repeat(8), "once upon a time in a land far away ".repeat(8)];
-    const run = (prompt: string) => big.client.completions.create({ model: BIG, prompt, max_tokens: 12, temperature: 0 });
+    const prompts = [
+      "the quick brown fox jumps over the lazy dog ".repeat(8),
+      "once upon a time in a land far away ".repeat(8),
+    ];
+    const run = (prompt: string) =>
+      big.client.completions.create({ model: BIG, prompt, max_tokens: 12, temperature: 0 });
     const results = [await run(prompts[0]!), ...(await Promise.all(prompts.map((p) => run(`${p} again`))))];
     for (const r of results) {
       assert.equal(r.usage?.completion_tokens, 12, JSON.stringify(r.usage));
       assert.equal(r.choices[0]?.finish_reason, "length");
     }
-    const health = (await (await fetch(`${big.url}/health`)).json()) as { models: { lanes: number }[]; engine: { batchThreads: number } };
+    const health = (await (await fetch(`${big.url}/health`)).json()) as {
+      models: { lanes: number }[];
+      engine: { batchThreads: number };
+    };
     assert.equal(health.models[0]?.lanes, 2);
     assert.equal(health.engine.batchThreads, 2);
     assert.equal(await metricValue(big.url, "hearth_busy_sequences"), 0, "both sequences were given back");

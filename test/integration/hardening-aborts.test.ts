@@ -37,19 +37,49 @@ function random(seed: number): () => number {
 }
 
 const ROUTES: { path: () => string; body: (i: number) => unknown }[] = [
-  { path: () => "/v1/chat/completions", body: (i) => ({ model: MODEL, messages: [{ role: "user", content: `Story ${i}` }], max_tokens: 300, stream: true }) },
-  { path: () => "/v1/completions", body: (i) => ({ model: MODEL, prompt: `Once upon a time ${i}`, max_tokens: 300, stream: true }) },
-  { path: () => "/v1/responses", body: (i) => ({ model: MODEL, input: `Tell ${i}`, max_output_tokens: 300, stream: true }) },
-  { path: () => "/v1/messages", body: (i) => ({ model: MODEL, messages: [{ role: "user", content: `Hi ${i}` }], max_tokens: 300, stream: true }) },
-  { path: () => `/api/conversations/${conversationId}/messages`, body: (i) => ({ content: `Turn ${i}`, parentId: null, params: { maxTokens: 300 } }) },
-  { path: () => "/v1/chat/completions", body: (i) => ({ model: MODEL, messages: [{ role: "user", content: `Plain ${i}` }], max_tokens: 300 }) },
+  {
+    path: () => "/v1/chat/completions",
+    body: (i) => ({ model: MODEL, messages: [{ role: "user", content: `Story ${i}` }], max_tokens: 300, stream: true }),
+  },
+  {
+    path: () => "/v1/completions",
+    body: (i) => ({ model: MODEL, prompt: `Once upon a time ${i}`, max_tokens: 300, stream: true }),
+  },
+  {
+    path: () => "/v1/responses",
+    body: (i) => ({ model: MODEL, input: `Tell ${i}`, max_output_tokens: 300, stream: true }),
+  },
+  {
+    path: () => "/v1/messages",
+    body: (i) => ({ model: MODEL, messages: [{ role: "user", content: `Hi ${i}` }], max_tokens: 300, stream: true }),
+  },
+  {
+    path: () => `/api/conversations/${conversationId}/messages`,
+    body: (i) => ({ content: `Turn ${i}`, parentId: null, params: { maxTokens: 300 } }),
+  },
+  {
+    path: () => "/v1/chat/completions",
+    body: (i) => ({ model: MODEL, messages: [{ role: "user", content: `Plain ${i}` }], max_tokens: 300 }),
+  },
 ];
 
 /** Sends one request and destroys the connection at `point`: "request" (before any answer), or after `chunks` chunks of the body. */
-function abortAt(url: string, path: string, body: unknown, point: { kind: "request"; delayMs: number } | { kind: "chunks"; chunks: number }): Promise<string> {
+function abortAt(
+  url: string,
+  path: string,
+  body: unknown,
+  point: { kind: "request"; delayMs: number } | { kind: "chunks"; chunks: number },
+): Promise<string> {
   const u = new URL(url);
   return new Promise((resolve) => {
-    const req = http.request({ host: u.hostname, port: u.port, method: "POST", path, agent: false, headers: { "content-type": "application/json" } });
+    const req = http.request({
+      host: u.hostname,
+      port: u.port,
+      method: "POST",
+      path,
+      agent: false,
+      headers: { "content-type": "application/json" },
+    });
     const done = (how: string) => {
       req.destroy();
       resolve(how);
@@ -106,7 +136,10 @@ test(`${ABORTS} aborts at random points leak no sequence, queue entry, handle or
   const plan = Array.from({ length: ABORTS }, (_, i) => {
     const route = ROUTES[Math.floor(rand() * ROUTES.length)]!;
     const r = rand();
-    const point = r < 0.25 ? ({ kind: "request", delayMs: Math.floor(rand() * 30) } as const) : ({ kind: "chunks", chunks: 1 + Math.floor(rand() * 40) } as const);
+    const point =
+      r < 0.25
+        ? ({ kind: "request", delayMs: Math.floor(rand() * 30) } as const)
+        : ({ kind: "chunks", chunks: 1 + Math.floor(rand() * 40) } as const);
     return { route, point, i };
   });
   const outcomes: Record<string, number> = {};
@@ -118,7 +151,11 @@ test(`${ABORTS} aborts at random points leak no sequence, queue entry, handle or
   ctx.diagnostic(`aborts: ${JSON.stringify(outcomes)}`);
 
   const stats = await settle();
-  assert.deepEqual({ busy: stats.busy, queued: stats.queued }, { busy: 0, queued: 0 }, "every sequence was released and the queue drained");
+  assert.deepEqual(
+    { busy: stats.busy, queued: stats.queued },
+    { busy: 0, queued: 0 },
+    "every sequence was released and the queue drained",
+  );
 
   // Handles: sockets close and timers clear a moment after the last abort.
   let now = handles();
@@ -131,11 +168,21 @@ test(`${ABORTS} aborts at random points leak no sequence, queue entry, handle or
 
   const heap = await heapAfterGc();
   const growth = heap - baseHeap;
-  ctx.diagnostic(`heap ${(baseHeap / 2 ** 20).toFixed(1)} -> ${(heap / 2 ** 20).toFixed(1)} MiB; rss ${(rss0 / 2 ** 20).toFixed(0)} -> ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
+  ctx.diagnostic(
+    `heap ${(baseHeap / 2 ** 20).toFixed(1)} -> ${(heap / 2 ** 20).toFixed(1)} MiB; rss ${(rss0 / 2 ** 20).toFixed(0)} -> ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`,
+  );
   // A leak of even a few KiB per aborted request would show as several MiB here.
   assert.ok(growth < 8 * 2 ** 20, `heap grew by ${(growth / 2 ** 20).toFixed(1)} MiB over ${ABORTS} aborts`);
 
   // And the server still serves, on every sequence.
-  const ok = await Promise.all([0, 1].map((i) => t.client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: `after ${i}` }], max_tokens: 4 })));
+  const ok = await Promise.all(
+    [0, 1].map((i) =>
+      t.client.chat.completions.create({
+        model: MODEL,
+        messages: [{ role: "user", content: `after ${i}` }],
+        max_tokens: 4,
+      }),
+    ),
+  );
   for (const r of ok) assert.equal(r.usage?.completion_tokens, 4);
 });

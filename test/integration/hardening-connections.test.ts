@@ -18,9 +18,22 @@ import { rawRequest } from "../helpers/raw-http.js";
 
 const MODEL = "stories260K";
 
-async function start(httpTimeouts: Partial<HttpTimeouts>): Promise<{ server: HearthServer; url: string; port: number; close(): Promise<void> }> {
+async function start(
+  httpTimeouts: Partial<HttpTimeouts>,
+): Promise<{ server: HearthServer; url: string; port: number; close(): Promise<void> }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-conn-"));
-  const config = loadConfig({ env: {}, overrides: { port: 0, dataDir, threads: 1, logLevel: "silent", model: await testModelPath(), parallel: 2, ctxSize: 512 } });
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      port: 0,
+      dataDir,
+      threads: 1,
+      logLevel: "silent",
+      model: await testModelPath(),
+      parallel: 2,
+      ctxSize: 512,
+    },
+  });
   const server = createServer(config, { logger: pino({ level: "silent" }), httpTimeouts });
   const url = await server.start();
   return {
@@ -110,8 +123,14 @@ describe("slow and oversized clients", () => {
 
   test("a client dripping its body is closed once the request timeout passes, and no generation starts", async (t) => {
     const c = await openSocket(s.port);
-    const body = JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "x".repeat(5000) }], max_tokens: 2 });
-    c.socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+    const body = JSON.stringify({
+      model: MODEL,
+      messages: [{ role: "user", content: "x".repeat(5000) }],
+      max_tokens: 2,
+    });
+    c.socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+    );
     const started = performance.now();
     let i = 0;
     const drip = setInterval(() => {
@@ -170,15 +189,24 @@ describe("hundreds of idle connections do not starve real requests", () => {
       const idle = await timeHealth(s.url, 30);
       // Generation on every sequence, with a queue behind them.
       const generations = Array.from({ length: 6 }, (_, i) =>
-        rawRequest(s.url, { path: "/v1/chat/completions", body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: `Story ${i}` }], max_tokens: 200 }), timeoutMs: 60_000 }),
+        rawRequest(s.url, {
+          path: "/v1/chat/completions",
+          body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: `Story ${i}` }], max_tokens: 200 }),
+          timeoutMs: 60_000,
+        }),
       );
       const loaded = await timeHealth(s.url, 30);
       const answers = await Promise.all(generations);
       for (const a of answers) assert.equal(a.status, 200, a.body);
       const models = await rawRequest(s.url, { path: "/v1/models" });
       assert.equal(models.status, 200);
-      assert.equal(sockets.filter((k) => k.destroyed).length, 0, "the idle connections were still open: the server served around them");
-      const fmt = (v: number[]) => `p50 ${percentile(v, 50).toFixed(1)} ms, p95 ${percentile(v, 95).toFixed(1)} ms, max ${Math.max(...v).toFixed(1)} ms`;
+      assert.equal(
+        sockets.filter((k) => k.destroyed).length,
+        0,
+        "the idle connections were still open: the server served around them",
+      );
+      const fmt = (v: number[]) =>
+        `p50 ${percentile(v, 50).toFixed(1)} ms, p95 ${percentile(v, 95).toFixed(1)} ms, max ${Math.max(...v).toFixed(1)} ms`;
       t.diagnostic(`/health/live alone: ${fmt(baseline)}`);
       t.diagnostic(`/health/live with 620 idle/slow connections: ${fmt(idle)}`);
       t.diagnostic(`/health/live with those and 6 generations on 2 sequences: ${fmt(loaded)}`);

@@ -77,7 +77,18 @@ const codeOf = (body: string) => (JSON.parse(body) as { error: { code: string } 
 
 before(async () => {
   if (!mounted) return;
-  const config = loadConfig({ env: {}, overrides: { port: 0, dataDir: mountPoint, threads: 1, logLevel: "silent", model: await testModelPath(), parallel: 2, ctxSize: 8192 } });
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      port: 0,
+      dataDir: mountPoint,
+      threads: 1,
+      logLevel: "silent",
+      model: await testModelPath(),
+      parallel: 2,
+      ctxSize: 8192,
+    },
+  });
   server = createServer(config, { logger: pino({ level: "silent" }) });
   url = await server.start();
 });
@@ -94,7 +105,10 @@ test("a full disk: clear errors, /v1 still answers, nothing damaged, writing res
   const conv = await post("/api/conversations", { title: "before the disk filled", model: MODEL });
   assert.equal(conv.status, 201);
   const id = (JSON.parse(conv.body) as { id: string }).id;
-  const first = await post(`/api/conversations/${id}/messages`, { content: "Tell me about the harbour", params: { maxTokens: 20 } });
+  const first = await post(`/api/conversations/${id}/messages`, {
+    content: "Tell me about the harbour",
+    params: { maxTokens: 20 },
+  });
   assert.equal(sseData(first.body).at(-1), "[DONE]");
 
   // 1. Full before a request: /api answers 507 disk_full, before any generation.
@@ -103,13 +117,24 @@ test("a full disk: clear errors, /v1 still answers, nothing damaged, writing res
   assert.equal(create.status, 507, create.body);
   assert.equal(codeOf(create.body), "disk_full");
   assert.match(create.body, /disk is full/);
-  const send = await post(`/api/conversations/${id}/messages`, { content: "Another question", params: { maxTokens: 20 } });
+  const send = await post(`/api/conversations/${id}/messages`, {
+    content: "Another question",
+    params: { maxTokens: 20 },
+  });
   assert.equal(send.status, 507, send.body);
   assert.equal(codeOf(send.body), "disk_full");
-  const settings = await rawRequest(url, { method: "PUT", path: "/api/settings", body: JSON.stringify({ threads: 2 }) });
+  const settings = await rawRequest(url, {
+    method: "PUT",
+    path: "/api/settings",
+    body: JSON.stringify({ threads: 2 }),
+  });
   assert.equal(settings.status, 507, settings.body);
   // /v1 is served unrecorded: the client did not ask for history.
-  const v1 = await post("/v1/chat/completions", { model: MODEL, messages: [{ role: "user", content: "still there?" }], max_tokens: 4 });
+  const v1 = await post("/v1/chat/completions", {
+    model: MODEL,
+    messages: [{ role: "user", content: "still there?" }],
+    max_tokens: 4,
+  });
   assert.equal(v1.status, 200, v1.body);
   assert.equal((await rawRequest(url, { path: `/api/conversations/${id}` })).status, 200, "reading works while full");
 
@@ -141,19 +166,38 @@ test("a full disk: clear errors, /v1 still answers, nothing damaged, writing res
   const again = await post("/api/conversations", { title: "after space returned", model: MODEL });
   assert.equal(again.status, 201, again.body);
   const againId = (JSON.parse(again.body) as { id: string }).id;
-  const reply = await post(`/api/conversations/${againId}/messages`, { content: "Hello again", params: { maxTokens: 10 } });
+  const reply = await post(`/api/conversations/${againId}/messages`, {
+    content: "Hello again",
+    params: { maxTokens: 10 },
+  });
   assert.equal(sseData(reply.body).at(-1), "[DONE]");
-  const detail = JSON.parse((await rawRequest(url, { path: `/api/conversations/${againId}` })).body) as { messages: { role: string; status: string }[] };
-  assert.deepEqual(detail.messages.map((m) => [m.role, m.status]), [["user", "complete"], ["assistant", "complete"]]);
-  const cut = (JSON.parse((await rawRequest(url, { path: `/api/export?ids=${id}` })).body) as { conversations: { messages: { id: number; status: string }[] }[] }).conversations[0]!.messages.find((m) => m.id === replyId);
-  assert.ok(cut && cut.status !== "complete", `the reply cut by the full disk is kept, not marked complete (${cut?.status})`);
+  const detail = JSON.parse((await rawRequest(url, { path: `/api/conversations/${againId}` })).body) as {
+    messages: { role: string; status: string }[];
+  };
+  assert.deepEqual(
+    detail.messages.map((m) => [m.role, m.status]),
+    [
+      ["user", "complete"],
+      ["assistant", "complete"],
+    ],
+  );
+  const cut = (
+    JSON.parse((await rawRequest(url, { path: `/api/export?ids=${id}` })).body) as {
+      conversations: { messages: { id: number; status: string }[] }[];
+    }
+  ).conversations[0]!.messages.find((m) => m.id === replyId);
+  assert.ok(
+    cut && cut.status !== "complete",
+    `the reply cut by the full disk is kept, not marked complete (${cut?.status})`,
+  );
 
   // 4. Nothing damaged.
   await server.close();
   const db = new Database(path.join(mountPoint, "history.sqlite"));
   try {
     assert.equal(db.pragma("integrity_check", { simple: true }), "ok");
-    for (const table of ["messages_fts", "messages_trigram", "conversations_fts"]) db.prepare(`INSERT INTO ${table} (${table}, rank) VALUES ('integrity-check', 1)`).run();
+    for (const table of ["messages_fts", "messages_trigram", "conversations_fts"])
+      db.prepare(`INSERT INTO ${table} (${table}, rank) VALUES ('integrity-check', 1)`).run();
   } finally {
     db.close();
   }

@@ -55,27 +55,46 @@ const json = (res: { body: string }) => JSON.parse(res.body) as Record<string, u
 function streamReply(url: string, conversationId: string, content: string, ledger: Ledger): Promise<void> {
   const u = new URL(url);
   return new Promise((resolve) => {
-    const req = http.request({ host: u.hostname, port: u.port, method: "POST", path: `/api/conversations/${conversationId}/messages`, agent: false, headers: { "content-type": "application/json" } }, (res) => {
-      if (res.statusCode !== 200) {
-        res.resume();
-        return resolve();
-      }
-      const entry = { conversationId, userId: Number(res.headers["x-hearth-parent-id"]), replyId: Number(res.headers["x-hearth-message-id"]), received: "", finished: false };
-      ledger.streams.push(entry);
-      let raw = "";
-      res.on("data", (d: Buffer) => {
-        raw += d.toString();
-        const events = sseData(raw);
-        entry.received = events
-          .filter((e) => e.startsWith("{"))
-          .map((e) => (JSON.parse(e) as { choices?: { delta?: { content?: string } }[] }).choices?.[0]?.delta?.content ?? "")
-          .join("");
-        entry.finished = events.includes("[DONE]");
-      });
-      res.on("end", resolve);
-      res.on("error", () => resolve());
-      res.on("close", resolve);
-    });
+    const req = http.request(
+      {
+        host: u.hostname,
+        port: u.port,
+        method: "POST",
+        path: `/api/conversations/${conversationId}/messages`,
+        agent: false,
+        headers: { "content-type": "application/json" },
+      },
+      (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          return resolve();
+        }
+        const entry = {
+          conversationId,
+          userId: Number(res.headers["x-hearth-parent-id"]),
+          replyId: Number(res.headers["x-hearth-message-id"]),
+          received: "",
+          finished: false,
+        };
+        ledger.streams.push(entry);
+        let raw = "";
+        res.on("data", (d: Buffer) => {
+          raw += d.toString();
+          const events = sseData(raw);
+          entry.received = events
+            .filter((e) => e.startsWith("{"))
+            .map(
+              (e) =>
+                (JSON.parse(e) as { choices?: { delta?: { content?: string } }[] }).choices?.[0]?.delta?.content ?? "",
+            )
+            .join("");
+          entry.finished = events.includes("[DONE]");
+        });
+        res.on("end", resolve);
+        res.on("error", () => resolve());
+        res.on("close", resolve);
+      },
+    );
     req.on("error", () => resolve());
     req.end(JSON.stringify({ content, params: { maxTokens: 6000, temperature: 1 } }));
   });
@@ -84,26 +103,53 @@ function streamReply(url: string, conversationId: string, content: string, ledge
 /** Creates, renames and answers conversations until the server dies. */
 async function writeLoop(url: string, ledger: Ledger, rand: () => number, alive: () => boolean): Promise<void> {
   for (let n = 0; alive(); n++) {
-    const created = await rawRequest(url, { path: "/api/conversations", body: JSON.stringify({ title: `created ${n}`, params: { maxTokens: 6 } }), timeoutMs: 5000 }).catch(() => null);
+    const created = await rawRequest(url, {
+      path: "/api/conversations",
+      body: JSON.stringify({ title: `created ${n}`, params: { maxTokens: 6 } }),
+      timeoutMs: 5000,
+    }).catch(() => null);
     if (!created || created.status !== 201) return;
     const id = json(created).id as string;
     const entry = { titles: new Set([`created ${n}`]) };
     ledger.conversations.set(id, entry);
     const title = `renamed ${n} ${Math.floor(rand() * 1e6)}`;
     entry.titles.add(title);
-    const renamed = await rawRequest(url, { method: "PATCH", path: `/api/conversations/${id}`, body: JSON.stringify({ title }), timeoutMs: 5000 }).catch(() => null);
+    const renamed = await rawRequest(url, {
+      method: "PATCH",
+      path: `/api/conversations/${id}`,
+      body: JSON.stringify({ title }),
+      timeoutMs: 5000,
+    }).catch(() => null);
     if (!renamed) return;
     if (renamed.status === 200) entry.titles = new Set([title]);
-    const answered = await rawRequest(url, { path: `/api/conversations/${id}/messages`, body: JSON.stringify({ content: `question ${n}`, stream: false }), timeoutMs: 10_000 }).catch(() => null);
+    const answered = await rawRequest(url, {
+      path: `/api/conversations/${id}/messages`,
+      body: JSON.stringify({ content: `question ${n}`, stream: false }),
+      timeoutMs: 10_000,
+    }).catch(() => null);
     if (!answered) return;
-    if (answered.status === 200) ledger.complete.push({ conversationId: id, userId: Number(answered.headers["x-hearth-parent-id"]), replyId: Number(answered.headers["x-hearth-message-id"]) });
+    if (answered.status === 200)
+      ledger.complete.push({
+        conversationId: id,
+        userId: Number(answered.headers["x-hearth-parent-id"]),
+        replyId: Number(answered.headers["x-hearth-message-id"]),
+      });
   }
 }
 
 /** /v1 streams, recorded as API conversations by the history recorder. */
 async function v1Loop(url: string, ledger: Ledger, alive: () => boolean): Promise<void> {
   for (let n = 0; alive(); n++) {
-    const res = await rawRequest(url, { path: "/v1/chat/completions", body: JSON.stringify({ model: "stories260K", messages: [{ role: "user", content: `api story ${n}` }], max_tokens: 150, stream: true }), timeoutMs: 30_000 }).catch(() => null);
+    const res = await rawRequest(url, {
+      path: "/v1/chat/completions",
+      body: JSON.stringify({
+        model: "stories260K",
+        messages: [{ role: "user", content: `api story ${n}` }],
+        max_tokens: 150,
+        stream: true,
+      }),
+      timeoutMs: 30_000,
+    }).catch(() => null);
     if (!res) return;
     if (sseData(res.body).at(-1) === "[DONE]") ledger.v1Streams++;
   }
@@ -141,7 +187,9 @@ async function verify(url: string, ledger: Ledger): Promise<void> {
   const messagesOf = async (conversationId: string) => {
     let m = messages.get(conversationId);
     if (!m) {
-      const exported = JSON.parse((await rawRequest(url, { path: `/api/export?ids=${conversationId}` })).body) as { conversations: { messages: StoredMessage[] }[] };
+      const exported = JSON.parse((await rawRequest(url, { path: `/api/export?ids=${conversationId}` })).body) as {
+        conversations: { messages: StoredMessage[] }[];
+      };
       m = new Map(exported.conversations[0]!.messages.map((x) => [x.id, x]));
       messages.set(conversationId, m);
     }
@@ -157,8 +205,15 @@ async function verify(url: string, ledger: Ledger): Promise<void> {
     assert.equal(m.get(s.userId)?.role, "user", `the question of stream ${s.replyId} is kept`);
     const reply = m.get(s.replyId);
     assert.ok(reply, `the reply row ${s.replyId} exists`);
-    if (!s.finished) assert.ok(reply.status === "partial" || reply.status === "complete", `an interrupted reply is kept and marked (${reply.status})`);
-    assert.ok(s.received.startsWith(reply.content) || reply.content.startsWith(s.received), "the stored text and what the client saw agree");
+    if (!s.finished)
+      assert.ok(
+        reply.status === "partial" || reply.status === "complete",
+        `an interrupted reply is kept and marked (${reply.status})`,
+      );
+    assert.ok(
+      s.received.startsWith(reply.content) || reply.content.startsWith(s.received),
+      "the stored text and what the client saw agree",
+    );
     if (s.finished) assert.equal(reply.status, "complete");
   }
 }
@@ -168,7 +223,20 @@ test(`${KILLS} kill -9s during streaming and writes: the database stays intact a
   const totals = { conversations: 0, complete: 0, streams: 0, interrupted: 0, partial: 0, v1Streams: 0 };
   for (let life = 0; life < KILLS; life++) {
     const rand = random(1000 + life);
-    current = await spawnHearth(["--model", model, "--port", "0", "--data-dir", dataDir, "--threads", "1", "--parallel", "3", "--ctx-size", "8192"]);
+    current = await spawnHearth([
+      "--model",
+      model,
+      "--port",
+      "0",
+      "--data-dir",
+      dataDir,
+      "--threads",
+      "1",
+      "--parallel",
+      "3",
+      "--ctx-size",
+      "8192",
+    ]);
     const url = current.url;
     if (life > 0) await verify(url, previous!);
     const ledger = newLedger();
@@ -179,7 +247,11 @@ test(`${KILLS} kill -9s during streaming and writes: the database stays intact a
       (async () => {
         // A new UI conversation with a long streamed reply, again and again.
         for (let n = 0; alive; n++) {
-          const created = await rawRequest(url, { path: "/api/conversations", body: JSON.stringify({ title: `stream ${life}.${n}` }), timeoutMs: 5000 }).catch(() => null);
+          const created = await rawRequest(url, {
+            path: "/api/conversations",
+            body: JSON.stringify({ title: `stream ${life}.${n}` }),
+            timeoutMs: 5000,
+          }).catch(() => null);
           if (!created || created.status !== 201) return;
           const id = json(created).id as string;
           ledger.conversations.set(id, { titles: new Set([`stream ${life}.${n}`]) });
@@ -204,7 +276,9 @@ test(`${KILLS} kill -9s during streaming and writes: the database stays intact a
   // The last life's ledger, after one more restart; then everything is still searchable.
   current = await spawnHearth(["--model", model, "--port", "0", "--data-dir", dataDir, "--threads", "1"]);
   await verify(current.url, previous!);
-  const partial = JSON.parse((await rawRequest(current.url, { path: "/api/export" })).body) as { conversations: { messages: StoredMessage[] }[] };
+  const partial = JSON.parse((await rawRequest(current.url, { path: "/api/export" })).body) as {
+    conversations: { messages: StoredMessage[] }[];
+  };
   totals.partial = partial.conversations.flatMap((c) => c.messages).filter((m) => m.status === "partial").length;
   const hits = json(await rawRequest(current.url, { path: "/api/search?q=story" }));
   assert.ok((hits.hits as unknown[]).length > 0, "search still works");

@@ -84,22 +84,34 @@ describe("the library and just-in-time loading", () => {
       }).catch((err: Error) => ({ status: 0, body: err.message }));
       if (HARMLESS.has(name)) {
         if (res.status !== 200) failures.push(`${name} should serve: ${res.status} ${res.body.slice(0, 200)}`);
-      } else if (res.status < 400 || res.status >= 500) failures.push(`${name}: ${res.status} ${res.body.slice(0, 200)}`);
+      } else if (res.status < 400 || res.status >= 500)
+        failures.push(`${name}: ${res.status} ${res.body.slice(0, 200)}`);
       else {
         const error = (JSON.parse(res.body) as { error: { code: string; message: string } }).error;
-        if (!["model_unusable", "model_not_found"].includes(error.code)) failures.push(`${name}: ${error.code} ${error.message}`);
+        if (!["model_unusable", "model_not_found"].includes(error.code))
+          failures.push(`${name}: ${error.code} ${error.message}`);
       }
     });
     assert.deepEqual(failures, []);
-    const ok = await t.client.chat.completions.create({ model: "good", messages: [{ role: "user", content: "hi" }], max_tokens: 3 });
+    const ok = await t.client.chat.completions.create({
+      model: "good",
+      messages: [{ role: "user", content: "hi" }],
+      max_tokens: 3,
+    });
     assert.equal(ok.usage?.completion_tokens, 3);
   });
 
   test("a file llama.cpp refuses at load is reported in /api/models with the load error", async () => {
-    const load = await rawRequest(t.url, { path: "/api/models/tensor-shape-swapped/load", body: "{}", timeoutMs: 20_000 });
+    const load = await rawRequest(t.url, {
+      path: "/api/models/tensor-shape-swapped/load",
+      body: "{}",
+      timeoutMs: 20_000,
+    });
     assert.equal(load.status, 400, load.body);
     assert.equal((JSON.parse(load.body) as { error: { code: string } }).error.code, "model_unusable");
-    const list = JSON.parse((await rawRequest(t.url, { path: "/api/models" })).body) as { models: (ModelView & { state: string; loadError: string | null })[] };
+    const list = JSON.parse((await rawRequest(t.url, { path: "/api/models" })).body) as {
+      models: (ModelView & { state: string; loadError: string | null })[];
+    };
     const m = list.models.find((x) => x.id === "tensor-shape-swapped")!;
     assert.equal(m.state, "error");
     // llama.cpp's own reason, not just node-llama-cpp's "Failed to load model".
@@ -137,14 +149,17 @@ describe("--model with a malformed file", () => {
       let stdout = "";
       child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
       child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
-      const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? "?")));
+      const exited = new Promise<number | string>((resolve) =>
+        child.once("exit", (code, signal) => resolve(code ?? signal ?? "?")),
+      );
       const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
       const code = await exited;
       clearTimeout(timer);
       await killHard({ child, exited });
       const line = stderr.split("\n").find((l) => l.startsWith("Hearth could not start:")) ?? "";
       t.diagnostic(`${file}: ${line}`);
-      if (code !== 1 || !expected.test(line) || stdout.includes("ready")) failures.push(`${file}: exit ${code}, ${line || stderr.slice(-300)}`);
+      if (code !== 1 || !expected.test(line) || stdout.includes("ready"))
+        failures.push(`${file}: exit ${code}, ${line || stderr.slice(-300)}`);
     });
     assert.deepEqual(failures, []);
   };

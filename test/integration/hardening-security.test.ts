@@ -69,7 +69,12 @@ describe("Host, Origin, Content-Type, CORS and API key on every bind address and
     const name = `bind ${c.bind}, CORS ${c.cors.length === 0 ? "closed" : c.cors.join(",")}, ${c.apiKey ? "API key" : "no key"}${c.bind === "0.0.0.0" && !c.apiKey ? " (--insecure)" : ""}`;
     test(name, { skip: c.bind === "::1" && !hasIpv6 ? "this machine has no ::1" : false }, async () => {
       const t = await startTestServer(
-        { host: c.bind, corsOrigins: c.cors, ...(c.apiKey ? { apiKey: c.apiKey } : {}), ...(c.bind === "0.0.0.0" && !c.apiKey ? { insecure: true } : {}) },
+        {
+          host: c.bind,
+          corsOrigins: c.cors,
+          ...(c.apiKey ? { apiKey: c.apiKey } : {}),
+          ...(c.bind === "0.0.0.0" && !c.apiKey ? { insecure: true } : {}),
+        },
         { withModel: false },
       );
       try {
@@ -77,7 +82,12 @@ describe("Host, Origin, Content-Type, CORS and API key on every bind address and
         const ownHost = c.bind === "::1" ? `[::1]:${port}` : `127.0.0.1:${port}`;
         const auth: Record<string, string> = c.apiKey ? { authorization: `Bearer ${c.apiKey}` } : {};
         const send = (headers: Record<string, string>, init: { method?: string; path?: string; body?: string } = {}) =>
-          rawRequest(t.url, { method: init.method ?? "POST", path: init.path ?? "/api/conversations", headers: { host: ownHost, ...headers }, ...(init.method === "GET" || init.method === "OPTIONS" ? {} : { body: init.body ?? "{}" }) });
+          rawRequest(t.url, {
+            method: init.method ?? "POST",
+            path: init.path ?? "/api/conversations",
+            headers: { host: ownHost, ...headers },
+            ...(init.method === "GET" || init.method === "OPTIONS" ? {} : { body: init.body ?? "{}" }),
+          });
         const corsAllows = (origin: string) => c.cors.includes("*") || c.cors.includes(origin);
 
         // Host: loopback names and IP literals pass; DNS names that are not configured never do, key or not.
@@ -85,7 +95,13 @@ describe("Host, Origin, Content-Type, CORS and API key on every bind address and
           const r = await rawRequest(t.url, { path: "/health/live", headers: { host } });
           assert.equal(r.status, 200, `Host ${host}`);
         }
-        for (const host of [`evil.example:${port}`, "evil.example", `127.0.0.1.nip.io:${port}`, `localhost.evil.example:${port}`, `[::1].evil:${port}`]) {
+        for (const host of [
+          `evil.example:${port}`,
+          "evil.example",
+          `127.0.0.1.nip.io:${port}`,
+          `localhost.evil.example:${port}`,
+          `[::1].evil:${port}`,
+        ]) {
           for (const p of ["/health/live", "/v1/models", "/api/conversations"]) {
             const r = await rawRequest(t.url, { path: p, headers: { host, ...auth } });
             assert.equal(r.status, 403, `Host ${host} on ${p}`);
@@ -101,8 +117,16 @@ describe("Host, Origin, Content-Type, CORS and API key on every bind address and
         if (evil.status === 403) assert.equal(errorCode(evil), "invalid_origin");
         const app = await send({ ...auth, origin: APP_ORIGIN });
         assert.equal(app.status, corsAllows(APP_ORIGIN) ? 201 : 403, app.body);
-        assert.equal((await send({ ...auth, origin: "null" })).status, 403, "opaque origins (sandboxed frames, file://) are refused");
-        assert.equal((await send({ ...auth, origin: `http://${ownHost}` })).status, 201, "the server's own origin (its UI) is allowed");
+        assert.equal(
+          (await send({ ...auth, origin: "null" })).status,
+          403,
+          "opaque origins (sandboxed frames, file://) are refused",
+        );
+        assert.equal(
+          (await send({ ...auth, origin: `http://${ownHost}` })).status,
+          201,
+          "the server's own origin (its UI) is allowed",
+        );
 
         // Bodies a browser sends without a preflight are refused, whatever the origin or key.
         for (const type of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]) {
@@ -114,10 +138,25 @@ describe("Host, Origin, Content-Type, CORS and API key on every bind address and
 
         // CORS headers: only for allowed origins, on preflights and on answers.
         for (const origin of [EVIL_ORIGIN, APP_ORIGIN]) {
-          const pre = await send({ origin, "access-control-request-method": "POST", "access-control-request-headers": "content-type,authorization" }, { method: "OPTIONS", path: "/v1/chat/completions" });
-          assert.equal(pre.headers["access-control-allow-origin"], corsAllows(origin) ? origin : undefined, `preflight from ${origin}`);
+          const pre = await send(
+            {
+              origin,
+              "access-control-request-method": "POST",
+              "access-control-request-headers": "content-type,authorization",
+            },
+            { method: "OPTIONS", path: "/v1/chat/completions" },
+          );
+          assert.equal(
+            pre.headers["access-control-allow-origin"],
+            corsAllows(origin) ? origin : undefined,
+            `preflight from ${origin}`,
+          );
           const get = await send({ ...auth, origin }, { method: "GET", path: "/v1/models" });
-          assert.equal(get.headers["access-control-allow-origin"], corsAllows(origin) ? origin : undefined, `GET from ${origin}`);
+          assert.equal(
+            get.headers["access-control-allow-origin"],
+            corsAllows(origin) ? origin : undefined,
+            `GET from ${origin}`,
+          );
         }
 
         // The API key, where set, on /v1, /api and /metrics; health stays open for supervisors.
@@ -125,24 +164,45 @@ describe("Host, Origin, Content-Type, CORS and API key on every bind address and
         assert.equal(noKey.status, c.apiKey ? 401 : 200);
         if (c.apiKey) {
           assert.equal(errorCode(noKey), "invalid_api_key");
-          assert.equal((await send({ authorization: "Bearer wrong-key-123456" }, { method: "GET", path: "/api/conversations" })).status, 401);
-          assert.equal((await send({ "x-api-key": c.apiKey }, { method: "GET", path: "/api/conversations" })).status, 200);
+          assert.equal(
+            (await send({ authorization: "Bearer wrong-key-123456" }, { method: "GET", path: "/api/conversations" }))
+              .status,
+            401,
+          );
+          assert.equal(
+            (await send({ "x-api-key": c.apiKey }, { method: "GET", path: "/api/conversations" })).status,
+            200,
+          );
           assert.equal((await send({}, { method: "GET", path: "/metrics" })).status, 401);
           assert.equal((await send({})).status, 401, "no work without the key");
-          assert.equal((await send({ origin: APP_ORIGIN })).status, corsAllows(APP_ORIGIN) ? 401 : 403, "an allowed origin still needs the key");
+          assert.equal(
+            (await send({ origin: APP_ORIGIN })).status,
+            corsAllows(APP_ORIGIN) ? 401 : 403,
+            "an allowed origin still needs the key",
+          );
         }
         assert.equal((await send({}, { method: "GET", path: "/health/live" })).status, 200);
 
         // The bind address decides who can connect at all.
         if (lan) {
-          const fromLan = await rawRequest(`http://${lan}:${port}`, { path: "/health/live", headers: { host: `${lan}:${port}` }, timeoutMs: 5000 }).catch((err: Error) => err);
+          const fromLan = await rawRequest(`http://${lan}:${port}`, {
+            path: "/health/live",
+            headers: { host: `${lan}:${port}` },
+            timeoutMs: 5000,
+          }).catch((err: Error) => err);
           if (c.bind === "0.0.0.0") {
             assert.ok(!(fromLan instanceof Error), `reachable on ${lan}`);
             assert.equal(fromLan.status, 200, "an IP literal in Host is what the user typed, never a rebinding");
-            const v1 = await rawRequest(`http://${lan}:${port}`, { path: "/v1/models", headers: { host: `${lan}:${port}` } });
+            const v1 = await rawRequest(`http://${lan}:${port}`, {
+              path: "/v1/models",
+              headers: { host: `${lan}:${port}` },
+            });
             assert.equal(v1.status, c.apiKey ? 401 : 200);
           } else {
-            assert.ok(fromLan instanceof Error && /ECONNREFUSED/.test(fromLan.message), `a ${c.bind} bind is not reachable on ${lan}`);
+            assert.ok(
+              fromLan instanceof Error && /ECONNREFUSED/.test(fromLan.message),
+              `a ${c.bind} bind is not reachable on ${lan}`,
+            );
           }
         }
       } finally {
@@ -157,7 +217,11 @@ describe("Host, Origin, Content-Type, CORS and API key on every bind address and
       assert.doesNotThrow(() => loadConfig({ env: {}, overrides: { host, dataDir: os.tmpdir(), insecure: true } }));
       assert.doesNotThrow(() => loadConfig({ env: {}, overrides: { host, dataDir: os.tmpdir(), apiKey: KEY } }));
     }
-    assert.throws(() => loadConfig({ env: {}, overrides: { dataDir: os.tmpdir(), apiKey: "short" } }), ConfigError, "keys shorter than 8 characters");
+    assert.throws(
+      () => loadConfig({ env: {}, overrides: { dataDir: os.tmpdir(), apiKey: "short" } }),
+      ConfigError,
+      "keys shorter than 8 characters",
+    );
   });
 });
 
@@ -188,11 +252,24 @@ describe("each security setting saved in /api/settings changes what the restarte
     let s = await boot({ port: 0 });
     assert.equal((await rawRequest(s.url, { path: "/v1/models" })).status, 200);
     assert.equal((await rawRequest(s.url, { path: "/health/live", headers: { host: "hearth.lan" } })).status, 403);
-    assert.equal((await rawRequest(s.url, { path: "/api/conversations", body: "{}", headers: { origin: APP_ORIGIN } })).status, 403);
-    const saved = await put(s.url, { apiKey: KEY, corsOrigins: [APP_ORIGIN], allowedHosts: ["hearth.lan"], port: freePort });
+    assert.equal(
+      (await rawRequest(s.url, { path: "/api/conversations", body: "{}", headers: { origin: APP_ORIGIN } })).status,
+      403,
+    );
+    const saved = await put(s.url, {
+      apiKey: KEY,
+      corsOrigins: [APP_ORIGIN],
+      allowedHosts: ["hearth.lan"],
+      port: freePort,
+    });
     assert.equal(saved.status, 200, saved.body);
     assert.ok(!saved.body.includes(KEY), "the saved key is never echoed");
-    assert.deepEqual((JSON.parse(saved.body) as { restartRequired: string[] }).restartRequired.sort(), ["allowedHosts", "apiKey", "corsOrigins", "port"]);
+    assert.deepEqual((JSON.parse(saved.body) as { restartRequired: string[] }).restartRequired.sort(), [
+      "allowedHosts",
+      "apiKey",
+      "corsOrigins",
+      "port",
+    ]);
     await s.server.close();
 
     // 2. After a restart: the key is required, the origin and the name are let in, the port moved.
@@ -201,12 +278,23 @@ describe("each security setting saved in /api/settings changes what the restarte
     const auth = { authorization: `Bearer ${KEY}` };
     assert.equal((await rawRequest(s.url, { path: "/v1/models" })).status, 401);
     assert.equal((await rawRequest(s.url, { path: "/v1/models", headers: auth })).status, 200);
-    assert.equal((await rawRequest(s.url, { path: "/health/live", headers: { host: `hearth.lan:${freePort}` } })).status, 200);
+    assert.equal(
+      (await rawRequest(s.url, { path: "/health/live", headers: { host: `hearth.lan:${freePort}` } })).status,
+      200,
+    );
     assert.equal((await rawRequest(s.url, { path: "/health/live", headers: { host: "other.lan" } })).status, 403);
-    const fromApp = await rawRequest(s.url, { path: "/api/conversations", body: "{}", headers: { ...auth, origin: APP_ORIGIN } });
+    const fromApp = await rawRequest(s.url, {
+      path: "/api/conversations",
+      body: "{}",
+      headers: { ...auth, origin: APP_ORIGIN },
+    });
     assert.equal(fromApp.status, 201);
     assert.equal(fromApp.headers["access-control-allow-origin"], APP_ORIGIN);
-    assert.equal((await rawRequest(s.url, { path: "/api/conversations", body: "{}", headers: { ...auth, origin: EVIL_ORIGIN } })).status, 403);
+    assert.equal(
+      (await rawRequest(s.url, { path: "/api/conversations", body: "{}", headers: { ...auth, origin: EVIL_ORIGIN } }))
+        .status,
+      403,
+    );
 
     // 3. Exposing the server needs a key or --insecure, checked when saving.
     const noKey = await put(s.url, { host: "0.0.0.0", apiKey: null }, auth);
@@ -219,7 +307,11 @@ describe("each security setting saved in /api/settings changes what the restarte
     const lan = lanAddress();
     if (lan) {
       const port = new URL(s.url).port;
-      assert.equal((await rawRequest(`http://${lan}:${port}`, { path: "/v1/models", headers: { host: `${lan}:${port}` } })).status, 401, "exposed, and the key guards it");
+      assert.equal(
+        (await rawRequest(`http://${lan}:${port}`, { path: "/v1/models", headers: { host: `${lan}:${port}` } })).status,
+        401,
+        "exposed, and the key guards it",
+      );
     }
     assert.equal((await put(s.url, { insecure: true, apiKey: null }, auth)).status, 200);
     await s.server.close();
@@ -230,11 +322,18 @@ describe("each security setting saved in /api/settings changes what the restarte
     assert.equal((await rawRequest(s.url, { path: "/v1/models" })).status, 200);
     assert.equal((await rawRequest(s.url, { path: "/v1/models", headers: { host: "evil.example" } })).status, 403);
     // Back to loopback: the key-less server no longer needs --insecure to start.
-    assert.equal((await put(s.url, { host: "127.0.0.1", insecure: null, corsOrigins: null, allowedHosts: null })).status, 200);
+    assert.equal(
+      (await put(s.url, { host: "127.0.0.1", insecure: null, corsOrigins: null, allowedHosts: null })).status,
+      200,
+    );
     await s.server.close();
     s = await boot();
     assert.equal(s.config.host, "127.0.0.1");
-    assert.equal((await rawRequest(s.url, { path: "/health/live", headers: { host: "hearth.lan" } })).status, 403, "allowedHosts removed");
+    assert.equal(
+      (await rawRequest(s.url, { path: "/health/live", headers: { host: "hearth.lan" } })).status,
+      403,
+      "allowedHosts removed",
+    );
     await s.server.close();
   });
 });
@@ -243,13 +342,21 @@ describe("logs cannot be forged", () => {
   test("values with CR/LF are written JSON-escaped: every stderr line parses, none is the forged one", async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-logs-"));
     const forged = '{"level":60,"msg":"FORGED admin logged in"}';
-    const p = await spawnHearth(["--port", "0", "--data-dir", dataDir, "--log-level", "debug"], { env: { HEARTH_LOG_LEVEL: "debug" } });
+    const p = await spawnHearth(["--port", "0", "--data-dir", dataDir, "--log-level", "debug"], {
+      env: { HEARTH_LOG_LEVEL: "debug" },
+    });
     try {
       const evil = `x\r\n${forged}\n\u2028${forged}`;
       // A setting name, a model name, a conversation title and a search are all logged or echoed in errors.
       await rawRequest(p.url, { method: "PUT", path: "/api/settings", body: JSON.stringify({ [evil]: 1 }) });
-      await rawRequest(p.url, { path: "/v1/chat/completions", body: JSON.stringify({ model: evil, messages: [{ role: "user", content: evil }] }) });
-      await rawRequest(p.url, { path: "/v1/chat/completions", body: JSON.stringify({ model: `m\u2028${forged}`, messages: [{ role: "user", content: "x" }] }) });
+      await rawRequest(p.url, {
+        path: "/v1/chat/completions",
+        body: JSON.stringify({ model: evil, messages: [{ role: "user", content: evil }] }),
+      });
+      await rawRequest(p.url, {
+        path: "/v1/chat/completions",
+        body: JSON.stringify({ model: `m\u2028${forged}`, messages: [{ role: "user", content: "x" }] }),
+      });
       await rawRequest(p.url, { path: `/api/search?q=${encodeURIComponent(evil)}` });
       await rawRequest(p.url, { path: `/nothing/${encodeURIComponent(evil)}` });
       // A request id that is not a plain token is replaced, never logged as given.
@@ -257,7 +364,10 @@ describe("logs cannot be forged", () => {
       assert.match(String(res.headers["x-request-id"]), /^[0-9a-f-]{36}$/);
       p.child.kill("SIGTERM");
       await p.exited;
-      const lines = p.stderr().split("\n").filter((l) => l.length > 0);
+      const lines = p
+        .stderr()
+        .split("\n")
+        .filter((l) => l.length > 0);
       assert.ok(lines.length > 5, "the server logged at debug level");
       assert.ok(p.stderr().includes("FORGED"), "the hostile values did reach the log, escaped");
       for (const line of lines) {
@@ -281,10 +391,16 @@ describe("every registered path: a wrong method is a 405 with Allow, an unknown 
   function routes(stack: Layer[], prefix = ""): { path: string; methods: string[] }[] {
     return stack.flatMap((layer) => {
       if (layer.route) {
-        const methods = Object.keys(layer.route.methods).filter((m) => m !== "_all").map((m) => m.toUpperCase());
+        const methods = Object.keys(layer.route.methods)
+          .filter((m) => m !== "_all")
+          .map((m) => m.toUpperCase());
         return [{ path: `${prefix}${layer.route.path}`.replace(/\/$/, "") || "/", methods }];
       }
-      if (layer.handle?.stack) return routes(layer.handle.stack, `${prefix}${typeof layer.rawPath === "string" && layer.rawPath !== "/" ? layer.rawPath : ""}`);
+      if (layer.handle?.stack)
+        return routes(
+          layer.handle.stack,
+          `${prefix}${typeof layer.rawPath === "string" && layer.rawPath !== "/" ? layer.rawPath : ""}`,
+        );
       return [];
     });
   }
@@ -306,18 +422,40 @@ describe("every registered path: a wrong method is a 405 with Allow, an unknown 
         if (methods.has("GET")) methods.add("HEAD");
         const wrong = ["PUT", "PATCH", "DELETE", "POST", "GET"].find((m) => !methods.has(m));
         if (!wrong) continue;
-        const res = await rawRequest(t.url, { method: wrong, path: concrete, ...(wrong === "GET" ? {} : { body: "{}" }) });
-        const allow = new Set(String(res.headers.allow ?? "").split(", ").filter(Boolean));
+        const res = await rawRequest(t.url, {
+          method: wrong,
+          path: concrete,
+          ...(wrong === "GET" ? {} : { body: "{}" }),
+        });
+        const allow = new Set(
+          String(res.headers.allow ?? "")
+            .split(", ")
+            .filter(Boolean),
+        );
         // /v1/messages (and its count_tokens) answers in Anthropic's error shape, every other path in OpenAI's.
         const error = (JSON.parse(res.body) as { error?: { code?: string; message?: string } }).error;
-        const shaped = concrete.startsWith("/v1/messages") ? typeof error?.message === "string" : error?.code === "method_not_allowed";
+        const shaped = concrete.startsWith("/v1/messages")
+          ? typeof error?.message === "string"
+          : error?.code === "method_not_allowed";
         if (res.status !== 405 || !shaped || [...methods].some((m) => !allow.has(m)) || allow.size !== methods.size) {
-          failures.push(`${wrong} ${concrete}: ${res.status} Allow=${String(res.headers.allow)} (expected ${[...methods].join(", ")})`);
+          failures.push(
+            `${wrong} ${concrete}: ${res.status} Allow=${String(res.headers.allow)} (expected ${[...methods].join(", ")})`,
+          );
         }
       }
       assert.deepEqual(failures, []);
-      for (const [method, p] of [["GET", "/v1/nothing"], ["POST", "/api/nothing"], ["DELETE", "/v1/models/x/y/z/w"], ["GET", "/metrics/x"]] as const) {
-        const res = await rawRequest(t.url, { method, path: p, ...(method === "POST" ? { body: "{}" } : {}), headers: { accept: "application/json" } });
+      for (const [method, p] of [
+        ["GET", "/v1/nothing"],
+        ["POST", "/api/nothing"],
+        ["DELETE", "/v1/models/x/y/z/w"],
+        ["GET", "/metrics/x"],
+      ] as const) {
+        const res = await rawRequest(t.url, {
+          method,
+          path: p,
+          ...(method === "POST" ? { body: "{}" } : {}),
+          headers: { accept: "application/json" },
+        });
         assert.equal(res.status, 404, `${method} ${p}`);
         const error = (JSON.parse(res.body) as { error: { message: string; type: string; code: string | null } }).error;
         assert.ok(error.message.length > 0 && error.type.length > 0, `${method} ${p}: OpenAI error shape`);
@@ -327,4 +465,3 @@ describe("every registered path: a wrong method is a 405 with Allow, an unknown 
     }
   });
 });
-

@@ -34,7 +34,13 @@ function openStream(url: string, maxTokens: number): OpenStream {
     const res = await fetch(`${url}/v1/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "Tell a very long story" }], max_tokens: maxTokens, temperature: 1, stream: true }),
+      body: JSON.stringify({
+        model: MODEL,
+        messages: [{ role: "user", content: "Tell a very long story" }],
+        max_tokens: maxTokens,
+        temperature: 1,
+        stream: true,
+      }),
     });
     assert.equal(res.status, 200);
     const decoder = new TextDecoder();
@@ -53,28 +59,59 @@ function openStream(url: string, maxTokens: number): OpenStream {
 async function guard<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms)))]);
+    return await Promise.race([
+      work,
+      new Promise<never>(
+        (_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms)),
+      ),
+    ]);
   } finally {
     clearTimeout(timer);
   }
 }
 
 test("SIGTERM: streams finish or end with a final error event, new requests get 503, exit 0, no orphans", async (t) => {
-  p = await spawnHearth(["--model", await testModelPath(), "--port", "0", "--data-dir", dataDir, "--threads", "1", "--parallel", "2", "--ctx-size", "8192", "--shutdown-grace", "2"], {
-    detached: true,
-  });
+  p = await spawnHearth(
+    [
+      "--model",
+      await testModelPath(),
+      "--port",
+      "0",
+      "--data-dir",
+      dataDir,
+      "--threads",
+      "1",
+      "--parallel",
+      "2",
+      "--ctx-size",
+      "8192",
+      "--shutdown-grace",
+      "2",
+    ],
+    {
+      detached: true,
+    },
+  );
   const pgid = p.child.pid!;
   // Two long generations hold both sequences; a third waits in the queue; a short one will finish in the grace period.
   const long = [openStream(p.url, 8000), openStream(p.url, 8000)];
   await guard(Promise.all(long.map((s) => s.started)), 30_000, "first tokens");
-  const queued = rawRequest(p.url, { path: "/v1/chat/completions", body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "queued" }], max_tokens: 5 }), timeoutMs: 30_000 });
+  const queued = rawRequest(p.url, {
+    path: "/v1/chat/completions",
+    body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "queued" }], max_tokens: 5 }),
+    timeoutMs: 30_000,
+  });
   await new Promise((r) => setTimeout(r, 200));
 
   const sent = performance.now();
   p.child.kill("SIGTERM");
   // While draining: new work is refused with 503 and the reason; liveness still answers; readiness says why not.
   await new Promise((r) => setTimeout(r, 100));
-  const during = await rawRequest(p.url, { path: "/v1/chat/completions", body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "new" }], max_tokens: 2 }), timeoutMs: 10_000 });
+  const during = await rawRequest(p.url, {
+    path: "/v1/chat/completions",
+    body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "new" }], max_tokens: 2 }),
+    timeoutMs: 10_000,
+  });
   assert.equal(during.status, 503, during.body);
   assert.equal((JSON.parse(during.body) as { error: { code: string } }).error.code, "shutting_down");
   const ready = await rawRequest(p.url, { path: "/health/ready", timeoutMs: 10_000 });
@@ -102,7 +139,25 @@ test("SIGTERM: streams finish or end with a final error event, new requests get 
 });
 
 test("SIGTERM: a stream that finishes within the grace period ends normally with [DONE]", async () => {
-  p = await spawnHearth(["--model", await testModelPath(), "--port", "0", "--data-dir", dataDir, "--threads", "1", "--parallel", "1", "--ctx-size", "4096", "--shutdown-grace", "30"], { detached: true });
+  p = await spawnHearth(
+    [
+      "--model",
+      await testModelPath(),
+      "--port",
+      "0",
+      "--data-dir",
+      dataDir,
+      "--threads",
+      "1",
+      "--parallel",
+      "1",
+      "--ctx-size",
+      "4096",
+      "--shutdown-grace",
+      "30",
+    ],
+    { detached: true },
+  );
   const pgid = p.child.pid!;
   const s = openStream(p.url, 1500);
   await guard(s.started, 30_000, "first tokens");

@@ -18,7 +18,8 @@ import { startTestServer, type TestServer } from "../helpers/server.js";
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-templates-"));
 const marker = path.join(dir, "pwned");
 
-const BODY = "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}";
+const BODY =
+  "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}";
 
 /** name -> [template, whether it must be refused]. */
 const TEMPLATES: Record<string, [string, boolean]> = {
@@ -34,14 +35,22 @@ const TEMPLATES: Record<string, [string, boolean]> = {
   ],
   "huge-range": ["{% for i in range(10 ** 9) %}{% endfor %}" + BODY, true],
   "nested-loops": ["{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}" + BODY, true],
-  "input-quadratic": ["{% for m in messages %}{% for i in range(m.content|length) %}{% for j in range(m.content|length) %}{% endfor %}{% endfor %}{% endfor %}" + BODY, true],
+  "input-quadratic": [
+    "{% for m in messages %}{% for i in range(m.content|length) %}{% for j in range(m.content|length) %}{% endfor %}{% endfor %}{% endfor %}" +
+      BODY,
+    true,
+  ],
   "huge-output": ["{% for i in range(2000000) %}0123456789{% endfor %}" + BODY, true],
   unparsable: ["{% for %}{{ " + BODY, true],
 };
 
 before(async () => {
   const source = fs.readFileSync(await testModelPath());
-  for (const [name, [template]] of Object.entries(TEMPLATES)) fs.writeFileSync(path.join(dir, `tpl-${name}.gguf`), withStringMetadata(source, "tokenizer.chat_template", template));
+  for (const [name, [template]] of Object.entries(TEMPLATES))
+    fs.writeFileSync(
+      path.join(dir, `tpl-${name}.gguf`),
+      withStringMetadata(source, "tokenizer.chat_template", template),
+    );
 });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -77,11 +86,17 @@ describe("chat templates inside model files", () => {
       const started = performance.now();
       const res = await rawRequest(t.url, {
         path: "/v1/chat/completions",
-        body: JSON.stringify({ model: `tpl-${name}`, messages: [{ role: "user", content: "Once upon a time" }], max_tokens: 8 }),
+        body: JSON.stringify({
+          model: `tpl-${name}`,
+          messages: [{ role: "user", content: "Once upon a time" }],
+          max_tokens: 8,
+        }),
         timeoutMs: 20_000,
       }).finally(() => (loading = false));
       await poller;
-      ctx.diagnostic(`answered in ${Math.round(performance.now() - started)} ms; /health/live answered ${polls} times meanwhile, slowest ${Math.round(slowest)} ms`);
+      ctx.diagnostic(
+        `answered in ${Math.round(performance.now() - started)} ms; /health/live answered ${polls} times meanwhile, slowest ${Math.round(slowest)} ms`,
+      );
       assert.equal(res.status, 200, res.body);
       const models = JSON.parse((await rawRequest(t.url, { path: "/api/models" })).body) as { models: ModelView[] };
       const wrapper = models.models.find((m) => m.id === `tpl-${name}`)?.loaded?.chatWrapper;
@@ -94,11 +109,18 @@ describe("chat templates inside model files", () => {
   }
 
   test("a hostile template given with --chat-template is refused with the reason", async () => {
-    const s = await startTestServer({ chatTemplate: TEMPLATES["huge-range"]![0], parallel: 1, ctxSize: 256 }, { withModel: false });
+    const s = await startTestServer(
+      { chatTemplate: TEMPLATES["huge-range"]![0], parallel: 1, ctxSize: 256 },
+      { withModel: false },
+    );
     try {
       fs.copyFileSync(await testModelPath(), path.join(s.dataDir, "models", "plain.gguf"));
       await rawRequest(s.url, { path: "/api/models/rescan", body: "{}" });
-      const res = await rawRequest(s.url, { path: "/v1/chat/completions", body: JSON.stringify({ model: "plain", messages: [{ role: "user", content: "hi" }], max_tokens: 2 }), timeoutMs: 20_000 });
+      const res = await rawRequest(s.url, {
+        path: "/v1/chat/completions",
+        body: JSON.stringify({ model: "plain", messages: [{ role: "user", content: "hi" }], max_tokens: 2 }),
+        timeoutMs: 20_000,
+      });
       assert.equal(res.status, 400, res.body);
       assert.match(res.body, /chat template cannot be used: rendering it (used more than|took longer than)/);
     } finally {

@@ -28,8 +28,15 @@ async function api<T>(method: string, url: string, body?: unknown, expect = 200)
 }
 
 /** Sends a chat turn through /api and reads the whole SSE reply. */
-async function stream(url: string, body: unknown): Promise<{ events: Record<string, unknown>[]; raw: string; headers: Headers }> {
-  const res = await fetch(`${t.url}/api${url}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+async function stream(
+  url: string,
+  body: unknown,
+): Promise<{ events: Record<string, unknown>[]; raw: string; headers: Headers }> {
+  const res = await fetch(`${t.url}/api${url}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   assert.equal(res.status, 200);
   assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
   const raw = await res.text();
@@ -45,13 +52,23 @@ const textOf = (events: Record<string, unknown>[]) =>
 
 describe("/api conversations", () => {
   test("send streams /v1 chunks and records both messages with their numbers", async () => {
-    const conv = await api<Conversation>("POST", "/conversations", { systemPrompt: "You tell stories.", params: { maxTokens: 24, temperature: 0 } }, 201);
+    const conv = await api<Conversation>(
+      "POST",
+      "/conversations",
+      { systemPrompt: "You tell stories.", params: { maxTokens: 24, temperature: 0 } },
+      201,
+    );
     assert.equal(conv.source, "ui");
-    const { events, raw, headers } = await stream(`/conversations/${conv.id}/messages`, { content: "Once upon a time there was a walrus" });
+    const { events, raw, headers } = await stream(`/conversations/${conv.id}/messages`, {
+      content: "Once upon a time there was a walrus",
+    });
     assert.ok(raw.endsWith("data: [DONE]\n\n"));
     assert.equal(events[0]!.object, "chat.completion.chunk");
     assert.ok(events.some((e) => (e.choices as { finish_reason: string | null }[])[0]?.finish_reason));
-    assert.ok(events.some((e) => e.usage && (e.usage as { completion_tokens: number }).completion_tokens > 0), "usage chunk");
+    assert.ok(
+      events.some((e) => e.usage && (e.usage as { completion_tokens: number }).completion_tokens > 0),
+      "usage chunk",
+    );
     const detail = await api<ConversationDetail>("GET", `/conversations/${conv.id}`);
     assert.equal(detail.title, "Once upon a time there was a walrus");
     assert.equal(detail.model, "stories260K");
@@ -92,18 +109,33 @@ describe("/api conversations", () => {
     assert.equal(detail.messages[1]!.status, "complete");
     // Back to the first branch, first reply.
     detail = await api<ConversationDetail>("POST", `/conversations/${conv.id}/messages/${a1!.id}/activate`);
-    assert.deepEqual(detail.messages.map((m) => m.id), [u1!.id, a1!.id]);
+    assert.deepEqual(
+      detail.messages.map((m) => m.id),
+      [u1!.id, a1!.id],
+    );
     const at = await api<ConversationDetail>("GET", `/conversations/${conv.id}?at=${a2.id}`);
-    assert.deepEqual(at.messages.map((m) => m.id), [u1!.id, a2.id]);
-    await api("POST", `/conversations/${conv.id}/messages/${u1!.id}/edit`, { content: "x", stream: false, model: "no-such-model" }, 404);
+    assert.deepEqual(
+      at.messages.map((m) => m.id),
+      [u1!.id, a2.id],
+    );
+    await api(
+      "POST",
+      `/conversations/${conv.id}/messages/${u1!.id}/edit`,
+      { content: "x", stream: false, model: "no-such-model" },
+      404,
+    );
   });
 
   test("non-streaming send returns a chat.completion", async () => {
     const conv = await api<Conversation>("POST", "/conversations", { params: { maxTokens: 5 } }, 201);
-    const completion = await api<{ object: string; choices: { message: { content: string } }[] }>("POST", `/conversations/${conv.id}/messages`, {
-      content: "Hello",
-      stream: false,
-    });
+    const completion = await api<{ object: string; choices: { message: { content: string } }[] }>(
+      "POST",
+      `/conversations/${conv.id}/messages`,
+      {
+        content: "Hello",
+        stream: false,
+      },
+    );
     assert.equal(completion.object, "chat.completion");
     const detail = await api<ConversationDetail>("GET", `/conversations/${conv.id}`);
     assert.equal(detail.messages[1]!.content, completion.choices[0]!.message.content);
@@ -120,7 +152,8 @@ describe("/api conversations", () => {
     });
     const reader = res.body!.getReader();
     let seen = "";
-    while ((seen.match(/"content":"[^"]/g) ?? []).length < 5) seen += Buffer.from((await reader.read()).value!).toString();
+    while ((seen.match(/"content":"[^"]/g) ?? []).length < 5)
+      seen += Buffer.from((await reader.read()).value!).toString();
     controller.abort();
     let reply: ConversationDetail["messages"][number] | undefined;
     for (let i = 0; i < 100 && !reply?.content; i++) {
@@ -143,8 +176,14 @@ describe("/api conversations", () => {
     const next = await api<{ items: Conversation[] }>("GET", `/conversations?limit=1&cursor=${list.nextCursor}`);
     assert.equal(next.items[0]!.id, b.id);
     const pinned = await api<{ items: Conversation[] }>("GET", "/conversations?pinned=true");
-    assert.deepEqual(pinned.items.map((c) => c.id), [a.id]);
-    const future = await api<{ items: Conversation[] }>("GET", `/conversations?from=${new Date(Date.now() + 86_400_000).toISOString()}`);
+    assert.deepEqual(
+      pinned.items.map((c) => c.id),
+      [a.id],
+    );
+    const future = await api<{ items: Conversation[] }>(
+      "GET",
+      `/conversations?from=${new Date(Date.now() + 86_400_000).toISOString()}`,
+    );
     assert.equal(future.items.length, 0);
     const bad = await api<{ error: { param: string } }>("GET", "/conversations?source=nope", undefined, 400);
     assert.equal(bad.error.param, "source");
@@ -157,7 +196,11 @@ describe("/api conversations", () => {
 
 describe("/v1 recording", () => {
   test("a growing message list lands in one api conversation", async () => {
-    const first = await t.client.chat.completions.create({ model: "stories260K", messages: [{ role: "user", content: "Zebras in the garden" }], max_tokens: 8 });
+    const first = await t.client.chat.completions.create({
+      model: "stories260K",
+      messages: [{ role: "user", content: "Zebras in the garden" }],
+      max_tokens: 8,
+    });
     const reply1 = first.choices[0]!.message.content ?? "";
     const stream = await t.client.chat.completions.create({
       model: "stories260K",
@@ -185,10 +228,19 @@ describe("/v1 recording", () => {
       ],
     );
     // The same list again is a retry: a second reply beside the first, same conversation.
-    await t.client.chat.completions.create({ model: "stories260K", messages: [{ role: "user", content: "Zebras in the garden" }], max_tokens: 4 });
+    await t.client.chat.completions.create({
+      model: "stories260K",
+      messages: [{ role: "user", content: "Zebras in the garden" }],
+      max_tokens: 4,
+    });
     const again = await api<ConversationDetail>("GET", `/conversations/${convs[0]!.id}`);
     assert.equal(again.messages[1]!.siblingIds.length, 2);
-    assert.equal((await api<{ items: Conversation[] }>("GET", "/conversations?source=api")).items.filter((c) => c.title === "Zebras in the garden").length, 1);
+    assert.equal(
+      (await api<{ items: Conversation[] }>("GET", "/conversations?source=api")).items.filter(
+        (c) => c.title === "Zebras in the garden",
+      ).length,
+      1,
+    );
   });
 
   test("recording can be switched off, and API keys never reach the database", async () => {
@@ -196,14 +248,30 @@ describe("/v1 recording", () => {
     const off = await startTestServer({ recordApi: false, apiKey: key });
     try {
       const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
-      const r = await fetch(`${off.url}/v1/chat/completions`, { method: "POST", headers, body: JSON.stringify({ model: "stories260K", messages: [{ role: "user", content: "unrecorded" }], max_tokens: 3 }) });
+      const r = await fetch(`${off.url}/v1/chat/completions`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({
+          model: "stories260K",
+          messages: [{ role: "user", content: "unrecorded" }],
+          max_tokens: 3,
+        }),
+      });
       assert.equal(r.status, 200);
       const list = (await (await fetch(`${off.url}/api/conversations`, { headers })).json()) as { items: unknown[] };
       assert.equal(list.items.length, 0);
       assert.equal((await fetch(`${off.url}/api/conversations`)).status, 401, "/api is authorized like /v1");
       // A UI chat through /api is still recorded; the key is in no file of the data dir.
-      const conv = (await (await fetch(`${off.url}/api/conversations`, { method: "POST", headers, body: "{}" })).json()) as Conversation;
-      await (await fetch(`${off.url}/api/conversations/${conv.id}/messages`, { method: "POST", headers, body: JSON.stringify({ content: "hi", stream: false, params: { maxTokens: 3 } }) })).text();
+      const conv = (await (
+        await fetch(`${off.url}/api/conversations`, { method: "POST", headers, body: "{}" })
+      ).json()) as Conversation;
+      await (
+        await fetch(`${off.url}/api/conversations/${conv.id}/messages`, {
+          method: "POST",
+          headers,
+          body: JSON.stringify({ content: "hi", stream: false, params: { maxTokens: 3 } }),
+        })
+      ).text();
     } finally {
       await off.server.close();
     }
@@ -233,7 +301,14 @@ describe("/api export, import and deletes", () => {
     const norm = (f: ExportFile) =>
       f.conversations.map((c) => {
         const index = new Map(c.messages.map((m, i) => [m.id, i]));
-        return { ...c, messages: c.messages.map((m) => ({ ...m, id: index.get(m.id), parentId: m.parentId === null ? null : index.get(m.parentId) })) };
+        return {
+          ...c,
+          messages: c.messages.map((m) => ({
+            ...m,
+            id: index.get(m.id),
+            parentId: m.parentId === null ? null : index.get(m.parentId),
+          })),
+        };
       });
     assert.deepEqual(norm(after), norm(before));
     assert.ok((await api<SearchPage>("GET", "/search?q=walrus")).hits.length > 0, "searchable again");
@@ -246,7 +321,11 @@ describe("/api export, import and deletes", () => {
     const hit = (await api<SearchPage>("GET", "/search?q=walrus")).hits.find((h) => h.kind === "message")!;
     await api("DELETE", `/conversations/${hit.conversationId}`, undefined, 204);
     await api("DELETE", `/conversations/${hit.conversationId}`, undefined, 404);
-    assert.equal((await api<SearchPage>("GET", "/search?q=walrus")).hits.filter((h) => h.conversationId === hit.conversationId).length, 0);
+    assert.equal(
+      (await api<SearchPage>("GET", "/search?q=walrus")).hits.filter((h) => h.conversationId === hit.conversationId)
+        .length,
+      0,
+    );
     const db = new Database(path.join(t.dataDir, "history.sqlite"), { readonly: true });
     try {
       assert.equal(db.pragma("integrity_check", { simple: true }), "ok");

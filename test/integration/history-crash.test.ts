@@ -23,7 +23,18 @@ after(() => {
 
 async function startServer(): Promise<{ child: ChildProcess; url: string }> {
   // A large context so the tiny model can stream for seconds (its replies are otherwise over in a blink).
-  const args = ["--import", "tsx", "server/cli.ts", "serve", "--model", await testModelPath(), "--port", "0", "--data-dir", dataDir];
+  const args = [
+    "--import",
+    "tsx",
+    "server/cli.ts",
+    "serve",
+    "--model",
+    await testModelPath(),
+    "--port",
+    "0",
+    "--data-dir",
+    dataDir,
+  ];
   const child = spawn(process.execPath, [...args, "--threads", "1", "--ctx-size", "16384", "--parallel", "1"], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, HEARTH_LOG_LEVEL: "warn" },
@@ -81,14 +92,20 @@ test("kill -9 mid-stream keeps the user message and the partial reply", async ()
     const detail = await json<ConversationDetail>(`${second.url}/api/conversations/${conv.id}`);
     assert.equal(detail.messages.length, 2);
     const [user, reply] = detail.messages;
-    assert.deepEqual([user!.role, user!.content, user!.status], ["user", "Quokkas told a long story about the harbour", "complete"]);
+    assert.deepEqual(
+      [user!.role, user!.content, user!.status],
+      ["user", "Quokkas told a long story about the harbour", "complete"],
+    );
     assert.equal(reply!.role, "assistant");
     assert.equal(reply!.status, "partial");
     assert.ok(reply!.content.length > 0, "text flushed while streaming survived");
     const streamed = received
       .split("\n\n")
       .filter((e) => e.startsWith("data: {"))
-      .map((e) => (JSON.parse(e.slice(6)) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content ?? "")
+      .map(
+        (e) =>
+          (JSON.parse(e.slice(6)) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content ?? "",
+      )
       .join("");
     assert.ok(streamed.startsWith(reply!.content), "the stored text is what the client had received");
 
@@ -101,8 +118,13 @@ test("kill -9 mid-stream keeps the user message and the partial reply", async ()
     const userHits = await json<SearchPage>(`${second.url}/api/search?q=quokkas`);
     assert.ok(userHits.hits.some((h) => h.messageId === user!.id));
     const word = (reply!.content.match(/\p{L}{3,}/gu) ?? []).at(-1)!;
-    const replyHits = await json<SearchPage>(`${second.url}/api/search?q=${encodeURIComponent(`"${word}"`)}&conversationId=${conv.id}&limit=100`);
-    assert.ok(replyHits.hits.some((h) => h.messageId === reply!.id), `search for ${word} finds the partial reply`);
+    const replyHits = await json<SearchPage>(
+      `${second.url}/api/search?q=${encodeURIComponent(`"${word}"`)}&conversationId=${conv.id}&limit=100`,
+    );
+    assert.ok(
+      replyHits.hits.some((h) => h.messageId === reply!.id),
+      `search for ${word} finds the partial reply`,
+    );
   } finally {
     second.child.kill("SIGTERM");
     await once(second.child, "exit");

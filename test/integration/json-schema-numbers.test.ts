@@ -16,7 +16,11 @@ import { testModelPath } from "../helpers/models.js";
 
 const SCHEMA = {
   type: "object",
-  properties: { count: { type: "integer" }, size: { type: "number" }, list: { type: "array", items: { type: "integer" } } },
+  properties: {
+    count: { type: "integer" },
+    size: { type: "number" },
+    list: { type: "array", items: { type: "integer" } },
+  },
   required: ["count", "size", "list"],
   additionalProperties: false,
 };
@@ -67,8 +71,16 @@ test("node-llama-cpp's number rules are the ones boundNumberRules rewrites", asy
   const raw = await runtime.llama.createGrammarForJsonSchema(SCHEMA as never);
   const bounded = boundNumberRules(raw.grammar);
   assert.ok(bounded !== null, `unexpected number rules in:\n${raw.grammar}`);
-  assert.match(bounded, /^integer-number-rule ::= "-"\? \("0" \| \[1-9\] \[0-9\]\{0,15\}\)$/m, "integers have no exponent");
-  assert.match(bounded, /^fractional-number-rule ::= .*\(\[eE\] \[-\+\]\? \[0-9\] \[0-9\]\?\)\?$/m, "other numbers a two-digit one");
+  assert.match(
+    bounded,
+    /^integer-number-rule ::= "-"\? \("0" \| \[1-9\] \[0-9\]\{0,15\}\)$/m,
+    "integers have no exponent",
+  );
+  assert.match(
+    bounded,
+    /^fractional-number-rule ::= .*\(\[eE\] \[-\+\]\? \[0-9\] \[0-9\]\?\)\?$/m,
+    "other numbers a two-digit one",
+  );
 });
 
 test("grammar-constrained integers and numbers always match the schema", async () => {

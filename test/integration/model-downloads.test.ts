@@ -25,7 +25,12 @@ interface Snapshot {
   files: { name: string; size: number | null; bytes: number; sha256: string | null }[];
 }
 
-async function api<T>(t: TestServer, method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
+async function api<T>(
+  t: TestServer,
+  method: string,
+  route: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
   const res = await fetch(`${t.url}/api${route}`, {
     method,
     headers: body === undefined ? {} : { "content-type": "application/json" },
@@ -49,7 +54,11 @@ async function readEvents(url: string, until: (s: Snapshot) => boolean, signal?:
     while ((i = buffer.indexOf("\n\n")) >= 0) {
       const frame = buffer.slice(0, i);
       buffer = buffer.slice(i + 2);
-      const data = frame.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
+      const data = frame
+        .split("\n")
+        .filter((l) => l.startsWith("data: "))
+        .map((l) => l.slice(6))
+        .join("\n");
       if (!data || data === "[DONE]") continue;
       const snap = JSON.parse(data) as Snapshot;
       events.push(snap);
@@ -81,7 +90,11 @@ function modelsDirOf(t: TestServer): string {
 /** Everything under the models folder, staging included, as relative paths. */
 function filesUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort();
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
+    .sort();
 }
 
 async function freePort(): Promise<number> {
@@ -128,10 +141,15 @@ describe("model downloads from a Hugging Face stand-in", () => {
 
     const events = readEvents(`${t.url}/api/models/downloads/${start.body.id}/events`, terminal);
     // While held mid-file, the partial file is not a model.
-    await waitFor("bytes to arrive", async () => ((await api<Snapshot>(t, "GET", `/models/downloads/${start.body.id}`)).body.bytes >= 400_000 ? true : undefined));
+    await waitFor("bytes to arrive", async () =>
+      (await api<Snapshot>(t, "GET", `/models/downloads/${start.body.id}`)).body.bytes >= 400_000 ? true : undefined,
+    );
     const listed = await api<{ models: { id: string }[] }>(t, "GET", "/models");
     assert.ok(!listed.body.models.some((m) => m.id === "stories-Q8_0"), "not visible until complete");
-    assert.deepEqual(filesUnder(modelsDirOf(t)).filter((f) => !f.startsWith(".downloads")), []);
+    assert.deepEqual(
+      filesUnder(modelsDirOf(t)).filter((f) => !f.startsWith(".downloads")),
+      [],
+    );
     hf.release();
 
     const seen = await events;
@@ -146,7 +164,10 @@ describe("model downloads from a Hugging Face stand-in", () => {
       assert.equal(typeof s.speed, "number");
       assert.ok(s.eta === null || s.eta >= 0);
     }
-    assert.ok(progress.some((s) => s.bytes >= 400_000 && s.bytes < model.length), "a progress event mid-file");
+    assert.ok(
+      progress.some((s) => s.bytes >= 400_000 && s.bytes < model.length),
+      "a progress event mid-file",
+    );
 
     assert.deepEqual(filesUnder(modelsDirOf(t)), ["stories-Q8_0.gguf"], "published, staging removed");
     assert.deepEqual(fs.readFileSync(path.join(modelsDirOf(t), "stories-Q8_0.gguf")), model);
@@ -154,30 +175,44 @@ describe("model downloads from a Hugging Face stand-in", () => {
     assert.equal(detail.body.status, "ok");
     assert.equal(detail.body.facts.architecture, "llama");
 
-    const reply = await t.client.completions.create({ model: "stories-Q8_0", prompt: "Once upon a time", max_tokens: 5 });
+    const reply = await t.client.completions.create({
+      model: "stories-Q8_0",
+      prompt: "Once upon a time",
+      max_tokens: 5,
+    });
     assert.ok(reply.choices[0]!.text.length > 0);
     hf.behaviours.delete("tiny/stories/stories-Q8_0.gguf");
   });
 
   test("owner/repo with a quantization picks that file; without one, several files need a choice", async () => {
-    const ambiguous = await api<{ error: { code: string; message: string } }>(t, "POST", "/models/downloads", { source: "tiny/stories" });
+    const ambiguous = await api<{ error: { code: string; message: string } }>(t, "POST", "/models/downloads", {
+      source: "tiny/stories",
+    });
     assert.equal(ambiguous.status, 400);
     assert.equal(ambiguous.body.error.code, "quantization_required");
     assert.match(ambiguous.body.error.message, /Q8_0/);
     assert.match(ambiguous.body.error.message, /F16/);
 
-    const missing = await api<{ error: { message: string } }>(t, "POST", "/models/downloads", { source: "tiny/stories", quantization: "Q2_K" });
+    const missing = await api<{ error: { message: string } }>(t, "POST", "/models/downloads", {
+      source: "tiny/stories",
+      quantization: "Q2_K",
+    });
     assert.equal(missing.status, 400);
     assert.match(missing.body.error.message, /no Q2_K/);
 
     // Already downloaded by the test above: a second copy is refused, nothing is started.
-    const again = await api<{ error: { code: string } }>(t, "POST", "/models/downloads", { source: "tiny/stories", quantization: "q8_0" });
+    const again = await api<{ error: { code: string } }>(t, "POST", "/models/downloads", {
+      source: "tiny/stories",
+      quantization: "q8_0",
+    });
     assert.equal(again.status, 409);
     assert.equal(again.body.error.code, "already_exists");
   });
 
   test("a huggingface.co URL is fetched from the configured endpoint", async () => {
-    const start = await api<Snapshot>(t, "POST", "/models/downloads", { source: "https://huggingface.co/tiny/viaurl/blob/main/sub/viaurl.gguf" });
+    const start = await api<Snapshot>(t, "POST", "/models/downloads", {
+      source: "https://huggingface.co/tiny/viaurl/blob/main/sub/viaurl.gguf",
+    });
     assert.equal(start.status, 201, JSON.stringify(start.body));
     const seen = await readEvents(`${t.url}/api/models/downloads/${start.body.id}/events`, terminal);
     assert.equal(seen.at(-1)!.state, "completed", seen.at(-1)!.error ?? "");
@@ -197,7 +232,10 @@ describe("model downloads from a Hugging Face stand-in", () => {
     assert.equal(cdnRequests[0]!.range, null);
     const offsets = cdnRequests.slice(1).map((r) => Number(/^bytes=(\d+)-$/.exec(r.range ?? "")?.[1]));
     assert.ok(offsets[0]! > 0 && offsets[1]! > offsets[0]!, `resumed from where it stopped: ${offsets.join(", ")}`);
-    assert.ok(cdnRequests.slice(1).every((r) => r.ifRange !== null), "If-Range guards against a changed file");
+    assert.ok(
+      cdnRequests.slice(1).every((r) => r.ifRange !== null),
+      "If-Range guards against a changed file",
+    );
     assert.deepEqual(fs.readFileSync(path.join(modelsDirOf(t), "cut.gguf")), model);
   });
 
@@ -205,12 +243,17 @@ describe("model downloads from a Hugging Face stand-in", () => {
     hf.behave("tiny/hold/hold.gguf", { holdAfter: 500_000 });
     const start = await api<Snapshot>(t, "POST", "/models/downloads", { source: "hf:tiny/hold/hold.gguf" });
     assert.equal(start.status, 201);
-    await waitFor("bytes to arrive", async () => ((await api<Snapshot>(t, "GET", `/models/downloads/${start.body.id}`)).body.bytes >= 500_000 ? true : undefined));
+    await waitFor("bytes to arrive", async () =>
+      (await api<Snapshot>(t, "GET", `/models/downloads/${start.body.id}`)).body.bytes >= 500_000 ? true : undefined,
+    );
     const paused = await api<Snapshot>(t, "POST", `/models/downloads/${start.body.id}/pause`);
     assert.equal(paused.body.state, "paused");
     assert.equal(paused.body.bytes, 500_000);
     const staged = filesUnder(modelsDirOf(t)).filter((f) => f.startsWith(".downloads"));
-    assert.ok(staged.some((f) => f.endsWith("hold.gguf.part")), staged.join(", "));
+    assert.ok(
+      staged.some((f) => f.endsWith("hold.gguf.part")),
+      staged.join(", "),
+    );
     assert.ok(!fs.existsSync(path.join(modelsDirOf(t), "hold.gguf")));
     const listed = await api<{ models: { id: string }[] }>(t, "GET", "/models");
     assert.ok(!listed.body.models.some((m) => m.id === "hold"));
@@ -232,7 +275,9 @@ describe("model downloads from a Hugging Face stand-in", () => {
     hf.behave("tiny/cancel/cancel.gguf", { holdAfter: 200_000 });
     const start = await api<Snapshot>(t, "POST", "/models/downloads", { source: "hf:tiny/cancel/cancel.gguf" });
     assert.equal(start.status, 201);
-    await waitFor("bytes to arrive", async () => ((await api<Snapshot>(t, "GET", `/models/downloads/${start.body.id}`)).body.bytes >= 200_000 ? true : undefined));
+    await waitFor("bytes to arrive", async () =>
+      (await api<Snapshot>(t, "GET", `/models/downloads/${start.body.id}`)).body.bytes >= 200_000 ? true : undefined,
+    );
     const events = readEvents(`${t.url}/api/models/downloads/${start.body.id}/events`, terminal);
     const cancelled = await api<Snapshot>(t, "DELETE", `/models/downloads/${start.body.id}`);
     assert.equal(cancelled.body.state, "cancelled");
@@ -255,12 +300,17 @@ describe("model downloads from a Hugging Face stand-in", () => {
   });
 
   test("a size mismatch is rejected before any byte is kept", async () => {
-    const res = await api<{ error: { message: string } }>(t, "POST", "/models/downloads", { source: "hf:tiny/badsize/badsize.gguf" });
+    const res = await api<{ error: { message: string } }>(t, "POST", "/models/downloads", {
+      source: "hf:tiny/badsize/badsize.gguf",
+    });
     assert.equal(res.status, 502);
     assert.match(res.body.error.message, /size mismatch/);
     assert.ok(!filesUnder(modelsDirOf(t)).some((f) => f.includes("badsize")));
     const list = await api<{ downloads: Snapshot[] }>(t, "GET", "/models/downloads");
-    assert.ok(!list.body.downloads.some((d) => d.files.some((f) => f.name === "badsize.gguf")), "a download that never started is not listed");
+    assert.ok(
+      !list.body.downloads.some((d) => d.files.some((f) => f.name === "badsize.gguf")),
+      "a download that never started is not listed",
+    );
   });
 
   test("a file that is not a GGUF (a login page) is rejected and removed", async () => {
@@ -275,22 +325,33 @@ describe("model downloads from a Hugging Face stand-in", () => {
   test("a gated repository: without a token a clear 403 naming HF_TOKEN; with one, the token goes to Hugging Face and never to its CDN", async () => {
     const token = "hf_test_token_5b1e0c";
     hf.add({ repo: "gated/stories", path: "gated-Q8_0.gguf", data: model, gatedToken: token });
-    const refused = await api<{ error: { message: string } }>(t, "POST", "/models/downloads", { source: "hf:gated/stories/gated-Q8_0.gguf" });
+    const refused = await api<{ error: { message: string } }>(t, "POST", "/models/downloads", {
+      source: "hf:gated/stories/gated-Q8_0.gguf",
+    });
     assert.equal(refused.status, 403, JSON.stringify(refused.body));
     assert.match(refused.body.error.message, /gated.*HF_TOKEN/s);
 
-    const withToken = await startTestServer({ hfEndpoint: hf.url, hfToken: token, modelIdleTimeout: 0 }, { withModel: false });
+    const withToken = await startTestServer(
+      { hfEndpoint: hf.url, hfToken: token, modelIdleTimeout: 0 },
+      { withModel: false },
+    );
     try {
       const first = hf.requests.length;
-      const start = await api<Snapshot>(withToken, "POST", "/models/downloads", { source: "hf:gated/stories/gated-Q8_0.gguf" });
+      const start = await api<Snapshot>(withToken, "POST", "/models/downloads", {
+        source: "hf:gated/stories/gated-Q8_0.gguf",
+      });
       assert.equal(start.status, 201, JSON.stringify(start.body));
       const seen = await readEvents(`${withToken.url}/api/models/downloads/${start.body.id}/events`, terminal);
       assert.equal(seen.at(-1)!.state, "completed", seen.at(-1)!.error ?? "");
       const mainPort = Number(new URL(hf.url).port);
       const sent = hf.requests.slice(first);
-      assert.ok(sent.some((r) => r.port !== mainPort), "the bytes came from the CDN's origin");
+      assert.ok(
+        sent.some((r) => r.port !== mainPort),
+        "the bytes came from the CDN's origin",
+      );
       for (const r of sent) {
-        if (r.port === mainPort) assert.equal(r.authorization, `Bearer ${token}`, `${r.url} on Hugging Face carries the token`);
+        if (r.port === mainPort)
+          assert.equal(r.authorization, `Bearer ${token}`, `${r.url} on Hugging Face carries the token`);
         else assert.equal(r.authorization, null, `${r.url} on the CDN carries no token`);
       }
       // The token is a secret: /api/settings never shows it.
@@ -301,19 +362,28 @@ describe("model downloads from a Hugging Face stand-in", () => {
   });
 
   test("plain URLs download with a given sha256; a wrong one is rejected; 404 says not found", async () => {
-    const good = await api<Snapshot>(t, "POST", "/models/downloads", { source: `${hf.url}/plain/plain.gguf`, sha256: HfStandIn.sha256(model) });
+    const good = await api<Snapshot>(t, "POST", "/models/downloads", {
+      source: `${hf.url}/plain/plain.gguf`,
+      sha256: HfStandIn.sha256(model),
+    });
     assert.equal(good.status, 201, JSON.stringify(good.body));
     const seen = await readEvents(`${t.url}/api/models/downloads/${good.body.id}/events`, terminal);
     assert.equal(seen.at(-1)!.state, "completed", seen.at(-1)!.error ?? "");
     assert.ok(fs.existsSync(path.join(modelsDirOf(t), "plain.gguf")));
 
-    const wrong = await api<Snapshot>(t, "POST", "/models/downloads", { source: `${hf.url}/plain/plain.gguf`, fileName: "plain-copy.gguf", sha256: "f".repeat(64) });
+    const wrong = await api<Snapshot>(t, "POST", "/models/downloads", {
+      source: `${hf.url}/plain/plain.gguf`,
+      fileName: "plain-copy.gguf",
+      sha256: "f".repeat(64),
+    });
     assert.equal(wrong.status, 201);
     const wrongSeen = await readEvents(`${t.url}/api/models/downloads/${wrong.body.id}/events`, terminal);
     assert.match(wrongSeen.at(-1)!.error ?? "", /checksum mismatch/);
     assert.ok(!filesUnder(modelsDirOf(t)).some((f) => f.includes("plain-copy")));
 
-    const missing = await api<{ error: { message: string } }>(t, "POST", "/models/downloads", { source: `${hf.url}/plain/nothing.gguf` });
+    const missing = await api<{ error: { message: string } }>(t, "POST", "/models/downloads", {
+      source: `${hf.url}/plain/nothing.gguf`,
+    });
     assert.equal(missing.status, 404);
     assert.match(missing.body.error.message, /not found/);
   });

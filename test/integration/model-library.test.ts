@@ -22,10 +22,25 @@ interface ModelView {
   error: string | null;
   sizeBytes: number;
   state: string;
-  facts: null | { architecture: string; parameters: number; quantization: string | null; trainContextSize: number | null; hasChatTemplate: boolean; supportsEmbeddings: boolean; kind: string; parts: number; layers: number };
+  facts: null | {
+    architecture: string;
+    parameters: number;
+    quantization: string | null;
+    trainContextSize: number | null;
+    hasChatTemplate: boolean;
+    supportsEmbeddings: boolean;
+    kind: string;
+    parts: number;
+    layers: number;
+  };
 }
 
-async function api<T>(t: TestServer, method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
+async function api<T>(
+  t: TestServer,
+  method: string,
+  route: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
   const res = await fetch(`${t.url}${route}`, {
     method,
     headers: body === undefined ? {} : { "content-type": "application/json" },
@@ -54,16 +69,24 @@ describe("model library", () => {
   let scratch: string;
   let models: string;
   let shared: { stories: string; bench11: string; bench86: string };
-  const byId = async () => new Map((await api<{ models: ModelView[] }>(t, "GET", "/api/models")).body.models.map((m) => [m.id, m]));
+  const byId = async () =>
+    new Map((await api<{ models: ModelView[] }>(t, "GET", "/api/models")).body.models.map((m) => [m.id, m]));
 
   before(async () => {
-    shared = { stories: await modelPath("stories260K.gguf"), bench11: await modelPath("bench-11M-q8_0.gguf"), bench86: await modelPath("bench-86M-q4_k_m.gguf") };
+    shared = {
+      stories: await modelPath("stories260K.gguf"),
+      bench11: await modelPath("bench-11M-q8_0.gguf"),
+      bench86: await modelPath("bench-86M-q4_k_m.gguf"),
+    };
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-lib-"));
     extra = path.join(scratch, "extra");
     fs.mkdirSync(path.join(extra, "nested", "deeper"), { recursive: true });
     fs.symlinkSync(shared.bench11, path.join(extra, "bench-11M-q8_0.gguf"));
     fs.symlinkSync(shared.stories, path.join(extra, "nested", "deeper", "nested-stories.gguf"));
-    t = await startTestServer({ modelDirs: [extra], modelIdleTimeout: 0, parallel: 1, ctxSize: 256 }, { withModel: false });
+    t = await startTestServer(
+      { modelDirs: [extra], modelIdleTimeout: 0, parallel: 1, ctxSize: 256 },
+      { withModel: false },
+    );
     models = path.join(t.dataDir, "models");
     fs.mkdirSync(models, { recursive: true });
     for (const f of Object.values(shared)) fs.symlinkSync(f, path.join(models, path.basename(f)));
@@ -98,9 +121,26 @@ describe("model library", () => {
     assert.equal(stories.sizeBytes, fs.statSync(shared.stories).size);
     assert.deepEqual(
       { ...stories.facts, parameters: undefined },
-      { architecture: "llama", name: "llama", parameters: undefined, quantization: "F32", trainContextSize: 2048, layers: 6, embeddingLength: 64, hasChatTemplate: false, supportsEmbeddings: false, supportsRanking: false, kind: "llm", weightsBytes: 1171200, parts: 1 },
+      {
+        architecture: "llama",
+        name: "llama",
+        parameters: undefined,
+        quantization: "F32",
+        trainContextSize: 2048,
+        layers: 6,
+        embeddingLength: 64,
+        hasChatTemplate: false,
+        supportsEmbeddings: false,
+        supportsRanking: false,
+        kind: "llm",
+        weightsBytes: 1171200,
+        parts: 1,
+      },
     );
-    assert.ok(stories.facts!.parameters > 250_000 && stories.facts!.parameters < 300_000, String(stories.facts!.parameters));
+    assert.ok(
+      stories.facts!.parameters > 250_000 && stories.facts!.parameters < 300_000,
+      String(stories.facts!.parameters),
+    );
     assert.equal(m.get("bench-11M-q8_0")!.facts!.quantization, "Q8_0");
     assert.equal(m.get("bench-86M-q4_k_m")!.facts!.quantization, "Q4_K_M");
     assert.ok(m.get("bench-86M-q4_k_m")!.facts!.parameters > 80_000_000);
@@ -125,13 +165,19 @@ describe("model library", () => {
       assert.equal(entry.status, "invalid", id);
       assert.match(entry.error ?? "", reason, id);
     }
-    const res = await api<{ error: { code: string; message: string } }>(t, "POST", "/v1/chat/completions", { model: "truncated-data", messages: [{ role: "user", content: "hi" }] });
+    const res = await api<{ error: { code: string; message: string } }>(t, "POST", "/v1/chat/completions", {
+      model: "truncated-data",
+      messages: [{ role: "user", content: "hi" }],
+    });
     assert.equal(res.status, 400);
     assert.equal(res.body.error.code, "model_unusable");
     assert.match(res.body.error.message, /truncated/);
     const v1 = await t.client.models.list();
     const ids = v1.data.map((d) => d.id);
-    assert.ok(ids.includes("stories260K") && !ids.includes("garbage") && !ids.includes("truncated-data"), ids.join(", "));
+    assert.ok(
+      ids.includes("stories260K") && !ids.includes("garbage") && !ids.includes("truncated-data"),
+      ids.join(", "),
+    );
   });
 
   test("a split model is one entry that loads and generates", async () => {
@@ -139,10 +185,17 @@ describe("model library", () => {
     assert.equal(split.status, "ok", split.error ?? "");
     assert.equal(split.files.length, 2);
     assert.equal(split.facts!.parts, 2);
-    assert.equal(split.sizeBytes, split.files.reduce((s, f) => s + fs.statSync(f).size, 0));
+    assert.equal(
+      split.sizeBytes,
+      split.files.reduce((s, f) => s + fs.statSync(f).size, 0),
+    );
     const ids = [...(await byId()).keys()];
     assert.ok(!ids.some((id) => id.includes("00002-of")), "parts are not listed on their own");
-    const reply = await t.client.completions.create({ model: "stories-split", prompt: "Once upon a time", max_tokens: 8 });
+    const reply = await t.client.completions.create({
+      model: "stories-split",
+      prompt: "Once upon a time",
+      max_tokens: 8,
+    });
     assert.ok(reply.choices[0]!.text.length > 0);
   });
 
@@ -154,7 +207,9 @@ describe("model library", () => {
     const inExtra = twins.find((x) => x!.location === "folder")!;
     assert.equal(m.get("nested-stories")?.status, "ok");
     // A rescan keeps every id where it was: a client using one never finds it renamed.
-    const again = new Map((await api<{ models: ModelView[] }>(t, "POST", "/api/models/rescan")).body.models.map((x) => [x.id, x.file]));
+    const again = new Map(
+      (await api<{ models: ModelView[] }>(t, "POST", "/api/models/rescan")).body.models.map((x) => [x.id, x.file]),
+    );
     for (const [id, entry] of m) assert.equal(again.get(id), entry.file, id);
     const del = await api<{ error: { code: string } }>(t, "DELETE", `/api/models/${encodeURIComponent(inExtra.id)}`);
     assert.equal(del.status, 400);
@@ -163,7 +218,11 @@ describe("model library", () => {
   });
 
   test("import by copy or link, with the source checked first", async () => {
-    const copy = await api<ModelView>(t, "POST", "/api/models/import", { path: shared.stories, mode: "copy", name: "imported-copy.gguf" });
+    const copy = await api<ModelView>(t, "POST", "/api/models/import", {
+      path: shared.stories,
+      mode: "copy",
+      name: "imported-copy.gguf",
+    });
     assert.equal(copy.status, 201, JSON.stringify(copy.body));
     assert.equal(copy.body.id, "imported-copy");
     assert.equal(copy.body.status, "ok");
@@ -171,7 +230,11 @@ describe("model library", () => {
     assert.ok(fs.lstatSync(copied).isFile() && !fs.lstatSync(copied).isSymbolicLink());
     assert.deepEqual(fs.readFileSync(copied), fs.readFileSync(shared.stories));
 
-    const link = await api<ModelView>(t, "POST", "/api/models/import", { path: shared.bench11, mode: "link", name: "imported-link.gguf" });
+    const link = await api<ModelView>(t, "POST", "/api/models/import", {
+      path: shared.bench11,
+      mode: "link",
+      name: "imported-link.gguf",
+    });
     assert.equal(link.status, 201, JSON.stringify(link.body));
     assert.ok(fs.lstatSync(path.join(models, "imported-link.gguf")).isSymbolicLink());
 
@@ -182,18 +245,31 @@ describe("model library", () => {
 
     const garbage = path.join(scratch, "garbage.gguf");
     fs.writeFileSync(garbage, "not a model");
-    const bad = await api<{ error: { code: string; message: string } }>(t, "POST", "/api/models/import", { path: garbage });
+    const bad = await api<{ error: { code: string; message: string } }>(t, "POST", "/api/models/import", {
+      path: garbage,
+    });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error.code, "invalid_model_file");
-    assert.ok(!fs.existsSync(path.join(models, "garbage.gguf")) || fs.readFileSync(path.join(models, "garbage.gguf"), "utf8").startsWith("this is"), "the bad file was not copied");
+    assert.ok(
+      !fs.existsSync(path.join(models, "garbage.gguf")) ||
+        fs.readFileSync(path.join(models, "garbage.gguf"), "utf8").startsWith("this is"),
+      "the bad file was not copied",
+    );
 
-    assert.equal((await api(t, "POST", "/api/models/import", { path: shared.stories, name: "imported-copy.gguf" })).status, 409);
+    assert.equal(
+      (await api(t, "POST", "/api/models/import", { path: shared.stories, name: "imported-copy.gguf" })).status,
+      409,
+    );
     assert.equal((await api(t, "POST", "/api/models/import", { path: "relative/x.gguf" })).status, 400);
     for (const name of ["../outside.gguf", "/tmp/outside.gguf", "sub/x.gguf", "..%2Foutside.gguf"]) {
       assert.equal((await api(t, "POST", "/api/models/import", { path: shared.stories, name })).status, 400, name);
     }
     assert.ok(!fs.existsSync(path.join(t.dataDir, "outside.gguf")));
-    assert.deepEqual(fs.readdirSync(path.join(models, ".downloads")).filter((d) => d.startsWith("import-")), [], "no staging left");
+    assert.deepEqual(
+      fs.readdirSync(path.join(models, ".downloads")).filter((d) => d.startsWith("import-")),
+      [],
+      "no staging left",
+    );
   });
 
   test("delete removes the files (a link, not its target) and unloads the model first", async () => {
@@ -211,7 +287,9 @@ describe("model library", () => {
   });
 
   test("a loaded model whose file disappears is let go at the next rescan", async () => {
-    assert.ok((await t.client.completions.create({ model: "nested-stories", prompt: "Once", max_tokens: 2 })).choices[0]);
+    assert.ok(
+      (await t.client.completions.create({ model: "nested-stories", prompt: "Once", max_tokens: 2 })).choices[0],
+    );
     assert.equal((await api<ModelView>(t, "GET", "/api/models/nested-stories")).body.state, "loaded");
     fs.rmSync(path.join(extra, "nested", "deeper", "nested-stories.gguf"));
     await api(t, "POST", "/api/models/rescan");
@@ -228,8 +306,21 @@ describe("model library", () => {
 
   test("model names that are paths are refused with 400 in /api and /v1", async () => {
     const outside = shared.stories;
-    const chat = (model: string) => api<{ error: { code: string } }>(t, "POST", "/v1/chat/completions", { model, messages: [{ role: "user", content: "hi" }], max_tokens: 2 });
-    for (const model of ["../stories260K", "../../../../etc/passwd", outside, "models/../stories260K", "..\\stories260K", "%2e%2e%2fstories260K", "C:\\x.gguf"]) {
+    const chat = (model: string) =>
+      api<{ error: { code: string } }>(t, "POST", "/v1/chat/completions", {
+        model,
+        messages: [{ role: "user", content: "hi" }],
+        max_tokens: 2,
+      });
+    for (const model of [
+      "../stories260K",
+      "../../../../etc/passwd",
+      outside,
+      "models/../stories260K",
+      "..\\stories260K",
+      "%2e%2e%2fstories260K",
+      "C:\\x.gguf",
+    ]) {
       const res = await chat(model);
       assert.equal(res.status, 400, `${model}: ${JSON.stringify(res.body)}`);
       assert.equal(res.body.error.code, "invalid_model_name");
@@ -238,10 +329,24 @@ describe("model library", () => {
     assert.equal(emb.status, 400);
     const completion = await api(t, "POST", "/v1/completions", { model: outside, prompt: "x" });
     assert.equal(completion.status, 400);
-    for (const route of ["/api/models/..%2F..%2Fetc%2Fpasswd", "/api/models/%2e%2e", "/api/models/%2e%2e%2f%2e%2e%2fetc", "/api/models/..%5Cx", "/api/models/%2Fetc%2Fpasswd", "/api/models/..%2Fstories260K/settings", "/v1/models/..%2F..%2Fetc%2Fpasswd", "/v1/models/%2e%2e/%2e%2e/etc/passwd"]) {
+    for (const route of [
+      "/api/models/..%2F..%2Fetc%2Fpasswd",
+      "/api/models/%2e%2e",
+      "/api/models/%2e%2e%2f%2e%2e%2fetc",
+      "/api/models/..%5Cx",
+      "/api/models/%2Fetc%2Fpasswd",
+      "/api/models/..%2Fstories260K/settings",
+      "/v1/models/..%2F..%2Fetc%2Fpasswd",
+      "/v1/models/%2e%2e/%2e%2e/etc/passwd",
+    ]) {
       assert.equal(await rawStatus(t.url, "GET", route), 400, route);
     }
-    for (const [method, route] of [["DELETE", "/api/models/..%2Fstories260K"], ["POST", "/api/models/..%2Fstories260K/load"], ["POST", "/api/models/%2e%2e%2fx/unload"], ["PUT", "/api/models/%2e%2e/settings"]] as const) {
+    for (const [method, route] of [
+      ["DELETE", "/api/models/..%2Fstories260K"],
+      ["POST", "/api/models/..%2Fstories260K/load"],
+      ["POST", "/api/models/%2e%2e%2fx/unload"],
+      ["PUT", "/api/models/%2e%2e/settings"],
+    ] as const) {
       assert.equal(await rawStatus(t.url, method, route), 400, `${method} ${route}`);
     }
     assert.ok(fs.existsSync(outside));

@@ -25,7 +25,12 @@ interface ModelView {
   loaded: null | { contextSize: number; parallel: number };
 }
 
-async function api<T>(t: TestServer, method: string, route: string, body?: unknown): Promise<{ status: number; body: T; headers: Headers }> {
+async function api<T>(
+  t: TestServer,
+  method: string,
+  route: string,
+  body?: unknown,
+): Promise<{ status: number; body: T; headers: Headers }> {
   const res = await fetch(`${t.url}${route}`, {
     method,
     headers: body === undefined ? {} : { "content-type": "application/json" },
@@ -53,7 +58,8 @@ async function linkModels(t: TestServer, files: string[]): Promise<void> {
   assert.equal((await api(t, "POST", "/api/models/rescan")).status, 200);
 }
 
-const complete = (t: TestServer, model: string) => t.client.completions.create({ model, prompt: "Once upon a time", max_tokens: 4 });
+const complete = (t: TestServer, model: string) =>
+  t.client.completions.create({ model, prompt: "Once upon a time", max_tokens: 4 });
 
 describe("just-in-time loading and LRU eviction under a memory budget", () => {
   let t: TestServer;
@@ -61,11 +67,15 @@ describe("just-in-time loading and LRU eviction under a memory budget", () => {
 
   before(async () => {
     // Budget for A and C together, but not B and C: loading C after A and B must evict exactly B.
-    const est = async (f: string) => (await estimateModelMemory([await modelPath(`${f}.gguf`)], { contextSize: 256, sequences: 1 })).total;
+    const est = async (f: string) =>
+      (await estimateModelMemory([await modelPath(`${f}.gguf`)], { contextSize: 256, sequences: 1 })).total;
     const [a, b, c] = [await est(A), await est(B), await est(C)];
     budget = Math.ceil((a + c) / MiB) + 1;
     assert.ok(b + c > budget * MiB, "the budget is tight enough to force an eviction");
-    t = await startTestServer({ parallel: 1, ctxSize: 256, modelIdleTimeout: 0, modelMemoryMb: budget }, { withModel: false });
+    t = await startTestServer(
+      { parallel: 1, ctxSize: 256, modelIdleTimeout: 0, modelMemoryMb: budget },
+      { withModel: false },
+    );
     await linkModels(t, [`${A}.gguf`, `${B}.gguf`, `${C}.gguf`]);
   });
   after(() => t?.close());
@@ -77,7 +87,11 @@ describe("just-in-time loading and LRU eviction under a memory budget", () => {
     assert.equal(await stateOf(t, B), "loaded");
     assert.equal(await metricValue(t.url, `hearth_model_loads_total{model="${B}"}`), 1);
     assert.equal(await metricValue(t.url, `hearth_model_state{model="${B}",state="loaded"}`), 1);
-    const ready = await api<{ status: string; models: { id: string; state: string; memoryBytes: number }[] }>(t, "GET", "/health/ready");
+    const ready = await api<{ status: string; models: { id: string; state: string; memoryBytes: number }[] }>(
+      t,
+      "GET",
+      "/health/ready",
+    );
     assert.equal(ready.status, 200);
     const b = ready.body.models.find((m) => m.id === B);
     assert.equal(b?.state, "loaded");
@@ -89,7 +103,11 @@ describe("just-in-time loading and LRU eviction under a memory budget", () => {
     await complete(t, A); // A is now the most recently used; B the least.
     assert.equal(await stateOf(t, A), "loaded");
     assert.equal(await stateOf(t, B), "loaded");
-    const chat = await t.client.chat.completions.create({ model: C, messages: [{ role: "user", content: "hi" }], max_tokens: 3 });
+    const chat = await t.client.chat.completions.create({
+      model: C,
+      messages: [{ role: "user", content: "hi" }],
+      max_tokens: 3,
+    });
     assert.ok(chat.choices[0]!.message.content !== undefined);
     assert.equal(await stateOf(t, C), "loaded");
     assert.equal(await stateOf(t, B), "unloaded", "B was the least recently used");
@@ -101,10 +119,16 @@ describe("just-in-time loading and LRU eviction under a memory budget", () => {
   });
 
   test("a model bigger than the budget on its own is refused with a clear 503", async () => {
-    const put = await api<{ settings: { contextSize: number } }>(t, "PUT", `/api/models/${C}/settings`, { contextSize: 2048 });
+    const put = await api<{ settings: { contextSize: number } }>(t, "PUT", `/api/models/${C}/settings`, {
+      contextSize: 2048,
+    });
     assert.equal(put.status, 200);
     assert.equal((await api(t, "POST", `/api/models/${C}/unload`)).status, 200);
-    const res = await api<{ error: { code: string; message: string } }>(t, "POST", "/v1/completions", { model: C, prompt: "x", max_tokens: 2 });
+    const res = await api<{ error: { code: string; message: string } }>(t, "POST", "/v1/completions", {
+      model: C,
+      prompt: "x",
+      max_tokens: 2,
+    });
     assert.equal(res.status, 503);
     assert.equal(res.body.error.code, "insufficient_memory");
     assert.match(res.body.error.message, /memory budget/);
@@ -112,7 +136,12 @@ describe("just-in-time loading and LRU eviction under a memory budget", () => {
   });
 
   test("load and unload through the API, with per-model settings applied at load", async () => {
-    const put = await api<{ settings: { contextSize: number; parallel: number }; reloadRequired: boolean }>(t, "PUT", `/api/models/${A}/settings`, { contextSize: 512, parallel: 1 });
+    const put = await api<{ settings: { contextSize: number; parallel: number }; reloadRequired: boolean }>(
+      t,
+      "PUT",
+      `/api/models/${A}/settings`,
+      { contextSize: 512, parallel: 1 },
+    );
     assert.deepEqual(put.body.settings, { contextSize: 512, parallel: 1 });
     assert.equal(put.body.reloadRequired, true);
     assert.equal((await api(t, "PUT", `/api/models/${A}/settings`, { contextSize: -1 })).status, 400);
@@ -125,7 +154,10 @@ describe("just-in-time loading and LRU eviction under a memory budget", () => {
     assert.equal(loaded.body.pinned, true);
     assert.equal(loaded.body.loaded?.contextSize, 512);
     assert.equal(loaded.body.loaded?.parallel, 1);
-    const saved = JSON.parse(fs.readFileSync(path.join(t.dataDir, "model-settings.json"), "utf8")) as Record<string, unknown>;
+    const saved = JSON.parse(fs.readFileSync(path.join(t.dataDir, "model-settings.json"), "utf8")) as Record<
+      string,
+      unknown
+    >;
     assert.deepEqual(saved[A], { contextSize: 512, parallel: 1 });
     assert.equal((await api(t, "POST", "/api/models/no-such-model/load")).status, 404);
   });
@@ -135,11 +167,15 @@ describe("a busy model is waited for, boundedly, before it can be evicted", () =
   let t: TestServer;
 
   before(async () => {
-    const est = async (f: string) => (await estimateModelMemory([await modelPath(`${f}.gguf`)], { contextSize: 2048, sequences: 1 })).total;
+    const est = async (f: string) =>
+      (await estimateModelMemory([await modelPath(`${f}.gguf`)], { contextSize: 2048, sequences: 1 })).total;
     const [b, c] = [await est(B), await est(C)];
     const budget = Math.ceil(Math.max(b, c) / MiB) + 1;
     assert.ok(b + c > budget * MiB);
-    t = await startTestServer({ parallel: 1, ctxSize: 2048, modelIdleTimeout: 0, modelMemoryMb: budget, modelLoadTimeout: 2 }, { withModel: false });
+    t = await startTestServer(
+      { parallel: 1, ctxSize: 2048, modelIdleTimeout: 0, modelMemoryMb: budget, modelLoadTimeout: 2 },
+      { withModel: false },
+    );
     await linkModels(t, [`${B}.gguf`, `${C}.gguf`]);
   });
   after(() => t?.close());
@@ -150,12 +186,19 @@ describe("a busy model is waited for, boundedly, before it can be evicted", () =
     await waitFor(`${C} to load`, async () => (await stateOf(t, C)) === "loaded");
     const controller = new AbortController();
     // bench-86M never emits end-of-text: this keeps C busy until it is aborted.
-    const stream = await t.client.completions.create({ model: C, prompt: "Once", max_tokens: 2000, stream: true }, { signal: controller.signal });
+    const stream = await t.client.completions.create(
+      { model: C, prompt: "Once", max_tokens: 2000, stream: true },
+      { signal: controller.signal },
+    );
     const iterator = stream[Symbol.asyncIterator]();
     const first = await iterator.next();
     assert.equal(first.done, false, "C is generating");
 
-    const blocked = await api<{ error: { code: string; message: string } }>(t, "POST", "/v1/completions", { model: B, prompt: "x", max_tokens: 2 });
+    const blocked = await api<{ error: { code: string; message: string } }>(t, "POST", "/v1/completions", {
+      model: B,
+      prompt: "x",
+      max_tokens: 2,
+    });
     assert.equal(blocked.status, 503, JSON.stringify(blocked.body));
     assert.equal(blocked.body.error.code, "not_ready");
     assert.match(blocked.body.error.message, /other models are busy/);
@@ -165,7 +208,8 @@ describe("a busy model is waited for, boundedly, before it can be evicted", () =
     controller.abort();
     await iterator.return?.();
     let reply = await complete(t, B).catch((err: { status?: number }) => err);
-    for (let i = 0; i < 20 && (reply as { status?: number }).status === 503; i++) reply = await complete(t, B).catch((err: { status?: number }) => err);
+    for (let i = 0; i < 20 && (reply as { status?: number }).status === 503; i++)
+      reply = await complete(t, B).catch((err: { status?: number }) => err);
     assert.ok("choices" in reply && reply.choices[0]!.text.length > 0, String(reply));
     assert.equal(await stateOf(t, B), "loaded");
     assert.equal(await stateOf(t, C), "unloaded");

@@ -19,14 +19,21 @@ describe("OpenAI-compatible API", () => {
 
   test("lists the loaded model", async () => {
     const models = await t.client.models.list();
-    assert.deepEqual(models.data.map((m) => m.id), [MODEL]);
+    assert.deepEqual(
+      models.data.map((m) => m.id),
+      [MODEL],
+    );
     assert.equal(models.data[0]?.owned_by, "local");
     const one = await t.client.models.retrieve(MODEL);
     assert.equal(one.id, MODEL);
   });
 
   test("chat completion with usage and finish_reason length", async () => {
-    const res = await t.client.chat.completions.create({ model: MODEL, messages: user("Once upon a time"), max_tokens: 12 });
+    const res = await t.client.chat.completions.create({
+      model: MODEL,
+      messages: user("Once upon a time"),
+      max_tokens: 12,
+    });
     assert.equal(res.object, "chat.completion");
     assert.equal(res.model, MODEL);
     const choice = res.choices[0]!;
@@ -39,7 +46,11 @@ describe("OpenAI-compatible API", () => {
   });
 
   test("max_completion_tokens is honoured like max_tokens", async () => {
-    const res = await t.client.chat.completions.create({ model: MODEL, messages: user("Tell me a story"), max_completion_tokens: 5 });
+    const res = await t.client.chat.completions.create({
+      model: MODEL,
+      messages: user("Tell me a story"),
+      max_completion_tokens: 5,
+    });
     assert.equal(res.usage?.completion_tokens, 5);
   });
 
@@ -83,18 +94,35 @@ describe("OpenAI-compatible API", () => {
 
   test("the same seed gives the same text; another seed another", async () => {
     const ask = (seed: number) =>
-      t.client.chat.completions.create({ model: MODEL, messages: user("Lily went to the park"), max_tokens: 40, temperature: 1, seed });
+      t.client.chat.completions.create({
+        model: MODEL,
+        messages: user("Lily went to the park"),
+        max_tokens: 40,
+        temperature: 1,
+        seed,
+      });
     const [a, b, c] = [await ask(42), await ask(42), await ask(7)];
     assert.equal(a.choices[0]!.message.content, b.choices[0]!.message.content);
     assert.notEqual(a.choices[0]!.message.content, c.choices[0]!.message.content);
   });
 
   test("stop sequences end the text before the stop string", async () => {
-    const greedy = await t.client.completions.create({ model: MODEL, prompt: "Once upon a time", max_tokens: 40, temperature: 0 });
+    const greedy = await t.client.completions.create({
+      model: MODEL,
+      prompt: "Once upon a time",
+      max_tokens: 40,
+      temperature: 0,
+    });
     const full = greedy.choices[0]!.text;
     const words = full.trim().split(/\s+/);
     const stopWord = words[Math.min(4, words.length - 1)]!;
-    const cut = await t.client.completions.create({ model: MODEL, prompt: "Once upon a time", max_tokens: 40, temperature: 0, stop: [stopWord, "zzzz"] });
+    const cut = await t.client.completions.create({
+      model: MODEL,
+      prompt: "Once upon a time",
+      max_tokens: 40,
+      temperature: 0,
+      stop: [stopWord, "zzzz"],
+    });
     const text = cut.choices[0]!.text;
     assert.equal(cut.choices[0]!.finish_reason, "stop");
     assert.ok(!text.includes(stopWord), `'${text}' must not contain the stop word '${stopWord}'`);
@@ -145,7 +173,10 @@ describe("OpenAI-compatible API", () => {
       t.client.chat.completions.create({
         model: MODEL,
         messages: user("x"),
-        response_format: { type: "json_schema", json_schema: { name: "n", schema: { type: "object", properties: { n: { type: "number", minimum: 0 } } } } },
+        response_format: {
+          type: "json_schema",
+          json_schema: { name: "n", schema: { type: "object", properties: { n: { type: "number", minimum: 0 } } } },
+        },
       }),
       (err: { status?: number; message?: string }) => err.status === 400 && /minimum/.test(err.message ?? ""),
     );
@@ -156,13 +187,29 @@ describe("OpenAI-compatible API", () => {
     function: {
       name: "get_weather",
       description: "Weather for a city",
-      parameters: { type: "object", properties: { city: { type: "string", maxLength: 30 }, unit: { enum: ["c", "f"] } }, required: ["city", "unit"] },
+      parameters: {
+        type: "object",
+        properties: { city: { type: "string", maxLength: 30 }, unit: { enum: ["c", "f"] } },
+        required: ["city", "unit"],
+      },
     },
   };
-  const time = { type: "function" as const, function: { name: "get_time", parameters: { type: "object", properties: { zone: { type: "string", maxLength: 10 } } } } };
+  const time = {
+    type: "function" as const,
+    function: {
+      name: "get_time",
+      parameters: { type: "object", properties: { zone: { type: "string", maxLength: 10 } } },
+    },
+  };
 
   test("tool_choice required returns a tool call whose arguments match the schema", async () => {
-    const res = await t.client.chat.completions.create({ model: MODEL, messages: user("Weather in Paris?"), tools: [weather, time], tool_choice: "required", max_tokens: 200 });
+    const res = await t.client.chat.completions.create({
+      model: MODEL,
+      messages: user("Weather in Paris?"),
+      tools: [weather, time],
+      tool_choice: "required",
+      max_tokens: 200,
+    });
     const choice = res.choices[0]!;
     assert.equal(choice.finish_reason, "tool_calls");
     const call = choice.message.tool_calls?.[0];
@@ -170,7 +217,8 @@ describe("OpenAI-compatible API", () => {
     assert.ok(["get_weather", "get_time"].includes(call.function.name));
     assert.match(call.id, /^call_/);
     const args = JSON.parse(call.function.arguments) as Record<string, unknown>;
-    if (call.function.name === "get_weather") assert.ok(typeof args.city === "string" && ["c", "f"].includes(args.unit as string));
+    if (call.function.name === "get_weather")
+      assert.ok(typeof args.city === "string" && ["c", "f"].includes(args.unit as string));
     assert.equal(choice.message.content, null);
   });
 
@@ -206,7 +254,17 @@ describe("OpenAI-compatible API", () => {
       messages: [
         { role: "system", content: "You are helpful." },
         { role: "user", content: "Weather in Paris?" },
-        { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris","unit":"c"}' } }] },
+        {
+          role: "assistant",
+          content: null,
+          tool_calls: [
+            {
+              id: "call_1",
+              type: "function",
+              function: { name: "get_weather", arguments: '{"city":"Paris","unit":"c"}' },
+            },
+          ],
+        },
         { role: "tool", tool_call_id: "call_1", content: '{"temp":21}' },
       ],
     });
@@ -229,7 +287,12 @@ describe("OpenAI-compatible API", () => {
 
   test("8 concurrent streams all complete with text", async () => {
     const runs = Array.from({ length: 8 }, async (_, i) => {
-      const stream = await t.client.chat.completions.create({ model: MODEL, messages: user(`Story number ${i}`), max_tokens: 60, stream: true });
+      const stream = await t.client.chat.completions.create({
+        model: MODEL,
+        messages: user(`Story number ${i}`),
+        max_tokens: 60,
+        stream: true,
+      });
       let text = "";
       for await (const c of stream) text += c.choices[0]?.delta.content ?? "";
       return text;
@@ -254,13 +317,29 @@ describe("OpenAI-compatible API", () => {
     assert.ok(["prebuilt", "localBuild"].includes(health.engine.build), health.engine.build);
     assert.equal(health.engine.threads, 1);
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
-    for (const name of ["hearth_requests_total", "hearth_prompt_tokens_total", "hearth_completion_tokens_total", "hearth_time_to_first_token_seconds", "hearth_tokens_per_second", "hearth_queue_depth", "hearth_busy_sequences"]) {
+    for (const name of [
+      "hearth_requests_total",
+      "hearth_prompt_tokens_total",
+      "hearth_completion_tokens_total",
+      "hearth_time_to_first_token_seconds",
+      "hearth_tokens_per_second",
+      "hearth_queue_depth",
+      "hearth_busy_sequences",
+    ]) {
       assert.ok(metrics.includes(name), `metrics has ${name}`);
     }
     const completionTokens = await metricValue(t.url, "hearth_completion_tokens_total");
     assert.ok(completionTokens > 0, `completion tokens counted: ${completionTokens}`);
-    assert.match(metrics, /hearth_requests_total\{route="\/v1\/chat\/completions",status="200"\} [1-9]/, "requests are counted per /v1 route");
-    const doc = (await (await fetch(`${t.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
+    assert.match(
+      metrics,
+      /hearth_requests_total\{route="\/v1\/chat\/completions",status="200"\} [1-9]/,
+      "requests are counted per /v1 route",
+    );
+    const doc = (await (await fetch(`${t.url}/openapi.json`)).json()) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+      components: { schemas: Record<string, unknown> };
+    };
     assert.equal(doc.openapi, "3.1.0");
     assert.ok(doc.paths["/v1/chat/completions"]);
     assert.ok(doc.components.schemas.ChatCompletionRequest);
@@ -280,7 +359,12 @@ describe("KV cache reuse across turns", () => {
       { role: "system" as const, content: "You tell short stories about animals." },
       { role: "user" as const, content: "Tell me about a small dog who lost a red ball in the garden." },
     ];
-    const first = await t.client.chat.completions.create({ model: MODEL, messages: history, max_tokens: 30, temperature: 0 });
+    const first = await t.client.chat.completions.create({
+      model: MODEL,
+      messages: history,
+      max_tokens: 30,
+      temperature: 0,
+    });
     assert.equal(first.usage?.prompt_tokens_details?.cached_tokens, 0);
     const reply = first.choices[0]!.message.content ?? "";
     const second = await t.client.chat.completions.create({
@@ -300,15 +384,31 @@ describe("KV cache reuse across turns", () => {
       { role: "system" as const, content: "You tell short stories about birds." },
       { role: "user" as const, content: "Tell me about an owl who could not sleep at night and went to see the moon." },
     ];
-    const first = await t.client.chat.completions.create({ model: MODEL, messages: history, max_tokens: 20, temperature: 0 });
+    const first = await t.client.chat.completions.create({
+      model: MODEL,
+      messages: history,
+      max_tokens: 20,
+      temperature: 0,
+    });
     // Shares only the chat template's header with the conversation: it must not take its slot.
-    await t.client.chat.completions.create({ model: MODEL, messages: user("Say something about a frog."), max_tokens: 20 });
+    await t.client.chat.completions.create({
+      model: MODEL,
+      messages: user("Say something about a frog."),
+      max_tokens: 20,
+    });
     const second = await t.client.chat.completions.create({
       model: MODEL,
-      messages: [...history, { role: "assistant", content: first.choices[0]!.message.content ?? "" }, { role: "user", content: "And then?" }],
+      messages: [
+        ...history,
+        { role: "assistant", content: first.choices[0]!.message.content ?? "" },
+        { role: "user", content: "And then?" },
+      ],
       max_tokens: 4,
     });
     const cached = second.usage?.prompt_tokens_details?.cached_tokens ?? 0;
-    assert.ok(cached >= (first.usage?.prompt_tokens ?? 0) - 1, `turn 2 reused ${cached} of the first turn's ${first.usage?.prompt_tokens} prompt tokens`);
+    assert.ok(
+      cached >= (first.usage?.prompt_tokens ?? 0) - 1,
+      `turn 2 reused ${cached} of the first turn's ${first.usage?.prompt_tokens} prompt tokens`,
+    );
   });
 });

@@ -20,7 +20,9 @@ interface RawServer {
   close(): Promise<void>;
 }
 
-async function rawServer(handler: (req: http.IncomingMessage, res: http.ServerResponse, n: number) => void): Promise<RawServer> {
+async function rawServer(
+  handler: (req: http.IncomingMessage, res: http.ServerResponse, n: number) => void,
+): Promise<RawServer> {
   const requests: RawServer["requests"] = [];
   const server = http.createServer((req, res) => {
     requests.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers });
@@ -62,9 +64,14 @@ describe("remote provider failures", () => {
   }
 
   async function addProvider(body: Record<string, unknown>) {
-    const res = await hearth.api("/api/providers", { body: { name: String(body.id), kind: "openai-compatible", ...body } });
+    const res = await hearth.api("/api/providers", {
+      body: { name: String(body.id), kind: "openai-compatible", ...body },
+    });
     assert.equal(res.status, 201, await res.clone().text());
-    return (await res.json()) as { status: { state: string; code: string | null; message: string | null }; availableModels: string[] };
+    return (await res.json()) as {
+      status: { state: string; code: string | null; message: string | null };
+      availableModels: string[];
+    };
   }
 
   before(async () => {
@@ -83,13 +90,19 @@ describe("remote provider failures", () => {
     const view = await addProvider({ id: "badkey", baseUrl: `${upstream.url}/v1`, apiKey: "sk-wrong-key-5e0f" });
     assert.equal(view.status.state, "error");
     assert.equal(view.status.code, "provider_auth_failed");
-    await assert.rejects(hearth.client.chat.completions.create({ model: "badkey/stories260K", messages: user("hi"), max_tokens: 2 }), (err: ApiError) => {
-      assert.equal(err.status, 502);
-      assert.match(err.message ?? "", /provider 'badkey' refused its API key/);
-      assert.doesNotMatch(err.message ?? "", /sk-wrong/);
-      return true;
-    });
-    const test = (await (await hearth.api("/api/providers/badkey/test", { body: {} })).json()) as { ok: boolean; error: { status: number; code: string } };
+    await assert.rejects(
+      hearth.client.chat.completions.create({ model: "badkey/stories260K", messages: user("hi"), max_tokens: 2 }),
+      (err: ApiError) => {
+        assert.equal(err.status, 502);
+        assert.match(err.message ?? "", /provider 'badkey' refused its API key/);
+        assert.doesNotMatch(err.message ?? "", /sk-wrong/);
+        return true;
+      },
+    );
+    const test = (await (await hearth.api("/api/providers/badkey/test", { body: {} })).json()) as {
+      ok: boolean;
+      error: { status: number; code: string };
+    };
     assert.equal(test.ok, false);
     assert.equal(test.error.code, "provider_auth_failed");
   });
@@ -99,45 +112,80 @@ describe("remote provider failures", () => {
     const view = await addProvider({ id: "down", baseUrl: `http://127.0.0.1:${port}/v1`, apiKey: "sk-down-0000" });
     assert.equal(view.status.state, "error");
     assert.equal(view.status.code, "provider_unreachable");
-    await assert.rejects(hearth.client.chat.completions.create({ model: "down/some-model", messages: user("hi"), max_tokens: 2 }), (err: ApiError) => {
-      assert.equal(err.status, 502);
-      assert.match(err.message ?? "", new RegExp(`provider 'down' \\(127\\.0\\.0\\.1:${port}\\) refused the connection`));
-      return true;
+    await assert.rejects(
+      hearth.client.chat.completions.create({ model: "down/some-model", messages: user("hi"), max_tokens: 2 }),
+      (err: ApiError) => {
+        assert.equal(err.status, 502);
+        assert.match(
+          err.message ?? "",
+          new RegExp(`provider 'down' \\(127\\.0\\.0\\.1:${port}\\) refused the connection`),
+        );
+        return true;
+      },
+    );
+    const local = await hearth.client.chat.completions.create({
+      model: "stories260K",
+      messages: user("hi"),
+      max_tokens: 3,
     });
-    const local = await hearth.client.chat.completions.create({ model: "stories260K", messages: user("hi"), max_tokens: 3 });
     assert.equal(local.usage?.completion_tokens, 3);
     const ids = (await hearth.client.models.list()).data.map((m) => m.id);
     assert.ok(ids.includes("stories260K") && ids.includes("up/stories260K"));
     assert.ok(!ids.some((id) => id.startsWith("down/") || id.startsWith("badkey/")));
-    const listed = (await (await hearth.api("/api/providers")).json()) as { data: { id: string; status: { state: string; message: string } }[] };
+    const listed = (await (await hearth.api("/api/providers")).json()) as {
+      data: { id: string; status: { state: string; message: string } }[];
+    };
     const down = listed.data.find((p) => p.id === "down");
     assert.equal(down?.status.state, "error");
     assert.match(down?.status.message ?? "", /refused the connection/);
   });
 
   test("a host name that does not resolve: 502 saying so", async () => {
-    await addProvider({ id: "nxdomain", baseUrl: "http://hearth-remote-test.invalid/v1", discover: false, models: ["m"] });
-    await assert.rejects(hearth.client.chat.completions.create({ model: "nxdomain/m", messages: user("hi"), max_tokens: 2 }), (err: ApiError) => {
-      assert.equal(err.status, 502);
-      assert.match(err.message ?? "", /provider 'nxdomain' \(hearth-remote-test\.invalid\) could not be found/);
-      return true;
+    await addProvider({
+      id: "nxdomain",
+      baseUrl: "http://hearth-remote-test.invalid/v1",
+      discover: false,
+      models: ["m"],
     });
+    await assert.rejects(
+      hearth.client.chat.completions.create({ model: "nxdomain/m", messages: user("hi"), max_tokens: 2 }),
+      (err: ApiError) => {
+        assert.equal(err.status, 502);
+        assert.match(err.message ?? "", /provider 'nxdomain' \(hearth-remote-test\.invalid\) could not be found/);
+        return true;
+      },
+    );
   });
 
   test("an upstream slower than the provider's timeout: 504 naming the provider", async () => {
-    await addProvider({ id: "slow", kind: "vllm", baseUrl: `${upstream.url}/v1`, apiKey: UPSTREAM_KEY, timeoutSeconds: 0.5 });
+    await addProvider({
+      id: "slow",
+      kind: "vllm",
+      baseUrl: `${upstream.url}/v1`,
+      apiKey: UPSTREAM_KEY,
+      timeoutSeconds: 0.5,
+    });
     const blocker = await occupyUpstream();
     try {
       // The upstream queues this request behind the busy sequence and sends nothing meanwhile.
-      await assert.rejects(hearth.client.chat.completions.create({ model: "slow/stories260K", messages: user("hi"), max_tokens: 2 }), (err: ApiError) => {
-        assert.equal(err.status, 504);
-        assert.match(err.message ?? "", /provider 'slow' .*did not answer within 0\.5 s/);
-        return true;
-      });
+      await assert.rejects(
+        hearth.client.chat.completions.create({ model: "slow/stories260K", messages: user("hi"), max_tokens: 2 }),
+        (err: ApiError) => {
+          assert.equal(err.status, 504);
+          assert.match(err.message ?? "", /provider 'slow' .*did not answer within 0\.5 s/);
+          return true;
+        },
+      );
     } finally {
       blocker.abort();
     }
-    assert.ok(await waitFor(async () => (await upstreamMetric(upstream, "hearth_busy_sequences")) === 0 && (await upstreamMetric(upstream, "hearth_queue_depth")) === 0));
+    assert.ok(
+      await waitFor(
+        async () =>
+          (await upstreamMetric(upstream, "hearth_busy_sequences")) === 0 &&
+          (await upstreamMetric(upstream, "hearth_queue_depth")) === 0,
+      ),
+    );
   });
 
   test("an upstream 429 is passed on as 429 with its Retry-After", async () => {
@@ -150,8 +198,13 @@ describe("remote provider failures", () => {
       signal: queued.signal,
     }).catch(() => undefined);
     try {
-      assert.ok(await waitFor(async () => (await upstreamMetric(upstream, "hearth_queue_depth")) === 1), "the upstream queue is full");
-      const res = await hearth.api("/v1/chat/completions", { body: { model: "up/stories260K", messages: user("hi"), max_tokens: 2 } });
+      assert.ok(
+        await waitFor(async () => (await upstreamMetric(upstream, "hearth_queue_depth")) === 1),
+        "the upstream queue is full",
+      );
+      const res = await hearth.api("/v1/chat/completions", {
+        body: { model: "up/stories260K", messages: user("hi"), max_tokens: 2 },
+      });
       assert.equal(res.status, 429);
       assert.match(res.headers.get("retry-after") ?? "", /^\d+$/);
       const body = (await res.json()) as { error: { message: string; type: string; code: string } };
@@ -172,12 +225,22 @@ describe("remote provider failures", () => {
       res.end();
     });
     raws.push(elsewhere, redirecting);
-    await addProvider({ id: "redir", baseUrl: `${redirecting.url}/v1`, apiKey: "sk-redirect-7c1d", headers: { "X-Org": "org-42" }, discover: false, models: ["m"] });
-    await assert.rejects(hearth.client.chat.completions.create({ model: "redir/m", messages: user("hi"), max_tokens: 2 }), (err: ApiError) => {
-      assert.equal(err.status, 502);
-      assert.match(err.message ?? "", /provider 'redir' answered with a redirect/);
-      return true;
+    await addProvider({
+      id: "redir",
+      baseUrl: `${redirecting.url}/v1`,
+      apiKey: "sk-redirect-7c1d",
+      headers: { "X-Org": "org-42" },
+      discover: false,
+      models: ["m"],
     });
+    await assert.rejects(
+      hearth.client.chat.completions.create({ model: "redir/m", messages: user("hi"), max_tokens: 2 }),
+      (err: ApiError) => {
+        assert.equal(err.status, 502);
+        assert.match(err.message ?? "", /provider 'redir' answered with a redirect/);
+        return true;
+      },
+    );
     assert.equal(elsewhere.requests.length, 0, "nothing reached the other host");
     const sent = redirecting.requests[0]!;
     assert.equal(sent.headers.authorization, "Bearer sk-redirect-7c1d", "the configured host gets the key");
@@ -217,24 +280,38 @@ describe("remote provider failures", () => {
       flaky.requests.length = 0;
       if (!stream) return hearth.client.chat.completions.create({ model: "flaky/m", messages: user("hi") });
       let text = "";
-      for await (const chunk of await hearth.client.chat.completions.create({ model: "flaky/m", messages: user("hi"), stream: true })) text += chunk.choices[0]?.delta.content ?? "";
+      for await (const chunk of await hearth.client.chat.completions.create({
+        model: "flaky/m",
+        messages: user("hi"),
+        stream: true,
+      }))
+        text += chunk.choices[0]?.delta.content ?? "";
       return text;
     };
 
     test("503s before any body are retried with backoff, and the reply then goes through", async () => {
-      const res = (await run(["503", "503", "ok"])) as { choices: { message: { content: string | null } }[]; usage?: { completion_tokens: number } };
+      const res = (await run(["503", "503", "ok"])) as {
+        choices: { message: { content: string | null } }[];
+        usage?: { completion_tokens: number };
+      };
       assert.equal(flaky.requests.length, 3);
       assert.equal(res.choices[0]?.message.content, "one two ");
       assert.equal(res.usage?.completion_tokens, 2);
     });
 
     test("retries stop after the limit: the upstream's 503 is reported", async () => {
-      await assert.rejects(run(["503", "503", "503", "503"]), (err: ApiError) => err.status === 503 && /provider 'flaky' is unavailable/.test(err.message ?? ""));
+      await assert.rejects(
+        run(["503", "503", "503", "503"]),
+        (err: ApiError) => err.status === 503 && /provider 'flaky' is unavailable/.test(err.message ?? ""),
+      );
       assert.equal(flaky.requests.length, 3);
     });
 
     test("a 500 is not retried (the upstream may have done the work)", async () => {
-      await assert.rejects(run(["500"]), (err: ApiError) => err.status === 502 && /gateway says 500/.test(err.message ?? ""));
+      await assert.rejects(
+        run(["500"]),
+        (err: ApiError) => err.status === 502 && /gateway says 500/.test(err.message ?? ""),
+      );
       assert.equal(flaky.requests.length, 1);
     });
 
@@ -244,7 +321,12 @@ describe("remote provider failures", () => {
         (async () => {
           plan = ["cut"];
           flaky.requests.length = 0;
-          for await (const chunk of await hearth.client.chat.completions.create({ model: "flaky/m", messages: user("hi"), stream: true })) text += chunk.choices[0]?.delta.content ?? "";
+          for await (const chunk of await hearth.client.chat.completions.create({
+            model: "flaky/m",
+            messages: user("hi"),
+            stream: true,
+          }))
+            text += chunk.choices[0]?.delta.content ?? "";
         })(),
         (err: ApiError) => /provider 'flaky'/.test(err.message ?? ""),
       );

@@ -26,9 +26,16 @@ describe("remote provider: proxying to another OpenAI-compatible server", () => 
   });
 
   test("adding a provider discovers its models, which /v1/models lists next to the local ones", async () => {
-    const res = await hearth.api("/api/providers", { body: { id: "up", name: "Upstream Hearth", kind: "vllm", baseUrl: `${upstream.url}/v1`, apiKey: UPSTREAM_KEY } });
+    const res = await hearth.api("/api/providers", {
+      body: { id: "up", name: "Upstream Hearth", kind: "vllm", baseUrl: `${upstream.url}/v1`, apiKey: UPSTREAM_KEY },
+    });
     assert.equal(res.status, 201);
-    const view = (await res.json()) as { status: { state: string }; availableModels: string[]; discoveredModels: string[]; hasApiKey: boolean };
+    const view = (await res.json()) as {
+      status: { state: string };
+      availableModels: string[];
+      discoveredModels: string[];
+      hasApiKey: boolean;
+    };
     assert.equal(view.status.state, "ok");
     assert.deepEqual(view.discoveredModels, [LOCAL]);
     assert.deepEqual(view.availableModels, [REMOTE]);
@@ -42,15 +49,27 @@ describe("remote provider: proxying to another OpenAI-compatible server", () => 
 
   test("requests for <provider>/<model> go upstream; local model names stay local", async () => {
     const before = await upstreamMetric(upstream, "hearth_generations_total");
-    const remote = await hearth.client.chat.completions.create({ model: REMOTE, messages: user("Once upon a time"), max_tokens: 8 });
+    const remote = await hearth.client.chat.completions.create({
+      model: REMOTE,
+      messages: user("Once upon a time"),
+      max_tokens: 8,
+    });
     assert.equal(remote.model, REMOTE);
     assert.match(remote.id, /^chatcmpl-/);
     assert.equal(remote.usage?.completion_tokens, 8, "usage comes from the upstream");
     assert.equal(await upstreamMetric(upstream, "hearth_generations_total"), before + 1);
 
-    const local = await hearth.client.chat.completions.create({ model: LOCAL, messages: user("Once upon a time"), max_tokens: 8 });
+    const local = await hearth.client.chat.completions.create({
+      model: LOCAL,
+      messages: user("Once upon a time"),
+      max_tokens: 8,
+    });
     assert.equal(local.model, LOCAL);
-    assert.equal(await upstreamMetric(upstream, "hearth_generations_total"), before + 1, "the local request did not go upstream");
+    assert.equal(
+      await upstreamMetric(upstream, "hearth_generations_total"),
+      before + 1,
+      "the local request did not go upstream",
+    );
   });
 
   test("the proxied reply is the upstream's: same greedy text as asking the upstream directly", async () => {
@@ -83,9 +102,21 @@ describe("remote provider: proxying to another OpenAI-compatible server", () => 
   });
 
   test("forced tool calls come back as tool_calls, streamed and not", async () => {
-    const tools = [{ type: "function" as const, function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }];
+    const tools = [
+      {
+        type: "function" as const,
+        function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } },
+      },
+    ];
     // Greedy, so the tiny model's argument string has one length: sampled ones can run past max_tokens.
-    const ask = { model: REMOTE, messages: user("Weather in Oslo?"), tools, tool_choice: "required" as const, max_tokens: 200, temperature: 0 };
+    const ask = {
+      model: REMOTE,
+      messages: user("Weather in Oslo?"),
+      tools,
+      tool_choice: "required" as const,
+      max_tokens: 200,
+      temperature: 0,
+    };
     const whole = await hearth.client.chat.completions.create(ask);
     assert.equal(whole.choices[0]?.finish_reason, "tool_calls");
     const call = whole.choices[0]?.message.tool_calls?.[0];
@@ -113,12 +144,21 @@ describe("remote provider: proxying to another OpenAI-compatible server", () => 
     const want = direct.choices[0]?.logprobs?.content ?? [];
     const got = proxied.choices[0]?.logprobs?.content ?? [];
     assert.equal(got.length, 4);
-    assert.deepEqual(got.map((t) => t.token), want.map((t) => t.token));
+    assert.deepEqual(
+      got.map((t) => t.token),
+      want.map((t) => t.token),
+    );
     got.forEach((t, i) => {
       assert.ok(Math.abs(t.logprob - want[i]!.logprob) < 1e-3);
       assert.equal(t.top_logprobs.length, 2);
     });
-    const completion = await hearth.client.completions.create({ model: REMOTE, prompt: "Once upon a time", max_tokens: 3, temperature: 0, logprobs: 2 });
+    const completion = await hearth.client.completions.create({
+      model: REMOTE,
+      prompt: "Once upon a time",
+      max_tokens: 3,
+      temperature: 0,
+      logprobs: 2,
+    });
     const lp = completion.choices[0]?.logprobs;
     assert.equal(lp?.tokens?.length, 3);
     assert.equal(lp?.token_logprobs?.length, 3);
@@ -126,13 +166,21 @@ describe("remote provider: proxying to another OpenAI-compatible server", () => 
   });
 
   test("legacy completions and embeddings (float and the SDK's base64) are proxied", async () => {
-    const completion = await hearth.client.completions.create({ model: REMOTE, prompt: "Once upon a time", max_tokens: 6 });
+    const completion = await hearth.client.completions.create({
+      model: REMOTE,
+      prompt: "Once upon a time",
+      max_tokens: 6,
+    });
     assert.equal(completion.model, REMOTE);
     assert.equal(completion.usage?.completion_tokens, 6);
 
     const direct = await upstream.client.embeddings.create({ model: LOCAL, input: ["a red ball", "the sea"] });
     const viaBase64 = await hearth.client.embeddings.create({ model: REMOTE, input: ["a red ball", "the sea"] });
-    const viaFloat = await hearth.client.embeddings.create({ model: REMOTE, input: ["a red ball", "the sea"], encoding_format: "float" });
+    const viaFloat = await hearth.client.embeddings.create({
+      model: REMOTE,
+      input: ["a red ball", "the sea"],
+      encoding_format: "float",
+    });
     assert.equal(viaBase64.model, REMOTE);
     assert.equal(viaBase64.data.length, 2);
     for (const got of [viaBase64, viaFloat]) {
@@ -146,7 +194,12 @@ describe("remote provider: proxying to another OpenAI-compatible server", () => 
   });
 
   test("vLLM's guided_json reaches a vLLM upstream as itself; local models follow it and refuse vLLM fields they cannot", async () => {
-    const schema = { type: "object", properties: { name: { type: "string", maxLength: 12 } }, required: ["name"], additionalProperties: false };
+    const schema = {
+      type: "object",
+      properties: { name: { type: "string", maxLength: 12 } },
+      required: ["name"],
+      additionalProperties: false,
+    };
     const post = (body: Record<string, unknown>) =>
       fetch(`${hearth.url}/v1/chat/completions`, {
         method: "POST",
@@ -159,7 +212,8 @@ describe("remote provider: proxying to another OpenAI-compatible server", () => 
         const res = await post({ model, guided_json: guided });
         const text = await res.text();
         assert.equal(res.status, 200, `${model}: ${text}`);
-        const content = (JSON.parse(text) as { choices: { message: { content: string } }[] }).choices[0]!.message.content;
+        const content = (JSON.parse(text) as { choices: { message: { content: string } }[] }).choices[0]!.message
+          .content;
         const parsed = JSON.parse(content) as { name?: unknown };
         assert.equal(typeof parsed.name, "string", `${model} followed guided_json: ${content}`);
         assert.deepEqual(Object.keys(parsed), ["name"]);
@@ -200,7 +254,12 @@ describe("remote provider: proxying to another OpenAI-compatible server", () => 
   test("chunks pass through as they arrive: the first one reaches the client while the upstream is still generating", async (t) => {
     const gensBefore = await upstreamMetric(upstream, "hearth_generations_total");
     const started = performance.now();
-    const stream = await hearth.client.chat.completions.create({ model: REMOTE, messages: user("Once upon a time"), max_tokens: 600, stream: true });
+    const stream = await hearth.client.chat.completions.create({
+      model: REMOTE,
+      messages: user("Once upon a time"),
+      max_tokens: 600,
+      stream: true,
+    });
     let firstAt = 0;
     let busyAtFirst = -1;
     let gensAtFirst = -1;
@@ -220,20 +279,35 @@ describe("remote provider: proxying to another OpenAI-compatible server", () => 
     assert.equal(await upstreamMetric(upstream, "hearth_generations_total"), gensBefore + 1);
     assert.ok(text.length > 0);
     // For the record (speed is measured in bench/proxy.ts, not asserted): the first text vs the whole reply.
-    t.diagnostic(`first text after ${(firstAt - started).toFixed(1)} ms, reply done after ${(endAt - started).toFixed(1)} ms`);
+    t.diagnostic(
+      `first text after ${(firstAt - started).toFixed(1)} ms, reply done after ${(endAt - started).toFixed(1)} ms`,
+    );
   });
 
   test("a client that disconnects mid-stream cancels the upstream request: its sequence is freed before the reply could finish", async () => {
     const gensBefore = await upstreamMetric(upstream, "hearth_generations_total");
-    const stream = await hearth.client.chat.completions.create({ model: REMOTE, messages: user("Once upon a time"), max_tokens: 1500, stream: true });
+    const stream = await hearth.client.chat.completions.create({
+      model: REMOTE,
+      messages: user("Once upon a time"),
+      max_tokens: 1500,
+      stream: true,
+    });
     for await (const chunk of stream) {
       if (chunk.choices[0]?.delta.content) break; // leaving the loop aborts the request, as the SDK documents
     }
     const freed = await waitFor(async () => (await upstreamMetric(upstream, "hearth_busy_sequences")) === 0);
     assert.ok(freed, "the upstream's sequence was released");
-    assert.equal(await upstreamMetric(upstream, "hearth_generations_total"), gensBefore, "the upstream generation was cancelled, not completed");
+    assert.equal(
+      await upstreamMetric(upstream, "hearth_generations_total"),
+      gensBefore,
+      "the upstream generation was cancelled, not completed",
+    );
     // The local model and the provider both still answer.
-    const again = await hearth.client.chat.completions.create({ model: REMOTE, messages: user("Hello"), max_tokens: 3 });
+    const again = await hearth.client.chat.completions.create({
+      model: REMOTE,
+      messages: user("Hello"),
+      max_tokens: 3,
+    });
     assert.equal(again.usage?.completion_tokens, 3);
   });
 
@@ -241,12 +315,16 @@ describe("remote provider: proxying to another OpenAI-compatible server", () => 
     const created = await hearth.api("/api/conversations", { body: { model: REMOTE, provider: "up" } });
     assert.equal(created.status, 201);
     const { id } = (await created.json()) as { id: string };
-    const res = await hearth.api(`/api/conversations/${id}/messages`, { body: { content: "A story about a whale", stream: false, params: { maxTokens: 5 } } });
+    const res = await hearth.api(`/api/conversations/${id}/messages`, {
+      body: { content: "A story about a whale", stream: false, params: { maxTokens: 5 } },
+    });
     assert.equal(res.status, 200, await res.clone().text());
     const reply = (await res.json()) as { model: string; usage: { completion_tokens: number } };
     assert.equal(reply.model, REMOTE);
     assert.equal(reply.usage.completion_tokens, 5);
-    const detail = (await (await hearth.api(`/api/conversations/${id}`)).json()) as { messages: { role: string; model: string | null; status: string }[] };
+    const detail = (await (await hearth.api(`/api/conversations/${id}`)).json()) as {
+      messages: { role: string; model: string | null; status: string }[];
+    };
     const stored = detail.messages.at(-1);
     assert.equal(stored?.role, "assistant");
     assert.equal(stored?.model, REMOTE);
@@ -254,7 +332,11 @@ describe("remote provider: proxying to another OpenAI-compatible server", () => 
   });
 
   test("/v1 chats through a provider are recorded in history like local ones", async () => {
-    await hearth.client.chat.completions.create({ model: REMOTE, messages: user("A history check about owls"), max_tokens: 4 });
+    await hearth.client.chat.completions.create({
+      model: REMOTE,
+      messages: user("A history check about owls"),
+      max_tokens: 4,
+    });
     const res = await hearth.api("/api/conversations?source=api&model=up%2Fstories260K");
     assert.equal(res.status, 200);
     const page = (await res.json()) as { items: { model: string | null; provider: string | null }[] };

@@ -41,7 +41,10 @@ describe("/api/providers and secrets", () => {
   /** Every body /api and /v1 answered in this file, to search for secrets at the end. */
   const seen: string[] = [];
 
-  async function call(p: string, init: { method?: string; body?: unknown } = {}): Promise<{ status: number; json: unknown; text: string }> {
+  async function call(
+    p: string,
+    init: { method?: string; body?: unknown } = {},
+  ): Promise<{ status: number; json: unknown; text: string }> {
     const res = await hearth.api(p, init);
     const text = await res.text();
     seen.push(text, JSON.stringify([...res.headers]));
@@ -59,7 +62,14 @@ describe("/api/providers and secrets", () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const create = () => ({ id: "up", name: "Lab GPU", kind: "vllm", baseUrl: `${upstream.url}/v1/`, apiKey: UPSTREAM_KEY, headers: { "X-Team-Token": HEADER_SECRET } });
+  const create = () => ({
+    id: "up",
+    name: "Lab GPU",
+    kind: "vllm",
+    baseUrl: `${upstream.url}/v1/`,
+    apiKey: UPSTREAM_KEY,
+    headers: { "X-Team-Token": HEADER_SECRET },
+  });
 
   test("POST creates a provider: 201 with hasApiKey and header names, never their values", async () => {
     const res = await call("/api/providers", { body: create() });
@@ -86,7 +96,9 @@ describe("/api/providers and secrets", () => {
   });
 
   test("validation: 400 naming the field, 409 for a taken id, 404 for an unknown one", async () => {
-    const bad = await call("/api/providers", { body: { ...create(), id: "two", baseUrl: "https://user:pw@example.com/v1" } });
+    const bad = await call("/api/providers", {
+      body: { ...create(), id: "two", baseUrl: "https://user:pw@example.com/v1" },
+    });
     assert.equal(bad.status, 400);
     assert.equal((bad.json as { error: { param: string } }).error.param, "baseUrl");
     const local = await call("/api/providers", { body: { ...create(), id: "local" } });
@@ -103,13 +115,25 @@ describe("/api/providers and secrets", () => {
   test("GET lists and shows providers; proxied chats work with the stored key", async () => {
     const list = (await call("/api/providers")).json as { object: string; data: View[] };
     assert.equal(list.object, "list");
-    assert.deepEqual(list.data.map((p) => p.id), ["up"]);
+    assert.deepEqual(
+      list.data.map((p) => p.id),
+      ["up"],
+    );
     assert.equal(((await call("/api/providers/up")).json as View).hasApiKey, true);
-    const reply = await hearth.client.chat.completions.create({ model: "up/stories260K", messages: user("A story about a fox"), max_tokens: 6 });
+    const reply = await hearth.client.chat.completions.create({
+      model: "up/stories260K",
+      messages: user("A story about a fox"),
+      max_tokens: 6,
+    });
     seen.push(JSON.stringify(reply));
     assert.equal(reply.usage?.completion_tokens, 6);
     let streamed = "";
-    for await (const chunk of await hearth.client.chat.completions.create({ model: "up/stories260K", messages: user("A story about a bear"), max_tokens: 6, stream: true })) {
+    for await (const chunk of await hearth.client.chat.completions.create({
+      model: "up/stories260K",
+      messages: user("A story about a bear"),
+      max_tokens: 6,
+      stream: true,
+    })) {
       seen.push(JSON.stringify(chunk));
       streamed += chunk.choices[0]?.delta.content ?? "";
     }
@@ -117,7 +141,12 @@ describe("/api/providers and secrets", () => {
   });
 
   test("test and refresh answer with the connection's result", async () => {
-    const tested = (await call("/api/providers/up/test", { body: {} })).json as { ok: boolean; latencyMs: number; models: string[]; error: null };
+    const tested = (await call("/api/providers/up/test", { body: {} })).json as {
+      ok: boolean;
+      latencyMs: number;
+      models: string[];
+      error: null;
+    };
     assert.equal(tested.ok, true);
     assert.deepEqual(tested.models, ["stories260K"]);
     assert.equal(tested.error, null);
@@ -125,9 +154,12 @@ describe("/api/providers and secrets", () => {
     const refreshed = (await call("/api/providers/up/refresh", { body: {} })).json as View;
     assert.deepEqual(refreshed.discoveredModels, ["stories260K"]);
 
-    const unsavedOk = (await call("/api/providers/test", { body: { ...create(), id: "probe" } })).json as { ok: boolean };
+    const unsavedOk = (await call("/api/providers/test", { body: { ...create(), id: "probe" } })).json as {
+      ok: boolean;
+    };
     assert.equal(unsavedOk.ok, true);
-    const unsavedBad = (await call("/api/providers/test", { body: { ...create(), id: "probe", apiKey: WRONG_KEY } })).json as { ok: boolean; error: { status: number; code: string; message: string } };
+    const unsavedBad = (await call("/api/providers/test", { body: { ...create(), id: "probe", apiKey: WRONG_KEY } }))
+      .json as { ok: boolean; error: { status: number; code: string; message: string } };
     assert.equal(unsavedBad.ok, false);
     assert.equal(unsavedBad.error.status, 502);
     assert.equal(unsavedBad.error.code, "provider_auth_failed");
@@ -135,31 +167,42 @@ describe("/api/providers and secrets", () => {
   });
 
   test("PATCH edits fields and replaces or removes the key; a wrong key fails with no trace of it", async () => {
-    const renamed = (await call("/api/providers/up", { method: "PATCH", body: { name: "Renamed", models: ["stories260K"] } })).json as View;
+    const renamed = (
+      await call("/api/providers/up", { method: "PATCH", body: { name: "Renamed", models: ["stories260K"] } })
+    ).json as View;
     assert.equal(renamed.name, "Renamed");
     assert.equal(renamed.hasApiKey, true, "absent apiKey keeps the key");
     assert.deepEqual(renamed.headers, ["X-Team-Token"]);
 
     const wrong = (await call("/api/providers/up", { method: "PATCH", body: { apiKey: WRONG_KEY } })).json as View;
     assert.equal(wrong.status.code, "provider_auth_failed");
-    const failed = await call("/v1/chat/completions", { body: { model: "up/stories260K", messages: user("hi"), max_tokens: 2 } });
+    const failed = await call("/v1/chat/completions", {
+      body: { model: "up/stories260K", messages: user("hi"), max_tokens: 2 },
+    });
     assert.equal(failed.status, 502);
     assert.match(failed.text, /refused its API key/);
-    const failedStream = await call("/v1/chat/completions", { body: { model: "up/stories260K", messages: user("hi"), max_tokens: 2, stream: true } });
+    const failedStream = await call("/v1/chat/completions", {
+      body: { model: "up/stories260K", messages: user("hi"), max_tokens: 2, stream: true },
+    });
     assert.equal(failedStream.status, 502);
 
     const none = (await call("/api/providers/up", { method: "PATCH", body: { apiKey: null } })).json as View;
     assert.equal(none.hasApiKey, false);
-    const restored = (await call("/api/providers/up", { method: "PATCH", body: { apiKey: UPSTREAM_KEY } })).json as View;
+    const restored = (await call("/api/providers/up", { method: "PATCH", body: { apiKey: UPSTREAM_KEY } }))
+      .json as View;
     assert.equal(restored.hasApiKey, true);
     assert.equal(restored.status.state, "ok");
-    const ok = await call("/v1/chat/completions", { body: { model: "up/stories260K", messages: user("again"), max_tokens: 2 } });
+    const ok = await call("/v1/chat/completions", {
+      body: { model: "up/stories260K", messages: user("again"), max_tokens: 2 },
+    });
     assert.equal(ok.status, 200);
   });
 
   test("a provider that is down shows its error in /api without any secret", async () => {
     const port = await closedPort();
-    const down = await call("/api/providers", { body: { ...create(), id: "down", baseUrl: `http://127.0.0.1:${port}/v1`, apiKey: WRONG_KEY } });
+    const down = await call("/api/providers", {
+      body: { ...create(), id: "down", baseUrl: `http://127.0.0.1:${port}/v1`, apiKey: WRONG_KEY },
+    });
     assert.equal((down.json as View).status.state, "error");
     const res = await call("/v1/chat/completions", { body: { model: "down/x", messages: user("hi"), max_tokens: 2 } });
     assert.equal(res.status, 502);
@@ -180,7 +223,11 @@ describe("/api/providers and secrets", () => {
       if (file === secretsFile) continue;
       const bytes = fs.readFileSync(file);
       for (const secret of SECRETS) {
-        assert.equal(bytes.includes(Buffer.from(secret, "utf8")), false, `${path.relative(dataDir, file)} contains a secret`);
+        assert.equal(
+          bytes.includes(Buffer.from(secret, "utf8")),
+          false,
+          `${path.relative(dataDir, file)} contains a secret`,
+        );
       }
     }
   });
@@ -190,7 +237,11 @@ describe("/api/providers and secrets", () => {
     assert.ok(text.includes('"provider":"up"'), "provider events were logged");
     for (const secret of SECRETS) {
       assert.equal(text.includes(secret), false, `the log contains ${secret.slice(0, 6)}...`);
-      assert.equal(seen.some((body) => body.includes(secret)), false, `a response contains ${secret.slice(0, 6)}...`);
+      assert.equal(
+        seen.some((body) => body.includes(secret)),
+        false,
+        `a response contains ${secret.slice(0, 6)}...`,
+      );
     }
   });
 
@@ -199,14 +250,24 @@ describe("/api/providers and secrets", () => {
     hearth = await startHearth(HEARTH_KEY, { parallel: 1, dataDir }, logs.logger);
     const view = (await call("/api/providers/up")).json as View;
     assert.equal(view.hasApiKey, true);
-    assert.ok(await waitFor(async () => (await hearth.client.models.list()).data.some((m) => m.id === "up/stories260K")), "discovered again in the background");
-    const reply = await hearth.client.chat.completions.create({ model: "up/stories260K", messages: user("After the restart"), max_tokens: 3 });
+    assert.ok(
+      await waitFor(async () => (await hearth.client.models.list()).data.some((m) => m.id === "up/stories260K")),
+      "discovered again in the background",
+    );
+    const reply = await hearth.client.chat.completions.create({
+      model: "up/stories260K",
+      messages: user("After the restart"),
+      max_tokens: 3,
+    });
     assert.equal(reply.usage?.completion_tokens, 3);
 
     assert.equal((await call("/api/providers/up", { method: "DELETE" })).status, 204);
     assert.equal((await call("/api/providers/up")).status, 404);
     assert.ok(!(await hearth.client.models.list()).data.some((m) => m.id.startsWith("up/")));
-    await assert.rejects(hearth.client.chat.completions.create({ model: "up/stories260K", messages: user("hi"), max_tokens: 2 }), (err: { status?: number }) => err.status === 404);
+    await assert.rejects(
+      hearth.client.chat.completions.create({ model: "up/stories260K", messages: user("hi"), max_tokens: 2 }),
+      (err: { status?: number }) => err.status === 404,
+    );
     const secrets = fs.readFileSync(path.join(dataDir, "secrets.json"), "utf8");
     assert.ok(!secrets.includes(UPSTREAM_KEY) && !secrets.includes(HEADER_SECRET));
     assert.ok(!logs.text().includes(UPSTREAM_KEY));

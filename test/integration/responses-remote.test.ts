@@ -165,5 +165,4 @@ describe("remote models through /v1/responses and /v1/messages", () => {
     assert.ok(content.length > 0, "the upstream's logprobs are passed through");
     for (const t of content) assert.ok(t.logprob <= 0, `logprob ${t.logprob} <= 0`);
   });
-
 });

@@ -16,14 +16,31 @@ interface RawResponse {
 }
 
 /** Raw HTTP, so tests can send what fetch refuses to (bad Host headers, broken JSON). */
-function raw(url: string, method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<RawResponse> {
+function raw(
+  url: string,
+  method: string,
+  path: string,
+  body?: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<RawResponse> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, method, path, headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on("data", (d: Buffer) => parts.push(d));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts).toString() }));
-    });
+    const req = http.request(
+      {
+        host: u.hostname,
+        port: u.port,
+        method,
+        path,
+        headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
+      },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on("data", (d: Buffer) => parts.push(d));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts).toString() }),
+        );
+      },
+    );
     req.on("error", reject);
     if (body !== undefined) req.write(body);
     req.end();
@@ -32,7 +49,9 @@ function raw(url: string, method: string, path: string, body?: string | Buffer, 
 
 function assertOpenAIError(res: RawResponse, status: number, param?: string | null) {
   assert.equal(res.status, status, res.body);
-  const body = JSON.parse(res.body) as { error: { message: string; type: string; param: string | null; code: string | null } };
+  const body = JSON.parse(res.body) as {
+    error: { message: string; type: string; param: string | null; code: string | null };
+  };
   assert.equal(typeof body.error.message, "string");
   assert.ok(body.error.message.length > 10, "the message says what is wrong");
   assert.equal(typeof body.error.type, "string");
@@ -41,7 +60,8 @@ function assertOpenAIError(res: RawResponse, status: number, param?: string | nu
   return body.error;
 }
 
-const chat = (extra: Record<string, unknown>) => JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "hi" }], max_tokens: 3, ...extra });
+const chat = (extra: Record<string, unknown>) =>
+  JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "hi" }], max_tokens: 3, ...extra });
 
 describe("bad input gets a clear OpenAI error and the server keeps serving", () => {
   let t: TestServer;
@@ -50,29 +70,105 @@ describe("bad input gets a clear OpenAI error and the server keeps serving", () 
   });
   after(() => t.close());
 
-  const cases: { name: string; path?: string; body: string | (() => string); headers?: Record<string, string>; status: number; param?: string | null; code?: string }[] = [
+  const cases: {
+    name: string;
+    path?: string;
+    body: string | (() => string);
+    headers?: Record<string, string>;
+    status: number;
+    param?: string | null;
+    code?: string;
+  }[] = [
     { name: "malformed JSON", body: '{"model": "x", "messages": [', status: 400, code: "invalid_json" },
-    { name: "messages of the wrong type", body: JSON.stringify({ model: MODEL, messages: "hello" }), status: 400, param: "messages" },
+    {
+      name: "messages of the wrong type",
+      body: JSON.stringify({ model: MODEL, messages: "hello" }),
+      status: 400,
+      param: "messages",
+    },
     { name: "missing messages", body: JSON.stringify({ model: MODEL }), status: 400, param: "messages" },
     { name: "empty messages", body: JSON.stringify({ model: MODEL, messages: [] }), status: 400, param: "messages" },
-    { name: "unknown role", body: JSON.stringify({ model: MODEL, messages: [{ role: "wizard", content: "x" }] }), status: 400, param: "messages.0.role" },
+    {
+      name: "unknown role",
+      body: JSON.stringify({ model: MODEL, messages: [{ role: "wizard", content: "x" }] }),
+      status: 400,
+      param: "messages.0.role",
+    },
     { name: "negative max_tokens", body: chat({ max_tokens: -5 }), status: 400, param: "max_tokens" },
     { name: "fractional max_tokens", body: chat({ max_tokens: 1.5 }), status: 400, param: "max_tokens" },
     { name: "temperature out of range", body: chat({ temperature: 7 }), status: 400, param: "temperature" },
     { name: "temperature as a string", body: chat({ temperature: "hot" }), status: 400, param: "temperature" },
     { name: "n above maxN", body: chat({ n: 9 }), status: 400, param: "n" },
     { name: "top_logprobs without logprobs", body: chat({ top_logprobs: 2 }), status: 400, param: "top_logprobs" },
-    { name: "image content part", body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "data:," } }] }] }), status: 400, param: "messages.0.content.0.type" },
-    { name: "orphan tool message", body: JSON.stringify({ model: MODEL, messages: [{ role: "tool", tool_call_id: "x", content: "1" }] }), status: 400, param: "messages.0.tool_call_id" },
+    {
+      name: "image content part",
+      body: JSON.stringify({
+        model: MODEL,
+        messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "data:," } }] }],
+      }),
+      status: 400,
+      param: "messages.0.content.0.type",
+    },
+    {
+      name: "orphan tool message",
+      body: JSON.stringify({ model: MODEL, messages: [{ role: "tool", tool_call_id: "x", content: "1" }] }),
+      status: 400,
+      param: "messages.0.tool_call_id",
+    },
     { name: "tool_choice without tools", body: chat({ tool_choice: "required" }), status: 400, param: "tool_choice" },
-    { name: "unknown model", body: JSON.stringify({ model: "no-such-model", messages: [{ role: "user", content: "hi" }] }), status: 404, param: "model", code: "model_not_found" },
-    { name: "prompt longer than the context", body: () => chat({ messages: [{ role: "user", content: "once upon a time ".repeat(3000) }] }), status: 400, param: "messages", code: "context_length_exceeded" },
-    { name: "body over the limit", body: () => chat({ messages: [{ role: "user", content: "x".repeat(100 * 1024) }] }), status: 413 },
-    { name: "text/plain body (a browser's simple request)", body: chat({}), headers: { "content-type": "text/plain" }, status: 415 },
-    { name: "bad Host (DNS rebinding)", body: chat({}), headers: { host: "attacker.example:80" }, status: 403, code: "invalid_host" },
-    { name: "foreign Origin", body: chat({}), headers: { origin: "https://evil.example" }, status: 403, code: "invalid_origin" },
-    { name: "completions: prompt missing", path: "/v1/completions", body: JSON.stringify({ model: MODEL }), status: 400, param: "prompt" },
-    { name: "embeddings: wrong input type", path: "/v1/embeddings", body: JSON.stringify({ model: MODEL, input: { a: 1 } }), status: 400, param: "input" },
+    {
+      name: "unknown model",
+      body: JSON.stringify({ model: "no-such-model", messages: [{ role: "user", content: "hi" }] }),
+      status: 404,
+      param: "model",
+      code: "model_not_found",
+    },
+    {
+      name: "prompt longer than the context",
+      body: () => chat({ messages: [{ role: "user", content: "once upon a time ".repeat(3000) }] }),
+      status: 400,
+      param: "messages",
+      code: "context_length_exceeded",
+    },
+    {
+      name: "body over the limit",
+      body: () => chat({ messages: [{ role: "user", content: "x".repeat(100 * 1024) }] }),
+      status: 413,
+    },
+    {
+      name: "text/plain body (a browser's simple request)",
+      body: chat({}),
+      headers: { "content-type": "text/plain" },
+      status: 415,
+    },
+    {
+      name: "bad Host (DNS rebinding)",
+      body: chat({}),
+      headers: { host: "attacker.example:80" },
+      status: 403,
+      code: "invalid_host",
+    },
+    {
+      name: "foreign Origin",
+      body: chat({}),
+      headers: { origin: "https://evil.example" },
+      status: 403,
+      code: "invalid_origin",
+    },
+    {
+      name: "completions: prompt missing",
+      path: "/v1/completions",
+      body: JSON.stringify({ model: MODEL }),
+      status: 400,
+      param: "prompt",
+    },
+    {
+      name: "embeddings: wrong input type",
+      path: "/v1/embeddings",
+      body: JSON.stringify({ model: MODEL, input: { a: 1 } }),
+      status: 400,
+      param: "input",
+    },
     { name: "unknown path", path: "/v1/nothing-here", body: chat({}), status: 404 },
   ];
 
@@ -83,7 +179,11 @@ describe("bad input gets a clear OpenAI error and the server keeps serving", () 
       const error = assertOpenAIError(res, c.status, c.param);
       if (c.code) assert.equal(error.code, c.code);
       // ...and the server still serves a good request.
-      const ok = await t.client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "hi" }], max_tokens: 2 });
+      const ok = await t.client.chat.completions.create({
+        model: MODEL,
+        messages: [{ role: "user", content: "hi" }],
+        max_tokens: 2,
+      });
       assert.equal(ok.choices.length, 1);
     });
   }
@@ -97,7 +197,10 @@ describe("bad input gets a clear OpenAI error and the server keeps serving", () 
   });
 
   test("no CORS headers for an origin that is not allowed", async () => {
-    const res = await raw(t.url, "OPTIONS", "/v1/chat/completions", undefined, { origin: "https://evil.example", "access-control-request-method": "POST" });
+    const res = await raw(t.url, "OPTIONS", "/v1/chat/completions", undefined, {
+      origin: "https://evil.example",
+      "access-control-request-method": "POST",
+    });
     assert.equal(res.headers["access-control-allow-origin"], undefined);
   });
 });
@@ -119,7 +222,11 @@ describe("limits, cancellation and the queue", () => {
     await iterator.next(); // the sequence is now busy
     assert.equal(await metricValue(t.url, "hearth_busy_sequences"), 1);
 
-    const queued = t.client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "Next" }], max_tokens: 5 });
+    const queued = t.client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: "user", content: "Next" }],
+      max_tokens: 5,
+    });
     while ((await metricValue(t.url, "hearth_queue_depth")) < 1) await new Promise((r) => setTimeout(r, 10));
 
     const full = await raw(t.url, "POST", "/v1/chat/completions", chat({}));
@@ -149,7 +256,10 @@ describe("API key", () => {
     assertOpenAIError(await raw(t.url, "GET", "/v1/models", undefined, { authorization: "Bearer wrong-key-xyz" }), 401);
     assertOpenAIError(await raw(t.url, "GET", "/api/conversations"), 401);
     assert.equal((await raw(t.url, "GET", "/health/live")).status, 200);
-    assert.equal((await raw(t.url, "GET", "/v1/models", undefined, { authorization: "Bearer s3cret-key-123" })).status, 200);
+    assert.equal(
+      (await raw(t.url, "GET", "/v1/models", undefined, { authorization: "Bearer s3cret-key-123" })).status,
+      200,
+    );
     const models = await t.client.models.list(); // the client sends the key
     assert.equal(models.data.length, 1);
   });
@@ -159,7 +269,12 @@ describe("an error after the stream started", () => {
   let t: TestServer;
   before(async () => {
     const { modelPath } = await import("../helpers/models.js");
-    t = await startTestServer({ model: await modelPath("bench-11M-q8_0.gguf"), parallel: 1, requestTimeout: 1, ctxSize: 2048 });
+    t = await startTestServer({
+      model: await modelPath("bench-11M-q8_0.gguf"),
+      parallel: 1,
+      requestTimeout: 1,
+      ctxSize: 2048,
+    });
   });
   after(() => t.close());
 
@@ -167,7 +282,12 @@ describe("an error after the stream started", () => {
     const res = await fetch(`${t.url}/v1/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "bench-11M-q8_0", messages: [{ role: "user", content: "go" }], max_tokens: 2000, stream: true }),
+      body: JSON.stringify({
+        model: "bench-11M-q8_0",
+        messages: [{ role: "user", content: "go" }],
+        max_tokens: 2000,
+        stream: true,
+      }),
     });
     assert.equal(res.status, 200);
     const text = await res.text();
@@ -178,7 +298,11 @@ describe("an error after the stream started", () => {
     assert.equal(error.code, "timeout");
     assert.ok(events.length > 2, "text was streamed before the error");
     // The server keeps serving.
-    const ok = await t.client.chat.completions.create({ model: "bench-11M-q8_0", messages: [{ role: "user", content: "hi" }], max_tokens: 3 });
+    const ok = await t.client.chat.completions.create({
+      model: "bench-11M-q8_0",
+      messages: [{ role: "user", content: "hi" }],
+      max_tokens: 3,
+    });
     assert.equal(ok.usage?.completion_tokens, 3);
   });
 });
@@ -186,7 +310,12 @@ describe("an error after the stream started", () => {
 describe("not ready, then graceful shutdown", () => {
   test("on close, a running stream ends and new connections are refused", async () => {
     const t = await startTestServer({ shutdownGrace: 0, parallel: 1 });
-    const stream = await t.client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "A story" }], max_tokens: 1900, stream: true });
+    const stream = await t.client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: "user", content: "A story" }],
+      max_tokens: 1900,
+      stream: true,
+    });
     const it = stream[Symbol.asyncIterator]();
     await it.next();
     const closing = t.server.close();
@@ -208,7 +337,9 @@ describe("not ready, then graceful shutdown", () => {
     const { createServer } = await import("../../server/app.js");
     const { loadConfig } = await import("../../server/config.js");
     const { pino } = await import("pino");
-    const server = createServer(loadConfig({ env: {}, overrides: { port: 0, dataDir: "/tmp/hearth-not-ready" } }), { logger: pino({ level: "silent" }) });
+    const server = createServer(loadConfig({ env: {}, overrides: { port: 0, dataDir: "/tmp/hearth-not-ready" } }), {
+      logger: pino({ level: "silent" }),
+    });
     const res = await new Promise<{ status: number }>((resolve) => {
       // Use Express directly through an ephemeral listener without start(): ready is false.
       const s = server.app.listen(0, "127.0.0.1", async () => {

@@ -23,12 +23,21 @@ describe("/api/settings", () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const put = (body: unknown) => fetch(`${url}/api/settings`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const put = (body: unknown) =>
+    fetch(`${url}/api/settings`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
 
   test("GET shows the running config without the API key", async () => {
     const res = await fetch(`${url}/api/settings`);
     assert.equal(res.status, 200);
-    const body = (await res.json()) as { settings: Record<string, unknown>; saved: Record<string, unknown>; restartRequired: string[] };
+    const body = (await res.json()) as {
+      settings: Record<string, unknown>;
+      saved: Record<string, unknown>;
+      restartRequired: string[];
+    };
     assert.equal(body.settings.threads, 2);
     assert.equal(body.settings.apiKeySet, false);
     assert.equal("apiKey" in body.settings, false);
@@ -36,7 +45,12 @@ describe("/api/settings", () => {
   });
 
   test("PUT validates, saves to settings.json, never echoes the key, and lists what needs a restart", async () => {
-    const res = await put({ threads: 4, corsOrigins: ["http://localhost:5173"], apiKey: "a-long-secret-key", recordApi: false });
+    const res = await put({
+      threads: 4,
+      corsOrigins: ["http://localhost:5173"],
+      apiKey: "a-long-secret-key",
+      recordApi: false,
+    });
     assert.equal(res.status, 200);
     const text = await res.text();
     assert.doesNotMatch(text, /a-long-secret-key/);
@@ -46,7 +60,12 @@ describe("/api/settings", () => {
     assert.deepEqual([...body.restartRequired].sort(), ["apiKey", "corsOrigins", "recordApi", "threads"]);
     const file = path.join(dataDir, "settings.json");
     const saved = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
-    assert.deepEqual(saved, { threads: 4, corsOrigins: ["http://localhost:5173"], apiKey: "a-long-secret-key", recordApi: false });
+    assert.deepEqual(saved, {
+      threads: 4,
+      corsOrigins: ["http://localhost:5173"],
+      apiKey: "a-long-secret-key",
+      recordApi: false,
+    });
     if (process.platform !== "win32") assert.equal(fs.statSync(file).mode & 0o777, 0o600);
     // The saved file is what the next start reads.
     assert.equal(loadConfig({ env: {}, overrides: { dataDir } }).threads, 4);
@@ -55,7 +74,10 @@ describe("/api/settings", () => {
   test("null removes a setting; bad values and unknown or fixed keys are refused with the field named", async () => {
     let res = await put({ threads: null, apiKey: null });
     assert.equal(res.status, 200);
-    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dataDir, "settings.json"), "utf8")), { corsOrigins: ["http://localhost:5173"], recordApi: false });
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dataDir, "settings.json"), "utf8")), {
+      corsOrigins: ["http://localhost:5173"],
+      recordApi: false,
+    });
 
     for (const [body, param] of [
       [{ port: 70000 }, "port"],

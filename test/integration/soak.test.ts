@@ -11,7 +11,14 @@ import { soak } from "../../bench/soak.js";
 import { testModelPath } from "../helpers/models.js";
 
 test("40 s of twice as many streams as sequences: no server errors, every refusal a 429 with Retry-After", async (t) => {
-  const report = await soak({ minutes: 40 / 60, parallel: 2, maxQueue: 1, model: await testModelPath(), slices: 4, historyMiB: 2 });
+  const report = await soak({
+    minutes: 40 / 60,
+    parallel: 2,
+    maxQueue: 1,
+    model: await testModelPath(),
+    slices: 4,
+    historyMiB: 2,
+  });
   t.diagnostic(JSON.stringify(report));
   assert.deepEqual(report.errorSamples, [], "no request ended in a server error");
   assert.equal(report.serverErrors, 0, "no server errors (including /health/live failures)");

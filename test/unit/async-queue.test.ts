@@ -61,7 +61,10 @@ describe("AsyncQueue", () => {
 
   test("leaving the loop early calls onReturn once and drops what is queued", async () => {
     let returned = 0;
-    const queue = new AsyncQueue<number>(() => returned++, (deliver) => setImmediate(deliver));
+    const queue = new AsyncQueue<number>(
+      () => returned++,
+      (deliver) => setImmediate(deliver),
+    );
     queue.push(1);
     queue.push(2);
     for await (const n of queue) {

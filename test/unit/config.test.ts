@@ -3,7 +3,15 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { ConfigError, DEFAULT_PORT, defaultDataDir, envName, helpText, loadConfig, OPTIONS } from "../../server/config.js";
+import {
+  ConfigError,
+  DEFAULT_PORT,
+  defaultDataDir,
+  envName,
+  helpText,
+  loadConfig,
+  OPTIONS,
+} from "../../server/config.js";
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "hearth-config-"));
 
@@ -20,19 +28,28 @@ test("defaults are safe and need no configuration", () => {
 test("command line beats environment beats settings file", () => {
   const dir = tmp();
   fs.writeFileSync(path.join(dir, "settings.json"), JSON.stringify({ port: 1111, threads: 3, maxQueue: 5 }));
-  const c = loadConfig({ argv: ["--data-dir", dir, "--port", "3333"], env: { HEARTH_PORT: "2222", HEARTH_THREADS: "2" } });
+  const c = loadConfig({
+    argv: ["--data-dir", dir, "--port", "3333"],
+    env: { HEARTH_PORT: "2222", HEARTH_THREADS: "2" },
+  });
   assert.equal(c.port, 3333);
   assert.equal(c.threads, 2);
   assert.equal(c.maxQueue, 5);
 });
 
 test("every flag has an environment variable", () => {
-  for (const o of OPTIONS) assert.ok(helpText().includes(`HEARTH_${o.flag.toUpperCase().replaceAll("-", "_")}`), o.flag);
+  for (const o of OPTIONS)
+    assert.ok(helpText().includes(`HEARTH_${o.flag.toUpperCase().replaceAll("-", "_")}`), o.flag);
 });
 
 test("bad values get one clear line each, naming flag and variable", () => {
   assert.throws(
-    () => loadConfig({ argv: ["--port", "99999", "--gpu", "quantum", "--threads", "two"], env: {}, overrides: { dataDir: tmp() } }),
+    () =>
+      loadConfig({
+        argv: ["--port", "99999", "--gpu", "quantum", "--threads", "two"],
+        env: {},
+        overrides: { dataDir: tmp() },
+      }),
     (err: Error) => {
       assert.ok(err instanceof ConfigError);
       assert.match(err.message, /--port \(HEARTH_PORT\)/);
@@ -54,14 +71,26 @@ test("unknown flags and unknown settings keys are refused", () => {
 
 test("a non-loopback bind needs an API key or --insecure", () => {
   const dataDir = tmp();
-  assert.throws(() => loadConfig({ argv: ["--host", "0.0.0.0"], env: {}, overrides: { dataDir } }), /without an API key/);
-  assert.equal(loadConfig({ argv: ["--host", "0.0.0.0", "--api-key", "long-enough-key"], env: {}, overrides: { dataDir } }).host, "0.0.0.0");
-  assert.equal(loadConfig({ argv: ["--host", "0.0.0.0", "--insecure"], env: {}, overrides: { dataDir } }).insecure, true);
+  assert.throws(
+    () => loadConfig({ argv: ["--host", "0.0.0.0"], env: {}, overrides: { dataDir } }),
+    /without an API key/,
+  );
+  assert.equal(
+    loadConfig({ argv: ["--host", "0.0.0.0", "--api-key", "long-enough-key"], env: {}, overrides: { dataDir } }).host,
+    "0.0.0.0",
+  );
+  assert.equal(
+    loadConfig({ argv: ["--host", "0.0.0.0", "--insecure"], env: {}, overrides: { dataDir } }).insecure,
+    true,
+  );
   assert.equal(loadConfig({ argv: ["--host", "::1"], env: {}, overrides: { dataDir } }).host, "::1");
 });
 
 test("comma lists and booleans parse from strings", () => {
-  const c = loadConfig({ env: { HEARTH_CORS_ORIGINS: "http://a.test, http://b.test", HEARTH_RECORD_API: "off" }, overrides: { dataDir: tmp() } });
+  const c = loadConfig({
+    env: { HEARTH_CORS_ORIGINS: "http://a.test, http://b.test", HEARTH_RECORD_API: "off" },
+    overrides: { dataDir: tmp() },
+  });
   assert.deepEqual(c.corsOrigins, ["http://a.test", "http://b.test"]);
   assert.equal(c.recordApi, false);
 });
@@ -84,7 +113,8 @@ test("the README's flag table lists every flag with its environment variable", (
   const readme = fs.readFileSync(path.join(import.meta.dirname, "..", "..", "README.md"), "utf8");
   const rows = readme.split("\n").filter((line) => line.startsWith("| `--"));
   const missing = OPTIONS.filter(
-    (o) => !rows.some((row) => new RegExp(`^\\| \`--${o.flag}[ \`]`).test(row) && row.includes(`\`${envName(o.flag)}\``)),
+    (o) =>
+      !rows.some((row) => new RegExp(`^\\| \`--${o.flag}[ \`]`).test(row) && row.includes(`\`${envName(o.flag)}\``)),
   ).map((o) => `--${o.flag}`);
   assert.deepEqual(missing, [], `README.md's flag table lacks ${missing.join(", ")}`);
 });

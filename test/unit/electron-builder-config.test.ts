@@ -36,13 +36,20 @@ const NODE_PLATFORM: Record<Os, string> = { mac: "darwin", win: "win32", linux: 
 
 interface ReleaseWorkflow {
   on: { push: { tags: string[] } };
-  jobs: { installers: { strategy: { matrix: { include: { os: string; args: string }[] } }; steps: { name?: string; run?: string; if?: string }[] } };
+  jobs: {
+    installers: {
+      strategy: { matrix: { include: { os: string; args: string }[] } };
+      steps: { name?: string; run?: string; if?: string }[];
+    };
+  };
 }
 
 /** .github/workflows/release.yml, parsed with js-yaml, which is what electron-builder itself parses YAML with. */
 function releaseWorkflow(): ReleaseWorkflow {
   const yaml = createRequire(import.meta.url)("js-yaml") as { load(text: string): unknown };
-  return yaml.load(fs.readFileSync(path.join(repoRoot, ".github", "workflows", "release.yml"), "utf8")) as ReleaseWorkflow;
+  return yaml.load(
+    fs.readFileSync(path.join(repoRoot, ".github", "workflows", "release.yml"), "utf8"),
+  ) as ReleaseWorkflow;
 }
 
 /** Expands macros as electron-builder does when building `os`/`arch` on its own OS's runner. */
@@ -73,7 +80,9 @@ describe("electron-builder.yml", () => {
     assert.equal(config.appId, "app.hearth.desktop");
     assert.equal(config.productName, "Hearth");
     const targets = (os: Os) =>
-      (config[os]?.target as { target: string; arch: string[] }[]).map((t) => `${t.target}:${[...t.arch].sort().join(",")}`);
+      (config[os]?.target as { target: string; arch: string[] }[]).map(
+        (t) => `${t.target}:${[...t.arch].sort().join(",")}`,
+      );
     assert.deepEqual(targets("linux"), ["AppImage:arm64,x64", "deb:arm64,x64"]);
     assert.deepEqual(targets("mac"), ["dmg:arm64,x64", "zip:arm64,x64"]);
     assert.deepEqual(targets("win"), ["nsis:x64"]);
@@ -92,7 +101,8 @@ describe("electron-builder.yml", () => {
     file(config.mac?.entitlements);
     file(config.mac?.entitlementsInherit);
     const linuxIcons = file(config.linux?.icon);
-    for (const size of [16, 32, 48, 64, 128, 256, 512]) assert.ok(fs.existsSync(path.join(linuxIcons, `${size}x${size}.png`)));
+    for (const size of [16, 32, 48, 64, 128, 256, 512])
+      assert.ok(fs.existsSync(path.join(linuxIcons, `${size}x${size}.png`)));
     const ico = fs.readFileSync(file(config.win?.icon));
     assert.deepEqual([...ico.subarray(0, 4)], [0, 0, 1, 0], "a real ICO header");
     assert.equal(fs.readFileSync(file(config.mac?.icon)).subarray(0, 4).toString("latin1"), "icns");
@@ -110,7 +120,8 @@ describe("electron-builder.yml", () => {
     // The Electron driver is the N-API better-sqlite3 13 under its alias.
     assert.match(pkg.dependencies["better-sqlite3-electron"] ?? "", /^npm:better-sqlite3@\^?13\./);
     const prebuilds = fs.readdirSync(path.join(moduleDir("better-sqlite3-electron"), "prebuilds"));
-    for (const [os, arch] of TARGETS) assert.ok(prebuilds.includes(`${NODE_PLATFORM[os]}-${arch}.node`), `${os}-${arch} prebuild ships in the package`);
+    for (const [os, arch] of TARGETS)
+      assert.ok(prebuilds.includes(`${NODE_PLATFORM[os]}-${arch}.node`), `${os}-${arch} prebuild ships in the package`);
     assert.ok(strings(config.files).includes("!node_modules/better-sqlite3/**/*"), "the Node-ABI build is left out");
   });
 
@@ -126,8 +137,11 @@ describe("electron-builder.yml", () => {
 
   // node-llama-cpp's own list of binary packages, one per platform/GPU variant.
   const llamaPackages = Object.keys(
-    (JSON.parse(fs.readFileSync(path.join(moduleDir("node-llama-cpp"), "package.json"), "utf8")) as { optionalDependencies: Record<string, string> })
-      .optionalDependencies,
+    (
+      JSON.parse(fs.readFileSync(path.join(moduleDir("node-llama-cpp"), "package.json"), "utf8")) as {
+        optionalDependencies: Record<string, string>;
+      }
+    ).optionalDependencies,
   ).map((n) => n.replace("@node-llama-cpp/", ""));
 
   for (const [os, arch] of TARGETS) {
@@ -136,18 +150,23 @@ describe("electron-builder.yml", () => {
         .filter((p) => p.startsWith("node_modules/@node-llama-cpp/"))
         .map((p) => expand(p, os, arch));
       assert.equal(include.length, 1);
-      const kept = llamaPackages.filter((name) => minimatch(`node_modules/@node-llama-cpp/${name}/bins/${name}/llama-addon.node`, include[0]!, { dot: true }));
+      const kept = llamaPackages.filter((name) =>
+        minimatch(`node_modules/@node-llama-cpp/${name}/bins/${name}/llama-addon.node`, include[0]!, { dot: true }),
+      );
       const expected = llamaPackages.filter((name) => name === `${os}-${arch}` || name.startsWith(`${os}-${arch}-`));
       assert.deepEqual(kept, expected);
       assert.ok(kept.length >= 1, "at least the CPU build");
-      if (os === "linux" && arch === "x64") assert.deepEqual(kept.sort(), ["linux-x64", "linux-x64-cuda", "linux-x64-cuda-ext", "linux-x64-vulkan"]);
+      if (os === "linux" && arch === "x64")
+        assert.deepEqual(kept.sort(), ["linux-x64", "linux-x64-cuda", "linux-x64-cuda-ext", "linux-x64-vulkan"]);
       if (os === "mac" && arch === "arm64") assert.deepEqual(kept, ["mac-arm64-metal"]);
 
       const drop = strings(config.files)
         .filter((p) => p.startsWith("!node_modules/better-sqlite3-electron/prebuilds"))
         .map((p) => expand(p, os, arch));
       const prebuilds = fs.readdirSync(path.join(moduleDir("better-sqlite3-electron"), "prebuilds"));
-      const survivors = prebuilds.filter((f) => !drop.some((d) => !minimatch(`node_modules/better-sqlite3-electron/prebuilds/${f}`, d, { dot: true })));
+      const survivors = prebuilds.filter(
+        (f) => !drop.some((d) => !minimatch(`node_modules/better-sqlite3-electron/prebuilds/${f}`, d, { dot: true })),
+      );
       assert.deepEqual(survivors, [`${NODE_PLATFORM[os]}-${arch}.node`]);
     });
   }
@@ -157,17 +176,24 @@ describe("electron-builder.yml", () => {
     const portableFolder = "linux-x64-3c692g6e491f414t5r6m5p5r6c263h1i13x5z1b";
     const file = `node_modules/node-llama-cpp/llama/localBuilds/${portableFolder}/Release/llama-addon.node`;
     const kept = (os: Os, arch: string) => {
-      const patterns = strings(config.files).filter((p) => p.includes("llama/localBuilds")).map((p) => expand(p, os, arch));
+      const patterns = strings(config.files)
+        .filter((p) => p.includes("llama/localBuilds"))
+        .map((p) => expand(p, os, arch));
       // electron-builder applies the list in order: the last pattern that matches decides.
       let keep = false;
       for (const p of patterns) {
-        if (p.startsWith("!") ? minimatch(file, p.slice(1), { dot: true }) : minimatch(file, p, { dot: true })) keep = !p.startsWith("!");
+        if (p.startsWith("!") ? minimatch(file, p.slice(1), { dot: true }) : minimatch(file, p, { dot: true }))
+          keep = !p.startsWith("!");
       }
       return keep;
     };
     assert.equal(kept("linux", "x64"), true, "linux-x64 keeps it");
-    for (const [os, arch] of TARGETS.filter(([o, a]) => !(o === "linux" && a === "x64"))) assert.equal(kept(os, arch), false, `${os}-${arch} leaves it out`);
-    assert.ok(strings(config.asarUnpack).some((p) => minimatch(file, p, { dot: true })), "unpacked from the asar");
+    for (const [os, arch] of TARGETS.filter(([o, a]) => !(o === "linux" && a === "x64")))
+      assert.equal(kept(os, arch), false, `${os}-${arch} leaves it out`);
+    assert.ok(
+      strings(config.asarUnpack).some((p) => minimatch(file, p, { dot: true })),
+      "unpacked from the asar",
+    );
     const deb = (config as { deb?: { depends?: string[] } }).deb;
     assert.ok(deb?.depends?.includes("libgomp1"), "the deb depends on the OpenMP runtime");
     assert.ok(deb?.depends?.includes("libgtk-3-0"), "and keeps electron-builder's own dependencies");
@@ -189,7 +215,10 @@ describe("electron-builder.yml", () => {
       "node_modules/@node-llama-cpp/win-x64-cuda/bins/win-x64-cuda/ggml-cuda.dll",
       "node_modules/better-sqlite3-electron/prebuilds/darwin-arm64.node",
     ]) {
-      assert.ok(unpack.some((p) => minimatch(file, p, { dot: true })), file);
+      assert.ok(
+        unpack.some((p) => minimatch(file, p, { dot: true })),
+        file,
+      );
     }
   });
 

@@ -7,7 +7,16 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { checkCall, IpcArgs, IpcChannel, IpcRefusedError, registerIpc, type IpcEventLike, type IpcHandlers, type IpcMainLike } from "../../electron/ipc.js";
+import {
+  checkCall,
+  IpcArgs,
+  IpcChannel,
+  IpcRefusedError,
+  registerIpc,
+  type IpcEventLike,
+  type IpcHandlers,
+  type IpcMainLike,
+} from "../../electron/ipc.js";
 import type { HearthBridge, HearthServerStatus } from "../../electron/preload-api.js";
 import { repoRoot } from "../helpers/electron-server.js";
 
@@ -59,7 +68,11 @@ describe("IPC checks", () => {
     const calls: string[] = [];
     const f = fakeIpcMain();
     registerIpc(f.ipcMain, handlers(calls), trust);
-    assert.deepEqual(f.sendSync(IpcChannel.Bootstrap, topFrame()), { token: "t".repeat(43), version: "0.1.0", platform: "linux" });
+    assert.deepEqual(f.sendSync(IpcChannel.Bootstrap, topFrame()), {
+      token: "t".repeat(43),
+      version: "0.1.0",
+      platform: "linux",
+    });
     assert.equal(await f.invoke(IpcChannel.PickModelFile, topFrame(`${APP}/models`)), "/models/tiny.gguf");
     await f.invoke(IpcChannel.OpenDataFolder, topFrame());
     assert.deepEqual(await f.invoke(IpcChannel.GetServerStatus, topFrame()), status);
@@ -88,7 +101,14 @@ describe("IPC checks", () => {
   });
 
   test("nothing is trusted before the server has an origin", () => {
-    assert.throws(() => checkCall(IpcChannel.GetServerStatus, topFrame(), [], { webContentsId: () => WINDOW_ID, appOrigin: () => null }), IpcRefusedError);
+    assert.throws(
+      () =>
+        checkCall(IpcChannel.GetServerStatus, topFrame(), [], {
+          webContentsId: () => WINDOW_ID,
+          appOrigin: () => null,
+        }),
+      IpcRefusedError,
+    );
   });
 });
 
@@ -113,9 +133,13 @@ function runPreload(bootstrap: unknown): FakeRenderer {
         r.invoked.push(channel);
         return channel === IpcChannel.GetServerStatus ? status : null;
       },
-      on: (channel: string, l: (e: unknown, ...a: unknown[]) => void) => r.listeners.set(channel, [...(r.listeners.get(channel) ?? []), l]),
+      on: (channel: string, l: (e: unknown, ...a: unknown[]) => void) =>
+        r.listeners.set(channel, [...(r.listeners.get(channel) ?? []), l]),
       removeListener: (channel: string, l: (e: unknown, ...a: unknown[]) => void) =>
-        r.listeners.set(channel, (r.listeners.get(channel) ?? []).filter((x) => x !== l)),
+        r.listeners.set(
+          channel,
+          (r.listeners.get(channel) ?? []).filter((x) => x !== l),
+        ),
     },
   };
   // Put the fake where require("electron") finds it, so Electron's real index.js (which would try
@@ -137,7 +161,14 @@ describe("preload", () => {
     const r = runPreload({ token: "secret-token-xyz-0123456789", version: "1.2.3", platform: "linux" });
     assert.deepEqual([...r.exposed.keys()], ["hearth"]);
     const bridge = r.exposed.get("hearth") as HearthBridge;
-    assert.deepEqual(Object.keys(bridge).sort(), ["onServerStatus", "openDataFolder", "pickModelFile", "platform", "token", "version"]);
+    assert.deepEqual(Object.keys(bridge).sort(), [
+      "onServerStatus",
+      "openDataFolder",
+      "pickModelFile",
+      "platform",
+      "token",
+      "version",
+    ]);
     assert.equal(bridge.token, "secret-token-xyz-0123456789");
     for (const v of Object.values(bridge)) {
       assert.ok(typeof v === "string" || typeof v === "function", "no objects (like ipcRenderer) leak to the page");
@@ -153,7 +184,12 @@ describe("preload", () => {
     const seen: HearthServerStatus[] = [];
     const stop = bridge.onServerStatus((s) => seen.push(s));
     await new Promise((resolve) => setImmediate(resolve));
-    const pushed: HearthServerStatus = { state: "restarting", url: null, restarts: 1, message: "The Hearth server was killed by SIGKILL." };
+    const pushed: HearthServerStatus = {
+      state: "restarting",
+      url: null,
+      restarts: 1,
+      message: "The Hearth server was killed by SIGKILL.",
+    };
     for (const l of r.listeners.get(IpcChannel.ServerStatus) ?? []) l({ sender: "ignored" }, pushed);
     assert.deepEqual(seen, [status, pushed]);
     stop();

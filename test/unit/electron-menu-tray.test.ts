@@ -17,13 +17,18 @@ function recorder() {
   return { calls, actions };
 }
 
-const roles = (items: readonly MenuItemSpec[]): string[] => items.flatMap((i) => [...(i.role ? [i.role] : []), ...roles(i.submenu ?? [])]);
+const roles = (items: readonly MenuItemSpec[]): string[] =>
+  items.flatMap((i) => [...(i.role ? [i.role] : []), ...roles(i.submenu ?? [])]);
 
 describe("application menu", () => {
   test("items run their actions", () => {
     const { calls, actions } = recorder();
-    const menu = buildAppMenu({ platform: "linux", isPackaged: true, appName: "Hearth", homepage: "https://hearth.example" }, actions);
-    for (const id of ["open-data-folder", "restart-server", "homepage", "about", "quit"]) findMenuItem(menu, id)?.click?.();
+    const menu = buildAppMenu(
+      { platform: "linux", isPackaged: true, appName: "Hearth", homepage: "https://hearth.example" },
+      actions,
+    );
+    for (const id of ["open-data-folder", "restart-server", "homepage", "about", "quit"])
+      findMenuItem(menu, id)?.click?.();
     assert.deepEqual(calls, ["data", "restart", "external:https://hearth.example", "about", "quit"]);
   });
 
@@ -40,25 +45,42 @@ describe("application menu", () => {
 
   test("developer tools only when running from source", () => {
     const { actions } = recorder();
-    assert.ok(!roles(buildAppMenu({ platform: "linux", isPackaged: true, appName: "Hearth" }, actions)).includes("toggleDevTools"));
-    assert.ok(roles(buildAppMenu({ platform: "linux", isPackaged: false, appName: "Hearth" }, actions)).includes("toggleDevTools"));
+    assert.ok(
+      !roles(buildAppMenu({ platform: "linux", isPackaged: true, appName: "Hearth" }, actions)).includes(
+        "toggleDevTools",
+      ),
+    );
+    assert.ok(
+      roles(buildAppMenu({ platform: "linux", isPackaged: false, appName: "Hearth" }, actions)).includes(
+        "toggleDevTools",
+      ),
+    );
   });
 
   test("no website item without a homepage", () => {
     const { actions } = recorder();
-    assert.equal(findMenuItem(buildAppMenu({ platform: "linux", isPackaged: true, appName: "Hearth" }, actions), "homepage"), undefined);
+    assert.equal(
+      findMenuItem(buildAppMenu({ platform: "linux", isPackaged: true, appName: "Hearth" }, actions), "homepage"),
+      undefined,
+    );
   });
 });
 
 describe("tray", () => {
   test("the status line and tooltip follow the server's state", () => {
-    assert.equal(describeServer({ state: "running", url: "http://127.0.0.1:5000" }), "Server running at http://127.0.0.1:5000");
+    assert.equal(
+      describeServer({ state: "running", url: "http://127.0.0.1:5000" }),
+      "Server running at http://127.0.0.1:5000",
+    );
     assert.equal(trayTooltip("Hearth", { state: "restarting", url: null }), "Hearth: Server restarting…");
     const { actions } = recorder();
     const failed = buildTrayMenu("Hearth", { state: "failed", url: null }, actions);
     assert.equal(findMenuItem(failed, "status")?.enabled, false, "the status line is not clickable");
     assert.equal(findMenuItem(failed, "restart-server")?.label, "Start Server");
-    assert.equal(findMenuItem(buildTrayMenu("Hearth", { state: "starting", url: null }, actions), "restart-server")?.enabled, false);
+    assert.equal(
+      findMenuItem(buildTrayMenu("Hearth", { state: "starting", url: null }, actions), "restart-server")?.enabled,
+      false,
+    );
   });
 
   test("tray items and a tray click run their actions", () => {

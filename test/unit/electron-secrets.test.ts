@@ -56,9 +56,17 @@ describe("secrets key (safeStorage envelope)", () => {
   });
 
   test("no keychain, or Linux's basic_text obfuscation: no key, the server keeps its 0600 file", () => {
-    const none = loadSecretsKey(fakeSafeStorage(crypto.randomBytes(32), { available: false }), path.join(dir, "c.key"), "win32");
+    const none = loadSecretsKey(
+      fakeSafeStorage(crypto.randomBytes(32), { available: false }),
+      path.join(dir, "c.key"),
+      "win32",
+    );
     assert.equal(none.key, null);
-    const basic = loadSecretsKey(fakeSafeStorage(crypto.randomBytes(32), { backend: "basic_text" }), path.join(dir, "d.key"), "linux");
+    const basic = loadSecretsKey(
+      fakeSafeStorage(crypto.randomBytes(32), { backend: "basic_text" }),
+      path.join(dir, "d.key"),
+      "linux",
+    );
     assert.equal(basic.key, null);
     assert.match(basic.source === "unavailable" ? basic.reason : "", /secret service/);
     assert.deepEqual(secretsKeyEnv(basic), {});
@@ -68,8 +76,17 @@ describe("secrets key (safeStorage envelope)", () => {
 
 describe("shell config", () => {
   test("reads its variables and falls back to the OS data folder", () => {
-    const c = shellConfig({ HEARTH_DATA_DIR: "/data", HEARTH_MODEL: "/m.gguf", HEARTH_PORT: "7000", HEARTH_DISABLE_UPDATES: "1" }, "linux");
-    assert.deepEqual(c, { dataDir: "/data", userDataDir: undefined, model: "/m.gguf", port: 7000, disableUpdates: true });
+    const c = shellConfig(
+      { HEARTH_DATA_DIR: "/data", HEARTH_MODEL: "/m.gguf", HEARTH_PORT: "7000", HEARTH_DISABLE_UPDATES: "1" },
+      "linux",
+    );
+    assert.deepEqual(c, {
+      dataDir: "/data",
+      userDataDir: undefined,
+      model: "/m.gguf",
+      port: 7000,
+      disableUpdates: true,
+    });
     const d = shellConfig({ XDG_DATA_HOME: "/xdg", HEARTH_PORT: "nope" }, "linux");
     assert.equal(d.dataDir, path.join("/xdg", "hearth"));
     assert.equal(d.port, undefined, "the server's own setting (7424 unless changed)");
@@ -85,7 +102,10 @@ describe("auto-update", () => {
       loads++;
       return { checkForUpdatesAndNotify: async () => null, on: () => undefined };
     };
-    assert.equal(await startAutoUpdate({ isPackaged: false, disabled: false, load, log: () => undefined }), "unpackaged");
+    assert.equal(
+      await startAutoUpdate({ isPackaged: false, disabled: false, load, log: () => undefined }),
+      "unpackaged",
+    );
     assert.equal(await startAutoUpdate({ isPackaged: true, disabled: true, load, log: () => undefined }), "disabled");
     assert.equal(loads, 0);
   });

@@ -39,8 +39,18 @@ function hardened() {
 
 describe("link policy", () => {
   test("only http(s) URLs may go to the system browser", () => {
-    for (const ok of ["https://example.com/a?b#c", "http://example.com"]) assert.equal(isExternalUrlAllowed(ok), true, ok);
-    for (const bad of ["file:///etc/passwd", "javascript:alert(1)", "smb://host/share", "ms-settings:", "data:text/html,x", "mailto:a@b.c", "not a url", "vscode://x"]) {
+    for (const ok of ["https://example.com/a?b#c", "http://example.com"])
+      assert.equal(isExternalUrlAllowed(ok), true, ok);
+    for (const bad of [
+      "file:///etc/passwd",
+      "javascript:alert(1)",
+      "smb://host/share",
+      "ms-settings:",
+      "data:text/html,x",
+      "mailto:a@b.c",
+      "not a url",
+      "vscode://x",
+    ]) {
       assert.equal(isExternalUrlAllowed(bad), false, bad);
     }
   });
@@ -124,10 +134,13 @@ describe("Content-Security-Policy", () => {
     const responses: unknown[] = [];
     onHeaders!({ url: `${APP}/`, responseHeaders: { "Content-Type": ["text/html"] } }, (r) => responses.push(r));
     onHeaders!({ url: "https://example.com/", responseHeaders: {} }, (r) => responses.push(r));
-    assert.deepEqual(responses[0], { responseHeaders: { "Content-Type": ["text/html"], "Content-Security-Policy": [CONTENT_SECURITY_POLICY] } });
+    assert.deepEqual(responses[0], {
+      responseHeaders: { "Content-Type": ["text/html"], "Content-Security-Policy": [CONTENT_SECURITY_POLICY] },
+    });
     assert.deepEqual(responses[1], {});
     const grants: boolean[] = [];
-    for (const p of ["media", "geolocation", "notifications", "clipboard-read"]) requestHandler!(null, p, (g) => grants.push(g));
+    for (const p of ["media", "geolocation", "notifications", "clipboard-read"])
+      requestHandler!(null, p, (g) => grants.push(g));
     assert.deepEqual(grants, [false, false, false, false]);
     assert.equal(checkHandler!(null, "media"), false);
   });

@@ -23,6 +23,10 @@ describe("findElectronBinary (never loads electron's index.js, which would downl
     fs.mkdirSync(dist);
     fs.writeFileSync(path.join(dist, "electron"), "");
     assert.equal(findElectronBinary({ ELECTRON_OVERRIDE_DIST_PATH: dist }, "linux").bin, path.join(dist, "electron"));
-    assert.equal(findElectronBinary({ ELECTRON_OVERRIDE_DIST_PATH: dist }, "win32").bin, null, "electron.exe is not there");
+    assert.equal(
+      findElectronBinary({ ELECTRON_OVERRIDE_DIST_PATH: dist }, "win32").bin,
+      null,
+      "electron.exe is not there",
+    );
   });
 });

@@ -28,7 +28,11 @@ describe("window state file", () => {
     const state = { x: 100, y: 120, width: 1000, height: 700, maximized: true, fullScreen: false };
     writeWindowState(file, state);
     assert.deepEqual(readWindowState(file), state);
-    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes(".tmp")), [], "no temp file left behind");
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((f) => f.includes(".tmp")),
+      [],
+      "no temp file left behind",
+    );
   });
 
   test("missing, corrupt or invalid files give the defaults", () => {
@@ -46,7 +50,16 @@ describe("window state file", () => {
   });
 
   test("refuses to write an invalid state", () => {
-    assert.throws(() => writeWindowState(path.join(dir, "w.json"), { x: 1.5, y: 0, width: 800, height: 600, maximized: false, fullScreen: false }));
+    assert.throws(() =>
+      writeWindowState(path.join(dir, "w.json"), {
+        x: 1.5,
+        y: 0,
+        width: 800,
+        height: 600,
+        maximized: false,
+        fullScreen: false,
+      }),
+    );
   });
 });
 
@@ -66,12 +79,19 @@ describe("clampToDisplays", () => {
   });
 
   test("a window hanging off an edge is pulled inside the work area", () => {
-    const c = clampToDisplays({ x: 1300, y: -5, width: 900, height: 600, maximized: false, fullScreen: false }, [laptop]);
-    assert.deepEqual({ x: c.x, y: c.y, width: c.width, height: c.height }, { x: 1440 - 900, y: 25, width: 900, height: 600 });
+    const c = clampToDisplays({ x: 1300, y: -5, width: 900, height: 600, maximized: false, fullScreen: false }, [
+      laptop,
+    ]);
+    assert.deepEqual(
+      { x: c.x, y: c.y, width: c.width, height: c.height },
+      { x: 1440 - 900, y: 25, width: 900, height: 600 },
+    );
   });
 
   test("a title bar above the top of every display is not kept", () => {
-    const c = clampToDisplays({ x: 100, y: -900, width: 900, height: 600, maximized: false, fullScreen: false }, [laptop]);
+    const c = clampToDisplays({ x: 100, y: -900, width: 900, height: 600, maximized: false, fullScreen: false }, [
+      laptop,
+    ]);
     assert.equal(c.y, undefined);
   });
 
@@ -109,13 +129,27 @@ describe("trackWindowState", () => {
     win.emit("move");
     assert.equal(fs.existsSync(file), false, "a move alone waits for the window to settle");
     flush();
-    assert.deepEqual(readWindowState(file), { x: 50, y: 60, width: 1000, height: 750, maximized: false, fullScreen: false });
+    assert.deepEqual(readWindowState(file), {
+      x: 50,
+      y: 60,
+      width: 1000,
+      height: 750,
+      maximized: false,
+      fullScreen: false,
+    });
     win.maximized = true;
     win.emit("maximize");
     assert.equal(readWindowState(file)?.maximized, true);
     win.maximized = false;
     win.bounds = { x: 70, y: 80, width: 800, height: 600 };
     win.emit("close");
-    assert.deepEqual(readWindowState(file), { x: 70, y: 80, width: 800, height: 600, maximized: false, fullScreen: false });
+    assert.deepEqual(readWindowState(file), {
+      x: 70,
+      y: 80,
+      width: 800,
+      height: 600,
+      maximized: false,
+      fullScreen: false,
+    });
   });
 });

@@ -20,8 +20,15 @@ test("no lane is left without a sequence", () => {
   for (let total = 1; total <= 16; total++) {
     for (let lanes = 1; lanes <= 6; lanes++) {
       const shares = laneShares(total, lanes);
-      assert.equal(shares.reduce((a, b) => a + b, 0), total, `${total} over ${lanes}: ${shares.join(",")}`);
-      assert.ok(shares.every((s) => s >= 1), `${total} over ${lanes}: ${shares.join(",")}`);
+      assert.equal(
+        shares.reduce((a, b) => a + b, 0),
+        total,
+        `${total} over ${lanes}: ${shares.join(",")}`,
+      );
+      assert.ok(
+        shares.every((s) => s >= 1),
+        `${total} over ${lanes}: ${shares.join(",")}`,
+      );
       assert.ok(Math.max(...shares) - Math.min(...shares) <= 1, `${total} over ${lanes} is even: ${shares.join(",")}`);
     }
   }
@@ -41,7 +48,11 @@ test("a slot is chosen for the work it saves, if that outweighs what it evicts, 
   const empty = slotScore(0, 0, 0);
   assert.ok(slotScore(300, 310, 0) > empty, "a conversation's next turn keeps its slot");
   assert.ok(slotScore(300, 310, 1) > empty, "... even when its lane is busy");
-  assert.equal(slotScore(12, 300, 0), empty, "a shared template header is not worth evicting a conversation for, so it ties with an empty slot, and SlotPool gives ties to the least recently used");
+  assert.equal(
+    slotScore(12, 300, 0),
+    empty,
+    "a shared template header is not worth evicting a conversation for, so it ties with an empty slot, and SlotPool gives ties to the least recently used",
+  );
   assert.ok(slotScore(100, 250, 0) > empty, "a prefix worth half of what it evicts is reused");
   assert.ok(slotScore(0, 0, 1) < empty, "an idle lane beats a busy one");
   assert.ok(slotScore(1000, 1200, 0) > empty, "a long shared system prompt is reused");

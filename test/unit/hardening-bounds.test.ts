@@ -6,7 +6,12 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { HearthError } from "../../server/errors.js";
 import { MAX_SCHEMA_DEPTH, MAX_SCHEMA_NODES, checkSchemaBounds, sanitizeSchema } from "../../server/engine/grammar.js";
-import { assertStopsCanMatch, assertTextCanFit, longestTokenChars, maxFittingChars } from "../../server/engine/text-bounds.js";
+import {
+  assertStopsCanMatch,
+  assertTextCanFit,
+  longestTokenChars,
+  maxFittingChars,
+} from "../../server/engine/text-bounds.js";
 
 const refused = (fn: () => unknown, pattern: RegExp) =>
   assert.throws(fn, (err: unknown) => err instanceof HearthError && err.status === 400 && pattern.test(err.message));
@@ -15,7 +20,10 @@ describe("JSON schema bounds", () => {
   test("ordinary schemas pass, with nested objects, arrays, $defs and enums", () => {
     const schema = {
       type: "object",
-      properties: { a: { type: "array", items: { type: "object", properties: { b: { type: ["string", "null"] } } } }, c: { enum: [1, 2, 3] } },
+      properties: {
+        a: { type: "array", items: { type: "object", properties: { b: { type: ["string", "null"] } } } },
+        c: { enum: [1, 2, 3] },
+      },
       $defs: { x: { type: "number" } },
       additionalProperties: false,
       oneOf: [{ type: "object" }, true],
@@ -34,21 +42,35 @@ describe("JSON schema bounds", () => {
   });
 
   test("a schema with too many parts is refused", () => {
-    const properties = Object.fromEntries(Array.from({ length: MAX_SCHEMA_NODES + 1 }, (_, i) => [`p${i}`, { type: "string" }]));
+    const properties = Object.fromEntries(
+      Array.from({ length: MAX_SCHEMA_NODES + 1 }, (_, i) => [`p${i}`, { type: "string" }]),
+    );
     refused(() => checkSchemaBounds({ type: "object", properties }, "p"), /more than/);
-    refused(() => checkSchemaBounds({ enum: Array.from({ length: MAX_SCHEMA_NODES + 1 }, (_, i) => i) }, "p"), /more than/);
+    refused(
+      () => checkSchemaBounds({ enum: Array.from({ length: MAX_SCHEMA_NODES + 1 }, (_, i) => i) }, "p"),
+      /more than/,
+    );
   });
 
   test("keywords of the wrong shape are refused (a string of 'properties' would be a million properties)", () => {
-    refused(() => checkSchemaBounds({ type: "object", properties: "a".repeat(1000) }, "p"), /'properties' that is not an object/);
+    refused(
+      () => checkSchemaBounds({ type: "object", properties: "a".repeat(1000) }, "p"),
+      /'properties' that is not an object/,
+    );
     refused(() => checkSchemaBounds({ type: "object", properties: ["a"] }, "p"), /'properties' that is not an object/);
-    refused(() => checkSchemaBounds({ type: "object", properties: { a: "string" } }, "p"), /subschema that is not an object/);
+    refused(
+      () => checkSchemaBounds({ type: "object", properties: { a: "string" } }, "p"),
+      /subschema that is not an object/,
+    );
     refused(() => checkSchemaBounds({ type: "array", items: 5 }, "p"), /subschema that is not an object/);
     refused(() => checkSchemaBounds({ type: { nested: true } }, "p"), /'type'/);
   });
 
   test("the 400 names the request field", () => {
-    assert.throws(() => checkSchemaBounds({ properties: 1 }, "tools.0.function.parameters"), (err: unknown) => err instanceof HearthError && err.param === "tools.0.function.parameters");
+    assert.throws(
+      () => checkSchemaBounds({ properties: 1 }, "tools.0.function.parameters"),
+      (err: unknown) => err instanceof HearthError && err.param === "tools.0.function.parameters",
+    );
   });
 });
 
@@ -63,7 +85,11 @@ describe("text that cannot fit the context", () => {
     assertTextCanFit(800, 100, 4, "messages");
     assert.throws(
       () => assertTextCanFit(801, 100, 4, "messages"),
-      (err: unknown) => err instanceof HearthError && err.status === 400 && err.code === "context_length_exceeded" && err.param === "messages",
+      (err: unknown) =>
+        err instanceof HearthError &&
+        err.status === 400 &&
+        err.code === "context_length_exceeded" &&
+        err.param === "messages",
     );
   });
 

@@ -52,7 +52,11 @@ test("the real model passes", async () => {
 test("files that hang the header reader or abort llama.cpp are refused with a reason", async () => {
   for (const [name, reason] of Object.entries(MUST_REFUSE)) {
     assert.ok(corpus.has(name), name);
-    await assert.rejects(validateGgufHeader(path.join(dir, `${name}.gguf`)), (err: unknown) => err instanceof GgufHeaderError && reason.test(err.reason), name);
+    await assert.rejects(
+      validateGgufHeader(path.join(dir, `${name}.gguf`)),
+      (err: unknown) => err instanceof GgufHeaderError && reason.test(err.reason),
+      name,
+    );
   }
 });
 
@@ -66,7 +70,10 @@ test("every file of the corpus is judged without waiting, cut-short files includ
       refused++;
     }
   }
-  assert.ok(refused > corpus.size * 0.8, `${refused} of ${corpus.size} refused here; the rest are left to the readers after it`);
+  assert.ok(
+    refused > corpus.size * 0.8,
+    `${refused} of ${corpus.size} refused here; the rest are left to the readers after it`,
+  );
 });
 
 test("a directory, a FIFO, a device and a symlink loop are refused without being opened", async () => {

@@ -21,7 +21,11 @@ test("WAL, synchronous NORMAL, checkpoint_fullfsync and foreign keys at every op
       assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
       assert.equal(db.pragma("synchronous", { simple: true }), 1, "NORMAL");
       assert.equal(db.pragma("checkpoint_fullfsync", { simple: true }), 1);
-      assert.equal(db.pragma("fullfsync", { simple: true }), 0, "no per-sync F_FULLFSYNC: NORMAL does not sync commits");
+      assert.equal(
+        db.pragma("fullfsync", { simple: true }),
+        0,
+        "no per-sync F_FULLFSYNC: NORMAL does not sync commits",
+      );
       assert.equal(db.pragma("foreign_keys", { simple: true }), 1);
       assert.ok(fs.existsSync(`${file}-wal`), "the WAL file exists while open");
     } finally {

@@ -52,11 +52,22 @@ describe("openHistoryDatabase", () => {
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
       assert.deepEqual(tables, ["conversations", "messages"]);
       db.prepare("INSERT INTO conversations (id, source, created_at, updated_at) VALUES ('c', 'ui', 1, 1)").run();
-      assert.throws(() => db.prepare("INSERT INTO conversations (id, source, created_at, updated_at) VALUES ('d', 'x', 1, 1)").run(), /CHECK/);
-      // One shown child per branch point.
-      db.prepare("INSERT INTO messages (conversation_rid, role, content, created_at, updated_at) VALUES (1, 'user', 'a', 1, 1)").run();
       assert.throws(
-        () => db.prepare("INSERT INTO messages (conversation_rid, role, content, created_at, updated_at) VALUES (1, 'user', 'b', 1, 1)").run(),
+        () =>
+          db.prepare("INSERT INTO conversations (id, source, created_at, updated_at) VALUES ('d', 'x', 1, 1)").run(),
+        /CHECK/,
+      );
+      // One shown child per branch point.
+      db.prepare(
+        "INSERT INTO messages (conversation_rid, role, content, created_at, updated_at) VALUES (1, 'user', 'a', 1, 1)",
+      ).run();
+      assert.throws(
+        () =>
+          db
+            .prepare(
+              "INSERT INTO messages (conversation_rid, role, content, created_at, updated_at) VALUES (1, 'user', 'b', 1, 1)",
+            )
+            .run(),
         /UNIQUE/,
       );
     } finally {
@@ -67,7 +78,9 @@ describe("openHistoryDatabase", () => {
   test("migration 2 indexes rows written at version 1", () => {
     const file = tmpFile();
     const v1 = openHistoryDatabase(file, { migrations: MIGRATIONS.slice(0, 1) });
-    v1.prepare("INSERT INTO conversations (id, title, source, created_at, updated_at) VALUES ('c1', 'Zürich trip', 'ui', 1, 1)").run();
+    v1.prepare(
+      "INSERT INTO conversations (id, title, source, created_at, updated_at) VALUES ('c1', 'Zürich trip', 'ui', 1, 1)",
+    ).run();
     v1.prepare(
       "INSERT INTO messages (conversation_rid, role, content, created_at, updated_at) VALUES (1, 'user', 'Where is the café near Électron street? 東京タワー', 1, 1)",
     ).run();
@@ -111,13 +124,23 @@ describe("openHistoryDatabase", () => {
     closeHistoryDatabase(openHistoryDatabase(file, { migrations: MIGRATIONS.slice(0, 1) }));
     const broken = [
       ...MIGRATIONS,
-      { version: MIGRATIONS.length + 1, name: "broken", up: (db: Database.Database) => db.exec("CREATE TABLE nope (x); SELECT * FROM missing_table") },
+      {
+        version: MIGRATIONS.length + 1,
+        name: "broken",
+        up: (db: Database.Database) => db.exec("CREATE TABLE nope (x); SELECT * FROM missing_table"),
+      },
     ];
-    assert.throws(() => openHistoryDatabase(file, { migrations: broken }), (err: unknown) => err instanceof HistoryDatabaseError && err.code === "migration");
+    assert.throws(
+      () => openHistoryDatabase(file, { migrations: broken }),
+      (err: unknown) => err instanceof HistoryDatabaseError && err.code === "migration",
+    );
     const raw = new Database(file, { readonly: true });
     try {
       assert.equal(raw.pragma("user_version", { simple: true }), 1);
-      assert.equal(raw.prepare("SELECT count(*) FROM sqlite_master WHERE name IN ('messages_fts', 'nope')").pluck().get(), 0);
+      assert.equal(
+        raw.prepare("SELECT count(*) FROM sqlite_master WHERE name IN ('messages_fts', 'nope')").pluck().get(),
+        0,
+      );
     } finally {
       raw.close();
     }
@@ -127,7 +150,10 @@ describe("openHistoryDatabase", () => {
     const file = tmpFile();
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, "this is not a database, just some text that is long enough to have a header ".repeat(20));
-    assert.throws(() => openHistoryDatabase(file), (err: unknown) => err instanceof HistoryDatabaseError && err.code === "not_a_database");
+    assert.throws(
+      () => openHistoryDatabase(file),
+      (err: unknown) => err instanceof HistoryDatabaseError && err.code === "not_a_database",
+    );
   });
 
   test("the switch to WAL waits for another process writing the fresh file, instead of failing", async () => {

@@ -65,9 +65,17 @@ describe("HistoryRecorder.recordReply", () => {
       { type: "finish", reason: "stop", usage },
     ];
     let created = 0;
-    const wrapped = recorder.recordReply(scripted([5, ...events]), { conversationId: c.id, parentId: u.id, model: "m" }, (r) => (created = r.messageId));
+    const wrapped = recorder.recordReply(
+      scripted([5, ...events]),
+      { conversationId: c.id, parentId: u.id, model: "m" },
+      (r) => (created = r.messageId),
+    );
     const before = store.getMessage(created)!;
-    assert.deepEqual([before.status, before.content, before.parentId], ["partial", "", u.id], "the reply row exists before any event");
+    assert.deepEqual(
+      [before.status, before.content, before.parentId],
+      ["partial", "", u.id],
+      "the reply row exists before any event",
+    );
     assert.deepEqual(await drain(wrapped), events);
     const m = store.getMessage(created)!;
     assert.deepEqual(
@@ -91,13 +99,20 @@ describe("HistoryRecorder.recordReply", () => {
     let id = 0;
     const tokens: (GenerationEvent | number)[] = [];
     for (let i = 0; i < 200; i++) tokens.push({ type: "text", text: "a" }, ...(i % 50 === 49 ? [60] : []));
-    const wrapped = recorder.recordReply(scripted(tokens), { conversationId: c.id, parentId: u.id, model: "m" }, (r) => (id = r.messageId));
+    const wrapped = recorder.recordReply(
+      scripted(tokens),
+      { conversationId: c.id, parentId: u.id, model: "m" },
+      (r) => (id = r.messageId),
+    );
     let seenMidStream = "";
     let count = 0;
     for await (const _e of wrapped) {
       if (++count === 120) seenMidStream = store.getMessage(id)!.content;
     }
-    assert.ok(seenMidStream.length >= 50 && seenMidStream.length < 120, `flushed before the end (${seenMidStream.length} chars)`);
+    assert.ok(
+      seenMidStream.length >= 50 && seenMidStream.length < 120,
+      `flushed before the end (${seenMidStream.length} chars)`,
+    );
     assert.ok(writes >= 2 && writes <= 12, `${writes} writes for 200 tokens, not one per token`);
     const m = store.getMessage(id)!;
     assert.equal(m.content.length, 200);
@@ -110,7 +125,11 @@ describe("HistoryRecorder.recordReply", () => {
     const u = store.appendMessage(c.id, { role: "user", content: "hi" });
     let id = 0;
     const wrapped = recorder.recordReply(
-      scripted([{ type: "text", text: "one " }, { type: "text", text: "two" }, { type: "finish", reason: "stop", usage }]),
+      scripted([
+        { type: "text", text: "one " },
+        { type: "text", text: "two" },
+        { type: "finish", reason: "stop", usage },
+      ]),
       { conversationId: c.id, parentId: u.id, model: "m" },
       (r) => (id = r.messageId),
     );
@@ -126,16 +145,24 @@ describe("HistoryRecorder.recordReply", () => {
     let id = 0;
     const controller = new AbortController();
     controller.abort(new Error("client disconnected"));
-    const aborted = recorder.recordReply(scripted([{ type: "text", text: "so far" }], new Error("client disconnected")), {
-      conversationId: c.id,
-      parentId: u.id,
-      model: "m",
-      signal: controller.signal,
-    }, (r) => (id = r.messageId));
+    const aborted = recorder.recordReply(
+      scripted([{ type: "text", text: "so far" }], new Error("client disconnected")),
+      {
+        conversationId: c.id,
+        parentId: u.id,
+        model: "m",
+        signal: controller.signal,
+      },
+      (r) => (id = r.messageId),
+    );
     await assert.rejects(drain(aborted), /client disconnected/);
     assert.deepEqual([store.getMessage(id)!.status, store.getMessage(id)!.content], ["partial", "so far"]);
 
-    const failed = recorder.recordReply(scripted([{ type: "text", text: "x" }], new Error("model exploded")), { conversationId: c.id, parentId: u.id, model: "m" }, (r) => (id = r.messageId));
+    const failed = recorder.recordReply(
+      scripted([{ type: "text", text: "x" }], new Error("model exploded")),
+      { conversationId: c.id, parentId: u.id, model: "m" },
+      (r) => (id = r.messageId),
+    );
     await assert.rejects(drain(failed), /model exploded/);
     const m = store.getMessage(id)!;
     assert.deepEqual([m.status, m.error, m.content], ["error", "model exploded", "x"]);
@@ -157,38 +184,76 @@ describe("HistoryRecorder.recordReply", () => {
         (r) => (id = r.messageId),
       ),
     );
-    assert.deepEqual(store.getMessage(id)!.toolCalls, [{ id: "call_1", name: "weather", arguments: '{"city":"Oslo"}' }]);
+    assert.deepEqual(store.getMessage(id)!.toolCalls, [
+      { id: "call_1", name: "weather", arguments: '{"city":"Oslo"}' },
+    ]);
   });
 });
 
 describe("HistoryRecorder.observeApi (/v1 threads)", () => {
   async function turn(recorder: HistoryRecorder, messages: ChatMessage[], reply: string) {
-    await drain(recorder.observeApi(chat(messages), scripted([{ type: "text", text: reply }, { type: "finish", reason: "stop", usage }]), meta));
+    await drain(
+      recorder.observeApi(
+        chat(messages),
+        scripted([
+          { type: "text", text: reply },
+          { type: "finish", reason: "stop", usage },
+        ]),
+        meta,
+      ),
+    );
   }
 
   test("a growing list is one conversation; a changed one branches where it differs", async () => {
     const { store, recorder } = setup();
     const sys: ChatMessage = { role: "system", content: "Be short." };
     await turn(recorder, [sys, { role: "user", content: "Hi" }], "Hello!");
-    await turn(recorder, [sys, { role: "user", content: "Hi" }, { role: "assistant", content: "Hello!" }, { role: "user", content: "Bye" }], "Ciao");
+    await turn(
+      recorder,
+      [
+        sys,
+        { role: "user", content: "Hi" },
+        { role: "assistant", content: "Hello!" },
+        { role: "user", content: "Bye" },
+      ],
+      "Ciao",
+    );
     let list = store.listConversations({ source: "api" }).items;
     assert.equal(list.length, 1);
-    assert.deepEqual([list[0]!.title, list[0]!.systemPrompt, list[0]!.model, list[0]!.provider], ["Hi", "Be short.", "m", "local"]);
+    assert.deepEqual(
+      [list[0]!.title, list[0]!.systemPrompt, list[0]!.model, list[0]!.provider],
+      ["Hi", "Be short.", "m", "local"],
+    );
     assert.deepEqual(list[0]!.params, { temperature: 0.5, topP: 1, topK: 0, minP: 0 });
     let thread = store.getConversation(list[0]!.id)!.messages;
-    assert.deepEqual(thread.map((m) => [m.role, m.content]), [
-      ["system", "Be short."],
-      ["user", "Hi"],
-      ["assistant", "Hello!"],
-      ["user", "Bye"],
-      ["assistant", "Ciao"],
-    ]);
+    assert.deepEqual(
+      thread.map((m) => [m.role, m.content]),
+      [
+        ["system", "Be short."],
+        ["user", "Hi"],
+        ["assistant", "Hello!"],
+        ["user", "Bye"],
+        ["assistant", "Ciao"],
+      ],
+    );
     // The client edited its second question: a branch after "Hello!", same conversation.
-    await turn(recorder, [sys, { role: "user", content: "Hi" }, { role: "assistant", content: "Hello!" }, { role: "user", content: "Why?" }], "Because");
+    await turn(
+      recorder,
+      [
+        sys,
+        { role: "user", content: "Hi" },
+        { role: "assistant", content: "Hello!" },
+        { role: "user", content: "Why?" },
+      ],
+      "Because",
+    );
     list = store.listConversations({ source: "api" }).items;
     assert.equal(list.length, 1);
     thread = store.getConversation(list[0]!.id)!.messages;
-    assert.deepEqual(thread.slice(3).map((m) => m.content), ["Why?", "Because"]);
+    assert.deepEqual(
+      thread.slice(3).map((m) => m.content),
+      ["Why?", "Because"],
+    );
     assert.equal(thread[3]!.siblingIds.length, 2);
     // A different first message is another conversation.
     await turn(recorder, [{ role: "user", content: "Unrelated" }], "ok");
@@ -202,7 +267,14 @@ describe("HistoryRecorder.observeApi (/v1 threads)", () => {
       recorder.observeApi(
         chat([user]),
         scripted([
-          { type: "tool_call", index: 0, id: "call_9", name: "weather", argumentsDelta: '{"city":"Oslo"}', first: true },
+          {
+            type: "tool_call",
+            index: 0,
+            id: "call_9",
+            name: "weather",
+            argumentsDelta: '{"city":"Oslo"}',
+            first: true,
+          },
           { type: "finish", reason: "tool_calls", usage },
         ]),
         meta,
@@ -210,20 +282,33 @@ describe("HistoryRecorder.observeApi (/v1 threads)", () => {
     );
     const next: ChatMessage[] = [
       user,
-      { role: "assistant", content: null, toolCalls: [{ id: "call_9", name: "weather", arguments: '{"city":"Oslo"}' }] },
+      {
+        role: "assistant",
+        content: null,
+        toolCalls: [{ id: "call_9", name: "weather", arguments: '{"city":"Oslo"}' }],
+      },
       { role: "tool", toolCallId: "call_9", content: "rain" },
     ];
     await turn(recorder, next, "It rains.");
     const list = store.listConversations({ source: "api" }).items;
     assert.equal(list.length, 1);
     const thread = store.getConversation(list[0]!.id)!.messages;
-    assert.deepEqual(thread.map((m) => m.role), ["user", "assistant", "tool", "assistant"]);
+    assert.deepEqual(
+      thread.map((m) => m.role),
+      ["user", "assistant", "tool", "assistant"],
+    );
     assert.equal(thread[2]!.toolCallId, "call_9");
   });
 
   test("path hashes chain: same prefix, same hash; any change, another", () => {
-    const a = pathHashes([{ role: "user", content: "x" }, { role: "assistant", content: "y" }]);
-    const b = pathHashes([{ role: "user", content: "x" }, { role: "assistant", content: "z" }]);
+    const a = pathHashes([
+      { role: "user", content: "x" },
+      { role: "assistant", content: "y" },
+    ]);
+    const b = pathHashes([
+      { role: "user", content: "x" },
+      { role: "assistant", content: "z" },
+    ]);
     assert.equal(a[0], b[0]);
     assert.notEqual(a[1], b[1]);
     assert.notEqual(pathHashes([{ role: "user", content: "x" }])[0], pathHashes([{ role: "system", content: "x" }])[0]);

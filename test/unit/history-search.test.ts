@@ -4,7 +4,13 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { HearthError } from "../../server/errors.js";
-import { HIGHLIGHT_END, HIGHLIGHT_START, likeSnippet, parseSearchQuery, planSearch } from "../../server/history/search.js";
+import {
+  HIGHLIGHT_END,
+  HIGHLIGHT_START,
+  likeSnippet,
+  parseSearchQuery,
+  planSearch,
+} from "../../server/history/search.js";
 import { HistoryStore } from "../../server/history/store.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-history-search-"));
@@ -23,12 +29,18 @@ before(() => {
     "My kubernetes pod keeps restarting after the deploy",
     "Check the liveness probe and the memory limits of the kubernetes deployment.",
   ]);
-  add("travel", "Trip to Zürich", "ui", "qwen", ["Where can I find a good café in Zürich?", "Try the café near Électron square."]);
+  add("travel", "Trip to Zürich", "ui", "qwen", [
+    "Where can I find a good café in Zürich?",
+    "Try the café near Électron square.",
+  ]);
   add("code", "C++ question", "api", "llama", [
     'What does "e-mail" validation in c++ look like? it\'s for sqlite3.c',
     "Use a regex; AND remember NEAR(x) is not a thing -- (really) *** 🎉",
   ]);
-  add("cjk", "東京旅行", "api", "qwen", ["東京タワーの近くで美味しいラーメン屋を探しています", "新宿駅の近くにあります。"]);
+  add("cjk", "東京旅行", "api", "qwen", [
+    "東京タワーの近くで美味しいラーメン屋を探しています",
+    "新宿駅の近くにあります。",
+  ]);
   add("phrase", "Models", "ui", "llama", ["the context window is large", "a large window of context"]);
 });
 after(() => {
@@ -38,7 +50,13 @@ after(() => {
 
 const search = (q: string, extra: Record<string, unknown> = {}) => store.search.search({ q, ...extra });
 const messageConvs = (q: string, extra: Record<string, unknown> = {}) =>
-  [...new Set(search(q, extra).hits.filter((h) => h.kind === "message").map((h) => h.conversationId))].sort();
+  [
+    ...new Set(
+      search(q, extra)
+        .hits.filter((h) => h.kind === "message")
+        .map((h) => h.conversationId),
+    ),
+  ].sort();
 
 describe("parseSearchQuery", () => {
   test("words become quoted phrases; the last is a prefix while typing", () => {
@@ -76,11 +94,67 @@ describe("parseSearchQuery", () => {
 describe("HistorySearch", () => {
   test("hostile inputs never raise", () => {
     const hostile = [
-      "c++ error", 'what"s up', "AND", "node OR", "NEAR(", "-electron", "e-mail", "col:umn", "(unbalanced", "sqlite3.c",
-      "it's", "***", "NOT x", "", "   ", '"', '""', '"unclosed phrase', "a AND b OR c NOT d", "NEAR(a b, 3)", "title:foo",
-      "^start", "x*", "*x", "-", "--", "()", ")(", "{}", "[", "\\", "'", "''", "%", "_", "\u0000\u0001", "🎉", "🎉🎉🎉",
-      "👨‍👩‍👧", "東", "東京", "東京タワー", "ラーメン屋", "한국어", "ภาษาไทย", "ق", "x".repeat(5000), "word ".repeat(100),
-      '"a" "b" "c', "café", "ZÜRICH", "\uE000mark\uE001", "\ud800", "a:b:c", "+", "a+b", "a/b", "a.b.c", "$1", "?", "!",
+      "c++ error",
+      'what"s up',
+      "AND",
+      "node OR",
+      "NEAR(",
+      "-electron",
+      "e-mail",
+      "col:umn",
+      "(unbalanced",
+      "sqlite3.c",
+      "it's",
+      "***",
+      "NOT x",
+      "",
+      "   ",
+      '"',
+      '""',
+      '"unclosed phrase',
+      "a AND b OR c NOT d",
+      "NEAR(a b, 3)",
+      "title:foo",
+      "^start",
+      "x*",
+      "*x",
+      "-",
+      "--",
+      "()",
+      ")(",
+      "{}",
+      "[",
+      "\\",
+      "'",
+      "''",
+      "%",
+      "_",
+      "\u0000\u0001",
+      "🎉",
+      "🎉🎉🎉",
+      "👨‍👩‍👧",
+      "東",
+      "東京",
+      "東京タワー",
+      "ラーメン屋",
+      "한국어",
+      "ภาษาไทย",
+      "ق",
+      "x".repeat(5000),
+      "word ".repeat(100),
+      '"a" "b" "c',
+      "café",
+      "ZÜRICH",
+      "\uE000mark\uE001",
+      "\ud800",
+      "a:b:c",
+      "+",
+      "a+b",
+      "a/b",
+      "a.b.c",
+      "$1",
+      "?",
+      "!",
     ];
     for (const q of hostile) {
       assert.doesNotThrow(() => search(q), `query ${JSON.stringify(q.slice(0, 30))}`);
@@ -121,7 +195,10 @@ describe("HistorySearch", () => {
     assert.deepEqual(messageConvs("東京 kubernetes"), []);
     const hit = search("ラーメン").hits.find((h) => h.kind === "message")!;
     assert.ok(hit.snippet.includes(HIGHLIGHT_START) && hit.snippet.includes(HIGHLIGHT_END), hit.snippet);
-    assert.deepEqual(search("旅行").hits.map((h) => [h.kind, h.conversationId]), [["title", ids.cjk]]);
+    assert.deepEqual(
+      search("旅行").hits.map((h) => [h.kind, h.conversationId]),
+      [["title", ids.cjk]],
+    );
   });
 
   test("words found nowhere are retried inside words", () => {
@@ -129,7 +206,11 @@ describe("HistorySearch", () => {
     assert.equal(page.mode, "substring");
     assert.deepEqual([...new Set(page.hits.map((h) => h.conversationId))], [ids.k8s]);
     assert.equal(search("kubernetes").mode, "words");
-    assert.deepEqual([search('"ernetes"').mode, search('"ernetes"').hits.length], ["words", 0], "a quoted word is taken as typed");
+    assert.deepEqual(
+      [search('"ernetes"').mode, search('"ernetes"').hits.length],
+      ["words", 0],
+      "a quoted word is taken as typed",
+    );
     assert.deepEqual(search("ernetes pod").hits.length, 0, "several words are not retried inside words");
   });
 
@@ -160,8 +241,15 @@ describe("HistorySearch", () => {
     assert.deepEqual(messageConvs("the", { pinned: true }), [ids.phrase]);
     store.updateConversation(ids.phrase!, { pinned: false });
     const first = store.getConversation(ids.k8s!)!.messages[0]!;
-    assert.equal(search("kubernetes", { from: first.createdAt, to: first.createdAt + 1 }).hits.filter((h) => h.kind === "message").length, 1);
-    assert.equal(search("kubernetes", { from: first.createdAt + 1 }).hits.filter((h) => h.kind === "message").length, 1);
+    assert.equal(
+      search("kubernetes", { from: first.createdAt, to: first.createdAt + 1 }).hits.filter((h) => h.kind === "message")
+        .length,
+      1,
+    );
+    assert.equal(
+      search("kubernetes", { from: first.createdAt + 1 }).hits.filter((h) => h.kind === "message").length,
+      1,
+    );
     assert.deepEqual(messageConvs("is", { conversationId: ids.code }), [ids.code]);
   });
 
@@ -179,11 +267,17 @@ describe("HistorySearch", () => {
     } while (cursor);
     assert.equal(pages, 4);
     assert.equal(new Set(seen).size, 25);
-    assert.throws(() => search("zebra", { cursor: "nope" }), (e: unknown) => e instanceof HearthError && e.status === 400);
+    assert.throws(
+      () => search("zebra", { cursor: "nope" }),
+      (e: unknown) => e instanceof HearthError && e.status === 400,
+    );
   });
 
   test("likeSnippet marks every match in a window", () => {
-    assert.equal(likeSnippet("abc 東京 def 東京", ["東京"]), `abc ${HIGHLIGHT_START}東京${HIGHLIGHT_END} def ${HIGHLIGHT_START}東京${HIGHLIGHT_END}`);
+    assert.equal(
+      likeSnippet("abc 東京 def 東京", ["東京"]),
+      `abc ${HIGHLIGHT_START}東京${HIGHLIGHT_END} def ${HIGHLIGHT_START}東京${HIGHLIGHT_END}`,
+    );
     assert.ok(likeSnippet("x".repeat(500) + "needle" + "y".repeat(500), ["needle"]).startsWith("…"));
   });
 });

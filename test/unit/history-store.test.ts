@@ -36,20 +36,51 @@ describe("HistoryStore conversations", () => {
   });
 
   test("create, get, rename, pin and change settings", () => {
-    const c = s.createConversation({ source: "ui", model: "m1", provider: "local", systemPrompt: "Be brief.", params: { temperature: 0.5 } });
+    const c = s.createConversation({
+      source: "ui",
+      model: "m1",
+      provider: "local",
+      systemPrompt: "Be brief.",
+      params: { temperature: 0.5 },
+    });
     assert.match(c.id, /^conv_[\w-]{16}$/);
     assert.deepEqual(
-      { title: c.title, source: c.source, pinned: c.pinned, params: c.params, systemPrompt: c.systemPrompt, messageCount: c.messageCount },
-      { title: "", source: "ui", pinned: false, params: { temperature: 0.5 }, systemPrompt: "Be brief.", messageCount: 0 },
+      {
+        title: c.title,
+        source: c.source,
+        pinned: c.pinned,
+        params: c.params,
+        systemPrompt: c.systemPrompt,
+        messageCount: c.messageCount,
+      },
+      {
+        title: "",
+        source: "ui",
+        pinned: false,
+        params: { temperature: 0.5 },
+        systemPrompt: "Be brief.",
+        messageCount: 0,
+      },
     );
     s.appendMessage(c.id, { role: "user", content: "  How do tides work?\nAnd why twice a day?" });
     assert.equal(s.getConversation(c.id)?.title, "How do tides work?", "the first user message names the conversation");
     s.updateConversation(c.id, { title: "Tides" });
     s.appendMessage(c.id, { role: "user", content: "another" });
     assert.equal(s.getConversation(c.id)?.title, "Tides", "an explicit title stays");
-    const updated = s.updateConversation(c.id, { pinned: true, params: { topP: 0.9 }, model: "m2", systemPrompt: null });
-    assert.deepEqual([updated.pinned, updated.params, updated.model, updated.systemPrompt], [true, { topP: 0.9 }, "m2", null]);
-    assert.throws(() => s.updateConversation("conv_missing", { title: "x" }), (e: unknown) => e instanceof HearthError && e.status === 404);
+    const updated = s.updateConversation(c.id, {
+      pinned: true,
+      params: { topP: 0.9 },
+      model: "m2",
+      systemPrompt: null,
+    });
+    assert.deepEqual(
+      [updated.pinned, updated.params, updated.model, updated.systemPrompt],
+      [true, { topP: 0.9 }, "m2", null],
+    );
+    assert.throws(
+      () => s.updateConversation("conv_missing", { title: "x" }),
+      (e: unknown) => e instanceof HearthError && e.status === 404,
+    );
     assert.equal(s.getConversation("conv_missing"), undefined);
   });
 
@@ -77,14 +108,23 @@ describe("HistoryStore conversations", () => {
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
     assert.deepEqual(seen, ["c1", "c6", "c5", "c4", "c3", "c2", "c0"]);
-    assert.deepEqual(s.listConversations({ source: "api" }).items.map((c) => c.title), ["c1", "c5", "c3"]);
-    assert.deepEqual(s.listConversations({ model: "a", pinned: false }).items.map((c) => c.title), ["c2", "c0"]);
+    assert.deepEqual(
+      s.listConversations({ source: "api" }).items.map((c) => c.title),
+      ["c1", "c5", "c3"],
+    );
+    assert.deepEqual(
+      s.listConversations({ model: "a", pinned: false }).items.map((c) => c.title),
+      ["c2", "c0"],
+    );
     const c3 = s.getConversationInfo(ids[3]!)!;
     assert.deepEqual(
       s.listConversations({ from: c3.updatedAt, to: c3.updatedAt + 2000 }).items.map((c) => c.title),
       ["c4", "c3"],
     );
-    assert.throws(() => s.listConversations({ cursor: "garbage" }), (e: unknown) => e instanceof HearthError && e.param === "cursor");
+    assert.throws(
+      () => s.listConversations({ cursor: "garbage" }),
+      (e: unknown) => e instanceof HearthError && e.param === "cursor",
+    );
   });
 
   test("appending a message moves the conversation to the top", () => {
@@ -93,7 +133,10 @@ describe("HistoryStore conversations", () => {
     s.createConversation({ source: "ui", title: "b" });
     clock += 10;
     s.appendMessage(a.id, { role: "user", content: "hi" });
-    assert.deepEqual(s.listConversations().items.map((c) => c.title), ["a", "b"]);
+    assert.deepEqual(
+      s.listConversations().items.map((c) => c.title),
+      ["a", "b"],
+    );
   });
 });
 
@@ -102,32 +145,58 @@ describe("HistoryStore branches", () => {
     const s = openStore();
     const c = s.createConversation({ source: "ui" });
     const u1 = s.appendMessage(c.id, { role: "user", content: "Tell me a story" });
-    const a1 = s.appendMessage(c.id, { role: "assistant", content: "Once upon a time", model: "m", completionTokens: 4 });
+    const a1 = s.appendMessage(c.id, {
+      role: "assistant",
+      content: "Once upon a time",
+      model: "m",
+      completionTokens: 4,
+    });
     const u2 = s.appendMessage(c.id, { role: "user", content: "Longer" });
     const a2 = s.appendMessage(c.id, { role: "assistant", content: "Once upon a long time" });
     // Regenerate a1: a sibling under u1.
     const a1b = s.appendMessage(c.id, { role: "assistant", content: "A dragon lived", parentId: u1.id });
     let thread = s.getConversation(c.id)!.messages;
-    assert.deepEqual(thread.map((m) => m.id), [u1.id, a1b.id]);
+    assert.deepEqual(
+      thread.map((m) => m.id),
+      [u1.id, a1b.id],
+    );
     assert.deepEqual(thread[1]!.siblingIds, [a1.id, a1b.id]);
     assert.deepEqual(thread[0]!.siblingIds, [u1.id]);
     // Switch back: the old branch comes back with its own continuation.
     s.setActiveBranch(a1.id);
     thread = s.getConversation(c.id)!.messages;
-    assert.deepEqual(thread.map((m) => m.id), [u1.id, a1.id, u2.id, a2.id]);
+    assert.deepEqual(
+      thread.map((m) => m.id),
+      [u1.id, a1.id, u2.id, a2.id],
+    );
     assert.equal(s.leafId(c.id), a2.id);
     // Edit the first user message: a new root.
     const u1b = s.appendMessage(c.id, { role: "user", content: "Tell me a joke", parentId: null });
     thread = s.getConversation(c.id)!.messages;
-    assert.deepEqual(thread.map((m) => m.id), [u1b.id]);
+    assert.deepEqual(
+      thread.map((m) => m.id),
+      [u1b.id],
+    );
     assert.deepEqual(thread[0]!.siblingIds, [u1.id, u1b.id]);
     // `at` shows the branch through a message without changing the shown one.
-    assert.deepEqual(s.getConversation(c.id, { at: u2.id })!.messages.map((m) => m.id), [u1.id, a1.id, u2.id, a2.id]);
-    assert.deepEqual(s.getConversation(c.id)!.messages.map((m) => m.id), [u1b.id]);
+    assert.deepEqual(
+      s.getConversation(c.id, { at: u2.id })!.messages.map((m) => m.id),
+      [u1.id, a1.id, u2.id, a2.id],
+    );
+    assert.deepEqual(
+      s.getConversation(c.id)!.messages.map((m) => m.id),
+      [u1b.id],
+    );
     // Activating a deep message activates its ancestors.
     s.setActiveBranch(a2.id);
-    assert.deepEqual(s.getConversation(c.id)!.messages.map((m) => m.id), [u1.id, a1.id, u2.id, a2.id]);
-    assert.deepEqual(s.pathTo(u2.id).map((m) => m.id), [u1.id, a1.id, u2.id]);
+    assert.deepEqual(
+      s.getConversation(c.id)!.messages.map((m) => m.id),
+      [u1.id, a1.id, u2.id, a2.id],
+    );
+    assert.deepEqual(
+      s.pathTo(u2.id).map((m) => m.id),
+      [u1.id, a1.id, u2.id],
+    );
     assert.equal(s.getConversationInfo(c.id)!.messageCount, 6);
   });
 
@@ -136,8 +205,14 @@ describe("HistoryStore branches", () => {
     const a = s.createConversation({ source: "ui" });
     const b = s.createConversation({ source: "ui" });
     const m = s.appendMessage(a.id, { role: "user", content: "x" });
-    assert.throws(() => s.appendMessage(b.id, { role: "user", content: "y", parentId: m.id }), (e: unknown) => e instanceof HearthError && e.status === 400);
-    assert.throws(() => s.appendMessage("conv_nope", { role: "user", content: "y" }), (e: unknown) => e instanceof HearthError && e.status === 404);
+    assert.throws(
+      () => s.appendMessage(b.id, { role: "user", content: "y", parentId: m.id }),
+      (e: unknown) => e instanceof HearthError && e.status === 400,
+    );
+    assert.throws(
+      () => s.appendMessage("conv_nope", { role: "user", content: "y" }),
+      (e: unknown) => e instanceof HearthError && e.status === 404,
+    );
   });
 
   test("updateMessage streams content into the index and completes it", () => {
@@ -163,7 +238,10 @@ describe("HistoryStore branches", () => {
     assert.equal(ftsCount(s, "messages_fts", '"keeper"'), 1);
     assert.equal(ftsCount(s, "messages_trigram", '"ouse kee"'), 1);
     integrityCheck(s);
-    assert.throws(() => s.updateMessage(99999, { content: "x" }), (e: unknown) => e instanceof HearthError && e.status === 404);
+    assert.throws(
+      () => s.updateMessage(99999, { content: "x" }),
+      (e: unknown) => e instanceof HearthError && e.status === 404,
+    );
   });
 });
 
@@ -173,7 +251,8 @@ describe("HistoryStore deletes", () => {
     const keep = s.createConversation({ source: "ui", title: "kept walrus" });
     s.appendMessage(keep.id, { role: "user", content: "walrus facts" });
     const gone = s.createConversation({ source: "ui", title: "doomed walrus" });
-    for (let i = 0; i < 20; i++) s.appendMessage(gone.id, { role: i % 2 ? "assistant" : "user", content: `walrus number ${i} 東京タワー` });
+    for (let i = 0; i < 20; i++)
+      s.appendMessage(gone.id, { role: i % 2 ? "assistant" : "user", content: `walrus number ${i} 東京タワー` });
     assert.equal(ftsCount(s, "messages_fts", "walrus"), 21);
     assert.equal(s.deleteConversation(gone.id), true);
     assert.equal(s.deleteConversation(gone.id), false);
@@ -181,7 +260,10 @@ describe("HistoryStore deletes", () => {
     assert.equal(ftsCount(s, "messages_trigram", '"東京タ"'), 0);
     assert.equal(ftsCount(s, "conversations_fts", "doomed"), 0);
     assert.equal(s.db.prepare("SELECT count(*) FROM messages").pluck().get(), 1);
-    assert.deepEqual(s.search.search({ q: "walrus" }).hits.map((h) => h.conversationId), [keep.id, keep.id]);
+    assert.deepEqual(
+      s.search.search({ q: "walrus" }).hits.map((h) => h.conversationId),
+      [keep.id, keep.id],
+    );
     integrityCheck(s);
   });
 
@@ -215,7 +297,10 @@ describe("HistoryStore deletes", () => {
     assert.equal(s.pruneApiConversations(0), 0, "0 keeps forever");
     assert.equal(s.pruneApiConversations(30), 1);
     assert.deepEqual(
-      s.listConversations().items.map((c) => c.id).sort(),
+      s
+        .listConversations()
+        .items.map((c) => c.id)
+        .sort(),
       [oldPinned.id, oldUi.id, freshApi.id].sort(),
     );
     assert.equal(s.getConversationInfo(oldApi.id), undefined);
@@ -224,17 +309,38 @@ describe("HistoryStore deletes", () => {
 
 describe("HistoryStore export and import", () => {
   function populate(s: HistoryStore): string[] {
-    const a = s.createConversation({ source: "ui", title: "Branchy", model: "m", provider: "local", systemPrompt: "sys", params: { temperature: 0.2, stop: ["END"] }, pinned: true });
+    const a = s.createConversation({
+      source: "ui",
+      title: "Branchy",
+      model: "m",
+      provider: "local",
+      systemPrompt: "sys",
+      params: { temperature: 0.2, stop: ["END"] },
+      pinned: true,
+    });
     const u = s.appendMessage(a.id, { role: "user", content: "Hello, café ☕ and `code`" });
     s.appendMessage(a.id, { role: "assistant", content: "first", status: "partial", model: "m" });
-    const second = s.appendMessage(a.id, { role: "assistant", content: "second", parentId: u.id, completionTokens: 2, finishReason: "stop", tokensPerSecond: 10.5, ttftMs: 7 });
+    const second = s.appendMessage(a.id, {
+      role: "assistant",
+      content: "second",
+      parentId: u.id,
+      completionTokens: 2,
+      finishReason: "stop",
+      tokensPerSecond: 10.5,
+      ttftMs: 7,
+    });
     s.appendMessage(a.id, { role: "user", content: "more" });
     s.appendMessage(a.id, { role: "assistant", content: "", status: "error", error: "model crashed" });
     s.setActiveBranch(second.id);
     const b = s.createConversation({ source: "api", title: "tools" });
     s.appendMessage(b.id, { role: "system", content: "You call tools." });
     s.appendMessage(b.id, { role: "user", content: "weather?" });
-    s.appendMessage(b.id, { role: "assistant", content: "", toolCalls: [{ id: "call_1", name: "weather", arguments: '{"city":"Zürich"}' }], finishReason: "tool_calls" });
+    s.appendMessage(b.id, {
+      role: "assistant",
+      content: "",
+      toolCalls: [{ id: "call_1", name: "weather", arguments: '{"city":"Zürich"}' }],
+      finishReason: "tool_calls",
+    });
     s.appendMessage(b.id, { role: "tool", content: "sunny", toolCallId: "call_1" });
     return [a.id, b.id];
   }
@@ -243,7 +349,14 @@ describe("HistoryStore export and import", () => {
   function normalize(file: ExportFile) {
     return file.conversations.map((c) => {
       const index = new Map(c.messages.map((m, i) => [m.id, i]));
-      return { ...c, messages: c.messages.map((m) => ({ ...m, id: index.get(m.id), parentId: m.parentId === null ? null : index.get(m.parentId) })) };
+      return {
+        ...c,
+        messages: c.messages.map((m) => ({
+          ...m,
+          id: index.get(m.id),
+          parentId: m.parentId === null ? null : index.get(m.parentId),
+        })),
+      };
     });
   }
 
@@ -279,13 +392,36 @@ describe("HistoryStore export and import", () => {
 
   test("a bad file is refused as a whole with a 400", () => {
     const s = openStore();
-    const bad = { format: "hearth-history", version: 1, exportedAt: 1, conversations: [
-      { id: "conv_ok", source: "ui", createdAt: 1, updatedAt: 1, messages: [{ id: 1, role: "user", createdAt: 1, updatedAt: 1 }] },
-      { id: "conv_bad", source: "ui", createdAt: 1, updatedAt: 1, messages: [{ id: 2, parentId: 5, role: "user", content: "x", createdAt: 1, updatedAt: 1 }] },
-    ] };
-    assert.throws(() => s.importJson(bad), (e: unknown) => e instanceof HearthError && e.status === 400 && /before its parent/.test(e.message));
+    const bad = {
+      format: "hearth-history",
+      version: 1,
+      exportedAt: 1,
+      conversations: [
+        {
+          id: "conv_ok",
+          source: "ui",
+          createdAt: 1,
+          updatedAt: 1,
+          messages: [{ id: 1, role: "user", createdAt: 1, updatedAt: 1 }],
+        },
+        {
+          id: "conv_bad",
+          source: "ui",
+          createdAt: 1,
+          updatedAt: 1,
+          messages: [{ id: 2, parentId: 5, role: "user", content: "x", createdAt: 1, updatedAt: 1 }],
+        },
+      ],
+    };
+    assert.throws(
+      () => s.importJson(bad),
+      (e: unknown) => e instanceof HearthError && e.status === 400 && /before its parent/.test(e.message),
+    );
     assert.equal(s.listConversations().items.length, 0);
-    assert.throws(() => s.importJson({ hello: 1 }), (e: unknown) => e instanceof HearthError && e.status === 400);
+    assert.throws(
+      () => s.importJson({ hello: 1 }),
+      (e: unknown) => e instanceof HearthError && e.status === 400,
+    );
     // Defaults fill what a minimal hand-written file leaves out.
     assert.deepEqual(s.importJson({ ...bad, conversations: [bad.conversations[0]] }).imported, ["conv_ok"]);
   });
@@ -302,6 +438,9 @@ describe("HistoryStore export and import", () => {
     assert.match(md, /Tool call `weather` \(call_1\)/);
     assert.match(md, /\n---\n/);
     assert.match(s.exportMarkdown([ids[1]!]), /^# tools/);
-    assert.throws(() => s.exportMarkdown(["conv_nope"]), (e: unknown) => e instanceof HearthError && e.status === 404);
+    assert.throws(
+      () => s.exportMarkdown(["conv_nope"]),
+      (e: unknown) => e instanceof HearthError && e.status === 404,
+    );
   });
 });

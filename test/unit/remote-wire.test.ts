@@ -2,7 +2,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { HearthError } from "../../server/errors.js";
-import { BaseUrlSchema, HeadersSchema, ProviderCreateSchema, ProviderIdSchema } from "../../server/providers/provider-config.js";
+import {
+  BaseUrlSchema,
+  HeadersSchema,
+  ProviderCreateSchema,
+  ProviderIdSchema,
+} from "../../server/providers/provider-config.js";
 import { isConnectError, networkError, statusError } from "../../server/providers/remote-errors.js";
 import { UpstreamSseDecoder, chatBody, completionBody, embeddingBody } from "../../server/providers/remote-wire.js";
 import type { ChatRequest, CompletionRequest, GenerationEvent } from "../../server/providers/types.js";
@@ -10,18 +15,29 @@ import type { ChatRequest, CompletionRequest, GenerationEvent } from "../../serv
 const label = "The provider 'lab'";
 const noScrub = (s: string) => s;
 
-const sse = (...events: unknown[]) => events.map((e) => `data: ${typeof e === "string" ? e : JSON.stringify(e)}\n\n`).join("");
-const delta = (d: object, finish: string | null = null) => ({ id: "x", object: "chat.completion.chunk", choices: [{ index: 0, delta: d, finish_reason: finish }] });
+const sse = (...events: unknown[]) =>
+  events.map((e) => `data: ${typeof e === "string" ? e : JSON.stringify(e)}\n\n`).join("");
+const delta = (d: object, finish: string | null = null) => ({
+  id: "x",
+  object: "chat.completion.chunk",
+  choices: [{ index: 0, delta: d, finish_reason: finish }],
+});
 
 const transcript = sse(
   delta({ role: "assistant", content: "" }),
   delta({ content: "Héllo" }),
   delta({ content: " wörld 🌍" }),
-  delta({ tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "get_weather", arguments: "" } }] }),
+  delta({
+    tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "get_weather", arguments: "" } }],
+  }),
   delta({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }),
   delta({ tool_calls: [{ index: 0, function: { arguments: '"Oslo"}' } }] }),
   delta({}, "tool_calls"),
-  { id: "x", choices: [], usage: { prompt_tokens: 7, completion_tokens: 5, total_tokens: 12, prompt_tokens_details: { cached_tokens: 3 } } },
+  {
+    id: "x",
+    choices: [],
+    usage: { prompt_tokens: 7, completion_tokens: 5, total_tokens: 12, prompt_tokens_details: { cached_tokens: 3 } },
+  },
   "[DONE]",
 );
 
@@ -53,7 +69,8 @@ describe("UpstreamSseDecoder", () => {
   });
 
   test("gives the same events whatever byte the network splits at (inside lines, events and UTF-8 characters)", () => {
-    for (let cut = 1; cut < bytes.length; cut++) assert.deepEqual(decodeInPieces(bytes, [cut]), whole, `split at byte ${cut}`);
+    for (let cut = 1; cut < bytes.length; cut++)
+      assert.deepEqual(decodeInPieces(bytes, [cut]), whole, `split at byte ${cut}`);
     const everyByte = Array.from({ length: bytes.length - 1 }, (_, i) => i + 1);
     assert.deepEqual(decodeInPieces(bytes, everyByte), whole, "one byte per chunk");
   });
@@ -61,7 +78,10 @@ describe("UpstreamSseDecoder", () => {
   test("handles CRLF framing, comments and a final event without a blank line", () => {
     const crlf = `: ping\r\n\r\n${sse(delta({ content: "a" }), delta({}, "stop")).replaceAll("\n", "\r\n")}data: [DONE]`;
     const events = decodeInPieces(Buffer.from(crlf), [3, 17]);
-    assert.deepEqual(events.map((e) => e.type), ["text", "finish"]);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ["text", "finish"],
+    );
   });
 
   test("yields each event as soon as its bytes are complete, not at the end", () => {
@@ -74,15 +94,27 @@ describe("UpstreamSseDecoder", () => {
   test("an error event from the upstream becomes a 502 naming the provider, with secrets scrubbed", () => {
     const decoder = new UpstreamSseDecoder(label, (s) => s.replaceAll("sk-secret", "[redacted]"));
     assert.throws(
-      () => decoder.feed(Buffer.from(sse(delta({ content: "a" }), { error: { message: "engine died holding sk-secret", type: "server_error" } }))),
-      (err: HearthError) => err.status === 502 && err.message.startsWith(label) && err.message.includes("engine died") && !err.message.includes("sk-secret"),
+      () =>
+        decoder.feed(
+          Buffer.from(
+            sse(delta({ content: "a" }), { error: { message: "engine died holding sk-secret", type: "server_error" } }),
+          ),
+        ),
+      (err: HearthError) =>
+        err.status === 502 &&
+        err.message.startsWith(label) &&
+        err.message.includes("engine died") &&
+        !err.message.includes("sk-secret"),
     );
   });
 
   test("older vLLM's top-level error object mid-stream is an error too", () => {
     const decoder = new UpstreamSseDecoder(label, noScrub);
     assert.throws(
-      () => decoder.feed(Buffer.from(sse({ object: "error", message: "CUDA out of memory", type: "InternalServerError", code: 500 }))),
+      () =>
+        decoder.feed(
+          Buffer.from(sse({ object: "error", message: "CUDA out of memory", type: "InternalServerError", code: 500 })),
+        ),
       (err: HearthError) => err.status === 502 && /CUDA out of memory/.test(err.message),
     );
   });
@@ -90,12 +122,32 @@ describe("UpstreamSseDecoder", () => {
   test("a stream that stops before any finish is an error, not a silent short answer", () => {
     const decoder = new UpstreamSseDecoder(label, noScrub);
     decoder.feed(Buffer.from(sse(delta({ content: "half" }))));
-    assert.throws(() => decoder.end(), (err: HearthError) => err.status === 502 && err.code === "provider_stream_cut");
+    assert.throws(
+      () => decoder.end(),
+      (err: HearthError) => err.status === 502 && err.code === "provider_stream_cut",
+    );
   });
 
   test("log-probabilities come through in both wire forms, and vLLM's stop_reason names the stop sequence", () => {
-    const chatLp = { content: [{ token: "Hi", logprob: -0.5, bytes: [72, 105], top_logprobs: [{ token: "Hi", logprob: -0.5, bytes: [72, 105] }, { token: "Ho", logprob: -1.5 }] }] };
-    const compLp = { tokens: [" a"], token_logprobs: [-0.25], top_logprobs: [{ " b": -2, " a": -0.25 }], text_offset: [0] };
+    const chatLp = {
+      content: [
+        {
+          token: "Hi",
+          logprob: -0.5,
+          bytes: [72, 105],
+          top_logprobs: [
+            { token: "Hi", logprob: -0.5, bytes: [72, 105] },
+            { token: "Ho", logprob: -1.5 },
+          ],
+        },
+      ],
+    };
+    const compLp = {
+      tokens: [" a"],
+      token_logprobs: [-0.25],
+      top_logprobs: [{ " b": -2, " a": -0.25 }],
+      text_offset: [0],
+    };
     const events = decodeInPieces(
       Buffer.from(
         sse(
@@ -110,18 +162,52 @@ describe("UpstreamSseDecoder", () => {
     assert.deepEqual(events[0], {
       type: "text",
       text: "Hi",
-      logprobs: [{ token: "Hi", logprob: -0.5, bytes: [72, 105], top: [{ token: "Hi", logprob: -0.5, bytes: [72, 105] }, { token: "Ho", logprob: -1.5, bytes: [72, 111] }] }],
+      logprobs: [
+        {
+          token: "Hi",
+          logprob: -0.5,
+          bytes: [72, 105],
+          top: [
+            { token: "Hi", logprob: -0.5, bytes: [72, 105] },
+            { token: "Ho", logprob: -1.5, bytes: [72, 111] },
+          ],
+        },
+      ],
     });
     assert.deepEqual(events[1], {
       type: "text",
       text: " a",
-      logprobs: [{ token: " a", logprob: -0.25, bytes: [32, 97], top: [{ token: " a", logprob: -0.25, bytes: [32, 97] }, { token: " b", logprob: -2, bytes: [32, 98] }] }],
+      logprobs: [
+        {
+          token: " a",
+          logprob: -0.25,
+          bytes: [32, 97],
+          top: [
+            { token: " a", logprob: -0.25, bytes: [32, 97] },
+            { token: " b", logprob: -2, bytes: [32, 98] },
+          ],
+        },
+      ],
     });
-    assert.deepEqual(events[2], { type: "finish", reason: "stop", usage: { promptTokens: 0, completionTokens: 0, cachedTokens: 0 }, stopSequence: "\n\n" });
+    assert.deepEqual(events[2], {
+      type: "finish",
+      reason: "stop",
+      usage: { promptTokens: 0, completionTokens: 0, cachedTokens: 0 },
+      stopSequence: "\n\n",
+    });
   });
 
   test("legacy completion chunks carry text in choices[].text", () => {
-    const events = decodeInPieces(Buffer.from(sse({ choices: [{ index: 0, text: "Once", finish_reason: null }] }, { choices: [{ index: 0, text: "", finish_reason: "length" }] }, "[DONE]")), []);
+    const events = decodeInPieces(
+      Buffer.from(
+        sse(
+          { choices: [{ index: 0, text: "Once", finish_reason: null }] },
+          { choices: [{ index: 0, text: "", finish_reason: "length" }] },
+          "[DONE]",
+        ),
+      ),
+      [],
+    );
     assert.deepEqual(events, [
       { type: "text", text: "Once" },
       { type: "finish", reason: "length", usage: { promptTokens: 0, completionTokens: 0, cachedTokens: 0 } },
@@ -159,7 +245,11 @@ describe("upstream request bodies", () => {
     assert.deepEqual(body.messages, [
       { role: "system", content: "Be brief." },
       { role: "user", content: "Weather?" },
-      { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "w", arguments: "{}" } }] },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [{ id: "c1", type: "function", function: { name: "w", arguments: "{}" } }],
+      },
       { role: "tool", tool_call_id: "c1", content: "sunny" },
     ]);
   });
@@ -189,25 +279,38 @@ describe("upstream request bodies", () => {
 
   test("OpenAI: vLLM's guided_json is refused with a 400 naming it; vLLM gets it", () => {
     const schema = { type: "object" };
-    assert.throws(() => chatBody(chat({ wire: { guided_json: schema } }), "gpt-4o", "openai"), (err: HearthError) => err.status === 400 && err.param === "guided_json");
+    assert.throws(
+      () => chatBody(chat({ wire: { guided_json: schema } }), "gpt-4o", "openai"),
+      (err: HearthError) => err.status === 400 && err.param === "guided_json",
+    );
     assert.deepEqual(chatBody(chat({ wire: { guided_json: schema } }), "llama", "vllm").guided_json, schema);
   });
 
   test("OpenAI takes at most 4 stop sequences: more is refused, not truncated", () => {
     const stop = ["a", "b", "c", "d", "e"];
-    assert.throws(() => chatBody(chat({ stop }), "gpt-4o", "openai"), (err: HearthError) => err.status === 400 && err.param === "stop");
+    assert.throws(
+      () => chatBody(chat({ stop }), "gpt-4o", "openai"),
+      (err: HearthError) => err.status === 400 && err.param === "stop",
+    );
     assert.deepEqual(chatBody(chat({ stop }), "llama", "vllm").stop, stop);
   });
 
   test("tools, tool_choice and response_format are translated back to the wire", () => {
     const body = chatBody(
-      chat({ tools: [{ name: "w", parameters: { type: "object" } }], toolChoice: { name: "w" }, responseFormat: { type: "json_schema", name: "r", schema: { type: "object" }, strict: true } }),
+      chat({
+        tools: [{ name: "w", parameters: { type: "object" } }],
+        toolChoice: { name: "w" },
+        responseFormat: { type: "json_schema", name: "r", schema: { type: "object" }, strict: true },
+      }),
       "llama",
       "vllm",
     );
     assert.deepEqual(body.tools, [{ type: "function", function: { name: "w", parameters: { type: "object" } } }]);
     assert.deepEqual(body.tool_choice, { type: "function", function: { name: "w" } });
-    assert.deepEqual(body.response_format, { type: "json_schema", json_schema: { name: "r", schema: { type: "object" }, strict: true } });
+    assert.deepEqual(body.response_format, {
+      type: "json_schema",
+      json_schema: { name: "r", schema: { type: "object" }, strict: true },
+    });
   });
 
   test("logprobs are asked for when the client wants them: chat as logprobs/top_logprobs, completions as a count", () => {
@@ -218,15 +321,44 @@ describe("upstream request bodies", () => {
     assert.equal(none.logprobs, true);
     assert.equal("top_logprobs" in none, false);
     assert.equal("logprobs" in chatBody(chat(), "llama", "vllm"), false);
-    const req: CompletionRequest = { kind: "completion", model: "lab/m", prompt: "x", echo: false, sampling: chat().sampling, stop: [], topLogprobs: 2 };
+    const req: CompletionRequest = {
+      kind: "completion",
+      model: "lab/m",
+      prompt: "x",
+      echo: false,
+      sampling: chat().sampling,
+      stop: [],
+      topLogprobs: 2,
+    };
     assert.equal(completionBody(req, "m", "vllm").logprobs, 2);
   });
 
   test("completions and embeddings", () => {
-    const req: CompletionRequest = { kind: "completion", model: "lab/m", prompt: "Once", echo: false, maxTokens: 16, sampling: chat().sampling, stop: ["\n"], wire: { seed: 3 } };
+    const req: CompletionRequest = {
+      kind: "completion",
+      model: "lab/m",
+      prompt: "Once",
+      echo: false,
+      maxTokens: 16,
+      sampling: chat().sampling,
+      stop: ["\n"],
+      wire: { seed: 3 },
+    };
     const body = completionBody({ ...req, sampling: { ...req.sampling, seed: 3 } }, "m", "vllm");
-    assert.deepEqual(body, { model: "m", prompt: "Once", max_tokens: 16, seed: 3, stop: ["\n"], stream: true, stream_options: { include_usage: true } });
-    assert.deepEqual(embeddingBody({ model: "lab/e", input: ["a"], wire: { encoding_format: "base64" } }, "e"), { model: "e", input: ["a"], encoding_format: "float" });
+    assert.deepEqual(body, {
+      model: "m",
+      prompt: "Once",
+      max_tokens: 16,
+      seed: 3,
+      stop: ["\n"],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    assert.deepEqual(embeddingBody({ model: "lab/e", input: ["a"], wire: { encoding_format: "base64" } }, "e"), {
+      model: "e",
+      input: ["a"],
+      encoding_format: "float",
+    });
   });
 });
 
@@ -235,7 +367,13 @@ describe("upstream failures", () => {
 
   test("401/403 become 502 saying the key was refused, without the upstream's text", () => {
     for (const status of [401, 403]) {
-      const err = statusError(status, {}, '{"error":{"message":"Incorrect API key provided: sk-live-123"}}', "lab", scrub);
+      const err = statusError(
+        status,
+        {},
+        '{"error":{"message":"Incorrect API key provided: sk-live-123"}}',
+        "lab",
+        scrub,
+      );
       assert.equal(err.status, 502);
       assert.match(err.message, /provider 'lab' refused its API key/);
       assert.doesNotMatch(err.message, /sk-live|Incorrect/);
@@ -266,22 +404,33 @@ describe("upstream failures", () => {
     assert.match(e1.message, /'lab' \(10\.0\.0\.5:8000\) refused the connection/);
     const dns = networkError(Object.assign(new Error("getaddrinfo"), { code: "ENOTFOUND" }), "lab", "gpu.invalid", 30);
     assert.match(dns.message, /does not resolve/);
-    const slow = networkError(Object.assign(new Error("Headers Timeout Error"), { code: "UND_ERR_HEADERS_TIMEOUT" }), "lab", "h", 30);
+    const slow = networkError(
+      Object.assign(new Error("Headers Timeout Error"), { code: "UND_ERR_HEADERS_TIMEOUT" }),
+      "lab",
+      "h",
+      30,
+    );
     assert.equal(slow.status, 504);
     assert.match(slow.message, /'lab'.*within 30 s/);
-    assert.equal(isConnectError(Object.assign(new Error("reset"), { code: "ECONNRESET" })), false, "a reset may come after the upstream started work");
+    assert.equal(
+      isConnectError(Object.assign(new Error("reset"), { code: "ECONNRESET" })),
+      false,
+      "a reset may come after the upstream started work",
+    );
   });
 });
 
 describe("provider config schemas", () => {
   test("base URLs are normalized and refused with credentials, queries or other schemes", () => {
     assert.equal(BaseUrlSchema.parse(" https://api.openai.com/v1/ "), "https://api.openai.com/v1");
-    for (const bad of ["ftp://x/v1", "https://user:pw@x/v1", "https://x/v1?key=1", "not a url"]) assert.equal(BaseUrlSchema.safeParse(bad).success, false, bad);
+    for (const bad of ["ftp://x/v1", "https://user:pw@x/v1", "https://x/v1?key=1", "not a url"])
+      assert.equal(BaseUrlSchema.safeParse(bad).success, false, bad);
   });
 
   test("ids are slugs and 'local' is reserved; framing headers cannot be overridden", () => {
     assert.equal(ProviderIdSchema.safeParse("vllm-lab_2").success, true);
-    for (const bad of ["local", "test", "Has/Slash", "UPPER", ""]) assert.equal(ProviderIdSchema.safeParse(bad).success, false, bad);
+    for (const bad of ["local", "test", "Has/Slash", "UPPER", ""])
+      assert.equal(ProviderIdSchema.safeParse(bad).success, false, bad);
     assert.equal(HeadersSchema.safeParse({ "OpenAI-Organization": "org-1" }).success, true);
     assert.equal(HeadersSchema.safeParse({ Host: "evil" }).success, false);
     assert.equal(HeadersSchema.safeParse({ "X-A": "a\r\nInjected: 1" }).success, false);

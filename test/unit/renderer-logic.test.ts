@@ -9,7 +9,14 @@ import { formatStats } from "../../renderer/src/chat/MessageView.js";
 import { groupModels } from "../../renderer/src/chat/ModelPicker.js";
 import { toWire } from "../../renderer/src/chat/params.js";
 
-const key = (k: string, mods: Partial<Record<"ctrlKey" | "metaKey" | "shiftKey" | "altKey", boolean>> = {}) => ({ key: k, ctrlKey: false, metaKey: false, shiftKey: false, altKey: false, ...mods });
+const key = (k: string, mods: Partial<Record<"ctrlKey" | "metaKey" | "shiftKey" | "altKey", boolean>> = {}) => ({
+  key: k,
+  ctrlKey: false,
+  metaKey: false,
+  shiftKey: false,
+  altKey: false,
+  ...mods,
+});
 
 describe("renderer logic", () => {
   test("routes round-trip through the hash", () => {
@@ -42,7 +49,10 @@ describe("renderer logic", () => {
     let now = 1000;
     const acc = new ReplyAccumulator(1000, () => now);
     now = 1250;
-    acc.apply({ model: "m", choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }] });
+    acc.apply({
+      model: "m",
+      choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }],
+    });
     assert.equal(acc.state.ttftMs, null, "an empty role chunk is not the first token");
     acc.apply({ choices: [{ index: 0, delta: { content: "Hel" }, logprobs: null, finish_reason: null }] });
     now = 2250;
@@ -67,7 +77,11 @@ describe("renderer logic", () => {
   });
 
   test("generation params map to OpenAI's field names, leaving unset ones to the server", () => {
-    assert.deepEqual(toWire({ temperature: 0.2, topP: 0.9, maxTokens: 64, stop: [] }), { temperature: 0.2, top_p: 0.9, max_tokens: 64 });
+    assert.deepEqual(toWire({ temperature: 0.2, topP: 0.9, maxTokens: 64, stop: [] }), {
+      temperature: 0.2,
+      top_p: 0.9,
+      max_tokens: 64,
+    });
   });
 
   test("errors say what to do next", () => {

@@ -50,7 +50,10 @@ describe("renderer Markdown", () => {
   test("images become links, so a reply cannot make the app fetch from the network", () => {
     const html = render("![a cat](https://tracker.example/cat.png)");
     assert.doesNotMatch(html, /<img/);
-    assert.match(html, /<a href="https:\/\/tracker.example\/cat.png" target="_blank" rel="noopener noreferrer" class="md-image-link">\[a cat\]<\/a>/);
+    assert.match(
+      html,
+      /<a href="https:\/\/tracker.example\/cat.png" target="_blank" rel="noopener noreferrer" class="md-image-link">\[a cat\]<\/a>/,
+    );
   });
 
   test("half-written Markdown while streaming still renders", () => {

@@ -40,7 +40,10 @@ describe("renderer search box controller", () => {
     t.mock.timers.tick(149);
     assert.equal(calls.length, 0, "nothing before the quiet time has passed");
     t.mock.timers.tick(1);
-    assert.deepEqual(calls.map((c) => c.query), ["hel"]);
+    assert.deepEqual(
+      calls.map((c) => c.query),
+      ["hel"],
+    );
     calls[0]!.resolve("hits for hel");
     await settle();
     assert.deepEqual(results, [["hel", "hits for hel"]]);
@@ -75,7 +78,10 @@ describe("renderer search box controller", () => {
     const { controller, calls, results } = setup(150);
     controller.input("fish");
     controller.flush("fish");
-    assert.deepEqual(calls.map((c) => c.query), ["fish"]);
+    assert.deepEqual(
+      calls.map((c) => c.query),
+      ["fish"],
+    );
     t.mock.timers.tick(1000);
     assert.equal(calls.length, 1, "the debounced run was replaced, not added");
     calls[0]!.resolve("r");
@@ -111,4 +117,3 @@ describe("renderer search box controller", () => {
     assert.deepEqual(splitSnippet("<b>not html</b>"), [{ text: "<b>not html</b>", match: false }]);
   });
 });
-

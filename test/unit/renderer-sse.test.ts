@@ -108,7 +108,11 @@ describe("renderer SSE decoder", () => {
   });
 
   test("an error event becomes an ApiError with the server's words", () => {
-    const err = errorFromEvent(JSON.parse('{"error":{"message":"The server is busy","type":"requests","param":null,"code":"rate_limit_exceeded"}}'));
+    const err = errorFromEvent(
+      JSON.parse(
+        '{"error":{"message":"The server is busy","type":"requests","param":null,"code":"rate_limit_exceeded"}}',
+      ),
+    );
     assert.ok(err);
     assert.equal(err.status, 429);
     assert.equal(err.message, "The server is busy");

@@ -19,13 +19,26 @@ export interface ReplyState {
   extra: Record<string, unknown>;
 }
 
-export const emptyReply = (): ReplyState => ({ content: "", model: null, finishReason: null, promptTokens: null, completionTokens: null, ttftMs: null, tokensPerSecond: null, deltas: 0, extra: {} });
+export const emptyReply = (): ReplyState => ({
+  content: "",
+  model: null,
+  finishReason: null,
+  promptTokens: null,
+  completionTokens: null,
+  ttftMs: null,
+  tokensPerSecond: null,
+  deltas: 0,
+  extra: {},
+});
 
 export class ReplyAccumulator {
   readonly state: ReplyState = emptyReply();
   private firstAt = 0;
 
-  constructor(private readonly startedAt: number, private readonly now: () => number = () => performance.now()) {}
+  constructor(
+    private readonly startedAt: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   /** Applies one chunk; returns true when the visible content changed. */
   apply(chunk: Partial<ChatCompletionChunk> & Record<string, unknown>): boolean {

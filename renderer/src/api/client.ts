@@ -19,7 +19,12 @@ export const v1 = {
   models: (opts?: RequestOptions) => request<ModelList>("GET", "/v1/models", undefined, opts),
   /** Streams a chat completion; leave the loop (or abort the signal) to stop generation at once. */
   chat: (body: Omit<ChatCompletionRequestBody, "stream">, opts?: RequestOptions) =>
-    streamJson<ChatChunk>("POST", "/v1/chat/completions", { ...body, stream: true, stream_options: { include_usage: true } }, opts),
+    streamJson<ChatChunk>(
+      "POST",
+      "/v1/chat/completions",
+      { ...body, stream: true, stream_options: { include_usage: true } },
+      opts,
+    ),
 };
 
 export const server = {

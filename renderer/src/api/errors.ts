@@ -11,7 +11,11 @@ export class ApiError extends Error {
   readonly param: string | null;
   readonly requestId: string | null;
 
-  constructor(status: number, message: string, fields: { type?: string | null; code?: string | null; param?: string | null; requestId?: string | null } = {}) {
+  constructor(
+    status: number,
+    message: string,
+    fields: { type?: string | null; code?: string | null; param?: string | null; requestId?: string | null } = {},
+  ) {
     super(message);
     this.name = "ApiError";
     this.status = status;
@@ -32,11 +36,15 @@ function hintFor(err: ApiError): string | null {
   if (err.status === 401) return "Enter the server's API key to continue.";
   if (err.code === "model_not_found") return "Pick another model, or load or download this one on the Models page.";
   if (err.code === "not_ready") return "A model may still be loading. Wait a moment, or load one on the Models page.";
-  if (err.code === "context_length_exceeded") return "Start a new chat, or shorten the conversation or the system prompt.";
+  if (err.code === "context_length_exceeded")
+    return "Start a new chat, or shorten the conversation or the system prompt.";
   if (err.status === 429) return "The server is busy with other requests. Try again in a few seconds.";
-  if (err.status === 404 && err.code === "unknown_url") return "This server does not offer that feature yet; update Hearth.";
-  if (err.status === 502 || err.status === 504) return "The remote provider did not answer properly. Check its address and key on the Providers page.";
-  if (err.status >= 500) return "Something went wrong on the server. Try again; if it keeps happening, check the server's log.";
+  if (err.status === 404 && err.code === "unknown_url")
+    return "This server does not offer that feature yet; update Hearth.";
+  if (err.status === 502 || err.status === 504)
+    return "The remote provider did not answer properly. Check its address and key on the Providers page.";
+  if (err.status >= 500)
+    return "Something went wrong on the server. Try again; if it keeps happening, check the server's log.";
   return null;
 }
 
@@ -52,18 +60,29 @@ export async function errorFromResponse(res: Response): Promise<ApiError> {
   }
   const e = (body as { error?: { message?: unknown; type?: unknown; code?: unknown; param?: unknown } } | null)?.error;
   if (e && typeof e.message === "string") {
-    return new ApiError(res.status, e.message, { type: str(e.type), code: str(e.code), param: str(e.param), requestId });
+    return new ApiError(res.status, e.message, {
+      type: str(e.type),
+      code: str(e.code),
+      param: str(e.param),
+      requestId,
+    });
   }
-  const fallback = res.status === 404 ? "Not found." : `The server answered ${res.status} ${res.statusText}.`.replace(" .", ".");
+  const fallback =
+    res.status === 404 ? "Not found." : `The server answered ${res.status} ${res.statusText}.`.replace(" .", ".");
   return new ApiError(res.status, fallback, { requestId });
 }
 
 /** An error event sent inside an SSE stream after it started. */
 export function errorFromEvent(payload: unknown): ApiError | null {
-  const e = (payload as { error?: { message?: unknown; type?: unknown; code?: unknown; param?: unknown } } | null)?.error;
+  const e = (payload as { error?: { message?: unknown; type?: unknown; code?: unknown; param?: unknown } } | null)
+    ?.error;
   if (!e || typeof e !== "object") return null;
   const status = e.type === "requests" ? 429 : e.type === "invalid_request_error" ? 400 : 500;
-  return new ApiError(status, typeof e.message === "string" ? e.message : "The generation failed.", { type: str(e.type), code: str(e.code), param: str(e.param) });
+  return new ApiError(status, typeof e.message === "string" ? e.message : "The generation failed.", {
+    type: str(e.type),
+    code: str(e.code),
+    param: str(e.param),
+  });
 }
 
 export function networkError(cause: unknown): ApiError {

@@ -47,13 +47,20 @@ const c = (id: string) => `/api/conversations/${encodeURIComponent(id)}`;
 
 export const conversations = {
   list: (q: ConversationListQuery = {}, opts: RequestOptions = {}) =>
-    request<{ items: Conversation[]; nextCursor: string | null }>("GET", "/api/conversations", undefined, { ...opts, query: { ...q, pinned: q.pinned === undefined ? undefined : String(q.pinned) } }),
-  create: (body: NewConversationBody, opts?: RequestOptions) => request<Conversation>("POST", "/api/conversations", body, opts),
+    request<{ items: Conversation[]; nextCursor: string | null }>("GET", "/api/conversations", undefined, {
+      ...opts,
+      query: { ...q, pinned: q.pinned === undefined ? undefined : String(q.pinned) },
+    }),
+  create: (body: NewConversationBody, opts?: RequestOptions) =>
+    request<Conversation>("POST", "/api/conversations", body, opts),
   /** The shown branch; `at` shows the branch that contains that message instead. */
-  get: (id: string, at?: number | null, opts: RequestOptions = {}) => request<ConversationDetail>("GET", c(id), undefined, { ...opts, query: { at: at ?? undefined } }),
-  update: (id: string, patch: ConversationPatchBody, opts?: RequestOptions) => request<Conversation>("PATCH", c(id), patch, opts),
+  get: (id: string, at?: number | null, opts: RequestOptions = {}) =>
+    request<ConversationDetail>("GET", c(id), undefined, { ...opts, query: { at: at ?? undefined } }),
+  update: (id: string, patch: ConversationPatchBody, opts?: RequestOptions) =>
+    request<Conversation>("PATCH", c(id), patch, opts),
   remove: (id: string, opts?: RequestOptions) => request<void>("DELETE", c(id), undefined, opts),
-  removeAll: (opts?: RequestOptions) => request<{ deleted: number }>("DELETE", "/api/conversations", undefined, { ...opts, query: { confirm: "true" } }),
+  removeAll: (opts?: RequestOptions) =>
+    request<{ deleted: number }>("DELETE", "/api/conversations", undefined, { ...opts, query: { confirm: "true" } }),
   /** Sends a user message and streams the reply (chat completion chunks). */
   send: (id: string, content: string, turn: TurnOptions, opts?: RequestOptions) =>
     streamJson<ChatChunk>("POST", `${c(id)}/messages`, { content, ...turn }, opts),
@@ -64,10 +71,14 @@ export const conversations = {
   edit: (id: string, messageId: number, content: string, turn: TurnOptions, opts?: RequestOptions) =>
     streamJson<ChatChunk>("POST", `${c(id)}/messages/${messageId}/edit`, { content, ...turn }, opts),
   /** Shows the branch that contains `messageId`. */
-  switchBranch: (id: string, messageId: number, opts?: RequestOptions) => request<ConversationDetail>("POST", `${c(id)}/messages/${messageId}/activate`, {}, opts),
+  switchBranch: (id: string, messageId: number, opts?: RequestOptions) =>
+    request<ConversationDetail>("POST", `${c(id)}/messages/${messageId}/activate`, {}, opts),
   /** URL of a conversation's export, for a download link. */
   exportUrl: (id: string, format: "json" | "markdown") => `${c(id)}/export?format=${format}`,
 };
 
-export const search = (q: string, query: { limit?: number; cursor?: string; source?: Source } = {}, opts: RequestOptions = {}) =>
-  request<SearchPage>("GET", "/api/search", undefined, { ...opts, query: { q, ...query } });
+export const search = (
+  q: string,
+  query: { limit?: number; cursor?: string; source?: Source } = {},
+  opts: RequestOptions = {},
+) => request<SearchPage>("GET", "/api/search", undefined, { ...opts, query: { q, ...query } });

@@ -20,19 +20,32 @@ export interface RequestOptions {
 
 export function buildUrl(path: string, query?: RequestOptions["query"]): string {
   const params = new URLSearchParams();
-  for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== null && v !== "") params.set(k, String(v));
+  for (const [k, v] of Object.entries(query ?? {}))
+    if (v !== undefined && v !== null && v !== "") params.set(k, String(v));
   const qs = params.toString();
   return qs ? `${path}?${qs}` : path;
 }
 
-async function send(method: string, path: string, body: unknown, opts: RequestOptions, accept: string): Promise<Response> {
+async function send(
+  method: string,
+  path: string,
+  body: unknown,
+  opts: RequestOptions,
+  accept: string,
+): Promise<Response> {
   const headers: Record<string, string> = { Accept: accept, ...opts.headers };
   const auth = authorization();
   if (auth) headers.Authorization = auth;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let res: Response;
   try {
-    res = await fetch(buildUrl(path, opts.query), { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: opts.signal, keepalive: opts.keepalive });
+    res = await fetch(buildUrl(path, opts.query), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: opts.signal,
+      keepalive: opts.keepalive,
+    });
   } catch (err) {
     if ((err as Error).name === "AbortError") throw err;
     throw networkError(err);
@@ -62,7 +75,12 @@ export async function requestText(path: string, opts: RequestOptions = {}): Prom
  * `{"error": ...}` event (an error after the stream started) is thrown as an ApiError.
  * Leaving the `for await` loop early cancels the request.
  */
-export async function* streamJson<T>(method: string, path: string, body: unknown, opts: RequestOptions = {}): AsyncGenerator<T & { event?: string }> {
+export async function* streamJson<T>(
+  method: string,
+  path: string,
+  body: unknown,
+  opts: RequestOptions = {},
+): AsyncGenerator<T & { event?: string }> {
   const res = await send(method, path, body, opts, "text/event-stream");
   if (!res.body) throw new ApiError(res.status, "The server sent an empty stream.");
   for await (const ev of readSse(res.body, opts.signal)) {
@@ -75,7 +93,8 @@ export async function* streamJson<T>(method: string, path: string, body: unknown
     }
     const err = errorFromEvent(payload);
     if (err) throw err;
-    if (ev.event !== "message" && payload && typeof payload === "object") (payload as { event?: string }).event = ev.event;
+    if (ev.event !== "message" && payload && typeof payload === "object")
+      (payload as { event?: string }).event = ev.event;
     yield payload as T & { event?: string };
   }
 }

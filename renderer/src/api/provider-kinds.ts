@@ -6,7 +6,11 @@
 import type { ProviderKind } from "../../../server/providers/provider-config.js";
 
 export const PROVIDER_KINDS = [
-  { value: "openai-compatible", label: "OpenAI-compatible", hint: "Any server that speaks the OpenAI API (llama.cpp, LM Studio, Ollama, another Hearth…)" },
+  {
+    value: "openai-compatible",
+    label: "OpenAI-compatible",
+    hint: "Any server that speaks the OpenAI API (llama.cpp, LM Studio, Ollama, another Hearth…)",
+  },
   { value: "vllm", label: "vLLM", hint: "A vLLM server; accepts top_k, min_p and guided decoding." },
   { value: "openai", label: "OpenAI", hint: "api.openai.com" },
 ] as const satisfies readonly { value: ProviderKind; label: string; hint: string }[];

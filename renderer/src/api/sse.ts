@@ -56,7 +56,12 @@ export class SseParser {
 
   private line(line: string, out: SseEvent[]): void {
     if (line === "") {
-      if (this.data.length > 0) out.push({ event: this.event || "message", data: this.data.join("\n"), ...(this.lastId !== undefined ? { id: this.lastId } : {}) });
+      if (this.data.length > 0)
+        out.push({
+          event: this.event || "message",
+          data: this.data.join("\n"),
+          ...(this.lastId !== undefined ? { id: this.lastId } : {}),
+        });
       this.data = [];
       this.event = "";
       return;

@@ -33,7 +33,14 @@ export function ApiKeyPrompt({ onSaved }: { onSaved: () => void }) {
         </p>
         <label className="field">
           <span>API key</span>
-          <input type="password" autoComplete="current-password" value={key} onChange={(e) => setKey(e.target.value)} autoFocus required />
+          <input
+            type="password"
+            autoComplete="current-password"
+            value={key}
+            onChange={(e) => setKey(e.target.value)}
+            autoFocus
+            required
+          />
         </label>
         {error ? (
           <p className="error-message" role="alert">

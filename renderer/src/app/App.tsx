@@ -50,15 +50,36 @@ export function App() {
       <a className="skip-link" href="#main">
         Skip to content
       </a>
-      {sidebarOpen ? <Sidebar ref={sidebar} route={route} theme={theme} onTheme={setTheme} onHelp={() => setHelpOpen(true)} onHide={() => setSidebarOpen(false)} /> : null}
+      {sidebarOpen ? (
+        <Sidebar
+          ref={sidebar}
+          route={route}
+          theme={theme}
+          onTheme={setTheme}
+          onHelp={() => setHelpOpen(true)}
+          onHide={() => setSidebarOpen(false)}
+        />
+      ) : null}
       <main id="main" className="main" tabIndex={-1}>
         {!sidebarOpen ? (
-          <button type="button" className="icon-button sidebar-show" aria-label="Show sidebar" title="Show sidebar" onClick={() => setSidebarOpen(true)}>
+          <button
+            type="button"
+            className="icon-button sidebar-show"
+            aria-label="Show sidebar"
+            title="Show sidebar"
+            onClick={() => setSidebarOpen(true)}
+          >
             <SidebarIcon />
           </button>
         ) : null}
         <Suspense fallback={<div className="screen-loading" aria-busy="true" />}>
-          {route.name === "chat" ? <ChatView conversationId={route.conversationId} focusMessageId={route.messageId} registerStop={registerStop} /> : null}
+          {route.name === "chat" ? (
+            <ChatView
+              conversationId={route.conversationId}
+              focusMessageId={route.messageId}
+              registerStop={registerStop}
+            />
+          ) : null}
           {route.name === "models" ? <ModelsView /> : null}
           {route.name === "providers" ? <ProvidersView /> : null}
           {route.name === "server" ? <ServerView /> : null}
@@ -81,7 +102,15 @@ export function App() {
 
 function SidebarIcon() {
   return (
-    <svg width="16" height="16" viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth={1.8} aria-hidden="true">
+    <svg
+      width="16"
+      height="16"
+      viewBox="0 0 24 24"
+      fill="none"
+      stroke="currentColor"
+      strokeWidth={1.8}
+      aria-hidden="true"
+    >
       <path d="M4 4h16v16H4zM9 4v16" />
     </svg>
   );

@@ -3,7 +3,15 @@ import { copyText } from "./clipboard.js";
 import { Icon } from "./Icon.js";
 
 /** A small button that copies `text` and says so for a moment. */
-export function CopyButton({ text, label = "Copy", className = "icon-button" }: { text: string | (() => string); label?: string; className?: string }) {
+export function CopyButton({
+  text,
+  label = "Copy",
+  className = "icon-button",
+}: {
+  text: string | (() => string);
+  label?: string;
+  className?: string;
+}) {
   const [copied, setCopied] = useState(false);
   useEffect(() => {
     if (!copied) return;

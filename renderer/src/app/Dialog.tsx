@@ -4,7 +4,17 @@ import { useEffect, useRef, type ReactNode } from "react";
  * A modal built on <dialog>: the browser traps focus, Escape closes it, and focus returns to where
  * it was when it closes.
  */
-export function Dialog({ title, onClose, children, className }: { title: string; onClose?: () => void; children: ReactNode; className?: string }) {
+export function Dialog({
+  title,
+  onClose,
+  children,
+  className,
+}: {
+  title: string;
+  onClose?: () => void;
+  children: ReactNode;
+  className?: string;
+}) {
   const ref = useRef<HTMLDialogElement>(null);
   useEffect(() => {
     const dialog = ref.current;

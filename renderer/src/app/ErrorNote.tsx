@@ -2,7 +2,15 @@ import { describeError } from "../api/errors.js";
 import { Icon } from "./Icon.js";
 
 /** A server or network error in plain words, with what to do next and an optional retry. */
-export function ErrorNote({ error, onRetry, compact = false }: { error: unknown; onRetry?: () => void; compact?: boolean }) {
+export function ErrorNote({
+  error,
+  onRetry,
+  compact = false,
+}: {
+  error: unknown;
+  onRetry?: () => void;
+  compact?: boolean;
+}) {
   if (!error) return null;
   const { message, hint } = describeError(error);
   return (

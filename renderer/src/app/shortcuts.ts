@@ -21,14 +21,18 @@ export const SHORTCUTS: readonly Shortcut[] = [
   { action: "help", keys: "Mod+/", label: "Keyboard shortcuts" },
 ];
 
-export const isMac = (): boolean => typeof navigator !== "undefined" && /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
+export const isMac = (): boolean =>
+  typeof navigator !== "undefined" && /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
 
 export function keyLabel(keys: string): string {
   return keys.replace("Mod", isMac() ? "⌘" : "Ctrl");
 }
 
 /** Which action a key event means, if any. */
-export function matchShortcut(e: Pick<KeyboardEvent, "key" | "ctrlKey" | "metaKey" | "shiftKey" | "altKey">, mac = isMac()): ShortcutAction | null {
+export function matchShortcut(
+  e: Pick<KeyboardEvent, "key" | "ctrlKey" | "metaKey" | "shiftKey" | "altKey">,
+  mac = isMac(),
+): ShortcutAction | null {
   const mod = mac ? e.metaKey : e.ctrlKey;
   const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
   for (const s of SHORTCUTS) {
@@ -37,7 +41,12 @@ export function matchShortcut(e: Pick<KeyboardEvent, "key" | "ctrlKey" | "metaKe
     const wantMod = parts.includes("Mod");
     const wantShift = parts.includes("Shift");
     if (wantMod !== mod || e.altKey) continue;
-    if (want.length === 1 ? key === want.toLowerCase() && wantShift === e.shiftKey : key === want && (!wantShift || e.shiftKey)) return s.action;
+    if (
+      want.length === 1
+        ? key === want.toLowerCase() && wantShift === e.shiftKey
+        : key === want && (!wantShift || e.shiftKey)
+    )
+      return s.action;
   }
   return null;
 }

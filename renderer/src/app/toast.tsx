@@ -60,7 +60,12 @@ function ToastItem({ toast }: { toast: Toast }) {
           {toast.action.label}
         </button>
       ) : null}
-      <button type="button" className="icon-button small" aria-label="Dismiss" onClick={() => dismissToast(toast.id, true)}>
+      <button
+        type="button"
+        className="icon-button small"
+        aria-label="Dismiss"
+        onClick={() => dismissToast(toast.id, true)}
+      >
         ×
       </button>
     </div>

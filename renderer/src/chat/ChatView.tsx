@@ -33,7 +33,10 @@ interface ChatViewProps {
 }
 
 export function ChatView({ conversationId, focusMessageId, registerStop }: ChatViewProps) {
-  const onCreated = useCallback((id: string) => navigate({ name: "chat", conversationId: id, messageId: null }, { replace: true }), []);
+  const onCreated = useCallback(
+    (id: string) => navigate({ name: "chat", conversationId: id, messageId: null }, { replace: true }),
+    [],
+  );
   const chat = useChat(conversationId, focusMessageId, onCreated);
   const models = useModels();
   const modelList = useMemo(() => models.data?.data ?? [], [models.data]);
@@ -64,7 +67,11 @@ export function ChatView({ conversationId, focusMessageId, registerStop }: ChatV
       if (!conversationId) setSettings({ model: lastModel(), systemPrompt: "", params: {} });
       return;
     }
-    setSettings((s) => ({ model: detail.model ?? s.model, systemPrompt: detail.systemPrompt ?? "", params: detail.params ?? {} }));
+    setSettings((s) => ({
+      model: detail.model ?? s.model,
+      systemPrompt: detail.systemPrompt ?? "",
+      params: detail.params ?? {},
+    }));
     // Only when another conversation is shown, not on every refetch of this one.
   }, [loadedId, conversationId]);
 
@@ -110,10 +117,12 @@ export function ChatView({ conversationId, focusMessageId, registerStop }: ChatV
     const save = () => {
       saveTimer.current = null;
       pendingSave.current = null;
-      return conversations.update(id, { model: merged.model || null, systemPrompt: merged.systemPrompt || null, params: merged.params }).then(
-        () => undefined,
-        () => undefined,
-      );
+      return conversations
+        .update(id, { model: merged.model || null, systemPrompt: merged.systemPrompt || null, params: merged.params })
+        .then(
+          () => undefined,
+          () => undefined,
+        );
     };
     pendingSave.current = save;
     saveTimer.current = setTimeout(() => void save(), 400);
@@ -153,7 +162,14 @@ export function ChatView({ conversationId, focusMessageId, registerStop }: ChatV
           />
           <div className="chat-header-tools">
             <ModelPicker value={settings.model} models={modelList} onChange={(model) => changeSettings({ model })} />
-            <button type="button" className={panelOpen ? "icon-button active" : "icon-button"} aria-label="Chat settings" aria-expanded={panelOpen} title="System prompt and parameters" onClick={() => setPanelOpen((o) => !o)}>
+            <button
+              type="button"
+              className={panelOpen ? "icon-button active" : "icon-button"}
+              aria-label="Chat settings"
+              aria-expanded={panelOpen}
+              title="System prompt and parameters"
+              onClick={() => setPanelOpen((o) => !o)}
+            >
               <Icon name="sliders" />
             </button>
           </div>
@@ -178,7 +194,11 @@ export function ChatView({ conversationId, focusMessageId, registerStop }: ChatV
                 highlighted={highlight === m.id}
                 onSwitch={(id) => void chat.switchBranch(id)}
                 onEdit={(text) => void flushSettings().then(() => chat.edit(m, text, settings))}
-                onRegenerate={!isLocal || m === lastAssistant ? () => void flushSettings().then(() => chat.regenerate(m, settings)) : undefined}
+                onRegenerate={
+                  !isLocal || m === lastAssistant
+                    ? () => void flushSettings().then(() => chat.regenerate(m, settings))
+                    : undefined
+                }
               />
             ))}
             {pending ? (
@@ -191,7 +211,10 @@ export function ChatView({ conversationId, focusMessageId, registerStop }: ChatV
                 <StreamingReply
                   text={pending.reply.content}
                   waiting={pending.status === "waiting"}
-                  stats={formatStats({ ...pending.reply, completionTokens: pending.reply.completionTokens ?? (pending.reply.deltas || null) })}
+                  stats={formatStats({
+                    ...pending.reply,
+                    completionTokens: pending.reply.completionTokens ?? (pending.reply.deltas || null),
+                  })}
                 />
               </>
             ) : null}
@@ -201,7 +224,12 @@ export function ChatView({ conversationId, focusMessageId, registerStop }: ChatV
           {chat.turnError ? (
             <div className="turn-error">
               <ErrorNote error={chat.turnError} compact />
-              <button type="button" className="icon-button small" aria-label="Dismiss error" onClick={chat.clearTurnError}>
+              <button
+                type="button"
+                className="icon-button small"
+                aria-label="Dismiss error"
+                onClick={chat.clearTurnError}
+              >
                 <Icon name="x" />
               </button>
             </div>
@@ -218,7 +246,10 @@ export function ChatView({ conversationId, focusMessageId, registerStop }: ChatV
             }}
             onStop={() => chat.stop()}
           />
-          <p className="composer-hint">Models can make mistakes. Replies are generated on {settings.model.includes("/") ? "a remote provider" : "this computer"}.</p>
+          <p className="composer-hint">
+            Models can make mistakes. Replies are generated on{" "}
+            {settings.model.includes("/") ? "a remote provider" : "this computer"}.
+          </p>
         </div>
       </div>
       {panelOpen ? (
@@ -253,13 +284,27 @@ function Welcome({ noModels }: { noModels: boolean }) {
   );
 }
 
-function TitleEditor({ title, editable, onRename }: { title: string; editable: boolean; onRename: (t: string) => Promise<void> }) {
+function TitleEditor({
+  title,
+  editable,
+  onRename,
+}: {
+  title: string;
+  editable: boolean;
+  onRename: (t: string) => Promise<void>;
+}) {
   const [editing, setEditing] = useState(false);
   if (!editing) {
     return (
       <h1 className="chat-title">
         {editable ? (
-          <button type="button" className="title-button" title="Rename" aria-label={`Rename conversation: ${title}`} onClick={() => setEditing(true)}>
+          <button
+            type="button"
+            className="title-button"
+            title="Rename"
+            aria-label={`Rename conversation: ${title}`}
+            onClick={() => setEditing(true)}
+          >
             {title}
           </button>
         ) : (

@@ -14,7 +14,10 @@ interface ComposerProps {
   onStop: () => void;
 }
 
-export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Composer({ busy, disabled, disabledReason, onSend, onStop }, ref) {
+export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Composer(
+  { busy, disabled, disabledReason, onSend, onStop },
+  ref,
+) {
   const [text, setText] = useState("");
   const area = useRef<HTMLTextAreaElement>(null);
   useImperativeHandle(ref, () => ({ focus: () => area.current?.focus() }), []);
@@ -56,11 +59,23 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
         }}
       />
       {busy ? (
-        <button type="button" className="send-button stop" aria-label="Stop generating" title="Stop (Esc)" onClick={onStop}>
+        <button
+          type="button"
+          className="send-button stop"
+          aria-label="Stop generating"
+          title="Stop (Esc)"
+          onClick={onStop}
+        >
           <Icon name="stop" />
         </button>
       ) : (
-        <button type="submit" className="send-button" aria-label="Send message" title="Send (Enter)" disabled={disabled || !text.trim()}>
+        <button
+          type="submit"
+          className="send-button"
+          aria-label="Send message"
+          title="Send (Enter)"
+          disabled={disabled || !text.trim()}
+        >
           <Icon name="send" />
         </button>
       )}

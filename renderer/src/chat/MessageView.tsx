@@ -20,13 +20,23 @@ export function formatStats(s: ReplyStats): string[] {
   const out: string[] = [];
   if (s.model) out.push(s.model);
   if (s.completionTokens !== null) out.push(`${s.completionTokens} tokens`);
-  if (s.tokensPerSecond !== null && Number.isFinite(s.tokensPerSecond)) out.push(`${s.tokensPerSecond.toFixed(1)} tok/s`);
-  if (s.ttftMs !== null) out.push(`${s.ttftMs < 1000 ? `${Math.round(s.ttftMs)} ms` : `${(s.ttftMs / 1000).toFixed(2)} s`} to first token`);
+  if (s.tokensPerSecond !== null && Number.isFinite(s.tokensPerSecond))
+    out.push(`${s.tokensPerSecond.toFixed(1)} tok/s`);
+  if (s.ttftMs !== null)
+    out.push(`${s.ttftMs < 1000 ? `${Math.round(s.ttftMs)} ms` : `${(s.ttftMs / 1000).toFixed(2)} s`} to first token`);
   if (s.finishReason === "length") out.push("stopped at the token limit");
   return out;
 }
 
-function BranchSwitcher({ message, onSwitch, disabled }: { message: ThreadMessage; onSwitch: (id: number) => void; disabled: boolean }) {
+function BranchSwitcher({
+  message,
+  onSwitch,
+  disabled,
+}: {
+  message: ThreadMessage;
+  onSwitch: (id: number) => void;
+  disabled: boolean;
+}) {
   const ids = message.siblingIds;
   if (ids.length < 2) return null;
   const i = ids.indexOf(message.id);
@@ -34,13 +44,25 @@ function BranchSwitcher({ message, onSwitch, disabled }: { message: ThreadMessag
   const next = ids[i + 1];
   return (
     <div className="branch-switcher" role="group" aria-label="Versions">
-      <button type="button" className="icon-button small" aria-label="Previous version" disabled={disabled || prev === undefined} onClick={() => prev !== undefined && onSwitch(prev)}>
+      <button
+        type="button"
+        className="icon-button small"
+        aria-label="Previous version"
+        disabled={disabled || prev === undefined}
+        onClick={() => prev !== undefined && onSwitch(prev)}
+      >
         <Icon name="chevronLeft" />
       </button>
       <span className="branch-count" aria-live="polite">
         {i + 1} / {ids.length}
       </span>
-      <button type="button" className="icon-button small" aria-label="Next version" disabled={disabled || next === undefined} onClick={() => next !== undefined && onSwitch(next)}>
+      <button
+        type="button"
+        className="icon-button small"
+        aria-label="Next version"
+        disabled={disabled || next === undefined}
+        onClick={() => next !== undefined && onSwitch(next)}
+      >
         <Icon name="chevronRight" />
       </button>
     </div>
@@ -65,7 +87,13 @@ export function MessageView({ message, busy, highlighted, onRegenerate, onEdit, 
 
   if (message.role === "user") {
     return (
-      <article ref={ref} id={`msg-${message.id}`} className={highlighted ? "message user highlighted" : "message user"} aria-label="Your message" data-message-id={message.id}>
+      <article
+        ref={ref}
+        id={`msg-${message.id}`}
+        className={highlighted ? "message user highlighted" : "message user"}
+        aria-label="Your message"
+        data-message-id={message.id}
+      >
         {editing && onEdit ? (
           <EditBox
             initial={message.content}
@@ -82,7 +110,14 @@ export function MessageView({ message, busy, highlighted, onRegenerate, onEdit, 
               <BranchSwitcher message={message} onSwitch={onSwitch} disabled={busy} />
               <CopyButton text={message.content} label="Copy message" className="icon-button small" />
               {onEdit ? (
-                <button type="button" className="icon-button small" aria-label="Edit message" title="Edit and resend" disabled={busy} onClick={() => setEditing(true)}>
+                <button
+                  type="button"
+                  className="icon-button small"
+                  aria-label="Edit message"
+                  title="Edit and resend"
+                  disabled={busy}
+                  onClick={() => setEditing(true)}
+                >
                   <Icon name="edit" />
                 </button>
               ) : null}
@@ -96,15 +131,31 @@ export function MessageView({ message, busy, highlighted, onRegenerate, onEdit, 
   if (message.role !== "assistant") return null;
   const stats = formatStats(message);
   return (
-    <article ref={ref} id={`msg-${message.id}`} className={highlighted ? "message assistant highlighted" : "message assistant"} aria-label="Reply" data-message-id={message.id} data-status={message.status}>
+    <article
+      ref={ref}
+      id={`msg-${message.id}`}
+      className={highlighted ? "message assistant highlighted" : "message assistant"}
+      aria-label="Reply"
+      data-message-id={message.id}
+      data-status={message.status}
+    >
       <LazyMarkdown text={message.content} />
       {message.status === "partial" ? <p className="message-note">Stopped before the end.</p> : null}
-      {message.status === "error" ? <p className="message-note error">This reply failed{message.error ? `: ${message.error}` : "."}</p> : null}
+      {message.status === "error" ? (
+        <p className="message-note error">This reply failed{message.error ? `: ${message.error}` : "."}</p>
+      ) : null}
       <div className="message-actions">
         <BranchSwitcher message={message} onSwitch={onSwitch} disabled={busy} />
         <CopyButton text={message.content} label="Copy reply" className="icon-button small" />
         {onRegenerate ? (
-          <button type="button" className="icon-button small" aria-label="Regenerate reply" title="Regenerate" disabled={busy} onClick={onRegenerate}>
+          <button
+            type="button"
+            className="icon-button small"
+            aria-label="Regenerate reply"
+            title="Regenerate"
+            disabled={busy}
+            onClick={onRegenerate}
+          >
             <Icon name="refresh" />
           </button>
         ) : null}
@@ -118,7 +169,15 @@ export function MessageView({ message, busy, highlighted, onRegenerate, onEdit, 
   );
 }
 
-function EditBox({ initial, onSave, onCancel }: { initial: string; onSave: (text: string) => void; onCancel: () => void }) {
+function EditBox({
+  initial,
+  onSave,
+  onCancel,
+}: {
+  initial: string;
+  onSave: (text: string) => void;
+  onCancel: () => void;
+}) {
   const [text, setText] = useState(initial);
   return (
     <form
@@ -160,7 +219,12 @@ function EditBox({ initial, onSave, onCancel }: { initial: string; onSave: (text
 /** The reply being generated: same look as a stored reply, plus a caret while it streams. */
 export function StreamingReply({ text, waiting, stats }: { text: string; waiting: boolean; stats: string[] }) {
   return (
-    <article className="message assistant streaming" aria-label="Reply" aria-busy={waiting || undefined} data-status="streaming">
+    <article
+      className="message assistant streaming"
+      aria-label="Reply"
+      aria-busy={waiting || undefined}
+      data-status="streaming"
+    >
       {waiting && !text ? (
         <div className="typing" aria-label="Waiting for the first token">
           <span />
@@ -170,7 +234,11 @@ export function StreamingReply({ text, waiting, stats }: { text: string; waiting
       ) : (
         <LazyMarkdown text={text} />
       )}
-      {stats.length > 0 ? <div className="message-actions"><span className="stats">{stats.join(" · ")}</span></div> : null}
+      {stats.length > 0 ? (
+        <div className="message-actions">
+          <span className="stats">{stats.join(" · ")}</span>
+        </div>
+      ) : null}
     </article>
   );
 }

@@ -15,10 +15,15 @@ export interface ModelOption {
 export function groupModels(models: { id: string; owned_by: string }[]): Map<string, ModelOption[]> {
   const groups = new Map<string, ModelOption[]>();
   for (const m of models) {
-    const group = m.owned_by === "local" ? "On this computer" : m.id.includes("/") ? m.id.slice(0, m.id.indexOf("/")) : m.owned_by;
+    const group =
+      m.owned_by === "local" ? "On this computer" : m.id.includes("/") ? m.id.slice(0, m.id.indexOf("/")) : m.owned_by;
     groups.set(group, [...(groups.get(group) ?? []), { id: m.id, group }]);
   }
-  return new Map([...groups.entries()].sort(([a], [b]) => (a === "On this computer" ? -1 : b === "On this computer" ? 1 : a.localeCompare(b))));
+  return new Map(
+    [...groups.entries()].sort(([a], [b]) =>
+      a === "On this computer" ? -1 : b === "On this computer" ? 1 : a.localeCompare(b),
+    ),
+  );
 }
 
 export function useModels() {
@@ -28,7 +33,15 @@ export function useModels() {
   return state;
 }
 
-export function ModelPicker({ value, onChange, models }: { value: string; onChange: (id: string) => void; models: { id: string; owned_by: string }[] }) {
+export function ModelPicker({
+  value,
+  onChange,
+  models,
+}: {
+  value: string;
+  onChange: (id: string) => void;
+  models: { id: string; owned_by: string }[];
+}) {
   const groups = useMemo(() => groupModels(models), [models]);
   const known = models.some((m) => m.id === value);
   return (

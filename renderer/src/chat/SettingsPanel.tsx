@@ -59,13 +59,27 @@ export function SettingsPanel({ systemPrompt, params, onChange, onClose }: Setti
       </label>
       <label className="field">
         <span>System prompt</span>
-        <textarea rows={5} value={systemPrompt} placeholder="How the model should behave in this chat" onChange={(e) => onChange({ systemPrompt: e.target.value, params })} />
+        <textarea
+          rows={5}
+          value={systemPrompt}
+          placeholder="How the model should behave in this chat"
+          onChange={(e) => onChange({ systemPrompt: e.target.value, params })}
+        />
       </label>
       <div className="param-grid">
         {PARAM_FIELDS.map((f) => (
           <label key={f.key} className="field" title={f.hint}>
             <span>{f.label}</span>
-            <input type="number" inputMode="decimal" min={f.min} max={f.max} step={f.step} placeholder="default" value={params[f.key] ?? ""} onChange={(e) => setParam(f.key, e.target.value)} />
+            <input
+              type="number"
+              inputMode="decimal"
+              min={f.min}
+              max={f.max}
+              step={f.step}
+              placeholder="default"
+              value={params[f.key] ?? ""}
+              onChange={(e) => setParam(f.key, e.target.value)}
+            />
           </label>
         ))}
       </div>
@@ -76,7 +90,10 @@ export function SettingsPanel({ systemPrompt, params, onChange, onClose }: Setti
           value={stopText}
           onChange={(e) => {
             setStopText(e.target.value);
-            const stop = e.target.value.split("\n").filter((s) => s !== "").slice(0, 4);
+            const stop = e.target.value
+              .split("\n")
+              .filter((s) => s !== "")
+              .slice(0, 4);
             const next = { ...params };
             if (stop.length === 0) delete next.stop;
             else next.stop = stop;
@@ -111,7 +128,12 @@ export function SettingsPanel({ systemPrompt, params, onChange, onClose }: Setti
             .map((p) => (
               <li key={p.id}>
                 <span>{p.name}</span>
-                <button type="button" className="icon-button small" aria-label={`Delete preset ${p.name}`} onClick={() => setPresets(deletePreset(p.id))}>
+                <button
+                  type="button"
+                  className="icon-button small"
+                  aria-label={`Delete preset ${p.name}`}
+                  onClick={() => setPresets(deletePreset(p.id))}
+                >
                   <Icon name="trash" />
                 </button>
               </li>

@@ -15,11 +15,18 @@ export interface Preset {
 export const BUILT_IN_PRESETS: readonly Preset[] = [
   { id: "balanced", name: "Balanced", systemPrompt: "", params: { temperature: 0.7, topP: 0.95 }, builtIn: true },
   { id: "precise", name: "Precise", systemPrompt: "", params: { temperature: 0.2, topP: 0.9 }, builtIn: true },
-  { id: "creative", name: "Creative", systemPrompt: "", params: { temperature: 1.0, topP: 1, minP: 0.05 }, builtIn: true },
+  {
+    id: "creative",
+    name: "Creative",
+    systemPrompt: "",
+    params: { temperature: 1.0, topP: 1, minP: 0.05 },
+    builtIn: true,
+  },
   {
     id: "coder",
     name: "Coding assistant",
-    systemPrompt: "You are a careful programming assistant. Answer with working code in fenced blocks and explain briefly.",
+    systemPrompt:
+      "You are a careful programming assistant. Answer with working code in fenced blocks and explain briefly.",
     params: { temperature: 0.2 },
     builtIn: true,
   },
@@ -73,13 +80,69 @@ export function toWire(p: GenerationParams): Record<string, unknown> {
 }
 
 /** The fields shown in the settings panel, with their ranges. */
-export const PARAM_FIELDS: readonly { key: keyof Omit<GenerationParams, "stop">; label: string; min: number; max: number; step: number; hint: string }[] = [
-  { key: "temperature", label: "Temperature", min: 0, max: 2, step: 0.05, hint: "Higher is more varied; 0 always picks the likeliest token." },
-  { key: "topP", label: "Top P", min: 0, max: 1, step: 0.01, hint: "Sample from the smallest set of tokens whose probabilities add up to this." },
-  { key: "topK", label: "Top K", min: 0, max: 200, step: 1, hint: "Sample from this many likeliest tokens; 0 turns it off." },
-  { key: "minP", label: "Min P", min: 0, max: 1, step: 0.01, hint: "Drop tokens less likely than this share of the likeliest one." },
+export const PARAM_FIELDS: readonly {
+  key: keyof Omit<GenerationParams, "stop">;
+  label: string;
+  min: number;
+  max: number;
+  step: number;
+  hint: string;
+}[] = [
+  {
+    key: "temperature",
+    label: "Temperature",
+    min: 0,
+    max: 2,
+    step: 0.05,
+    hint: "Higher is more varied; 0 always picks the likeliest token.",
+  },
+  {
+    key: "topP",
+    label: "Top P",
+    min: 0,
+    max: 1,
+    step: 0.01,
+    hint: "Sample from the smallest set of tokens whose probabilities add up to this.",
+  },
+  {
+    key: "topK",
+    label: "Top K",
+    min: 0,
+    max: 200,
+    step: 1,
+    hint: "Sample from this many likeliest tokens; 0 turns it off.",
+  },
+  {
+    key: "minP",
+    label: "Min P",
+    min: 0,
+    max: 1,
+    step: 0.01,
+    hint: "Drop tokens less likely than this share of the likeliest one.",
+  },
   { key: "maxTokens", label: "Max tokens", min: 1, max: 32768, step: 1, hint: "Longest reply, in tokens." },
-  { key: "seed", label: "Seed", min: 0, max: 2147483647, step: 1, hint: "The same seed and settings give the same reply." },
-  { key: "presencePenalty", label: "Presence penalty", min: -2, max: 2, step: 0.1, hint: "Positive values favour new topics." },
-  { key: "frequencyPenalty", label: "Frequency penalty", min: -2, max: 2, step: 0.1, hint: "Positive values discourage repeating the same words." },
+  {
+    key: "seed",
+    label: "Seed",
+    min: 0,
+    max: 2147483647,
+    step: 1,
+    hint: "The same seed and settings give the same reply.",
+  },
+  {
+    key: "presencePenalty",
+    label: "Presence penalty",
+    min: -2,
+    max: 2,
+    step: 0.1,
+    hint: "Positive values favour new topics.",
+  },
+  {
+    key: "frequencyPenalty",
+    label: "Frequency penalty",
+    min: -2,
+    max: 2,
+    step: 0.1,
+    hint: "Positive values discourage repeating the same words.",
+  },
 ];

@@ -8,7 +8,13 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { ApiError } from "../api/errors.js";
 import { v1, type ChatChunk } from "../api/client.js";
 import { ReplyAccumulator, emptyReply, type ReplyState } from "../api/chat-stream.js";
-import { conversations, type ConversationDetail, type GenerationParams, type ThreadMessage, type TurnOptions } from "../api/history.js";
+import {
+  conversations,
+  type ConversationDetail,
+  type GenerationParams,
+  type ThreadMessage,
+  type TurnOptions,
+} from "../api/history.js";
 import { emit, useAppEvent } from "../app/events.js";
 import { toWire } from "./params.js";
 
@@ -42,7 +48,12 @@ export function historyAvailable(): Promise<boolean> {
 
 let localIds = -1;
 
-function localMessage(conversationId: string, role: "user" | "assistant", content: string, extra: Partial<ThreadMessage> = {}): ThreadMessage {
+function localMessage(
+  conversationId: string,
+  role: "user" | "assistant",
+  content: string,
+  extra: Partial<ThreadMessage> = {},
+): ThreadMessage {
   const id = localIds--;
   const now = Date.now();
   return {
@@ -87,7 +98,11 @@ export interface UseChat {
   clearTurnError: () => void;
 }
 
-export function useChat(conversationId: string | null, focusMessageId: number | null, onCreated: (id: string) => void): UseChat {
+export function useChat(
+  conversationId: string | null,
+  focusMessageId: number | null,
+  onCreated: (id: string) => void,
+): UseChat {
   const [detail, setDetail] = useState<ConversationDetail | null>(null);
   const [loading, setLoading] = useState(false);
   const [loadError, setLoadError] = useState<unknown>(null);
@@ -156,7 +171,8 @@ export function useChat(conversationId: string | null, focusMessageId: number | 
       setTurnError(null);
       const acc = new ReplyAccumulator(performance.now());
       let frame = 0;
-      const publish = (status: Pending["status"], error: unknown = null) => setPending({ ...base, reply: { ...acc.state }, status, error });
+      const publish = (status: Pending["status"], error: unknown = null) =>
+        setPending({ ...base, reply: { ...acc.state }, status, error });
       publish("waiting");
       let status: "complete" | "partial" | "error" = "complete";
       let error: unknown = null;
@@ -192,7 +208,11 @@ export function useChat(conversationId: string | null, focusMessageId: number | 
       const current = detailRef.current;
       if (current) return { id: current.id, local: current.id.startsWith("local-") };
       if (await historyAvailable()) {
-        const created = await conversations.create({ model: settings.model || null, systemPrompt: settings.systemPrompt || null, params: settings.params });
+        const created = await conversations.create({
+          model: settings.model || null,
+          systemPrompt: settings.systemPrompt || null,
+          params: settings.params,
+        });
         createdRef.current = created.id;
         setDetail({ ...created, messages: [] });
         onCreated(created.id);
@@ -226,34 +246,40 @@ export function useChat(conversationId: string | null, focusMessageId: number | 
   const localStream = (settings: ChatSettings, history: ThreadMessage[], signal: AbortSignal) => {
     const messages = [
       ...(settings.systemPrompt ? [{ role: "system" as const, content: settings.systemPrompt }] : []),
-      ...history.filter((m) => m.role === "user" || m.role === "assistant").map((m) => ({ role: m.role as "user" | "assistant", content: m.content })),
+      ...history
+        .filter((m) => m.role === "user" || m.role === "assistant")
+        .map((m) => ({ role: m.role as "user" | "assistant", content: m.content })),
     ];
-    return v1.chat({ model: settings.model, messages, ...toWire(settings.params) } as Parameters<typeof v1.chat>[0], { signal });
+    return v1.chat({ model: settings.model, messages, ...toWire(settings.params) } as Parameters<typeof v1.chat>[0], {
+      signal,
+    });
   };
 
-  const settleLocal = (id: string, keep: number, userText: string | null, settings: ChatSettings) => async (reply: ReplyState, status: "complete" | "partial" | "error", error: unknown) => {
-    setDetail((d) => {
-      if (!d || d.id !== id) return d;
-      const messages = d.messages.slice(0, keep);
-      if (userText !== null) messages.push(localMessage(id, "user", userText));
-      if (reply.content || status !== "error") {
-        messages.push(
-          localMessage(id, "assistant", reply.content, {
-            model: reply.model ?? settings.model,
-            status,
-            error: error ? String((error as Error).message ?? error) : null,
-            finishReason: reply.finishReason,
-            promptTokens: reply.promptTokens,
-            completionTokens: reply.completionTokens ?? reply.deltas,
-            tokensPerSecond: reply.tokensPerSecond,
-            ttftMs: reply.ttftMs,
-          }),
-        );
-      }
-      return { ...d, messages };
-    });
-    setPending(null);
-  };
+  const settleLocal =
+    (id: string, keep: number, userText: string | null, settings: ChatSettings) =>
+    async (reply: ReplyState, status: "complete" | "partial" | "error", error: unknown) => {
+      setDetail((d) => {
+        if (!d || d.id !== id) return d;
+        const messages = d.messages.slice(0, keep);
+        if (userText !== null) messages.push(localMessage(id, "user", userText));
+        if (reply.content || status !== "error") {
+          messages.push(
+            localMessage(id, "assistant", reply.content, {
+              model: reply.model ?? settings.model,
+              status,
+              error: error ? String((error as Error).message ?? error) : null,
+              finishReason: reply.finishReason,
+              promptTokens: reply.promptTokens,
+              completionTokens: reply.completionTokens ?? reply.deltas,
+              tokensPerSecond: reply.tokensPerSecond,
+              ttftMs: reply.ttftMs,
+            }),
+          );
+        }
+        return { ...d, messages };
+      });
+      setPending(null);
+    };
 
   const settleRemote = (id: string) => async () => {
     await load(id, null);
@@ -276,7 +302,11 @@ export function useChat(conversationId: string | null, focusMessageId: number | 
         const history = [...(detailRef.current?.messages ?? []), localMessage(conv.id, "user", text)];
         await run(base, (signal) => localStream(settings, history, signal), settleLocal(conv.id, keep, text, settings));
       } else {
-        await run(base, (signal) => conversations.send(conv.id, text, turnOf(settings), { signal }), settleRemote(conv.id));
+        await run(
+          base,
+          (signal) => conversations.send(conv.id, text, turnOf(settings), { signal }),
+          settleRemote(conv.id),
+        );
       }
     },
     [ensureConversation, run],
@@ -290,9 +320,17 @@ export function useChat(conversationId: string | null, focusMessageId: number | 
       if (keep < 0) return;
       const base = { kind: "regenerate" as const, keep, userText: null };
       if (d.id.startsWith("local-")) {
-        await run(base, (signal) => localStream(settings, d.messages.slice(0, keep), signal), settleLocal(d.id, keep, null, settings));
+        await run(
+          base,
+          (signal) => localStream(settings, d.messages.slice(0, keep), signal),
+          settleLocal(d.id, keep, null, settings),
+        );
       } else {
-        await run(base, (signal) => conversations.regenerate(d.id, assistant.id, turnOf(settings), { signal }), settleRemote(d.id));
+        await run(
+          base,
+          (signal) => conversations.regenerate(d.id, assistant.id, turnOf(settings), { signal }),
+          settleRemote(d.id),
+        );
       }
     },
     [run],
@@ -309,7 +347,11 @@ export function useChat(conversationId: string | null, focusMessageId: number | 
         const history = [...d.messages.slice(0, keep), localMessage(d.id, "user", text)];
         await run(base, (signal) => localStream(settings, history, signal), settleLocal(d.id, keep, text, settings));
       } else {
-        await run(base, (signal) => conversations.edit(d.id, user.id, text, turnOf(settings), { signal }), settleRemote(d.id));
+        await run(
+          base,
+          (signal) => conversations.edit(d.id, user.id, text, turnOf(settings), { signal }),
+          settleRemote(d.id),
+        );
       }
     },
     [run],

@@ -25,7 +25,9 @@ export function ConversationList({ source, activeId }: { source: Source | undefi
   useEffect(() => {
     const el = sentinel.current;
     if (!el || !hasMore) return;
-    const observer = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && loadMore(), { rootMargin: "200px" });
+    const observer = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && loadMore(), {
+      rootMargin: "200px",
+    });
     observer.observe(el);
     return () => observer.disconnect();
   }, [loadMore, hasMore]);
@@ -61,13 +63,21 @@ export function ConversationList({ source, activeId }: { source: Source | undefi
   return (
     <div className="conversation-list">
       {list.error ? <ErrorNote error={list.error} onRetry={list.reload} compact /> : null}
-      {!list.loading && !list.error && list.items.length === 0 ? <p className="empty-note">No conversations yet.</p> : null}
+      {!list.loading && !list.error && list.items.length === 0 ? (
+        <p className="empty-note">No conversations yet.</p>
+      ) : null}
       {[...groups.entries()].map(([group, items]) => (
         <section key={group} aria-label={group}>
           <h3 className="group-title">{group}</h3>
           <ul>
             {items.map((c) => (
-              <ConversationItem key={c.id} conversation={c} active={c.id === activeId} onPatch={(p) => list.patch(c.id, p)} onDelete={() => remove(c)} />
+              <ConversationItem
+                key={c.id}
+                conversation={c}
+                active={c.id === activeId}
+                onPatch={(p) => list.patch(c.id, p)}
+                onDelete={() => remove(c)}
+              />
             ))}
           </ul>
         </section>
@@ -78,7 +88,17 @@ export function ConversationList({ source, activeId }: { source: Source | undefi
   );
 }
 
-function ConversationItem({ conversation: c, active, onPatch, onDelete }: { conversation: Conversation; active: boolean; onPatch: (p: Partial<Conversation>) => void; onDelete: () => void }) {
+function ConversationItem({
+  conversation: c,
+  active,
+  onPatch,
+  onDelete,
+}: {
+  conversation: Conversation;
+  active: boolean;
+  onPatch: (p: Partial<Conversation>) => void;
+  onDelete: () => void;
+}) {
   const [renaming, setRenaming] = useState(false);
   const [menuOpen, setMenuOpen] = useState(false);
   const menuRef = useRef<HTMLDivElement>(null);
@@ -138,24 +158,52 @@ function ConversationItem({ conversation: c, active, onPatch, onDelete }: { conv
 
   return (
     <li className={active ? "conversation-item active" : "conversation-item"}>
-      <a href={routeHref({ name: "chat", conversationId: c.id, messageId: null })} aria-current={active ? "page" : undefined} title={title} onDoubleClick={() => setRenaming(true)}>
+      <a
+        href={routeHref({ name: "chat", conversationId: c.id, messageId: null })}
+        aria-current={active ? "page" : undefined}
+        title={title}
+        onDoubleClick={() => setRenaming(true)}
+      >
         {c.pinned ? <Icon name="pin" className="pin-mark" /> : null}
         <span className="conversation-title">{title}</span>
         {c.source === "api" ? <span className="badge">API</span> : null}
       </a>
       <div className="item-menu" ref={menuRef}>
-        <button type="button" className="icon-button small" aria-label={`Actions for ${title}`} aria-haspopup="menu" aria-expanded={menuOpen} onClick={() => setMenuOpen((o) => !o)}>
+        <button
+          type="button"
+          className="icon-button small"
+          aria-label={`Actions for ${title}`}
+          aria-haspopup="menu"
+          aria-expanded={menuOpen}
+          onClick={() => setMenuOpen((o) => !o)}
+        >
           <Icon name="more" />
         </button>
         {menuOpen ? (
           <div className="menu" role="menu" onKeyDown={(e) => e.key === "Escape" && setMenuOpen(false)}>
-            <button type="button" role="menuitem" autoFocus onClick={() => { setMenuOpen(false); setRenaming(true); }}>
+            <button
+              type="button"
+              role="menuitem"
+              autoFocus
+              onClick={() => {
+                setMenuOpen(false);
+                setRenaming(true);
+              }}
+            >
               <Icon name="edit" /> Rename
             </button>
             <button type="button" role="menuitem" onClick={() => void togglePin()}>
               <Icon name="pin" /> {c.pinned ? "Unpin" : "Pin"}
             </button>
-            <button type="button" role="menuitem" className="danger" onClick={() => { setMenuOpen(false); onDelete(); }}>
+            <button
+              type="button"
+              role="menuitem"
+              className="danger"
+              onClick={() => {
+                setMenuOpen(false);
+                onDelete();
+              }}
+            >
               <Icon name="trash" /> Delete
             </button>
           </div>

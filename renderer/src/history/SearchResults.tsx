@@ -4,12 +4,26 @@ import { relativeTime } from "./dates.js";
 import { Snippet } from "./snippet.js";
 import type { SearchState } from "./useSearch.js";
 
-export function SearchResults({ state, query, onPick }: { state: SearchState; query: string; onPick: (hit: SearchHit) => void }) {
+export function SearchResults({
+  state,
+  query,
+  onPick,
+}: {
+  state: SearchState;
+  query: string;
+  onPick: (hit: SearchHit) => void;
+}) {
   const stale = state.query !== query;
   return (
-    <section aria-label="Search results" aria-busy={state.pending} className={stale ? "search-results stale" : "search-results"}>
+    <section
+      aria-label="Search results"
+      aria-busy={state.pending}
+      className={stale ? "search-results stale" : "search-results"}
+    >
       {state.error ? <ErrorNote error={state.error} compact /> : null}
-      {!state.pending && !stale && !state.error && state.hits.length === 0 ? <p className="empty-note">No messages match “{query.trim()}”.</p> : null}
+      {!state.pending && !stale && !state.error && state.hits.length === 0 ? (
+        <p className="empty-note">No messages match “{query.trim()}”.</p>
+      ) : null}
       <ul className="hit-list">
         {state.hits.map((hit) => (
           <li key={`${hit.conversationId}:${hit.messageId ?? "title"}`}>
@@ -19,7 +33,9 @@ export function SearchResults({ state, query, onPick }: { state: SearchState; qu
               </span>
               {hit.kind === "message" ? (
                 <span className="hit-snippet">
-                  <span className="hit-role">{hit.role === "user" ? "You" : hit.role === "assistant" ? "Reply" : hit.role}: </span>
+                  <span className="hit-role">
+                    {hit.role === "user" ? "You" : hit.role === "assistant" ? "Reply" : hit.role}:{" "}
+                  </span>
                   <Snippet text={hit.snippet} />
                 </span>
               ) : null}

@@ -40,7 +40,10 @@ const NAV: { route: Route; label: string; icon: "cube" | "cloud" | "server" | "s
 const NEXT_THEME: Record<ThemeChoice, ThemeChoice> = { system: "light", light: "dark", dark: "system" };
 const THEME_ICON = { system: "monitor", light: "sun", dark: "moon" } as const;
 
-export const Sidebar = forwardRef<SidebarHandle, SidebarProps>(function Sidebar({ route, theme, onTheme, onHelp, onHide }, ref) {
+export const Sidebar = forwardRef<SidebarHandle, SidebarProps>(function Sidebar(
+  { route, theme, onTheme, onHelp, onHide },
+  ref,
+) {
   const [source, setSource] = useState<Source | undefined>(undefined);
   const [query, setQuery] = useState("");
   const searchRef = useRef<HTMLInputElement>(null);
@@ -62,11 +65,21 @@ export const Sidebar = forwardRef<SidebarHandle, SidebarProps>(function Sidebar(
         <div className="brand">
           <span className="brand-mark" aria-hidden="true" />
           <span>Hearth</span>
-          <button type="button" className="icon-button" aria-label="Hide sidebar" title={`Hide sidebar (${keyLabel("Mod+Shift+S")})`} onClick={onHide}>
+          <button
+            type="button"
+            className="icon-button"
+            aria-label="Hide sidebar"
+            title={`Hide sidebar (${keyLabel("Mod+Shift+S")})`}
+            onClick={onHide}
+          >
             <Icon name="sidebar" />
           </button>
         </div>
-        <a className="button new-chat" href={routeHref({ name: "chat", conversationId: null, messageId: null })} title={`New chat (${keyLabel("Mod+Shift+O")})`}>
+        <a
+          className="button new-chat"
+          href={routeHref({ name: "chat", conversationId: null, messageId: null })}
+          title={`New chat (${keyLabel("Mod+Shift+O")})`}
+        >
           <Icon name="plus" />
           <span>New chat</span>
         </a>
@@ -94,7 +107,14 @@ export const Sidebar = forwardRef<SidebarHandle, SidebarProps>(function Sidebar(
         </div>
         <div className="segmented" role="radiogroup" aria-label="Show conversations from">
           {FILTERS.map((f) => (
-            <button key={f.label} type="button" role="radio" aria-checked={source === f.value} className={source === f.value ? "active" : ""} onClick={() => setSource(f.value)}>
+            <button
+              key={f.label}
+              type="button"
+              role="radio"
+              aria-checked={source === f.value}
+              className={source === f.value ? "active" : ""}
+              onClick={() => setSource(f.value)}
+            >
               {f.label}
             </button>
           ))}
@@ -102,23 +122,44 @@ export const Sidebar = forwardRef<SidebarHandle, SidebarProps>(function Sidebar(
       </div>
       <div className="sidebar-scroll">
         {searching ? (
-          <SearchResults state={searchState} query={query} onPick={(hit) => navigate({ name: "chat", conversationId: hit.conversationId, messageId: hit.messageId })} />
+          <SearchResults
+            state={searchState}
+            query={query}
+            onPick={(hit) => navigate({ name: "chat", conversationId: hit.conversationId, messageId: hit.messageId })}
+          />
         ) : (
           <ConversationList source={source} activeId={activeId} />
         )}
       </div>
       <div className="sidebar-bottom">
         {NAV.map((n) => (
-          <a key={n.label} href={routeHref(n.route)} className={route.name === n.route.name ? "nav-link active" : "nav-link"} aria-current={route.name === n.route.name ? "page" : undefined}>
+          <a
+            key={n.label}
+            href={routeHref(n.route)}
+            className={route.name === n.route.name ? "nav-link active" : "nav-link"}
+            aria-current={route.name === n.route.name ? "page" : undefined}
+          >
             <Icon name={n.icon} />
             <span>{n.label}</span>
           </a>
         ))}
         <div className="sidebar-tools">
-          <button type="button" className="icon-button" aria-label={themeLabel} title={themeLabel} onClick={() => onTheme(NEXT_THEME[theme])}>
+          <button
+            type="button"
+            className="icon-button"
+            aria-label={themeLabel}
+            title={themeLabel}
+            onClick={() => onTheme(NEXT_THEME[theme])}
+          >
             <Icon name={THEME_ICON[theme]} />
           </button>
-          <button type="button" className="icon-button" aria-label="Keyboard shortcuts" title={`Keyboard shortcuts (${keyLabel("Mod+/")})`} onClick={onHelp}>
+          <button
+            type="button"
+            className="icon-button"
+            aria-label="Keyboard shortcuts"
+            title={`Keyboard shortcuts (${keyLabel("Mod+/")})`}
+            onClick={onHelp}
+          >
             <span aria-hidden="true" className="kbd-icon">
               ?
             </span>

@@ -5,7 +5,13 @@
 import { useState } from "react";
 import { bridge } from "../api/auth.js";
 import { describeError } from "../api/errors.js";
-import { downloads as downloadsApi, models as api, type DownloadSnapshot, type LibraryModelView, type RecommendedView } from "../api/models.js";
+import {
+  downloads as downloadsApi,
+  models as api,
+  type DownloadSnapshot,
+  type LibraryModelView,
+  type RecommendedView,
+} from "../api/models.js";
 import { Dialog } from "../app/Dialog.js";
 import { ErrorNote } from "../app/ErrorNote.js";
 import { emit } from "../app/events.js";
@@ -69,7 +75,8 @@ export default function ModelsView() {
 
         {firstRun ? (
           <div className="notice" role="note">
-            <strong>No model yet.</strong> Pick one of the recommended models below to download — it takes a few minutes and then works offline.
+            <strong>No model yet.</strong> Pick one of the recommended models below to download — it takes a few minutes
+            and then works offline.
           </div>
         ) : null}
 
@@ -79,19 +86,26 @@ export default function ModelsView() {
           <h2 id="downloads-title">Download a model</h2>
           <DownloadForm onStarted={dl.upsert} />
           {dl.error && active.length > 0 ? <ErrorNote error={dl.error} compact /> : null}
-          {dl.list.filter((d) => d.state !== "completed" || Date.now() - d.updatedAt < 60_000).map((d) => (
-            <DownloadCard key={d.id} download={d} onChange={dl.upsert} />
-          ))}
+          {dl.list
+            .filter((d) => d.state !== "completed" || Date.now() - d.updatedAt < 60_000)
+            .map((d) => (
+              <DownloadCard key={d.id} download={d} onChange={dl.upsert} />
+            ))}
         </section>
 
         <section className="section" aria-labelledby="library-title">
           <h2 id="library-title">On this computer</h2>
           {mem && mem.budgetBytes > 0 ? (
             <p className="muted" style={{ fontSize: 12.5 }}>
-              Memory for models: {formatBytes(mem.usedBytes)} used of {formatBytes(mem.budgetBytes)}. The least recently used model is unloaded when a new one needs room.
+              Memory for models: {formatBytes(mem.usedBytes)} used of {formatBytes(mem.budgetBytes)}. The least recently
+              used model is unloaded when a new one needs room.
             </p>
           ) : null}
-          {library.data && items.length === 0 ? <p className="muted">No model files found in {library.data.folders.map((f) => f.path).join(", ") || "the models folder"}.</p> : null}
+          {library.data && items.length === 0 ? (
+            <p className="muted">
+              No model files found in {library.data.folders.map((f) => f.path).join(", ") || "the models folder"}.
+            </p>
+          ) : null}
           {items.map((m) => (
             <ModelCard key={m.id} model={m} onChanged={refresh} onDelete={() => setDeleting(m)} />
           ))}
@@ -113,7 +127,8 @@ export default function ModelsView() {
       {deleting ? (
         <Dialog title={`Delete ${deleting.id}?`} onClose={() => setDeleting(null)}>
           <p className="muted">
-            The file ({formatBytes(deleting.sizeBytes)}) is removed from the models folder. Conversations held with it stay in your history.
+            The file ({formatBytes(deleting.sizeBytes)}) is removed from the models folder. Conversations held with it
+            stay in your history.
           </p>
           <div className="dialog-actions">
             <button type="button" className="button" onClick={() => setDeleting(null)} autoFocus>
@@ -142,10 +157,24 @@ export default function ModelsView() {
   );
 }
 
-const STATE_LABEL = { loaded: "Loaded", loading: "Loading", unloaded: "Not loaded", unloading: "Unloading", error: "Failed to load" } as const;
+const STATE_LABEL = {
+  loaded: "Loaded",
+  loading: "Loading",
+  unloaded: "Not loaded",
+  unloading: "Unloading",
+  error: "Failed to load",
+} as const;
 const STATE_DOT = { loaded: "ok", loading: "warn", unloaded: "", unloading: "warn", error: "danger" } as const;
 
-function ModelCard({ model: m, onChanged, onDelete }: { model: LibraryModelView; onChanged: () => void; onDelete: () => void }) {
+function ModelCard({
+  model: m,
+  onChanged,
+  onDelete,
+}: {
+  model: LibraryModelView;
+  onChanged: () => void;
+  onDelete: () => void;
+}) {
   const [busy, setBusy] = useState(false);
   const f = m.facts;
   const act = async (run: () => Promise<unknown>) => {
@@ -168,7 +197,9 @@ function ModelCard({ model: m, onChanged, onDelete }: { model: LibraryModelView;
             <span className={`state-dot ${invalid ? "danger" : STATE_DOT[m.state]}`} aria-hidden="true" />
             {m.id}
             {f?.kind === "embedding" ? <span className="badge">Embeddings</span> : null}
-            {m.location !== "managed" ? <span className="badge">{m.location === "external" ? "Started with --model" : "Extra folder"}</span> : null}
+            {m.location !== "managed" ? (
+              <span className="badge">{m.location === "external" ? "Started with --model" : "Extra folder"}</span>
+            ) : null}
           </h3>
           <ul className="card-meta">
             {f ? (
@@ -181,10 +212,18 @@ function ModelCard({ model: m, onChanged, onDelete }: { model: LibraryModelView;
               </>
             ) : null}
             <li>{formatBytes(m.sizeBytes)}</li>
-            <li aria-label="Load state">{invalid ? "Unusable" : m.state === "loading" && m.loadProgress !== null ? `Loading ${Math.round(m.loadProgress * 100)}%` : STATE_LABEL[m.state]}</li>
+            <li aria-label="Load state">
+              {invalid
+                ? "Unusable"
+                : m.state === "loading" && m.loadProgress !== null
+                  ? `Loading ${Math.round(m.loadProgress * 100)}%`
+                  : STATE_LABEL[m.state]}
+            </li>
             {m.loaded ? (
               <li>
-                {m.loaded.parallel} sequences × {formatCount(m.loaded.contextSize)} tokens{m.loaded.lanes > 1 ? ` in ${m.loaded.lanes} decode lanes` : ""}{m.loaded.gpuLayers > 0 ? `, ${m.loaded.gpuLayers} GPU layers` : ""}
+                {m.loaded.parallel} sequences × {formatCount(m.loaded.contextSize)} tokens
+                {m.loaded.lanes > 1 ? ` in ${m.loaded.lanes} decode lanes` : ""}
+                {m.loaded.gpuLayers > 0 ? `, ${m.loaded.gpuLayers} GPU layers` : ""}
               </li>
             ) : null}
           </ul>
@@ -210,11 +249,21 @@ function ModelCard({ model: m, onChanged, onDelete }: { model: LibraryModelView;
           ) : null}
           {!invalid ? (
             m.state === "loaded" || m.state === "loading" ? (
-              <button type="button" className="button small" disabled={busy || m.state === "loading"} onClick={() => void act(() => api.unload(m.id))}>
+              <button
+                type="button"
+                className="button small"
+                disabled={busy || m.state === "loading"}
+                onClick={() => void act(() => api.unload(m.id))}
+              >
                 Unload
               </button>
             ) : (
-              <button type="button" className="button small" disabled={busy || m.state === "unloading"} onClick={() => void act(() => api.load(m.id))}>
+              <button
+                type="button"
+                className="button small"
+                disabled={busy || m.state === "unloading"}
+                onClick={() => void act(() => api.load(m.id))}
+              >
                 {busy ? "Loading…" : "Load"}
               </button>
             )
@@ -245,7 +294,12 @@ function DownloadForm({ onStarted }: { onStarted: (d: DownloadSnapshot) => void 
         setBusy(true);
         setError(null);
         try {
-          onStarted(await downloadsApi.start({ source: source.trim(), ...(isRepo && quantization.trim() ? { quantization: quantization.trim() } : {}) }));
+          onStarted(
+            await downloadsApi.start({
+              source: source.trim(),
+              ...(isRepo && quantization.trim() ? { quantization: quantization.trim() } : {}),
+            }),
+          );
           setSource("");
         } catch (err) {
           setError(err);
@@ -257,7 +311,12 @@ function DownloadForm({ onStarted }: { onStarted: (d: DownloadSnapshot) => void 
       <div className="card-row" style={{ alignItems: "flex-end" }}>
         <label className="field card-main" style={{ marginBottom: 0 }}>
           <span>Hugging Face reference or URL</span>
-          <input value={source} onChange={(e) => setSource(e.target.value)} placeholder="hf:owner/repo/file.gguf, owner/repo, or https://…/model.gguf" aria-describedby="download-help" />
+          <input
+            value={source}
+            onChange={(e) => setSource(e.target.value)}
+            placeholder="hf:owner/repo/file.gguf, owner/repo, or https://…/model.gguf"
+            aria-describedby="download-help"
+          />
         </label>
         {isRepo ? (
           <label className="field" style={{ marginBottom: 0, width: 130 }}>
@@ -287,7 +346,13 @@ const DL_STATE: Record<DownloadSnapshot["state"], string> = {
   cancelled: "Cancelled",
 };
 
-function DownloadCard({ download: d, onChange }: { download: DownloadSnapshot; onChange: (d: DownloadSnapshot) => void }) {
+function DownloadCard({
+  download: d,
+  onChange,
+}: {
+  download: DownloadSnapshot;
+  onChange: (d: DownloadSnapshot) => void;
+}) {
   const pct = d.total ? Math.min(100, (d.bytes / d.total) * 100) : null;
   const act = async (run: () => Promise<DownloadSnapshot>) => {
     try {
@@ -303,7 +368,9 @@ function DownloadCard({ download: d, onChange }: { download: DownloadSnapshot; o
         <div className="card-main">
           <h3 className="card-title">
             {d.modelId}
-            <span className={`badge ${d.state === "failed" ? "danger" : d.state === "completed" ? "ok" : ""}`}>{DL_STATE[d.state]}</span>
+            <span className={`badge ${d.state === "failed" ? "danger" : d.state === "completed" ? "ok" : ""}`}>
+              {DL_STATE[d.state]}
+            </span>
           </h3>
           <div
             className="progress"
@@ -341,7 +408,11 @@ function DownloadCard({ download: d, onChange }: { download: DownloadSnapshot; o
             </button>
           ) : null}
           {live || d.state === "paused" || d.state === "failed" ? (
-            <button type="button" className="button small danger" onClick={() => void act(() => downloadsApi.cancel(d.id))}>
+            <button
+              type="button"
+              className="button small danger"
+              onClick={() => void act(() => downloadsApi.cancel(d.id))}
+            >
               Cancel
             </button>
           ) : null}
@@ -351,7 +422,13 @@ function DownloadCard({ download: d, onChange }: { download: DownloadSnapshot; o
   );
 }
 
-function Recommended({ state, onStarted }: { state: ReturnType<typeof useAsync<{ models: RecommendedView[] }>>; onStarted: (d: DownloadSnapshot) => void }) {
+function Recommended({
+  state,
+  onStarted,
+}: {
+  state: ReturnType<typeof useAsync<{ models: RecommendedView[] }>>;
+  onStarted: (d: DownloadSnapshot) => void;
+}) {
   const [starting, setStarting] = useState<string | null>(null);
   if (state.error) return <ErrorNote error={state.error} onRetry={state.reload} compact />;
   if (!state.data) return null;
@@ -373,7 +450,11 @@ function Recommended({ state, onStarted }: { state: ReturnType<typeof useAsync<{
               <li>needs {formatBytes(r.memoryBytes)} memory</li>
               <li>{r.license}</li>
             </ul>
-            {!r.fitsMemory ? <p className="error-hint" style={{ color: "var(--warn)" }}>May not fit in this computer's memory.</p> : null}
+            {!r.fitsMemory ? (
+              <p className="error-hint" style={{ color: "var(--warn)" }}>
+                May not fit in this computer's memory.
+              </p>
+            ) : null}
             <div style={{ marginTop: 10 }}>
               {r.installed ? (
                 <span className="badge ok">Installed</span>
@@ -432,7 +513,13 @@ function ImportDialog({ onClose, onImported }: { onClose: () => void; onImported
         <label className="field">
           <span>Path of a .gguf file on the server's computer</span>
           <div className="copy-field">
-            <input value={path} onChange={(e) => setPath(e.target.value)} placeholder="/home/me/models/model.gguf" required autoFocus />
+            <input
+              value={path}
+              onChange={(e) => setPath(e.target.value)}
+              placeholder="/home/me/models/model.gguf"
+              required
+              autoFocus
+            />
             {shell ? (
               <button
                 type="button"
@@ -450,10 +537,12 @@ function ImportDialog({ onClose, onImported }: { onClose: () => void; onImported
         <fieldset className="field" style={{ border: 0, padding: 0 }}>
           <legend className="visually-hidden">How to import</legend>
           <label className="checkbox" style={{ marginBottom: 4 }}>
-            <input type="radio" name="mode" checked={mode === "copy"} onChange={() => setMode("copy")} /> Copy it into the models folder
+            <input type="radio" name="mode" checked={mode === "copy"} onChange={() => setMode("copy")} /> Copy it into
+            the models folder
           </label>
           <label className="checkbox">
-            <input type="radio" name="mode" checked={mode === "link"} onChange={() => setMode("link")} /> Link to it where it is (saves disk space)
+            <input type="radio" name="mode" checked={mode === "link"} onChange={() => setMode("link")} /> Link to it
+            where it is (saves disk space)
           </label>
         </fieldset>
         {error ? <ErrorNote error={error} compact /> : null}

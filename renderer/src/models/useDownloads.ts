@@ -6,7 +6,11 @@
 import { useEffect, useRef, useState } from "react";
 import { downloads as api, type DownloadSnapshot } from "../api/models.js";
 
-export function useDownloads(onCompleted: (d: DownloadSnapshot) => void): { list: DownloadSnapshot[]; error: unknown; upsert: (d: DownloadSnapshot) => void } {
+export function useDownloads(onCompleted: (d: DownloadSnapshot) => void): {
+  list: DownloadSnapshot[];
+  error: unknown;
+  upsert: (d: DownloadSnapshot) => void;
+} {
   const [byId, setById] = useState<ReadonlyMap<string, DownloadSnapshot>>(new Map());
   const [error, setError] = useState<unknown>(null);
   const completed = useRef(onCompleted);

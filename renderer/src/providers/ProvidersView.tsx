@@ -5,7 +5,14 @@
  */
 import { useState } from "react";
 import { describeError } from "../api/errors.js";
-import { PROVIDER_KINDS, providers as api, type ProviderInput, type ProviderTestResult, type ProviderUpdate, type ProviderView } from "../api/providers.js";
+import {
+  PROVIDER_KINDS,
+  providers as api,
+  type ProviderInput,
+  type ProviderTestResult,
+  type ProviderUpdate,
+  type ProviderView,
+} from "../api/providers.js";
 import { Dialog } from "../app/Dialog.js";
 import { ErrorNote } from "../app/ErrorNote.js";
 import { Field } from "../app/Field.js";
@@ -30,7 +37,10 @@ export default function ProvidersView() {
         <header className="page-header">
           <div>
             <h1>Providers</h1>
-            <p>Send chats to a bigger engine — a vLLM cluster, OpenAI, or any OpenAI-compatible server. Their models appear next to yours as provider/model.</p>
+            <p>
+              Send chats to a bigger engine — a vLLM cluster, OpenAI, or any OpenAI-compatible server. Their models
+              appear next to yours as provider/model.
+            </p>
           </div>
           <div className="page-actions">
             <button type="button" className="button primary" onClick={() => setEditing("new")}>
@@ -47,7 +57,13 @@ export default function ProvidersView() {
           </div>
         ) : null}
         {items.map((p) => (
-          <ProviderCard key={p.id} provider={p} onEdit={() => setEditing(p)} onRemove={() => setRemoving(p)} onChanged={changed} />
+          <ProviderCard
+            key={p.id}
+            provider={p}
+            onEdit={() => setEditing(p)}
+            onRemove={() => setRemoving(p)}
+            onChanged={changed}
+          />
         ))}
       </div>
       {editing ? (
@@ -63,7 +79,9 @@ export default function ProvidersView() {
       ) : null}
       {removing ? (
         <Dialog title={`Remove ${removing.name}?`} onClose={() => setRemoving(null)}>
-          <p className="muted">Its models disappear from the model list. Conversations held with them stay in your history.</p>
+          <p className="muted">
+            Its models disappear from the model list. Conversations held with them stay in your history.
+          </p>
           <div className="dialog-actions">
             <button type="button" className="button" onClick={() => setRemoving(null)} autoFocus>
               Cancel
@@ -97,7 +115,17 @@ function statusOf(p: ProviderView): { dot: string; label: string } {
   return { dot: "", label: "Not checked yet" };
 }
 
-function ProviderCard({ provider: p, onEdit, onRemove, onChanged }: { provider: ProviderView; onEdit: () => void; onRemove: () => void; onChanged: () => void }) {
+function ProviderCard({
+  provider: p,
+  onEdit,
+  onRemove,
+  onChanged,
+}: {
+  provider: ProviderView;
+  onEdit: () => void;
+  onRemove: () => void;
+  onChanged: () => void;
+}) {
   const [busy, setBusy] = useState<"test" | "refresh" | null>(null);
   const [result, setResult] = useState<ProviderTestResult | null>(null);
   const status = statusOf(p);
@@ -132,7 +160,12 @@ function ProviderCard({ provider: p, onEdit, onRemove, onChanged }: { provider: 
                 setResult(await api.test(p.id));
                 onChanged();
               } catch (err) {
-                setResult({ ok: false, latencyMs: 0, models: [], error: { message: describeError(err).message, type: "", code: null, status: 0 } });
+                setResult({
+                  ok: false,
+                  latencyMs: 0,
+                  models: [],
+                  error: { message: describeError(err).message, type: "", code: null, status: 0 },
+                });
               } finally {
                 setBusy(null);
               }
@@ -169,7 +202,9 @@ function ProviderCard({ provider: p, onEdit, onRemove, onChanged }: { provider: 
       {p.status.state === "error" && p.status.message ? <p className="error-hint">{p.status.message}</p> : null}
       {result ? <TestResult result={result} /> : null}
       <p className="muted" style={{ margin: "10px 0 0", fontSize: 12.5 }}>
-        {p.availableModels.length > 0 ? `Models: ${p.availableModels.join(", ")}` : "No models available from this provider right now."}
+        {p.availableModels.length > 0
+          ? `Models: ${p.availableModels.join(", ")}`
+          : "No models available from this provider right now."}
       </p>
     </article>
   );
@@ -178,8 +213,12 @@ function ProviderCard({ provider: p, onEdit, onRemove, onChanged }: { provider: 
 function TestResult({ result }: { result: ProviderTestResult }) {
   return result.ok ? (
     <p className="notice" role="status" style={{ margin: "10px 0 0" }}>
-      Connection works ({Math.round(result.latencyMs)} ms). {result.models.length} model{result.models.length === 1 ? "" : "s"} found
-      {result.models.length > 0 ? `: ${result.models.slice(0, 8).join(", ")}${result.models.length > 8 ? "…" : ""}` : ""}.
+      Connection works ({Math.round(result.latencyMs)} ms). {result.models.length} model
+      {result.models.length === 1 ? "" : "s"} found
+      {result.models.length > 0
+        ? `: ${result.models.slice(0, 8).join(", ")}${result.models.length > 8 ? "…" : ""}`
+        : ""}
+      .
     </p>
   ) : (
     <ErrorNote error={new Error(result.error?.message ?? "The test failed.")} compact />
@@ -205,7 +244,15 @@ function parseHeaders(text: string): Record<string, string> | string {
   return out;
 }
 
-function ProviderForm({ provider, onClose, onSaved }: { provider: ProviderView | null; onClose: () => void; onSaved: (p: ProviderView) => void }) {
+function ProviderForm({
+  provider,
+  onClose,
+  onSaved,
+}: {
+  provider: ProviderView | null;
+  onClose: () => void;
+  onSaved: (p: ProviderView) => void;
+}) {
   const editing = provider !== null;
   const [name, setName] = useState(provider?.name ?? "");
   const [id, setId] = useState(provider?.id ?? "");
@@ -236,7 +283,10 @@ function ProviderForm({ provider, onClose, onSaved }: { provider: ProviderView |
       baseUrl: baseUrl.trim(),
       timeoutSeconds: Number(timeout) || 120,
       discover,
-      models: models.split(/[\n,]/).map((m) => m.trim()).filter(Boolean),
+      models: models
+        .split(/[\n,]/)
+        .map((m) => m.trim())
+        .filter(Boolean),
       ...(apiKey ? { apiKey } : {}),
       ...(Object.keys(h).length > 0 ? { headers: h } : {}),
     };
@@ -250,7 +300,14 @@ function ProviderForm({ provider, onClose, onSaved }: { provider: ProviderView |
     try {
       if (!provider) onSaved(await api.add(body));
       else {
-        const patch: ProviderUpdate = { name: body.name, kind: body.kind, baseUrl: body.baseUrl, timeoutSeconds: body.timeoutSeconds, discover: body.discover, models: body.models };
+        const patch: ProviderUpdate = {
+          name: body.name,
+          kind: body.kind,
+          baseUrl: body.baseUrl,
+          timeoutSeconds: body.timeoutSeconds,
+          discover: body.discover,
+          models: body.models,
+        };
         if (apiKey) patch.apiKey = apiKey;
         else if (removeKey) patch.apiKey = null;
         if (headers.trim()) patch.headers = body.headers ?? null;
@@ -318,13 +375,29 @@ function ProviderForm({ provider, onClose, onSaved }: { provider: ProviderView |
           </Field>
           <label className="field">
             <span>Timeout (seconds)</span>
-            <input type="number" min={1} max={86400} value={timeout} onChange={(e) => setTimeoutSeconds(e.target.value)} />
+            <input
+              type="number"
+              min={1}
+              max={86400}
+              value={timeout}
+              onChange={(e) => setTimeoutSeconds(e.target.value)}
+            />
           </label>
           <label className="field wide">
             <span>Base URL</span>
-            <input type="url" value={baseUrl} required placeholder="http://gpu-box:8000/v1" onChange={(e) => setBaseUrl(e.target.value)} />
+            <input
+              type="url"
+              value={baseUrl}
+              required
+              placeholder="http://gpu-box:8000/v1"
+              onChange={(e) => setBaseUrl(e.target.value)}
+            />
           </label>
-          <Field label="API key" help="Stored on this computer and sent only to this provider. It is never shown again." className="field wide">
+          <Field
+            label="API key"
+            help="Stored on this computer and sent only to this provider. It is never shown again."
+            className="field wide"
+          >
             {(p) => (
               <input
                 {...p}
@@ -341,7 +414,12 @@ function ProviderForm({ provider, onClose, onSaved }: { provider: ProviderView |
           </Field>
           {provider?.hasApiKey ? (
             <label className="checkbox wide">
-              <input type="checkbox" checked={removeKey} disabled={apiKey !== ""} onChange={(e) => setRemoveKey(e.target.checked)} />
+              <input
+                type="checkbox"
+                checked={removeKey}
+                disabled={apiKey !== ""}
+                onChange={(e) => setRemoveKey(e.target.checked)}
+              />
               <span>Remove the saved key</span>
             </label>
           ) : null}
@@ -350,18 +428,35 @@ function ProviderForm({ provider, onClose, onSaved }: { provider: ProviderView |
             <span>Discover models from the provider</span>
           </label>
           <label className="field wide">
-            <span>{discover ? "Only expose these models (one per line; empty exposes all)" : "Models (one per line)"}</span>
+            <span>
+              {discover ? "Only expose these models (one per line; empty exposes all)" : "Models (one per line)"}
+            </span>
             <textarea rows={2} value={models} onChange={(e) => setModels(e.target.value)} />
           </label>
           <label className="field wide">
-            <span>Extra headers (Name: value, one per line){provider && provider.headers.length > 0 ? ` — set now: ${provider.headers.join(", ")}; typing replaces them` : ""}</span>
+            <span>
+              Extra headers (Name: value, one per line)
+              {provider && provider.headers.length > 0
+                ? ` — set now: ${provider.headers.join(", ")}; typing replaces them`
+                : ""}
+            </span>
             <textarea rows={2} value={headers} onChange={(e) => setHeaders(e.target.value)} autoComplete="off" />
           </label>
         </div>
         {error ? <ErrorNote error={error} compact /> : null}
         {test ? <TestResult result={test} /> : null}
         <div className="dialog-actions">
-          <button type="button" className="button" onClick={() => void runTest()} disabled={busy !== null || !baseUrl || (editing && provider.hasApiKey && !apiKey && !removeKey)} title={editing && provider.hasApiKey && !apiKey ? "Save, then use Test on the provider: the saved key is not sent back to this page" : undefined}>
+          <button
+            type="button"
+            className="button"
+            onClick={() => void runTest()}
+            disabled={busy !== null || !baseUrl || (editing && provider.hasApiKey && !apiKey && !removeKey)}
+            title={
+              editing && provider.hasApiKey && !apiKey
+                ? "Save, then use Test on the provider: the saved key is not sent back to this page"
+                : undefined
+            }
+          >
             {busy === "test" ? "Testing…" : "Test connection"}
           </button>
           <span style={{ flex: 1 }} />

@@ -28,7 +28,12 @@ interface Series {
 
 function useLiveMetrics() {
   const [latest, setLatest] = useState<Snapshot | null>(null);
-  const [series, setSeries] = useState<Series>({ tokensPerSecond: [], queueDepth: [], busy: [], requestsPerSecond: [] });
+  const [series, setSeries] = useState<Series>({
+    tokensPerSecond: [],
+    queueDepth: [],
+    busy: [],
+    requestsPerSecond: [],
+  });
   const [error, setError] = useState<unknown>(null);
   const prev = useRef<Snapshot | null>(null);
   useEffect(() => {
@@ -70,7 +75,10 @@ export default function ServerView() {
   const health = useAsync((signal) => serverApi.health({ signal }), []);
   const models = useModels();
   const live = useLiveMetrics();
-  const recent = useAsync((signal) => conversations.list({ source: "api", limit: 8 }, { signal }), [live.latest?.generations]);
+  const recent = useAsync(
+    (signal) => conversations.list({ source: "api", limit: 8 }, { signal }),
+    [live.latest?.generations],
+  );
   const [model, setModel] = useState("");
   const [tab, setTab] = useState<SnippetKind>("curl");
   const v1 = `${baseUrl()}/v1`;
@@ -107,7 +115,9 @@ export default function ServerView() {
             <div className="stat">
               <div className="stat-label">Engine</div>
               <div className="stat-value" style={{ fontSize: 15, paddingTop: 5 }}>
-                {h?.engine ? `${h.engine.gpu ? String(h.engine.gpu).toUpperCase() : "CPU"} · ${h.engine.threads} thread${h.engine.threads === 1 ? "" : "s"}` : "No model loaded"}
+                {h?.engine
+                  ? `${h.engine.gpu ? String(h.engine.gpu).toUpperCase() : "CPU"} · ${h.engine.threads} thread${h.engine.threads === 1 ? "" : "s"}`
+                  : "No model loaded"}
               </div>
             </div>
             <div className="stat">
@@ -125,7 +135,12 @@ export default function ServerView() {
             <code aria-label="Base URL">{v1}</code>
             <CopyButton text={v1} label="Copy base URL" className="button small labelled" />
           </div>
-          {needsKey ? <p className="muted">This server requires an API key: send it as “Authorization: Bearer …”. The snippets read it from HEARTH_API_KEY.</p> : null}
+          {needsKey ? (
+            <p className="muted">
+              This server requires an API key: send it as “Authorization: Bearer …”. The snippets read it from
+              HEARTH_API_KEY.
+            </p>
+          ) : null}
         </section>
 
         <section className="section" aria-labelledby="snippets-title">
@@ -146,12 +161,24 @@ export default function ServerView() {
           <div className="snippet" style={{ marginTop: 10 }}>
             <div className="tabs" role="tablist" aria-label="Snippet language">
               {(Object.keys(SNIPPET_LABELS) as SnippetKind[]).map((k) => (
-                <button key={k} type="button" role="tab" id={`tab-${k}`} aria-selected={tab === k} aria-controls="snippet-panel" onClick={() => setTab(k)}>
+                <button
+                  key={k}
+                  type="button"
+                  role="tab"
+                  id={`tab-${k}`}
+                  aria-selected={tab === k}
+                  aria-controls="snippet-panel"
+                  onClick={() => setTab(k)}
+                >
                   {SNIPPET_LABELS[k]}
                 </button>
               ))}
               <span style={{ flex: 1 }} />
-              <CopyButton text={() => snippet(tab, v1, chosen, needsKey)} label="Copy snippet" className="icon-button small labelled" />
+              <CopyButton
+                text={() => snippet(tab, v1, chosen, needsKey)}
+                label="Copy snippet"
+                className="icon-button small labelled"
+              />
             </div>
             <pre id="snippet-panel" role="tabpanel" aria-labelledby={`tab-${tab}`} tabIndex={0}>
               {snippet(tab, v1, chosen, needsKey)}
@@ -178,7 +205,11 @@ export default function ServerView() {
               <div className="stat-value">
                 {live.latest ? `${live.latest.busySequences} / ${live.latest.sequences}` : "…"}
               </div>
-              <Sparkline values={live.series.busy} max={live.latest?.sequences} label="Busy sequences, last two minutes" />
+              <Sparkline
+                values={live.series.busy}
+                max={live.latest?.sequences}
+                label="Busy sequences, last two minutes"
+              />
             </div>
             <div className="stat">
               <div className="stat-label">Queue depth</div>
@@ -188,7 +219,8 @@ export default function ServerView() {
           </div>
           {live.latest ? (
             <p className="muted" style={{ fontSize: 12.5 }}>
-              Since start: {live.latest.requests} requests, {live.latest.errors} errors, {live.latest.generations} generations, {live.latest.completionTokens} tokens generated.
+              Since start: {live.latest.requests} requests, {live.latest.errors} errors, {live.latest.generations}{" "}
+              generations, {live.latest.completionTokens} tokens generated.
             </p>
           ) : null}
         </section>
@@ -196,7 +228,9 @@ export default function ServerView() {
         <section className="section" aria-labelledby="recent-title">
           <h2 id="recent-title">Recent API requests</h2>
           {recent.error ? <ErrorNote error={recent.error} compact /> : null}
-          {recent.data && recent.data.items.length === 0 ? <p className="muted">No API chats recorded yet. Requests to /v1/chat/completions show up here.</p> : null}
+          {recent.data && recent.data.items.length === 0 ? (
+            <p className="muted">No API chats recorded yet. Requests to /v1/chat/completions show up here.</p>
+          ) : null}
           {recent.data && recent.data.items.length > 0 ? (
             <table className="table">
               <thead>

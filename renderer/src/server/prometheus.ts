@@ -20,7 +20,8 @@ export function parsePrometheus(text: string): Sample[] {
     const m = LINE.exec(line);
     if (!m) continue;
     const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? "").matchAll(LABEL)) labels[l[1]!] = l[2]!.replace(/\\n/g, "\n").replace(/\\"/g, '"').replace(/\\\\/g, "\\");
+    for (const l of (m[2] ?? "").matchAll(LABEL))
+      labels[l[1]!] = l[2]!.replace(/\\n/g, "\n").replace(/\\"/g, '"').replace(/\\\\/g, "\\");
     const value = m[3] === "+Inf" ? Infinity : m[3] === "-Inf" ? -Infinity : Number(m[3]);
     out.push({ name: m[1]!, labels, value });
   }
@@ -54,7 +55,8 @@ export interface Snapshot {
 
 export function snapshot(samples: readonly Sample[], at: number): Snapshot {
   const byRoute = new Map<string, number>();
-  for (const s of samples) if (s.name === "hearth_requests_total") byRoute.set(`${s.labels.route ?? "?"} ${s.labels.status ?? "?"}`, s.value);
+  for (const s of samples)
+    if (s.name === "hearth_requests_total") byRoute.set(`${s.labels.route ?? "?"} ${s.labels.status ?? "?"}`, s.value);
   return {
     at,
     completionTokens: sum(samples, "hearth_completion_tokens_total"),
@@ -74,5 +76,8 @@ export function rates(prev: Snapshot, next: Snapshot): { tokensPerSecond: number
   const dt = (next.at - prev.at) / 1000;
   if (dt <= 0) return { tokensPerSecond: 0, requestsPerSecond: 0 };
   const rate = (a: number, b: number) => (b >= a ? (b - a) / dt : 0);
-  return { tokensPerSecond: rate(prev.completionTokens, next.completionTokens), requestsPerSecond: rate(prev.requests, next.requests) };
+  return {
+    tokensPerSecond: rate(prev.completionTokens, next.completionTokens),
+    requestsPerSecond: rate(prev.requests, next.requests),
+  };
 }

@@ -2,7 +2,11 @@
 
 export type SnippetKind = "curl" | "node" | "python";
 
-export const SNIPPET_LABELS: Record<SnippetKind, string> = { curl: "curl", node: "OpenAI Node", python: "OpenAI Python" };
+export const SNIPPET_LABELS: Record<SnippetKind, string> = {
+  curl: "curl",
+  node: "OpenAI Node",
+  python: "OpenAI Python",
+};
 
 export function snippet(kind: SnippetKind, baseUrl: string, model: string, needsKey: boolean): string {
   const m = JSON.stringify(model);

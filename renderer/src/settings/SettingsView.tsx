@@ -6,7 +6,14 @@
 import { useEffect, useMemo, useState } from "react";
 import { conversations } from "../api/history.js";
 import { describeError } from "../api/errors.js";
-import { downloadFile, historyIo, settings as api, type EditableKey, type SettingsPatch, type SettingsView as View } from "../api/settings.js";
+import {
+  downloadFile,
+  historyIo,
+  settings as api,
+  type EditableKey,
+  type SettingsPatch,
+  type SettingsView as View,
+} from "../api/settings.js";
 import { Dialog } from "../app/Dialog.js";
 import { ErrorNote } from "../app/ErrorNote.js";
 import { Field as LabelledField } from "../app/Field.js";
@@ -29,21 +36,62 @@ const SECTIONS: { title: string; fields: FieldDef[] }[] = [
   {
     title: "Server",
     fields: [
-      { key: "host", label: "Host", kind: "text", help: "127.0.0.1 keeps Hearth on this computer. Another address exposes it to the network and needs an API key." },
+      {
+        key: "host",
+        label: "Host",
+        kind: "text",
+        help: "127.0.0.1 keeps Hearth on this computer. Another address exposes it to the network and needs an API key.",
+      },
       { key: "port", label: "Port", kind: "number", help: "0 picks a free port at each start." },
-      { key: "corsOrigins", label: "CORS origins", kind: "list", help: "Web pages allowed to call Hearth from a browser, one origin per line (e.g. http://localhost:5173)." },
-      { key: "allowedHosts", label: "Allowed host names", kind: "list", help: "Names besides localhost that may reach Hearth (a guard against DNS rebinding)." },
+      {
+        key: "corsOrigins",
+        label: "CORS origins",
+        kind: "list",
+        help: "Web pages allowed to call Hearth from a browser, one origin per line (e.g. http://localhost:5173).",
+      },
+      {
+        key: "allowedHosts",
+        label: "Allowed host names",
+        kind: "list",
+        help: "Names besides localhost that may reach Hearth (a guard against DNS rebinding).",
+      },
     ],
   },
   {
     title: "Performance",
     fields: [
       { key: "threads", label: "CPU threads", kind: "number", help: "0 chooses from this machine." },
-      { key: "batchThreads", label: "Threads for batched steps", kind: "number", help: "For steps that decode several requests or a prompt at once; 0 chooses (every core with a local llama.cpp build)." },
-      { key: "lanes", label: "Decode lanes", kind: "number", help: "Contexts that decode side by side, each on its own threads; 0 chooses (one per free core on CPU, one with a GPU)." },
-      { key: "parallel", label: "Parallel sequences", kind: "number", help: "Requests decoded together; 0 chooses from the model and memory." },
-      { key: "ctxSize", label: "Context size per sequence", kind: "number", help: "Tokens; 0 chooses from the model (up to 4096)." },
-      { key: "gpu", label: "GPU", kind: "select", options: ["auto", "cpu", "cuda", "vulkan", "metal"], help: "auto uses a GPU when there is one." },
+      {
+        key: "batchThreads",
+        label: "Threads for batched steps",
+        kind: "number",
+        help: "For steps that decode several requests or a prompt at once; 0 chooses (every core with a local llama.cpp build).",
+      },
+      {
+        key: "lanes",
+        label: "Decode lanes",
+        kind: "number",
+        help: "Contexts that decode side by side, each on its own threads; 0 chooses (one per free core on CPU, one with a GPU).",
+      },
+      {
+        key: "parallel",
+        label: "Parallel sequences",
+        kind: "number",
+        help: "Requests decoded together; 0 chooses from the model and memory.",
+      },
+      {
+        key: "ctxSize",
+        label: "Context size per sequence",
+        kind: "number",
+        help: "Tokens; 0 chooses from the model (up to 4096).",
+      },
+      {
+        key: "gpu",
+        label: "GPU",
+        kind: "select",
+        options: ["auto", "cpu", "cuda", "vulkan", "metal"],
+        help: "auto uses a GPU when there is one.",
+      },
       {
         key: "engineBinary",
         label: "llama.cpp build",
@@ -51,25 +99,60 @@ const SECTIONS: { title: string; fields: FieldDef[] }[] = [
         options: ["auto", "prebuilt", "local"],
         help: "auto uses a build made on this computer (npm run build:engine) when there is one; prebuilt always uses the one that came with Hearth.",
       },
-      { key: "maxQueue", label: "Queue length", kind: "number", help: "Requests that may wait for a free sequence before the server answers busy." },
-      { key: "defaultMaxTokens", label: "Default max tokens", kind: "number", help: "Longest reply when a request sets no limit." },
-      { key: "requestTimeout", label: "Request timeout (seconds)", kind: "number", help: "A generation running longer is stopped." },
+      {
+        key: "maxQueue",
+        label: "Queue length",
+        kind: "number",
+        help: "Requests that may wait for a free sequence before the server answers busy.",
+      },
+      {
+        key: "defaultMaxTokens",
+        label: "Default max tokens",
+        kind: "number",
+        help: "Longest reply when a request sets no limit.",
+      },
+      {
+        key: "requestTimeout",
+        label: "Request timeout (seconds)",
+        kind: "number",
+        help: "A generation running longer is stopped.",
+      },
     ],
   },
   {
     title: "Models",
     fields: [
-      { key: "modelDirs", label: "Extra model folders", kind: "list", help: "Folders whose GGUF files are listed besides the models folder, one per line." },
+      {
+        key: "modelDirs",
+        label: "Extra model folders",
+        kind: "list",
+        help: "Folders whose GGUF files are listed besides the models folder, one per line.",
+      },
       { key: "modelIdleTimeout", label: "Unload after idle (seconds)", kind: "number", help: "0 keeps models loaded." },
       { key: "modelMemoryMb", label: "Memory for models (MiB)", kind: "number", help: "0 chooses from this machine." },
-      { key: "hfEndpoint", label: "Hugging Face address", kind: "text", help: "For a mirror; downloads come from here." },
+      {
+        key: "hfEndpoint",
+        label: "Hugging Face address",
+        kind: "text",
+        help: "For a mirror; downloads come from here.",
+      },
     ],
   },
   {
     title: "History",
     fields: [
-      { key: "recordApi", label: "Record API chats", kind: "bool", help: "Keep /v1 chat traffic from other tools in history, as API conversations." },
-      { key: "apiRetentionDays", label: "Keep API chats for (days)", kind: "number", help: "0 keeps them forever. Pinned chats are always kept." },
+      {
+        key: "recordApi",
+        label: "Record API chats",
+        kind: "bool",
+        help: "Keep /v1 chat traffic from other tools in history, as API conversations.",
+      },
+      {
+        key: "apiRetentionDays",
+        label: "Keep API chats for (days)",
+        kind: "number",
+        help: "0 keeps them forever. Pinned chats are always kept.",
+      },
     ],
   },
 ];
@@ -83,7 +166,11 @@ function toDraft(value: unknown, kind: Kind): string {
 }
 
 function fromDraft(draft: string, kind: Kind): unknown {
-  if (kind === "list") return draft.split("\n").map((s) => s.trim()).filter(Boolean);
+  if (kind === "list")
+    return draft
+      .split("\n")
+      .map((s) => s.trim())
+      .filter(Boolean);
   if (kind === "bool") return draft === "true";
   if (kind === "number") return draft.trim() === "" ? null : Number(draft);
   return draft.trim() === "" ? null : draft.trim();
@@ -129,7 +216,9 @@ export default function SettingsView({ theme, onTheme }: { theme: ThemeChoice; o
       setView(next);
       setApiKey("");
       setRemoveKey(false);
-      showToast({ message: next.restartRequired.length > 0 ? "Saved. Restart Hearth to apply the changes." : "Saved." });
+      showToast({
+        message: next.restartRequired.length > 0 ? "Saved. Restart Hearth to apply the changes." : "Saved.",
+      });
     } catch (err) {
       setError(err);
     } finally {
@@ -143,7 +232,9 @@ export default function SettingsView({ theme, onTheme }: { theme: ThemeChoice; o
         <header className="page-header">
           <div>
             <h1>Settings</h1>
-            <p>{view ? `Saved in ${view.file}. Command-line flags and HEARTH_* variables take precedence.` : "\u00a0"}</p>
+            <p>
+              {view ? `Saved in ${view.file}. Command-line flags and HEARTH_* variables take precedence.` : "\u00a0"}
+            </p>
           </div>
         </header>
 
@@ -151,7 +242,14 @@ export default function SettingsView({ theme, onTheme }: { theme: ThemeChoice; o
           <h2 id="appearance-title">Appearance</h2>
           <div className="segmented" role="radiogroup" aria-label="Theme" style={{ maxWidth: 320 }}>
             {(["system", "light", "dark"] as const).map((t) => (
-              <button key={t} type="button" role="radio" aria-checked={theme === t} className={theme === t ? "active" : ""} onClick={() => onTheme(t)}>
+              <button
+                key={t}
+                type="button"
+                role="radio"
+                aria-checked={theme === t}
+                className={theme === t ? "active" : ""}
+                onClick={() => onTheme(t)}
+              >
                 {t === "system" ? "System" : t === "light" ? "Light" : "Dark"}
               </button>
             ))}
@@ -161,7 +259,11 @@ export default function SettingsView({ theme, onTheme }: { theme: ThemeChoice; o
         {state.error ? <ErrorNote error={state.error} onRetry={state.reload} /> : null}
         {view && view.restartRequired.length > 0 ? (
           <div className="notice" role="status">
-            Restart Hearth to apply: {view.restartRequired.map((k) => ALL_FIELDS.find((f) => f.key === k)?.label ?? (k === "apiKey" ? "API key" : k)).join(", ")}.
+            Restart Hearth to apply:{" "}
+            {view.restartRequired
+              .map((k) => ALL_FIELDS.find((f) => f.key === k)?.label ?? (k === "apiKey" ? "API key" : k))
+              .join(", ")}
+            .
           </div>
         ) : null}
 
@@ -178,14 +280,23 @@ export default function SettingsView({ theme, onTheme }: { theme: ThemeChoice; o
                 <div className="card">
                   <div className="form-grid">
                     {section.fields.map((f) => (
-                      <Field key={f.key} def={f} value={draft[f.key] ?? ""} pending={view.restartRequired.includes(f.key)} onChange={(v) => setDraft((d) => ({ ...d, [f.key]: v }))} />
+                      <Field
+                        key={f.key}
+                        def={f}
+                        value={draft[f.key] ?? ""}
+                        pending={view.restartRequired.includes(f.key)}
+                        onChange={(v) => setDraft((d) => ({ ...d, [f.key]: v }))}
+                      />
                     ))}
                     {section.title === "Server" ? (
                       <div className="wide">
                         <LabelledField
                           label={
                             <>
-                              API key <span className="key-state">({view.saved.apiKeySet || view.settings.apiKeySet ? "set" : "not set"})</span>
+                              API key{" "}
+                              <span className="key-state">
+                                ({view.saved.apiKeySet || view.settings.apiKeySet ? "set" : "not set"})
+                              </span>
                             </>
                           }
                           help="Clients then send it as “Authorization: Bearer …”. It is never shown again."
@@ -197,7 +308,11 @@ export default function SettingsView({ theme, onTheme }: { theme: ThemeChoice; o
                               type="password"
                               autoComplete="new-password"
                               value={apiKey}
-                              placeholder={view.saved.apiKeySet ? "A key is saved — type a new one to replace it" : "At least 8 characters"}
+                              placeholder={
+                                view.saved.apiKeySet
+                                  ? "A key is saved — type a new one to replace it"
+                                  : "At least 8 characters"
+                              }
                               onChange={(e) => {
                                 setApiKey(e.target.value);
                                 if (e.target.value) setRemoveKey(false);
@@ -207,7 +322,12 @@ export default function SettingsView({ theme, onTheme }: { theme: ThemeChoice; o
                         </LabelledField>
                         {view.saved.apiKeySet ? (
                           <label className="checkbox" style={{ marginTop: 8 }}>
-                            <input type="checkbox" checked={removeKey} disabled={apiKey !== ""} onChange={(e) => setRemoveKey(e.target.checked)} />
+                            <input
+                              type="checkbox"
+                              checked={removeKey}
+                              disabled={apiKey !== ""}
+                              onChange={(e) => setRemoveKey(e.target.checked)}
+                            />
                             <span>Remove the saved key</span>
                           </label>
                         ) : null}
@@ -219,7 +339,11 @@ export default function SettingsView({ theme, onTheme }: { theme: ThemeChoice; o
             ))}
             {error ? <ErrorNote error={error} /> : null}
             <div className="save-bar">
-              <span className="muted">{dirty ? `${changed.length + (apiKey || removeKey ? 1 : 0)} unsaved change${changed.length + (apiKey || removeKey ? 1 : 0) === 1 ? "" : "s"}` : "All changes saved"}</span>
+              <span className="muted">
+                {dirty
+                  ? `${changed.length + (apiKey || removeKey ? 1 : 0)} unsaved change${changed.length + (apiKey || removeKey ? 1 : 0) === 1 ? "" : "s"}`
+                  : "All changes saved"}
+              </span>
               <button
                 type="button"
                 className="button"
@@ -245,19 +369,38 @@ export default function SettingsView({ theme, onTheme }: { theme: ThemeChoice; o
   );
 }
 
-function Field({ def, value, pending, onChange }: { def: FieldDef; value: string; pending: boolean; onChange: (v: string) => void }) {
+function Field({
+  def,
+  value,
+  pending,
+  onChange,
+}: {
+  def: FieldDef;
+  value: string;
+  pending: boolean;
+  onChange: (v: string) => void;
+}) {
   const id = `setting-${def.key}`;
   const label = (
     <span>
       {def.label}
-      {pending ? <span className="badge warn" style={{ marginLeft: 6 }}>after restart</span> : null}
+      {pending ? (
+        <span className="badge warn" style={{ marginLeft: 6 }}>
+          after restart
+        </span>
+      ) : null}
     </span>
   );
   if (def.kind === "bool") {
     return (
       <div className="field wide">
         <label className="checkbox" style={{ marginBottom: 2 }}>
-          <input type="checkbox" checked={value === "true"} onChange={(e) => onChange(e.target.checked ? "true" : "false")} aria-describedby={`${id}-help`} />
+          <input
+            type="checkbox"
+            checked={value === "true"}
+            onChange={(e) => onChange(e.target.checked ? "true" : "false")}
+            aria-describedby={`${id}-help`}
+          />
           {label}
         </label>
         <span className="field-help" id={`${id}-help`}>
@@ -280,7 +423,12 @@ function Field({ def, value, pending, onChange }: { def: FieldDef; value: string
         ) : def.kind === "list" ? (
           <textarea {...p} rows={2} value={value} onChange={(e) => onChange(e.target.value)} />
         ) : (
-          <input {...p} type={def.kind === "number" ? "number" : "text"} value={value} onChange={(e) => onChange(e.target.value)} />
+          <input
+            {...p}
+            type={def.kind === "number" ? "number" : "text"}
+            value={value}
+            onChange={(e) => onChange(e.target.value)}
+          />
         )
       }
     </LabelledField>
@@ -305,13 +453,24 @@ function HistoryData() {
       <h2 id="data-title">Your history</h2>
       <div className="card">
         <p className="muted" style={{ marginTop: 0 }}>
-          Export every conversation (all branches) as JSON to back it up or move it, or as Markdown to read. Import a JSON export back.
+          Export every conversation (all branches) as JSON to back it up or move it, or as Markdown to read. Import a
+          JSON export back.
         </p>
         <div className="page-actions">
-          <button type="button" className="button" disabled={busy} onClick={() => void run(() => downloadFile("/api/export?format=json", "hearth-history.json"))}>
+          <button
+            type="button"
+            className="button"
+            disabled={busy}
+            onClick={() => void run(() => downloadFile("/api/export?format=json", "hearth-history.json"))}
+          >
             Export JSON
           </button>
-          <button type="button" className="button" disabled={busy} onClick={() => void run(() => downloadFile("/api/export?format=markdown", "hearth-history.md"))}>
+          <button
+            type="button"
+            className="button"
+            disabled={busy}
+            onClick={() => void run(() => downloadFile("/api/export?format=markdown", "hearth-history.md"))}
+          >
             Export Markdown
           </button>
           <label className="button">
@@ -327,7 +486,9 @@ function HistoryData() {
                 void run(async () => {
                   const result = await historyIo.import(JSON.parse(await file.text()));
                   emit("conversations");
-                  showToast({ message: `Imported ${result.imported.length} conversation${result.imported.length === 1 ? "" : "s"}${result.skipped.length ? `, ${result.skipped.length} already here` : ""}.` });
+                  showToast({
+                    message: `Imported ${result.imported.length} conversation${result.imported.length === 1 ? "" : "s"}${result.skipped.length ? `, ${result.skipped.length} already here` : ""}.`,
+                  });
                 });
               }}
             />
@@ -340,7 +501,10 @@ function HistoryData() {
       </div>
       {confirming ? (
         <Dialog title="Delete all history?" onClose={() => setConfirming(false)}>
-          <p className="muted">Every conversation, from the app and from the API, is deleted from this computer. This cannot be undone; export first if you may want it back.</p>
+          <p className="muted">
+            Every conversation, from the app and from the API, is deleted from this computer. This cannot be undone;
+            export first if you may want it back.
+          </p>
           <div className="dialog-actions">
             <button type="button" className="button" onClick={() => setConfirming(false)} autoFocus>
               Cancel
