@@ -30,7 +30,7 @@ export interface BareSetup {
   stepBatcher?: false | StepBatcherOptions;
 }
 
-/** The server's default sampling (server/openai/convert.ts SAMPLING_DEFAULTS), applied to both paths. */
+/** The server's default sampling (server/core/types.ts SAMPLING_DEFAULTS), applied to both paths. */
 export const BENCH_SAMPLING = { temperature: 0.8, topP: 0.95, topK: 40, minP: 0.05 } as const;
 
 export const BENCH_PROMPT = "Once upon a time, there was a little girl named Lily. She loved to play outside";

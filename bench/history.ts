@@ -15,7 +15,7 @@ import type { HearthServer } from "../server/app.js";
 import { loadConfig } from "../server/config.js";
 import { HistoryRecorder } from "../server/history/recorder.js";
 import { HistoryStore } from "../server/history/store.js";
-import type { GenerationStream } from "../server/providers/types.js";
+import type { GenerationStream } from "../server/core/types.js";
 import { testModelPath } from "../test/helpers/models.js";
 import type { BenchOptions, BenchResult } from "./types.js";
 

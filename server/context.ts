@@ -6,7 +6,7 @@ import type { Metrics } from "./metrics.js";
 import type { LocalProvider } from "./providers/local.js";
 import type { ProviderStore } from "./providers/provider-store.js";
 import type { ProviderRouter } from "./providers/router.js";
-import type { ChatRequest, GenerationStream } from "./providers/types.js";
+import type { ChatRequest, GenerationStream } from "./core/types.js";
 
 export interface ChatObserverMeta {
   requestId: string;

@@ -3,7 +3,7 @@
  * share counters. Generation metrics are taken from the event stream, whatever the provider.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { FinishReason, GenerationEvent, GenerationStream } from "./providers/types.js";
+import type { FinishReason, GenerationEvent, GenerationStream } from "./core/types.js";
 
 export class Metrics {
   readonly registry = new Registry();

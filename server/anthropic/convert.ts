@@ -7,14 +7,7 @@
 import { BadRequestError } from "../errors.js";
 import { samplingOf } from "../openai/convert.js";
 import { parseAt } from "../openai/parse-item.js";
-import type {
-  ChatMessage,
-  ChatRequest,
-  ResponseFormat,
-  ToolCall,
-  ToolChoice,
-  ToolDefinition,
-} from "../providers/types.js";
+import type { ChatMessage, ChatRequest, ResponseFormat, ToolCall, ToolChoice, ToolDefinition } from "../core/types.js";
 import { ToolResultBlockSchema, ToolSchema, ToolUseBlockSchema, type MessagesRequestBody } from "./schemas.js";
 
 type Block = { type: string } & Record<string, unknown>;
@@ -134,10 +127,6 @@ export function toMessagesChatRequest(body: MessagesRequestBody): ChatRequest {
     ? { type: "json_schema", name: "output", schema: format.schema, strict: true }
     : { type: "text" };
   const user = body.metadata?.user_id ?? undefined;
-  // What a remote provider should see as "set by the client" (remote-wire forwards only those).
-  const wire: Record<string, unknown> = {};
-  for (const key of ["temperature", "top_p", "top_k"] as const) if (body[key] !== undefined) wire[key] = body[key];
-  if (body.tool_choice && !parallel) wire.parallel_tool_calls = false;
   return {
     kind: "chat",
     model: body.model,
@@ -148,8 +137,7 @@ export function toMessagesChatRequest(body: MessagesRequestBody): ChatRequest {
     responseFormat,
     tools,
     toolChoice,
-    parallelToolCalls: parallel,
+    ...(parallel ? {} : { parallelToolCalls: false }),
     ...(user ? { user } : {}),
-    wire,
   };
 }

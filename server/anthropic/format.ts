@@ -4,7 +4,7 @@
  * accumulator builds both, so the streamed blocks and the returned message agree.
  */
 import crypto from "node:crypto";
-import type { FinishReason, GenerationEvent, GenerationStream, Usage } from "../providers/types.js";
+import type { FinishReason, GenerationEvent, GenerationStream, Usage } from "../core/types.js";
 import type { AnthropicMessage, ContentBlock, StopReason } from "./schemas.js";
 
 export interface MessageMeta {

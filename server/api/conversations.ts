@@ -18,7 +18,7 @@ import {
 } from "../history/types.js";
 import { SseWriter, clientGoneSignal } from "../http/sse.js";
 import { parseOrThrow } from "../http/validate.js";
-import { SAMPLING_DEFAULTS } from "../openai/convert.js";
+import { SAMPLING_DEFAULTS } from "../core/types.js";
 import { collectChat, newMeta, writeChatStream } from "../openai/format.js";
 
 /** Query booleans: `true`/`false`/`1`/`0`. */

@@ -5,7 +5,7 @@
  */
 import type { ChatHistoryItem, ChatModelResponse } from "node-llama-cpp";
 import { BadRequestError } from "../errors.js";
-import type { ChatMessage } from "../providers/types.js";
+import type { ChatMessage } from "../core/types.js";
 
 function parseJsonOr(text: string): unknown {
   try {

@@ -5,7 +5,7 @@
  * before `arguments`, so the arguments can be streamed as they are generated.
  */
 import { BadRequestError } from "../errors.js";
-import type { GenerationEvent, ToolChoice, ToolDefinition } from "../providers/types.js";
+import type { GenerationEvent, ToolChoice, ToolDefinition } from "../core/types.js";
 
 /** The tools a forced call may use, and the schema of the call object. */
 export function forcedCallSchema(

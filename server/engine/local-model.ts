@@ -31,7 +31,8 @@ import type {
   GenerationRequest,
   GenerationStream,
   SamplingOptions,
-} from "../providers/types.js";
+} from "../core/types.js";
+import { withSamplingDefaults } from "../core/types.js";
 import { AsyncQueue } from "../util/async-queue.js";
 import { StepBatcher } from "./batch-barrier.js";
 import { toChatHistory } from "./chat-history.js";
@@ -130,12 +131,14 @@ function newCallId(): string {
   return `call_${crypto.randomBytes(12).toString("hex")}`;
 }
 
-function repeatPenaltyOf(s: SamplingOptions) {
+function repeatPenaltyOf(requested: Partial<SamplingOptions>) {
+  const s = withSamplingDefaults(requested);
   if (s.frequencyPenalty === 0 && s.presencePenalty === 0) return false as const;
   return { frequencyPenalty: s.frequencyPenalty, presencePenalty: s.presencePenalty, penalty: 1, lastTokens: 64 };
 }
 
-function samplingOf(s: SamplingOptions) {
+function samplingOf(requested: Partial<SamplingOptions>) {
+  const s = withSamplingDefaults(requested);
   return {
     temperature: s.temperature,
     topP: s.topP,
@@ -477,7 +480,7 @@ export class LocalModel {
           grammar,
           functions,
           documentFunctionParams: functions ? true : undefined,
-          maxParallelFunctionCalls: request.parallelToolCalls ? undefined : 1,
+          maxParallelFunctionCalls: request.parallelToolCalls === false ? 1 : undefined,
           onTextChunk: forced ? (text) => forced.feed(text) : (text) => queue.push({ type: "text", text }),
           onFunctionCallParamsChunk: (chunk) => {
             let id = toolIds.get(chunk.callIndex);

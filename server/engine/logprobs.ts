@@ -17,7 +17,7 @@ import {
   type LlamaText,
   type Token,
 } from "node-llama-cpp";
-import type { TokenLogprob } from "../providers/types.js";
+import type { TokenLogprob } from "../core/types.js";
 
 /** What ends a generation: text (excluded from the output) or exact token runs (special tokens). */
 export interface StopTriggers {

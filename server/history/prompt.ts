@@ -1,5 +1,5 @@
 /** Turns a stored conversation into the provider-neutral request for its next reply. */
-import type { ChatMessage, ChatRequest } from "../providers/types.js";
+import type { ChatMessage, ChatRequest } from "../core/types.js";
 import type { Conversation, GenerationParams, Message } from "./types.js";
 
 /** Sampling used when neither the conversation nor the request sets a value (the /v1 defaults). */

@@ -14,7 +14,7 @@
 import type { ChatObserverMeta } from "../context.js";
 import { ShuttingDownError, StorageFullError, isStorageFull } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { ChatMessage, ChatRequest, GenerationEvent, GenerationStream, Usage } from "../providers/types.js";
+import type { ChatMessage, ChatRequest, GenerationEvent, GenerationStream, Usage } from "../core/types.js";
 import type { HistoryStore } from "./store.js";
 import { hashableOf, pathHash, pathHashes } from "./threads.js";
 import type { GenerationParams, StoredToolCall } from "./types.js";

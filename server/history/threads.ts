@@ -6,7 +6,7 @@
  * list becomes a branch at the point where it diverges.
  */
 import { createHash } from "node:crypto";
-import type { ChatMessage } from "../providers/types.js";
+import type { ChatMessage } from "../core/types.js";
 
 /** The parts of a message that identify it; API keys and headers are never part of a message. */
 export interface HashableMessage {

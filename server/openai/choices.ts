@@ -5,7 +5,7 @@
  * start (queue full, prompt too long), the ones already admitted are cancelled and the error is
  * the request's.
  */
-import type { GenerationRequest, GenerationStream } from "../providers/types.js";
+import type { GenerationRequest, GenerationStream } from "../core/types.js";
 import type { ChoiceEvent, ChoiceStream } from "./format.js";
 
 /** Choice `i` of a request: another seed for each, so sampled choices differ while a seed still reproduces them. */

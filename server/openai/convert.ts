@@ -1,7 +1,7 @@
 /**
- * Wire requests (validated) to provider-neutral requests. Defaults for fields the client left
- * out are applied here, once: llama-server's sampling defaults, which suit local models better
- * than OpenAI's temperature 1 with no truncation (README "Defaults").
+ * Wire requests (validated) to provider-neutral requests. Sampling fields carry only what the
+ * client set: local models fill in llama-server's defaults (core/types.ts SAMPLING_DEFAULTS),
+ * remote providers leave the rest to the upstream.
  */
 import { BadRequestError } from "../errors.js";
 import type {
@@ -12,7 +12,10 @@ import type {
   ResponseFormat,
   SamplingOptions,
   ToolChoice,
-} from "../providers/types.js";
+  VllmExtra,
+  VllmExtras,
+} from "../core/types.js";
+import { vllmExtrasIn } from "../core/types.js";
 import type { ChatCompletionRequestBody, CompletionRequestBody, EmbeddingRequestBody } from "./schemas.js";
 
 /** vLLM's `guided_json` as a JSON schema: an object, or JSON text of one. */
@@ -36,8 +39,6 @@ function guidedJsonSchema(value: Record<string, unknown> | string): Record<strin
   }
   return schema as Record<string, unknown>;
 }
-
-export const SAMPLING_DEFAULTS = { temperature: 0.8, topP: 0.95, topK: 40, minP: 0.05 } as const;
 
 type Content = string | { type: string; text?: unknown }[] | null | undefined;
 
@@ -68,16 +69,30 @@ export function samplingOf(body: {
   seed?: number | null;
   presence_penalty?: number | null;
   frequency_penalty?: number | null;
-}): SamplingOptions {
-  return {
-    temperature: body.temperature ?? SAMPLING_DEFAULTS.temperature,
-    topP: body.top_p ?? SAMPLING_DEFAULTS.topP,
-    topK: body.top_k ?? SAMPLING_DEFAULTS.topK,
-    minP: body.min_p ?? SAMPLING_DEFAULTS.minP,
-    ...(body.seed !== null && body.seed !== undefined ? { seed: body.seed } : {}),
-    presencePenalty: body.presence_penalty ?? 0,
-    frequencyPenalty: body.frequency_penalty ?? 0,
+}): Partial<SamplingOptions> {
+  const set = <T>(v: T | null | undefined): T | undefined => (v === null ? undefined : v);
+  const out: Partial<SamplingOptions> = {
+    temperature: set(body.temperature),
+    topP: set(body.top_p),
+    topK: set(body.top_k),
+    minP: set(body.min_p),
+    seed: set(body.seed),
+    presencePenalty: set(body.presence_penalty),
+    frequencyPenalty: set(body.frequency_penalty),
   };
+  for (const key of Object.keys(out) as (keyof SamplingOptions)[]) if (out[key] === undefined) delete out[key];
+  return out;
+}
+
+/** The vLLM fields the client set, for providers that pass them upstream. */
+export function extrasOf(body: Partial<Record<VllmExtra, unknown>>): VllmExtras | undefined {
+  const set = vllmExtrasIn(body);
+  return set.length > 0 ? Object.fromEntries(set.map((k) => [k, body[k]])) : undefined;
+}
+
+function withExtras(body: Partial<Record<VllmExtra, unknown>>): { extras?: VllmExtras } {
+  const extras = extrasOf(body);
+  return extras ? { extras } : {};
 }
 
 function stopOf(stop: string | string[] | null | undefined): string[] {
@@ -182,10 +197,12 @@ export function toChatRequest(body: ChatCompletionRequestBody): ChatRequest {
     responseFormat,
     tools,
     toolChoice,
-    parallelToolCalls: body.parallel_tool_calls ?? true,
+    ...(body.parallel_tool_calls !== null && body.parallel_tool_calls !== undefined
+      ? { parallelToolCalls: body.parallel_tool_calls }
+      : {}),
     ...(body.logprobs ? { topLogprobs: body.top_logprobs ?? 0 } : {}),
     ...(body.user ? { user: body.user } : {}),
-    wire: body as Record<string, unknown>,
+    ...withExtras(body),
   };
 }
 
@@ -216,7 +233,7 @@ export function toCompletionRequest(body: CompletionRequestBody): CompletionRequ
     sampling: samplingOf(body),
     stop: stopOf(body.stop),
     ...(body.user ? { user: body.user } : {}),
-    wire: body as Record<string, unknown>,
+    ...withExtras(body),
   };
 }
 
@@ -228,9 +245,9 @@ export function toEmbeddingRequest(body: EmbeddingRequestBody): EmbeddingRequest
     });
   }
   const input = body.input;
-  if (typeof input === "string") return { model: body.model, input: [input], wire: body as Record<string, unknown> };
-  if (input.every((v): v is string => typeof v === "string"))
-    return { model: body.model, input, wire: body as Record<string, unknown> };
+  const user = body.user ? { user: body.user } : {};
+  if (typeof input === "string") return { model: body.model, input: [input], ...user };
+  if (input.every((v): v is string => typeof v === "string")) return { model: body.model, input, ...user };
   throw new BadRequestError("Token-array input is not supported; send strings.", {
     param: "input",
     code: "unsupported_value",

@@ -6,7 +6,7 @@
  */
 import crypto from "node:crypto";
 import type { SseWriter } from "../http/sse.js";
-import type { FinishReason, GenerationEvent, GenerationStream, TokenLogprob, Usage } from "../providers/types.js";
+import type { FinishReason, GenerationEvent, GenerationStream, TokenLogprob, Usage } from "../core/types.js";
 import type { ChatCompletion, ChatCompletionChunk, ChatLogprobs, Completion, CompletionLogprobs } from "./schemas.js";
 
 export interface WireMeta {

@@ -7,7 +7,7 @@ import type { Response } from "express";
 import type { ServerContext } from "../context.js";
 import { HearthError } from "../errors.js";
 import { clientGoneSignal } from "../http/sse.js";
-import type { GenerationRequest, GenerationStream, Provider } from "../providers/types.js";
+import type { GenerationRequest, GenerationStream, Provider } from "../core/types.js";
 
 export class TimeoutError extends HearthError {
   constructor(seconds: number) {

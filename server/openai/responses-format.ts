@@ -4,7 +4,7 @@
  * response.completed) and the final response object, built by one accumulator so that what is
  * streamed and what is returned (or stored) always agree.
  */
-import type { FinishReason, GenerationEvent, GenerationStream, TokenLogprob, Usage } from "../providers/types.js";
+import type { FinishReason, GenerationEvent, GenerationStream, TokenLogprob, Usage } from "../core/types.js";
 import type { OutputFunctionCall, OutputItem, OutputMessage, OutputText, ResponseObject } from "./responses-schemas.js";
 
 /** Everything in a response object that comes from the request, not from the generation. */

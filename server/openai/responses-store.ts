@@ -12,7 +12,7 @@ import { z } from "zod";
 import { NotFoundError } from "../errors.js";
 import type { History } from "../history/index.js";
 import type { Message } from "../history/types.js";
-import type { ChatMessage } from "../providers/types.js";
+import type { ChatMessage } from "../core/types.js";
 import { functionCallItemId, messageItemId, responseObject, type ResponseBase } from "./responses-format.js";
 import type { OutputItem, ResponseObject } from "./responses-schemas.js";
 

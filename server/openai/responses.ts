@@ -18,7 +18,7 @@ import type {
   ResponseFormat,
   ToolChoice,
   ToolDefinition,
-} from "../providers/types.js";
+} from "../core/types.js";
 import { samplingOf } from "./convert.js";
 import { generationSignal, providerFor, startGeneration } from "./generation.js";
 import { parseAt } from "./parse-item.js";
@@ -165,11 +165,6 @@ export function toResponsesChatRequest(body: ResponseCreateRequestBody, previous
   if (toolChoice !== "auto" && toolChoice !== "none" && tools.length === 0)
     throw new BadRequestError("tool_choice requires tools.", { param: "tool_choice" });
   const wantsLogprobs = (body.include ?? []).includes(LOGPROBS_INCLUDE) || (body.top_logprobs ?? 0) > 0;
-  // What a remote provider should see as "set by the client" (remote-wire forwards only those).
-  const wire: Record<string, unknown> = {};
-  for (const key of ["temperature", "top_p", "top_k", "min_p", "seed", "parallel_tool_calls", "user"] as const) {
-    if (body[key] !== null && body[key] !== undefined) wire[key] = body[key];
-  }
   return {
     kind: "chat",
     model: body.model,
@@ -180,10 +175,11 @@ export function toResponsesChatRequest(body: ResponseCreateRequestBody, previous
     responseFormat: responseFormatOf(body),
     tools,
     toolChoice,
-    parallelToolCalls: body.parallel_tool_calls ?? true,
+    ...(body.parallel_tool_calls !== null && body.parallel_tool_calls !== undefined
+      ? { parallelToolCalls: body.parallel_tool_calls }
+      : {}),
     ...(wantsLogprobs ? { topLogprobs: body.top_logprobs ?? 0 } : {}),
     ...(body.user ? { user: body.user } : {}),
-    wire,
   };
 }
 

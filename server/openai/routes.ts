@@ -9,7 +9,7 @@ import { NotFoundError } from "../errors.js";
 import { SseWriter } from "../http/sse.js";
 import { assertSafeModelName } from "../models/names.js";
 import { parseOrThrow } from "../http/validate.js";
-import type { GenerationRequest, GenerationStream } from "../providers/types.js";
+import type { GenerationRequest, GenerationStream } from "../core/types.js";
 import { admitChoices, choiceRequest, mergeChoices } from "./choices.js";
 import { choicesOf, toChatRequest, toCompletionRequest, toEmbeddingRequest } from "./convert.js";
 import {

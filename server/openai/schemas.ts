@@ -4,6 +4,7 @@
  * clients send many); known fields with values Hearth cannot honour get a 400 naming them.
  */
 import { z } from "zod";
+import type { VllmExtra } from "../core/types.js";
 
 const anyPart = z.looseObject({ type: z.string() });
 /** Message content: a string or content parts. Non-text parts are refused at conversion with a clear 400. */
@@ -78,32 +79,9 @@ export const ResponseFormatSchema = z.discriminatedUnion("type", [
 ]);
 
 /**
- * vLLM's own request fields. Forwarded to vLLM providers, refused for OpenAI ones
- * (providers/remote-wire.ts); local models follow `guided_json` as a JSON schema (when there is no
- * response_format) and refuse the rest rather than ignore them.
+ * vLLM's own request fields (core/types.ts VLLM_EXTRAS), validated here; convert.ts passes the ones a
+ * client set on as the neutral request's `extras`.
  */
-export const VLLM_EXTRAS = [
-  "guided_json",
-  "guided_regex",
-  "guided_choice",
-  "guided_grammar",
-  "guided_decoding_backend",
-  "guided_whitespace_pattern",
-  "repetition_penalty",
-  "length_penalty",
-  "min_tokens",
-  "ignore_eos",
-  "skip_special_tokens",
-  "spaces_between_special_tokens",
-  "include_stop_str_in_output",
-] as const;
-export type VllmExtra = (typeof VLLM_EXTRAS)[number];
-
-/** The vLLM fields a request's wire body sets (not null), in VLLM_EXTRAS order. */
-export function vllmExtrasIn(wire: Record<string, unknown> | undefined): VllmExtra[] {
-  return wire ? VLLM_EXTRAS.filter((k) => wire[k] !== undefined && wire[k] !== null) : [];
-}
-
 const vllmExtras = {
   guided_json: z.union([z.record(z.string(), z.unknown()), z.string()]).nullish(),
   guided_regex: z.string().nullish(),

@@ -17,7 +17,6 @@ import { DownloadManager, type DownloadManagerOptions } from "../models/download
 import { ModelLibrary, type LibraryModel } from "../models/library.js";
 import { ModelSettingsStore, type ModelSettings } from "../models/model-settings.js";
 import { assertSafeModelName, modelIdFromFileName } from "../models/names.js";
-import { vllmExtrasIn } from "../openai/schemas.js";
 import type {
   ChatRequest,
   EmbeddingRequest,
@@ -26,7 +25,8 @@ import type {
   GenerationStream,
   ModelInfo,
   Provider,
-} from "./types.js";
+} from "../core/types.js";
+import { vllmExtrasIn } from "../core/types.js";
 
 export interface LocalProviderOptions {
   gpu: GpuChoice;
@@ -282,7 +282,7 @@ export class LocalProvider implements Provider {
     // vLLM's own fields, as remote-wire.ts's kind policies treat them: guided_json on chat is
     // followed (convert.ts made it the response format); the rest would change what comes back, so
     // they are refused by name, before a model is loaded for nothing.
-    const unsupported = vllmExtrasIn(request.wire).filter((p) => !(p === "guided_json" && request.kind === "chat"));
+    const unsupported = vllmExtrasIn(request.extras).filter((p) => !(p === "guided_json" && request.kind === "chat"));
     if (unsupported.length > 0) {
       throw new BadRequestError(
         `'${unsupported[0]}' is a vLLM parameter; local models do not support it. For structured output use response_format (or guided_json on chat).`,

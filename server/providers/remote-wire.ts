@@ -6,7 +6,6 @@
 import crypto from "node:crypto";
 import { createParser, type EventSourceParser } from "eventsource-parser";
 import { BadRequestError, UpstreamError } from "../errors.js";
-import { vllmExtrasIn } from "../openai/schemas.js";
 import type { ProviderKind } from "./provider-config.js";
 import type {
   ChatMessage,
@@ -18,7 +17,8 @@ import type {
   SamplingOptions,
   TokenLogprob,
   Usage,
-} from "./types.js";
+} from "../core/types.js";
+import { vllmExtrasIn, type VllmExtras } from "../core/types.js";
 
 /**
  * What each kind does with parameters Hearth understands (README "Providers"):
@@ -78,23 +78,15 @@ const SAMPLING_WIRE: Record<keyof SamplingOptions, string> = {
   frequencyPenalty: "frequency_penalty",
 };
 
-function isSet(wire: Record<string, unknown> | undefined, field: string): boolean {
-  return wire === undefined || (wire[field] !== undefined && wire[field] !== null);
-}
-
 /**
- * Sampling fields the client actually set (all of them when there is no wire body, as for the
- * app's own chats): the upstream's defaults are better for its models than Hearth's local ones.
+ * Sampling fields the client actually set (the app's own chats set them all): the upstream's
+ * defaults are better for its models than Hearth's local ones.
  */
-function samplingBody(
-  sampling: SamplingOptions,
-  wire: Record<string, unknown> | undefined,
-  policy: KindPolicy,
-): Record<string, unknown> {
+function samplingBody(sampling: Partial<SamplingOptions>, policy: KindPolicy): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(SAMPLING_WIRE) as [keyof SamplingOptions, string][]) {
     const value = sampling[key];
-    if (value === undefined || !isSet(wire, field)) continue;
+    if (value === undefined) continue;
     if (key === "topK") {
       if (policy.topK === "drop") continue;
       body[field] = value === 0 ? policy.topKDisabled : value;
@@ -108,14 +100,9 @@ function samplingBody(
   return body;
 }
 
-function extrasBody(
-  wire: Record<string, unknown> | undefined,
-  policy: KindPolicy,
-  kind: ProviderKind,
-): Record<string, unknown> {
+function extrasBody(extras: VllmExtras | undefined, policy: KindPolicy, kind: ProviderKind): Record<string, unknown> {
   const body: Record<string, unknown> = {};
-  if (!wire) return body;
-  for (const field of vllmExtrasIn(wire)) {
+  for (const field of vllmExtrasIn(extras)) {
     if (policy.extras === "refuse") {
       throw new BadRequestError(
         `'${field}' is not supported by ${kind} providers; for structured output use response_format.`,
@@ -125,7 +112,7 @@ function extrasBody(
         },
       );
     }
-    body[field] = wire[field];
+    body[field] = extras![field];
   }
   return body;
 }
@@ -176,9 +163,9 @@ export function chatBody(request: ChatRequest, upstreamModel: string, kind: Prov
   const body: Record<string, unknown> = {
     model: upstreamModel,
     messages: request.messages.map(messageBody),
-    ...samplingBody(request.sampling, request.wire, policy),
+    ...samplingBody(request.sampling, policy),
     ...stopBody(request.stop, policy, kind),
-    ...extrasBody(request.wire, policy, kind),
+    ...extrasBody(request.extras, policy, kind),
     ...STREAM,
   };
   if (request.maxTokens !== undefined) body[policy.chatMaxTokensField] = request.maxTokens;
@@ -205,7 +192,7 @@ export function chatBody(request: ChatRequest, upstreamModel: string, kind: Prov
     }));
     const tc = request.toolChoice;
     body.tool_choice = typeof tc === "string" ? tc : { type: "function", function: { name: tc.name } };
-    if (isSet(request.wire, "parallel_tool_calls")) body.parallel_tool_calls = request.parallelToolCalls;
+    if (request.parallelToolCalls !== undefined) body.parallel_tool_calls = request.parallelToolCalls;
   }
   return body;
 }
@@ -223,9 +210,9 @@ export function completionBody(
     ...(request.echo ? { echo: true } : {}),
     ...(request.maxTokens !== undefined ? { max_tokens: request.maxTokens } : {}),
     ...(request.topLogprobs !== undefined ? { logprobs: request.topLogprobs } : {}),
-    ...samplingBody(request.sampling, request.wire, policy),
+    ...samplingBody(request.sampling, policy),
     ...stopBody(request.stop, policy, kind),
-    ...extrasBody(request.wire, policy, kind),
+    ...extrasBody(request.extras, policy, kind),
     ...(request.user ? { user: request.user } : {}),
     ...STREAM,
   };
@@ -233,7 +220,7 @@ export function completionBody(
 
 /** Floats are asked for whatever the client wants: the /v1 edge encodes base64 itself. */
 export function embeddingBody(request: EmbeddingRequest, upstreamModel: string): Record<string, unknown> {
-  const user = request.wire?.user;
+  const user = request.user;
   return {
     model: upstreamModel,
     input: request.input,

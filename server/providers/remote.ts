@@ -22,7 +22,7 @@ import type {
   GenerationStream,
   ModelInfo,
   Provider,
-} from "./types.js";
+} from "../core/types.js";
 
 /** A provider's secrets, as read from the SecretStore. */
 export interface RemoteCredentials {

@@ -11,7 +11,7 @@ import type {
   GenerationStream,
   ModelInfo,
   Provider,
-} from "./types.js";
+} from "../core/types.js";
 
 export class ProviderRouter {
   private readonly providers: Provider[] = [];

@@ -9,7 +9,7 @@ import { MessageAccumulator, newMessageMeta } from "../../server/anthropic/forma
 import { mergeChoices } from "../../server/openai/choices.js";
 import { ResponseAccumulator, type ResponseBase } from "../../server/openai/responses-format.js";
 import { refOf, storedResponseId } from "../../server/openai/responses-store.js";
-import type { GenerationEvent } from "../../server/providers/types.js";
+import type { GenerationEvent } from "../../server/core/types.js";
 import { AsyncQueue } from "../../server/util/async-queue.js";
 
 const usage = { promptTokens: 10, completionTokens: 5, cachedTokens: 4 };

@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import { specializedChatWrapperTypeNames } from "node-llama-cpp";
 import { CHAT_WRAPPER_NAMES, isJinjaTemplate } from "../../server/config.js";
 import { ForcedCallStream, forcedCallSchema } from "../../server/engine/forced-tool-call.js";
-import type { GenerationEvent } from "../../server/providers/types.js";
+import type { GenerationEvent } from "../../server/core/types.js";
 
 type ToolCallEvent = Extract<GenerationEvent, { type: "tool_call" }>;
 

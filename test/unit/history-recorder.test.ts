@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, test } from "node:test";
-import type { ChatMessage, ChatRequest, GenerationEvent, GenerationStream } from "../../server/providers/types.js";
+import type { ChatMessage, ChatRequest, GenerationEvent, GenerationStream } from "../../server/core/types.js";
 import { HistoryRecorder } from "../../server/history/recorder.js";
 import { HistoryStore } from "../../server/history/store.js";
 import { pathHashes } from "../../server/history/threads.js";

@@ -10,7 +10,7 @@ import {
 } from "../../server/providers/provider-config.js";
 import { isConnectError, networkError, statusError } from "../../server/providers/remote-errors.js";
 import { UpstreamSseDecoder, chatBody, completionBody, embeddingBody } from "../../server/providers/remote-wire.js";
-import type { ChatRequest, CompletionRequest, GenerationEvent } from "../../server/providers/types.js";
+import type { ChatRequest, CompletionRequest, GenerationEvent } from "../../server/core/types.js";
 
 const label = "The provider 'lab'";
 const noScrub = (s: string) => s;
@@ -255,14 +255,14 @@ describe("upstream request bodies", () => {
   });
 
   test("send only the sampling fields the client set, so the upstream's defaults apply to the rest", () => {
-    const body = chatBody(chat({ wire: { temperature: 0.2, top_k: 5, top_p: null } }), "llama", "vllm");
-    assert.equal(body.temperature, 0.8, "the neutral value wins for fields the client set");
+    const body = chatBody(chat({ sampling: { temperature: 0.2, topK: 0 } }), "llama", "vllm");
+    assert.equal(body.temperature, 0.2);
     assert.equal(body.top_k, -1, "0 (disabled) is sent to vLLM as -1");
     assert.equal("top_p" in body, false);
     assert.equal("min_p" in body, false);
   });
 
-  test("without a wire body (the app's own chats) every sampling field is sent", () => {
+  test("the app's own chats set every sampling field, and every one is sent", () => {
     const body = chatBody(chat(), "llama", "openai-compatible");
     assert.equal(body.top_k, 0);
     assert.equal(body.min_p, 0.05);
@@ -270,7 +270,7 @@ describe("upstream request bodies", () => {
   });
 
   test("OpenAI: top_k and min_p are dropped, max_tokens becomes max_completion_tokens", () => {
-    const body = chatBody(chat({ wire: { top_k: 40, min_p: 0.1, temperature: 1 } }), "gpt-4o-mini", "openai");
+    const body = chatBody(chat({ sampling: { topK: 40, minP: 0.1, temperature: 1 } }), "gpt-4o-mini", "openai");
     assert.equal("top_k" in body, false);
     assert.equal("min_p" in body, false);
     assert.equal(body.max_completion_tokens, 50);
@@ -280,10 +280,10 @@ describe("upstream request bodies", () => {
   test("OpenAI: vLLM's guided_json is refused with a 400 naming it; vLLM gets it", () => {
     const schema = { type: "object" };
     assert.throws(
-      () => chatBody(chat({ wire: { guided_json: schema } }), "gpt-4o", "openai"),
+      () => chatBody(chat({ extras: { guided_json: schema } }), "gpt-4o", "openai"),
       (err: HearthError) => err.status === 400 && err.param === "guided_json",
     );
-    assert.deepEqual(chatBody(chat({ wire: { guided_json: schema } }), "llama", "vllm").guided_json, schema);
+    assert.deepEqual(chatBody(chat({ extras: { guided_json: schema } }), "llama", "vllm").guided_json, schema);
   });
 
   test("OpenAI takes at most 4 stop sequences: more is refused, not truncated", () => {
@@ -340,11 +340,10 @@ describe("upstream request bodies", () => {
       prompt: "Once",
       echo: false,
       maxTokens: 16,
-      sampling: chat().sampling,
+      sampling: { seed: 3 },
       stop: ["\n"],
-      wire: { seed: 3 },
     };
-    const body = completionBody({ ...req, sampling: { ...req.sampling, seed: 3 } }, "m", "vllm");
+    const body = completionBody(req, "m", "vllm");
     assert.deepEqual(body, {
       model: "m",
       prompt: "Once",
@@ -354,7 +353,7 @@ describe("upstream request bodies", () => {
       stream: true,
       stream_options: { include_usage: true },
     });
-    assert.deepEqual(embeddingBody({ model: "lab/e", input: ["a"], wire: { encoding_format: "base64" } }, "e"), {
+    assert.deepEqual(embeddingBody({ model: "lab/e", input: ["a"] }, "e"), {
       model: "e",
       input: ["a"],
       encoding_format: "float",
