@@ -327,7 +327,6 @@ export async function recordingOverhead(quick: boolean): Promise<BenchResult> {
     server = createServer(config, { logger: pino({ level: "silent" }) });
     const url = await server.start();
     const ctx = server.context;
-    const observer = ctx.observeApiChat;
     const rounds = quick ? 4 : 12;
     const maxTokens = 1500;
     const on: number[] = [];
@@ -336,7 +335,7 @@ export async function recordingOverhead(quick: boolean): Promise<BenchResult> {
     for (let i = 0; i < rounds; i++) {
       // Alternate which goes first so drift in machine load does not favour one side.
       for (const recording of i % 2 === 0 ? [true, false] : [false, true]) {
-        ctx.observeApiChat = recording ? observer : null;
+        ctx.chat.recordApi = recording;
         (recording ? on : off).push(await streamTokensPerSecond(url, maxTokens, i + 1));
       }
     }

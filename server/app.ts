@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import express from "express";
 import { pinoHttp } from "pino-http";
 import type { Config } from "./config.js";
+import { ChatService } from "./chat/service.js";
 import type { ServerContext } from "./context.js";
 import { resolveModelPath } from "./engine/resolve-model.js";
 import { NotReadyError, ShuttingDownError } from "./errors.js";
@@ -135,7 +136,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     local,
     providers,
     history,
-    observeApiChat: config.recordApi ? history.recorder.observeApi : null,
+    chat: new ChatService({ config, router, metrics, history, logger }),
     ready: false,
     draining: false,
   };

@@ -38,6 +38,18 @@ export class HearthError extends Error {
     this.headers = options.headers ?? {};
   }
 
+  /**
+   * The same error naming another request field: the generation pipeline turns the neutral field
+   * paths that providers name (`responseFormat.schema`) into the route's wire names.
+   */
+  withParam(param: string | null): HearthError {
+    const copy = Object.create(Object.getPrototypeOf(this) as object) as HearthError;
+    Object.assign(copy, this, { param });
+    Object.defineProperty(copy, "message", { value: this.message, writable: true, configurable: true });
+    Object.defineProperty(copy, "stack", { value: this.stack, writable: true, configurable: true });
+    return copy;
+  }
+
   toJSON(): { error: { message: string; type: OpenAIErrorType; param: string | null; code: string | null } } {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }

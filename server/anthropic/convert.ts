@@ -4,6 +4,7 @@
  * blocks become that turn's tool calls. Extended thinking is ignored: a local template has no
  * thinking budget to give it, and clients such as coding agents send it by default.
  */
+import { paramNamer, type ParamNamer } from "../chat/params.js";
 import { BadRequestError } from "../errors.js";
 import { samplingOf } from "../openai/convert.js";
 import { parseAt } from "../openai/parse-item.js";
@@ -36,12 +37,22 @@ function blocksText(content: string | readonly Block[] | undefined, param: strin
     .join("");
 }
 
-function messagesOf(body: MessagesRequestBody): ChatMessage[] {
-  const messages: ChatMessage[] = [];
+/** The neutral messages, and for each the wire path it came from (for error names). */
+function messagesOf(body: MessagesRequestBody): { messages: ChatMessage[]; origins: string[] } {
+  const list: ChatMessage[] = [];
+  const origins: string[] = [];
+  let origin = "system";
+  const messages = {
+    push(m: ChatMessage) {
+      list.push(m);
+      origins.push(origin);
+    },
+  };
   const system =
     typeof body.system === "string" ? body.system : body.system ? blocksText(body.system as Block[], "system") : "";
   if (system) messages.push({ role: "system", content: system });
   body.messages.forEach((m, i) => {
+    origin = `messages.${i}`;
     const at = `messages.${i}.content`;
     if (typeof m.content === "string") {
       messages.push(
@@ -82,7 +93,7 @@ function messagesOf(body: MessagesRequestBody): ChatMessage[] {
     });
     if (text) messages.push({ role: m.role, content: text });
   });
-  return messages;
+  return { messages: list, origins };
 }
 
 function toolsOf(body: MessagesRequestBody): ToolDefinition[] {
@@ -117,7 +128,8 @@ function toolChoiceOf(body: MessagesRequestBody): { toolChoice: ToolChoice; para
   }
 }
 
-export function toMessagesChatRequest(body: MessagesRequestBody): ChatRequest {
+/** The neutral request for a Messages request, and the Messages API's names for its fields. */
+export function toMessagesChatRequest(body: MessagesRequestBody): { request: ChatRequest; paramName: ParamNamer } {
   const tools = toolsOf(body);
   const { toolChoice, parallel } = toolChoiceOf(body);
   if (toolChoice !== "auto" && toolChoice !== "none" && tools.length === 0)
@@ -127,10 +139,11 @@ export function toMessagesChatRequest(body: MessagesRequestBody): ChatRequest {
     ? { type: "json_schema", name: "output", schema: format.schema, strict: true }
     : { type: "text" };
   const user = body.metadata?.user_id ?? undefined;
-  return {
+  const { messages, origins } = messagesOf(body);
+  const request: ChatRequest = {
     kind: "chat",
     model: body.model,
-    messages: messagesOf(body),
+    messages,
     maxTokens: body.max_tokens,
     sampling: samplingOf(body),
     stop: (body.stop_sequences ?? []).filter((s) => s.length > 0),
@@ -140,4 +153,18 @@ export function toMessagesChatRequest(body: MessagesRequestBody): ChatRequest {
     ...(parallel ? {} : { parallelToolCalls: false }),
     ...(user ? { user } : {}),
   };
+  const paramName = paramNamer(
+    {
+      "messages.*.toolCalls": "messages.*.content",
+      "messages.*.toolCallId": "messages.*.content",
+      toolChoice: "tool_choice",
+      responseFormat: "output_config.format",
+      "responseFormat.schema": "output_config.format.schema",
+      "tools.*.parameters": "tools.*.input_schema",
+      maxTokens: "max_tokens",
+      stop: "stop_sequences",
+    },
+    origins,
+  );
+  return { request, paramName };
 }

@@ -4,7 +4,11 @@
  * accumulator builds both, so the streamed blocks and the returned message agree.
  */
 import crypto from "node:crypto";
-import type { FinishReason, GenerationEvent, GenerationStream, Usage } from "../core/types.js";
+import { firstChoice } from "../chat/choices.js";
+import type { ChoiceStream, FinishReason, GenerationEvent, Usage } from "../core/types.js";
+import type { StreamEncoder } from "../http/respond.js";
+import type { SseWriter } from "../http/sse.js";
+import { anthropicErrorBody } from "./errors.js";
 import type { AnthropicMessage, ContentBlock, StopReason } from "./schemas.js";
 
 export interface MessageMeta {
@@ -157,10 +161,24 @@ export class MessageAccumulator {
   }
 }
 
+/** Anthropic's stream events: message_start, a ping, the blocks, message_stop; a failure as an `error` event. */
+export function messageEventEncoder(sse: SseWriter, meta: MessageMeta, requestId: string | null): StreamEncoder {
+  const acc = new MessageAccumulator(meta, (event, data) => sse.sendEvent(event, data));
+  return {
+    async start() {
+      await acc.start();
+      await sse.sendEvent("ping", { type: "ping" });
+    },
+    push: ({ event }) => acc.push(event),
+    async end() {},
+    fail: (error) => sse.sendEvent("error", anthropicErrorBody(error, requestId)),
+  };
+}
+
 /** Runs the whole generation into one message (non-streamed requests). */
-export async function collectMessage(stream: GenerationStream, meta: MessageMeta): Promise<AnthropicMessage> {
+export async function collectMessage(events: ChoiceStream, meta: MessageMeta): Promise<AnthropicMessage> {
   const acc = new MessageAccumulator(meta);
-  for await (const event of stream) await acc.push(event);
+  for await (const event of firstChoice(events)) await acc.push(event);
   if (!acc.finished) throw new Error("generation ended without a finish event");
   return acc.message();
 }

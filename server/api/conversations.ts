@@ -4,7 +4,7 @@
  * is written by the history recorder (routes write only the user's own message and settings).
  * Shapes and examples: server/api/README.md.
  */
-import express, { type Request, type Response } from "express";
+import express, { type Response } from "express";
 import { z } from "zod";
 import type { ServerContext } from "../context.js";
 import { BadRequestError } from "../errors.js";
@@ -16,10 +16,11 @@ import {
   type Conversation,
   type GenerationParams,
 } from "../history/types.js";
-import { SseWriter, clientGoneSignal } from "../http/sse.js";
-import { parseOrThrow } from "../http/validate.js";
 import { SAMPLING_DEFAULTS } from "../core/types.js";
-import { collectChat, newMeta, writeChatStream } from "../openai/format.js";
+import { respond } from "../http/respond.js";
+import { clientGoneSignal } from "../http/sse.js";
+import { parseOrThrow } from "../http/validate.js";
+import { chatChunkEncoder, collectChatChoices, newMeta } from "../openai/format.js";
 
 /** Query booleans: `true`/`false`/`1`/`0`. */
 export const queryBool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
@@ -137,7 +138,6 @@ export function createConversationsRouter(ctx: ServerContext): express.Router {
     const parentId = body.parentId === undefined ? store.leafId(id) : body.parentId;
     if (parentId !== null) store.requireMessage(parentId, id);
     await reply(
-      req,
       res,
       conversation,
       body,
@@ -153,7 +153,6 @@ export function createConversationsRouter(ctx: ServerContext): express.Router {
     if (original.role !== "user")
       throw new BadRequestError("Only user messages can be edited.", { param: "messageId" });
     await reply(
-      req,
       res,
       conversation,
       body,
@@ -169,7 +168,7 @@ export function createConversationsRouter(ctx: ServerContext): express.Router {
     // Regenerating a reply answers its parent again; "regenerating" a user message answers it.
     const parentId = message.role === "assistant" ? message.parentId : message.id;
     if (parentId === null) throw new BadRequestError("This message has nothing to answer.", { param: "messageId" });
-    await reply(req, res, conversation, body, () => parentId);
+    await reply(res, conversation, body, () => parentId);
   });
 
   router.post("/conversations/:id/messages/:messageId/activate", (req, res) => {
@@ -181,23 +180,23 @@ export function createConversationsRouter(ctx: ServerContext): express.Router {
 
   /**
    * Generates the reply to the message `prepare` returns (it writes the user message, if any,
-   * before generation starts), streamed as /v1 chunks or returned as one chat.completion.
+   * before generation starts), streamed as /v1 chunks or returned as one chat.completion, on the
+   * same pipeline as /v1 (request timeout, metrics, the final error event included).
    */
   async function reply(
-    req: Request,
     res: Response,
     conversation: Conversation,
     body: { model?: string | undefined; params?: GenerationParams | undefined; stream: boolean },
     prepare: () => number,
   ): Promise<void> {
-    const started = performance.now();
+    const startedAt = performance.now();
     const model = body.model ?? conversation.model ?? (await ctx.router.listModels())[0]?.id;
     if (!model)
       throw new BadRequestError("No model is loaded and the conversation has none; pass 'model'.", {
         param: "model",
         code: "model_required",
       });
-    const provider = await ctx.router.resolve(model);
+    const provider = await ctx.chat.resolve(model);
     const parentId = prepare();
     if (conversation.model !== model || conversation.provider !== provider.id) {
       store.updateConversation(conversation.id, { model, provider: provider.id });
@@ -209,29 +208,22 @@ export function createConversationsRouter(ctx: ServerContext): express.Router {
       SAMPLING_DEFAULTS,
     );
     const clientGone = clientGoneSignal(res);
-    const signal = AbortSignal.any([clientGone, AbortSignal.timeout(ctx.config.requestTimeout * 1000)]);
-    const { stream: raw } = await ctx.router.generate(request, signal);
     let messageId = 0;
-    const events = ctx.history.recorder.recordReply(
-      ctx.metrics.observe(raw, model, started),
-      { conversationId: conversation.id, parentId, model, startedAt: started, signal, failOnWriteError: true },
-      (r) => (messageId = r.messageId),
-    );
+    const run = await ctx.chat.start(request, {
+      clientGone,
+      provider,
+      startedAt,
+      record: { kind: "reply", conversationId: conversation.id, parentId, onStored: (id) => (messageId = id) },
+    });
     res.setHeader("X-Hearth-Conversation-Id", conversation.id);
     res.setHeader("X-Hearth-Parent-Id", String(parentId));
     res.setHeader("X-Hearth-Message-Id", String(messageId));
     const meta = newMeta("chatcmpl", model, true);
-    if (!body.stream) {
-      res.json(await collectChat(events, meta));
-      return;
-    }
-    const sse = new SseWriter(res);
-    try {
-      await writeChatStream(sse, events, meta);
-    } catch (err) {
-      if (clientGone.aborted) return;
-      sse.fail(err);
-    }
+    await respond(res, run.events, clientGone, {
+      stream: body.stream,
+      encoder: (sse) => chatChunkEncoder(sse, meta, 1),
+      collect: (events) => collectChatChoices(events, meta, 1),
+    });
   }
 
   return router;

@@ -171,6 +171,15 @@ export type GenerationEvent =
 /** Returned once the request was admitted (a sequence is free, the prompt fits); iterate it for events. */
 export type GenerationStream = AsyncIterable<GenerationEvent>;
 
+/** One event of one choice of a request with `n` choices. */
+export interface ChoiceEvent {
+  choice: number;
+  event: GenerationEvent;
+}
+
+/** The events of `n` choices, interleaved; each choice ends with its own `finish`. */
+export type ChoiceStream = AsyncIterable<ChoiceEvent>;
+
 export interface ModelInfo {
   /** The id clients send as `model`. */
   id: string;

@@ -11,7 +11,6 @@
  *   A stop or client disconnect leaves it `partial`; a failure marks it `error` with the message.
  * A failing write is logged and recording of that stream stops; generation is never affected.
  */
-import type { ChatObserverMeta } from "../context.js";
 import { ShuttingDownError, StorageFullError, isStorageFull } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { ChatMessage, ChatRequest, GenerationEvent, GenerationStream, Usage } from "../core/types.js";
@@ -99,20 +98,19 @@ export class HistoryRecorder {
   }
 
   /**
-   * For /v1/chat/completions (the server context's `observeApiChat`): files the request's messages
-   * in the `api` conversation it continues (or a new one), then records the reply.
+   * For /v1 chats when --record-api is on (chat/service.ts): files the request's messages in the
+   * `api` conversation it continues (or a new one), then records the reply.
    */
-  readonly observeApi = (request: ChatRequest, stream: GenerationStream, meta: ChatObserverMeta): GenerationStream => {
-    const startedAt = performance.now();
+  observeApi(request: ChatRequest, stream: GenerationStream, provider: string, startedAt: number): GenerationStream {
     let target: ReplyTarget;
     try {
-      target = this.fileApiRequest(request, meta.provider);
+      target = this.fileApiRequest(request, provider);
     } catch (err) {
       this.logger?.warn({ err }, "history: could not record a /v1 request; it is served unrecorded");
       return stream;
     }
     return this.recordReply(stream, { ...target, startedAt });
-  };
+  }
 
   /** Writes the messages of a /v1 request that are not recorded yet; returns where the reply goes. */
   fileApiRequest(request: ChatRequest, provider: string): ReplyTarget & { parentPathHash: string } {

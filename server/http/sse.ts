@@ -1,11 +1,10 @@
 /**
- * The one SSE writer: framing, backpressure, coalescing, heartbeat, `[DONE]` and the final error
- * event. Writes made in the same tick are corked into one socket write, so a burst of tokens
+ * The one SSE writer: framing, backpressure, coalescing, heartbeat and `[DONE]` (the event that
+ * ends a failed stream is the wire format's own, written by its encoder; http/respond.ts). Writes made in the same tick are corked into one socket write, so a burst of tokens
  * costs one syscall instead of one each.
  */
 import { once } from "node:events";
 import type { ServerResponse } from "node:http";
-import { toHearthError } from "../errors.js";
 
 export const SSE_HEADERS = {
   "Content-Type": "text/event-stream; charset=utf-8",
@@ -54,12 +53,6 @@ export class SseWriter {
   /** Ends the stream the OpenAI way. */
   done(): void {
     this.write("data: [DONE]\n\n");
-    this.end();
-  }
-
-  /** An error after the stream started: one final `data: {"error": ...}` event, then a clean end. */
-  fail(err: unknown): void {
-    this.write(`data: ${JSON.stringify(toHearthError(err).toJSON())}\n\n`);
     this.end();
   }
 

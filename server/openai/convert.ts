@@ -3,6 +3,7 @@
  * client set: local models fill in llama-server's defaults (core/types.ts SAMPLING_DEFAULTS),
  * remote providers leave the rest to the upstream.
  */
+import { paramNamer, type ParamNamer } from "../chat/params.js";
 import { BadRequestError } from "../errors.js";
 import type {
   ChatMessage,
@@ -253,3 +254,23 @@ export function toEmbeddingRequest(body: EmbeddingRequestBody): EmbeddingRequest
     code: "unsupported_value",
   });
 }
+
+const SHARED_NAMES = { topLogprobs: "logprobs", maxTokens: "max_tokens" };
+
+/** Chat completions' names for the fields of the neutral request `toChatRequest` made (chat/params.ts). */
+export function chatParamNames(request: ChatRequest): ParamNamer {
+  const fromGuidedJson = request.responseFormat.type === "json_schema" && request.responseFormat.fromGuidedJson;
+  return paramNamer({
+    ...SHARED_NAMES,
+    "messages.*.toolCalls": "messages.*.tool_calls",
+    "messages.*.toolCallId": "messages.*.tool_call_id",
+    toolChoice: "tool_choice",
+    responseFormat: fromGuidedJson ? "guided_json" : "response_format",
+    "responseFormat.schema": fromGuidedJson ? "guided_json" : "response_format.json_schema.schema",
+    "tools.*.parameters": "tools.*.function.parameters",
+    parallelToolCalls: "parallel_tool_calls",
+  });
+}
+
+/** Legacy completions' names for the neutral request's fields. */
+export const completionParamNames: ParamNamer = paramNamer(SHARED_NAMES);

@@ -1,12 +1,13 @@
 /**
- * Provider-neutral events to OpenAI's wire shapes, streamed (chunks over SSE) or collected into
- * one response. Shared by /v1 and by /api chat routes so both speak the same chunk format. A
- * request with `n` choices is several generations whose events arrive interleaved, each tagged
- * with its choice index (choices.ts).
+ * Provider-neutral events to OpenAI's wire shapes: an encoder for the streamed form (chunks, through
+ * http/respond.ts) and a collector for the one-body form. Shared by /v1 and the app's own chats
+ * (/api/conversations), so both speak the same chunk format. A request with `n` choices is several
+ * generations whose events arrive interleaved, each tagged with its choice index (chat/choices.ts).
  */
 import crypto from "node:crypto";
+import type { ChoiceStream, FinishReason, TokenLogprob, Usage } from "../core/types.js";
+import type { StreamEncoder } from "../http/respond.js";
 import type { SseWriter } from "../http/sse.js";
-import type { FinishReason, GenerationEvent, GenerationStream, TokenLogprob, Usage } from "../core/types.js";
 import type { ChatCompletion, ChatCompletionChunk, ChatLogprobs, Completion, CompletionLogprobs } from "./schemas.js";
 
 export interface WireMeta {
@@ -18,15 +19,6 @@ export interface WireMeta {
   /** Put `logprobs` on every choice (the request asked for them). Defaults to false. */
   logprobs?: boolean;
 }
-
-/** One event of one choice. */
-export interface ChoiceEvent {
-  choice: number;
-  event: GenerationEvent;
-}
-
-/** The events of `n` choices, interleaved; each choice ends with its own `finish`. */
-export type ChoiceStream = AsyncIterable<ChoiceEvent>;
 
 export function newMeta(prefix: "chatcmpl" | "cmpl", model: string, includeUsage = false): WireMeta {
   return {
@@ -44,11 +36,6 @@ export function usageOf(u: Usage) {
     total_tokens: u.promptTokens + u.completionTokens,
     prompt_tokens_details: { cached_tokens: u.cachedTokens },
   };
-}
-
-/** A single generation as choice 0. */
-export async function* singleChoice(stream: GenerationStream): ChoiceStream {
-  for await (const event of stream) yield { choice: 0, event };
 }
 
 /**
@@ -126,67 +113,66 @@ function chunk(
   };
 }
 
-export function writeChatStream(sse: SseWriter, stream: GenerationStream, meta: WireMeta): Promise<void> {
-  return writeChatChoices(sse, singleChoice(stream), meta, 1);
-}
-
-export async function writeChatChoices(sse: SseWriter, stream: ChoiceStream, meta: WireMeta, n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await sse.send(chunk(meta, i, { role: "assistant", content: "" }));
+/** Chat completion chunks for `n` interleaved choices, ending with the usage chunk (when asked) and `[DONE]`. */
+export function chatChunkEncoder(sse: SseWriter, meta: WireMeta, n: number): StreamEncoder {
   const usage = new UsageSum();
-  for await (const { choice, event } of stream) {
-    if (!sse.isOpen) return;
-    switch (event.type) {
-      case "text":
-        if (event.text || (event.logprobs && event.logprobs.length > 0)) {
+  return {
+    async start() {
+      for (let i = 0; i < n; i++) await sse.send(chunk(meta, i, { role: "assistant", content: "" }));
+    },
+    async push({ choice, event }) {
+      switch (event.type) {
+        case "text":
+          if (event.text || (event.logprobs && event.logprobs.length > 0)) {
+            await sse.send(
+              chunk(
+                meta,
+                choice,
+                { content: event.text },
+                null,
+                meta.logprobs ? chatLogprobsOf(event.logprobs ?? []) : null,
+              ),
+            );
+          }
+          return;
+        case "tool_call":
           await sse.send(
-            chunk(
-              meta,
-              choice,
-              { content: event.text },
-              null,
-              meta.logprobs ? chatLogprobsOf(event.logprobs ?? []) : null,
-            ),
+            chunk(meta, choice, {
+              tool_calls: [
+                event.first
+                  ? {
+                      index: event.index,
+                      id: event.id,
+                      type: "function",
+                      function: { name: event.name, arguments: event.argumentsDelta },
+                    }
+                  : { index: event.index, function: { arguments: event.argumentsDelta } },
+              ],
+            }),
           );
-        }
-        break;
-      case "tool_call":
-        await sse.send(
-          chunk(meta, choice, {
-            tool_calls: [
-              event.first
-                ? {
-                    index: event.index,
-                    id: event.id,
-                    type: "function",
-                    function: { name: event.name, arguments: event.argumentsDelta },
-                  }
-                : { index: event.index, function: { arguments: event.argumentsDelta } },
-            ],
-          }),
-        );
-        break;
-      case "finish":
-        usage.add(choice, event.usage);
-        await sse.send(chunk(meta, choice, {}, event.reason));
-        break;
-    }
-  }
-  if (meta.includeUsage) {
-    await sse.send({
-      id: meta.id,
-      object: "chat.completion.chunk",
-      created: meta.created,
-      model: meta.model,
-      system_fingerprint: null,
-      choices: [],
-      usage: usageOf(usage.total),
-    });
-  }
-  sse.done();
-}
-
-export function collectChat(stream: GenerationStream, meta: WireMeta): Promise<ChatCompletion> {
-  return collectChatChoices(singleChoice(stream), meta, 1);
+          return;
+        case "finish":
+          usage.add(choice, event.usage);
+          await sse.send(chunk(meta, choice, {}, event.reason));
+          return;
+      }
+    },
+    async end() {
+      if (meta.includeUsage) {
+        await sse.send({
+          id: meta.id,
+          object: "chat.completion.chunk",
+          created: meta.created,
+          model: meta.model,
+          system_fingerprint: null,
+          choices: [],
+          usage: usageOf(usage.total),
+        });
+      }
+      sse.done();
+    },
+    fail: (error) => sse.send(error.toJSON()),
+  };
 }
 
 interface CollectedChoice {
@@ -267,46 +253,39 @@ function completionChunk(
   };
 }
 
-export function writeCompletionStream(sse: SseWriter, stream: GenerationStream, meta: WireMeta): Promise<void> {
-  return writeCompletionChoices(sse, singleChoice(stream), meta, 1);
-}
-
-export async function writeCompletionChoices(
-  sse: SseWriter,
-  stream: ChoiceStream,
-  meta: WireMeta,
-  n: number,
-): Promise<void> {
+/** Legacy completion chunks for `n` interleaved choices, ending with the usage chunk (when asked) and `[DONE]`. */
+export function completionChunkEncoder(sse: SseWriter, meta: WireMeta, n: number): StreamEncoder {
   const usage = new UsageSum();
   const offsets = new Array<number>(n).fill(0);
-  for await (const { choice, event } of stream) {
-    if (!sse.isOpen) return;
-    if (event.type === "text") {
-      if (!event.text && !(event.logprobs && event.logprobs.length > 0)) continue;
-      const logprobs = meta.logprobs ? completionLogprobsOf(event.logprobs ?? [], offsets[choice] ?? 0) : null;
-      offsets[choice] = (offsets[choice] ?? 0) + event.text.length;
-      await sse.send(completionChunk(meta, choice, event.text, null, logprobs));
-    } else if (event.type === "finish") {
-      usage.add(choice, event.usage);
-      await sse.send(completionChunk(meta, choice, "", event.reason, null));
-    }
-  }
-  if (meta.includeUsage) {
-    await sse.send({
-      id: meta.id,
-      object: "text_completion",
-      created: meta.created,
-      model: meta.model,
-      system_fingerprint: null,
-      choices: [],
-      usage: usageOf(usage.total),
-    });
-  }
-  sse.done();
-}
-
-export function collectCompletion(stream: GenerationStream, meta: WireMeta): Promise<Completion> {
-  return collectCompletionChoices(singleChoice(stream), meta, 1);
+  return {
+    async start() {},
+    async push({ choice, event }) {
+      if (event.type === "text") {
+        if (!event.text && !(event.logprobs && event.logprobs.length > 0)) return;
+        const logprobs = meta.logprobs ? completionLogprobsOf(event.logprobs ?? [], offsets[choice] ?? 0) : null;
+        offsets[choice] = (offsets[choice] ?? 0) + event.text.length;
+        await sse.send(completionChunk(meta, choice, event.text, null, logprobs));
+      } else if (event.type === "finish") {
+        usage.add(choice, event.usage);
+        await sse.send(completionChunk(meta, choice, "", event.reason, null));
+      }
+    },
+    async end() {
+      if (meta.includeUsage) {
+        await sse.send({
+          id: meta.id,
+          object: "text_completion",
+          created: meta.created,
+          model: meta.model,
+          system_fingerprint: null,
+          choices: [],
+          usage: usageOf(usage.total),
+        });
+      }
+      sse.done();
+    },
+    fail: (error) => sse.send(error.toJSON()),
+  };
 }
 
 export async function collectCompletionChoices(stream: ChoiceStream, meta: WireMeta, n: number): Promise<Completion> {

@@ -4,7 +4,10 @@
  * response.completed) and the final response object, built by one accumulator so that what is
  * streamed and what is returned (or stored) always agree.
  */
-import type { FinishReason, GenerationEvent, GenerationStream, TokenLogprob, Usage } from "../core/types.js";
+import { firstChoice } from "../chat/choices.js";
+import type { ChoiceStream, FinishReason, GenerationEvent, TokenLogprob, Usage } from "../core/types.js";
+import type { StreamEncoder } from "../http/respond.js";
+import type { SseWriter } from "../http/sse.js";
 import type { OutputFunctionCall, OutputItem, OutputMessage, OutputText, ResponseObject } from "./responses-schemas.js";
 
 /** Everything in a response object that comes from the request, not from the generation. */
@@ -247,14 +250,25 @@ export class ResponseAccumulator {
   }
 }
 
+/** The Responses API's stream events; a failure as its `error` event. */
+export function responseEventEncoder(sse: SseWriter, base: ResponseBase, logprobs: boolean): StreamEncoder {
+  const acc = new ResponseAccumulator(base, logprobs, (type, data) => sse.sendEvent(type, data));
+  return {
+    start: () => acc.start(),
+    push: ({ event }) => acc.push(event),
+    async end() {},
+    fail: (e) => acc.fail({ code: e.code ?? e.type, message: e.message, param: e.param }),
+  };
+}
+
 /** Runs the whole generation into one response object (non-streamed requests). */
 export async function collectResponse(
-  stream: GenerationStream,
+  events: ChoiceStream,
   base: ResponseBase,
   logprobs: boolean,
 ): Promise<ResponseObject> {
   const acc = new ResponseAccumulator(base, logprobs);
-  for await (const event of stream) await acc.push(event);
+  for await (const event of firstChoice(events)) await acc.push(event);
   if (acc.reason === null) throw new Error("generation ended without a finish event");
   return acc.snapshot(acc.status);
 }

@@ -6,23 +6,17 @@
  * and GET/DELETE /v1/responses/{id} read and remove it (responses-store.ts).
  */
 import crypto from "node:crypto";
-import express, { type Response } from "express";
+import express from "express";
+import { paramNamer, type ParamNamer } from "../chat/params.js";
 import type { ServerContext } from "../context.js";
-import { BadRequestError, toHearthError } from "../errors.js";
-import { SseWriter } from "../http/sse.js";
+import type { ChatMessage, ChatRequest, ResponseFormat, ToolChoice, ToolDefinition } from "../core/types.js";
+import { BadRequestError } from "../errors.js";
+import { respond } from "../http/respond.js";
+import { clientGoneSignal } from "../http/sse.js";
 import { parseOrThrow } from "../http/validate.js";
-import type {
-  ChatMessage,
-  ChatRequest,
-  GenerationStream,
-  ResponseFormat,
-  ToolChoice,
-  ToolDefinition,
-} from "../core/types.js";
 import { samplingOf } from "./convert.js";
-import { generationSignal, providerFor, startGeneration } from "./generation.js";
 import { parseAt } from "./parse-item.js";
-import { ResponseAccumulator, collectResponse, type ResponseBase } from "./responses-format.js";
+import { collectResponse, responseEventEncoder, type ResponseBase } from "./responses-format.js";
 import {
   FunctionCallItemSchema,
   FunctionCallOutputItemSchema,
@@ -56,13 +50,25 @@ function partsText(content: string | { type: string; text?: unknown }[], param: 
     .join("");
 }
 
-/** Input items to chat messages; function calls join the assistant turn before them, as chat completions has it. */
-function messagesOf(input: ResponseCreateRequestBody["input"]): ChatMessage[] {
-  if (input === undefined) return [];
-  if (typeof input === "string") return [{ role: "user", content: input }];
-  const messages: ChatMessage[] = [];
+/**
+ * Input items to chat messages, and for each message the item it came from (for error names);
+ * function calls join the assistant turn before them, as chat completions has it.
+ */
+function messagesOf(input: ResponseCreateRequestBody["input"]): { messages: ChatMessage[]; origins: string[] } {
+  if (input === undefined) return { messages: [], origins: [] };
+  if (typeof input === "string") return { messages: [{ role: "user", content: input }], origins: ["input"] };
+  const list: ChatMessage[] = [];
+  const origins: string[] = [];
+  let at = "";
+  const messages = {
+    push(m: ChatMessage) {
+      list.push(m);
+      origins.push(at);
+    },
+    at: (i: number) => list.at(i),
+  };
   input.forEach((raw, i) => {
-    const at = `input.${i}`;
+    at = `input.${i}`;
     const type = raw.type ?? ("role" in raw ? "message" : undefined);
     switch (type) {
       case "message": {
@@ -98,7 +104,7 @@ function messagesOf(input: ResponseCreateRequestBody["input"]): ChatMessage[] {
         );
     }
   });
-  return messages;
+  return { messages: list, origins };
 }
 
 function toolsOf(body: ResponseCreateRequestBody): ToolDefinition[] {
@@ -144,10 +150,16 @@ function refuseUnsupported(body: ResponseCreateRequestBody): void {
     throw new BadRequestError("prompt templates are not supported.", { param: "prompt", code: "unsupported_value" });
 }
 
-/** The neutral chat request for a Responses request that continues `previous` (stored messages). */
-export function toResponsesChatRequest(body: ResponseCreateRequestBody, previous: ChatMessage[]): ChatRequest {
+/**
+ * The neutral chat request for a Responses request that continues `previous` (stored messages),
+ * and the Responses API's names for its fields.
+ */
+export function toResponsesChatRequest(
+  body: ResponseCreateRequestBody,
+  previous: ChatMessage[],
+): { request: ChatRequest; paramName: ParamNamer } {
   refuseUnsupported(body);
-  const input = messagesOf(body.input);
+  const { messages: input, origins } = messagesOf(body.input);
   if (input.length === 0 && previous.length === 0)
     throw new BadRequestError("Missing required parameter: 'input'.", {
       param: "input",
@@ -165,7 +177,7 @@ export function toResponsesChatRequest(body: ResponseCreateRequestBody, previous
   if (toolChoice !== "auto" && toolChoice !== "none" && tools.length === 0)
     throw new BadRequestError("tool_choice requires tools.", { param: "tool_choice" });
   const wantsLogprobs = (body.include ?? []).includes(LOGPROBS_INCLUDE) || (body.top_logprobs ?? 0) > 0;
-  return {
+  const request: ChatRequest = {
     kind: "chat",
     model: body.model,
     messages,
@@ -181,6 +193,21 @@ export function toResponsesChatRequest(body: ResponseCreateRequestBody, previous
     ...(wantsLogprobs ? { topLogprobs: body.top_logprobs ?? 0 } : {}),
     ...(body.user ? { user: body.user } : {}),
   };
+  const paramName = paramNamer(
+    {
+      "messages.*.toolCalls": "messages.*.call_id",
+      "messages.*.toolCallId": "messages.*.call_id",
+      toolChoice: "tool_choice",
+      responseFormat: "text.format",
+      "responseFormat.schema": "text.format.schema",
+      "tools.*.parameters": "tools.*.parameters",
+      topLogprobs: "top_logprobs",
+      maxTokens: "max_output_tokens",
+      messages: "input",
+    },
+    [...(body.instructions ? ["instructions"] : []), ...previous.map(() => "previous_response_id"), ...origins],
+  );
+  return { request, paramName };
 }
 
 function baseOf(body: ResponseCreateRequestBody, id: string, store: boolean): ResponseBase {
@@ -213,91 +240,41 @@ export function createResponsesRouter(ctx: ServerContext): express.Router {
     const body = parseOrThrow(ResponseCreateRequestSchema, req.body);
     const store = body.store ?? true;
     const previous = body.previous_response_id ? responses.continuation(body.previous_response_id) : [];
-    const request = toResponsesChatRequest(body, previous);
-    const started = performance.now();
-    const gen = generationSignal(res, ctx.config.requestTimeout);
-    const provider = await providerFor(ctx, request);
-    let events = await startGeneration(ctx, provider, request, gen.signal, started);
+    const { request, paramName } = toResponsesChatRequest(body, previous);
+    const clientGone = clientGoneSignal(res);
     let id = `resp_${crypto.randomBytes(24).toString("hex")}`;
-    if (store) {
-      const previous = body.previous_response_id ? refOf(body.previous_response_id) : null;
-      events = record(request, events, provider.id, gen.signal, started, (messageId, conversationId) => {
-        id = storedResponseId({
-          messageId,
-          conversationId,
-          instructions: !!body.instructions,
-          ...(previous
-            ? {
-                previous: {
-                  messageId: previous.messageId,
-                  conversationId: previous.conversationId,
-                  instructions: previous.instructions,
-                },
-              }
-            : {}),
-        });
+    const continued = body.previous_response_id ? refOf(body.previous_response_id) : null;
+    const onStored = (messageId: number, conversationId: string) => {
+      id = storedResponseId({
+        messageId,
+        conversationId,
+        instructions: !!body.instructions,
+        ...(continued
+          ? {
+              previous: {
+                messageId: continued.messageId,
+                conversationId: continued.conversationId,
+                instructions: continued.instructions,
+              },
+            }
+          : {}),
       });
-    }
+    };
+    const run = await ctx.chat.start(request, {
+      clientGone,
+      record: store ? { kind: "stored", onStored } : { kind: "none" },
+      paramName,
+    });
     const base = baseOf(body, id, store);
     const logprobs = request.topLogprobs !== undefined;
-    if (!body.stream) {
-      const work = gen.timeoutAware(collectResponse(events, base, logprobs));
-      if (store) responses.track(id, work);
-      res.json(await work);
-      return;
-    }
-    const work = stream(res, events, base, logprobs, gen);
+    const work = respond(res, run.events, clientGone, {
+      stream: body.stream ?? false,
+      encoder: (sse) => responseEventEncoder(sse, base, logprobs),
+      collect: (events) => collectResponse(events, base, logprobs),
+    });
     if (store) responses.track(id, work);
     await work;
   });
-
-  /** Files the request in history and records the reply; returns the stream to read instead of `events`. */
-  function record(
-    request: ChatRequest,
-    events: GenerationStream,
-    provider: string,
-    signal: AbortSignal,
-    started: number,
-    onStored: (messageId: number, conversationId: string) => void,
-  ): GenerationStream {
-    try {
-      const target = ctx.history.recorder.fileApiRequest(request, provider);
-      return ctx.history.recorder.recordReply(events, { ...target, startedAt: started, signal }, ({ messageId }) =>
-        onStored(messageId, target.conversationId),
-      );
-    } catch (err) {
-      ctx.logger.warn({ err }, "history: could not store a response; it is served unstored");
-      return events;
-    }
-  }
-
-  async function stream(
-    res: Response,
-    events: GenerationStream,
-    base: ResponseBase,
-    logprobs: boolean,
-    gen: ReturnType<typeof generationSignal>,
-  ): Promise<void> {
-    const sse = new SseWriter(res);
-    const acc = new ResponseAccumulator(base, logprobs, (type, data) => sse.sendEvent(type, data));
-    try {
-      await acc.start();
-      await gen.timeoutAware(
-        (async () => {
-          for await (const event of events) {
-            if (!sse.isOpen) return;
-            await acc.push(event);
-          }
-        })(),
-      );
-      sse.end();
-    } catch (err) {
-      if (gen.clientGone.aborted) return;
-      const e = toHearthError(err);
-      await acc.fail({ code: e.code ?? e.type, message: e.message, param: e.param });
-      sse.end();
-    }
-  }
 
   router.get("/:id", (req, res) => {
     res.json(responses.get(req.params.id));

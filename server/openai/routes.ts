@@ -1,25 +1,32 @@
 /**
- * /v1: validate, convert, route to a provider, format. Handlers stay short (STYLE.md #6):
- * errors thrown before the first byte become JSON errors in the one error handler; errors after
- * a stream started become a final SSE error event.
+ * /v1 in OpenAI's format: parse -> convert -> run on the generation pipeline (chat/service.ts) ->
+ * encode (http/respond.ts). Errors thrown before the first byte become JSON errors in the one
+ * error handler; errors after a stream started become the encoder's final error event.
  */
-import express, { type Request, type Response } from "express";
+import express, { type Request } from "express";
 import type { ServerContext } from "../context.js";
+import type { GenerationRequest } from "../core/types.js";
 import { NotFoundError } from "../errors.js";
-import { SseWriter } from "../http/sse.js";
-import { assertSafeModelName } from "../models/names.js";
+import { respond } from "../http/respond.js";
+import { clientGoneSignal } from "../http/sse.js";
 import { parseOrThrow } from "../http/validate.js";
-import type { GenerationRequest, GenerationStream } from "../core/types.js";
-import { admitChoices, choiceRequest, mergeChoices } from "./choices.js";
-import { choicesOf, toChatRequest, toCompletionRequest, toEmbeddingRequest } from "./convert.js";
+import { assertSafeModelName } from "../models/names.js";
 import {
+  chatParamNames,
+  choicesOf,
+  completionParamNames,
+  toChatRequest,
+  toCompletionRequest,
+  toEmbeddingRequest,
+} from "./convert.js";
+import {
+  chatChunkEncoder,
   collectChatChoices,
   collectCompletionChoices,
+  completionChunkEncoder,
   newMeta,
-  writeChatChoices,
-  writeCompletionChoices,
+  type WireMeta,
 } from "./format.js";
-import { generationSignal, providerFor, startGeneration } from "./generation.js";
 import { createResponsesRouter } from "./responses.js";
 import {
   ChatCompletionRequestSchema,
@@ -49,70 +56,37 @@ export function createOpenAIRouter(ctx: ServerContext): express.Router {
     res.json({ id: model.id, object: "model", created: model.created, owned_by: model.ownedBy });
   });
 
-  /** `n` choices, each its own generation; only the first is recorded in history. */
-  async function generate(
-    res: Response,
-    request: GenerationRequest,
-    n: number,
-    stream: boolean,
-    includeUsage: boolean,
-  ) {
-    const started = performance.now();
-    const { signal, clientGone, timeoutAware } = generationSignal(res, ctx.config.requestTimeout);
-    const provider = await providerFor(ctx, request);
-    const { streams, cancel } = await admitChoices(n, signal, async (i, choiceSignal) => {
-      const events = await startGeneration(ctx, provider, choiceRequest(request, i), choiceSignal, started);
-      if (i > 0 || request.kind !== "chat" || !ctx.observeApiChat) return events;
-      return ctx.observeApiChat(request, events, {
-        requestId: String(res.getHeader("X-Request-ID") ?? ""),
-        provider: provider.id,
-        source: "api",
-      });
-    });
-    const events = mergeChoices(streams as GenerationStream[], cancel);
-    const meta = {
-      ...newMeta(request.kind === "chat" ? "chatcmpl" : "cmpl", request.model, includeUsage),
-      logprobs: request.topLogprobs !== undefined,
-    };
-    if (!stream) {
-      res.json(
-        await timeoutAware<unknown>(
-          request.kind === "chat" ? collectChatChoices(events, meta, n) : collectCompletionChoices(events, meta, n),
-        ),
-      );
-      return;
-    }
-    const sse = new SseWriter(res);
-    try {
-      await timeoutAware<void>(
-        request.kind === "chat" ? writeChatChoices(sse, events, meta, n) : writeCompletionChoices(sse, events, meta, n),
-      );
-    } catch (err) {
-      if (clientGone.aborted) return;
-      sse.fail(err);
-    }
-  }
-
   router.post("/chat/completions", async (req: Request, res) => {
     const body = parseOrThrow(ChatCompletionRequestSchema, req.body);
-    await generate(
-      res,
-      toChatRequest(body),
-      choicesOf(body, ctx.config.maxN),
-      body.stream ?? false,
-      body.stream_options?.include_usage ?? false,
-    );
+    const request = toChatRequest(body);
+    const n = choicesOf(body, ctx.config.maxN);
+    const clientGone = clientGoneSignal(res);
+    const run = await ctx.chat.start(request, {
+      clientGone,
+      n,
+      record: { kind: "api" },
+      paramName: chatParamNames(request),
+    });
+    const meta = wireMeta("chatcmpl", request, body.stream_options?.include_usage ?? false);
+    await respond(res, run.events, clientGone, {
+      stream: body.stream ?? false,
+      encoder: (sse) => chatChunkEncoder(sse, meta, n),
+      collect: (events) => collectChatChoices(events, meta, n),
+    });
   });
 
   router.post("/completions", async (req: Request, res) => {
     const body = parseOrThrow(CompletionRequestSchema, req.body);
-    await generate(
-      res,
-      toCompletionRequest(body),
-      choicesOf(body, ctx.config.maxN),
-      body.stream ?? false,
-      body.stream_options?.include_usage ?? false,
-    );
+    const request = toCompletionRequest(body);
+    const n = choicesOf(body, ctx.config.maxN);
+    const clientGone = clientGoneSignal(res);
+    const run = await ctx.chat.start(request, { clientGone, n, paramName: completionParamNames });
+    const meta = wireMeta("cmpl", request, body.stream_options?.include_usage ?? false);
+    await respond(res, run.events, clientGone, {
+      stream: body.stream ?? false,
+      encoder: (sse) => completionChunkEncoder(sse, meta, n),
+      collect: (events) => collectCompletionChoices(events, meta, n),
+    });
   });
 
   router.use("/responses", createResponsesRouter(ctx));
@@ -120,8 +94,8 @@ export function createOpenAIRouter(ctx: ServerContext): express.Router {
   router.post("/embeddings", async (req, res) => {
     const body = parseOrThrow(EmbeddingRequestSchema, req.body);
     const request = toEmbeddingRequest(body);
-    const { signal } = generationSignal(res, ctx.config.requestTimeout);
-    const result = await ctx.router.embed(request, signal);
+    const timeout = AbortSignal.timeout(ctx.config.requestTimeout * 1000);
+    const result = await ctx.router.embed(request, AbortSignal.any([clientGoneSignal(res), timeout]));
     const base64 = body.encoding_format === "base64";
     res.json({
       object: "list",
@@ -136,4 +110,8 @@ export function createOpenAIRouter(ctx: ServerContext): express.Router {
   });
 
   return router;
+}
+
+function wireMeta(prefix: "chatcmpl" | "cmpl", request: GenerationRequest, includeUsage: boolean): WireMeta {
+  return { ...newMeta(prefix, request.model, includeUsage), logprobs: request.topLogprobs !== undefined };
 }

@@ -307,6 +307,83 @@ describe("an error after the stream started", () => {
   });
 });
 
+describe("the request timeout, the same on every route (one generation pipeline)", () => {
+  let t: TestServer;
+  before(async () => {
+    const { modelPath } = await import("../helpers/models.js");
+    t = await startTestServer({
+      model: await modelPath("bench-11M-q8_0.gguf"),
+      parallel: 1,
+      requestTimeout: 1,
+      ctxSize: 2048,
+    });
+  });
+  after(() => t.close());
+
+  const long = { model: "bench-11M-q8_0", max_tokens: 2000 };
+  const post = (path: string, body: unknown) =>
+    fetch(`${t.url}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  const lastEvent = (text: string) => text.split("\n\n").filter(Boolean).at(-1) ?? "";
+
+  test("a UI chat that runs past --request-timeout ends with /v1's final timeout error event", async () => {
+    const conversation = (await (await post("/api/conversations", { model: "bench-11M-q8_0" })).json()) as {
+      id: string;
+    };
+    const res = await post(`/api/conversations/${conversation.id}/messages`, {
+      content: "go",
+      params: { maxTokens: 2000 },
+    });
+    assert.equal(res.status, 200);
+    const last = lastEvent(await res.text());
+    assert.match(last, /^data: \{"error":/);
+    const error = (JSON.parse(last.slice(6)) as { error: { code: string; type: string } }).error;
+    assert.deepEqual([error.code, error.type], ["timeout", "server_error"]);
+    // The reply that was cut off is in the history, not lost and not marked complete.
+    const detail = (await (await fetch(`${t.url}/api/conversations/${conversation.id}`)).json()) as {
+      messages: { role: string; status: string; content: string }[];
+    };
+    const reply = detail.messages.find((m) => m.role === "assistant");
+    assert.ok(reply && reply.status !== "complete" && reply.content.length > 0, JSON.stringify(reply));
+  });
+
+  test("not streamed: /v1 and the UI chat both answer 504 with code 'timeout'", async () => {
+    const v1 = await post("/v1/chat/completions", { ...long, messages: [{ role: "user", content: "go" }] });
+    assert.equal(v1.status, 504);
+    assert.equal(((await v1.json()) as { error: { code: string } }).error.code, "timeout");
+    const conversation = (await (await post("/api/conversations", { model: "bench-11M-q8_0" })).json()) as {
+      id: string;
+    };
+    const ui = await post(`/api/conversations/${conversation.id}/messages`, {
+      content: "go",
+      params: { maxTokens: 2000 },
+      stream: false,
+    });
+    assert.equal(ui.status, 504);
+    assert.equal(((await ui.json()) as { error: { code: string } }).error.code, "timeout");
+  });
+
+  test("/v1/messages and /v1/responses end a timed-out stream with their own error events", async () => {
+    const messages = await post("/v1/messages", { ...long, stream: true, messages: [{ role: "user", content: "go" }] });
+    const anthropic = lastEvent(await messages.text());
+    assert.match(anthropic, /^event: error\ndata: /);
+    const body = JSON.parse(anthropic.split("data: ")[1]!) as { type: string; error: { type: string } };
+    assert.equal(body.type, "error");
+    const responses = await post("/v1/responses", {
+      model: long.model,
+      max_output_tokens: 2000,
+      stream: true,
+      input: "go",
+    });
+    const openai = lastEvent(await responses.text());
+    assert.match(openai, /^event: error\ndata: /);
+    assert.equal((JSON.parse(openai.split("data: ")[1]!) as { code: string }).code, "timeout");
+  });
+});
+
 describe("not ready, then graceful shutdown", () => {
   test("on close, a running stream ends and new connections are refused", async () => {
     const t = await startTestServer({ shutdownGrace: 0, parallel: 1 });

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { MessageAccumulator, newMessageMeta } from "../../server/anthropic/format.js";
-import { mergeChoices } from "../../server/openai/choices.js";
+import { mergeChoices } from "../../server/chat/choices.js";
 import { ResponseAccumulator, type ResponseBase } from "../../server/openai/responses-format.js";
 import { refOf, storedResponseId } from "../../server/openai/responses-store.js";
 import type { GenerationEvent } from "../../server/core/types.js";

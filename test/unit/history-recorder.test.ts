@@ -52,7 +52,6 @@ function chat(messages: ChatMessage[]): ChatRequest {
     parallelToolCalls: true,
   };
 }
-const meta = { requestId: "r", provider: "local", source: "api" as const };
 
 describe("HistoryRecorder.recordReply", () => {
   test("yields the same events, and completes the reply with its numbers", async () => {
@@ -199,7 +198,8 @@ describe("HistoryRecorder.observeApi (/v1 threads)", () => {
           { type: "text", text: reply },
           { type: "finish", reason: "stop", usage },
         ]),
-        meta,
+        "local",
+        performance.now(),
       ),
     );
   }
@@ -277,7 +277,8 @@ describe("HistoryRecorder.observeApi (/v1 threads)", () => {
           },
           { type: "finish", reason: "tool_calls", usage },
         ]),
-        meta,
+        "local",
+        performance.now(),
       ),
     );
     const next: ChatMessage[] = [

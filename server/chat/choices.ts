@@ -5,8 +5,7 @@
  * start (queue full, prompt too long), the ones already admitted are cancelled and the error is
  * the request's.
  */
-import type { GenerationRequest, GenerationStream } from "../core/types.js";
-import type { ChoiceEvent, ChoiceStream } from "./format.js";
+import type { ChoiceEvent, ChoiceStream, GenerationRequest, GenerationStream } from "../core/types.js";
 
 /** Choice `i` of a request: another seed for each, so sampled choices differ while a seed still reproduces them. */
 export function choiceRequest<R extends GenerationRequest>(request: R, i: number): R {
@@ -89,4 +88,9 @@ export async function* mergeChoices(
       for (const it of iterators) void it.return?.().catch(() => undefined);
     }
   }
+}
+
+/** The events of choice 0, for wire formats without `n`. */
+export async function* firstChoice(events: ChoiceStream): GenerationStream {
+  for await (const { choice, event } of events) if (choice === 0) yield event;
 }
