@@ -25,6 +25,7 @@
  */
 import { BadRequestError } from "../errors.js";
 import type { Db } from "./db.js";
+import { filterConditions } from "./filters.js";
 import type { HistoryFilters, Role, SearchHit, SearchPage } from "./types.js";
 
 export type { SearchHit, SearchPage } from "./types.js";
@@ -246,38 +247,9 @@ export class HistorySearch {
     return out;
   }
 
-  private filterSql(query: SearchQuery, params: Record<string, unknown>, dateColumn: string): string[] {
-    const where: string[] = [];
-    if (query.source !== undefined) {
-      where.push("c.source = @source");
-      params.source = query.source;
-    }
-    if (query.model !== undefined) {
-      where.push("c.model = @model");
-      params.model = query.model;
-    }
-    if (query.pinned !== undefined) {
-      where.push("c.pinned = @pinned");
-      params.pinned = query.pinned ? 1 : 0;
-    }
-    if (query.conversationId !== undefined) {
-      where.push("c.id = @conversationId");
-      params.conversationId = query.conversationId;
-    }
-    if (query.from !== undefined) {
-      where.push(`${dateColumn} >= @from`);
-      params.from = query.from;
-    }
-    if (query.to !== undefined) {
-      where.push(`${dateColumn} < @to`);
-      params.to = query.to;
-    }
-    return where;
-  }
-
   private titleHits(plan: SearchPlan, query: SearchQuery): SearchHit[] {
     const params: Record<string, unknown> = { open: HIGHLIGHT_START, close: HIGHLIGHT_END, cap: TITLE_CAP };
-    const where = this.filterSql(query, params, "c.updated_at");
+    const where = filterConditions(query, params, { dateColumn: "c.updated_at" });
     // Titles are short and few: substrings are plain LIKE scans here, whatever their length.
     const needles = [...trigramNeedles(plan.trigram.join(" ")), ...plan.like.map(unlike)];
     needles.forEach((n, i) => {
@@ -323,7 +295,7 @@ export class HistorySearch {
 
   private messageHits(plan: SearchPlan, query: SearchQuery, offset: number, count: number): SearchHit[] {
     const params: Record<string, unknown> = { limit: count, offset };
-    const filters = this.filterSql(query, params, "m.created_at");
+    const filters = filterConditions(query, params, { dateColumn: "m.created_at" });
     plan.like.forEach((p, i) => {
       filters.push(`m.content LIKE @l${i} ESCAPE '\\'`);
       params[`l${i}`] = p;

@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { BadRequestError, NotFoundError } from "../errors.js";
 import { closeHistoryDatabase, openHistoryDatabase, type Db, type OpenHistoryDatabaseOptions } from "./db.js";
+import { filterConditions } from "./filters.js";
 import { exportMarkdown } from "./markdown.js";
 import { HistorySearch, type SearchPage, type SearchQuery } from "./search.js";
 import {
@@ -353,28 +354,8 @@ export class HistoryStore {
 
   listConversations(query: ListConversationsQuery = {}): ConversationPage {
     const limit = Math.min(Math.max(query.limit ?? 50, 1), 200);
-    const where: string[] = [];
     const params: Record<string, unknown> = { limit: limit + 1 };
-    if (query.source !== undefined) {
-      where.push("c.source = @source");
-      params.source = query.source;
-    }
-    if (query.model !== undefined) {
-      where.push("c.model = @model");
-      params.model = query.model;
-    }
-    if (query.pinned !== undefined) {
-      where.push("c.pinned = @pinned");
-      params.pinned = query.pinned ? 1 : 0;
-    }
-    if (query.from !== undefined) {
-      where.push("c.updated_at >= @from");
-      params.from = query.from;
-    }
-    if (query.to !== undefined) {
-      where.push("c.updated_at < @to");
-      params.to = query.to;
-    }
+    const where = filterConditions(query, params, { dateColumn: "c.updated_at" });
     if (query.cursor !== undefined) {
       const [pinned, updatedAt, rid] = decodeCursor(query.cursor, isListCursor);
       where.push("(c.pinned, c.updated_at, c.rid) < (@cPinned, @cUpdated, @cRid)");
