@@ -639,9 +639,7 @@ export class HistoryStore {
       const issue = parsed.error.issues[0];
       throw new BadRequestError(
         `Not a Hearth history export: ${issue?.message ?? "invalid"} at ${issue?.path.join(".") ?? "?"}.`,
-        {
-          param: issue ? issue.path.join(".") : null,
-        },
+        { param: issue ? issue.path.join(".") : null, code: "invalid_value" },
       );
     }
     const onConflict = options.onConflict ?? "skip";

@@ -88,12 +88,57 @@ describe("openHistoryDatabase", () => {
 
     const db = openHistoryDatabase(file);
     try {
-      assert.equal(db.pragma("user_version", { simple: true }), 2);
+      assert.equal(db.pragma("user_version", { simple: true }), SCHEMA_VERSION);
       const count = (sql: string, q: string) => db.prepare(sql).pluck().get(q);
       assert.equal(count("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?", '"cafe"'), 1);
       assert.equal(count("SELECT count(*) FROM messages_trigram WHERE messages_trigram MATCH ?", '"京タワ"'), 1);
       assert.equal(count("SELECT count(*) FROM conversations_fts WHERE conversations_fts MATCH ?", '"zurich"'), 1);
       db.prepare("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)").run();
+    } finally {
+      closeHistoryDatabase(db);
+    }
+  });
+
+  test("migration 3 gives new ids and valid times to what imports let in before they were checked", () => {
+    const file = tmpFile();
+    const v2 = openHistoryDatabase(file, { migrations: MIGRATIONS.slice(0, 2) });
+    const conv = v2.prepare(
+      "INSERT INTO conversations (id, title, source, created_at, updated_at) VALUES (?, ?, 'ui', ?, ?) RETURNING rid",
+    );
+    const msg = v2.prepare(
+      "INSERT INTO messages (conversation_rid, role, content, created_at, updated_at) VALUES (?, 'user', 'hi', ?, ?)",
+    );
+    const kept = conv.pluck().get("conv_Kept-id_1", "kept", 5, 6) as number;
+    msg.run(kept, 5, 6);
+    for (const [id, time] of [
+      ["a\nb", 1],
+      ["x€y", 2],
+      ["9e15", 9e15],
+      ["x".repeat(101), -5],
+    ] as const) {
+      const rid = conv.pluck().get(id, id.slice(0, 10), time, time) as number;
+      msg.run(rid, time, time);
+    }
+    closeHistoryDatabase(v2);
+
+    const db = openHistoryDatabase(file);
+    try {
+      const rows = db
+        .prepare<[], { id: string; title: string; created_at: number; updated_at: number }>(
+          "SELECT id, title, created_at, updated_at FROM conversations ORDER BY rid",
+        )
+        .all();
+      assert.deepEqual(rows[0], { id: "conv_Kept-id_1", title: "kept", created_at: 5, updated_at: 6 });
+      for (const i of [1, 2, 4]) assert.match(rows[i]!.id, /^conv_[0-9a-f]{24}$/, rows[i]!.title);
+      assert.equal(rows[3]!.id, "9e15", "a valid id stays");
+      assert.equal(new Set(rows.map((r) => r.id)).size, rows.length);
+      assert.deepEqual(
+        rows.map((r) => r.created_at),
+        [5, 1, 2, 8_640_000_000_000_000, 0],
+      );
+      const times = db.prepare("SELECT created_at FROM messages ORDER BY id").pluck().all();
+      assert.deepEqual(times, [5, 1, 2, 8_640_000_000_000_000, 0]);
+      assert.equal(db.pragma("foreign_key_check", { simple: true }), undefined);
     } finally {
       closeHistoryDatabase(db);
     }
