@@ -64,9 +64,9 @@ export function createHistoryIoRouter(ctx: ServerContext): express.Router {
     res.end("\n]}\n");
   });
 
-  router.post("/import", (req, res) => {
+  router.post("/import", async (req, res) => {
     const { onConflict } = parseOrThrow(ImportQuery, req.query);
-    res.json(store.importJson(req.body, { onConflict }));
+    res.json(await store.importJson(req.body, { onConflict }));
   });
 
   return router;

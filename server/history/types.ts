@@ -144,7 +144,11 @@ export const SearchHitSchema = z.object({
   role: z.enum(ROLES).nullable(),
   /** The message's time, or the conversation's last update for a title hit. */
   createdAt: z.number().int(),
-  /** Plain text (not HTML-escaped) with U+E000 before and U+E001 after each matched part. */
+  /**
+   * Plain text (not HTML-escaped) with U+E000 before and U+E001 after each matched part: about 180
+   * characters of the message around its best match (`…` where cut), or the whole title. Only the
+   * first 65,536 characters of a message are searched.
+   */
   snippet: z.string(),
   /** bm25 (lower is better); null when ranked by recency. */
   score: z.number().nullable(),

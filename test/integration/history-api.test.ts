@@ -377,6 +377,48 @@ describe("/api export, import and deletes", () => {
     store.deleteConversation(odd.id);
   });
 
+  test("a large import does not stall the server: /health/live answers while it is being written", async () => {
+    const now = Date.now();
+    const text = "a long pasted log line with words and numbers 12345 ".repeat(1200); // 62 KB
+    const file = {
+      format: "hearth-history",
+      version: 1,
+      exportedAt: now,
+      conversations: Array.from({ length: 20 }, (_, c) => ({
+        id: `conv_bulk${c}`,
+        source: "ui",
+        title: `bulk ${c}`,
+        createdAt: now,
+        updatedAt: now,
+        messages: Array.from({ length: 10 }, (_, i) => ({
+          id: i + 1,
+          parentId: i === 0 ? null : i,
+          role: i % 2 === 0 ? "user" : "assistant",
+          content: text,
+          createdAt: now,
+          updatedAt: now,
+        })),
+      })),
+    };
+    const order: string[] = [];
+    const importing = api<{ imported: string[] }>("POST", "/import", file).then((r) => {
+      order.push("import");
+      return r;
+    });
+    // Once the first conversation is written the import is under way on the server; a health
+    // check sent then is answered before the import ends (in one transaction it waited for all of it).
+    const store = t.server.context.history.store;
+    while (!store.getConversationInfo("conv_bulk0")) await new Promise((r) => setTimeout(r, 1));
+    const live = await fetch(`${t.url}/health/live`);
+    order.push(`live ${live.status}`);
+    assert.equal((await importing).imported.length, 20);
+    assert.deepEqual(order, ["live 200", "import"]);
+    const hits = await api<SearchPage>("GET", "/search?q=pasted%20log&limit=5");
+    assert.ok(hits.hits.length > 0);
+    for (const h of hits.hits) assert.ok(h.snippet.length < 300, `a short snippet (${h.snippet.length})`);
+    for (let c = 0; c < 20; c++) await api("DELETE", `/conversations/conv_bulk${c}`, undefined, 204);
+  });
+
   test("deleting a conversation removes it from the list and from search", async () => {
     const hit = (await api<SearchPage>("GET", "/search?q=walrus")).hits.find((h) => h.kind === "message")!;
     await api("DELETE", `/conversations/${hit.conversationId}`, undefined, 204);

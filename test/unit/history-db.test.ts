@@ -8,6 +8,7 @@ import { after, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { closeHistoryDatabase, HistoryDatabaseError, openHistoryDatabase } from "../../server/history/db.js";
+import { INDEXED_CHARS } from "../../server/history/migrations/004-bounded-search.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "../../server/history/migrations/index.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-history-db-"));
@@ -139,6 +140,37 @@ describe("openHistoryDatabase", () => {
       const times = db.prepare("SELECT created_at FROM messages ORDER BY id").pluck().all();
       assert.deepEqual(times, [5, 1, 2, 8_640_000_000_000_000, 0]);
       assert.equal(db.pragma("foreign_key_check", { simple: true }), undefined);
+    } finally {
+      closeHistoryDatabase(db);
+    }
+  });
+
+  test("migration 4 indexes what version 3 wrote, in contentless tables bounded to INDEXED_CHARS", () => {
+    const file = tmpFile();
+    const v3 = openHistoryDatabase(file, { migrations: MIGRATIONS.slice(0, 3) });
+    v3.prepare("INSERT INTO conversations (id, source, created_at, updated_at) VALUES ('c1', 'ui', 1, 1)").run();
+    const insert = v3.prepare(
+      "INSERT INTO messages (conversation_rid, role, content, active, created_at, updated_at) VALUES (1, 'user', ?, ?, 1, 1)",
+    );
+    insert.run("Where is the café? 東京タワー", 1);
+    insert.run(`start ${"x ".repeat(INDEXED_CHARS / 2)} beyond`, 0);
+    closeHistoryDatabase(v3);
+
+    const db = openHistoryDatabase(file);
+    try {
+      const count = (table: string, q: string) =>
+        db.prepare(`SELECT count(*) FROM ${table} WHERE ${table} MATCH ?`).pluck().get(q);
+      assert.equal(count("messages_fts", '"cafe"'), 1);
+      assert.equal(count("messages_trigram", '"京タワ"'), 1);
+      assert.equal(count("messages_fts", '"start"'), 1);
+      assert.equal(count("messages_fts", '"beyond"'), 0, "past INDEXED_CHARS");
+      const sql = db.prepare("SELECT sql FROM sqlite_master WHERE name = 'messages_fts'").pluck().get() as string;
+      assert.match(sql, /contentless_delete = 1/);
+      db.prepare("DELETE FROM messages WHERE id = 1").run();
+      assert.equal(count("messages_fts", '"cafe"'), 0);
+      assert.equal(count("messages_trigram", '"京タワ"'), 0);
+      for (const t of ["messages_fts", "messages_trigram"])
+        db.prepare(`INSERT INTO ${t} (${t}, rank) VALUES ('integrity-check', 1)`).run();
     } finally {
       closeHistoryDatabase(db);
     }
