@@ -406,6 +406,128 @@ async function recorderCpuPerEvent(quick: boolean): Promise<BenchResult> {
   }
 }
 
+/** Text of about `chars` characters of one kind: prose from the generator, a log, or source code. */
+export function largeText(gen: TextGen, rand: () => number, kind: "prose" | "log" | "code", chars: number): string {
+  const parts: string[] = [];
+  let length = 0;
+  for (let i = 0; length < chars; i++) {
+    const line =
+      kind === "prose"
+        ? gen.message("assistant")
+        : kind === "log"
+          ? `2026-11-${String(1 + (i % 28)).padStart(2, "0")}T12:${String(i % 60).padStart(2, "0")}:07.${i % 1000}Z ` +
+            `${rand() < 0.1 ? "WARN" : "INFO"} worker-${i % 16} request ${Math.floor(rand() * 1e9).toString(16)} ` +
+            `${gen.word()} ${gen.word()} took ${Math.floor(rand() * 900)} ms status=${rand() < 0.05 ? 500 : 200}`
+          : `  const ${gen.word()}_${i} = await ${gen.word()}.${gen.word()}(${gen.word()}, { limit: ${i % 97} }); // ${gen.word()}`;
+    parts.push(line);
+    length += line.length + 1;
+  }
+  return parts.join("\n").slice(0, chars);
+}
+
+/**
+ * Runs `fn` and reports how long it took and the longest time the event loop could not run a
+ * timer meanwhile (a 1 ms interval): what an HTTP request arriving during `fn` would wait.
+ */
+export async function withStalls<T>(fn: () => T | Promise<T>): Promise<{ value: T; ms: number; stallMs: number }> {
+  let last = performance.now();
+  let worst = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last);
+    last = now;
+  }, 1);
+  const started = performance.now();
+  try {
+    const value = await fn();
+    const ms = performance.now() - started;
+    await new Promise((r) => setImmediate(r));
+    worst = Math.max(worst, performance.now() - last);
+    return { value, ms, stallMs: worst };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/**
+ * Issue 22 item 3: a history that holds a few multi-MB messages (a pasted log, a prose dump,
+ * source code) beside 10k ordinary ones. Recording, searching, importing and deleting them, as
+ * time taken and as the longest stall of the event loop (the server's HTTP thread).
+ */
+export async function largeMessages(opts: { quick: boolean; queriesPerType?: number }): Promise<BenchResult> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-bench-large-"));
+  const store = HistoryStore.open(path.join(dir, "history.sqlite"));
+  try {
+    const rand = mulberry32(99);
+    const gen = new TextGen(rand);
+    const metrics: Record<string, number> = {};
+    // A few multi-MB messages recorded first (each as one write, as /v1 recording does), so they
+    // are the oldest matches of every common word; then the ordinary history.
+    const big = store.createConversation({ source: "api", model: "bench" });
+    let record = { ms: 0, stallMs: 0 };
+    for (const [kind, mb] of [
+      ["log", 2],
+      ["prose", 2],
+      ["code", 1],
+    ] as const) {
+      const text = largeText(gen, rand, kind, mb * 1_000_000);
+      const r = await withStalls(() => store.appendMessage(big.id, { role: "user", content: text }));
+      record = { ms: Math.max(record.ms, r.ms), stallMs: Math.max(record.stallMs, r.stallMs) };
+    }
+    store.db.transaction(() => {
+      for (let made = 0; made < 10_000;) {
+        // Titles that the query words do not match, so the pages are made of message hits.
+        const c = store.createConversation({ source: "ui", title: `chat ${made}` });
+        let parent: number | null = null;
+        for (let j = 0; j < 40; j++, made++)
+          parent = store.appendMessage(c.id, {
+            role: j % 2 === 0 ? "user" : "assistant",
+            content: gen.message(j % 2 === 0 ? "user" : "assistant"),
+            parentId: parent,
+          }).id;
+      }
+    })();
+    metrics.record_2MB_max_ms = round(record.ms);
+    const { metrics: q } = measureQueries(store, gen, opts.queriesPerType ?? (opts.quick ? 10 : 40));
+    for (const [k, v] of Object.entries(q)) if (/_p(50|95)_ms$/u.test(k)) metrics[k] = v;
+    const p95s = Object.entries(q)
+      .filter(([k]) => /_p95_ms$/u.test(k) && !k.includes("cpu"))
+      .map(([, v]) => v);
+    metrics.search_p95_worst_ms = Math.max(...p95s);
+
+    // 200 messages of 60 KB in one conversation (12 MB): import it as a file, then delete it.
+    const wide = store.createConversation({ source: "ui", title: "wide" });
+    store.db.transaction(() => {
+      let parent: number | null = null;
+      for (let i = 0; i < 200; i++)
+        parent = store.appendMessage(wide.id, {
+          role: i % 2 === 0 ? "user" : "assistant",
+          content: largeText(gen, rand, "prose", 60_000),
+          parentId: parent,
+        }).id;
+    })();
+    const file = JSON.parse(JSON.stringify(store.exportJson([wide.id]))) as unknown;
+    const imported = await withStalls(() => store.importJson(file, { onConflict: "copy" }));
+    metrics.import_12MB_ms = round(imported.ms);
+    metrics.import_12MB_stall_ms = round(imported.stallMs);
+    const deleted = await withStalls(() => store.deleteConversation(wide.id));
+    metrics.delete_12MB_conversation_ms = round(deleted.ms);
+    const deletedBig = await withStalls(() => store.deleteConversation(big.id));
+    metrics.delete_5MB_conversation_ms = round(deletedBig.ms);
+    metrics.record_2MB_stall_ms = round(record.stallMs);
+    metrics.load_avg_1m = round(os.loadavg()[0] ?? 0);
+    return {
+      name: "history with a few multi-MB messages (10k ordinary + 2 MB log, 2 MB prose, 1 MB code)",
+      metrics,
+      notes:
+        "search latencies are wall clock over the same query types as the rows above; stall = longest event-loop pause",
+    };
+  } finally {
+    store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function run(opts: BenchOptions): Promise<BenchResult[]> {
   const sizes = opts.quick ? [10_000] : [10_000, 100_000, 1_000_000];
   const queriesPerType = opts.quick ? 40 : 100;
@@ -470,6 +592,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
     store.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+  results.push(await largeMessages(opts));
   results.push(await recorderCpuPerEvent(opts.quick));
   results.push(await recordingOverhead(opts.quick));
   return results;

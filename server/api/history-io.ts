@@ -28,7 +28,9 @@ const ImportQuery = z.object({ onConflict: z.enum(["skip", "replace", "copy"]).d
 
 function attachment(res: Response, name: string, format: "json" | "markdown"): void {
   res.type(format === "json" ? "application/json; charset=utf-8" : "text/markdown; charset=utf-8");
-  res.setHeader("Content-Disposition", `attachment; filename="${name}.${format === "json" ? "json" : "md"}"`);
+  // Ids are checked on the way in, but one stored before that may hold characters a header cannot.
+  const safe = name.replace(/[^A-Za-z0-9_.-]/gu, "_");
+  res.setHeader("Content-Disposition", `attachment; filename="${safe}.${format === "json" ? "json" : "md"}"`);
 }
 
 export function createHistoryIoRouter(ctx: ServerContext): express.Router {
@@ -62,9 +64,9 @@ export function createHistoryIoRouter(ctx: ServerContext): express.Router {
     res.end("\n]}\n");
   });
 
-  router.post("/import", (req, res) => {
+  router.post("/import", async (req, res) => {
     const { onConflict } = parseOrThrow(ImportQuery, req.query);
-    res.json(store.importJson(req.body, { onConflict }));
+    res.json(await store.importJson(req.body, { onConflict }));
   });
 
   return router;

@@ -97,6 +97,8 @@ export function historyOpenApiPaths() {
     "/api/search": {
       get: {
         summary: "Search messages and titles",
+        description:
+          "Only the first 65,536 characters of each message are searched; snippets are about 180 characters around the best match.",
         requestParams: { query: SearchQuerySchema },
         responses: { "200": json(SearchPageSchema, "Ranked hits") },
       },

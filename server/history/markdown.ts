@@ -1,9 +1,11 @@
 /** Markdown export: the shown branch of a conversation, for people to read (JSON is the format to import). */
-import type { ConversationDetail } from "./types.js";
+import { MAX_TIME, type ConversationDetail } from "./types.js";
 
 const ROLE_HEADINGS = { system: "System", user: "User", assistant: "Assistant", tool: "Tool" } as const;
 
-const iso = (ms: number) => new Date(ms).toISOString();
+/** A time a Date cannot hold (stored before imports checked times) is shown as its number, not thrown on. */
+const iso = (ms: number) =>
+  Number.isFinite(ms) && Math.abs(ms) <= MAX_TIME ? new Date(ms).toISOString() : `${ms} (not a valid time)`;
 
 /** Quotes every line, so content that itself contains Markdown headings cannot break the structure. */
 function blockquote(text: string): string {

@@ -5,8 +5,10 @@
  * - the request's new messages before the first event is read (routes write nothing themselves);
  * - an assistant row at once, status `partial`, so a crash at any later point leaves it there
  *   marked `partial` (WAL: committed rows survive kill -9);
- * - the reply text every `flushIntervalMs` while streaming (less often past 8k characters),
- *   never per token;
+ * - the reply text as soon as its first text arrives, then whenever `flushIntervalMs` passed or
+ *   `flushChars` characters (an eighth of the reply, when that is more) arrived since the last
+ *   write, never per token. Each write happens before the event that triggered it reaches the
+ *   client, so a crash or kill -9 loses less than that much of what the client has received;
  * - at the end: content, token counts, finish reason, tokens/s, time to first token, `complete`.
  *   A stop or client disconnect leaves it `partial`; a failure marks it `error` with the message.
  * A failing write is logged and recording of that stream stops; generation is never affected.
@@ -18,9 +20,18 @@ import type { HistoryStore } from "./store.js";
 import { hashableOf, pathHash, pathHashes } from "./threads.js";
 import type { GenerationParams, StoredToolCall } from "./types.js";
 
+/** The defaults of the durability bound stated in README.md ("History"). */
+export const FLUSH_INTERVAL_MS = 500;
+export const FLUSH_CHARS = 2000;
+
 export interface RecorderOptions {
-  /** How often a streaming reply is written, at most. Defaults to 500 ms. */
+  /** A streaming reply is written once this long has passed since its last write. Defaults to FLUSH_INTERVAL_MS. */
   flushIntervalMs?: number;
+  /**
+   * ...or once this many characters arrived since its last write (an eighth of the reply when
+   * that is more, so a very long reply is rewritten a bounded number of times). Defaults to FLUSH_CHARS.
+   */
+  flushChars?: number;
   logger?: Pick<Logger, "warn">;
 }
 
@@ -87,13 +98,15 @@ function storedFields(m: ChatMessage): {
 
 export class HistoryRecorder {
   private readonly flushIntervalMs: number;
+  private readonly flushChars: number;
   private readonly logger: Pick<Logger, "warn"> | undefined;
 
   constructor(
     private readonly store: HistoryStore,
     options: RecorderOptions = {},
   ) {
-    this.flushIntervalMs = options.flushIntervalMs ?? 500;
+    this.flushIntervalMs = options.flushIntervalMs ?? FLUSH_INTERVAL_MS;
+    this.flushChars = options.flushChars ?? FLUSH_CHARS;
     this.logger = options.logger;
   }
 
@@ -254,10 +267,17 @@ export class HistoryRecorder {
           // Written before the client sees the end, so a client that then stops reading still leaves it complete.
           finishAs("complete", { usage: event.usage, reason: event.reason });
         }
-        // Each write re-indexes the whole reply (0.7 ms at 4k characters, 5 ms at 64k), so long
-        // replies are written less often: every interval up to 8k characters, then proportionally.
-        const interval = this.flushIntervalMs * Math.max(1, flushedLength / 8000);
-        if (!settled && length !== flushedLength && performance.now() - lastFlush >= interval) {
+        // The first text at once (a reply cut right after it would otherwise be stored empty), then
+        // by time or by size. Each write stores the whole reply so far, so the size step grows with
+        // the reply: a reply of L characters is written O(log L) times by size, not L / flushChars.
+        const unflushed = length - flushedLength;
+        if (
+          !settled &&
+          unflushed > 0 &&
+          (flushedLength === 0 ||
+            performance.now() - lastFlush >= this.flushIntervalMs ||
+            unflushed >= Math.max(this.flushChars, flushedLength / 8))
+        ) {
           write({ content: text(), toolCalls: toolCalls() });
           lastFlush = performance.now();
           flushedLength = length;

@@ -19,24 +19,28 @@
  * (cost grows with hits, §7.6), and for chat history recent matches are the relevant ones anyway.
  * Title hits come first, then messages.
  *
- * Snippets are plain text (NOT HTML-escaped) with each match wrapped in the private-use sentinels
- * HIGHLIGHT_START (U+E000) and HIGHLIGHT_END (U+E001); the UI splits on them and renders the marks
- * itself, so no HTML is ever injected.
+ * Only the first INDEXED_CHARS characters of a message are indexed (migration 4), so its words
+ * past that are not found; that bounds the work one message can cost whatever its size.
+ *
+ * Snippets (history/snippet.ts) are plain text (NOT HTML-escaped) with each match wrapped in the
+ * private-use sentinels HIGHLIGHT_START (U+E000) and HIGHLIGHT_END (U+E001); the UI splits on them
+ * and renders the marks itself, so no HTML is ever injected.
  */
 import { BadRequestError } from "../errors.js";
 import type { Db } from "./db.js";
+import { filterConditions } from "./filters.js";
+import { INDEXED_CHARS } from "./migrations/004-bounded-search.js";
+import { MESSAGE_SNIPPET, TITLE_SNIPPET, fold, snippetOf, type Needle } from "./snippet.js";
 import type { HistoryFilters, Role, SearchHit, SearchPage } from "./types.js";
 
 export type { SearchHit, SearchPage } from "./types.js";
-
-export const HIGHLIGHT_START = "\uE000";
-export const HIGHLIGHT_END = "\uE001";
+export { HIGHLIGHT_END, HIGHLIGHT_START } from "./snippet.js";
+export { INDEXED_CHARS } from "./migrations/004-bounded-search.js";
 /** Matches ranked per query; older matches beyond this many are not returned. */
 export const CANDIDATE_CAP = 1000;
 const TITLE_CAP = 50;
 const MAX_TERMS = 16;
 const MAX_INPUT_CHARS = 512;
-const SNIPPET_TOKENS = 16;
 
 export interface SearchQuery extends HistoryFilters {
   q: string;
@@ -120,35 +124,22 @@ export interface SearchPlan {
   trigram: string[];
   /** LIKE patterns (escaped with `\`) for shorter substrings. */
   like: string[];
-  /**
-   * `words` for snippets and highlights, set when the last word is a prefix longer than the prefix
-   * index's 3 characters: FTS5 then merges the doclists of every term with that prefix, once per
-   * statement, and a snippet is one statement per hit (20 merges of a common word cost ~15 ms at
-   * 1M messages). Highlights use the first 3 characters instead, served by the prefix index.
-   */
-  highlightWords?: string[];
+  /** What snippets mark: every term, folded as the indexes fold text. */
+  needles: Needle[];
 }
 
-/** Prefix lengths the word indexes keep (`prefix = '2 3'` in migration 2). */
-const INDEXED_PREFIX = 3;
+const wordNeedle = (t: QueryTerm): Needle => ({ kind: "phrase", tokens: fold(t.text).split(" "), prefix: t.prefix });
+const substringNeedle = (text: string): Needle => ({ kind: "substring", text: fold(text) });
 
 export function planSearch(terms: readonly QueryTerm[]): SearchPlan {
-  const words: string[] = [];
-  const highlight: string[] = [];
-  for (const t of terms) {
-    if (t.kind !== "word") continue;
-    words.push(quote(t.text) + (t.prefix ? "*" : ""));
-    const tokens = t.text.split(" ");
-    const last = tokens.at(-1) ?? "";
-    if (t.prefix && codepoints(last) > INDEXED_PREFIX)
-      tokens[tokens.length - 1] = [...last].slice(0, INDEXED_PREFIX).join("");
-    highlight.push(quote(tokens.join(" ")) + (t.prefix ? "*" : ""));
-  }
+  const wordTerms = terms.filter((t) => t.kind === "word");
   const subs = terms.filter((t) => t.kind === "substring");
-  const trigram = subs.filter((t) => codepoints(t.text) >= 3).map((t) => quote(t.text));
-  const like = subs.filter((t) => codepoints(t.text) < 3).map((t) => likePattern(t.text));
-  const differs = highlight.some((h, i) => h !== words[i]);
-  return { words, trigram, like, ...(differs ? { highlightWords: highlight } : {}) };
+  return {
+    words: wordTerms.map((t) => quote(t.text) + (t.prefix ? "*" : "")),
+    trigram: subs.filter((t) => codepoints(t.text) >= 3).map((t) => quote(t.text)),
+    like: subs.filter((t) => codepoints(t.text) < 3).map((t) => likePattern(t.text)),
+    needles: [...wordTerms.map(wordNeedle), ...subs.map((t) => substringNeedle(t.text))],
+  };
 }
 
 /**
@@ -161,7 +152,7 @@ export function substringFallback(terms: readonly QueryTerm[]): SearchPlan | nul
   if (only?.kind !== "word" || only.quoted || only.text.includes(" ")) return null;
   const text = only.raw;
   if (codepoints(text) < 3) return null;
-  return { words: [], trigram: [quote(text)], like: [] };
+  return { words: [], trigram: [quote(text)], like: [], needles: [substringNeedle(text)] };
 }
 
 interface Cursor {
@@ -191,22 +182,6 @@ const encode = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString("base64url
 interface MessageHitRow {
   id: number;
   score: number | null;
-}
-
-/** A snippet built in JS for LIKE scans: a window around the first match, every match marked. */
-export function likeSnippet(content: string, needles: readonly string[], radius = 60): string {
-  const lower = content.toLowerCase();
-  const found = needles.map((n) => lower.indexOf(n.toLowerCase())).filter((i) => i >= 0);
-  const first = found.length > 0 ? Math.min(...found) : 0;
-  const start = Math.max(0, first - radius);
-  const end = Math.min(content.length, first + radius * 2);
-  let window = content.slice(start, end).replace(CONTROL, " ");
-  for (const n of needles) {
-    if (n.length === 0) continue;
-    const re = new RegExp(n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "giu");
-    window = window.replace(re, (m) => `${HIGHLIGHT_START}${m}${HIGHLIGHT_END}`);
-  }
-  return `${start > 0 ? "…" : ""}${window}${end < content.length ? "…" : ""}`;
 }
 
 export class HistorySearch {
@@ -246,68 +221,33 @@ export class HistorySearch {
     return out;
   }
 
-  private filterSql(query: SearchQuery, params: Record<string, unknown>, dateColumn: string): string[] {
-    const where: string[] = [];
-    if (query.source !== undefined) {
-      where.push("c.source = @source");
-      params.source = query.source;
-    }
-    if (query.model !== undefined) {
-      where.push("c.model = @model");
-      params.model = query.model;
-    }
-    if (query.pinned !== undefined) {
-      where.push("c.pinned = @pinned");
-      params.pinned = query.pinned ? 1 : 0;
-    }
-    if (query.conversationId !== undefined) {
-      where.push("c.id = @conversationId");
-      params.conversationId = query.conversationId;
-    }
-    if (query.from !== undefined) {
-      where.push(`${dateColumn} >= @from`);
-      params.from = query.from;
-    }
-    if (query.to !== undefined) {
-      where.push(`${dateColumn} < @to`);
-      params.to = query.to;
-    }
-    return where;
-  }
-
   private titleHits(plan: SearchPlan, query: SearchQuery): SearchHit[] {
-    const params: Record<string, unknown> = { open: HIGHLIGHT_START, close: HIGHLIGHT_END, cap: TITLE_CAP };
-    const where = this.filterSql(query, params, "c.updated_at");
+    const params: Record<string, unknown> = { cap: TITLE_CAP };
+    const where = filterConditions(query, params, { dateColumn: "c.updated_at" });
     // Titles are short and few: substrings are plain LIKE scans here, whatever their length.
     const needles = [...trigramNeedles(plan.trigram.join(" ")), ...plan.like.map(unlike)];
     needles.forEach((n, i) => {
       where.push(`c.title LIKE @t${i} ESCAPE '\\'`);
       params[`t${i}`] = likePattern(n);
     });
-    type Row = { id: string; title: string; updated_at: number; hl: string; score: number | null };
+    type Row = { id: string; title: string; updated_at: number; score: number | null };
     let rows: Row[];
     if (plan.words.length > 0) {
       const ranked = this.rankedMatches("conversations_fts", "c", plan.words, where, params, TITLE_CAP, TITLE_CAP);
-      const hl = this.db.prepare<
-        [string, string, string, number],
-        { id: string; title: string; updated_at: number; hl: string }
-      >(
-        `SELECT c.id, c.title, c.updated_at, highlight(conversations_fts, 0, ?, ?) AS hl
-           FROM conversations_fts JOIN conversations c ON c.rid = conversations_fts.rowid
-           WHERE conversations_fts MATCH ? AND conversations_fts.rowid = ?`,
+      const byRid = this.db.prepare<[number], Omit<Row, "score">>(
+        "SELECT id, title, updated_at FROM conversations WHERE rid = ?",
       );
       rows = ranked.flatMap((r) => {
-        const row = hl.get(HIGHLIGHT_START, HIGHLIGHT_END, (plan.highlightWords ?? plan.words).join(" "), r.id);
+        const row = byRid.get(r.id);
         return row ? [{ ...row, score: r.score }] : [];
       });
     } else {
       rows = this.db
         .prepare<[Record<string, unknown>], Row>(
-          `SELECT c.id, c.title, c.updated_at, c.title AS hl, NULL AS score FROM conversations c
+          `SELECT c.id, c.title, c.updated_at, NULL AS score FROM conversations c
            WHERE ${where.join(" AND ")} ORDER BY c.updated_at DESC LIMIT @cap`,
         )
-        .all(params)
-        .map((r) => ({ ...r, hl: likeSnippet(r.title, needles, 1000) }));
+        .all(params);
     }
     return rows.map((r) => ({
       kind: "title",
@@ -316,16 +256,17 @@ export class HistorySearch {
       messageId: null,
       role: null,
       createdAt: r.updated_at,
-      snippet: r.hl,
+      snippet: snippetOf(r.title, plan.needles, TITLE_SNIPPET),
       score: r.score,
     }));
   }
 
   private messageHits(plan: SearchPlan, query: SearchQuery, offset: number, count: number): SearchHit[] {
     const params: Record<string, unknown> = { limit: count, offset };
-    const filters = this.filterSql(query, params, "m.created_at");
+    const filters = filterConditions(query, params, { dateColumn: "m.created_at" });
+    // Short substrings scan the text: only its indexed part, as every other term searches.
     plan.like.forEach((p, i) => {
-      filters.push(`m.content LIKE @l${i} ESCAPE '\\'`);
+      filters.push(`substr(m.content, 1, ${INDEXED_CHARS}) LIKE @l${i} ESCAPE '\\'`);
       params[`l${i}`] = p;
     });
     const driver = plan.words.length > 0 ? "messages_fts" : plan.trigram.length > 0 ? "messages_trigram" : null;
@@ -338,12 +279,7 @@ export class HistorySearch {
       }
       const ranked = this.rankedMatches(driver, "m", phrases, filters, params, CANDIDATE_CAP, offset + count);
       rows = ranked.slice(offset, offset + count);
-      return this.describe(
-        rows,
-        driver,
-        (driver === "messages_fts" ? (plan.highlightWords ?? plan.words) : phrases).join(" "),
-        [],
-      );
+      return this.describe(rows, plan.needles);
     }
     rows = this.db
       .prepare<[Record<string, unknown>], MessageHitRow>(
@@ -351,7 +287,7 @@ export class HistorySearch {
          WHERE ${filters.join(" AND ")} ORDER BY m.id DESC LIMIT @limit OFFSET @offset`,
       )
       .all(params);
-    return this.describe(rows, null, null, plan.like.map(unlike));
+    return this.describe(rows, plan.needles);
   }
 
   /**
@@ -415,28 +351,17 @@ export class HistorySearch {
       .sort((a, b) => a.score - b.score || b.id - a.id);
   }
 
-  /** Snippets and titles for the few rows of a page (snippet() is costly, so never for every candidate). */
-  private describe(
-    rows: readonly MessageHitRow[],
-    driver: string | null,
-    match: string | null,
-    needles: string[],
-  ): SearchHit[] {
+  /** Snippets and titles for the few rows of a page, from the indexed part of each message. */
+  private describe(rows: readonly MessageHitRow[], needles: readonly Needle[]): SearchHit[] {
     if (rows.length === 0) return [];
     const info = this.db.prepare<
       [number],
-      { role: Role; created_at: number; content: string; cid: string; title: string }
+      { role: Role; created_at: number; head: string; more: 0 | 1; cid: string; title: string }
     >(
-      `SELECT m.role, m.created_at, m.content, c.id AS cid, c.title FROM messages m
+      `SELECT m.role, m.created_at, substr(m.content, 1, ${INDEXED_CHARS}) AS head,
+         length(m.content) > ${INDEXED_CHARS} AS more, c.id AS cid, c.title FROM messages m
        JOIN conversations c ON c.rid = m.conversation_rid WHERE m.id = ?`,
     );
-    const snippet = driver
-      ? this.db
-          .prepare<[string, string, string, number], string>(
-            `SELECT snippet(${driver}, 0, ?, ?, '…', ${SNIPPET_TOKENS}) FROM ${driver} WHERE ${driver} MATCH ? AND rowid = ?`,
-          )
-          .pluck()
-      : null;
     const hits: SearchHit[] = [];
     for (const r of rows) {
       const m = info.get(r.id);
@@ -448,9 +373,7 @@ export class HistorySearch {
         messageId: r.id,
         role: m.role,
         createdAt: m.created_at,
-        snippet: snippet
-          ? (snippet.get(HIGHLIGHT_START, HIGHLIGHT_END, match!, r.id) ?? "")
-          : likeSnippet(m.content, needles),
+        snippet: snippetOf(m.head, needles, { ...MESSAGE_SNIPPET, truncated: m.more === 1 }),
         score: r.score,
       });
     }

@@ -31,6 +31,20 @@ export const ToolCallSchema = z.object({ id: z.string(), name: z.string(), argum
 export type StoredToolCall = z.infer<typeof ToolCallSchema>;
 
 const nullableInt = z.number().int().nullable().default(null);
+const nullableCount = z.number().int().nonnegative().nullable().default(null);
+
+/** The latest time a JavaScript Date can hold (year 275760); later ones cannot be written as dates. */
+export const MAX_TIME = 8_640_000_000_000_000;
+/** A time as stored: milliseconds since the epoch, one a Date can show. */
+export const TimeSchema = z.number().int().min(0).max(MAX_TIME, "is not a date (milliseconds since 1970)");
+
+/**
+ * A conversation id: what `newConversationId` makes (`conv_` and base64url), or any 1-100 such
+ * characters. Ids travel in URL paths, response headers and file names, so nothing else is allowed.
+ */
+export const ConversationIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,100}$/u, "must be 1-100 letters, digits, '_' or '-'");
 
 /** Fields of a message that travel in an export file (ids are local to that file). */
 export const ExportMessageSchema = z.object({
@@ -42,17 +56,17 @@ export const ExportMessageSchema = z.object({
   content: z.string().default(""),
   toolCalls: z.array(ToolCallSchema).nullable().default(null),
   toolCallId: z.string().nullable().default(null),
-  model: z.string().nullable().default(null),
-  promptTokens: nullableInt,
-  completionTokens: nullableInt,
+  model: z.string().min(1).nullable().default(null),
+  promptTokens: nullableCount,
+  completionTokens: nullableCount,
   finishReason: z.string().nullable().default(null),
   status: z.enum(MESSAGE_STATUSES).default("complete"),
   error: z.string().nullable().default(null),
-  tokensPerSecond: z.number().nullable().default(null),
+  tokensPerSecond: z.number().nonnegative().nullable().default(null),
   /** Milliseconds from the request to the first token. */
-  ttftMs: z.number().nullable().default(null),
-  createdAt: z.number().int(),
-  updatedAt: z.number().int(),
+  ttftMs: z.number().nonnegative().nullable().default(null),
+  createdAt: TimeSchema,
+  updatedAt: TimeSchema,
 });
 
 export const MessageSchema = ExportMessageSchema.extend({ conversationId: z.string() });
@@ -62,17 +76,22 @@ export type Message = z.infer<typeof MessageSchema>;
 export const ThreadMessageSchema = MessageSchema.extend({ siblingIds: z.array(z.number().int()) });
 export type ThreadMessage = z.infer<typeof ThreadMessageSchema>;
 
+/** The API's limit on a title (conversations.ts); recorded titles are at most 80 characters. */
+export const MAX_TITLE_CHARS = 500;
+
+// The same rules the API applies where it writes these fields, so an import cannot store what
+// the API never would (an id with a newline broke every header that carries it).
 const conversationFields = {
-  id: z.string().min(1).max(100),
-  title: z.string().default(""),
+  id: ConversationIdSchema,
+  title: z.string().max(MAX_TITLE_CHARS).default(""),
   source: z.enum(SOURCES),
-  model: z.string().nullable().default(null),
-  provider: z.string().nullable().default(null),
+  model: z.string().min(1).nullable().default(null),
+  provider: z.string().min(1).nullable().default(null),
   systemPrompt: z.string().nullable().default(null),
   params: GenerationParamsSchema.default({}),
   pinned: z.boolean().default(false),
-  createdAt: z.number().int(),
-  updatedAt: z.number().int(),
+  createdAt: TimeSchema,
+  updatedAt: TimeSchema,
 };
 
 export const ConversationSchema = z.object({
@@ -99,7 +118,7 @@ export const EXPORT_FORMAT = "hearth-history";
 export const ExportFileSchema = z.object({
   format: z.literal(EXPORT_FORMAT),
   version: z.literal(1),
-  exportedAt: z.number().int(),
+  exportedAt: TimeSchema,
   conversations: z.array(ExportConversationSchema),
 });
 export type ExportFile = z.infer<typeof ExportFileSchema>;
@@ -125,7 +144,11 @@ export const SearchHitSchema = z.object({
   role: z.enum(ROLES).nullable(),
   /** The message's time, or the conversation's last update for a title hit. */
   createdAt: z.number().int(),
-  /** Plain text (not HTML-escaped) with U+E000 before and U+E001 after each matched part. */
+  /**
+   * Plain text (not HTML-escaped) with U+E000 before and U+E001 after each matched part: about 180
+   * characters of the message around its best match (`…` where cut), or the whole title. Only the
+   * first 65,536 characters of a message are searched.
+   */
   snippet: z.string(),
   /** bm25 (lower is better); null when ranked by recency. */
   score: z.number().nullable(),

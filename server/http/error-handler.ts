@@ -4,12 +4,15 @@
  * another wire format (Anthropic's /v1/messages) set `res.locals.errorFormat` to an ErrorFormat,
  * and the same handler writes their shape.
  */
-import type { ErrorRequestHandler, RequestHandler, Response } from "express";
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from "express";
 import { HearthError, NotFoundError, PayloadTooLargeError, toHearthError, BadRequestError } from "../errors.js";
 import type { Logger } from "../logger.js";
 
 /** body-parser's errors carry `type`; map the ones a client can cause. */
-function fromBodyParser(err: { type?: string; status?: number; limit?: number; message?: string }): HearthError | null {
+function fromBodyParser(
+  err: { type?: string; status?: number; limit?: number; message?: string; expose?: boolean },
+  req: Request,
+): HearthError | null {
   switch (err.type) {
     case "entity.parse.failed":
       return new BadRequestError(
@@ -28,8 +31,18 @@ function fromBodyParser(err: { type?: string; status?: number; limit?: number; m
     case "request.size.invalid":
       return new BadRequestError("The request body size did not match its Content-Length.", { code: "invalid_body" });
     default:
-      return null;
+      break;
   }
+  // A body that does not decode as its Content-Encoding says (not gzip at all, cut short): body-parser
+  // passes zlib's own error on, marked 400 by http-errors but with no `type`.
+  const encoding = req.headers["content-encoding"];
+  if (err.status === 400 && err.expose === true && encoding !== undefined && encoding !== "identity") {
+    return new BadRequestError(
+      `The request body could not be decoded as its Content-Encoding '${encoding}' says: ${err.message ?? "invalid data"}.`,
+      { code: "invalid_content_encoding" },
+    );
+  }
+  return null;
 }
 
 /** Express's router marks a path parameter it cannot percent-decode (`/api/x/%E0%A4%A`) as a 400 URIError. */
@@ -68,7 +81,7 @@ export function useErrorFormat(format: ErrorFormat): RequestHandler {
 
 export function createErrorHandler(logger: Logger): ErrorRequestHandler {
   return (rawErr, req, res, _next) => {
-    const err = fromBodyParser(rawErr as never) ?? fromRouter(rawErr) ?? toHearthError(rawErr);
+    const err = fromBodyParser(rawErr as never, req) ?? fromRouter(rawErr) ?? toHearthError(rawErr);
     const log = (req as { log?: Logger }).log ?? logger;
     if (err.status >= 500) log.error({ err: rawErr }, err.message);
     // V8's JSON.parse message quotes the body ('"{"api_key": "sk-..." is not valid JSON'): the client

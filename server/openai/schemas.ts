@@ -54,12 +54,37 @@ const sampling = {
   logit_bias: z.record(z.string(), z.number()).nullish(),
 };
 
+/**
+ * JSON schemas a client passes (guided_json, response_format, tool parameters) nested deeper are
+ * refused: a remote provider serialises the body recursively, and a 10,000-deep one overflowed the
+ * stack (a 500). Local models refuse schemas past engine/grammar.ts's tighter MAX_SCHEMA_DEPTH.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+/** Whether `value` nests objects and arrays at most `max` levels deep (iterative: any depth is safe to check). */
+export function jsonDepthAtMost(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const [v, depth] = item;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth >= max) return false;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return true;
+}
+
+/** A JSON object a client passes through, nested at most MAX_JSON_DEPTH levels. */
+export const boundedJsonObject = () =>
+  z
+    .record(z.string(), z.unknown())
+    .refine((v) => jsonDepthAtMost(v, MAX_JSON_DEPTH), `is nested more than ${MAX_JSON_DEPTH} levels deep`);
+
 export const FunctionToolSchema = z.object({
   type: z.literal("function"),
   function: z.object({
     name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "must be 1-64 letters, digits, _ or -"),
     description: z.string().optional(),
-    parameters: z.record(z.string(), z.unknown()).optional(),
+    parameters: boundedJsonObject().optional(),
     strict: z.boolean().nullish(),
   }),
 });
@@ -72,7 +97,7 @@ export const ResponseFormatSchema = z.discriminatedUnion("type", [
     json_schema: z.object({
       name: z.string().min(1),
       description: z.string().optional(),
-      schema: z.record(z.string(), z.unknown()).optional(),
+      schema: boundedJsonObject().optional(),
       strict: z.boolean().nullish(),
     }),
   }),
@@ -83,7 +108,7 @@ export const ResponseFormatSchema = z.discriminatedUnion("type", [
  * client set on as the neutral request's `extras`.
  */
 const vllmExtras = {
-  guided_json: z.union([z.record(z.string(), z.unknown()), z.string()]).nullish(),
+  guided_json: z.union([boundedJsonObject(), z.string()]).nullish(),
   guided_regex: z.string().nullish(),
   guided_choice: z.array(z.string()).max(1024).nullish(),
   guided_grammar: z.string().nullish(),

@@ -317,6 +317,108 @@ describe("/api export, import and deletes", () => {
     await api("POST", "/import", { format: "other" }, 400);
   });
 
+  test("imports are checked as strictly as the API: nothing it would refuse is written", async () => {
+    const now = Date.now();
+    const conv = (id: string, extra: Record<string, unknown> = {}, message: Record<string, unknown> = {}) => ({
+      id,
+      title: "imported",
+      source: "ui",
+      createdAt: now,
+      updatedAt: now,
+      messages: [{ id: 1, parentId: null, role: "user", content: "okapi", createdAt: now, updatedAt: now, ...message }],
+      ...extra,
+    });
+    const file = (...conversations: unknown[]) => ({
+      format: "hearth-history",
+      version: 1,
+      exportedAt: now,
+      conversations,
+    });
+    const refused: [string, unknown][] = [
+      ["conversations.1.id", conv("a\nb")],
+      ["conversations.1.id", conv("x€y")],
+      ["conversations.1.id", conv("x".repeat(101))],
+      ["conversations.1.createdAt", conv("conv_date", { createdAt: 9e15 })],
+      ["conversations.1.messages.0.updatedAt", conv("conv_mdate", {}, { updatedAt: -1 })],
+      ["conversations.1.title", conv("conv_title", { title: "t".repeat(501) })],
+      ["conversations.1.model", conv("conv_model", { model: "" })],
+      ["conversations.1.messages.0.promptTokens", conv("conv_tokens", {}, { promptTokens: -3 })],
+    ];
+    for (const [param, bad] of refused) {
+      const res = await fetch(`${t.url}/api/import`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(file(conv("conv_goodOne"), bad)),
+      });
+      assert.equal(res.status, 400, param);
+      const body = (await res.json()) as { error: { param: string; code: string } };
+      assert.deepEqual([body.error.param, body.error.code], [param, "invalid_value"]);
+      await api("GET", "/conversations/conv_goodOne", undefined, 404);
+    }
+    // What the API writes always passes: ids as it makes them, and ones like them.
+    const ok = await api<{ imported: string[] }>("POST", "/import", file(conv("conv_goodOne"), conv("my-chat_2")));
+    assert.deepEqual(ok.imported, ["conv_goodOne", "my-chat_2"]);
+    const res = await fetch(`${t.url}/api/conversations/my-chat_2/export?format=markdown`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-disposition"), 'attachment; filename="hearth-my-chat_2.md"');
+  });
+
+  test("an id or a time stored before imports were checked breaks neither export nor the Markdown of everything", async () => {
+    // The store itself takes any id and time (only its callers validate); this stands in for an old database.
+    const store = t.server.context.history.store;
+    const odd = store.createConversation({ id: "x€y\nz", source: "ui", title: "odd", createdAt: 9e15 });
+    store.appendMessage(odd.id, { role: "user", content: "quokka", createdAt: 9e15 });
+    const one = await fetch(`${t.url}/api/conversations/${encodeURIComponent(odd.id)}/export`);
+    assert.equal(one.status, 200);
+    assert.equal(one.headers.get("content-disposition"), 'attachment; filename="hearth-x_y_z.json"');
+    const md = await api<string>("GET", "/export?format=markdown");
+    assert.match(md, /9000000000000000 \(not a valid time\)/);
+    assert.match(md, /> quokka/);
+    store.deleteConversation(odd.id);
+  });
+
+  test("a large import does not stall the server: /health/live answers while it is being written", async () => {
+    const now = Date.now();
+    const text = "a long pasted log line with words and numbers 12345 ".repeat(1200); // 62 KB
+    const file = {
+      format: "hearth-history",
+      version: 1,
+      exportedAt: now,
+      conversations: Array.from({ length: 20 }, (_, c) => ({
+        id: `conv_bulk${c}`,
+        source: "ui",
+        title: `bulk ${c}`,
+        createdAt: now,
+        updatedAt: now,
+        messages: Array.from({ length: 10 }, (_, i) => ({
+          id: i + 1,
+          parentId: i === 0 ? null : i,
+          role: i % 2 === 0 ? "user" : "assistant",
+          content: text,
+          createdAt: now,
+          updatedAt: now,
+        })),
+      })),
+    };
+    const order: string[] = [];
+    const importing = api<{ imported: string[] }>("POST", "/import", file).then((r) => {
+      order.push("import");
+      return r;
+    });
+    // Once the first conversation is written the import is under way on the server; a health
+    // check sent then is answered before the import ends (in one transaction it waited for all of it).
+    const store = t.server.context.history.store;
+    while (!store.getConversationInfo("conv_bulk0")) await new Promise((r) => setTimeout(r, 1));
+    const live = await fetch(`${t.url}/health/live`);
+    order.push(`live ${live.status}`);
+    assert.equal((await importing).imported.length, 20);
+    assert.deepEqual(order, ["live 200", "import"]);
+    const hits = await api<SearchPage>("GET", "/search?q=pasted%20log&limit=5");
+    assert.ok(hits.hits.length > 0);
+    for (const h of hits.hits) assert.ok(h.snippet.length < 300, `a short snippet (${h.snippet.length})`);
+    for (let c = 0; c < 20; c++) await api("DELETE", `/conversations/conv_bulk${c}`, undefined, 204);
+  });
+
   test("deleting a conversation removes it from the list and from search", async () => {
     const hit = (await api<SearchPage>("GET", "/search?q=walrus")).hits.find((h) => h.kind === "message")!;
     await api("DELETE", `/conversations/${hit.conversationId}`, undefined, 204);

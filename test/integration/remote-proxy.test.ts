@@ -232,6 +232,33 @@ describe("remote provider: proxying to another OpenAI-compatible server", () => 
     assert.equal(bad.status, 400);
   });
 
+  test("schemas nested 10,000 deep for a remote model get a 400 naming the field, not a 500", async () => {
+    let deep = '{"type":"string"}';
+    for (let i = 0; i < 10_000; i++) deep = `{"type":"array","items":${deep}}`;
+    const cases: [string, string][] = [
+      ["guided_json", `"guided_json":${deep}`],
+      [
+        "response_format.json_schema.schema",
+        `"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":${deep}}}`,
+      ],
+      ["tools.0.function.parameters", `"tools":[{"type":"function","function":{"name":"f","parameters":${deep}}}]`],
+    ];
+    for (const [param, field] of cases) {
+      // Written by hand: JSON.stringify itself cannot nest this deep.
+      const res = await fetch(`${hearth.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: "Bearer hearth-key-3c9e71d5" },
+        body: `{"model":"${REMOTE}","messages":[{"role":"user","content":"hi"}],"max_tokens":2,${field}}`,
+      });
+      assert.equal(res.status, 400, param);
+      const body = (await res.json()) as { error: { param: string; message: string } };
+      assert.equal(body.error.param, param);
+      assert.match(body.error.message, /nested more than 128 levels/);
+    }
+    const ok = await hearth.client.chat.completions.create({ model: REMOTE, messages: user("hi"), max_tokens: 2 });
+    assert.equal(ok.choices.length, 1, "and the server keeps serving");
+  });
+
   test("counting tokens for a remote model is refused clearly: the upstream's tokenizer is not here", async () => {
     const res = await fetch(`${hearth.url}/v1/messages/count_tokens`, {
       method: "POST",

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import http from "node:http";
+import zlib from "node:zlib";
 import { after, before, describe, test } from "node:test";
 import { metricValue, startTestServer, type TestServer } from "../helpers/server.js";
 
@@ -73,7 +74,7 @@ describe("bad input gets a clear OpenAI error and the server keeps serving", () 
   const cases: {
     name: string;
     path?: string;
-    body: string | (() => string);
+    body: string | Buffer | (() => string);
     headers?: Record<string, string>;
     status: number;
     param?: string | null;
@@ -170,6 +171,36 @@ describe("bad input gets a clear OpenAI error and the server keeps serving", () 
       param: "input",
     },
     { name: "unknown path", path: "/v1/nothing-here", body: chat({}), status: 404 },
+    // A body that is not what its Content-Encoding says was a 500 with an error log.
+    {
+      name: "Content-Encoding gzip on a plain JSON body",
+      body: chat({}),
+      headers: { "content-encoding": "gzip" },
+      status: 400,
+      code: "invalid_content_encoding",
+    },
+    {
+      name: "gzip body cut short",
+      body: zlib.gzipSync(chat({})).subarray(0, 20),
+      headers: { "content-encoding": "gzip" },
+      status: 400,
+      code: "invalid_content_encoding",
+    },
+    {
+      name: "Content-Encoding br on bytes that are not brotli",
+      body: Buffer.from("not brotli at all, just text"),
+      headers: { "content-encoding": "br" },
+      status: 400,
+      code: "invalid_content_encoding",
+    },
+    {
+      name: "Content-Encoding deflate on /api",
+      path: "/api/conversations",
+      body: JSON.stringify({ title: "x" }),
+      headers: { "content-encoding": "deflate" },
+      status: 400,
+      code: "invalid_content_encoding",
+    },
   ];
 
   for (const c of cases) {

@@ -8,6 +8,7 @@ import { after, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { closeHistoryDatabase, HistoryDatabaseError, openHistoryDatabase } from "../../server/history/db.js";
+import { INDEXED_CHARS } from "../../server/history/migrations/004-bounded-search.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "../../server/history/migrations/index.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-history-db-"));
@@ -88,12 +89,88 @@ describe("openHistoryDatabase", () => {
 
     const db = openHistoryDatabase(file);
     try {
-      assert.equal(db.pragma("user_version", { simple: true }), 2);
+      assert.equal(db.pragma("user_version", { simple: true }), SCHEMA_VERSION);
       const count = (sql: string, q: string) => db.prepare(sql).pluck().get(q);
       assert.equal(count("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?", '"cafe"'), 1);
       assert.equal(count("SELECT count(*) FROM messages_trigram WHERE messages_trigram MATCH ?", '"京タワ"'), 1);
       assert.equal(count("SELECT count(*) FROM conversations_fts WHERE conversations_fts MATCH ?", '"zurich"'), 1);
       db.prepare("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)").run();
+    } finally {
+      closeHistoryDatabase(db);
+    }
+  });
+
+  test("migration 3 gives new ids and valid times to what imports let in before they were checked", () => {
+    const file = tmpFile();
+    const v2 = openHistoryDatabase(file, { migrations: MIGRATIONS.slice(0, 2) });
+    const conv = v2.prepare(
+      "INSERT INTO conversations (id, title, source, created_at, updated_at) VALUES (?, ?, 'ui', ?, ?) RETURNING rid",
+    );
+    const msg = v2.prepare(
+      "INSERT INTO messages (conversation_rid, role, content, created_at, updated_at) VALUES (?, 'user', 'hi', ?, ?)",
+    );
+    const kept = conv.pluck().get("conv_Kept-id_1", "kept", 5, 6) as number;
+    msg.run(kept, 5, 6);
+    for (const [id, time] of [
+      ["a\nb", 1],
+      ["x€y", 2],
+      ["9e15", 9e15],
+      ["x".repeat(101), -5],
+    ] as const) {
+      const rid = conv.pluck().get(id, id.slice(0, 10), time, time) as number;
+      msg.run(rid, time, time);
+    }
+    closeHistoryDatabase(v2);
+
+    const db = openHistoryDatabase(file);
+    try {
+      const rows = db
+        .prepare<[], { id: string; title: string; created_at: number; updated_at: number }>(
+          "SELECT id, title, created_at, updated_at FROM conversations ORDER BY rid",
+        )
+        .all();
+      assert.deepEqual(rows[0], { id: "conv_Kept-id_1", title: "kept", created_at: 5, updated_at: 6 });
+      for (const i of [1, 2, 4]) assert.match(rows[i]!.id, /^conv_[0-9a-f]{24}$/, rows[i]!.title);
+      assert.equal(rows[3]!.id, "9e15", "a valid id stays");
+      assert.equal(new Set(rows.map((r) => r.id)).size, rows.length);
+      assert.deepEqual(
+        rows.map((r) => r.created_at),
+        [5, 1, 2, 8_640_000_000_000_000, 0],
+      );
+      const times = db.prepare("SELECT created_at FROM messages ORDER BY id").pluck().all();
+      assert.deepEqual(times, [5, 1, 2, 8_640_000_000_000_000, 0]);
+      assert.equal(db.pragma("foreign_key_check", { simple: true }), undefined);
+    } finally {
+      closeHistoryDatabase(db);
+    }
+  });
+
+  test("migration 4 indexes what version 3 wrote, in contentless tables bounded to INDEXED_CHARS", () => {
+    const file = tmpFile();
+    const v3 = openHistoryDatabase(file, { migrations: MIGRATIONS.slice(0, 3) });
+    v3.prepare("INSERT INTO conversations (id, source, created_at, updated_at) VALUES ('c1', 'ui', 1, 1)").run();
+    const insert = v3.prepare(
+      "INSERT INTO messages (conversation_rid, role, content, active, created_at, updated_at) VALUES (1, 'user', ?, ?, 1, 1)",
+    );
+    insert.run("Where is the café? 東京タワー", 1);
+    insert.run(`start ${"x ".repeat(INDEXED_CHARS / 2)} beyond`, 0);
+    closeHistoryDatabase(v3);
+
+    const db = openHistoryDatabase(file);
+    try {
+      const count = (table: string, q: string) =>
+        db.prepare(`SELECT count(*) FROM ${table} WHERE ${table} MATCH ?`).pluck().get(q);
+      assert.equal(count("messages_fts", '"cafe"'), 1);
+      assert.equal(count("messages_trigram", '"京タワ"'), 1);
+      assert.equal(count("messages_fts", '"start"'), 1);
+      assert.equal(count("messages_fts", '"beyond"'), 0, "past INDEXED_CHARS");
+      const sql = db.prepare("SELECT sql FROM sqlite_master WHERE name = 'messages_fts'").pluck().get() as string;
+      assert.match(sql, /contentless_delete = 1/);
+      db.prepare("DELETE FROM messages WHERE id = 1").run();
+      assert.equal(count("messages_fts", '"cafe"'), 0);
+      assert.equal(count("messages_trigram", '"京タワ"'), 0);
+      for (const t of ["messages_fts", "messages_trigram"])
+        db.prepare(`INSERT INTO ${t} (${t}, rank) VALUES ('integrity-check', 1)`).run();
     } finally {
       closeHistoryDatabase(db);
     }

@@ -15,10 +15,10 @@ after(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 let n = 0;
-function setup(flushIntervalMs = 500) {
+function setup(flushIntervalMs = 500, flushChars?: number) {
   const store = HistoryStore.open(path.join(dir, `r${++n}.sqlite`));
   stores.push(store);
-  return { store, recorder: new HistoryRecorder(store, { flushIntervalMs }) };
+  return { store, recorder: new HistoryRecorder(store, { flushIntervalMs, ...(flushChars ? { flushChars } : {}) }) };
 }
 
 const usage = { promptTokens: 7, completionTokens: 3, cachedTokens: 0 };
@@ -116,6 +116,59 @@ describe("HistoryRecorder.recordReply", () => {
     const m = store.getMessage(id)!;
     assert.equal(m.content.length, 200);
     assert.equal(m.status, "partial", "ended without a finish event");
+  });
+
+  test("the first text is written before the client sees it", async () => {
+    // An interval no test reaches: only the first-text rule can write mid-stream.
+    const { store, recorder } = setup(3_600_000);
+    const c = store.createConversation({ source: "ui" });
+    const u = store.appendMessage(c.id, { role: "user", content: "hi" });
+    let id = 0;
+    const wrapped = recorder.recordReply(
+      scripted([
+        { type: "text", text: "Once" },
+        { type: "text", text: " upon" },
+        { type: "finish", reason: "stop", usage },
+      ]),
+      { conversationId: c.id, parentId: u.id, model: "m" },
+      (r) => (id = r.messageId),
+    );
+    const seen: string[] = [];
+    for await (const e of wrapped) if (e.type === "text") seen.push(store.getMessage(id)!.content);
+    assert.deepEqual(seen, ["Once", "Once"], "stored when the client got the first text; the second waits");
+  });
+
+  test("what the client has seen but is not stored stays under flushChars (an eighth of the reply past that)", async () => {
+    const { store, recorder } = setup(3_600_000, 100);
+    const c = store.createConversation({ source: "ui" });
+    const u = store.appendMessage(c.id, { role: "user", content: "hi" });
+    let writes = 0;
+    const update = store.updateMessage.bind(store);
+    store.updateMessage = (id, patch) => {
+      writes++;
+      return update(id, patch);
+    };
+    let id = 0;
+    const tokens: GenerationEvent[] = Array.from({ length: 3000 }, () => ({ type: "text", text: "word " }));
+    const wrapped = recorder.recordReply(
+      scripted(tokens),
+      { conversationId: c.id, parentId: u.id, model: "m" },
+      (r) => (id = r.messageId),
+    );
+    let received = "";
+    let worst = 0;
+    for await (const e of wrapped) {
+      if (e.type !== "text") continue;
+      received += e.text;
+      const stored = store.getMessage(id)!.content;
+      assert.ok(received.startsWith(stored));
+      const unstored = received.length - stored.length;
+      assert.ok(unstored < Math.max(100, stored.length / 8), `${unstored} characters seen but not stored`);
+      worst = Math.max(worst, unstored);
+    }
+    assert.ok(worst >= 95, `the bound is reached, not undercut by writing per token (${worst})`);
+    // 15,000 characters: 100 writes with a fixed 100-character step; the growing step needs far fewer.
+    assert.ok(writes < 40, `${writes} writes`);
   });
 
   test("a consumer that stops reading leaves it partial with what was streamed", async () => {

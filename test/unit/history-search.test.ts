@@ -7,10 +7,11 @@ import { HearthError } from "../../server/errors.js";
 import {
   HIGHLIGHT_END,
   HIGHLIGHT_START,
-  likeSnippet,
+  INDEXED_CHARS,
   parseSearchQuery,
   planSearch,
 } from "../../server/history/search.js";
+import { MESSAGE_SNIPPET, snippetOf } from "../../server/history/snippet.js";
 import { HistoryStore } from "../../server/history/store.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-history-search-"));
@@ -70,17 +71,24 @@ describe("parseSearchQuery", () => {
     assert.deepEqual(plan('AND OR NOT NEAR("xy').words, ['"AND"', '"OR"', '"NOT"', '"NEAR"', '"xy"*']);
   });
 
-  test("a prefix longer than the prefix index is highlighted by its first 3 letters", () => {
-    const plan = planSearch(parseSearchQuery("Kubern"));
-    assert.deepEqual(plan.words, ['"Kubern"*']);
-    assert.deepEqual(plan.highlightWords, ['"Kub"*']);
-    assert.equal(planSearch(parseSearchQuery("kub")).highlightWords, undefined);
-    assert.deepEqual(planSearch(parseSearchQuery("pod e-mail")).highlightWords, ['"pod"', '"e mai"*']);
+  test("snippets mark every term, folded as the indexes fold text", () => {
+    assert.deepEqual(planSearch(parseSearchQuery("Zürich e-MAIL 東京")).needles, [
+      { kind: "phrase", tokens: ["zurich"], prefix: false },
+      { kind: "phrase", tokens: ["e", "mail"], prefix: false },
+      { kind: "substring", text: "東京" },
+    ]);
+    assert.deepEqual(planSearch(parseSearchQuery("kubern")).needles, [
+      { kind: "phrase", tokens: ["kubern"], prefix: true },
+    ]);
   });
 
   test("CJK and symbol-only chunks are substrings; short ones use LIKE", () => {
-    assert.deepEqual(planSearch(parseSearchQuery("東京タワー")), { words: [], trigram: ['"東京タワー"'], like: [] });
-    assert.deepEqual(planSearch(parseSearchQuery("東京")), { words: [], trigram: [], like: ["%東京%"] });
+    const sql = (q: string) => {
+      const { words, trigram, like } = planSearch(parseSearchQuery(q));
+      return { words, trigram, like };
+    };
+    assert.deepEqual(sql("東京タワー"), { words: [], trigram: ['"東京タワー"'], like: [] });
+    assert.deepEqual(sql("東京"), { words: [], trigram: [], like: ["%東京%"] });
     assert.deepEqual(planSearch(parseSearchQuery("100% a_b")).like, [], "letters and digits stay words");
     assert.deepEqual(planSearch(parseSearchQuery("🎉")).like, ["%🎉%"]);
     assert.deepEqual(planSearch(parseSearchQuery("%_")).like, ["%\\%\\_%"]);
@@ -253,6 +261,42 @@ describe("HistorySearch", () => {
     assert.deepEqual(messageConvs("is", { conversationId: ids.code }), [ids.code]);
   });
 
+  test("each hit's snippet is made from its own message", () => {
+    // FTS5's snippet() was asked for `rowid = ?` with the id bound as a JS number, which FTS5 does
+    // not apply: every hit got the snippet of the first matching message.
+    const c = store.createConversation({ source: "ui", title: "sea" });
+    const north = store.appendMessage(c.id, { role: "user", content: "the narwhal swims north" });
+    const south = store.appendMessage(c.id, { role: "assistant", content: "a narwhal sings south" });
+    const hits = search("narwhal").hits.filter((h) => h.kind === "message");
+    const snippetOf = (id: number) => hits.find((h) => h.messageId === id)?.snippet ?? "";
+    assert.match(snippetOf(north.id), /north/);
+    assert.match(snippetOf(south.id), /south/);
+    store.deleteConversation(c.id);
+  });
+
+  test("only the first INDEXED_CHARS characters of a message are searched, and its snippet stays short", () => {
+    const c = store.createConversation({ source: "api", title: "a pasted log" });
+    const filler = "filler text ".repeat(Math.ceil(INDEXED_CHARS / 12));
+    const m = store.appendMessage(c.id, { role: "user", content: `aardvark ${filler} zebrafish 鯱 the end` });
+    assert.ok(m.content.indexOf("zebrafish") > INDEXED_CHARS);
+    const hit = search("aardvark").hits.find((h) => h.messageId === m.id);
+    assert.ok(hit, "a word in the indexed part is found");
+    assert.ok(hit.snippet.startsWith(`${HIGHLIGHT_START}aardvark${HIGHLIGHT_END}`) && hit.snippet.endsWith("…"));
+    assert.ok(hit.snippet.length < 250, `${hit.snippet.length} characters`);
+    for (const q of ["zebrafish", "ebrafis", "鯱"])
+      assert.equal(search(q).hits.filter((h) => h.messageId === m.id).length, 0, `${q}: past the indexed part`);
+    // A reply that grows past the bound as it streams is indexed by its first part, like any message.
+    const reply = store.appendMessage(c.id, { role: "assistant", content: "okapi" });
+    store.updateMessage(reply.id, { content: `okapi ${filler} quetzal` });
+    assert.deepEqual(
+      search("okapi").hits.map((h) => h.messageId),
+      [reply.id],
+    );
+    assert.equal(search("quetzal").hits.length, 0);
+    store.deleteConversation(c.id);
+    assert.equal(search("aardvark").hits.length, 0);
+  });
+
   test("pages with a cursor cover every hit once", () => {
     const c = store.createConversation({ source: "ui", title: "paging" });
     for (let i = 0; i < 25; i++) store.appendMessage(c.id, { role: "user", content: `zebra stripe number ${i}` });
@@ -273,11 +317,30 @@ describe("HistorySearch", () => {
     );
   });
 
-  test("likeSnippet marks every match in a window", () => {
+  test("snippetOf marks every match in a window around the best one", () => {
+    const sub = (text: string) => [{ kind: "substring" as const, text }];
+    const mark = (s: string) => `${HIGHLIGHT_START}${s}${HIGHLIGHT_END}`;
     assert.equal(
-      likeSnippet("abc 東京 def 東京", ["東京"]),
-      `abc ${HIGHLIGHT_START}東京${HIGHLIGHT_END} def ${HIGHLIGHT_START}東京${HIGHLIGHT_END}`,
+      snippetOf("abc 東京 def 東京", sub("東京"), MESSAGE_SNIPPET),
+      `abc ${mark("東京")} def ${mark("東京")}`,
     );
-    assert.ok(likeSnippet("x".repeat(500) + "needle" + "y".repeat(500), ["needle"]).startsWith("…"));
+    const far = snippetOf(`${"x ".repeat(500)}needle${" y".repeat(500)}`, sub("needle"), MESSAGE_SNIPPET);
+    assert.ok(far.startsWith("…") && far.endsWith("…") && far.includes(mark("needle")), far);
+    assert.ok(far.length <= MESSAGE_SNIPPET.length + 4, `${far.length} characters`);
+    // Words: case and diacritics folded, a phrase marked as one, a prefix as the whole word.
+    const words = [
+      { kind: "phrase" as const, tokens: ["cafe"], prefix: false },
+      { kind: "phrase" as const, tokens: ["new", "yo"], prefix: true },
+    ];
+    assert.equal(
+      snippetOf("A CAFÉ in New York, not a cafeteria", words, MESSAGE_SNIPPET),
+      `A ${mark("CAFÉ")} in ${mark("New York")}, not a cafeteria`,
+    );
+    // The window goes where the most different terms are, not to the first match.
+    const text = `alpha ${"filler ".repeat(100)} alpha beta ${"filler ".repeat(100)}`;
+    const both = snippetOf(text, [...sub("alpha"), ...sub("beta")], MESSAGE_SNIPPET);
+    assert.ok(both.includes(`${mark("alpha")} ${mark("beta")}`), both);
+    // Control characters and the sentinels in the text cannot forge marks; a cut-off text says so.
+    assert.equal(snippetOf("a\uE000b\nc", sub("c"), { ...MESSAGE_SNIPPET, truncated: true }), `a b ${mark("c")}…`);
   });
 });

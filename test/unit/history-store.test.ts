@@ -360,13 +360,13 @@ describe("HistoryStore export and import", () => {
     });
   }
 
-  test("JSON round trip into another database keeps content, branches and times", () => {
+  test("JSON round trip into another database keeps content, branches and times", async () => {
     const src = openStore();
     populate(src);
     const exported = src.exportJson();
     const text = JSON.stringify(exported);
     const dst = openStore();
-    const result = dst.importJson(JSON.parse(text));
+    const result = await dst.importJson(JSON.parse(text));
     assert.equal(result.imported.length, 2);
     assert.deepEqual(normalize(dst.exportJson()), normalize(exported));
     assert.deepEqual(
@@ -377,20 +377,22 @@ describe("HistoryStore export and import", () => {
     integrityCheck(dst);
   });
 
-  test("conflicts: skip by default, replace, or copy under a new id", () => {
+  test("conflicts: skip by default, replace, or copy under a new id", async () => {
     const s = openStore();
     const ids = populate(s);
     const file = s.exportJson([ids[0]!]);
-    assert.deepEqual(s.importJson(file), { imported: [], skipped: [ids[0]] });
-    assert.deepEqual(s.importJson(file, { onConflict: "replace" }), { imported: [ids[0]], skipped: [] });
-    const copy = s.importJson(file, { onConflict: "copy" });
+    assert.deepEqual(await s.importJson(file), { imported: [], skipped: [ids[0]] });
+    s.updateConversation(ids[0]!, { title: "changed here" });
+    assert.deepEqual(await s.importJson(file, { onConflict: "replace" }), { imported: [ids[0]], skipped: [] });
+    assert.equal(s.getConversationInfo(ids[0]!)!.title, file.conversations[0]!.title, "the file's version replaced it");
+    const copy = await s.importJson(file, { onConflict: "copy" });
     assert.equal(copy.imported.length, 1);
     assert.notEqual(copy.imported[0], ids[0]);
     assert.equal(s.listConversations().items.length, 3);
     integrityCheck(s);
   });
 
-  test("a bad file is refused as a whole with a 400", () => {
+  test("a bad file is refused as a whole with a 400", async () => {
     const s = openStore();
     const bad = {
       format: "hearth-history",
@@ -413,17 +415,90 @@ describe("HistoryStore export and import", () => {
         },
       ],
     };
-    assert.throws(
+    await assert.rejects(
       () => s.importJson(bad),
-      (e: unknown) => e instanceof HearthError && e.status === 400 && /before its parent/.test(e.message),
+      (e: unknown) =>
+        e instanceof HearthError &&
+        e.status === 400 &&
+        e.param === "conversations.1.messages.0.parentId" &&
+        /before its parent/.test(e.message),
     );
     assert.equal(s.listConversations().items.length, 0);
-    assert.throws(
+    await assert.rejects(
       () => s.importJson({ hello: 1 }),
       (e: unknown) => e instanceof HearthError && e.status === 400,
     );
     // Defaults fill what a minimal hand-written file leaves out.
-    assert.deepEqual(s.importJson({ ...bad, conversations: [bad.conversations[0]] }).imported, ["conv_ok"]);
+    assert.deepEqual((await s.importJson({ ...bad, conversations: [bad.conversations[0]] })).imported, ["conv_ok"]);
+  });
+
+  test("a large import is written in short transactions: other work runs between them", async () => {
+    const s = openStore();
+    const t = 1_700_000_000_000;
+    const big = "lorem ipsum dolor ".repeat(3000); // 54,000 characters
+    const conversations = Array.from({ length: 3 }, (_, c) => ({
+      id: `conv_big${c}`,
+      source: "ui",
+      createdAt: t,
+      updatedAt: t,
+      messages: Array.from({ length: 10 }, (_, i) => ({
+        id: i + 1,
+        parentId: i === 0 ? null : i,
+        role: i % 2 === 0 ? "user" : "assistant",
+        content: big,
+        createdAt: t,
+        updatedAt: t,
+      })),
+    }));
+    const file = { format: "hearth-history", version: 1, exportedAt: t, conversations };
+    let ticks = 0;
+    let stop = false;
+    const tick = () => {
+      ticks++;
+      if (!stop) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const result = await s.importJson(file);
+    stop = true;
+    assert.equal(result.imported.length, 3);
+    // 1.6 MB of text: in one transaction the event loop would not turn until it ended.
+    assert.ok(ticks >= 6, `the event loop turned ${ticks} times during the import`);
+    assert.equal(s.getConversation("conv_big2")!.messages.length, 10);
+    integrityCheck(s);
+  });
+
+  test("an import that fails part-way removes what it wrote; a replaced conversation stays as it was", async () => {
+    const s = openStore();
+    const ids = populate(s);
+    const file = s.exportJson([ids[0]!]);
+    const t = 1_700_000_000_000;
+    const later = {
+      id: "conv_later",
+      source: "ui",
+      createdAt: t,
+      updatedAt: t,
+      messages: [{ id: 1, role: "user", content: "x", createdAt: t, updatedAt: t }],
+    };
+    const before = JSON.stringify(s.exportJson());
+    // A write that fails half way through the file, as a full disk would.
+    let conversationsWritten = 0;
+    const original = (s as unknown as { stmt: { insertConversation: { get(v: unknown): unknown } } }).stmt
+      .insertConversation;
+    const get = original.get.bind(original);
+    original.get = (v: unknown) => {
+      if (++conversationsWritten === 2)
+        throw Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
+      return get(v);
+    };
+    try {
+      await assert.rejects(
+        s.importJson({ ...file, conversations: [...file.conversations, later] }, { onConflict: "replace" }),
+      );
+    } finally {
+      original.get = get;
+    }
+    assert.equal(JSON.stringify(s.exportJson()), before, "the history is as it was");
+    integrityCheck(s);
   });
 
   test("Markdown shows the shown branch with roles, statuses and tool calls", () => {
