@@ -20,12 +20,14 @@ import { openHistory } from "./history/index.js";
 import { addMethodNotAllowed } from "./http/method-not-allowed.js";
 import { createErrorHandler, notFoundHandler } from "./http/error-handler.js";
 import { labelRoutes, routeLabelOf } from "./http/route-label.js";
+import { loopGuard } from "./http/loop-guard.js";
 import { apiKeyAuth, corsPolicy, hostCheck, requestOriginGuard } from "./http/security.js";
 import { createLogger, type Logger } from "./logger.js";
-import { Metrics } from "./metrics.js";
+import { Metrics, OTHER_MODEL } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
 import { createOpenAIRouter } from "./openai/routes.js";
 import { anthropicErrors, createMessagesRouter } from "./anthropic/routes.js";
+import { newInstanceId } from "./providers/hops.js";
 import { LocalProvider } from "./providers/local.js";
 import { ProviderStore } from "./providers/provider-store.js";
 import { ProviderRouter } from "./providers/router.js";
@@ -83,7 +85,15 @@ export interface HearthServer {
 
 export function createServer(config: Config, options: CreateServerOptions = {}): HearthServer {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const metrics = new Metrics();
+  // Generations are labelled by model only for models this server knows (local files, or what a
+  // provider is known to serve): clients choose the names.
+  const metrics = new Metrics({
+    modelLabel: async (model) =>
+      providers.knows(model) || (await local.hasModel(model).catch(() => false)) ? model : OTHER_MODEL,
+  });
+  /** Sent upstream and checked on the way in, so a provider that leads back here is refused (providers/hops.ts). */
+  const instanceId = newInstanceId();
+  let listening: AddressInfo | null = null;
   const local = new LocalProvider({
     gpu: config.gpu,
     threads: config.threads,
@@ -125,7 +135,8 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     secrets,
     router,
     logger,
-    remote: { userAgent: `Hearth/${VERSION}` },
+    remote: { userAgent: `Hearth/${VERSION}`, instanceId },
+    self: () => listening,
   });
   const history = openHistory({ dataDir: config.dataDir, apiRetentionDays: config.apiRetentionDays, logger });
   const ctx: ServerContext = {
@@ -173,6 +184,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     });
     next();
   });
+  app.use(loopGuard(instanceId));
   app.use(hostCheck(config));
   app.use(corsPolicy(config));
   app.use(requestOriginGuard(config));
@@ -280,6 +292,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
         s.listen(config.port, config.host, () => resolve(s));
       });
       const address = httpServer.address() as AddressInfo;
+      listening = address;
       const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
       url = `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${address.port}`;
       // The library is listed in the background; requests that name a model wait for the first scan.

@@ -5,6 +5,18 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { FinishReason, GenerationEvent, GenerationStream } from "./core/types.js";
 
+export interface MetricsOptions {
+  /**
+   * The `model` label for a generation: the model's id when it is one the server knows, else
+   * "other". Model ids come from clients, and a label per unknown id would grow the registry
+   * (and /metrics) without bound. Defaults to the id as given.
+   */
+  modelLabel?: (model: string) => string | Promise<string>;
+}
+
+/** The `model` label of generations for a model the server does not know. */
+export const OTHER_MODEL = "other";
+
 export class Metrics {
   readonly registry = new Registry();
   readonly requests = new Counter({
@@ -106,7 +118,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor() {
+  constructor(private readonly options: MetricsOptions = {}) {
     collectDefaultMetrics({ register: this.registry, prefix: "hearth_process_" });
   }
 
@@ -123,7 +135,8 @@ export class Metrics {
    * Passes events through unchanged while measuring time to first token, speed and token counts.
    * `startedAt` is when the request arrived, so queueing shows up in time to first token.
    */
-  async *observe(stream: GenerationStream, model: string, startedAt: number): GenerationStream {
+  async *observe(stream: GenerationStream, requested: string, startedAt: number): GenerationStream {
+    const model = (await this.options.modelLabel?.(requested)) ?? requested;
     let firstAt = 0;
     for await (const event of stream) {
       if (firstAt === 0 && event.type !== "finish") {

@@ -42,6 +42,11 @@ export const BaseUrlSchema = z
     return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
   });
 
+/** Same scheme, host and port: where a provider's stored credentials may go. */
+export function sameOrigin(a: string, b: string): boolean {
+  return new URL(a).origin === new URL(b).origin;
+}
+
 /** Headers Hearth sets itself or that would change how the request is framed. */
 const RESERVED_HEADERS = new Set([
   "host",
@@ -56,6 +61,8 @@ const RESERVED_HEADERS = new Set([
   "accept",
   "accept-encoding",
   "expect",
+  // Loop detection (hops.ts): a provider must not be able to hide where a request came from.
+  "x-hearth-via",
 ]);
 
 export const HeadersSchema = z.record(
@@ -114,7 +121,8 @@ export type ProviderCreate = z.infer<typeof ProviderCreateSchema>;
 
 /**
  * PATCH /api/providers/:id. Absent fields stay as they are; `apiKey: null` removes the key;
- * `headers` replaces every extra header (`null` or `{}` removes them).
+ * `headers` replaces every extra header (`null` or `{}` removes them). A `baseUrl` on another
+ * origin (scheme, host or port) clears the stored key and headers unless this body sets them.
  */
 export const ProviderUpdateSchema = z
   .object({

@@ -8,12 +8,13 @@ import crypto from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { HearthError, NotFoundError } from "../errors.js";
+import { BadRequestError, HearthError, NotFoundError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { providerSecretKeys, type SecretStore } from "../secrets/secret-store.js";
 import {
   ProviderConfigSchema,
   ProvidersFileSchema,
+  sameOrigin,
   type ProviderConfig,
   type ProviderCreate,
   type ProviderTestResult,
@@ -22,6 +23,7 @@ import {
 } from "./provider-config.js";
 import { RemoteProvider, type RemoteCredentials, type RemoteProviderOptions } from "./remote.js";
 import type { ProviderRouter } from "./router.js";
+import { pointsAtSelf, type ListeningAddress } from "./self-address.js";
 
 export interface ProviderStoreOptions {
   /** The data dir; providers are kept in `providers.json` there. */
@@ -29,8 +31,10 @@ export interface ProviderStoreOptions {
   secrets: SecretStore;
   router: ProviderRouter;
   logger: Logger;
-  /** Passed to every RemoteProvider (retries, backoff, user agent). Defaults to theirs. */
-  remote?: Pick<RemoteProviderOptions, "retries" | "backoffMs" | "userAgent">;
+  /** Passed to every RemoteProvider (retries, backoff, user agent, this server's id). Defaults to theirs. */
+  remote?: Pick<RemoteProviderOptions, "retries" | "backoffMs" | "userAgent" | "instanceId">;
+  /** Where this server listens (null before it does): a provider may not point there. */
+  self?: () => ListeningAddress | null;
 }
 
 const HeadersSecretSchema = z.record(z.string(), z.string());
@@ -100,6 +104,7 @@ export class ProviderStore {
       }
       const { apiKey, headers, ...rest } = input;
       const config = ProviderConfigSchema.parse(rest);
+      await this.refuseSelf(config.baseUrl);
       const credentials: RemoteCredentials = { ...(apiKey !== undefined ? { apiKey } : {}), headers: headers ?? {} };
       await this.writeCredentials(config.id, credentials);
       try {
@@ -122,7 +127,16 @@ export class ProviderStore {
       const provider = this.require(id);
       const { apiKey, headers, ...fields } = patch;
       const config = ProviderConfigSchema.parse({ ...provider.getConfig(), ...stripUndefined(fields) });
-      const current = await this.readCredentials(id);
+      if (fields.baseUrl !== undefined) await this.refuseSelf(config.baseUrl);
+      // Stored secrets belong to the origin they were given for: sending them to a new one would
+      // let any /api caller read them (point the provider at a server of theirs, press Test).
+      const moved = !sameOrigin(config.baseUrl, provider.getConfig().baseUrl);
+      const stored = await this.readCredentials(id);
+      const current: RemoteCredentials = moved ? { headers: {} } : stored;
+      const cleared =
+        moved &&
+        ((stored.apiKey !== undefined && apiKey === undefined) ||
+          (Object.keys(stored.headers).length > 0 && headers === undefined));
       const credentials: RemoteCredentials = {
         ...(apiKey === undefined
           ? current.apiKey !== undefined
@@ -133,10 +147,15 @@ export class ProviderStore {
             : { apiKey }),
         headers: headers === undefined ? current.headers : (headers ?? {}),
       };
-      if (apiKey !== undefined || headers !== undefined) await this.writeCredentials(id, credentials);
+      if (moved || apiKey !== undefined || headers !== undefined) await this.writeCredentials(id, credentials);
       await this.save(this.configs().map((c) => (c.id === id ? config : c)));
       provider.update(config, credentials);
       this.options.logger.info({ provider: id, fields: Object.keys(patch) }, "provider changed");
+      if (cleared)
+        this.options.logger.warn(
+          { provider: id },
+          "the provider's address moved to another origin: its stored API key and extra headers were cleared",
+        );
       return provider;
     });
     await provider.refresh();
@@ -155,6 +174,12 @@ export class ProviderStore {
     });
   }
 
+  /** True when `model` is one a provider is known to expose (see RemoteProvider.knowsModel). */
+  knows(model: string): boolean {
+    for (const p of this.providers.values()) if (p.knowsModel(model)) return true;
+    return false;
+  }
+
   test(id: string): Promise<ProviderTestResult> {
     return this.require(id).test();
   }
@@ -162,9 +187,11 @@ export class ProviderStore {
   /** Tests a provider that is not saved (the UI's "Test" button before "Save"); keeps nothing. */
   async testUnsaved(input: ProviderCreate): Promise<ProviderTestResult> {
     const { apiKey, headers, ...rest } = input;
+    const config = ProviderConfigSchema.parse(rest);
+    await this.refuseSelf(config.baseUrl);
     const provider = new RemoteProvider({
       ...this.options.remote,
-      config: ProviderConfigSchema.parse(rest),
+      config,
       credentials: { ...(apiKey !== undefined ? { apiKey } : {}), headers: headers ?? {} },
       logger: this.options.logger,
       retries: 0,
@@ -194,6 +221,16 @@ export class ProviderStore {
     this.providers.set(config.id, provider);
     this.options.router.add(provider);
     return provider;
+  }
+
+  /** A provider at this server's own address would send every request back here. */
+  private async refuseSelf(baseUrl: string): Promise<void> {
+    if (await pointsAtSelf(baseUrl, this.options.self?.() ?? null)) {
+      throw new BadRequestError(
+        "This base URL is this Hearth server itself; a provider must point at another server.",
+        { param: "baseUrl", code: "provider_is_self" },
+      );
+    }
   }
 
   private require(id: string): RemoteProvider {

@@ -1,7 +1,7 @@
 /**
  * Failures of a remote provider as clear OpenAI-shaped errors that name the provider and never
  * carry a secret: upstream 401/403 -> 502 "key refused", unreachable -> 502, timeouts -> 504,
- * 429 -> 429 with the upstream's Retry-After, other upstream 4xx keep their status.
+ * 429 -> 429 with the upstream's Retry-After (as seconds), other upstream 4xx keep their status.
  */
 import { UpstreamError } from "../errors.js";
 
@@ -40,6 +40,8 @@ export function isConnectError(err: unknown): boolean {
 
 /** Upstream statuses worth another try when no body was read yet (a gateway or a server starting). */
 export const RETRYABLE_STATUSES = new Set([502, 503, 504]);
+/** Upstream statuses that say the provider's settings are wrong (key refused, a loop back here), not a passing failure. */
+export const UNUSABLE_STATUSES = new Set([401, 403, 508]);
 
 /** A network-level failure (no HTTP status) as a 502/504 naming the provider and its host. */
 export function networkError(err: unknown, id: string, host: string, timeoutSeconds: number): UpstreamError {
@@ -68,19 +70,49 @@ export function networkError(err: unknown, id: string, host: string, timeoutSeco
   });
 }
 
-/** The message an upstream error body carries: OpenAI's `{error: {message}}`, vLLM's `{message}`, FastAPI's `{detail}`. */
+/**
+ * The message an upstream error body carries: OpenAI's `{error: {message}}`, vLLM's `{message}`,
+ * FastAPI's `{detail}`. Any other body (an HTML page, another service's reply) is not passed on:
+ * echoing it would let a provider pointed at an internal address read that service.
+ */
 export function upstreamMessage(text: string): string | undefined {
+  let body: unknown;
   try {
-    const body = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown; detail?: unknown };
-    if (typeof body.error === "string") return body.error;
-    if (typeof body.error?.message === "string") return body.error.message;
-    if (typeof body.message === "string") return body.message;
-    if (typeof body.detail === "string") return body.detail;
+    body = JSON.parse(text);
   } catch {
-    // Not JSON: fall through to the raw text.
+    return undefined;
   }
-  const raw = text.trim();
-  return raw.length > 0 ? raw : undefined;
+  if (typeof body !== "object" || body === null) return undefined;
+  const b = body as { error?: { message?: unknown } | string | null; message?: unknown; detail?: unknown };
+  if (typeof b.error === "string") return b.error;
+  if (typeof b.error?.message === "string") return b.error.message;
+  if (typeof b.message === "string") return b.message;
+  if (typeof b.detail === "string") return b.detail;
+  return undefined;
+}
+
+/** Longest wait a provider's `Retry-After` may ask for, in seconds; longer is passed on as this. */
+const MAX_RETRY_AFTER = 86_400;
+
+/**
+ * An upstream `Retry-After` (delta-seconds or an HTTP date, RFC 9110) as whole seconds from now,
+ * or undefined when it is neither: the raw header is never passed on, so an upstream cannot put
+ * arbitrary text (or the key it was sent) into a client's headers or the log.
+ */
+export function retryAfterSeconds(
+  headers: Record<string, string | string[] | undefined>,
+  now = Date.now(),
+): number | undefined {
+  const raw = headers["retry-after"];
+  const value = (Array.isArray(raw) ? raw[0] : raw)?.trim();
+  if (!value || value.length > 64) return undefined;
+  if (/^\d+$/.test(value)) return Math.min(Number(value), MAX_RETRY_AFTER);
+  // IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") and the two obsolete forms RFC 9110 still accepts.
+  if (!/^[A-Za-z]{3,9},? [\dA-Za-z :-]+ GMT$|^[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d\d:\d\d:\d\d \d{4}$/.test(value))
+    return undefined;
+  const at = Date.parse(value);
+  if (!Number.isFinite(at)) return undefined;
+  return Math.min(Math.max(0, Math.ceil((at - now) / 1000)), MAX_RETRY_AFTER);
 }
 
 /**
@@ -107,17 +139,22 @@ export function statusError(
       },
     );
   }
+  const retryAfter = retryAfterSeconds(headers);
+  const retryHeaders = retryAfter !== undefined ? { headers: { "Retry-After": String(retryAfter) } } : {};
   if (status === 429) {
-    const retryAfter = headers["retry-after"];
-    const value = Array.isArray(retryAfter) ? retryAfter[0] : retryAfter;
     return new UpstreamError(
       429,
       "requests",
-      `${label} is rate limiting requests${value ? `; retry after ${value} s` : ""}${said}`,
-      {
-        code: "rate_limit_exceeded",
-        ...(value ? { headers: { "Retry-After": value } } : {}),
-      },
+      `${label} is rate limiting requests${retryAfter !== undefined ? `; retry after ${retryAfter} s` : ""}${said}`,
+      { code: "rate_limit_exceeded", ...retryHeaders },
+    );
+  }
+  if (status === 508) {
+    return new UpstreamError(
+      502,
+      "server_error",
+      `${label} leads back to this Hearth server (HTTP 508): its base URL is this server, or a server that forwards here. Point it at another server.`,
+      { code: "provider_loop" },
     );
   }
   if (status >= 300 && status < 400) {
@@ -142,7 +179,7 @@ export function statusError(
   if (status === 503) {
     return new UpstreamError(503, "server_error", `${label} is unavailable (HTTP 503)${said}`, {
       code: "provider_unavailable",
-      ...(typeof headers["retry-after"] === "string" ? { headers: { "Retry-After": headers["retry-after"] } } : {}),
+      ...retryHeaders,
     });
   }
   if (status === 504)

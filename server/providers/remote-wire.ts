@@ -278,6 +278,9 @@ interface WireChunk {
   error?: { message?: unknown; code?: unknown } | string;
 }
 
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
 function finishReasonOf(reason: string): FinishReason {
   switch (reason) {
     case "length":
@@ -358,23 +361,25 @@ export class UpstreamChunkDecoder {
   push(data: string): GenerationEvent[] {
     if (this.done) return [];
     if (data === "[DONE]") return this.end();
-    let chunk: WireChunk;
+    let chunk: unknown;
     try {
-      chunk = JSON.parse(data) as WireChunk;
+      chunk = JSON.parse(data);
     } catch {
-      throw new UpstreamError(502, "server_error", `${this.describe} sent a stream event that is not JSON.`, {
-        code: "provider_bad_response",
-      });
+      throw this.badEvent("a stream event that is not JSON");
     }
-    if (chunk.error !== undefined) throw this.streamError(chunk.error);
-    if (chunk.object === "error") throw this.streamError({ message: chunk.message });
-    if (chunk.usage) this.usage = usageOf(chunk.usage);
-    const events: GenerationEvent[] = [];
-    for (const choice of chunk.choices ?? []) {
-      if ((choice.index ?? 0) !== 0) continue;
-      this.decodeChoice(choice, events);
-    }
-    return events;
+    if (!isObject(chunk)) throw this.badEvent("a stream event that is not a JSON object");
+    return this.decoding(() => {
+      const c = chunk as WireChunk;
+      if (c.error !== undefined && c.error !== null) throw this.streamError(c.error);
+      if (c.object === "error") throw this.streamError({ message: c.message });
+      if (c.usage) this.usage = usageOf(c.usage);
+      const events: GenerationEvent[] = [];
+      for (const choice of c.choices ?? []) {
+        if ((choice.index ?? 0) !== 0) continue;
+        this.decodeChoice(choice, events);
+      }
+      return events;
+    });
   }
 
   /** The one `finish` event, once the stream ended; an upstream that stopped mid-way is an error. */
@@ -397,14 +402,36 @@ export class UpstreamChunkDecoder {
   }
 
   /** A whole non-streamed reply (some servers ignore `stream: true`). */
-  whole(body: WireChunk): GenerationEvent[] {
-    if (body.error !== undefined) throw this.streamError(body.error);
-    const events: GenerationEvent[] = [];
-    const choice = body.choices?.find((c) => (c.index ?? 0) === 0);
-    if (choice) this.decodeChoice({ ...choice, delta: choice.delta ?? choice.message ?? null }, events);
-    if (body.usage) this.usage = usageOf(body.usage);
+  whole(reply: unknown): GenerationEvent[] {
+    if (!isObject(reply)) throw this.badEvent("a reply that is not a JSON object");
+    const body = reply as WireChunk;
+    const events = this.decoding(() => {
+      if (body.error !== undefined && body.error !== null) throw this.streamError(body.error);
+      const found: GenerationEvent[] = [];
+      const choice = body.choices?.find((c) => (c.index ?? 0) === 0);
+      if (choice) this.decodeChoice({ ...choice, delta: choice.delta ?? choice.message ?? null }, found);
+      if (body.usage) this.usage = usageOf(body.usage);
+      return found;
+    });
     this.finish ??= "stop";
     return [...events, ...this.end()];
+  }
+
+  /**
+   * Runs a decode step over the upstream's JSON, whose shape it does not control: a field of the
+   * wrong type (`choices: [null]`) is the upstream's malformed reply, not a network failure.
+   */
+  private decoding(step: () => GenerationEvent[]): GenerationEvent[] {
+    try {
+      return step();
+    } catch (err) {
+      if (err instanceof TypeError) throw this.badEvent("a malformed stream event");
+      throw err;
+    }
+  }
+
+  private badEvent(what: string): UpstreamError {
+    return new UpstreamError(502, "server_error", `${this.describe} sent ${what}.`, { code: "provider_bad_response" });
   }
 
   private decodeChoice(choice: WireChoice, events: GenerationEvent[]): void {

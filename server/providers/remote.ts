@@ -13,8 +13,17 @@ import { Agent, request, type Dispatcher } from "undici";
 import { HearthError, ModelNotFoundError, UpstreamError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { ProviderConfig, ProviderStatus, ProviderTestResult } from "./provider-config.js";
-import { RETRYABLE_STATUSES, isConnectError, networkError, providerLabel, statusError } from "./remote-errors.js";
+import { VIA_HEADER, outboundVia } from "./hops.js";
+import {
+  RETRYABLE_STATUSES,
+  UNUSABLE_STATUSES,
+  isConnectError,
+  networkError,
+  providerLabel,
+  statusError,
+} from "./remote-errors.js";
 import { UpstreamChunkDecoder, UpstreamSseDecoder, chatBody, completionBody, embeddingBody } from "./remote-wire.js";
+import { secretScrubber } from "./scrub.js";
 import type {
   EmbeddingRequest,
   EmbeddingResult,
@@ -42,6 +51,8 @@ export interface RemoteProviderOptions {
   backoffMs?: number;
   /** Sent as User-Agent. Defaults to "Hearth". */
   userAgent?: string;
+  /** This server's id, sent in `X-Hearth-Via` so a provider that leads back here is refused (hops.ts). */
+  instanceId?: string;
 }
 
 /** While a provider is failing, re-check it at most this often when models are listed. */
@@ -50,6 +61,10 @@ const RECHECK_MS = 30_000;
 const MAX_ERROR_BODY = 64 * 1024;
 /** Non-streamed JSON answers (model lists, embeddings) up to this size. */
 const MAX_JSON_BODY = 256 * 1024 * 1024;
+/** Most characters of an upstream's own message passed on: enough to explain, too few to read a service through. */
+const MAX_ECHO = 200;
+
+const isObject = (value: unknown): value is object => typeof value === "object" && value !== null;
 
 const UNKNOWN_STATUS: ProviderStatus = { state: "unknown", message: null, code: null, checkedAt: null };
 
@@ -87,7 +102,9 @@ async function readText(
 export class RemoteProvider implements Provider {
   readonly id: string;
   private config: ProviderConfig;
-  private credentials: RemoteCredentials;
+  private credentials!: RemoteCredentials;
+  /** Removes the secret values from upstream text before it reaches a client or a log, and bounds it. */
+  private scrub!: (text: string) => string;
   private agent: Agent;
   private status: ProviderStatus = UNKNOWN_STATUS;
   private discovered: string[] | null = null;
@@ -100,8 +117,15 @@ export class RemoteProvider implements Provider {
   constructor(private readonly options: RemoteProviderOptions) {
     this.id = options.config.id;
     this.config = options.config;
-    this.credentials = options.credentials;
+    this.setCredentials(options.credentials);
     this.agent = this.makeAgent();
+  }
+
+  private setCredentials(credentials: RemoteCredentials): void {
+    this.credentials = credentials;
+    this.scrub = secretScrubber([credentials.apiKey ?? "", ...Object.values(credentials.headers)], {
+      maxLength: MAX_ECHO,
+    });
   }
 
   private makeAgent(): Agent {
@@ -142,6 +166,12 @@ export class RemoteProvider implements Provider {
     return models.length > 0 ? this.discovered.filter((m) => models.includes(m)) : this.discovered;
   }
 
+  /** True for `<id>/<name>` when `name` is a model this provider is known to expose (not merely any name, as while discovery fails). */
+  knowsModel(model: string): boolean {
+    if (!model.startsWith(`${this.id}/`)) return false;
+    return this.exposedModels()?.includes(model.slice(this.id.length + 1)) ?? false;
+  }
+
   /** Applies an edited config and credentials; in-flight requests finish on the old connection pool. */
   update(config: ProviderConfig, credentials: RemoteCredentials): void {
     const reconnect = config.baseUrl !== this.config.baseUrl || config.timeoutSeconds !== this.config.timeoutSeconds;
@@ -150,7 +180,7 @@ export class RemoteProvider implements Provider {
     this.status = UNKNOWN_STATUS;
     this.lastCheck = 0;
     this.config = config;
-    this.credentials = credentials;
+    this.setCredentials(credentials);
     if (reconnect) {
       const old = this.agent;
       this.agent = this.makeAgent();
@@ -202,7 +232,7 @@ export class RemoteProvider implements Provider {
     );
     const json = await this.readJson(res, signal);
     const data = (json as { data?: { index?: number; embedding?: unknown }[] }).data;
-    if (!Array.isArray(data) || data.length !== request.input.length)
+    if (!Array.isArray(data) || data.length !== request.input.length || !data.every(isObject))
       throw this.badResponse("an embeddings answer without one vector per input");
     const vectors = [...data]
       .sort((a, b) => (a.index ?? 0) - (b.index ?? 0))
@@ -232,8 +262,9 @@ export class RemoteProvider implements Provider {
       try {
         const res = await this.send("GET", "/models", undefined, undefined, "application/json");
         const json = await this.readJson(res, undefined);
-        const data = (json as { data?: { id?: unknown; created?: unknown }[] }).data;
-        if (!Array.isArray(data)) throw this.badResponse("a model list without `data`");
+        const listed = (json as { data?: unknown }).data;
+        if (!Array.isArray(listed)) throw this.badResponse("a model list without `data`");
+        const data = listed.filter(isObject) as { id?: unknown; created?: unknown }[];
         const ids = data.flatMap((m) => (typeof m.id === "string" && m.id.length > 0 ? [m.id] : []));
         this.created = new Map(
           data.flatMap((m) =>
@@ -297,18 +328,6 @@ export class RemoteProvider implements Provider {
     return name;
   }
 
-  /** Removes secret values from upstream text before it reaches a client or a log, and bounds it. */
-  private scrub = (text: string): string => {
-    let out = text;
-    const secrets = [this.credentials.apiKey, ...Object.values(this.credentials.headers)].filter(
-      (s): s is string => s !== undefined && s.length >= 4,
-    );
-    for (const s of secrets) out = out.split(s).join("[redacted]");
-    // eslint-disable-next-line no-control-regex
-    out = out.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
-    return out.length > 500 ? `${out.slice(0, 500)}...` : out;
-  };
-
   private headers(accept: string, hasBody: boolean): Record<string, string> {
     return {
       ...this.credentials.headers,
@@ -316,6 +335,7 @@ export class RemoteProvider implements Provider {
       accept,
       ...(hasBody ? { "content-type": "application/json" } : {}),
       "user-agent": this.options.userAgent ?? "Hearth",
+      ...(this.options.instanceId !== undefined ? { [VIA_HEADER]: outboundVia(this.options.instanceId) } : {}),
     };
   }
 
@@ -375,9 +395,9 @@ export class RemoteProvider implements Provider {
         { provider: this.id, path, status: res.statusCode, code: error.code },
         "provider answered with an error",
       );
-      // A provider that answers is up, even with an error; only a refused key or a redirect (a
-      // wrong base URL) make it unusable until its settings change.
-      throw res.statusCode < 400 || res.statusCode === 401 || res.statusCode === 403 ? this.markError(error) : error;
+      // A provider that answers is up, even with an error; only a refused key, a redirect or a
+      // loop back to this server (a wrong base URL) make it unusable until its settings change.
+      throw res.statusCode < 400 || UNUSABLE_STATUSES.has(res.statusCode) ? this.markError(error) : error;
     }
   }
 
@@ -388,7 +408,7 @@ export class RemoteProvider implements Provider {
     });
   }
 
-  private async readJson(res: Dispatcher.ResponseData, signal: AbortSignal | undefined): Promise<unknown> {
+  private async readJson(res: Dispatcher.ResponseData, signal: AbortSignal | undefined): Promise<object> {
     let text: string;
     try {
       text = await readText(res.body, MAX_JSON_BODY, "throw");
@@ -396,11 +416,15 @@ export class RemoteProvider implements Provider {
       if (signal?.aborted) throw signal.reason;
       throw this.markError(networkError(err, this.id, this.host, this.config.timeoutSeconds));
     }
+    let json: unknown;
     try {
-      return JSON.parse(text);
+      json = JSON.parse(text);
     } catch {
       throw this.badResponse("an answer that is not JSON");
     }
+    if (typeof json !== "object" || json === null || Array.isArray(json))
+      throw this.badResponse("an answer that is not a JSON object");
+    return json;
   }
 
   /**
@@ -415,7 +439,7 @@ export class RemoteProvider implements Provider {
       const type = String(res.headers["content-type"] ?? "");
       if (!type.includes("text/event-stream")) {
         const whole = new UpstreamChunkDecoder(providerLabel(this.id), this.scrub);
-        yield* whole.whole((await this.readJson(res, signal)) as never);
+        yield* whole.whole(await this.readJson(res, signal));
         complete = true;
         return;
       }

@@ -127,6 +127,19 @@ describe("screens in the browser", { timeout: 400_000 }, () => {
     const listed = await (await fetch(`${main.url}/api/providers`)).text();
     assert.doesNotMatch(listed, new RegExp(UPSTREAM_KEY), "the key never comes back");
     assert.equal(await card.getByRole("textbox").count(), 0);
+
+    // Before saving a new address on another server, the form says the saved key will be cleared.
+    await card.getByRole("button", { name: "Edit Upstream Hearth" }).click();
+    const edit = page.getByRole("dialog", { name: "Edit Upstream Hearth" });
+    const warning = edit.getByRole("status", { name: "Saved credentials" });
+    const baseUrl = edit.getByLabel("Base URL", { exact: true });
+    await baseUrl.fill(`${upstream.url}/other/v1`);
+    assert.equal(await warning.count(), 0, "the same server keeps its key");
+    await baseUrl.fill("http://127.0.0.1:1/v1");
+    await warning.getByText(/saving clears the saved API key/).waitFor();
+    await edit.getByRole("button", { name: "Cancel" }).click();
+    await edit.waitFor({ state: "detached" });
+    await card.getByText("API key set").waitFor();
   });
 
   test("chat through the provider: the reply comes from the upstream server", async () => {

@@ -3,6 +3,8 @@
  * OpenAI: the test model, its own API key) and the Hearth under test, which proxies to it.
  */
 import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
@@ -102,4 +104,34 @@ export function filesUnder(dir: string): string[] {
     const p = path.join(dir, e.name);
     return e.isDirectory() ? filesUnder(p) : e.isFile() ? [p] : [];
   });
+}
+
+/** A small real HTTP server on 127.0.0.1 playing an upstream that a Hearth cannot be made to be. */
+export interface RawServer {
+  url: string;
+  /** Every request it received, in order. */
+  requests: { method: string; url: string; headers: http.IncomingHttpHeaders }[];
+  close(): Promise<void>;
+}
+
+/** Starts a RawServer; `handler` answers each request once its body has arrived (`n` counts from 1). */
+export async function rawServer(
+  handler: (req: http.IncomingMessage, res: http.ServerResponse, n: number) => void,
+): Promise<RawServer> {
+  const requests: RawServer["requests"] = [];
+  const server = http.createServer((req, res) => {
+    requests.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers });
+    req.resume();
+    req.on("end", () => handler(req, res, requests.length));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }

@@ -5,41 +5,20 @@
  * gateway answering 503, a connection cut mid-reply) that a Hearth cannot be made to be.
  */
 import assert from "node:assert/strict";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
-import { closedPort, startHearth, upstreamMetric, waitFor, type Hearth } from "../helpers/remote.js";
+import {
+  closedPort,
+  rawServer,
+  startHearth,
+  upstreamMetric,
+  waitFor,
+  type Hearth,
+  type RawServer,
+} from "../helpers/remote.js";
 
 const UPSTREAM_KEY = "upstream-key-a81f44c0d2";
 const user = (content: string) => [{ role: "user" as const, content }];
 type ApiError = { status?: number; message?: string; code?: string | null; headers?: Headers };
-
-interface RawServer {
-  url: string;
-  requests: { method: string; url: string; headers: http.IncomingHttpHeaders }[];
-  close(): Promise<void>;
-}
-
-async function rawServer(
-  handler: (req: http.IncomingMessage, res: http.ServerResponse, n: number) => void,
-): Promise<RawServer> {
-  const requests: RawServer["requests"] = [];
-  const server = http.createServer((req, res) => {
-    requests.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers });
-    req.resume();
-    req.on("end", () => handler(req, res, requests.length));
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
 
 const sseLine = (v: unknown) => `data: ${typeof v === "string" ? v : JSON.stringify(v)}\n\n`;
 const textChunk = (text: string) => ({ choices: [{ index: 0, delta: { content: text }, finish_reason: null }] });

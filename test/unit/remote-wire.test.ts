@@ -8,7 +8,7 @@ import {
   ProviderCreateSchema,
   ProviderIdSchema,
 } from "../../server/providers/provider-config.js";
-import { isConnectError, networkError, statusError } from "../../server/providers/remote-errors.js";
+import { isConnectError, networkError, retryAfterSeconds, statusError } from "../../server/providers/remote-errors.js";
 import { UpstreamSseDecoder, chatBody, completionBody, embeddingBody } from "../../server/providers/remote-wire.js";
 import type { ChatRequest, CompletionRequest, GenerationEvent } from "../../server/core/types.js";
 
@@ -117,6 +117,25 @@ describe("UpstreamSseDecoder", () => {
         ),
       (err: HearthError) => err.status === 502 && /CUDA out of memory/.test(err.message),
     );
+  });
+
+  test("a `data: null` or malformed event is a bad response, not a provider that is unreachable", () => {
+    for (const payload of [
+      "null",
+      "42",
+      '"text"',
+      "[1]",
+      '{"choices":[null]}',
+      '{"choices":[{"delta":{"tool_calls":[null]}}]}',
+    ]) {
+      const decoder = new UpstreamSseDecoder(label, noScrub);
+      assert.throws(
+        () => decoder.feed(Buffer.from(`data: ${payload}\n\n`)),
+        (err: HearthError) =>
+          err.status === 502 && err.code === "provider_bad_response" && err.message.startsWith(label),
+        payload,
+      );
+    }
   });
 
   test("a stream that stops before any finish is an error, not a silent short answer", () => {
@@ -384,6 +403,39 @@ describe("upstream failures", () => {
     assert.equal(err.status, 429);
     assert.equal(err.headers["Retry-After"], "7");
     assert.match(err.message, /lab.*slow down/);
+  });
+
+  test("Retry-After is passed on only as a number of seconds or a date, never as the upstream's text", () => {
+    const now = Date.parse("2025-01-01T00:00:00Z");
+    assert.equal(retryAfterSeconds({ "retry-after": " 12 " }, now), 12);
+    assert.equal(retryAfterSeconds({ "retry-after": ["3", "9"] }, now), 3);
+    assert.equal(retryAfterSeconds({ "retry-after": "Wed, 01 Jan 2025 00:00:30 GMT" }, now), 30);
+    assert.equal(retryAfterSeconds({ "retry-after": "Wednesday, 01-Jan-25 00:01:00 GMT" }, now), 60);
+    assert.equal(retryAfterSeconds({ "retry-after": "Tue, 31 Dec 2024 23:00:00 GMT" }, now), 0, "a date passed");
+    assert.equal(retryAfterSeconds({ "retry-after": "99999999999" }, now), 86_400, "bounded to a day");
+    for (const bad of ["1.5", "-3", "soon", "7".repeat(7001), "sk-live-123", "12, sk-live-123", "1 GMT"])
+      assert.equal(retryAfterSeconds({ "retry-after": bad }, now), undefined, bad.slice(0, 20));
+
+    const leak = statusError(429, { "retry-after": `${"9".repeat(7001)}` }, "", "lab", scrub);
+    assert.equal(leak.headers["Retry-After"], undefined);
+    assert.ok(leak.message.length < 200);
+    const key = statusError(429, { "retry-after": "sk-live-123" }, "", "lab", scrub);
+    assert.equal(key.headers["Retry-After"], undefined);
+    assert.doesNotMatch(key.message, /sk-live/);
+    const busy = statusError(503, { "retry-after": "sk-live-123" }, "", "lab", scrub);
+    assert.equal(busy.headers["Retry-After"], undefined);
+    assert.equal(statusError(503, { "retry-after": "5" }, "", "lab", scrub).headers["Retry-After"], "5");
+  });
+
+  test("only an error body in a known JSON shape is passed on: another service's page is not read through", () => {
+    const page = "<html><title>Jenkins</title>internal build 4.2 admin console</html>";
+    for (const status of [400, 404, 500, 503]) {
+      const err = statusError(status, {}, page, "lab", scrub);
+      assert.doesNotMatch(err.message, /Jenkins|admin/);
+      assert.match(err.message, /^The provider 'lab'/);
+    }
+    assert.doesNotMatch(statusError(500, {}, '{"status":"internal","version":"4.2"}', "lab", scrub).message, /4\.2/);
+    assert.doesNotMatch(statusError(500, {}, "null", "lab", scrub).message, /null/);
   });
 
   test("other 4xx pass through with the upstream's message, scrubbed; redirects are refused", () => {

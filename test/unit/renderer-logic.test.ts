@@ -8,6 +8,7 @@ import { matchShortcut } from "../../renderer/src/app/shortcuts.js";
 import { formatStats } from "../../renderer/src/chat/MessageView.js";
 import { groupModels } from "../../renderer/src/chat/ModelPicker.js";
 import { toWire } from "../../renderer/src/chat/params.js";
+import { movesToAnotherOrigin } from "../../renderer/src/providers/ProvidersView.js";
 
 const key = (k: string, mods: Partial<Record<"ctrlKey" | "metaKey" | "shiftKey" | "altKey", boolean>> = {}) => ({
   key: k,
@@ -88,5 +89,16 @@ describe("renderer logic", () => {
     assert.match(new ApiError(0, "Cannot reach the Hearth server.").hint ?? "", /running/);
     assert.match(new ApiError(404, "x", { code: "model_not_found" }).hint ?? "", /Models page/);
     assert.equal(new ApiError(400, "bad").hint, null);
+  });
+
+  test("the provider form knows when a new address clears the saved key: another scheme, host or port", () => {
+    const saved = "http://gpu-box:8000/v1";
+    assert.equal(movesToAnotherOrigin(saved, "http://gpu-box:8000/other/v1"), false);
+    assert.equal(movesToAnotherOrigin(saved, " http://GPU-BOX:8000/v1/ "), false);
+    assert.equal(movesToAnotherOrigin(saved, "http://gpu-box:8001/v1"), true);
+    assert.equal(movesToAnotherOrigin(saved, "https://gpu-box:8000/v1"), true);
+    assert.equal(movesToAnotherOrigin(saved, "http://evil.example:8000/v1"), true);
+    assert.equal(movesToAnotherOrigin(saved, "http://gpu"), true);
+    assert.equal(movesToAnotherOrigin(saved, "not a url yet"), false);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Remote providers: the list with each one's state and models, and a form to add or edit one.
  * The API key field is write-only: the server says only whether a key is set, and the field
- * starts empty; typing a key replaces it, "Remove the key" deletes it.
+ * starts empty; typing a key replaces it, "Remove the key" deletes it. Moving a provider to
+ * another server clears its saved key and headers (the server does it); the form says so first.
  */
 import { useState } from "react";
 import { describeError } from "../api/errors.js";
@@ -233,6 +234,19 @@ const slug = (name: string) =>
     .replace(/^-+|-+$/g, "")
     .slice(0, 48);
 
+/**
+ * True when `typed` is on another origin (scheme, host or port) than `saved`: saving it clears the
+ * provider's saved API key and extra headers unless they are entered again. False while `typed`
+ * is not a URL yet.
+ */
+export function movesToAnotherOrigin(saved: string, typed: string): boolean {
+  try {
+    return new URL(saved).origin !== new URL(typed.trim()).origin;
+  } catch {
+    return false;
+  }
+}
+
 function parseHeaders(text: string): Record<string, string> | string {
   const out: Record<string, string> = {};
   for (const line of text.split("\n")) {
@@ -269,6 +283,8 @@ function ProviderForm({
   const [busy, setBusy] = useState<"save" | "test" | null>(null);
   const [test, setTest] = useState<ProviderTestResult | null>(null);
   const effectiveId = idTouched ? id : slug(name);
+  const hasSecrets = provider !== null && (provider.hasApiKey || provider.headers.length > 0);
+  const moving = hasSecrets && movesToAnotherOrigin(provider.baseUrl, baseUrl);
 
   const build = (): ProviderInput | null => {
     const h = parseHeaders(headers);
@@ -393,6 +409,13 @@ function ProviderForm({
               onChange={(e) => setBaseUrl(e.target.value)}
             />
           </label>
+          {moving ? (
+            <p className="notice wide" role="status" aria-label="Saved credentials">
+              This address is on another server, so saving clears the saved API key
+              {provider.headers.length > 0 ? " and extra headers" : ""}: they are never sent to a new server. Enter them
+              again below to use them there.
+            </p>
+          ) : null}
           <Field
             label="API key"
             help="Stored on this computer and sent only to this provider. It is never shown again."
@@ -404,7 +427,9 @@ function ProviderForm({
                 type="password"
                 autoComplete="off"
                 value={apiKey}
-                placeholder={provider?.hasApiKey ? "A key is set — type a new one to replace it" : "Optional"}
+                placeholder={
+                  provider?.hasApiKey && !moving ? "A key is set — type a new one to replace it" : "Optional"
+                }
                 onChange={(e) => {
                   setApiKey(e.target.value);
                   if (e.target.value) setRemoveKey(false);
@@ -412,7 +437,7 @@ function ProviderForm({
               />
             )}
           </Field>
-          {provider?.hasApiKey ? (
+          {provider?.hasApiKey && !moving ? (
             <label className="checkbox wide">
               <input
                 type="checkbox"
@@ -436,7 +461,7 @@ function ProviderForm({
           <label className="field wide">
             <span>
               Extra headers (Name: value, one per line)
-              {provider && provider.headers.length > 0
+              {provider && provider.headers.length > 0 && !moving
                 ? ` — set now: ${provider.headers.join(", ")}; typing replaces them`
                 : ""}
             </span>
@@ -450,9 +475,9 @@ function ProviderForm({
             type="button"
             className="button"
             onClick={() => void runTest()}
-            disabled={busy !== null || !baseUrl || (editing && provider.hasApiKey && !apiKey && !removeKey)}
+            disabled={busy !== null || !baseUrl || (editing && provider.hasApiKey && !apiKey && !removeKey && !moving)}
             title={
-              editing && provider.hasApiKey && !apiKey
+              editing && provider.hasApiKey && !apiKey && !moving
                 ? "Save, then use Test on the provider: the saved key is not sent back to this page"
                 : undefined
             }
