@@ -164,7 +164,15 @@ export const ConfigSchema = z.object({
   maxN: intFromString(1, 128).default(8),
 });
 
-export type Config = Readonly<z.infer<typeof ConfigSchema>>;
+export type Config = Readonly<
+  z.infer<typeof ConfigSchema> & {
+    /**
+     * The settings file this config was read from, and the one the Settings screen writes
+     * (`--config` / HEARTH_CONFIG, else `<data-dir>/settings.json`). Derived, never a setting.
+     */
+    settingsFile: string;
+  }
+>;
 export type ConfigInput = z.input<typeof ConfigSchema>;
 
 interface OptionSpec {
@@ -367,11 +375,9 @@ export function loadConfig(sources: LoadConfigSources = {}): Config {
     fromCli.dataDir ??
     fromEnv.dataDir ??
     defaultDataDir(env)) as string;
-  const settingsFile = configFile ?? env.HEARTH_CONFIG;
-  const fromFile = readSettingsFile(
-    settingsFile ?? path.join(dataDirGuess, "settings.json"),
-    settingsFile !== undefined,
-  );
+  const chosenFile = configFile ?? env.HEARTH_CONFIG;
+  const settingsFile = path.resolve(chosenFile ?? path.join(dataDirGuess, "settings.json"));
+  const fromFile = readSettingsFile(settingsFile, chosenFile !== undefined);
   const merged = { ...fromFile, ...fromEnv, ...fromCli, ...sources.overrides };
   const result = ConfigSchema.strict().safeParse(merged);
   if (!result.success) {
@@ -393,6 +399,7 @@ export function loadConfig(sources: LoadConfigSources = {}): Config {
   }
   return Object.freeze({
     ...config,
+    settingsFile,
     corsOrigins: Object.freeze([...config.corsOrigins]) as string[],
     allowedHosts: Object.freeze([...config.allowedHosts]) as string[],
     modelDirs: Object.freeze([...config.modelDirs]) as string[],

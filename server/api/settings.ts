@@ -1,8 +1,8 @@
 /**
  * /api/settings: the server's configuration for the Settings screen. GET answers the running
- * config (secrets left out: only whether an API key is set) and what `<data-dir>/settings.json`
- * holds; PUT validates changes with the same ConfigSchema the server starts from and saves them
- * there. The config is frozen while the server runs, so every saved change takes effect at the
+ * config (secrets left out: only whether an API key is set) and what the settings file holds (the
+ * one config.ts read: `--config`, else `<data-dir>/settings.json`); PUT validates changes with the
+ * same ConfigSchema the server starts from and saves them there. The config is frozen while the server runs, so every saved change takes effect at the
  * next start: the answer lists the changed settings that need a restart. Flags and HEARTH_*
  * variables still win over the file at start-up (config.ts).
  */
@@ -49,10 +49,6 @@ const SECRET_KEYS = new Set<string>(["apiKey", "secretsKey", "uiToken", "hfToken
 /** Body of PUT /api/settings: any editable keys; `null` removes a key from the file (back to its default). */
 export const SettingsPatchSchema = z.record(z.string(), z.unknown());
 
-function settingsFile(config: Config): string {
-  return path.join(config.dataDir, "settings.json");
-}
-
 async function readFile(file: string): Promise<Record<string, unknown>> {
   try {
     const value: unknown = JSON.parse(await fsp.readFile(file, "utf8"));
@@ -85,7 +81,9 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 
 export function createSettingsRouter(ctx: ServerContext): express.Router {
   const router = express.Router();
-  const file = settingsFile(ctx.config);
+  // config.ts decides where settings live (`--config`, else `<data-dir>/settings.json`): this
+  // writes the file the next start reads, never a second one.
+  const file = ctx.config.settingsFile;
   const running = ctx.config as Record<string, unknown>;
   let writing: Promise<unknown> = Promise.resolve();
 

@@ -94,3 +94,37 @@ describe("/api/settings", () => {
     }
   });
 });
+
+describe("/api/settings with --config", () => {
+  test("edits the file the server was started from, not <data-dir>/settings.json", async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-settings-config-"));
+    const file = path.join(dataDir, "elsewhere", "my-settings.json");
+    fs.mkdirSync(path.dirname(file));
+    fs.writeFileSync(file, JSON.stringify({ maxQueue: 7 }));
+    const server = createServer(
+      loadConfig({ argv: ["--config", file], env: {}, overrides: { port: 0, dataDir, logLevel: "silent" } }),
+    );
+    try {
+      const url = await server.start();
+      const got = (await (await fetch(`${url}/api/settings`)).json()) as {
+        file: string;
+        saved: Record<string, unknown>;
+      };
+      assert.equal(got.file, file);
+      assert.equal(got.saved.maxQueue, 7);
+      const res = await fetch(`${url}/api/settings`, {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ threads: 3 }),
+      });
+      assert.equal(res.status, 200);
+      assert.deepEqual(JSON.parse(fs.readFileSync(file, "utf8")), { maxQueue: 7, threads: 3 });
+      assert.equal(fs.existsSync(path.join(dataDir, "settings.json")), false, "no second settings file");
+      // The next start with the same --config sees the change.
+      assert.equal(loadConfig({ argv: ["--config", file], env: {}, overrides: { dataDir } }).threads, 3);
+    } finally {
+      await server.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
