@@ -225,6 +225,72 @@ describe("Host, Origin, Content-Type, CORS and API key on every bind address and
   });
 });
 
+describe("cross-site requests never reach /v1, /api or /metrics, whatever the method", () => {
+  // What Chromium and Firefox send for `<img src="http://127.0.0.1:7424/api/search?q=...">` on another site.
+  const crossSiteImage = {
+    "sec-fetch-site": "cross-site",
+    "sec-fetch-mode": "no-cors",
+    "sec-fetch-dest": "image",
+    referer: "https://evil.example/page.html",
+    accept: "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8",
+    "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+  };
+
+  test("an <img>, <script> or link GET from another site is refused; the app's own pages and other clients pass", async () => {
+    const t = await startTestServer({ corsOrigins: [APP_ORIGIN] }, { withModel: false });
+    try {
+      for (const p of ["/api/search?q=anything", "/api/conversations", "/v1/models", "/metrics", "/api/export"]) {
+        const r = await rawRequest(t.url, { path: p, headers: crossSiteImage });
+        assert.equal(r.status, 403, `${p}: ${r.body}`);
+        assert.equal(errorCode(r), "invalid_origin");
+        for (const [site, dest] of [
+          ["same-site", "script"],
+          ["cross-site", "document"],
+        ] as const) {
+          const other = await rawRequest(t.url, {
+            path: p,
+            headers: { ...crossSiteImage, "sec-fetch-site": site, "sec-fetch-dest": dest },
+          });
+          assert.equal(other.status, 403, `${site} ${dest} ${p}`);
+        }
+        // A CORS GET from a page that is not configured names its origin, and is refused for it.
+        const cors = await rawRequest(t.url, {
+          path: p,
+          headers: { origin: EVIL_ORIGIN, "sec-fetch-site": "cross-site", "sec-fetch-mode": "cors" },
+        });
+        assert.equal(cors.status, 403, `CORS GET ${p} from ${EVIL_ORIGIN}`);
+      }
+      // The UI's own requests, what the person typed in the address bar, other programs, and configured origins.
+      const port = new URL(t.url).port;
+      for (const headers of [
+        { "sec-fetch-site": "same-origin", "sec-fetch-mode": "cors", "sec-fetch-dest": "empty" },
+        { "sec-fetch-site": "none", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document" },
+        {},
+        { origin: APP_ORIGIN, "sec-fetch-site": "cross-site", "sec-fetch-mode": "cors" },
+        { origin: `http://127.0.0.1:${port}`, "sec-fetch-site": "same-origin", "sec-fetch-mode": "cors" },
+      ]) {
+        const r = await rawRequest(t.url, { path: "/api/search?q=anything", headers });
+        assert.equal(r.status, 200, `${JSON.stringify(headers)}: ${r.body}`);
+      }
+      const fromApp = await rawRequest(t.url, {
+        path: "/api/conversations",
+        headers: { origin: APP_ORIGIN, "sec-fetch-site": "cross-site", "sec-fetch-mode": "cors" },
+      });
+      assert.equal(fromApp.headers["access-control-allow-origin"], APP_ORIGIN);
+      // A link from another site to the UI or a health check still opens.
+      for (const p of ["/", "/health/live"]) {
+        const r = await rawRequest(t.url, {
+          path: p,
+          headers: { ...crossSiteImage, "sec-fetch-mode": "navigate", "sec-fetch-dest": "document" },
+        });
+        assert.equal(r.status, 200, p);
+      }
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe("each security setting saved in /api/settings changes what the restarted server does", () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-settings-security-"));
   after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
