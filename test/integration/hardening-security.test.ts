@@ -268,7 +268,7 @@ describe("cross-site requests never reach /v1, /api or /metrics, whatever the me
         {},
         { origin: APP_ORIGIN, "sec-fetch-site": "cross-site", "sec-fetch-mode": "cors" },
         { origin: `http://127.0.0.1:${port}`, "sec-fetch-site": "same-origin", "sec-fetch-mode": "cors" },
-      ]) {
+      ] as Record<string, string>[]) {
         const r = await rawRequest(t.url, { path: "/api/search?q=anything", headers });
         assert.equal(r.status, 200, `${JSON.stringify(headers)}: ${r.body}`);
       }
