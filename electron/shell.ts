@@ -160,14 +160,22 @@ function originOf(url: string | null): string | null {
   }
 }
 
-/** Appends the server's log lines to `<userData>/logs/server.log`, rotating one old file past 10 MB. */
-function openServerLog(userData: string): fs.WriteStream | null {
+/**
+ * Appends the server's log lines to `<userData>/logs/server.log`, rotating one old file past 10 MB.
+ * Readable by the user only (folder 0700, files 0600): the lines name models, conversations and
+ * providers.
+ */
+export function openServerLog(userData: string): fs.WriteStream | null {
   try {
     const dir = path.join(userData, "logs");
-    fs.mkdirSync(dir, { recursive: true });
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, "server.log");
     if (fs.existsSync(file) && fs.statSync(file).size > 10 * 1024 * 1024) fs.renameSync(file, `${file}.1`);
-    return fs.createWriteStream(file, { flags: "a" });
+    if (process.platform !== "win32")
+      for (const f of [dir, file, `${file}.1`]) {
+        if (fs.existsSync(f) && (fs.statSync(f).mode & 0o077) !== 0) fs.chmodSync(f, f === dir ? 0o700 : 0o600);
+      }
+    return fs.createWriteStream(file, { flags: "a", mode: 0o600 });
   } catch {
     return null;
   }

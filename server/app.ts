@@ -38,6 +38,9 @@ export const VERSION: string = (
   JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { version: string }
 ).version;
 
+/** The path a request asked for (`originalUrl`: routers mounted on a prefix rewrite `url`), without its query. */
+const pathOf = (req: { url?: string; originalUrl?: string }) => (req.originalUrl ?? req.url ?? "").split("?")[0];
+
 export interface CreateServerOptions {
   /** A logger to use instead of one made from `config.logLevel`. */
   logger?: Logger;
@@ -82,6 +85,8 @@ export interface HearthServer {
 
 export function createServer(config: Config, options: CreateServerOptions = {}): HearthServer {
   const logger = options.logger ?? createLogger(config.logLevel);
+  // History, settings and secrets live here: a data folder Hearth creates is its owner's alone.
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const metrics = new Metrics();
   const local = new LocalProvider({
     gpu: config.gpu,
@@ -153,9 +158,11 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
         return id;
       },
       autoLogging: { ignore: (req) => req.url?.startsWith("/health") ?? false },
-      customSuccessMessage: (req, res, ms) => `${req.method} ${req.url} ${res.statusCode} ${Math.round(ms)}ms`,
+      // The path, never the query string: it holds search terms, export filters and keys clients put
+      // in URLs (`?api_key=`), and the desktop app keeps these lines in logs/server.log.
+      customSuccessMessage: (req, res, ms) => `${req.method} ${pathOf(req)} ${res.statusCode} ${Math.round(ms)}ms`,
       serializers: {
-        req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
+        req: (req: { method: string; url: string; originalUrl?: string }) => ({ method: req.method, url: pathOf(req) }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),
@@ -199,7 +206,11 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
             lanes: runtime.lanes,
           }
         : null,
-      models: local.loaded().map((m) => ({ ...m.info, ...m.stats })),
+      // /health answers without a key (supervisors probe it): file names, never where they are on disk.
+      models: local.loaded().map((m) => {
+        const { path: file, ...info } = m.info;
+        return { ...info, file: path.basename(file), ...m.stats };
+      }),
     });
   });
   app.get("/openapi.json", (_req, res) => {
