@@ -90,8 +90,16 @@ export const ConfigSchema = z.object({
    * without one. Defaults to auto.
    */
   engineBinary: z.enum(ENGINE_BINARIES).default("auto"),
-  /** Required as `Authorization: Bearer <key>` on /v1 and /api when set. Defaults to none. */
+  /**
+   * Required as `Authorization: Bearer <key>` on /v1 and /api when set. As a flag it shows in the
+   * process list to every local user: prefer HEARTH_API_KEY or `apiKeyFile`. Defaults to none.
+   */
   apiKey: z.string().min(8, "must be at least 8 characters").optional(),
+  /**
+   * A file whose content (surrounding whitespace trimmed) is the API key: the key then appears in
+   * no command line. Stands in for `apiKey` at its level of precedence. Defaults to none.
+   */
+  apiKeyFile: z.string().min(1).optional(),
   /**
    * A second bearer token, accepted wherever the API key is: the desktop app's own window sends it,
    * so the window keeps working when the person sets an API key for other tools, and no tool needs
@@ -215,7 +223,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: "string",
     help: "llama.cpp binary: auto|prebuilt|local (default auto: a local build when there is one)",
   },
-  { flag: "api-key", key: "apiKey", type: "string", help: "require this bearer token on /v1 and /api" },
+  {
+    flag: "api-key",
+    key: "apiKey",
+    type: "string",
+    help: "require this bearer token on /v1 and /api (shows in the process list: prefer the variable or --api-key-file)",
+  },
+  { flag: "api-key-file", key: "apiKeyFile", type: "string", help: "read the API key from this file" },
   {
     flag: "log-level",
     key: "logLevel",
@@ -301,6 +315,9 @@ export const envName = (flag: string): string => `HEARTH_${flag.toUpperCase().re
 
 export class ConfigError extends Error {}
 
+/** Settings whose values are secrets: never shown in errors, answers or logs. */
+export const SECRET_SETTINGS: ReadonlySet<string> = new Set(["apiKey", "secretsKey", "uiToken", "hfToken"]);
+
 /** The OS's per-user app data folder for Hearth. */
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, platform = process.platform): string {
   const home = os.homedir();
@@ -357,6 +374,21 @@ function readSettingsFile(file: string, required: boolean): Record<string, unkno
   }
 }
 
+function readApiKeyFile(file: string): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(`--api-key-file (HEARTH_API_KEY_FILE): cannot read ${file}: ${(err as Error).message}`);
+  }
+  const key = ConfigSchema.shape.apiKey.safeParse(text.trim());
+  if (!key.success || key.data === undefined)
+    throw new ConfigError(
+      `--api-key-file (HEARTH_API_KEY_FILE): the key in ${file} ${key.error?.issues[0]?.message ?? "is missing"}`,
+    );
+  return key.data;
+}
+
 /** Builds the frozen config, or throws ConfigError with one line per bad value. */
 export function loadConfig(sources: LoadConfigSources = {}): Config {
   const env = sources.env ?? process.env;
@@ -378,19 +410,36 @@ export function loadConfig(sources: LoadConfigSources = {}): Config {
   const chosenFile = configFile ?? env.HEARTH_CONFIG;
   const settingsFile = path.resolve(chosenFile ?? path.join(dataDirGuess, "settings.json"));
   const fromFile = readSettingsFile(settingsFile, chosenFile !== undefined);
-  const merged = { ...fromFile, ...fromEnv, ...fromCli, ...sources.overrides };
+  const merged: Record<string, unknown> = {};
+  for (const [name, layer] of [
+    ["settings file", fromFile],
+    ["environment", fromEnv],
+    ["command line", fromCli],
+    ["overrides", sources.overrides ?? {}],
+  ] as const) {
+    // apiKey and apiKeyFile are one setting: a higher source's either replaces a lower source's both.
+    if ("apiKey" in layer && "apiKeyFile" in layer)
+      throw new ConfigError(`Invalid configuration: give the API key or a file holding it, not both (${name}).`);
+    if ("apiKey" in layer || "apiKeyFile" in layer) {
+      delete merged.apiKey;
+      delete merged.apiKeyFile;
+    }
+    Object.assign(merged, layer);
+  }
   const result = ConfigSchema.strict().safeParse(merged);
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? "");
       const spec = OPTIONS.find((o) => o.key === key);
       const name = spec ? `--${spec.flag} (${envName(spec.flag)})` : key || "settings";
-      const received = key in merged ? ` (got ${JSON.stringify((merged as Record<string, unknown>)[key])})` : "";
+      // Secrets are never echoed: the message reaches stderr and the desktop app's log file.
+      const received = key in merged && !SECRET_SETTINGS.has(key) ? ` (got ${JSON.stringify(merged[key])})` : "";
       return `${name}: ${issue.message}${received}`;
     });
     throw new ConfigError(`Invalid configuration:\n  ${lines.join("\n  ")}`);
   }
-  const config = result.data;
+  const config = { ...result.data };
+  if (config.apiKeyFile !== undefined) config.apiKey = readApiKeyFile(config.apiKeyFile);
   if (!isLoopbackHost(config.host) && !config.apiKey && !config.insecure) {
     throw new ConfigError(
       `Refusing to listen on ${config.host} without an API key: anyone on the network could use it. ` +

@@ -10,7 +10,7 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import express from "express";
 import { z } from "zod";
-import { ConfigSchema, isLoopbackHost, type Config } from "../config.js";
+import { ConfigSchema, isLoopbackHost, SECRET_SETTINGS, type Config } from "../config.js";
 import type { ServerContext } from "../context.js";
 import { BadRequestError, HearthError } from "../errors.js";
 import { parseOrThrow } from "../http/validate.js";
@@ -44,8 +44,6 @@ export const EDITABLE_SETTINGS = [
 ] as const satisfies readonly (keyof Config)[];
 export type EditableKey = (typeof EDITABLE_SETTINGS)[number];
 
-const SECRET_KEYS = new Set<string>(["apiKey", "secretsKey", "uiToken", "hfToken"]);
-
 /** Body of PUT /api/settings: any editable keys; `null` removes a key from the file (back to its default). */
 export const SettingsPatchSchema = z.record(z.string(), z.unknown());
 
@@ -75,7 +73,7 @@ async function writeFile(file: string, values: Record<string, unknown>): Promise
 }
 
 const withoutSecrets = (values: Record<string, unknown>) =>
-  Object.fromEntries(Object.entries(values).filter(([k]) => !SECRET_KEYS.has(k)));
+  Object.fromEntries(Object.entries(values).filter(([k]) => !SECRET_SETTINGS.has(k)));
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
