@@ -10,7 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import express from "express";
 import { pinoHttp } from "pino-http";
-import type { Config } from "./config.js";
+import { isLoopbackHost, type Config } from "./config.js";
 import type { ServerContext } from "./context.js";
 import { resolveModelPath } from "./engine/resolve-model.js";
 import { NotReadyError, ShuttingDownError } from "./errors.js";
@@ -292,6 +292,13 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
       const address = httpServer.address() as AddressInfo;
       const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
       url = `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${address.port}`;
+      if (!isLoopbackHost(config.host) && !config.apiKey)
+        logger.warn(
+          { host: config.host, port: address.port },
+          `INSECURE: listening on ${config.host} without an API key (--insecure): anyone who can reach this address can use Hearth, read its history and manage its models`,
+        );
+      if (config.corsOrigins.includes("*"))
+        logger.warn("CORS allows every origin (*): any web page this browser opens can call Hearth");
       // The library is listed in the background; requests that name a model wait for the first scan.
       void local.library.ready().catch((err: unknown) => logger.warn({ err }, "model library scan failed"));
       // Remote models are discovered in the background: a slow or dead provider never delays start-up.

@@ -108,6 +108,14 @@ export const ConfigSchema = z.object({
    * it never counts as a key for binding beyond loopback. Defaults to none.
    */
   uiToken: z.string().min(16, "must be at least 16 characters").optional(),
+  /**
+   * The desktop app's per-launch secret for the settings that guard the server (`host`,
+   * `insecure`, `corsOrigins`, `allowedHosts`, `hfEndpoint`; api/settings.ts PROTECTED_SETTINGS):
+   * PUT /api/settings changes them only with it, sent by the Electron main process after the person
+   * confirmed in a native dialog. The window itself never holds it. Only from the environment
+   * (HEARTH_SETTINGS_TOKEN). Defaults to none: no API call can change those settings.
+   */
+  settingsToken: z.string().min(32, "must be at least 32 characters").optional(),
   /** Log verbosity. Defaults to info. */
   logLevel: z.enum(LOG_LEVELS).default("info"),
   /** Requests allowed to wait for a free sequence before 429. Defaults to 64. */
@@ -315,8 +323,17 @@ export const envName = (flag: string): string => `HEARTH_${flag.toUpperCase().re
 
 export class ConfigError extends Error {}
 
+/** The header that carries `settingsToken` (sent by the Electron main process only; never allowed by CORS). */
+export const SETTINGS_TOKEN_HEADER = "X-Hearth-Settings-Token";
+
 /** Settings whose values are secrets: never shown in errors, answers or logs. */
-export const SECRET_SETTINGS: ReadonlySet<string> = new Set(["apiKey", "secretsKey", "uiToken", "hfToken"]);
+export const SECRET_SETTINGS: ReadonlySet<string> = new Set([
+  "apiKey",
+  "secretsKey",
+  "uiToken",
+  "settingsToken",
+  "hfToken",
+]);
 
 /** The OS's per-user app data folder for Hearth. */
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, platform = process.platform): string {
@@ -400,6 +417,7 @@ export function loadConfig(sources: LoadConfigSources = {}): Config {
   }
   if (env.HEARTH_SECRETS_KEY) fromEnv.secretsKey = env.HEARTH_SECRETS_KEY;
   if (env.HEARTH_UI_TOKEN) fromEnv.uiToken = env.HEARTH_UI_TOKEN;
+  if (env.HEARTH_SETTINGS_TOKEN) fromEnv.settingsToken = env.HEARTH_SETTINGS_TOKEN;
   const hfToken = env.HEARTH_HF_TOKEN || env.HF_TOKEN;
   if (hfToken) fromEnv.hfToken = hfToken;
   const { config: configFile, ...fromCli } = cli;
@@ -410,6 +428,10 @@ export function loadConfig(sources: LoadConfigSources = {}): Config {
   const chosenFile = configFile ?? env.HEARTH_CONFIG;
   const settingsFile = path.resolve(chosenFile ?? path.join(dataDirGuess, "settings.json"));
   const fromFile = readSettingsFile(settingsFile, chosenFile !== undefined);
+  // The desktop app's tokens prove a request came from it: a file anyone could have written proves nothing.
+  for (const key of ["uiToken", "settingsToken"])
+    if (key in fromFile)
+      throw new ConfigError(`Settings file ${settingsFile}: '${key}' comes only from the environment.`);
   const merged: Record<string, unknown> = {};
   for (const [name, layer] of [
     ["settings file", fromFile],
@@ -460,6 +482,7 @@ export const SECRET_ENV_VARS = [
   "HEARTH_API_KEY",
   "HEARTH_SECRETS_KEY",
   "HEARTH_UI_TOKEN",
+  "HEARTH_SETTINGS_TOKEN",
   "HEARTH_HF_TOKEN",
   "HF_TOKEN",
 ] as const;

@@ -14,7 +14,7 @@ import path from "node:path";
 import { after, describe, test } from "node:test";
 import { pino } from "pino";
 import { createServer } from "../../server/app.js";
-import { ConfigError, loadConfig, type ConfigInput } from "../../server/config.js";
+import { ConfigError, loadConfig, SETTINGS_TOKEN_HEADER, type ConfigInput } from "../../server/config.js";
 import { killHard, spawnHearth } from "../helpers/cli-process.js";
 import { rawRequest, type RawResponse } from "../helpers/raw-http.js";
 import { startTestServer } from "../helpers/server.js";
@@ -292,12 +292,18 @@ describe("cross-site requests never reach /v1, /api or /metrics, whatever the me
 });
 
 describe("each security setting saved in /api/settings changes what the restarted server does", () => {
+  /** The desktop app's per-launch settings token: the only way an API call changes the guarding settings. */
+  const SETTINGS_TOKEN = "settings-token-for-the-hardening-test-0123";
+  const desktop = { [SETTINGS_TOKEN_HEADER]: SETTINGS_TOKEN };
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-settings-security-"));
   after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
   /** Starts a server from what settings.json holds (no overrides but the data dir and quiet logs). */
   async function boot(overrides: Partial<ConfigInput> = {}) {
-    const config = loadConfig({ env: {}, overrides: { dataDir, logLevel: "silent", ...overrides } });
+    const config = loadConfig({
+      env: {},
+      overrides: { dataDir, logLevel: "silent", settingsToken: SETTINGS_TOKEN, ...overrides },
+    });
     const server = createServer(config, { logger: pino({ level: "silent" }) });
     const url = await server.start();
     return { server, url, config };
@@ -322,12 +328,22 @@ describe("each security setting saved in /api/settings changes what the restarte
       (await rawRequest(s.url, { path: "/api/conversations", body: "{}", headers: { origin: APP_ORIGIN } })).status,
       403,
     );
-    const saved = await put(s.url, {
-      apiKey: KEY,
-      corsOrigins: [APP_ORIGIN],
-      allowedHosts: ["hearth.lan"],
-      port: freePort,
-    });
+    // A plain API call may set a key and a port, never the guards.
+    for (const body of [{ corsOrigins: [APP_ORIGIN] }, { allowedHosts: ["hearth.lan"] }, { host: "0.0.0.0" }]) {
+      const refused = await put(s.url, { apiKey: KEY, ...body });
+      assert.equal(refused.status, 403, JSON.stringify(body));
+      assert.equal(errorCode(refused), "protected_setting");
+    }
+    const saved = await put(
+      s.url,
+      {
+        apiKey: KEY,
+        corsOrigins: [APP_ORIGIN],
+        allowedHosts: ["hearth.lan"],
+        port: freePort,
+      },
+      desktop,
+    );
     assert.equal(saved.status, 200, saved.body);
     assert.ok(!saved.body.includes(KEY), "the saved key is never echoed");
     assert.deepEqual((JSON.parse(saved.body) as { restartRequired: string[] }).restartRequired.sort(), [
@@ -363,10 +379,12 @@ describe("each security setting saved in /api/settings changes what the restarte
     );
 
     // 3. Exposing the server needs a key or --insecure, checked when saving.
-    const noKey = await put(s.url, { host: "0.0.0.0", apiKey: null }, auth);
+    // The API key does not open them either.
+    assert.equal((await put(s.url, { host: "0.0.0.0", port: 0 }, auth)).status, 403);
+    const noKey = await put(s.url, { host: "0.0.0.0", apiKey: null }, { ...auth, ...desktop });
     assert.equal(noKey.status, 400);
     assert.equal(errorCode(noKey), "api_key_required");
-    assert.equal((await put(s.url, { host: "0.0.0.0", port: 0 }, auth)).status, 200);
+    assert.equal((await put(s.url, { host: "0.0.0.0", port: 0 }, { ...auth, ...desktop })).status, 200);
     await s.server.close();
     s = await boot();
     assert.equal(s.config.host, "0.0.0.0");
@@ -379,7 +397,8 @@ describe("each security setting saved in /api/settings changes what the restarte
         "exposed, and the key guards it",
       );
     }
-    assert.equal((await put(s.url, { insecure: true, apiKey: null }, auth)).status, 200);
+    assert.equal((await put(s.url, { insecure: true, apiKey: null }, auth)).status, 403);
+    assert.equal((await put(s.url, { insecure: true, apiKey: null }, { ...auth, ...desktop })).status, 200);
     await s.server.close();
 
     // 4. --insecure on 0.0.0.0: no key any more, and the Host check still holds.
@@ -389,7 +408,7 @@ describe("each security setting saved in /api/settings changes what the restarte
     assert.equal((await rawRequest(s.url, { path: "/v1/models", headers: { host: "evil.example" } })).status, 403);
     // Back to loopback: the key-less server no longer needs --insecure to start.
     assert.equal(
-      (await put(s.url, { host: "127.0.0.1", insecure: null, corsOrigins: null, allowedHosts: null })).status,
+      (await put(s.url, { host: "127.0.0.1", insecure: null, corsOrigins: null, allowedHosts: null }, desktop)).status,
       200,
     );
     await s.server.close();
