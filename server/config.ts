@@ -110,7 +110,7 @@ export const ConfigSchema = z.object({
   uiToken: z.string().min(16, "must be at least 16 characters").optional(),
   /**
    * The desktop app's per-launch secret for the settings that guard the server (`host`,
-   * `insecure`, `corsOrigins`, `allowedHosts`, `hfEndpoint`; api/settings.ts PROTECTED_SETTINGS):
+   * `insecure`, `corsOrigins`, `allowedHosts`, `hfEndpoint`: PROTECTED_SETTINGS):
    * PUT /api/settings changes them only with it, sent by the Electron main process after the person
    * confirmed in a native dialog. The window itself never holds it. Only from the environment
    * (HEARTH_SETTINGS_TOKEN). Defaults to none: no API call can change those settings.
@@ -322,6 +322,21 @@ export const OPTIONS: readonly OptionSpec[] = [
 export const envName = (flag: string): string => `HEARTH_${flag.toUpperCase().replaceAll("-", "_")}`;
 
 export class ConfigError extends Error {}
+
+/**
+ * Settings that guard the server: who can connect (`host`, `insecure`), which web pages and host
+ * names may call it (`corsOrigins`, `allowedHosts`), and where the Hugging Face token is sent
+ * (`hfEndpoint`). Set on the command line, in the environment or the settings file by hand; through
+ * the API only with `settingsToken` (api/settings.ts).
+ */
+export const PROTECTED_SETTINGS = [
+  "host",
+  "insecure",
+  "corsOrigins",
+  "allowedHosts",
+  "hfEndpoint",
+] as const satisfies readonly (keyof Config)[];
+export type ProtectedKey = (typeof PROTECTED_SETTINGS)[number];
 
 /** The header that carries `settingsToken` (sent by the Electron main process only; never allowed by CORS). */
 export const SETTINGS_TOKEN_HEADER = "X-Hearth-Settings-Token";

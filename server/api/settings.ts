@@ -26,7 +26,9 @@ import {
   envName,
   isLoopbackHost,
   OPTIONS,
+  PROTECTED_SETTINGS,
   SECRET_SETTINGS,
+  type ProtectedKey,
   SETTINGS_TOKEN_HEADER,
   type Config,
 } from "../config.js";
@@ -64,19 +66,9 @@ export const EDITABLE_SETTINGS = [
 ] as const satisfies readonly (keyof Config)[];
 export type EditableKey = (typeof EDITABLE_SETTINGS)[number];
 
-/**
- * Settings that guard the server: who can connect (`host`, `insecure`), which web pages and host
- * names may call it (`corsOrigins`, `allowedHosts`), and where the Hugging Face token is sent
- * (`hfEndpoint`). Only with the desktop app's settings token (see the module comment).
- */
-export const PROTECTED_SETTINGS = [
-  "host",
-  "insecure",
-  "corsOrigins",
-  "allowedHosts",
-  "hfEndpoint",
-] as const satisfies readonly EditableKey[];
-export type ProtectedKey = (typeof PROTECTED_SETTINGS)[number];
+// The guarding settings are listed in config.ts (the Electron shell reads the list too); each is one the screen shows.
+const _protectedAreEditable: readonly EditableKey[] = PROTECTED_SETTINGS;
+void _protectedAreEditable;
 const isProtected = (key: string): key is ProtectedKey => (PROTECTED_SETTINGS as readonly string[]).includes(key);
 
 /** Where a person changes a protected setting instead, in words. */
