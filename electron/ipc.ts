@@ -17,6 +17,11 @@ export const IpcChannel = {
   OpenDataFolder: "hearth:open-data-folder",
   /** invoke: the supervised server's current status. */
   GetServerStatus: "hearth:get-server-status",
+  /**
+   * invoke: PUT /api/settings through the main process, which asks the person in a native dialog
+   * before any setting that guards the server changes, then sends the per-launch settings token.
+   */
+  SaveSettings: "hearth:save-settings",
   /** main -> page push: a server status change. */
   ServerStatus: "hearth:server-status",
 } as const;
@@ -31,7 +36,15 @@ export const IpcArgs = {
   [IpcChannel.PickModelFile]: noArgs,
   [IpcChannel.OpenDataFolder]: noArgs,
   [IpcChannel.GetServerStatus]: noArgs,
+  // A settings patch: the server validates its keys and values; this only bounds its shape.
+  [IpcChannel.SaveSettings]: z.tuple([z.record(z.string().max(64), z.unknown())]),
 } as const;
+
+/** What saving settings through the main process answers: the server's reply, or null when the person cancelled. */
+export const SaveSettingsResultSchema = z
+  .strictObject({ status: z.number().int().min(100).max(599), body: z.string() })
+  .nullable();
+export type SaveSettingsResult = z.infer<typeof SaveSettingsResultSchema>;
 
 export const BootstrapSchema = z.strictObject({
   token: z.string().min(16),
@@ -72,6 +85,7 @@ export interface IpcHandlers {
   pickModelFile(): Promise<string | null>;
   openDataFolder(): Promise<void>;
   getServerStatus(): HearthServerStatus;
+  saveSettings(patch: Record<string, unknown>): Promise<SaveSettingsResult>;
 }
 
 export interface TrustedSender {
@@ -138,5 +152,9 @@ export function registerIpc(ipcMain: IpcMainLike, handlers: IpcHandlers, trust: 
   ipcMain.handle(IpcChannel.GetServerStatus, (event, ...args) => {
     checkCall(IpcChannel.GetServerStatus, event, args, trust);
     return ServerStatusSchema.parse(handlers.getServerStatus());
+  });
+  ipcMain.handle(IpcChannel.SaveSettings, async (event, ...args) => {
+    checkCall(IpcChannel.SaveSettings, event, args, trust);
+    return SaveSettingsResultSchema.parse(await handlers.saveSettings(args[0] as Record<string, unknown>));
   });
 }

@@ -36,6 +36,13 @@ export interface HearthBridge {
   /** Opens Hearth's data folder (history, models, settings) in the system file manager. */
   openDataFolder(): Promise<void>;
   /**
+   * Saves server settings (PUT /api/settings) through the desktop app. The only way the UI changes
+   * the settings that guard the server (host, insecure, CORS origins, allowed hosts, Hugging Face
+   * address): the app asks the person in a native dialog first. Resolves with the server's answer
+   * (status and body text), or null when the person cancelled.
+   */
+  saveSettings(patch: Record<string, unknown>): Promise<{ status: number; body: string } | null>;
+  /**
    * Calls `listener` on every server state change (a crash and restart included) and once at once
    * with the current state. Returns a function that stops the calls.
    */

@@ -25,6 +25,8 @@ if (boot) {
     platform: boot.platform,
     pickModelFile: () => ipcRenderer.invoke(channel("hearth:pick-model-file")) as Promise<string | null>,
     openDataFolder: () => ipcRenderer.invoke(channel("hearth:open-data-folder")) as Promise<void>,
+    saveSettings: (patch) =>
+      ipcRenderer.invoke(channel("hearth:save-settings"), patch) as Promise<{ status: number; body: string } | null>,
     onServerStatus(listener) {
       const onStatus = (_event: IpcRendererEvent, status: HearthServerStatus) => listener(status);
       ipcRenderer.on(channel("hearth:server-status"), onStatus);

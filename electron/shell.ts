@@ -11,7 +11,8 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { IpcChannel, registerIpc, type IpcMainLike } from "./ipc.js";
+import { isLoopbackHost, PROTECTED_SETTINGS, SETTINGS_TOKEN_HEADER, type ProtectedKey } from "../server/config.js";
+import { IpcChannel, registerIpc, type IpcMainLike, type SaveSettingsResult } from "./ipc.js";
 import { buildAppMenu, type MenuActions, type MenuItemSpec } from "./menu.js";
 import type { HearthServerStatus } from "./preload-api.js";
 import { loadSecretsKey, secretsKeyEnv, type SafeStorageLike } from "./secrets.js";
@@ -98,7 +99,15 @@ export interface ShellElectron {
   ): Promise<{ canceled: boolean; filePaths: string[] }>;
   showMessageBox(
     window: WindowLike | null,
-    options: { type: "info" | "error"; title: string; message: string; detail?: string; buttons: string[] },
+    options: {
+      type: "info" | "error" | "warning";
+      title: string;
+      message: string;
+      detail?: string;
+      buttons: string[];
+      defaultId?: number;
+      cancelId?: number;
+    },
   ): Promise<{ response: number }>;
   safeStorage: SafeStorageLike;
   getAllDisplays(): DisplayLike[];
@@ -160,17 +169,49 @@ function originOf(url: string | null): string | null {
   }
 }
 
-/** Appends the server's log lines to `<userData>/logs/server.log`, rotating one old file past 10 MB. */
-function openServerLog(userData: string): fs.WriteStream | null {
+/**
+ * Appends the server's log lines to `<userData>/logs/server.log`, rotating one old file past 10 MB.
+ * Readable by the user only (folder 0700, files 0600): the lines name models, conversations and
+ * providers.
+ */
+export function openServerLog(userData: string): fs.WriteStream | null {
   try {
     const dir = path.join(userData, "logs");
-    fs.mkdirSync(dir, { recursive: true });
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, "server.log");
     if (fs.existsSync(file) && fs.statSync(file).size > 10 * 1024 * 1024) fs.renameSync(file, `${file}.1`);
-    return fs.createWriteStream(file, { flags: "a" });
+    if (process.platform !== "win32")
+      for (const f of [dir, file, `${file}.1`]) {
+        if (fs.existsSync(f) && (fs.statSync(f).mode & 0o077) !== 0) fs.chmodSync(f, f === dir ? 0o700 : 0o600);
+      }
+    return fs.createWriteStream(file, { flags: "a", mode: 0o600 });
   } catch {
     return null;
   }
+}
+
+/** One line per guarding setting a change touches, in words, for the confirmation dialog. */
+export function describeGuardedChanges(patch: Record<string, unknown>): string[] {
+  const list = (v: unknown) => (Array.isArray(v) && v.length > 0 ? v.join(", ") : "none");
+  const removed = "back to its default";
+  const lines: Record<ProtectedKey, (v: unknown) => string> = {
+    host: (v) =>
+      v === null
+        ? `Address: ${removed} (this computer only)`
+        : `Address: ${String(v)}${isLoopbackHost(String(v)) ? " (this computer only)" : ": other computers on the network can connect"}`,
+    insecure: (v) =>
+      v === true
+        ? "Allow connections from other computers without an API key: anyone who can reach Hearth can use it"
+        : "Connections from other computers need an API key",
+    corsOrigins: (v) =>
+      Array.isArray(v) && v.includes("*")
+        ? "Web pages allowed to call Hearth: every page (*)"
+        : `Web pages allowed to call Hearth: ${v === null ? removed : list(v)}`,
+    allowedHosts: (v) => `Extra host names Hearth answers to: ${v === null ? removed : list(v)}`,
+    hfEndpoint: (v) =>
+      `Hugging Face address: ${v === null ? removed : String(v)} (downloads, and your Hugging Face token, go there)`,
+  };
+  return PROTECTED_SETTINGS.filter((k) => k in patch).map((k) => lines[k](patch[k]));
 }
 
 /**
@@ -203,6 +244,9 @@ export async function startShell(e: ShellElectron, options: ShellOptions): Promi
   // A fresh token per launch for the window's own requests; dies with the app. Other local tools
   // use the API as they would `hearth serve`'s: no key on loopback unless the person sets one.
   const token = crypto.randomBytes(32).toString("base64url");
+  // Another per launch for the settings that guard the server: only this process and the server
+  // hold it (the window never does), and it is sent only after the person confirmed a change.
+  const settingsToken = crypto.randomBytes(32).toString("base64url");
   const secrets = loadSecretsKey(e.safeStorage, path.join(userData, "secrets.key"), platform);
   if (secrets.key === null) log(`secrets: ${secrets.reason}; remote API keys are kept in the server's 0600 file`);
 
@@ -213,7 +257,7 @@ export async function startShell(e: ShellElectron, options: ShellOptions): Promi
     uiToken: token,
     model: options.model,
     ...(options.port === undefined ? {} : { port: options.port }),
-    extraEnv: { ...options.supervisor?.extraEnv, ...secretsKeyEnv(secrets) },
+    extraEnv: { ...options.supervisor?.extraEnv, ...secretsKeyEnv(secrets), HEARTH_SETTINGS_TOKEN: settingsToken },
   });
   const serverLog = openServerLog(userData);
   supervisor.on("log", (line) => serverLog?.write(`${line}\n`));
@@ -226,6 +270,36 @@ export async function startShell(e: ShellElectron, options: ShellOptions): Promi
     fs.mkdirSync(options.dataDir, { recursive: true });
     const err = await e.openPath(options.dataDir);
     if (err) log(`open data folder: ${err}`);
+  };
+  const saveSettings = async (patch: Record<string, unknown>): Promise<SaveSettingsResult> => {
+    const { state, url } = supervisor.status;
+    if (state !== "running" || !url) {
+      const message = "The Hearth server is not running; try again once it is.";
+      return { status: 503, body: JSON.stringify({ error: { message, type: "server_error", code: "not_ready" } }) };
+    }
+    const guarded = describeGuardedChanges(patch);
+    if (guarded.length > 0) {
+      const { response } = await e.showMessageBox(win, {
+        type: "warning",
+        title: options.appName,
+        message: "Change how Hearth is protected?",
+        detail: `${guarded.join("\n")}\n\nThese take effect when Hearth restarts. Change them only if you mean to.`,
+        buttons: ["Cancel", "Change"],
+        defaultId: 0,
+        cancelId: 0,
+      });
+      if (response !== 1) return null;
+    }
+    const res = await fetch(`${url}/api/settings`, {
+      method: "PUT",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${token}`,
+        ...(guarded.length > 0 ? { [SETTINGS_TOKEN_HEADER]: settingsToken } : {}),
+      },
+      body: JSON.stringify(patch),
+    });
+    return { status: res.status, body: await res.text() };
   };
   registerIpc(
     e.ipcMain,
@@ -241,6 +315,7 @@ export async function startShell(e: ShellElectron, options: ShellOptions): Promi
       },
       openDataFolder,
       getServerStatus: () => toPageStatus(supervisor.status),
+      saveSettings,
     },
     { webContentsId: () => win?.webContents.id ?? null, appOrigin: appOriginNow },
   );

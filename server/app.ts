@@ -10,7 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import express from "express";
 import { pinoHttp } from "pino-http";
-import type { Config } from "./config.js";
+import { isLoopbackHost, type Config } from "./config.js";
 import { ChatService } from "./chat/service.js";
 import type { ServerContext } from "./context.js";
 import { resolveModelPath } from "./engine/resolve-model.js";
@@ -40,6 +40,9 @@ const repoRoot = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) 
 export const VERSION: string = (
   JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { version: string }
 ).version;
+
+/** The path a request asked for (`originalUrl`: routers mounted on a prefix rewrite `url`), without its query. */
+const pathOf = (req: { url?: string; originalUrl?: string }) => (req.originalUrl ?? req.url ?? "").split("?")[0];
 
 export interface CreateServerOptions {
   /** A logger to use instead of one made from `config.logLevel`. */
@@ -85,6 +88,8 @@ export interface HearthServer {
 
 export function createServer(config: Config, options: CreateServerOptions = {}): HearthServer {
   const logger = options.logger ?? createLogger(config.logLevel);
+  // History, settings and secrets live here: a data folder Hearth creates is its owner's alone.
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   // Generations are labelled by model only for models this server knows (local files, or what a
   // provider is known to serve): clients choose the names.
   const metrics = new Metrics({
@@ -165,9 +170,11 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
         return id;
       },
       autoLogging: { ignore: (req) => req.url?.startsWith("/health") ?? false },
-      customSuccessMessage: (req, res, ms) => `${req.method} ${req.url} ${res.statusCode} ${Math.round(ms)}ms`,
+      // The path, never the query string: it holds search terms, export filters and keys clients put
+      // in URLs (`?api_key=`), and the desktop app keeps these lines in logs/server.log.
+      customSuccessMessage: (req, res, ms) => `${req.method} ${pathOf(req)} ${res.statusCode} ${Math.round(ms)}ms`,
       serializers: {
-        req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
+        req: (req: { method: string; url: string; originalUrl?: string }) => ({ method: req.method, url: pathOf(req) }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),
@@ -212,7 +219,11 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
             lanes: runtime.lanes,
           }
         : null,
-      models: local.loaded().map((m) => ({ ...m.info, ...m.stats })),
+      // /health answers without a key (supervisors probe it): file names, never where they are on disk.
+      models: local.loaded().map((m) => {
+        const { path: file, ...info } = m.info;
+        return { ...info, file: path.basename(file), ...m.stats };
+      }),
     });
   });
   app.get("/openapi.json", (_req, res) => {
@@ -295,6 +306,13 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
       listening = address;
       const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
       url = `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${address.port}`;
+      if (!isLoopbackHost(config.host) && !config.apiKey)
+        logger.warn(
+          { host: config.host, port: address.port },
+          `INSECURE: listening on ${config.host} without an API key (--insecure): anyone who can reach this address can use Hearth, read its history and manage its models`,
+        );
+      if (config.corsOrigins.includes("*"))
+        logger.warn("CORS allows every origin (*): any web page this browser opens can call Hearth");
       // The library is listed in the background; requests that name a model wait for the first scan.
       void local.library.ready().catch((err: unknown) => logger.warn({ err }, "model library scan failed"));
       // Remote models are discovered in the background: a slow or dead provider never delays start-up.

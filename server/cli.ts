@@ -27,6 +27,11 @@ async function main(argv: string[]): Promise<number> {
   try {
     config = loadConfig({ argv: rest });
     scrubSecretEnv();
+    if (rest.some((a) => a === "--api-key" || a.startsWith("--api-key=")))
+      process.stderr.write(
+        "Warning: --api-key shows in the process list to every user of this machine. " +
+          "Use HEARTH_API_KEY or --api-key-file <file> instead.\n",
+      );
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

@@ -90,8 +90,16 @@ export const ConfigSchema = z.object({
    * without one. Defaults to auto.
    */
   engineBinary: z.enum(ENGINE_BINARIES).default("auto"),
-  /** Required as `Authorization: Bearer <key>` on /v1 and /api when set. Defaults to none. */
+  /**
+   * Required as `Authorization: Bearer <key>` on /v1 and /api when set. As a flag it shows in the
+   * process list to every local user: prefer HEARTH_API_KEY or `apiKeyFile`. Defaults to none.
+   */
   apiKey: z.string().min(8, "must be at least 8 characters").optional(),
+  /**
+   * A file whose content (surrounding whitespace trimmed) is the API key: the key then appears in
+   * no command line. Stands in for `apiKey` at its level of precedence. Defaults to none.
+   */
+  apiKeyFile: z.string().min(1).optional(),
   /**
    * A second bearer token, accepted wherever the API key is: the desktop app's own window sends it,
    * so the window keeps working when the person sets an API key for other tools, and no tool needs
@@ -100,6 +108,14 @@ export const ConfigSchema = z.object({
    * it never counts as a key for binding beyond loopback. Defaults to none.
    */
   uiToken: z.string().min(16, "must be at least 16 characters").optional(),
+  /**
+   * The desktop app's per-launch secret for the settings that guard the server (`host`,
+   * `insecure`, `corsOrigins`, `allowedHosts`, `hfEndpoint`: PROTECTED_SETTINGS):
+   * PUT /api/settings changes them only with it, sent by the Electron main process after the person
+   * confirmed in a native dialog. The window itself never holds it. Only from the environment
+   * (HEARTH_SETTINGS_TOKEN). Defaults to none: no API call can change those settings.
+   */
+  settingsToken: z.string().min(32, "must be at least 32 characters").optional(),
   /** Log verbosity. Defaults to info. */
   logLevel: z.enum(LOG_LEVELS).default("info"),
   /** Requests allowed to wait for a free sequence before 429. Defaults to 64. */
@@ -164,7 +180,15 @@ export const ConfigSchema = z.object({
   maxN: intFromString(1, 128).default(8),
 });
 
-export type Config = Readonly<z.infer<typeof ConfigSchema>>;
+export type Config = Readonly<
+  z.infer<typeof ConfigSchema> & {
+    /**
+     * The settings file this config was read from, and the one the Settings screen writes
+     * (`--config` / HEARTH_CONFIG, else `<data-dir>/settings.json`). Derived, never a setting.
+     */
+    settingsFile: string;
+  }
+>;
 export type ConfigInput = z.input<typeof ConfigSchema>;
 
 interface OptionSpec {
@@ -207,7 +231,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: "string",
     help: "llama.cpp binary: auto|prebuilt|local (default auto: a local build when there is one)",
   },
-  { flag: "api-key", key: "apiKey", type: "string", help: "require this bearer token on /v1 and /api" },
+  {
+    flag: "api-key",
+    key: "apiKey",
+    type: "string",
+    help: "require this bearer token on /v1 and /api (shows in the process list: prefer the variable or --api-key-file)",
+  },
+  { flag: "api-key-file", key: "apiKeyFile", type: "string", help: "read the API key from this file" },
   {
     flag: "log-level",
     key: "logLevel",
@@ -293,6 +323,33 @@ export const envName = (flag: string): string => `HEARTH_${flag.toUpperCase().re
 
 export class ConfigError extends Error {}
 
+/**
+ * Settings that guard the server: who can connect (`host`, `insecure`), which web pages and host
+ * names may call it (`corsOrigins`, `allowedHosts`), and where the Hugging Face token is sent
+ * (`hfEndpoint`). Set on the command line, in the environment or the settings file by hand; through
+ * the API only with `settingsToken` (api/settings.ts).
+ */
+export const PROTECTED_SETTINGS = [
+  "host",
+  "insecure",
+  "corsOrigins",
+  "allowedHosts",
+  "hfEndpoint",
+] as const satisfies readonly (keyof Config)[];
+export type ProtectedKey = (typeof PROTECTED_SETTINGS)[number];
+
+/** The header that carries `settingsToken` (sent by the Electron main process only; never allowed by CORS). */
+export const SETTINGS_TOKEN_HEADER = "X-Hearth-Settings-Token";
+
+/** Settings whose values are secrets: never shown in errors, answers or logs. */
+export const SECRET_SETTINGS: ReadonlySet<string> = new Set([
+  "apiKey",
+  "secretsKey",
+  "uiToken",
+  "settingsToken",
+  "hfToken",
+]);
+
 /** The OS's per-user app data folder for Hearth. */
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, platform = process.platform): string {
   const home = os.homedir();
@@ -349,6 +406,21 @@ function readSettingsFile(file: string, required: boolean): Record<string, unkno
   }
 }
 
+function readApiKeyFile(file: string): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(`--api-key-file (HEARTH_API_KEY_FILE): cannot read ${file}: ${(err as Error).message}`);
+  }
+  const key = ConfigSchema.shape.apiKey.safeParse(text.trim());
+  if (!key.success || key.data === undefined)
+    throw new ConfigError(
+      `--api-key-file (HEARTH_API_KEY_FILE): the key in ${file} ${key.error?.issues[0]?.message ?? "is missing"}`,
+    );
+  return key.data;
+}
+
 /** Builds the frozen config, or throws ConfigError with one line per bad value. */
 export function loadConfig(sources: LoadConfigSources = {}): Config {
   const env = sources.env ?? process.env;
@@ -360,6 +432,7 @@ export function loadConfig(sources: LoadConfigSources = {}): Config {
   }
   if (env.HEARTH_SECRETS_KEY) fromEnv.secretsKey = env.HEARTH_SECRETS_KEY;
   if (env.HEARTH_UI_TOKEN) fromEnv.uiToken = env.HEARTH_UI_TOKEN;
+  if (env.HEARTH_SETTINGS_TOKEN) fromEnv.settingsToken = env.HEARTH_SETTINGS_TOKEN;
   const hfToken = env.HEARTH_HF_TOKEN || env.HF_TOKEN;
   if (hfToken) fromEnv.hfToken = hfToken;
   const { config: configFile, ...fromCli } = cli;
@@ -367,24 +440,43 @@ export function loadConfig(sources: LoadConfigSources = {}): Config {
     fromCli.dataDir ??
     fromEnv.dataDir ??
     defaultDataDir(env)) as string;
-  const settingsFile = configFile ?? env.HEARTH_CONFIG;
-  const fromFile = readSettingsFile(
-    settingsFile ?? path.join(dataDirGuess, "settings.json"),
-    settingsFile !== undefined,
-  );
-  const merged = { ...fromFile, ...fromEnv, ...fromCli, ...sources.overrides };
+  const chosenFile = configFile ?? env.HEARTH_CONFIG;
+  const settingsFile = path.resolve(chosenFile ?? path.join(dataDirGuess, "settings.json"));
+  const fromFile = readSettingsFile(settingsFile, chosenFile !== undefined);
+  // The desktop app's tokens prove a request came from it: a file anyone could have written proves nothing.
+  for (const key of ["uiToken", "settingsToken"])
+    if (key in fromFile)
+      throw new ConfigError(`Settings file ${settingsFile}: '${key}' comes only from the environment.`);
+  const merged: Record<string, unknown> = {};
+  for (const [name, layer] of [
+    ["settings file", fromFile],
+    ["environment", fromEnv],
+    ["command line", fromCli],
+    ["overrides", sources.overrides ?? {}],
+  ] as const) {
+    // apiKey and apiKeyFile are one setting: a higher source's either replaces a lower source's both.
+    if ("apiKey" in layer && "apiKeyFile" in layer)
+      throw new ConfigError(`Invalid configuration: give the API key or a file holding it, not both (${name}).`);
+    if ("apiKey" in layer || "apiKeyFile" in layer) {
+      delete merged.apiKey;
+      delete merged.apiKeyFile;
+    }
+    Object.assign(merged, layer);
+  }
   const result = ConfigSchema.strict().safeParse(merged);
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? "");
       const spec = OPTIONS.find((o) => o.key === key);
       const name = spec ? `--${spec.flag} (${envName(spec.flag)})` : key || "settings";
-      const received = key in merged ? ` (got ${JSON.stringify((merged as Record<string, unknown>)[key])})` : "";
+      // Secrets are never echoed: the message reaches stderr and the desktop app's log file.
+      const received = key in merged && !SECRET_SETTINGS.has(key) ? ` (got ${JSON.stringify(merged[key])})` : "";
       return `${name}: ${issue.message}${received}`;
     });
     throw new ConfigError(`Invalid configuration:\n  ${lines.join("\n  ")}`);
   }
-  const config = result.data;
+  const config = { ...result.data };
+  if (config.apiKeyFile !== undefined) config.apiKey = readApiKeyFile(config.apiKeyFile);
   if (!isLoopbackHost(config.host) && !config.apiKey && !config.insecure) {
     throw new ConfigError(
       `Refusing to listen on ${config.host} without an API key: anyone on the network could use it. ` +
@@ -393,6 +485,7 @@ export function loadConfig(sources: LoadConfigSources = {}): Config {
   }
   return Object.freeze({
     ...config,
+    settingsFile,
     corsOrigins: Object.freeze([...config.corsOrigins]) as string[],
     allowedHosts: Object.freeze([...config.allowedHosts]) as string[],
     modelDirs: Object.freeze([...config.modelDirs]) as string[],
@@ -404,6 +497,7 @@ export const SECRET_ENV_VARS = [
   "HEARTH_API_KEY",
   "HEARTH_SECRETS_KEY",
   "HEARTH_UI_TOKEN",
+  "HEARTH_SETTINGS_TOKEN",
   "HEARTH_HF_TOKEN",
   "HF_TOKEN",
 ] as const;

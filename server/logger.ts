@@ -2,11 +2,12 @@
  * Structured JSON logs (pino) on stderr, so stdout stays free for the one "ready" line that
  * supervisors read. JSON encoding escapes CR/LF, so logged values cannot forge log lines.
  */
-import { pino, type Logger as PinoLogger } from "pino";
+import { pino, type DestinationStream, type Logger as PinoLogger } from "pino";
 
 export type Logger = PinoLogger;
 
-export function createLogger(level: string): Logger {
+/** `destination` defaults to stderr; tests pass a stream to read the lines back. */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {
       level,
@@ -25,6 +26,6 @@ export function createLogger(level: string): Logger {
         censor: "[redacted]",
       },
     },
-    pino.destination({ fd: 2, sync: false }),
+    destination ?? pino.destination({ fd: 2, sync: false }),
   );
 }

@@ -1,18 +1,40 @@
 /**
  * /api/settings: the server's configuration for the Settings screen. GET answers the running
- * config (secrets left out: only whether an API key is set) and what `<data-dir>/settings.json`
- * holds; PUT validates changes with the same ConfigSchema the server starts from and saves them
- * there. The config is frozen while the server runs, so every saved change takes effect at the
- * next start: the answer lists the changed settings that need a restart. Flags and HEARTH_*
- * variables still win over the file at start-up (config.ts).
+ * config (secrets left out: only whether an API key is set) and what the settings file holds (the
+ * one config.ts read: `--config`, else `<data-dir>/settings.json`); PUT validates changes with the
+ * same ConfigSchema the server starts from and saves them there. The config is frozen while the
+ * server runs, so every saved change takes effect at the next start: the answer lists the changed
+ * settings that need a restart. Flags and HEARTH_* variables still win over the file at start-up.
+ *
+ * Two kinds of change are refused. The settings that guard the server (PROTECTED_SETTINGS) are
+ * not a plain API call's to change: a local program, or a page that got past the origin checks,
+ * would otherwise open the next start to the network or to every web page. They change on the
+ * command line, in the environment, or in the desktop app's Settings, whose main process asks the
+ * person in a native dialog and then sends the per-launch settings token (config.ts
+ * `settingsToken`). And a value that would make every later start fail (an address this machine
+ * does not have, a port it may not bind, `engineBinary: "local"` without a local build) is
+ * refused when saved, not discovered at the next start.
  */
+import crypto from "node:crypto";
 import fsp from "node:fs/promises";
+import net from "node:net";
 import path from "node:path";
 import express from "express";
 import { z } from "zod";
-import { ConfigSchema, isLoopbackHost, type Config } from "../config.js";
+import {
+  ConfigSchema,
+  envName,
+  isLoopbackHost,
+  OPTIONS,
+  PROTECTED_SETTINGS,
+  SECRET_SETTINGS,
+  type ProtectedKey,
+  SETTINGS_TOKEN_HEADER,
+  type Config,
+} from "../config.js";
 import type { ServerContext } from "../context.js";
-import { BadRequestError, HearthError } from "../errors.js";
+import { localBuildAvailable } from "../engine/runtime.js";
+import { BadRequestError, ForbiddenError, HearthError } from "../errors.js";
 import { parseOrThrow } from "../http/validate.js";
 
 /** What the screen may change. `dataDir` (where this file lives), `model` and `uiDir` stay with the command line. */
@@ -44,14 +66,20 @@ export const EDITABLE_SETTINGS = [
 ] as const satisfies readonly (keyof Config)[];
 export type EditableKey = (typeof EDITABLE_SETTINGS)[number];
 
-const SECRET_KEYS = new Set<string>(["apiKey", "secretsKey", "uiToken", "hfToken"]);
+// The guarding settings are listed in config.ts (the Electron shell reads the list too); each is one the screen shows.
+const _protectedAreEditable: readonly EditableKey[] = PROTECTED_SETTINGS;
+void _protectedAreEditable;
+const isProtected = (key: string): key is ProtectedKey => (PROTECTED_SETTINGS as readonly string[]).includes(key);
+
+/** Where a person changes a protected setting instead, in words. */
+function whereToChange(key: ProtectedKey): string {
+  const spec = OPTIONS.find((o) => o.key === key);
+  const flag = spec ? `--${spec.flag}${spec.type === "string" ? " <value>" : ""}` : key;
+  return `on the command line (${flag}), with ${spec ? envName(spec.flag) : "its variable"}, or in the desktop app's Settings`;
+}
 
 /** Body of PUT /api/settings: any editable keys; `null` removes a key from the file (back to its default). */
 export const SettingsPatchSchema = z.record(z.string(), z.unknown());
-
-function settingsFile(config: Config): string {
-  return path.join(config.dataDir, "settings.json");
-}
 
 async function readFile(file: string): Promise<Record<string, unknown>> {
   try {
@@ -78,16 +106,51 @@ async function writeFile(file: string, values: Record<string, unknown>): Promise
   await fsp.rename(tmp, file);
 }
 
+const digest = (s: string) => crypto.createHash("sha256").update(s).digest();
+
+/**
+ * Why nothing could listen on `host:port`, or null when something can. A port in use (this server's
+ * own, say) is not a reason: it may be free at the next start, and the desktop app moves on from a
+ * taken one.
+ */
+async function bindProblem(host: string, port: number): Promise<string | null> {
+  const probe = net.createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once("error", reject);
+      probe.listen(port, host, () => resolve());
+    });
+    return null;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") return null;
+    if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EAI_NONAME")
+      return `${host} is not an address of this machine`;
+    if (code === "EACCES") return `this user may not listen on port ${port}`;
+    return `listening on ${host}:${port} fails (${(err as Error).message})`;
+  } finally {
+    if (probe.listening) probe.close();
+  }
+}
+
 const withoutSecrets = (values: Record<string, unknown>) =>
-  Object.fromEntries(Object.entries(values).filter(([k]) => !SECRET_KEYS.has(k)));
+  Object.fromEntries(Object.entries(values).filter(([k]) => !SECRET_SETTINGS.has(k)));
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 export function createSettingsRouter(ctx: ServerContext): express.Router {
   const router = express.Router();
-  const file = settingsFile(ctx.config);
+  // config.ts decides where settings live (`--config`, else `<data-dir>/settings.json`): this
+  // writes the file the next start reads, never a second one.
+  const file = ctx.config.settingsFile;
   const running = ctx.config as Record<string, unknown>;
   let writing: Promise<unknown> = Promise.resolve();
+  const settingsToken = ctx.config.settingsToken ? digest(ctx.config.settingsToken) : null;
+  /** True when the request carries the desktop app's settings token (compared in constant time). */
+  const fromDesktopApp = (req: express.Request): boolean => {
+    const given = req.get(SETTINGS_TOKEN_HEADER);
+    return settingsToken !== null && given !== undefined && crypto.timingSafeEqual(digest(given), settingsToken);
+  };
 
   /** Settings whose saved value differs from the running one: they apply after a restart. */
   const pending = (saved: Record<string, unknown>): EditableKey[] =>
@@ -102,8 +165,36 @@ export function createSettingsRouter(ctx: ServerContext): express.Router {
     saved: { ...withoutSecrets(saved), apiKeySet: typeof saved.apiKey === "string" },
     file,
     editable: EDITABLE_SETTINGS,
+    /** Editable only from the desktop app's Settings (or the command line and environment). */
+    protected: PROTECTED_SETTINGS,
     restartRequired: pending(saved),
   });
+
+  /** Refuses what would make every later start fail; only what this change touches is checked. */
+  const refuseFailingStarts = async (parsed: Record<string, unknown>, saved: Record<string, unknown>) => {
+    if (("host" in parsed && parsed.host !== null) || ("port" in parsed && parsed.port !== null)) {
+      const host = (saved.host as string | undefined) ?? ctx.config.host;
+      const port = (saved.port as number | undefined) ?? ctx.config.port;
+      const problem = await bindProblem(host, port);
+      if (problem)
+        throw new BadRequestError(`Hearth could not start with this: ${problem}.`, {
+          param: "host" in parsed ? "host" : "port",
+          code: "address_unavailable",
+        });
+    }
+    if (parsed.engineBinary === "local" && ctx.config.engineBinary !== "local") {
+      const gpu = (saved.gpu as Config["gpu"] | undefined) ?? ctx.config.gpu;
+      const available = await ctx.local
+        .getRuntime()
+        .then((runtime) => localBuildAvailable(gpu, runtime))
+        .catch(() => false);
+      if (!available)
+        throw new BadRequestError(
+          "There is no local llama.cpp build, so Hearth could not start with 'local'. Run `npm run build:engine` first, or keep 'auto'.",
+          { param: "engineBinary", code: "no_local_build" },
+        );
+    }
+  };
 
   router.get("/settings", async (_req, res) => {
     res.json(describe(await readFile(file)));
@@ -117,6 +208,12 @@ export function createSettingsRouter(ctx: ServerContext): express.Router {
         throw new BadRequestError(
           `'${key}' cannot be changed here${key in ConfigSchema.shape ? "; set it on the command line" : ": there is no such setting"}.`,
           { param: key, code: "invalid_setting" },
+        );
+      }
+      if (isProtected(key) && !fromDesktopApp(req)) {
+        throw new ForbiddenError(
+          `'${key}' guards this server and cannot be changed through the API. Change it ${whereToChange(key)}.`,
+          { param: key, code: "protected_setting" },
         );
       }
       if (value === null) {
@@ -140,8 +237,13 @@ export function createSettingsRouter(ctx: ServerContext): express.Router {
         if (v === null) delete saved[k];
         else saved[k] = v;
       }
+      // A key typed here replaces a key file the settings named (config.ts refuses both).
+      if ("apiKey" in parsed) delete saved.apiKeyFile;
       const host = (saved.host as string | undefined) ?? ctx.config.host;
-      const hasKey = typeof saved.apiKey === "string" || (saved.apiKey === undefined && keyFromElsewhere);
+      const hasKey =
+        typeof saved.apiKey === "string" ||
+        typeof saved.apiKeyFile === "string" ||
+        (saved.apiKey === undefined && keyFromElsewhere);
       if (!isLoopbackHost(host) && !hasKey && saved.insecure !== true) {
         throw new BadRequestError(
           `Listening on ${host} needs an API key, or anyone on the network could use Hearth. Set an API key first.`,
@@ -156,6 +258,7 @@ export function createSettingsRouter(ctx: ServerContext): express.Router {
           { param: String(issue?.path[0] ?? ""), code: "invalid_value" },
         );
       }
+      await refuseFailingStarts(parsed, saved);
       await writeFile(file, saved);
       return saved;
     });

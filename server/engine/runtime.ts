@@ -241,6 +241,32 @@ async function loadLlama(
   return { llama: await getLlama({ ...common, cmakeOptions: { HEARTH_PREBUILT_ONLY: "1" } }), variant: "prebuilt" };
 }
 
+/**
+ * Whether `engineBinary: "local"` would find a build to start with (the Settings screen refuses a
+ * choice that would make every start fail). A running local build answers at once; otherwise each
+ * local variant is loaded on its own (never the prebuilt binding the server runs) and let go.
+ */
+export async function localBuildAvailable(gpu: GpuChoice, running: EngineRuntime): Promise<boolean> {
+  if (running.buildType === "localBuild") return true;
+  for (const cmakeOptions of [undefined, { ...PORTABLE_BUILD_CMAKE_OPTIONS }]) {
+    try {
+      const llama = await getLlama({
+        gpu: gpu === "cpu" ? false : gpu,
+        build: "never",
+        usePrebuiltBinaries: false,
+        logLevel: LlamaLogLevel.disabled,
+        ...(cmakeOptions ? { cmakeOptions } : {}),
+      });
+      const local = llama.buildType === "localBuild";
+      await llama.dispose();
+      if (local) return true;
+    } catch {
+      // NoBinaryFoundError (no such build) or a build that does not load: neither can start.
+    }
+  }
+  return false;
+}
+
 export async function createRuntime(options: RuntimeOptions): Promise<EngineRuntime> {
   const errors = new NativeErrorLog();
   const cores = os.availableParallelism();

@@ -74,7 +74,7 @@ const PRAGMAS: readonly { name: string; set: string; expect: number | string }[]
 export function openHistoryDatabase(file: string, options: OpenHistoryDatabaseOptions = {}): Db {
   const migrations = options.migrations ?? MIGRATIONS;
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-  if (file !== ":memory:") fs.mkdirSync(path.dirname(file), { recursive: true });
+  if (file !== ":memory:") ownerOnly(file);
   const Database = loadDriver();
   const db = new Database(file, { timeout: busyTimeoutMs });
   try {
@@ -106,6 +106,31 @@ export function openHistoryDatabase(file: string, options: OpenHistoryDatabaseOp
   } catch (err) {
     db.close();
     throw err;
+  }
+}
+
+/**
+ * History is as private as the secrets file: a folder made for it is 0700, and the database is 0600
+ * before SQLite opens it. SQLite gives the WAL and shared-memory files it creates the database
+ * file's permissions; ones left by an older Hearth (0644) are narrowed too. No effect on Windows.
+ */
+function ownerOnly(file: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  if (process.platform === "win32") return;
+  // "wx": only a file that does not exist yet is opened here. Closing a descriptor of a file this
+  // process has open in SQLite would drop that connection's POSIX locks.
+  try {
+    fs.closeSync(fs.openSync(file, "wx", 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      if ((fs.statSync(f).mode & 0o077) !== 0) fs.chmodSync(f, 0o600);
+    } catch (err) {
+      // Not there (WAL and SHM come and go), or not ours to change: SQLite reports what matters.
+      if (!["ENOENT", "EPERM"].includes((err as NodeJS.ErrnoException).code ?? "")) throw err;
+    }
   }
 }
 

@@ -64,24 +64,51 @@ export function corsPolicy(config: Config): RequestHandler {
 
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
+/** Paths that do work or hold data: a cross-site page may not reach them with any method. */
+const API_PREFIXES = ["/v1", "/api", "/metrics"];
+const isApiPath = (p: string) => API_PREFIXES.some((prefix) => p === prefix || p.startsWith(`${prefix}/`));
+
+const foreignOrigin = (origin: string) =>
+  new ForbiddenError(`Origin '${origin}' is not allowed. Add it with --cors-origins to let that page call Hearth.`, {
+    code: "invalid_origin",
+  });
+
 /**
- * Browsers send cross-origin POSTs with text/plain or form bodies without a preflight; refusing a
- * foreign Origin and any non-JSON body means such a request never reaches generation.
+ * A web page must not make Hearth do work. Browsers send cross-origin POSTs with text/plain or
+ * form bodies without a preflight, and GETs from `<img>`, `<script>` or a link without any:
+ * refusing a foreign Origin and any non-JSON body on every path, and on /v1, /api and /metrics
+ * every request a browser marks as coming from another site (`Sec-Fetch-Site`), means such a
+ * request never reaches a handler. The app's own pages (same-origin, or `none` for what the person
+ * typed), configured CORS origins and clients that are not browsers (they send neither header)
+ * pass.
  */
 export function requestOriginGuard(config: Config): RequestHandler {
   return (req, _res, next) => {
-    if (!UNSAFE.has(req.method)) return next();
+    // A preflight does no work; CORS answers it.
+    if (req.method === "OPTIONS") return next();
+    const unsafe = UNSAFE.has(req.method);
+    const api = isApiPath(req.path);
+    if (!unsafe && !api) return next();
     const origin = req.headers.origin;
-    if (origin && origin !== "null" && !originAllowed(origin, req.headers.host, config.corsOrigins)) {
-      return next(
-        new ForbiddenError(
-          `Origin '${origin}' is not allowed. Add it with --cors-origins to let that page call Hearth.`,
-          { code: "invalid_origin" },
-        ),
-      );
-    }
     if (origin === "null")
       return next(new ForbiddenError("Requests from opaque origins are not allowed.", { code: "invalid_origin" }));
+    if (origin) {
+      // A CORS-mode request names its page: that decides, whatever Sec-Fetch-Site says.
+      if (!originAllowed(origin, req.headers.host, config.corsOrigins)) return next(foreignOrigin(origin));
+    } else if (api) {
+      // No Origin: a no-cors request (an image, a script, a navigation). Only the page's own
+      // requests and what the person typed (or a non-browser client, with no header) pass.
+      const site = req.headers["sec-fetch-site"];
+      if (site !== undefined && site !== "same-origin" && site !== "none") {
+        return next(
+          new ForbiddenError(
+            "Requests from other sites are not allowed. A web page that should call Hearth must be listed with --cors-origins and send a CORS request.",
+            { code: "invalid_origin" },
+          ),
+        );
+      }
+    }
+    if (!unsafe) return next();
     const hasBody = req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
     if (hasBody && !req.is("application/json")) return next(new UnsupportedMediaTypeError(req.headers["content-type"]));
     next();

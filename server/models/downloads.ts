@@ -20,6 +20,7 @@ import { z } from "zod";
 import { GgufFileError } from "../engine/gguf-info.js";
 import { HearthError, NotFoundError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { assertFolderInside, folderInside } from "./containment.js";
 import { STAGING_DIR, type ModelLibrary } from "./library.js";
 import {
   DownloadError,
@@ -220,6 +221,14 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
   /** Finds downloads a previous run left paused (their staging folders) and lists them as paused. */
   restore(): Promise<void> {
     this.restored ??= (async () => {
+      if (fs.existsSync(this.stagingRoot) && !(await folderInside(this.options.modelsDir, this.stagingRoot))) {
+        // Its leftovers are removed below: never in a folder a link leads to outside the models folder.
+        this.options.logger.warn(
+          { folder: this.stagingRoot },
+          "the downloads folder is a link outside the models folder; paused downloads are not restored",
+        );
+        return;
+      }
       const dirs = await fsp.readdir(this.stagingRoot, { withFileTypes: true }).catch(() => []);
       for (const d of dirs) {
         const dir = path.join(this.stagingRoot, d.name);
@@ -232,7 +241,7 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
         );
         if (!saved.success || saved.data.id !== d.name) {
           // Leftovers of an import or a download that never got going.
-          await fsp.rm(dir, { recursive: true, force: true });
+          await this.removeDir(dir);
           continue;
         }
         const files: JobFile[] = [];
@@ -306,6 +315,7 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
     );
     job.started = deferred();
     await fsp.mkdir(this.dir(job), { recursive: true });
+    await assertFolderInside(this.options.modelsDir, this.dir(job), "download into");
     await this.persist(job);
     this.jobs.set(job.id, job);
     this.schedule();
@@ -371,7 +381,7 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
     }
     job.error = null;
     this.setState(job, "cancelled");
-    await fsp.rm(this.dir(job), { recursive: true, force: true });
+    await this.removeDir(this.dir(job));
     return this.snapshot(job);
   }
 
@@ -411,6 +421,16 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
 
   private dir(job: Job): string {
     return path.join(this.stagingRoot, job.id);
+  }
+
+  /** Deletes a staging folder, unless a link makes it a folder outside the models folder. */
+  private async removeDir(dir: string): Promise<void> {
+    if (!fs.existsSync(dir)) return;
+    if (!(await folderInside(this.options.modelsDir, dir))) {
+      this.options.logger.warn({ folder: dir }, "not deleting a staging folder that links outside the models folder");
+      return;
+    }
+    await fsp.rm(dir, { recursive: true, force: true });
   }
 
   private async persist(job: Job): Promise<void> {
@@ -479,7 +499,7 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
         ? err.message
         : `The download failed: ${(err as Error)?.message ?? String(err)}`;
     this.options.logger.warn({ download: job.id, source: job.source, err: job.error }, "model download failed");
-    await fsp.rm(this.dir(job), { recursive: true, force: true }).catch(() => undefined);
+    await this.removeDir(this.dir(job)).catch(() => undefined);
     this.setState(job, "failed");
     job.started?.reject(err instanceof HearthError ? err : new DownloadError(job.error));
   }
@@ -777,7 +797,7 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
         );
     }
     for (const [i, t] of targets.entries()) await fsp.rename(staged[i]!, t);
-    await fsp.rm(dir, { recursive: true, force: true });
+    await this.removeDir(dir);
     await this.options.library.scan();
     const listed = this.options.library.byFile(targets[0]!);
     if (listed) job.modelId = listed.id;

@@ -13,6 +13,7 @@ import { GgufFileError, readGgufFacts, type GgufFacts } from "../engine/gguf-inf
 import type { EngineRuntime } from "../engine/runtime.js";
 import { BadRequestError, HearthError, NotFoundError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { assertEntryInside, assertFolderInside, entryInside } from "./containment.js";
 import { modelIdFromFileName, safeGgufFileName, splitPartNames, splitPartOf } from "./names.js";
 
 /** Where a model was found. `managed` is the models folder; `folder` an extra folder; `external` a file named at start-up (`--model`). */
@@ -157,7 +158,23 @@ export class ModelLibrary {
         this.options.logger.warn({ folder: folder.path, err: (err as Error).message }, "cannot read a models folder");
         return [] as string[];
       });
-      found.push(...(await this.groupFiles(files, folder.path, folder.location)));
+      if (folder.location !== "managed") {
+        found.push(...(await this.groupFiles(files, folder.path, folder.location)));
+        continue;
+      }
+      // A file reached through a linked folder lives elsewhere: listed like an extra folder's, and
+      // never deleted through the API.
+      const own: string[] = [];
+      const elsewhere = new Map<string, string[]>();
+      for (const file of files) {
+        if (await entryInside(folder.path, file)) own.push(file);
+        else {
+          const where = await fsp.realpath(path.dirname(file)).catch(() => path.dirname(file));
+          elsewhere.set(where, [...(elsewhere.get(where) ?? []), file]);
+        }
+      }
+      found.push(...(await this.groupFiles(own, folder.path, "managed")));
+      for (const [where, list] of elsewhere) found.push(...(await this.groupFiles(list, where, "folder")));
     }
     const seen = new Set<string>();
     const previous = this.models;
@@ -301,6 +318,8 @@ export class ModelLibrary {
       throw err;
     }
     const dir = path.resolve(this.options.modelsDir);
+    await fsp.mkdir(path.join(dir, STAGING_DIR), { recursive: true });
+    await assertFolderInside(dir, path.join(dir, STAGING_DIR), "import through");
     const targets = targetNames.map((n) => path.join(dir, n));
     for (const t of targets) {
       if (fs.existsSync(t))
@@ -345,12 +364,9 @@ export class ModelLibrary {
     if (!model)
       throw new NotFoundError(`The model '${id}' does not exist.`, { param: "model", code: "model_not_found" });
     this.assertDeletable(model);
-    const root = path.resolve(this.options.modelsDir) + path.sep;
-    for (const f of model.files) {
-      if (!path.resolve(f).startsWith(root))
-        throw new BadRequestError(`Refusing to delete ${f}: it is outside the models folder.`);
-      await fsp.rm(f, { force: true });
-    }
+    // Checked again now, by real paths: a folder may have become a link since the last scan.
+    for (const f of model.files) await assertEntryInside(this.options.modelsDir, f, "delete");
+    for (const f of model.files) await fsp.rm(f, { force: true });
     await this.scan();
   }
 }

@@ -4,6 +4,11 @@
  * AES-256-GCM: that is how the Electron shell protects it with the OS keychain (electron/secrets.ts
  * keeps the key in safeStorage and hands it to the server process as HEARTH_SECRETS_KEY).
  *
+ * A sealed file names its key by a fingerprint (`keyId`). Started with another key (a keychain
+ * reset, or the app and a `hearth serve` with different keys), the store sets the file aside as
+ * `secrets.json.<keyId>.sealed` and starts empty; started again with the first key, it puts that
+ * file back. A file is never overwritten or lost because another key came by.
+ *
  * File permissions do not apply on Windows; there the shell's key is the protection.
  */
 import crypto from "node:crypto";
@@ -16,8 +21,21 @@ import type { SecretStore } from "./secret-store.js";
 const PlainFileSchema = z.object({ version: z.literal(1), secrets: z.record(z.string(), z.string()) });
 const SealedFileSchema = z.object({
   version: z.literal(1),
-  sealed: z.object({ alg: z.literal("aes-256-gcm"), iv: z.string(), tag: z.string(), data: z.string() }),
+  sealed: z.object({
+    alg: z.literal("aes-256-gcm"),
+    /** Which key sealed it (see `keyIdOf`); absent in files from before it was recorded. */
+    keyId: z.string().optional(),
+    iv: z.string(),
+    tag: z.string(),
+    data: z.string(),
+  }),
 });
+type Sealed = z.infer<typeof SealedFileSchema>["sealed"];
+
+/** A fingerprint of a key that says nothing about it: an HMAC with the key over a fixed label. */
+export function keyIdOf(key: Buffer): string {
+  return crypto.createHmac("sha256", key).update("hearth secrets key id").digest("hex").slice(0, 16);
+}
 
 export interface FileSecretStoreOptions {
   /** The secrets file, usually `<data-dir>/secrets.json`. */
@@ -74,7 +92,8 @@ export class FileSecretStore implements SecretStore {
       text = await fs.readFile(file, "utf8");
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-      this.cache = new Map();
+      // Another key's run may have set this key's file aside without writing one of its own.
+      this.cache = (this.options.key ? await this.restoreOwn() : null) ?? new Map();
       return this.cache;
     }
     if (process.platform !== "win32") {
@@ -95,26 +114,76 @@ export class FileSecretStore implements SecretStore {
     if (!this.options.key) {
       throw new Error(`The secrets file ${file} is sealed, and no key was given to open it (HEARTH_SECRETS_KEY).`);
     }
-    try {
-      this.cache = new Map(
-        Object.entries(PlainFileSchema.shape.secrets.parse(JSON.parse(unseal(sealed.data.sealed, this.options.key)))),
-      );
-    } catch {
-      // The keychain was reset and the shell made a new key: keep the old file aside, start empty.
-      await fs.rename(file, `${file}.unreadable`);
-      logger?.warn(
-        { file },
-        "the secrets file could not be unsealed with the current key; it was kept as .unreadable and API keys must be entered again",
-      );
-      this.cache = new Map();
+    const opened = this.open(sealed.data.sealed);
+    if (opened) {
+      this.cache = opened;
+      return this.cache;
     }
+    // Another key sealed it: set it aside under that key's name and look for this key's own file.
+    const aside = await this.asideName(sealed.data.sealed.keyId);
+    await fs.rename(file, aside);
+    this.cache = (await this.restoreOwn()) ?? new Map();
+    if (this.cache.size === 0)
+      logger?.warn(
+        { file, keptAs: path.basename(aside) },
+        "the secrets file was sealed with another key; it was set aside (it opens again when Hearth starts with that key), and API keys must be entered again",
+      );
     return this.cache;
+  }
+
+  /** The secrets in `sealed` if the current key sealed them, else null. */
+  private open(sealed: Sealed): Map<string, string> | null {
+    const key = this.options.key!;
+    if (sealed.keyId !== undefined && sealed.keyId !== keyIdOf(key)) return null;
+    try {
+      return new Map(Object.entries(PlainFileSchema.shape.secrets.parse(JSON.parse(unseal(sealed, key)))));
+    } catch {
+      return null;
+    }
+  }
+
+  /** A name for a file another key sealed that no file holds yet: `<file>.<keyId>.sealed`. */
+  private async asideName(keyId: string | undefined): Promise<string> {
+    const base = `${this.options.file}.${keyId ?? "unreadable"}`;
+    for (let n = 1; ; n++) {
+      const name = n === 1 ? `${base}.sealed` : `${base}.${n}.sealed`;
+      if (!(await exists(name))) return name;
+    }
+  }
+
+  /**
+   * Puts back the newest file set aside that the current key opens (also `.unreadable` files from
+   * before key ids were recorded); returns its secrets, or null when there is none.
+   */
+  private async restoreOwn(): Promise<Map<string, string> | null> {
+    const { file } = this.options;
+    const prefix = `${path.basename(file)}.`;
+    const names = await fs.readdir(path.dirname(file)).catch(() => [] as string[]);
+    const found: { name: string; mtime: number; secrets: Map<string, string> }[] = [];
+    for (const name of names) {
+      if (!name.startsWith(prefix) || !(name.endsWith(".sealed") || name.endsWith(".unreadable"))) continue;
+      const full = path.join(path.dirname(file), name);
+      const parsed = SealedFileSchema.safeParse(
+        await fs
+          .readFile(full, "utf8")
+          .then(JSON.parse)
+          .catch(() => null),
+      );
+      const secrets = parsed.success ? this.open(parsed.data.sealed) : null;
+      if (secrets) found.push({ name: full, mtime: (await fs.stat(full)).mtimeMs, secrets });
+    }
+    const newest = found.sort((a, b) => b.mtime - a.mtime)[0];
+    if (!newest) return null;
+    await fs.rename(newest.name, file);
+    this.options.logger?.info({ file }, "the secrets file sealed with this key was put back");
+    return newest.secrets;
   }
 
   /** Writes `secrets` and only then makes them the cache, so a failed write changes nothing. */
   private async save(secrets: Map<string, string>): Promise<void> {
     const { file, key } = this.options;
     const plain = { version: 1 as const, secrets: Object.fromEntries(secrets) };
+    // A file another key sealed was set aside when it was read (load), so this never overwrites one.
     const body = key ? { version: 1 as const, sealed: seal(JSON.stringify(plain.secrets), key) } : plain;
     await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`;
@@ -135,6 +204,7 @@ function seal(text: string, key: Buffer) {
   const data = Buffer.concat([cipher.update(text, "utf8"), cipher.final()]);
   return {
     alg: "aes-256-gcm" as const,
+    keyId: keyIdOf(key),
     iv: iv.toString("base64"),
     tag: cipher.getAuthTag().toString("base64"),
     data: data.toString("base64"),
@@ -146,3 +216,9 @@ function unseal(sealed: { iv: string; tag: string; data: string }, key: Buffer):
   decipher.setAuthTag(Buffer.from(sealed.tag, "base64"));
   return Buffer.concat([decipher.update(Buffer.from(sealed.data, "base64")), decipher.final()]).toString("utf8");
 }
+
+const exists = (p: string) =>
+  fs.access(p).then(
+    () => true,
+    () => false,
+  );

@@ -194,6 +194,14 @@ describe("screens in the browser", { timeout: 400_000 }, () => {
     const threads = page.getByLabel("CPU threads");
     await threads.waitFor();
     assert.equal(await page.getByLabel("Decode lanes").inputValue(), "0", "lanes are automatic until set");
+    // A browser on `hearth serve` cannot change the settings that guard the server: they are locked, with where to change them.
+    assert.equal(await page.getByLabel("Host", { exact: true }).isDisabled(), true);
+    assert.equal(await page.getByLabel("CORS origins").isDisabled(), true);
+    await page
+      .getByText(/changes only on the command line/)
+      .first()
+      .waitFor();
+    assert.equal(await threads.isDisabled(), false);
     await screenshotBothThemes(page, "settings");
     await threads.fill("3");
     await page.getByText("1 unsaved change").waitFor();

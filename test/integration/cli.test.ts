@@ -168,3 +168,31 @@ test("--engine-binary picks the llama.cpp binary, and 'local' without a build re
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test("--api-key-file keeps the key out of the process list; --api-key is warned about", async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-cli-keyfile-"));
+  const key = "key-from-a-file-7c1e9a";
+  const keyFile = path.join(dataDir, "api-key");
+  fs.writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
+  const withFile = await spawnHearth(["--port", "0", "--data-dir", dataDir, "--api-key-file", keyFile]);
+  try {
+    assert.equal((await fetch(`${withFile.url}/v1/models`)).status, 401);
+    assert.equal(
+      (await fetch(`${withFile.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).status,
+      200,
+    );
+    if (process.platform === "linux") {
+      const cmdline = fs.readFileSync(`/proc/${withFile.child.pid}/cmdline`, "utf8");
+      assert.ok(cmdline.includes("--api-key-file") && !cmdline.includes(key), cmdline);
+    }
+    assert.doesNotMatch(withFile.stderr(), /process list/);
+  } finally {
+    withFile.child.kill("SIGTERM");
+    await withFile.exited;
+  }
+  const withFlag = await spawnHearth(["--port", "0", "--data-dir", dataDir, "--api-key", key]);
+  withFlag.child.kill("SIGTERM");
+  await withFlag.exited;
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  assert.match(withFlag.stderr(), /--api-key shows in the process list.*HEARTH_API_KEY or --api-key-file/);
+});

@@ -196,6 +196,8 @@ describe("utilityLauncher", () => {
     assert.equal(forked.length, 1);
     assert.equal(forked[0]?.env?.HEARTH_UI_TOKEN, TOKEN);
     assert.deepEqual(forked[0]?.args.slice(0, 3), ["serve", "--port", "0"]);
+    // Secrets travel in the environment: argv is in the process list of every local user.
+    assert.ok(!forked[0]!.args.some((a) => a.includes(TOKEN)), forked[0]!.args.join(" "));
     assert.equal((await fetch(`${url}/health/live`)).status, 200);
     const pid = s.status.pid!;
     const exit = await s.stop();

@@ -166,7 +166,9 @@ function fakeElectron(app: FakeApp, picked: string | null = "/models/picked.gguf
     listeners: new Map<string, (e: IpcEventLike & { returnValue: unknown }, ...a: unknown[]) => void>(),
   };
   let onHeaders: Parameters<SessionLike["webRequest"]["onHeadersReceived"]>[0] | null = null;
-  const boxes: { message: string; buttons: string[] }[] = [];
+  const boxes: { message: string; detail?: string; buttons: string[] }[] = [];
+  /** The button the person presses in the next dialogs. */
+  const dialog = { response: 1 };
   const opened: string[] = [];
   let appMenu: unknown = null;
   const keychain = crypto.randomBytes(32);
@@ -183,7 +185,7 @@ function fakeElectron(app: FakeApp, picked: string | null = "/models/picked.gguf
     openExternal: async (url) => void opened.push(url),
     openPath: async (p) => (opened.push(p), ""),
     showOpenDialog: async () => (picked ? { canceled: false, filePaths: [picked] } : { canceled: true, filePaths: [] }),
-    showMessageBox: async (_w, o) => (boxes.push(o), { response: 1 }),
+    showMessageBox: async (_w, o) => (boxes.push(o), { response: dialog.response }),
     safeStorage: {
       isEncryptionAvailable: () => true,
       // Reversible with the fake keychain key; what matters here is that the shell round-trips it.
@@ -208,6 +210,7 @@ function fakeElectron(app: FakeApp, picked: string | null = "/models/picked.gguf
     windows,
     tray,
     boxes,
+    dialog,
     opened,
     appMenu: () => appMenu as MenuItemSpec[],
     bootstrap: (w: FakeWindow) => {
@@ -327,6 +330,57 @@ describe("desktop shell with the real server", () => {
     assert.equal(fake.tray.destroyed, true);
     await waitGone(newPid);
     assert.equal(isAlive(pid), false);
+  });
+
+  test("the guarding settings change only through the app, after the person confirms in a native dialog", async () => {
+    const { shell, fake, dataDir } = await launch();
+    const url = await shell!.firstLoad;
+    const win = fake.windows[0]!;
+    const file = path.join(dataDir, "settings.json");
+    const readSaved = () => (fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as object) : {});
+    const plain = (body: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${url}/api/settings`, {
+        method: "PUT",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify(body),
+      });
+
+    // Not through the API, not even with the window's own token.
+    const token = fake.bootstrap(win)!.token;
+    for (const headers of [{}, { authorization: `Bearer ${token}` }] as Record<string, string>[]) {
+      const res = await plain({ corsOrigins: ["*"] }, headers);
+      assert.equal(res.status, 403);
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, "protected_setting");
+    }
+
+    // The person cancels: nothing is sent.
+    fake.dialog.response = 0;
+    const patch = { corsOrigins: ["http://localhost:5173"], host: "0.0.0.0", apiKey: "a-long-key-for-lan", threads: 3 };
+    assert.equal(await fake.invoke(win, IpcChannel.SaveSettings, patch), null);
+    assert.deepEqual(readSaved(), {});
+    const box = fake.boxes.at(-1)!;
+    assert.equal(box.message, "Change how Hearth is protected?");
+    assert.match(box.detail ?? "", /Address: 0\.0\.0\.0: other computers on the network can connect/);
+    assert.match(box.detail ?? "", /Web pages allowed to call Hearth: http:\/\/localhost:5173/);
+    assert.deepEqual(box.buttons, ["Cancel", "Change"]);
+
+    // The person confirms: saved, with the server's own checks.
+    fake.dialog.response = 1;
+    const saved = (await fake.invoke(win, IpcChannel.SaveSettings, patch)) as { status: number; body: string };
+    assert.equal(saved.status, 200, saved.body);
+    assert.ok(!saved.body.includes("a-long-key-for-lan"));
+    assert.deepEqual(readSaved(), { ...patch });
+    const refused = (await fake.invoke(win, IpcChannel.SaveSettings, { host: "0.0.0.0", apiKey: null })) as {
+      status: number;
+      body: string;
+    };
+    assert.equal(refused.status, 400, "a bind beyond loopback still needs a key");
+
+    // Settings that guard nothing need no dialog.
+    const dialogs = fake.boxes.length;
+    const other = (await fake.invoke(win, IpcChannel.SaveSettings, { threads: 2 })) as { status: number };
+    assert.equal(other.status, 200);
+    assert.equal(fake.boxes.length, dialogs);
   });
 
   test("a second launch quits at once and brings the first window forward", async () => {

@@ -14,7 +14,7 @@ import path from "node:path";
 import { after, describe, test } from "node:test";
 import { pino } from "pino";
 import { createServer } from "../../server/app.js";
-import { ConfigError, loadConfig, type ConfigInput } from "../../server/config.js";
+import { ConfigError, loadConfig, SETTINGS_TOKEN_HEADER, type ConfigInput } from "../../server/config.js";
 import { killHard, spawnHearth } from "../helpers/cli-process.js";
 import { rawRequest, type RawResponse } from "../helpers/raw-http.js";
 import { startTestServer } from "../helpers/server.js";
@@ -225,13 +225,85 @@ describe("Host, Origin, Content-Type, CORS and API key on every bind address and
   });
 });
 
+describe("cross-site requests never reach /v1, /api or /metrics, whatever the method", () => {
+  // What Chromium and Firefox send for `<img src="http://127.0.0.1:7424/api/search?q=...">` on another site.
+  const crossSiteImage = {
+    "sec-fetch-site": "cross-site",
+    "sec-fetch-mode": "no-cors",
+    "sec-fetch-dest": "image",
+    referer: "https://evil.example/page.html",
+    accept: "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8",
+    "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+  };
+
+  test("an <img>, <script> or link GET from another site is refused; the app's own pages and other clients pass", async () => {
+    const t = await startTestServer({ corsOrigins: [APP_ORIGIN] }, { withModel: false });
+    try {
+      for (const p of ["/api/search?q=anything", "/api/conversations", "/v1/models", "/metrics", "/api/export"]) {
+        const r = await rawRequest(t.url, { path: p, headers: crossSiteImage });
+        assert.equal(r.status, 403, `${p}: ${r.body}`);
+        assert.equal(errorCode(r), "invalid_origin");
+        for (const [site, dest] of [
+          ["same-site", "script"],
+          ["cross-site", "document"],
+        ] as const) {
+          const other = await rawRequest(t.url, {
+            path: p,
+            headers: { ...crossSiteImage, "sec-fetch-site": site, "sec-fetch-dest": dest },
+          });
+          assert.equal(other.status, 403, `${site} ${dest} ${p}`);
+        }
+        // A CORS GET from a page that is not configured names its origin, and is refused for it.
+        const cors = await rawRequest(t.url, {
+          path: p,
+          headers: { origin: EVIL_ORIGIN, "sec-fetch-site": "cross-site", "sec-fetch-mode": "cors" },
+        });
+        assert.equal(cors.status, 403, `CORS GET ${p} from ${EVIL_ORIGIN}`);
+      }
+      // The UI's own requests, what the person typed in the address bar, other programs, and configured origins.
+      const port = new URL(t.url).port;
+      for (const headers of [
+        { "sec-fetch-site": "same-origin", "sec-fetch-mode": "cors", "sec-fetch-dest": "empty" },
+        { "sec-fetch-site": "none", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document" },
+        {},
+        { origin: APP_ORIGIN, "sec-fetch-site": "cross-site", "sec-fetch-mode": "cors" },
+        { origin: `http://127.0.0.1:${port}`, "sec-fetch-site": "same-origin", "sec-fetch-mode": "cors" },
+      ] as Record<string, string>[]) {
+        const r = await rawRequest(t.url, { path: "/api/search?q=anything", headers });
+        assert.equal(r.status, 200, `${JSON.stringify(headers)}: ${r.body}`);
+      }
+      const fromApp = await rawRequest(t.url, {
+        path: "/api/conversations",
+        headers: { origin: APP_ORIGIN, "sec-fetch-site": "cross-site", "sec-fetch-mode": "cors" },
+      });
+      assert.equal(fromApp.headers["access-control-allow-origin"], APP_ORIGIN);
+      // A link from another site to the UI or a health check still opens.
+      for (const p of ["/", "/health/live"]) {
+        const r = await rawRequest(t.url, {
+          path: p,
+          headers: { ...crossSiteImage, "sec-fetch-mode": "navigate", "sec-fetch-dest": "document" },
+        });
+        assert.equal(r.status, 200, p);
+      }
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe("each security setting saved in /api/settings changes what the restarted server does", () => {
+  /** The desktop app's per-launch settings token: the only way an API call changes the guarding settings. */
+  const SETTINGS_TOKEN = "settings-token-for-the-hardening-test-0123";
+  const desktop = { [SETTINGS_TOKEN_HEADER]: SETTINGS_TOKEN };
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-settings-security-"));
   after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
   /** Starts a server from what settings.json holds (no overrides but the data dir and quiet logs). */
   async function boot(overrides: Partial<ConfigInput> = {}) {
-    const config = loadConfig({ env: {}, overrides: { dataDir, logLevel: "silent", ...overrides } });
+    const config = loadConfig({
+      env: {},
+      overrides: { dataDir, logLevel: "silent", settingsToken: SETTINGS_TOKEN, ...overrides },
+    });
     const server = createServer(config, { logger: pino({ level: "silent" }) });
     const url = await server.start();
     return { server, url, config };
@@ -256,12 +328,22 @@ describe("each security setting saved in /api/settings changes what the restarte
       (await rawRequest(s.url, { path: "/api/conversations", body: "{}", headers: { origin: APP_ORIGIN } })).status,
       403,
     );
-    const saved = await put(s.url, {
-      apiKey: KEY,
-      corsOrigins: [APP_ORIGIN],
-      allowedHosts: ["hearth.lan"],
-      port: freePort,
-    });
+    // A plain API call may set a key and a port, never the guards.
+    for (const body of [{ corsOrigins: [APP_ORIGIN] }, { allowedHosts: ["hearth.lan"] }, { host: "0.0.0.0" }]) {
+      const refused = await put(s.url, { apiKey: KEY, ...body });
+      assert.equal(refused.status, 403, JSON.stringify(body));
+      assert.equal(errorCode(refused), "protected_setting");
+    }
+    const saved = await put(
+      s.url,
+      {
+        apiKey: KEY,
+        corsOrigins: [APP_ORIGIN],
+        allowedHosts: ["hearth.lan"],
+        port: freePort,
+      },
+      desktop,
+    );
     assert.equal(saved.status, 200, saved.body);
     assert.ok(!saved.body.includes(KEY), "the saved key is never echoed");
     assert.deepEqual((JSON.parse(saved.body) as { restartRequired: string[] }).restartRequired.sort(), [
@@ -297,10 +379,12 @@ describe("each security setting saved in /api/settings changes what the restarte
     );
 
     // 3. Exposing the server needs a key or --insecure, checked when saving.
-    const noKey = await put(s.url, { host: "0.0.0.0", apiKey: null }, auth);
+    // The API key does not open them either.
+    assert.equal((await put(s.url, { host: "0.0.0.0", port: 0 }, auth)).status, 403);
+    const noKey = await put(s.url, { host: "0.0.0.0", apiKey: null }, { ...auth, ...desktop });
     assert.equal(noKey.status, 400);
     assert.equal(errorCode(noKey), "api_key_required");
-    assert.equal((await put(s.url, { host: "0.0.0.0", port: 0 }, auth)).status, 200);
+    assert.equal((await put(s.url, { host: "0.0.0.0", port: 0 }, { ...auth, ...desktop })).status, 200);
     await s.server.close();
     s = await boot();
     assert.equal(s.config.host, "0.0.0.0");
@@ -313,7 +397,8 @@ describe("each security setting saved in /api/settings changes what the restarte
         "exposed, and the key guards it",
       );
     }
-    assert.equal((await put(s.url, { insecure: true, apiKey: null }, auth)).status, 200);
+    assert.equal((await put(s.url, { insecure: true, apiKey: null }, auth)).status, 403);
+    assert.equal((await put(s.url, { insecure: true, apiKey: null }, { ...auth, ...desktop })).status, 200);
     await s.server.close();
 
     // 4. --insecure on 0.0.0.0: no key any more, and the Host check still holds.
@@ -323,7 +408,7 @@ describe("each security setting saved in /api/settings changes what the restarte
     assert.equal((await rawRequest(s.url, { path: "/v1/models", headers: { host: "evil.example" } })).status, 403);
     // Back to loopback: the key-less server no longer needs --insecure to start.
     assert.equal(
-      (await put(s.url, { host: "127.0.0.1", insecure: null, corsOrigins: null, allowedHosts: null })).status,
+      (await put(s.url, { host: "127.0.0.1", insecure: null, corsOrigins: null, allowedHosts: null }, desktop)).status,
       200,
     );
     await s.server.close();

@@ -352,3 +352,72 @@ describe("model library", () => {
     assert.ok(fs.existsSync(outside));
   });
 });
+
+describe("links out of the models folder", () => {
+  let t: TestServer;
+  let outside: string;
+  let models: string;
+  before(async () => {
+    outside = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-outside-"));
+    t = await startTestServer({ modelIdleTimeout: 0 }, { withModel: false });
+    models = path.join(t.dataDir, "models");
+    fs.mkdirSync(models, { recursive: true });
+  });
+  after(async () => {
+    await t?.close();
+    fs.rmSync(outside, { recursive: true, force: true });
+  });
+
+  test("a model in a linked folder is not the models folder's: listed as a folder's, never deleted", async () => {
+    const stories = await modelPath("stories260K.gguf");
+    const real = path.join(outside, "disk", "mine.gguf");
+    fs.mkdirSync(path.dirname(real), { recursive: true });
+    fs.copyFileSync(stories, real);
+    fs.symlinkSync(path.dirname(real), path.join(models, "disk"));
+    await api(t, "POST", "/api/models/rescan");
+    const listed = await api<ModelView & { folder: string }>(t, "GET", "/api/models/mine");
+    assert.equal(listed.status, 200);
+    assert.equal(listed.body.location, "folder");
+    assert.equal(listed.body.folder, fs.realpathSync(path.dirname(real)));
+    const del = await api<{ error: { code: string } }>(t, "DELETE", "/api/models/mine");
+    assert.equal(del.status, 400, JSON.stringify(del.body));
+    assert.equal(del.body.error.code, "not_in_models_folder");
+    assert.ok(fs.existsSync(real), "the real file outside the models folder is still there");
+  });
+
+  test("a folder swapped for a link after the scan: the delete checks real paths again", async () => {
+    const stories = await modelPath("stories260K.gguf");
+    fs.mkdirSync(path.join(models, "sub"));
+    fs.copyFileSync(stories, path.join(models, "sub", "swapped.gguf"));
+    await api(t, "POST", "/api/models/rescan");
+    assert.equal((await api<ModelView>(t, "GET", "/api/models/swapped")).body.location, "managed");
+    // Between the scan and the delete, `sub` becomes a link to a folder elsewhere with the same file name.
+    const elsewhere = path.join(outside, "elsewhere");
+    fs.mkdirSync(elsewhere);
+    fs.copyFileSync(stories, path.join(elsewhere, "swapped.gguf"));
+    fs.rmSync(path.join(models, "sub"), { recursive: true });
+    fs.symlinkSync(elsewhere, path.join(models, "sub"));
+    const del = await api<{ error: { code: string } }>(t, "DELETE", "/api/models/swapped");
+    assert.equal(del.status, 400, JSON.stringify(del.body));
+    assert.ok(fs.existsSync(path.join(elsewhere, "swapped.gguf")));
+  });
+
+  test("a downloads folder that links elsewhere is never cleaned, and no download or import goes through it", async () => {
+    const precious = path.join(outside, "precious");
+    fs.mkdirSync(path.join(precious, "photos"), { recursive: true });
+    fs.writeFileSync(path.join(precious, "photos", "a.jpg"), "x");
+    fs.rmSync(path.join(models, ".downloads"), { recursive: true, force: true });
+    fs.symlinkSync(precious, path.join(models, ".downloads"));
+    const list = await api<{ downloads: unknown[] }>(t, "GET", "/api/models/downloads");
+    assert.equal(list.status, 200);
+    assert.deepEqual(list.body.downloads, []);
+    assert.ok(fs.existsSync(path.join(precious, "photos", "a.jpg")), "a folder without job.json outside was kept");
+    const imported = await api<{ error: { code: string } }>(t, "POST", "/api/models/import", {
+      path: await modelPath("stories260K.gguf"),
+      name: "through-link.gguf",
+    });
+    assert.equal(imported.status, 400, JSON.stringify(imported.body));
+    assert.equal(imported.body.error.code, "not_in_models_folder");
+    assert.deepEqual(fs.readdirSync(precious), ["photos"], "nothing was staged outside");
+  });
+});

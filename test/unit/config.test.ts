@@ -118,3 +118,60 @@ test("the README's flag table lists every flag with its environment variable", (
   ).map((o) => `--${o.flag}`);
   assert.deepEqual(missing, [], `README.md's flag table lacks ${missing.join(", ")}`);
 });
+
+test("--api-key-file reads the key from a file, at the flag's level of precedence; values of secrets are never echoed", () => {
+  const dir = tmp();
+  const keyFile = path.join(dir, "key.txt");
+  fs.writeFileSync(keyFile, "  a-key-from-a-file-123\n");
+  assert.equal(
+    loadConfig({ argv: ["--api-key-file", keyFile], env: {}, overrides: { dataDir: dir } }).apiKey,
+    "a-key-from-a-file-123",
+  );
+  assert.equal(
+    loadConfig({ env: { HEARTH_API_KEY_FILE: keyFile }, overrides: { dataDir: dir } }).apiKey,
+    "a-key-from-a-file-123",
+  );
+  // The command line's file beats the environment's key, and the environment's key beats the settings file's file.
+  assert.equal(
+    loadConfig({
+      argv: ["--api-key-file", keyFile],
+      env: { HEARTH_API_KEY: "env-key-123456" },
+      overrides: { dataDir: dir },
+    }).apiKey,
+    "a-key-from-a-file-123",
+  );
+  fs.writeFileSync(path.join(dir, "settings.json"), JSON.stringify({ apiKeyFile: keyFile }));
+  assert.equal(
+    loadConfig({ env: { HEARTH_API_KEY: "env-key-123456" }, overrides: { dataDir: dir } }).apiKey,
+    "env-key-123456",
+  );
+  assert.equal(loadConfig({ env: {}, overrides: { dataDir: dir } }).apiKey, "a-key-from-a-file-123");
+  fs.rmSync(path.join(dir, "settings.json"));
+  assert.throws(
+    () =>
+      loadConfig({
+        argv: ["--api-key-file", keyFile, "--api-key", "other-key-123"],
+        env: {},
+        overrides: { dataDir: dir },
+      }),
+    /not both/,
+  );
+  assert.throws(
+    () => loadConfig({ argv: ["--api-key-file", path.join(dir, "missing")], env: {}, overrides: { dataDir: dir } }),
+    /--api-key-file \(HEARTH_API_KEY_FILE\): cannot read/,
+  );
+  fs.writeFileSync(keyFile, "short\n");
+  assert.throws(
+    () => loadConfig({ argv: ["--api-key-file", keyFile], env: {}, overrides: { dataDir: dir } }),
+    (err: Error) => /at least 8 characters/.test(err.message) && !err.message.includes("short"),
+  );
+  assert.throws(
+    () =>
+      loadConfig({
+        argv: ["--api-key", "shortkey1"],
+        env: { HEARTH_SECRETS_KEY: "not-base64-of-32-bytes-secret" },
+        overrides: { dataDir: dir },
+      }),
+    (err: Error) => /32 bytes/.test(err.message) && !err.message.includes("not-base64-of-32-bytes-secret"),
+  );
+});

@@ -52,6 +52,7 @@ function handlers(calls: string[]): IpcHandlers {
     pickModelFile: async () => (calls.push("pick"), "/models/tiny.gguf"),
     openDataFolder: async () => void calls.push("open"),
     getServerStatus: () => status,
+    saveSettings: async (patch) => (calls.push(`save ${JSON.stringify(patch)}`), { status: 200, body: "{}" }),
   };
 }
 
@@ -76,7 +77,8 @@ describe("IPC checks", () => {
     assert.equal(await f.invoke(IpcChannel.PickModelFile, topFrame(`${APP}/models`)), "/models/tiny.gguf");
     await f.invoke(IpcChannel.OpenDataFolder, topFrame());
     assert.deepEqual(await f.invoke(IpcChannel.GetServerStatus, topFrame()), status);
-    assert.deepEqual(calls, ["pick", "open"]);
+    assert.deepEqual(await f.invoke(IpcChannel.SaveSettings, topFrame(), { threads: 2 }), { status: 200, body: "{}" });
+    assert.deepEqual(calls, ["pick", "open", 'save {"threads":2}']);
   });
 
   test("other origins, frames, windows and extra arguments are refused before the handler runs", async () => {
@@ -96,7 +98,19 @@ describe("IPC checks", () => {
       await assert.rejects(f.invoke(IpcChannel.PickModelFile, event, ...args), IpcRefusedError, why);
       await assert.rejects(f.invoke(IpcChannel.OpenDataFolder, event, ...args), IpcRefusedError, why);
       assert.equal(f.sendSync(IpcChannel.Bootstrap, event, ...args), null, `bootstrap: ${why}`);
+      await assert.rejects(
+        f.invoke(IpcChannel.SaveSettings, event, { host: "0.0.0.0" }, ...args),
+        IpcRefusedError,
+        why,
+      );
     }
+    // Saving settings takes exactly one object.
+    for (const args of [[], ["host=0.0.0.0"], [["host"]], [null], [{}, {}]])
+      await assert.rejects(
+        f.invoke(IpcChannel.SaveSettings, topFrame(), ...args),
+        IpcRefusedError,
+        JSON.stringify(args),
+      );
     assert.deepEqual(calls, []);
   });
 
@@ -166,6 +180,7 @@ describe("preload", () => {
       "openDataFolder",
       "pickModelFile",
       "platform",
+      "saveSettings",
       "token",
       "version",
     ]);
@@ -175,7 +190,8 @@ describe("preload", () => {
     }
     await bridge.pickModelFile();
     await bridge.openDataFolder();
-    assert.deepEqual(r.invoked, [IpcChannel.PickModelFile, IpcChannel.OpenDataFolder]);
+    await bridge.saveSettings({ threads: 2 });
+    assert.deepEqual(r.invoked, [IpcChannel.PickModelFile, IpcChannel.OpenDataFolder, IpcChannel.SaveSettings]);
   });
 
   test("onServerStatus delivers the current status and pushes, and unsubscribes", async () => {

@@ -102,3 +102,37 @@ describe("renderer logic", () => {
     assert.equal(movesToAnotherOrigin(saved, "not a url yet"), false);
   });
 });
+
+describe("settings through the desktop app", () => {
+  test("a patch touching a guarding setting goes to the app's bridge; a cancel is null, a refusal an ApiError", async () => {
+    const { settings, canChangeProtected } = await import("../../renderer/src/api/settings.js");
+    const sent: unknown[] = [];
+    let answer: { status: number; body: string } | null = null;
+    const g = globalThis as { window?: unknown };
+    g.window = {
+      hearth: {
+        saveSettings: async (patch: unknown) => (sent.push(patch), answer),
+      },
+    };
+    try {
+      assert.equal(canChangeProtected(), true);
+      assert.equal(await settings.save({ host: "0.0.0.0" }, ["host"]), null, "cancelled");
+      answer = { status: 200, body: JSON.stringify({ restartRequired: ["host"] }) };
+      assert.deepEqual(await settings.save({ host: "0.0.0.0", threads: 2 }, ["host"]), { restartRequired: ["host"] });
+      answer = {
+        status: 400,
+        body: JSON.stringify({
+          error: { message: "needs a key", type: "invalid_request_error", code: "api_key_required" },
+        }),
+      };
+      await assert.rejects(
+        settings.save({ host: "0.0.0.0" }, ["host"]),
+        (err: ApiError) => err instanceof ApiError && err.status === 400 && err.code === "api_key_required",
+      );
+      assert.deepEqual(sent, [{ host: "0.0.0.0" }, { host: "0.0.0.0", threads: 2 }, { host: "0.0.0.0" }]);
+    } finally {
+      delete g.window;
+    }
+    assert.equal(canChangeProtected(), false, "a browser on hearth serve cannot");
+  });
+});

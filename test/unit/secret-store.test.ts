@@ -5,7 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, test } from "node:test";
-import { FileSecretStore } from "../../server/secrets/file-secret-store.js";
+import { FileSecretStore, keyIdOf } from "../../server/secrets/file-secret-store.js";
 
 const dirs: string[] = [];
 function tempFile(): string {
@@ -56,10 +56,46 @@ describe("FileSecretStore", () => {
 
   test("a sealed file the key cannot open is set aside and the store starts empty", async () => {
     const file = tempFile();
-    await new FileSecretStore({ file, key: crypto.randomBytes(32) }).set("a", "old");
+    const first = crypto.randomBytes(32);
+    await new FileSecretStore({ file, key: first }).set("a", "old");
     const store = new FileSecretStore({ file, key: crypto.randomBytes(32) });
     assert.equal(await store.get("a"), undefined);
-    assert.ok(fs.existsSync(`${file}.unreadable`));
+    assert.ok(fs.existsSync(`${file}.${keyIdOf(first)}.sealed`));
+    assert.equal(fs.existsSync(file), false);
+  });
+
+  test("keys A, then B, then A again: each key gets its own secrets back, whatever was written in between", async () => {
+    const file = tempFile();
+    const [a, b] = [crypto.randomBytes(32), crypto.randomBytes(32)];
+    await new FileSecretStore({ file, key: a }).set("provider:x:apiKey", "sk-from-a");
+    // B only reads: A's file must come back.
+    assert.equal(await new FileSecretStore({ file, key: b }).get("provider:x:apiKey"), undefined);
+    assert.equal(await new FileSecretStore({ file, key: a }).get("provider:x:apiKey"), "sk-from-a");
+    // B writes its own secret; then A, then B again, then A again.
+    await new FileSecretStore({ file, key: b }).set("provider:y:apiKey", "sk-from-b");
+    const withA = new FileSecretStore({ file, key: a });
+    assert.equal(await withA.get("provider:x:apiKey"), "sk-from-a");
+    assert.equal(await withA.get("provider:y:apiKey"), undefined);
+    await withA.set("provider:z:apiKey", "sk-from-a-later");
+    assert.equal(await new FileSecretStore({ file, key: b }).get("provider:y:apiKey"), "sk-from-b");
+    const again = new FileSecretStore({ file, key: a });
+    assert.equal(await again.get("provider:x:apiKey"), "sk-from-a");
+    assert.equal(await again.get("provider:z:apiKey"), "sk-from-a-later");
+    // One file per key: the current one and the other key's, set aside.
+    assert.deepEqual(fs.readdirSync(path.dirname(file)).sort(), ["secrets.json", `secrets.json.${keyIdOf(b)}.sealed`]);
+  });
+
+  test("a file set aside as .unreadable by an older Hearth opens again with its key", async () => {
+    const file = tempFile();
+    const a = crypto.randomBytes(32);
+    await new FileSecretStore({ file, key: a }).set("k", "v-from-a");
+    // What an older version left: no key id, and moved to .unreadable when another key came by.
+    const old = JSON.parse(fs.readFileSync(file, "utf8")) as { sealed: { keyId?: string } };
+    delete old.sealed.keyId;
+    fs.writeFileSync(`${file}.unreadable`, JSON.stringify(old));
+    fs.rmSync(file);
+    assert.equal(await new FileSecretStore({ file, key: crypto.randomBytes(32) }).get("k"), undefined);
+    assert.equal(await new FileSecretStore({ file, key: a }).get("k"), "v-from-a");
   });
 
   test("a plain file is sealed on the next write once a key is given", async () => {

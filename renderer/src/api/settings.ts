@@ -1,6 +1,6 @@
 /** /api/settings (server/api/settings.ts) and the history export/import that the Settings screen offers. */
 import type { Config } from "../../../server/config.js";
-import { authorization } from "./auth.js";
+import { authorization, bridge } from "./auth.js";
 import { errorFromResponse, networkError } from "./errors.js";
 import { request, type RequestOptions } from "./http.js";
 
@@ -15,15 +15,33 @@ export interface SettingsView {
   saved: Partial<Omit<Config, "apiKey">> & { apiKeySet: boolean };
   file: string;
   editable: EditableKey[];
+  /** Settings that guard the server: only the desktop app changes them (after the person confirms), or the command line. */
+  protected: EditableKey[];
   /** Saved settings that differ from the running ones: they apply after a restart. */
   restartRequired: EditableKey[];
 }
 
 export type SettingsPatch = Partial<Record<EditableKey, unknown>>;
 
+/** True when this UI can change the settings that guard the server: only inside the desktop app. */
+export const canChangeProtected = (): boolean => bridge()?.saveSettings !== undefined;
+
 export const settings = {
   get: (opts?: RequestOptions) => request<SettingsView>("GET", "/api/settings", undefined, opts),
-  save: (patch: SettingsPatch, opts?: RequestOptions) => request<SettingsView>("PUT", "/api/settings", patch, opts),
+  /**
+   * Saves a patch. One that touches a guarding setting goes through the desktop app, which asks
+   * the person in a native dialog first; resolves with null when they cancelled.
+   */
+  save: async (patch: SettingsPatch, protectedKeys: readonly string[] = []): Promise<SettingsView | null> => {
+    const shell = bridge();
+    if (!shell?.saveSettings || !Object.keys(patch).some((k) => protectedKeys.includes(k)))
+      return request<SettingsView>("PUT", "/api/settings", patch);
+    const answer = await shell.saveSettings(patch);
+    if (answer === null) return null;
+    const res = new Response(answer.body, { status: answer.status, headers: { "content-type": "application/json" } });
+    if (!res.ok) throw await errorFromResponse(res);
+    return (await res.json()) as SettingsView;
+  },
 };
 
 export const historyIo = {

@@ -7,6 +7,7 @@ import { useEffect, useMemo, useState } from "react";
 import { conversations } from "../api/history.js";
 import { describeError } from "../api/errors.js";
 import {
+  canChangeProtected,
   downloadFile,
   historyIo,
   settings as api,
@@ -212,7 +213,11 @@ export default function SettingsView({ theme, onTheme }: { theme: ThemeChoice; o
     setSaving(true);
     setError(null);
     try {
-      const next = await api.save(patch);
+      const next = await api.save(patch, view?.protected ?? []);
+      if (!next) {
+        showToast({ message: "Not saved." });
+        return;
+      }
       setView(next);
       setApiKey("");
       setRemoveKey(false);
@@ -285,6 +290,7 @@ export default function SettingsView({ theme, onTheme }: { theme: ThemeChoice; o
                         def={f}
                         value={draft[f.key] ?? ""}
                         pending={view.restartRequired.includes(f.key)}
+                        locked={(view.protected ?? []).includes(f.key) && !canChangeProtected()}
                         onChange={(v) => setDraft((d) => ({ ...d, [f.key]: v }))}
                       />
                     ))}
@@ -369,18 +375,26 @@ export default function SettingsView({ theme, onTheme }: { theme: ThemeChoice; o
   );
 }
 
+/** Why a guarding setting cannot be changed from a browser, and where it can. */
+const LOCKED_HELP =
+  "It guards the server, so it changes only on the command line, with its HEARTH_* variable, or in the desktop app's Settings.";
+
 function Field({
   def,
   value,
   pending,
+  locked,
   onChange,
 }: {
   def: FieldDef;
   value: string;
   pending: boolean;
+  /** A guarding setting shown where this page cannot change it (a browser on `hearth serve`). */
+  locked: boolean;
   onChange: (v: string) => void;
 }) {
   const id = `setting-${def.key}`;
+  const help = locked ? `${def.help} ${LOCKED_HELP}` : def.help;
   const label = (
     <span>
       {def.label}
@@ -398,22 +412,23 @@ function Field({
           <input
             type="checkbox"
             checked={value === "true"}
+            disabled={locked}
             onChange={(e) => onChange(e.target.checked ? "true" : "false")}
             aria-describedby={`${id}-help`}
           />
           {label}
         </label>
         <span className="field-help" id={`${id}-help`}>
-          {def.help}
+          {help}
         </span>
       </div>
     );
   }
   return (
-    <LabelledField label={label} help={def.help} className={def.kind === "list" ? "field wide" : "field"}>
+    <LabelledField label={label} help={help} className={def.kind === "list" ? "field wide" : "field"}>
       {(p) =>
         def.kind === "select" ? (
-          <select {...p} value={value} onChange={(e) => onChange(e.target.value)}>
+          <select {...p} value={value} disabled={locked} onChange={(e) => onChange(e.target.value)}>
             {def.options?.map((o) => (
               <option key={o} value={o}>
                 {o}
@@ -421,12 +436,13 @@ function Field({
             ))}
           </select>
         ) : def.kind === "list" ? (
-          <textarea {...p} rows={2} value={value} onChange={(e) => onChange(e.target.value)} />
+          <textarea {...p} rows={2} value={value} disabled={locked} onChange={(e) => onChange(e.target.value)} />
         ) : (
           <input
             {...p}
             type={def.kind === "number" ? "number" : "text"}
             value={value}
+            disabled={locked}
             onChange={(e) => onChange(e.target.value)}
           />
         )
