@@ -369,16 +369,16 @@ export class LoadProbe {
           return finish({ kind: "failed", reason: r.error });
         }
         if (signal?.aborted) return finish({ kind: "killed", reason: "the server is shutting down" });
-        if (stalled)
-          return finish({
-            kind: "stalled",
-            reason: `loading it stopped making progress for ${Math.round(stallMs / 1000)} s while ${STAGE_WORDS[stage ?? "started"]}${last ? ` (last output: ${last})` : ""}`,
-          });
-        // The engine never started there: nothing is known about the file.
+        // The engine never started there (or took over the stall limit to): nothing is known about the file.
         if (stage === null || stage === "started")
           return finish({
             kind: "unavailable",
             reason: `the check process ended before its engine started (${how})${last ? `: ${last}` : ""}`,
+          });
+        if (stalled)
+          return finish({
+            kind: "stalled",
+            reason: `the check made no progress for ${Math.round(stallMs / 1000)} s while ${STAGE_WORDS[stage]}${last ? ` (last output: ${last})` : ""}`,
           });
         // Killed from outside (the OOM killer sends SIGKILL): about this attempt, not the file.
         if (sig === "SIGKILL" || sig === "SIGTERM" || sig === "SIGINT")
