@@ -54,6 +54,12 @@ export interface CreateServerOptions {
   secrets?: SecretStore;
   /** Limits on how clients send requests; tests shorten them. Defaults to HTTP_TIMEOUTS. */
   httpTimeouts?: Partial<HttpTimeouts>;
+  /**
+   * Where model load-check verdicts are kept (engine/load-probe.ts). Defaults to
+   * `<data-dir>/model-checks.json`. Tests share one file across their servers, so each new data
+   * dir does not check the test model again.
+   */
+  modelChecksFile?: string;
 }
 
 /** How long a client may take to send a request. Replies (SSE streams) are not limited by these. */
@@ -121,6 +127,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     memoryBudgetBytes: config.modelMemoryMb * 1024 * 1024,
     loadWaitSeconds: config.modelLoadTimeout,
     settingsFile: path.join(config.dataDir, "model-settings.json"),
+    loadCheckFile: options.modelChecksFile ?? path.join(config.dataDir, "model-checks.json"),
     hfEndpoint: config.hfEndpoint,
     ...(config.hfToken ? { hfToken: config.hfToken } : {}),
     ...(config.chatTemplate !== undefined ? { chatTemplate: config.chatTemplate } : {}),

@@ -519,6 +519,19 @@ export function helperProcessEnv(env: NodeJS.ProcessEnv = process.env): Record<s
   return { ELECTRON_RUN_AS_NODE: "1", ...(env.SystemRoot ? { SystemRoot: env.SystemRoot } : {}) };
 }
 
+/**
+ * The environment of a process that runs the engine (the load probe, load-probe.ts): what
+ * helperProcessEnv gives, plus the variables GPU drivers, the dynamic linker and llama.cpp read,
+ * so the child finds the same backend as the server. Nothing else: no keys, no tokens.
+ */
+export function engineProcessEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const engine =
+    /^(PATH|Path|HOME|USERPROFILE|TMPDIR|TEMP|TMP|windir|WINDIR|ProgramFiles.*|LD_LIBRARY_PATH|DYLD_.*|CUDA_.*|NVIDIA_.*|HIP_.*|ROCM_.*|ROCR_.*|HSA_.*|GPU_DEVICE_ORDINAL|VK_.*|VULKAN_SDK|XDG_.*|GGML_.*|OMP_.*)$/;
+  const out = helperProcessEnv(env);
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && engine.test(k)) out[k] = v;
+  return out;
+}
+
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, "").toLowerCase();
   return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h) || h.endsWith(".localhost");

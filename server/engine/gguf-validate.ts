@@ -102,7 +102,20 @@ class Cursor {
 interface Header {
   alignment: number;
   values: Map<string, bigint | number | string>;
+  /** Small numeric arrays (per-layer values such as `expert_used_count`), by key. */
+  arrays: Map<string, number[]>;
+  /** `tokenizer.ggml.tokens`, each token's bytes as a latin1 string (one char per byte, so distinct bytes stay distinct). */
+  tokens: string[] | null;
+  /** `tokenizer.ggml.token_type`, when it is an int32 array (the only type llama.cpp reads). */
+  tokenTypes: Int32Array | null;
 }
+
+const TOKENS = "tokenizer.ggml.tokens";
+const TOKEN_TYPES = "tokenizer.ggml.token_type";
+/** llama.cpp's token type for a byte-fallback token (LLAMA_TOKEN_TYPE_BYTE). */
+const TOKEN_TYPE_BYTE = 6;
+/** Numeric arrays up to this length are kept for the checks (one value per layer at most). */
+const KEEP_ARRAY = MAX_LAYERS;
 
 async function readValue(c: Cursor, type: number, key: string, header: Header): Promise<void> {
   const what = `the value of '${key}'`;
@@ -126,26 +139,68 @@ async function readValue(c: Cursor, type: number, key: string, header: Header): 
         `The file is truncated or damaged: '${key}' claims ${count} elements, more than the file holds.`,
       );
     header.values.set(`${key}#count`, count);
-    if (inner !== STRING) return c.skip(Number(count) * size, what);
+    if (inner !== STRING) {
+      if (key === TOKEN_TYPES && inner === 5) {
+        const raw = await c.bytes(Number(count) * 4, what);
+        header.tokenTypes = new Int32Array(Number(count));
+        for (let i = 0; i < header.tokenTypes.length; i++) header.tokenTypes[i] = raw.readInt32LE(i * 4);
+        return;
+      }
+      if (count <= BigInt(KEEP_ARRAY) && size <= 8 && inner !== 7) {
+        const raw = await c.bytes(Number(count) * size, what);
+        header.arrays.set(
+          key,
+          Array.from({ length: Number(count) }, (_, i) => Number(scalarOf(inner, raw.subarray(i * size)))),
+        );
+        return;
+      }
+      return c.skip(Number(count) * size, what);
+    }
+    const keep: string[] | null = key === TOKENS ? [] : null;
+    if (keep) header.tokens = keep;
     for (let i = 0n; i < count; i++) {
       const n = await c.u64(what);
       if (n > BigInt(c.left))
         throw new GgufHeaderError(
           `The file is truncated or damaged: a string in '${key}' claims ${n} bytes, more than the file has left.`,
         );
-      await c.skip(Number(n), what);
+      if (keep) keep.push((await c.bytes(Number(n), what)).toString("latin1"));
+      else await c.skip(Number(n), what);
     }
     return;
   }
   const size = SCALAR_SIZE[type];
   if (size === undefined) throw new GgufHeaderError(`Not a valid GGUF file: '${key}' has unknown value type ${type}.`);
-  const raw = await c.bytes(size, what);
-  if (type === 4) header.values.set(key, raw.readUInt32LE(0));
-  else if (type === 5) header.values.set(key, raw.readInt32LE(0));
-  else if (type === 10) header.values.set(key, raw.readBigUInt64LE(0));
-  else if (type === 11) header.values.set(key, raw.readBigInt64LE(0));
-  else if (type === 6) header.values.set(key, raw.readFloatLE(0));
-  else if (type === 12) header.values.set(key, raw.readDoubleLE(0));
+  const value = scalarOf(type, await c.bytes(size, what));
+  if (value !== null) header.values.set(key, value);
+}
+
+/** The numeric value of a scalar of GGUF type `type` at the start of `raw`; null for booleans. */
+function scalarOf(type: number, raw: Buffer): number | bigint | null {
+  switch (type) {
+    case 0:
+      return raw.readUInt8(0);
+    case 1:
+      return raw.readInt8(0);
+    case 2:
+      return raw.readUInt16LE(0);
+    case 3:
+      return raw.readInt16LE(0);
+    case 4:
+      return raw.readUInt32LE(0);
+    case 5:
+      return raw.readInt32LE(0);
+    case 6:
+      return raw.readFloatLE(0);
+    case 10:
+      return raw.readBigUInt64LE(0);
+    case 11:
+      return raw.readBigInt64LE(0);
+    case 12:
+      return raw.readDoubleLE(0);
+    default:
+      return null;
+  }
 }
 
 /**
@@ -195,7 +250,7 @@ export async function validateGgufHeader(file: string): Promise<void> {
       throw new GgufHeaderError(
         `The file is truncated or damaged: it claims ${tensorCount} tensors, more than the file holds.`,
       );
-    const header: Header = { alignment: 32, values: new Map() };
+    const header: Header = { alignment: 32, values: new Map(), arrays: new Map(), tokens: null, tokenTypes: null };
     for (let i = 0n; i < kvCount; i++) {
       const key = await c.string("a metadata key", MAX_KEY);
       const type = await c.u32(`the type of '${key}'`);
@@ -248,13 +303,15 @@ export async function validateGgufHeader(file: string): Promise<void> {
  * with llama.cpp of node-llama-cpp 3.22.1): a layer count outside 1..512, an empty vocabulary,
  * a NaN or negative normalization epsilon, and zero heads or feed-forward width in a model that has attention or feed-forward tensors
  * (the expected tensor shapes then have a zero dimension). Models without such tensors (Mamba
- * and other state-space models write 0 there) are left alone.
+ * and other state-space models write 0 there) are left alone. Then the expert counts and the
+ * vocabulary (checkExperts, checkVocabulary). Whatever this misses, the load probe
+ * (load-probe.ts) catches in a child process before the server loads the file itself.
  */
 function checkKnownCrashes(header: Header, tensors: ReadonlySet<string>): void {
   const arch = header.values.get("general.architecture");
   if (typeof arch !== "string") return;
-  const layers = header.values.get(`${arch}.block_count`);
-  if (layers !== undefined && (BigInt(layers) < 1n || BigInt(layers) > BigInt(MAX_LAYERS))) {
+  const layers = intValue(header.values.get(`${arch}.block_count`));
+  if (layers !== undefined && (layers < 1n || layers > BigInt(MAX_LAYERS))) {
     throw new GgufHeaderError(
       `Not a usable model: ${arch}.block_count is ${String(layers)} (1 to ${MAX_LAYERS} layers are possible).`,
     );
@@ -287,4 +344,99 @@ function checkKnownCrashes(header: Header, tensors: ReadonlySet<string>): void {
       throw new GgufHeaderError(`Not a usable model: ${key} is ${v}.`);
     }
   }
+  checkExperts(header, arch, layers ?? 0n);
+  checkVocabulary(header);
+}
+
+/** An integer metadata value as a bigint; undefined when absent or not an integer (llama.cpp refuses those itself). */
+function intValue(v: bigint | number | string | undefined): bigint | undefined {
+  if (typeof v === "bigint") return v;
+  if (typeof v === "number" && Number.isInteger(v)) return BigInt(v);
+  return undefined;
+}
+
+/** LLAMA_MAX_EXPERTS. */
+const MAX_EXPERTS = 1024n;
+
+/**
+ * llama.cpp's load_hparams asserts on the mixture-of-experts counts of every architecture
+ * (llama-model.cpp): at most 1024 experts, no more used per token than there are, at least one
+ * used when there are experts and none when there are not, fewer expert groups than experts (a
+ * whole number of experts per group, and fewer used groups than groups), and no more next-token
+ * prediction layers than layers. Each of these aborted the process when a file got it wrong.
+ */
+function checkExperts(header: Header, arch: string, layers: bigint): void {
+  const key = (k: string) => `${arch}.${k}`;
+  const int = (k: string) => intValue(header.values.get(key(k))) ?? 0n;
+  const experts = int("expert_count");
+  const perLayer = header.arrays.get(key("expert_used_count"));
+  const used = perLayer ? perLayer.reduce((m, v) => (BigInt(v) > m ? BigInt(v) : m), 0n) : int("expert_used_count");
+  const groups = int("expert_group_count");
+  const groupsUsed = int("expert_group_used_count");
+  const bad = (why: string) => {
+    throw new GgufHeaderError(`Not a usable model: ${why}.`);
+  };
+  if (experts > MAX_EXPERTS) bad(`${key("expert_count")} is ${experts} (at most ${MAX_EXPERTS} experts are possible)`);
+  if (used > experts)
+    bad(`${key("expert_used_count")} is ${used}, more than the ${experts} experts ${key("expert_count")} gives`);
+  if (experts > 0n) {
+    if (used === 0n) bad(`it has ${experts} experts (${key("expert_count")}) but uses none per token`);
+    if (groups >= experts) bad(`${key("expert_group_count")} is ${groups}, not fewer than its ${experts} experts`);
+    if (groups > 1n && (experts % groups !== 0n || groupsUsed < 1n || groupsUsed >= groups))
+      bad(`its ${groups} expert groups do not fit its ${experts} experts and ${groupsUsed} used groups`);
+  } else if (groups > 0n) bad(`it has ${groups} expert groups but no experts`);
+  const nextn = int("nextn_predict_layers");
+  if (layers > 0n && nextn > layers) bad(`${key("nextn_predict_layers")} is ${nextn}, more than its ${layers} layers`);
+}
+
+/** The token llama.cpp looks up for a byte in a SentencePiece vocabulary: `<0x0A>`, else the byte itself. */
+const byteToken = (b: number) => `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`;
+
+/**
+ * Vocabularies llama.cpp cannot hold (measured; each aborted the process): the same token twice
+ * (GGML_ASSERT on the token map's size; an empty token counts as `[EMPTY_<id>]`, the name
+ * llama.cpp gives it); a SentencePiece (`llama`) vocabulary without a byte token for each of the
+ * 256 bytes (text outside the vocabulary is spelled in bytes, and a missing one throws an uncaught
+ * std::out_of_range: at load for `\n`, at the first such request for the others); byte tokens in a
+ * WordPiece (`bert`) vocabulary (llama.cpp has no byte reading for it: GGML_ABORT); and no
+ * vocabulary at all (`no_vocab`), which no text model can run with.
+ */
+function checkVocabulary(header: Header): void {
+  const model = header.values.get("tokenizer.ggml.model");
+  if (model === "no_vocab" || model === "none")
+    throw new GgufHeaderError(
+      `Not a usable model: it has no vocabulary (tokenizer.ggml.model is '${model}'), so it cannot read or write text.`,
+    );
+  const tokens = header.tokens;
+  if (!tokens) return;
+  const ids = new Map<string, number>();
+  for (const [i, raw] of tokens.entries()) {
+    const token = raw === "" ? `[EMPTY_${i}]` : raw;
+    const first = ids.get(token);
+    if (first !== undefined)
+      throw new GgufHeaderError(
+        `Not a usable model: its vocabulary has the token '${printable(token)}' twice (ids ${first} and ${i}).`,
+      );
+    ids.set(token, i);
+  }
+  if (model === "llama") {
+    for (let b = 0; b < 256; b++) {
+      if (!ids.has(byteToken(b)) && !ids.has(String.fromCharCode(b)))
+        throw new GgufHeaderError(
+          `Not a usable model: its vocabulary has no byte token ${byteToken(b)}, which llama.cpp needs to spell text the vocabulary does not cover.`,
+        );
+    }
+  }
+  if (model === "bert" && header.tokenTypes) {
+    const at = header.tokenTypes.indexOf(TOKEN_TYPE_BYTE);
+    if (at >= 0)
+      throw new GgufHeaderError(
+        `Not a usable model: its WordPiece ('bert') vocabulary has byte tokens (token ${at} has type ${TOKEN_TYPE_BYTE}), which llama.cpp cannot read.`,
+      );
+  }
+}
+
+/** A token as text for a message: its bytes read as UTF-8, control characters escaped (JSON), at most 40 characters. */
+function printable(latin1: string): string {
+  return JSON.stringify(Buffer.from(latin1, "latin1").toString("utf8")).slice(1, -1).slice(0, 40);
 }

@@ -32,8 +32,11 @@ export interface LibraryModel {
   sizeBytes: number;
   /** Last modification, in ms since the epoch. */
   modifiedAt: number;
-  /** "ok" when the header reads and the data is all there; "invalid" otherwise, with `error`. */
-  status: "ok" | "invalid";
+  /**
+   * "ok" when the header reads and the data is all there; "invalid" otherwise, with `error`;
+   * "broken" when the file reads but crashed the engine in the load probe (engine/load-probe.ts), with `error`.
+   */
+  status: "ok" | "invalid" | "broken";
   error?: string;
   facts?: GgufFacts;
 }
@@ -46,6 +49,8 @@ export interface ModelLibraryOptions {
   logger: Logger;
   /** The engine runtime that reads headers (see GgufReadOptions). Defaults to none. */
   runtime?: () => Promise<EngineRuntime>;
+  /** Why a readable file is known to crash the engine (a load probe's verdict), if it is. Defaults to none. */
+  knownBroken?: (files: readonly string[]) => Promise<string | undefined>;
 }
 
 /** Folders named like this hold work in progress (downloads, imports) and are never scanned. */
@@ -105,6 +110,12 @@ export class ModelLibrary {
   byFile(file: string): LibraryModel | undefined {
     const resolved = path.resolve(file);
     return this.list().find((m) => m.files.includes(resolved));
+  }
+
+  /** Lists the model whose first file is `file` as broken (it crashed the engine), until the file changes. */
+  markBroken(file: string, reason: string): void {
+    const model = this.byFile(file);
+    if (model) this.models.set(model.id, { ...model, status: "broken", error: reason });
   }
 
   /** Resolves once the first scan finished (scanning it if none ran yet). */
@@ -271,6 +282,8 @@ export class ModelLibrary {
           error: "A vision/audio projector (mmproj), not a model that runs on its own.",
           facts,
         };
+      const broken = await this.options.knownBroken?.(found.files);
+      if (broken !== undefined) return { ...base, status: "broken", error: broken, facts };
       return { ...base, status: "ok", facts };
     } catch (err) {
       const reason = err instanceof GgufFileError ? err.reason : `Unreadable: ${(err as Error).message}`;

@@ -8,6 +8,7 @@
 import os from "node:os";
 import path from "node:path";
 import { GgufFileError, estimateModelMemory, trainContextSizeOf, type MemoryEstimate } from "../engine/gguf-info.js";
+import { LoadProbe } from "../engine/load-probe.js";
 import { chooseParallel, LocalModel, type LocalModelInfo } from "../engine/local-model.js";
 import { createRuntime, type EngineBinary, type EngineRuntime, type GpuChoice } from "../engine/runtime.js";
 import type { PoolStats } from "../engine/slot-pool.js";
@@ -57,6 +58,8 @@ export interface LocalProviderOptions {
   loadWaitSeconds?: number;
   /** Where per-model settings are kept. Defaults to none (settings live in memory only). */
   settingsFile?: string;
+  /** Where load-probe verdicts are kept (engine/load-probe.ts). Defaults to none (memory only). */
+  loadCheckFile?: string;
   /** Use this library instead of building one from the folders. */
   library?: ModelLibrary;
   /** Base URL of Hugging Face for downloads. Defaults to https://huggingface.co. */
@@ -132,8 +135,11 @@ export class LocalProvider implements Provider {
   private readonly changeWaiters = new Set<() => void>();
   private readonly shutdown = new AbortController();
   private budget: number | null = null;
+  /** A file's first load runs in a disposable child first, so a file that crashes llama.cpp cannot take the server down. */
+  private readonly loadProbe: LoadProbe;
 
   constructor(private readonly options: LocalProviderOptions) {
+    this.loadProbe = new LoadProbe({ cacheFile: options.loadCheckFile ?? null, logger: options.logger });
     this.library =
       options.library ??
       new ModelLibrary({
@@ -141,6 +147,7 @@ export class LocalProvider implements Provider {
         extraDirs: options.extraModelDirs ?? [],
         logger: options.logger,
         runtime: () => this.getRuntime(),
+        knownBroken: async (files) => this.loadProbe.brokenReason(files, await this.getRuntime()),
       });
     this.downloads = new DownloadManager({
       ...options.downloadOptions,
@@ -510,6 +517,16 @@ export class LocalProvider implements Provider {
         runtime,
       });
       await this.makeRoom(entry, estimate);
+      await this.loadProbe.ensureLoadable(
+        entry.files,
+        modelRuntime,
+        { gpuLayers: settings.gpuLayers, contextSize },
+        {
+          id: entry.id,
+          signal: this.shutdown.signal,
+          onBroken: (reason) => this.library.markBroken(entry.files[0]!, reason),
+        },
+      );
       const model = await LocalModel.load({
         id: entry.id,
         path: entry.files[0]!,

@@ -298,3 +298,138 @@ export function specialPaths(dir: string): Map<string, string> {
   }
   return out;
 }
+
+export interface CrashingGguf {
+  bytes: Buffer;
+  why: string;
+  /**
+   * True for files the TypeScript header check does not know about: only the load probe (a
+   * child process that loads the file and evaluates a prompt) finds that they crash.
+   */
+  probeOnly: boolean;
+}
+
+/**
+ * Files made from `source` (stories260K.gguf or another llama-architecture GGUF with a
+ * SentencePiece vocabulary) that are structurally valid GGUF and crash the process inside
+ * llama.cpp (SIGABRT, or SIGSEGV) when loaded or first evaluated: each was measured to do so with
+ * node-llama-cpp 3.22.1's llama.cpp.
+ */
+export function engineCrashGgufs(source: Buffer): Map<string, CrashingGguf> {
+  const g = parseGguf(source);
+  const files = new Map<string, CrashingGguf>();
+  const arch = "llama";
+  type Kvs = Parameters<typeof writeGguf>[0]["kvs"];
+  const write = (kvs: Kvs, tensors = g.tensors) =>
+    writeGguf({ version: g.version, kvs, tensors, data: g.data, alignment: g.alignment });
+  const add = (name: string, why: string, bytes: Buffer, probeOnly = false) =>
+    files.set(name, { bytes, why, probeOnly });
+  const u32 = (key: string, v: number) => ({ key, type: GgufType.UINT32, value: encodeU32(v) });
+  const withU32 = (...pairs: [string, number][]) =>
+    write([...g.kvs.filter((k) => !pairs.some(([key]) => key === k.key)), ...pairs.map(([k, v]) => u32(k, v))]);
+  const withString = (key: string, v: string) =>
+    write(g.kvs.map((k) => (k.key === key ? { ...k, value: encodeString(v) } : k)));
+
+  const tokensKv = g.kvs.find((k) => k.key === "tokenizer.ggml.tokens")!.value;
+  const tokens: string[] = [];
+  for (let i = 0, p = 12, n = Number(tokensKv.readBigUInt64LE(4)); i < n; i++) {
+    const len = Number(tokensKv.readBigUInt64LE(p));
+    tokens.push(tokensKv.toString("latin1", p + 8, p + 8 + len));
+    p += 8 + len;
+  }
+  const withTokens = (change: (t: string, i: number) => string, kvs = g.kvs) =>
+    kvs.map((k) =>
+      k.key === "tokenizer.ggml.tokens"
+        ? {
+            ...k,
+            value: Buffer.concat([
+              encodeU32(GgufType.STRING),
+              encodeU64(BigInt(tokens.length)),
+              ...tokens.map((t, i) => encodeString(Buffer.from(change(t, i), "latin1"))),
+            ]),
+          }
+        : k,
+    );
+  const newline = tokens.indexOf("<0x0A>");
+  const normal = tokens.findIndex((t, i) => i > newline && !/^<.*>$/.test(t));
+
+  add(
+    "vocab-duplicate-token",
+    "the same token twice in the vocabulary",
+    write(withTokens((t, i) => (i === normal ? tokens[normal + 1]! : t))),
+  );
+  add(
+    "vocab-empty-token-collides",
+    "an empty token whose stand-in name llama.cpp gives it is another token",
+    write(withTokens((t, i) => (i === normal ? "" : i === normal + 1 ? `[EMPTY_${normal}]` : t))),
+  );
+  add(
+    "vocab-empty-byte-token",
+    "the newline byte token <0x0A> left empty",
+    write(withTokens((t, i) => (i === newline ? "" : t))),
+  );
+  add(
+    "vocab-no-byte-tokens",
+    "a SentencePiece vocabulary without its byte-fallback tokens",
+    write(withTokens((t) => (/^<0x[0-9A-F]{2}>$/.test(t) ? `<x${t.slice(3)}` : t))),
+  );
+  add(
+    "vocab-missing-byte-token",
+    "a SentencePiece vocabulary without the byte token <0xF0> (loads, then the first emoji crashes)",
+    write(withTokens((t) => (t === "<0xF0>" ? "<xF0>" : t))),
+  );
+  add(
+    "tokenizer-bert",
+    "tokenizer.ggml.model = bert on a decoder with byte tokens",
+    withString("tokenizer.ggml.model", "bert"),
+  );
+  add("tokenizer-no-vocab", "tokenizer.ggml.model = no_vocab", withString("tokenizer.ggml.model", "no_vocab"));
+  add(
+    "experts-used-over-count",
+    "2 experts, 3 used per token",
+    withU32([`${arch}.expert_count`, 2], [`${arch}.expert_used_count`, 3]),
+  );
+  add(
+    "experts-none-used",
+    "2 experts, none used per token",
+    withU32([`${arch}.expert_count`, 2], [`${arch}.expert_used_count`, 0]),
+  );
+  add(
+    "experts-used-without-count",
+    "2 experts used per token, no expert count",
+    withU32([`${arch}.expert_used_count`, 2]),
+  );
+  add("experts-count-huge", "2000 experts", withU32([`${arch}.expert_count`, 2000], [`${arch}.expert_used_count`, 2]));
+  add(
+    "experts-groups",
+    "as many expert groups as experts",
+    withU32([`${arch}.expert_count`, 4], [`${arch}.expert_used_count`, 2], [`${arch}.expert_group_count`, 4]),
+  );
+  add(
+    "nextn-over-layers",
+    "more next-token prediction layers than layers",
+    withU32([`${arch}.nextn_predict_layers`, 9]),
+  );
+
+  // Tensors of a type the operation that reads them has no kernel for: llama.cpp loads the file,
+  // then ggml aborts (or reads out of bounds) in the first evaluation. I32 is 4 bytes like F32, so
+  // the file's layout is unchanged; knowing which operation accepts which type is ggml's business.
+  const retype = (name: string) =>
+    write(
+      g.kvs,
+      g.tensors.map((t) => (t.name === name ? { ...t, type: 26 } : t)),
+    );
+  add(
+    "tensor-type-unsupported",
+    "output_norm.weight stored as I32 (ggml aborts in the first evaluation)",
+    retype("output_norm.weight"),
+    true,
+  );
+  add(
+    "tensor-type-segfault",
+    "blk.0.attn_q.weight stored as I32 (SIGSEGV in the first evaluation)",
+    retype("blk.0.attn_q.weight"),
+    true,
+  );
+  return files;
+}

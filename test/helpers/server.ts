@@ -16,9 +16,15 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/**
+ * One load-check file for the test servers of this machine and user: the verdict on the test model
+ * (keyed by its path, size, mtime and the engine) is found once, not once per temp data dir.
+ */
+export const SHARED_MODEL_CHECKS = path.join(os.tmpdir(), `hearth-test-model-checks-${os.userInfo().uid}.json`);
+
 export async function startTestServer(
   overrides: Partial<ConfigInput> = {},
-  opts: { withModel?: boolean } = {},
+  opts: { withModel?: boolean; ownModelChecks?: boolean } = {},
 ): Promise<TestServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-test-"));
   const model = opts.withModel === false ? undefined : (overrides.model ?? (await testModelPath()));
@@ -26,7 +32,11 @@ export async function startTestServer(
     env: {},
     overrides: { port: 0, dataDir, threads: 1, logLevel: "silent", ...overrides, ...(model ? { model } : {}) },
   });
-  const server = createServer(config, { logger: pino({ level: "silent" }) });
+  const server = createServer(config, {
+    logger: pino({ level: "silent" }),
+    // ownModelChecks: verdicts in the data dir (`model-checks.json`), as the server keeps them.
+    ...(opts.ownModelChecks ? {} : { modelChecksFile: SHARED_MODEL_CHECKS }),
+  });
   const url = await server.start();
   const client = new OpenAI({
     baseURL: `${url}/v1`,

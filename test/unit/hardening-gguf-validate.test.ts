@@ -9,7 +9,8 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { GgufHeaderError, validateGgufHeader } from "../../server/engine/gguf-validate.js";
-import { malformedGgufs, specialPaths } from "../helpers/gguf-corpus.js";
+import { engineCrashGgufs, malformedGgufs, specialPaths } from "../helpers/gguf-corpus.js";
+import { modelPath } from "../helpers/models.js";
 import { testModelPath } from "../helpers/models.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-gguf-validate-"));
@@ -83,4 +84,48 @@ test("a directory, a FIFO, a device and a symlink loop are refused without being
     await assert.rejects(validateGgufHeader(path.join(special, file)), GgufHeaderError, file);
   }
   await assert.rejects(validateGgufHeader("/dev/zero"), /device/);
+});
+
+/** The reason each structurally valid file that aborts llama.cpp is refused with (gguf-corpus.ts, engineCrashGgufs). */
+const CRASH_REASONS: Record<string, RegExp> = {
+  "vocab-duplicate-token": /the token 'he' twice \(ids \d+ and \d+\)/,
+  "vocab-empty-token-collides": /the token '\[EMPTY_\d+\]' twice/,
+  "vocab-empty-byte-token": /no byte token <0x0A>/,
+  "vocab-no-byte-tokens": /no byte token <0x00>/,
+  "vocab-missing-byte-token": /no byte token <0xF0>/,
+  "tokenizer-bert": /WordPiece \('bert'\) vocabulary has byte tokens/,
+  "tokenizer-no-vocab": /no vocabulary \(tokenizer.ggml.model is 'no_vocab'\)/,
+  "experts-used-over-count": /expert_used_count is 3, more than the 2 experts/,
+  "experts-none-used": /2 experts .* uses none/,
+  "experts-used-without-count": /expert_used_count is 2, more than the 0 experts/,
+  "experts-count-huge": /expert_count is 2000 \(at most 1024/,
+  "experts-groups": /expert_group_count is 4, not fewer than its 4 experts/,
+  "nextn-over-layers": /nextn_predict_layers is 9, more than its 5 layers/,
+};
+
+test("structurally valid files that abort llama.cpp are refused with a reason; the probe-only ones pass", async () => {
+  const crashing = engineCrashGgufs(source);
+  const expected = [...crashing].filter(([, f]) => !f.probeOnly).map(([name]) => name);
+  assert.deepEqual(expected.sort(), Object.keys(CRASH_REASONS).sort());
+  for (const [name, { bytes, probeOnly }] of crashing) {
+    const file = path.join(dir, `crash-${name}.gguf`);
+    fs.writeFileSync(file, bytes);
+    if (probeOnly) {
+      // The header check does not know these; the load probe (load-probe.ts) is what stops them.
+      await validateGgufHeader(file);
+      continue;
+    }
+    await assert.rejects(
+      validateGgufHeader(file),
+      (err: unknown) => err instanceof GgufHeaderError && CRASH_REASONS[name]!.test(err.reason),
+      name,
+    );
+  }
+});
+
+test("the bench models pass the vocabulary and expert checks", async () => {
+  for (const file of ["bench-86M-q4_k_m.gguf", "bench-11M-q8_0.gguf"]) {
+    const found = await modelPath(file).catch(() => null);
+    if (found) await validateGgufHeader(found);
+  }
 });

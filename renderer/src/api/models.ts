@@ -18,7 +18,7 @@ export interface LibraryModelView {
   folder: string;
   sizeBytes: number;
   modifiedAt: number;
-  status: "ok" | "invalid";
+  status: "ok" | "invalid" | "broken";
   error: string | null;
   facts: GgufFacts | null;
   state: LocalModelState;
