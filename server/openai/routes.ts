@@ -1,5 +1,5 @@
 /**
- * /v1: validate, convert, route to a provider, format. Handlers stay short (STYLE.md #6):
+ * /v1: validate, convert, route to a provider, format. Handlers stay short (docs/STYLE.md #6):
  * errors thrown before the first byte become JSON errors in the one error handler; errors after
  * a stream started become a final SSE error event.
  */
