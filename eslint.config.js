@@ -1,4 +1,4 @@
-// typescript-eslint's recommended type-aware rules, plus the layering rules from STYLE.md:
+// typescript-eslint's recommended type-aware rules, plus the layering rules from docs/STYLE.md:
 // only engine/ touches node-llama-cpp, only history/ touches better-sqlite3, server/ never imports electron.
 import js from "@eslint/js";
 import globals from "globals";

@@ -1,6 +1,6 @@
 /**
  * `createServer(config)` builds one complete Hearth server from its parts, with no globals, so
- * tests run real servers in a few lines and two can live in one process (ARCHITECTURE.md).
+ * tests run real servers in a few lines and two can live in one process (docs/ARCHITECTURE.md).
  */
 import crypto from "node:crypto";
 import fs from "node:fs";

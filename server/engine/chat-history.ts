@@ -1,7 +1,7 @@
 /**
  * OpenAI-style messages (already validated, provider-neutral) to node-llama-cpp's chat history.
  * node-llama-cpp has no tool role: a tool result lives inside the model turn that made the call
- * (ENGINE-NOTES §3.2), so results are matched to their calls by id here.
+ * (docs/ENGINE-NOTES.md §3.2), so results are matched to their calls by id here.
  */
 import type { ChatHistoryItem, ChatModelResponse } from "node-llama-cpp";
 import { BadRequestError } from "../errors.js";

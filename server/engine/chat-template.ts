@@ -1,6 +1,6 @@
 /**
  * The chat template a local model is run with. By default node-llama-cpp picks one from the GGUF's
- * own Jinja template, its name or its architecture (ENGINE-NOTES §3.1); the `chatTemplate` setting
+ * own Jinja template, its name or its architecture (docs/ENGINE-NOTES.md §3.1); the `chatTemplate` setting
  * overrides that with a wrapper name (`chatML`, `llama3.1`...) or a Jinja template, e.g. for a model
  * shipped without one, or to get a template that knows tools.
  */

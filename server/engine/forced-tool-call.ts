@@ -1,6 +1,6 @@
 /**
  * `tool_choice: "required"` or a named tool. node-llama-cpp has no way to force a native function
- * call (ENGINE-NOTES §3.3), so the reply is constrained by a JSON-schema grammar to one call object
+ * call (docs/ENGINE-NOTES.md §3.3), so the reply is constrained by a JSON-schema grammar to one call object
  * `{"name": ..., "arguments": {...}}`, which works with any chat template. The grammar emits `name`
  * before `arguments`, so the arguments can be streamed as they are generated.
  */

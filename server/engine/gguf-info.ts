@@ -1,5 +1,5 @@
 /**
- * What a GGUF file says about itself, read from its header only (ENGINE-NOTES §4.2): the model
+ * What a GGUF file says about itself, read from its header only (docs/ENGINE-NOTES.md §4.2): the model
  * library lists files with these facts and the model manager sizes its memory budget with the
  * estimates. Anything wrong with a file (not a GGUF, truncated, a missing split part) becomes a
  * GgufFileError carrying a reason a person can read, never a crash.

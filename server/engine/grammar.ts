@@ -1,6 +1,6 @@
 /**
  * JSON output constrained by grammar. node-llama-cpp's schema grammar enforces only part of JSON
- * Schema and silently ignores the rest (ENGINE-NOTES §0.11: `minimum`, `pattern`, `allOf`...), so a
+ * Schema and silently ignores the rest (docs/ENGINE-NOTES.md §0.11: `minimum`, `pattern`, `allOf`...), so a
  * schema using what it cannot enforce is refused with a 400 naming the keyword: the promise that
  * the output matches the schema has to hold.
  */

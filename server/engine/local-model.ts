@@ -1,6 +1,6 @@
 /**
  * One loaded GGUF model: its N sequences spread over one context per decode lane (one on a GPU,
- * two on a 2-core CPU; runtime.ts defaultLanes), each context's sequences the batch (ENGINE-NOTES
+ * two on a 2-core CPU; runtime.ts defaultLanes), each context's sequences the batch (docs/ENGINE-NOTES.md
  * §2.2), long-lived slots that keep their KV cache between requests (§2.3), and a queue in front.
  * Concurrent requests each hold a sequence and node-llama-cpp merges a lane's tokens into one
  * llama_decode per step. All OpenAI JSON stays at the HTTP edge; this yields neutral events.
@@ -166,7 +166,7 @@ function chatChars(request: ChatRequest): number {
  * threads compute, instead of between a token and the next decode. node-llama-cpp queues its
  * dispatch with setImmediate in the turn that produced the token; a second setImmediate lands after
  * it. One stream through HTTP on bench-86M: 167 -> 182 and 208 -> 242 tok/s against a bare loop's
- * 196 and 230 (BENCHMARKS.md, "Overlapping the HTTP work with the decode"). Events that arrive in
+ * 196 and 230 (BENCHMARKS.md, "the HTTP work overlaps the decode"). Events that arrive in
  * between are taken together.
  */
 function afterNextDispatch(deliver: () => void): void {
@@ -419,7 +419,7 @@ export class LocalModel {
     );
     const { history, functions, forcedSchema } = this.chatPromptOf(request);
     let grammar: LlamaGrammar | undefined;
-    // No native way to force a call (ENGINE-NOTES §3.3): constrain the reply to a call object.
+    // No native way to force a call (docs/ENGINE-NOTES.md §3.3): constrain the reply to a call object.
     if (forcedSchema) grammar = await this.grammars.schema(forcedSchema, "tools");
     if (request.responseFormat.type === "json_object") grammar = await this.grammars.json();
     if (request.responseFormat.type === "json_schema") {
@@ -611,7 +611,7 @@ export class LocalModel {
         });
         queue.end();
       } catch (err) {
-        // An abort before the first token throws even with stopOnAbortSignal (ENGINE-NOTES §0.5).
+        // An abort before the first token throws even with stopOnAbortSignal (docs/ENGINE-NOTES.md §0.5).
         queue.fail(genSignal.aborted ? genSignal.reason : err);
       } finally {
         this.shutdown.signal.removeEventListener("abort", onShutdown);

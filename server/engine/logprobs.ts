@@ -1,6 +1,6 @@
 /**
  * A decode loop that reports each token's log-probability, for the requests that ask for logprobs.
- * LlamaChat and LlamaCompletion expose no probabilities (ENGINE-NOTES §2.8), so these requests drive
+ * LlamaChat and LlamaCompletion expose no probabilities (docs/ENGINE-NOTES.md §2.8), so these requests drive
  * the slot's sequence directly with `evaluateWithMetadata`; every other request keeps the normal,
  * faster path. Given up here: native function-call syntax and segment (thought) parsing.
  *

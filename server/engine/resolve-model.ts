@@ -21,7 +21,7 @@ const isUri = (s: string) => s.startsWith("hf:") || /^https?:\/\//.test(s);
 export async function resolveModelPath(spec: string, options: ResolveOptions): Promise<string> {
   if (isUri(spec)) {
     fs.mkdirSync(options.modelsDir, { recursive: true });
-    // hf: URIs fail fast offline; plain URLs can hang in ipull's retries (ENGINE-NOTES §0.15), so bound them.
+    // hf: URIs fail fast offline; plain URLs can hang in ipull's retries (docs/ENGINE-NOTES.md §0.15), so bound them.
     const signal = options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(6 * 3600_000)]) : undefined;
     return resolveModelFile(spec, {
       directory: options.modelsDir,

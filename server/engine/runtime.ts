@@ -1,6 +1,6 @@
 /**
  * The llama.cpp runtime: one per server. Owns the backend choice (GPU or CPU) and the thread
- * policy, which matter more than anything else for speed on small machines (ENGINE-NOTES §2.1):
+ * policy, which matter more than anything else for speed on small machines (docs/ENGINE-NOTES.md §2.1):
  * llama.cpp's workers spin-wait, so more threads than free cores is catastrophic, not just slower.
  */
 import os from "node:os";

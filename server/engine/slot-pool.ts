@@ -1,7 +1,7 @@
 /**
  * A fixed pool of slots (context sequences) with a bounded FIFO queue in front, like
  * llama-server's slots: node-llama-cpp throws "No sequences left" rather than waiting
- * (ENGINE-NOTES §0.3), so admission is ours. Waiters are served strictly in arrival order;
+ * (docs/ENGINE-NOTES.md §0.3), so admission is ours. Waiters are served strictly in arrival order;
  * among free slots the caller's score picks (local-model.ts, slotScore: a conversation's next turn
  * lands where its KV cache already is), ties going to the slot first in the free list: never used,
  * then released longest ago.

@@ -15,7 +15,7 @@ const require = createRequire(import.meta.url);
 /**
  * better-sqlite3 12 is built for Node's ABI and cannot load inside Electron; there the N-API
  * build (13.x, installed under the alias `better-sqlite3-electron`) is used. Same API
- * (ENGINE-NOTES §6.3, option A). 13.x must never load under Node 20: it segfaults.
+ * (docs/ENGINE-NOTES.md §6.3, option A). 13.x must never load under Node 20: it segfaults.
  */
 function loadDriver(): typeof BetterSqlite3 {
   return require(process.versions.electron ? "better-sqlite3-electron" : "better-sqlite3") as typeof BetterSqlite3;
@@ -46,7 +46,7 @@ export interface OpenHistoryDatabaseOptions {
  * cut or OS crash the last transactions since the previous WAL sync may be lost, but the file is
  * never corrupted (it rolls back to a consistent state). `closeHistoryDatabase` checkpoints with
  * a sync, so everything written before a clean quit is on disk. FULL would fsync every commit
- * (2.4x slower per message, ENGINE-NOTES §7.5) for power-loss safety of the last seconds of chat,
+ * (2.4x slower per message, docs/ENGINE-NOTES.md §7.5) for power-loss safety of the last seconds of chat,
  * which is not worth it for a chat log.
  *
  * macOS: fsync() there leaves data in the drive's own cache; only F_FULLFSYNC reaches the platter.

@@ -1,5 +1,5 @@
 /**
- * HistoryRecorder: the one writer of conversation turns (ARCHITECTURE.md, "History has one
+ * HistoryRecorder: the one writer of conversation turns (docs/ARCHITECTURE.md, "History has one
  * writer"). It wraps a generation's event stream and yields the same events unchanged, writing
  * on the side:
  * - the request's new messages before the first event is read (routes write nothing themselves);

@@ -1,6 +1,6 @@
 /**
  * Search over message content and conversation titles. Raw user text never reaches MATCH: it is
- * parsed here into quoted FTS5 phrases (ENGINE-NOTES §7.4), so quotes, operators, `*`, `-`,
+ * parsed here into quoted FTS5 phrases (docs/ENGINE-NOTES.md §7.4), so quotes, operators, `*`, `-`,
  * parentheses, emoji and CJK are all plain text and no input raises an SQLite error.
  *
  * How a query is read:

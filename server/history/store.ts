@@ -1,7 +1,7 @@
 /**
  * HistoryStore: the one connection that reads and writes conversations and messages. Writes go
  * through prepared statements in short transactions; better-sqlite3 is synchronous, so one store
- * per process is the single writer ARCHITECTURE.md asks for.
+ * per process is the single writer docs/ARCHITECTURE.md asks for.
  */
 import { randomBytes } from "node:crypto";
 import { BadRequestError, NotFoundError } from "../errors.js";

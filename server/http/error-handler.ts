@@ -95,7 +95,7 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
     const requestId =
       typeof res.getHeader("X-Request-ID") === "string" ? (res.getHeader("X-Request-ID") as string) : null;
     if (res.headersSent) {
-      // A stream already started: finish it with a final error event (STYLE.md #3).
+      // A stream already started: finish it with a final error event (docs/STYLE.md #3).
       if (!res.writableEnded) {
         res.write(format.streamEvent(err, requestId));
         res.end();

@@ -1,5 +1,5 @@
 /**
- * The guards in front of every route (ARCHITECTURE.md "Safe by default"): Host check against DNS
+ * The guards in front of every route (docs/ARCHITECTURE.md "Safe by default"): Host check against DNS
  * rebinding, Origin and Content-Type checks so a web page cannot trigger work with a simple
  * (unpreflighted) request, CORS only for configured origins, and the API key.
  */

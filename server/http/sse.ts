@@ -81,7 +81,7 @@ export class SseWriter {
   }
 }
 
-/** An AbortSignal that fires when the client goes away before the response finished (ENGINE-NOTES §0.4). */
+/** An AbortSignal that fires when the client goes away before the response finished (docs/ENGINE-NOTES.md §0.4). */
 export function clientGoneSignal(res: ServerResponse): AbortSignal {
   const controller = new AbortController();
   res.once("close", () => {

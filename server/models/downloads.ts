@@ -1,7 +1,7 @@
 /**
  * Model downloads: fetch + HTTP Range, written by hand rather than through node-llama-cpp's
  * downloader (ipull). ipull retries a dead host for minutes and ignores an AbortSignal while it
- * starts (ENGINE-NOTES §0.15, §5), verifies no checksum, and keeps its resume state in its own
+ * starts (docs/ENGINE-NOTES.md §0.15, §5), verifies no checksum, and keeps its resume state in its own
  * format; here every failure mode is ours to word and to test against a local stand-in server.
  *
  * A download is staged in `<models>/.downloads/<id>/` (`<name>.part` plus `job.json`), which the

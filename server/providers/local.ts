@@ -2,7 +2,7 @@
  * The local provider and model manager: every model in the library can be named by a request,
  * and is loaded just in time, kept while it is used, unloaded after an idle time, and evicted
  * least-recently-used first when loading another would exceed the memory budget. Loads and
- * unloads run one at a time (STYLE.md #7); requests for a model that is loading wait for it, up
+ * unloads run one at a time (docs/STYLE.md #7); requests for a model that is loading wait for it, up
  * to a bound, instead of failing.
  */
 import os from "node:os";

@@ -1,7 +1,7 @@
 /**
  * Turns callbacks into an AsyncIterable: producers `push`, then `end` or `fail`; one consumer
  * iterates. Leaving the `for await` early calls `onReturn`, which is how a consumer that stops
- * reading cancels the producer (STYLE.md: callbacks become iterables in one helper).
+ * reading cancels the producer (docs/STYLE.md #4: callbacks become iterables in one helper).
  */
 export class AsyncQueue<T> implements AsyncIterable<T> {
   private readonly items: T[] = [];

@@ -1,7 +1,7 @@
 import type { Migration } from "./types.js";
 
 /**
- * Full-text search (ENGINE-NOTES §7.1, §7.2): external-content FTS5 tables kept in sync by
+ * Full-text search (docs/ENGINE-NOTES.md §7.1, §7.2): external-content FTS5 tables kept in sync by
  * triggers, so no write path can forget them.
  * - messages_fts: words, diacritics-folded ("cafe" finds "café"), with 2- and 3-character prefix
  *   indexes because the last word of every query is a prefix (search-as-you-type) and short
