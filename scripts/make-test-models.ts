@@ -176,12 +176,6 @@ export const SCRIPTED_MODELS = {
     markers: ["<think>", "</think>"],
     about: "Qwen3: a thought, then the answer",
   },
-  "qwen3-tool": {
-    family: "qwen3",
-    text: '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>',
-    markers: ["<tool_call>"],
-    about: "Qwen3: a native tool call to get_weather",
-  },
   "qwen3-think-forever": {
     family: "qwen3",
     text: "<think>\n",
@@ -214,11 +208,6 @@ export const SCRIPTED_MODELS = {
     family: "llama31",
     text: '<function=get_weather>{"city": "Paris"}</function><|eom_id|>',
     about: "Llama 3.1: a tool call in node-llama-cpp's Llama3_1ChatWrapper syntax",
-  },
-  "llama31-tool-json": {
-    family: "llama31",
-    text: '{"name": "get_weather", "parameters": {"city": "Paris"}}<|eom_id|>',
-    about: "Llama 3.1: a tool call as Meta's template asks for it (JSON), which the wrapper does not parse",
   },
   "gemma3-answer": {
     family: "gemma3",
