@@ -226,3 +226,44 @@ export function stringMetadata(source: Buffer, key: string): string | undefined 
   const kv = parseGguf(source).kvs.find((k) => k.key === key && k.type === GgufType.STRING);
   return kv ? kv.value.toString("utf8", 8) : undefined;
 }
+
+type KvPart = Pick<GgufKv, "key" | "type" | "value">;
+
+/** A u32 metadata value. */
+export const u32Kv = (key: string, value: number): KvPart => ({ key, type: GgufType.UINT32, value: encodeU32(value) });
+
+/** A f32 metadata value. */
+export const f32Kv = (key: string, value: number): KvPart => {
+  const b = Buffer.alloc(4);
+  b.writeFloatLE(value);
+  return { key, type: GgufType.FLOAT32, value: b };
+};
+
+/** A bool metadata value. */
+export const boolKv = (key: string, value: boolean): KvPart => ({
+  key,
+  type: GgufType.BOOL,
+  value: Buffer.from([value ? 1 : 0]),
+});
+
+/** An array of strings (e.g. `tokenizer.ggml.tokens`). */
+export const stringArrayKv = (key: string, values: readonly (string | Buffer)[]): KvPart => ({
+  key,
+  type: GgufType.ARRAY,
+  value: Buffer.concat([encodeU32(GgufType.STRING), encodeU64(BigInt(values.length)), ...values.map(encodeString)]),
+});
+
+/** An array of i32 or f32 numbers (e.g. `tokenizer.ggml.token_type`, `tokenizer.ggml.scores`). */
+export const numberArrayKv = (key: string, itemType: "i32" | "f32", values: ArrayLike<number>): KvPart => {
+  const body = Buffer.alloc(values.length * 4);
+  for (let i = 0; i < values.length; i++) {
+    if (itemType === "i32") body.writeInt32LE(values[i] ?? 0, i * 4);
+    else body.writeFloatLE(values[i] ?? 0, i * 4);
+  }
+  const inner = itemType === "i32" ? GgufType.INT32 : GgufType.FLOAT32;
+  return {
+    key,
+    type: GgufType.ARRAY,
+    value: Buffer.concat([encodeU32(inner), encodeU64(BigInt(values.length)), body]),
+  };
+};
