@@ -5,6 +5,20 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 const restrict = (patterns) => ({ "no-restricted-imports": ["error", { patterns }] });
+const noLlama = {
+  group: ["node-llama-cpp", "node-llama-cpp/*"],
+  message: "Only server/engine/ may import node-llama-cpp.",
+};
+const noElectron = { group: ["electron", "electron/*"], message: "server/ never imports electron." };
+const noSqlite = {
+  group: ["better-sqlite3", "better-sqlite3-electron"],
+  message: "Only server/history/ may import better-sqlite3.",
+};
+const noExpress = { group: ["express"], message: "Only the HTTP layers import express." };
+const noEdges = {
+  group: ["**/openai/*", "**/anthropic/*", "**/api/*", "**/http/*"],
+  message: "Wire formats and HTTP stay at the edge: convert to server/core types there.",
+};
 
 export default tseslint.config(
   { ignores: ["dist/**", "dist-electron/**", "release/**", "node_modules/**", "bench/results/**", "test-results/**"] },
@@ -24,34 +38,23 @@ export default tseslint.config(
   {
     files: ["server/**/*.ts"],
     ignores: ["server/engine/**"],
+    rules: restrict([noLlama, noElectron, noSqlite]),
+  },
+  // The neutral core and the layers under the HTTP edge never see a wire format (docs/ARCHITECTURE.md).
+  {
+    files: ["server/core/**/*.ts"],
     rules: restrict([
-      { group: ["node-llama-cpp", "node-llama-cpp/*"], message: "Only server/engine/ may import node-llama-cpp." },
-      { group: ["electron", "electron/*"], message: "server/ never imports electron." },
       {
-        group: ["better-sqlite3", "better-sqlite3-electron"],
-        message: "Only server/history/ may import better-sqlite3.",
+        group: ["../*", "!../core/*"],
+        message: "server/core/ is the bottom layer: it imports nothing from the server.",
       },
     ]),
   },
-  {
-    files: ["server/history/**/*.ts"],
-    rules: restrict([
-      { group: ["node-llama-cpp", "node-llama-cpp/*"], message: "Only server/engine/ may import node-llama-cpp." },
-      { group: ["electron", "electron/*"], message: "server/ never imports electron." },
-      { group: ["express"], message: "Only the HTTP layers import express." },
-    ]),
-  },
-  {
-    files: ["server/engine/**/*.ts"],
-    rules: restrict([
-      { group: ["electron", "electron/*"], message: "server/ never imports electron." },
-      {
-        group: ["better-sqlite3", "better-sqlite3-electron"],
-        message: "Only server/history/ may import better-sqlite3.",
-      },
-      { group: ["express"], message: "Only the HTTP layers import express." },
-    ]),
-  },
+  ...[
+    ["server/engine/**/*.ts", [noElectron, noSqlite, noExpress, noEdges]],
+    ["server/history/**/*.ts", [noLlama, noElectron, noExpress, noEdges]],
+    ["server/{providers,chat}/**/*.ts", [noLlama, noElectron, noSqlite, noExpress, noEdges]],
+  ].map(([files, patterns]) => ({ files: [files], rules: restrict(patterns) })),
   {
     files: ["renderer/**/*.{ts,tsx}"],
     languageOptions: { globals: { ...globals.browser } },
