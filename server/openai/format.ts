@@ -113,6 +113,22 @@ function chunk(
   };
 }
 
+/** The usage chunk (when asked) with no choices, then `[DONE]`. */
+async function endStream(sse: SseWriter, meta: WireMeta, object: string, usage: UsageSum): Promise<void> {
+  if (meta.includeUsage) {
+    await sse.send({
+      id: meta.id,
+      object,
+      created: meta.created,
+      model: meta.model,
+      system_fingerprint: null,
+      choices: [],
+      usage: usageOf(usage.total),
+    });
+  }
+  sse.done();
+}
+
 /** Chat completion chunks for `n` interleaved choices, ending with the usage chunk (when asked) and `[DONE]`. */
 export function chatChunkEncoder(sse: SseWriter, meta: WireMeta, n: number): StreamEncoder {
   const usage = new UsageSum();
@@ -157,20 +173,7 @@ export function chatChunkEncoder(sse: SseWriter, meta: WireMeta, n: number): Str
           return;
       }
     },
-    async end() {
-      if (meta.includeUsage) {
-        await sse.send({
-          id: meta.id,
-          object: "chat.completion.chunk",
-          created: meta.created,
-          model: meta.model,
-          system_fingerprint: null,
-          choices: [],
-          usage: usageOf(usage.total),
-        });
-      }
-      sse.done();
-    },
+    end: () => endStream(sse, meta, "chat.completion.chunk", usage),
     fail: (error) => sse.send(error.toJSON()),
   };
 }
@@ -270,20 +273,7 @@ export function completionChunkEncoder(sse: SseWriter, meta: WireMeta, n: number
         await sse.send(completionChunk(meta, choice, "", event.reason, null));
       }
     },
-    async end() {
-      if (meta.includeUsage) {
-        await sse.send({
-          id: meta.id,
-          object: "text_completion",
-          created: meta.created,
-          model: meta.model,
-          system_fingerprint: null,
-          choices: [],
-          usage: usageOf(usage.total),
-        });
-      }
-      sse.done();
-    },
+    end: () => endStream(sse, meta, "text_completion", usage),
     fail: (error) => sse.send(error.toJSON()),
   };
 }
