@@ -14,6 +14,7 @@ import { isLoopbackHost, type Config } from "./config.js";
 import { ChatService } from "./chat/service.js";
 import type { ServerContext } from "./context.js";
 import { resolveModelPath } from "./engine/resolve-model.js";
+import type { EngineRuntime } from "./engine/runtime.js";
 import { NotReadyError, ShuttingDownError } from "./errors.js";
 import { createApiRouter } from "./api/index.js";
 import { openHistory } from "./history/index.js";
@@ -216,16 +217,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     res.json({
       status: ctx.ready ? "ok" : "starting",
       version: VERSION,
-      engine: runtime
-        ? {
-            build: runtime.buildType,
-            variant: runtime.variant,
-            gpu: runtime.gpu,
-            threads: runtime.threads,
-            batchThreads: runtime.batchThreads,
-            lanes: runtime.lanes,
-          }
-        : null,
+      engine: runtime ? engineSummary(runtime) : null,
       // /health answers without a key (supervisors probe it): file names, never where they are on disk.
       models: local.loaded().map((m) => {
         const { path: file, ...info } = m.info;
@@ -346,18 +338,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
           1,
         );
         for (const m of local.loaded()) metrics.modelState.set({ model: m.info.id }, 1);
-        logger.info(
-          {
-            build: runtime.buildType,
-            variant: runtime.variant,
-            gpu: runtime.gpu,
-            threads: runtime.threads,
-            batchThreads: runtime.batchThreads,
-            lanes: runtime.lanes,
-            parallel: local.loaded()[0]?.info.parallel,
-          },
-          "engine ready",
-        );
+        logger.info({ ...engineSummary(runtime), parallel: local.loaded()[0]?.info.parallel }, "engine ready");
       }
       ctx.ready = true;
       return url;
@@ -384,5 +365,17 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
       })();
       return closing;
     },
+  };
+}
+
+/** The engine as /health and the start-up log describe it. */
+function engineSummary(runtime: EngineRuntime) {
+  return {
+    build: runtime.buildType,
+    variant: runtime.variant,
+    gpu: runtime.gpu,
+    threads: runtime.threads,
+    batchThreads: runtime.batchThreads,
+    lanes: runtime.lanes,
   };
 }

@@ -4,11 +4,11 @@
  * blocks become that turn's tool calls. Extended thinking is ignored: a local template has no
  * thinking budget to give it, and clients such as coding agents send it by default.
  */
-import { paramNamer, type ParamNamer } from "../chat/params.js";
+import { TracedMessages, paramNamer, type ParamNamer } from "../chat/params.js";
 import { BadRequestError } from "../errors.js";
 import { samplingOf } from "../openai/convert.js";
 import { parseAt } from "../openai/parse-item.js";
-import type { ChatMessage, ChatRequest, ResponseFormat, ToolCall, ToolChoice, ToolDefinition } from "../core/types.js";
+import type { ChatRequest, ResponseFormat, ToolCall, ToolChoice, ToolDefinition } from "../core/types.js";
 import { ToolResultBlockSchema, ToolSchema, ToolUseBlockSchema, type MessagesRequestBody } from "./schemas.js";
 
 type Block = { type: string } & Record<string, unknown>;
@@ -38,21 +38,14 @@ function blocksText(content: string | readonly Block[] | undefined, param: strin
 }
 
 /** The neutral messages, and for each the wire path it came from (for error names). */
-function messagesOf(body: MessagesRequestBody): { messages: ChatMessage[]; origins: string[] } {
-  const list: ChatMessage[] = [];
-  const origins: string[] = [];
-  let origin = "system";
-  const messages = {
-    push(m: ChatMessage) {
-      list.push(m);
-      origins.push(origin);
-    },
-  };
+function messagesOf(body: MessagesRequestBody): TracedMessages {
+  const messages = new TracedMessages();
+  messages.origin = "system";
   const system =
     typeof body.system === "string" ? body.system : body.system ? blocksText(body.system as Block[], "system") : "";
   if (system) messages.push({ role: "system", content: system });
   body.messages.forEach((m, i) => {
-    origin = `messages.${i}`;
+    messages.origin = `messages.${i}`;
     const at = `messages.${i}.content`;
     if (typeof m.content === "string") {
       messages.push(
@@ -93,7 +86,7 @@ function messagesOf(body: MessagesRequestBody): { messages: ChatMessage[]; origi
     });
     if (text) messages.push({ role: m.role, content: text });
   });
-  return { messages: list, origins };
+  return messages;
 }
 
 function toolsOf(body: MessagesRequestBody): ToolDefinition[] {

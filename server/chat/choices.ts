@@ -50,14 +50,20 @@ async function drain(stream: GenerationStream): Promise<void> {
 
 /**
  * Interleaves the choices' events as they come. If one choice fails, or the consumer stops
- * reading, every choice is cancelled.
+ * reading, every choice is cancelled. A failure is thrown as `explain` makes it (the pipeline
+ * turns an abort by the timeout into the timeout error there, without another layer per event).
  */
 export async function* mergeChoices(
   streams: readonly GenerationStream[],
   cancel: (reason: unknown) => void,
+  explain: (error: unknown) => unknown = (error) => error,
 ): ChoiceStream {
   if (streams.length === 1) {
-    for await (const event of streams[0]!) yield { choice: 0, event };
+    try {
+      for await (const event of streams[0]!) yield { choice: 0, event };
+    } catch (error) {
+      throw explain(error);
+    }
     return;
   }
   type Step =
@@ -73,7 +79,7 @@ export async function* mergeChoices(
   try {
     while (pending.size > 0) {
       const step = await Promise.race(pending.values());
-      if (!step.ok) throw step.error;
+      if (!step.ok) throw explain(step.error);
       if (step.result.done) {
         pending.delete(step.i);
         continue;

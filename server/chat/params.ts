@@ -5,6 +5,8 @@
  * names with a ParamNamer, and the pipeline (service.ts) renames errors with it.
  */
 
+import type { ChatMessage } from "../core/types.js";
+
 /** Neutral field path -> the route's field path. */
 export type ParamNamer = (neutral: string) => string;
 
@@ -44,4 +46,21 @@ export function paramNamer(renames: Record<string, string>, messages?: readonly 
     }
     return rename(parts).join(".");
   };
+}
+
+/** Neutral messages as a converter builds them, each with the wire path it came from (`paramNamer`'s `messages`). */
+export class TracedMessages {
+  readonly messages: ChatMessage[] = [];
+  readonly origins: string[] = [];
+  /** Where the messages pushed next come from. */
+  origin = "";
+
+  push(message: ChatMessage): void {
+    this.messages.push(message);
+    this.origins.push(this.origin);
+  }
+
+  at(i: number): ChatMessage | undefined {
+    return this.messages.at(i);
+  }
 }

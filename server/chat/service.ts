@@ -97,7 +97,7 @@ export class ChatService {
         const measured = this.deps.metrics.observe(raw, request.model, startedAt);
         return i === 0 ? this.record(request, measured, provider, options.record, choiceSignal, startedAt) : measured;
       });
-      return { provider, events: translated(mergeChoices(streams, cancel), rename) };
+      return { provider, events: mergeChoices(streams, cancel, rename) };
     } catch (err) {
       throw rename(err);
     }
@@ -171,14 +171,5 @@ export class ChatService {
           ({ messageId }) => recording.onStored(messageId),
         );
     }
-  }
-}
-
-/** `events` with every error passed through `rename`. */
-async function* translated(events: ChoiceStream, rename: (err: unknown) => unknown): ChoiceStream {
-  try {
-    yield* events;
-  } catch (err) {
-    throw rename(err);
   }
 }

@@ -39,7 +39,7 @@ export function toChatHistory(messages: readonly ChatMessage[]): ChatHistoryItem
           if (resultIndex === -1) {
             throw new BadRequestError(
               `The assistant message at messages[${i}] has a tool call '${call.id}' with no tool message answering it.`,
-              { param: `messages.${i}.tool_calls` },
+              { param: `messages.${i}.toolCalls` },
             );
           }
           consumedToolMessages.add(resultIndex);
@@ -58,7 +58,7 @@ export function toChatHistory(messages: readonly ChatMessage[]): ChatHistoryItem
         if (!consumedToolMessages.has(i)) {
           throw new BadRequestError(
             `messages[${i}] is a tool message whose tool_call_id '${message.toolCallId}' matches no earlier assistant tool call.`,
-            { param: `messages.${i}.tool_call_id` },
+            { param: `messages.${i}.toolCallId` },
           );
         }
         return;

@@ -15,7 +15,7 @@ export function forcedCallSchema(
   const allowed = typeof choice === "object" ? tools.filter((t) => t.name === choice.name) : [...tools];
   if (allowed.length === 0) {
     throw new BadRequestError(`tool_choice names '${(choice as { name: string }).name}', which is not in tools.`, {
-      param: "tool_choice",
+      param: "toolChoice",
     });
   }
   const callSchema = (t: ToolDefinition) => ({

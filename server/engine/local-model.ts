@@ -406,7 +406,7 @@ export class LocalModel {
   private async generateChat(request: ChatRequest, signal: AbortSignal): Promise<GenerationStream> {
     if (request.tools.length > 0 && request.responseFormat.type !== "text" && request.toolChoice !== "none") {
       throw new BadRequestError("Using both tools and response_format is not supported; send one of them.", {
-        param: "response_format",
+        param: "responseFormat",
       });
     }
     const forcedTool =
@@ -415,7 +415,7 @@ export class LocalModel {
     assertStopsCanMatch(request.stop, this.info.contextSize, this.tokenChars);
     // Tool schemas become prompt text and grammars: bound them before either is built.
     request.tools.forEach(
-      (t, i) => t.parameters !== undefined && checkSchemaBounds(t.parameters, `tools.${i}.function.parameters`),
+      (t, i) => t.parameters !== undefined && checkSchemaBounds(t.parameters, `tools.${i}.parameters`),
     );
     const { history, functions, forcedSchema } = this.chatPromptOf(request);
     let grammar: LlamaGrammar | undefined;
@@ -423,7 +423,7 @@ export class LocalModel {
     if (forcedSchema) grammar = await this.grammars.schema(forcedSchema, "tools");
     if (request.responseFormat.type === "json_object") grammar = await this.grammars.json();
     if (request.responseFormat.type === "json_schema") {
-      grammar = await this.grammars.schema(request.responseFormat.schema, "response_format.json_schema.schema");
+      grammar = await this.grammars.schema(request.responseFormat.schema, "responseFormat.schema");
     }
 
     const anySlot = this.pool.slots[0]!;
@@ -431,7 +431,7 @@ export class LocalModel {
       if (functions) {
         throw new BadRequestError(
           "logprobs cannot be combined with tools the model may call on its own (tool_choice 'auto'); use tool_choice 'none', 'required' or a named tool.",
-          { param: "logprobs", code: "unsupported_value" },
+          { param: "topLogprobs", code: "unsupported_value" },
         );
       }
       const state = anySlot.chat.chatWrapper.generateContextState({ chatHistory: history });

@@ -86,14 +86,9 @@ export function samplingOf(body: {
 }
 
 /** The vLLM fields the client set, for providers that pass them upstream. */
-export function extrasOf(body: Partial<Record<VllmExtra, unknown>>): VllmExtras | undefined {
-  const set = vllmExtrasIn(body);
-  return set.length > 0 ? Object.fromEntries(set.map((k) => [k, body[k]])) : undefined;
-}
-
 function withExtras(body: Partial<Record<VllmExtra, unknown>>): { extras?: VllmExtras } {
-  const extras = extrasOf(body);
-  return extras ? { extras } : {};
+  const set = vllmExtrasIn(body);
+  return set.length > 0 ? { extras: Object.fromEntries(set.map((k) => [k, body[k]])) } : {};
 }
 
 function stopOf(stop: string | string[] | null | undefined): string[] {

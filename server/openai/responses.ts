@@ -7,7 +7,7 @@
  */
 import crypto from "node:crypto";
 import express from "express";
-import { paramNamer, type ParamNamer } from "../chat/params.js";
+import { TracedMessages, paramNamer, type ParamNamer } from "../chat/params.js";
 import type { ServerContext } from "../context.js";
 import type { ChatMessage, ChatRequest, ResponseFormat, ToolChoice, ToolDefinition } from "../core/types.js";
 import { BadRequestError } from "../errors.js";
@@ -54,21 +54,17 @@ function partsText(content: string | { type: string; text?: unknown }[], param: 
  * Input items to chat messages, and for each message the item it came from (for error names);
  * function calls join the assistant turn before them, as chat completions has it.
  */
-function messagesOf(input: ResponseCreateRequestBody["input"]): { messages: ChatMessage[]; origins: string[] } {
-  if (input === undefined) return { messages: [], origins: [] };
-  if (typeof input === "string") return { messages: [{ role: "user", content: input }], origins: ["input"] };
-  const list: ChatMessage[] = [];
-  const origins: string[] = [];
-  let at = "";
-  const messages = {
-    push(m: ChatMessage) {
-      list.push(m);
-      origins.push(at);
-    },
-    at: (i: number) => list.at(i),
-  };
+function messagesOf(input: ResponseCreateRequestBody["input"]): TracedMessages {
+  const messages = new TracedMessages();
+  messages.origin = "input";
+  if (input === undefined) return messages;
+  if (typeof input === "string") {
+    messages.push({ role: "user", content: input });
+    return messages;
+  }
   input.forEach((raw, i) => {
-    at = `input.${i}`;
+    const at = `input.${i}`;
+    messages.origin = at;
     const type = raw.type ?? ("role" in raw ? "message" : undefined);
     switch (type) {
       case "message": {
@@ -104,7 +100,7 @@ function messagesOf(input: ResponseCreateRequestBody["input"]): { messages: Chat
         );
     }
   });
-  return { messages: list, origins };
+  return messages;
 }
 
 function toolsOf(body: ResponseCreateRequestBody): ToolDefinition[] {

@@ -346,6 +346,20 @@ describe("/v1/responses", () => {
       ],
       [{ model: MODEL }, 400, "input"],
       [{ model: MODEL, input: "x", background: true }, 400, "background"],
+      // Found past the edge (the engine names the neutral field); reported in the Responses API's names.
+      [
+        {
+          model: MODEL,
+          instructions: "Be brief.",
+          input: [
+            { role: "user", content: "Weather?" },
+            { type: "function_call_output", call_id: "call_nobody_made", output: "sunny" },
+          ],
+        },
+        400,
+        "input.1.call_id",
+      ],
+      [{ model: MODEL, input: "x", include: ["message.output_text.logprobs"], tools: [weather] }, 400, "top_logprobs"],
     ];
     for (const [body, status, param] of cases) {
       await assert.rejects(

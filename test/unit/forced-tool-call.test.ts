@@ -56,7 +56,7 @@ describe("ForcedCallStream", () => {
     );
     assert.throws(
       () => forcedCallSchema(tools, { name: "c" }),
-      (err: { status?: number; param?: string }) => err.status === 400 && err.param === "tool_choice",
+      (err: { status?: number; param?: string }) => err.status === 400 && err.param === "toolChoice",
     );
   });
 });
