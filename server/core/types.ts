@@ -27,7 +27,8 @@ export interface ToolCall {
 export type ChatMessage =
   | { role: "system"; content: string }
   | { role: "user"; content: string }
-  | { role: "assistant"; content: string | null; toolCalls?: ToolCall[] }
+  /** `reasoning`: the thoughts the model wrote before `content`, when a client sends them back. */
+  | { role: "assistant"; content: string | null; toolCalls?: ToolCall[]; reasoning?: string }
   | { role: "tool"; toolCallId: string; content: string };
 
 export interface ToolDefinition {
@@ -35,6 +36,20 @@ export interface ToolDefinition {
   description?: string;
   /** A JSON schema object. */
   parameters?: Record<string, unknown>;
+}
+
+/**
+ * How hard a thinking model should think: OpenAI's `reasoning_effort` levels. `none` turns
+ * thinking off where the model can answer without it.
+ */
+export const REASONING_EFFORTS = ["none", "low", "medium", "high"] as const;
+export type ReasoningEffort = (typeof REASONING_EFFORTS)[number];
+
+/** A request's reasoning controls; a model that does not think ignores them and just answers. */
+export interface ReasoningOptions {
+  effort?: ReasoningEffort;
+  /** Most tokens the thoughts may take before the model must answer (Anthropic's `budget_tokens`). */
+  budgetTokens?: number;
 }
 
 export type ToolChoice = "auto" | "none" | "required" | { name: string };
@@ -121,6 +136,8 @@ export interface ChatRequest extends GenerationRequestBase {
   toolChoice: ToolChoice;
   /** Undefined when the client did not say; local models then allow several calls. */
   parallelToolCalls?: boolean;
+  /** Undefined: the model's own default (thinking models think). */
+  reasoning?: ReasoningOptions;
 }
 
 export interface CompletionRequest extends GenerationRequestBase {
@@ -147,8 +164,11 @@ export type FinishReason = "stop" | "length" | "tool_calls" | "content_filter";
 
 export interface Usage {
   promptTokens: number;
+  /** Includes the reasoning tokens. */
   completionTokens: number;
   cachedTokens: number;
+  /** Of the completion tokens, those the model spent thinking; undefined when the provider does not say. */
+  reasoningTokens?: number;
 }
 
 /** One token's log-probability (natural log, <= 0) and the most likely alternatives, best first. */
@@ -160,8 +180,12 @@ export interface TokenLogprob {
   top: { token: string; logprob: number; bytes: number[] }[];
 }
 
-/** What a generation yields, in order: text and tool-call deltas, then exactly one `finish`. */
+/**
+ * What a generation yields, in order: reasoning, text and tool-call deltas, then exactly one
+ * `finish`. Reasoning is the model's thinking, kept apart from the answer in every wire format.
+ */
 export type GenerationEvent =
+  | { type: "reasoning"; text: string }
   /** `logprobs` covers the tokens of `text`, when the request asked for them (`topLogprobs`). */
   | { type: "text"; text: string; logprobs?: TokenLogprob[] }
   | { type: "tool_call"; index: number; id: string; name: string; argumentsDelta: string; first: boolean }

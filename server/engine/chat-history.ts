@@ -33,6 +33,9 @@ export function toChatHistory(messages: readonly ChatMessage[]): ChatHistoryItem
           item = { type: "model", response: [] } satisfies ChatModelResponse;
           history.push(item);
         }
+        // The wrapper renders earlier thoughts the way the family's template does (most drop them).
+        if (message.reasoning)
+          item.response.push({ type: "segment", segmentType: "thought", text: message.reasoning, ended: true });
         if (message.content) item.response.push(message.content);
         (message.toolCalls ?? []).forEach((call, k) => {
           const resultIndex = findToolResult(messages, i + 1, call.id);

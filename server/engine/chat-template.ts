@@ -40,8 +40,15 @@ function wrapperIgnoringTemplate(model: LlamaModel): ChatWrapper {
   );
 }
 
+export interface ChosenTemplate {
+  /** Undefined lets node-llama-cpp choose ("auto"). */
+  wrapper: ChatWrapper | undefined;
+  /** How the Jinja template in use ends a prompt (template-guard.ts), when one is in use. */
+  promptEnd?: string;
+}
+
 /**
- * The wrapper for `chatTemplate`, or undefined to let node-llama-cpp choose ("auto"). Every Jinja
+ * The wrapper for `chatTemplate`. Every Jinja
  * template, the file's own included, is first rendered in a bounded checker (template-guard.ts):
  * a refused own template falls back to a wrapper chosen without it (`onRefused` says why); a
  * refused configured one throws ChatTemplateError, as does any other bad template.
@@ -50,25 +57,28 @@ export async function chatWrapperFor(
   model: LlamaModel,
   chatTemplate: string | undefined,
   onRefused?: (reason: string) => void,
-): Promise<ChatWrapper | undefined> {
+): Promise<ChosenTemplate> {
   if (chatTemplate === undefined) {
     const own = model.fileInfo.metadata.tokenizer?.chat_template;
-    if (typeof own !== "string" || own.trim() === "") return undefined;
+    if (typeof own !== "string" || own.trim() === "") return { wrapper: undefined };
     const verdict = await checkChatTemplate(own);
-    if (verdict.ok) return undefined;
+    if (verdict.ok) return { wrapper: undefined, promptEnd: verdict.promptEnd };
     onRefused?.(verdict.reason);
-    return wrapperIgnoringTemplate(model);
+    return { wrapper: wrapperIgnoringTemplate(model) };
   }
   if (isJinjaTemplate(chatTemplate)) {
     const verdict = await checkChatTemplate(chatTemplate);
     if (!verdict.ok) throw new ChatTemplateError(`The chat template cannot be used: ${verdict.reason}.`);
     try {
       // "auto" with a template still prefers a specialized wrapper whose output matches it (native tool calls).
-      return resolveChatWrapper(model, {
-        customWrapperSettings: { jinjaTemplate: { template: chatTemplate } },
-        fallbackToOtherWrappersOnJinjaError: false,
-        warningLogs: false,
-      });
+      return {
+        wrapper: resolveChatWrapper(model, {
+          customWrapperSettings: { jinjaTemplate: { template: chatTemplate } },
+          fallbackToOtherWrappersOnJinjaError: false,
+          warningLogs: false,
+        }),
+        promptEnd: verdict.promptEnd,
+      };
     } catch (err) {
       throw new ChatTemplateError(`The chat template cannot be used: ${(err as Error).message}`);
     }
@@ -78,5 +88,5 @@ export async function chatWrapperFor(
     throw new ChatTemplateError(
       `Unknown chat template '${chatTemplate}'. Use one of ${specializedChatWrapperTypeNames.join(", ")}, or Jinja text.`,
     );
-  return resolveChatWrapper(model, { type: name, warningLogs: false });
+  return { wrapper: resolveChatWrapper(model, { type: name, warningLogs: false }) };
 }

@@ -42,6 +42,7 @@ import { GrammarCache, checkSchemaBounds } from "./grammar.js";
 import { decodeWithLogprobs, stopTriggersOf, type DecodeWithLogprobsResult } from "./logprobs.js";
 import { laneShares, type EngineRuntime } from "./runtime.js";
 import { SlotPool, type PoolStats } from "./slot-pool.js";
+import { ReplySplitter, Thinking, type ThinkingPlan } from "./thinking.js";
 import { assertStopsCanMatch, assertTextCanFit, longestTokenChars } from "./text-bounds.js";
 
 export interface LocalModelOptions {
@@ -70,7 +71,10 @@ interface Slot {
   /** The context (decode lane) the sequence belongs to. */
   lane: number;
   sequence: LlamaContextSequence;
+  /** The chat with the model's own wrapper. */
   chat: LlamaChat;
+  /** Chats with a wrapper variant (thinking.ts), made on first use. */
+  variantChats: Map<string, LlamaChat>;
   completion: LlamaCompletion;
 }
 
@@ -87,6 +91,8 @@ export interface LocalModelInfo {
   gpuLayers: number;
   chatWrapper: string;
   hasChatTemplate: boolean;
+  /** The model writes thoughts its chat wrapper keeps apart from the answer (thinking.ts). */
+  thinks: boolean;
 }
 
 const DEFAULT_CTX_CAP = 4096;
@@ -110,6 +116,8 @@ interface Outcome {
   reason: FinishReason;
   /** The request's stop string that ended the text. */
   stopSequence?: string;
+  /** Tokens the model spent thinking, for a model that thinks. */
+  reasoningTokens?: number;
 }
 
 /** The stop string node-llama-cpp reports for a custom stop trigger (text parts only). */
@@ -231,6 +239,7 @@ export class LocalModel {
     slots: Slot[],
     /** Generations running in each lane (shared with the lanes' thread choice in load). */
     private readonly laneBusy: number[],
+    private readonly thinking: Thinking,
     private readonly options: LocalModelOptions,
   ) {
     this.pool = new SlotPool(slots, options.maxQueue, options.onPoolChange);
@@ -278,9 +287,9 @@ export class LocalModel {
       const othersIdle = (lane: number) => laneBusy.every((busy, i) => i === lane || busy === 0);
       const contexts: LlamaContext[] = [];
       const slots: Slot[] = [];
-      let chatWrapperName = "";
+      let thinking: Thinking | null = null;
       try {
-        const chatWrapper = await chatWrapperFor(model, options.chatTemplate, (reason) =>
+        const { wrapper: chatWrapper, promptEnd } = await chatWrapperFor(model, options.chatTemplate, (reason) =>
           options.logger.warn(
             { model: options.id, reason },
             "the model's chat template was refused; using a chat format chosen from its name instead",
@@ -307,12 +316,13 @@ export class LocalModel {
               autoDisposeSequence: false,
               ...(chatWrapper ? { chatWrapper } : {}),
             });
-            chatWrapperName = chat.chatWrapper.wrapperName;
+            thinking ??= new Thinking(chat.chatWrapper, promptEnd);
             slots.push({
               index: slots.length,
               lane,
               sequence,
               chat,
+              variantChats: new Map(),
               completion: new LlamaCompletion({ contextSequence: sequence }),
             });
           }
@@ -330,11 +340,12 @@ export class LocalModel {
         trainContextSize,
         sizeBytes: model.size,
         gpuLayers: model.gpuLayers,
-        chatWrapper: chatWrapperName,
+        chatWrapper: slots[0]!.chat.chatWrapper.wrapperName,
         hasChatTemplate: typeof model.fileInfo.metadata.tokenizer?.chat_template === "string",
+        thinks: thinking!.thinks,
       };
       options.logger.info({ model: info, threads: options.runtime.threads }, `loaded ${path.basename(options.path)}`);
-      return new LocalModel(info, model, contexts, slots, laneBusy, options);
+      return new LocalModel(info, model, contexts, slots, laneBusy, thinking!, options);
     } catch (err) {
       await model.dispose();
       throw err;
@@ -343,6 +354,21 @@ export class LocalModel {
 
   get stats(): PoolStats {
     return this.pool.stats;
+  }
+
+  /** The slot's chat for `plan`: its own, or one with the plan's wrapper variant (made once per slot). */
+  private chatOf(slot: Slot, plan: ThinkingPlan): LlamaChat {
+    if (!plan.variant) return slot.chat;
+    let chat = slot.variantChats.get(plan.variant.key);
+    if (!chat) {
+      chat = new LlamaChat({
+        contextSequence: slot.sequence,
+        autoDisposeSequence: false,
+        chatWrapper: plan.variant.wrapper,
+      });
+      slot.variantChats.set(plan.variant.key, chat);
+    }
+    return chat;
   }
 
   /** Validates, counts the prompt, waits for a sequence, then streams events. */
@@ -363,12 +389,16 @@ export class LocalModel {
   }
 
   /** The chat history and functions a chat request puts in the prompt; with a forced tool call, the schema its reply must follow. */
-  private chatPromptOf(request: ChatRequest): {
+  private chatPromptOf(
+    request: ChatRequest,
+    plan: ThinkingPlan,
+  ): {
     history: ChatHistoryItem[];
     functions: ChatModelFunctions | undefined;
     forcedSchema: Record<string, unknown> | null;
   } {
     const history = toChatHistory(request.messages) as ChatHistoryItem[];
+    if (plan.thoughtBudget !== 0) this.thinking.openThought(history);
     const forcedTool =
       request.tools.length > 0 && (request.toolChoice === "required" || typeof request.toolChoice === "object");
     if (forcedTool) {
@@ -395,12 +425,15 @@ export class LocalModel {
   countChatTokens(request: ChatRequest): number {
     // Counting a prompt longer than the context is the point; the bound only keeps tokenizing cheap.
     assertTextCanFit(chatChars(request), this.info.contextSize * 64, this.tokenChars, "messages");
-    const { history, functions } = this.chatPromptOf(request);
-    return this.pool.slots[0]!.chat.chatWrapper.generateContextState({
-      chatHistory: history,
-      availableFunctions: functions,
-      documentFunctionParams: true,
-    }).contextText.tokenize(this.model.tokenizer).length;
+    const plan = this.thinking.plan(request.reasoning);
+    const { history, functions } = this.chatPromptOf(request, plan);
+    return this.chatOf(this.pool.slots[0]!, plan)
+      .chatWrapper.generateContextState({
+        chatHistory: history,
+        availableFunctions: functions,
+        documentFunctionParams: true,
+      })
+      .contextText.tokenize(this.model.tokenizer).length;
   }
 
   private async generateChat(request: ChatRequest, signal: AbortSignal): Promise<GenerationStream> {
@@ -417,7 +450,8 @@ export class LocalModel {
     request.tools.forEach(
       (t, i) => t.parameters !== undefined && checkSchemaBounds(t.parameters, `tools.${i}.parameters`),
     );
-    const { history, functions, forcedSchema } = this.chatPromptOf(request);
+    const plan = this.thinking.plan(request.reasoning);
+    const { history, functions, forcedSchema } = this.chatPromptOf(request, plan);
     let grammar: LlamaGrammar | undefined;
     // No native way to force a call (docs/ENGINE-NOTES.md §3.3): constrain the reply to a call object.
     if (forcedSchema) grammar = await this.grammars.schema(forcedSchema, "tools");
@@ -434,7 +468,7 @@ export class LocalModel {
           { param: "topLogprobs", code: "unsupported_value" },
         );
       }
-      const state = anySlot.chat.chatWrapper.generateContextState({ chatHistory: history });
+      const state = this.chatOf(anySlot, plan).chatWrapper.generateContextState({ chatHistory: history });
       const prompt = state.contextText.tokenize(this.model.tokenizer);
       const maxTokens = this.maxTokensFor(request.maxTokens, prompt.length, "messages");
       const stop = stopTriggersOf(this.model, [
@@ -461,15 +495,23 @@ export class LocalModel {
         return outcomeOfLogprobDecode(result, request.stop);
       });
     }
-    const promptTokens = anySlot.chat.chatWrapper
-      .generateContextState({ chatHistory: history, availableFunctions: functions, documentFunctionParams: true })
+    const promptTokens = this.chatOf(anySlot, plan)
+      .chatWrapper.generateContextState({
+        chatHistory: history,
+        availableFunctions: functions,
+        documentFunctionParams: true,
+      })
       .contextText.tokenize(this.model.tokenizer);
     const maxTokens = this.maxTokensFor(request.maxTokens, promptTokens.length, "messages");
 
     return this.run(promptTokens, signal, async (slot, queue, genSignal) => {
       const toolIds = new Map<number, string>();
       const forced = forcedTool ? new ForcedCallStream(newCallId(), (e) => queue.push(e)) : null;
-      const result = await slot.chat.generateResponse(
+      const reply = new ReplySplitter(
+        (text) => (forced ? forced.feed(text) : queue.push({ type: "text", text })),
+        (text) => queue.push({ type: "reasoning", text }),
+      );
+      const result = await this.chatOf(slot, plan).generateResponse(
         history as ChatHistoryItem[],
         {
           ...samplingOf(request.sampling),
@@ -481,7 +523,8 @@ export class LocalModel {
           functions,
           documentFunctionParams: functions ? true : undefined,
           maxParallelFunctionCalls: request.parallelToolCalls === false ? 1 : undefined,
-          onTextChunk: forced ? (text) => forced.feed(text) : (text) => queue.push({ type: "text", text }),
+          onResponseChunk: (chunk) => reply.push(chunk),
+          ...(plan.thoughtBudget !== undefined ? { budgets: { thoughtTokens: plan.thoughtBudget } } : {}),
           onFunctionCallParamsChunk: (chunk) => {
             let id = toolIds.get(chunk.callIndex);
             const first = id === undefined;
@@ -502,11 +545,14 @@ export class LocalModel {
           },
         } as Parameters<LlamaChat["generateResponse"]>[1],
       );
-      if (forced && result.metadata.stopReason !== "abort" && forced.end()) return { reason: "tool_calls" };
+      const reasoningTokens = reply.reasoningTokens;
+      if (forced && result.metadata.stopReason !== "abort" && forced.end())
+        return { reason: "tool_calls", reasoningTokens };
       const stopSequence = stopSequenceOf(result.metadata);
       return {
         reason: finishReasonOf(result.metadata.stopReason),
         ...(stopSequence !== undefined ? { stopSequence } : {}),
+        ...(this.thinking.thinks ? { reasoningTokens } : {}),
       };
     });
   }
@@ -606,7 +652,12 @@ export class LocalModel {
         queue.push({
           type: "finish",
           reason: outcome.reason,
-          usage: { promptTokens: promptTokens.length, completionTokens: used.usedOutputTokens, cachedTokens },
+          usage: {
+            promptTokens: promptTokens.length,
+            completionTokens: used.usedOutputTokens,
+            cachedTokens,
+            ...(outcome.reasoningTokens !== undefined ? { reasoningTokens: outcome.reasoningTokens } : {}),
+          },
           ...(outcome.stopSequence !== undefined ? { stopSequence: outcome.stopSequence } : {}),
         });
         queue.end();

@@ -27,7 +27,11 @@ export interface TemplateCheckLimits {
   maxOutputChars?: number;
 }
 
-export type TemplateVerdict = { ok: true } | { ok: false; reason: string };
+/**
+ * `promptEnd`: the last characters of a short chat rendered with the generation prompt, which
+ * show whether the template opens the reply's thought itself (thinking.ts).
+ */
+export type TemplateVerdict = { ok: true; promptEnd: string } | { ok: false; reason: string };
 
 const DEFAULTS = { timeMs: 2000, heapMb: 128, maxOutputChars: 256 * 1024 };
 
@@ -54,14 +58,17 @@ process.stdin.on("end", () => {
   }
   if (template) {
     const sizes = [];
+    let end = "";
     for (const context of input.samples) {
       try {
-        sizes.push(template.render(context).length);
+        const text = template.render(context);
+        if (sizes.length === 0) end = text.slice(-64);
+        sizes.push(text.length);
       } catch (err) {
         sizes.push(-1);
       }
     }
-    process.stdout.write(JSON.stringify({ parsed: true, sizes }));
+    process.stdout.write(JSON.stringify({ parsed: true, sizes, end }));
   }
 });
 `;
@@ -126,7 +133,7 @@ function runChecker(template: string, limits: Required<TemplateCheckLimits>): Pr
     child.stdout!.on("data", (d: Buffer) => (out += d.toString("utf8")));
     child.once("error", (err) => finish({ ok: false, reason: `the template checker could not run (${err.message})` }));
     child.once("close", (code, signal) => {
-      type Answer = { parsed: boolean; error?: string; sizes?: number[] };
+      type Answer = { parsed: boolean; error?: string; sizes?: number[]; end?: string };
       const m = ((): Answer | null => {
         try {
           return JSON.parse(out) as Answer;
@@ -147,7 +154,7 @@ function runChecker(template: string, limits: Required<TemplateCheckLimits>): Pr
       const first = m.sizes?.[0] ?? 0;
       if (first > limits.maxOutputChars)
         return finish({ ok: false, reason: `it renders ${first} characters from a four-message conversation` });
-      finish({ ok: true });
+      finish({ ok: true, promptEnd: m.end ?? "" });
     });
     child.stdin!.on("error", () => undefined);
     child.stdin!.end(JSON.stringify({ template, jinja: jinjaPath(), samples: samples() }));

@@ -263,6 +263,8 @@ export class HistoryRecorder {
           call.arguments += event.argumentsDelta;
           calls.set(event.index, call);
           length += event.argumentsDelta.length;
+        } else if (event.type === "reasoning") {
+          firstTokenAt ??= performance.now();
         } else {
           // Written before the client sees the end, so a client that then stops reading still leaves it complete.
           finishAs("complete", { usage: event.usage, reason: event.reason });

@@ -142,6 +142,7 @@ export function toChatRequest(body: ChatCompletionRequestBody): ChatRequest {
                 })),
               }
             : {}),
+          ...(m.reasoning_content ? { reasoning: m.reasoning_content } : {}),
         };
       case "tool":
         return { role: "tool", toolCallId: m.tool_call_id, content: textOf(m.content, param) };
@@ -198,8 +199,17 @@ export function toChatRequest(body: ChatCompletionRequestBody): ChatRequest {
       : {}),
     ...(body.logprobs ? { topLogprobs: body.top_logprobs ?? 0 } : {}),
     ...(body.user ? { user: body.user } : {}),
+    ...reasoningOf(body),
     ...withExtras(body),
   };
+}
+
+/** `reasoning_effort`, or llama-server's and vLLM's `chat_template_kwargs.enable_thinking: false`. */
+function reasoningOf(body: ChatCompletionRequestBody): Pick<ChatRequest, "reasoning"> {
+  const effort = body.reasoning_effort === "minimal" ? "low" : body.reasoning_effort;
+  if (effort) return { reasoning: { effort } };
+  if (body.chat_template_kwargs?.enable_thinking === false) return { reasoning: { effort: "none" } };
+  return {};
 }
 
 /** OpenAI's legacy completions default to 16 tokens; so do we, for clients that rely on it. */
@@ -264,6 +274,8 @@ export function chatParamNames(request: ChatRequest): ParamNamer {
     "responseFormat.schema": fromGuidedJson ? "guided_json" : "response_format.json_schema.schema",
     "tools.*.parameters": "tools.*.function.parameters",
     parallelToolCalls: "parallel_tool_calls",
+    "messages.*.reasoning": "messages.*.reasoning_content",
+    reasoning: "reasoning_effort",
   });
 }
 

@@ -35,6 +35,7 @@ export function usageOf(u: Usage) {
     completion_tokens: u.completionTokens,
     total_tokens: u.promptTokens + u.completionTokens,
     prompt_tokens_details: { cached_tokens: u.cachedTokens },
+    ...(u.reasoningTokens !== undefined ? { completion_tokens_details: { reasoning_tokens: u.reasoningTokens } } : {}),
   };
 }
 
@@ -45,10 +46,12 @@ export function usageOf(u: Usage) {
 class UsageSum {
   private first: Usage | null = null;
   private completion = 0;
+  private reasoning: number | undefined;
 
   add(choice: number, usage: Usage): void {
     if (choice === 0 || this.first === null) this.first = usage;
     this.completion += usage.completionTokens;
+    if (usage.reasoningTokens !== undefined) this.reasoning = (this.reasoning ?? 0) + usage.reasoningTokens;
   }
 
   get total(): Usage {
@@ -56,6 +59,7 @@ class UsageSum {
       promptTokens: this.first?.promptTokens ?? 0,
       cachedTokens: this.first?.cachedTokens ?? 0,
       completionTokens: this.completion,
+      ...(this.reasoning !== undefined ? { reasoningTokens: this.reasoning } : {}),
     };
   }
 }
@@ -138,6 +142,9 @@ export function chatChunkEncoder(sse: SseWriter, meta: WireMeta, n: number): Str
     },
     async push({ choice, event }) {
       switch (event.type) {
+        case "reasoning":
+          if (event.text) await sse.send(chunk(meta, choice, { reasoning_content: event.text }));
+          return;
         case "text":
           if (event.text || (event.logprobs && event.logprobs.length > 0)) {
             await sse.send(
@@ -180,13 +187,14 @@ export function chatChunkEncoder(sse: SseWriter, meta: WireMeta, n: number): Str
 
 interface CollectedChoice {
   text: string;
+  reasoning: string;
   calls: Map<number, { id: string; name: string; arguments: string }>;
   logprobs: TokenLogprob[];
   finish: FinishReason | null;
 }
 
 function emptyChoice(): CollectedChoice {
-  return { text: "", calls: new Map(), logprobs: [], finish: null };
+  return { text: "", reasoning: "", calls: new Map(), logprobs: [], finish: null };
 }
 
 export async function collectChatChoices(stream: ChoiceStream, meta: WireMeta, n: number): Promise<ChatCompletion> {
@@ -198,6 +206,8 @@ export async function collectChatChoices(stream: ChoiceStream, meta: WireMeta, n
     if (event.type === "text") {
       c.text += event.text;
       if (event.logprobs) c.logprobs.push(...event.logprobs);
+    } else if (event.type === "reasoning") {
+      c.reasoning += event.text;
     } else if (event.type === "tool_call") {
       const call = c.calls.get(event.index) ?? { id: event.id, name: event.name, arguments: "" };
       call.arguments += event.argumentsDelta;
@@ -229,6 +239,7 @@ export async function collectChatChoices(stream: ChoiceStream, meta: WireMeta, n
           content: toolCalls.length > 0 && c.text === "" ? null : c.text,
           refusal: null,
           ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+          ...(c.reasoning ? { reasoning_content: c.reasoning } : {}),
         },
         logprobs: meta.logprobs ? chatLogprobsOf(c.logprobs) : null,
         finish_reason: c.finish!,

@@ -28,6 +28,8 @@ export const ChatMessageSchema = z.discriminatedUnion(
       name: z.string().optional(),
       tool_calls: z.array(ToolCallSchema).nullish(),
       refusal: z.string().nullish(),
+      /** The thoughts of an earlier reply, as this server (and vLLM, DeepSeek, llama-server) returned them. */
+      reasoning_content: z.string().nullish(),
     }),
     z.object({ role: z.literal("tool"), content, tool_call_id: z.string().min(1) }),
   ],
@@ -141,6 +143,10 @@ export const ChatCompletionRequestSchema = z
     parallel_tool_calls: z.boolean().nullish(),
     logprobs: z.boolean().nullish(),
     top_logprobs: z.number().int().min(0).max(20).nullish(),
+    /** OpenAI's levels; `minimal` is taken as `low`. A model that does not think ignores it. */
+    reasoning_effort: z.enum(["none", "minimal", "low", "medium", "high"]).nullish(),
+    /** llama-server's and vLLM's template switches; `enable_thinking: false` turns thinking off (Qwen3). */
+    chat_template_kwargs: z.looseObject({ enable_thinking: z.boolean().nullish() }).nullish(),
     ...vllmExtras,
   })
   .meta({ id: "ChatCompletionRequest" });
@@ -186,6 +192,8 @@ export const UsageSchema = z
     completion_tokens: z.number().int(),
     total_tokens: z.number().int(),
     prompt_tokens_details: z.object({ cached_tokens: z.number().int() }).optional(),
+    /** For a model that thinks: the completion tokens spent on reasoning. */
+    completion_tokens_details: z.object({ reasoning_tokens: z.number().int() }).optional(),
   })
   .meta({ id: "Usage" });
 
@@ -228,6 +236,8 @@ export const ChatCompletionSchema = z
           content: z.string().nullable(),
           refusal: z.null(),
           tool_calls: z.array(ToolCallSchema).optional(),
+          /** The model's thoughts, kept out of `content` (vLLM's and DeepSeek's field). */
+          reasoning_content: z.string().optional(),
         }),
         logprobs: ChatLogprobsSchema.nullable(),
         finish_reason: finishReason,
@@ -251,6 +261,7 @@ export const ChatCompletionChunkSchema = z
         delta: z.object({
           role: z.literal("assistant").optional(),
           content: z.string().nullable().optional(),
+          reasoning_content: z.string().optional(),
           tool_calls: z
             .array(
               z.object({
