@@ -1,8 +1,9 @@
 /**
  * Anthropic Messages requests to the neutral ChatRequest. Tool results, which Anthropic puts in
  * user turns as blocks, become tool messages after the assistant turn that called them; tool_use
- * blocks become that turn's tool calls. Extended thinking is ignored: a local template has no
- * thinking budget to give it, and clients such as coding agents send it by default.
+ * blocks become that turn's tool calls. Extended thinking maps onto a thinking model's controls
+ * (`disabled` turns its thoughts off, `budget_tokens` caps them); thinking blocks sent back become
+ * the turn's reasoning, which the model's template keeps or drops as the family does.
  */
 import { TracedMessages, paramNamer, type ParamNamer } from "../chat/params.js";
 import { BadRequestError } from "../errors.js";
@@ -13,7 +14,7 @@ import { ToolResultBlockSchema, ToolSchema, ToolUseBlockSchema, type MessagesReq
 
 type Block = { type: string } & Record<string, unknown>;
 
-/** Blocks a text-only local model cannot read; the rest that is unknown is refused too. */
+/** Blocks a local model cannot read (redacted thoughts are Anthropic's ciphertext); the rest that is unknown is refused. */
 const IGNORED_BLOCKS = new Set(["thinking", "redacted_thinking"]);
 
 function unsupported(type: string, param: string): BadRequestError {
@@ -55,9 +56,11 @@ function messagesOf(body: MessagesRequestBody): TracedMessages {
     }
     if (m.role === "assistant") {
       let text = "";
+      let reasoning = "";
       const calls: ToolCall[] = [];
       m.content.forEach((block, k) => {
         if (block.type === "text" && typeof block.text === "string") text += block.text;
+        else if (block.type === "thinking" && typeof block.thinking === "string") reasoning += block.thinking;
         else if (block.type === "tool_use") {
           const use = parseAt(ToolUseBlockSchema, block, `${at}.${k}`);
           calls.push({ id: use.id, name: use.name, arguments: JSON.stringify(use.input ?? {}) });
@@ -67,6 +70,7 @@ function messagesOf(body: MessagesRequestBody): TracedMessages {
         role: "assistant",
         content: text === "" && calls.length > 0 ? null : text,
         ...(calls.length > 0 ? { toolCalls: calls } : {}),
+        ...(reasoning ? { reasoning } : {}),
       });
       return;
     }
@@ -122,6 +126,13 @@ function toolChoiceOf(body: MessagesRequestBody): { toolChoice: ToolChoice; para
 }
 
 /** The neutral request for a Messages request, and the Messages API's names for its fields. */
+function reasoningOf(body: MessagesRequestBody): Pick<ChatRequest, "reasoning"> {
+  const thinking = body.thinking;
+  if (thinking?.type === "disabled") return { reasoning: { effort: "none" } };
+  if (thinking?.type === "enabled") return { reasoning: { budgetTokens: thinking.budget_tokens } };
+  return {};
+}
+
 export function toMessagesChatRequest(body: MessagesRequestBody): { request: ChatRequest; paramName: ParamNamer } {
   const tools = toolsOf(body);
   const { toolChoice, parallel } = toolChoiceOf(body);
@@ -145,6 +156,7 @@ export function toMessagesChatRequest(body: MessagesRequestBody): { request: Cha
     toolChoice,
     ...(parallel ? {} : { parallelToolCalls: false }),
     ...(user ? { user } : {}),
+    ...reasoningOf(body),
   };
   const paramName = paramNamer(
     {
@@ -156,6 +168,7 @@ export function toMessagesChatRequest(body: MessagesRequestBody): { request: Cha
       "tools.*.parameters": "tools.*.input_schema",
       maxTokens: "max_tokens",
       stop: "stop_sequences",
+      reasoning: "thinking",
     },
     origins,
   );

@@ -62,7 +62,9 @@ export type MessageEventSink = (event: string, data: Record<string, unknown>) =>
 
 export class MessageAccumulator {
   private readonly blocks: (
-    { type: "text"; text: string } | { type: "tool_use"; id: string; name: string; json: string }
+    | { type: "text"; text: string }
+    | { type: "thinking"; thinking: string }
+    | { type: "tool_use"; id: string; name: string; json: string }
   )[] = [];
   private open: { index: number; call?: number } | null = null;
   private stop: { stop_reason: StopReason; stop_sequence: string | null } | null = null;
@@ -89,6 +91,26 @@ export class MessageAccumulator {
 
   async push(event: GenerationEvent): Promise<void> {
     switch (event.type) {
+      case "reasoning": {
+        if (!event.text) return;
+        let block = this.open && this.open.call === undefined ? this.blocks[this.open.index] : undefined;
+        if (!block || block.type !== "thinking") {
+          await this.closeBlock();
+          block = { type: "thinking", thinking: "" };
+          this.open = { index: this.blocks.push(block) - 1 };
+          // No signature: a local model's thoughts are not signed, and clients send them back as they are.
+          await this.emit("content_block_start", {
+            index: this.open.index,
+            content_block: { type: "thinking", thinking: "", signature: "" },
+          });
+        }
+        block.thinking += event.text;
+        await this.emit("content_block_delta", {
+          index: this.open!.index,
+          delta: { type: "thinking_delta", thinking: event.text },
+        });
+        return;
+      }
       case "text": {
         if (!event.text) return;
         let block = this.open && this.open.call === undefined ? this.blocks[this.open.index] : undefined;
@@ -146,7 +168,9 @@ export class MessageAccumulator {
     const content: ContentBlock[] = this.blocks.map((b) =>
       b.type === "text"
         ? { type: "text", text: b.text }
-        : { type: "tool_use", id: b.id, name: b.name, input: inputOf(b.json) },
+        : b.type === "thinking"
+          ? { type: "thinking", thinking: b.thinking, signature: "" }
+          : { type: "tool_use", id: b.id, name: b.name, input: inputOf(b.json) },
     );
     return {
       id: this.meta.id,

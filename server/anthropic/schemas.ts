@@ -72,7 +72,14 @@ export const MessagesRequestSchema = z
       })
       .optional(),
     metadata: z.object({ user_id: z.string().nullish() }).optional(),
-    thinking: z.looseObject({ type: z.string() }).optional(),
+    /** Extended thinking: `disabled` turns a thinking model's thoughts off, `budget_tokens` caps them. */
+    thinking: z
+      .discriminatedUnion("type", [
+        z.looseObject({ type: z.literal("enabled"), budget_tokens: z.number().int().min(0) }),
+        z.object({ type: z.literal("disabled") }),
+        z.looseObject({ type: z.literal("adaptive") }),
+      ])
+      .optional(),
   })
   .meta({ id: "MessagesRequest" });
 export type MessagesRequestBody = z.infer<typeof MessagesRequestSchema>;
@@ -107,6 +114,8 @@ export const AnthropicUsageSchema = z.object({
 export const ContentBlockSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("text"), text: z.string() }),
   z.object({ type: z.literal("tool_use"), id: z.string(), name: z.string(), input: z.unknown() }),
+  /** The model's thoughts, before its answer; `signature` is empty (local thoughts are not signed). */
+  z.object({ type: z.literal("thinking"), thinking: z.string(), signature: z.string() }),
 ]);
 export type ContentBlock = z.infer<typeof ContentBlockSchema>;
 

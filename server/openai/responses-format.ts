@@ -8,7 +8,14 @@ import { firstChoice } from "../chat/choices.js";
 import type { ChoiceStream, FinishReason, GenerationEvent, TokenLogprob, Usage } from "../core/types.js";
 import type { StreamEncoder } from "../http/respond.js";
 import type { SseWriter } from "../http/sse.js";
-import type { OutputFunctionCall, OutputItem, OutputMessage, OutputText, ResponseObject } from "./responses-schemas.js";
+import type {
+  OutputFunctionCall,
+  OutputItem,
+  OutputMessage,
+  OutputReasoning,
+  OutputText,
+  ResponseObject,
+} from "./responses-schemas.js";
 
 /** Everything in a response object that comes from the request, not from the generation. */
 export type ResponseBase = Omit<
@@ -23,7 +30,7 @@ export function responseUsageOf(u: Usage): NonNullable<ResponseObject["usage"]> 
     input_tokens: u.promptTokens,
     input_tokens_details: { cached_tokens: u.cachedTokens },
     output_tokens: u.completionTokens,
-    output_tokens_details: { reasoning_tokens: 0 },
+    output_tokens_details: { reasoning_tokens: u.reasoningTokens ?? 0 },
     total_tokens: u.promptTokens + u.completionTokens,
   };
 }
@@ -65,6 +72,10 @@ export function messageItemId(responseId: string, index: number): string {
   return `msg_${responseId.replace(/^resp_/, "")}${index > 0 ? `_${index}` : ""}`;
 }
 
+export function reasoningItemId(responseId: string, index: number): string {
+  return `rs_${responseId.replace(/^resp_/, "")}${index > 0 ? `_${index}` : ""}`;
+}
+
 export function functionCallItemId(callId: string): string {
   return `fc_${callId.replace(/^call_/, "")}`;
 }
@@ -80,7 +91,9 @@ export class ResponseAccumulator {
   private sequence = 0;
   private message: { index: number; item: OutputMessage; text: string; logprobs: TokenLogprob[] } | null = null;
   private readonly calls = new Map<number, { index: number; item: OutputFunctionCall }>();
+  private thought: { index: number; item: OutputReasoning; text: string } | null = null;
   private messages = 0;
+  private thoughts = 0;
   usage: Usage | null = null;
   reason: FinishReason | null = null;
 
@@ -113,14 +126,23 @@ export class ResponseAccumulator {
 
   async push(event: GenerationEvent): Promise<void> {
     switch (event.type) {
+      case "reasoning":
+        if (!event.text) return;
+        await this.closeMessage("completed");
+        await this.closeCalls("completed");
+        await this.openThought();
+        await this.appendThought(event.text);
+        return;
       case "text":
         if (!event.text && !(event.logprobs && event.logprobs.length > 0)) return;
+        await this.closeThought("completed");
         await this.closeCalls("completed");
         await this.openMessage();
         await this.appendText(event.text, event.logprobs ?? []);
         return;
       case "tool_call": {
         if (event.first) {
+          await this.closeThought("completed");
           await this.closeMessage("completed");
           const item: OutputFunctionCall = {
             type: "function_call",
@@ -149,6 +171,7 @@ export class ResponseAccumulator {
         this.usage = event.usage;
         this.reason = event.reason;
         const itemStatus = event.reason === "length" ? "incomplete" : "completed";
+        await this.closeThought(itemStatus);
         await this.closeMessage(itemStatus);
         await this.closeCalls(itemStatus);
         const status = this.status;
@@ -168,6 +191,59 @@ export class ResponseAccumulator {
   /** An error after the stream started: OpenAI's `error` event. */
   async fail(error: { code: string | null; message: string; param: string | null }): Promise<void> {
     await this.emit("error", { code: error.code, message: error.message, param: error.param });
+  }
+
+  private async openThought(): Promise<void> {
+    if (this.thought) return;
+    const item: OutputReasoning = {
+      type: "reasoning",
+      id: reasoningItemId(this.base.id, this.thoughts++),
+      status: "in_progress",
+      summary: [],
+      content: [],
+    };
+    const index = this.output.push(item) - 1;
+    this.thought = { index, item, text: "" };
+    await this.emit("response.output_item.added", { output_index: index, item: { ...item, content: [] } });
+    await this.emit("response.content_part.added", {
+      item_id: item.id,
+      output_index: index,
+      content_index: 0,
+      part: { type: "reasoning_text", text: "" },
+    });
+  }
+
+  private async appendThought(text: string): Promise<void> {
+    const t = this.thought!;
+    t.text += text;
+    await this.emit("response.reasoning_text.delta", {
+      item_id: t.item.id,
+      output_index: t.index,
+      content_index: 0,
+      delta: text,
+    });
+  }
+
+  private async closeThought(status: "completed" | "incomplete"): Promise<void> {
+    const t = this.thought;
+    if (!t) return;
+    this.thought = null;
+    const part = { type: "reasoning_text" as const, text: t.text };
+    t.item.content = [part];
+    t.item.status = status;
+    await this.emit("response.reasoning_text.done", {
+      item_id: t.item.id,
+      output_index: t.index,
+      content_index: 0,
+      text: t.text,
+    });
+    await this.emit("response.content_part.done", {
+      item_id: t.item.id,
+      output_index: t.index,
+      content_index: 0,
+      part,
+    });
+    await this.emit("response.output_item.done", { output_index: t.index, item: structuredClone(t.item) });
   }
 
   private async openMessage(): Promise<void> {

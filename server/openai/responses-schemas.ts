@@ -29,6 +29,13 @@ export const FunctionCallOutputItemSchema = z.object({
   output: z.union([z.string(), z.array(anyPart)]),
 });
 
+/** A reasoning item sent back: its text (open-weight models) or summary parts; encrypted content is OpenAI's own. */
+export const ReasoningItemSchema = z.object({
+  type: z.literal("reasoning"),
+  content: z.array(z.looseObject({ type: z.string(), text: z.string().optional() })).nullish(),
+  summary: z.array(z.looseObject({ type: z.string(), text: z.string().optional() })).nullish(),
+});
+
 export const FunctionToolSchema = z.object({
   type: z.literal("function"),
   name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "must be 1-64 letters, digits, _ or -"),
@@ -77,6 +84,13 @@ export const ResponseCreateRequestSchema = z
     text: z.object({ format: TextFormatSchema.optional() }).nullish(),
     include: z.array(z.string()).nullish(),
     top_logprobs: z.number().int().min(0).max(20).nullish(),
+    /** `effort` for a thinking model (`minimal` is taken as `low`); summaries are not made. */
+    reasoning: z
+      .looseObject({
+        effort: z.enum(["none", "minimal", "low", "medium", "high"]).nullish(),
+        summary: z.string().nullish(),
+      })
+      .nullish(),
     metadata: z.record(z.string(), z.string()).nullish(),
     user: z.string().nullish(),
     background: z.boolean().nullish(),
@@ -118,7 +132,17 @@ export const OutputFunctionCallSchema = z.object({
 });
 export type OutputFunctionCall = z.infer<typeof OutputFunctionCallSchema>;
 
-export type OutputItem = OutputMessage | OutputFunctionCall;
+/** The model's thoughts, as OpenAI returns an open-weight model's: the raw text, no summary. */
+export const OutputReasoningSchema = z.object({
+  type: z.literal("reasoning"),
+  id: z.string(),
+  status: z.enum(["in_progress", "completed", "incomplete"]),
+  summary: z.array(z.object({ type: z.literal("summary_text"), text: z.string() })),
+  content: z.array(z.object({ type: z.literal("reasoning_text"), text: z.string() })),
+});
+export type OutputReasoning = z.infer<typeof OutputReasoningSchema>;
+
+export type OutputItem = OutputReasoning | OutputMessage | OutputFunctionCall;
 
 export const ResponseUsageSchema = z.object({
   input_tokens: z.number().int(),
@@ -140,9 +164,10 @@ export const ResponseObjectSchema = z
     instructions: z.string().nullable(),
     max_output_tokens: z.number().int().nullable(),
     model: z.string(),
-    output: z.array(z.union([OutputMessageSchema, OutputFunctionCallSchema])),
+    output: z.array(z.union([OutputReasoningSchema, OutputMessageSchema, OutputFunctionCallSchema])),
     parallel_tool_calls: z.boolean(),
     previous_response_id: z.string().nullable(),
+    reasoning: z.object({ effort: z.string().nullable(), summary: z.string().nullable() }),
     store: z.boolean(),
     temperature: z.number().nullable(),
     top_p: z.number().nullable(),

@@ -137,6 +137,7 @@ export class ResponsesStore {
       created_at: Math.floor(message.createdAt / 1000),
       instructions: ref.instructions ? (path[0]?.content ?? null) : null,
       max_output_tokens: null,
+      reasoning: { effort: null, summary: null },
       model: message.model ?? "",
       parallel_tool_calls: true,
       previous_response_id: ref.previous ? storedResponseId(ref.previous) : null,

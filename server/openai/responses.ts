@@ -9,7 +9,14 @@ import crypto from "node:crypto";
 import express from "express";
 import { TracedMessages, paramNamer, type ParamNamer } from "../chat/params.js";
 import type { ServerContext } from "../context.js";
-import type { ChatMessage, ChatRequest, ResponseFormat, ToolChoice, ToolDefinition } from "../core/types.js";
+import type {
+  ChatMessage,
+  ChatRequest,
+  ReasoningEffort,
+  ResponseFormat,
+  ToolChoice,
+  ToolDefinition,
+} from "../core/types.js";
 import { BadRequestError } from "../errors.js";
 import { respond } from "../http/respond.js";
 import { clientGoneSignal } from "../http/sse.js";
@@ -22,6 +29,7 @@ import {
   FunctionCallOutputItemSchema,
   FunctionToolSchema,
   InputMessageSchema,
+  ReasoningItemSchema,
   ResponseCreateRequestSchema,
   type ResponseCreateRequestBody,
 } from "./responses-schemas.js";
@@ -62,6 +70,13 @@ function messagesOf(input: ResponseCreateRequestBody["input"]): TracedMessages {
     messages.push({ role: "user", content: input });
     return messages;
   }
+  /** A reasoning item's text, for the assistant turn that follows it. */
+  let reasoning = "";
+  const takeReasoning = () => {
+    const taken = reasoning;
+    reasoning = "";
+    return taken ? { reasoning: taken } : {};
+  };
   input.forEach((raw, i) => {
     const at = `input.${i}`;
     messages.origin = at;
@@ -70,7 +85,7 @@ function messagesOf(input: ResponseCreateRequestBody["input"]): TracedMessages {
       case "message": {
         const item = parseAt(InputMessageSchema, raw, at);
         const text = partsText(item.content, `${at}.content`);
-        if (item.role === "assistant") messages.push({ role: "assistant", content: text });
+        if (item.role === "assistant") messages.push({ role: "assistant", content: text, ...takeReasoning() });
         else messages.push({ role: item.role === "developer" ? "system" : item.role, content: text });
         return;
       }
@@ -78,8 +93,8 @@ function messagesOf(input: ResponseCreateRequestBody["input"]): TracedMessages {
         const item = parseAt(FunctionCallItemSchema, raw, at);
         const call = { id: item.call_id, name: item.name, arguments: item.arguments };
         const last = messages.at(-1);
-        if (last?.role === "assistant") last.toolCalls = [...(last.toolCalls ?? []), call];
-        else messages.push({ role: "assistant", content: null, toolCalls: [call] });
+        if (last?.role === "assistant" && !reasoning) last.toolCalls = [...(last.toolCalls ?? []), call];
+        else messages.push({ role: "assistant", content: null, toolCalls: [call], ...takeReasoning() });
         return;
       }
       case "function_call_output": {
@@ -87,9 +102,14 @@ function messagesOf(input: ResponseCreateRequestBody["input"]): TracedMessages {
         messages.push({ role: "tool", toolCallId: item.call_id, content: partsText(item.output, `${at}.output`) });
         return;
       }
-      case "reasoning":
-        // Reasoning items of other models: nothing a local template can render.
+      case "reasoning": {
+        // The text of an open-weight model's thoughts goes back to its template (which keeps or
+        // drops it as the family does); OpenAI's encrypted reasoning has no text and is skipped.
+        const item = parseAt(ReasoningItemSchema, raw, at);
+        const parts = item.content?.length ? item.content : (item.summary ?? []);
+        reasoning += parts.map((p) => p.text ?? "").join("");
         return;
+      }
       default:
         throw new BadRequestError(
           `Input items of type '${String(type)}' are not supported; send messages, function_call and function_call_output items.`,
@@ -188,6 +208,7 @@ export function toResponsesChatRequest(
       : {}),
     ...(wantsLogprobs ? { topLogprobs: body.top_logprobs ?? 0 } : {}),
     ...(body.user ? { user: body.user } : {}),
+    ...(effortOf(body) ? { reasoning: { effort: effortOf(body)! } } : {}),
   };
   const paramName = paramNamer(
     {
@@ -200,10 +221,16 @@ export function toResponsesChatRequest(
       topLogprobs: "top_logprobs",
       maxTokens: "max_output_tokens",
       messages: "input",
+      reasoning: "reasoning.effort",
     },
     [...(body.instructions ? ["instructions"] : []), ...previous.map(() => "previous_response_id"), ...origins],
   );
   return { request, paramName };
+}
+
+function effortOf(body: ResponseCreateRequestBody): ReasoningEffort | undefined {
+  const effort = body.reasoning?.effort;
+  return effort === "minimal" ? "low" : (effort ?? undefined);
 }
 
 function baseOf(body: ResponseCreateRequestBody, id: string, store: boolean): ResponseBase {
@@ -216,6 +243,7 @@ function baseOf(body: ResponseCreateRequestBody, id: string, store: boolean): Re
     model: body.model,
     parallel_tool_calls: body.parallel_tool_calls ?? true,
     previous_response_id: body.previous_response_id ?? null,
+    reasoning: { effort: body.reasoning?.effort ?? null, summary: null },
     store,
     temperature: body.temperature ?? null,
     top_p: body.top_p ?? null,

@@ -28,6 +28,11 @@ import { vllmExtrasIn, type VllmExtras } from "../core/types.js";
  *   servers when a client sends them; refused for OpenAI (silently ignoring a constraint would
  *   return unconstrained output).
  * - `stop`: OpenAI takes at most 4 sequences; more is refused rather than truncated.
+ * - Reasoning: `reasoning_effort` goes to every kind; `none` also sends vLLM's and llama-server's
+ *   `chat_template_kwargs.enable_thinking: false` to the servers that take it (Qwen3 templates
+ *   read it). A thought budget has no common field and is not forwarded. Replies' thoughts come
+ *   back in `reasoning_content` (vLLM before 0.10, DeepSeek, llama-server) or `reasoning` (newer
+ *   vLLM, OpenRouter); either becomes reasoning events.
  */
 
 export interface KindPolicy {
@@ -174,6 +179,11 @@ export function chatBody(request: ChatRequest, upstreamModel: string, kind: Prov
     if (request.topLogprobs > 0) body.top_logprobs = request.topLogprobs;
   }
   if (request.user) body.user = request.user;
+  const effort = request.reasoning?.effort;
+  if (effort) {
+    body.reasoning_effort = effort;
+    if (effort === "none" && kind !== "openai") body.chat_template_kwargs = { enable_thinking: false };
+  }
   const rf = request.responseFormat;
   if (rf.type === "json_object") body.response_format = { type: "json_object" };
   if (rf.type === "json_schema" && !rf.fromGuidedJson)
@@ -235,6 +245,7 @@ interface WireUsage {
   prompt_tokens?: number;
   completion_tokens?: number;
   prompt_tokens_details?: { cached_tokens?: number } | null;
+  completion_tokens_details?: { reasoning_tokens?: number } | null;
 }
 
 interface WireToolCallDelta {
@@ -258,11 +269,18 @@ interface WireLogprobs {
   top_logprobs?: (Record<string, number> | null)[] | null;
 }
 
+interface WireDelta {
+  content?: string | null;
+  reasoning_content?: string | null;
+  reasoning?: string | null;
+  tool_calls?: WireToolCallDelta[] | null;
+}
+
 interface WireChoice {
   index?: number;
   text?: string | null;
-  delta?: { content?: string | null; tool_calls?: WireToolCallDelta[] | null } | null;
-  message?: { content?: string | null; tool_calls?: WireToolCallDelta[] | null } | null;
+  delta?: WireDelta | null;
+  message?: WireDelta | null;
   logprobs?: WireLogprobs | null;
   finish_reason?: string | null;
   /** vLLM: the stop string (or token id) that ended the text. */
@@ -329,10 +347,12 @@ export function logprobsOf(wire: WireLogprobs | null | undefined): TokenLogprob[
 }
 
 export function usageOf(u: WireUsage | null | undefined): Usage {
+  const reasoningTokens = u?.completion_tokens_details?.reasoning_tokens;
   return {
     promptTokens: u?.prompt_tokens ?? 0,
     completionTokens: u?.completion_tokens ?? 0,
     cachedTokens: u?.prompt_tokens_details?.cached_tokens ?? 0,
+    ...(typeof reasoningTokens === "number" ? { reasoningTokens } : {}),
   };
 }
 
@@ -435,6 +455,8 @@ export class UpstreamChunkDecoder {
   }
 
   private decodeChoice(choice: WireChoice, events: GenerationEvent[]): void {
+    const reasoning = choice.delta?.reasoning_content ?? choice.delta?.reasoning;
+    if (typeof reasoning === "string" && reasoning.length > 0) events.push({ type: "reasoning", text: reasoning });
     const text = choice.delta?.content ?? choice.text;
     const logprobs = logprobsOf(choice.logprobs);
     if ((typeof text === "string" && text.length > 0) || (logprobs && logprobs.length > 0)) {

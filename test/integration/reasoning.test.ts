@@ -142,4 +142,186 @@ describe("chat completions: reasoning_content", () => {
   });
 });
 
-void anthropic;
+describe("Anthropic Messages: thinking blocks", () => {
+  test("a thinking block before the text block; thinking disabled turns it off", async () => {
+    const msg = await anthropic.messages.create({
+      model: model("qwen3-think"),
+      max_tokens: 64,
+      messages: USER,
+    });
+    assert.deepEqual(
+      msg.content.map((b) => b.type),
+      ["thinking", "text"],
+    );
+    assert.equal((msg.content[0] as Anthropic.ThinkingBlock).thinking, "Let me count.");
+    assert.equal((msg.content[1] as Anthropic.TextBlock).text, "Hello there!");
+    const off = await anthropic.messages.create({
+      model: model("qwen3-think"),
+      max_tokens: 64,
+      messages: USER,
+      thinking: { type: "disabled" },
+    });
+    assert.deepEqual(
+      off.content.map((b) => b.type),
+      ["text"],
+    );
+  });
+
+  test("streamed: thinking_delta events in their own block, then text_delta; the SDK assembles both", async () => {
+    const stream = anthropic.messages.stream({
+      model: model("gptoss-answer"),
+      max_tokens: 64,
+      messages: USER,
+      thinking: { type: "enabled", budget_tokens: 1024 },
+    });
+    const deltas: string[] = [];
+    stream.on("streamEvent", (e) => {
+      if (e.type === "content_block_delta") deltas.push(e.delta.type);
+    });
+    const msg = await stream.finalMessage();
+    assert.ok(deltas.includes("thinking_delta") && deltas.includes("text_delta"));
+    assert.ok(deltas.indexOf("text_delta") > deltas.lastIndexOf("thinking_delta"), "thoughts come first");
+    assert.deepEqual(
+      msg.content.map((b) => (b.type === "thinking" ? `thinking:${b.thinking}` : b.type === "text" ? b.text : b.type)),
+      ["thinking:Let me count.", "Hello there!"],
+    );
+  });
+
+  test("a thinking budget of 0 tokens answers at once; thinking blocks sent back are accepted", async () => {
+    const msg = await anthropic.messages.create({
+      model: model("qwen3-think"),
+      max_tokens: 64,
+      thinking: { type: "enabled", budget_tokens: 0 },
+      messages: [
+        { role: "user", content: "Hi" },
+        {
+          role: "assistant",
+          content: [
+            { type: "thinking", thinking: "Let me count.", signature: "" },
+            { type: "text", text: "Hello there!" },
+          ],
+        },
+        { role: "user", content: "Again" },
+      ],
+    });
+    assert.deepEqual(
+      msg.content.map((b) => b.type),
+      ["text"],
+    );
+  });
+});
+
+describe("Responses API: reasoning items", () => {
+  test("a reasoning item with the thought's text, then the message; usage counts reasoning tokens", async () => {
+    const res = await t.client.responses.create({ model: model("qwen3-think"), input: "Hi", temperature: 0 });
+    assert.deepEqual(
+      res.output.map((o) => o.type),
+      ["reasoning", "message"],
+    );
+    const reasoning = res.output[0] as OpenAI.Responses.ResponseReasoningItem;
+    assert.deepEqual(reasoning.content, [{ type: "reasoning_text", text: "Let me count." }]);
+    assert.equal(res.output_text, "Hello there!");
+    assert.ok(res.usage!.output_tokens_details.reasoning_tokens > 0);
+  });
+
+  test("streamed: reasoning_text deltas in the reasoning item; effort none gives no reasoning item", async () => {
+    const stream = await t.client.responses.create({
+      model: model("deepseek-r1-think"),
+      input: "Hi",
+      temperature: 0,
+      stream: true,
+    });
+    let thought = "";
+    let text = "";
+    const added: string[] = [];
+    for await (const e of stream) {
+      if (e.type === "response.reasoning_text.delta") thought += e.delta;
+      if (e.type === "response.output_text.delta") text += e.delta;
+      if (e.type === "response.output_item.added") added.push(e.item.type);
+    }
+    assert.equal(thought, "Let me count");
+    assert.equal(text, "Hello there!");
+    assert.deepEqual(added, ["reasoning", "message"]);
+
+    const off = await t.client.responses.create({
+      model: model("qwen3-think"),
+      input: "Hi",
+      temperature: 0,
+      reasoning: { effort: "none" as never },
+    });
+    assert.deepEqual(
+      off.output.map((o) => o.type),
+      ["message"],
+    );
+    assert.equal(off.reasoning?.effort, "none");
+  });
+
+  test("reasoning items sent back as input are accepted", async () => {
+    const res = await t.client.responses.create({
+      model: model("qwen3-think"),
+      temperature: 0,
+      store: false,
+      input: [
+        { role: "user", content: "Hi" },
+        {
+          type: "reasoning",
+          id: "rs_1",
+          summary: [],
+          content: [{ type: "reasoning_text", text: "Let me count." }],
+        },
+        { role: "assistant", content: "Hello there!" },
+        { role: "user", content: "Again" },
+      ] as never,
+    });
+    assert.equal(res.output_text, "Hello there!");
+  });
+});
+
+describe("remote providers pass reasoning through", () => {
+  let proxy: TestServer;
+  before(async () => {
+    proxy = await startTestServer({ apiKey: "proxy-key-2b7c" }, { withModel: false });
+    const res = await fetch(`${proxy.url}/api/providers`, {
+      method: "POST",
+      headers: { authorization: "Bearer proxy-key-2b7c", "content-type": "application/json" },
+      body: JSON.stringify({ id: "up", name: "Upstream", kind: "vllm", baseUrl: `${t.url}/v1`, apiKey: API_KEY }),
+    });
+    assert.equal(res.status, 201);
+  });
+  after(() => proxy?.close());
+
+  test("reasoning_content, reasoning items and thinking blocks from an upstream's reasoning_content", async () => {
+    const remote = `up/${model("qwen3-think")}`;
+    const chatRes = (await proxy.client.chat.completions.create({
+      model: remote,
+      messages: USER,
+      temperature: 0,
+    })) as OpenAI.ChatCompletion;
+    const message = chatRes.choices[0]!.message as ReasoningMessage;
+    assert.equal(message.reasoning_content, "Let me count.");
+    assert.equal(message.content, "Hello there!");
+
+    const resp = await proxy.client.responses.create({ model: remote, input: "Hi", temperature: 0 });
+    assert.deepEqual(
+      resp.output.map((o) => o.type),
+      ["reasoning", "message"],
+    );
+
+    const proxyAnthropic = new Anthropic({ baseURL: proxy.url, apiKey: "proxy-key-2b7c", maxRetries: 0 });
+    const msg = await proxyAnthropic.messages.create({ model: remote, max_tokens: 64, messages: USER });
+    assert.deepEqual(
+      msg.content.map((b) => b.type),
+      ["thinking", "text"],
+    );
+  });
+
+  test("reasoning_effort none reaches the upstream", async () => {
+    const off = (await proxy.client.chat.completions.create({
+      model: `up/${model("qwen3-think")}`,
+      messages: USER,
+      temperature: 0,
+      reasoning_effort: "none" as never,
+    })) as OpenAI.ChatCompletion;
+    assert.ok(!(off.choices[0]!.message as ReasoningMessage).reasoning_content);
+  });
+});

@@ -28,6 +28,7 @@ const base: ResponseBase = {
   created_at: 1,
   instructions: null,
   max_output_tokens: null,
+  reasoning: { effort: null, summary: null },
   model: "m",
   parallel_tool_calls: true,
   previous_response_id: null,
