@@ -53,7 +53,7 @@ export default tseslint.config(
   ...[
     ["server/engine/**/*.ts", [noElectron, noSqlite, noExpress, noEdges]],
     ["server/history/**/*.ts", [noLlama, noElectron, noExpress, noEdges]],
-    ["server/{providers,chat}/**/*.ts", [noLlama, noElectron, noSqlite, noExpress, noEdges]],
+    ["server/{providers,chat,models}/**/*.ts", [noLlama, noElectron, noSqlite, noExpress, noEdges]],
   ].map(([files, patterns]) => ({ files: [files], rules: restrict(patterns) })),
   {
     files: ["renderer/**/*.{ts,tsx}"],

@@ -151,7 +151,7 @@ export async function profiles(model: string, tokens: number, loadgen: LoadGener
   const rows: BenchResult[] = [];
   let bare: BareEngine | null = null;
   try {
-    const local = server.context.local.loaded()[0];
+    const local = server.context.models.loaded()[0];
     if (!local) throw new Error("no model loaded");
     // Benchmark-only peek at the server's context to wrap its native calls.
     const internals = local as unknown as {
@@ -159,7 +159,7 @@ export async function profiles(model: string, tokens: number, loadgen: LoadGener
       model: Parameters<typeof createProfiler>[1];
     };
     const serverProfiler = createProfiler(internals.contexts[0]!, internals.model);
-    const threads = (await server.context.local.getRuntime()).threads;
+    const threads = (await server.context.models.getRuntime()).threads;
     bare = await BareEngine.open({ modelPath: model, threads, sequences: 8, contextSize: local.info.contextSize });
     const bareProfiler = createProfiler(bare.context, bare.model);
     await bare.round(1, 8, 9_000_000);
@@ -330,8 +330,8 @@ export async function reference(
     ];
   }
   const { server, dataDir } = await startServer(model, 8);
-  const local = server.context.local.loaded()[0];
-  const runtime = await server.context.local.getRuntime();
+  const local = server.context.models.loaded()[0];
+  const runtime = await server.context.models.getRuntime();
   const threads = runtime.threads;
   // llama-server gets Hearth's thread split: -tb is what llama.cpp uses for any decode of more than
   // one token, as Hearth's batch threads are for steps of four or more.

@@ -30,6 +30,7 @@ import { createOpenAIRouter } from "./openai/routes.js";
 import { anthropicErrors, createMessagesRouter } from "./anthropic/routes.js";
 import { newInstanceId } from "./providers/hops.js";
 import { LocalProvider } from "./providers/local.js";
+import { ModelManager } from "./models/manager.js";
 import { ProviderStore } from "./providers/provider-store.js";
 import { ProviderRouter } from "./providers/router.js";
 import { FileSecretStore } from "./secrets/file-secret-store.js";
@@ -101,12 +102,12 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
   // provider is known to serve): clients choose the names.
   const metrics = new Metrics({
     modelLabel: async (model) =>
-      providers.knows(model) || (await local.hasModel(model).catch(() => false)) ? model : OTHER_MODEL,
+      providers.knows(model) || (await models.has(model).catch(() => false)) ? model : OTHER_MODEL,
   });
   /** Sent upstream and checked on the way in, so a provider that leads back here is refused (providers/hops.ts). */
   const instanceId = newInstanceId();
   let listening: AddressInfo | null = null;
-  const local = new LocalProvider({
+  const models = new ModelManager({
     gpu: config.gpu,
     threads: config.threads,
     batchThreads: config.batchThreads,
@@ -134,6 +135,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     ...(config.chatTemplate !== undefined ? { chatTemplate: config.chatTemplate } : {}),
     onModelState: (model, info) => metrics.setModelState(model, info.state, info.memoryBytes ?? 0),
   });
+  const local = new LocalProvider(models);
   const router = new ProviderRouter();
   router.add(local);
   const secrets =
@@ -157,7 +159,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     logger,
     metrics,
     router,
-    local,
+    models,
     providers,
     history,
     chat: new ChatService({ config, router, metrics, history, logger }),
@@ -208,18 +210,20 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     res.json({ status: "ok" });
   });
   app.get("/health/ready", (_req, res) => {
-    const models = local.states();
+    const states = models.states();
     const ok = ctx.ready && !ctx.draining;
-    res.status(ok ? 200 : 503).json({ status: ok ? "ready" : ctx.draining ? "shutting_down" : "starting", models });
+    res
+      .status(ok ? 200 : 503)
+      .json({ status: ok ? "ready" : ctx.draining ? "shutting_down" : "starting", models: states });
   });
   app.get("/health", async (_req, res) => {
-    const runtime = local.loaded().length > 0 ? await local.getRuntime() : null;
+    const runtime = models.loaded().length > 0 ? await models.getRuntime() : null;
     res.json({
       status: ctx.ready ? "ok" : "starting",
       version: VERSION,
       engine: runtime ? engineSummary(runtime) : null,
       // /health answers without a key (supervisors probe it): file names, never where they are on disk.
-      models: local.loaded().map((m) => {
+      models: models.loaded().map((m) => {
         const { path: file, ...info } = m.info;
         return { ...info, file: path.basename(file), ...m.stats };
       }),
@@ -313,20 +317,20 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
       if (config.corsOrigins.includes("*"))
         logger.warn("CORS allows every origin (*): any web page this browser opens can call Hearth");
       // The library is listed in the background; requests that name a model wait for the first scan.
-      void local.library.ready().catch((err: unknown) => logger.warn({ err }, "model library scan failed"));
+      void models.library.ready().catch((err: unknown) => logger.warn({ err }, "model library scan failed"));
       // Remote models are discovered in the background: a slow or dead provider never delays start-up.
       await providers.load();
       void providers.refreshAll();
       // Asking for the local build is a promise about speed: without one, say so at start, not at the first load.
-      if (config.engineBinary === "local") await local.getRuntime();
+      if (config.engineBinary === "local") await models.getRuntime();
       if (config.model) {
         const file = await resolveModelPath(config.model, {
           modelsDir: path.join(config.dataDir, "models"),
           ...(config.hfToken ? { hfToken: config.hfToken } : {}),
           onProgress: (done, total) => logger.info({ downloaded: done, total }, "downloading model"),
         });
-        await local.load(file, (p) => logger.debug({ progress: p }, "loading model"));
-        const runtime = await local.getRuntime();
+        await models.load(file, (p) => logger.debug({ progress: p }, "loading model"));
+        const runtime = await models.getRuntime();
         metrics.engineInfo.set(
           {
             build: runtime.buildType,
@@ -337,8 +341,8 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
           },
           1,
         );
-        for (const m of local.loaded()) metrics.modelState.set({ model: m.info.id }, 1);
-        logger.info({ ...engineSummary(runtime), parallel: local.loaded()[0]?.info.parallel }, "engine ready");
+        for (const m of models.loaded()) metrics.modelState.set({ model: m.info.id }, 1);
+        logger.info({ ...engineSummary(runtime), parallel: models.loaded()[0]?.info.parallel }, "engine ready");
       }
       ctx.ready = true;
       return url;
@@ -349,7 +353,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
         // running generations get the grace period, then end with a final error event.
         ctx.draining = true;
         httpServer?.closeIdleConnections();
-        await local.close(config.shutdownGrace * 1000);
+        await models.close(config.shutdownGrace * 1000);
         await providers.close();
         for (const p of router.list()) if (p !== local) await p.close();
         const closed = httpServer?.listening

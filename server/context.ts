@@ -4,7 +4,7 @@ import type { Config } from "./config.js";
 import type { History } from "./history/index.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
-import type { LocalProvider } from "./providers/local.js";
+import type { ModelManager } from "./models/manager.js";
 import type { ProviderStore } from "./providers/provider-store.js";
 import type { ProviderRouter } from "./providers/router.js";
 
@@ -13,7 +13,8 @@ export interface ServerContext {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly router: ProviderRouter;
-  readonly local: LocalProvider;
+  /** Local models: library, downloads, settings, and each model's lifecycle (models/manager.ts). */
+  readonly models: ModelManager;
   /** Remote providers: configs, secrets, and their registration with `router` (issue #5). */
   readonly providers: ProviderStore;
   /** Conversations, search and the recorder (server/history). */

@@ -1,7 +1,7 @@
 /**
  * /api/models: the model library (list, details, import, delete, rescan, load, unload, per-model
  * settings), the recommended list, and downloads with a live progress stream. Handlers validate,
- * call the model manager (providers/local.ts), and format. Shapes: server/api/README.md, "Models".
+ * call the model manager (models/manager.ts), and format. Shapes: server/api/README.md, "Models".
  */
 import express from "express";
 import { z } from "zod";
@@ -15,6 +15,7 @@ import { ModelSettingsSchema } from "../models/model-settings.js";
 import { assertSafeModelName } from "../models/names.js";
 import { RECOMMENDED_MODELS } from "../models/recommended.js";
 import { DownloadRequestSchema } from "../models/sources.js";
+import { LOCAL_PROVIDER_ID } from "../providers/local.js";
 
 export const ImportModelBody = z.object({
   /** Absolute path of a .gguf file (the first part of a split model). */
@@ -34,11 +35,11 @@ const DownloadId = z.string().regex(/^dl_[a-f0-9]{16}$/, "must be a download id"
 
 export function createModelsRouter(ctx: ServerContext): express.Router {
   const router = express.Router();
-  const local = ctx.local;
+  const models = ctx.models;
 
   const view = (m: LibraryModel) => {
-    const state = local.stateOf(m.id);
-    const loaded = local.loadedInfo(m.id);
+    const state = models.stateOf(m.id);
+    const loaded = models.loadedInfo(m.id);
     return {
       id: m.id,
       file: m.file,
@@ -68,46 +69,46 @@ export function createModelsRouter(ctx: ServerContext): express.Router {
             queued: loaded.queued,
           }
         : null,
-      settings: local.settings.get(m.id),
+      settings: models.settings.get(m.id),
     };
   };
 
   const modelById = async (raw: string) => {
     assertSafeModelName(raw, "id");
-    await local.library.ready();
-    const m = local.library.get(raw.replace(/\.gguf$/i, ""));
+    await models.library.ready();
+    const m = models.library.get(raw.replace(/\.gguf$/i, ""));
     if (!m) throw new NotFoundError(`The model '${raw}' does not exist.`, { param: "id", code: "model_not_found" });
     return m;
   };
 
   const listBody = async () => {
-    const remote = (await ctx.router.listModels()).filter((m) => m.provider !== local.id);
-    const used = local.states().reduce((sum, s) => sum + (s.state === "loaded" ? (s.memoryBytes ?? 0) : 0), 0);
+    const remote = (await ctx.router.listModels()).filter((m) => m.provider !== LOCAL_PROVIDER_ID);
+    const used = models.states().reduce((sum, s) => sum + (s.state === "loaded" ? (s.memoryBytes ?? 0) : 0), 0);
     return {
-      models: local.library.list().map(view),
+      models: models.library.list().map(view),
       remote: remote.map((m) => ({ id: m.id, provider: m.provider, ownedBy: m.ownedBy })),
-      folders: local.library.folders,
-      memory: { budgetBytes: local.memoryBudget(), usedBytes: used },
+      folders: models.library.folders,
+      memory: { budgetBytes: models.memoryBudget(), usedBytes: used },
     };
   };
 
   router.get("/models", async (_req, res) => {
-    await local.library.ready();
+    await models.library.ready();
     res.json(await listBody());
   });
 
   router.post("/models/rescan", async (_req, res) => {
-    await local.library.scan();
+    await models.library.scan();
     res.json(await listBody());
   });
 
   router.get("/models/recommended", async (_req, res) => {
-    await local.library.ready();
-    const downloads = await local.downloads.list();
-    const budget = local.memoryBudget();
+    await models.library.ready();
+    const downloads = await models.downloads.list();
+    const budget = models.memoryBudget();
     res.json({
       models: RECOMMENDED_MODELS.map((r) => {
-        const installed = local.library
+        const installed = models.library
           .list()
           .find(
             (m) =>
@@ -129,7 +130,7 @@ export function createModelsRouter(ctx: ServerContext): express.Router {
 
   router.post("/models/import", async (req, res) => {
     const body = parseOrThrow(ImportModelBody, req.body ?? {});
-    const model = await local.library.importFile(body.path, {
+    const model = await models.library.importFile(body.path, {
       mode: body.mode,
       ...(body.name !== undefined ? { name: body.name } : {}),
     });
@@ -141,34 +142,34 @@ export function createModelsRouter(ctx: ServerContext): express.Router {
   router
     .route("/models/downloads")
     .get(async (_req, res) => {
-      res.json({ downloads: await local.downloads.list() });
+      res.json({ downloads: await models.downloads.list() });
     })
     .post(async (req, res) => {
       const body = parseOrThrow(DownloadRequestSchema, req.body ?? {});
-      res.status(201).json(await local.downloads.start(body));
+      res.status(201).json(await models.downloads.start(body));
     });
 
   router.get("/models/downloads/events", async (_req, res) => {
-    const initial = await local.downloads.list();
+    const initial = await models.downloads.list();
     const sse = new SseWriter(res);
     const onUpdate = (snapshot: DownloadSnapshot) => void sse.send(snapshot);
-    local.downloads.on("update", onUpdate);
-    res.once("close", () => local.downloads.off("update", onUpdate));
+    models.downloads.on("update", onUpdate);
+    res.once("close", () => models.downloads.off("update", onUpdate));
     for (const d of initial) await sse.send(d);
   });
 
   router
     .route("/models/downloads/:id")
     .get(async (req, res) => {
-      res.json(await local.downloads.get(parseOrThrow(DownloadId, req.params.id)));
+      res.json(await models.downloads.get(parseOrThrow(DownloadId, req.params.id)));
     })
     .delete(async (req, res) => {
-      res.json(await local.downloads.cancel(parseOrThrow(DownloadId, req.params.id)));
+      res.json(await models.downloads.cancel(parseOrThrow(DownloadId, req.params.id)));
     });
 
   router.get("/models/downloads/:id/events", async (req, res) => {
     const id = parseOrThrow(DownloadId, req.params.id);
-    const first = await local.downloads.get(id);
+    const first = await models.downloads.get(id);
     const sse = new SseWriter(res);
     const terminal = (s: DownloadSnapshot) =>
       s.state === "completed" || s.state === "failed" || s.state === "cancelled";
@@ -176,22 +177,22 @@ export function createModelsRouter(ctx: ServerContext): express.Router {
       if (snapshot.id !== id) return;
       void sse.send(snapshot);
       if (terminal(snapshot)) {
-        local.downloads.off("update", onUpdate);
+        models.downloads.off("update", onUpdate);
         sse.done();
       }
     };
     await sse.send(first);
     if (terminal(first)) return sse.done();
-    local.downloads.on("update", onUpdate);
-    res.once("close", () => local.downloads.off("update", onUpdate));
+    models.downloads.on("update", onUpdate);
+    res.once("close", () => models.downloads.off("update", onUpdate));
   });
 
   router.post("/models/downloads/:id/pause", async (req, res) => {
-    res.json(await local.downloads.pause(parseOrThrow(DownloadId, req.params.id)));
+    res.json(await models.downloads.pause(parseOrThrow(DownloadId, req.params.id)));
   });
 
   router.post("/models/downloads/:id/resume", async (req, res) => {
-    res.json(await local.downloads.resume(parseOrThrow(DownloadId, req.params.id)));
+    res.json(await models.downloads.resume(parseOrThrow(DownloadId, req.params.id)));
   });
 
   router
@@ -201,7 +202,7 @@ export function createModelsRouter(ctx: ServerContext): express.Router {
     })
     .delete(async (req, res) => {
       const model = await modelById(req.params.id);
-      await local.deleteModel(model.id);
+      await models.deleteModel(model.id);
       res.status(204).end();
     });
 
@@ -217,7 +218,7 @@ export function createModelsRouter(ctx: ServerContext): express.Router {
     res.once("close", () => {
       if (!res.writableFinished) controller.abort(new Error("client disconnected"));
     });
-    await local.loadById(model.id, {
+    await models.loadById(model.id, {
       ...(body.pinned !== undefined ? { pinned: body.pinned } : {}),
       signal: controller.signal,
     });
@@ -226,7 +227,7 @@ export function createModelsRouter(ctx: ServerContext): express.Router {
 
   router.post("/models/:id/unload", async (req, res) => {
     const model = await modelById(req.params.id);
-    await local.unload(model.id);
+    await models.unload(model.id);
     res.json(view(model));
   });
 
@@ -234,12 +235,12 @@ export function createModelsRouter(ctx: ServerContext): express.Router {
     .route("/models/:id/settings")
     .get(async (req, res) => {
       const model = await modelById(req.params.id);
-      res.json({ id: model.id, settings: local.settings.get(model.id) });
+      res.json({ id: model.id, settings: models.settings.get(model.id) });
     })
     .put(async (req, res) => {
       const model = await modelById(req.params.id);
-      const settings = await local.settings.set(model.id, parseOrThrow(ModelSettingsSchema, req.body ?? {}));
-      res.json({ id: model.id, settings, reloadRequired: local.stateOf(model.id).state === "loaded" });
+      const settings = await models.settings.set(model.id, parseOrThrow(ModelSettingsSchema, req.body ?? {}));
+      res.json({ id: model.id, settings, reloadRequired: models.stateOf(model.id).state === "loaded" });
     });
 
   return router;

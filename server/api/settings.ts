@@ -184,7 +184,7 @@ export function createSettingsRouter(ctx: ServerContext): express.Router {
     }
     if (parsed.engineBinary === "local" && ctx.config.engineBinary !== "local") {
       const gpu = (saved.gpu as Config["gpu"] | undefined) ?? ctx.config.gpu;
-      const available = await ctx.local
+      const available = await ctx.models
         .getRuntime()
         .then((runtime) => localBuildAvailable(gpu, runtime))
         .catch(() => false);

@@ -1,4 +1,8 @@
-/** Turns a stored conversation into the provider-neutral request for its next reply. */
+/**
+ * Turns stored history into provider-neutral prompt messages (the one place that does: the app's
+ * chats and stored Responses continuations alike) and a conversation into the request for its
+ * next reply.
+ */
 import type { ChatMessage, ChatRequest } from "../core/types.js";
 import type { Conversation, GenerationParams, Message } from "./types.js";
 
@@ -10,27 +14,45 @@ export interface SamplingDefaults {
   minP: number;
 }
 
+/** The fields of a stored message the model sees. */
+export type StoredPromptMessage = Pick<Message, "role" | "content" | "toolCalls" | "toolCallId" | "status">;
+
+/**
+ * One stored message as the model sees it: the one converter from history to prompt messages
+ * (the inverse of the recorder's `storedFields`, which stores a null content as ""):
+ * - an assistant turn that is only tool calls (stored content "") has content null, as every edge
+ *   writes such a turn (OpenAI's null content, Anthropic's tool_use blocks, Responses'
+ *   function_call items); with text, the text; an empty list of calls is none;
+ * - a tool message keeps its call id ("" where an imported file left it out, which the local
+ *   engine refuses by name);
+ * - a reply that failed before producing anything is null: there is nothing to show the model.
+ */
+export function toChatMessage(m: StoredPromptMessage): ChatMessage | null {
+  const toolCalls = m.role === "assistant" && m.toolCalls && m.toolCalls.length > 0 ? m.toolCalls : null;
+  if (m.status === "error" && m.content === "" && !toolCalls) return null;
+  switch (m.role) {
+    case "system":
+    case "user":
+      return { role: m.role, content: m.content };
+    case "assistant":
+      return toolCalls
+        ? { role: "assistant", content: m.content === "" ? null : m.content, toolCalls }
+        : { role: "assistant", content: m.content };
+    case "tool":
+      return { role: "tool", toolCallId: m.toolCallId ?? "", content: m.content };
+  }
+}
+
+/** A stored path (root first) as prompt messages, after the conversation's system prompt if it has one. */
 export function toChatMessages(
   conversation: Pick<Conversation, "systemPrompt">,
-  path: readonly Message[],
+  path: readonly StoredPromptMessage[],
 ): ChatMessage[] {
   const out: ChatMessage[] = [];
   if (conversation.systemPrompt) out.push({ role: "system", content: conversation.systemPrompt });
   for (const m of path) {
-    // A reply that failed before producing anything has nothing to show the model.
-    if (m.status === "error" && m.content === "" && !m.toolCalls) continue;
-    switch (m.role) {
-      case "system":
-      case "user":
-        out.push({ role: m.role, content: m.content });
-        break;
-      case "assistant":
-        out.push({ role: "assistant", content: m.content, ...(m.toolCalls ? { toolCalls: m.toolCalls } : {}) });
-        break;
-      case "tool":
-        out.push({ role: "tool", toolCallId: m.toolCallId ?? "", content: m.content });
-        break;
-    }
+    const message = toChatMessage(m);
+    if (message) out.push(message);
   }
   return out;
 }

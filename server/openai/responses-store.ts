@@ -11,6 +11,7 @@
 import { z } from "zod";
 import { NotFoundError } from "../errors.js";
 import type { History } from "../history/index.js";
+import { toChatMessages } from "../history/prompt.js";
 import type { Message } from "../history/types.js";
 import type { ChatMessage } from "../core/types.js";
 import { functionCallItemId, messageItemId, responseObject, type ResponseBase } from "./responses-format.js";
@@ -66,22 +67,6 @@ function notFound(id: string, param: string): NotFoundError {
   );
 }
 
-function chatMessageOf(m: Message): ChatMessage {
-  switch (m.role) {
-    case "system":
-    case "user":
-      return { role: m.role, content: m.content };
-    case "assistant":
-      return {
-        role: "assistant",
-        content: m.content === "" && m.toolCalls ? null : m.content,
-        ...(m.toolCalls ? { toolCalls: m.toolCalls } : {}),
-      };
-    case "tool":
-      return { role: "tool", toolCallId: m.toolCallId ?? "", content: m.content };
-  }
-}
-
 export class ResponsesStore {
   /** Responses being generated right now: a GET says in_progress rather than incomplete. */
   private readonly running = new Set<string>();
@@ -105,7 +90,7 @@ export class ResponsesStore {
   /** The conversation a following response continues: everything up to and including `id`, without its instructions. */
   continuation(id: string): ChatMessage[] {
     const { ref, path } = this.lookup(id, "previous_response_id");
-    return (ref.instructions ? path.slice(1) : path).map(chatMessageOf);
+    return toChatMessages({ systemPrompt: null }, ref.instructions ? path.slice(1) : path);
   }
 
   get(id: string): ResponseObject {

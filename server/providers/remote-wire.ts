@@ -136,18 +136,24 @@ function stopBody(stop: string[], policy: KindPolicy, kind: ProviderKind): Recor
   return { stop };
 }
 
+/**
+ * A neutral message on OpenAI's wire. Only the mapping lives here (stored history became neutral
+ * messages in history/prompt.ts): an assistant's null content stays null beside tool calls, and is
+ * "" without them, since OpenAI requires content unless there are tool calls.
+ */
 function messageBody(m: ChatMessage): Record<string, unknown> {
   switch (m.role) {
     case "system":
     case "user":
       return { role: m.role, content: m.content };
-    case "assistant":
+    case "assistant": {
+      const calls = m.toolCalls ?? [];
       return {
         role: "assistant",
-        content: m.content,
-        ...(m.toolCalls && m.toolCalls.length > 0
+        content: m.content ?? (calls.length > 0 ? null : ""),
+        ...(calls.length > 0
           ? {
-              tool_calls: m.toolCalls.map((c) => ({
+              tool_calls: calls.map((c) => ({
                 id: c.id,
                 type: "function",
                 function: { name: c.name, arguments: c.arguments },
@@ -155,6 +161,7 @@ function messageBody(m: ChatMessage): Record<string, unknown> {
             }
           : {}),
       };
+    }
     case "tool":
       return { role: "tool", tool_call_id: m.toolCallId, content: m.content };
   }

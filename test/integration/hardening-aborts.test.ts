@@ -108,7 +108,7 @@ function handles(): Record<string, number> {
 async function settle(): Promise<{ busy: number; queued: number }> {
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const stats = t.server.context.local.loaded()[0]!.stats;
+    const stats = t.server.context.models.loaded()[0]!.stats;
     if ((stats.busy === 0 && stats.queued === 0) || Date.now() > deadline) return stats;
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -21,6 +21,9 @@ const cases: [string, string][] = [
   ["server/chat/x.ts", 'import express from "express";'],
   ["server/core/x.ts", 'import { HearthError } from "../errors.js";'],
   ["server/providers/x.ts", 'import { getLlama } from "node-llama-cpp";'],
+  ["server/models/x.ts", 'import { getLlama } from "node-llama-cpp";'],
+  ["server/models/x.ts", 'import express from "express";'],
+  ["server/models/x.ts", 'import { chatChunkEncoder } from "../openai/format.js";'],
 ];
 
 for (const [file, code] of cases) {

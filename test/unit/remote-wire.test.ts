@@ -273,6 +273,26 @@ describe("upstream request bodies", () => {
     ]);
   });
 
+  test("an assistant's null content is null beside tool calls and '' without them (OpenAI requires one or the other)", () => {
+    const body = chatBody(
+      chat({
+        messages: [
+          { role: "user", content: "Hi" },
+          { role: "assistant", content: null },
+          { role: "user", content: "Again" },
+          { role: "assistant", content: null, toolCalls: [] },
+        ],
+      }),
+      "llama",
+      "openai-compatible",
+    );
+    assert.deepEqual((body.messages as unknown[]).slice(1), [
+      { role: "assistant", content: "" },
+      { role: "user", content: "Again" },
+      { role: "assistant", content: "" },
+    ]);
+  });
+
   test("send only the sampling fields the client set, so the upstream's defaults apply to the rest", () => {
     const body = chatBody(chat({ sampling: { temperature: 0.2, topK: 0 } }), "llama", "vllm");
     assert.equal(body.temperature, 0.2);
