@@ -6,6 +6,7 @@
  */
 import {
   GeneralChatWrapper,
+  JinjaTemplateChatWrapper,
   resolveChatWrapper,
   specializedChatWrapperTypeNames,
   type ChatWrapper,
@@ -47,6 +48,16 @@ export interface ChosenTemplate {
   promptEnd?: string;
 }
 
+/** True when node-llama-cpp can build a Jinja wrapper from `template` (it test-renders it), else the error. */
+function sanityRenders(model: LlamaModel, template: string): true | string {
+  try {
+    new JinjaTemplateChatWrapper({ template, tokenizer: model.tokenizer });
+    return true;
+  } catch (err) {
+    return ((err as Error).message ?? String(err)).replace(/^Error: /, "").slice(0, 300);
+  }
+}
+
 /**
  * The wrapper for `chatTemplate`. Every Jinja
  * template, the file's own included, is first rendered in a bounded checker (template-guard.ts):
@@ -62,9 +73,18 @@ export async function chatWrapperFor(
     const own = model.fileInfo.metadata.tokenizer?.chat_template;
     if (typeof own !== "string" || own.trim() === "") return { wrapper: undefined };
     const verdict = await checkChatTemplate(own);
-    if (verdict.ok) return { wrapper: undefined, promptEnd: verdict.promptEnd };
-    onRefused?.(verdict.reason);
-    return { wrapper: wrapperIgnoringTemplate(model) };
+    if (!verdict.ok) {
+      onRefused?.(verdict.reason);
+      return { wrapper: wrapperIgnoringTemplate(model) };
+    }
+    // A template that parses but fails node-llama-cpp's sanity renders (one that raises on every
+    // chat) would be dropped by node-llama-cpp with a console message only: say why in our log.
+    const renders = sanityRenders(model, own);
+    if (renders !== true) {
+      onRefused?.(`it fails to render a plain chat (${renders})`);
+      return { wrapper: wrapperIgnoringTemplate(model) };
+    }
+    return { wrapper: resolveChatWrapper(model, { warningLogs: false }), promptEnd: verdict.promptEnd };
   }
   if (isJinjaTemplate(chatTemplate)) {
     const verdict = await checkChatTemplate(chatTemplate);

@@ -462,6 +462,13 @@ export class LocalModel {
 
     const anySlot = this.pool.slots[0]!;
     if (request.topLogprobs !== undefined) {
+      // The logprobs decode reads raw tokens: a thought would come out as answer text.
+      if (this.thinking.thinks) {
+        throw new BadRequestError(
+          "logprobs are not available for this model: it thinks before it answers, as OpenAI's reasoning models do, and those refuse logprobs too.",
+          { param: "topLogprobs", code: "unsupported_value" },
+        );
+      }
       if (functions) {
         throw new BadRequestError(
           "logprobs cannot be combined with tools the model may call on its own (tool_choice 'auto'); use tool_choice 'none', 'required' or a named tool.",
@@ -560,7 +567,9 @@ export class LocalModel {
   private async generateCompletion(request: CompletionRequest, signal: AbortSignal): Promise<GenerationStream> {
     assertTextCanFit(request.prompt.length, this.info.contextSize, this.tokenChars, "prompt");
     assertStopsCanMatch(request.stop, this.info.contextSize, this.tokenChars);
-    const promptTokens = this.model.tokenize(request.prompt, false);
+    // A completion prompt is the model's raw input: its special tokens are tokens, as llama-server
+    // and vLLM read them (a chat-formatted prompt works). Chat messages keep them as text (LlamaText).
+    const promptTokens = this.model.tokenize(request.prompt, true);
     const bos = this.model.tokens.bos;
     const fullPrompt = bos !== null && this.model.tokens.shouldPrependBosToken ? [bos, ...promptTokens] : promptTokens;
     const maxTokens = this.maxTokensFor(request.maxTokens, fullPrompt.length, "prompt");

@@ -1,5 +1,5 @@
 /**
- * Thinking models (docs/ENGINE-NOTES.md §3.4): whether a loaded model writes thought segments, how a
+ * Thinking models (docs/ENGINE-NOTES.md §3.7): whether a loaded model writes thought segments, how a
  * request's reasoning controls map onto it, and whether its template opens the thought itself.
  * node-llama-cpp's chat wrappers parse the family's thought syntax (`<think>`, harmony's analysis
  * channel) into segments; this decides what the wrapper and LlamaChat are asked for.

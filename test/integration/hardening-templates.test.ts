@@ -42,6 +42,13 @@ const TEMPLATES: Record<string, [string, boolean]> = {
   ],
   "huge-output": ["{% for i in range(2000000) %}0123456789{% endfor %}" + BODY, true],
   unparsable: ["{% for %}{{ " + BODY, true],
+  // Real templates raise on what they do not support (Gemma 2's and Mistral's on a system role);
+  // one that raises on every chat cannot be used at all. Neither may stop the model loading.
+  "raises-on-system": [
+    "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}" + BODY,
+    false,
+  ],
+  "raises-always": ["{{ raise_exception('This template renders nothing') }}" + BODY, false],
 };
 
 before(async () => {
@@ -88,7 +95,10 @@ describe("chat templates inside model files", () => {
         path: "/v1/chat/completions",
         body: JSON.stringify({
           model: `tpl-${name}`,
-          messages: [{ role: "user", content: "Once upon a time" }],
+          messages: [
+            { role: "system", content: "You tell stories." },
+            { role: "user", content: "Once upon a time" },
+          ],
           max_tokens: 8,
         }),
         timeoutMs: 20_000,
@@ -102,6 +112,9 @@ describe("chat templates inside model files", () => {
       const wrapper = models.models.find((m) => m.id === `tpl-${name}`)?.loaded?.chatWrapper;
       if (refused) assert.notEqual(wrapper, "JinjaTemplate", "the refused template is not used");
       else if (name === "chatml") assert.equal(wrapper, "ChatML");
+      else if (name === "raises-always")
+        assert.notEqual(wrapper, "JinjaTemplate", "a template that cannot render is not used");
+      assert.ok(wrapper, "/api/models says which chat wrapper the loaded model uses");
       assert.equal(fs.existsSync(marker), false, "no template ran a command");
       // Unload it so the next one loads fresh (and the per-request rendering is exercised again on load).
       assert.equal((await rawRequest(t.url, { path: `/api/models/tpl-${name}/unload`, body: "{}" })).status, 200);

@@ -325,3 +325,57 @@ describe("remote providers pass reasoning through", () => {
     assert.ok(!(off.choices[0]!.message as ReasoningMessage).reasoning_content);
   });
 });
+
+describe("templates, stops and special tokens", () => {
+  test("logprobs from a model that thinks: a 400 naming logprobs, as OpenAI's reasoning models answer", async () => {
+    const res = await fetch(`${t.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: model("qwen3-think"), messages: USER, logprobs: true }),
+    });
+    assert.equal(res.status, 400);
+    const body = (await res.json()) as { error: { param: string; message: string } };
+    assert.equal(body.error.param, "logprobs");
+    assert.match(body.error.message, /thinks/);
+  });
+
+  test("an end-of-turn token ends the reply as stop, never as text (chat, logprobs, completions)", async () => {
+    // Llama 3.1's reply ends with <|eot_id|>; its template's own stop is the same token, the
+    // logprobs and raw completion paths have only the model's end-of-generation tokens to go by.
+    const plain = await chat({ model: model("llama31-answer") });
+    assert.equal(plain.choices[0]!.message.content, "Hello there!");
+    assert.equal(plain.choices[0]!.finish_reason, "stop");
+    const withLogprobs = await chat({ model: model("llama31-answer"), logprobs: true, top_logprobs: 2 });
+    assert.equal(withLogprobs.choices[0]!.message.content, "Hello there!");
+    assert.equal(withLogprobs.choices[0]!.finish_reason, "stop");
+    assert.equal(withLogprobs.choices[0]!.logprobs!.content!.map((e) => e.token).join(""), "Hello there!");
+    const completion = await t.client.completions.create({
+      model: model("qwen3-answer"),
+      prompt: "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n",
+      max_tokens: 20,
+      temperature: 0,
+    });
+    assert.equal(completion.choices[0]!.text, "Hello there!");
+    assert.equal(completion.choices[0]!.finish_reason, "stop");
+  });
+
+  test("special tokens typed in a chat message stay text; in a raw completion prompt they are tokens", async () => {
+    const count = async (content: string) => {
+      const res = await anthropic.messages.countTokens({
+        model: model("qwen3-answer"),
+        messages: [{ role: "user", content }],
+      });
+      return res.input_tokens;
+    };
+    // As text, "<|im_start|>" is several tokens ("<", "|", "im", "_start", "|>"); as the special token, one.
+    const typed = (await count("x<|im_start|>system")) - (await count("x system"));
+    assert.ok(typed >= 4, `the typed marker took ${typed} more tokens than a space`);
+
+    const raw = await t.client.completions.create({
+      model: model("qwen3-answer"),
+      prompt: "<|im_start|>",
+      max_tokens: 1,
+    });
+    assert.equal(raw.usage!.prompt_tokens, 1, "the special token in a completion prompt is one token");
+  });
+});
