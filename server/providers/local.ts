@@ -28,6 +28,7 @@ import type {
   Provider,
 } from "../core/types.js";
 import { vllmExtrasIn } from "../core/types.js";
+import type { LocalModelState } from "../wire/models.js";
 
 export interface LocalProviderOptions {
   gpu: GpuChoice;
@@ -71,9 +72,6 @@ export interface LocalProviderOptions {
   /** Options for the download manager (timeouts, retries), mostly for tests. */
   downloadOptions?: Partial<Omit<DownloadManagerOptions, "modelsDir" | "library" | "logger" | "hfEndpoint">>;
 }
-
-/** "unloaded" models are in the library but not in memory. */
-export type LocalModelState = "unloaded" | "loading" | "loaded" | "unloading" | "error";
 
 /** One model's state, as `/health/ready`, the metrics and `/api/models` report it. */
 export interface ModelStateInfo {
