@@ -63,7 +63,7 @@ function npmRun(script) {
 function build({ electron }) {
   if (noBuild) return;
   const serverOut = electron ? "dist/electron/main.js" : "dist/server/cli.js";
-  if (outdated(serverOut, "server", "electron", "tsconfig.json", "tsconfig.build.json")) {
+  if (outdated(serverOut, "server", "electron", "tsconfig.base.json", "tsconfig.json", "tsconfig.build.json")) {
     // tsc still writes JavaScript when the code has type errors; say so, and run what was built.
     if (!npmRun("build:server")) say("the TypeScript build reported errors (see above); running what it produced.");
   }

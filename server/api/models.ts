@@ -1,7 +1,8 @@
 /**
  * /api/models: the model library (list, details, import, delete, rescan, load, unload, per-model
  * settings), the recommended list, and downloads with a live progress stream. Handlers validate,
- * call the model manager (models/manager.ts), and format. Shapes: server/api/README.md, "Models".
+ * call the model manager (models/manager.ts), and format. Shapes: wire/models.ts and
+ * server/api/README.md, "Models".
  */
 import express from "express";
 import { z } from "zod";
@@ -9,12 +10,17 @@ import type { ServerContext } from "../context.js";
 import { BadRequestError, NotFoundError } from "../errors.js";
 import { SseWriter } from "../http/sse.js";
 import { parseOrThrow } from "../http/validate.js";
-import type { DownloadSnapshot } from "../models/downloads.js";
 import type { LibraryModel } from "../models/library.js";
-import { ModelSettingsSchema } from "../models/model-settings.js";
 import { assertSafeModelName } from "../models/names.js";
 import { RECOMMENDED_MODELS } from "../models/recommended.js";
-import { DownloadRequestSchema } from "../models/sources.js";
+import {
+  DownloadRequestSchema,
+  ModelSettingsSchema,
+  type DownloadSnapshot,
+  type LibraryModelView,
+  type ModelLibraryList,
+  type RecommendedView,
+} from "../wire/models.js";
 import { LOCAL_PROVIDER_ID } from "../providers/local.js";
 
 export const ImportModelBody = z.object({
@@ -37,7 +43,7 @@ export function createModelsRouter(ctx: ServerContext): express.Router {
   const router = express.Router();
   const models = ctx.models;
 
-  const view = (m: LibraryModel) => {
+  const view = (m: LibraryModel): LibraryModelView => {
     const state = models.stateOf(m.id);
     const loaded = models.loadedInfo(m.id);
     return {
@@ -81,7 +87,7 @@ export function createModelsRouter(ctx: ServerContext): express.Router {
     return m;
   };
 
-  const listBody = async () => {
+  const listBody = async (): Promise<ModelLibraryList> => {
     const remote = (await ctx.router.listModels()).filter((m) => m.provider !== LOCAL_PROVIDER_ID);
     const used = models.states().reduce((sum, s) => sum + (s.state === "loaded" ? (s.memoryBytes ?? 0) : 0), 0);
     return {
@@ -107,7 +113,7 @@ export function createModelsRouter(ctx: ServerContext): express.Router {
     const downloads = await models.downloads.list();
     const budget = models.memoryBudget();
     res.json({
-      models: RECOMMENDED_MODELS.map((r) => {
+      models: RECOMMENDED_MODELS.map((r): RecommendedView => {
         const installed = models.library
           .list()
           .find(

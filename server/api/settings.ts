@@ -36,35 +36,11 @@ import type { ServerContext } from "../context.js";
 import { localBuildAvailable } from "../engine/runtime.js";
 import { BadRequestError, ForbiddenError, HearthError } from "../errors.js";
 import { parseOrThrow } from "../http/validate.js";
+import { EDITABLE_SETTINGS, type EditableKey, type SettingsView } from "../wire/settings.js";
 
-/** What the screen may change. `dataDir` (where this file lives), `model` and `uiDir` stay with the command line. */
-export const EDITABLE_SETTINGS = [
-  "host",
-  "port",
-  "apiKey",
-  "corsOrigins",
-  "allowedHosts",
-  "insecure",
-  "threads",
-  "batchThreads",
-  "lanes",
-  "parallel",
-  "ctxSize",
-  "gpu",
-  "engineBinary",
-  "maxQueue",
-  "defaultMaxTokens",
-  "requestTimeout",
-  "recordApi",
-  "apiRetentionDays",
-  "logLevel",
-  "modelDirs",
-  "modelIdleTimeout",
-  "modelMemoryMb",
-  "modelLoadTimeout",
-  "hfEndpoint",
-] as const satisfies readonly (keyof Config)[];
-export type EditableKey = (typeof EDITABLE_SETTINGS)[number];
+// Every editable key names a setting of the config (the list lives with the API's shapes, wire/settings.ts).
+const _editableAreSettings: readonly (keyof Config)[] = EDITABLE_SETTINGS;
+void _editableAreSettings;
 
 // The guarding settings are listed in config.ts (the Electron shell reads the list too); each is one the screen shows.
 const _protectedAreEditable: readonly EditableKey[] = PROTECTED_SETTINGS;
@@ -160,7 +136,7 @@ export function createSettingsRouter(ctx: ServerContext): express.Router {
       return parsed.success && !same(parsed.data, running[k]);
     });
 
-  const describe = (saved: Record<string, unknown>) => ({
+  const describe = (saved: Record<string, unknown>): SettingsView => ({
     settings: { ...withoutSecrets(running), apiKeySet: ctx.config.apiKey !== undefined },
     saved: { ...withoutSecrets(saved), apiKeySet: typeof saved.apiKey === "string" },
     file,

@@ -13,6 +13,7 @@ import {
   type GgufFileInfo,
   type GgufTensorInfo,
 } from "node-llama-cpp";
+import type { GgufFacts } from "../wire/models.js";
 import { GgufHeaderError, validateGgufHeader } from "./gguf-validate.js";
 import { laneShares, type EngineRuntime } from "./runtime.js";
 
@@ -23,36 +24,6 @@ import { laneShares, type EngineRuntime } from "./runtime.js";
  */
 export interface GgufReadOptions {
   runtime?: Pick<EngineRuntime, "llama"> | null;
-}
-
-/** The facts the library shows for one model (all parts of a split model together). */
-export interface GgufFacts {
-  /** `general.architecture`, e.g. "llama", "qwen3", "bert", "clip". */
-  architecture: string;
-  /** `general.name`, when the file has one. */
-  name: string | null;
-  /** Number of weights, from the tensor shapes. */
-  parameters: number;
-  /** The file type ("Q4_K_M", "Q8_0", "F16"...), or the dominant tensor type when the file names none. */
-  quantization: string | null;
-  /** The context length the model was trained with, in tokens. */
-  trainContextSize: number | null;
-  layers: number;
-  /** Width of the model's hidden state (the embedding vector size). */
-  embeddingLength: number | null;
-  hasChatTemplate: boolean;
-  /** True for models made for embeddings (a pooling type, or an encoder-only architecture). */
-  supportsEmbeddings: boolean;
-  supportsRanking: boolean;
-  /**
-   * "llm" generates text; "embedding" only embeds; "projector" is a vision/audio projector
-   * (mmproj) that is not a model on its own.
-   */
-  kind: "llm" | "embedding" | "projector";
-  /** Bytes of weights (what loading the model costs before any context). */
-  weightsBytes: number;
-  /** Number of files the model is split into (1 for a single file). */
-  parts: number;
 }
 
 /** A file that is not a usable GGUF; `reason` says why in plain words. */

@@ -20,40 +20,10 @@ import { z } from "zod";
 import { GgufFileError } from "../engine/gguf-info.js";
 import { HearthError, NotFoundError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import type { DownloadRequest, DownloadSnapshot, DownloadState } from "../wire/models.js";
 import { assertFolderInside, folderInside } from "./containment.js";
 import { STAGING_DIR, type ModelLibrary } from "./library.js";
-import {
-  DownloadError,
-  parseSource,
-  planDownload,
-  type DownloadRequest,
-  type Fetcher,
-  type PlannedFile,
-} from "./sources.js";
-
-export type DownloadState = "queued" | "downloading" | "paused" | "verifying" | "completed" | "failed" | "cancelled";
-
-/** What the API and the progress stream show of one download. */
-export interface DownloadSnapshot {
-  id: string;
-  source: string;
-  /** The id the model has (or will have) in the library. */
-  modelId: string;
-  state: DownloadState;
-  files: { name: string; size: number | null; bytes: number; sha256: string | null }[];
-  /** Bytes on disk so far, all files together. */
-  bytes: number;
-  /** Total bytes, once known. */
-  total: number | null;
-  /** Bytes per second over the last few seconds. */
-  speed: number;
-  /** Seconds left at the current speed, when it can be told. */
-  eta: number | null;
-  /** Why it failed or paused by itself. */
-  error: string | null;
-  createdAt: number;
-  updatedAt: number;
-}
+import { DownloadError, parseSource, planDownload, type Fetcher, type PlannedFile } from "./sources.js";
 
 export interface DownloadManagerOptions {
   modelsDir: string;

@@ -9,10 +9,11 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
-import { GgufFileError, readGgufFacts, type GgufFacts } from "../engine/gguf-info.js";
+import { GgufFileError, readGgufFacts } from "../engine/gguf-info.js";
 import type { EngineRuntime } from "../engine/runtime.js";
 import { BadRequestError, HearthError, NotFoundError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import type { GgufFacts } from "../wire/models.js";
 import { assertEntryInside, assertFolderInside, entryInside } from "./containment.js";
 import { modelIdFromFileName, safeGgufFileName, splitPartNames, splitPartOf } from "./names.js";
 

@@ -7,6 +7,7 @@
  * the load probe (engine/load-probe.ts); what a load uses comes from load-plan.ts; the mechanics of
  * a loaded model are engine/local-model.ts. `providers/local.ts` serves requests on top of it.
  */
+import type { LocalModelState } from "../wire/models.js";
 import { estimateModelMemory, GgufFileError, type MemoryEstimate } from "../engine/gguf-info.js";
 import { LoadProbe } from "../engine/load-probe.js";
 import { LocalModel, type LocalModelInfo } from "../engine/local-model.js";
@@ -64,8 +65,8 @@ export interface ModelManagerOptions {
   downloadOptions?: Partial<Omit<DownloadManagerOptions, "modelsDir" | "library" | "logger" | "hfEndpoint">>;
 }
 
-/** "unloaded" models are in the library but not in memory. */
-export type LocalModelState = "unloaded" | "loading" | "loaded" | "unloading" | "error";
+/** "unloaded" models are in the library but not in memory (the type is the wire's: wire/models.ts). */
+export type { LocalModelState };
 
 /** One model's state, as `/health/ready`, the metrics and `/api/models` report it. */
 export interface ModelStateInfo {

@@ -7,18 +7,9 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
+import { ModelSettingsSchema, type ModelSettings } from "../wire/models.js";
 
-export const ModelSettingsSchema = z.strictObject({
-  /** Tokens per sequence; 0 chooses from the model (capped at 4096). Defaults to the server's --ctx-size. */
-  contextSize: z.number().int().min(0).max(1_048_576).optional(),
-  /** "auto" fits what free VRAM allows, "max" offloads every layer, a number that many. Defaults to "auto". */
-  gpuLayers: z.union([z.literal("auto"), z.literal("max"), z.number().int().min(0).max(10_000)]).optional(),
-  /** Sequences decoded together; 0 chooses from the model and memory. Defaults to the server's --parallel. */
-  parallel: z.number().int().min(0).max(64).optional(),
-  /** CPU threads for this model's math; 0 uses the server's. Defaults to the server's --threads. */
-  threads: z.number().int().min(0).max(256).optional(),
-});
-export type ModelSettings = z.infer<typeof ModelSettingsSchema>;
+export type { ModelSettings };
 
 const FileSchema = z.record(z.string(), ModelSettingsSchema);
 

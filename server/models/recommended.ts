@@ -4,23 +4,7 @@
  * the memory it needs. Sizes are approximate (the download reports the exact size); the memory
  * figure is the weights plus a 4096-token context and runtime overhead, rounded up.
  */
-
-export interface RecommendedModel {
-  /** The id the model gets in the library once downloaded (its file name without .gguf). */
-  id: string;
-  name: string;
-  description: string;
-  /** What to send as `source` to POST /api/models/downloads. */
-  source: string;
-  fileName: string;
-  parameters: string;
-  quantization: string;
-  /** Approximate download size in bytes. */
-  downloadBytes: number;
-  /** Approximate memory needed to run it with a 4096-token context, in bytes. */
-  memoryBytes: number;
-  license: string;
-}
+import type { RecommendedModel } from "../wire/models.js";
 
 const GB = 1_000_000_000;
 

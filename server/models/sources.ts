@@ -8,25 +8,8 @@
 import path from "node:path";
 import { z } from "zod";
 import { BadRequestError, HearthError } from "../errors.js";
+import type { DownloadRequest } from "../wire/models.js";
 import { modelIdFromFileName, safeGgufFileName, splitPartNames, splitPartOf } from "./names.js";
-
-export const DownloadRequestSchema = z.object({
-  /** `hf:owner/repo/file.gguf`, `hf:owner/repo:Q4_K_M`, `owner/repo`, a huggingface.co URL, or any http(s) URL of a .gguf. */
-  source: z.string().trim().min(1).max(2000),
-  /** For a repository: which quantization to take (e.g. "Q4_K_M"). Defaults to Q4_K_M when the repository has several. */
-  quantization: z
-    .string()
-    .regex(/^[\w.-]{1,40}$/, "must be a quantization name such as Q4_K_M")
-    .optional(),
-  /** The name to save a plain URL's file as. Defaults to the URL's last path segment. */
-  fileName: z.string().min(1).max(200).optional(),
-  /** Expected sha256 (hex) of a single-file download, when the source does not publish one. */
-  sha256: z
-    .string()
-    .regex(/^[a-fA-F0-9]{64}$/, "must be 64 hex digits")
-    .optional(),
-});
-export type DownloadRequest = z.infer<typeof DownloadRequestSchema>;
 
 export type ParsedSource =
   | { kind: "hf-file"; repo: string; revision: string; file: string }

@@ -17,8 +17,6 @@ import type {
 } from "../core/types.js";
 import { vllmExtrasIn } from "../core/types.js";
 
-/** Where the model states were declared before the manager moved to models/ (renderer/src/api imports it). */
-export type { LocalModelState, ModelStateInfo } from "../models/manager.js";
 
 /** The id of the local provider: `ModelInfo.provider` of every local model. */
 export const LOCAL_PROVIDER_ID = "local";

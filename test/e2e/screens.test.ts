@@ -2,7 +2,8 @@
  * The other screens, end to end against real servers: providers (a second real Hearth server
  * as the remote, chatted with through the UI), server status and snippets, settings saved to
  * disk, downloads from a local stand-in host with the progress bar moving and a cancel, the
- * first-run screen, and the API key prompt. Screenshots of each screen in both themes.
+ * confirm-before-delete dialogs, the first-run screen, and the API key prompt. Screenshots of each
+ * screen in both themes.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,7 +11,7 @@ import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import type { ConversationDetail, Conversation } from "../../server/history/types.js";
 import { testModelPath } from "../helpers/models.js";
 import {
@@ -289,6 +290,63 @@ describe("screens in the browser", { timeout: 400_000 }, () => {
     } finally {
       await host.close();
     }
+  });
+
+  test("confirm dialogs: Cancel has the focus, Escape and Cancel keep things, the danger button acts", async () => {
+    /** Opens the dialog from `trigger` and checks its wording and where the focus is. */
+    const ask = async (trigger: Locator, title: string, wording: RegExp) => {
+      await trigger.click();
+      const dialog = page.getByRole("dialog", { name: title });
+      await dialog.getByText(wording).waitFor();
+      assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Cancel", "Cancel is focused first");
+      return dialog;
+    };
+    const modelIds = async () =>
+      (await apiJson<{ models: { id: string }[] }>(main.url, "/api/models")).models.map((m) => m.id);
+
+    await page.getByRole("link", { name: "Models" }).click();
+    const deleteModel = page.getByRole("button", { name: "Delete tiny-tale" });
+    let dialog = await ask(deleteModel, "Delete tiny-tale?", /is removed from the models folder/);
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "detached" });
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.getAttribute("aria-label")),
+      "Delete tiny-tale",
+      "the focus goes back to the button that opened it",
+    );
+    dialog = await ask(deleteModel, "Delete tiny-tale?", /is removed from the models folder/);
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    await dialog.waitFor({ state: "detached" });
+    assert.ok((await modelIds()).includes("tiny-tale"), "Escape and Cancel delete nothing");
+    dialog = await ask(deleteModel, "Delete tiny-tale?", /is removed from the models folder/);
+    await dialog.getByRole("button", { name: "Delete", exact: true }).click();
+    await page.getByRole("article", { name: "Model tiny-tale" }).waitFor({ state: "detached", timeout: LONG });
+    assert.ok(!(await modelIds()).includes("tiny-tale"));
+
+    await page.getByRole("link", { name: "Providers" }).click();
+    const removeProvider = page.getByRole("button", { name: "Remove Upstream Hearth" });
+    dialog = await ask(removeProvider, "Remove Upstream Hearth?", /Its models disappear from the model list/);
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "detached" });
+    await page.getByRole("article", { name: "Provider Upstream Hearth" }).waitFor();
+    dialog = await ask(removeProvider, "Remove Upstream Hearth?", /Its models disappear from the model list/);
+    await dialog.getByRole("button", { name: "Remove", exact: true }).click();
+    await page.getByText("No providers yet.").waitFor({ timeout: LONG });
+
+    await page.getByRole("link", { name: "Settings" }).click();
+    const conversationCount = async () =>
+      (await apiJson<{ items: Conversation[] }>(main.url, "/api/conversations")).items.length;
+    const count = await conversationCount();
+    assert.ok(count > 0, "the chat through the provider is in history");
+    const deleteAll = page.getByRole("button", { name: "Delete all history…" });
+    dialog = await ask(deleteAll, "Delete all history?", /This cannot be undone/);
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "detached" });
+    assert.equal(await conversationCount(), count);
+    dialog = await ask(deleteAll, "Delete all history?", /This cannot be undone/);
+    await dialog.getByRole("button", { name: "Delete everything" }).click();
+    await page.locator(".toast", { hasText: `Deleted ${count} conversation` }).waitFor({ timeout: LONG });
+    assert.equal(await conversationCount(), 0);
   });
 
   test("the page made no request outside the server and logged no errors", () => {

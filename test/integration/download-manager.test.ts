@@ -9,8 +9,9 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { pino } from "pino";
-import { DownloadManager, type DownloadManagerOptions, type DownloadSnapshot } from "../../server/models/downloads.js";
+import { DownloadManager, type DownloadManagerOptions } from "../../server/models/downloads.js";
 import { ModelLibrary } from "../../server/models/library.js";
+import type { DownloadSnapshot } from "../../server/wire/models.js";
 import { HfStandIn } from "../helpers/hf-standin.js";
 import { testModelPath } from "../helpers/models.js";
 

@@ -9,7 +9,9 @@ const eslint = new ESLint({ cwd: root });
 
 async function violations(file: string, code: string): Promise<string[]> {
   const [result] = await eslint.lintText(code, { filePath: path.join(root, file) });
-  return (result?.messages ?? []).filter((m) => m.ruleId === "no-restricted-imports").map((m) => m.message);
+  return (result?.messages ?? [])
+    .filter((m) => m.ruleId === "no-restricted-imports" || m.ruleId === "@typescript-eslint/no-restricted-imports")
+    .map((m) => m.message);
 }
 
 const cases: [string, string][] = [
@@ -24,6 +26,14 @@ const cases: [string, string][] = [
   ["server/models/x.ts", 'import { getLlama } from "node-llama-cpp";'],
   ["server/models/x.ts", 'import express from "express";'],
   ["server/models/x.ts", 'import { chatChunkEncoder } from "../openai/format.js";'],
+  // The UI sees the server only through the types of server/wire/.
+  ["renderer/src/api/x.ts", 'import type { Config } from "../../../server/config.js";'],
+  ["renderer/src/x.tsx", 'import type { Conversation } from "../../server/history/types.js";'],
+  ["renderer/src/api/x.ts", 'import { DownloadRequestSchema } from "../../../server/wire/models.js";'],
+  // server/wire/ must stay readable by a DOM-only program.
+  ["server/wire/x.ts", 'import fs from "node:fs";'],
+  ["server/wire/x.ts", 'import { HearthError } from "../errors.js";'],
+  ["server/wire/x.ts", 'import type { LocalModelState } from "../providers/local.js";'],
 ];
 
 for (const [file, code] of cases) {
@@ -45,4 +55,16 @@ test("allowed: the layers below the edge import the core and each other", async 
     await violations("server/openai/x.ts", 'import { respond } from "../http/respond.js";\nexport {};\n'),
     [],
   );
+});
+
+test("allowed: the UI imports types from server/wire/ and its own server screen", async () => {
+  const allowed: [string, string][] = [
+    ["renderer/src/api/x.ts", 'import type { DownloadSnapshot } from "../../../server/wire/models.js";'],
+    ["renderer/src/api/x.ts", 'import { type ModelList } from "../../../server/wire/openai.js";'],
+    ["renderer/src/app/x.tsx", 'import ServerView from "../server/ServerView.js";'],
+    ["renderer/src/x.tsx", 'import ServerView from "./server/ServerView.js";'],
+    ["server/wire/x.ts", 'import { z } from "zod";'],
+    ["server/wire/x.ts", 'import type { Conversation } from "../history/types.js";'],
+  ];
+  for (const [file, code] of allowed) assert.deepEqual(await violations(file, `${code}\nexport {};\n`), [], code);
 });

@@ -3,7 +3,7 @@
  * the reply so far plus its stats, measured on the client: time to first token is from the
  * request to the first content, tokens/s from the first token to the end.
  */
-import type { ChatCompletionChunk } from "../../../server/openai/schemas.js";
+import type { ChatCompletionChunk } from "../../../server/wire/openai.js";
 
 export interface ReplyState {
   content: string;

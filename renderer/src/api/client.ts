@@ -1,9 +1,9 @@
 /**
  * The typed client for everything the UI asks of the server: `/v1` (OpenAI-compatible inference)
- * and `/api` (management). Shapes come from the server's own schemas through type-only imports,
- * so nothing of the server is bundled and a changed shape fails the typecheck here.
+ * and `/api` (management). Shapes come from the server's own schemas through type-only imports
+ * of server/wire/, so nothing of the server is bundled and a changed shape fails the typecheck here.
  */
-import type { ChatCompletionChunk, ChatCompletionRequestBody, ModelList } from "../../../server/openai/schemas.js";
+import type { ChatCompletionChunk, ChatCompletionRequestBody, ModelList } from "../../../server/wire/openai.js";
 import { request, requestText, streamJson, type RequestOptions } from "./http.js";
 
 export type ChatChunk = ChatCompletionChunk & Record<string, unknown>;

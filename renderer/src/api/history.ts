@@ -1,15 +1,19 @@
 /**
  * /api conversations, messages and search (server/api/README.md). Shapes are the history
- * module's own zod-inferred types, imported as types only.
+ * module's own zod-inferred types (server/wire/history.ts), imported as types only.
  */
-import type { Conversation, ConversationDetail, GenerationParams, Source } from "../../../server/history/types.js";
-import type { SearchPage } from "../../../server/history/search.js";
+import type {
+  Conversation,
+  ConversationDetail,
+  GenerationParams,
+  SearchPage,
+  Source,
+} from "../../../server/wire/history.js";
 import { request, streamJson, type RequestOptions } from "./http.js";
 import type { ChatChunk } from "./client.js";
 
 export type { Conversation, ConversationDetail, GenerationParams, Source, SearchPage };
-export type { ThreadMessage } from "../../../server/history/types.js";
-export type { SearchHit } from "../../../server/history/search.js";
+export type { SearchHit, ThreadMessage } from "../../../server/wire/history.js";
 
 export interface ConversationListQuery {
   source?: Source;

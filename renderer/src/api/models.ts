@@ -1,58 +1,23 @@
 /** /api/models: the local library, loading, the recommended list, and downloads with live progress. */
-import type { GgufFacts } from "../../../server/engine/gguf-info.js";
-import type { DownloadRequest } from "../../../server/models/sources.js";
-import type { DownloadSnapshot } from "../../../server/models/downloads.js";
-import type { RecommendedModel } from "../../../server/models/recommended.js";
-import type { LocalModelState } from "../../../server/providers/local.js";
-import type { ModelSettings } from "../../../server/models/model-settings.js";
+import type {
+  DownloadRequest,
+  DownloadSnapshot,
+  GgufFacts,
+  LibraryModelView,
+  ModelLibraryList,
+  ModelSettings,
+  RecommendedView,
+} from "../../../server/wire/models.js";
 import { request, streamJson, type RequestOptions } from "./http.js";
 
-export type { DownloadSnapshot, DownloadRequest, GgufFacts, ModelSettings };
-
-/** One model of the library as /api/models describes it (see `view` in server/api/models.ts). */
-export interface LibraryModelView {
-  id: string;
-  file: string;
-  files: string[];
-  location: "managed" | "folder" | "external";
-  folder: string;
-  sizeBytes: number;
-  modifiedAt: number;
-  status: "ok" | "invalid" | "broken";
-  error: string | null;
-  facts: GgufFacts | null;
-  state: LocalModelState;
-  loadProgress: number | null;
-  loadError: string | null;
-  memoryBytes: number | null;
-  lastUsedAt: number | null;
-  pinned: boolean;
-  loaded: {
-    contextSize: number;
-    parallel: number;
-    lanes: number;
-    gpuLayers: number;
-    trainContextSize: number;
-    chatWrapper: string;
-    busy: number;
-    queued: number;
-  } | null;
-  settings: ModelSettings;
-}
-
-export interface ModelLibraryList {
-  models: LibraryModelView[];
-  remote: { id: string; provider: string; ownedBy: string }[];
-  /** The managed models folder and any extra folders, as the server lists them. */
-  folders: { path: string; location: "managed" | "folder" }[];
-  memory: { budgetBytes: number; usedBytes: number };
-}
-
-export type RecommendedView = RecommendedModel & {
-  installed: boolean;
-  modelId: string | null;
-  downloadId: string | null;
-  fitsMemory: boolean;
+export type {
+  DownloadRequest,
+  DownloadSnapshot,
+  GgufFacts,
+  LibraryModelView,
+  ModelLibraryList,
+  ModelSettings,
+  RecommendedView,
 };
 
 const m = (id: string) => `/api/models/${encodeURIComponent(id)}`;

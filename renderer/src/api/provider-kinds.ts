@@ -1,9 +1,9 @@
 /**
  * Provider kinds as the UI offers them. The server's list is PROVIDER_KINDS in
- * server/providers/provider-config.ts; this copy is checked against it at compile time, so the UI
- * bundle does not pull in zod.
+ * server/providers/provider-config.ts; this copy is checked against its type at compile time, so
+ * the UI bundle does not pull in zod.
  */
-import type { ProviderKind } from "../../../server/providers/provider-config.js";
+import type { ProviderKind } from "../../../server/wire/providers.js";
 
 export const PROVIDER_KINDS = [
   {

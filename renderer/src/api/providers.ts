@@ -4,7 +4,7 @@ import type {
   ProviderTestResult,
   ProviderUpdate,
   ProviderView,
-} from "../../../server/providers/provider-config.js";
+} from "../../../server/wire/providers.js";
 import { request, type RequestOptions } from "./http.js";
 
 export type { ProviderCreate, ProviderTestResult, ProviderUpdate, ProviderView };

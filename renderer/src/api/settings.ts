@@ -1,25 +1,10 @@
-/** /api/settings (server/api/settings.ts) and the history export/import that the Settings screen offers. */
-import type { Config } from "../../../server/config.js";
+/** /api/settings (shapes: server/wire/settings.ts) and the history export/import that the Settings screen offers. */
+import type { EditableKey, SettingsView } from "../../../server/wire/settings.js";
 import { authorization, bridge } from "./auth.js";
 import { errorFromResponse, networkError } from "./errors.js";
 import { request, type RequestOptions } from "./http.js";
 
-import type { EditableKey } from "../../../server/api/settings.js";
-
-export type { EditableKey };
-
-export interface SettingsView {
-  /** The running config, without secrets. */
-  settings: Omit<Config, "apiKey"> & { apiKeySet: boolean };
-  /** What settings.json holds, without secrets. */
-  saved: Partial<Omit<Config, "apiKey">> & { apiKeySet: boolean };
-  file: string;
-  editable: EditableKey[];
-  /** Settings that guard the server: only the desktop app changes them (after the person confirms), or the command line. */
-  protected: EditableKey[];
-  /** Saved settings that differ from the running ones: they apply after a restart. */
-  restartRequired: EditableKey[];
-}
+export type { EditableKey, SettingsView };
 
 export type SettingsPatch = Partial<Record<EditableKey, unknown>>;
 

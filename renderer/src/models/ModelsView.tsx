@@ -12,6 +12,7 @@ import {
   type LibraryModelView,
   type RecommendedView,
 } from "../api/models.js";
+import { ConfirmDialog } from "../app/ConfirmDialog.js";
 import { Dialog } from "../app/Dialog.js";
 import { ErrorNote } from "../app/ErrorNote.js";
 import { emit } from "../app/events.js";
@@ -125,33 +126,22 @@ export default function ModelsView() {
         />
       ) : null}
       {deleting ? (
-        <Dialog title={`Delete ${deleting.id}?`} onClose={() => setDeleting(null)}>
-          <p className="muted">
-            The file ({formatBytes(deleting.sizeBytes)}) is removed from the models folder. Conversations held with it
-            stay in your history.
-          </p>
-          <div className="dialog-actions">
-            <button type="button" className="button" onClick={() => setDeleting(null)} autoFocus>
-              Cancel
-            </button>
-            <button
-              type="button"
-              className="button danger"
-              onClick={async () => {
-                const m = deleting;
-                setDeleting(null);
-                try {
-                  await api.remove(m.id);
-                  refresh();
-                } catch (err) {
-                  showToast({ message: `Could not delete ${m.id}: ${describeError(err).message}` });
-                }
-              }}
-            >
-              Delete
-            </button>
-          </div>
-        </Dialog>
+        <ConfirmDialog
+          title={`Delete ${deleting.id}?`}
+          confirmLabel="Delete"
+          onClose={() => setDeleting(null)}
+          onConfirm={async () => {
+            try {
+              await api.remove(deleting.id);
+              refresh();
+            } catch (err) {
+              showToast({ message: `Could not delete ${deleting.id}: ${describeError(err).message}` });
+            }
+          }}
+        >
+          The file ({formatBytes(deleting.sizeBytes)}) is removed from the models folder. Conversations held with it
+          stay in your history.
+        </ConfirmDialog>
       ) : null}
     </div>
   );

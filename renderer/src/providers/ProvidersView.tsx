@@ -14,6 +14,7 @@ import {
   type ProviderUpdate,
   type ProviderView,
 } from "../api/providers.js";
+import { ConfirmDialog } from "../app/ConfirmDialog.js";
 import { Dialog } from "../app/Dialog.js";
 import { ErrorNote } from "../app/ErrorNote.js";
 import { Field } from "../app/Field.js";
@@ -79,32 +80,21 @@ export default function ProvidersView() {
         />
       ) : null}
       {removing ? (
-        <Dialog title={`Remove ${removing.name}?`} onClose={() => setRemoving(null)}>
-          <p className="muted">
-            Its models disappear from the model list. Conversations held with them stay in your history.
-          </p>
-          <div className="dialog-actions">
-            <button type="button" className="button" onClick={() => setRemoving(null)} autoFocus>
-              Cancel
-            </button>
-            <button
-              type="button"
-              className="button danger"
-              onClick={async () => {
-                const p = removing;
-                setRemoving(null);
-                try {
-                  await api.remove(p.id);
-                  changed();
-                } catch (err) {
-                  showToast({ message: `Could not remove ${p.name}: ${describeError(err).message}` });
-                }
-              }}
-            >
-              Remove
-            </button>
-          </div>
-        </Dialog>
+        <ConfirmDialog
+          title={`Remove ${removing.name}?`}
+          confirmLabel="Remove"
+          onClose={() => setRemoving(null)}
+          onConfirm={async () => {
+            try {
+              await api.remove(removing.id);
+              changed();
+            } catch (err) {
+              showToast({ message: `Could not remove ${removing.name}: ${describeError(err).message}` });
+            }
+          }}
+        >
+          Its models disappear from the model list. Conversations held with them stay in your history.
+        </ConfirmDialog>
       ) : null}
     </div>
   );

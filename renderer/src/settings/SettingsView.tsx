@@ -15,7 +15,7 @@ import {
   type SettingsPatch,
   type SettingsView as View,
 } from "../api/settings.js";
-import { Dialog } from "../app/Dialog.js";
+import { ConfirmDialog } from "../app/ConfirmDialog.js";
 import { ErrorNote } from "../app/ErrorNote.js";
 import { Field as LabelledField } from "../app/Field.js";
 import { emit } from "../app/events.js";
@@ -516,31 +516,21 @@ function HistoryData() {
         </div>
       </div>
       {confirming ? (
-        <Dialog title="Delete all history?" onClose={() => setConfirming(false)}>
-          <p className="muted">
-            Every conversation, from the app and from the API, is deleted from this computer. This cannot be undone;
-            export first if you may want it back.
-          </p>
-          <div className="dialog-actions">
-            <button type="button" className="button" onClick={() => setConfirming(false)} autoFocus>
-              Cancel
-            </button>
-            <button
-              type="button"
-              className="button danger"
-              onClick={() => {
-                setConfirming(false);
-                void run(async () => {
-                  const { deleted } = await conversations.removeAll();
-                  emit("conversations");
-                  showToast({ message: `Deleted ${deleted} conversation${deleted === 1 ? "" : "s"}.` });
-                });
-              }}
-            >
-              Delete everything
-            </button>
-          </div>
-        </Dialog>
+        <ConfirmDialog
+          title="Delete all history?"
+          confirmLabel="Delete everything"
+          onClose={() => setConfirming(false)}
+          onConfirm={() =>
+            run(async () => {
+              const { deleted } = await conversations.removeAll();
+              emit("conversations");
+              showToast({ message: `Deleted ${deleted} conversation${deleted === 1 ? "" : "s"}.` });
+            })
+          }
+        >
+          Every conversation, from the app and from the API, is deleted from this computer. This cannot be undone;
+          export first if you may want it back.
+        </ConfirmDialog>
       ) : null}
     </section>
   );

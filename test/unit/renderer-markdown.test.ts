@@ -1,10 +1,20 @@
 /** Model output rendered as Markdown: highlighted code with a copy button, GFM, and nothing unsafe. */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { createElement } from "react";
 import { renderToStaticMarkup } from "react-dom/server";
-import { Markdown } from "../../renderer/src/chat/Markdown.js";
+import { tsImport } from "tsx/esm/api";
 
-const render = (text: string) => renderToStaticMarkup(<Markdown text={text} />);
+// tsx compiles with the one tsconfig it finds (tsconfig.json, the Node program), and only the files
+// that config includes; renderer/ belongs to the DOM program, so its JSX would lose the automatic
+// runtime. Load it with the DOM program's settings instead.
+const { Markdown } = (await tsImport("../../renderer/src/chat/Markdown.tsx", {
+  parentURL: import.meta.url,
+  tsconfig: fileURLToPath(new URL("../../renderer/tsconfig.json", import.meta.url)),
+})) as typeof import("../../renderer/src/chat/Markdown.js");
+
+const render = (text: string) => renderToStaticMarkup(createElement(Markdown, { text }));
 
 describe("renderer Markdown", () => {
   test("a fenced code block is highlighted, labelled with its language and has a copy button", () => {
