@@ -25,7 +25,12 @@ export function toChatMessages(
         out.push({ role: m.role, content: m.content });
         break;
       case "assistant":
-        out.push({ role: "assistant", content: m.content, ...(m.toolCalls ? { toolCalls: m.toolCalls } : {}) });
+        out.push({
+          role: "assistant",
+          content: m.content,
+          ...(m.toolCalls ? { toolCalls: m.toolCalls } : {}),
+          ...(m.reasoning ? { reasoning: m.reasoning } : {}),
+        });
         break;
       case "tool":
         out.push({ role: "tool", toolCallId: m.toolCallId ?? "", content: m.content });
@@ -60,5 +65,6 @@ export function toChatRequest(
     tools: [],
     toolChoice: "auto",
     parallelToolCalls: true,
+    ...(params.reasoningEffort ? { reasoning: { effort: params.reasoningEffort } } : {}),
   };
 }

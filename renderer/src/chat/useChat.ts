@@ -63,6 +63,8 @@ function localMessage(
     active: true,
     role,
     content,
+    reasoning: null,
+    reasoningMs: null,
     toolCalls: null,
     toolCallId: null,
     model: null,
