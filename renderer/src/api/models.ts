@@ -34,6 +34,8 @@ export interface LibraryModelView {
     gpuLayers: number;
     trainContextSize: number;
     chatWrapper: string;
+    /** The model thinks before it answers (its reasoning can be turned off or up). */
+    thinks: boolean;
     busy: number;
     queued: number;
   } | null;
