@@ -71,6 +71,8 @@ export function createModelsRouter(ctx: ServerContext): express.Router {
             gpuLayers: loaded.gpuLayers,
             trainContextSize: loaded.trainContextSize,
             chatWrapper: loaded.chatWrapper,
+            /** The model thinks before it answers (reasoning_effort applies). */
+            thinks: loaded.thinks,
             busy: loaded.busy,
             queued: loaded.queued,
           }

@@ -29,6 +29,7 @@ export function exportMarkdown(c: ConversationDetail): string {
     const notes = [m.role === "assistant" ? m.model : null, m.status !== "complete" ? m.status : null].filter(Boolean);
     lines.push("", `## ${ROLE_HEADINGS[m.role]}${notes.length > 0 ? ` (${notes.join(", ")})` : ""}`, "");
     lines.push(`*${iso(m.createdAt)}*`, "");
+    if (m.reasoning) lines.push("*Thinking:*", "", blockquote(m.reasoning), "", "*Answer:*", "");
     if (m.content) lines.push(blockquote(m.content));
     for (const call of m.toolCalls ?? [])
       lines.push("", `Tool call \`${call.name}\` (${call.id}):`, "", "```json", call.arguments, "```");

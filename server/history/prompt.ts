@@ -15,7 +15,8 @@ export interface SamplingDefaults {
 }
 
 /** The fields of a stored message the model sees. */
-export type StoredPromptMessage = Pick<Message, "role" | "content" | "toolCalls" | "toolCallId" | "status">;
+export type StoredPromptMessage = Pick<Message, "role" | "content" | "toolCalls" | "toolCallId" | "status"> &
+  Partial<Pick<Message, "reasoning">>;
 
 /**
  * One stored message as the model sees it: the one converter from history to prompt messages
@@ -23,6 +24,7 @@ export type StoredPromptMessage = Pick<Message, "role" | "content" | "toolCalls"
  * - an assistant turn that is only tool calls (stored content "") has content null, as every edge
  *   writes such a turn (OpenAI's null content, Anthropic's tool_use blocks, Responses'
  *   function_call items); with text, the text; an empty list of calls is none;
+ * - an assistant turn keeps its thoughts (`reasoning`), which the model's template keeps or drops;
  * - a tool message keeps its call id ("" where an imported file left it out, which the local
  *   engine refuses by name);
  * - a reply that failed before producing anything is null: there is nothing to show the model.
@@ -34,10 +36,12 @@ export function toChatMessage(m: StoredPromptMessage): ChatMessage | null {
     case "system":
     case "user":
       return { role: m.role, content: m.content };
-    case "assistant":
+    case "assistant": {
+      const reasoning = m.reasoning ? { reasoning: m.reasoning } : {};
       return toolCalls
-        ? { role: "assistant", content: m.content === "" ? null : m.content, toolCalls }
-        : { role: "assistant", content: m.content };
+        ? { role: "assistant", content: m.content === "" ? null : m.content, toolCalls, ...reasoning }
+        : { role: "assistant", content: m.content, ...reasoning };
+    }
     case "tool":
       return { role: "tool", toolCallId: m.toolCallId ?? "", content: m.content };
   }
@@ -82,5 +86,6 @@ export function toChatRequest(
     tools: [],
     toolChoice: "auto",
     parallelToolCalls: true,
+    ...(params.reasoningEffort ? { reasoning: { effort: params.reasoningEffort } } : {}),
   };
 }

@@ -7,9 +7,10 @@
  *   marked `partial` (WAL: committed rows survive kill -9);
  * - the reply text as soon as its first text arrives, then whenever `flushIntervalMs` passed or
  *   `flushChars` characters (an eighth of the reply, when that is more) arrived since the last
- *   write, never per token. Each write happens before the event that triggered it reaches the
+ *   write, never per token. A thinking model's thoughts (`reasoning` events) are written the same
+ *   way beside the text, never into it, with the time from the first thought to the last. Each write happens before the event that triggered it reaches the
  *   client, so a crash or kill -9 loses less than that much of what the client has received;
- * - at the end: content, token counts, finish reason, tokens/s, time to first token, `complete`.
+ * - at the end: content, thoughts, token counts, finish reason, tokens/s, time to first token, `complete`.
  *   A stop or client disconnect leaves it `partial`; a failure marks it `error` with the message.
  * A failing write is logged and recording of that stream stops; generation is never affected.
  */
@@ -81,16 +82,19 @@ function paramsOf(request: ChatRequest): GenerationParams {
     ...(request.maxTokens !== undefined ? { maxTokens: request.maxTokens } : {}),
     ...(s.presencePenalty ? { presencePenalty: s.presencePenalty } : {}),
     ...(s.frequencyPenalty ? { frequencyPenalty: s.frequencyPenalty } : {}),
+    ...(request.reasoning?.effort ? { reasoningEffort: request.reasoning.effort } : {}),
   };
 }
 
 function storedFields(m: ChatMessage): {
   content: string;
+  reasoning: string | null;
   toolCalls: StoredToolCall[] | null;
   toolCallId: string | null;
 } {
   return {
     content: m.content ?? "",
+    reasoning: m.role === "assistant" && m.reasoning ? m.reasoning : null,
     toolCalls: m.role === "assistant" && m.toolCalls && m.toolCalls.length > 0 ? m.toolCalls : null,
     toolCallId: m.role === "tool" ? m.toolCallId : null,
   };
@@ -201,6 +205,9 @@ export class HistoryRecorder {
   ): AsyncGenerator<GenerationEvent> {
     const startedAt = target.startedAt ?? performance.now();
     const parts: string[] = [];
+    const thoughts: string[] = [];
+    let firstThoughtAt: number | null = null;
+    let lastThoughtAt = 0;
     const calls = new Map<number, StoredToolCall>();
     let firstTokenAt: number | null = null;
     let lastFlush = performance.now();
@@ -223,6 +230,7 @@ export class HistoryRecorder {
     /** For failOnWriteError: the failure, as the error the client is sent. */
     const failure = () => (isStorageFull(writeError) ? new StorageFullError("this conversation") : writeError);
     const text = () => parts.join("");
+    const reasoning = () => (thoughts.length > 0 ? thoughts.join("") : null);
     const toolCalls = () => (calls.size > 0 ? [...calls.entries()].sort(([a], [b]) => a - b).map(([, c]) => c) : null);
     const finishAs = (
       status: "complete" | "partial" | "error",
@@ -236,6 +244,8 @@ export class HistoryRecorder {
       const decodeSeconds = firstTokenAt === null ? 0 : (now - firstTokenAt) / 1000;
       write({
         content,
+        reasoning: reasoning(),
+        reasoningMs: firstThoughtAt === null ? null : Math.round(lastThoughtAt - firstThoughtAt),
         toolCalls: calls,
         status,
         finishReason: extra.reason ?? null,
@@ -264,7 +274,11 @@ export class HistoryRecorder {
           calls.set(event.index, call);
           length += event.argumentsDelta.length;
         } else if (event.type === "reasoning") {
-          firstTokenAt ??= performance.now();
+          lastThoughtAt = performance.now();
+          firstTokenAt ??= lastThoughtAt;
+          firstThoughtAt ??= lastThoughtAt;
+          thoughts.push(event.text);
+          length += event.text.length;
         } else {
           // Written before the client sees the end, so a client that then stops reading still leaves it complete.
           finishAs("complete", { usage: event.usage, reason: event.reason });
@@ -280,7 +294,7 @@ export class HistoryRecorder {
             performance.now() - lastFlush >= this.flushIntervalMs ||
             unflushed >= Math.max(this.flushChars, flushedLength / 8))
         ) {
-          write({ content: text(), toolCalls: toolCalls() });
+          write({ content: text(), reasoning: reasoning(), toolCalls: toolCalls() });
           lastFlush = performance.now();
           flushedLength = length;
         }

@@ -19,6 +19,12 @@
  * (cost grows with hits, §7.6), and for chat history recent matches are the relevant ones anyway.
  * Title hits come first, then messages.
  *
+ * Where: by default (`in: "content"`) titles and message text, as always; a thinking model's
+ * thoughts (migration 5) are searched only when asked: `in: "reasoning"` searches them alone,
+ * `in: "all"` lists title, then text, then thought hits. Thoughts have their own tables with the
+ * same tokenizers, so the same query reads the same way in each, and ranking one never looks at
+ * the other. Each hit says which it matched (`field`).
+ *
  * Only the first INDEXED_CHARS characters of a message are indexed (migration 4), so its words
  * past that are not found; that bounds the work one message can cost whatever its size.
  *
@@ -42,8 +48,14 @@ const TITLE_CAP = 50;
 const MAX_TERMS = 16;
 const MAX_INPUT_CHARS = 512;
 
+/** What a search looks in: titles and message text (the default), thoughts, or all of them. */
+export const SEARCH_SCOPES = ["content", "reasoning", "all"] as const;
+export type SearchScope = (typeof SEARCH_SCOPES)[number];
+
 export interface SearchQuery extends HistoryFilters {
   q: string;
+  /** Defaults to `content`: titles and message text, never thoughts. */
+  in?: SearchScope;
   /** Only this conversation. */
   conversationId?: string;
   /** Page size, 1..100. Defaults to 20. */
@@ -156,14 +168,18 @@ export function substringFallback(terms: readonly QueryTerm[]): SearchPlan | nul
 }
 
 interface Cursor {
+  /** Title and text hits already listed (with `r`: all of them). */
   o: number;
   m: "words" | "substring";
+  /** Thought hits already listed; present once the title and text hits are done. */
+  r?: number;
 }
+const offsetOk = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
 const isCursor = (v: unknown): v is Cursor =>
   typeof v === "object" &&
   v !== null &&
-  Number.isSafeInteger((v as Cursor).o) &&
-  (v as Cursor).o >= 0 &&
+  offsetOk((v as Cursor).o) &&
+  ((v as Cursor).r === undefined || offsetOk((v as Cursor).r)) &&
   ((v as Cursor).m === "words" || (v as Cursor).m === "substring");
 
 function decode(cursor: string): Cursor {
@@ -184,6 +200,14 @@ interface MessageHitRow {
   score: number | null;
 }
 
+/** A message field search reads: its text or its thoughts, each with a word and a trigram table. */
+type Field = "content" | "reasoning";
+const TABLES = {
+  content: { words: "messages_fts", trigram: "messages_trigram", column: "m.content" },
+  reasoning: { words: "reasoning_fts", trigram: "reasoning_trigram", column: "m.reasoning" },
+} as const;
+type FtsTable = (typeof TABLES)[Field]["words" | "trigram"] | "conversations_fts";
+
 export class HistorySearch {
   constructor(private readonly db: Db) {}
 
@@ -192,33 +216,55 @@ export class HistorySearch {
     const cursor = query.cursor === undefined ? undefined : decode(query.cursor);
     const terms = parseSearchQuery(query.q);
     if (terms.length === 0) return { hits: [], nextCursor: null, mode: "none" };
-    const offset = cursor?.o ?? 0;
+    const at = { o: cursor?.o ?? 0, ...(cursor?.r !== undefined ? { r: cursor.r } : {}) };
     let mode: "words" | "substring" = terms.some((t) => t.kind === "word") ? "words" : "substring";
     let plan = planSearch(terms);
     if (cursor?.m === "substring" && mode === "words") {
       plan = substringFallback(terms) ?? plan;
       mode = "substring";
     }
-    let page = this.runPlan(plan, query, offset, limit);
-    if (page.length === 0 && offset === 0 && mode === "words") {
+    let page = this.runPlan(plan, query, at, limit);
+    if (page.hits.length === 0 && at.o === 0 && at.r === undefined && mode === "words") {
       const fallback = substringFallback(terms);
       if (fallback) {
         plan = fallback;
         mode = "substring";
-        page = this.runPlan(plan, query, offset, limit);
+        page = this.runPlan(plan, query, at, limit);
       }
     }
-    const more = page.length > limit;
-    return { hits: page.slice(0, limit), nextCursor: more ? encode({ o: offset + limit, m: mode }) : null, mode };
+    return { hits: page.hits, nextCursor: page.next ? encode({ ...page.next, m: mode }) : null, mode };
   }
 
-  /** Title hits then message hits, from `offset`, up to limit + 1 (to know whether there is more). */
-  private runPlan(plan: SearchPlan, query: SearchQuery, offset: number, limit: number): SearchHit[] {
-    const titles = this.titleHits(plan, query);
-    const out = titles.slice(offset, offset + limit + 1);
-    const need = limit + 1 - out.length;
-    if (need > 0) out.push(...this.messageHits(plan, query, Math.max(0, offset - titles.length), need));
-    return out;
+  /**
+   * One page from `at`: title hits, then text hits (unless only thoughts are asked for), then
+   * thought hits (when asked for), with where the next page starts.
+   */
+  private runPlan(
+    plan: SearchPlan,
+    query: SearchQuery,
+    at: { o: number; r?: number },
+    limit: number,
+  ): { hits: SearchHit[]; next: { o: number; r?: number } | null } {
+    const scope = query.in ?? "content";
+    // limit + 1, to know whether there is more.
+    const want = limit + 1;
+    const out: SearchHit[] = [];
+    let listed = at.o;
+    if (at.r === undefined && scope !== "reasoning") {
+      const titles = this.titleHits(plan, query);
+      out.push(...titles.slice(at.o, at.o + want));
+      const need = want - out.length;
+      if (need > 0) out.push(...this.messageHits(plan, query, "content", Math.max(0, at.o - titles.length), need));
+      if (scope === "content" || out.length === want)
+        return { hits: out.slice(0, limit), next: out.length > limit ? { o: at.o + limit } : null };
+      // Every title and text hit is on this page: thoughts follow.
+      listed = at.o + out.length;
+    }
+    const fromText = out.length;
+    const r = at.r ?? 0;
+    out.push(...this.messageHits(plan, query, "reasoning", r, want - out.length));
+    if (out.length <= limit) return { hits: out, next: null };
+    return { hits: out.slice(0, limit), next: { o: listed, r: r + limit - fromText } };
   }
 
   private titleHits(plan: SearchPlan, query: SearchQuery): SearchHit[] {
@@ -251,6 +297,7 @@ export class HistorySearch {
     }
     return rows.map((r) => ({
       kind: "title",
+      field: null,
       conversationId: r.id,
       conversationTitle: r.title,
       messageId: null,
@@ -261,25 +308,26 @@ export class HistorySearch {
     }));
   }
 
-  private messageHits(plan: SearchPlan, query: SearchQuery, offset: number, count: number): SearchHit[] {
+  private messageHits(plan: SearchPlan, query: SearchQuery, field: Field, offset: number, count: number): SearchHit[] {
+    const tables = TABLES[field];
     const params: Record<string, unknown> = { limit: count, offset };
     const filters = filterConditions(query, params, { dateColumn: "m.created_at" });
     // Short substrings scan the text: only its indexed part, as every other term searches.
     plan.like.forEach((p, i) => {
-      filters.push(`substr(m.content, 1, ${INDEXED_CHARS}) LIKE @l${i} ESCAPE '\\'`);
+      filters.push(`substr(${tables.column}, 1, ${INDEXED_CHARS}) LIKE @l${i} ESCAPE '\\'`);
       params[`l${i}`] = p;
     });
-    const driver = plan.words.length > 0 ? "messages_fts" : plan.trigram.length > 0 ? "messages_trigram" : null;
+    const driver = plan.words.length > 0 ? tables.words : plan.trigram.length > 0 ? tables.trigram : null;
     let rows: MessageHitRow[];
     if (driver) {
-      const phrases = driver === "messages_fts" ? plan.words : plan.trigram;
-      if (driver === "messages_fts" && plan.trigram.length > 0) {
-        filters.push("m.id IN (SELECT rowid FROM messages_trigram WHERE messages_trigram MATCH @trigram)");
+      const phrases = driver === tables.words ? plan.words : plan.trigram;
+      if (driver === tables.words && plan.trigram.length > 0) {
+        filters.push(`m.id IN (SELECT rowid FROM ${tables.trigram} WHERE ${tables.trigram} MATCH @trigram)`);
         params.trigram = plan.trigram.join(" ");
       }
       const ranked = this.rankedMatches(driver, "m", phrases, filters, params, CANDIDATE_CAP, offset + count);
       rows = ranked.slice(offset, offset + count);
-      return this.describe(rows, plan.needles);
+      return this.describe(rows, plan.needles, field);
     }
     rows = this.db
       .prepare<[Record<string, unknown>], MessageHitRow>(
@@ -287,7 +335,7 @@ export class HistorySearch {
          WHERE ${filters.join(" AND ")} ORDER BY m.id DESC LIMIT @limit OFFSET @offset`,
       )
       .all(params);
-    return this.describe(rows, plan.needles);
+    return this.describe(rows, plan.needles, field);
   }
 
   /**
@@ -301,7 +349,7 @@ export class HistorySearch {
    * table (`m` messages, `c` conversations) that `conditions` refer to.
    */
   private rankedMatches(
-    table: "messages_fts" | "messages_trigram" | "conversations_fts",
+    table: FtsTable,
     alias: "m" | "c",
     phrases: readonly string[],
     conditions: readonly string[],
@@ -324,7 +372,7 @@ export class HistorySearch {
     // phrase, but walking its matches again for bm25 is what costs; its common tokens weigh nothing.
     // A probe stops after `cap` entries of one token, so it is cheap whatever the token.
     const units =
-      table === "messages_trigram"
+      table === "messages_trigram" || table === "reasoning_trigram"
         ? []
         : [...new Set(phrases.flatMap((p) => (p.endsWith("*") ? [p] : phraseTokens(p).map(quote))))];
     const rare = units.filter((p) => probe.get(p, cap - 1) === undefined);
@@ -351,15 +399,16 @@ export class HistorySearch {
       .sort((a, b) => a.score - b.score || b.id - a.id);
   }
 
-  /** Snippets and titles for the few rows of a page, from the indexed part of each message. */
-  private describe(rows: readonly MessageHitRow[], needles: readonly Needle[]): SearchHit[] {
+  /** Snippets and titles for the few rows of a page, from the indexed part of each message's `field`. */
+  private describe(rows: readonly MessageHitRow[], needles: readonly Needle[], field: Field): SearchHit[] {
     if (rows.length === 0) return [];
+    const column = TABLES[field].column;
     const info = this.db.prepare<
       [number],
       { role: Role; created_at: number; head: string; more: 0 | 1; cid: string; title: string }
     >(
-      `SELECT m.role, m.created_at, substr(m.content, 1, ${INDEXED_CHARS}) AS head,
-         length(m.content) > ${INDEXED_CHARS} AS more, c.id AS cid, c.title FROM messages m
+      `SELECT m.role, m.created_at, substr(ifnull(${column}, ''), 1, ${INDEXED_CHARS}) AS head,
+         length(${column}) > ${INDEXED_CHARS} AS more, c.id AS cid, c.title FROM messages m
        JOIN conversations c ON c.rid = m.conversation_rid WHERE m.id = ?`,
     );
     const hits: SearchHit[] = [];
@@ -368,6 +417,7 @@ export class HistorySearch {
       if (!m) continue;
       hits.push({
         kind: "message",
+        field,
         conversationId: m.cid,
         conversationTitle: m.title,
         messageId: r.id,

@@ -61,6 +61,9 @@ export interface NewMessage {
   parentId?: number | null;
   role: Role;
   content: string;
+  /** A thinking model's thoughts, apart from `content`. */
+  reasoning?: string | null;
+  reasoningMs?: number | null;
   toolCalls?: StoredToolCall[] | null;
   toolCallId?: string | null;
   model?: string | null;
@@ -81,6 +84,8 @@ export type MessagePatch = Partial<
   Pick<
     Message,
     | "content"
+    | "reasoning"
+    | "reasoningMs"
     | "toolCalls"
     | "model"
     | "promptTokens"
@@ -143,6 +148,8 @@ interface MessageRow {
   active: 0 | 1;
   role: Role;
   content: string;
+  reasoning: string | null;
+  reasoning_ms: number | null;
   tool_calls: string | null;
   tool_call_id: string | null;
   model: string | null;
@@ -204,6 +211,8 @@ function toMessage(row: MessageRow, conversationId: string): Message {
     active: row.active === 1,
     role: row.role,
     content: row.content,
+    reasoning: row.reasoning,
+    reasoningMs: row.reasoning_ms,
     toolCalls: row.tool_calls === null ? null : (JSON.parse(row.tool_calls) as StoredToolCall[]),
     toolCallId: row.tool_call_id,
     model: row.model,
@@ -275,7 +284,7 @@ function parseExportFile(file: unknown): ExportConversation[] {
 const isListCursor = (v: unknown): v is [number, number, number] =>
   Array.isArray(v) && v.length === 3 && v.every((x) => Number.isSafeInteger(x));
 
-const MESSAGE_COLUMNS = `id, conversation_rid, parent_id, active, role, content, tool_calls, tool_call_id, model,
+const MESSAGE_COLUMNS = `id, conversation_rid, parent_id, active, role, content, reasoning, reasoning_ms, tool_calls, tool_call_id, model,
   prompt_tokens, completion_tokens, finish_reason, status, error, tokens_per_second, ttft_ms, path_hash, created_at, updated_at`;
 
 export class HistoryStore {
@@ -320,9 +329,9 @@ export class HistoryStore {
       ),
       activate: db.prepare<[number]>("UPDATE messages SET active = 1 WHERE id = ?"),
       insertMessage: db.prepare<[Record<string, unknown>]>(
-        `INSERT INTO messages (conversation_rid, parent_id, active, role, content, tool_calls, tool_call_id, model,
+        `INSERT INTO messages (conversation_rid, parent_id, active, role, content, reasoning, reasoning_ms, tool_calls, tool_call_id, model,
            prompt_tokens, completion_tokens, finish_reason, status, error, tokens_per_second, ttft_ms, path_hash, created_at, updated_at)
-         VALUES (@conversation_rid, @parent_id, @active, @role, @content, @tool_calls, @tool_call_id, @model,
+         VALUES (@conversation_rid, @parent_id, @active, @role, @content, @reasoning, @reasoning_ms, @tool_calls, @tool_call_id, @model,
            @prompt_tokens, @completion_tokens, @finish_reason, @status, @error, @tokens_per_second, @ttft_ms, @path_hash, @created_at, @updated_at)
          RETURNING id`,
       ),
@@ -450,7 +459,7 @@ export class HistoryStore {
     return this.db.transaction(() => {
       const triggers = this.db
         .prepare<[], { name: string; sql: string }>(
-          "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ('messages_fts_delete', 'conversations_fts_delete')",
+          "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ('messages_fts_delete', 'reasoning_fts_delete', 'conversations_fts_delete')",
         )
         .all();
       for (const t of triggers) this.db.exec(`DROP TRIGGER ${t.name}`);
@@ -459,6 +468,8 @@ export class HistoryStore {
       this.db.exec(`
         INSERT INTO messages_fts (messages_fts) VALUES ('delete-all');
         INSERT INTO messages_trigram (messages_trigram) VALUES ('delete-all');
+        INSERT INTO reasoning_fts (reasoning_fts) VALUES ('delete-all');
+        INSERT INTO reasoning_trigram (reasoning_trigram) VALUES ('delete-all');
         INSERT INTO conversations_fts (conversations_fts) VALUES ('delete-all');`);
       for (const t of triggers) this.db.exec(t.sql);
       return count;
@@ -531,6 +542,8 @@ export class HistoryStore {
         active: 1,
         role: input.role,
         content: input.content,
+        reasoning: input.reasoning ?? null,
+        reasoning_ms: input.reasoningMs ?? null,
         tool_calls: input.toolCalls ? JSON.stringify(input.toolCalls) : null,
         tool_call_id: input.toolCallId ?? null,
         model: input.model ?? null,
@@ -577,6 +590,8 @@ export class HistoryStore {
   updateMessage(id: number, patch: MessagePatch): Message {
     const columns: Record<string, unknown> = {};
     if (patch.content !== undefined) columns.content = patch.content;
+    if (patch.reasoning !== undefined) columns.reasoning = patch.reasoning;
+    if (patch.reasoningMs !== undefined) columns.reasoning_ms = patch.reasoningMs;
     if (patch.toolCalls !== undefined) columns.tool_calls = patch.toolCalls ? JSON.stringify(patch.toolCalls) : null;
     if (patch.model !== undefined) columns.model = patch.model;
     if (patch.promptTokens !== undefined) columns.prompt_tokens = patch.promptTokens;
@@ -762,6 +777,8 @@ export class HistoryStore {
             active: active ? 1 : 0,
             role: m.role,
             content: m.content,
+            reasoning: m.reasoning,
+            reasoning_ms: m.reasoningMs,
             tool_calls: m.toolCalls ? JSON.stringify(m.toolCalls) : null,
             tool_call_id: m.toolCallId,
             model: m.model,
@@ -777,7 +794,7 @@ export class HistoryStore {
             updated_at: m.updatedAt,
           }) as { id: number };
           newIds.set(m.id, id);
-          budget += Math.min(m.content.length, INDEXED_CHARS) + 256;
+          budget += Math.min(m.content.length, INDEXED_CHARS) + Math.min(m.reasoning?.length ?? 0, INDEXED_CHARS) + 256;
         }
       })();
     } while (next < conv.messages.length);

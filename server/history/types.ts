@@ -4,6 +4,7 @@
  * since the Unix epoch; message ids are integers, conversation ids strings (`conv_...`).
  */
 import { z } from "zod";
+import { REASONING_EFFORTS } from "../core/types.js";
 
 export const SOURCES = ["ui", "api"] as const;
 export const ROLES = ["system", "user", "assistant", "tool"] as const;
@@ -24,6 +25,8 @@ export const GenerationParamsSchema = z.object({
   presencePenalty: z.number().min(-2).max(2).optional(),
   frequencyPenalty: z.number().min(-2).max(2).optional(),
   stop: z.array(z.string()).max(4).optional(),
+  /** How hard a thinking model thinks (`none` turns thinking off); absent: the model's own default. */
+  reasoningEffort: z.enum(REASONING_EFFORTS).optional(),
 });
 export type GenerationParams = z.infer<typeof GenerationParamsSchema>;
 
@@ -54,6 +57,10 @@ export const ExportMessageSchema = z.object({
   active: z.boolean().default(true),
   role: z.enum(ROLES),
   content: z.string().default(""),
+  /** What a thinking model wrote before its answer, kept apart from `content`; null when it did not think. */
+  reasoning: z.string().nullable().default(null),
+  /** Milliseconds from the first to the last of the thoughts as they streamed. */
+  reasoningMs: z.number().int().nonnegative().nullable().default(null),
   toolCalls: z.array(ToolCallSchema).nullable().default(null),
   toolCallId: z.string().nullable().default(null),
   model: z.string().min(1).nullable().default(null),
@@ -138,6 +145,8 @@ export interface HistoryFilters {
 export const SearchHitSchema = z.object({
   /** `title` hits match the conversation title (messageId and role are null); `message` hits a message. */
   kind: z.enum(["title", "message"]),
+  /** What matched in a message hit: its text, or its thoughts (searched only with `in=reasoning` or `in=all`); null for a title hit. */
+  field: z.enum(["content", "reasoning"]).nullable(),
   conversationId: z.string(),
   conversationTitle: z.string(),
   messageId: z.number().int().nullable(),
@@ -146,8 +155,8 @@ export const SearchHitSchema = z.object({
   createdAt: z.number().int(),
   /**
    * Plain text (not HTML-escaped) with U+E000 before and U+E001 after each matched part: about 180
-   * characters of the message around its best match (`…` where cut), or the whole title. Only the
-   * first 65,536 characters of a message are searched.
+   * characters of the message (of its thoughts, for a `reasoning` hit) around its best match
+   * (`…` where cut), or the whole title. Only the first 65,536 characters of each are searched.
    */
   snippet: z.string(),
   /** bm25 (lower is better); null when ranked by recency. */

@@ -17,7 +17,6 @@ import type {
 } from "../core/types.js";
 import { vllmExtrasIn } from "../core/types.js";
 
-
 /** The id of the local provider: `ModelInfo.provider` of every local model. */
 export const LOCAL_PROVIDER_ID = "local";
 

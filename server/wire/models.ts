@@ -77,6 +77,8 @@ export interface LibraryModelView {
     gpuLayers: number;
     trainContextSize: number;
     chatWrapper: string;
+    /** The model writes thoughts apart from its answer (a reasoning control applies). */
+    thinks: boolean;
     busy: number;
     queued: number;
   } | null;

@@ -5,7 +5,7 @@ import { ReplyAccumulator } from "../../renderer/src/api/chat-stream.js";
 import { ApiError } from "../../renderer/src/api/errors.js";
 import { parseHash, routeHref, type Route } from "../../renderer/src/app/route.js";
 import { matchShortcut } from "../../renderer/src/app/shortcuts.js";
-import { formatStats } from "../../renderer/src/chat/MessageView.js";
+import { formatStats, thoughtFor } from "../../renderer/src/chat/MessageView.js";
 import { groupModels } from "../../renderer/src/chat/ModelPicker.js";
 import { toWire } from "../../renderer/src/chat/params.js";
 import { movesToAnotherOrigin } from "../../renderer/src/providers/ProvidersView.js";
@@ -68,6 +68,33 @@ describe("renderer logic", () => {
     assert.deepEqual(formatStats(s), ["m", "11 tokens", "10.0 tok/s", "250 ms to first token"]);
   });
 
+  test("a thinking reply: thoughts apart from the answer, timed from the first thought to the last", () => {
+    let now = 1000;
+    const acc = new ReplyAccumulator(1000, () => now);
+    const delta = (d: { content?: string; reasoning_content?: string }) => ({
+      choices: [{ index: 0, delta: d, logprobs: null, finish_reason: null }],
+    });
+    now = 1100;
+    assert.equal(acc.apply(delta({ reasoning_content: "Let me " })), true, "a thought is a visible change");
+    assert.equal(acc.state.ttftMs, 100, "the first thought is the first token");
+    now = 3100;
+    acc.apply(delta({ reasoning_content: "count." }));
+    assert.equal(acc.state.reasoningMs, null, "still thinking");
+    now = 3200;
+    acc.apply(delta({ content: "Hello there!" }));
+    const s = acc.finish();
+    assert.deepEqual([s.reasoning, s.content, s.reasoningMs, s.deltas], ["Let me count.", "Hello there!", 2000, 3]);
+    assert.equal(thoughtFor(s.reasoningMs), "Thought for 2 s");
+    assert.equal(thoughtFor(40), "Thought for under 1 s");
+
+    const cut = new ReplyAccumulator(0, () => now);
+    cut.apply(delta({ reasoning_content: "Counting sheep" }));
+    now = 3700;
+    cut.apply(delta({ reasoning_content: " one" }));
+    assert.equal(cut.finish().reasoningMs, 500, "a reply that ends while thinking is timed at its end");
+    assert.equal(new ReplyAccumulator(0).finish().reasoningMs, null);
+  });
+
   test("models group local first, then by provider", () => {
     const groups = groupModels([
       { id: "zeta/big", owned_by: "zeta" },
@@ -83,6 +110,7 @@ describe("renderer logic", () => {
       top_p: 0.9,
       max_tokens: 64,
     });
+    assert.deepEqual(toWire({ reasoningEffort: "none" }), { reasoning_effort: "none" });
   });
 
   test("errors say what to do next", () => {

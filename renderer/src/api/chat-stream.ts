@@ -1,19 +1,24 @@
 /**
  * Folds a stream of chat completion chunks (from /v1 or /api, which speak the same format) into
  * the reply so far plus its stats, measured on the client: time to first token is from the
- * request to the first content, tokens/s from the first token to the end.
+ * request to the first thought or content, tokens/s from the first token to the end. A thinking
+ * model's thoughts (`reasoning_content`) are kept apart from the answer, with how long they took.
  */
 import type { ChatCompletionChunk } from "../../../server/wire/openai.js";
 
 export interface ReplyState {
   content: string;
+  /** The thoughts so far; empty for a model that does not think. */
+  reasoning: string;
+  /** From the first thought to the last, once the answer (or the end) came; null while thinking or without thoughts. */
+  reasoningMs: number | null;
   model: string | null;
   finishReason: string | null;
   promptTokens: number | null;
   completionTokens: number | null;
   ttftMs: number | null;
   tokensPerSecond: number | null;
-  /** Content deltas received; an estimate of tokens when the server sends no usage. */
+  /** Content and thought deltas received; an estimate of tokens when the server sends no usage. */
   deltas: number;
   /** Fields the /api stream adds beside the chunk shape (message ids), passed through as seen. */
   extra: Record<string, unknown>;
@@ -21,6 +26,8 @@ export interface ReplyState {
 
 export const emptyReply = (): ReplyState => ({
   content: "",
+  reasoning: "",
+  reasoningMs: null,
   model: null,
   finishReason: null,
   promptTokens: null,
@@ -34,6 +41,8 @@ export const emptyReply = (): ReplyState => ({
 export class ReplyAccumulator {
   readonly state: ReplyState = emptyReply();
   private firstAt = 0;
+  private thoughtFrom = 0;
+  private thoughtTo = 0;
 
   constructor(
     private readonly startedAt: number,
@@ -46,12 +55,19 @@ export class ReplyAccumulator {
     if (typeof chunk.model === "string" && chunk.model) s.model = chunk.model;
     let changed = false;
     for (const choice of chunk.choices ?? []) {
+      const thought = choice.delta?.reasoning_content;
+      if (thought) {
+        this.first();
+        this.thoughtTo = this.now();
+        if (this.thoughtFrom === 0) this.thoughtFrom = this.thoughtTo;
+        s.reasoning += thought;
+        s.deltas += 1;
+        changed = true;
+      }
       const text = choice.delta?.content;
       if (text) {
-        if (this.firstAt === 0) {
-          this.firstAt = this.now();
-          s.ttftMs = this.firstAt - this.startedAt;
-        }
+        this.first();
+        if (s.reasoning && s.reasoningMs === null) s.reasoningMs = this.thoughtTo - this.thoughtFrom;
         s.content += text;
         s.deltas += 1;
         changed = true;
@@ -68,9 +84,16 @@ export class ReplyAccumulator {
     return changed;
   }
 
+  private first(): void {
+    if (this.firstAt !== 0) return;
+    this.firstAt = this.now();
+    this.state.ttftMs = this.firstAt - this.startedAt;
+  }
+
   /** Call once the stream ended (normally or stopped) to compute the speed. */
   finish(): ReplyState {
     const s = this.state;
+    if (s.reasoning && s.reasoningMs === null) s.reasoningMs = this.thoughtTo - this.thoughtFrom;
     const tokens = s.completionTokens ?? s.deltas;
     const seconds = this.firstAt > 0 ? (this.now() - this.firstAt) / 1000 : 0;
     if (seconds > 0 && tokens > 1) s.tokensPerSecond = (tokens - 1) / seconds;

@@ -4,6 +4,7 @@
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { conversations, type GenerationParams, type ThreadMessage } from "../api/history.js";
+import { models as modelLibrary } from "../api/models.js";
 import { ErrorNote } from "../app/ErrorNote.js";
 import { emit } from "../app/events.js";
 import { Icon } from "../app/Icon.js";
@@ -17,6 +18,28 @@ import { SettingsPanel } from "./SettingsPanel.js";
 import { useChat, type ChatSettings } from "./useChat.js";
 
 const LAST_MODEL = "hearth.lastModel";
+
+/**
+ * Whether `model` thinks before it answers, as /api/models says of loaded local models. Asked when
+ * the model changes and after each turn (the turn may have loaded it); a model that is not loaded
+ * keeps what was last learned of it, and one never seen loaded counts as not thinking.
+ */
+function useThinks(model: string, turnRunning: boolean): boolean {
+  const [known, setKnown] = useState<Record<string, boolean>>({});
+  useEffect(() => {
+    if (!model || turnRunning) return;
+    const controller = new AbortController();
+    modelLibrary.list({ signal: controller.signal }).then(
+      (list) => {
+        const loaded = list.models.find((m) => m.id === model)?.loaded;
+        if (loaded) setKnown((k) => (k[model] === loaded.thinks ? k : { ...k, [model]: loaded.thinks }));
+      },
+      () => undefined,
+    );
+    return () => controller.abort();
+  }, [model, turnRunning]);
+  return known[model] ?? false;
+}
 
 function lastModel(): string {
   try {
@@ -49,6 +72,7 @@ export function ChatView({ conversationId, focusMessageId, registerStop }: ChatV
   const saveTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const pendingSave = useRef<(() => Promise<void>) | null>(null);
   const { detail, pending } = chat;
+  const thinks = useThinks(settings.model, pending !== null);
 
   useEffect(() => {
     const idle = window.requestIdleCallback ?? ((cb: () => void) => setTimeout(cb, 200));
@@ -99,7 +123,7 @@ export function ChatView({ conversationId, focusMessageId, registerStop }: ChatV
   useEffect(() => {
     const el = scroller.current;
     if (el && stickToBottom.current && highlight === null) el.scrollTop = el.scrollHeight;
-  }, [pending?.reply.content, detail?.messages.length, highlight]);
+  }, [pending?.reply.content, pending?.reply.reasoning, detail?.messages.length, highlight]);
 
   const changeSettings = (next: Partial<ChatSettings>) => {
     const merged = { ...settings, ...next };
@@ -210,7 +234,10 @@ export function ChatView({ conversationId, focusMessageId, registerStop }: ChatV
                 ) : null}
                 <StreamingReply
                   text={pending.reply.content}
+                  reasoning={pending.reply.reasoning}
+                  reasoningMs={pending.reply.reasoningMs}
                   waiting={pending.status === "waiting"}
+                  running={pending.status === "waiting" || pending.status === "streaming"}
                   stats={formatStats({
                     ...pending.reply,
                     completionTokens: pending.reply.completionTokens ?? (pending.reply.deltas || null),
@@ -257,6 +284,7 @@ export function ChatView({ conversationId, focusMessageId, registerStop }: ChatV
           key={detail?.id ?? "new"}
           systemPrompt={settings.systemPrompt}
           params={settings.params as GenerationParams}
+          thinks={thinks}
           onChange={(next) => changeSettings(next)}
           onClose={() => setPanelOpen(false)}
         />

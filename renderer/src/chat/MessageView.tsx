@@ -1,6 +1,8 @@
 /**
  * One message: the user's as a bubble that can be edited and resent, a reply as Markdown with its
- * stats, copy and regenerate, and at a branch point the arrows to switch between versions.
+ * stats, copy and regenerate, and at a branch point the arrows to switch between versions. A
+ * thinking model's thoughts sit above its answer in a "Thinking" block: open while it thinks,
+ * collapsed once the answer starts and in history, saying how long it thought.
  */
 import { useEffect, useRef, useState } from "react";
 import type { ThreadMessage } from "../api/history.js";
@@ -26,6 +28,37 @@ export function formatStats(s: ReplyStats): string[] {
     out.push(`${s.ttftMs < 1000 ? `${Math.round(s.ttftMs)} ms` : `${(s.ttftMs / 1000).toFixed(2)} s`} to first token`);
   if (s.finishReason === "length") out.push("stopped at the token limit");
   return out;
+}
+
+/** "Thought for 3 s": how long a reply's thoughts took, whole seconds (under 1 s says so). */
+export function thoughtFor(ms: number | null): string {
+  if (ms === null) return "Thoughts";
+  const seconds = ms / 1000;
+  return `Thought for ${seconds < 1 ? "under 1" : Math.round(seconds)} s`;
+}
+
+/**
+ * The thoughts above an answer. `live`: the model is thinking now, so the block is open and says
+ * so; it closes by itself when that ends (the answer started) and the person can open it again.
+ */
+export function ThinkingBlock({ text, ms, live }: { text: string; ms: number | null; live: boolean }) {
+  // The person's own open/close counts only while `live` stays what it was: the block closes in the
+  // same render that shows the answer's first text, not one effect later.
+  const [choice, setChoice] = useState<{ live: boolean; open: boolean } | null>(null);
+  const open = choice !== null && choice.live === live ? choice.open : live;
+  return (
+    <details
+      className="thinking"
+      open={open}
+      data-live={live || undefined}
+      onToggle={(e) => {
+        if (e.currentTarget.open !== open) setChoice({ live, open: e.currentTarget.open });
+      }}
+    >
+      <summary aria-live={live ? "polite" : undefined}>{live ? "Thinking…" : thoughtFor(ms)}</summary>
+      <div className="thinking-text">{text}</div>
+    </details>
+  );
 }
 
 function BranchSwitcher({
@@ -139,7 +172,8 @@ export function MessageView({ message, busy, highlighted, onRegenerate, onEdit, 
       data-message-id={message.id}
       data-status={message.status}
     >
-      <LazyMarkdown text={message.content} />
+      {message.reasoning ? <ThinkingBlock text={message.reasoning} ms={message.reasoningMs} live={false} /> : null}
+      {message.content || !message.reasoning ? <LazyMarkdown text={message.content} /> : null}
       {message.status === "partial" ? <p className="message-note">Stopped before the end.</p> : null}
       {message.status === "error" ? (
         <p className="message-note error">This reply failed{message.error ? `: ${message.error}` : "."}</p>
@@ -217,7 +251,23 @@ function EditBox({
 }
 
 /** The reply being generated: same look as a stored reply, plus a caret while it streams. */
-export function StreamingReply({ text, waiting, stats }: { text: string; waiting: boolean; stats: string[] }) {
+export function StreamingReply({
+  text,
+  reasoning,
+  reasoningMs,
+  waiting,
+  running,
+  stats,
+}: {
+  text: string;
+  /** The thoughts so far ("" for a model that does not think) and, once they ended, how long they took. */
+  reasoning: string;
+  reasoningMs: number | null;
+  waiting: boolean;
+  /** Still generating (not stopped or failed): thoughts without an answer yet are live. */
+  running: boolean;
+  stats: string[];
+}) {
   return (
     <article
       className="message assistant streaming"
@@ -225,7 +275,8 @@ export function StreamingReply({ text, waiting, stats }: { text: string; waiting
       aria-busy={waiting || undefined}
       data-status="streaming"
     >
-      {waiting && !text ? (
+      {reasoning ? <ThinkingBlock text={reasoning} ms={reasoningMs} live={running && !text} /> : null}
+      {reasoning && !text ? null : waiting && !text ? (
         <div className="typing" aria-label="Waiting for the first token">
           <span />
           <span />

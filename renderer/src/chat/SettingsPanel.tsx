@@ -1,20 +1,23 @@
 /**
  * The conversation's system prompt and generation parameters, with presets. Changes apply to the
- * next turn; the chat view saves them on the conversation.
+ * next turn; the chat view saves them on the conversation. The reasoning control is shown for a
+ * model known to think (or once the chat has set it, so it can be put back).
  */
 import { useState } from "react";
 import type { GenerationParams } from "../api/history.js";
 import { Icon } from "../app/Icon.js";
-import { deletePreset, loadPresets, PARAM_FIELDS, savePreset, type Preset } from "./params.js";
+import { deletePreset, loadPresets, PARAM_FIELDS, REASONING_CHOICES, savePreset, type Preset } from "./params.js";
 
 interface SettingsPanelProps {
   systemPrompt: string;
   params: GenerationParams;
+  /** The chat's model thinks before it answers: offer the reasoning control. */
+  thinks: boolean;
   onChange: (next: { systemPrompt: string; params: GenerationParams }) => void;
   onClose: () => void;
 }
 
-export function SettingsPanel({ systemPrompt, params, onChange, onClose }: SettingsPanelProps) {
+export function SettingsPanel({ systemPrompt, params, thinks, onChange, onClose }: SettingsPanelProps) {
   const [presets, setPresets] = useState<Preset[]>(loadPresets);
   const [presetName, setPresetName] = useState("");
   // The raw text keeps a half-typed line; only non-empty lines become stop sequences.
@@ -66,6 +69,28 @@ export function SettingsPanel({ systemPrompt, params, onChange, onClose }: Setti
           onChange={(e) => onChange({ systemPrompt: e.target.value, params })}
         />
       </label>
+      {thinks || params.reasoningEffort !== undefined ? (
+        <label className="field" title="How hard the model thinks before it answers; Off answers without thinking.">
+          <span>Reasoning</span>
+          <select
+            aria-label="Reasoning"
+            value={params.reasoningEffort ?? ""}
+            onChange={(e) => {
+              const next = { ...params };
+              const choice = REASONING_CHOICES.find((c) => c.value === e.target.value)?.value;
+              if (choice) next.reasoningEffort = choice;
+              else delete next.reasoningEffort;
+              onChange({ systemPrompt, params: next });
+            }}
+          >
+            {REASONING_CHOICES.map((c) => (
+              <option key={c.value} value={c.value}>
+                {c.label}
+              </option>
+            ))}
+          </select>
+        </label>
+      ) : null}
       <div className="param-grid">
         {PARAM_FIELDS.map((f) => (
           <label key={f.key} className="field" title={f.hint}>

@@ -76,12 +76,25 @@ export function toWire(p: GenerationParams): Record<string, unknown> {
   if (p.presencePenalty !== undefined) out.presence_penalty = p.presencePenalty;
   if (p.frequencyPenalty !== undefined) out.frequency_penalty = p.frequencyPenalty;
   if (p.stop && p.stop.length > 0) out.stop = p.stop;
+  if (p.reasoningEffort !== undefined) out.reasoning_effort = p.reasoningEffort;
   return out;
 }
 
+/** The reasoning control's choices: the model's own default (unset), then OpenAI's `reasoning_effort` levels. */
+export const REASONING_CHOICES: readonly {
+  value: NonNullable<GenerationParams["reasoningEffort"]> | "";
+  label: string;
+}[] = [
+  { value: "", label: "Default" },
+  { value: "none", label: "Off" },
+  { value: "low", label: "Low" },
+  { value: "medium", label: "Medium" },
+  { value: "high", label: "High" },
+];
+
 /** The fields shown in the settings panel, with their ranges. */
 export const PARAM_FIELDS: readonly {
-  key: keyof Omit<GenerationParams, "stop">;
+  key: keyof Omit<GenerationParams, "stop" | "reasoningEffort">;
   label: string;
   min: number;
   max: number;

@@ -63,6 +63,8 @@ function localMessage(
     active: true,
     role,
     content,
+    reasoning: null,
+    reasoningMs: null,
     toolCalls: null,
     toolCallId: null,
     model: null,
@@ -248,7 +250,12 @@ export function useChat(
       ...(settings.systemPrompt ? [{ role: "system" as const, content: settings.systemPrompt }] : []),
       ...history
         .filter((m) => m.role === "user" || m.role === "assistant")
-        .map((m) => ({ role: m.role as "user" | "assistant", content: m.content })),
+        .map((m) => ({
+          role: m.role as "user" | "assistant",
+          content: m.content,
+          // An earlier reply's thoughts go back to the model, as the server's own chats send them.
+          ...(m.reasoning ? { reasoning_content: m.reasoning } : {}),
+        })),
     ];
     return v1.chat({ model: settings.model, messages, ...toWire(settings.params) } as Parameters<typeof v1.chat>[0], {
       signal,
@@ -262,9 +269,11 @@ export function useChat(
         if (!d || d.id !== id) return d;
         const messages = d.messages.slice(0, keep);
         if (userText !== null) messages.push(localMessage(id, "user", userText));
-        if (reply.content || status !== "error") {
+        if (reply.content || reply.reasoning || status !== "error") {
           messages.push(
             localMessage(id, "assistant", reply.content, {
+              reasoning: reply.reasoning || null,
+              reasoningMs: reply.reasoningMs,
               model: reply.model ?? settings.model,
               status,
               error: error ? String((error as Error).message ?? error) : null,
