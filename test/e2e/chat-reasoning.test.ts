@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import type { ConversationDetail } from "../../server/history/types.js";
-import { scriptedModel } from "../helpers/scripted-models.js";
+import { scriptedModel, scriptedModelsDir } from "../helpers/scripted-models.js";
 import {
   apiJson,
   ensureUiBuilt,
@@ -31,16 +31,15 @@ describe("a thinking model in the browser", { timeout: 300_000 }, () => {
   let thinker = "";
   let forever = "";
   let conversationId = "";
+  let cleanup = () => {};
 
   before(async () => {
-    const think = scriptedModel("qwen3-think");
-    thinker = path.basename(think, ".gguf");
+    const models = scriptedModelsDir(["qwen3-think", "qwen3-think-forever"]);
+    cleanup = models.cleanup;
+    thinker = path.basename(scriptedModel("qwen3-think"), ".gguf");
     forever = path.basename(scriptedModel("qwen3-think-forever"), ".gguf");
     await ensureUiBuilt();
-    hearth = await startHearth(
-      { modelDirs: [path.dirname(think)], parallel: 1, defaultMaxTokens: 2000 },
-      { withModel: false },
-    );
+    hearth = await startHearth({ modelDirs: [models.dir], parallel: 1, defaultMaxTokens: 2000 }, { withModel: false });
     browser = await launchBrowser();
     app = await openApp(browser, hearth.url);
     page = app.page;
@@ -50,6 +49,7 @@ describe("a thinking model in the browser", { timeout: 300_000 }, () => {
     await app?.context.close();
     await browser?.close();
     await hearth?.close();
+    cleanup();
   });
 
   const conversation = () => apiJson<ConversationDetail>(hearth.url, `/api/conversations/${conversationId}`);

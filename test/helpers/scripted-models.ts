@@ -3,6 +3,9 @@
  * chat template whose greedy output is a fixed script. `scriptedModel(name)` returns the file,
  * building it into `.cache/test-models/` first when it is missing or stale (a few seconds).
  */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import {
   SCRIPTED_MODELS,
   ensureScriptedModel,
@@ -21,4 +24,23 @@ export function scriptedModel(name: ScriptedModelName): string {
 /** The script: what the model writes from the start of its reply, special tokens included. */
 export function scriptOf(name: ScriptedModelName): ScriptSpec {
   return SCRIPTED_MODELS[name];
+}
+
+/**
+ * A temp folder holding just `names` (hard links where the file system allows, else copies), for a
+ * server's `modelDirs`: the shared cache holds every scripted model, and a server scans each file's
+ * 150k-token vocabulary before it lists any (about a second a file on these machines).
+ */
+export function scriptedModelsDir(names: readonly ScriptedModelName[]): { dir: string; cleanup(): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-scripted-"));
+  for (const name of names) {
+    const file = scriptedModel(name);
+    const to = path.join(dir, path.basename(file));
+    try {
+      fs.linkSync(file, to);
+    } catch {
+      fs.copyFileSync(file, to);
+    }
+  }
+  return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }

@@ -9,10 +9,11 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Conversation, ConversationDetail, ExportFile, SearchPage } from "../../server/history/types.js";
-import { scriptedModel } from "../helpers/scripted-models.js";
+import { scriptedModel, scriptedModelsDir } from "../helpers/scripted-models.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 let t: TestServer;
+let models: { dir: string; cleanup(): void } | undefined;
 /** Model ids as the server lists them: the file names without `.gguf`. */
 let thinker = "";
 let answerer = "";
@@ -22,9 +23,13 @@ before(async () => {
   const answer = scriptedModel("llama31-answer");
   thinker = path.basename(think, ".gguf");
   answerer = path.basename(answer, ".gguf");
-  t = await startTestServer({ modelDirs: [path.dirname(think)], parallel: 1 }, { withModel: false });
+  models = scriptedModelsDir(["qwen3-think", "llama31-answer"]);
+  t = await startTestServer({ modelDirs: [models.dir], parallel: 1 }, { withModel: false });
 });
-after(() => t?.close());
+after(async () => {
+  await t?.close();
+  models?.cleanup();
+});
 
 async function api<T>(method: string, url: string, body?: unknown, expect = 200): Promise<T> {
   const res = await fetch(`${t.url}/api${url}`, {

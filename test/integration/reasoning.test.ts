@@ -9,7 +9,7 @@ import { after, before, describe, test } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import type OpenAI from "openai";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { scriptedModel, type ScriptedModelName } from "../helpers/scripted-models.js";
+import { scriptedModelsDir, type ScriptedModelName } from "../helpers/scripted-models.js";
 
 const API_KEY = "reasoning-test-key-7f1e";
 const USER = [{ role: "user" as const, content: "Hi" }];
@@ -25,14 +25,14 @@ const MODELS: ScriptedModelName[] = [
 ];
 
 let t: TestServer;
+let models: { dir: string; cleanup(): void } | undefined;
 let anthropic: Anthropic;
 /** Model ids as the server lists them (the file name without its content hash). */
 const ids = new Map<ScriptedModelName, string>();
 
 before(async () => {
-  const files = MODELS.map((name) => scriptedModel(name));
-  const dir = files[0]!.slice(0, files[0]!.lastIndexOf("/"));
-  t = await startTestServer({ apiKey: API_KEY, modelDirs: [dir], parallel: 1 }, { withModel: false });
+  models = scriptedModelsDir(MODELS);
+  t = await startTestServer({ apiKey: API_KEY, modelDirs: [models.dir], parallel: 1 }, { withModel: false });
   anthropic = new Anthropic({ baseURL: t.url, apiKey: API_KEY, maxRetries: 0, timeout: 60_000 });
   const listed = (await t.client.models.list()).data.map((m) => m.id);
   for (const name of MODELS) {
@@ -41,7 +41,10 @@ before(async () => {
     ids.set(name, id);
   }
 });
-after(() => t?.close());
+after(async () => {
+  await t?.close();
+  models?.cleanup();
+});
 
 const model = (name: ScriptedModelName) => ids.get(name)!;
 
