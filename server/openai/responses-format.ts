@@ -96,11 +96,15 @@ export class ResponseAccumulator {
   private thoughts = 0;
   usage: Usage | null = null;
   reason: FinishReason | null = null;
+  /** The final response object, once the finish event arrived: what was (or will be) sent. */
+  final: ResponseObject | null = null;
 
   constructor(
     private readonly base: ResponseBase,
     private readonly logprobs: boolean,
     private readonly sink: ResponseEventSink | null = null,
+    /** Told the final object before the client gets it (a stored response keeps it for GET). */
+    private readonly onFinal: ((response: ResponseObject) => void) | null = null,
   ) {}
 
   private async emit(type: string, data: Record<string, unknown>): Promise<void> {
@@ -175,8 +179,10 @@ export class ResponseAccumulator {
         await this.closeMessage(itemStatus);
         await this.closeCalls(itemStatus);
         const status = this.status;
+        this.final = this.snapshot(status);
+        this.onFinal?.(this.final);
         await this.emit(status === "completed" ? "response.completed" : "response.incomplete", {
-          response: this.snapshot(status),
+          response: this.final,
         });
         return;
       }
@@ -327,8 +333,13 @@ export class ResponseAccumulator {
 }
 
 /** The Responses API's stream events; a failure as its `error` event. */
-export function responseEventEncoder(sse: SseWriter, base: ResponseBase, logprobs: boolean): StreamEncoder {
-  const acc = new ResponseAccumulator(base, logprobs, (type, data) => sse.sendEvent(type, data));
+export function responseEventEncoder(
+  sse: SseWriter,
+  base: ResponseBase,
+  logprobs: boolean,
+  onFinal: ((response: ResponseObject) => void) | null = null,
+): StreamEncoder {
+  const acc = new ResponseAccumulator(base, logprobs, (type, data) => sse.sendEvent(type, data), onFinal);
   return {
     start: () => acc.start(),
     push: ({ event }) => acc.push(event),
@@ -342,9 +353,10 @@ export async function collectResponse(
   events: ChoiceStream,
   base: ResponseBase,
   logprobs: boolean,
+  onFinal: ((response: ResponseObject) => void) | null = null,
 ): Promise<ResponseObject> {
-  const acc = new ResponseAccumulator(base, logprobs);
+  const acc = new ResponseAccumulator(base, logprobs, null, onFinal);
   for await (const event of firstChoice(events)) await acc.push(event);
-  if (acc.reason === null) throw new Error("generation ended without a finish event");
-  return acc.snapshot(acc.status);
+  if (acc.final === null) throw new Error("generation ended without a finish event");
+  return acc.final;
 }

@@ -23,7 +23,7 @@ import { clientGoneSignal } from "../http/sse.js";
 import { parseOrThrow } from "../http/validate.js";
 import { samplingOf } from "./convert.js";
 import { parseAt } from "./parse-item.js";
-import { collectResponse, responseEventEncoder, type ResponseBase } from "./responses-format.js";
+import { collectResponse, responseEventEncoder, responseObject, type ResponseBase } from "./responses-format.js";
 import {
   FunctionCallItemSchema,
   FunctionCallOutputItemSchema,
@@ -32,6 +32,7 @@ import {
   ReasoningItemSchema,
   ResponseCreateRequestSchema,
   type ResponseCreateRequestBody,
+  type ResponseObject,
 } from "./responses-schemas.js";
 import { ResponsesStore, refOf, storedResponseId } from "./responses-store.js";
 
@@ -258,7 +259,7 @@ function baseOf(body: ResponseCreateRequestBody, id: string, store: boolean): Re
 
 export function createResponsesRouter(ctx: ServerContext): express.Router {
   const router = express.Router();
-  const responses = new ResponsesStore(ctx.history);
+  const responses = new ResponsesStore(ctx.history, ctx.logger);
 
   router.post("/", async (req, res) => {
     const body = parseOrThrow(ResponseCreateRequestSchema, req.body);
@@ -291,10 +292,13 @@ export function createResponsesRouter(ctx: ServerContext): express.Router {
     });
     const base = baseOf(body, id, store);
     const logprobs = request.topLogprobs !== undefined;
+    // GET returns what this returns: the settings now, the final object before the client has it.
+    const keep = store ? (response: ResponseObject) => responses.keep(response) : null;
+    keep?.(responseObject(base, { status: "in_progress", output: [], usage: null }));
     const work = respond(res, run.events, clientGone, {
       stream: body.stream ?? false,
-      encoder: (sse) => responseEventEncoder(sse, base, logprobs),
-      collect: (events) => collectResponse(events, base, logprobs),
+      encoder: (sse) => responseEventEncoder(sse, base, logprobs, keep),
+      collect: (events) => collectResponse(events, base, logprobs, keep),
     });
     if (store) responses.track(id, work);
     await work;

@@ -28,6 +28,14 @@ describe("/v1/responses", () => {
   });
   after(() => t.close());
 
+  const weather: OpenAI.Responses.FunctionTool = {
+    type: "function",
+    name: "get_weather",
+    description: "Weather for a city",
+    parameters: { type: "object", properties: { city: { type: "string", maxLength: 20 } } },
+    strict: false,
+  };
+
   test("text input with instructions: output text, usage and the request echoed back", async () => {
     const res = await client.responses.create({
       model: MODEL,
@@ -166,30 +174,93 @@ describe("/v1/responses", () => {
     assert.equal(detail.messages[4]?.content, second.output_text);
   });
 
-  test("GET returns a stored response as it was returned; input_items lists what it was asked", async () => {
+  test("GET returns a stored response exactly as POST returned it, with every request field set", async () => {
     const created = await client.responses.create({
+      model: MODEL,
+      instructions: "Be kind.",
+      input: [{ role: "user", content: "Weather in Oslo?" }],
+      max_output_tokens: 60,
+      temperature: 0.3,
+      top_p: 0.9,
+      user: "user-42",
+      metadata: { run: "get-1", team: "hearth" },
+      tools: [weather],
+      tool_choice: { type: "function", name: "get_weather" },
+      parallel_tool_calls: false,
+      reasoning: { effort: "low" },
+      truncation: "disabled",
+      store: true,
+    });
+    // Nothing came back at its default: each of these was lost on GET before (issue 18).
+    assert.equal(created.max_output_tokens, 60);
+    assert.equal(created.user, "user-42");
+    assert.equal(created.tools.length, 1);
+    assert.deepEqual(created.tool_choice, { type: "function", name: "get_weather" });
+    assert.equal(created.reasoning?.effort, "low");
+    assert.ok(created.output.some((o) => o.type === "function_call"));
+    const got = await client.responses.retrieve(created.id);
+    assert.deepEqual(got, created);
+  });
+
+  test("GET of a streamed response equals its response.completed object: text.format, logprobs, cached tokens", async () => {
+    const body = {
+      model: MODEL,
+      instructions: "You tell stories.",
+      input: "Tell me about a cat",
+      max_output_tokens: 12,
+      temperature: 0,
+      include: ["message.output_text.logprobs" as const],
+      top_logprobs: 2,
+      text: { format: { type: "json_object" as const } },
+      metadata: { run: "get-2" },
+    };
+    // Twice, so the second prompt is served from the KV cache and reports cached tokens.
+    await client.responses.create({ ...body, store: false });
+    const list = await events(await client.responses.create({ ...body, stream: true }));
+    const final = list.at(-1)!.response as OpenAI.Responses.Response;
+    assert.ok(["response.completed", "response.incomplete"].includes(list.at(-1)!.type));
+    assert.ok((final.usage?.input_tokens_details.cached_tokens ?? 0) > 0);
+    const part = final.output[0]?.type === "message" ? final.output[0].content[0] : undefined;
+    assert.ok(part?.type === "output_text" && (part.logprobs?.length ?? 0) > 0);
+    const { output_text: _text, ...got } = await client.responses.retrieve(final.id);
+    assert.deepEqual(got, final);
+    assert.deepEqual(got.text, { format: { type: "json_object" } });
+  });
+
+  test("GET of a continued response; input_items lists what each request added, as items", async () => {
+    const first = await client.responses.create({
       model: MODEL,
       instructions: "Be kind.",
       input: "Hello there",
       max_output_tokens: 8,
     });
-    const got = await client.responses.retrieve(created.id);
-    assert.equal(got.id, created.id);
-    assert.equal(got.output_text, created.output_text);
-    assert.equal(got.status, created.status);
-    assert.equal(got.instructions, "Be kind.");
-    assert.equal(got.model, MODEL);
+    const second = await client.responses.create({
+      model: MODEL,
+      previous_response_id: first.id,
+      tools: [weather],
+      max_output_tokens: 6,
+      input: [
+        { role: "user", content: "Weather in Rome?" },
+        { type: "function_call", call_id: "call_rome", name: "get_weather", arguments: '{"city":"Rome"}' },
+        { type: "function_call_output", call_id: "call_rome", output: "sunny" },
+      ],
+    });
+    assert.deepEqual(await client.responses.retrieve(second.id), second);
+    assert.deepEqual(await client.responses.retrieve(first.id), first);
+    const firstItems = await client.responses.inputItems.list(first.id);
     assert.deepEqual(
-      got.output.map((o) => o.id),
-      created.output.map((o) => o.id),
-    );
-    assert.equal(got.usage?.output_tokens, created.usage?.output_tokens);
-    assert.equal(got.usage?.input_tokens, created.usage?.input_tokens);
-    const items = await client.responses.inputItems.list(created.id);
-    assert.deepEqual(
-      items.data.map((i) => (i.type === "message" ? i.role : i.type)),
+      firstItems.data.map((i) => (i.type === "message" ? i.role : i.type)),
       ["user"],
     );
+    // Newest first; the function call is an item of its own, not an assistant message.
+    const items = await client.responses.inputItems.list(second.id);
+    assert.deepEqual(
+      items.data.map((i) => (i.type === "message" ? i.role : i.type)),
+      ["function_call_output", "function_call", "user"],
+    );
+    const call = items.data[1];
+    assert.ok(call?.type === "function_call");
+    assert.deepEqual([call.call_id, call.name, call.arguments], ["call_rome", "get_weather", '{"city":"Rome"}']);
   });
 
   test("DELETE removes a stored response: GET and previous_response_id then give 404", async () => {
@@ -222,14 +293,6 @@ describe("/v1/responses", () => {
       (err: { status?: number }) => err.status === 404,
     );
   });
-
-  const weather: OpenAI.Responses.FunctionTool = {
-    type: "function",
-    name: "get_weather",
-    description: "Weather for a city",
-    parameters: { type: "object", properties: { city: { type: "string", maxLength: 20 } } },
-    strict: false,
-  };
 
   test("function tools: a forced call, then its output continues the stored conversation", async () => {
     const call = await client.responses.create({
