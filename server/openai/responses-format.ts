@@ -8,7 +8,9 @@ import { firstChoice } from "../chat/choices.js";
 import type { ChoiceStream, FinishReason, GenerationEvent, TokenLogprob, Usage } from "../core/types.js";
 import type { StreamEncoder } from "../http/respond.js";
 import type { SseWriter } from "../http/sse.js";
+import { ToolNames, customInputOf } from "./responses-tools.js";
 import type {
+  OutputCustomToolCall,
   OutputFunctionCall,
   OutputItem,
   OutputMessage,
@@ -76,10 +78,6 @@ export function reasoningItemId(responseId: string, index: number): string {
   return `rs_${responseId.replace(/^resp_/, "")}${index > 0 ? `_${index}` : ""}`;
 }
 
-export function functionCallItemId(callId: string): string {
-  return `fc_${callId.replace(/^call_/, "")}`;
-}
-
 export type ResponseEventSink = (type: string, data: Record<string, unknown>) => void | Promise<void>;
 
 /**
@@ -90,7 +88,12 @@ export class ResponseAccumulator {
   readonly output: OutputItem[] = [];
   private sequence = 0;
   private message: { index: number; item: OutputMessage; text: string; logprobs: TokenLogprob[] } | null = null;
-  private readonly calls = new Map<number, { index: number; item: OutputFunctionCall }>();
+  private readonly calls = new Map<
+    number,
+    { index: number; item: OutputFunctionCall | OutputCustomToolCall; arguments: string }
+  >();
+  /** The request's tools, for what each call is on the wire (a namespace's function, a custom tool). */
+  private readonly tools: ToolNames;
   private thought: { index: number; item: OutputReasoning; text: string } | null = null;
   private messages = 0;
   private thoughts = 0;
@@ -105,7 +108,9 @@ export class ResponseAccumulator {
     private readonly sink: ResponseEventSink | null = null,
     /** Told the final object before the client gets it (a stored response keeps it for GET). */
     private readonly onFinal: ((response: ResponseObject) => void) | null = null,
-  ) {}
+  ) {
+    this.tools = new ToolNames(base.tools);
+  }
 
   private async emit(type: string, data: Record<string, unknown>): Promise<void> {
     if (!this.sink) return;
@@ -148,26 +153,23 @@ export class ResponseAccumulator {
         if (event.first) {
           await this.closeThought("completed");
           await this.closeMessage("completed");
-          const item: OutputFunctionCall = {
-            type: "function_call",
-            id: functionCallItemId(event.id),
-            call_id: event.id,
-            name: event.name,
-            arguments: "",
-            status: "in_progress",
-          };
+          const item = this.tools.callItem({ id: event.id, name: event.name, arguments: "" }, "in_progress");
           const index = this.output.push(item) - 1;
-          this.calls.set(event.index, { index, item });
+          this.calls.set(event.index, { index, item, arguments: "" });
           await this.emit("response.output_item.added", { output_index: index, item: { ...item } });
         }
         const call = this.calls.get(event.index);
         if (call && event.argumentsDelta) {
-          call.item.arguments += event.argumentsDelta;
-          await this.emit("response.function_call_arguments.delta", {
-            item_id: call.item.id,
-            output_index: call.index,
-            delta: event.argumentsDelta,
-          });
+          call.arguments += event.argumentsDelta;
+          // A custom tool's input is known once its arguments are whole (closeCalls).
+          if (call.item.type === "function_call") {
+            call.item.arguments = call.arguments;
+            await this.emit("response.function_call_arguments.delta", {
+              item_id: call.item.id,
+              output_index: call.index,
+              delta: event.argumentsDelta,
+            });
+          }
         }
         return;
       }
@@ -318,14 +320,29 @@ export class ResponseAccumulator {
   }
 
   private async closeCalls(status: "completed" | "incomplete"): Promise<void> {
-    for (const { index, item } of this.calls.values()) {
+    for (const { index, item, arguments: args } of this.calls.values()) {
       item.status = status;
-      await this.emit("response.function_call_arguments.done", {
-        item_id: item.id,
-        output_index: index,
-        name: item.name,
-        arguments: item.arguments,
-      });
+      if (item.type === "function_call") {
+        await this.emit("response.function_call_arguments.done", {
+          item_id: item.id,
+          output_index: index,
+          name: item.name,
+          arguments: item.arguments,
+        });
+      } else {
+        // The input comes whole: its JSON string is decoded once the arguments are complete.
+        item.input = customInputOf(args);
+        await this.emit("response.custom_tool_call_input.delta", {
+          item_id: item.id,
+          output_index: index,
+          delta: item.input,
+        });
+        await this.emit("response.custom_tool_call_input.done", {
+          item_id: item.id,
+          output_index: index,
+          input: item.input,
+        });
+      }
       await this.emit("response.output_item.done", { output_index: index, item: { ...item } });
     }
     this.calls.clear();

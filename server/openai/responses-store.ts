@@ -22,14 +22,9 @@ import { toChatMessages } from "../history/prompt.js";
 import type { Message } from "../history/types.js";
 import type { Logger } from "../logger.js";
 import type { ChatMessage } from "../core/types.js";
-import {
-  functionCallItemId,
-  messageItemId,
-  reasoningItemId,
-  responseObject,
-  type ResponseBase,
-} from "./responses-format.js";
+import { messageItemId, reasoningItemId, responseObject, type ResponseBase } from "./responses-format.js";
 import { ResponseObjectSchema, type OutputItem, type ResponseObject } from "./responses-schemas.js";
+import { ToolNames } from "./responses-tools.js";
 
 /**
  * The largest response object kept for GET, in characters of JSON (4 MiB). Text and thoughts are
@@ -205,16 +200,8 @@ export class ResponsesStore {
         content: [{ type: "output_text", text: message.content, annotations: [], logprobs: [] }],
       });
     }
-    for (const call of message.toolCalls ?? []) {
-      output.push({
-        type: "function_call",
-        id: functionCallItemId(call.id),
-        call_id: call.id,
-        name: call.name,
-        arguments: call.arguments,
-        status: itemStatus,
-      });
-    }
+    const tools = new ToolNames(kept?.tools);
+    for (const call of message.toolCalls ?? []) output.push(tools.callItem(call, itemStatus));
     const base: ResponseBase = kept
       ? baseOf(kept)
       : {
@@ -274,7 +261,15 @@ export class ResponsesStore {
   inputItems(id: string): Record<string, unknown>[] {
     const { ref, path } = this.lookup(id, "response_id");
     const before = path.slice(ref.instructions ? 1 : 0, -1);
-    return before.slice(this.inputStart(ref, before)).flatMap(inputItemsOf).reverse();
+    const tools = new ToolNames(this.kept(id, ref.messageId)?.tools);
+    // A custom tool's output is a custom_tool_call_output: known by the call it answers.
+    const custom = new Set(
+      path.flatMap((m) => (m.toolCalls ?? []).filter((c) => tools.wire(c.name).kind === "custom").map((c) => c.id)),
+    );
+    return before
+      .slice(this.inputStart(ref, before))
+      .flatMap((m) => inputItemsOf(m, tools, custom))
+      .reverse();
   }
 
   /** Where the request's own messages start in `before` (the path up to the reply, without instructions). */
@@ -303,12 +298,12 @@ export class ResponsesStore {
 }
 
 /** A stored message as the input items it was sent as (an assistant turn: its thoughts, text and calls). */
-function inputItemsOf(m: Message): Record<string, unknown>[] {
+function inputItemsOf(m: Message, tools: ToolNames, custom: ReadonlySet<string>): Record<string, unknown>[] {
   switch (m.role) {
     case "tool":
       return [
         {
-          type: "function_call_output",
+          type: custom.has(m.toolCallId ?? "") ? "custom_tool_call_output" : "function_call_output",
           id: `fco_${m.id}`,
           call_id: m.toolCallId,
           output: m.content,
@@ -338,14 +333,7 @@ function inputItemsOf(m: Message): Record<string, unknown>[] {
               },
             ]
           : []),
-        ...(m.toolCalls ?? []).map((call) => ({
-          type: "function_call",
-          id: functionCallItemId(call.id),
-          call_id: call.id,
-          name: call.name,
-          arguments: call.arguments,
-          status: "completed",
-        })),
+        ...(m.toolCalls ?? []).map((call) => tools.callItem(call, "completed")),
       ];
     default:
       return [

@@ -3,20 +3,14 @@
  * becomes a neutral ChatRequest (a remote provider then receives chat completions), and the events
  * come back as Responses objects or its stream events. Stateful: with `store` (the default) the
  * exchange is recorded in history, so `previous_response_id` continues it without resending it,
- * and GET/DELETE /v1/responses/{id} read and remove it (responses-store.ts).
+ * and GET/DELETE /v1/responses/{id} read and remove it (responses-store.ts). Tools other than
+ * functions (namespaces, freeform tools, OpenAI's hosted ones) are mapped in responses-tools.ts.
  */
 import crypto from "node:crypto";
 import express from "express";
 import { TracedMessages, paramNamer, type ParamNamer } from "../chat/params.js";
 import type { ServerContext } from "../context.js";
-import type {
-  ChatMessage,
-  ChatRequest,
-  ReasoningEffort,
-  ResponseFormat,
-  ToolChoice,
-  ToolDefinition,
-} from "../core/types.js";
+import type { ChatMessage, ChatRequest, ReasoningEffort, ResponseFormat } from "../core/types.js";
 import { BadRequestError } from "../errors.js";
 import { respond } from "../http/respond.js";
 import { clientGoneSignal } from "../http/sse.js";
@@ -25,9 +19,10 @@ import { samplingOf } from "./convert.js";
 import { parseAt } from "./parse-item.js";
 import { collectResponse, responseEventEncoder, responseObject, type ResponseBase } from "./responses-format.js";
 import {
+  CustomToolCallItemSchema,
+  CustomToolCallOutputItemSchema,
   FunctionCallItemSchema,
   FunctionCallOutputItemSchema,
-  FunctionToolSchema,
   InputMessageSchema,
   ReasoningItemSchema,
   ResponseCreateRequestSchema,
@@ -35,6 +30,13 @@ import {
   type ResponseObject,
 } from "./responses-schemas.js";
 import { ResponsesStore, refOf, storedResponseId } from "./responses-store.js";
+import {
+  customArguments,
+  neutralToolName,
+  requestToolsOf,
+  toolChoiceOf,
+  type RequestTools,
+} from "./responses-tools.js";
 
 const LOGPROBS_INCLUDE = "message.output_text.logprobs";
 
@@ -90,16 +92,32 @@ function messagesOf(input: ResponseCreateRequestBody["input"]): TracedMessages {
         else messages.push({ role: item.role === "developer" ? "system" : item.role, content: text });
         return;
       }
-      case "function_call": {
-        const item = parseAt(FunctionCallItemSchema, raw, at);
-        const call = { id: item.call_id, name: item.name, arguments: item.arguments };
+      case "function_call":
+      case "custom_tool_call": {
+        const call =
+          type === "function_call"
+            ? ((item) => ({
+                id: item.call_id,
+                name: neutralToolName(item.name, item.namespace),
+                arguments: item.arguments,
+              }))(parseAt(FunctionCallItemSchema, raw, at))
+            : ((item) => ({
+                id: item.call_id,
+                name: neutralToolName(item.name, item.namespace),
+                arguments: customArguments(item.input),
+              }))(parseAt(CustomToolCallItemSchema, raw, at));
         const last = messages.at(-1);
         if (last?.role === "assistant" && !reasoning) last.toolCalls = [...(last.toolCalls ?? []), call];
         else messages.push({ role: "assistant", content: null, toolCalls: [call], ...takeReasoning() });
         return;
       }
-      case "function_call_output": {
-        const item = parseAt(FunctionCallOutputItemSchema, raw, at);
+      case "function_call_output":
+      case "custom_tool_call_output": {
+        const item = parseAt(
+          type === "function_call_output" ? FunctionCallOutputItemSchema : CustomToolCallOutputItemSchema,
+          raw,
+          at,
+        );
         messages.push({ role: "tool", toolCallId: item.call_id, content: partsText(item.output, `${at}.output`) });
         return;
       }
@@ -113,7 +131,7 @@ function messagesOf(input: ResponseCreateRequestBody["input"]): TracedMessages {
       }
       default:
         throw new BadRequestError(
-          `Input items of type '${String(type)}' are not supported; send messages, function_call and function_call_output items.`,
+          `Input items of type '${String(type)}' are not supported; send messages, reasoning, function_call, custom_tool_call and their outputs.`,
           {
             param: `${at}.type`,
             code: "unsupported_value",
@@ -122,26 +140,6 @@ function messagesOf(input: ResponseCreateRequestBody["input"]): TracedMessages {
     }
   });
   return messages;
-}
-
-function toolsOf(body: ResponseCreateRequestBody): ToolDefinition[] {
-  return (body.tools ?? []).map((raw, i) => {
-    if (raw.type !== "function") {
-      throw new BadRequestError(
-        `Tools of type '${raw.type}' are hosted by OpenAI and not available here; send function tools.`,
-        {
-          param: `tools.${i}.type`,
-          code: "unsupported_value",
-        },
-      );
-    }
-    const t = parseAt(FunctionToolSchema, raw, `tools.${i}`);
-    return {
-      name: t.name,
-      ...(t.description ? { description: t.description } : {}),
-      ...(t.parameters ? { parameters: t.parameters } : {}),
-    };
-  });
 }
 
 function responseFormatOf(body: ResponseCreateRequestBody): ResponseFormat {
@@ -174,7 +172,7 @@ function refuseUnsupported(body: ResponseCreateRequestBody): void {
 export function toResponsesChatRequest(
   body: ResponseCreateRequestBody,
   previous: ChatMessage[],
-): { request: ChatRequest; paramName: ParamNamer } {
+): { request: ChatRequest; paramName: ParamNamer; tools: RequestTools } {
   refuseUnsupported(body);
   const { messages: input, origins } = messagesOf(body.input);
   if (input.length === 0 && previous.length === 0)
@@ -187,12 +185,8 @@ export function toResponsesChatRequest(
     ...previous,
     ...input,
   ];
-  const tools = toolsOf(body);
-  const tc = body.tool_choice;
-  const toolChoice: ToolChoice =
-    tc === null || tc === undefined ? "auto" : typeof tc === "string" ? tc : { name: tc.name };
-  if (toolChoice !== "auto" && toolChoice !== "none" && tools.length === 0)
-    throw new BadRequestError("tool_choice requires tools.", { param: "tool_choice" });
+  const tools = requestToolsOf(body);
+  const toolChoice = toolChoiceOf(body, tools);
   const wantsLogprobs = (body.include ?? []).includes(LOGPROBS_INCLUDE) || (body.top_logprobs ?? 0) > 0;
   const request: ChatRequest = {
     kind: "chat",
@@ -202,7 +196,7 @@ export function toResponsesChatRequest(
     sampling: samplingOf(body),
     stop: [],
     responseFormat: responseFormatOf(body),
-    tools,
+    tools: tools.definitions,
     toolChoice,
     ...(body.parallel_tool_calls !== null && body.parallel_tool_calls !== undefined
       ? { parallelToolCalls: body.parallel_tool_calls }
@@ -211,7 +205,7 @@ export function toResponsesChatRequest(
     ...(body.user ? { user: body.user } : {}),
     ...(effortOf(body) ? { reasoning: { effort: effortOf(body)! } } : {}),
   };
-  const paramName = paramNamer(
+  const named = paramNamer(
     {
       "messages.*.toolCalls": "messages.*.call_id",
       "messages.*.toolCallId": "messages.*.call_id",
@@ -226,7 +220,13 @@ export function toResponsesChatRequest(
     },
     [...(body.instructions ? ["instructions"] : []), ...previous.map(() => "previous_response_id"), ...origins],
   );
-  return { request, paramName };
+  // A neutral tool is where the request had it (a namespace's function is `tools.2.tools.0`).
+  const paramName: ParamNamer = (neutral) => {
+    const tool = /^tools\.(\d+)(\..*)?$/.exec(neutral);
+    const path = tool ? tools.paths[Number(tool[1])] : undefined;
+    return path !== undefined ? `${path}${tool![2] ?? ""}` : named(neutral);
+  };
+  return { request, paramName, tools };
 }
 
 function effortOf(body: ResponseCreateRequestBody): ReasoningEffort | undefined {
@@ -234,7 +234,7 @@ function effortOf(body: ResponseCreateRequestBody): ReasoningEffort | undefined 
   return effort === "minimal" ? "low" : (effort ?? undefined);
 }
 
-function baseOf(body: ResponseCreateRequestBody, id: string, store: boolean): ResponseBase {
+function baseOf(body: ResponseCreateRequestBody, id: string, store: boolean, tools: RequestTools): ResponseBase {
   return {
     id,
     object: "response",
@@ -254,6 +254,7 @@ function baseOf(body: ResponseCreateRequestBody, id: string, store: boolean): Re
     truncation: body.truncation ?? "disabled",
     user: body.user ?? null,
     metadata: body.metadata ?? {},
+    ...(tools.warnings.length > 0 ? { warnings: tools.warnings } : {}),
   };
 }
 
@@ -265,7 +266,7 @@ export function createResponsesRouter(ctx: ServerContext): express.Router {
     const body = parseOrThrow(ResponseCreateRequestSchema, req.body);
     const store = body.store ?? true;
     const previous = body.previous_response_id ? responses.continuation(body.previous_response_id) : [];
-    const { request, paramName } = toResponsesChatRequest(body, previous);
+    const { request, paramName, tools } = toResponsesChatRequest(body, previous);
     const clientGone = clientGoneSignal(res);
     let id = `resp_${crypto.randomBytes(24).toString("hex")}`;
     const continued = body.previous_response_id ? refOf(body.previous_response_id) : null;
@@ -290,7 +291,7 @@ export function createResponsesRouter(ctx: ServerContext): express.Router {
       record: store ? { kind: "stored", onStored } : { kind: "none" },
       paramName,
     });
-    const base = baseOf(body, id, store);
+    const base = baseOf(body, id, store, tools);
     const logprobs = request.topLogprobs !== undefined;
     // GET returns what this returns: the settings now, the final object before the client has it.
     const keep = store ? (response: ResponseObject) => responses.keep(response) : null;

@@ -361,6 +361,139 @@ describe("/v1/responses", () => {
     assert.equal(list.at(-1)?.type, "response.completed");
   });
 
+  test("namespace tools: a forced call is a function_call with its namespace, sent back it continues", async () => {
+    const tools: OpenAI.Responses.Tool[] = [
+      {
+        type: "namespace",
+        name: "weather",
+        description: "Weather tools",
+        tools: [
+          {
+            type: "function",
+            name: "get",
+            description: "Weather for a city",
+            parameters: weather.parameters,
+          },
+        ],
+      },
+      weather,
+    ];
+    const created = await client.responses.create({
+      model: MODEL,
+      input: "Weather in Paris?",
+      tools,
+      tool_choice: { type: "function", name: "get", namespace: "weather" } as never,
+      max_output_tokens: 100,
+    });
+    const call = created.output.find((o) => o.type === "function_call");
+    assert.ok(call?.type === "function_call");
+    assert.deepEqual([call.name, call.namespace], ["get", "weather"]);
+    assert.equal(typeof (JSON.parse(call.arguments) as { city?: unknown }).city, "string");
+    assert.deepEqual(await client.responses.retrieve(created.id), created);
+
+    const answer = await client.responses.create({
+      model: MODEL,
+      previous_response_id: created.id,
+      input: [{ type: "function_call_output", call_id: call.call_id, output: "sunny" }],
+      tools,
+      max_output_tokens: 6,
+    });
+    assert.ok(answer.output_text.length > 0);
+    // Sent back as an item, the call keeps its namespace apart from its name.
+    const resent = await client.responses.create({
+      model: MODEL,
+      store: false,
+      tools,
+      max_output_tokens: 6,
+      input: [
+        { role: "user", content: "Weather in Rome?" },
+        { type: "function_call", call_id: "call_ns", name: "get", namespace: "weather", arguments: '{"city":"Rome"}' },
+        { type: "function_call_output", call_id: "call_ns", output: "sunny" },
+      ],
+    });
+    assert.ok(["completed", "incomplete"].includes(resent.status ?? ""));
+  });
+
+  test("custom tools: a forced call is a custom_tool_call whose input is text, with its own stream events", async () => {
+    const applyPatch: OpenAI.Responses.CustomTool = {
+      type: "custom",
+      name: "apply_patch",
+      description: "Apply a patch to files.",
+      format: { type: "grammar", syntax: "lark", definition: 'start: "*** Begin Patch" /(.|\\n)*/' },
+    };
+    const stream = await client.responses.create({
+      model: MODEL,
+      input: "Fix the bug",
+      tools: [applyPatch],
+      tool_choice: { type: "custom", name: "apply_patch" },
+      max_output_tokens: 60,
+      stream: true,
+    });
+    const list = await events(stream);
+    assert.deepEqual(
+      list.map((e) => e.type),
+      [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.custom_tool_call_input.delta",
+        "response.custom_tool_call_input.done",
+        "response.output_item.done",
+        list.at(-1)!.type,
+      ],
+    );
+    const final = list.at(-1)!.response as OpenAI.Responses.Response;
+    const call = final.output[0];
+    assert.ok(call?.type === "custom_tool_call");
+    assert.equal(call.name, "apply_patch");
+    assert.equal(typeof call.input, "string");
+    assert.equal(list.find((e) => e.type === "response.custom_tool_call_input.done")?.input, call.input);
+    const { output_text: _text, ...got } = await client.responses.retrieve(final.id);
+    assert.deepEqual(got, final);
+
+    // The call and its output sent back as items; input_items gives them back as such.
+    const next = await client.responses.create({
+      model: MODEL,
+      tools: [applyPatch],
+      max_output_tokens: 6,
+      input: [
+        { role: "user", content: "Fix the bug" },
+        { type: "custom_tool_call", call_id: call.call_id, name: "apply_patch", input: call.input },
+        { type: "custom_tool_call_output", call_id: call.call_id, output: "Done." },
+      ],
+    });
+    const items = await client.responses.inputItems.list(next.id);
+    assert.deepEqual(
+      items.data.map((i) => i.type),
+      ["custom_tool_call_output", "custom_tool_call", "message"],
+    );
+    const sentCall = items.data[1];
+    assert.ok(sentCall?.type === "custom_tool_call");
+    assert.equal(sentCall.input, call.input);
+  });
+
+  test("hosted tools are not offered to the model and the response says so; the rest still work", async () => {
+    const created = await client.responses.create({
+      model: MODEL,
+      input: "Weather in Oslo?",
+      tools: [{ type: "web_search" }, weather, { type: "file_search", vector_store_ids: ["vs_1"] }],
+      tool_choice: "required",
+      max_output_tokens: 100,
+    });
+    const warnings = (created as { warnings?: { code: string; param: string; message: string }[] }).warnings;
+    assert.deepEqual(
+      warnings?.map((w) => [w.code, w.param]),
+      [
+        ["tool_not_available", "tools.0"],
+        ["tool_not_available", "tools.2"],
+      ],
+    );
+    assert.match(warnings?.[0]?.message ?? "", /web_search/);
+    assert.equal(created.tools.length, 3, "the request's tools are echoed as sent");
+    assert.ok(created.output.some((o) => o.type === "function_call" && o.name === "get_weather"));
+    assert.deepEqual(await client.responses.retrieve(created.id), created);
+  });
+
   test("text.format json_schema gives output that parses and matches the schema", async () => {
     const schema = {
       type: "object",
@@ -399,7 +532,18 @@ describe("/v1/responses", () => {
   test("errors: unknown model, hosted tools, bad items and missing input", async () => {
     const cases: [Record<string, unknown>, number, string | null][] = [
       [{ model: "nope", input: "x" }, 404, "model"],
-      [{ model: MODEL, input: "x", tools: [{ type: "web_search" }] }, 400, "tools.0.type"],
+      [{ model: MODEL, input: "x", tools: [{ type: "web_searcher" }] }, 400, "tools.0.type"],
+      [
+        { model: MODEL, input: "x", tools: [{ type: "web_search" }], tool_choice: { type: "web_search" } },
+        400,
+        "tool_choice",
+      ],
+      [{ model: MODEL, input: "x", tools: [{ type: "web_search" }], tool_choice: "required" }, 400, "tool_choice"],
+      [
+        { model: MODEL, input: "x", tools: [{ type: "namespace", name: "ns", tools: [{ type: "web_search" }] }] },
+        400,
+        "tools.0.tools.0.type",
+      ],
       [{ model: MODEL, input: [{ type: "function_call_output", output: "x" }] }, 400, "input.0.call_id"],
       [{ model: MODEL, input: [{ type: "input_image", image_url: "x" }] }, 400, "input.0.type"],
       [
