@@ -61,12 +61,18 @@ function partsText(content: string | { type: string; text?: unknown }[], param: 
     .join("");
 }
 
+/** Input items as chat messages, where each came from, and the item that made each tool call. */
+interface InputMessages extends TracedMessages {
+  /** Call id -> the item that made the call (`input.3`): calls join one assistant turn, so its origin is not theirs. */
+  callOrigins: Map<string, string>;
+}
+
 /**
  * Input items to chat messages, and for each message the item it came from (for error names);
  * function calls join the assistant turn before them, as chat completions has it.
  */
-function messagesOf(input: ResponseCreateRequestBody["input"]): TracedMessages {
-  const messages = new TracedMessages();
+function messagesOf(input: ResponseCreateRequestBody["input"]): InputMessages {
+  const messages = Object.assign(new TracedMessages(), { callOrigins: new Map<string, string>() });
   messages.origin = "input";
   if (input === undefined) return messages;
   if (typeof input === "string") {
@@ -106,6 +112,7 @@ function messagesOf(input: ResponseCreateRequestBody["input"]): TracedMessages {
                 name: neutralToolName(item.name, item.namespace),
                 arguments: customArguments(item.input),
               }))(parseAt(CustomToolCallItemSchema, raw, at));
+        messages.callOrigins.set(call.id, at);
         const last = messages.at(-1);
         if (last?.role === "assistant" && !reasoning) last.toolCalls = [...(last.toolCalls ?? []), call];
         else messages.push({ role: "assistant", content: null, toolCalls: [call], ...takeReasoning() });
@@ -142,6 +149,43 @@ function messagesOf(input: ResponseCreateRequestBody["input"]): TracedMessages {
   return messages;
 }
 
+/**
+ * Every tool call answered before the next user message, every output answering an earlier call:
+ * checked here, where each call is still its own item (the engine sees calls merged into one
+ * assistant turn, and a remote upstream names its own fields), so the 400 names the item at fault.
+ */
+function checkToolOutputs(previous: readonly ChatMessage[], input: InputMessages): void {
+  /** Calls not answered yet -> where they were made. */
+  const open = new Map<string, string>();
+  for (const m of previous) {
+    if (m.role === "assistant") for (const call of m.toolCalls ?? []) open.set(call.id, "previous_response_id");
+    else if (m.role === "tool") open.delete(m.toolCallId);
+    else if (m.role === "user") open.clear();
+  }
+  const unanswered = () => {
+    const [id, at] = open.entries().next().value ?? [];
+    if (id === undefined) return;
+    throw new BadRequestError(
+      at === "previous_response_id"
+        ? `No output was sent for the previous response's call '${id}'; send a function_call_output item for it.`
+        : `No output was sent for the call '${id}'; send a function_call_output (or custom_tool_call_output) item for it after the call.`,
+      { param: at === "previous_response_id" ? "input" : `${at}.call_id` },
+    );
+  };
+  input.messages.forEach((m, i) => {
+    const at = input.origins[i]!;
+    if (m.role === "assistant") {
+      for (const call of m.toolCalls ?? []) open.set(call.id, input.callOrigins.get(call.id) ?? at);
+    } else if (m.role === "tool") {
+      if (!open.delete(m.toolCallId))
+        throw new BadRequestError(`No call with call_id '${m.toolCallId}' comes before this output.`, {
+          param: `${at}.call_id`,
+        });
+    } else if (m.role === "user") unanswered();
+  });
+  unanswered();
+}
+
 function responseFormatOf(body: ResponseCreateRequestBody): ResponseFormat {
   const f = body.text?.format;
   if (!f || f.type === "text") return { type: "text" };
@@ -174,7 +218,9 @@ export function toResponsesChatRequest(
   previous: ChatMessage[],
 ): { request: ChatRequest; paramName: ParamNamer; tools: RequestTools } {
   refuseUnsupported(body);
-  const { messages: input, origins } = messagesOf(body.input);
+  const traced = messagesOf(body.input);
+  checkToolOutputs(previous, traced);
+  const { messages: input, origins } = traced;
   if (input.length === 0 && previous.length === 0)
     throw new BadRequestError("Missing required parameter: 'input'.", {
       param: "input",

@@ -309,6 +309,11 @@ describe("/v1/responses", () => {
     assert.equal(typeof (JSON.parse(item.arguments) as { city?: unknown }).city, "string");
     assert.equal(call.status, "completed");
 
+    // The call must be answered before anything else is said.
+    await assert.rejects(
+      client.responses.create({ model: MODEL, previous_response_id: call.id, input: "And?", tools: [weather] }),
+      (err: { status?: number; param?: string }) => err.status === 400 && err.param === "input",
+    );
     const answer = await client.responses.create({
       model: MODEL,
       previous_response_id: call.id,
@@ -553,19 +558,6 @@ describe("/v1/responses", () => {
       ],
       [{ model: MODEL }, 400, "input"],
       [{ model: MODEL, input: "x", background: true }, 400, "background"],
-      // Found past the edge (the engine names the neutral field); reported in the Responses API's names.
-      [
-        {
-          model: MODEL,
-          instructions: "Be brief.",
-          input: [
-            { role: "user", content: "Weather?" },
-            { type: "function_call_output", call_id: "call_nobody_made", output: "sunny" },
-          ],
-        },
-        400,
-        "input.1.call_id",
-      ],
       [{ model: MODEL, input: "x", include: ["message.output_text.logprobs"], tools: [weather] }, 400, "top_logprobs"],
     ];
     for (const [body, status, param] of cases) {
@@ -574,6 +566,98 @@ describe("/v1/responses", () => {
         (err: { status?: number; param?: string | null }) => {
           assert.equal(err.status, status, JSON.stringify(body));
           assert.equal(err.param, param);
+          return true;
+        },
+      );
+    }
+  });
+
+  test("errors name the Responses API's fields, never chat completions' (issue 18)", async () => {
+    const user = { role: "user", content: "Weather?" };
+    const call = (id: string) => ({ type: "function_call", call_id: id, name: "get_weather", arguments: "{}" });
+    const output = (id: string) => ({ type: "function_call_output", call_id: id, output: "sunny" });
+    const schema = (extra: Record<string, unknown>) => ({
+      type: "json_schema",
+      name: "s",
+      schema: { type: "object", ...extra },
+    });
+    const bad = { type: "object", properties: "not an object" };
+    const cases: [string, Record<string, unknown>, string, string?][] = [
+      // Tool-call sequences: the item at fault, also when calls join one assistant turn.
+      [
+        "an output nobody called for",
+        { instructions: "Be brief.", input: [user, output("call_nobody")] },
+        "input.1.call_id",
+      ],
+      ["a call with no output", { input: [user, call("c1"), { role: "user", content: "And?" }] }, "input.1.call_id"],
+      [
+        "the second of two calls unanswered",
+        { input: [user, call("c1"), call("c2"), output("c1")] },
+        "input.2.call_id",
+      ],
+      ["a call with no output at the end", { input: [user, call("c1")] }, "input.1.call_id"],
+      [
+        "a custom tool's output nobody called for",
+        { input: [user, { type: "custom_tool_call_output", call_id: "ctc_x", output: "ok" }] },
+        "input.1.call_id",
+      ],
+      [
+        "a wrong-typed field is invalid, not missing",
+        { input: [user, { ...output("c"), call_id: 5 }] },
+        "input.1.call_id",
+        "invalid_value",
+      ],
+      [
+        "a missing one is missing",
+        { input: [user, { type: "function_call_output", output: "x" }] },
+        "input.1.call_id",
+        "missing_required_parameter",
+      ],
+      // text.format schemas, refused by the engine in the neutral request's names.
+      [
+        "an unenforceable keyword",
+        { input: "x", text: { format: schema({ properties: { a: { type: "string", pattern: "^a" } } }) } },
+        "text.format.schema",
+      ],
+      ["a malformed schema", { input: "x", text: { format: schema({ properties: "abc" }) } }, "text.format.schema"],
+      ["a schema left out", { input: "x", text: { format: { type: "json_schema", name: "s" } } }, "text.format.schema"],
+      // Tool parameters: where the tool is in the request, past hosted tools and inside namespaces.
+      [
+        "bad parameters",
+        { input: "x", tools: [weather, { type: "function", name: "f", parameters: bad }] },
+        "tools.1.parameters",
+      ],
+      [
+        "bad parameters after a hosted tool",
+        { input: "x", tools: [{ type: "web_search" }, weather, { type: "function", name: "f", parameters: bad }] },
+        "tools.2.parameters",
+      ],
+      [
+        "bad parameters in a namespace",
+        {
+          input: "x",
+          tools: [
+            weather,
+            { type: "namespace", name: "ns", tools: [{ type: "function", name: "f", parameters: bad }] },
+          ],
+        },
+        "tools.1.tools.0.parameters",
+      ],
+      [
+        "a tool_choice naming no tool",
+        { input: "x", tools: [weather], tool_choice: { type: "function", name: "nope" } },
+        "tool_choice",
+      ],
+      ["a prompt too long for the context", { input: "word ".repeat(3000) }, "input"],
+      ["a wrong-typed extension", { input: "x", seed: "a" }, "seed", "invalid_value"],
+    ];
+    for (const [what, body, param, code] of cases) {
+      await assert.rejects(
+        client.responses.create({ model: MODEL, max_output_tokens: 4, ...body } as never),
+        (err: { status?: number; param?: string | null; code?: string | null }) => {
+          assert.equal(err.status, 400, what);
+          assert.equal(err.param, param, what);
+          if (code) assert.equal(err.code, code, what);
           return true;
         },
       );
