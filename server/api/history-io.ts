@@ -1,7 +1,8 @@
 /**
  * Export and import of history. JSON is the format that round-trips (import takes it back);
  * Markdown is for reading. Exporting everything streams one conversation at a time, so memory
- * stays flat however large the history is.
+ * stays flat however large the history is. Stored /v1/responses objects (migration 6) are not
+ * exported: their ids name message ids, which an import assigns anew (server/api/README.md).
  */
 import { once } from "node:events";
 import express, { type Response } from "express";

@@ -343,6 +343,12 @@ export class HistoryStore {
         "DELETE FROM conversations WHERE source = 'api' AND pinned = 0 AND updated_at < ?",
       ),
       allConversationIds: db.prepare<[], string>("SELECT id FROM conversations ORDER BY created_at, rid").pluck(),
+      putStoredResponse: db.prepare<[number, string]>(
+        "INSERT INTO stored_responses (message_id, response) VALUES (?, ?) ON CONFLICT (message_id) DO UPDATE SET response = excluded.response",
+      ),
+      storedResponse: db
+        .prepare<[number], string>("SELECT response FROM stored_responses WHERE message_id = ?")
+        .pluck(),
     };
   }
 
@@ -631,6 +637,19 @@ export class HistoryStore {
         row = row.parent_id === null ? undefined : this.stmt.messageById.get(row.parent_id);
       }
     })();
+  }
+
+  /**
+   * Keeps `json` (a Responses API response object, as openai/responses-store.ts writes it) with the
+   * message it was recorded as, replacing what was kept before; it goes when the message goes.
+   */
+  putStoredResponse(messageId: number, json: string): void {
+    this.stmt.putStoredResponse.run(messageId, json);
+  }
+
+  /** What `putStoredResponse` kept for `messageId`, if anything. */
+  getStoredResponse(messageId: number): string | undefined {
+    return this.stmt.storedResponse.get(messageId);
   }
 
   /** The newest message of an `api` conversation whose path hash is `hash` (see recorder threads). */

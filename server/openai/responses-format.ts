@@ -8,7 +8,9 @@ import { firstChoice } from "../chat/choices.js";
 import type { ChoiceStream, FinishReason, GenerationEvent, TokenLogprob, Usage } from "../core/types.js";
 import type { StreamEncoder } from "../http/respond.js";
 import type { SseWriter } from "../http/sse.js";
+import { ToolNames, customInputOf } from "./responses-tools.js";
 import type {
+  OutputCustomToolCall,
   OutputFunctionCall,
   OutputItem,
   OutputMessage,
@@ -76,10 +78,6 @@ export function reasoningItemId(responseId: string, index: number): string {
   return `rs_${responseId.replace(/^resp_/, "")}${index > 0 ? `_${index}` : ""}`;
 }
 
-export function functionCallItemId(callId: string): string {
-  return `fc_${callId.replace(/^call_/, "")}`;
-}
-
 export type ResponseEventSink = (type: string, data: Record<string, unknown>) => void | Promise<void>;
 
 /**
@@ -90,18 +88,29 @@ export class ResponseAccumulator {
   readonly output: OutputItem[] = [];
   private sequence = 0;
   private message: { index: number; item: OutputMessage; text: string; logprobs: TokenLogprob[] } | null = null;
-  private readonly calls = new Map<number, { index: number; item: OutputFunctionCall }>();
+  private readonly calls = new Map<
+    number,
+    { index: number; item: OutputFunctionCall | OutputCustomToolCall; arguments: string }
+  >();
+  /** The request's tools, for what each call is on the wire (a namespace's function, a custom tool). */
+  private readonly tools: ToolNames;
   private thought: { index: number; item: OutputReasoning; text: string } | null = null;
   private messages = 0;
   private thoughts = 0;
   usage: Usage | null = null;
   reason: FinishReason | null = null;
+  /** The final response object, once the finish event arrived: what was (or will be) sent. */
+  final: ResponseObject | null = null;
 
   constructor(
     private readonly base: ResponseBase,
     private readonly logprobs: boolean,
     private readonly sink: ResponseEventSink | null = null,
-  ) {}
+    /** Told the final object before the client gets it (a stored response keeps it for GET). */
+    private readonly onFinal: ((response: ResponseObject) => void) | null = null,
+  ) {
+    this.tools = new ToolNames(base.tools);
+  }
 
   private async emit(type: string, data: Record<string, unknown>): Promise<void> {
     if (!this.sink) return;
@@ -144,26 +153,23 @@ export class ResponseAccumulator {
         if (event.first) {
           await this.closeThought("completed");
           await this.closeMessage("completed");
-          const item: OutputFunctionCall = {
-            type: "function_call",
-            id: functionCallItemId(event.id),
-            call_id: event.id,
-            name: event.name,
-            arguments: "",
-            status: "in_progress",
-          };
+          const item = this.tools.callItem({ id: event.id, name: event.name, arguments: "" }, "in_progress");
           const index = this.output.push(item) - 1;
-          this.calls.set(event.index, { index, item });
+          this.calls.set(event.index, { index, item, arguments: "" });
           await this.emit("response.output_item.added", { output_index: index, item: { ...item } });
         }
         const call = this.calls.get(event.index);
         if (call && event.argumentsDelta) {
-          call.item.arguments += event.argumentsDelta;
-          await this.emit("response.function_call_arguments.delta", {
-            item_id: call.item.id,
-            output_index: call.index,
-            delta: event.argumentsDelta,
-          });
+          call.arguments += event.argumentsDelta;
+          // A custom tool's input is known once its arguments are whole (closeCalls).
+          if (call.item.type === "function_call") {
+            call.item.arguments = call.arguments;
+            await this.emit("response.function_call_arguments.delta", {
+              item_id: call.item.id,
+              output_index: call.index,
+              delta: event.argumentsDelta,
+            });
+          }
         }
         return;
       }
@@ -175,8 +181,10 @@ export class ResponseAccumulator {
         await this.closeMessage(itemStatus);
         await this.closeCalls(itemStatus);
         const status = this.status;
+        this.final = this.snapshot(status);
+        this.onFinal?.(this.final);
         await this.emit(status === "completed" ? "response.completed" : "response.incomplete", {
-          response: this.snapshot(status),
+          response: this.final,
         });
         return;
       }
@@ -312,14 +320,29 @@ export class ResponseAccumulator {
   }
 
   private async closeCalls(status: "completed" | "incomplete"): Promise<void> {
-    for (const { index, item } of this.calls.values()) {
+    for (const { index, item, arguments: args } of this.calls.values()) {
       item.status = status;
-      await this.emit("response.function_call_arguments.done", {
-        item_id: item.id,
-        output_index: index,
-        name: item.name,
-        arguments: item.arguments,
-      });
+      if (item.type === "function_call") {
+        await this.emit("response.function_call_arguments.done", {
+          item_id: item.id,
+          output_index: index,
+          name: item.name,
+          arguments: item.arguments,
+        });
+      } else {
+        // The input comes whole: its JSON string is decoded once the arguments are complete.
+        item.input = customInputOf(args);
+        await this.emit("response.custom_tool_call_input.delta", {
+          item_id: item.id,
+          output_index: index,
+          delta: item.input,
+        });
+        await this.emit("response.custom_tool_call_input.done", {
+          item_id: item.id,
+          output_index: index,
+          input: item.input,
+        });
+      }
       await this.emit("response.output_item.done", { output_index: index, item: { ...item } });
     }
     this.calls.clear();
@@ -327,8 +350,13 @@ export class ResponseAccumulator {
 }
 
 /** The Responses API's stream events; a failure as its `error` event. */
-export function responseEventEncoder(sse: SseWriter, base: ResponseBase, logprobs: boolean): StreamEncoder {
-  const acc = new ResponseAccumulator(base, logprobs, (type, data) => sse.sendEvent(type, data));
+export function responseEventEncoder(
+  sse: SseWriter,
+  base: ResponseBase,
+  logprobs: boolean,
+  onFinal: ((response: ResponseObject) => void) | null = null,
+): StreamEncoder {
+  const acc = new ResponseAccumulator(base, logprobs, (type, data) => sse.sendEvent(type, data), onFinal);
   return {
     start: () => acc.start(),
     push: ({ event }) => acc.push(event),
@@ -342,9 +370,10 @@ export async function collectResponse(
   events: ChoiceStream,
   base: ResponseBase,
   logprobs: boolean,
+  onFinal: ((response: ResponseObject) => void) | null = null,
 ): Promise<ResponseObject> {
-  const acc = new ResponseAccumulator(base, logprobs);
+  const acc = new ResponseAccumulator(base, logprobs, null, onFinal);
   for await (const event of firstChoice(events)) await acc.push(event);
-  if (acc.reason === null) throw new Error("generation ended without a finish event");
-  return acc.snapshot(acc.status);
+  if (acc.final === null) throw new Error("generation ended without a finish event");
+  return acc.final;
 }

@@ -21,6 +21,23 @@ export const FunctionCallItemSchema = z.object({
   call_id: z.string().min(1),
   name: z.string().min(1),
   arguments: z.string(),
+  /** The namespace tool the function belongs to (`{"type": "namespace", ...}` in `tools`). */
+  namespace: z.string().min(1).nullish(),
+});
+
+/** A call of a freeform (`custom`) tool: its input is free text, not JSON arguments. */
+export const CustomToolCallItemSchema = z.object({
+  type: z.literal("custom_tool_call"),
+  call_id: z.string().min(1),
+  name: z.string().min(1),
+  input: z.string(),
+  namespace: z.string().min(1).nullish(),
+});
+
+export const CustomToolCallOutputItemSchema = z.object({
+  type: z.literal("custom_tool_call_output"),
+  call_id: z.string().min(1),
+  output: z.union([z.string(), z.array(anyPart)]),
 });
 
 export const FunctionCallOutputItemSchema = z.object({
@@ -36,12 +53,38 @@ export const ReasoningItemSchema = z.object({
   summary: z.array(z.looseObject({ type: z.string(), text: z.string().optional() })).nullish(),
 });
 
+const toolName = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "must be 1-64 letters, digits, _ or -");
+
 export const FunctionToolSchema = z.object({
   type: z.literal("function"),
-  name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "must be 1-64 letters, digits, _ or -"),
+  name: toolName,
   description: z.string().nullish(),
   parameters: z.record(z.string(), z.unknown()).nullish(),
   strict: z.boolean().nullish(),
+});
+
+/** A freeform tool: the model writes its input as text, in a grammar (`lark` or `regex`) when `format` gives one. */
+export const CustomToolSchema = z.object({
+  type: z.literal("custom"),
+  name: toolName,
+  description: z.string().nullish(),
+  format: z
+    .discriminatedUnion("type", [
+      z.object({ type: z.literal("text") }),
+      z.object({ type: z.literal("grammar"), syntax: z.string().min(1), definition: z.string() }),
+    ])
+    .nullish(),
+});
+
+/** Client functions (and freeform tools) grouped under a name; their calls carry it as `namespace`. */
+export const NamespaceToolSchema = z.object({
+  type: z.literal("namespace"),
+  name: toolName,
+  description: z.string().nullish(),
+  tools: z
+    .array(z.looseObject({ type: z.string() }))
+    .min(1)
+    .max(128),
 });
 
 const TextFormatSchema = z.discriminatedUnion("type", [
@@ -77,8 +120,16 @@ export const ResponseCreateRequestSchema = z
       .array(z.looseObject({ type: z.string() }))
       .max(128)
       .nullish(),
+    /** A mode, or `{type: "function" | "custom", name, namespace?}`; forcing a hosted tool (`{type: "web_search"}`) is refused. */
     tool_choice: z
-      .union([z.enum(["none", "auto", "required"]), z.object({ type: z.literal("function"), name: z.string().min(1) })])
+      .union([
+        z.enum(["none", "auto", "required"]),
+        z.looseObject({
+          type: z.string(),
+          name: z.string().min(1).optional(),
+          namespace: z.string().min(1).optional(),
+        }),
+      ])
       .nullish(),
     parallel_tool_calls: z.boolean().nullish(),
     text: z.object({ format: TextFormatSchema.optional() }).nullish(),
@@ -127,10 +178,23 @@ export const OutputFunctionCallSchema = z.object({
   id: z.string(),
   call_id: z.string(),
   name: z.string(),
+  /** For a function of a namespace tool: its name, as OpenAI sends it (`name` is the function's own). */
+  namespace: z.string().optional(),
   arguments: z.string(),
   status: z.enum(["in_progress", "completed", "incomplete"]),
 });
 export type OutputFunctionCall = z.infer<typeof OutputFunctionCallSchema>;
+
+export const OutputCustomToolCallSchema = z.object({
+  type: z.literal("custom_tool_call"),
+  id: z.string(),
+  call_id: z.string(),
+  name: z.string(),
+  namespace: z.string().optional(),
+  input: z.string(),
+  status: z.enum(["in_progress", "completed", "incomplete"]),
+});
+export type OutputCustomToolCall = z.infer<typeof OutputCustomToolCallSchema>;
 
 /** The model's thoughts, as OpenAI returns an open-weight model's: the raw text, no summary. */
 export const OutputReasoningSchema = z.object({
@@ -142,7 +206,18 @@ export const OutputReasoningSchema = z.object({
 });
 export type OutputReasoning = z.infer<typeof OutputReasoningSchema>;
 
-export type OutputItem = OutputReasoning | OutputMessage | OutputFunctionCall;
+export type OutputItem = OutputReasoning | OutputMessage | OutputFunctionCall | OutputCustomToolCall;
+
+/**
+ * A Hearth extension: what the request asked for that this response did without (a hosted tool
+ * the model was not offered). Present only when there is something to say.
+ */
+export const ResponseWarningSchema = z.object({
+  code: z.literal("tool_not_available"),
+  param: z.string(),
+  message: z.string(),
+});
+export type ResponseWarning = z.infer<typeof ResponseWarningSchema>;
 
 export const ResponseUsageSchema = z.object({
   input_tokens: z.number().int(),
@@ -164,7 +239,9 @@ export const ResponseObjectSchema = z
     instructions: z.string().nullable(),
     max_output_tokens: z.number().int().nullable(),
     model: z.string(),
-    output: z.array(z.union([OutputReasoningSchema, OutputMessageSchema, OutputFunctionCallSchema])),
+    output: z.array(
+      z.union([OutputReasoningSchema, OutputMessageSchema, OutputFunctionCallSchema, OutputCustomToolCallSchema]),
+    ),
     parallel_tool_calls: z.boolean(),
     previous_response_id: z.string().nullable(),
     reasoning: z.object({ effort: z.string().nullable(), summary: z.string().nullable() }),
@@ -178,6 +255,7 @@ export const ResponseObjectSchema = z
     usage: ResponseUsageSchema.nullable(),
     user: z.string().nullable(),
     metadata: z.record(z.string(), z.string()),
+    warnings: z.array(ResponseWarningSchema).optional(),
   })
   .meta({ id: "Response" });
 export type ResponseObject = z.infer<typeof ResponseObjectSchema>;

@@ -1,21 +1,37 @@
 /**
  * Stored responses live in history, like recorded /v1 chats: a stored response is the assistant
- * message its generation was recorded as (by the history recorder, the one writer), in a
+ * message its generation was recorded as (by the history recorder, the one writer of turns), in a
  * `source: "api"` conversation that the UI lists and search finds. Its id says where it is: the
  * message id, the conversation id (checked, so an id never lands on a reused row), whether the
  * path starts with the response's `instructions` (which a following response does not inherit),
  * and the same for the response it continued, if any.
- * What is kept is what history keeps: the conversation, each reply's text, tool calls, model,
- * token counts, finish reason and status; request settings (tools, temperature...) are not.
+ *
+ * Beside the message, history keeps the response object itself (migration 6, `stored_responses`),
+ * written here: the `in_progress` object when the generation starts, the final one (what the
+ * client receives) just before the client receives it. GET returns that final object unchanged,
+ * so it carries the request's settings, the output items with their ids, logprobs and usage as
+ * they were sent. A response still running, interrupted or failed is rebuilt from its message
+ * with the settings of the object kept at the start. Objects over MAX_STORED_RESPONSE_CHARS are
+ * kept without their logprobs, or not at all (then GET rebuilds from the message, with the
+ * request's settings at their defaults, as for responses stored before migration 6).
  */
 import { z } from "zod";
 import { NotFoundError } from "../errors.js";
 import type { History } from "../history/index.js";
 import { toChatMessages } from "../history/prompt.js";
 import type { Message } from "../history/types.js";
+import type { Logger } from "../logger.js";
 import type { ChatMessage } from "../core/types.js";
-import { functionCallItemId, messageItemId, responseObject, type ResponseBase } from "./responses-format.js";
-import type { OutputItem, ResponseObject } from "./responses-schemas.js";
+import { messageItemId, reasoningItemId, responseObject, type ResponseBase } from "./responses-format.js";
+import { ResponseObjectSchema, type OutputItem, type ResponseObject } from "./responses-schemas.js";
+import { ToolNames } from "./responses-tools.js";
+
+/**
+ * The largest response object kept for GET, in characters of JSON (4 MiB). Text and thoughts are
+ * kept in the message anyway; what makes an object large is logprobs (about 1 KB a token with 20
+ * top_logprobs), so those go first.
+ */
+export const MAX_STORED_RESPONSE_CHARS = 4 * 1024 * 1024;
 
 interface Place {
   messageId: number;
@@ -67,16 +83,69 @@ function notFound(id: string, param: string): NotFoundError {
   );
 }
 
+/** The response object without its logprobs (each output text's list emptied). */
+function withoutLogprobs(response: ResponseObject): ResponseObject {
+  return {
+    ...response,
+    output: response.output.map((item) =>
+      item.type === "message"
+        ? { ...item, content: item.content.map((part) => (part.logprobs ? { ...part, logprobs: [] } : part)) }
+        : item,
+    ),
+  };
+}
+
+/** The fields of a response object that come from the request (responses-format.ts ResponseBase). */
+function baseOf(response: ResponseObject): ResponseBase {
+  const {
+    status: _status,
+    completed_at: _completed,
+    error: _error,
+    incomplete_details: _incomplete,
+    output: _output,
+    usage: _usage,
+    ...base
+  } = response;
+  return base;
+}
+
 export class ResponsesStore {
   /** Responses being generated right now: a GET says in_progress rather than incomplete. */
   private readonly running = new Set<string>();
 
-  constructor(private readonly history: History) {}
+  constructor(
+    private readonly history: History,
+    private readonly logger: Pick<Logger, "warn">,
+  ) {}
 
   /** Marks `id` as being generated until `done` settles. */
   track(id: string, done: Promise<unknown>): void {
     this.running.add(id);
     void done.finally(() => this.running.delete(id)).catch(() => undefined);
+  }
+
+  /**
+   * Keeps `response` for GET with the message `response.id` names (nothing for an id that names
+   * none, as when the response could not be recorded). A failing write is logged; the response is
+   * served all the same, as the recorder does with its own writes.
+   */
+  keep(response: ResponseObject): void {
+    const ref = refOf(response.id);
+    if (!ref) return;
+    let json = JSON.stringify(response);
+    if (json.length > MAX_STORED_RESPONSE_CHARS) json = JSON.stringify(withoutLogprobs(response));
+    if (json.length > MAX_STORED_RESPONSE_CHARS) {
+      this.logger.warn(
+        { responseId: response.id, chars: json.length },
+        "history: a response object is too large to keep; GET rebuilds it from its message",
+      );
+      return;
+    }
+    try {
+      this.history.store.putStoredResponse(ref.messageId, json);
+    } catch (err) {
+      this.logger.warn({ err, responseId: response.id }, "history: could not keep a response object");
+    }
   }
 
   private lookup(id: string, param: string): { ref: StoredRef; message: Message; path: Message[] } {
@@ -87,6 +156,20 @@ export class ResponsesStore {
     return { ref, message, path: this.history.store.pathTo(ref.messageId) };
   }
 
+  /** The object kept for `id`, when there is one and it is the response `id` names. */
+  private kept(id: string, messageId: number): ResponseObject | null {
+    const json = this.history.store.getStoredResponse(messageId);
+    if (json === undefined) return null;
+    try {
+      const raw: unknown = JSON.parse(json);
+      const parsed = ResponseObjectSchema.safeParse(raw);
+      // The raw object, not the parse: exactly what was sent, whatever the schema strips.
+      return parsed.success && parsed.data.id === id ? (raw as ResponseObject) : null;
+    } catch {
+      return null;
+    }
+  }
+
   /** The conversation a following response continues: everything up to and including `id`, without its instructions. */
   continuation(id: string): ChatMessage[] {
     const { ref, path } = this.lookup(id, "previous_response_id");
@@ -95,9 +178,20 @@ export class ResponsesStore {
 
   get(id: string): ResponseObject {
     const { ref, message, path } = this.lookup(id, "response_id");
+    const kept = this.kept(id, ref.messageId);
+    if (kept && kept.status !== "in_progress" && message.status === "complete") return kept;
     const output: OutputItem[] = [];
     const itemStatus = message.finishReason === "length" || message.status !== "complete" ? "incomplete" : "completed";
-    if (message.content !== "" || !message.toolCalls) {
+    if (message.reasoning !== null) {
+      output.push({
+        type: "reasoning",
+        id: reasoningItemId(id, 0),
+        status: itemStatus,
+        summary: [],
+        content: [{ type: "reasoning_text", text: message.reasoning }],
+      });
+    }
+    if (message.content !== "" || (!message.toolCalls && message.reasoning === null)) {
       output.push({
         type: "message",
         id: messageItemId(id, 0),
@@ -106,36 +200,30 @@ export class ResponsesStore {
         content: [{ type: "output_text", text: message.content, annotations: [], logprobs: [] }],
       });
     }
-    for (const call of message.toolCalls ?? []) {
-      output.push({
-        type: "function_call",
-        id: functionCallItemId(call.id),
-        call_id: call.id,
-        name: call.name,
-        arguments: call.arguments,
-        status: itemStatus,
-      });
-    }
-    const base: ResponseBase = {
-      id,
-      object: "response",
-      created_at: Math.floor(message.createdAt / 1000),
-      instructions: ref.instructions ? (path[0]?.content ?? null) : null,
-      max_output_tokens: null,
-      reasoning: { effort: null, summary: null },
-      model: message.model ?? "",
-      parallel_tool_calls: true,
-      previous_response_id: ref.previous ? storedResponseId(ref.previous) : null,
-      store: true,
-      temperature: null,
-      top_p: null,
-      text: { format: { type: "text" } },
-      tool_choice: "auto",
-      tools: [],
-      truncation: "disabled",
-      user: null,
-      metadata: {},
-    };
+    const tools = new ToolNames(kept?.tools);
+    for (const call of message.toolCalls ?? []) output.push(tools.callItem(call, itemStatus));
+    const base: ResponseBase = kept
+      ? baseOf(kept)
+      : {
+          id,
+          object: "response",
+          created_at: Math.floor(message.createdAt / 1000),
+          instructions: ref.instructions ? (path[0]?.content ?? null) : null,
+          max_output_tokens: null,
+          reasoning: { effort: null, summary: null },
+          model: message.model ?? "",
+          parallel_tool_calls: true,
+          previous_response_id: ref.previous ? storedResponseId(ref.previous) : null,
+          store: true,
+          temperature: null,
+          top_p: null,
+          text: { format: { type: "text" } },
+          tool_choice: "auto",
+          tools: [],
+          truncation: "disabled",
+          user: null,
+          metadata: {},
+        };
     const usage =
       message.promptTokens !== null && message.completionTokens !== null
         ? { promptTokens: message.promptTokens, completionTokens: message.completionTokens, cachedTokens: 0 }
@@ -166,38 +254,96 @@ export class ResponsesStore {
       incompleteReason: incomplete ? "max_output_tokens" : null,
     });
   }
-
-  /** The input items of `id`: what its request added after the previous reply. Newest first, as OpenAI lists them. */
+  /**
+   * The input items of `id`: what its request added to the conversation it continued (all of it
+   * without `previous_response_id`), as items again. Newest first, as OpenAI lists them.
+   */
   inputItems(id: string): Record<string, unknown>[] {
     const { ref, path } = this.lookup(id, "response_id");
     const before = path.slice(ref.instructions ? 1 : 0, -1);
+    const tools = new ToolNames(this.kept(id, ref.messageId)?.tools);
+    // A custom tool's output is a custom_tool_call_output: known by the call it answers.
+    const custom = new Set(
+      path.flatMap((m) => (m.toolCalls ?? []).filter((c) => tools.wire(c.name).kind === "custom").map((c) => c.id)),
+    );
+    return before
+      .slice(this.inputStart(ref, before))
+      .flatMap((m) => inputItemsOf(m, tools, custom))
+      .reverse();
+  }
+
+  /** Where the request's own messages start in `before` (the path up to the reply, without instructions). */
+  private inputStart(ref: StoredRef, before: readonly Message[]): number {
+    const previous = ref.previous;
+    if (!previous) return 0;
+    const at = before.findIndex((m) => m.id === previous.messageId);
+    if (at >= 0) return at + 1;
+    // A request with other instructions starts a conversation of its own, holding a copy of the
+    // continuation: as many messages as `continuation` gave.
+    const message = this.history.store.getMessage(previous.messageId);
+    if (message && message.conversationId === previous.conversationId) {
+      const path = this.history.store.pathTo(previous.messageId);
+      return toChatMessages({ systemPrompt: null }, previous.instructions ? path.slice(1) : path).length;
+    }
     let start = before.length;
     while (start > 0 && before[start - 1]!.role !== "assistant") start--;
-    return before
-      .slice(start)
-      .map((m): Record<string, unknown> =>
-        m.role === "tool"
-          ? {
-              type: "function_call_output",
-              id: `fco_${m.id}`,
-              call_id: m.toolCallId,
-              output: m.content,
-              status: "completed",
-            }
-          : {
-              type: "message",
-              id: `msg_${m.id}`,
-              role: m.role,
-              status: "completed",
-              content: [{ type: "input_text", text: m.content }],
-            },
-      )
-      .reverse();
+    return start;
   }
 
   /** Deletes a stored response and the responses that continued from it (they are built on it). */
   delete(id: string): void {
     const { ref } = this.lookup(id, "response_id");
     this.history.store.deleteMessage(ref.messageId);
+  }
+}
+
+/** A stored message as the input items it was sent as (an assistant turn: its thoughts, text and calls). */
+function inputItemsOf(m: Message, tools: ToolNames, custom: ReadonlySet<string>): Record<string, unknown>[] {
+  switch (m.role) {
+    case "tool":
+      return [
+        {
+          type: custom.has(m.toolCallId ?? "") ? "custom_tool_call_output" : "function_call_output",
+          id: `fco_${m.id}`,
+          call_id: m.toolCallId,
+          output: m.content,
+          status: "completed",
+        },
+      ];
+    case "assistant":
+      return [
+        ...(m.reasoning !== null
+          ? [
+              {
+                type: "reasoning",
+                id: `rs_${m.id}`,
+                summary: [],
+                content: [{ type: "reasoning_text", text: m.reasoning }],
+              },
+            ]
+          : []),
+        ...(m.content !== "" || !m.toolCalls
+          ? [
+              {
+                type: "message",
+                id: `msg_${m.id}`,
+                role: "assistant",
+                status: "completed",
+                content: [{ type: "output_text", text: m.content, annotations: [] }],
+              },
+            ]
+          : []),
+        ...(m.toolCalls ?? []).map((call) => tools.callItem(call, "completed")),
+      ];
+    default:
+      return [
+        {
+          type: "message",
+          id: `msg_${m.id}`,
+          role: m.role,
+          status: "completed",
+          content: [{ type: "input_text", text: m.content }],
+        },
+      ];
   }
 }

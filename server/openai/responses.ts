@@ -3,37 +3,40 @@
  * becomes a neutral ChatRequest (a remote provider then receives chat completions), and the events
  * come back as Responses objects or its stream events. Stateful: with `store` (the default) the
  * exchange is recorded in history, so `previous_response_id` continues it without resending it,
- * and GET/DELETE /v1/responses/{id} read and remove it (responses-store.ts).
+ * and GET/DELETE /v1/responses/{id} read and remove it (responses-store.ts). Tools other than
+ * functions (namespaces, freeform tools, OpenAI's hosted ones) are mapped in responses-tools.ts.
  */
 import crypto from "node:crypto";
 import express from "express";
 import { TracedMessages, paramNamer, type ParamNamer } from "../chat/params.js";
 import type { ServerContext } from "../context.js";
-import type {
-  ChatMessage,
-  ChatRequest,
-  ReasoningEffort,
-  ResponseFormat,
-  ToolChoice,
-  ToolDefinition,
-} from "../core/types.js";
+import type { ChatMessage, ChatRequest, ReasoningEffort, ResponseFormat } from "../core/types.js";
 import { BadRequestError } from "../errors.js";
 import { respond } from "../http/respond.js";
 import { clientGoneSignal } from "../http/sse.js";
 import { parseOrThrow } from "../http/validate.js";
 import { samplingOf } from "./convert.js";
 import { parseAt } from "./parse-item.js";
-import { collectResponse, responseEventEncoder, type ResponseBase } from "./responses-format.js";
+import { collectResponse, responseEventEncoder, responseObject, type ResponseBase } from "./responses-format.js";
 import {
+  CustomToolCallItemSchema,
+  CustomToolCallOutputItemSchema,
   FunctionCallItemSchema,
   FunctionCallOutputItemSchema,
-  FunctionToolSchema,
   InputMessageSchema,
   ReasoningItemSchema,
   ResponseCreateRequestSchema,
   type ResponseCreateRequestBody,
+  type ResponseObject,
 } from "./responses-schemas.js";
 import { ResponsesStore, refOf, storedResponseId } from "./responses-store.js";
+import {
+  customArguments,
+  neutralToolName,
+  requestToolsOf,
+  toolChoiceOf,
+  type RequestTools,
+} from "./responses-tools.js";
 
 const LOGPROBS_INCLUDE = "message.output_text.logprobs";
 
@@ -58,12 +61,18 @@ function partsText(content: string | { type: string; text?: unknown }[], param: 
     .join("");
 }
 
+/** Input items as chat messages, where each came from, and the item that made each tool call. */
+interface InputMessages extends TracedMessages {
+  /** Call id -> the item that made the call (`input.3`): calls join one assistant turn, so its origin is not theirs. */
+  callOrigins: Map<string, string>;
+}
+
 /**
  * Input items to chat messages, and for each message the item it came from (for error names);
  * function calls join the assistant turn before them, as chat completions has it.
  */
-function messagesOf(input: ResponseCreateRequestBody["input"]): TracedMessages {
-  const messages = new TracedMessages();
+function messagesOf(input: ResponseCreateRequestBody["input"]): InputMessages {
+  const messages = Object.assign(new TracedMessages(), { callOrigins: new Map<string, string>() });
   messages.origin = "input";
   if (input === undefined) return messages;
   if (typeof input === "string") {
@@ -89,16 +98,33 @@ function messagesOf(input: ResponseCreateRequestBody["input"]): TracedMessages {
         else messages.push({ role: item.role === "developer" ? "system" : item.role, content: text });
         return;
       }
-      case "function_call": {
-        const item = parseAt(FunctionCallItemSchema, raw, at);
-        const call = { id: item.call_id, name: item.name, arguments: item.arguments };
+      case "function_call":
+      case "custom_tool_call": {
+        const call =
+          type === "function_call"
+            ? ((item) => ({
+                id: item.call_id,
+                name: neutralToolName(item.name, item.namespace),
+                arguments: item.arguments,
+              }))(parseAt(FunctionCallItemSchema, raw, at))
+            : ((item) => ({
+                id: item.call_id,
+                name: neutralToolName(item.name, item.namespace),
+                arguments: customArguments(item.input),
+              }))(parseAt(CustomToolCallItemSchema, raw, at));
+        messages.callOrigins.set(call.id, at);
         const last = messages.at(-1);
         if (last?.role === "assistant" && !reasoning) last.toolCalls = [...(last.toolCalls ?? []), call];
         else messages.push({ role: "assistant", content: null, toolCalls: [call], ...takeReasoning() });
         return;
       }
-      case "function_call_output": {
-        const item = parseAt(FunctionCallOutputItemSchema, raw, at);
+      case "function_call_output":
+      case "custom_tool_call_output": {
+        const item = parseAt(
+          type === "function_call_output" ? FunctionCallOutputItemSchema : CustomToolCallOutputItemSchema,
+          raw,
+          at,
+        );
         messages.push({ role: "tool", toolCallId: item.call_id, content: partsText(item.output, `${at}.output`) });
         return;
       }
@@ -112,7 +138,7 @@ function messagesOf(input: ResponseCreateRequestBody["input"]): TracedMessages {
       }
       default:
         throw new BadRequestError(
-          `Input items of type '${String(type)}' are not supported; send messages, function_call and function_call_output items.`,
+          `Input items of type '${String(type)}' are not supported; send messages, reasoning, function_call, custom_tool_call and their outputs.`,
           {
             param: `${at}.type`,
             code: "unsupported_value",
@@ -123,24 +149,41 @@ function messagesOf(input: ResponseCreateRequestBody["input"]): TracedMessages {
   return messages;
 }
 
-function toolsOf(body: ResponseCreateRequestBody): ToolDefinition[] {
-  return (body.tools ?? []).map((raw, i) => {
-    if (raw.type !== "function") {
-      throw new BadRequestError(
-        `Tools of type '${raw.type}' are hosted by OpenAI and not available here; send function tools.`,
-        {
-          param: `tools.${i}.type`,
-          code: "unsupported_value",
-        },
-      );
-    }
-    const t = parseAt(FunctionToolSchema, raw, `tools.${i}`);
-    return {
-      name: t.name,
-      ...(t.description ? { description: t.description } : {}),
-      ...(t.parameters ? { parameters: t.parameters } : {}),
-    };
+/**
+ * Every tool call answered before the next user message, every output answering an earlier call:
+ * checked here, where each call is still its own item (the engine sees calls merged into one
+ * assistant turn, and a remote upstream names its own fields), so the 400 names the item at fault.
+ */
+function checkToolOutputs(previous: readonly ChatMessage[], input: InputMessages): void {
+  /** Calls not answered yet -> where they were made. */
+  const open = new Map<string, string>();
+  for (const m of previous) {
+    if (m.role === "assistant") for (const call of m.toolCalls ?? []) open.set(call.id, "previous_response_id");
+    else if (m.role === "tool") open.delete(m.toolCallId);
+    else if (m.role === "user") open.clear();
+  }
+  const unanswered = () => {
+    const [id, at] = open.entries().next().value ?? [];
+    if (id === undefined) return;
+    throw new BadRequestError(
+      at === "previous_response_id"
+        ? `No output was sent for the previous response's call '${id}'; send a function_call_output item for it.`
+        : `No output was sent for the call '${id}'; send a function_call_output (or custom_tool_call_output) item for it after the call.`,
+      { param: at === "previous_response_id" ? "input" : `${at}.call_id` },
+    );
+  };
+  input.messages.forEach((m, i) => {
+    const at = input.origins[i]!;
+    if (m.role === "assistant") {
+      for (const call of m.toolCalls ?? []) open.set(call.id, input.callOrigins.get(call.id) ?? at);
+    } else if (m.role === "tool") {
+      if (!open.delete(m.toolCallId))
+        throw new BadRequestError(`No call with call_id '${m.toolCallId}' comes before this output.`, {
+          param: `${at}.call_id`,
+        });
+    } else if (m.role === "user") unanswered();
   });
+  unanswered();
 }
 
 function responseFormatOf(body: ResponseCreateRequestBody): ResponseFormat {
@@ -173,9 +216,11 @@ function refuseUnsupported(body: ResponseCreateRequestBody): void {
 export function toResponsesChatRequest(
   body: ResponseCreateRequestBody,
   previous: ChatMessage[],
-): { request: ChatRequest; paramName: ParamNamer } {
+): { request: ChatRequest; paramName: ParamNamer; tools: RequestTools } {
   refuseUnsupported(body);
-  const { messages: input, origins } = messagesOf(body.input);
+  const traced = messagesOf(body.input);
+  checkToolOutputs(previous, traced);
+  const { messages: input, origins } = traced;
   if (input.length === 0 && previous.length === 0)
     throw new BadRequestError("Missing required parameter: 'input'.", {
       param: "input",
@@ -186,12 +231,8 @@ export function toResponsesChatRequest(
     ...previous,
     ...input,
   ];
-  const tools = toolsOf(body);
-  const tc = body.tool_choice;
-  const toolChoice: ToolChoice =
-    tc === null || tc === undefined ? "auto" : typeof tc === "string" ? tc : { name: tc.name };
-  if (toolChoice !== "auto" && toolChoice !== "none" && tools.length === 0)
-    throw new BadRequestError("tool_choice requires tools.", { param: "tool_choice" });
+  const tools = requestToolsOf(body);
+  const toolChoice = toolChoiceOf(body, tools);
   const wantsLogprobs = (body.include ?? []).includes(LOGPROBS_INCLUDE) || (body.top_logprobs ?? 0) > 0;
   const request: ChatRequest = {
     kind: "chat",
@@ -201,7 +242,7 @@ export function toResponsesChatRequest(
     sampling: samplingOf(body),
     stop: [],
     responseFormat: responseFormatOf(body),
-    tools,
+    tools: tools.definitions,
     toolChoice,
     ...(body.parallel_tool_calls !== null && body.parallel_tool_calls !== undefined
       ? { parallelToolCalls: body.parallel_tool_calls }
@@ -210,7 +251,7 @@ export function toResponsesChatRequest(
     ...(body.user ? { user: body.user } : {}),
     ...(effortOf(body) ? { reasoning: { effort: effortOf(body)! } } : {}),
   };
-  const paramName = paramNamer(
+  const named = paramNamer(
     {
       "messages.*.toolCalls": "messages.*.call_id",
       "messages.*.toolCallId": "messages.*.call_id",
@@ -225,7 +266,13 @@ export function toResponsesChatRequest(
     },
     [...(body.instructions ? ["instructions"] : []), ...previous.map(() => "previous_response_id"), ...origins],
   );
-  return { request, paramName };
+  // A neutral tool is where the request had it (a namespace's function is `tools.2.tools.0`).
+  const paramName: ParamNamer = (neutral) => {
+    const tool = /^tools\.(\d+)(\..*)?$/.exec(neutral);
+    const path = tool ? tools.paths[Number(tool[1])] : undefined;
+    return path !== undefined ? `${path}${tool![2] ?? ""}` : named(neutral);
+  };
+  return { request, paramName, tools };
 }
 
 function effortOf(body: ResponseCreateRequestBody): ReasoningEffort | undefined {
@@ -233,7 +280,7 @@ function effortOf(body: ResponseCreateRequestBody): ReasoningEffort | undefined 
   return effort === "minimal" ? "low" : (effort ?? undefined);
 }
 
-function baseOf(body: ResponseCreateRequestBody, id: string, store: boolean): ResponseBase {
+function baseOf(body: ResponseCreateRequestBody, id: string, store: boolean, tools: RequestTools): ResponseBase {
   return {
     id,
     object: "response",
@@ -253,18 +300,19 @@ function baseOf(body: ResponseCreateRequestBody, id: string, store: boolean): Re
     truncation: body.truncation ?? "disabled",
     user: body.user ?? null,
     metadata: body.metadata ?? {},
+    ...(tools.warnings.length > 0 ? { warnings: tools.warnings } : {}),
   };
 }
 
 export function createResponsesRouter(ctx: ServerContext): express.Router {
   const router = express.Router();
-  const responses = new ResponsesStore(ctx.history);
+  const responses = new ResponsesStore(ctx.history, ctx.logger);
 
   router.post("/", async (req, res) => {
     const body = parseOrThrow(ResponseCreateRequestSchema, req.body);
     const store = body.store ?? true;
     const previous = body.previous_response_id ? responses.continuation(body.previous_response_id) : [];
-    const { request, paramName } = toResponsesChatRequest(body, previous);
+    const { request, paramName, tools } = toResponsesChatRequest(body, previous);
     const clientGone = clientGoneSignal(res);
     let id = `resp_${crypto.randomBytes(24).toString("hex")}`;
     const continued = body.previous_response_id ? refOf(body.previous_response_id) : null;
@@ -289,12 +337,15 @@ export function createResponsesRouter(ctx: ServerContext): express.Router {
       record: store ? { kind: "stored", onStored } : { kind: "none" },
       paramName,
     });
-    const base = baseOf(body, id, store);
+    const base = baseOf(body, id, store, tools);
     const logprobs = request.topLogprobs !== undefined;
+    // GET returns what this returns: the settings now, the final object before the client has it.
+    const keep = store ? (response: ResponseObject) => responses.keep(response) : null;
+    keep?.(responseObject(base, { status: "in_progress", output: [], usage: null }));
     const work = respond(res, run.events, clientGone, {
       stream: body.stream ?? false,
-      encoder: (sse) => responseEventEncoder(sse, base, logprobs),
-      collect: (events) => collectResponse(events, base, logprobs),
+      encoder: (sse) => responseEventEncoder(sse, base, logprobs, keep),
+      collect: (events) => collectResponse(events, base, logprobs, keep),
     });
     if (store) responses.track(id, work);
     await work;

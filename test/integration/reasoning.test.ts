@@ -259,6 +259,35 @@ describe("Responses API: reasoning items", () => {
     assert.equal(off.reasoning?.effort, "none");
   });
 
+  test("GET returns the reasoning item and reasoning.effort as POST (and the stream) returned them", async () => {
+    const created = await t.client.responses.create({
+      model: model("qwen3-think"),
+      input: "Hi",
+      temperature: 0,
+      reasoning: { effort: "high" },
+    });
+    assert.deepEqual(
+      created.output.map((o) => o.type),
+      ["reasoning", "message"],
+    );
+    assert.equal(created.reasoning?.effort, "high");
+    assert.deepEqual(await t.client.responses.retrieve(created.id), created);
+
+    const stream = await t.client.responses.create({
+      model: model("qwen3-think"),
+      input: "Hi",
+      temperature: 0,
+      reasoning: { effort: "medium" },
+      stream: true,
+    });
+    let final: OpenAI.Responses.Response | undefined;
+    for await (const e of stream) if (e.type === "response.completed") final = e.response;
+    assert.ok(final);
+    const { output_text: _text, ...got } = await t.client.responses.retrieve(final.id);
+    assert.deepEqual(got, final);
+    assert.equal((got.output[0] as OpenAI.Responses.ResponseReasoningItem).content?.[0]?.text, "Let me count.");
+  });
+
   test("reasoning items sent back as input are accepted", async () => {
     const res = await t.client.responses.create({
       model: model("qwen3-think"),

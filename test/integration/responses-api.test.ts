@@ -28,6 +28,14 @@ describe("/v1/responses", () => {
   });
   after(() => t.close());
 
+  const weather: OpenAI.Responses.FunctionTool = {
+    type: "function",
+    name: "get_weather",
+    description: "Weather for a city",
+    parameters: { type: "object", properties: { city: { type: "string", maxLength: 20 } } },
+    strict: false,
+  };
+
   test("text input with instructions: output text, usage and the request echoed back", async () => {
     const res = await client.responses.create({
       model: MODEL,
@@ -166,30 +174,93 @@ describe("/v1/responses", () => {
     assert.equal(detail.messages[4]?.content, second.output_text);
   });
 
-  test("GET returns a stored response as it was returned; input_items lists what it was asked", async () => {
+  test("GET returns a stored response exactly as POST returned it, with every request field set", async () => {
     const created = await client.responses.create({
+      model: MODEL,
+      instructions: "Be kind.",
+      input: [{ role: "user", content: "Weather in Oslo?" }],
+      max_output_tokens: 60,
+      temperature: 0.3,
+      top_p: 0.9,
+      user: "user-42",
+      metadata: { run: "get-1", team: "hearth" },
+      tools: [weather],
+      tool_choice: { type: "function", name: "get_weather" },
+      parallel_tool_calls: false,
+      reasoning: { effort: "low" },
+      truncation: "disabled",
+      store: true,
+    });
+    // Nothing came back at its default: each of these was lost on GET before (issue 18).
+    assert.equal(created.max_output_tokens, 60);
+    assert.equal(created.user, "user-42");
+    assert.equal(created.tools.length, 1);
+    assert.deepEqual(created.tool_choice, { type: "function", name: "get_weather" });
+    assert.equal(created.reasoning?.effort, "low");
+    assert.ok(created.output.some((o) => o.type === "function_call"));
+    const got = await client.responses.retrieve(created.id);
+    assert.deepEqual(got, created);
+  });
+
+  test("GET of a streamed response equals its response.completed object: text.format, logprobs, cached tokens", async () => {
+    const body = {
+      model: MODEL,
+      instructions: "You tell stories.",
+      input: "Tell me about a cat",
+      max_output_tokens: 12,
+      temperature: 0,
+      include: ["message.output_text.logprobs" as const],
+      top_logprobs: 2,
+      text: { format: { type: "json_object" as const } },
+      metadata: { run: "get-2" },
+    };
+    // Twice, so the second prompt is served from the KV cache and reports cached tokens.
+    await client.responses.create({ ...body, store: false });
+    const list = await events(await client.responses.create({ ...body, stream: true }));
+    const final = list.at(-1)!.response as OpenAI.Responses.Response;
+    assert.ok(["response.completed", "response.incomplete"].includes(list.at(-1)!.type));
+    assert.ok((final.usage?.input_tokens_details.cached_tokens ?? 0) > 0);
+    const part = final.output[0]?.type === "message" ? final.output[0].content[0] : undefined;
+    assert.ok(part?.type === "output_text" && (part.logprobs?.length ?? 0) > 0);
+    const { output_text: _text, ...got } = await client.responses.retrieve(final.id);
+    assert.deepEqual(got, final);
+    assert.deepEqual(got.text, { format: { type: "json_object" } });
+  });
+
+  test("GET of a continued response; input_items lists what each request added, as items", async () => {
+    const first = await client.responses.create({
       model: MODEL,
       instructions: "Be kind.",
       input: "Hello there",
       max_output_tokens: 8,
     });
-    const got = await client.responses.retrieve(created.id);
-    assert.equal(got.id, created.id);
-    assert.equal(got.output_text, created.output_text);
-    assert.equal(got.status, created.status);
-    assert.equal(got.instructions, "Be kind.");
-    assert.equal(got.model, MODEL);
+    const second = await client.responses.create({
+      model: MODEL,
+      previous_response_id: first.id,
+      tools: [weather],
+      max_output_tokens: 6,
+      input: [
+        { role: "user", content: "Weather in Rome?" },
+        { type: "function_call", call_id: "call_rome", name: "get_weather", arguments: '{"city":"Rome"}' },
+        { type: "function_call_output", call_id: "call_rome", output: "sunny" },
+      ],
+    });
+    assert.deepEqual(await client.responses.retrieve(second.id), second);
+    assert.deepEqual(await client.responses.retrieve(first.id), first);
+    const firstItems = await client.responses.inputItems.list(first.id);
     assert.deepEqual(
-      got.output.map((o) => o.id),
-      created.output.map((o) => o.id),
-    );
-    assert.equal(got.usage?.output_tokens, created.usage?.output_tokens);
-    assert.equal(got.usage?.input_tokens, created.usage?.input_tokens);
-    const items = await client.responses.inputItems.list(created.id);
-    assert.deepEqual(
-      items.data.map((i) => (i.type === "message" ? i.role : i.type)),
+      firstItems.data.map((i) => (i.type === "message" ? i.role : i.type)),
       ["user"],
     );
+    // Newest first; the function call is an item of its own, not an assistant message.
+    const items = await client.responses.inputItems.list(second.id);
+    assert.deepEqual(
+      items.data.map((i) => (i.type === "message" ? i.role : i.type)),
+      ["function_call_output", "function_call", "user"],
+    );
+    const call = items.data[1];
+    assert.ok(call?.type === "function_call");
+    assert.deepEqual([call.call_id, call.name, call.arguments], ["call_rome", "get_weather", '{"city":"Rome"}']);
   });
 
   test("DELETE removes a stored response: GET and previous_response_id then give 404", async () => {
@@ -223,14 +294,6 @@ describe("/v1/responses", () => {
     );
   });
 
-  const weather: OpenAI.Responses.FunctionTool = {
-    type: "function",
-    name: "get_weather",
-    description: "Weather for a city",
-    parameters: { type: "object", properties: { city: { type: "string", maxLength: 20 } } },
-    strict: false,
-  };
-
   test("function tools: a forced call, then its output continues the stored conversation", async () => {
     const call = await client.responses.create({
       model: MODEL,
@@ -246,6 +309,11 @@ describe("/v1/responses", () => {
     assert.equal(typeof (JSON.parse(item.arguments) as { city?: unknown }).city, "string");
     assert.equal(call.status, "completed");
 
+    // The call must be answered before anything else is said.
+    await assert.rejects(
+      client.responses.create({ model: MODEL, previous_response_id: call.id, input: "And?", tools: [weather] }),
+      (err: { status?: number; param?: string }) => err.status === 400 && err.param === "input",
+    );
     const answer = await client.responses.create({
       model: MODEL,
       previous_response_id: call.id,
@@ -298,6 +366,139 @@ describe("/v1/responses", () => {
     assert.equal(list.at(-1)?.type, "response.completed");
   });
 
+  test("namespace tools: a forced call is a function_call with its namespace, sent back it continues", async () => {
+    const tools: OpenAI.Responses.Tool[] = [
+      {
+        type: "namespace",
+        name: "weather",
+        description: "Weather tools",
+        tools: [
+          {
+            type: "function",
+            name: "get",
+            description: "Weather for a city",
+            parameters: weather.parameters,
+          },
+        ],
+      },
+      weather,
+    ];
+    const created = await client.responses.create({
+      model: MODEL,
+      input: "Weather in Paris?",
+      tools,
+      tool_choice: { type: "function", name: "get", namespace: "weather" } as never,
+      max_output_tokens: 100,
+    });
+    const call = created.output.find((o) => o.type === "function_call");
+    assert.ok(call?.type === "function_call");
+    assert.deepEqual([call.name, call.namespace], ["get", "weather"]);
+    assert.equal(typeof (JSON.parse(call.arguments) as { city?: unknown }).city, "string");
+    assert.deepEqual(await client.responses.retrieve(created.id), created);
+
+    const answer = await client.responses.create({
+      model: MODEL,
+      previous_response_id: created.id,
+      input: [{ type: "function_call_output", call_id: call.call_id, output: "sunny" }],
+      tools,
+      max_output_tokens: 6,
+    });
+    assert.ok(answer.output_text.length > 0);
+    // Sent back as an item, the call keeps its namespace apart from its name.
+    const resent = await client.responses.create({
+      model: MODEL,
+      store: false,
+      tools,
+      max_output_tokens: 6,
+      input: [
+        { role: "user", content: "Weather in Rome?" },
+        { type: "function_call", call_id: "call_ns", name: "get", namespace: "weather", arguments: '{"city":"Rome"}' },
+        { type: "function_call_output", call_id: "call_ns", output: "sunny" },
+      ],
+    });
+    assert.ok(["completed", "incomplete"].includes(resent.status ?? ""));
+  });
+
+  test("custom tools: a forced call is a custom_tool_call whose input is text, with its own stream events", async () => {
+    const applyPatch: OpenAI.Responses.CustomTool = {
+      type: "custom",
+      name: "apply_patch",
+      description: "Apply a patch to files.",
+      format: { type: "grammar", syntax: "lark", definition: 'start: "*** Begin Patch" /(.|\\n)*/' },
+    };
+    const stream = await client.responses.create({
+      model: MODEL,
+      input: "Fix the bug",
+      tools: [applyPatch],
+      tool_choice: { type: "custom", name: "apply_patch" },
+      max_output_tokens: 60,
+      stream: true,
+    });
+    const list = await events(stream);
+    assert.deepEqual(
+      list.map((e) => e.type),
+      [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.custom_tool_call_input.delta",
+        "response.custom_tool_call_input.done",
+        "response.output_item.done",
+        list.at(-1)!.type,
+      ],
+    );
+    const final = list.at(-1)!.response as OpenAI.Responses.Response;
+    const call = final.output[0];
+    assert.ok(call?.type === "custom_tool_call");
+    assert.equal(call.name, "apply_patch");
+    assert.equal(typeof call.input, "string");
+    assert.equal(list.find((e) => e.type === "response.custom_tool_call_input.done")?.input, call.input);
+    const { output_text: _text, ...got } = await client.responses.retrieve(final.id);
+    assert.deepEqual(got, final);
+
+    // The call and its output sent back as items; input_items gives them back as such.
+    const next = await client.responses.create({
+      model: MODEL,
+      tools: [applyPatch],
+      max_output_tokens: 6,
+      input: [
+        { role: "user", content: "Fix the bug" },
+        { type: "custom_tool_call", call_id: call.call_id, name: "apply_patch", input: call.input },
+        { type: "custom_tool_call_output", call_id: call.call_id, output: "Done." },
+      ],
+    });
+    const items = await client.responses.inputItems.list(next.id);
+    assert.deepEqual(
+      items.data.map((i) => i.type),
+      ["custom_tool_call_output", "custom_tool_call", "message"],
+    );
+    const sentCall = items.data[1];
+    assert.ok(sentCall?.type === "custom_tool_call");
+    assert.equal(sentCall.input, call.input);
+  });
+
+  test("hosted tools are not offered to the model and the response says so; the rest still work", async () => {
+    const created = await client.responses.create({
+      model: MODEL,
+      input: "Weather in Oslo?",
+      tools: [{ type: "web_search" }, weather, { type: "file_search", vector_store_ids: ["vs_1"] }],
+      tool_choice: "required",
+      max_output_tokens: 100,
+    });
+    const warnings = (created as { warnings?: { code: string; param: string; message: string }[] }).warnings;
+    assert.deepEqual(
+      warnings?.map((w) => [w.code, w.param]),
+      [
+        ["tool_not_available", "tools.0"],
+        ["tool_not_available", "tools.2"],
+      ],
+    );
+    assert.match(warnings?.[0]?.message ?? "", /web_search/);
+    assert.equal(created.tools.length, 3, "the request's tools are echoed as sent");
+    assert.ok(created.output.some((o) => o.type === "function_call" && o.name === "get_weather"));
+    assert.deepEqual(await client.responses.retrieve(created.id), created);
+  });
+
   test("text.format json_schema gives output that parses and matches the schema", async () => {
     const schema = {
       type: "object",
@@ -336,7 +537,18 @@ describe("/v1/responses", () => {
   test("errors: unknown model, hosted tools, bad items and missing input", async () => {
     const cases: [Record<string, unknown>, number, string | null][] = [
       [{ model: "nope", input: "x" }, 404, "model"],
-      [{ model: MODEL, input: "x", tools: [{ type: "web_search" }] }, 400, "tools.0.type"],
+      [{ model: MODEL, input: "x", tools: [{ type: "web_searcher" }] }, 400, "tools.0.type"],
+      [
+        { model: MODEL, input: "x", tools: [{ type: "web_search" }], tool_choice: { type: "web_search" } },
+        400,
+        "tool_choice",
+      ],
+      [{ model: MODEL, input: "x", tools: [{ type: "web_search" }], tool_choice: "required" }, 400, "tool_choice"],
+      [
+        { model: MODEL, input: "x", tools: [{ type: "namespace", name: "ns", tools: [{ type: "web_search" }] }] },
+        400,
+        "tools.0.tools.0.type",
+      ],
       [{ model: MODEL, input: [{ type: "function_call_output", output: "x" }] }, 400, "input.0.call_id"],
       [{ model: MODEL, input: [{ type: "input_image", image_url: "x" }] }, 400, "input.0.type"],
       [
@@ -346,19 +558,6 @@ describe("/v1/responses", () => {
       ],
       [{ model: MODEL }, 400, "input"],
       [{ model: MODEL, input: "x", background: true }, 400, "background"],
-      // Found past the edge (the engine names the neutral field); reported in the Responses API's names.
-      [
-        {
-          model: MODEL,
-          instructions: "Be brief.",
-          input: [
-            { role: "user", content: "Weather?" },
-            { type: "function_call_output", call_id: "call_nobody_made", output: "sunny" },
-          ],
-        },
-        400,
-        "input.1.call_id",
-      ],
       [{ model: MODEL, input: "x", include: ["message.output_text.logprobs"], tools: [weather] }, 400, "top_logprobs"],
     ];
     for (const [body, status, param] of cases) {
@@ -367,6 +566,98 @@ describe("/v1/responses", () => {
         (err: { status?: number; param?: string | null }) => {
           assert.equal(err.status, status, JSON.stringify(body));
           assert.equal(err.param, param);
+          return true;
+        },
+      );
+    }
+  });
+
+  test("errors name the Responses API's fields, never chat completions' (issue 18)", async () => {
+    const user = { role: "user", content: "Weather?" };
+    const call = (id: string) => ({ type: "function_call", call_id: id, name: "get_weather", arguments: "{}" });
+    const output = (id: string) => ({ type: "function_call_output", call_id: id, output: "sunny" });
+    const schema = (extra: Record<string, unknown>) => ({
+      type: "json_schema",
+      name: "s",
+      schema: { type: "object", ...extra },
+    });
+    const bad = { type: "object", properties: "not an object" };
+    const cases: [string, Record<string, unknown>, string, string?][] = [
+      // Tool-call sequences: the item at fault, also when calls join one assistant turn.
+      [
+        "an output nobody called for",
+        { instructions: "Be brief.", input: [user, output("call_nobody")] },
+        "input.1.call_id",
+      ],
+      ["a call with no output", { input: [user, call("c1"), { role: "user", content: "And?" }] }, "input.1.call_id"],
+      [
+        "the second of two calls unanswered",
+        { input: [user, call("c1"), call("c2"), output("c1")] },
+        "input.2.call_id",
+      ],
+      ["a call with no output at the end", { input: [user, call("c1")] }, "input.1.call_id"],
+      [
+        "a custom tool's output nobody called for",
+        { input: [user, { type: "custom_tool_call_output", call_id: "ctc_x", output: "ok" }] },
+        "input.1.call_id",
+      ],
+      [
+        "a wrong-typed field is invalid, not missing",
+        { input: [user, { ...output("c"), call_id: 5 }] },
+        "input.1.call_id",
+        "invalid_value",
+      ],
+      [
+        "a missing one is missing",
+        { input: [user, { type: "function_call_output", output: "x" }] },
+        "input.1.call_id",
+        "missing_required_parameter",
+      ],
+      // text.format schemas, refused by the engine in the neutral request's names.
+      [
+        "an unenforceable keyword",
+        { input: "x", text: { format: schema({ properties: { a: { type: "string", pattern: "^a" } } }) } },
+        "text.format.schema",
+      ],
+      ["a malformed schema", { input: "x", text: { format: schema({ properties: "abc" }) } }, "text.format.schema"],
+      ["a schema left out", { input: "x", text: { format: { type: "json_schema", name: "s" } } }, "text.format.schema"],
+      // Tool parameters: where the tool is in the request, past hosted tools and inside namespaces.
+      [
+        "bad parameters",
+        { input: "x", tools: [weather, { type: "function", name: "f", parameters: bad }] },
+        "tools.1.parameters",
+      ],
+      [
+        "bad parameters after a hosted tool",
+        { input: "x", tools: [{ type: "web_search" }, weather, { type: "function", name: "f", parameters: bad }] },
+        "tools.2.parameters",
+      ],
+      [
+        "bad parameters in a namespace",
+        {
+          input: "x",
+          tools: [
+            weather,
+            { type: "namespace", name: "ns", tools: [{ type: "function", name: "f", parameters: bad }] },
+          ],
+        },
+        "tools.1.tools.0.parameters",
+      ],
+      [
+        "a tool_choice naming no tool",
+        { input: "x", tools: [weather], tool_choice: { type: "function", name: "nope" } },
+        "tool_choice",
+      ],
+      ["a prompt too long for the context", { input: "word ".repeat(3000) }, "input"],
+      ["a wrong-typed extension", { input: "x", seed: "a" }, "seed", "invalid_value"],
+    ];
+    for (const [what, body, param, code] of cases) {
+      await assert.rejects(
+        client.responses.create({ model: MODEL, max_output_tokens: 4, ...body } as never),
+        (err: { status?: number; param?: string | null; code?: string | null }) => {
+          assert.equal(err.status, 400, what);
+          assert.equal(err.param, param, what);
+          if (code) assert.equal(err.code, code, what);
           return true;
         },
       );

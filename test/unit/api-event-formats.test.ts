@@ -92,6 +92,69 @@ describe("Responses events", () => {
     assert.deepEqual(acc.snapshot(acc.status).output, final.output);
   });
 
+  test("a namespace's function and a custom tool: function_call with its namespace, custom_tool_call with its text", async () => {
+    const sent: { type: string; data: Record<string, unknown> }[] = [];
+    const tools = [
+      { type: "namespace", name: "mcp__docs__", tools: [{ type: "function", name: "search" }] },
+      { type: "custom", name: "apply_patch" },
+    ];
+    const acc = new ResponseAccumulator({ ...base, tools }, false, (type, data) => void sent.push({ type, data }));
+    const call = (
+      index: number,
+      id: string,
+      name: string,
+      argumentsDelta: string,
+      first: boolean,
+    ): GenerationEvent => ({
+      type: "tool_call",
+      index,
+      id,
+      name,
+      argumentsDelta,
+      first,
+    });
+    for (const e of [
+      call(0, "call_s", "mcp__docs__.search", '{"query":"x"}', true),
+      call(1, "call_p", "apply_patch", '{"input": "*** Begin', true),
+      call(1, "call_p", "apply_patch", ' Patch\\n\\"a\\""}', false),
+      { type: "finish", reason: "tool_calls", usage } as const,
+    ])
+      await acc.push(e);
+    assert.deepEqual(
+      sent.map((s) => s.type),
+      [
+        "response.output_item.added",
+        "response.function_call_arguments.delta",
+        "response.output_item.added",
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+        "response.custom_tool_call_input.delta",
+        "response.custom_tool_call_input.done",
+        "response.output_item.done",
+        "response.completed",
+      ],
+    );
+    assert.deepEqual(acc.final?.output, [
+      {
+        type: "function_call",
+        id: "fc_s",
+        call_id: "call_s",
+        name: "search",
+        namespace: "mcp__docs__",
+        arguments: '{"query":"x"}',
+        status: "completed",
+      },
+      {
+        type: "custom_tool_call",
+        id: "ctc_p",
+        call_id: "call_p",
+        name: "apply_patch",
+        input: '*** Begin Patch\n"a"',
+        status: "completed",
+      },
+    ]);
+  });
+
   test("a reply cut by the token limit is incomplete, and so are its items", async () => {
     const acc = new ResponseAccumulator(base, false);
     await acc.push({ type: "text", text: "Once" });
