@@ -167,7 +167,6 @@ for (const { tool, answer } of FAMILIES) {
       const request = {
         model: model(tool),
         max_tokens: 200,
-        temperature: 0,
         tools: [anthropicWeather],
         messages: [{ role: "user" as const, content: QUESTION }],
       };
@@ -240,7 +239,6 @@ for (const { tool, answer } of FAMILIES) {
       const msg = await anthropic.messages.create({
         model: model(answer),
         max_tokens: 200,
-        temperature: 0,
         tools: [anthropicWeather],
         messages: [
           { role: "user", content: QUESTION },
