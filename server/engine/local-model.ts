@@ -135,6 +135,23 @@ function outcomeOfLogprobDecode(result: DecodeWithLogprobsResult, requestStops: 
   };
 }
 
+/**
+ * node-llama-cpp streams a call's params up to and including the end marker of its params grammar
+ * (`FunctionCallParamsGrammar`: four newlines), which is not part of the arguments. JSON whitespace
+ * at the end of a chunk is held back until more of the call follows, and dropped when it is done.
+ */
+class CallParamsStream {
+  private readonly held = new Map<number, string>();
+
+  /** The part of `chunk` of call `index` to pass on now. */
+  take(index: number, chunk: string, done: boolean): string {
+    const text = (this.held.get(index) ?? "") + chunk;
+    const body = text.replace(/[ \t\r\n]+$/, "");
+    this.held.set(index, done ? "" : text.slice(body.length));
+    return body;
+  }
+}
+
 function newCallId(): string {
   return `call_${crypto.randomBytes(12).toString("hex")}`;
 }
@@ -513,6 +530,7 @@ export class LocalModel {
 
     return this.run(promptTokens, signal, async (slot, queue, genSignal) => {
       const toolIds = new Map<number, string>();
+      const params = new CallParamsStream();
       const forced = forcedTool ? new ForcedCallStream(newCallId(), (e) => queue.push(e)) : null;
       const reply = new ReplySplitter(
         (text) => (forced ? forced.feed(text) : queue.push({ type: "text", text })),
@@ -539,13 +557,14 @@ export class LocalModel {
               id = newCallId();
               toolIds.set(chunk.callIndex, id);
             }
-            if (first || chunk.paramsChunk) {
+            const argumentsDelta = params.take(chunk.callIndex, chunk.paramsChunk, chunk.done);
+            if (first || argumentsDelta) {
               queue.push({
                 type: "tool_call",
                 index: chunk.callIndex,
                 id,
                 name: chunk.functionName,
-                argumentsDelta: chunk.paramsChunk,
+                argumentsDelta,
                 first,
               });
             }

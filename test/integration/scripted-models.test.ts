@@ -23,11 +23,14 @@ const WRAPPERS: Record<ScriptedModelName, string> = {
   "qwen3-answer": "QwenChatWrapper",
   "qwen3-think": "QwenChatWrapper",
   "qwen3-think-forever": "QwenChatWrapper",
+  "qwen3-answer-forever": "QwenChatWrapper",
+  "qwen3-tool": "QwenChatWrapper",
   "gptoss-answer": "HarmonyChatWrapper",
   "gptoss-tool": "HarmonyChatWrapper",
   "deepseek-r1-think": "DeepSeekChatWrapper",
   "llama31-answer": "Llama3_1ChatWrapper",
   "llama31-tool": "Llama3_1ChatWrapper",
+  "llama31-json-tool": "Llama3_1ChatWrapper",
   "gemma3-answer": "GemmaChatWrapper",
 };
 
@@ -179,16 +182,43 @@ describe("chat wrappers on the scripted models", () => {
     );
   });
 
-  test("HarmonyChatWrapper and Llama3_1ChatWrapper parse their tool calls", async () => {
-    for (const name of ["gptoss-tool", "llama31-tool"] as const) {
+  test("HarmonyChatWrapper, QwenChatWrapper and Llama3_1ChatWrapper parse their tool calls", async () => {
+    for (const name of ["gptoss-tool", "qwen3-tool", "llama31-tool"] as const) {
       const model = await load(name);
       const res = await chatReply(model, resolveChatWrapper(model), name);
       assert.equal(res.metadata.stopReason, "functionCalls", name);
       assert.deepEqual(
         res.functionCalls?.map((c) => [c.functionName, c.params]),
         [["get_weather", { city: "Paris" }]],
+        name,
       );
+      assert.equal(res.response, "", `${name}: no call syntax left in the text`);
     }
+  });
+
+  test("Llama 3.1's JSON tool call: Llama3_1ChatWrapper leaves it as text, the file's Jinja template parses it", async () => {
+    const model = await load("llama31-json-tool");
+    const own = await chatReply(model, resolveChatWrapper(model), "llama31-json-tool");
+    assert.equal(own.metadata.stopReason, "eogToken");
+    assert.equal(own.functionCalls, undefined);
+    assert.equal(own.response, '{"name": "get_weather", "parameters": {"city": "Paris"}}');
+
+    const template = model.fileInfo.metadata.tokenizer.chat_template!;
+    const jinja = new JinjaTemplateChatWrapper({ template, tokenizer: model.tokenizer });
+    const res = await chatReply(model, jinja, "llama31-json-tool");
+    assert.equal(res.metadata.stopReason, "functionCalls");
+    assert.deepEqual(
+      res.functionCalls?.map((c) => [c.functionName, c.params]),
+      [["get_weather", { city: "Paris" }]],
+    );
+  });
+
+  test("an answer that never ends stops at maxTokens as plain text", async () => {
+    const model = await load("qwen3-answer-forever");
+    const res = await chatReply(model, resolveChatWrapper(model), "qwen3-answer-forever", 20);
+    assert.equal(res.metadata.stopReason, "maxTokens");
+    assert.equal(res.fullResponse.length, 1);
+    assert.ok(res.response.startsWith("Counting sheep keeps me calm while I wait. Counting"), res.response);
   });
 
   test("DeepSeekChatWrapper does not split a thought whose <think> the template opened", async () => {
