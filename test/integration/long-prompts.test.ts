@@ -46,7 +46,7 @@ describe("a client that leaves during prefill", () => {
   });
   after(() => t.close());
 
-  test("frees its sequence within a batch: the next request does not wait for the rest of the prompt", async () => {
+  test("frees its sequence within a batch: the next request does not wait for the rest of the prompt", async (ctx) => {
     const startedAt = performance.now();
     const full = await t.client.chat.completions.create({
       model: MODEL,
@@ -55,6 +55,11 @@ describe("a client that leaves during prefill", () => {
     });
     fullPrefillMs = performance.now() - startedAt;
     assert.ok((full.usage?.prompt_tokens ?? 0) > 3000, `a long prompt (${full.usage?.prompt_tokens} tokens)`);
+    if (fullPrefillMs < 1000) {
+      // A GPU, say: nothing to cancel 200 ms into a prefill that short.
+      ctx.skip(`this machine prefills the prompt in ${Math.round(fullPrefillMs)} ms: too fast to cancel in the middle`);
+      return;
+    }
 
     const abort = new AbortController();
     const long = post(
