@@ -40,8 +40,9 @@ import { chatWrapperFor } from "./chat-template.js";
 import { ForcedCallStream, forcedCallHint, forcedCallSchema } from "./forced-tool-call.js";
 import { GrammarCache, checkSchemaBounds } from "./grammar.js";
 import { decodeWithLogprobs, stopTriggersOf, type DecodeWithLogprobsResult } from "./logprobs.js";
-import { laneShares, type EngineRuntime } from "./runtime.js";
+import { attentionHeadWidth, flashAttentionFor, laneShares, type EngineRuntime } from "./runtime.js";
 import { SlotPool, type PoolStats } from "./slot-pool.js";
+import { prefillInChunks } from "./prefill.js";
 import { ReplySplitter, Thinking, type ThinkingPlan } from "./thinking.js";
 import { assertStopsCanMatch, assertTextCanFit, longestTokenChars } from "./text-bounds.js";
 
@@ -302,6 +303,8 @@ export class LocalModel {
       // stories260K fell 2,382 -> 1,411 (BENCHMARKS.md). With lanes busy, each keeps `threads`.
       const splitThreads = batchThreads !== threads && model.size >= BATCH_THREADS_MIN_MODEL_BYTES;
       const othersIdle = (lane: number) => laneBusy.every((busy, i) => i === lane || busy === 0);
+      // Off where llama.cpp's CPU flash attention would leave its fast path (runtime.ts).
+      const flashAttention = flashAttentionFor(attentionHeadWidth(model.fileInfo.architectureMetadata), llama.gpu);
       const contexts: LlamaContext[] = [];
       const slots: Slot[] = [];
       let thinking: Thinking | null = null;
@@ -321,6 +324,7 @@ export class LocalModel {
             sequences,
             contextSize,
             threads: { ideal: threads, min: 1 },
+            ...(flashAttention === false ? { flashAttention } : {}),
             ...(batcher ? { batching: { itemPrioritizationStrategy: batcher.strategy } } : {}),
           });
           contexts.push(context);
@@ -361,7 +365,10 @@ export class LocalModel {
         hasChatTemplate: typeof model.fileInfo.metadata.tokenizer?.chat_template === "string",
         thinks: thinking!.thinks,
       };
-      options.logger.info({ model: info, threads: options.runtime.threads }, `loaded ${path.basename(options.path)}`);
+      options.logger.info(
+        { model: info, threads: options.runtime.threads, flashAttention: contexts[0]!.flashAttention },
+        `loaded ${path.basename(options.path)}`,
+      );
       return new LocalModel(info, model, contexts, slots, laneBusy, thinking!, options);
     } catch (err) {
       await model.dispose();
@@ -595,24 +602,30 @@ export class LocalModel {
     if (request.topLogprobs !== undefined) {
       const topLogprobs = request.topLogprobs;
       const withBos = fullPrompt.length > promptTokens.length;
-      return this.run(fullPrompt, signal, async (slot, queue, genSignal) => {
-        const result = await decodeWithLogprobs({
-          model: this.model,
-          sequence: slot.sequence,
-          prompt: fullPrompt,
-          maxTokens,
-          topLogprobs,
-          stop: stopTriggersOf(this.model, request.stop),
-          sampling: samplingOf(request.sampling),
-          promptLogprobs: request.echo,
-          signal: genSignal,
-          // The BOS token is not part of the prompt text the client sent.
-          onPromptLogprobs: (logprobs) =>
-            queue.push({ type: "text", text: request.prompt, logprobs: withBos ? logprobs.slice(1) : logprobs }),
-          onText: (text, logprobs) => queue.push({ type: "text", text, logprobs }),
-        });
-        return outcomeOfLogprobDecode(result, request.stop);
-      });
+      // With echo, scoring the prompt evaluates it again from its first token: nothing to prefill.
+      return this.run(
+        fullPrompt,
+        signal,
+        async (slot, queue, genSignal) => {
+          const result = await decodeWithLogprobs({
+            model: this.model,
+            sequence: slot.sequence,
+            prompt: fullPrompt,
+            maxTokens,
+            topLogprobs,
+            stop: stopTriggersOf(this.model, request.stop),
+            sampling: samplingOf(request.sampling),
+            promptLogprobs: request.echo,
+            signal: genSignal,
+            // The BOS token is not part of the prompt text the client sent.
+            onPromptLogprobs: (logprobs) =>
+              queue.push({ type: "text", text: request.prompt, logprobs: withBos ? logprobs.slice(1) : logprobs }),
+            onText: (text, logprobs) => queue.push({ type: "text", text, logprobs }),
+          });
+          return outcomeOfLogprobDecode(result, request.stop);
+        },
+        { prefill: !request.echo },
+      );
     }
     return this.run(fullPrompt, signal, async (slot, queue, genSignal) => {
       if (request.echo) queue.push({ type: "text", text: request.prompt });
@@ -640,6 +653,7 @@ export class LocalModel {
     promptTokens: Token[],
     signal: AbortSignal,
     generate: (slot: Slot, queue: AsyncQueue<GenerationEvent>, signal: AbortSignal) => Promise<Outcome>,
+    options: { prefill?: boolean } = {},
   ): Promise<GenerationStream> {
     const slot = await this.pool.acquire(
       (s) =>
@@ -671,6 +685,10 @@ export class LocalModel {
 
     const task = (async () => {
       try {
+        // In batch-sized pieces, so a client gone, Stop or a timeout frees the slot after one batch
+        // instead of after the whole prompt (prefill.ts; docs/ENGINE-NOTES.md §2.16).
+        if (options.prefill !== false)
+          await prefillInChunks(slot.sequence, promptTokens, this.contexts[slot.lane]!.batchSize, genSignal);
         const outcome = await generate(slot, queue, genSignal);
         if (genSignal.aborted) {
           queue.fail(genSignal.reason);

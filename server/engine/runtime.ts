@@ -128,6 +128,39 @@ export function defaultLanes(cores: number, threads: number, gpu: string | false
   return Math.max(1, Math.min(4, Math.floor(cores / Math.max(1, threads))));
 }
 
+/**
+ * The head width that llama.cpp's CPU flash attention needs for its fast path: the width of the
+ * floats' SIMD register (16 with AVX-512, 8 with AVX2, 4 with NEON) must divide it
+ * (`ggml_compute_forward_flash_attn_ext_f16`: `use_tiled &= DV % GGML_F32_EPR == 0`), else every
+ * query row walks the cache one cell at a time. 16 covers every CPU llama.cpp builds for.
+ */
+const CPU_FLASH_ATTENTION_HEAD_MULTIPLE = 16;
+
+/** The width of one attention head's values, from a GGUF's architecture metadata; undefined when it does not say. */
+export function attentionHeadWidth(metadata: {
+  embedding_length?: number;
+  attention?: { head_count?: number | readonly number[]; value_length?: number };
+}): number | undefined {
+  const { value_length: valueLength, head_count: heads } = metadata.attention ?? {};
+  if (typeof valueLength === "number" && valueLength > 0) return valueLength;
+  if (typeof heads !== "number" || heads <= 0 || !metadata.embedding_length) return undefined;
+  return metadata.embedding_length / heads;
+}
+
+/**
+ * Flash attention for a model's contexts: false where it would make long prompts crawl, undefined
+ * to keep node-llama-cpp's default ("auto", which llama.cpp turns on, also on the CPU). On the CPU a
+ * head width that is not a multiple of the SIMD width falls off flash attention's fast path: with
+ * stories260K (heads of 8 floats) a 4,096-token prompt prefilled at 232 tok/s with it and 1,146
+ * without, and the same 11M model rewritten to heads of 8 (48 heads) took over 100 s for 4,096
+ * tokens with it; at head widths of 16, 32 and 64 flash attention was 1.5-2x faster than without
+ * (BENCHMARKS.md, "Long prompts"). Real models' heads are 64-256 wide, so they keep it.
+ */
+export function flashAttentionFor(headWidth: number | undefined, gpu: string | false): false | undefined {
+  if (gpu !== false || headWidth === undefined || !Number.isInteger(headWidth)) return undefined;
+  return headWidth % CPU_FLASH_ATTENTION_HEAD_MULTIPLE === 0 ? undefined : false;
+}
+
 /** `total` sequences spread over `lanes` contexts as evenly as possible, larger shares first. */
 export function laneShares(total: number, lanes: number): number[] {
   const n = Math.max(1, Math.min(lanes, total));
