@@ -30,6 +30,7 @@ import type {
   GenerationEvent,
   GenerationRequest,
   GenerationStream,
+  RequestWarning,
   SamplingOptions,
 } from "../core/types.js";
 import { withSamplingDefaults } from "../core/types.js";
@@ -38,7 +39,7 @@ import { StepBatcher } from "./batch-barrier.js";
 import { toChatHistory } from "./chat-history.js";
 import { chatWrapperFor } from "./chat-template.js";
 import { ForcedCallStream, forcedCallHint, forcedCallSchema } from "./forced-tool-call.js";
-import { GrammarCache, checkSchemaBounds } from "./grammar.js";
+import { GrammarCache, checkSchemaBounds, nativeSchemaWarnings } from "./grammar.js";
 import { decodeWithLogprobs, stopTriggersOf, type DecodeWithLogprobsResult } from "./logprobs.js";
 import { laneShares, type EngineRuntime } from "./runtime.js";
 import { SlotPool, type PoolStats } from "./slot-pool.js";
@@ -453,11 +454,22 @@ export class LocalModel {
     const plan = this.thinking.plan(request.reasoning);
     const { history, functions, forcedSchema } = this.chatPromptOf(request, plan);
     let grammar: LlamaGrammar | undefined;
+    const warnings: RequestWarning[] = [];
     // No native way to force a call (docs/ENGINE-NOTES.md §3.3): constrain the reply to a call object.
-    if (forcedSchema) grammar = await this.grammars.schema(forcedSchema, "tools");
+    if (forcedSchema) {
+      const built = await this.grammars.schema(forcedSchema, "tools", { strict: false });
+      grammar = built.grammar;
+      warnings.push(...built.warnings);
+    }
+    if (functions) {
+      request.tools.forEach((t, i) => warnings.push(...nativeSchemaWarnings(t.parameters, `tools.${i}.parameters`)));
+    }
     if (request.responseFormat.type === "json_object") grammar = await this.grammars.json();
     if (request.responseFormat.type === "json_schema") {
-      grammar = await this.grammars.schema(request.responseFormat.schema, "responseFormat.schema");
+      const { schema, strict } = request.responseFormat;
+      const built = await this.grammars.schema(schema, "responseFormat.schema", { strict });
+      grammar = built.grammar;
+      warnings.push(...built.warnings);
     }
 
     const anySlot = this.pool.slots[0]!;
@@ -484,7 +496,7 @@ export class LocalModel {
         ...request.stop,
       ]);
       const topLogprobs = request.topLogprobs;
-      return this.run(prompt, signal, async (slot, queue, genSignal) => {
+      return this.run(prompt, signal, warnings, async (slot, queue, genSignal) => {
         const forced = forcedTool ? new ForcedCallStream(newCallId(), (e) => queue.push(e)) : null;
         const result = await decodeWithLogprobs({
           model: this.model,
@@ -511,7 +523,7 @@ export class LocalModel {
       .contextText.tokenize(this.model.tokenizer);
     const maxTokens = this.maxTokensFor(request.maxTokens, promptTokens.length, "messages");
 
-    return this.run(promptTokens, signal, async (slot, queue, genSignal) => {
+    return this.run(promptTokens, signal, warnings, async (slot, queue, genSignal) => {
       const toolIds = new Map<number, string>();
       const forced = forcedTool ? new ForcedCallStream(newCallId(), (e) => queue.push(e)) : null;
       const reply = new ReplySplitter(
@@ -576,7 +588,7 @@ export class LocalModel {
     if (request.topLogprobs !== undefined) {
       const topLogprobs = request.topLogprobs;
       const withBos = fullPrompt.length > promptTokens.length;
-      return this.run(fullPrompt, signal, async (slot, queue, genSignal) => {
+      return this.run(fullPrompt, signal, [], async (slot, queue, genSignal) => {
         const result = await decodeWithLogprobs({
           model: this.model,
           sequence: slot.sequence,
@@ -595,7 +607,7 @@ export class LocalModel {
         return outcomeOfLogprobDecode(result, request.stop);
       });
     }
-    return this.run(fullPrompt, signal, async (slot, queue, genSignal) => {
+    return this.run(fullPrompt, signal, [], async (slot, queue, genSignal) => {
       if (request.echo) queue.push({ type: "text", text: request.prompt });
       const result = await slot.completion.generateCompletionWithMeta(promptTokens, {
         ...samplingOf(request.sampling),
@@ -615,11 +627,13 @@ export class LocalModel {
 
   /**
    * Admission and the generation lifecycle shared by chat and completions: acquire the best slot
-   * (slotScore), generate in the background into a queue, always release the slot.
+   * (slotScore), generate in the background into a queue, always release the slot. `warnings`
+   * go out with the admission (GenerationStream.admission).
    */
   private async run(
     promptTokens: Token[],
     signal: AbortSignal,
+    warnings: RequestWarning[],
     generate: (slot: Slot, queue: AsyncQueue<GenerationEvent>, signal: AbortSignal) => Promise<Outcome>,
   ): Promise<GenerationStream> {
     const slot = await this.pool.acquire(
@@ -681,7 +695,7 @@ export class LocalModel {
     })();
     this.active.add(task);
     void task.finally(() => this.active.delete(task));
-    return queue;
+    return { admission: { warnings }, [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator]() };
   }
 
   async embed(inputs: readonly string[], signal: AbortSignal): Promise<EmbeddingResult> {

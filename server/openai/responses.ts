@@ -291,7 +291,7 @@ export function createResponsesRouter(ctx: ServerContext): express.Router {
     });
     const base = baseOf(body, id, store);
     const logprobs = request.topLogprobs !== undefined;
-    const work = respond(res, run.events, clientGone, {
+    const work = respond(res, run, clientGone, {
       stream: body.stream ?? false,
       encoder: (sse) => responseEventEncoder(sse, base, logprobs),
       collect: (events) => collectResponse(events, base, logprobs),

@@ -5,6 +5,8 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 import { Ajv } from "ajv";
+import { zodResponseFormat } from "openai/helpers/zod";
+import { z } from "zod";
 import { startTestServer, metricValue, type TestServer } from "../helpers/server.js";
 
 const MODEL = "stories260K";
@@ -168,18 +170,78 @@ describe("OpenAI-compatible API", () => {
     else assert.equal(res.choices[0]!.finish_reason, "length");
   });
 
-  test("a schema keyword the grammar cannot enforce is refused with 400", async () => {
+  test("zod 4's integer and number ranges (openai's zodResponseFormat) are enforced, and parse() accepts the reply", async () => {
+    // z.number().int() is {"type":"integer","minimum":-9007199254740991,"maximum":9007199254740991};
+    // Hearth answered 400 ("uses 'minimum' ... cannot enforce") to every such schema.
+    const Person = z.object({
+      age: z.number().int().min(10).max(99),
+      count: z.number().int(),
+      share: z.number().min(0).max(1),
+      nickname: z.string().nullable(),
+    });
+    for (const seed of [1, 2, 3]) {
+      const { data, response } = await t.client.chat.completions
+        .parse({
+          model: MODEL,
+          messages: user("Describe a person as JSON"),
+          max_tokens: 200,
+          seed,
+          response_format: zodResponseFormat(Person, "person"),
+        })
+        .withResponse();
+      assert.equal(data.choices[0]!.finish_reason, "stop");
+      const person = data.choices[0]!.message.parsed;
+      assert.ok(person, "parsed by the client's own zod schema");
+      assert.ok(person.age >= 10 && person.age <= 99, `age ${person.age}`);
+      assert.equal(response.headers.get("x-hearth-warnings"), null, "everything in it is enforced");
+    }
+  });
+
+  test("a keyword no grammar enforces is accepted and named once in X-Hearth-Warnings", async () => {
+    const schema = {
+      type: "object",
+      properties: {
+        code: { type: "string", pattern: "^[A-Z]{3}$", maxLength: 3 },
+        n: { type: "integer", multipleOf: 5 },
+      },
+      required: ["code", "n"],
+      additionalProperties: false,
+    };
+    const { data, response } = await t.client.chat.completions
+      .create({
+        model: MODEL,
+        messages: user("x"),
+        max_tokens: 50,
+        response_format: { type: "json_schema", json_schema: { name: "c", schema, strict: true } },
+      })
+      .withResponse();
+    assert.ok(data.choices[0]!.message.content);
+    const warnings = JSON.parse(response.headers.get("x-hearth-warnings") ?? "[]") as string[];
+    assert.deepEqual(warnings, [
+      "response_format.json_schema.schema: at '/properties/code': 'pattern' is not enforced",
+      "response_format.json_schema.schema: at '/properties/n': 'multipleOf' is not enforced",
+    ]);
+  });
+
+  test("keywords outside OpenAI's subset are refused with strict: true and reported without it", async () => {
+    const schema = { type: "object", properties: { n: { type: "integer" } }, allOf: [{ type: "object" }] };
     await assert.rejects(
       t.client.chat.completions.create({
         model: MODEL,
         messages: user("x"),
-        response_format: {
-          type: "json_schema",
-          json_schema: { name: "n", schema: { type: "object", properties: { n: { type: "number", minimum: 0 } } } },
-        },
+        response_format: { type: "json_schema", json_schema: { name: "n", schema, strict: true } },
       }),
-      (err: { status?: number; message?: string }) => err.status === 400 && /minimum/.test(err.message ?? ""),
+      (err: { status?: number; message?: string }) => err.status === 400 && /allOf/.test(err.message ?? ""),
     );
+    const { response } = await t.client.chat.completions
+      .create({
+        model: MODEL,
+        messages: user("x"),
+        max_tokens: 30,
+        response_format: { type: "json_schema", json_schema: { name: "n", schema } },
+      })
+      .withResponse();
+    assert.match(response.headers.get("x-hearth-warnings") ?? "", /'allOf' is not enforced/);
   });
 
   const weather = {
