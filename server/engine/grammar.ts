@@ -358,6 +358,12 @@ function touch<T>(cache: Map<string, T>, key: string): T | undefined {
   return hit;
 }
 
+/** One schema of a grammar, with the request field it came from and how strictly to plan it. */
+export interface SchemaPart extends PlanOptions {
+  schema: Record<string, unknown>;
+  param: string;
+}
+
 /** A schema's grammar and what it leaves unenforced. */
 export interface SchemaGrammar {
   grammar: LlamaGrammar;
@@ -378,31 +384,44 @@ export class GrammarCache {
   }
 
   /** The grammar for `schema` and what it leaves unenforced (planSchema). Throws a 400 naming `param`. */
-  async schema(schema: Record<string, unknown>, param: string, options: PlanOptions): Promise<SchemaGrammar> {
-    // Bounded before anything walks it, JSON.stringify included.
-    checkSchemaBounds(schema, param);
-    const key = `schema:${options.strict}:${param}:${JSON.stringify(schema)}`;
+  schema(schema: Record<string, unknown>, param: string, options: PlanOptions): Promise<SchemaGrammar> {
+    return this.oneOf([{ schema, param, ...options }]);
+  }
+
+  /**
+   * The grammar for JSON matching any one of `parts` (a tool call or an answer), each planned on
+   * its own so that its warnings and errors name its own field.
+   */
+  async oneOf(parts: readonly SchemaPart[]): Promise<SchemaGrammar> {
+    // Bounded before anything walks them, JSON.stringify included.
+    for (const part of parts) checkSchemaBounds(part.schema, part.param);
+    const key = `schema:${JSON.stringify(parts)}`;
     const hit = touch(this.schemas, key);
     if (hit) return hit;
-    // Planning throws the schema's own 400s; only a plan that passed is worth caching.
-    const plan = planSchema(schema, param, options);
+    // Planning throws the schema's own 400s; only plans that passed are worth caching.
+    const plans = parts.map((part) => planSchema(part.schema, part.param, part));
+    const schema = plans.length === 1 ? plans[0]!.schema : { oneOf: plans.map((p) => p.schema) };
+    const rules = new Map(plans.flatMap((p) => [...p.rules]));
+    const warnings = plans.flatMap((p) => p.warnings);
+    // node-llama-cpp's failures name no part; the last (the response format beside a call) is the likelier.
+    const param = parts.at(-1)!.param;
     return this.remember(this.schemas, key, async () => {
       let built: LlamaGrammar;
       try {
-        built = await this.llama.createGrammarForJsonSchema(plan.schema as GbnfJsonSchema as never);
+        built = await this.llama.createGrammarForJsonSchema(schema as GbnfJsonSchema as never);
       } catch (err) {
         throw new BadRequestError(`The JSON schema cannot be turned into a grammar: ${(err as Error).message}`, {
           param,
         });
       }
-      const text = applyRules(boundNumberRules(built.grammar) ?? built.grammar, plan.rules);
-      if (text === built.grammar) return { grammar: built, warnings: plan.warnings };
+      const text = applyRules(boundNumberRules(built.grammar) ?? built.grammar, rules);
+      if (text === built.grammar) return { grammar: built, warnings };
       const grammar = await this.llama.createGrammar({
         grammar: text,
         stopGenerationTriggers: built.stopGenerationTriggers,
         trimWhitespaceSuffix: built.trimWhitespaceSuffix,
       });
-      return { grammar, warnings: plan.warnings };
+      return { grammar, warnings };
     });
   }
 

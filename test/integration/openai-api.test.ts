@@ -308,6 +308,81 @@ describe("OpenAI-compatible API", () => {
     assert.equal(finish, "tool_calls");
   });
 
+  describe("tools together with response_format", () => {
+    // The model's first key decides between an answer and a call: with "xj" first, stories260K
+    // writes one or the other depending on the seed.
+    const schema = {
+      type: "object",
+      properties: { xj: { type: "string", maxLength: 30 }, score: { type: "integer", minimum: 0, maximum: 10 } },
+      required: ["xj", "score"],
+      additionalProperties: false,
+    };
+    const format = { type: "json_schema" as const, json_schema: { name: "rating", schema, strict: true } };
+
+    test("a forced call is a call, tool_choice none an answer in the format (both were a 400)", async () => {
+      const forced = await t.client.chat.completions.create({
+        model: MODEL,
+        messages: user("Weather in Paris?"),
+        tools: [weather],
+        tool_choice: "required",
+        response_format: format,
+        max_tokens: 150,
+      });
+      assert.equal(forced.choices[0]!.finish_reason, "tool_calls");
+      assert.equal(forced.choices[0]!.message.tool_calls?.[0]?.type, "function");
+      const none = await t.client.chat.completions.create({
+        model: MODEL,
+        messages: user("Weather in Paris?"),
+        tools: [weather],
+        tool_choice: "none",
+        response_format: format,
+        max_tokens: 150,
+      });
+      assert.ok(new Ajv().compile(schema)(JSON.parse(none.choices[0]!.message.content ?? "")));
+    });
+
+    test("tool_choice auto: each reply is a valid call or an answer in the format, and both occur", async () => {
+      const validate = new Ajv().compile(schema);
+      const seen = new Set<string>();
+      for (const seed of [1, 2, 3, 4, 5, 6]) {
+        const stream = await t.client.chat.completions.create({
+          model: MODEL,
+          messages: user("Weather in Paris?"),
+          tools: [weather],
+          tool_choice: "auto",
+          response_format: format,
+          max_tokens: 150,
+          seed,
+          stream: true,
+        });
+        let content = "";
+        let args = "";
+        let name = "";
+        let finish: string | null = null;
+        for await (const chunk of stream) {
+          content += chunk.choices[0]?.delta.content ?? "";
+          for (const tc of chunk.choices[0]?.delta.tool_calls ?? []) {
+            name += tc.function?.name ?? "";
+            args += tc.function?.arguments ?? "";
+          }
+          finish = chunk.choices[0]?.finish_reason ?? finish;
+        }
+        seen.add(finish ?? "none");
+        if (finish === "tool_calls") {
+          assert.equal(name, "get_weather");
+          assert.equal(content, "", `seed ${seed}: a call has no text`);
+          const call = JSON.parse(args) as { city?: unknown; unit?: unknown };
+          assert.ok(typeof call.city === "string" && ["c", "f"].includes(call.unit as string), args);
+        } else {
+          assert.equal(finish, "stop");
+          assert.equal(args, "");
+          assert.ok(validate(JSON.parse(content)), `seed ${seed}: ${content}`);
+        }
+      }
+      assert.deepEqual([...seen].sort(), ["stop", "tool_calls"]);
+    });
+  });
+
   test("a tool round trip (assistant tool_calls + tool result) is accepted", async () => {
     const res = await t.client.chat.completions.create({
       model: MODEL,
