@@ -32,7 +32,7 @@ export function createMessagesRouter(ctx: ServerContext): express.Router {
     const requestId = String(res.getHeader("X-Request-ID") ?? "") || null;
     await respond(res, run, clientGone, {
       stream: body.stream ?? false,
-      encoder: (sse) => messageEventEncoder(sse, meta, requestId),
+      encoder: (sse) => messageEventEncoder(sse, meta, requestId, run.admission),
       collect: (events) => collectMessage(events, meta),
     });
   });

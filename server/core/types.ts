@@ -205,6 +205,11 @@ export interface RequestWarning {
 /** What a provider knows once it admitted a request, before the first event. */
 export interface Admission {
   warnings: RequestWarning[];
+  /**
+   * The prompt's tokens, counted at admission (Anthropic's `message_start` carries them);
+   * undefined where the provider learns them only at the end (remote upstreams).
+   */
+  usage?: Pick<Usage, "promptTokens" | "cachedTokens">;
 }
 
 /**

@@ -723,7 +723,8 @@ export class LocalModel {
     })();
     this.active.add(task);
     void task.finally(() => this.active.delete(task));
-    return { admission: { warnings }, [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator]() };
+    const admission = { warnings, usage: { promptTokens: promptTokens.length, cachedTokens } };
+    return { admission, [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator]() };
   }
 
   async embed(inputs: readonly string[], signal: AbortSignal): Promise<EmbeddingResult> {
