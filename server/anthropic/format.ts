@@ -5,7 +5,7 @@
  */
 import crypto from "node:crypto";
 import { firstChoice } from "../chat/choices.js";
-import type { ChoiceStream, FinishReason, GenerationEvent, Usage } from "../core/types.js";
+import type { Admission, ChoiceStream, FinishReason, GenerationEvent, Usage } from "../core/types.js";
 import type { StreamEncoder } from "../http/respond.js";
 import type { SseWriter } from "../http/sse.js";
 import { anthropicErrorBody } from "./errors.js";
@@ -83,9 +83,14 @@ export class MessageAccumulator {
     return this.stop !== null;
   }
 
-  async start(): Promise<void> {
+  /**
+   * `message_start`, with the prompt's tokens when the provider knew them at admission: Anthropic
+   * sends them there, and clients such as LangChain read input usage only from this event.
+   */
+  async start(admitted?: Admission["usage"]): Promise<void> {
+    const usage = admitted ? anthropicUsageOf({ ...admitted, completionTokens: 0 }) : anthropicUsageOf(null);
     await this.emit("message_start", {
-      message: { ...this.message(), content: [], stop_reason: null, stop_sequence: null },
+      message: { ...this.message(), content: [], stop_reason: null, stop_sequence: null, usage },
     });
   }
 
@@ -185,12 +190,20 @@ export class MessageAccumulator {
   }
 }
 
-/** Anthropic's stream events: message_start, a ping, the blocks, message_stop; a failure as an `error` event. */
-export function messageEventEncoder(sse: SseWriter, meta: MessageMeta, requestId: string | null): StreamEncoder {
+/**
+ * Anthropic's stream events: message_start (with the prompt's usage from `admission`, when the
+ * provider knew it), a ping, the blocks, message_stop; a failure as an `error` event.
+ */
+export function messageEventEncoder(
+  sse: SseWriter,
+  meta: MessageMeta,
+  requestId: string | null,
+  admission?: Admission,
+): StreamEncoder {
   const acc = new MessageAccumulator(meta, (event, data) => sse.sendEvent(event, data));
   return {
     async start() {
-      await acc.start();
+      await acc.start(admission?.usage);
       await sse.sendEvent("ping", { type: "ping" });
     },
     push: ({ event }) => acc.push(event),

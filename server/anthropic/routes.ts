@@ -30,9 +30,9 @@ export function createMessagesRouter(ctx: ServerContext): express.Router {
     const run = await ctx.chat.start(request, { clientGone, record: { kind: "api" }, paramName });
     const meta = newMessageMeta(body.model, request.stop);
     const requestId = String(res.getHeader("X-Request-ID") ?? "") || null;
-    await respond(res, run.events, clientGone, {
+    await respond(res, run, clientGone, {
       stream: body.stream ?? false,
-      encoder: (sse) => messageEventEncoder(sse, meta, requestId),
+      encoder: (sse) => messageEventEncoder(sse, meta, requestId, run.admission),
       collect: (events) => collectMessage(events, meta),
     });
   });

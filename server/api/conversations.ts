@@ -219,7 +219,7 @@ export function createConversationsRouter(ctx: ServerContext): express.Router {
     res.setHeader("X-Hearth-Parent-Id", String(parentId));
     res.setHeader("X-Hearth-Message-Id", String(messageId));
     const meta = newMeta("chatcmpl", model, true);
-    await respond(res, run.events, clientGone, {
+    await respond(res, run, clientGone, {
       stream: body.stream,
       encoder: (sse) => chatChunkEncoder(sse, meta, 1),
       collect: (events) => collectChatChoices(events, meta, 1),

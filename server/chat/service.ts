@@ -11,7 +11,14 @@
  * that name the route's own fields (a timeout as the 504 `timeout` error, never a bare abort).
  */
 import type { Config } from "../config.js";
-import type { ChatRequest, ChoiceStream, GenerationRequest, GenerationStream, Provider } from "../core/types.js";
+import type {
+  Admission,
+  ChatRequest,
+  ChoiceStream,
+  GenerationRequest,
+  GenerationStream,
+  Provider,
+} from "../core/types.js";
 import { BadRequestError, HearthError } from "../errors.js";
 import type { History } from "../history/index.js";
 import type { Logger } from "../logger.js";
@@ -59,6 +66,8 @@ export interface Run {
   readonly provider: Provider;
   /** Every choice's events, interleaved (chat/choices.ts `firstChoice` for one). Errors are HearthErrors in the route's names. */
   readonly events: ChoiceStream;
+  /** What the provider said on admitting choice 0, its warnings' params in the route's names. */
+  readonly admission: Admission;
 }
 
 interface ServiceDeps {
@@ -92,12 +101,15 @@ export class ChatService {
     const n = options.n ?? 1;
     try {
       const provider = options.provider ?? (await this.resolve(request.model));
+      let admission: Admission = { warnings: [] };
       const { streams, cancel } = await admitChoices(n, signal, async (i, choiceSignal) => {
         const raw = await provider.generate(choiceRequest(request, i), choiceSignal);
+        if (i === 0 && raw.admission) admission = raw.admission;
         const measured = this.deps.metrics.observe(raw, request.model, startedAt);
         return i === 0 ? this.record(request, measured, provider, options.record, choiceSignal, startedAt) : measured;
       });
-      return { provider, events: mergeChoices(streams, cancel, rename) };
+      const warnings = admission.warnings.map((w) => ({ ...w, param: options.paramName?.(w.param) ?? w.param }));
+      return { provider, events: mergeChoices(streams, cancel, rename), admission: { ...admission, warnings } };
     } catch (err) {
       throw rename(err);
     }

@@ -192,8 +192,32 @@ export type GenerationEvent =
   /** `stopSequence`: the request's stop string that ended the text, when the provider knows it. */
   | { type: "finish"; reason: FinishReason; usage: Usage; stopSequence?: string };
 
-/** Returned once the request was admitted (a sequence is free, the prompt fits); iterate it for events. */
-export type GenerationStream = AsyncIterable<GenerationEvent>;
+/**
+ * Something a provider accepted but cannot honour exactly (a JSON-schema keyword no grammar
+ * enforces), said once in the response (`X-Hearth-Warnings`).
+ */
+export interface RequestWarning {
+  /** The neutral field it is about (`responseFormat.schema`); the pipeline renames it to the route's. */
+  param: string;
+  message: string;
+}
+
+/** What a provider knows once it admitted a request, before the first event. */
+export interface Admission {
+  warnings: RequestWarning[];
+  /**
+   * The prompt's tokens, counted at admission (Anthropic's `message_start` carries them);
+   * undefined where the provider learns them only at the end (remote upstreams).
+   */
+  usage?: Pick<Usage, "promptTokens" | "cachedTokens">;
+}
+
+/**
+ * Returned once the request was admitted (a sequence is free, the prompt fits); iterate it for
+ * events. `admission` is set by the provider that admitted it (wrappers that observe the events
+ * do not carry it on; the pipeline reads it first).
+ */
+export type GenerationStream = AsyncIterable<GenerationEvent> & { readonly admission?: Admission };
 
 /** One event of one choice of a request with `n` choices. */
 export interface ChoiceEvent {

@@ -3,6 +3,10 @@
  * call (docs/ENGINE-NOTES.md §3.3), so the reply is constrained by a JSON-schema grammar to one call object
  * `{"name": ..., "arguments": {...}}`, which works with any chat template. The grammar emits `name`
  * before `arguments`, so the arguments can be streamed as they are generated.
+ *
+ * Tools with a response format and `tool_choice: "auto"`: node-llama-cpp takes a grammar or
+ * functions, never both (§0.12), so the grammar is the union of the call object and the format's
+ * JSON, and `CallOrAnswerStream` tells from the first keys which of the two the model wrote.
  */
 import { BadRequestError } from "../errors.js";
 import type { GenerationEvent, ToolChoice, ToolDefinition } from "../core/types.js";
@@ -25,12 +29,20 @@ export function forcedCallSchema(
   return { allowed, schema: allowed.length === 1 ? callSchema(allowed[0]!) : { oneOf: allowed.map(callSchema) } };
 }
 
-/** The system hint that tells the model what the grammar will make it write. */
-export function forcedCallHint(allowed: readonly ToolDefinition[]): string {
-  const doc = allowed
+function toolDocs(tools: readonly ToolDefinition[]): string {
+  return tools
     .map((t) => `- ${t.name}: ${t.description ?? ""} parameters: ${JSON.stringify(t.parameters ?? {})}`)
     .join("\n");
-  return `Call one of these tools by answering with a JSON object {"name": ..., "arguments": {...}}:\n${doc}`;
+}
+
+/** The system hint that tells the model what the grammar will make it write. */
+export function forcedCallHint(allowed: readonly ToolDefinition[]): string {
+  return `Call one of these tools by answering with a JSON object {"name": ..., "arguments": {...}}:\n${toolDocs(allowed)}`;
+}
+
+/** The system hint when the model may call a tool or answer in the response format. */
+export function callOrAnswerHint(tools: readonly ToolDefinition[]): string {
+  return `To call one of these tools, answer with a JSON object {"name": ..., "arguments": {...}}:\n${toolDocs(tools)}\nOtherwise answer with the JSON the response format asks for.`;
 }
 
 const HEAD = /^\s*\{\s*"name"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"arguments"\s*:\s*/;
@@ -101,5 +113,94 @@ export class ForcedCallStream {
       first: false,
     });
     this.emitted = end;
+  }
+}
+
+/** Reads a JSON string starting at `at` (a quote): its value and where it ends, or null while incomplete. */
+function jsonStringAt(text: string, at: number): { value: string; end: number } | null {
+  for (let i = at + 1; i < text.length; i++) {
+    if (text[i] === "\\") i++;
+    else if (text[i] === '"') return { value: JSON.parse(text.slice(at, i + 1)) as string, end: i + 1 };
+  }
+  return null;
+}
+
+function skipSpace(text: string, at: number): number {
+  while (at < text.length && /\s/.test(text[at]!)) at++;
+  return at;
+}
+
+/**
+ * What the text so far is: a call (`{"name": <a tool>, "arguments": ...`), an answer (anything
+ * else), or not known yet.
+ */
+export function callOrAnswer(text: string, names: ReadonlySet<string>): "call" | "answer" | null {
+  const key = (at: number, wanted: string) => {
+    if (text[at] !== '"') return "answer";
+    const found = jsonStringAt(text, at);
+    if (!found) return null;
+    return found.value === wanted ? found.end : "answer";
+  };
+  const steps: ((at: number) => number | "answer" | null)[] = [
+    (at) => (text[at] === "{" ? at + 1 : "answer"),
+    (at) => key(at, "name"),
+    (at) => (text[at] === ":" ? at + 1 : "answer"),
+    (at) => {
+      if (text[at] !== '"') return "answer";
+      const name = jsonStringAt(text, at);
+      if (!name) return null;
+      return names.has(name.value) ? name.end : "answer";
+    },
+    (at) => (text[at] === "," ? at + 1 : "answer"),
+    (at) => key(at, "arguments"),
+  ];
+  let at = 0;
+  for (const step of steps) {
+    at = skipSpace(text, at);
+    if (at >= text.length) return null;
+    const next = step(at);
+    if (typeof next !== "number") return next;
+    at = next;
+  }
+  return "call";
+}
+
+/**
+ * The reply of a model that may call a tool or answer (tools with a response format, tool_choice
+ * "auto"): held back until its first keys tell which it is, then streamed as tool-call events
+ * (ForcedCallStream) or as text.
+ */
+export class CallOrAnswerStream {
+  private held = "";
+  private call: ForcedCallStream | null = null;
+  private answering = false;
+
+  constructor(
+    private readonly names: ReadonlySet<string>,
+    private readonly id: string,
+    private readonly push: (event: GenerationEvent) => void,
+  ) {}
+
+  feed(chunk: string): void {
+    if (this.call) return this.call.feed(chunk);
+    if (this.answering) return this.push({ type: "text", text: chunk });
+    this.held += chunk;
+    const kind = callOrAnswer(this.held, this.names);
+    if (kind === "call") {
+      this.call = new ForcedCallStream(this.id, this.push);
+      this.call.feed(this.held);
+    } else if (kind === "answer") {
+      this.answering = true;
+      this.push({ type: "text", text: this.held });
+    }
+    if (kind !== null) this.held = "";
+  }
+
+  /** Sends what is left; true when the reply was a complete, valid call. */
+  end(): boolean {
+    if (this.call) return this.call.end();
+    if (this.held) this.push({ type: "text", text: this.held });
+    this.held = "";
+    return false;
   }
 }

@@ -1,19 +1,44 @@
 /**
  * JSON output constrained by grammar. node-llama-cpp's schema grammar enforces only part of JSON
- * Schema and silently ignores the rest (docs/ENGINE-NOTES.md §0.11: `minimum`, `pattern`, `allOf`...), so a
- * schema using what it cannot enforce is refused with a 400 naming the keyword: the promise that
- * the output matches the schema has to hold.
+ * Schema and silently ignores the rest (docs/ENGINE-NOTES.md §0.11), so a client's schema is first
+ * planned here (`planSchema`): what node-llama-cpp enforces passes through; number ranges and a
+ * few string formats become GBNF rules of Hearth's own, put in place of placeholders; what no
+ * grammar here enforces is dropped and reported as a warning, said once in the response
+ * (`X-Hearth-Warnings`), never a 400 for a keyword OpenAI's Structured Outputs accept. Keywords
+ * outside that subset are refused when the client asked for `strict` output (OpenAI refuses them
+ * too) and reported otherwise. README "JSON schemas" has the table, §3.4 the reasons.
  */
+import crypto from "node:crypto";
 import type { GbnfJsonSchema, Llama, LlamaGrammar } from "node-llama-cpp";
+import type { RequestWarning } from "../core/types.js";
 import { BadRequestError } from "../errors.js";
+import { rangeGbnf, unsignedRange, type Bound } from "./number-ranges.js";
 
-const UNENFORCEABLE = new Set([
-  "minimum",
-  "maximum",
-  "exclusiveMinimum",
-  "exclusiveMaximum",
-  "multipleOf",
-  "pattern",
+/** What node-llama-cpp enforces itself, passed through as they are. */
+const ENFORCED = new Set([
+  "type",
+  "properties",
+  "additionalProperties",
+  "items",
+  "prefixItems",
+  "minItems",
+  "maxItems",
+  "minProperties",
+  "maxProperties",
+  "minLength",
+  "maxLength",
+  "enum",
+  "const",
+  "oneOf",
+  "$ref",
+  "$defs",
+]);
+/** Range keywords Hearth enforces with its own rules (number-ranges.ts). */
+const RANGES = ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"] as const;
+/** In OpenAI's Structured Outputs subset but not enforced here: accepted, with a warning. */
+const NOT_ENFORCED = new Set(["pattern", "multipleOf"]);
+/** Outside OpenAI's Structured Outputs subset and not enforced: refused with `strict`, else a warning. */
+const OUTSIDE_SUBSET = new Set([
   "allOf",
   "not",
   "if",
@@ -22,6 +47,7 @@ const UNENFORCEABLE = new Set([
   "patternProperties",
   "dependentRequired",
   "dependentSchemas",
+  "dependencies",
   "uniqueItems",
   "contains",
   "minContains",
@@ -29,22 +55,31 @@ const UNENFORCEABLE = new Set([
   "propertyNames",
   "unevaluatedProperties",
   "unevaluatedItems",
+  "additionalItems",
 ]);
-/** Keywords that only annotate, or that the grammar satisfies by construction (every property is emitted). */
-const IGNORED = new Set([
-  "title",
-  "description",
-  "$schema",
-  "$id",
-  "$comment",
-  "default",
-  "examples",
-  "required",
-  "deprecated",
-  "readOnly",
-  "writeOnly",
-  "strict",
-]);
+/** String formats node-llama-cpp writes itself. */
+const NATIVE_FORMATS = new Set(["date", "time", "date-time"]);
+
+/** A JSON string's quote in GBNF. */
+const QUOTE = '"\\""';
+/** A host name's label (ajv-formats' `hostname`). */
+const LABEL = "[a-zA-Z0-9] ([a-zA-Z0-9-]{0,61} [a-zA-Z0-9])?";
+/** String formats as GBNF of Hearth's own, quotes included: what ajv-formats accepts for them. */
+const FORMAT_RULES: Record<string, () => string> = {
+  uuid: () =>
+    `${QUOTE} [0-9a-fA-F]{8} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{4} "-" [0-9a-fA-F]{12} ${QUOTE}`,
+  ipv4: () => {
+    const octet = `(${unsignedRange(0n, 255n)})`;
+    return `${QUOTE} ${octet} "." ${octet} "." ${octet} "." ${octet} ${QUOTE}`;
+  },
+  hostname: () => `${QUOTE} ${LABEL} ("." ${LABEL}){0,8} ${QUOTE}`,
+  email: () => {
+    // Unbounded like any string (max_tokens bounds it): a bounded count here is a chain of rules
+    // that made each token several times slower.
+    const atom = "[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]+";
+    return `${QUOTE} ${atom} ("." ${atom})* "@" ${LABEL} ("." ${LABEL})+ ${QUOTE}`;
+  },
+};
 
 /** Deeper schemas are refused: recursion over client data must not exhaust the stack. */
 export const MAX_SCHEMA_DEPTH = 64;
@@ -98,30 +133,193 @@ export function checkSchemaBounds(schema: unknown, param: string): void {
   visit(schema, "", 0, true);
 }
 
-/** Rewrites what has an equivalent (`anyOf` -> `oneOf`), drops annotations, refuses the rest. */
-export function sanitizeSchema(schema: unknown, param: string, at = ""): unknown {
-  if (at === "") checkSchemaBounds(schema, param);
-  if (Array.isArray(schema)) return schema.map((s, i) => sanitizeSchema(s, param, `${at}[${i}]`));
-  if (typeof schema !== "object" || schema === null) return schema;
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(schema)) {
-    if (UNENFORCEABLE.has(key)) {
-      throw new BadRequestError(
-        `The JSON schema uses '${key}' at '${at || "/"}', which Hearth cannot enforce while generating. Remove it, or validate that constraint yourself.`,
-        { param },
-      );
+/** How `planSchema` treats what it cannot enforce. */
+export interface PlanOptions {
+  /** The client asked for strict output: keywords outside OpenAI's Structured Outputs subset are refused. */
+  strict: boolean;
+}
+
+/** A client's schema made ready for node-llama-cpp's grammar builder. */
+export interface SchemaPlan {
+  /** What node-llama-cpp builds its grammar from; placeholders (`const` strings) stand where `rules` go. */
+  schema: unknown;
+  /** Placeholder -> the GBNF expression that replaces it in the built grammar. */
+  rules: Map<string, string>;
+  /** What the grammar does not enforce, once per keyword and place. */
+  warnings: RequestWarning[];
+}
+
+/**
+ * Plans `schema` (bounded first: checkSchemaBounds): what node-llama-cpp enforces passes through,
+ * `anyOf` becomes `oneOf`, `definitions` `$defs`, a list of types a `oneOf` of one type each (so
+ * each keeps its own keywords), number ranges and the formats in FORMAT_RULES become Hearth's own
+ * rules, annotations and `required` go (every property is written anyway), and the rest is
+ * reported in `warnings`, or refused with a 400 naming `param` (options.strict, OUTSIDE_SUBSET).
+ */
+export function planSchema(schema: unknown, param: string, options: PlanOptions): SchemaPlan {
+  checkSchemaBounds(schema, param);
+  const nonce = crypto.randomBytes(6).toString("hex");
+  const rules = new Map<string, string>();
+  const warnings: RequestWarning[] = [];
+  const warn = (at: string, message: string) => warnings.push({ param, message: `at '${at || "/"}': ${message}` });
+  const rule = (gbnf: string) => {
+    const placeholder = `hearth-${nonce}-${rules.size}`;
+    rules.set(placeholder, gbnf);
+    return { const: placeholder };
+  };
+
+  const plan = (node: unknown, at: string): unknown => {
+    if (typeof node !== "object" || node === null || Array.isArray(node)) return node;
+    const source = node as Record<string, unknown>;
+    const types = source.type;
+    const combined = ["enum", "const", "oneOf", "anyOf", "$ref"].some((k) => source[k] !== undefined);
+    if (Array.isArray(types) && types.length > 1 && !combined) {
+      return { oneOf: types.map((type, i) => plan({ ...source, type }, `${at}/type/${i}`)) };
     }
-    if (IGNORED.has(key)) continue;
-    const target = key === "anyOf" ? "oneOf" : key;
-    const isMap = key === "properties" || key === "$defs" || key === "definitions";
-    out[target] =
-      isMap && value && typeof value === "object"
-        ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, sanitizeSchema(v, param, `${at}/${key}/${k}`)]))
-        : key === "enum" || key === "const"
-          ? value
-          : sanitizeSchema(value, param, `${at}/${key}`);
+    const type = Array.isArray(types) ? types[0] : types;
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(source)) {
+      const here = `${at}/${key}`;
+      if (OUTSIDE_SUBSET.has(key)) {
+        if (options.strict) {
+          throw new BadRequestError(
+            `The JSON schema uses '${key}' at '${at || "/"}', which OpenAI's Structured Outputs do not support and Hearth cannot enforce. Remove it, or send strict: false to have it accepted unenforced.`,
+            { param, code: "invalid_schema" },
+          );
+        }
+        warn(at, `'${key}' is not enforced`);
+      } else if (NOT_ENFORCED.has(key)) {
+        if (key === "multipleOf" && type === "integer" && value === 1) continue;
+        if (type === "string" || type === "number" || type === "integer") warn(at, `'${key}' is not enforced`);
+      } else if (key === "anyOf" || key === "oneOf") {
+        out.oneOf = (value as unknown[]).map((sub, i) => plan(sub, `${here}/${i}`));
+      } else if (key === "properties" || key === "$defs" || key === "definitions") {
+        const map = Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, plan(v, `${here}/${k}`)]));
+        const target = key === "properties" ? "properties" : "$defs";
+        out[target] = { ...(out[target] as object | undefined), ...map };
+      } else if (key === "items" && Array.isArray(value)) {
+        // Draft 4's tuple form.
+        out.prefixItems = value.map((sub, i) => plan(sub, `${here}/${i}`));
+      } else if (SCHEMA_VALUES.has(key)) {
+        out[key] = Array.isArray(value) ? value.map((sub, i) => plan(sub, `${here}/${i}`)) : plan(value, here);
+      } else if (key === "$ref") {
+        const ref = typeof value === "string" ? value.replace(/^#\/definitions\//, "#/$defs/") : value;
+        if (typeof ref !== "string" || !ref.startsWith("#/$defs/"))
+          warn(at, `'$ref' ${JSON.stringify(value)} is not followed: any JSON value may stand there`);
+        out.$ref = ref;
+      } else if (ENFORCED.has(key)) out[key] = value;
+      // Everything else annotates (title, description, default, examples, required, ...) or is unknown.
+    }
+    // An enum, a constant or a choice says which values there are; ranges and formats add nothing then.
+    if (combined) return out;
+    if (type === "integer" || type === "number") return numberRule(source, type, at) ?? out;
+    if (type === "string" && typeof source.format === "string") {
+      const format = source.format;
+      const known = NATIVE_FORMATS.has(format) || FORMAT_RULES[format] !== undefined;
+      // A string with a format is written by the format's rule alone.
+      for (const key of ["minLength", "maxLength"]) {
+        if (known && source[key] !== undefined) warn(at, `'${key}' is not enforced beside format '${format}'`);
+      }
+      if (NATIVE_FORMATS.has(format)) out.format = format;
+      else if (FORMAT_RULES[format]) return rule(FORMAT_RULES[format]());
+      // node-llama-cpp would allow only "" for a format it does not know.
+      else warn(at, `format '${format}' is not enforced`);
+    }
+    return out;
+  };
+
+  /** The rule for a number with a range, or null when it has none. */
+  const numberRule = (source: Record<string, unknown>, type: "integer" | "number", at: string) => {
+    if (!RANGES.some((k) => source[k] !== undefined && source[k] !== false)) return null;
+    const bound = (key: string): number | undefined => {
+      const value = source[key];
+      if (value === undefined || typeof value === "boolean") return undefined;
+      if (typeof value !== "number" || !Number.isFinite(value)) {
+        throw new BadRequestError(`The JSON schema has '${key}' that is not a number at '${at || "/"}'.`, {
+          param,
+          code: "invalid_schema",
+        });
+      }
+      return value;
+    };
+    // Draft 4 (and OpenAPI 3.0) spell an exclusive bound as `exclusiveMinimum: true` beside `minimum`.
+    const side = (inclusiveKey: string, exclusiveKey: string, pick: (a: number, b: number) => number) => {
+      const inclusive = bound(inclusiveKey);
+      const exclusive = bound(exclusiveKey);
+      const flagged = source[exclusiveKey] === true;
+      if (exclusive === undefined)
+        return inclusive === undefined ? undefined : { value: inclusive, exclusive: flagged };
+      if (inclusive === undefined) return { value: exclusive, exclusive: true };
+      const value = pick(inclusive, exclusive);
+      return { value, exclusive: value === exclusive };
+    };
+    const lower: Bound | undefined = side("minimum", "exclusiveMinimum", Math.max);
+    const upper: Bound | undefined = side("maximum", "exclusiveMaximum", Math.min);
+    const gbnf = rangeGbnf(type, lower, upper);
+    if (gbnf === null) {
+      throw new BadRequestError(`The JSON schema allows no ${type} at '${at || "/"}': its range is empty.`, {
+        param,
+        code: "invalid_schema",
+      });
+    }
+    return rule(gbnf);
+  };
+
+  return { schema: plan(schema, ""), rules, warnings };
+}
+
+/**
+ * What node-llama-cpp does not enforce in a tool's parameters when the model calls tools on its
+ * own (tool_choice "auto": node-llama-cpp builds that grammar from the schema as it is).
+ */
+export function nativeSchemaWarnings(schema: unknown, param: string): RequestWarning[] {
+  const warnings: RequestWarning[] = [];
+  const visit = (node: unknown, at: string): void => {
+    if (Array.isArray(node)) return node.forEach((sub, i) => visit(sub, `${at}/${i}`));
+    if (typeof node !== "object" || node === null) return;
+    for (const [key, value] of Object.entries(node)) {
+      const here = `${at}/${key}`;
+      if (
+        OUTSIDE_SUBSET.has(key) ||
+        NOT_ENFORCED.has(key) ||
+        (RANGES as readonly string[]).includes(key) ||
+        key === "anyOf"
+      )
+        warnings.push({
+          param,
+          message: `at '${at || "/"}': '${key}' is not enforced when the model calls tools on its own`,
+        });
+      else if (key === "format" && typeof value === "string" && !NATIVE_FORMATS.has(value))
+        warnings.push({
+          param,
+          message: `at '${at || "/"}': format '${value}' is not enforced when the model calls tools on its own`,
+        });
+      if (SCHEMA_MAPS.has(key)) {
+        for (const [name, sub] of Object.entries(value as object)) visit(sub, `${here}/${name}`);
+      } else if (SCHEMA_VALUES.has(key)) visit(value, here);
+    }
+  };
+  visit(schema, "");
+  return warnings;
+}
+
+/**
+ * Puts Hearth's rules in the grammar node-llama-cpp built: each placeholder, a JSON string
+ * constant there, becomes a reference to its own rule. Throws when a placeholder is missing, which
+ * means node-llama-cpp spells constants differently than this was written against.
+ */
+export function applyRules(gbnf: string, rules: ReadonlyMap<string, string>): string {
+  let out = gbnf;
+  const added: string[] = [];
+  let n = 0;
+  for (const [placeholder, body] of rules) {
+    const literal = `"\\"${placeholder}\\""`;
+    if (!out.includes(literal)) throw new Error(`node-llama-cpp's grammar has no ${literal}`);
+    const name = `hearth-rule-${n++}`;
+    out = out.replaceAll(literal, name);
+    added.push(`${name} ::= ${body}`);
   }
-  return out;
+  return added.length > 0 ? `${out}\n${added.join("\n")}` : out;
 }
 
 /**
@@ -151,9 +349,31 @@ export function boundNumberRules(gbnf: string): string | null {
   return known ? out.join("\n") : null;
 }
 
+/** The cached value for `key`, now the most recently used. */
+function touch<T>(cache: Map<string, T>, key: string): T | undefined {
+  const hit = cache.get(key);
+  if (hit === undefined) return undefined;
+  cache.delete(key);
+  cache.set(key, hit);
+  return hit;
+}
+
+/** One schema of a grammar, with the request field it came from and how strictly to plan it. */
+export interface SchemaPart extends PlanOptions {
+  schema: Record<string, unknown>;
+  param: string;
+}
+
+/** A schema's grammar and what it leaves unenforced. */
+export interface SchemaGrammar {
+  grammar: LlamaGrammar;
+  warnings: RequestWarning[];
+}
+
 /** Compiles and caches grammars per schema; building one costs a few ms, reuse costs nothing. */
 export class GrammarCache {
   private readonly cache = new Map<string, Promise<LlamaGrammar>>();
+  private readonly schemas = new Map<string, Promise<SchemaGrammar>>();
   constructor(
     private readonly llama: Llama,
     private readonly max = 64,
@@ -163,37 +383,58 @@ export class GrammarCache {
     return this.get("json", () => this.llama.getGrammarFor("json"));
   }
 
-  schema(schema: Record<string, unknown>, param: string): Promise<LlamaGrammar> {
-    const clean = sanitizeSchema(schema, param) as GbnfJsonSchema;
-    return this.get(`schema:${JSON.stringify(clean)}`, async () => {
+  /** The grammar for `schema` and what it leaves unenforced (planSchema). Throws a 400 naming `param`. */
+  schema(schema: Record<string, unknown>, param: string, options: PlanOptions): Promise<SchemaGrammar> {
+    return this.oneOf([{ schema, param, ...options }]);
+  }
+
+  /**
+   * The grammar for JSON matching any one of `parts` (a tool call or an answer), each planned on
+   * its own so that its warnings and errors name its own field.
+   */
+  async oneOf(parts: readonly SchemaPart[]): Promise<SchemaGrammar> {
+    // Bounded before anything walks them, JSON.stringify included.
+    for (const part of parts) checkSchemaBounds(part.schema, part.param);
+    const key = `schema:${JSON.stringify(parts)}`;
+    const hit = touch(this.schemas, key);
+    if (hit) return hit;
+    // Planning throws the schema's own 400s; only plans that passed are worth caching.
+    const plans = parts.map((part) => planSchema(part.schema, part.param, part));
+    const schema = plans.length === 1 ? plans[0]!.schema : { oneOf: plans.map((p) => p.schema) };
+    const rules = new Map(plans.flatMap((p) => [...p.rules]));
+    const warnings = plans.flatMap((p) => p.warnings);
+    // node-llama-cpp's failures name no part; the last (the response format beside a call) is the likelier.
+    const param = parts.at(-1)!.param;
+    return this.remember(this.schemas, key, async () => {
+      let built: LlamaGrammar;
       try {
-        const built = await this.llama.createGrammarForJsonSchema(clean as never);
-        const bounded = boundNumberRules(built.grammar);
-        if (bounded === null) return built;
-        return await this.llama.createGrammar({
-          grammar: bounded,
-          stopGenerationTriggers: built.stopGenerationTriggers,
-          trimWhitespaceSuffix: built.trimWhitespaceSuffix,
-        });
+        built = await this.llama.createGrammarForJsonSchema(schema as GbnfJsonSchema as never);
       } catch (err) {
         throw new BadRequestError(`The JSON schema cannot be turned into a grammar: ${(err as Error).message}`, {
           param,
         });
       }
+      const text = applyRules(boundNumberRules(built.grammar) ?? built.grammar, rules);
+      if (text === built.grammar) return { grammar: built, warnings };
+      const grammar = await this.llama.createGrammar({
+        grammar: text,
+        stopGenerationTriggers: built.stopGenerationTriggers,
+        trimWhitespaceSuffix: built.trimWhitespaceSuffix,
+      });
+      return { grammar, warnings };
     });
   }
 
   private get(key: string, build: () => Promise<LlamaGrammar>): Promise<LlamaGrammar> {
-    const hit = this.cache.get(key);
-    if (hit) {
-      this.cache.delete(key);
-      this.cache.set(key, hit);
-      return hit;
-    }
+    return touch(this.cache, key) ?? this.remember(this.cache, key, build);
+  }
+
+  /** Builds and keeps a value, forgetting the oldest beyond `max` and any build that failed. */
+  private remember<T>(cache: Map<string, Promise<T>>, key: string, build: () => Promise<T>): Promise<T> {
     const made = build();
-    made.catch(() => this.cache.delete(key));
-    this.cache.set(key, made);
-    if (this.cache.size > this.max) this.cache.delete(this.cache.keys().next().value as string);
+    made.catch(() => cache.delete(key));
+    cache.set(key, made);
+    if (cache.size > this.max) cache.delete(cache.keys().next().value as string);
     return made;
   }
 }

@@ -30,6 +30,7 @@ import type {
   GenerationEvent,
   GenerationRequest,
   GenerationStream,
+  RequestWarning,
   SamplingOptions,
 } from "../core/types.js";
 import { withSamplingDefaults } from "../core/types.js";
@@ -37,8 +38,14 @@ import { AsyncQueue } from "../util/async-queue.js";
 import { StepBatcher } from "./batch-barrier.js";
 import { toChatHistory } from "./chat-history.js";
 import { chatWrapperFor } from "./chat-template.js";
-import { ForcedCallStream, forcedCallHint, forcedCallSchema } from "./forced-tool-call.js";
-import { GrammarCache, checkSchemaBounds } from "./grammar.js";
+import {
+  CallOrAnswerStream,
+  ForcedCallStream,
+  callOrAnswerHint,
+  forcedCallHint,
+  forcedCallSchema,
+} from "./forced-tool-call.js";
+import { GrammarCache, checkSchemaBounds, nativeSchemaWarnings, type SchemaPart } from "./grammar.js";
 import { decodeWithLogprobs, stopTriggersOf, type DecodeWithLogprobsResult } from "./logprobs.js";
 import { attentionHeadWidth, flashAttentionFor, laneShares, type EngineRuntime } from "./runtime.js";
 import { SlotPool, type PoolStats } from "./slot-pool.js";
@@ -412,34 +419,70 @@ export class LocalModel {
     return Math.min(requested ?? this.options.defaultMaxTokens, room);
   }
 
-  /** The chat history and functions a chat request puts in the prompt; with a forced tool call, the schema its reply must follow. */
+  /**
+   * The chat history and functions a chat request puts in the prompt, and how the reply may call
+   * a tool without them: `forced` (tool_choice "required" or named) constrains it to a call object
+   * of `callSchema`; `either` (tools with a response format, tool_choice "auto") to that or the
+   * format's JSON, since node-llama-cpp takes a grammar or functions, never both (§0.12).
+   */
   private chatPromptOf(
     request: ChatRequest,
     plan: ThinkingPlan,
   ): {
     history: ChatHistoryItem[];
     functions: ChatModelFunctions | undefined;
-    forcedSchema: Record<string, unknown> | null;
+    call: { mode: "forced" | "either"; schema: Record<string, unknown>; names: Set<string> } | null;
   } {
     const history = toChatHistory(request.messages) as ChatHistoryItem[];
     if (plan.thoughtBudget !== 0) this.thinking.openThought(history);
-    const forcedTool =
-      request.tools.length > 0 && (request.toolChoice === "required" || typeof request.toolChoice === "object");
-    if (forcedTool) {
-      const { allowed, schema } = forcedCallSchema(request.tools, request.toolChoice);
-      history.splice(history.length - 1, 0, { type: "system", text: forcedCallHint(allowed) });
-      return { history, functions: undefined, forcedSchema: schema };
+    const hasTools = request.tools.length > 0 && request.toolChoice !== "none";
+    const forced = hasTools && (request.toolChoice === "required" || typeof request.toolChoice === "object");
+    if (forced || (hasTools && request.responseFormat.type !== "text")) {
+      const { allowed, schema } = forcedCallSchema(request.tools, forced ? request.toolChoice : "required");
+      const hint = forced ? forcedCallHint(allowed) : callOrAnswerHint(allowed);
+      history.splice(history.length - 1, 0, { type: "system", text: hint });
+      const names = new Set(allowed.map((t) => t.name));
+      return { history, functions: undefined, call: { mode: forced ? "forced" : "either", schema, names } };
     }
-    const functions =
-      request.tools.length > 0 && request.toolChoice !== "none"
-        ? (Object.fromEntries(
-            request.tools.map((t) => [
-              t.name,
-              { description: t.description, params: (t.parameters ?? undefined) as never },
-            ]),
-          ) as ChatModelFunctions)
-        : undefined;
-    return { history, functions, forcedSchema: null };
+    const functions = hasTools
+      ? (Object.fromEntries(
+          request.tools.map((t) => [
+            t.name,
+            { description: t.description, params: (t.parameters ?? undefined) as never },
+          ]),
+        ) as ChatModelFunctions)
+      : undefined;
+    return { history, functions, call: null };
+  }
+
+  /**
+   * The grammar a chat reply is written under, and what it leaves unenforced: the call object for
+   * a forced call (the response format waits for a later turn, as OpenAI's forced calls do), the
+   * call object or the format's JSON when the model may do either, else the format's.
+   */
+  private async chatGrammar(
+    request: ChatRequest,
+    mode: "forced" | "either" | null,
+    callSchema: Record<string, unknown> | undefined,
+  ): Promise<{ grammar: LlamaGrammar | undefined; warnings: RequestWarning[] }> {
+    const format = request.responseFormat;
+    const call = callSchema ? [{ schema: callSchema, param: "tools", strict: false }] : [];
+    let parts: SchemaPart[];
+    // No native way to force a call (docs/ENGINE-NOTES.md §3.3): constrain the reply to a call object.
+    if (mode === "forced") parts = call;
+    else if (format.type === "json_schema") {
+      const answer = { schema: format.schema, param: "responseFormat.schema", strict: format.strict };
+      parts = mode === "either" ? [...call, answer] : [answer];
+    } else if (format.type === "json_object") {
+      if (mode !== "either") return { grammar: await this.grammars.json(), warnings: [] };
+      parts = [
+        ...call,
+        { schema: { type: "object", additionalProperties: true }, param: "responseFormat", strict: false },
+      ];
+    } else return { grammar: undefined, warnings: [] };
+    const built = await this.grammars.oneOf(parts);
+    // A copy: the cached list is shared by every request with this schema.
+    return { grammar: built.grammar, warnings: [...built.warnings] };
   }
 
   /**
@@ -461,13 +504,6 @@ export class LocalModel {
   }
 
   private async generateChat(request: ChatRequest, signal: AbortSignal): Promise<GenerationStream> {
-    if (request.tools.length > 0 && request.responseFormat.type !== "text" && request.toolChoice !== "none") {
-      throw new BadRequestError("Using both tools and response_format is not supported; send one of them.", {
-        param: "responseFormat",
-      });
-    }
-    const forcedTool =
-      request.tools.length > 0 && (request.toolChoice === "required" || typeof request.toolChoice === "object");
     assertTextCanFit(chatChars(request), this.info.contextSize, this.tokenChars, "messages");
     assertStopsCanMatch(request.stop, this.info.contextSize, this.tokenChars);
     // Tool schemas become prompt text and grammars: bound them before either is built.
@@ -475,14 +511,18 @@ export class LocalModel {
       (t, i) => t.parameters !== undefined && checkSchemaBounds(t.parameters, `tools.${i}.parameters`),
     );
     const plan = this.thinking.plan(request.reasoning);
-    const { history, functions, forcedSchema } = this.chatPromptOf(request, plan);
-    let grammar: LlamaGrammar | undefined;
-    // No native way to force a call (docs/ENGINE-NOTES.md §3.3): constrain the reply to a call object.
-    if (forcedSchema) grammar = await this.grammars.schema(forcedSchema, "tools");
-    if (request.responseFormat.type === "json_object") grammar = await this.grammars.json();
-    if (request.responseFormat.type === "json_schema") {
-      grammar = await this.grammars.schema(request.responseFormat.schema, "responseFormat.schema");
+    const { history, functions, call } = this.chatPromptOf(request, plan);
+    const { grammar, warnings } = await this.chatGrammar(request, call?.mode ?? null, call?.schema);
+    if (functions) {
+      request.tools.forEach((t, i) => warnings.push(...nativeSchemaWarnings(t.parameters, `tools.${i}.parameters`)));
     }
+    /** Where the reply's text goes: straight out, or through a call's reader. */
+    const replyReader = (queue: AsyncQueue<GenerationEvent>) => {
+      const push = (e: GenerationEvent) => queue.push(e);
+      if (call?.mode === "forced") return new ForcedCallStream(newCallId(), push);
+      if (call?.mode === "either") return new CallOrAnswerStream(call.names, newCallId(), push);
+      return null;
+    };
 
     const anySlot = this.pool.slots[0]!;
     if (request.topLogprobs !== undefined) {
@@ -493,7 +533,7 @@ export class LocalModel {
           { param: "topLogprobs", code: "unsupported_value" },
         );
       }
-      if (functions) {
+      if (functions || call?.mode === "either") {
         throw new BadRequestError(
           "logprobs cannot be combined with tools the model may call on its own (tool_choice 'auto'); use tool_choice 'none', 'required' or a named tool.",
           { param: "topLogprobs", code: "unsupported_value" },
@@ -508,8 +548,8 @@ export class LocalModel {
         ...request.stop,
       ]);
       const topLogprobs = request.topLogprobs;
-      return this.run(prompt, signal, async (slot, queue, genSignal) => {
-        const forced = forcedTool ? new ForcedCallStream(newCallId(), (e) => queue.push(e)) : null;
+      return this.run(prompt, signal, warnings, async (slot, queue, genSignal) => {
+        const forced = replyReader(queue);
         const result = await decodeWithLogprobs({
           model: this.model,
           sequence: slot.sequence,
@@ -535,10 +575,10 @@ export class LocalModel {
       .contextText.tokenize(this.model.tokenizer);
     const maxTokens = this.maxTokensFor(request.maxTokens, promptTokens.length, "messages");
 
-    return this.run(promptTokens, signal, async (slot, queue, genSignal) => {
+    return this.run(promptTokens, signal, warnings, async (slot, queue, genSignal) => {
       const toolIds = new Map<number, string>();
       const params = new CallParamsStream();
-      const forced = forcedTool ? new ForcedCallStream(newCallId(), (e) => queue.push(e)) : null;
+      const forced = replyReader(queue);
       const reply = new ReplySplitter(
         (text) => (forced ? forced.feed(text) : queue.push({ type: "text", text })),
         (text) => queue.push({ type: "reasoning", text }),
@@ -606,6 +646,7 @@ export class LocalModel {
       return this.run(
         fullPrompt,
         signal,
+        [],
         async (slot, queue, genSignal) => {
           const result = await decodeWithLogprobs({
             model: this.model,
@@ -627,7 +668,7 @@ export class LocalModel {
         { prefill: !request.echo },
       );
     }
-    return this.run(fullPrompt, signal, async (slot, queue, genSignal) => {
+    return this.run(fullPrompt, signal, [], async (slot, queue, genSignal) => {
       if (request.echo) queue.push({ type: "text", text: request.prompt });
       const result = await slot.completion.generateCompletionWithMeta(promptTokens, {
         ...samplingOf(request.sampling),
@@ -647,11 +688,13 @@ export class LocalModel {
 
   /**
    * Admission and the generation lifecycle shared by chat and completions: acquire the best slot
-   * (slotScore), generate in the background into a queue, always release the slot.
+   * (slotScore), generate in the background into a queue, always release the slot. `warnings`
+   * go out with the admission (GenerationStream.admission).
    */
   private async run(
     promptTokens: Token[],
     signal: AbortSignal,
+    warnings: RequestWarning[],
     generate: (slot: Slot, queue: AsyncQueue<GenerationEvent>, signal: AbortSignal) => Promise<Outcome>,
     options: { prefill?: boolean } = {},
   ): Promise<GenerationStream> {
@@ -718,7 +761,8 @@ export class LocalModel {
     })();
     this.active.add(task);
     void task.finally(() => this.active.delete(task));
-    return queue;
+    const admission = { warnings, usage: { promptTokens: promptTokens.length, cachedTokens } };
+    return { admission, [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator]() };
   }
 
   async embed(inputs: readonly string[], signal: AbortSignal): Promise<EmbeddingResult> {

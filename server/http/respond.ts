@@ -7,7 +7,7 @@
  * that left gets nothing more. Errors before the first byte are thrown to the error handler.
  */
 import type { ServerResponse } from "node:http";
-import type { ChoiceEvent, ChoiceStream } from "../core/types.js";
+import type { Admission, ChoiceEvent, ChoiceStream } from "../core/types.js";
 import { toHearthError, type HearthError } from "../errors.js";
 import { SseWriter } from "./sse.js";
 
@@ -29,13 +29,29 @@ export interface WireResponse<T> {
   collect: (events: ChoiceStream) => Promise<T>;
 }
 
-/** Sends `events` as the route's wire format; resolves once the response is complete. */
+/** The response header that says, once, what the provider accepted but does not enforce (a JSON array of strings). */
+export const WARNINGS_HEADER = "X-Hearth-Warnings";
+
+/**
+ * The warnings as a header value: a JSON array of `"<param>: <message>"`, non-ASCII escaped
+ * (`\uXXXX`), so a property name from the client's schema can neither break nor inject a header.
+ */
+export function warningsHeader(admission: Admission | undefined): string | null {
+  if (!admission || admission.warnings.length === 0) return null;
+  const text = JSON.stringify(admission.warnings.map((w) => `${w.param}: ${w.message}`));
+  return text.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** Sends a started run's events as the route's wire format; resolves once the response is complete. */
 export async function respond<T>(
   res: ServerResponse & { json(body: unknown): unknown },
-  events: ChoiceStream,
+  run: { events: ChoiceStream; admission?: Admission },
   clientGone: AbortSignal,
   wire: WireResponse<T>,
 ): Promise<void> {
+  const { events } = run;
+  const warnings = warningsHeader(run.admission);
+  if (warnings !== null) res.setHeader(WARNINGS_HEADER, warnings);
   if (!wire.stream) {
     res.json(await wire.collect(events));
     return;

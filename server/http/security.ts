@@ -57,7 +57,7 @@ export function corsPolicy(config: Config): RequestHandler {
       cb(null, origin !== undefined && (config.corsOrigins.includes("*") || config.corsOrigins.includes(origin))),
     methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
     allowedHeaders: ["Authorization", "Content-Type", "X-Request-ID", "X-Api-Key", "Anthropic-Version", "OpenAI-Beta"],
-    exposedHeaders: ["X-Request-ID", "Retry-After"],
+    exposedHeaders: ["X-Request-ID", "Retry-After", "X-Hearth-Warnings"],
     maxAge: 600,
   });
 }

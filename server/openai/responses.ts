@@ -342,7 +342,7 @@ export function createResponsesRouter(ctx: ServerContext): express.Router {
     // GET returns what this returns: the settings now, the final object before the client has it.
     const keep = store ? (response: ResponseObject) => responses.keep(response) : null;
     keep?.(responseObject(base, { status: "in_progress", output: [], usage: null }));
-    const work = respond(res, run.events, clientGone, {
+    const work = respond(res, run, clientGone, {
       stream: body.stream ?? false,
       encoder: (sse) => responseEventEncoder(sse, base, logprobs, keep),
       collect: (events) => collectResponse(events, base, logprobs, keep),

@@ -68,7 +68,7 @@ export function createOpenAIRouter(ctx: ServerContext): express.Router {
       paramName: chatParamNames(request),
     });
     const meta = wireMeta("chatcmpl", request, body.stream_options?.include_usage ?? false);
-    await respond(res, run.events, clientGone, {
+    await respond(res, run, clientGone, {
       stream: body.stream ?? false,
       encoder: (sse) => chatChunkEncoder(sse, meta, n),
       collect: (events) => collectChatChoices(events, meta, n),
@@ -82,7 +82,7 @@ export function createOpenAIRouter(ctx: ServerContext): express.Router {
     const clientGone = clientGoneSignal(res);
     const run = await ctx.chat.start(request, { clientGone, n, paramName: completionParamNames });
     const meta = wireMeta("cmpl", request, body.stream_options?.include_usage ?? false);
-    await respond(res, run.events, clientGone, {
+    await respond(res, run, clientGone, {
       stream: body.stream ?? false,
       encoder: (sse) => completionChunkEncoder(sse, meta, n),
       collect: (events) => collectCompletionChoices(events, meta, n),

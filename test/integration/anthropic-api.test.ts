@@ -97,6 +97,23 @@ describe("/v1/messages (Anthropic Messages API)", () => {
     assert.equal(delta.usage.output_tokens, 12);
   });
 
+  test("message_start carries the prompt's usage, as Anthropic's does (LangChain reads input tokens only there)", async () => {
+    const request = { model: MODEL, max_tokens: 4, messages: [{ role: "user" as const, content: "A dog and a cat" }] };
+    const { input_tokens: prompt } = await client.messages.countTokens({
+      model: MODEL,
+      messages: request.messages,
+    });
+    const stream = await client.messages.create({ ...request, stream: true });
+    const events: Anthropic.RawMessageStreamEvent[] = [];
+    for await (const e of stream) events.push(e);
+    const start = events.find((e): e is Anthropic.RawMessageStartEvent => e.type === "message_start")!;
+    const usage = start.message.usage;
+    assert.ok(usage.input_tokens > 0, JSON.stringify(usage));
+    assert.equal(usage.input_tokens + (usage.cache_read_input_tokens ?? 0), prompt);
+    const delta = events.find((e): e is Anthropic.RawMessageDeltaEvent => e.type === "message_delta")!;
+    assert.equal(delta.usage.input_tokens, usage.input_tokens);
+  });
+
   test("the SDK's stream helper builds the same text as the deltas", async () => {
     const stream = client.messages.stream({
       model: MODEL,

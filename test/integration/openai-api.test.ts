@@ -5,6 +5,8 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 import { Ajv } from "ajv";
+import { zodResponseFormat } from "openai/helpers/zod";
+import { z } from "zod";
 import { startTestServer, metricValue, type TestServer } from "../helpers/server.js";
 
 const MODEL = "stories260K";
@@ -168,18 +170,78 @@ describe("OpenAI-compatible API", () => {
     else assert.equal(res.choices[0]!.finish_reason, "length");
   });
 
-  test("a schema keyword the grammar cannot enforce is refused with 400", async () => {
+  test("zod 4's integer and number ranges (openai's zodResponseFormat) are enforced, and parse() accepts the reply", async () => {
+    // z.number().int() is {"type":"integer","minimum":-9007199254740991,"maximum":9007199254740991};
+    // Hearth answered 400 ("uses 'minimum' ... cannot enforce") to every such schema.
+    const Person = z.object({
+      age: z.number().int().min(10).max(99),
+      count: z.number().int(),
+      share: z.number().min(0).max(1),
+      nickname: z.string().nullable(),
+    });
+    for (const seed of [1, 2, 3]) {
+      const { data, response } = await t.client.chat.completions
+        .parse({
+          model: MODEL,
+          messages: user("Describe a person as JSON"),
+          max_tokens: 200,
+          seed,
+          response_format: zodResponseFormat(Person, "person"),
+        })
+        .withResponse();
+      assert.equal(data.choices[0]!.finish_reason, "stop");
+      const person = data.choices[0]!.message.parsed;
+      assert.ok(person, "parsed by the client's own zod schema");
+      assert.ok(person.age >= 10 && person.age <= 99, `age ${person.age}`);
+      assert.equal(response.headers.get("x-hearth-warnings"), null, "everything in it is enforced");
+    }
+  });
+
+  test("a keyword no grammar enforces is accepted and named once in X-Hearth-Warnings", async () => {
+    const schema = {
+      type: "object",
+      properties: {
+        code: { type: "string", pattern: "^[A-Z]{3}$", maxLength: 3 },
+        n: { type: "integer", multipleOf: 5 },
+      },
+      required: ["code", "n"],
+      additionalProperties: false,
+    };
+    const { data, response } = await t.client.chat.completions
+      .create({
+        model: MODEL,
+        messages: user("x"),
+        max_tokens: 50,
+        response_format: { type: "json_schema", json_schema: { name: "c", schema, strict: true } },
+      })
+      .withResponse();
+    assert.ok(data.choices[0]!.message.content);
+    const warnings = JSON.parse(response.headers.get("x-hearth-warnings") ?? "[]") as string[];
+    assert.deepEqual(warnings, [
+      "response_format.json_schema.schema: at '/properties/code': 'pattern' is not enforced",
+      "response_format.json_schema.schema: at '/properties/n': 'multipleOf' is not enforced",
+    ]);
+  });
+
+  test("keywords outside OpenAI's subset are refused with strict: true and reported without it", async () => {
+    const schema = { type: "object", properties: { n: { type: "integer" } }, allOf: [{ type: "object" }] };
     await assert.rejects(
       t.client.chat.completions.create({
         model: MODEL,
         messages: user("x"),
-        response_format: {
-          type: "json_schema",
-          json_schema: { name: "n", schema: { type: "object", properties: { n: { type: "number", minimum: 0 } } } },
-        },
+        response_format: { type: "json_schema", json_schema: { name: "n", schema, strict: true } },
       }),
-      (err: { status?: number; message?: string }) => err.status === 400 && /minimum/.test(err.message ?? ""),
+      (err: { status?: number; message?: string }) => err.status === 400 && /allOf/.test(err.message ?? ""),
     );
+    const { response } = await t.client.chat.completions
+      .create({
+        model: MODEL,
+        messages: user("x"),
+        max_tokens: 30,
+        response_format: { type: "json_schema", json_schema: { name: "n", schema } },
+      })
+      .withResponse();
+    assert.match(response.headers.get("x-hearth-warnings") ?? "", /'allOf' is not enforced/);
   });
 
   const weather = {
@@ -244,6 +306,81 @@ describe("OpenAI-compatible API", () => {
     assert.equal(name, "get_time");
     assert.equal(typeof (JSON.parse(args) as { zone?: unknown }).zone, "string");
     assert.equal(finish, "tool_calls");
+  });
+
+  describe("tools together with response_format", () => {
+    // The model's first key decides between an answer and a call: with "xj" first, stories260K
+    // writes one or the other depending on the seed.
+    const schema = {
+      type: "object",
+      properties: { xj: { type: "string", maxLength: 30 }, score: { type: "integer", minimum: 0, maximum: 10 } },
+      required: ["xj", "score"],
+      additionalProperties: false,
+    };
+    const format = { type: "json_schema" as const, json_schema: { name: "rating", schema, strict: true } };
+
+    test("a forced call is a call, tool_choice none an answer in the format (both were a 400)", async () => {
+      const forced = await t.client.chat.completions.create({
+        model: MODEL,
+        messages: user("Weather in Paris?"),
+        tools: [weather],
+        tool_choice: "required",
+        response_format: format,
+        max_tokens: 150,
+      });
+      assert.equal(forced.choices[0]!.finish_reason, "tool_calls");
+      assert.equal(forced.choices[0]!.message.tool_calls?.[0]?.type, "function");
+      const none = await t.client.chat.completions.create({
+        model: MODEL,
+        messages: user("Weather in Paris?"),
+        tools: [weather],
+        tool_choice: "none",
+        response_format: format,
+        max_tokens: 150,
+      });
+      assert.ok(new Ajv().compile(schema)(JSON.parse(none.choices[0]!.message.content ?? "")));
+    });
+
+    test("tool_choice auto: each reply is a valid call or an answer in the format, and both occur", async () => {
+      const validate = new Ajv().compile(schema);
+      const seen = new Set<string>();
+      for (const seed of [1, 2, 3, 4, 5, 6]) {
+        const stream = await t.client.chat.completions.create({
+          model: MODEL,
+          messages: user("Weather in Paris?"),
+          tools: [weather],
+          tool_choice: "auto",
+          response_format: format,
+          max_tokens: 150,
+          seed,
+          stream: true,
+        });
+        let content = "";
+        let args = "";
+        let name = "";
+        let finish: string | null = null;
+        for await (const chunk of stream) {
+          content += chunk.choices[0]?.delta.content ?? "";
+          for (const tc of chunk.choices[0]?.delta.tool_calls ?? []) {
+            name += tc.function?.name ?? "";
+            args += tc.function?.arguments ?? "";
+          }
+          finish = chunk.choices[0]?.finish_reason ?? finish;
+        }
+        seen.add(finish ?? "none");
+        if (finish === "tool_calls") {
+          assert.equal(name, "get_weather");
+          assert.equal(content, "", `seed ${seed}: a call has no text`);
+          const call = JSON.parse(args) as { city?: unknown; unit?: unknown };
+          assert.ok(typeof call.city === "string" && ["c", "f"].includes(call.unit as string), args);
+        } else {
+          assert.equal(finish, "stop");
+          assert.equal(args, "");
+          assert.ok(validate(JSON.parse(content)), `seed ${seed}: ${content}`);
+        }
+      }
+      assert.deepEqual([...seen].sort(), ["stop", "tool_calls"]);
+    });
   });
 
   test("a tool round trip (assistant tool_calls + tool result) is accepted", async () => {

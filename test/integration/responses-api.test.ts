@@ -518,6 +518,34 @@ describe("/v1/responses", () => {
     assert.ok(validate(value), JSON.stringify(validate.errors));
   });
 
+  test("text.format with function tools: a forced call, or the format's JSON with tool_choice none", async () => {
+    const schema = {
+      type: "object",
+      properties: { xj: { type: "string", maxLength: 20 } },
+      required: ["xj"],
+      additionalProperties: false,
+    };
+    const text = { format: { type: "json_schema" as const, name: "r", schema, strict: true } };
+    const call = await client.responses.create({
+      model: MODEL,
+      input: "Weather in Paris?",
+      tools: [weather],
+      tool_choice: "required",
+      text,
+      max_output_tokens: 100,
+    });
+    assert.equal(call.output.find((o) => o.type === "function_call")?.type, "function_call");
+    const answer = await client.responses.create({
+      model: MODEL,
+      input: "Weather in Paris?",
+      tools: [weather],
+      tool_choice: "none",
+      text,
+      max_output_tokens: 100,
+    });
+    assert.ok(new Ajv().compile(schema)(JSON.parse(answer.output_text)), answer.output_text);
+  });
+
   test("logprobs through include", async () => {
     const res = await client.responses.create({
       model: MODEL,
@@ -615,8 +643,11 @@ describe("/v1/responses", () => {
       ],
       // text.format schemas, refused by the engine in the neutral request's names.
       [
-        "an unenforceable keyword",
-        { input: "x", text: { format: schema({ properties: { a: { type: "string", pattern: "^a" } } }) } },
+        "a keyword outside Structured Outputs' subset, with strict",
+        {
+          input: "x",
+          text: { format: { ...schema({ properties: { a: { allOf: [{ type: "string" }] } } }), strict: true } },
+        },
         "text.format.schema",
       ],
       ["a malformed schema", { input: "x", text: { format: schema({ properties: "abc" }) } }, "text.format.schema"],

@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { specializedChatWrapperTypeNames } from "node-llama-cpp";
 import { CHAT_WRAPPER_NAMES, isJinjaTemplate } from "../../server/config.js";
-import { ForcedCallStream, forcedCallSchema } from "../../server/engine/forced-tool-call.js";
+import {
+  CallOrAnswerStream,
+  ForcedCallStream,
+  callOrAnswer,
+  forcedCallSchema,
+} from "../../server/engine/forced-tool-call.js";
 import type { GenerationEvent } from "../../server/core/types.js";
 
 type ToolCallEvent = Extract<GenerationEvent, { type: "tool_call" }>;
@@ -69,5 +74,53 @@ describe("chat template setting", () => {
   test("Jinja text is told from a wrapper name", () => {
     assert.ok(isJinjaTemplate("{% for m in messages %}{{ m.content }}{% endfor %}"));
     assert.ok(!isJinjaTemplate("chatML"));
+  });
+});
+
+describe("CallOrAnswerStream (tools with a response format, tool_choice auto)", () => {
+  const names = new Set(["get_weather", "get_time"]);
+
+  test("the first keys tell a call from an answer; until then nothing is sent", () => {
+    assert.equal(callOrAnswer("", names), null);
+    assert.equal(callOrAnswer(' { "na', names), null);
+    assert.equal(callOrAnswer('{ "name": "get_wea', names), null);
+    assert.equal(callOrAnswer('{ "name": "get_weather", "argu', names), null);
+    assert.equal(callOrAnswer('{ "name": "get_weather", "arguments"', names), "call");
+    assert.equal(callOrAnswer('{"name":"Ann",', names), "answer", "a name that is no tool's");
+    assert.equal(callOrAnswer('{ "name": "get_time", "age"', names), "answer", "a tool's name, then other keys");
+    assert.equal(callOrAnswer('{ "city"', names), "answer");
+    assert.equal(callOrAnswer("[1", names), "answer");
+    assert.equal(callOrAnswer('{ "na\\"me"', names), "answer");
+  });
+
+  function run(text: string, cut: number): { events: GenerationEvent[]; call: boolean } {
+    const events: GenerationEvent[] = [];
+    const stream = new CallOrAnswerStream(names, "call_1", (e) => events.push(e));
+    stream.feed(text.slice(0, cut));
+    stream.feed(text.slice(cut));
+    return { events, call: stream.end() };
+  }
+
+  test("a call becomes tool-call events, an answer text, wherever the text is split", () => {
+    const call = '{ "name": "get_time", "arguments": { "zone": "UTC" } }';
+    const answer = '{ "name": "Ann", "age": 3 }';
+    for (let cut = 0; cut <= call.length; cut++) {
+      const { events, call: isCall } = run(call, cut);
+      assert.ok(isCall);
+      assert.ok(events.every((e) => e.type === "tool_call"));
+      const args = events.map((e) => (e.type === "tool_call" ? e.argumentsDelta : "")).join("");
+      assert.equal(args, '{ "zone": "UTC" }');
+    }
+    for (let cut = 0; cut <= answer.length; cut++) {
+      const { events, call: isCall } = run(answer, cut);
+      assert.equal(isCall, false);
+      assert.equal(events.map((e) => (e.type === "text" ? e.text : "?")).join(""), answer);
+    }
+  });
+
+  test("a reply cut short before it could tell is sent as text", () => {
+    const { events, call } = run('{ "name": "get_ti', 5);
+    assert.equal(call, false);
+    assert.deepEqual(events, [{ type: "text", text: '{ "name": "get_ti' }]);
   });
 });

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { HearthError } from "../../server/errors.js";
-import { MAX_SCHEMA_DEPTH, MAX_SCHEMA_NODES, checkSchemaBounds, sanitizeSchema } from "../../server/engine/grammar.js";
+import { MAX_SCHEMA_DEPTH, MAX_SCHEMA_NODES, checkSchemaBounds, planSchema } from "../../server/engine/grammar.js";
 import {
   assertStopsCanMatch,
   assertTextCanFit,
@@ -29,7 +29,7 @@ describe("JSON schema bounds", () => {
       oneOf: [{ type: "object" }, true],
     };
     checkSchemaBounds(schema, "p");
-    assert.ok(sanitizeSchema(schema, "p"));
+    assert.ok(planSchema(schema, "p", { strict: true }));
   });
 
   test("nesting deeper than the limit is refused, not a stack overflow", () => {
@@ -38,7 +38,10 @@ describe("JSON schema bounds", () => {
     refused(() => checkSchemaBounds(deep, "p"), /nested more than/);
     let arrays: unknown = [];
     for (let i = 0; i < 100_000; i++) arrays = [arrays];
-    refused(() => sanitizeSchema({ type: "object", properties: { a: { enum: arrays } } }, "p"), /nested more than/);
+    refused(
+      () => planSchema({ type: "object", properties: { a: { enum: arrays } } }, "p", { strict: true }),
+      /nested more than/,
+    );
   });
 
   test("a schema with too many parts is refused", () => {
