@@ -3,7 +3,7 @@
  * server with the scripted Qwen3 models (scripts/make-test-models.ts). The thought ("Let me
  * count.") shows in a Thinking block above the answer ("Hello there!"), open while the model
  * thinks and collapsed once it answers, restored from history on reload; the chat's Reasoning
- * control set to Off gives an answer without one.
+ * control set to Off gives an answer without one; history search finds the thought only when asked.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -156,6 +156,21 @@ describe("a thinking model in the browser", { timeout: 300_000 }, () => {
     for (let i = 0; i < 50 && (await conversation()).params.reasoningEffort !== undefined; i++)
       await new Promise((r) => setTimeout(r, 100));
     assert.equal((await conversation()).params.reasoningEffort, undefined, "Default leaves it to the model");
+    assert.deepEqual(app.problems, []);
+  });
+
+  test("history search finds thoughts only when asked to", async () => {
+    const box = page.getByLabel("Search history");
+    // Only the first reply's thought says it ("Let me count."); "count" alone would match "Count sheep".
+    await box.fill("let me");
+    const results = page.getByRole("region", { name: "Search results" });
+    await results.getByText("No messages match “let me”.").waitFor({ timeout: LONG });
+    await page.getByLabel("Search thoughts too").check();
+    const hit = results.locator(".hit").first();
+    await hit.waitFor({ timeout: LONG });
+    assert.match(await hit.locator(".hit-snippet").innerText(), /^Thinking: .*Let me count/);
+    await box.fill("");
+    assert.equal(await page.getByLabel("Search thoughts too").count(), 0, "shown only while searching");
     assert.deepEqual(app.problems, []);
   });
 });

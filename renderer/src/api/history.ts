@@ -83,6 +83,6 @@ export const conversations = {
 
 export const search = (
   q: string,
-  query: { limit?: number; cursor?: string; source?: Source } = {},
+  query: { limit?: number; cursor?: string; source?: Source; in?: "content" | "reasoning" | "all" } = {},
   opts: RequestOptions = {},
 ) => request<SearchPage>("GET", "/api/search", undefined, { ...opts, query: { q, ...query } });

@@ -34,7 +34,14 @@ export function SearchResults({
               {hit.kind === "message" ? (
                 <span className="hit-snippet">
                   <span className="hit-role">
-                    {hit.role === "user" ? "You" : hit.role === "assistant" ? "Reply" : hit.role}:{" "}
+                    {hit.field === "reasoning"
+                      ? "Thinking"
+                      : hit.role === "user"
+                        ? "You"
+                        : hit.role === "assistant"
+                          ? "Reply"
+                          : hit.role}
+                    :{" "}
                   </span>
                   <Snippet text={hit.snippet} />
                 </span>

@@ -46,15 +46,16 @@ export const Sidebar = forwardRef<SidebarHandle, SidebarProps>(function Sidebar(
 ) {
   const [source, setSource] = useState<Source | undefined>(undefined);
   const [query, setQuery] = useState("");
+  const [withThoughts, setWithThoughts] = useState(false);
   const searchRef = useRef<HTMLInputElement>(null);
-  const { state: searchState, controller: search } = useSearch(source);
+  const { state: searchState, controller: search } = useSearch(source, withThoughts);
   useImperativeHandle(ref, () => ({ focusSearch: () => searchRef.current?.select() }), []);
   const activeId = route.name === "chat" ? route.conversationId : null;
   const searching = query.trim() !== "";
 
   useEffect(() => {
     search.input(query);
-    // Also re-runs the query when the filter changes: the controller is made per source.
+    // Also re-runs the query when a filter changes: the controller is made per source and scope.
   }, [query, search]);
 
   const themeLabel = useMemo(() => `Theme: ${theme} (switch to ${NEXT_THEME[theme]})`, [theme]);
@@ -105,6 +106,12 @@ export const Sidebar = forwardRef<SidebarHandle, SidebarProps>(function Sidebar(
             {keyLabel("Mod+K")}
           </kbd>
         </div>
+        {searching ? (
+          <label className="search-scope">
+            <input type="checkbox" checked={withThoughts} onChange={(e) => setWithThoughts(e.target.checked)} />
+            Search thoughts too
+          </label>
+        ) : null}
         <div className="segmented" role="radiogroup" aria-label="Show conversations from">
           {FILTERS.map((f) => (
             <button
