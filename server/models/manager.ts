@@ -10,6 +10,7 @@
 import type { LocalModelState } from "../wire/models.js";
 import { estimateModelMemory, GgufFileError, type MemoryEstimate } from "../engine/gguf-info.js";
 import { LoadProbe } from "../engine/load-probe.js";
+import type { ChildSpawner } from "../util/disposable-child.js";
 import { LocalModel, type LocalModelInfo } from "../engine/local-model.js";
 import { createRuntime, type EngineBinary, type EngineRuntime, type GpuChoice } from "../engine/runtime.js";
 import type { PoolStats } from "../engine/slot-pool.js";
@@ -53,6 +54,11 @@ export interface ModelManagerOptions {
   settingsFile?: string;
   /** Where load-probe verdicts are kept (engine/load-probe.ts). Defaults to none (memory only). */
   loadCheckFile?: string;
+  /**
+   * Starts the disposable processes of the load probe and the chat-template checker
+   * (util/disposable-child.ts). Defaults to children of this process with its own Node.
+   */
+  children?: ChildSpawner;
   /** Use this library instead of building one from the folders. */
   library?: ModelLibrary;
   /** Base URL of Hugging Face for downloads. Defaults to https://huggingface.co. */
@@ -120,7 +126,11 @@ export class ModelManager {
 
   constructor(private readonly options: ModelManagerOptions) {
     this.budget = new MemoryBudget(options.memoryBudgetBytes ?? 0);
-    this.loadProbe = new LoadProbe({ cacheFile: options.loadCheckFile ?? null, logger: options.logger });
+    this.loadProbe = new LoadProbe({
+      cacheFile: options.loadCheckFile ?? null,
+      logger: options.logger,
+      ...(options.children ? { children: options.children } : {}),
+    });
     this.library =
       options.library ??
       new ModelLibrary({
@@ -464,6 +474,7 @@ export class ModelManager {
         defaultMaxTokens: this.options.defaultMaxTokens,
         runtime: plan.runtime,
         logger: this.options.logger,
+        ...(this.options.children ? { children: this.options.children } : {}),
         signal: this.shutdown.signal,
         onPoolChange: (stats) => {
           entry.stats = stats;
