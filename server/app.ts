@@ -102,6 +102,14 @@ export interface HearthServer {
   close(): Promise<void>;
 }
 
+/**
+ * `text` with every absolute file path cut to its last part ("open '/home/me/models/x.gguf'" ->
+ * "open 'x.gguf'"); URLs are left alone.
+ */
+export function withoutPaths(text: string): string {
+  return text.replace(/(?<![\w:/.\\-])(?:[A-Za-z]:)?[\\/](?:[^\s'"`\\/]+[\\/])+(?=[^\s'"`\\/])/g, "");
+}
+
 /** Who starts this server's disposable processes (config `childProcesses`). */
 function childSpawnerFor(config: Config, logger: Logger): ChildSpawner {
   if (config.childProcesses === "parent") {
@@ -229,7 +237,8 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     res.json({ status: "ok" });
   });
   app.get("/health/ready", (_req, res) => {
-    const states = models.states();
+    // Open without a key, like /health: a load error names files, never where they are (withoutPaths).
+    const states = models.states().map((s) => (s.error ? { ...s, error: withoutPaths(s.error) } : s));
     const ok = ctx.ready && !ctx.draining;
     res
       .status(ok ? 200 : 503)

@@ -99,6 +99,26 @@ export function lastStderrLine(stderr: string): string {
   }
 }
 
+/** A file the probe found unusable: a 400 for the request, with the bare `reason` for the model's state. */
+export class ModelUnusableError extends BadRequestError {
+  constructor(
+    id: string,
+    readonly reason: string,
+  ) {
+    super(`The model '${id}' cannot be loaded: ${reason}`, { param: "model", code: "model_unusable" });
+  }
+}
+
+/** The probe itself could not finish (killed from outside): a 503, with the bare `reason`. */
+export class ModelCheckFailedError extends HearthError {
+  constructor(
+    id: string,
+    readonly reason: string,
+  ) {
+    super(503, "server_error", `The model '${id}' could not be checked: ${reason}`, { code: "model_check_failed" });
+  }
+}
+
 export class LoadProbe {
   private stored: Map<string, Stored> | null = null;
   /** What this process found that holds until the file changes (stalls included), by key. */
@@ -271,24 +291,11 @@ export class LoadProbe {
       case "crashed":
       case "stalled":
         context.onBroken?.(verdict.reason);
-        throw new BadRequestError(`The model '${context.id}' cannot be loaded: ${verdict.reason}`, {
-          param: "model",
-          code: "model_unusable",
-        });
+        throw new ModelUnusableError(context.id, verdict.reason);
       case "failed":
-        throw new BadRequestError(`The model '${context.id}' cannot be loaded: ${verdict.reason}`, {
-          param: "model",
-          code: "model_unusable",
-        });
+        throw new ModelUnusableError(context.id, verdict.reason);
       case "killed":
-        throw new HearthError(
-          503,
-          "server_error",
-          `The model '${context.id}' could not be checked: ${verdict.reason}`,
-          {
-            code: "model_check_failed",
-          },
-        );
+        throw new ModelCheckFailedError(context.id, verdict.reason);
     }
   }
 

@@ -9,7 +9,7 @@
  */
 import type { LocalModelState } from "../wire/models.js";
 import { estimateModelMemory, GgufFileError, type MemoryEstimate } from "../engine/gguf-info.js";
-import { LoadProbe } from "../engine/load-probe.js";
+import { LoadProbe, ModelCheckFailedError, ModelUnusableError } from "../engine/load-probe.js";
 import type { ChildSpawner } from "../util/disposable-child.js";
 import { LocalModel, type LocalModelInfo } from "../engine/local-model.js";
 import { createRuntime, type EngineBinary, type EngineRuntime, type GpuChoice } from "../engine/runtime.js";
@@ -247,13 +247,18 @@ export class ModelManager {
   async withModel<T>(name: string, signal: AbortSignal, use: (model: LocalModel) => Promise<T>): Promise<T> {
     const libraryModel = await this.libraryModel(name);
     if (libraryModel.status !== "ok") {
-      throw new BadRequestError(
-        `The model '${libraryModel.id}' cannot be loaded: ${libraryModel.error ?? "the file is not usable"}`,
-        {
-          param: "model",
-          code: "model_unusable",
-        },
-      );
+      const reason = libraryModel.error ?? "the file is not usable";
+      // Asked for and refused before any load (the header check, a probe verdict from disk): its
+      // state says why, in /api/models and /health/ready, as for a load that failed.
+      const entry = this.entryFor(libraryModel);
+      if (entry.state !== "loading" && entry.state !== "loaded" && entry.state !== "unloading") {
+        entry.error = reason;
+        this.setState(entry, "error");
+      }
+      throw new BadRequestError(`The model '${libraryModel.id}' cannot be loaded: ${reason}`, {
+        param: "model",
+        code: "model_unusable",
+      });
     }
     const entry = this.entryFor(libraryModel);
     entry.pending++;
@@ -506,7 +511,11 @@ export class ModelManager {
       this.touched(entry);
       return model;
     } catch (err) {
-      entry.error = err instanceof GgufFileError ? err.reason : (err as Error).message;
+      // The bare reason, as /api/models and /health/ready show it; the request gets it in a sentence.
+      entry.error =
+        err instanceof GgufFileError || err instanceof ModelUnusableError || err instanceof ModelCheckFailedError
+          ? err.reason
+          : (err as Error).message;
       entry.model = undefined;
       this.setState(entry, "error");
       this.options.logger.warn({ model: entry.id, err: entry.error }, "model failed to load");
