@@ -131,7 +131,8 @@ export function hostChildren(
     let child: UtilityProcessChild;
     try {
       child = utilityProcess.fork(childProgramPath(options.serverDir, m.program, options.ext), [], {
-        env: m.env,
+        // Never empty: Electron gives a utility process started with no variables all of main's.
+        env: { ...m.env, HEARTH_HELPER: m.program },
         stdio: "pipe",
         serviceName: `Hearth ${m.program}`,
         execArgv: m.heapMb !== undefined ? [`--max-old-space-size=${m.heapMb}`] : [],

@@ -228,6 +228,7 @@ describe("the server's helper processes in the desktop app (child-host.ts)", () 
     const probes = forks.filter((f) => f.modulePath.endsWith(engineDir("load-probe")));
     assert.equal(probes.length, 1, "main started the probe");
     assert.equal(probes[0]?.env?.HEARTH_UI_TOKEN, undefined, "a helper's environment holds no secrets");
+    assert.equal(probes[0]?.env?.HEARTH_HELPER, "load-probe", "and is never empty, which would inherit main's");
 
     const ok = await chat("templated");
     assert.equal(ok.status, 200, await ok.text());
