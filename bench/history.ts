@@ -15,7 +15,7 @@ import type { HearthServer } from "../server/app.js";
 import { loadConfig } from "../server/config.js";
 import { HistoryRecorder } from "../server/history/recorder.js";
 import { HistoryStore } from "../server/history/store.js";
-import type { GenerationStream } from "../server/core/types.js";
+import type { ChatMessage, ChatRequest, GenerationStream } from "../server/core/types.js";
 import { testModelPath } from "../test/helpers/models.js";
 import type { BenchOptions, BenchResult } from "./types.js";
 
@@ -461,17 +461,25 @@ export async function largeMessages(opts: { quick: boolean; queriesPerType?: num
     const rand = mulberry32(99);
     const gen = new TextGen(rand);
     const metrics: Record<string, number> = {};
-    // A few multi-MB messages recorded first (each as one write, as /v1 recording does), so they
-    // are the oldest matches of every common word; then the ordinary history.
-    const big = store.createConversation({ source: "api", model: "bench" });
+    // A few multi-MB messages recorded first, so they are the oldest matches of every common word;
+    // then the ordinary history. Recorded as /v1 requests are (chat/service.ts): a client resends
+    // the conversation so far with one more message, all of it hashed (history/threads.ts), then
+    // the new one written.
+    const recorder = new HistoryRecorder(store);
+    let bigId = "";
     let record = { ms: 0, stallMs: 0 };
+    const sent: ChatMessage[] = [];
     for (const [kind, mb] of [
       ["log", 2],
       ["prose", 2],
       ["code", 1],
     ] as const) {
-      const text = largeText(gen, rand, kind, mb * 1_000_000);
-      const r = await withStalls(() => store.appendMessage(big.id, { role: "user", content: text }));
+      sent.push({ role: "user", content: largeText(gen, rand, kind, mb * 1_000_000) });
+      const request = { kind: "chat", model: "bench", messages: [...sent], sampling: {} } as unknown as ChatRequest;
+      const r = await withStalls(async () =>
+        recorder.fileApiRequest(request, "bench", await recorder.apiHashes(request)),
+      );
+      bigId = r.value.conversationId;
       record = { ms: Math.max(record.ms, r.ms), stallMs: Math.max(record.stallMs, r.stallMs) };
     }
     store.db.transaction(() => {
@@ -510,10 +518,13 @@ export async function largeMessages(opts: { quick: boolean; queriesPerType?: num
     const imported = await withStalls(() => store.importJson(file, { onConflict: "copy" }));
     metrics.import_12MB_ms = round(imported.ms);
     metrics.import_12MB_stall_ms = round(imported.stallMs);
-    const deleted = await withStalls(() => store.deleteConversation(wide.id));
+    // As DELETE /api/conversations/:id does it: in steps (store.ts deleteConversationInSteps).
+    const deleted = await withStalls(() => store.deleteConversationInSteps(wide.id));
     metrics.delete_12MB_conversation_ms = round(deleted.ms);
-    const deletedBig = await withStalls(() => store.deleteConversation(big.id));
+    metrics.delete_12MB_conversation_stall_ms = round(deleted.stallMs);
+    const deletedBig = await withStalls(() => store.deleteConversationInSteps(bigId));
     metrics.delete_5MB_conversation_ms = round(deletedBig.ms);
+    metrics.delete_5MB_conversation_stall_ms = round(deletedBig.stallMs);
     metrics.record_2MB_stall_ms = round(record.stallMs);
     metrics.load_avg_1m = round(os.loadavg()[0] ?? 0);
     return {

@@ -55,7 +55,11 @@ const electronApi: ShellElectron = {
 
 const shellReady = startShell(electronApi, {
   appName: APP_NAME,
-  launcher: utilityLauncher(utilityProcess, { entry: path.join(root, "dist", "server", "cli.js") }),
+  launcher: utilityLauncher(utilityProcess, {
+    entry: path.join(root, "dist", "server", "cli.js"),
+    // The load probe and the template checker run as utility processes of main (child-host.ts).
+    children: { serverDir: path.join(root, "dist", "server") },
+  }),
   dataDir: config.dataDir,
   model: config.model,
   port: config.port,

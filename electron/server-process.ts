@@ -7,6 +7,7 @@
 import { spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import readline from "node:readline";
+import { hostChildren, type ChildHostOptions } from "./child-host.js";
 
 /** A started server process, whatever started it. */
 export interface ServerChild {
@@ -103,6 +104,7 @@ export interface UtilityProcessApi {
       stdio?: "pipe" | ("pipe" | "ignore" | "inherit")[];
       serviceName?: string;
       cwd?: string;
+      execArgv?: string[];
     },
   ): UtilityProcessChild;
 }
@@ -115,6 +117,8 @@ export interface UtilityProcessChild {
   kill(): boolean;
   postMessage(message: unknown): void;
   once(event: "exit", listener: (code: number) => void): unknown;
+  /** What the process posts to its `process.parentPort`. */
+  on(event: "message", listener: (message: unknown) => void): unknown;
 }
 
 export interface UtilityLauncherOptions {
@@ -124,6 +128,12 @@ export interface UtilityLauncherOptions {
   platform?: NodeJS.Platform;
   /** Sends a signal to a pid; defaults to `process.kill`. */
   kill?: (pid: number, signal: NodeJS.Signals) => void;
+  /**
+   * Where the server's disposable programs are: with it, the server asks this process to start
+   * them (HEARTH_CHILD_PROCESSES=parent; child-host.ts). Defaults to none: the server starts them
+   * itself, which works only where its binary can act as Node.
+   */
+  children?: Pick<ChildHostOptions, "serverDir" | "ext" | "maxChildren">;
 }
 
 /**
@@ -134,13 +144,26 @@ export function utilityLauncher(utilityProcess: UtilityProcessApi, options: Util
   const platform = options.platform ?? process.platform;
   const kill = options.kill ?? ((pid: number, signal: NodeJS.Signals) => process.kill(pid, signal));
   return ({ args, env }) => {
-    const child = utilityProcess.fork(options.entry, args, { env, stdio: "pipe", serviceName: "Hearth server" });
+    const withChildren = options.children !== undefined;
+    const child = utilityProcess.fork(options.entry, args, {
+      env: withChildren ? { ...env, HEARTH_CHILD_PROCESSES: "parent" } : env,
+      stdio: "pipe",
+      serviceName: "Hearth server",
+    });
+    const host = options.children
+      ? hostChildren({ postMessage: (m) => child.postMessage(m), on: (e, l) => child.on(e, l) }, utilityProcess, {
+          ...options.children,
+          platform,
+          kill,
+        })
+      : null;
     let exited = false;
     const listeners: ((code: number | null, signal: NodeJS.Signals | null) => void)[] = [];
     let exitCode: number | null = null;
     child.once("exit", (code) => {
       exited = true;
       exitCode = code;
+      host?.closeAll();
       for (const l of listeners) l(code, null);
     });
     return {

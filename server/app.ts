@@ -35,6 +35,8 @@ import { ProviderStore } from "./providers/provider-store.js";
 import { ProviderRouter } from "./providers/router.js";
 import { FileSecretStore } from "./secrets/file-secret-store.js";
 import type { SecretStore } from "./secrets/secret-store.js";
+import { ownParentPort } from "./util/child-input.js";
+import { nodeChildSpawner, parentPortSpawner, type ChildSpawner } from "./util/disposable-child.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? "../.." : "..");
@@ -62,6 +64,12 @@ export interface CreateServerOptions {
    * dir does not check the test model again.
    */
   modelChecksFile?: string;
+  /**
+   * Starts the disposable processes of the load probe and the chat-template checker
+   * (util/disposable-child.ts). Defaults to what `config.childProcesses` says: this process's own
+   * children, or the parent's (the desktop app's main process) over the parent port.
+   */
+  children?: ChildSpawner;
 }
 
 /** How long a client may take to send a request. Replies (SSE streams) are not limited by these. */
@@ -92,6 +100,24 @@ export interface HearthServer {
   readonly url: string;
   /** Stops accepting, gives in-flight requests the grace period, cancels the rest, frees the model. */
   close(): Promise<void>;
+}
+
+/**
+ * `text` with every absolute file path cut to its last part ("open '/home/me/models/x.gguf'" ->
+ * "open 'x.gguf'"); URLs are left alone.
+ */
+export function withoutPaths(text: string): string {
+  return text.replace(/(?<![\w:/.\\-])(?:[A-Za-z]:)?[\\/](?:[^\s'"`\\/]+[\\/])+(?=[^\s'"`\\/])/g, "");
+}
+
+/** Who starts this server's disposable processes (config `childProcesses`). */
+function childSpawnerFor(config: Config, logger: Logger): ChildSpawner {
+  if (config.childProcesses === "parent") {
+    const port = ownParentPort();
+    if (port) return parentPortSpawner(port);
+    logger.warn("HEARTH_CHILD_PROCESSES=parent, but this process has no parent port; starting helper processes itself");
+  }
+  return nodeChildSpawner();
 }
 
 export function createServer(config: Config, options: CreateServerOptions = {}): HearthServer {
@@ -130,6 +156,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     loadWaitSeconds: config.modelLoadTimeout,
     settingsFile: path.join(config.dataDir, "model-settings.json"),
     loadCheckFile: options.modelChecksFile ?? path.join(config.dataDir, "model-checks.json"),
+    children: options.children ?? childSpawnerFor(config, logger),
     hfEndpoint: config.hfEndpoint,
     ...(config.hfToken ? { hfToken: config.hfToken } : {}),
     ...(config.chatTemplate !== undefined ? { chatTemplate: config.chatTemplate } : {}),
@@ -210,7 +237,8 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     res.json({ status: "ok" });
   });
   app.get("/health/ready", (_req, res) => {
-    const states = models.states();
+    // Open without a key, like /health: a load error names files, never where they are (withoutPaths).
+    const states = models.states().map((s) => (s.error ? { ...s, error: withoutPaths(s.error) } : s));
     const ok = ctx.ready && !ctx.draining;
     res
       .status(ok ? 200 : 503)

@@ -116,6 +116,15 @@ export const ConfigSchema = z.object({
    * (HEARTH_SETTINGS_TOKEN). Defaults to none: no API call can change those settings.
    */
   settingsToken: z.string().min(32, "must be at least 32 characters").optional(),
+  /**
+   * Who starts the server's disposable helper processes (the load probe, the chat-template
+   * checker): "spawn" runs them with this process's own Node; "parent" asks the process that
+   * started the server, over its parent port (util/disposable-child.ts). The desktop app sets it:
+   * there the server runs in an Electron utility process, whose binary cannot act as Node (the
+   * runAsNode fuse is off), so its main process starts them as utility processes of their own. Only
+   * from the environment (HEARTH_CHILD_PROCESSES). Defaults to spawn.
+   */
+  childProcesses: z.enum(["spawn", "parent"]).default("spawn"),
   /** Log verbosity. Defaults to info. */
   logLevel: z.enum(LOG_LEVELS).default("info"),
   /** Requests allowed to wait for a free sequence before 429. Defaults to 64. */
@@ -433,6 +442,7 @@ export function loadConfig(sources: LoadConfigSources = {}): Config {
   if (env.HEARTH_SECRETS_KEY) fromEnv.secretsKey = env.HEARTH_SECRETS_KEY;
   if (env.HEARTH_UI_TOKEN) fromEnv.uiToken = env.HEARTH_UI_TOKEN;
   if (env.HEARTH_SETTINGS_TOKEN) fromEnv.settingsToken = env.HEARTH_SETTINGS_TOKEN;
+  if (env.HEARTH_CHILD_PROCESSES) fromEnv.childProcesses = env.HEARTH_CHILD_PROCESSES;
   const hfToken = env.HEARTH_HF_TOKEN || env.HF_TOKEN;
   if (hfToken) fromEnv.hfToken = hfToken;
   const { config: configFile, ...fromCli } = cli;
@@ -444,7 +454,7 @@ export function loadConfig(sources: LoadConfigSources = {}): Config {
   const settingsFile = path.resolve(chosenFile ?? path.join(dataDirGuess, "settings.json"));
   const fromFile = readSettingsFile(settingsFile, chosenFile !== undefined);
   // The desktop app's tokens prove a request came from it: a file anyone could have written proves nothing.
-  for (const key of ["uiToken", "settingsToken"])
+  for (const key of ["uiToken", "settingsToken", "childProcesses"])
     if (key in fromFile)
       throw new ConfigError(`Settings file ${settingsFile}: '${key}' comes only from the environment.`);
   const merged: Record<string, unknown> = {};

@@ -4,6 +4,7 @@
  * (`messages.1.content.0.tool_use_id`); unknown fields are ignored.
  */
 import { z } from "zod";
+import { boundedJsonObject, boundedJsonValue } from "../core/json-bounds.js";
 
 const anyBlock = z.looseObject({ type: z.string() });
 
@@ -13,7 +14,7 @@ export const ToolUseBlockSchema = z.object({
   type: z.literal("tool_use"),
   id: z.string().min(1),
   name: z.string().min(1),
-  input: z.unknown(),
+  input: boundedJsonValue(),
 });
 
 export const ToolResultBlockSchema = z.object({
@@ -31,7 +32,7 @@ export const MessageParamSchema = z.object({
 export const ToolSchema = z.object({
   name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "must be 1-64 letters, digits, _ or -"),
   description: z.string().optional(),
-  input_schema: z.record(z.string(), z.unknown()),
+  input_schema: boundedJsonObject(),
   type: z.literal("custom").optional(),
 });
 
@@ -68,7 +69,7 @@ export const MessagesRequestSchema = z
       .optional(),
     output_config: z
       .object({
-        format: z.object({ type: z.literal("json_schema"), schema: z.record(z.string(), z.unknown()) }).nullish(),
+        format: z.object({ type: z.literal("json_schema"), schema: boundedJsonObject() }).nullish(),
       })
       .optional(),
     metadata: z.object({ user_id: z.string().nullish() }).optional(),

@@ -124,10 +124,10 @@ export function createConversationsRouter(ctx: ServerContext): express.Router {
     res.json(store.updateConversation(id, parseOrThrow(UpdateConversationBody, req.body ?? {})));
   });
 
-  router.delete("/conversations/:id", (req, res) => {
+  router.delete("/conversations/:id", async (req, res) => {
     const { id } = parseOrThrow(idParam, req.params);
     store.requireConversation(id);
-    store.deleteConversation(id);
+    await store.deleteConversationInSteps(id);
     res.status(204).end();
   });
 

@@ -106,7 +106,9 @@ export class ChatService {
         const raw = await provider.generate(choiceRequest(request, i), choiceSignal);
         if (i === 0 && raw.admission) admission = raw.admission;
         const measured = this.deps.metrics.observe(raw, request.model, startedAt);
-        return i === 0 ? this.record(request, measured, provider, options.record, choiceSignal, startedAt) : measured;
+        return i === 0
+          ? await this.record(request, measured, provider, options.record, choiceSignal, startedAt)
+          : measured;
       });
       const warnings = admission.warnings.map((w) => ({ ...w, param: options.paramName?.(w.param) ?? w.param }));
       return { provider, events: mergeChoices(streams, cancel, rename), admission: { ...admission, warnings } };
@@ -146,22 +148,25 @@ export class ChatService {
     return { signal, rename };
   }
 
-  private record(
+  private async record(
     request: GenerationRequest,
     events: GenerationStream,
     provider: Provider,
     recording: Recording | undefined,
     signal: AbortSignal,
     startedAt: number,
-  ): GenerationStream {
+  ): Promise<GenerationStream> {
     if (!recording || recording.kind === "none" || request.kind !== "chat") return events;
     const recorder = this.deps.history.recorder;
     switch (recording.kind) {
       case "api":
-        return this.recordApi ? recorder.observeApi(request, events, provider.id, startedAt) : events;
+        // Hashed in turns of the event loop: a 19 MB message held it for a third of a second (BENCHMARKS.md, "Large messages").
+        return this.recordApi
+          ? recorder.observeApi(request, events, provider.id, startedAt, await recorder.apiHashes(request))
+          : events;
       case "stored":
         try {
-          const target = recorder.fileApiRequest(request, provider.id);
+          const target = recorder.fileApiRequest(request, provider.id, await recorder.apiHashes(request));
           return recorder.recordReply(events, { ...target, startedAt, signal }, ({ messageId }) =>
             recording.onStored(messageId, target.conversationId),
           );

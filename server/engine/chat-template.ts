@@ -13,6 +13,7 @@ import {
   type LlamaModel,
 } from "node-llama-cpp";
 import { isJinjaTemplate } from "../config.js";
+import type { ChildSpawner } from "../util/disposable-child.js";
 import { checkChatTemplate } from "./template-guard.js";
 
 export class ChatTemplateError extends Error {}
@@ -62,17 +63,20 @@ function sanityRenders(model: LlamaModel, template: string): true | string {
  * The wrapper for `chatTemplate`. Every Jinja
  * template, the file's own included, is first rendered in a bounded checker (template-guard.ts):
  * a refused own template falls back to a wrapper chosen without it (`onRefused` says why); a
- * refused configured one throws ChatTemplateError, as does any other bad template.
+ * refused configured one throws ChatTemplateError, as does any other bad template. `children`
+ * starts the checker's process (defaults to a child of this process).
  */
 export async function chatWrapperFor(
   model: LlamaModel,
   chatTemplate: string | undefined,
   onRefused?: (reason: string) => void,
+  children?: ChildSpawner,
 ): Promise<ChosenTemplate> {
+  const checking = children ? { children } : {};
   if (chatTemplate === undefined) {
     const own = model.fileInfo.metadata.tokenizer?.chat_template;
     if (typeof own !== "string" || own.trim() === "") return { wrapper: undefined };
-    const verdict = await checkChatTemplate(own);
+    const verdict = await checkChatTemplate(own, checking);
     if (!verdict.ok) {
       onRefused?.(verdict.reason);
       return { wrapper: wrapperIgnoringTemplate(model) };
@@ -87,7 +91,7 @@ export async function chatWrapperFor(
     return { wrapper: resolveChatWrapper(model, { warningLogs: false }), promptEnd: verdict.promptEnd };
   }
   if (isJinjaTemplate(chatTemplate)) {
-    const verdict = await checkChatTemplate(chatTemplate);
+    const verdict = await checkChatTemplate(chatTemplate, checking);
     if (!verdict.ok) throw new ChatTemplateError(`The chat template cannot be used: ${verdict.reason}.`);
     try {
       // "auto" with a template still prefers a specialized wrapper whose output matches it (native tool calls).

@@ -5,10 +5,11 @@
  * on stdout. If llama.cpp aborts or faults on the way, only this process dies; the parent reads
  * how far it got from the last line and why from stderr.
  *
- * Run as `node load-probe-child.js '<request JSON>'` (under tsx in tests). Exits when its stdin
- * closes, so a parent that dies leaves nothing behind.
+ * Started as a disposable child (util/disposable-child.ts), with the request as its input message:
+ * by the server's own Node, or by the desktop app's main process as an Electron utility process.
  */
 import { pino } from "pino";
+import { childInput } from "../util/child-input.js";
 import { createRuntime, type EngineBinary, type GpuChoice } from "./runtime.js";
 
 export interface ProbeRequest {
@@ -96,6 +97,4 @@ async function main(request: ProbeRequest): Promise<void> {
   process.exit(0);
 }
 
-process.stdin.on("end", () => process.exit(0));
-process.stdin.resume();
-void main(JSON.parse(process.argv[2] ?? "{}") as ProbeRequest);
+void childInput<ProbeRequest>().then(main);

@@ -13,14 +13,13 @@
  * kept: "ok" and "crashed". A stall (no progress for a minute), a child killed from outside (the
  * OOM killer) or a clean load error is about this attempt, not remembered across restarts.
  */
-import { spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { engineProcessEnv } from "../config.js";
 import { BadRequestError, HearthError, ShuttingDownError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { nodeChildSpawner, type ChildSpawner } from "../util/disposable-child.js";
 import type { ProbeMessage, ProbeRequest, ProbeStage } from "./load-probe-child.js";
 import type { EngineRuntime } from "./runtime.js";
 
@@ -47,6 +46,8 @@ export interface LoadProbeOptions {
   logger: Logger;
   /** Milliseconds without any word from the child before it is given up as hung. Defaults to 60,000. */
   stallMs?: number;
+  /** Starts the child (util/disposable-child.ts). Defaults to a child of this process with its own Node. */
+  children?: ChildSpawner;
 }
 
 interface Stored {
@@ -74,18 +75,6 @@ const STAGE_WORDS: Record<ProbeStage, string> = {
 };
 
 /**
- * The child's command line: the compiled `.js` next to this file in a build, or the `.ts` source
- * through tsx when the server itself runs under tsx (tests, `npm run serve`).
- */
-function childCommand(request: ProbeRequest): string[] {
-  const self = fileURLToPath(import.meta.url);
-  const ext = path.extname(self);
-  const entry = path.join(path.dirname(self), `load-probe-child${ext}`);
-  const args = [entry, JSON.stringify(request)];
-  return ext === ".ts" ? ["--import", import.meta.resolve("tsx"), ...args] : args;
-}
-
-/**
  * What the child's stderr says about its end: the last line llama.cpp wrote itself (an assertion,
  * "terminate called after throwing ...", "what(): ...") with build paths cut, else the last line
  * it logged through the engine's logger (a JSON line; a fault often leaves only those), marked as such.
@@ -110,6 +99,26 @@ export function lastStderrLine(stderr: string): string {
   }
 }
 
+/** A file the probe found unusable: a 400 for the request, with the bare `reason` for the model's state. */
+export class ModelUnusableError extends BadRequestError {
+  constructor(
+    id: string,
+    readonly reason: string,
+  ) {
+    super(`The model '${id}' cannot be loaded: ${reason}`, { param: "model", code: "model_unusable" });
+  }
+}
+
+/** The probe itself could not finish (killed from outside): a 503, with the bare `reason`. */
+export class ModelCheckFailedError extends HearthError {
+  constructor(
+    id: string,
+    readonly reason: string,
+  ) {
+    super(503, "server_error", `The model '${id}' could not be checked: ${reason}`, { code: "model_check_failed" });
+  }
+}
+
 export class LoadProbe {
   private stored: Map<string, Stored> | null = null;
   /** What this process found that holds until the file changes (stalls included), by key. */
@@ -117,6 +126,7 @@ export class LoadProbe {
   private readonly inFlight = new Map<string, Promise<ProbeVerdict>>();
   private writing: Promise<void> = Promise.resolve();
   private warnedUnavailable = false;
+  private spawner: ChildSpawner | undefined;
 
   constructor(private readonly options: LoadProbeOptions) {}
 
@@ -281,36 +291,24 @@ export class LoadProbe {
       case "crashed":
       case "stalled":
         context.onBroken?.(verdict.reason);
-        throw new BadRequestError(`The model '${context.id}' cannot be loaded: ${verdict.reason}`, {
-          param: "model",
-          code: "model_unusable",
-        });
+        throw new ModelUnusableError(context.id, verdict.reason);
       case "failed":
-        throw new BadRequestError(`The model '${context.id}' cannot be loaded: ${verdict.reason}`, {
-          param: "model",
-          code: "model_unusable",
-        });
+        throw new ModelUnusableError(context.id, verdict.reason);
       case "killed":
-        throw new HearthError(
-          503,
-          "server_error",
-          `The model '${context.id}' could not be checked: ${verdict.reason}`,
-          {
-            code: "model_check_failed",
-          },
-        );
+        throw new ModelCheckFailedError(context.id, verdict.reason);
     }
   }
 
   private run(request: ProbeRequest, signal: AbortSignal | undefined): Promise<ProbeVerdict> {
     const stallMs = this.options.stallMs ?? DEFAULT_STALL_MS;
+    const spawn = (this.spawner ??= this.options.children ?? nodeChildSpawner());
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, childCommand(request), {
-        stdio: ["pipe", "pipe", "pipe"],
+      const child = spawn({
+        program: "load-probe",
+        input: request,
         // The engine's own variables (GPU drivers, library paths) and nothing else: no secrets.
         // No backtrace on abort: ggml would run gdb for one, which takes seconds and buries the reason.
         env: { ...engineProcessEnv(), GGML_NO_BACKTRACE: "1" },
-        windowsHide: true,
       });
       let stage: ProbeStage | null = null;
       let result: ProbeMessage | null = null;
@@ -324,22 +322,26 @@ export class LoadProbe {
         settled = true;
         clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
-        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+        child.kill();
         resolve(verdict);
       };
       const alive = () => {
         clearTimeout(timer);
         timer = setTimeout(() => {
           stalled = true;
-          child.kill("SIGKILL");
+          child.kill();
         }, stallMs);
       };
-      const onAbort = () => child.kill("SIGKILL");
+      const onAbort = () => child.kill();
       signal?.addEventListener("abort", onAbort, { once: true });
       alive();
-      child.stdout.on("data", (d: Buffer) => {
+      child.onOutput((stream, text) => {
+        if (stream === "stderr") {
+          stderr = (stderr + text).slice(-STDERR_TAIL);
+          return;
+        }
         alive();
-        stdout += d.toString("utf8");
+        stdout += text;
         let nl: number;
         while ((nl = stdout.indexOf("\n")) >= 0) {
           const line = stdout.slice(0, nl);
@@ -353,14 +355,9 @@ export class LoadProbe {
           }
         }
       });
-      child.stderr.on("data", (d: Buffer) => {
-        stderr = (stderr + d.toString("utf8")).slice(-STDERR_TAIL);
-      });
-      child.stdin.on("error", () => undefined);
-      child.once("error", (err) =>
-        finish({ kind: "unavailable", reason: `the check process could not start (${err.message})` }),
-      );
-      child.once("close", (code, sig) => {
+      child.onExit(({ code, signal: sig, error }) => {
+        if (error !== undefined)
+          return finish({ kind: "unavailable", reason: `the check process could not start (${error})` });
         const last = lastStderrLine(stderr);
         const how = sig ?? `exit code ${code}`;
         const r = result as ProbeMessage | null;

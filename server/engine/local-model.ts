@@ -37,6 +37,7 @@ import { withSamplingDefaults } from "../core/types.js";
 import { AsyncQueue } from "../util/async-queue.js";
 import { StepBatcher } from "./batch-barrier.js";
 import { toChatHistory } from "./chat-history.js";
+import type { ChildSpawner } from "../util/disposable-child.js";
 import { chatWrapperFor } from "./chat-template.js";
 import {
   CallOrAnswerStream,
@@ -69,6 +70,8 @@ export interface LocalModelOptions {
   chatTemplate?: string;
   runtime: EngineRuntime;
   logger: Logger;
+  /** Starts the chat-template checker's process (template-guard.ts). Defaults to a child of this process. */
+  children?: ChildSpawner;
   onPoolChange?: (stats: PoolStats) => void;
   onLoadProgress?: (progress: number) => void;
   signal?: AbortSignal;
@@ -316,11 +319,15 @@ export class LocalModel {
       const slots: Slot[] = [];
       let thinking: Thinking | null = null;
       try {
-        const { wrapper: chatWrapper, promptEnd } = await chatWrapperFor(model, options.chatTemplate, (reason) =>
-          options.logger.warn(
-            { model: options.id, reason },
-            "the model's chat template was refused; using a chat format chosen from its name instead",
-          ),
+        const { wrapper: chatWrapper, promptEnd } = await chatWrapperFor(
+          model,
+          options.chatTemplate,
+          (reason) =>
+            options.logger.warn(
+              { model: options.id, reason },
+              "the model's chat template was refused; using a chat format chosen from its name instead",
+            ),
+          options.children,
         );
         for (const [lane, sequences] of shares.entries()) {
           const batcher = laneBatcher(

@@ -13,9 +13,9 @@
  * stopped at all) is refused, and the model runs with a chat format chosen from its name instead.
  */
 import crypto from "node:crypto";
-import { createRequire } from "node:module";
-import { spawn } from "node:child_process";
 import { helperProcessEnv } from "../config.js";
+import { nodeChildSpawner, type ChildSpawner } from "../util/disposable-child.js";
+import type { TemplateCheckAnswer, TemplateCheckInput } from "./template-check-child.js";
 
 /** Limits for one check. */
 export interface TemplateCheckLimits {
@@ -27,6 +27,12 @@ export interface TemplateCheckLimits {
   maxOutputChars?: number;
 }
 
+/** Where the checker runs. */
+export interface TemplateCheckOptions extends TemplateCheckLimits {
+  /** Starts the checker (util/disposable-child.ts). Defaults to a child of this process with its own Node. */
+  children?: ChildSpawner;
+}
+
 /**
  * `promptEnd`: the last characters of a short chat rendered with the generation prompt, which
  * show whether the template opens the reply's thought itself (thinking.ts).
@@ -34,44 +40,11 @@ export interface TemplateCheckLimits {
 export type TemplateVerdict = { ok: true; promptEnd: string } | { ok: false; reason: string };
 
 const DEFAULTS = { timeMs: 2000, heapMb: 128, maxOutputChars: 256 * 1024 };
+/** How long the checker may take to start and read its input. */
+const START_LIMIT_MS = 30_000;
 
 /** Verdicts by template hash: a template is checked once per process. */
 const verdicts = new Map<string, Promise<TemplateVerdict>>();
-
-function jinjaPath(): string {
-  // The exact @huggingface/jinja node-llama-cpp renders with, found from node-llama-cpp itself.
-  return createRequire(import.meta.resolve("node-llama-cpp")).resolve("@huggingface/jinja");
-}
-
-/** The checker process: parse once, render each sample, report sizes; an exception in a render is the template's own error. */
-const CHECKER = `
-const chunks = [];
-process.stdin.on("data", (d) => chunks.push(d));
-process.stdin.on("end", () => {
-  const input = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-  const { Template } = require(input.jinja);
-  let template = null;
-  try {
-    template = new Template(input.template);
-  } catch (err) {
-    process.stdout.write(JSON.stringify({ parsed: false, error: String((err && err.message) || err).slice(0, 300) }));
-  }
-  if (template) {
-    const sizes = [];
-    let end = "";
-    for (const context of input.samples) {
-      try {
-        const text = template.render(context);
-        if (sizes.length === 0) end = text.slice(-64);
-        sizes.push(text.length);
-      } catch (err) {
-        sizes.push(-1);
-      }
-    }
-    process.stdout.write(JSON.stringify({ parsed: true, sizes, end }));
-  }
-});
-`;
 
 function samples(): Record<string, unknown>[] {
   const base = { add_generation_prompt: true, bos_token: "<s>", eos_token: "</s>" };
@@ -110,33 +83,48 @@ function samples(): Record<string, unknown>[] {
  * allocation takes the whole process down with it (measured with `range(10**8)`), a child only
  * itself. It gets no environment: it needs none, and it must not see secrets.
  */
-function runChecker(template: string, limits: Required<TemplateCheckLimits>): Promise<TemplateVerdict> {
+function runChecker(
+  template: string,
+  limits: Required<TemplateCheckLimits>,
+  spawn: ChildSpawner,
+): Promise<TemplateVerdict> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [`--max-old-space-size=${limits.heapMb}`, "-e", CHECKER], {
-      stdio: ["pipe", "pipe", "ignore"],
-      env: helperProcessEnv(),
-      windowsHide: true,
-    });
+    const input: TemplateCheckInput = { template, samples: samples() };
+    const child = spawn({ program: "template-check", input, env: helperProcessEnv(), heapMb: limits.heapMb });
     let out = "";
     let settled = false;
     const finish = (verdict: TemplateVerdict) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      child.kill();
       resolve(verdict);
     };
-    const timer = setTimeout(
-      () => finish({ ok: false, reason: `rendering it took longer than ${limits.timeMs} ms` }),
-      limits.timeMs,
+    // Starting a process is not the template's doing (seconds on a busy machine, more under tsx):
+    // the time limit runs from the checker's first line, a generous one until then.
+    let timer = setTimeout(
+      () => finish({ ok: false, reason: `the template checker did not start within ${START_LIMIT_MS / 1000} s` }),
+      START_LIMIT_MS,
     );
-    child.stdout!.on("data", (d: Buffer) => (out += d.toString("utf8")));
-    child.once("error", (err) => finish({ ok: false, reason: `the template checker could not run (${err.message})` }));
-    child.once("close", (code, signal) => {
-      type Answer = { parsed: boolean; error?: string; sizes?: number[]; end?: string };
-      const m = ((): Answer | null => {
+    let started = false;
+    child.onOutput((stream, text) => {
+      if (stream !== "stdout") return;
+      out += text;
+      const nl = out.indexOf("\n");
+      if (started || nl < 0) return;
+      started = true;
+      out = out.slice(nl + 1);
+      clearTimeout(timer);
+      timer = setTimeout(
+        () => finish({ ok: false, reason: `rendering it took longer than ${limits.timeMs} ms` }),
+        limits.timeMs,
+      );
+    });
+    child.onExit(({ code, signal, error }) => {
+      if (error !== undefined) return finish({ ok: false, reason: `the template checker could not run (${error})` });
+      const m = ((): TemplateCheckAnswer | null => {
         try {
-          return JSON.parse(out) as Answer;
+          return started ? (JSON.parse(out) as TemplateCheckAnswer) : null;
         } catch {
           return null; // no answer: the checker died
         }
@@ -146,30 +134,25 @@ function runChecker(template: string, limits: Required<TemplateCheckLimits>): Pr
           ok: false,
           reason: `rendering it used more than ${limits.heapMb} MiB or crashed the checker (${signal ?? `exit ${code}`})`,
         });
-      if (!m.parsed)
-        return finish({
-          ok: false,
-          reason: `it cannot be parsed by the template checker (${m.error ?? "unknown error"})`,
-        });
-      const first = m.sizes?.[0] ?? 0;
+      if (!m.parsed) return finish({ ok: false, reason: `it cannot be parsed by the template checker (${m.error})` });
+      const first = m.sizes[0] ?? 0;
       if (first > limits.maxOutputChars)
         return finish({ ok: false, reason: `it renders ${first} characters from a four-message conversation` });
-      finish({ ok: true, promptEnd: m.end ?? "" });
+      finish({ ok: true, promptEnd: m.end });
     });
-    child.stdin!.on("error", () => undefined);
-    child.stdin!.end(JSON.stringify({ template, jinja: jinjaPath(), samples: samples() }));
   });
 }
 
 /** Renders `template` in a bounded child process; resolves with whether it is safe to hand to node-llama-cpp. */
-export function checkChatTemplate(template: string, limits: TemplateCheckLimits = {}): Promise<TemplateVerdict> {
+export function checkChatTemplate(template: string, options: TemplateCheckOptions = {}): Promise<TemplateVerdict> {
+  const { children, ...limits } = options;
   const key = crypto
     .createHash("sha256")
     .update(JSON.stringify([template, limits]))
     .digest("hex");
   let verdict = verdicts.get(key);
   if (!verdict) {
-    verdict = runChecker(template, { ...DEFAULTS, ...limits });
+    verdict = runChecker(template, { ...DEFAULTS, ...limits }, children ?? nodeChildSpawner());
     verdicts.set(key, verdict);
   }
   return verdict;

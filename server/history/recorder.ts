@@ -18,7 +18,7 @@ import { ShuttingDownError, StorageFullError, isStorageFull } from "../errors.js
 import type { Logger } from "../logger.js";
 import type { ChatMessage, ChatRequest, GenerationEvent, GenerationStream, Usage } from "../core/types.js";
 import type { HistoryStore } from "./store.js";
-import { hashableOf, pathHash, pathHashes } from "./threads.js";
+import { hashableOf, pathHash, pathHashes, pathHashesAsync } from "./threads.js";
 import type { GenerationParams, StoredToolCall } from "./types.js";
 
 /** The defaults of the durability bound stated in README.md ("History"). */
@@ -118,10 +118,16 @@ export class HistoryRecorder {
    * For /v1 chats when --record-api is on (chat/service.ts): files the request's messages in the
    * `api` conversation it continues (or a new one), then records the reply.
    */
-  observeApi(request: ChatRequest, stream: GenerationStream, provider: string, startedAt: number): GenerationStream {
+  observeApi(
+    request: ChatRequest,
+    stream: GenerationStream,
+    provider: string,
+    startedAt: number,
+    hashes?: readonly string[],
+  ): GenerationStream {
     let target: ReplyTarget;
     try {
-      target = this.fileApiRequest(request, provider);
+      target = this.fileApiRequest(request, provider, hashes);
     } catch (err) {
       this.logger?.warn({ err }, "history: could not record a /v1 request; it is served unrecorded");
       return stream;
@@ -129,11 +135,26 @@ export class HistoryRecorder {
     return this.recordReply(stream, { ...target, startedAt });
   }
 
-  /** Writes the messages of a /v1 request that are not recorded yet; returns where the reply goes. */
-  fileApiRequest(request: ChatRequest, provider: string): ReplyTarget & { parentPathHash: string } {
+  /**
+   * The path hashes of a request's messages (threads.ts), made without holding the event loop for
+   * long: for `fileApiRequest` and `observeApi`, which otherwise hash in one go.
+   */
+  apiHashes(request: ChatRequest): Promise<string[]> {
+    return pathHashesAsync(request.messages.map(hashableOf));
+  }
+
+  /**
+   * Writes the messages of a /v1 request that are not recorded yet; returns where the reply goes.
+   * `hashes` are the request's path hashes when already made (`apiHashes`).
+   */
+  fileApiRequest(
+    request: ChatRequest,
+    provider: string,
+    given?: readonly string[],
+  ): ReplyTarget & { parentPathHash: string } {
     const messages = request.messages;
     if (messages.length === 0) throw new Error("a chat request without messages");
-    const hashes = pathHashes(messages.map(hashableOf));
+    const hashes = given ?? pathHashes(messages.map(hashableOf));
     return this.store.db.transaction(() => {
       let known = -1;
       let found: { id: number; conversationId: string } | undefined;

@@ -172,7 +172,11 @@ export function newConversationId(): string {
 
 /** A title from the first line of a user message. */
 export function titleFrom(content: string, max = 80): string {
-  const line = content.trim().split(/\r?\n/u)[0]?.trim() ?? "";
+  // Only the start is read: splitting a 19 MB message into its lines, or into characters when it
+  // is one line, held the event loop for 0.1 s and more (BENCHMARKS.md, "Large messages").
+  const head = content.trimStart().slice(0, max * 4);
+  const end = head.search(/\r?\n/u);
+  const line = (end < 0 ? head : head.slice(0, end)).trim();
   const chars = [...line];
   return chars.length <= max
     ? line
@@ -286,6 +290,9 @@ const isListCursor = (v: unknown): v is [number, number, number] =>
 
 const MESSAGE_COLUMNS = `id, conversation_rid, parent_id, active, role, content, reasoning, reasoning_ms, tool_calls, tool_call_id, model,
   prompt_tokens, completion_tokens, finish_reason, status, error, tokens_per_second, ttft_ms, path_hash, created_at, updated_at`;
+
+/** What one step of `deleteConversationInSteps` deletes at most (one message, whatever its size, at least). */
+const DELETE_STEP = { messages: 16, bytes: 4 * 1024 * 1024 };
 
 export class HistoryStore {
   readonly search: HistorySearch;
@@ -454,6 +461,42 @@ export class HistoryStore {
   /** Deletes a conversation, its messages and their search entries. Returns false when there was none. */
   deleteConversation(id: string): boolean {
     return this.stmt.deleteConversation.run(id).changes > 0;
+  }
+
+  /**
+   * `deleteConversation` in steps, with a turn of the event loop between them: each message's
+   * search entries go with it (~1.2 ms per 60 KB message), so a conversation of a few hundred long
+   * messages held the loop, and every request, for a quarter of a second in one statement
+   * (BENCHMARKS.md, "Large messages"). A step deletes up to `DELETE_STEP.messages` messages or
+   * `DELETE_STEP.bytes` of text, newest first, in its own transaction: a conversation cut off half
+   * way (a crash) is still whole, each remaining message's parent still there, and the next delete
+   * finishes it. Returns false when there was no such conversation.
+   */
+  async deleteConversationInSteps(id: string): Promise<boolean> {
+    const rid = this.db.prepare<[string], number>("SELECT rid FROM conversations WHERE id = ?").pluck().get(id);
+    if (rid === undefined) return false;
+    const newest = this.db.prepare<[number, number], { id: number; bytes: number }>(
+      `SELECT id, octet_length(content) + ifnull(octet_length(reasoning), 0) + ifnull(octet_length(tool_calls), 0) AS bytes
+         FROM messages WHERE conversation_rid = ? ORDER BY id DESC LIMIT ?`,
+    );
+    const remove = this.db.prepare<[number]>("DELETE FROM messages WHERE id = ?");
+    const step = this.db.transaction((ids: number[]) => {
+      for (const m of ids) remove.run(m);
+    });
+    for (;;) {
+      const rows = newest.all(rid, DELETE_STEP.messages);
+      if (rows.length === 0) break;
+      const ids: number[] = [];
+      let bytes = 0;
+      for (const row of rows) {
+        if (ids.length > 0 && bytes + row.bytes > DELETE_STEP.bytes) break;
+        ids.push(row.id);
+        bytes += row.bytes;
+      }
+      step(ids);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return this.deleteConversation(id);
   }
 
   /**

@@ -5,7 +5,7 @@
  * point where its new messages go. A growing list lands in one conversation; a resent or edited
  * list becomes a branch at the point where it diverges.
  */
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import type { ChatMessage } from "../core/types.js";
 
 /** The parts of a message that identify it; API keys and headers are never part of a message. */
@@ -16,19 +16,57 @@ export interface HashableMessage {
   toolCallId?: string | null;
 }
 
-export function pathHash(parentHash: string | null, m: HashableMessage): string {
-  const canonical = JSON.stringify([
-    m.role,
-    m.content ?? "",
-    (m.toolCalls ?? []).map((c) => [c.id, c.name, c.arguments]),
-    m.toolCallId ?? null,
-  ]);
+/** Characters of a string stringified at a time: the canonical text of a 19 MB message is made in pieces. */
+const PIECE_CHARS = 256 * 1024;
+
+/** `JSON.stringify(text)` in pieces whose concatenation is exactly it (a surrogate pair is never split). */
+function* jsonStringPieces(text: string): Generator<string> {
+  if (text.length <= PIECE_CHARS) {
+    yield JSON.stringify(text);
+    return;
+  }
+  yield '"';
+  for (let at = 0; at < text.length;) {
+    let end = Math.min(text.length, at + PIECE_CHARS);
+    // A high surrogate at the cut goes with its partner: split apart, each would be escaped alone.
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
+    yield JSON.stringify(text.slice(at, end)).slice(1, -1);
+    at = end;
+  }
+  yield '"';
+}
+
+/**
+ * The canonical text of a message, `JSON.stringify([role, content, calls, toolCallId])`, in pieces:
+ * the stored hashes were made from that string, so it must not change by a byte.
+ */
+function* canonicalPieces(m: HashableMessage): Generator<string> {
+  yield `[${JSON.stringify(m.role)},`;
+  yield* jsonStringPieces(m.content ?? "");
+  yield ",[";
+  const calls = m.toolCalls ?? [];
+  for (let i = 0; i < calls.length; i++) {
+    const c = calls[i]!;
+    yield `${i > 0 ? "," : ""}[${JSON.stringify(c.id)},${JSON.stringify(c.name)},`;
+    yield* jsonStringPieces(c.arguments);
+    yield "]";
+  }
+  yield `],${JSON.stringify(m.toolCallId ?? null)}]`;
+}
+
+function startHash(parentHash: string | null): Hash {
   return createHash("sha256")
     .update(parentHash ?? "")
-    .update("\u0000")
-    .update(canonical)
-    .digest("base64url")
-    .slice(0, 22);
+    .update("\u0000");
+}
+
+const digestOf = (hash: Hash): string => hash.digest("base64url").slice(0, 22);
+
+export function pathHash(parentHash: string | null, m: HashableMessage): string {
+  const hash = startHash(parentHash);
+  for (const piece of canonicalPieces(m)) hash.update(piece);
+  return digestOf(hash);
 }
 
 /** The chained hash of each prefix: result[i] covers messages[0..i]. */
@@ -38,6 +76,34 @@ export function pathHashes(messages: readonly HashableMessage[]): string[] {
   for (const m of messages) {
     previous = pathHash(previous, m);
     out.push(previous);
+  }
+  return out;
+}
+
+/** Characters hashed between two turns of the event loop in pathHashesAsync. */
+const CHARS_PER_TURN = 1024 * 1024;
+
+/**
+ * `pathHashes`, giving the event loop a turn after every MiB or so of text: a request of 19 MB
+ * held the loop (and every other request) for the whole hash. Small requests finish without a wait.
+ */
+export async function pathHashesAsync(messages: readonly HashableMessage[]): Promise<string[]> {
+  const out: string[] = [];
+  let previous: string | null = null;
+  let sinceTurn = 0;
+  for (const m of messages) {
+    const hash = startHash(previous);
+    for (const piece of canonicalPieces(m)) {
+      hash.update(piece);
+      sinceTurn += piece.length;
+      if (sinceTurn >= CHARS_PER_TURN) {
+        sinceTurn = 0;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    const digest = digestOf(hash);
+    out.push(digest);
+    previous = digest;
   }
   return out;
 }

@@ -9,7 +9,8 @@
  */
 import type { LocalModelState } from "../wire/models.js";
 import { estimateModelMemory, GgufFileError, type MemoryEstimate } from "../engine/gguf-info.js";
-import { LoadProbe } from "../engine/load-probe.js";
+import { LoadProbe, ModelCheckFailedError, ModelUnusableError } from "../engine/load-probe.js";
+import type { ChildSpawner } from "../util/disposable-child.js";
 import { LocalModel, type LocalModelInfo } from "../engine/local-model.js";
 import { createRuntime, type EngineBinary, type EngineRuntime, type GpuChoice } from "../engine/runtime.js";
 import type { PoolStats } from "../engine/slot-pool.js";
@@ -53,6 +54,11 @@ export interface ModelManagerOptions {
   settingsFile?: string;
   /** Where load-probe verdicts are kept (engine/load-probe.ts). Defaults to none (memory only). */
   loadCheckFile?: string;
+  /**
+   * Starts the disposable processes of the load probe and the chat-template checker
+   * (util/disposable-child.ts). Defaults to children of this process with its own Node.
+   */
+  children?: ChildSpawner;
   /** Use this library instead of building one from the folders. */
   library?: ModelLibrary;
   /** Base URL of Hugging Face for downloads. Defaults to https://huggingface.co. */
@@ -120,7 +126,11 @@ export class ModelManager {
 
   constructor(private readonly options: ModelManagerOptions) {
     this.budget = new MemoryBudget(options.memoryBudgetBytes ?? 0);
-    this.loadProbe = new LoadProbe({ cacheFile: options.loadCheckFile ?? null, logger: options.logger });
+    this.loadProbe = new LoadProbe({
+      cacheFile: options.loadCheckFile ?? null,
+      logger: options.logger,
+      ...(options.children ? { children: options.children } : {}),
+    });
     this.library =
       options.library ??
       new ModelLibrary({
@@ -237,13 +247,18 @@ export class ModelManager {
   async withModel<T>(name: string, signal: AbortSignal, use: (model: LocalModel) => Promise<T>): Promise<T> {
     const libraryModel = await this.libraryModel(name);
     if (libraryModel.status !== "ok") {
-      throw new BadRequestError(
-        `The model '${libraryModel.id}' cannot be loaded: ${libraryModel.error ?? "the file is not usable"}`,
-        {
-          param: "model",
-          code: "model_unusable",
-        },
-      );
+      const reason = libraryModel.error ?? "the file is not usable";
+      // Asked for and refused before any load (the header check, a probe verdict from disk): its
+      // state says why, in /api/models and /health/ready, as for a load that failed.
+      const entry = this.entryFor(libraryModel);
+      if (entry.state !== "loading" && entry.state !== "loaded" && entry.state !== "unloading") {
+        entry.error = reason;
+        this.setState(entry, "error");
+      }
+      throw new BadRequestError(`The model '${libraryModel.id}' cannot be loaded: ${reason}`, {
+        param: "model",
+        code: "model_unusable",
+      });
     }
     const entry = this.entryFor(libraryModel);
     entry.pending++;
@@ -464,6 +479,7 @@ export class ModelManager {
         defaultMaxTokens: this.options.defaultMaxTokens,
         runtime: plan.runtime,
         logger: this.options.logger,
+        ...(this.options.children ? { children: this.options.children } : {}),
         signal: this.shutdown.signal,
         onPoolChange: (stats) => {
           entry.stats = stats;
@@ -495,7 +511,11 @@ export class ModelManager {
       this.touched(entry);
       return model;
     } catch (err) {
-      entry.error = err instanceof GgufFileError ? err.reason : (err as Error).message;
+      // The bare reason, as /api/models and /health/ready show it; the request gets it in a sentence.
+      entry.error =
+        err instanceof GgufFileError || err instanceof ModelUnusableError || err instanceof ModelCheckFailedError
+          ? err.reason
+          : (err as Error).message;
       entry.model = undefined;
       this.setState(entry, "error");
       this.options.logger.warn({ model: entry.id, err: entry.error }, "model failed to load");

@@ -4,6 +4,7 @@
  * unknown fields are ignored, known ones Hearth cannot honour get a 400.
  */
 import { z } from "zod";
+import { boundedJsonObject } from "../core/json-bounds.js";
 
 const anyPart = z.looseObject({ type: z.string() });
 
@@ -59,7 +60,7 @@ export const FunctionToolSchema = z.object({
   type: z.literal("function"),
   name: toolName,
   description: z.string().nullish(),
-  parameters: z.record(z.string(), z.unknown()).nullish(),
+  parameters: boundedJsonObject().nullish(),
   strict: z.boolean().nullish(),
 });
 
@@ -94,7 +95,7 @@ const TextFormatSchema = z.discriminatedUnion("type", [
     type: z.literal("json_schema"),
     name: z.string().min(1),
     description: z.string().nullish(),
-    schema: z.record(z.string(), z.unknown()),
+    schema: boundedJsonObject(),
     strict: z.boolean().nullish(),
   }),
 ]);

@@ -4,6 +4,7 @@
  * clients send many); known fields with values Hearth cannot honour get a 400 naming them.
  */
 import { z } from "zod";
+import { boundedJsonObject } from "../core/json-bounds.js";
 import type { VllmExtra } from "../core/types.js";
 
 const anyPart = z.looseObject({ type: z.string() });
@@ -55,31 +56,6 @@ const sampling = {
   n: z.number().int().min(1).max(128).nullish(),
   logit_bias: z.record(z.string(), z.number()).nullish(),
 };
-
-/**
- * JSON schemas a client passes (guided_json, response_format, tool parameters) nested deeper are
- * refused: a remote provider serialises the body recursively, and a 10,000-deep one overflowed the
- * stack (a 500). Local models refuse schemas past engine/grammar.ts's tighter MAX_SCHEMA_DEPTH.
- */
-export const MAX_JSON_DEPTH = 128;
-
-/** Whether `value` nests objects and arrays at most `max` levels deep (iterative: any depth is safe to check). */
-export function jsonDepthAtMost(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  for (let item = stack.pop(); item; item = stack.pop()) {
-    const [v, depth] = item;
-    if (typeof v !== "object" || v === null) continue;
-    if (depth >= max) return false;
-    for (const child of Object.values(v)) stack.push([child, depth + 1]);
-  }
-  return true;
-}
-
-/** A JSON object a client passes through, nested at most MAX_JSON_DEPTH levels. */
-export const boundedJsonObject = () =>
-  z
-    .record(z.string(), z.unknown())
-    .refine((v) => jsonDepthAtMost(v, MAX_JSON_DEPTH), `is nested more than ${MAX_JSON_DEPTH} levels deep`);
 
 export const FunctionToolSchema = z.object({
   type: z.literal("function"),

@@ -43,8 +43,14 @@ export const RETRYABLE_STATUSES = new Set([502, 503, 504]);
 /** Upstream statuses that say the provider's settings are wrong (key refused, a loop back here), not a passing failure. */
 export const UNUSABLE_STATUSES = new Set([401, 403, 508]);
 
+/** A failure without an HTTP answer (refused, no route, no name, not HTTP, silent): the cause is the network error. */
+export class NoAnswerError extends UpstreamError {}
+
+/** The network error's code (`ECONNREFUSED`, `UND_ERR_CONNECT_TIMEOUT`...), for the log. */
+export const networkCodeOf = (err: unknown): string | undefined => codeOf(err);
+
 /** A network-level failure (no HTTP status) as a 502/504 naming the provider and its host. */
-export function networkError(err: unknown, id: string, host: string, timeoutSeconds: number): UpstreamError {
+export function networkError(err: unknown, id: string, host: string, timeoutSeconds: number): NoAnswerError {
   const code = codeOf(err);
   const who = `${providerLabel(id)} (${host})`;
   if (code !== undefined && TIMEOUT_CODES.has(code)) {
@@ -54,7 +60,7 @@ export function networkError(err: unknown, id: string, host: string, timeoutSeco
         : code === "UND_ERR_CONNECT_TIMEOUT"
           ? "could not be connected to in time"
           : `did not answer within ${timeoutSeconds} s`;
-    return new UpstreamError(504, "server_error", `${who} ${what}.`, { code: "provider_timeout" });
+    return new NoAnswerError(504, "server_error", `${who} ${what}.`, { code: "provider_timeout", cause: err });
   }
   const why: Record<string, string> = {
     ECONNREFUSED: "refused the connection (is it running?)",
@@ -65,8 +71,9 @@ export function networkError(err: unknown, id: string, host: string, timeoutSeco
     ECONNRESET: "dropped the connection",
     UND_ERR_SOCKET: "dropped the connection",
   };
-  return new UpstreamError(502, "server_error", `${who} ${(code && why[code]) ?? "could not be reached"}.`, {
+  return new NoAnswerError(502, "server_error", `${who} ${(code && why[code]) ?? "could not be reached"}.`, {
     code: "provider_unreachable",
+    cause: err,
   });
 }
 

@@ -15,9 +15,11 @@ import type { Logger } from "../logger.js";
 import type { ProviderConfig, ProviderStatus, ProviderTestResult } from "./provider-config.js";
 import { VIA_HEADER, outboundVia } from "./hops.js";
 import {
+  NoAnswerError,
   RETRYABLE_STATUSES,
   UNUSABLE_STATUSES,
   isConnectError,
+  networkCodeOf,
   networkError,
   providerLabel,
   statusError,
@@ -54,6 +56,15 @@ export interface RemoteProviderOptions {
   /** This server's id, sent in `X-Hearth-Via` so a provider that leads back here is refused (hops.ts). */
   instanceId?: string;
 }
+
+/**
+ * How long a provider test (`test()`) waits for an HTTP answer; every test that gets none answers
+ * after exactly this long. Through /api anyone may point a test at any address, and a closed port
+ * (refused at once), a filtered one, a service that is not HTTP and a name that does not resolve
+ * each failed differently and at its own speed: a scanner of what listens where. Now they are one
+ * answer at one time, and the cause goes only to the log.
+ */
+export const PROVIDER_TEST_MS = 10_000;
 
 /** While a provider is failing, re-check it at most this often when models are listed. */
 const RECHECK_MS = 30_000;
@@ -294,20 +305,61 @@ export class RemoteProvider implements Provider {
     }
   }
 
-  /** A connection test for the UI: `GET /models` with the stored credentials, timed. */
+  /**
+   * A connection test for the UI: `GET /models` with the stored credentials, timed. An HTTP answer
+   * (models, or an error status) comes back as soon as it arrives; no HTTP answer within
+   * PROVIDER_TEST_MS, for whatever reason, is one generic failure after exactly that long.
+   */
   async test(): Promise<ProviderTestResult> {
     const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), PROVIDER_TEST_MS)));
     try {
-      const models = await this.discover();
-      return { ok: true, latencyMs: Math.round(performance.now() - started), models, error: null };
-    } catch (err) {
-      const e = err instanceof HearthError ? err : networkError(err, this.id, this.host, this.config.timeoutSeconds);
+      const outcome = await Promise.race([
+        this.discover().then(
+          (models) => ({ models }),
+          (err: unknown) => ({ err }),
+        ),
+        deadline,
+      ]);
+      if (outcome !== "late" && "models" in outcome)
+        return { ok: true, latencyMs: Math.round(performance.now() - started), models: outcome.models, error: null };
+      const err = outcome === "late" ? null : outcome.err;
+      if (err instanceof HearthError && !(err instanceof NoAnswerError)) {
+        return {
+          ok: false,
+          latencyMs: Math.round(performance.now() - started),
+          models: [],
+          error: { message: err.message, type: err.type, code: err.code, status: err.status },
+        };
+      }
+      this.options.logger.warn(
+        {
+          provider: this.id,
+          cause:
+            err === null
+              ? "no answer in time"
+              : (networkCodeOf(err instanceof Error && err.cause ? err.cause : err) ?? "unknown"),
+        },
+        "provider test got no HTTP answer",
+      );
+      await deadline;
       return {
         ok: false,
-        latencyMs: Math.round(performance.now() - started),
+        latencyMs: PROVIDER_TEST_MS,
         models: [],
-        error: { message: e.message, type: e.type, code: e.code, status: e.status },
+        error: {
+          message:
+            `${providerLabel(this.id)} (${this.host}) gave no HTTP answer within ${PROVIDER_TEST_MS / 1000} s: nothing ` +
+            "listens there, it is not reachable from this machine, it is not an HTTP server, or it is too slow. " +
+            "The server's log says which.",
+          type: "server_error",
+          code: "provider_unreachable",
+          status: 502,
+        },
       };
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -1,21 +1,20 @@
 /**
  * The shell's supervisor driving the REAL Hearth server as its child: ready line, token auth,
- * crash -> restart with a notice, graceful stop, forced stop, giving up, and the utilityProcess
- * adapter (Electron's API surface faked over a real Node fork of the same server).
+ * crash -> restart with a notice, graceful stop, forced stop, giving up, the utilityProcess
+ * adapter (Electron's API surface faked over a real Node fork of the same server), and the
+ * server's helper processes started by main (child-host.ts) through the same fake.
  */
-import { fork } from "node:child_process";
+import { EventEmitter, once } from "node:events";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { hostChildren } from "../../electron/child-host.js";
+import { ServerSupervisor, utilityLauncher, type ServerStatus } from "../../electron/server-process.js";
+import type { FromParentMessage } from "../../server/util/disposable-child.js";
 import {
-  ServerSupervisor,
-  utilityLauncher,
-  type ServerStatus,
-  type UtilityProcessApi,
-} from "../../electron/server-process.js";
-import {
+  fakeUtilityProcess,
   isAlive,
   nextStatus,
   realServerLauncher,
@@ -24,6 +23,9 @@ import {
   tempDir,
   waitGone,
 } from "../helpers/electron-server.js";
+import { engineCrashGgufs } from "../helpers/gguf-corpus.js";
+import { testModelPath } from "../helpers/models.js";
+import { scriptedModel } from "../helpers/scripted-models.js";
 
 const TOKEN = "test-token-0123456789abcdef";
 const dirs: string[] = [];
@@ -166,43 +168,131 @@ describe("ServerSupervisor with the real server", () => {
 
 describe("utilityLauncher", () => {
   test("drives the real server through Electron's utilityProcess API surface", async () => {
-    // The fake is only Electron's API: fork() is backed by a real Node child running the server.
-    const forked: { modulePath: string; args: string[]; env: Record<string, string> | undefined }[] = [];
-    const utilityProcess: UtilityProcessApi = {
-      fork(modulePath, args = [], options = {}) {
-        forked.push({ modulePath, args, env: options.env });
-        const child = fork(modulePath, args, {
-          env: options.env,
-          execArgv: ["--import", "tsx"],
-          cwd: repoRoot,
-          stdio: ["ignore", "pipe", "pipe", "ipc"],
-        });
-        return {
-          get pid() {
-            return child.pid;
-          },
-          stdout: child.stdout,
-          stderr: child.stderr,
-          kill: () => child.kill("SIGTERM"),
-          postMessage: (m: unknown) => child.send(m as object),
-          once: (event: "exit", listener: (code: number) => void) => child.once(event, (code) => listener(code ?? -1)),
-        };
-      },
-    };
+    const { api, forks } = fakeUtilityProcess();
     const s = supervisor({
-      launch: utilityLauncher(utilityProcess, { entry: path.join(repoRoot, "server", "cli.ts") }),
+      launch: utilityLauncher(api, { entry: path.join(repoRoot, "server", "cli.ts") }),
     });
     const url = await s.start();
-    assert.equal(forked.length, 1);
-    assert.equal(forked[0]?.env?.HEARTH_UI_TOKEN, TOKEN);
-    assert.deepEqual(forked[0]?.args.slice(0, 3), ["serve", "--port", "0"]);
+    assert.equal(forks.length, 1);
+    assert.equal(forks[0]?.env?.HEARTH_UI_TOKEN, TOKEN);
+    assert.deepEqual(forks[0]?.args.slice(0, 3), ["serve", "--port", "0"]);
     // Secrets travel in the environment: argv is in the process list of every local user.
-    assert.ok(!forked[0]!.args.some((a) => a.includes(TOKEN)), forked[0]!.args.join(" "));
+    assert.ok(!forks[0]!.args.some((a) => a.includes(TOKEN)), forks[0]!.args.join(" "));
     assert.equal((await fetch(`${url}/health/live`)).status, 200);
     const pid = s.status.pid!;
     const exit = await s.stop();
     assert.equal(exit?.code, 0);
     assert.equal(exit?.forced, false);
     await waitGone(pid);
+  });
+});
+
+describe("the server's helper processes in the desktop app (child-host.ts)", () => {
+  const engineDir = (program: string) => path.join("engine", `${program}-child.ts`);
+
+  test("start as utility processes of main: a file that crashes llama.cpp is listed broken, a template is checked, the server stays up", async () => {
+    // A utility process cannot run Node programs itself (the runAsNode fuse is off in the app), so
+    // the server must ask main: every helper shows up as a fork of the (fake) utilityProcess API.
+    const models = tempDir("hearth-sup-models-");
+    dirs.push(models);
+    const crash = engineCrashGgufs(fs.readFileSync(await testModelPath())).get("tensor-type-unsupported")!;
+    fs.writeFileSync(path.join(models, "crashes.gguf"), crash.bytes);
+    fs.copyFileSync(scriptedModel("qwen3-answer"), path.join(models, "templated.gguf"));
+    const { api, forks } = fakeUtilityProcess();
+    const s = supervisor({
+      launch: utilityLauncher(api, {
+        entry: path.join(repoRoot, "server", "cli.ts"),
+        children: { serverDir: path.join(repoRoot, "server"), ext: ".ts" },
+      }),
+      extraArgs: ["--model-dirs", models, "--ctx-size", "256", "--parallel", "1"],
+    });
+    const url = await s.start();
+    assert.equal(forks[0]?.env?.HEARTH_CHILD_PROCESSES, "parent");
+    const chat = (model: string) =>
+      fetch(`${url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model, messages: [{ role: "user", content: "Hello" }], max_tokens: 2 }),
+        signal: AbortSignal.timeout(120_000),
+      });
+
+    const broken = await chat("crashes");
+    const error = ((await broken.json()) as { error: { code: string; message: string } }).error;
+    assert.equal(broken.status, 400, error.message);
+    assert.equal(error.code, "model_unusable");
+    assert.match(error.message, /llama\.cpp crashed \(SIGABRT\) while evaluating a prompt: binary-ops\.cpp:\d+/);
+    assert.equal((await fetch(`${url}/health/live`)).status, 200, "the server outlived the crash");
+    assert.equal(s.status.restarts, 0);
+    const listed = (await (await fetch(`${url}/api/models`)).json()) as { models: { id: string; status: string }[] };
+    assert.equal(listed.models.find((m) => m.id === "crashes")?.status, "broken");
+    const probes = forks.filter((f) => f.modulePath.endsWith(engineDir("load-probe")));
+    assert.equal(probes.length, 1, "main started the probe");
+    assert.equal(probes[0]?.env?.HEARTH_UI_TOKEN, undefined, "a helper's environment holds no secrets");
+    assert.equal(probes[0]?.env?.HEARTH_HELPER, "load-probe", "and is never empty, which would inherit main's");
+
+    const ok = await chat("templated");
+    assert.equal(ok.status, 200, await ok.text());
+    const checkers = forks.filter((f) => f.modulePath.endsWith(engineDir("template-check")));
+    assert.ok(checkers.length >= 1, "main started the template checker");
+    assert.deepEqual(checkers[0]?.execArgv, ["--max-old-space-size=128"]);
+    assert.ok(!s.recentLog.some((l) => /chat template was refused/.test(l)), s.recentLog.join("\n"));
+    for (const f of forks.slice(1)) await waitGone(f.pid!);
+  });
+
+  test("main starts only the server's programs, a bounded number at once, relays their output, and kills them", async () => {
+    const { api, forks } = fakeUtilityProcess();
+    const fromServer = new EventEmitter();
+    const posted: FromParentMessage[] = [];
+    const arrived = new EventEmitter();
+    const host = hostChildren(
+      {
+        postMessage: (m) => {
+          posted.push(m as FromParentMessage);
+          arrived.emit("message");
+        },
+        on: (event, listener) => fromServer.on(event, listener),
+      },
+      api,
+      { serverDir: path.join(repoRoot, "server"), ext: ".ts", maxChildren: 1 },
+    );
+    const exitOf = async (id: number) => {
+      for (;;) {
+        const exit = posted.find((m) => m.type === "hearth:child-exit" && m.id === id);
+        if (exit) return exit as Extract<FromParentMessage, { type: "hearth:child-exit" }>;
+        await once(arrived, "message");
+      }
+    };
+    const start = (id: number, program: string, template: string) =>
+      fromServer.emit("message", {
+        type: "hearth:child-start",
+        id,
+        program,
+        input: { template, samples: [{ messages: [{ role: "user", content: "hi" }] }] },
+        env: {},
+      });
+
+    start(1, "template-check", "{{ messages[0].content }}");
+    const done = await exitOf(1);
+    assert.deepEqual([done.code, done.signal], [0, null]);
+    const out = posted.filter((m) => m.type === "hearth:child-output" && m.id === 1 && m.stream === "stdout");
+    assert.match(out.map((m) => (m as { text: string }).text).join(""), /"parsed":true,"sizes":\[2\]/);
+    assert.ok(posted.indexOf(done) > posted.indexOf(out.at(-1)!), "the end comes after the output");
+
+    start(2, "shell", "x");
+    assert.match((await exitOf(2)).error ?? "", /refused/);
+    assert.equal(forks.length, 1, "nothing was started for an unknown program");
+
+    start(3, "template-check", "{% for i in range(10**9) %}{% set x = i %}{% endfor %}");
+    start(4, "template-check", "{{ 1 }}");
+    assert.match((await exitOf(4)).error ?? "", /at most 1 helper/);
+    fromServer.emit("message", { type: "hearth:child-kill", id: 3 });
+    const killed = await exitOf(3);
+    assert.deepEqual([killed.code, killed.signal], [null, "SIGKILL"]);
+    assert.equal(host.size, 0);
+
+    start(5, "template-check", "{% for i in range(10**9) %}{% set x = i %}{% endfor %}");
+    while (forks.length < 3) await new Promise((r) => setTimeout(r, 20));
+    host.closeAll();
+    await waitGone(forks[2]!.pid!);
   });
 });

@@ -106,6 +106,32 @@ describe("files that crash llama.cpp, named by chat requests", () => {
     for (const name of corpus.keys()) assert.ok(!ids.includes(name), `${name} is offered in /v1/models`);
   });
 
+  test("/health/ready names each model a request could not load, as error with the reason and no path; the server stays ready", async () => {
+    // A file that vanished after it was listed fails with the OS's words, which name the path.
+    const vanished = path.join(corpusDir, "vanished.gguf");
+    fs.writeFileSync(vanished, source);
+    await rawRequest(t.url, { path: "/api/models/rescan", body: "{}" });
+    fs.rmSync(vanished);
+    assert.equal((await chat(t.url, "vanished")).status, 400);
+
+    const ready = await rawRequest(t.url, { path: "/health/ready" });
+    assert.equal(ready.status, 200, ready.body);
+    const body = JSON.parse(ready.body) as { status: string; models: { id: string; state: string; error?: string }[] };
+    assert.equal(body.status, "ready");
+    const states = new Map(body.models.map((m) => [m.id, m]));
+    assert.equal(states.get("good")?.state, "loaded");
+    const models = await listed(t.url);
+    for (const name of corpus.keys()) {
+      const m = states.get(name);
+      assert.equal(m?.state, "error", `${name}: ${JSON.stringify(m)}`);
+      // The reason /api/models gives, without the request's "The model 'x' cannot be loaded: ".
+      assert.equal(m.error, models.get(name)?.error, name);
+    }
+    assert.equal(states.get("vanished")?.state, "error");
+    assert.match(states.get("vanished")?.error ?? "", /vanished\.gguf/);
+    assert.ok(!ready.body.includes(corpusDir), `/health/ready (no key needed) shows where files are: ${ready.body}`);
+  });
+
   test("the verdicts are kept in the data dir: a restarted server lists the broken files before any request", async () => {
     const checks = JSON.parse(fs.readFileSync(path.join(dataDir, "model-checks.json"), "utf8")) as {
       verdicts: Record<string, { verdict: string; file: string }>;
@@ -124,6 +150,15 @@ describe("files that crash llama.cpp, named by chat requests", () => {
       assert.equal(models.get(name)?.status, "broken", name);
       assert.match(models.get(name)?.error ?? "", reason);
     }
+    // Known broken from disk, refused before any load: /health/ready still says why once asked for.
+    const name = Object.keys(PROBE_REASONS)[0]!;
+    assert.equal((await chat(t.url, name)).status, 400);
+    const ready = JSON.parse((await rawRequest(t.url, { path: "/health/ready" })).body) as {
+      models: { id: string; state: string; error?: string }[];
+    };
+    const state = ready.models.find((m) => m.id === name);
+    assert.equal(state?.state, "error");
+    assert.match(state?.error ?? "", PROBE_REASONS[name]!);
   });
 
   test("a file that changes is checked again: fixed in place, it loads and serves", async () => {

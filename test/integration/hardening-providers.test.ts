@@ -9,9 +9,10 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { PROVIDER_TEST_MS } from "../../server/providers/remote.js";
 import { captureLogger, rawServer, startHearth, type Hearth, type RawServer } from "../helpers/remote.js";
 
 const HEARTH_KEY = "hearth-key-7d03be51";
@@ -331,5 +332,67 @@ describe("remote providers against hostile callers and upstreams", () => {
     const json = await probe(`${service.url}/json`);
     assert.equal(json.ok, false);
     assert.ok((json.error?.message.length ?? 0) <= 300, `${json.error?.message.length} characters echoed`);
+  });
+
+  test("a test cannot scan ports: a closed port, a silent one, a non-HTTP service and an unknown host look alike and take as long", async () => {
+    // Each is a different answer at the TCP level; through /api they must be one: the same error,
+    // at the same time (PROVIDER_TEST_MS), or the test is an oracle for what listens where.
+    const closedPort = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, "127.0.0.1", () => {
+        const port = (s.address() as AddressInfo).port;
+        s.close(() => resolve(port));
+      });
+    });
+    const sockets: net.Socket[] = [];
+    const tcp = async (onConnect: (socket: net.Socket) => void) => {
+      const server = net.createServer((socket) => {
+        sockets.push(socket);
+        socket.on("error", () => undefined);
+        onConnect(socket);
+      });
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+      return server;
+    };
+    const silent = await tcp(() => undefined);
+    const ssh = await tcp((socket) => socket.end("SSH-2.0-OpenSSH_9.6\r\n"));
+    try {
+      const targets = {
+        closed: `http://127.0.0.1:${closedPort}/v1`,
+        silent: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/v1`,
+        "not HTTP": `http://127.0.0.1:${(ssh.address() as AddressInfo).port}/v1`,
+        "unknown host": "http://hearth-scan-test.invalid/v1",
+      };
+      const results = await Promise.all(
+        Object.entries(targets).map(async ([what, baseUrl]) => {
+          const started = performance.now();
+          const res = await api("/api/providers/test", {
+            body: { id: "scan", name: "Scan", kind: "openai-compatible", baseUrl },
+          });
+          const ms = performance.now() - started;
+          const body = res.json as TestResult & { latencyMs: number };
+          const host = new URL(baseUrl).host;
+          return {
+            what,
+            ms,
+            latencyMs: body.latencyMs,
+            ok: body.ok,
+            error: { ...body.error, message: body.error?.message.replace(host, "<host>") },
+          };
+        }),
+      );
+      const [first] = results;
+      for (const r of results) {
+        assert.equal(r.ok, false, r.what);
+        assert.deepEqual(r.error, first!.error, `${r.what} and ${first!.what} differ`);
+        assert.equal(r.latencyMs, PROVIDER_TEST_MS, r.what);
+        assert.ok(r.ms >= PROVIDER_TEST_MS - 50, `${r.what} answered after ${Math.round(r.ms)} ms`);
+      }
+      assert.equal(first!.error.code, "provider_unreachable");
+      assert.match(first!.error.message ?? "", /gave no HTTP answer/);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+      ssh.close();
+    }
   });
 });

@@ -259,6 +259,64 @@ describe("remote provider: proxying to another OpenAI-compatible server", () => 
     assert.equal(ok.choices.length, 1, "and the server keeps serving");
   });
 
+  test("the same 10,000-deep schemas on /v1/responses and /v1/messages get a 400 naming the field, for remote and local models", async () => {
+    let deep = '{"type":"string"}';
+    for (let i = 0; i < 10_000; i++) deep = `{"type":"array","items":${deep}}`;
+    const userMsg = `[{"role":"user","content":"hi"}]`;
+    const cases: { path: string; param: string; body: (model: string) => string }[] = [
+      {
+        path: "/v1/responses",
+        param: "text.format.schema",
+        body: (m) =>
+          `{"model":"${m}","input":"hi","max_output_tokens":2,"text":{"format":{"type":"json_schema","name":"x","schema":${deep}}}}`,
+      },
+      {
+        path: "/v1/responses",
+        param: "tools.0.parameters",
+        body: (m) =>
+          `{"model":"${m}","input":"hi","max_output_tokens":2,"tools":[{"type":"function","name":"f","parameters":${deep}}]}`,
+      },
+      {
+        path: "/v1/messages",
+        param: "tools.0.input_schema",
+        body: (m) =>
+          `{"model":"${m}","max_tokens":2,"messages":${userMsg},"tools":[{"name":"f","input_schema":${deep}}]}`,
+      },
+      {
+        path: "/v1/messages",
+        param: "output_config.format.schema",
+        body: (m) =>
+          `{"model":"${m}","max_tokens":2,"messages":${userMsg},"output_config":{"format":{"type":"json_schema","schema":${deep}}}}`,
+      },
+      {
+        // A tool call the client sends back in the conversation: its input becomes the call's arguments text.
+        path: "/v1/messages",
+        param: "messages.1.content.0.input",
+        body: (m) =>
+          `{"model":"${m}","max_tokens":2,"messages":[{"role":"user","content":"hi"},` +
+          `{"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"f","input":${deep}}]},` +
+          `{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"ok"}]}]}`,
+      },
+    ];
+    for (const model of [REMOTE, LOCAL])
+      for (const { path, param, body } of cases) {
+        // Written by hand: JSON.stringify itself cannot nest this deep.
+        const res = await fetch(`${hearth.url}${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: "Bearer hearth-key-3c9e71d5" },
+          body: body(model),
+        });
+        const text = await res.text();
+        assert.equal(res.status, 400, `${model} ${path} ${param}: ${text.slice(0, 300)}`);
+        const error = (JSON.parse(text) as { error: { param?: string; message: string } }).error;
+        if (path === "/v1/responses") assert.equal(error.param, param, `${model} ${param}`);
+        assert.match(error.message, /nested more than 128 levels/, `${model} ${param}`);
+        if (path === "/v1/messages") assert.ok(error.message.includes(`'${param}'`), `${model}: ${error.message}`);
+      }
+    const ok = await hearth.client.chat.completions.create({ model: REMOTE, messages: user("hi"), max_tokens: 2 });
+    assert.equal(ok.choices.length, 1, "and the server keeps serving");
+  });
+
   test("counting tokens for a remote model is refused clearly: the upstream's tokenizer is not here", async () => {
     const res = await fetch(`${hearth.url}/v1/messages/count_tokens`, {
       method: "POST",

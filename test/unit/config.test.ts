@@ -109,6 +109,21 @@ test("the secrets key comes only from the environment and must be 32 bytes", () 
   assert.throws(() => loadConfig({ argv: ["--secrets-key", key], env: {}, overrides: { dataDir } }), ConfigError);
 });
 
+test("who starts the helper processes comes only from the environment the desktop shell sets", () => {
+  const dataDir = tmp();
+  assert.equal(loadConfig({ env: {}, overrides: { dataDir } }).childProcesses, "spawn");
+  assert.equal(
+    loadConfig({ env: { HEARTH_CHILD_PROCESSES: "parent" }, overrides: { dataDir } }).childProcesses,
+    "parent",
+  );
+  assert.throws(() => loadConfig({ env: { HEARTH_CHILD_PROCESSES: "shell" }, overrides: { dataDir } }), ConfigError);
+  fs.writeFileSync(path.join(dataDir, "settings.json"), JSON.stringify({ childProcesses: "parent" }));
+  assert.throws(
+    () => loadConfig({ env: {}, overrides: { dataDir } }),
+    /'childProcesses' comes only from the environment/,
+  );
+});
+
 test("the README's flag table lists every flag with its environment variable", () => {
   const readme = fs.readFileSync(path.join(import.meta.dirname, "..", "..", "README.md"), "utf8");
   const rows = readme.split("\n").filter((line) => line.startsWith("| `--"));

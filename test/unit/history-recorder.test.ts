@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -6,7 +7,7 @@ import { after, describe, test } from "node:test";
 import type { ChatMessage, ChatRequest, GenerationEvent, GenerationStream } from "../../server/core/types.js";
 import { HistoryRecorder } from "../../server/history/recorder.js";
 import { HistoryStore } from "../../server/history/store.js";
-import { pathHashes } from "../../server/history/threads.js";
+import { pathHash, pathHashes, pathHashesAsync } from "../../server/history/threads.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-history-recorder-"));
 const stores: HistoryStore[] = [];
@@ -352,6 +353,57 @@ describe("HistoryRecorder.observeApi (/v1 threads)", () => {
       ["user", "assistant", "tool", "assistant"],
     );
     assert.equal(thread[2]!.toolCallId, "call_9");
+  });
+
+  test("path hashes of long messages are the ones stored before (one JSON.stringify), and are made in turns of the event loop", async () => {
+    // The hash of a message has always covered JSON.stringify([role, content, calls, toolCallId]):
+    // recorded conversations are found by it, so hashing in pieces must not change a byte.
+    const reference = (parent: string | null, m: Parameters<typeof pathHash>[1]) =>
+      createHash("sha256")
+        .update(parent ?? "")
+        .update("\u0000")
+        .update(
+          JSON.stringify([
+            m.role,
+            m.content ?? "",
+            (m.toolCalls ?? []).map((c) => [c.id, c.name, c.arguments]),
+            m.toolCallId ?? null,
+          ]),
+        )
+        .digest("base64url")
+        .slice(0, 22);
+    // Surrogate pairs across every piece boundary, lone surrogates, quotes, controls, escapes.
+    const awkward = `a"\\\n\u0001\u2028😀\ud800x\udc00é`;
+    const long = (awkward + "😀".repeat(131_071) + "b").repeat(12);
+    const messages = [
+      { role: "system", content: "be brief" },
+      { role: "user", content: long },
+      {
+        role: "assistant",
+        content: null,
+        toolCalls: [
+          { id: "c1", name: "f", arguments: long.slice(1) },
+          { id: "c2", name: "g", arguments: "{}" },
+        ],
+      },
+      { role: "tool", content: long.slice(3), toolCallId: "c1" },
+      { role: "user", content: "" },
+    ];
+    const expected: string[] = [];
+    for (const m of messages) expected.push(reference(expected.at(-1) ?? null, m));
+    assert.deepEqual(pathHashes(messages), expected);
+
+    let turns = 0;
+    const tick = () => {
+      turns++;
+      if (!finished) setImmediate(tick);
+    };
+    let finished = false;
+    setImmediate(tick);
+    const hashed = await pathHashesAsync(messages);
+    finished = true;
+    assert.deepEqual(hashed, expected);
+    assert.ok(turns >= 5, `the event loop turned ${turns} times while ${long.length * 3} characters were hashed`);
   });
 
   test("path hashes chain: same prefix, same hash; any change, another", () => {

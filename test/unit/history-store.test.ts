@@ -86,6 +86,9 @@ describe("HistoryStore conversations", () => {
 
   test("titleFrom trims to a line and a length", () => {
     assert.equal(titleFrom("\n  hello world  \nsecond"), "hello world");
+    assert.equal(titleFrom(`  ${"😀".repeat(100)}\n${"y".repeat(5_000_000)}`, 10), `${"😀".repeat(9)}…`);
+    assert.equal(titleFrom(`\r\n\t short \r\n${"z ".repeat(1_000_000)}`), "short");
+    assert.equal(titleFrom(`${"word ".repeat(3_000_000)}`, 12), "word word w…");
     const long = titleFrom("x".repeat(200), 10);
     assert.equal([...long].length, 10);
     assert.ok(long.endsWith("…"));
@@ -264,6 +267,56 @@ describe("HistoryStore deletes", () => {
       s.search.search({ q: "walrus" }).hits.map((h) => h.conversationId),
       [keep.id, keep.id],
     );
+    integrityCheck(s);
+  });
+
+  test("a long conversation is deleted in steps: the event loop turns between them, and what is left mid-way is a whole tree", async () => {
+    const s = openStore();
+    const keep = s.createConversation({ source: "ui", title: "kept walrus" });
+    s.appendMessage(keep.id, { role: "user", content: "walrus facts" });
+    const gone = s.createConversation({ source: "ui", title: "doomed walrus" });
+    let parent: number | null = null;
+    // Two branches, a few large messages (the byte bound of a step) and many short ones.
+    for (let i = 0; i < 60; i++)
+      parent = s.appendMessage(gone.id, {
+        role: i % 2 ? "assistant" : "user",
+        content: i % 20 === 5 ? `walrus ${"long text ".repeat(600_000)}` : `walrus number ${i} 東京タワー`,
+        parentId: parent,
+      }).id;
+    s.appendMessage(gone.id, { role: "user", content: "walrus branch", parentId: 3 });
+    const count = () => s.db.prepare("SELECT count(*) FROM messages").pluck().get() as number;
+    const midway: { left: number; orphans: number }[] = [];
+    let turns = 0;
+    const watch = () => {
+      turns++;
+      midway.push({
+        left: count(),
+        orphans: s.db
+          .prepare(
+            "SELECT count(*) FROM messages m WHERE m.parent_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM messages p WHERE p.id = m.parent_id)",
+          )
+          .pluck()
+          .get() as number,
+      });
+      if (!done) setImmediate(watch);
+    };
+    let done = false;
+    setImmediate(watch);
+    const deleted = s.deleteConversationInSteps(gone.id);
+    assert.ok(count() >= 62 - 16, "at most one step runs before the first turn");
+    assert.equal(await deleted, true);
+    done = true;
+    assert.ok(turns >= 4, `the event loop turned ${turns} times`);
+    assert.ok(midway.some((m) => m.left > 1 && m.left < 62));
+    assert.deepEqual(
+      midway.filter((m) => m.orphans > 0),
+      [],
+    );
+    assert.equal(await s.deleteConversationInSteps(gone.id), false);
+    assert.equal(count(), 1);
+    assert.equal(ftsCount(s, "messages_fts", "walrus"), 1);
+    assert.equal(ftsCount(s, "messages_trigram", '"東京タ"'), 0);
+    assert.equal(ftsCount(s, "conversations_fts", "doomed"), 0);
     integrityCheck(s);
   });
 
