@@ -6,7 +6,8 @@ import fs from "node:fs";
 import path from "node:path";
 
 const root = path.resolve(import.meta.dirname, "..");
-const tiers = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["unit", "integration", "e2e", "electron"];
+const tiers =
+  process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["unit", "integration", "compat", "e2e", "electron"];
 
 function collect(dir) {
   if (!fs.existsSync(dir)) return [];

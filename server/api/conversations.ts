@@ -221,7 +221,7 @@ export function createConversationsRouter(ctx: ServerContext): express.Router {
     const meta = newMeta("chatcmpl", model, true);
     await respond(res, run, clientGone, {
       stream: body.stream,
-      encoder: (sse) => chatChunkEncoder(sse, meta, 1),
+      encoder: (sse) => chatChunkEncoder(sse, meta),
       collect: (events) => collectChatChoices(events, meta, 1),
     });
   }

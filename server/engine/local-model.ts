@@ -47,6 +47,7 @@ import {
   forcedCallSchema,
 } from "./forced-tool-call.js";
 import { GrammarCache, checkSchemaBounds, nativeSchemaWarnings, type SchemaPart } from "./grammar.js";
+import { ignoreEosBias } from "./ignore-eos.js";
 import { decodeWithLogprobs, stopTriggersOf, type DecodeWithLogprobsResult } from "./logprobs.js";
 import { attentionHeadWidth, flashAttentionFor, laneShares, type EngineRuntime } from "./runtime.js";
 import { SlotPool, type PoolStats } from "./slot-pool.js";
@@ -532,6 +533,7 @@ export class LocalModel {
     };
 
     const anySlot = this.pool.slots[0]!;
+    const tokenBias = request.extras?.ignore_eos === true ? ignoreEosBias(this.model) : undefined;
     if (request.topLogprobs !== undefined) {
       // The logprobs decode reads raw tokens: a thought would come out as answer text.
       if (this.thinking.thinks) {
@@ -566,6 +568,7 @@ export class LocalModel {
           stop,
           sampling: samplingOf(request.sampling),
           grammar,
+          tokenBias,
           signal: genSignal,
           onText: (text, logprobs) => (forced ? forced.feed(text) : queue.push({ type: "text", text, logprobs })),
         });
@@ -599,6 +602,7 @@ export class LocalModel {
           maxTokens,
           customStopTriggers: request.stop.length > 0 ? request.stop : undefined,
           grammar,
+          tokenBias,
           functions,
           documentFunctionParams: functions ? true : undefined,
           maxParallelFunctionCalls: request.parallelToolCalls === false ? 1 : undefined,
@@ -646,6 +650,7 @@ export class LocalModel {
     const bos = this.model.tokens.bos;
     const fullPrompt = bos !== null && this.model.tokens.shouldPrependBosToken ? [bos, ...promptTokens] : promptTokens;
     const maxTokens = this.maxTokensFor(request.maxTokens, fullPrompt.length, "prompt");
+    const tokenBias = request.extras?.ignore_eos === true ? ignoreEosBias(this.model) : undefined;
     if (request.topLogprobs !== undefined) {
       const topLogprobs = request.topLogprobs;
       const withBos = fullPrompt.length > promptTokens.length;
@@ -663,6 +668,7 @@ export class LocalModel {
             topLogprobs,
             stop: stopTriggersOf(this.model, request.stop),
             sampling: samplingOf(request.sampling),
+            tokenBias,
             promptLogprobs: request.echo,
             signal: genSignal,
             // The BOS token is not part of the prompt text the client sent.
@@ -683,6 +689,7 @@ export class LocalModel {
         stopOnAbortSignal: true,
         maxTokens,
         customStopTriggers: request.stop.length > 0 ? request.stop : undefined,
+        tokenBias,
         onTextChunk: (text) => queue.push({ type: "text", text }),
       });
       const stopSequence = stopSequenceOf(result.metadata);

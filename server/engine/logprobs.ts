@@ -4,13 +4,17 @@
  * the slot's sequence directly with `evaluateWithMetadata`; every other request keeps the normal,
  * faster path. Given up here: native function-call syntax and segment (thought) parsing.
  *
- * Generated tokens report the distribution they were drawn from: at temperature 0 the model's own
- * (after penalties and a grammar's mask), when sampling the one left after top-k/top-p/min-p and
- * temperature, so a top list can be shorter than asked when truncation leaves fewer tokens (what
- * llama.cpp's server calls post-sampling probabilities). Prompt tokens (echo) report the model's own.
+ * Generated tokens report the model's whole distribution, as OpenAI's do: the softmax of the logits
+ * over the full vocabulary (after penalties, token biases and a grammar's mask), never the few tokens
+ * top-k/top-p/min-p leave or the temperature's reshaping, so a top list has as many entries as asked
+ * wherever the vocabulary allows. To read that distribution and still sample from the truncated
+ * one, node-llama-cpp's sampler runs greedy (which truncates nothing and hands back every token's
+ * probability) and the token is drawn here (`sampleFrom`, llama.cpp's chain order), then fed back
+ * as the next input. Prompt tokens (echo) report the model's own distribution.
  */
 import {
   LlamaGrammarEvaluationState,
+  type TokenBias,
   type LlamaContextSequence,
   type LlamaGrammar,
   type LlamaModel,
@@ -71,6 +75,8 @@ export interface DecodeWithLogprobsOptions {
   stop: StopTriggers;
   sampling: LogprobSampling;
   grammar?: LlamaGrammar;
+  /** Biases applied before anything else (`ignore_eos`): a token biased off has probability 0. */
+  tokenBias?: TokenBias;
   /** Also score the prompt's tokens (completions `echo`); the first one without context gets a null logprob. */
   promptLogprobs?: boolean;
   signal: AbortSignal;
@@ -140,6 +146,83 @@ function entryOf(
   return { ...texts.get(token, before), logprob: logOf(p), top: alternatives };
 }
 
+/**
+ * Draws a token from `probabilities` (the whole vocabulary's, best first, as node-llama-cpp's greedy
+ * sampler returns them) the way llama.cpp's sampler chain does: top-k, then top-p over what is
+ * left, then min-p, then the temperature, then a draw. `random` returns [0, 1).
+ */
+export function sampleFrom(
+  probabilities: ReadonlyMap<Token, number>,
+  sampling: Pick<LogprobSampling, "temperature" | "topK" | "topP" | "minP">,
+  random: () => number,
+): Token {
+  const tokens: Token[] = [];
+  const ps: number[] = [];
+  for (const [token, p] of probabilities) {
+    // Sorted best first: what follows a zero is masked by a grammar or biased off.
+    if (p <= 0 || (sampling.topK > 0 && tokens.length >= sampling.topK)) break;
+    tokens.push(token);
+    ps.push(p);
+  }
+  if (tokens.length === 0) return probabilities.keys().next().value as Token;
+  let keep = tokens.length;
+  if (sampling.topP < 1) {
+    const total = ps.reduce((a, b) => a + b, 0);
+    let cumulative = 0;
+    for (let i = 0; i < keep; i++) {
+      cumulative += ps[i]! / total;
+      if (cumulative >= sampling.topP) {
+        keep = i + 1;
+        break;
+      }
+    }
+  }
+  if (sampling.minP > 0) {
+    const floor = ps[0]! * sampling.minP;
+    let n = 1;
+    while (n < keep && ps[n]! >= floor) n++;
+    keep = n;
+  }
+  // softmax(logit / T) over the kept tokens is (p / p_max)^(1/T), normalized.
+  const weights = ps.slice(0, keep).map((p) => Math.pow(p / ps[0]!, 1 / sampling.temperature));
+  let r = random() * weights.reduce((a, b) => a + b, 0);
+  for (let i = 0; i < keep; i++) {
+    r -= weights[i]!;
+    if (r < 0) return tokens[i]!;
+  }
+  return tokens[keep - 1]!;
+}
+
+/** mulberry32: a small seeded generator, so a request's `seed` gives the same draws again. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Feeds a token drawn here to a grammar state. node-llama-cpp 3.22 feeds a state only the token its
+ * own sampler picked; this is its internal `LlamaSampler._acceptTokenOnGrammarEvaluationState`
+ * (the version is pinned in package.json; a change fails test/integration/logprobs-choices.test.ts).
+ */
+function acceptGrammarToken(state: LlamaGrammarEvaluationState, token: Token): void {
+  const internal = state as unknown as {
+    _llama?: { _bindings?: { AddonSampler?: { acceptGrammarEvaluationStateToken?: (s: unknown, t: Token) => void } } };
+    _state?: unknown;
+  };
+  const accept = internal._llama?._bindings?.AddonSampler?.acceptGrammarEvaluationStateToken;
+  if (!accept || internal._state === undefined)
+    throw new Error(
+      "node-llama-cpp has no acceptGrammarEvaluationStateToken: logprobs under a grammar need 3.22's internals",
+    );
+  accept(internal._state, token);
+}
+
 /** The longest suffix of `text` that is a proper prefix of a stop string (held back until it resolves). */
 function partialStopLength(text: string, stops: readonly string[]): number {
   let longest = 0;
@@ -182,9 +265,13 @@ export async function decodeWithLogprobs(options: DecodeWithLogprobsOptions): Pr
 
   const generated: Token[] = [];
   const penalty = options.sampling.repeatPenalty;
-  const grammarState = options.grammar
-    ? new LlamaGrammarEvaluationState({ model, grammar: options.grammar })
-    : undefined;
+  const sampling = options.sampling;
+  // At a temperature the token is drawn here, from the whole distribution the native sampler reads.
+  const random = sampling.temperature > 0 ? seededRandom(sampling.seed) : undefined;
+  let grammarState = options.grammar ? new LlamaGrammarEvaluationState({ model, grammar: options.grammar }) : undefined;
+  // The native sampler feeds its greedy pick to the grammar state it is given: when drawing here,
+  // it gets a copy, and the state takes the drawn token instead (acceptGrammarToken).
+  let scratch: LlamaGrammarEvaluationState | undefined;
   const trimWhitespace = options.grammar?.trimWhitespaceSuffix ?? false;
   const maxStop = Math.max(0, ...stop.strings.map((s) => s.length));
 
@@ -206,14 +293,17 @@ export async function decodeWithLogprobs(options: DecodeWithLogprobsOptions): Pr
 
   const iterator = sequence.evaluateWithMetadata(
     prompt.slice(keep),
-    { confidence: true, probabilities: top > 0 },
+    { confidence: true, probabilities: top > 0 || random !== undefined },
     {
-      temperature: options.sampling.temperature,
-      topK: options.sampling.topK,
-      topP: options.sampling.topP,
-      minP: options.sampling.minP,
-      seed: options.sampling.seed,
-      grammarEvaluationState: grammarState,
+      // Greedy truncates nothing: the probabilities are the whole vocabulary's (module header).
+      temperature: 0,
+      seed: sampling.seed,
+      // A drawn token may not be the greedy one, which ends the native loop when it is an EOG token.
+      yieldEogToken: true,
+      tokenBias: options.tokenBias,
+      grammarEvaluationState: grammarState
+        ? () => (random ? (scratch = grammarState!.clone()) : grammarState)
+        : undefined,
       repeatPenalty: penalty
         ? {
             punishTokens: () => generated.slice(-penalty.lastTokens),
@@ -225,22 +315,27 @@ export async function decodeWithLogprobs(options: DecodeWithLogprobsOptions): Pr
     },
   );
   try {
-    for await (const out of iterator) {
+    let step = await iterator.next();
+    while (!step.done) {
       if (signal.aborted) {
         result = "abort";
         break;
       }
-      pending.push(
-        entryOf(
-          texts,
-          generated.slice(-8),
-          out.token,
-          out.confidence,
-          (out as { probabilities?: Map<Token, number> }).probabilities,
-          top,
-        ),
-      );
-      generated.push(out.token);
+      const out = step.value;
+      const probabilities = (out as { probabilities?: Map<Token, number> }).probabilities;
+      let token = out.token;
+      let p = out.confidence;
+      if (random && probabilities) {
+        token = sampleFrom(probabilities, sampling, random);
+        p = probabilities.get(token) ?? 0;
+        if (grammarState && scratch) {
+          if (token === out.token) grammarState = scratch;
+          else acceptGrammarToken(grammarState, token);
+        }
+      }
+      if (model.isEogToken(token)) break;
+      pending.push(entryOf(texts, generated.slice(-8), token, p, probabilities, top));
+      generated.push(token);
 
       const run = stop.tokens.find((r) => endsWithRun(generated, r));
       if (run) {
@@ -257,11 +352,14 @@ export async function decodeWithLogprobs(options: DecodeWithLogprobsOptions): Pr
         break;
       }
 
-      undecoded.push(out.token);
+      undecoded.push(token);
       const before = generated.slice(0, generated.length - undecoded.length).slice(-8);
       const piece = model.detokenize(undecoded, false, before);
       // A multi-byte character split across tokens decodes to U+FFFD until its last byte arrives.
-      if (piece.endsWith("\uFFFD") && undecoded.length < 4 && generated.length < options.maxTokens) continue;
+      if (piece.endsWith("\uFFFD") && undecoded.length < 4 && generated.length < options.maxTokens) {
+        step = await iterator.next(token);
+        continue;
+      }
       text += piece;
       undecoded = [];
 
@@ -289,6 +387,7 @@ export async function decodeWithLogprobs(options: DecodeWithLogprobsOptions): Pr
       let hold = partialStopLength(text, stop.strings);
       if (trimWhitespace) hold = Math.max(hold, text.length - text.trimEnd().length);
       release(text.length - hold);
+      step = await iterator.next(token);
     }
   } finally {
     await iterator.return(undefined);

@@ -133,20 +133,38 @@ async function endStream(sse: SseWriter, meta: WireMeta, object: string, usage: 
   sse.done();
 }
 
-/** Chat completion chunks for `n` interleaved choices, ending with the usage chunk (when asked) and `[DONE]`. */
-export function chatChunkEncoder(sse: SseWriter, meta: WireMeta, n: number): StreamEncoder {
+/**
+ * Chat completion chunks for interleaved choices, ending with the usage chunk (when asked) and `[DONE]`.
+ * A choice's role goes out with its first event, as OpenAI sends it: `content: ""` in a chunk of
+ * its own before text (or an empty reply), `content: null` in the same chunk as a tool call or a
+ * thought, which clients such as the AI SDK then read as no text at all (an empty `""` became an
+ * empty text part there).
+ */
+export function chatChunkEncoder(sse: SseWriter, meta: WireMeta): StreamEncoder {
   const usage = new UsageSum();
+  const opened = new Set<number>();
+  /** The role chunk before a choice's text, once. */
+  const openForText = async (choice: number) => {
+    if (opened.has(choice)) return;
+    opened.add(choice);
+    await sse.send(chunk(meta, choice, { role: "assistant", content: "" }));
+  };
+  /** `delta` with the role and `content: null` when it is the choice's first. */
+  const withRole = (choice: number, delta: ChunkChoice["delta"]): ChunkChoice["delta"] => {
+    if (opened.has(choice)) return delta;
+    opened.add(choice);
+    return { role: "assistant", content: null, ...delta };
+  };
   return {
-    async start() {
-      for (let i = 0; i < n; i++) await sse.send(chunk(meta, i, { role: "assistant", content: "" }));
-    },
+    async start() {},
     async push({ choice, event }) {
       switch (event.type) {
         case "reasoning":
-          if (event.text) await sse.send(chunk(meta, choice, { reasoning_content: event.text }));
+          if (event.text) await sse.send(chunk(meta, choice, withRole(choice, { reasoning_content: event.text })));
           return;
         case "text":
           if (event.text || (event.logprobs && event.logprobs.length > 0)) {
+            await openForText(choice);
             await sse.send(
               chunk(
                 meta,
@@ -160,22 +178,27 @@ export function chatChunkEncoder(sse: SseWriter, meta: WireMeta, n: number): Str
           return;
         case "tool_call":
           await sse.send(
-            chunk(meta, choice, {
-              tool_calls: [
-                event.first
-                  ? {
-                      index: event.index,
-                      id: event.id,
-                      type: "function",
-                      function: { name: event.name, arguments: event.argumentsDelta },
-                    }
-                  : { index: event.index, function: { arguments: event.argumentsDelta } },
-              ],
-            }),
+            chunk(
+              meta,
+              choice,
+              withRole(choice, {
+                tool_calls: [
+                  event.first
+                    ? {
+                        index: event.index,
+                        id: event.id,
+                        type: "function",
+                        function: { name: event.name, arguments: event.argumentsDelta },
+                      }
+                    : { index: event.index, function: { arguments: event.argumentsDelta } },
+                ],
+              }),
+            ),
           );
           return;
         case "finish":
           usage.add(choice, event.usage);
+          await openForText(choice);
           await sse.send(chunk(meta, choice, {}, event.reason));
           return;
       }

@@ -70,7 +70,7 @@ export function createOpenAIRouter(ctx: ServerContext): express.Router {
     const meta = wireMeta("chatcmpl", request, body.stream_options?.include_usage ?? false);
     await respond(res, run, clientGone, {
       stream: body.stream ?? false,
-      encoder: (sse) => chatChunkEncoder(sse, meta, n),
+      encoder: (sse) => chatChunkEncoder(sse, meta),
       collect: (events) => collectChatChoices(events, meta, n),
     });
   });

@@ -40,9 +40,11 @@ export class LocalProvider implements Provider {
 
   async generate(request: GenerationRequest, signal: AbortSignal): Promise<GenerationStream> {
     // vLLM's own fields, as remote-wire.ts's kind policies treat them: guided_json on chat is
-    // followed (convert.ts made it the response format); the rest would change what comes back, so
-    // they are refused by name, before a model is loaded for nothing.
-    const unsupported = vllmExtrasIn(request.extras).filter((p) => !(p === "guided_json" && request.kind === "chat"));
+    // followed (convert.ts made it the response format), ignore_eos too (engine/ignore-eos.ts); the
+    // rest would change what comes back, so they are refused by name, before a model is loaded for nothing.
+    const unsupported = vllmExtrasIn(request.extras).filter(
+      (p) => !(p === "guided_json" && request.kind === "chat") && p !== "ignore_eos",
+    );
     if (unsupported.length > 0) {
       throw new BadRequestError(
         `'${unsupported[0]}' is a vLLM parameter; local models do not support it. For structured output use response_format (or guided_json on chat).`,

@@ -27,9 +27,12 @@ export function scriptOf(name: ScriptedModelName): ScriptSpec {
 }
 
 /**
- * A temp folder holding just `names` (hard links where the file system allows, else copies), for a
- * server's `modelDirs`: the shared cache holds every scripted model, and a server scans each file's
- * 150k-token vocabulary before it lists any (about a second a file on these machines).
+ * A temp folder holding just `names` (symbolic links where the file system allows, else copies),
+ * for a server's `modelDirs`: the shared cache holds every scripted model, and a server scans each
+ * file's 150k-token vocabulary before it lists any (about a second a file on these machines). Links,
+ * not hard links: the load check's verdict is keyed by the real path (engine/load-probe.ts), so a
+ * link reuses the verdict test servers share (test/helpers/server.ts) where a hard link in a new
+ * temp folder costs another check in a child process (about 5 s a model here).
  */
 export function scriptedModelsDir(names: readonly ScriptedModelName[]): { dir: string; cleanup(): void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-scripted-"));
@@ -37,7 +40,7 @@ export function scriptedModelsDir(names: readonly ScriptedModelName[]): { dir: s
     const file = scriptedModel(name);
     const to = path.join(dir, path.basename(file));
     try {
-      fs.linkSync(file, to);
+      fs.symlinkSync(file, to, "file");
     } catch {
       fs.copyFileSync(file, to);
     }

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { Ajv } from "ajv";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const MODEL = "stories260K";
@@ -109,6 +110,75 @@ describe("logprobs", () => {
     );
     // A reused KV cache evaluates in other batches: the same up to float rounding.
     streamed.forEach((e, i) => assert.ok(Math.abs(e.logprob - expected[i]!.logprob) < 1e-4));
+  });
+
+  test("chat with the default sampling: top_logprobs N gives N entries from the whole distribution", async () => {
+    // Before, they came from what top-k/top-p/min-p left, reshaped by the temperature: 2 to 4
+    // entries summing to 1. OpenAI's come from the model's whole distribution.
+    const ask = async (temperature: number, seed: number) =>
+      (
+        await t.client.chat.completions.create({
+          model: MODEL,
+          messages: user("Tell me about a cat"),
+          max_tokens: 20,
+          temperature,
+          seed,
+          logprobs: true,
+          top_logprobs: 5,
+        })
+      ).choices[0]!.logprobs!.content!;
+    const greedy = await ask(0, 1);
+    for (const seed of [1, 2, 3]) {
+      const sampled = await ask(0.8, seed);
+      assertWellFormed(sampled, 5, false);
+      for (const e of sampled)
+        assert.equal(e.top_logprobs.length, 5, `'${e.token}': ${JSON.stringify(e.top_logprobs)}`);
+      // The first token follows the same prompt: the same distribution whatever the sampling (up to
+      // float rounding: a reused KV cache evaluates in other batches).
+      assert.deepEqual(
+        sampled[0]!.top_logprobs.map((a) => a.token),
+        greedy[0]!.top_logprobs.map((a) => a.token),
+      );
+      sampled[0]!.top_logprobs.forEach((a, i) =>
+        assert.ok(Math.abs(a.logprob - greedy[0]!.top_logprobs[i]!.logprob) < 1e-3, `${a.logprob} vs greedy`),
+      );
+    }
+  });
+
+  test("chat with sampling and logprobs: a seed repeats its reply, other seeds differ, JSON schemas hold", async () => {
+    const ask = async (seed: number, extra: object = {}) =>
+      (
+        await t.client.chat.completions.create({
+          model: MODEL,
+          messages: user("Once upon a time"),
+          max_tokens: 40,
+          temperature: 1,
+          seed,
+          logprobs: true,
+          top_logprobs: 2,
+          ...extra,
+        })
+      ).choices[0]!;
+    const texts = new Set<string>();
+    for (const seed of [1, 2, 3, 4]) texts.add((await ask(seed)).message.content ?? "");
+    assert.ok(texts.size >= 3, `sampled, not greedy: ${[...texts].join(" | ")}`);
+    assert.equal((await ask(2)).message.content, (await ask(2)).message.content);
+    // Drawn tokens are fed to the grammar (acceptGrammarToken): every reply still fits the schema.
+    const schema = {
+      type: "object",
+      properties: { name: { type: "string", maxLength: 12 }, age: { type: "integer", minimum: 1, maximum: 99 } },
+      required: ["name", "age"],
+      additionalProperties: false,
+    };
+    const validate = new Ajv().compile(schema);
+    for (const seed of [1, 2, 3]) {
+      const choice = await ask(seed, {
+        response_format: { type: "json_schema", json_schema: { name: "p", schema, strict: true } },
+        max_tokens: 80,
+      });
+      assert.equal(choice.finish_reason, "stop");
+      assert.ok(validate(JSON.parse(choice.message.content ?? "")), choice.message.content ?? "");
+    }
   });
 
   test("chat with sampling: values describe the distribution the token was drawn from", async () => {

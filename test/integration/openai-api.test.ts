@@ -66,7 +66,7 @@ describe("OpenAI-compatible API", () => {
     });
     const chunks = [];
     for await (const chunk of stream) chunks.push(chunk);
-    assert.equal(chunks[0]?.choices[0]?.delta.role, "assistant");
+    assert.deepEqual(chunks[0]?.choices[0]?.delta, { role: "assistant", content: "" }, "OpenAI's first chunk of text");
     const ids = new Set(chunks.map((c) => c.id));
     assert.equal(ids.size, 1, "every chunk carries the same id");
     const text = chunks.map((c) => c.choices[0]?.delta.content ?? "").join("");
@@ -306,6 +306,30 @@ describe("OpenAI-compatible API", () => {
     assert.equal(name, "get_time");
     assert.equal(typeof (JSON.parse(args) as { zone?: unknown }).zone, "string");
     assert.equal(finish, "tool_calls");
+  });
+
+  test("a streamed tool call's first delta carries content null, not an empty text", async () => {
+    // As OpenAI sends it: role, content null and the call in one chunk. With content "", the AI SDK
+    // emitted an empty text part before every streamed call.
+    const stream = await t.client.chat.completions.create({
+      model: MODEL,
+      messages: user("What time is it?"),
+      tools: [weather, time],
+      tool_choice: "required",
+      max_tokens: 200,
+      stream: true,
+    });
+    const deltas = [];
+    for await (const c of stream) if (c.choices[0]) deltas.push(c.choices[0].delta);
+    const first = deltas[0]!;
+    assert.equal(first.role, "assistant");
+    assert.ok("content" in first && first.content === null, JSON.stringify(first));
+    assert.equal(first.tool_calls?.[0]?.index, 0);
+    assert.ok(first.tool_calls?.[0]?.function?.name);
+    assert.ok(
+      deltas.every((d) => !d.content),
+      "no text anywhere in the stream",
+    );
   });
 
   describe("tools together with response_format", () => {

@@ -225,9 +225,9 @@ describe("remote provider: proxying to another OpenAI-compatible server", () => 
     assert.equal(regex.status, 400);
     const error = ((await regex.json()) as { error: { param: string; code: string } }).error;
     assert.deepEqual([error.param, error.code], ["guided_regex", "unsupported_parameter"]);
-    const forwarded = await post({ model: REMOTE, ignore_eos: true });
-    assert.equal(forwarded.status, 400, "the upstream saw ignore_eos");
-    assert.match(await forwarded.text(), /ignore_eos/);
+    const forwarded = await post({ model: REMOTE, guided_regex: "[a-z]+" });
+    assert.equal(forwarded.status, 400, "the upstream saw guided_regex");
+    assert.match(await forwarded.text(), /guided_regex/);
     const bad = await post({ model: LOCAL, guided_json: "{not json" });
     assert.equal(bad.status, 400);
   });
