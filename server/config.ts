@@ -235,7 +235,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: "api-key",
     key: "apiKey",
     type: "string",
-    help: "require this bearer token on /v1 and /api (shows in the process list: prefer the variable or --api-key-file)",
+    help: "require this bearer token on /v1, /api and /mcp (shows in the process list: prefer the variable or --api-key-file)",
   },
   { flag: "api-key-file", key: "apiKeyFile", type: "string", help: "read the API key from this file" },
   {

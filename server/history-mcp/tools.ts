@@ -14,7 +14,7 @@
  */
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { HearthError, NotFoundError } from "../errors.js";
+import { NotFoundError } from "../errors.js";
 import type { HistoryReader } from "../history/index.js";
 import { HIGHLIGHT_END, HIGHLIGHT_START } from "../history/search.js";
 import type { Conversation, ThreadMessage } from "../history/types.js";
@@ -66,13 +66,6 @@ function result<T extends Record<string, unknown>>(structured: T): CallToolResul
   return { structuredContent: structured, content: [{ type: "text", text: JSON.stringify(structured) }] };
 }
 
-/** A HearthError (bad cursor, unknown conversation) is the agent's to fix: its message, as a tool error. */
-function toolError(err: unknown): CallToolResult {
-  if (err instanceof HearthError || (err as Error).name === "HistoryDatabaseError")
-    return { isError: true, content: [{ type: "text", text: (err as Error).message }] };
-  throw err;
-}
-
 function summary(c: Conversation) {
   return {
     id: c.id,
@@ -92,13 +85,10 @@ export function createHistoryMcpServer(options: HistoryMcpOptions): McpServer {
     { name: "hearth-history", title: "Hearth chat history", version: options.version },
     { instructions: INSTRUCTIONS },
   );
-  const run = <T extends Record<string, unknown>>(read: (history: HistoryReader) => T): CallToolResult => {
-    try {
-      return result(read(options.history()));
-    } catch (err) {
-      return toolError(err);
-    }
-  };
+  // What a read throws (a bad cursor, an unknown id, no history file yet) the McpServer answers as
+  // a tool error (`isError`) with its message, which says what to fix, as invalid arguments are.
+  const run = <T extends Record<string, unknown>>(read: (history: HistoryReader) => T): CallToolResult =>
+    result(read(options.history()));
 
   server.registerTool(
     "search_history",

@@ -371,7 +371,7 @@ describe("hearth mcp (stdio) beside a running server", () => {
     const ids: string[] = [];
     let cursor: string | null = null;
     do {
-      const p = structured<{ conversations: { id: string }[]; next_cursor: string | null }>(
+      const p: { conversations: { id: string }[]; next_cursor: string | null } = structured(
         await client.callTool({
           name: "list_recent_conversations",
           arguments: { limit: 1, ...(cursor ? { cursor } : {}) },
@@ -628,8 +628,16 @@ describe("/mcp over Streamable HTTP", () => {
     }
   });
 
+  test("/openapi.json documents /mcp", async () => {
+    const doc = (await (await fetch(`${t.url}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { summary: string }>>;
+    };
+    assert.deepEqual(Object.keys(doc.paths["/mcp"] ?? {}), ["post"]);
+    assert.match(doc.paths["/mcp"]!.post!.summary, /search_history/);
+  });
+
   test("without the key, or with a wrong one: 401 and nothing served", async () => {
-    for (const headers of [{}, { authorization: "Bearer wrong" }]) {
+    for (const headers of [{}, { authorization: "Bearer wrong" }] as Record<string, string>[]) {
       const { client, transport } = httpClient(t.url, headers);
       await assert.rejects(client.connect(transport), /401|Unauthorized|API key/i);
     }
