@@ -7,7 +7,6 @@ import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import express from "express";
 import { pinoHttp } from "pino-http";
 import { isLoopbackHost, type Config } from "./config.js";
@@ -18,6 +17,7 @@ import type { EngineRuntime } from "./engine/runtime.js";
 import { NotReadyError, ShuttingDownError } from "./errors.js";
 import { createApiRouter } from "./api/index.js";
 import { openHistory } from "./history/index.js";
+import { createMcpRouter } from "./history-mcp/http.js";
 import { addMethodNotAllowed } from "./http/method-not-allowed.js";
 import { createErrorHandler, notFoundHandler } from "./http/error-handler.js";
 import { labelRoutes, routeLabelOf } from "./http/route-label.js";
@@ -37,13 +37,10 @@ import { FileSecretStore } from "./secrets/file-secret-store.js";
 import type { SecretStore } from "./secrets/secret-store.js";
 import { ownParentPort } from "./util/child-input.js";
 import { nodeChildSpawner, parentPortSpawner, type ChildSpawner } from "./util/disposable-child.js";
+import { PACKAGE_ROOT, VERSION } from "./version.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? "../.." : "..");
-
-export const VERSION: string = (
-  JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { version: string }
-).version;
+const repoRoot = PACKAGE_ROOT;
+export { VERSION };
 
 /** The path a request asked for (`originalUrl`: routers mounted on a prefix rewrite `url`), without its query. */
 const pathOf = (req: { url?: string; originalUrl?: string }) => (req.originalUrl ?? req.url ?? "").split("?")[0];
@@ -279,6 +276,8 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
   app.use("/v1/messages", anthropicErrors, auth, gate, json, createMessagesRouter(ctx));
   app.use("/v1", auth, gate, json, createOpenAIRouter(ctx));
   app.use("/api", auth, drainingGate, json, createApiRouter(ctx));
+  // The history as an MCP server (server/history-mcp/): read-only, behind the same guards as /api.
+  app.use("/mcp", auth, drainingGate, json, createMcpRouter({ history: history.store, version: VERSION }));
 
   const uiDir = config.uiDir ?? path.join(repoRoot, "dist", "renderer");
   if (fs.existsSync(path.join(uiDir, "index.html"))) {
@@ -292,7 +291,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
       }),
     );
     app.get("/{*splat}", (req, res, next) => {
-      if (req.path.startsWith("/v1") || req.path.startsWith("/api") || !req.accepts("html")) return next();
+      if (["/v1", "/api", "/mcp"].some((p) => req.path.startsWith(p)) || !req.accepts("html")) return next();
       res.sendFile(path.join(uiDir, "index.html"));
     });
   } else {

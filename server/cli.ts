@@ -2,9 +2,14 @@
 /**
  * `hearth serve`: the headless server. Prints exactly one line on stdout, with the base URL,
  * once it is ready to serve inference; logs go to stderr as JSON lines.
+ * `hearth mcp`: the chat history as an MCP server on stdin/stdout (server/history-mcp/).
+ * Each command loads only its own modules: an MCP client waits for `hearth mcp` to start, and
+ * the whole server (the engine's bindings among it) is not needed for that.
  */
-import { createServer } from "./app.js";
-import { ConfigError, helpText, loadConfig, scrubSecretEnv } from "./config.js";
+import path from "node:path";
+import type { HearthServer } from "./app.js";
+import { ConfigError, helpText, loadConfig, loadMcpConfig, mcpHelpText, scrubSecretEnv } from "./config.js";
+import { VERSION } from "./version.js";
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -16,9 +21,10 @@ async function main(argv: string[]): Promise<number> {
     rest.includes("--help") ||
     rest.includes("-h")
   ) {
-    process.stdout.write(`${helpText()}\n`);
+    process.stdout.write(`${command === "mcp" ? mcpHelpText() : helpText()}\n`);
     return command === undefined ? 1 : 0;
   }
+  if (command === "mcp") return mcp(rest);
   if (command !== "serve") {
     process.stderr.write(`Unknown command '${command}'.\n\n${helpText()}\n`);
     return 2;
@@ -39,7 +45,8 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  let server: ReturnType<typeof createServer>;
+  const { createServer } = await import("./app.js");
+  let server: HearthServer;
   try {
     server = createServer(config);
   } catch (err) {
@@ -83,6 +90,28 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   return -1;
+}
+
+/** `hearth mcp`: serves until the client closes stdin, or SIGINT/SIGTERM. */
+async function mcp(argv: string[]): Promise<number> {
+  let dataDir: string;
+  try {
+    ({ dataDir } = loadMcpConfig({ argv }));
+    scrubSecretEnv();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const { HISTORY_FILE } = await import("./history/index.js");
+  const { serveHistoryOverStdio } = await import("./history-mcp/stdio.js");
+  const session = await serveHistoryOverStdio({ file: path.join(dataDir, HISTORY_FILE), version: VERSION });
+  process.on("SIGINT", session.stop);
+  process.on("SIGTERM", session.stop);
+  await session.closed;
+  return 0;
 }
 
 main(process.argv.slice(2)).then(

@@ -244,7 +244,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: "api-key",
     key: "apiKey",
     type: "string",
-    help: "require this bearer token on /v1 and /api (shows in the process list: prefer the variable or --api-key-file)",
+    help: "require this bearer token on /v1, /api and /mcp (shows in the process list: prefer the variable or --api-key-file)",
   },
   { flag: "api-key-file", key: "apiKeyFile", type: "string", help: "read the API key from this file" },
   {
@@ -396,6 +396,29 @@ export function parseCliArgs(
   const cfg = parsed.values.config;
   if (typeof cfg === "string") out.config = cfg;
   return out;
+}
+
+/** The flags `hearth mcp` takes: only where the history is. */
+const MCP_FLAGS = ["data-dir", "config"] as const;
+
+/**
+ * `hearth mcp`: the data folder (and so the history file) the server would use, read the same
+ * way (flag > HEARTH_DATA_DIR > default, the settings file as `--config` or HEARTH_CONFIG names
+ * it). No other flag is taken: the MCP server listens on nothing and loads no model.
+ */
+export function loadMcpConfig(sources: LoadConfigSources = {}): { dataDir: string } {
+  const argv = sources.argv ?? [];
+  try {
+    parseArgs({
+      args: [...argv],
+      options: Object.fromEntries(MCP_FLAGS.map((f) => [f, { type: "string" }] as const)),
+      allowPositionals: false,
+      strict: true,
+    });
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message}. Run 'hearth mcp --help' for the list of flags.`);
+  }
+  return { dataDir: loadConfig({ ...sources, argv }).dataDir };
 }
 
 function readSettingsFile(file: string, required: boolean): Record<string, unknown> {
@@ -553,11 +576,28 @@ export function helpText(): string {
   );
   return [
     "Usage: hearth serve [options]",
+    "       hearth mcp [--data-dir <dir>] [--config <file>]",
     "",
     "Runs the Hearth server: an OpenAI-compatible API on /v1, the management API on /api and the UI on /.",
+    "`hearth mcp` serves the chat history, read-only, to an MCP client (Claude Code, Cursor) over stdin/stdout.",
     "",
     "Options (each also settable as an environment variable or in <data-dir>/settings.json):",
     ...rows,
+    `  --${"config <file>".padEnd(30)} settings file to read instead of <data-dir>/settings.json  [HEARTH_CONFIG]`,
+    `  --${"help".padEnd(30)} show this help`,
+  ].join("\n");
+}
+
+export function mcpHelpText(): string {
+  return [
+    "Usage: hearth mcp [--data-dir <dir>] [--config <file>]",
+    "",
+    "Serves Hearth's chat history to an MCP client over stdin/stdout, read-only: the tools",
+    "search_history, list_recent_conversations, get_conversation and get_message.",
+    "Add it to Claude Code with: claude mcp add hearth -- hearth mcp",
+    "",
+    "Options:",
+    `  --${"data-dir <value>".padEnd(30)} the data folder whose history.sqlite to read (default: OS app data)  [HEARTH_DATA_DIR]`,
     `  --${"config <file>".padEnd(30)} settings file to read instead of <data-dir>/settings.json  [HEARTH_CONFIG]`,
     `  --${"help".padEnd(30)} show this help`,
   ].join("\n");

@@ -26,6 +26,18 @@ import {
   MessagesRequestSchema,
 } from "./anthropic/schemas.js";
 
+/** The envelope MCP's Streamable HTTP transport carries; the MCP SDK validates what is inside. */
+const JsonRpcMessageSchema = z
+  .object({
+    jsonrpc: z.literal("2.0"),
+    id: z.union([z.string(), z.number()]).optional(),
+    method: z.string().optional(),
+    params: z.record(z.string(), z.unknown()).optional(),
+    result: z.unknown().optional(),
+    error: z.object({ code: z.number(), message: z.string() }).optional(),
+  })
+  .meta({ id: "JsonRpcMessage" });
+
 const errors = {
   "400": { description: "Invalid request", content: { "application/json": { schema: ErrorSchema } } },
   "401": { description: "Missing or wrong API key", content: { "application/json": { schema: ErrorSchema } } },
@@ -40,7 +52,8 @@ export function openApiDocument(version: string): object {
     info: {
       title: "Hearth API",
       version,
-      description: "OpenAI-compatible local inference (/v1) and Hearth management (/api).",
+      description:
+        "OpenAI-compatible local inference (/v1), Hearth management (/api) and the chat history as an MCP server (/mcp).",
     },
     components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
     security: [{ bearer: [] }],
@@ -141,6 +154,23 @@ export function openApiDocument(version: string): object {
               content: { "application/json": { schema: AnthropicErrorSchema } },
             },
             "404": { description: "Unknown model", content: { "application/json": { schema: AnthropicErrorSchema } } },
+          },
+        },
+      },
+      "/mcp": {
+        post: {
+          summary:
+            "Hearth's chat history as an MCP server (Streamable HTTP, stateless, read-only): one JSON-RPC message per request, answered as JSON. " +
+            "Tools: search_history, list_recent_conversations, get_conversation, get_message (README.md). GET and DELETE answer 405.",
+          requestBody: { content: { "application/json": { schema: JsonRpcMessageSchema } } },
+          responses: {
+            "200": {
+              description: "The JSON-RPC answer",
+              content: { "application/json": { schema: JsonRpcMessageSchema } },
+            },
+            "202": { description: "A notification or a response was accepted (no body)" },
+            "401": errors["401"],
+            "403": { description: "Foreign Host or Origin", content: { "application/json": { schema: ErrorSchema } } },
           },
         },
       },

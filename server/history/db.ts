@@ -25,7 +25,7 @@ function loadDriver(): typeof BetterSqlite3 {
 export class HistoryDatabaseError extends Error {
   constructor(
     message: string,
-    readonly code: "too_new" | "not_a_database" | "no_fts5" | "pragma" | "migration",
+    readonly code: "too_new" | "too_old" | "not_found" | "not_a_database" | "no_fts5" | "pragma" | "migration",
     options?: { cause?: unknown },
   ) {
     super(message, options);
@@ -102,6 +102,61 @@ export function openHistoryDatabase(file: string, options: OpenHistoryDatabaseOp
     applyPragmas(db, busyTimeoutMs);
     probeFts5(db);
     migrate(db, migrations, version);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+/**
+ * Opens an existing database for reading only (`hearth mcp`): no file is created, nothing is
+ * migrated, and the connection refuses every write (SQLITE_OPEN_READONLY, and `query_only` besides).
+ * It reads beside a running server: WAL lets a reader see each committed write while the server
+ * goes on writing. SQLite may create the empty `-wal` and `-shm` files a WAL reader needs (with the
+ * database file's permissions) and leaves them; the database file itself is never written.
+ * Throws HistoryDatabaseError: `not_found` (no history yet), `too_new`, `too_old` (an older Hearth's
+ * schema, which only a server can upgrade) or `not_a_database`.
+ */
+export function openHistoryDatabaseReadOnly(file: string, options: { busyTimeoutMs?: number } = {}): Db {
+  if (!fs.existsSync(file))
+    throw new HistoryDatabaseError(
+      `There is no history at ${file} yet. Chat in Hearth first, or point at its data folder (--data-dir).`,
+      "not_found",
+    );
+  const Database = loadDriver();
+  let db: Db;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true, timeout: options.busyTimeoutMs ?? 5000 });
+  } catch (err) {
+    throw new HistoryDatabaseError(`Cannot open ${file}: ${(err as Error).message}`, "not_a_database", { cause: err });
+  }
+  try {
+    let version: number;
+    try {
+      version = db.pragma("user_version", { simple: true }) as number;
+    } catch (err) {
+      throw new HistoryDatabaseError(
+        `${file} is not a SQLite database (${(err as Error).message}).`,
+        "not_a_database",
+        {
+          cause: err,
+        },
+      );
+    }
+    if (version > MIGRATIONS.length)
+      throw new HistoryDatabaseError(
+        `The history database ${file} was written by a newer version of Hearth (schema version ${version}; ` +
+          `this version knows up to ${MIGRATIONS.length}). Update Hearth.`,
+        "too_new",
+      );
+    if (version < MIGRATIONS.length)
+      throw new HistoryDatabaseError(
+        `The history database ${file} has schema version ${version}; this Hearth reads ${MIGRATIONS.length}. ` +
+          "Start the Hearth app or `hearth serve` once to upgrade it.",
+        "too_old",
+      );
+    db.pragma("query_only = ON");
     return db;
   } catch (err) {
     db.close();

@@ -4,6 +4,7 @@
  */
 import path from "node:path";
 import type { Logger } from "../logger.js";
+import { openHistoryDatabaseReadOnly } from "./db.js";
 import { HistoryRecorder } from "./recorder.js";
 import { HistoryStore } from "./store.js";
 
@@ -51,5 +52,29 @@ export function openHistory(options: HistoryOptions): History {
       clearInterval(timer);
       store.close();
     },
+  };
+}
+
+/**
+ * What reading the history takes, and nothing that writes: the history MCP server's view
+ * (server/history-mcp/), given the server's own store or a read-only one.
+ */
+export type HistoryReader = Pick<HistoryStore, "search" | "getConversation" | "getMessage" | "listConversations">;
+
+/**
+ * The history file opened read-only, beside a server that may be writing it (`hearth mcp`).
+ * Only the reads are handed out, and the connection itself refuses writes
+ * (openHistoryDatabaseReadOnly). Throws HistoryDatabaseError.
+ */
+export function openHistoryReader(file: string): HistoryReader & { close(): void } {
+  const db = openHistoryDatabaseReadOnly(file);
+  const store = new HistoryStore(db);
+  return {
+    search: store.search,
+    getConversation: (id, options) => store.getConversation(id, options),
+    getMessage: (id) => store.getMessage(id),
+    listConversations: (query) => store.listConversations(query),
+    // Not store.close(): a reader has nothing to checkpoint or optimize, and may not.
+    close: () => db.close(),
   };
 }

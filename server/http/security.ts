@@ -65,7 +65,7 @@ export function corsPolicy(config: Config): RequestHandler {
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 /** Paths that do work or hold data: a cross-site page may not reach them with any method. */
-const API_PREFIXES = ["/v1", "/api", "/metrics"];
+const API_PREFIXES = ["/v1", "/api", "/mcp", "/metrics"];
 const isApiPath = (p: string) => API_PREFIXES.some((prefix) => p === prefix || p.startsWith(`${prefix}/`));
 
 const foreignOrigin = (origin: string) =>
@@ -76,7 +76,7 @@ const foreignOrigin = (origin: string) =>
 /**
  * A web page must not make Hearth do work. Browsers send cross-origin POSTs with text/plain or
  * form bodies without a preflight, and GETs from `<img>`, `<script>` or a link without any:
- * refusing a foreign Origin and any non-JSON body on every path, and on /v1, /api and /metrics
+ * refusing a foreign Origin and any non-JSON body on every path, and on /v1, /api, /mcp and /metrics
  * every request a browser marks as coming from another site (`Sec-Fetch-Site`), means such a
  * request never reaches a handler. The app's own pages (same-origin, or `none` for what the person
  * typed), configured CORS origins and clients that are not browsers (they send neither header)
