@@ -3,7 +3,10 @@
  * right status and an OpenAI-shaped error, and the server keeps serving afterwards.
  */
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import http from "node:http";
+import os from "node:os";
+import path from "node:path";
 import zlib from "node:zlib";
 import { after, before, describe, test } from "node:test";
 import { metricValue, startTestServer, type TestServer } from "../helpers/server.js";
@@ -445,7 +448,9 @@ describe("not ready, then graceful shutdown", () => {
     const { createServer } = await import("../../server/app.js");
     const { loadConfig } = await import("../../server/config.js");
     const { pino } = await import("pino");
-    const server = createServer(loadConfig({ env: {}, overrides: { port: 0, dataDir: "/tmp/hearth-not-ready" } }), {
+    // A folder of its own: a fixed path would open whatever history another run left there.
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-not-ready-"));
+    const server = createServer(loadConfig({ env: {}, overrides: { port: 0, dataDir } }), {
       logger: pino({ level: "silent" }),
     });
     const res = await new Promise<{ status: number }>((resolve) => {
@@ -459,5 +464,6 @@ describe("not ready, then graceful shutdown", () => {
       });
     });
     assert.equal(res.status, 503);
+    fs.rmSync(dataDir, { recursive: true, force: true });
   });
 });
