@@ -79,26 +79,12 @@ export function openHistoryDatabase(file: string, options: OpenHistoryDatabaseOp
   const db = new Database(file, { timeout: busyTimeoutMs });
   try {
     // Read before anything writes: a database from a newer Hearth must stay byte-for-byte as it is.
-    let version: number;
-    try {
-      version = db.pragma("user_version", { simple: true }) as number;
-    } catch (err) {
-      throw new HistoryDatabaseError(
-        `${file} is not a SQLite database (${(err as Error).message}).`,
-        "not_a_database",
-        {
-          cause: err,
-        },
-      );
-    }
-    if (version > migrations.length) {
-      throw new HistoryDatabaseError(
-        `The history database ${file} was written by a newer version of Hearth (schema version ${version}; ` +
-          `this version knows up to ${migrations.length}). It was not opened or changed. ` +
-          "Update Hearth, or start with another data folder (--data-dir).",
-        "too_new",
-      );
-    }
+    const version = schemaVersionOf(
+      db,
+      file,
+      migrations.length,
+      "Update Hearth, or start with another data folder (--data-dir).",
+    );
     applyPragmas(db, busyTimeoutMs);
     probeFts5(db);
     migrate(db, migrations, version);
@@ -132,24 +118,7 @@ export function openHistoryDatabaseReadOnly(file: string, options: { busyTimeout
     throw new HistoryDatabaseError(`Cannot open ${file}: ${(err as Error).message}`, "not_a_database", { cause: err });
   }
   try {
-    let version: number;
-    try {
-      version = db.pragma("user_version", { simple: true }) as number;
-    } catch (err) {
-      throw new HistoryDatabaseError(
-        `${file} is not a SQLite database (${(err as Error).message}).`,
-        "not_a_database",
-        {
-          cause: err,
-        },
-      );
-    }
-    if (version > MIGRATIONS.length)
-      throw new HistoryDatabaseError(
-        `The history database ${file} was written by a newer version of Hearth (schema version ${version}; ` +
-          `this version knows up to ${MIGRATIONS.length}). Update Hearth.`,
-        "too_new",
-      );
+    const version = schemaVersionOf(db, file, MIGRATIONS.length, "Update Hearth.");
     if (version < MIGRATIONS.length)
       throw new HistoryDatabaseError(
         `The history database ${file} has schema version ${version}; this Hearth reads ${MIGRATIONS.length}. ` +
@@ -162,6 +131,29 @@ export function openHistoryDatabaseReadOnly(file: string, options: { busyTimeout
     db.close();
     throw err;
   }
+}
+
+/**
+ * The schema version of an open database, read without writing. Throws `not_a_database` for a file
+ * SQLite cannot read, and `too_new` (with `advice`) for a version past the `known` migrations.
+ */
+function schemaVersionOf(db: Db, file: string, known: number, advice: string): number {
+  let version: number;
+  try {
+    version = db.pragma("user_version", { simple: true }) as number;
+  } catch (err) {
+    throw new HistoryDatabaseError(`${file} is not a SQLite database (${(err as Error).message}).`, "not_a_database", {
+      cause: err,
+    });
+  }
+  if (version > known) {
+    throw new HistoryDatabaseError(
+      `The history database ${file} was written by a newer version of Hearth (schema version ${version}; ` +
+        `this version knows up to ${known}). It was not opened or changed. ${advice}`,
+      "too_new",
+    );
+  }
+  return version;
 }
 
 /**
