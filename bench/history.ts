@@ -18,17 +18,7 @@ import { HistoryStore } from "../server/history/store.js";
 import type { ChatMessage, ChatRequest, GenerationStream } from "../server/core/types.js";
 import { testModelPath } from "../test/helpers/models.js";
 import type { BenchOptions, BenchResult } from "./types.js";
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../server/util/seeded-random.js";
 
 const WORDS = `the of and to a in is it you that he was for on are with as I his they be at one have this from or had by
 word but what some we can out other were all there when up use your how said an each she which do their time if will way
@@ -246,7 +236,7 @@ export function measureQueries(
   gen: TextGen,
   perType: number,
 ): { metrics: Record<string, number>; notes: string } {
-  const qrand = mulberry32(7);
+  const qrand = seededRandom(7);
   const metrics: Record<string, number> = {};
   const notes: string[] = [];
   for (const type of QUERY_TYPES) {
@@ -458,7 +448,7 @@ export async function largeMessages(opts: { quick: boolean; queriesPerType?: num
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-bench-large-"));
   const store = HistoryStore.open(path.join(dir, "history.sqlite"));
   try {
-    const rand = mulberry32(99);
+    const rand = seededRandom(99);
     const gen = new TextGen(rand);
     const metrics: Record<string, number> = {};
     // A few multi-MB messages recorded first, so they are the oldest matches of every common word;
@@ -547,7 +537,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
   const store = HistoryStore.open(file);
   const results: BenchResult[] = [];
   try {
-    const rand = mulberry32(42);
+    const rand = seededRandom(42);
     const gen = new TextGen(rand);
     let inserted = 0;
     let chars = 0;

@@ -22,6 +22,7 @@ import {
   type Token,
 } from "node-llama-cpp";
 import type { TokenLogprob } from "../core/types.js";
+import { seededRandom } from "../util/seeded-random.js";
 
 /** What ends a generation: text (excluded from the output) or exact token runs (special tokens). */
 export interface StopTriggers {
@@ -191,18 +192,6 @@ export function sampleFrom(
     if (r < 0) return tokens[i]!;
   }
   return tokens[keep - 1]!;
-}
-
-/** mulberry32: a small seeded generator, so a request's `seed` gives the same draws again. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
