@@ -9,6 +9,8 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import express from "express";
 import { pinoHttp } from "pino-http";
+import { AccessControl } from "./access/guard.js";
+import { KeyStore } from "./access/keys.js";
 import { isLoopbackHost, type Config } from "./config.js";
 import { ChatService } from "./chat/service.js";
 import type { ServerContext } from "./context.js";
@@ -22,7 +24,7 @@ import { addMethodNotAllowed } from "./http/method-not-allowed.js";
 import { createErrorHandler, notFoundHandler } from "./http/error-handler.js";
 import { labelRoutes, routeLabelOf } from "./http/route-label.js";
 import { loopGuard } from "./http/loop-guard.js";
-import { apiKeyAuth, corsPolicy, hostCheck, requestOriginGuard } from "./http/security.js";
+import { corsPolicy, hostCheck, requestOriginGuard } from "./http/security.js";
 import { createLogger, type Logger } from "./logger.js";
 import { Metrics, OTHER_MODEL } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
@@ -178,6 +180,12 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     self: () => listening,
   });
   const history = openHistory({ dataDir: config.dataDir, apiRetentionDays: config.apiRetentionDays, logger });
+  const access = new AccessControl({
+    keys: KeyStore.inDataDir(config.dataDir),
+    apiKey: config.apiKey,
+    uiToken: config.uiToken,
+    insecure: config.insecure,
+  });
   const ctx: ServerContext = {
     config,
     logger,
@@ -186,6 +194,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     models,
     providers,
     history,
+    access,
     chat: new ChatService({ config, router, metrics, history, logger }),
     ready: false,
     draining: false,
@@ -258,8 +267,9 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     res.json(openApiDocument(VERSION));
   });
 
-  const auth = apiKeyAuth(config.apiKey, config.uiToken);
-  app.get("/metrics", auth, async (_req, res) => {
+  const admin = access.guard("admin");
+  const inference = access.guard("inference");
+  app.get("/metrics", admin, async (_req, res) => {
     res.setHeader("Content-Type", metrics.registry.contentType);
     res.send(await metrics.registry.metrics());
   });
@@ -273,11 +283,11 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
   // Management (history, models, settings) must work while a model is still loading.
   const drainingGate: express.RequestHandler = (_req, _res, next) =>
     next(ctx.draining ? new ShuttingDownError() : undefined);
-  app.use("/v1/messages", anthropicErrors, auth, gate, json, createMessagesRouter(ctx));
-  app.use("/v1", auth, gate, json, createOpenAIRouter(ctx));
-  app.use("/api", auth, drainingGate, json, createApiRouter(ctx));
+  app.use("/v1/messages", anthropicErrors, inference, gate, json, createMessagesRouter(ctx));
+  app.use("/v1", inference, gate, json, createOpenAIRouter(ctx));
+  app.use("/api", admin, drainingGate, json, createApiRouter(ctx));
   // The history as an MCP server (server/history-mcp/): read-only, behind the same guards as /api.
-  app.use("/mcp", auth, drainingGate, json, createMcpRouter({ history: history.store, version: VERSION }));
+  app.use("/mcp", admin, drainingGate, json, createMcpRouter({ history: history.store, version: VERSION }));
 
   const uiDir = config.uiDir ?? path.join(repoRoot, "dist", "renderer");
   if (fs.existsSync(path.join(uiDir, "index.html"))) {
@@ -336,7 +346,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
       listening = address;
       const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
       url = `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${address.port}`;
-      if (!isLoopbackHost(config.host) && !config.apiKey)
+      if (!isLoopbackHost(config.host) && !access.hasKey())
         logger.warn(
           { host: config.host, port: address.port },
           `INSECURE: listening on ${config.host} without an API key (--insecure): anyone who can reach this address can use Hearth, read its history and manage its models`,

@@ -3,6 +3,7 @@
  * `hearth serve`: the headless server. Prints exactly one line on stdout, with the base URL,
  * once it is ready to serve inference; logs go to stderr as JSON lines.
  * `hearth mcp`: the chat history as an MCP server on stdin/stdout (server/history-mcp/).
+ * `hearth keys`: create, list and revoke named API keys (server/access/keys-cli.ts).
  * Each command loads only its own modules: an MCP client waits for `hearth mcp` to start, and
  * the whole server (the engine's bindings among it) is not needed for that.
  */
@@ -10,6 +11,9 @@ import path from "node:path";
 import type { HearthServer } from "./app.js";
 import { ConfigError, helpText, loadConfig, loadMcpConfig, mcpHelpText, scrubSecretEnv } from "./config.js";
 import { VERSION } from "./version.js";
+
+/** `hearth keys` loads only the key file's code. */
+const keysCli = () => import("./access/keys-cli.js");
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -21,10 +25,17 @@ async function main(argv: string[]): Promise<number> {
     rest.includes("--help") ||
     rest.includes("-h")
   ) {
-    process.stdout.write(`${command === "mcp" ? mcpHelpText() : helpText()}\n`);
+    const help = command === "mcp" ? mcpHelpText() : command === "keys" ? (await keysCli()).keysHelpText() : helpText();
+    process.stdout.write(`${help}\n`);
     return command === undefined ? 1 : 0;
   }
   if (command === "mcp") return mcp(rest);
+  if (command === "keys")
+    return (await keysCli()).runKeysCommand(
+      rest,
+      (line) => process.stdout.write(`${line}\n`),
+      (line) => process.stderr.write(`${line}\n`),
+    );
   if (command !== "serve") {
     process.stderr.write(`Unknown command '${command}'.\n\n${helpText()}\n`);
     return 2;

@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { namedKeysExist } from "./access/keys.js";
 
 export const GPU_CHOICES = ["auto", "cpu", "cuda", "vulkan", "metal"] as const;
 /** Which llama.cpp binary to run (runtime.ts EngineBinary). */
@@ -510,10 +511,10 @@ export function loadConfig(sources: LoadConfigSources = {}): Config {
   }
   const config = { ...result.data };
   if (config.apiKeyFile !== undefined) config.apiKey = readApiKeyFile(config.apiKeyFile);
-  if (!isLoopbackHost(config.host) && !config.apiKey && !config.insecure) {
+  if (!isLoopbackHost(config.host) && !config.apiKey && !config.insecure && !namedKeysExist(config.dataDir)) {
     throw new ConfigError(
       `Refusing to listen on ${config.host} without an API key: anyone on the network could use it. ` +
-        "Set --api-key (HEARTH_API_KEY), or pass --insecure if you really mean it.",
+        "Create a key with `hearth keys create`, set --api-key (HEARTH_API_KEY), or pass --insecure if you really mean it.",
     );
   }
   return Object.freeze({
@@ -577,6 +578,7 @@ export function helpText(): string {
   return [
     "Usage: hearth serve [options]",
     "       hearth mcp [--data-dir <dir>] [--config <file>]",
+    "       hearth keys create|list|revoke  (named API keys: hearth keys --help)",
     "",
     "Runs the Hearth server: an OpenAI-compatible API on /v1, the management API on /api and the UI on /.",
     "`hearth mcp` serves the chat history, read-only, to an MCP client (Claude Code, Cursor) over stdin/stdout.",

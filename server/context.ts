@@ -1,4 +1,5 @@
 /** What every route and service of one server instance shares; built by `createServer`. */
+import type { AccessControl } from "./access/guard.js";
 import type { ChatService } from "./chat/service.js";
 import type { Config } from "./config.js";
 import type { History } from "./history/index.js";
@@ -19,6 +20,8 @@ export interface ServerContext {
   readonly providers: ProviderStore;
   /** Conversations, search and the recorder (server/history). */
   readonly history: History;
+  /** Who may call what, and how often: named keys, the API key, limits (server/access/). */
+  readonly access: AccessControl;
   /** The generation pipeline every chat, completion, response and message runs on. */
   readonly chat: ChatService;
   /** True once start-up finished (the configured model, if any, is loaded). */

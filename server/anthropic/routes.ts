@@ -5,6 +5,7 @@
  * errors included, are written in Anthropic's shape (errors.ts). Recorded in history like other
  * /v1 chats when recordApi is on.
  */
+import { meterOf } from "../access/guard.js";
 import express from "express";
 import type { z } from "zod";
 import type { ServerContext } from "../context.js";
@@ -27,7 +28,12 @@ export function createMessagesRouter(ctx: ServerContext): express.Router {
     const body = parseOrThrow(MessagesRequestSchema, req.body);
     const { request, paramName } = toMessagesChatRequest(body);
     const clientGone = clientGoneSignal(res);
-    const run = await ctx.chat.start(request, { clientGone, record: { kind: "api" }, paramName });
+    const run = await ctx.chat.start(request, {
+      meter: meterOf(res),
+      clientGone,
+      record: { kind: "api" },
+      paramName,
+    });
     const meta = newMessageMeta(body.model, request.stop);
     const requestId = String(res.getHeader("X-Request-ID") ?? "") || null;
     await respond(res, run, clientGone, {

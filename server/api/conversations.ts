@@ -4,6 +4,7 @@
  * is written by the history recorder (routes write only the user's own message and settings).
  * Shapes and examples: server/api/README.md.
  */
+import { meterOf } from "../access/guard.js";
 import express, { type Response } from "express";
 import { z } from "zod";
 import type { ServerContext } from "../context.js";
@@ -210,6 +211,7 @@ export function createConversationsRouter(ctx: ServerContext): express.Router {
     const clientGone = clientGoneSignal(res);
     let messageId = 0;
     const run = await ctx.chat.start(request, {
+      meter: meterOf(res),
       clientGone,
       provider,
       startedAt,

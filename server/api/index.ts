@@ -1,9 +1,10 @@
 /**
- * /api: Hearth's management API (conversations, search, models, providers, settings). Each
+ * /api: Hearth's management API (conversations, search, models, providers, settings, keys). Each
  * feature module exports a router factory taking the server context; they are mounted here.
  */
 import express from "express";
 import type { ServerContext } from "../context.js";
+import { createAccessRouter } from "./access.js";
 import { createProvidersRouter } from "./providers.js";
 import { createConversationsRouter } from "./conversations.js";
 import { createHistoryIoRouter } from "./history-io.js";
@@ -20,6 +21,7 @@ export function createApiRouter(ctx: ServerContext): express.Router {
     createProvidersRouter(ctx),
     createModelsRouter(ctx),
     createSettingsRouter(ctx),
+    createAccessRouter(ctx),
   );
   return router;
 }

@@ -15,12 +15,12 @@
  * does not have, a port it may not bind, `engineBinary: "local"` without a local build) is
  * refused when saved, not discovered at the next start.
  */
-import crypto from "node:crypto";
 import fsp from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import express from "express";
 import { z } from "zod";
+import { digest, sameSecret } from "../access/keys.js";
 import {
   ConfigSchema,
   envName,
@@ -82,8 +82,6 @@ async function writeFile(file: string, values: Record<string, unknown>): Promise
   await fsp.rename(tmp, file);
 }
 
-const digest = (s: string) => crypto.createHash("sha256").update(s).digest();
-
 /**
  * Why nothing could listen on `host:port`, or null when something can. A port in use (this server's
  * own, say) is not a reason: it may be free at the next start, and the desktop app moves on from a
@@ -125,7 +123,7 @@ export function createSettingsRouter(ctx: ServerContext): express.Router {
   /** True when the request carries the desktop app's settings token (compared in constant time). */
   const fromDesktopApp = (req: express.Request): boolean => {
     const given = req.get(SETTINGS_TOKEN_HEADER);
-    return settingsToken !== null && given !== undefined && crypto.timingSafeEqual(digest(given), settingsToken);
+    return settingsToken !== null && given !== undefined && sameSecret(given, settingsToken);
   };
 
   /** Settings whose saved value differs from the running one: they apply after a restart. */
@@ -219,10 +217,11 @@ export function createSettingsRouter(ctx: ServerContext): express.Router {
       const hasKey =
         typeof saved.apiKey === "string" ||
         typeof saved.apiKeyFile === "string" ||
-        (saved.apiKey === undefined && keyFromElsewhere);
+        (saved.apiKey === undefined && keyFromElsewhere) ||
+        ctx.access.keys.any();
       if (!isLoopbackHost(host) && !hasKey && saved.insecure !== true) {
         throw new BadRequestError(
-          `Listening on ${host} needs an API key, or anyone on the network could use Hearth. Set an API key first.`,
+          `Listening on ${host} needs an API key, or anyone on the network could use Hearth. Create a key under API keys (or set an API key) first.`,
           { param: "host", code: "api_key_required" },
         );
       }

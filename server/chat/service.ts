@@ -18,6 +18,7 @@ import type {
   GenerationRequest,
   GenerationStream,
   Provider,
+  UsageMeter,
 } from "../core/types.js";
 import { BadRequestError, HearthError } from "../errors.js";
 import type { History } from "../history/index.js";
@@ -59,6 +60,8 @@ export interface RunOptions {
   paramName?: ParamNamer;
   /** When the request arrived (performance.now()), for time to first token. Defaults to now. */
   startedAt?: number;
+  /** Told each choice's usage when it ends: the caller's key limits and usage (access/meter.ts). Defaults to none. */
+  meter?: UsageMeter;
 }
 
 /** A started generation: admitted, its events not read yet. */
@@ -105,7 +108,8 @@ export class ChatService {
       const { streams, cancel } = await admitChoices(n, signal, async (i, choiceSignal) => {
         const raw = await provider.generate(choiceRequest(request, i), choiceSignal);
         if (i === 0 && raw.admission) admission = raw.admission;
-        const measured = this.deps.metrics.observe(raw, request.model, startedAt);
+        const observed = this.deps.metrics.observe(raw, request.model, startedAt);
+        const measured = options.meter ? metered(observed, request.model, options.meter) : observed;
         return i === 0
           ? await this.record(request, measured, provider, options.record, choiceSignal, startedAt)
           : measured;
@@ -188,5 +192,22 @@ export class ChatService {
           ({ messageId }) => recording.onStored(messageId),
         );
     }
+  }
+}
+
+/** Passes events through unchanged, telling `meter` the usage at the finish, or that the choice failed. */
+async function* metered(stream: GenerationStream, model: string, meter: UsageMeter): GenerationStream {
+  let finished = false;
+  try {
+    for await (const event of stream) {
+      if (event.type === "finish") {
+        finished = true;
+        meter.finished(model, event.usage);
+      }
+      yield event;
+    }
+  } catch (err) {
+    if (!finished) meter.failed(model);
+    throw err;
   }
 }

@@ -256,3 +256,14 @@ export interface Provider {
   embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult>;
   close(): Promise<void>;
 }
+
+/**
+ * Told what a request's generations used, once each ends: the per-key token limits and usage
+ * (server/access/). The pipeline (chat/service.ts) calls it for every wire format alike.
+ */
+export interface UsageMeter {
+  /** One choice (or an embedding request) finished with this usage. */
+  finished(model: string, usage: Usage): void;
+  /** One choice failed after it was admitted (the response may already be 200). */
+  failed(model: string): void;
+}

@@ -1,14 +1,14 @@
 /**
  * The guards in front of every route (docs/ARCHITECTURE.md "Safe by default"): Host check against DNS
  * rebinding, Origin and Content-Type checks so a web page cannot trigger work with a simple
- * (unpreflighted) request, CORS only for configured origins, and the API key.
+ * (unpreflighted) request, and CORS only for configured origins. Keys are checked after these, by
+ * server/access/guard.ts.
  */
-import crypto from "node:crypto";
 import net from "node:net";
 import cors from "cors";
 import type { RequestHandler } from "express";
 import { isLoopbackHost, type Config } from "../config.js";
-import { AuthenticationError, ForbiddenError, UnsupportedMediaTypeError } from "../errors.js";
+import { ForbiddenError, UnsupportedMediaTypeError } from "../errors.js";
 
 function hostname(hostHeader: string): string {
   const h = hostHeader.trim().toLowerCase();
@@ -112,30 +112,5 @@ export function requestOriginGuard(config: Config): RequestHandler {
     const hasBody = req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
     if (hasBody && !req.is("application/json")) return next(new UnsupportedMediaTypeError(req.headers["content-type"]));
     next();
-  };
-}
-
-const digest = (s: string) => crypto.createHash("sha256").update(s).digest();
-
-/**
- * `Authorization: Bearer <key>` (or `x-api-key`, as Anthropic's SDK sends), compared in constant
- * time. With no API key everything passes; with one, the desktop window's `uiToken` passes too.
- */
-export function apiKeyAuth(apiKey: string | undefined, uiToken?: string): RequestHandler {
-  if (!apiKey) return (_req, _res, next) => next();
-  const accepted = [apiKey, ...(uiToken ? [uiToken] : [])].map(digest);
-  return (req, _res, next) => {
-    if (req.method === "OPTIONS") return next();
-    const auth = req.headers.authorization;
-    const presented = auth?.startsWith("Bearer ")
-      ? auth.slice(7).trim()
-      : (req.headers["x-api-key"] as string | undefined);
-    if (presented !== undefined) {
-      const given = digest(presented);
-      // Compare with every accepted token, so the time taken says nothing about which one matched.
-      const matches = accepted.map((expected) => crypto.timingSafeEqual(given, expected));
-      if (matches.includes(true)) return next();
-    }
-    next(new AuthenticationError());
   };
 }

@@ -6,6 +6,7 @@
  * and GET/DELETE /v1/responses/{id} read and remove it (responses-store.ts). Tools other than
  * functions (namespaces, freeform tools, OpenAI's hosted ones) are mapped in responses-tools.ts.
  */
+import { meterOf } from "../access/guard.js";
 import crypto from "node:crypto";
 import express from "express";
 import { TracedMessages, paramNamer, type ParamNamer } from "../chat/params.js";
@@ -333,6 +334,7 @@ export function createResponsesRouter(ctx: ServerContext): express.Router {
       });
     };
     const run = await ctx.chat.start(request, {
+      meter: meterOf(res),
       clientGone,
       record: store ? { kind: "stored", onStored } : { kind: "none" },
       paramName,

@@ -3,6 +3,7 @@
  * encode (http/respond.ts). Errors thrown before the first byte become JSON errors in the one
  * error handler; errors after a stream started become the encoder's final error event.
  */
+import { meterOf } from "../access/guard.js";
 import express, { type Request } from "express";
 import type { ServerContext } from "../context.js";
 import type { GenerationRequest } from "../core/types.js";
@@ -62,6 +63,7 @@ export function createOpenAIRouter(ctx: ServerContext): express.Router {
     const n = choicesOf(body, ctx.config.maxN);
     const clientGone = clientGoneSignal(res);
     const run = await ctx.chat.start(request, {
+      meter: meterOf(res),
       clientGone,
       n,
       record: { kind: "api" },
@@ -80,7 +82,12 @@ export function createOpenAIRouter(ctx: ServerContext): express.Router {
     const request = toCompletionRequest(body);
     const n = choicesOf(body, ctx.config.maxN);
     const clientGone = clientGoneSignal(res);
-    const run = await ctx.chat.start(request, { clientGone, n, paramName: completionParamNames });
+    const run = await ctx.chat.start(request, {
+      meter: meterOf(res),
+      clientGone,
+      n,
+      paramName: completionParamNames,
+    });
     const meta = wireMeta("cmpl", request, body.stream_options?.include_usage ?? false);
     await respond(res, run, clientGone, {
       stream: body.stream ?? false,
@@ -96,6 +103,7 @@ export function createOpenAIRouter(ctx: ServerContext): express.Router {
     const request = toEmbeddingRequest(body);
     const timeout = AbortSignal.timeout(ctx.config.requestTimeout * 1000);
     const result = await ctx.router.embed(request, AbortSignal.any([clientGoneSignal(res), timeout]));
+    meterOf(res)?.finished(request.model, { promptTokens: result.promptTokens, completionTokens: 0, cachedTokens: 0 });
     const base64 = body.encoding_format === "base64";
     res.json({
       object: "list",

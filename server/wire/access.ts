@@ -1,0 +1,55 @@
+/**
+ * The shapes of /api/keys, /api/usage and /api/network (server/api/access.ts, issue 20): named API
+ * keys, what each key used per model and day, and serving on the local network.
+ */
+import { z } from "zod";
+
+export const KEY_SCOPES = ["inference", "admin"] as const;
+/** `inference`: /v1 and /v1/messages. `admin`: everything, /api, /mcp and /metrics too. */
+export type KeyScope = (typeof KEY_SCOPES)[number];
+
+/** Limits of a new key when none are given ("on by default for keys"). 0 means no limit. */
+export const DEFAULT_LIMITS = { rpm: 120, tpm: 100_000 } as const;
+
+/** A key's name: shown in lists and as the `key` label in /metrics, so short and plain. */
+export const KeyNameSchema = z
+  .string()
+  .trim()
+  .min(1, "must not be empty")
+  .max(64, "must be at most 64 characters")
+  .regex(/^[\w.@ -]+$/, "may hold letters, digits, spaces and . _ - @ only");
+
+const LimitSchema = z.number().int().min(0).max(100_000_000);
+
+/** Body of POST /api/keys. */
+export const KeyCreateSchema = z.object({
+  name: KeyNameSchema,
+  scope: z.enum(KEY_SCOPES).default("inference"),
+  /** Requests per minute; 0 for no limit. Defaults to DEFAULT_LIMITS.rpm. */
+  rpm: LimitSchema.optional(),
+  /** Tokens (prompt + completion) per minute; 0 for no limit. Defaults to DEFAULT_LIMITS.tpm. */
+  tpm: LimitSchema.optional(),
+});
+export type KeyCreate = z.input<typeof KeyCreateSchema>;
+
+/** A key as listed: never its secret or hash. */
+export const KeyInfoSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  scope: z.enum(KEY_SCOPES),
+  rpm: z.number().int(),
+  tpm: z.number().int(),
+  /** Milliseconds since the epoch. */
+  createdAt: z.number().int(),
+  /** When a request last used it (ms since the epoch), from the usage table; null when never. */
+  lastUsedAt: z.number().int().nullable(),
+});
+export type KeyInfo = z.infer<typeof KeyInfoSchema>;
+
+/** GET /api/keys. */
+export interface KeyList {
+  data: KeyInfo[];
+}
+
+/** POST /api/keys: the key, this once. */
+export type CreatedKey = KeyInfo & { key: string };
