@@ -11,6 +11,7 @@ import express from "express";
 import { pinoHttp } from "pino-http";
 import { AccessControl } from "./access/guard.js";
 import { KeyStore } from "./access/keys.js";
+import { usageRecorder } from "./access/usage.js";
 import { isLoopbackHost, type Config } from "./config.js";
 import { ChatService } from "./chat/service.js";
 import type { ServerContext } from "./context.js";
@@ -185,6 +186,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     apiKey: config.apiKey,
     uiToken: config.uiToken,
     insecure: config.insecure,
+    onRequestEnd: usageRecorder({ metrics, usage: history.usage, logger }),
   });
   const ctx: ServerContext = {
     config,

@@ -118,6 +118,32 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Per API key (server/access/), labelled with the key's name, never its secret. */
+  readonly keyRequests = new Counter({
+    name: "hearth_key_requests_total",
+    help: "Requests made with each API key (inference routes, and generations elsewhere)",
+    labelNames: ["key"],
+    registers: [this.registry],
+  });
+  readonly keyErrors = new Counter({
+    name: "hearth_key_errors_total",
+    help: "Requests of each API key that ended in an error",
+    labelNames: ["key"],
+    registers: [this.registry],
+  });
+  readonly keyTokens = new Counter({
+    name: "hearth_key_tokens_total",
+    help: "Tokens each API key used, by kind (prompt, completion, reasoning: part of completion)",
+    labelNames: ["key", "kind"],
+    registers: [this.registry],
+  });
+  readonly keyRateLimited = new Counter({
+    name: "hearth_key_rate_limited_total",
+    help: "Requests refused with 429 because the key was over its rate limit",
+    labelNames: ["key"],
+    registers: [this.registry],
+  });
+
   constructor(private readonly options: MetricsOptions = {}) {
     collectDefaultMetrics({ register: this.registry, prefix: "hearth_process_" });
   }

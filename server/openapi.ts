@@ -1,6 +1,7 @@
 /** /openapi.json, generated from the same zod schemas that validate requests (zod-openapi). */
 import { z } from "zod";
 import { createDocument } from "zod-openapi";
+import { accessOpenApiPaths, rateLimitHeaders } from "./api/access-openapi.js";
 import { historyOpenApiPaths } from "./api/history-openapi.js";
 import {
   ChatCompletionChunkSchema,
@@ -42,7 +43,15 @@ const errors = {
   "400": { description: "Invalid request", content: { "application/json": { schema: ErrorSchema } } },
   "401": { description: "Missing or wrong API key", content: { "application/json": { schema: ErrorSchema } } },
   "404": { description: "Unknown model", content: { "application/json": { schema: ErrorSchema } } },
-  "429": { description: "Queue full; see Retry-After", content: { "application/json": { schema: ErrorSchema } } },
+  "403": {
+    description: "Foreign Host or Origin, or a key whose scope does not cover the route",
+    content: { "application/json": { schema: ErrorSchema } },
+  },
+  "429": {
+    description: "The key's rate limit, or the queue is full; see Retry-After",
+    headers: rateLimitHeaders,
+    content: { "application/json": { schema: ErrorSchema } },
+  },
   "503": { description: "Not ready or shutting down", content: { "application/json": { schema: ErrorSchema } } },
 };
 
@@ -59,6 +68,7 @@ export function openApiDocument(version: string): object {
     security: [{ bearer: [] }],
     paths: {
       ...historyOpenApiPaths(),
+      ...accessOpenApiPaths(),
       "/v1/models": {
         get: {
           summary: "List models",

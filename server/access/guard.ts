@@ -39,12 +39,16 @@ const LOCAL: Principal = { id: "local", name: "local", scope: "admin", rpm: 0, t
 /** What one request used, handed to `onRequestEnd` once its response is over. */
 export interface RequestUsage {
   principal: Principal;
+  /** The scope of the route it called. */
+  scope: KeyScope;
   /** The model its generations ran on; "" for a request that generated nothing. */
   model: string;
   status: number;
   promptTokens: number;
   completionTokens: number;
   reasoningTokens: number;
+  /** True when the key's rate limit refused it (429). */
+  limited: boolean;
   /** 1 when the request failed (an error status, or a generation that failed after the headers), else 0. */
   errors: number;
 }
@@ -162,6 +166,7 @@ export class AccessControl {
       const meter = new RequestMeter(principal, this.limiter);
       res.locals.principal = principal;
       res.locals.meter = meter;
+      let limited = false;
       const onEnd = this.options.onRequestEnd;
       if (onEnd) {
         let done = false;
@@ -170,6 +175,8 @@ export class AccessControl {
           done = true;
           onEnd({
             principal,
+            scope,
+            limited,
             model: meter.model,
             status: res.statusCode,
             promptTokens: meter.promptTokens,
@@ -182,8 +189,16 @@ export class AccessControl {
         res.once("close", end);
       }
       // Over the limit: RateLimitError carries the X-RateLimit-* headers and Retry-After to the error handler.
-      if (principal.rpm > 0 || principal.tpm > 0)
-        for (const [k, v] of Object.entries(this.limiter.admit(principal.id, principal))) res.setHeader(k, v);
+      if (principal.rpm > 0 || principal.tpm > 0) {
+        let headers;
+        try {
+          headers = this.limiter.admit(principal.id, principal);
+        } catch (err) {
+          limited = true;
+          throw err;
+        }
+        for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+      }
       next();
     };
   }

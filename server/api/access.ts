@@ -1,14 +1,47 @@
 /**
- * /api/keys: named API keys (server/access/, issue 20), behind the admin guard like all of /api.
- * The secret is in the answer to POST only; lists show names, scopes, limits and when each key was
- * created and last used.
+ * /api/keys and /api/usage (server/access/, issue 20), behind the admin guard like all of /api.
+ * A key's secret is in the answer to POST only; lists show names, scopes, limits and when each key
+ * was created and last used (from the usage table). Usage comes as JSON or as a CSV file.
  */
 import express from "express";
 import { KeyError } from "../access/keys.js";
 import type { ServerContext } from "../context.js";
 import { BadRequestError, HearthError, NotFoundError } from "../errors.js";
 import { parseOrThrow } from "../http/validate.js";
-import { KeyCreateSchema, type CreatedKey, type KeyInfo, type KeyList } from "../wire/access.js";
+import { dayOf } from "../history/usage.js";
+import {
+  KeyCreateSchema,
+  UsageQuerySchema,
+  type CreatedKey,
+  type KeyInfo,
+  type KeyList,
+  type UsageReport,
+} from "../wire/access.js";
+
+const CSV_COLUMNS = [
+  "day",
+  "keyId",
+  "keyName",
+  "model",
+  "requests",
+  "promptTokens",
+  "completionTokens",
+  "reasoningTokens",
+  "errors",
+] as const;
+
+/** A CSV field: quoted when it must be, and never read as a formula by a spreadsheet (`=`, `+`, `-`, `@` first). */
+function csvField(value: string | number): string {
+  let text = String(value);
+  if (typeof value === "string" && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+export function usageCsv(report: UsageReport): string {
+  const lines = [CSV_COLUMNS.join(",")];
+  for (const row of report.rows) lines.push(CSV_COLUMNS.map((c) => csvField(row[c])).join(","));
+  return `${lines.join("\r\n")}\r\n`;
+}
 
 /** A KeyError as the HTTP error it is. */
 function httpError(err: unknown): unknown {
@@ -21,7 +54,10 @@ function httpError(err: unknown): unknown {
 export function createAccessRouter(ctx: ServerContext): express.Router {
   const router = express.Router();
   const keys = ctx.access.keys;
-  const withLastUse = (info: Omit<KeyInfo, "lastUsedAt">): KeyInfo => ({ ...info, lastUsedAt: null });
+  const withLastUse = (info: Omit<KeyInfo, "lastUsedAt">, lastUsed = new Map<string, number>()): KeyInfo => ({
+    ...info,
+    lastUsedAt: lastUsed.get(info.id) ?? null,
+  });
 
   router.get("/keys", (_req, res) => {
     let list;
@@ -30,7 +66,8 @@ export function createAccessRouter(ctx: ServerContext): express.Router {
     } catch (err) {
       throw httpError(err);
     }
-    const body: KeyList = { data: list.map(withLastUse) };
+    const lastUsed = ctx.history.usage.lastUsed();
+    const body: KeyList = { data: list.map((k) => withLastUse(k, lastUsed)) };
     res.json(body);
   });
 
@@ -54,6 +91,21 @@ export function createAccessRouter(ctx: ServerContext): express.Router {
       throw httpError(err);
     }
     res.json({ id: revoked.id, name: revoked.name, deleted: true });
+  });
+
+  router.get("/usage", (req, res) => {
+    const query = parseOrThrow(UsageQuerySchema, req.query);
+    const to = query.to ?? dayOf(Date.now());
+    const from = query.from ?? dayOf(Date.parse(`${to}T00:00:00Z`) - 29 * 86_400_000);
+    if (from > to)
+      throw new BadRequestError("'from' must not be after 'to'.", { param: "from", code: "invalid_range" });
+    const report = ctx.history.usage.report(from, to, query.key);
+    if (query.format === "csv") {
+      res.setHeader("Content-Disposition", `attachment; filename="hearth-usage-${from}-to-${to}.csv"`);
+      res.type("text/csv").send(usageCsv(report));
+      return;
+    }
+    res.json(report);
   });
 
   return router;

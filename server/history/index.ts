@@ -7,6 +7,7 @@ import type { Logger } from "../logger.js";
 import { openHistoryDatabaseReadOnly } from "./db.js";
 import { HistoryRecorder } from "./recorder.js";
 import { HistoryStore } from "./store.js";
+import { UsageStore } from "./usage.js";
 
 export interface HistoryOptions {
   /** The database file. Defaults to `<dataDir>/history.sqlite`. */
@@ -22,6 +23,8 @@ export interface HistoryOptions {
 export interface History {
   readonly store: HistoryStore;
   readonly recorder: HistoryRecorder;
+  /** What each API key used, per model and day (issue 20). */
+  readonly usage: UsageStore;
   readonly file: string;
   close(): void;
 }
@@ -47,6 +50,7 @@ export function openHistory(options: HistoryOptions): History {
   return {
     store,
     recorder,
+    usage: new UsageStore(store.db),
     file,
     close() {
       clearInterval(timer);

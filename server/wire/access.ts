@@ -53,3 +53,49 @@ export interface KeyList {
 
 /** POST /api/keys: the key, this once. */
 export type CreatedKey = KeyInfo & { key: string };
+
+/** A day as `YYYY-MM-DD` (UTC). */
+export const DaySchema = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be a day as YYYY-MM-DD");
+
+/** Query of GET /api/usage. */
+export const UsageQuerySchema = z.object({
+  /** First day, inclusive. Defaults to 29 days before `to`. */
+  from: DaySchema.optional(),
+  /** Last day, inclusive. Defaults to today (UTC). */
+  to: DaySchema.optional(),
+  /** Only this key (its id, or `api-key`, `app`, `local`). Defaults to every key. */
+  key: z.string().min(1).max(64).optional(),
+  /** `csv` answers a file (text/csv) instead of JSON. Defaults to json. */
+  format: z.enum(["json", "csv"]).default("json"),
+});
+
+/** What one key used on one model on one day. */
+export const UsageRowSchema = z.object({
+  day: z.string(),
+  keyId: z.string(),
+  keyName: z.string(),
+  /** "" for requests that generated nothing (listing models, say). */
+  model: z.string(),
+  requests: z.number().int(),
+  promptTokens: z.number().int(),
+  completionTokens: z.number().int(),
+  reasoningTokens: z.number().int(),
+  errors: z.number().int(),
+});
+export type UsageRow = z.infer<typeof UsageRowSchema>;
+
+export const UsageReportSchema = z.object({
+  from: z.string(),
+  to: z.string(),
+  /** By day, then key name, then model. */
+  rows: z.array(UsageRowSchema),
+  /** The rows added up. */
+  totals: UsageRowSchema.pick({
+    requests: true,
+    promptTokens: true,
+    completionTokens: true,
+    reasoningTokens: true,
+    errors: true,
+  }),
+});
+export type UsageReport = z.infer<typeof UsageReportSchema>;

@@ -11,6 +11,7 @@ import path from "node:path";
 import { after, describe, test } from "node:test";
 import type { History } from "../../server/history/index.js";
 import { HistoryRecorder } from "../../server/history/recorder.js";
+import { UsageStore } from "../../server/history/usage.js";
 import { HistoryStore } from "../../server/history/store.js";
 import { responseObject, type ResponseBase } from "../../server/openai/responses-format.js";
 import type { ResponseObject } from "../../server/openai/responses-schemas.js";
@@ -28,7 +29,13 @@ function open(): { store: HistoryStore; responses: ResponsesStore; warnings: str
   const store = HistoryStore.open(path.join(dir, `h${++n}.sqlite`));
   stores.push(store);
   const warnings: string[] = [];
-  const history: History = { store, recorder: new HistoryRecorder(store), file: "", close: () => store.close() };
+  const history: History = {
+    store,
+    recorder: new HistoryRecorder(store),
+    usage: new UsageStore(store.db),
+    file: "",
+    close: () => store.close(),
+  };
   return {
     store,
     responses: new ResponsesStore(history, { warn: (_o: unknown, msg?: string) => void warnings.push(msg ?? "") }),
