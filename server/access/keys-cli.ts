@@ -5,7 +5,8 @@
  * capture it; everything meant for a person goes to stderr.
  */
 import { parseArgs } from "node:util";
-import { ConfigError, loadMcpConfig } from "../config.js";
+import { ConfigError, loadConfig, loadMcpConfig } from "../config.js";
+import { servesNetwork } from "./network.js";
 import { KEY_SCOPES, type KeyScope } from "../wire/access.js";
 import { KeyError, KeyStore } from "./keys.js";
 
@@ -115,6 +116,20 @@ export function runKeysCommand(
       case "revoke": {
         const target = rest[0];
         if (!target) throw new ConfigError("hearth keys revoke needs a key's id or name.");
+        // As /api/keys refuses it: without its last key, a server set to serve the network would not start.
+        let network = false;
+        try {
+          const config = loadConfig({ argv: where });
+          network = servesNetwork(config.host) && config.apiKey === undefined && !config.insecure;
+        } catch {
+          // Settings that do not load are the next start's problem, not this command's.
+        }
+        if (network && store.list().length === 1) {
+          err(
+            "This is the last key, and Hearth is set to serve the local network, which needs one. Turn off 'Serve on local network' (the host setting) first, or create another key.",
+          );
+          return 1;
+        }
         const info = store.revoke(target);
         err(`Revoked key '${info.name}' (id ${info.id}).`);
         return 0;

@@ -1,4 +1,4 @@
-/** OpenAPI description of /api/keys and /api/usage (api/access.ts), from the zod schemas of server/wire/access.ts. */
+/** OpenAPI description of /api/keys, /api/usage and /api/network (api/access.ts), from the zod schemas of server/wire/access.ts. */
 import { z } from "zod";
 import { ErrorSchema } from "../openai/schemas.js";
 import { KeyCreateSchema, KeyInfoSchema, UsageQuerySchema, UsageReportSchema } from "../wire/access.js";
@@ -43,6 +43,27 @@ export function accessOpenApiPaths() {
         responses: {
           "200": json(z.object({ id: z.string(), name: z.string(), deleted: z.literal(true) }), "Revoked"),
           "404": error("No such key (`key_not_found`)"),
+          "409": error("The last key while serving the local network (`key_required`)"),
+        },
+      },
+    },
+    "/api/network": {
+      get: {
+        summary:
+          "Serving on the local network: whether it is on (the `host` setting, changed with PUT /api/settings, applied at the next start) and the LAN URLs",
+        responses: {
+          "200": json(
+            z.object({
+              enabled: z.boolean(),
+              host: z.string(),
+              port: z.number().int(),
+              savedEnabled: z.boolean(),
+              restartRequired: z.boolean(),
+              urls: z.array(z.string()),
+              hasKey: z.boolean(),
+            }),
+            "The state",
+          ),
         },
       },
     },

@@ -1,20 +1,27 @@
 /**
- * /api/keys and /api/usage (server/access/, issue 20), behind the admin guard like all of /api.
+ * /api/keys, /api/usage and /api/network (server/access/, issue 20), behind the admin guard like
+ * all of /api.
  * A key's secret is in the answer to POST only; lists show names, scopes, limits and when each key
  * was created and last used (from the usage table). Usage comes as JSON or as a CSV file.
+ * /api/network only reports: the switch is the `host` setting, changed through PUT /api/settings
+ * (a guarding setting: the desktop app's Settings, after a native dialog), which refuses to turn
+ * it on without a key.
  */
 import express from "express";
 import { KeyError } from "../access/keys.js";
 import type { ServerContext } from "../context.js";
 import { BadRequestError, HearthError, NotFoundError } from "../errors.js";
 import { parseOrThrow } from "../http/validate.js";
+import { lanUrls, servesNetwork } from "../access/network.js";
 import { dayOf } from "../history/usage.js";
+import { readSavedSettings } from "./settings.js";
 import {
   KeyCreateSchema,
   UsageQuerySchema,
   type CreatedKey,
   type KeyInfo,
   type KeyList,
+  type NetworkView,
   type UsageReport,
 } from "../wire/access.js";
 
@@ -83,7 +90,23 @@ export function createAccessRouter(ctx: ServerContext): express.Router {
     res.status(201).json(answer);
   });
 
-  router.delete("/keys/:key", (req, res) => {
+  /** The host the next start binds: the settings file's, unless a flag or variable set the running one. */
+  const savedHost = async () => {
+    const saved = await readSavedSettings(ctx.config.settingsFile);
+    return typeof saved.host === "string" ? saved.host : ctx.config.host;
+  };
+
+  router.delete("/keys/:key", async (req, res) => {
+    // The last key of a server that serves (or will serve) the network without --api-key: the next
+    // start would refuse to listen there (config.ts), so the desktop app could not start its server.
+    const network = servesNetwork(ctx.config.host) || servesNetwork(await savedHost());
+    if (network && ctx.config.apiKey === undefined && !ctx.config.insecure && keys.list().length === 1)
+      throw new HearthError(
+        409,
+        "invalid_request_error",
+        "This is the last key, and Hearth serves the local network, which needs one. Turn off 'Serve on local network' first, or create another key.",
+        { code: "key_required" },
+      );
     let revoked;
     try {
       revoked = keys.revoke(req.params.key);
@@ -91,6 +114,22 @@ export function createAccessRouter(ctx: ServerContext): express.Router {
       throw httpError(err);
     }
     res.json({ id: revoked.id, name: revoked.name, deleted: true });
+  });
+
+  router.get("/network", async (req, res) => {
+    const host = ctx.config.host;
+    const next = await savedHost();
+    const port = req.socket.localPort ?? ctx.config.port;
+    const body: NetworkView = {
+      enabled: servesNetwork(host),
+      host,
+      port,
+      savedEnabled: servesNetwork(next),
+      restartRequired: servesNetwork(next) !== servesNetwork(host),
+      urls: lanUrls(servesNetwork(host) ? host : next, port),
+      hasKey: ctx.access.hasKey(),
+    };
+    res.json(body);
   });
 
   router.get("/usage", (req, res) => {

@@ -57,7 +57,8 @@ function whereToChange(key: ProtectedKey): string {
 /** Body of PUT /api/settings: any editable keys; `null` removes a key from the file (back to its default). */
 export const SettingsPatchSchema = z.record(z.string(), z.unknown());
 
-async function readFile(file: string): Promise<Record<string, unknown>> {
+/** What the settings file holds now (`{}` when there is none); 500 `settings_unreadable` when it cannot be read. */
+export async function readSavedSettings(file: string): Promise<Record<string, unknown>> {
   try {
     const value: unknown = JSON.parse(await fsp.readFile(file, "utf8"));
     return typeof value === "object" && value !== null && !Array.isArray(value)
@@ -171,7 +172,7 @@ export function createSettingsRouter(ctx: ServerContext): express.Router {
   };
 
   router.get("/settings", async (_req, res) => {
-    res.json(describe(await readFile(file)));
+    res.json(describe(await readSavedSettings(file)));
   });
 
   router.put("/settings", async (req, res) => {
@@ -204,7 +205,7 @@ export function createSettingsRouter(ctx: ServerContext): express.Router {
     }
     // One write at a time, each reading what the previous one wrote.
     const work = writing.then(async () => {
-      const saved = await readFile(file);
+      const saved = await readSavedSettings(file);
       // A running key that the file holds goes away with it; one from a flag or HEARTH_API_KEY stays.
       const keyFromElsewhere = ctx.config.apiKey !== undefined && saved.apiKey !== ctx.config.apiKey;
       for (const [k, v] of Object.entries(parsed)) {
@@ -221,7 +222,7 @@ export function createSettingsRouter(ctx: ServerContext): express.Router {
         ctx.access.keys.any();
       if (!isLoopbackHost(host) && !hasKey && saved.insecure !== true) {
         throw new BadRequestError(
-          `Listening on ${host} needs an API key, or anyone on the network could use Hearth. Create a key under API keys (or set an API key) first.`,
+          `Serving on the network (${host}) needs an API key first, or anyone on the network could use Hearth: create one under API keys (or with \`hearth keys create\`), then turn it on.`,
           { param: "host", code: "api_key_required" },
         );
       }

@@ -7,6 +7,7 @@
 import net from "node:net";
 import cors from "cors";
 import type { RequestHandler } from "express";
+import { localNames } from "../access/network.js";
 import { isLoopbackHost, type Config } from "../config.js";
 import { ForbiddenError, UnsupportedMediaTypeError } from "../errors.js";
 
@@ -23,10 +24,13 @@ function hostname(hostHeader: string): string {
 
 /**
  * Accepts loopback names, IP literals (a rebinding attack needs a DNS name, so an IP in Host is
- * always what the user typed) and configured names; refuses every other name with 403.
+ * always what the user typed: the LAN addresses among them), configured names and, while serving
+ * the local network, the machine's own name and its `.local` name; refuses every other name with 403.
  */
 export function hostCheck(config: Config): RequestHandler {
-  const allowed = new Set(config.allowedHosts.map((h) => h.toLowerCase()));
+  // Serving the local network, the machine's own names are how people on it reach the UI.
+  const ownNames = isLoopbackHost(config.host) ? [] : localNames();
+  const allowed = new Set([...config.allowedHosts, ...ownNames].map((h) => h.toLowerCase()));
   return (req, _res, next) => {
     const header = req.headers.host;
     if (!header) return next(new ForbiddenError("Requests must carry a Host header.", { code: "invalid_host" }));

@@ -99,3 +99,20 @@ export const UsageReportSchema = z.object({
   }),
 });
 export type UsageReport = z.infer<typeof UsageReportSchema>;
+
+/** GET /api/network: serving on the local network (the `host` setting, applied at the next start). */
+export interface NetworkView {
+  /** This running server can be reached from other machines. */
+  enabled: boolean;
+  /** The address it listens on. */
+  host: string;
+  port: number;
+  /** The next start will serve the local network (the settings file's `host`, else the running one). */
+  savedEnabled: boolean;
+  /** `savedEnabled` differs from `enabled`: a restart applies it. */
+  restartRequired: boolean;
+  /** Where other machines reach it (addresses, then its `.local` name); empty while it serves this machine only. */
+  urls: string[];
+  /** An API key or a named key exists: turning the network on needs one. */
+  hasKey: boolean;
+}
