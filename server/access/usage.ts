@@ -1,9 +1,9 @@
 /**
  * Where a guarded request's usage goes once its response ended (access/guard.ts `onRequestEnd`):
  * the per-key counters of /metrics, labelled with the key's name (never its secret), and the usage
- * table (history/usage.ts). Requests on the inference routes are all counted; on the admin routes
- * only those that generated (the app's own chats), so the Server screen polling /metrics and the
- * UI's management calls do not drown what people and tools used.
+ * table (history/usage.ts). A key's requests on the inference routes are all counted; otherwise only
+ * those that generated (the app's own chats), so the UI's model lists, management calls and
+ * /metrics polls do not drown what people and tools used.
  */
 import type { UsageStore } from "../history/usage.js";
 import type { Logger } from "../logger.js";
@@ -20,7 +20,9 @@ export function usageRecorder(deps: {
   let warned = false;
   return (u) => {
     if (u.limited) deps.metrics.keyRateLimited.inc({ key: u.principal.name });
-    if (u.scope !== "inference" && u.model === "") return;
+    // Without a generation, only a key's own requests count: not the app's model lists and polls.
+    const builtIn = u.principal.id === "app" || u.principal.id === "local";
+    if (u.model === "" && (u.scope !== "inference" || builtIn)) return;
     const key = u.principal.name;
     deps.metrics.keyRequests.inc({ key });
     if (u.errors > 0) deps.metrics.keyErrors.inc({ key });

@@ -1,6 +1,7 @@
 /**
  * The server at a glance: whether it is up, the address to point tools at with code to paste,
- * live charts from /metrics (tokens/s, queue depth, busy sequences) and the latest API traffic.
+ * live charts from /metrics (tokens/s, queue depth, busy sequences), the latest API traffic and
+ * what each API key used (UsagePanel.tsx).
  */
 import { useEffect, useRef, useState } from "react";
 import { authorization } from "../api/auth.js";
@@ -15,6 +16,7 @@ import { relativeTime } from "../history/dates.js";
 import { parsePrometheus, rates, snapshot, type Snapshot } from "./prometheus.js";
 import { SNIPPET_LABELS, snippet, type SnippetKind } from "./snippets.js";
 import { Sparkline } from "./Sparkline.js";
+import { UsagePanel } from "./UsagePanel.js";
 
 const POLL_MS = 2000;
 const HISTORY = 60;
@@ -275,6 +277,8 @@ export default function ServerView() {
             </details>
           ) : null}
         </section>
+
+        <UsagePanel refresh={live.latest?.generations} />
       </div>
     </div>
   );

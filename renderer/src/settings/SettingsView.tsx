@@ -1,5 +1,6 @@
 /**
- * Settings: appearance, the server (address, API key, CORS), performance, models and history.
+ * Settings: appearance, the server (address, API key, CORS), performance, models, the local
+ * network and named API keys (AccessSettings.tsx), and history.
  * Server settings are saved to the server's settings file and apply at its next start; the
  * screen says which ones are waiting for a restart. The API key is write-only.
  */
@@ -22,6 +23,7 @@ import { emit } from "../app/events.js";
 import { showToast } from "../app/toast.js";
 import type { ThemeChoice } from "../app/theme.js";
 import { useAsync } from "../app/useAsync.js";
+import { AccessSettings } from "./AccessSettings.js";
 
 type Kind = "text" | "number" | "list" | "bool" | "select";
 
@@ -368,6 +370,8 @@ export default function SettingsView({ theme, onTheme }: { theme: ThemeChoice; o
             </div>
           </form>
         ) : null}
+
+        {view ? <AccessSettings view={view} onView={setView} /> : null}
 
         <HistoryData />
       </div>
