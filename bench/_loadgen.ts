@@ -15,6 +15,8 @@ export interface LoadPlan {
   maxTokens: number;
   /** Numbers the prompts (see promptFor) so no request reuses another's cached prefix. */
   firstRequest: number;
+  /** Sent as `Authorization: Bearer <key>` (a named key with limits: bench/server.ts HEARTH_BENCH_KEY). Defaults to none. */
+  apiKey?: string;
 }
 
 export interface RequestTiming {
@@ -64,7 +66,7 @@ async function one(plan: LoadPlan, n: number): Promise<RequestTiming> {
   const started = performance.now();
   const res = await fetch(`${plan.url}/v1/${plan.endpoint === "chat" ? "chat/completions" : "completions"}`, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", ...(plan.apiKey ? { Authorization: `Bearer ${plan.apiKey}` } : {}) },
     body: body(plan, n),
   });
   if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);

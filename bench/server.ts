@@ -10,12 +10,19 @@
  * Targets (issue 2): HTTP costs < 5% of single-stream throughput; at concurrency 8 at least 2x the
  * single-stream tokens/s with p95 latency within 1.5x of p50. Speed is measured here, never asserted
  * in tests. `npm run bench -- server` (add `--quick` for a short run).
+ *
+ * `HEARTH_BENCH_KEY=compare` runs only issue 20's question instead: what a named key with rate
+ * limits (server/access/) costs at concurrency 8, streaming, against no key, in interleaved rounds
+ * on one server (target < 1% of throughput). Limits are set far above what the run uses, so every
+ * request goes through the guard, the sliding windows, the headers and the usage write, and none
+ * is refused.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { KeyStore } from "../server/access/keys.js";
 import { createServer, type HearthServer } from "../server/app.js";
 import { loadConfig } from "../server/config.js";
 import type { EngineBinary } from "../server/engine/runtime.js";
@@ -279,8 +286,124 @@ async function benchModel(file: string, s: Settings, loadgen: LoadGenerator): Pr
   return results;
 }
 
+/**
+ * The access guard's own work for one keyed request, in process and on the CPU clock (wall time is
+ * noise on a loaded machine): finding the key (SHA-256, constant-time compare), the sliding windows
+ * and their headers; and the usage row's SQLite upsert, which every request pays, keyed or not.
+ */
+function guardMicroCost(server: HearthServer, key: string): { guardUs: number; usageUs: number } {
+  const access = server.context.access;
+  const req = { headers: { authorization: `Bearer ${key}` }, socket: { remoteAddress: "127.0.0.1" } };
+  const n = 20_000;
+  const t0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) {
+    const p = access.authenticate(req as never);
+    access.limiter.admit(`micro-${p.id}`, { rpm: 1_000_000_000, tpm: 1_000_000_000 });
+  }
+  const t1 = process.cpuUsage(t0);
+  const m = 2_000;
+  const t2 = process.cpuUsage();
+  for (let i = 0; i < m; i++)
+    server.context.history.usage.add({
+      keyId: "micro",
+      keyName: "micro",
+      model: "m",
+      promptTokens: 10,
+      completionTokens: 10,
+      reasoningTokens: 0,
+      errors: 0,
+      at: Date.now(),
+    });
+  const t3 = process.cpuUsage(t2);
+  return { guardUs: (t1.user + t1.system) / n, usageUs: (t3.user + t3.system) / m };
+}
+
+/** Issue 20: c=8 streaming with and without a limited key, interleaved rounds on one server. */
+async function benchKeyCost(file: string, s: Settings, loadgen: LoadGenerator): Promise<BenchResult> {
+  const model = await modelPath(file);
+  const { server, dataDir } = await startServer(model, 8);
+  const key = KeyStore.inDataDir(dataDir).create({
+    name: "bench",
+    scope: "inference",
+    rpm: 1_000_000,
+    tpm: 100_000_000,
+  }).key;
+  try {
+    const health = (await (await fetch(`${server.url}/health`)).json()) as Health;
+    const info = health.models[0];
+    if (!info) throw new Error("the server loaded no model");
+    const c = 8;
+    const perWorker = 2;
+    const rounds = s === QUICK ? 3 : 6;
+    let request = 0;
+    const plan = (apiKey: string | undefined): LoadPlan => ({
+      url: server.url,
+      model: info.id,
+      endpoint: "completions",
+      stream: true,
+      concurrency: c,
+      requestsPerWorker: perWorker,
+      maxTokens: s.maxTokens,
+      firstRequest: (request += c * perWorker),
+      ...(apiKey ? { apiKey } : {}),
+    });
+    await loadgen.run({ ...plan(key), requestsPerWorker: 1, maxTokens: 8 });
+    const micro = guardMicroCost(server, key);
+    const runs: { keyed: boolean; tokS: number; cpuUs: number }[] = [];
+    for (let i = 0; i < rounds; i++) {
+      // Alternate which goes first, so a drift of the machine falls on both alike.
+      for (const keyed of i % 2 === 0 ? [false, true] : [true, false]) {
+        const before = cpuSample();
+        const result = await loadgen.run(plan(keyed ? key : undefined));
+        const cpu = cpuDiff(before, cpuSample());
+        if (result.errors.length > 0) throw new Error(`bench requests failed: ${result.errors[0]}`);
+        const m = levelMetrics(result, true);
+        runs.push({
+          keyed,
+          tokS: m.aggregate_tok_s,
+          cpuUs: cpu && m.tokens ? (cpu.mainNs + cpu.otherNs) / 1000 / m.tokens : Number.NaN,
+        });
+      }
+    }
+    const med = (keyed: boolean, k: "tokS" | "cpuUs") => median(runs.filter((r) => r.keyed === keyed).map((r) => r[k]));
+    const usage = (await (await fetch(`${server.url}/api/usage`)).json()) as {
+      rows: { keyId: string; requests: number }[];
+    };
+    return {
+      name: `${file.replace(/\.gguf$/, "")} c=8 stream: limited key vs no key`,
+      metrics: {
+        no_key_tok_s: round(med(false, "tokS")),
+        key_tok_s: round(med(true, "tokS")),
+        key_over_no_key: round(med(true, "tokS") / med(false, "tokS"), 3),
+        no_key_cpu_us_per_token: round(med(false, "cpuUs")),
+        key_cpu_us_per_token: round(med(true, "cpuUs")),
+        key_extra_cpu_pct: round((100 * (med(true, "cpuUs") - med(false, "cpuUs"))) / med(false, "cpuUs"), 2),
+        rounds,
+        guard_cpu_us_per_request: round(micro.guardUs, 2),
+        usage_write_cpu_us_per_request: round(micro.usageUs, 2),
+        usage_rows_requests: usage.rows.filter((r) => r.keyId !== "micro").reduce((n, r) => n + r.requests, 0),
+        load1: load1(),
+      },
+      notes: `${c} streams x ${perWorker} requests of ${s.maxTokens} tokens per round; medians of ${rounds} interleaved rounds each; CPU = the server process, per generated token`,
+    };
+  } finally {
+    await server.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 export async function run(opts: BenchOptions): Promise<BenchResult[]> {
   const s = opts.quick ? QUICK : FULL;
+  if (process.env.HEARTH_BENCH_KEY === "compare") {
+    const loadgen = await LoadGenerator.start();
+    try {
+      const results: BenchResult[] = [];
+      for (const file of MODELS) results.push(await benchKeyCost(file, s, loadgen));
+      return results;
+    } finally {
+      loadgen.close();
+    }
+  }
   const loadgen = await LoadGenerator.start();
   const results: BenchResult[] = [];
   try {
