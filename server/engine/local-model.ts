@@ -46,7 +46,13 @@ import {
   forcedCallHint,
   forcedCallSchema,
 } from "./forced-tool-call.js";
-import { GrammarCache, checkSchemaBounds, nativeSchemaWarnings, type SchemaPart } from "./grammar.js";
+import {
+  GrammarCache,
+  checkSchemaBounds,
+  nativeSchemaWarnings,
+  requiredParameters,
+  type SchemaPart,
+} from "./grammar.js";
 import { ignoreEosBias } from "./ignore-eos.js";
 import { decodeWithLogprobs, stopTriggersOf, type DecodeWithLogprobsResult } from "./logprobs.js";
 import { attentionHeadWidth, flashAttentionFor, laneShares, type EngineRuntime } from "./runtime.js";
@@ -456,7 +462,7 @@ export class LocalModel {
       ? (Object.fromEntries(
           request.tools.map((t) => [
             t.name,
-            { description: t.description, params: (t.parameters ?? undefined) as never },
+            { description: t.description, params: requiredParameters(t.parameters ?? undefined) as never },
           ]),
         ) as ChatModelFunctions)
       : undefined;
@@ -522,7 +528,9 @@ export class LocalModel {
     const { history, functions, call } = this.chatPromptOf(request, plan);
     const { grammar, warnings } = await this.chatGrammar(request, call?.mode ?? null, call?.schema);
     if (functions) {
-      request.tools.forEach((t, i) => warnings.push(...nativeSchemaWarnings(t.parameters, `tools.${i}.parameters`)));
+      request.tools.forEach((t, i) =>
+        warnings.push(...nativeSchemaWarnings(requiredParameters(t.parameters), `tools.${i}.parameters`)),
+      );
     }
     /** Where the reply's text goes: straight out, or through a call's reader. */
     const replyReader = (queue: AsyncQueue<GenerationEvent>) => {

@@ -1,9 +1,11 @@
 /**
  * Codex CLI, the real binary (`@openai/codex`, pinned in test/helpers/codex-cli.ts), against a real
  * Hearth as a custom model provider: `codex exec` with Codex's default configuration but for the
- * provider (its long instructions, all its tools, MCP-style namespaces, hosted `web_search`). A
- * pass-through proxy between the two records what Codex sends. Skipped, saying why, where npm
- * cannot install Codex (offline, or a platform Codex publishes no binary for).
+ * provider (its long instructions, all its tools, MCP-style namespaces, hosted `web_search`): a
+ * first turn (`qwen3-answer`), and a tool turn (`qwen3-exec` calls `exec_command`, Codex runs the
+ * command in a temp folder and sends its output back, the model answers). A pass-through proxy
+ * between the two records what Codex sends. Skipped, saying why, where npm cannot install Codex
+ * (offline, or a platform Codex publishes no binary for).
  *
  * Codex never reaches past 127.0.0.1 here: no OpenAI key, update checks, analytics and feedback
  * off, and the run is killed (its whole process group) when it overstays or the test ends.
@@ -167,6 +169,22 @@ async function codexExec(
   return { code, events, stderr: err };
 }
 
+/** Whether Codex's own sandbox (bubblewrap on Linux) can run a command on this machine. */
+async function sandboxWorks(bin: string, home: string, cwd: string): Promise<boolean> {
+  const child = spawn(bin, ["sandbox", "--", "true"], {
+    cwd,
+    env: { ...process.env, CODEX_HOME: home, HOME: home },
+    stdio: "ignore",
+    detached: process.platform !== "win32",
+  });
+  running.add(child);
+  const timer = setTimeout(() => killGroup(child), 30_000);
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  clearTimeout(timer);
+  running.delete(child);
+  return code === 0;
+}
+
 /** What the run says, for an assertion's message. */
 const shown = (run: CodexRun) =>
   `exit ${run.code}\n${run.events.map((e) => JSON.stringify(e)).join("\n")}\n${run.stderr}`;
@@ -176,18 +194,34 @@ describe(`Codex CLI (${CODEX_VERSION}, wire_api "responses")`, { skip }, () => {
   let proxy: Awaited<ReturnType<typeof recordingProxy>> | undefined;
   let temp: string | undefined;
   let firstTurn: CodexRun | undefined;
+  let toolTurn: CodexRun | undefined;
+  let toolWork = "";
+  let sandboxed = false;
+  const requestsFor = (model: string) => proxy!.requests.filter((r) => r.body.model === server!.env.models[model]);
 
   before(async () => {
     if ("skip" in cli) return;
     // Codex's default prompt is about 8,700 tokens (Qwen3's tokenizer): more than the 4k default.
-    server = await startCompatServer(["qwen3-answer"], { ctxSize: 16_384, parallel: 1 });
+    server = await startCompatServer(["qwen3-answer", "qwen3-exec"], { ctxSize: 16_384, parallel: 1 });
     proxy = await recordingProxy(server.env.url);
     temp = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-codex-"));
-    const home = path.join(temp, "home");
-    const work = path.join(temp, "work");
-    fs.mkdirSync(work);
-    codexHome(home, proxy.url, server.env.models["qwen3-answer"]!);
-    firstTurn = await codexExec(cli.bin, { home, cwd: work, apiKey: server.env.apiKey, prompt: "Say hi" });
+    const run = async (name: string, model: string, prompt: string, args: string[] = []) => {
+      const home = path.join(temp!, name, "home");
+      const work = path.join(temp!, name, "work");
+      fs.mkdirSync(work, { recursive: true });
+      codexHome(home, proxy!.url, server!.env.models[model]!);
+      return { work, run: await codexExec(cli.bin, { home, cwd: work, apiKey: server!.env.apiKey, prompt, args }) };
+    };
+    firstTurn = (await run("answer", "qwen3-answer", "Say hi")).run;
+    // The scripted command writes proof.txt in the run's own temp folder: in Codex's sandbox
+    // (workspace-write) where the machine allows one, else with the sandbox off.
+    const probe = path.join(temp, "probe");
+    fs.mkdirSync(probe);
+    sandboxed = await sandboxWorks(cli.bin, probe, probe);
+    const mode = sandboxed ? ["--sandbox", "workspace-write"] : ["--dangerously-bypass-approvals-and-sandbox"];
+    const tool = await run("tool", "qwen3-exec", "Write proof.txt", mode);
+    toolTurn = tool.run;
+    toolWork = tool.work;
   });
   after(async () => {
     for (const child of running) killGroup(child);
@@ -206,7 +240,7 @@ describe(`Codex CLI (${CODEX_VERSION}, wire_api "responses")`, { skip }, () => {
   });
 
   test("what Codex sends: one streamed, unstored Responses request with its prompt and tools", () => {
-    const requests = proxy!.requests;
+    const requests = requestsFor("qwen3-answer");
     assert.deepEqual(
       requests.map((r) => `${r.method} ${r.url} ${r.status}`),
       ["POST /v1/responses 200"],
@@ -230,5 +264,46 @@ describe(`Codex CLI (${CODEX_VERSION}, wire_api "responses")`, { skip }, () => {
     assert.ok(kinds.has("namespace") && kinds.has("web_search"), [...kinds].join(", "));
     // The hosted search is left out with a warning in the response, never a 400.
     assert.match(request.response, /"code":"tool_not_available"[^}]*"param":"tools\.\d+"/);
+  });
+
+  test("a tool turn: the model calls exec_command, Codex runs it and sends the output back", () => {
+    const run = toolTurn!;
+    assert.equal(run.code, 0, shown(run));
+    const commands = run.events.filter((e) => e.type === "item.completed" && e.item?.type === "command_execution");
+    assert.equal(commands.length, 1, shown(run));
+    assert.match(String(commands[0]!.item!.command), /echo hearth > proof\.txt/);
+    assert.equal(commands[0]!.item!.exit_code, 0, `${sandboxed ? "in" : "without"} Codex's sandbox: ${shown(run)}`);
+    assert.equal(fs.readFileSync(path.join(toolWork, "proof.txt"), "utf8"), "hearth\n");
+    const messages = run.events.filter((e) => e.item?.type === "agent_message").map((e) => e.item!.text);
+    assert.deepEqual(messages, ["The command ran."], shown(run));
+  });
+
+  test("the tool turn on the wire: only the required parameter, the output sent back with its call_id", () => {
+    const requests = requestsFor("qwen3-exec");
+    assert.deepEqual(
+      requests.map((r) => `${r.method} ${r.url} ${r.status}`),
+      ["POST /v1/responses 200", "POST /v1/responses 200"],
+    );
+    // The first reply's call, from the SSE stream's output_item.done.
+    const done = requests[0]!.response
+      .split("\n")
+      .filter((l) => l.startsWith("data: "))
+      .map((l) => JSON.parse(l.slice(6)) as { type: string; item?: Record<string, unknown> })
+      .filter((e) => e.type === "response.output_item.done")
+      .map((e) => e.item!);
+    const call = done.find((i) => i.type === "function_call");
+    assert.ok(call, JSON.stringify(done));
+    assert.equal(call.name, "exec_command");
+    // exec_command has nine optional parameters (shell, login, sandbox_permissions...): a local
+    // model writes only those the schema requires, as OpenAI's models leave the rest unset.
+    assert.deepEqual(JSON.parse(String(call.arguments)), { cmd: "echo hearth > proof.txt" });
+    const input = requests[1]!.body.input as { type: string; call_id?: string; name?: string; output?: unknown }[];
+    const [sentCall, sentOutput] = input.slice(-2);
+    assert.deepEqual(
+      [sentCall?.type, sentCall?.name, sentCall?.call_id],
+      ["function_call", "exec_command", call.call_id],
+    );
+    assert.deepEqual([sentOutput?.type, sentOutput?.call_id], ["function_call_output", call.call_id]);
+    assert.match(String(sentOutput?.output), /exited with code 0/);
   });
 });
