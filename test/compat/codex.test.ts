@@ -7,8 +7,9 @@
  * between the two records what Codex sends. Skipped, saying why, where npm cannot install Codex
  * (offline, or a platform Codex publishes no binary for).
  *
- * Codex never reaches past 127.0.0.1 here: no OpenAI key, update checks, analytics and feedback
- * off, and the run is killed (its whole process group) when it overstays or the test ends.
+ * Codex never reaches past 127.0.0.1 here: no OpenAI key; update checks, analytics, feedback,
+ * apps and plugins off; and the run is killed (its whole process group) when it overstays or the
+ * test ends. It passes in a network namespace with only a loopback (`unshare -rn`).
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -128,6 +129,13 @@ function codexHome(dir: string, baseUrl: string, model: string): void {
       ``,
       `[feedback]`,
       `enabled = false`,
+      ``,
+      // Otherwise Codex looks up chatgpt.com (apps) and api.github.com (plugins) in the background
+      // (seen with strace); off, it reaches nothing but 127.0.0.1, and its request is the same.
+      `[features]`,
+      `apps = false`,
+      `plugins = false`,
+      `remote_plugin = false`,
       ``,
     ].join("\n"),
   );
