@@ -68,7 +68,8 @@ test("the GPU bench runs its CPU side, and marks or measures its GPU side, and w
       const level = row(`cpu c=${c} stream`);
       assert.ok(level.metrics.aggregate_tok_s! > 0, `c=${c} generated`);
       assert.ok(Number.isFinite(level.metrics.ttft_p50_ms) && Number.isFinite(level.metrics.ttft_p95_ms));
-      assert.equal(level.metrics.tokens, level.metrics.requests! * 8, "every request ran to its 8 tokens");
+      assert.equal(level.metrics.requests, Math.max(2, c), `c=${c}: every request answered`);
+      assert.ok(level.metrics.tokens! <= level.metrics.requests! * 8, "max_tokens 8 held");
     }
     const prompt = row("cpu: time to first token, ~256-token prompt");
     assert.ok(
