@@ -89,6 +89,8 @@ export interface GpuSizingInput {
   freeVramBytes: number;
   kvBytesPerSequence: number;
   computeBytesPerBatchToken: number;
+  /** Tokens per sequence. */
+  contextSize: number;
   /** The configured sequences; 0 chooses. */
   parallel: number;
 }
@@ -104,8 +106,8 @@ export interface GpuSizing {
  * one, so sequences are cheap in time and cost only their KV cache: take as many as half the
  * usable VRAM holds (up to GPU_MAX_PARALLEL), leaving the rest to other models and the compute
  * buffer. A larger batch prefills a long prompt in fewer, fuller steps (llama-server's n_batch is
- * 2048); take the largest whose compute buffer stays a small share of the VRAM, and never less than
- * one token per sequence.
+ * 2048); take the largest whose compute buffer stays a small share of the VRAM, no longer than a
+ * sequence's context, and never less than one token per sequence.
  */
 export function gpuSizing(input: GpuSizingInput): GpuSizing {
   const usable = Math.max(0, input.freeVramBytes - HEADROOM_BYTES) * 0.9;
@@ -118,5 +120,7 @@ export function gpuSizing(input: GpuSizingInput): GpuSizing {
     const fits = input.kvBytesPerSequence > 0 ? Math.floor(kvBudget / input.kvBytesPerSequence) : GPU_MAX_PARALLEL;
     parallel = Math.max(1, Math.min(GPU_MAX_PARALLEL, fits));
   }
-  return { parallel, batchSize: Math.max(batch, parallel) };
+  // No prompt step is longer than a sequence's context (llama.cpp clamps n_batch to n_ctx, which
+  // node-llama-cpp's queue would not know); a decode step holds one token per sequence.
+  return { parallel, batchSize: Math.max(Math.min(batch, input.contextSize), parallel) };
 }

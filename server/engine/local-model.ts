@@ -344,6 +344,7 @@ export class LocalModel {
         ({ parallel, batchSize } = gpuSizing({
           freeVramBytes: (await llama.getVramState()).free,
           ...gpuCostsOf(model, contextSize),
+          contextSize,
           parallel,
         }));
       } else if (parallel <= 0) {

@@ -68,6 +68,7 @@ test("parallel on a GPU: as many sequences as half the usable free VRAM holds, a
       freeVramBytes: freeGiB * GiB,
       kvBytesPerSequence: kv,
       computeBytesPerBatchToken: compute,
+      contextSize: 4096,
       parallel,
     });
   // An 80 GB card with the 8B model's 5 GB of weights on it: 64 sequences of 4k (32 GiB of cache).
@@ -98,14 +99,21 @@ test("parallel on a GPU: as many sequences as half the usable free VRAM holds, a
 
 test("batch size on a GPU: 2048 where the compute buffer is cheap, 512 where VRAM is tight, never below parallel", () => {
   const compute8b = computeBytesPerBatchToken(llama3_8b);
-  const batch = (freeGiB: number, compute = compute8b, parallel = 4) =>
-    gpuSizing({ freeVramBytes: freeGiB * GiB, kvBytesPerSequence: 1, computeBytesPerBatchToken: compute, parallel })
-      .batchSize;
+  const batch = (freeGiB: number, compute = compute8b, parallel = 4, contextSize = 4096) =>
+    gpuSizing({
+      freeVramBytes: freeGiB * GiB,
+      kvBytesPerSequence: 1,
+      computeBytesPerBatchToken: compute,
+      contextSize,
+      parallel,
+    }).batchSize;
   assert.equal(batch(74), 2048, "a big card prefills in 2048-token steps, like llama-server's n_batch");
   assert.equal(batch(2.5), 512, "a tight card keeps node-llama-cpp's default");
   assert.ok([1024, 2048].includes(batch(12)), `a mid-size card: ${batch(12)}`);
   assert.equal(batch(0), 512);
   assert.equal(batch(2.5, compute8b, 600), 600, "one token per sequence fits in a step");
+  assert.equal(batch(74, compute8b, 4, 1024), 1024, "no step longer than a sequence's context");
+  assert.equal(batch(74, compute8b, 64, 32), 64, "... but still one token per sequence");
   assert.equal(batch(2, computeBytesPerBatchToken(bench86m)), 2048, "a small vocabulary costs little per token");
 });
 
