@@ -5,7 +5,7 @@
 # log written to $OUT (bench/results when unset). BENCHMARKS.md, "GPU", says what to do with them.
 #
 # Assumes the repository with node_modules installed (`npm ci` on a Linux x64 machine brings
-# @node-llama-cpp/linux-x64-cuda). Environment:
+# @node-llama-cpp/linux-x64-cuda), or unpacked from bench/gpu-bundle.sh's parts. Environment:
 #   OUT                 where the results go (default bench/results)
 #   NODE                the Node.js binary (default: node on the PATH)
 #   HEARTH_MODELS_DIR   the folder of the bench models (default ../shared/models)
@@ -19,13 +19,23 @@ out="${OUT:-bench/results}"
 node="${NODE:-node}"
 mkdir -p "$out"
 
+# The prebuilt CUDA binary links libcudart and libcublas (CUDA 13); where the loader does not find
+# them, look where CUDA toolkits and NVIDIA's Python wheels put them.
+cuda_lib=node_modules/@node-llama-cpp/linux-x64-cuda/bins/linux-x64-cuda/libggml-cuda.so
+if [ -f "$cuda_lib" ] && ldd "$cuda_lib" 2>/dev/null | grep -q "libcu.*not found"; then
+  for lib in libcudart.so.13 libcublas.so.13 libcublasLt.so.13; do
+    found=$(find /usr/local /usr/lib /opt -name "$lib" 2>/dev/null | head -1)
+    [ -n "$found" ] && export LD_LIBRARY_PATH="$(dirname "$found")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  done
+fi
+
 {
   echo "date: $(date -u +%FT%TZ)"
   echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo "node: $("$node" --version)"
   nvidia-smi --query-gpu=name,memory.total,memory.used,driver_version --format=csv 2>&1 || echo "nvidia-smi: not found"
-  # The prebuilt CUDA binary links libcudart and libcublas; without them node-llama-cpp falls back.
-  ldd node_modules/@node-llama-cpp/linux-x64-cuda/bins/linux-x64-cuda/libggml-cuda.so 2>&1 | grep -E "cuda|cublas" || true
+  echo "LD_LIBRARY_PATH: ${LD_LIBRARY_PATH:-}"
+  ldd "$cuda_lib" 2>&1 | grep -E "cuda|cublas" || true
 } | tee "$out/gpu-machine.txt"
 
 args=(gpu --out "$out")
