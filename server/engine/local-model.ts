@@ -50,6 +50,13 @@ import { GrammarCache, checkSchemaBounds, nativeSchemaWarnings, type SchemaPart 
 import { ignoreEosBias } from "./ignore-eos.js";
 import { decodeWithLogprobs, stopTriggersOf, type DecodeWithLogprobsResult } from "./logprobs.js";
 import { attentionHeadWidth, flashAttentionFor, laneShares, type EngineRuntime } from "./runtime.js";
+import {
+  computeBytesPerBatchToken,
+  gpuSizing,
+  kvBytesPerSequence,
+  modelDimsOf,
+  type DimsMetadata,
+} from "./gpu-sizing.js";
 import { SlotPool, type PoolStats } from "./slot-pool.js";
 import { prefillInChunks } from "./prefill.js";
 import { ReplySplitter, Thinking, type ThinkingPlan } from "./thinking.js";
@@ -101,6 +108,10 @@ export interface LocalModelInfo {
   sizeBytes: number;
   /** Layers on the GPU (0 on CPU). */
   gpuLayers: number;
+  /** The model's layers, its output layer counted as llama.cpp offloads it: all are on the GPU when gpuLayers equals it. */
+  totalLayers: number;
+  /** Tokens per decode step (a prompt longer than this is evaluated in several). */
+  batchSize: number;
   chatWrapper: string;
   hasChatTemplate: boolean;
   /** The model writes thoughts its chat wrapper keeps apart from the answer (thinking.ts). */
@@ -109,7 +120,40 @@ export interface LocalModelInfo {
 
 const DEFAULT_CTX_CAP = 4096;
 
-/** Sequences to run by default: enough to batch well, few enough that their KV cache fits easily. */
+/**
+ * What a sequence and a batch token cost in VRAM: from the model's dimensions where its metadata
+ * gives them, else node-llama-cpp's estimate (which also counts per-sequence graph buffers, so it
+ * sizes high: 124 MiB a sequence for bench-86M at 2,048 tokens, whose f16 KV cache is 72 MiB).
+ */
+function gpuCostsOf(
+  model: LlamaModel,
+  contextSize: number,
+): { kvBytesPerSequence: number; computeBytesPerBatchToken: number } {
+  const tokens = (model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: unknown } } }).tokenizer?.ggml?.tokens;
+  const dims = modelDimsOf(
+    model.fileInfo.architectureMetadata as DimsMetadata,
+    Array.isArray(tokens) ? tokens.length : 0,
+  );
+  if (dims)
+    return {
+      kvBytesPerSequence: kvBytesPerSequence(dims, contextSize),
+      computeBytesPerBatchToken: computeBytesPerBatchToken(dims),
+    };
+  const estimate = (sequences: number, batchSize: number) =>
+    model.fileInsights.estimateContextResourceRequirements({
+      contextSize,
+      modelGpuLayers: model.gpuLayers,
+      sequences,
+      batchSize,
+    }).gpuVram;
+  const one = estimate(1, 512);
+  return {
+    kvBytesPerSequence: Math.max(1, estimate(2, 512) - one),
+    computeBytesPerBatchToken: Math.max(0, (estimate(1, 2048) - one) / 1536),
+  };
+}
+
+/** Sequences to run by default on the CPU: enough to batch well, few enough that their KV cache fits easily. */
 export function chooseParallel(modelBytes: number, kvBytesPerSequence: number, freeBytes: number): number {
   const target = modelBytes < 2 * 1024 ** 3 ? 8 : modelBytes < 8 * 1024 ** 3 ? 4 : 2;
   const budget = freeBytes * 0.25;
@@ -294,14 +338,22 @@ export class LocalModel {
       const trainContextSize = model.trainContextSize;
       const contextSize = options.ctxSize > 0 ? options.ctxSize : Math.min(trainContextSize, DEFAULT_CTX_CAP);
       let parallel = options.parallel;
-      if (parallel <= 0) {
+      // node-llama-cpp's default (512, or less for a small context) on the CPU; chosen on a GPU.
+      let batchSize: number | undefined;
+      if (llama.gpu !== false) {
+        ({ parallel, batchSize } = gpuSizing({
+          freeVramBytes: (await llama.getVramState()).free,
+          ...gpuCostsOf(model, contextSize),
+          contextSize,
+          parallel,
+        }));
+      } else if (parallel <= 0) {
         const perSequence = model.fileInsights.estimateContextResourceRequirements({
           contextSize,
           modelGpuLayers: model.gpuLayers,
           sequences: 1,
         });
-        const free = llama.gpu === false ? os.freemem() : (await llama.getVramState()).free;
-        parallel = chooseParallel(model.size, llama.gpu === false ? perSequence.cpuRam : perSequence.gpuVram, free);
+        parallel = chooseParallel(model.size, perSequence.cpuRam, os.freemem());
       }
       // One llama_decode with one graph computation per step for each lane's generating sequences
       // (batch-barrier.ts; BENCHMARKS.md, "Batching"), the lanes decoding side by side (defaultLanes).
@@ -339,6 +391,7 @@ export class LocalModel {
             sequences,
             contextSize,
             threads: { ideal: threads, min: 1 },
+            ...(batchSize ? { batchSize } : {}),
             ...(flashAttention === false ? { flashAttention } : {}),
             ...(batcher ? { batching: { itemPrioritizationStrategy: batcher.strategy } } : {}),
           });
@@ -376,6 +429,8 @@ export class LocalModel {
         trainContextSize,
         sizeBytes: model.size,
         gpuLayers: model.gpuLayers,
+        totalLayers: model.fileInsights.totalLayers,
+        batchSize: contexts[0]!.batchSize,
         chatWrapper: slots[0]!.chat.chatWrapper.wrapperName,
         hasChatTemplate: typeof model.fileInfo.metadata.tokenizer?.chat_template === "string",
         thinks: thinking!.thinks,
