@@ -126,6 +126,11 @@ interface GenerationRequestBase {
   user?: string;
   /** vLLM fields the client set. */
   extras?: VllmExtras;
+  /**
+   * False turns speculative decoding off for this request (`"speculative": false` in the body);
+   * undefined leaves it to the server's settings. Output is the same either way.
+   */
+  speculative?: boolean;
 }
 
 export interface ChatRequest extends GenerationRequestBase {

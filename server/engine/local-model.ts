@@ -52,6 +52,7 @@ import { decodeWithLogprobs, stopTriggersOf, type DecodeWithLogprobsResult } fro
 import { attentionHeadWidth, flashAttentionFor, laneShares, type EngineRuntime } from "./runtime.js";
 import { SlotPool, type PoolStats } from "./slot-pool.js";
 import { prefillInChunks } from "./prefill.js";
+import { AdaptivePredictor, promptLookupPredictor, type SpeculationConfig } from "./speculative.js";
 import { ReplySplitter, Thinking, type ThinkingPlan } from "./thinking.js";
 import { assertStopsCanMatch, assertTextCanFit, longestTokenChars } from "./text-bounds.js";
 
@@ -73,6 +74,8 @@ export interface LocalModelOptions {
   logger: Logger;
   /** Starts the chat-template checker's process (template-guard.ts). Defaults to a child of this process. */
   children?: ChildSpawner;
+  /** Speculative decoding (speculative.ts). Defaults to none. */
+  speculative?: SpeculationConfig | null;
   onPoolChange?: (stats: PoolStats) => void;
   onLoadProgress?: (progress: number) => void;
   signal?: AbortSignal;
@@ -88,6 +91,8 @@ interface Slot {
   /** Chats with a wrapper variant (thinking.ts), made on first use. */
   variantChats: Map<string, LlamaChat>;
   completion: LlamaCompletion;
+  /** The sequence's guesser when the model speculates (speculative.ts). */
+  predictor?: AdaptivePredictor;
 }
 
 export interface LocalModelInfo {
@@ -184,6 +189,16 @@ function samplingOf(requested: Partial<SamplingOptions>) {
     seed: s.seed ?? crypto.randomInt(0, 2 ** 31),
     repeatPenalty: repeatPenaltyOf(s),
   };
+}
+
+/**
+ * Whether a request may speculate (speculative.ts): unless it says `speculative: false`, and not
+ * with frequency or presence penalties, which node-llama-cpp computes from the tokens generated
+ * before a step, so a guessed position would be sampled with a stale penalty list and the text
+ * could differ from a run without guesses.
+ */
+export function speculates(request: GenerationRequest): boolean {
+  return request.speculative !== false && repeatPenaltyOf(request.sampling) === false;
 }
 
 /** Characters of a chat's messages and tool-call arguments: what the prompt-size bounds are checked on. */
@@ -346,7 +361,11 @@ export class LocalModel {
           if (batcher && !batcher.install(context))
             options.logger.debug("step batcher not installed: node-llama-cpp internals differ");
           for (let i = 0; i < sequences; i++) {
-            const sequence = context.getSequence();
+            const speculative = options.speculative;
+            const predictor = speculative?.promptLookup
+              ? new AdaptivePredictor(promptLookupPredictor(speculative.draftMax), speculative.draftMax)
+              : undefined;
+            const sequence = context.getSequence(predictor ? { tokenPredictor: predictor } : {});
             const chat = new LlamaChat({
               contextSequence: sequence,
               autoDisposeSequence: false,
@@ -360,6 +379,7 @@ export class LocalModel {
               chat,
               variantChats: new Map(),
               completion: new LlamaCompletion({ contextSequence: sequence }),
+              ...(predictor ? { predictor } : {}),
             });
           }
         }
@@ -557,24 +577,30 @@ export class LocalModel {
         ...request.stop,
       ]);
       const topLogprobs = request.topLogprobs;
-      return this.run(prompt, signal, warnings, async (slot, queue, genSignal) => {
-        const forced = replyReader(queue);
-        const result = await decodeWithLogprobs({
-          model: this.model,
-          sequence: slot.sequence,
-          prompt,
-          maxTokens,
-          topLogprobs,
-          stop,
-          sampling: samplingOf(request.sampling),
-          grammar,
-          tokenBias,
-          signal: genSignal,
-          onText: (text, logprobs) => (forced ? forced.feed(text) : queue.push({ type: "text", text, logprobs })),
-        });
-        if (forced?.end()) return { reason: "tool_calls" };
-        return outcomeOfLogprobDecode(result, request.stop);
-      });
+      return this.run(
+        prompt,
+        signal,
+        warnings,
+        async (slot, queue, genSignal) => {
+          const forced = replyReader(queue);
+          const result = await decodeWithLogprobs({
+            model: this.model,
+            sequence: slot.sequence,
+            prompt,
+            maxTokens,
+            topLogprobs,
+            stop,
+            sampling: samplingOf(request.sampling),
+            grammar,
+            tokenBias,
+            signal: genSignal,
+            onText: (text, logprobs) => (forced ? forced.feed(text) : queue.push({ type: "text", text, logprobs })),
+          });
+          if (forced?.end()) return { reason: "tool_calls" };
+          return outcomeOfLogprobDecode(result, request.stop);
+        },
+        { speculate: speculates(request) },
+      );
     }
     const promptTokens = this.chatOf(anySlot, plan)
       .chatWrapper.generateContextState({
@@ -585,60 +611,66 @@ export class LocalModel {
       .contextText.tokenize(this.model.tokenizer);
     const maxTokens = this.maxTokensFor(request.maxTokens, promptTokens.length, "messages");
 
-    return this.run(promptTokens, signal, warnings, async (slot, queue, genSignal) => {
-      const toolIds = new Map<number, string>();
-      const params = new CallParamsStream();
-      const forced = replyReader(queue);
-      const reply = new ReplySplitter(
-        (text) => (forced ? forced.feed(text) : queue.push({ type: "text", text })),
-        (text) => queue.push({ type: "reasoning", text }),
-      );
-      const result = await this.chatOf(slot, plan).generateResponse(
-        history as ChatHistoryItem[],
-        {
-          ...samplingOf(request.sampling),
-          signal: genSignal,
-          stopOnAbortSignal: true,
-          maxTokens,
-          customStopTriggers: request.stop.length > 0 ? request.stop : undefined,
-          grammar,
-          tokenBias,
-          functions,
-          documentFunctionParams: functions ? true : undefined,
-          maxParallelFunctionCalls: request.parallelToolCalls === false ? 1 : undefined,
-          onResponseChunk: (chunk) => reply.push(chunk),
-          ...(plan.thoughtBudget !== undefined ? { budgets: { thoughtTokens: plan.thoughtBudget } } : {}),
-          onFunctionCallParamsChunk: (chunk) => {
-            let id = toolIds.get(chunk.callIndex);
-            const first = id === undefined;
-            if (id === undefined) {
-              id = newCallId();
-              toolIds.set(chunk.callIndex, id);
-            }
-            const argumentsDelta = params.take(chunk.callIndex, chunk.paramsChunk, chunk.done);
-            if (first || argumentsDelta) {
-              queue.push({
-                type: "tool_call",
-                index: chunk.callIndex,
-                id,
-                name: chunk.functionName,
-                argumentsDelta,
-                first,
-              });
-            }
-          },
-        } as Parameters<LlamaChat["generateResponse"]>[1],
-      );
-      const reasoningTokens = reply.reasoningTokens;
-      if (forced && result.metadata.stopReason !== "abort" && forced.end())
-        return { reason: "tool_calls", reasoningTokens };
-      const stopSequence = stopSequenceOf(result.metadata);
-      return {
-        reason: finishReasonOf(result.metadata.stopReason),
-        ...(stopSequence !== undefined ? { stopSequence } : {}),
-        ...(this.thinking.thinks ? { reasoningTokens } : {}),
-      };
-    });
+    return this.run(
+      promptTokens,
+      signal,
+      warnings,
+      async (slot, queue, genSignal) => {
+        const toolIds = new Map<number, string>();
+        const params = new CallParamsStream();
+        const forced = replyReader(queue);
+        const reply = new ReplySplitter(
+          (text) => (forced ? forced.feed(text) : queue.push({ type: "text", text })),
+          (text) => queue.push({ type: "reasoning", text }),
+        );
+        const result = await this.chatOf(slot, plan).generateResponse(
+          history as ChatHistoryItem[],
+          {
+            ...samplingOf(request.sampling),
+            signal: genSignal,
+            stopOnAbortSignal: true,
+            maxTokens,
+            customStopTriggers: request.stop.length > 0 ? request.stop : undefined,
+            grammar,
+            tokenBias,
+            functions,
+            documentFunctionParams: functions ? true : undefined,
+            maxParallelFunctionCalls: request.parallelToolCalls === false ? 1 : undefined,
+            onResponseChunk: (chunk) => reply.push(chunk),
+            ...(plan.thoughtBudget !== undefined ? { budgets: { thoughtTokens: plan.thoughtBudget } } : {}),
+            onFunctionCallParamsChunk: (chunk) => {
+              let id = toolIds.get(chunk.callIndex);
+              const first = id === undefined;
+              if (id === undefined) {
+                id = newCallId();
+                toolIds.set(chunk.callIndex, id);
+              }
+              const argumentsDelta = params.take(chunk.callIndex, chunk.paramsChunk, chunk.done);
+              if (first || argumentsDelta) {
+                queue.push({
+                  type: "tool_call",
+                  index: chunk.callIndex,
+                  id,
+                  name: chunk.functionName,
+                  argumentsDelta,
+                  first,
+                });
+              }
+            },
+          } as Parameters<LlamaChat["generateResponse"]>[1],
+        );
+        const reasoningTokens = reply.reasoningTokens;
+        if (forced && result.metadata.stopReason !== "abort" && forced.end())
+          return { reason: "tool_calls", reasoningTokens };
+        const stopSequence = stopSequenceOf(result.metadata);
+        return {
+          reason: finishReasonOf(result.metadata.stopReason),
+          ...(stopSequence !== undefined ? { stopSequence } : {}),
+          ...(this.thinking.thinks ? { reasoningTokens } : {}),
+        };
+      },
+      { speculate: speculates(request) },
+    );
   }
 
   private async generateCompletion(request: CompletionRequest, signal: AbortSignal): Promise<GenerationStream> {
@@ -678,26 +710,32 @@ export class LocalModel {
           });
           return outcomeOfLogprobDecode(result, request.stop);
         },
-        { prefill: !request.echo },
+        { prefill: !request.echo, speculate: speculates(request) },
       );
     }
-    return this.run(fullPrompt, signal, [], async (slot, queue, genSignal) => {
-      if (request.echo) queue.push({ type: "text", text: request.prompt });
-      const result = await slot.completion.generateCompletionWithMeta(promptTokens, {
-        ...samplingOf(request.sampling),
-        signal: genSignal,
-        stopOnAbortSignal: true,
-        maxTokens,
-        customStopTriggers: request.stop.length > 0 ? request.stop : undefined,
-        tokenBias,
-        onTextChunk: (text) => queue.push({ type: "text", text }),
-      });
-      const stopSequence = stopSequenceOf(result.metadata);
-      return {
-        reason: finishReasonOf(result.metadata.stopReason),
-        ...(stopSequence !== undefined ? { stopSequence } : {}),
-      };
-    });
+    return this.run(
+      fullPrompt,
+      signal,
+      [],
+      async (slot, queue, genSignal) => {
+        if (request.echo) queue.push({ type: "text", text: request.prompt });
+        const result = await slot.completion.generateCompletionWithMeta(promptTokens, {
+          ...samplingOf(request.sampling),
+          signal: genSignal,
+          stopOnAbortSignal: true,
+          maxTokens,
+          customStopTriggers: request.stop.length > 0 ? request.stop : undefined,
+          tokenBias,
+          onTextChunk: (text) => queue.push({ type: "text", text }),
+        });
+        const stopSequence = stopSequenceOf(result.metadata);
+        return {
+          reason: finishReasonOf(result.metadata.stopReason),
+          ...(stopSequence !== undefined ? { stopSequence } : {}),
+        };
+      },
+      { speculate: speculates(request) },
+    );
   }
 
   /**
@@ -710,7 +748,7 @@ export class LocalModel {
     signal: AbortSignal,
     warnings: RequestWarning[],
     generate: (slot: Slot, queue: AsyncQueue<GenerationEvent>, signal: AbortSignal) => Promise<Outcome>,
-    options: { prefill?: boolean } = {},
+    options: { prefill?: boolean; speculate?: boolean } = {},
   ): Promise<GenerationStream> {
     const slot = await this.pool.acquire(
       (s) =>
@@ -742,6 +780,7 @@ export class LocalModel {
 
     const task = (async () => {
       try {
+        slot.predictor?.begin(options.speculate === true, promptTokens);
         // In batch-sized pieces, so a client gone, Stop or a timeout frees the slot after one batch
         // instead of after the whole prompt (prefill.ts; docs/ENGINE-NOTES.md §2.16).
         if (options.prefill !== false)
@@ -769,6 +808,7 @@ export class LocalModel {
         queue.fail(genSignal.aborted ? genSignal.reason : err);
       } finally {
         this.shutdown.signal.removeEventListener("abort", onShutdown);
+        slot.predictor?.end();
         this.laneBusy[slot.lane]!--;
         this.pool.release(slot);
       }
