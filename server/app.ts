@@ -157,6 +157,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     hfEndpoint: config.hfEndpoint,
     ...(config.hfToken ? { hfToken: config.hfToken } : {}),
     ...(config.chatTemplate !== undefined ? { chatTemplate: config.chatTemplate } : {}),
+    speculative: config.promptLookup ? { promptLookup: true, draftMax: config.draftMax } : null,
     onModelState: (model, info) => metrics.setModelState(model, info.state, info.memoryBytes ?? 0),
   });
   const local = new LocalProvider(models);

@@ -110,6 +110,8 @@ export interface LocalModelInfo {
   hasChatTemplate: boolean;
   /** The model writes thoughts its chat wrapper keeps apart from the answer (thinking.ts). */
   thinks: boolean;
+  /** How it speculates (speculative.ts), the draft model by file name; null where it does not. */
+  speculative: { promptLookup: boolean; draftModel: string | null; draftMax: number } | null;
 }
 
 const DEFAULT_CTX_CAP = 4096;
@@ -399,6 +401,13 @@ export class LocalModel {
         chatWrapper: slots[0]!.chat.chatWrapper.wrapperName,
         hasChatTemplate: typeof model.fileInfo.metadata.tokenizer?.chat_template === "string",
         thinks: thinking!.thinks,
+        speculative: options.speculative?.promptLookup
+          ? {
+              promptLookup: true,
+              draftModel: null,
+              draftMax: options.speculative.draftMax,
+            }
+          : null,
       };
       options.logger.info(
         { model: info, threads: options.runtime.threads, flashAttention: contexts[0]!.flashAttention },
@@ -786,6 +795,7 @@ export class LocalModel {
         if (options.prefill !== false)
           await prefillInChunks(slot.sequence, promptTokens, this.contexts[slot.lane]!.batchSize, genSignal);
         const outcome = await generate(slot, queue, genSignal);
+        const guessed = slot.predictor && options.speculate === true ? slot.predictor.end() : undefined;
         if (genSignal.aborted) {
           queue.fail(genSignal.reason);
           return;
@@ -799,6 +809,9 @@ export class LocalModel {
             completionTokens: used.usedOutputTokens,
             cachedTokens,
             ...(outcome.reasoningTokens !== undefined ? { reasoningTokens: outcome.reasoningTokens } : {}),
+            ...(guessed
+              ? { prediction: { accepted: guessed.accepted, rejected: guessed.drafted - guessed.accepted } }
+              : {}),
           },
           ...(outcome.stopSequence !== undefined ? { stopSequence: outcome.stopSequence } : {}),
         });

@@ -24,8 +24,6 @@ import {
 } from "node-llama-cpp";
 import { BadRequestError } from "../errors.js";
 
-/** Guesses a step at most, by default (`--draft-max`). */
-export const DEFAULT_DRAFT_MAX = 8;
 /**
  * Guesses node-llama-cpp 3.22.1 can accept in one step: its `_speculativeEvaluate` checks each
  * guess after the first against `validatedTokens.at(-1)`, a list it never fills, so every second

@@ -14,6 +14,7 @@ import type { ChildSpawner } from "../util/disposable-child.js";
 import { LocalModel, type LocalModelInfo } from "../engine/local-model.js";
 import { createRuntime, type EngineBinary, type EngineRuntime, type GpuChoice } from "../engine/runtime.js";
 import type { PoolStats } from "../engine/slot-pool.js";
+import type { SpeculationConfig } from "../engine/speculative.js";
 import { BadRequestError, HearthError, ModelNotFoundError, NotReadyError, ShuttingDownError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { DownloadManager, type DownloadManagerOptions } from "./downloads.js";
@@ -67,6 +68,8 @@ export interface ModelManagerOptions {
   hfToken?: string;
   /** A chat wrapper name or Jinja template for every local model instead of its own. Defaults to none. */
   chatTemplate?: string;
+  /** Speculative decoding for every local model (engine/speculative.ts). Defaults to none. */
+  speculative?: SpeculationConfig | null;
   /** Options for the download manager (timeouts, retries), mostly for tests. */
   downloadOptions?: Partial<Omit<DownloadManagerOptions, "modelsDir" | "library" | "logger" | "hfEndpoint">>;
 }
@@ -475,6 +478,7 @@ export class ModelManager {
         ctxSize: plan.contextSize,
         gpuLayers: plan.gpuLayers,
         ...(this.options.chatTemplate !== undefined ? { chatTemplate: this.options.chatTemplate } : {}),
+        speculative: this.options.speculative ?? null,
         maxQueue: this.options.maxQueue,
         defaultMaxTokens: this.options.defaultMaxTokens,
         runtime: plan.runtime,
