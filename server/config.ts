@@ -194,6 +194,12 @@ export const ConfigSchema = z.object({
    * guesses fail. Defaults to false.
    */
   promptLookup: bool.default(false),
+  /**
+   * A smaller model with the same vocabulary that drafts tokens for every local model (a GGUF path
+   * or a model name of the library); a model's own setting overrides it. Refused at load when its
+   * vocabulary differs. Defaults to none.
+   */
+  draftModel: z.string().min(1).optional(),
   /** Guesses a sequence may add to one step, so one sequence cannot swell a shared step; 0 turns guessing off. Defaults to 8. */
   draftMax: intFromString(0, 64).default(8),
 });
@@ -340,6 +346,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     key: "promptLookup",
     type: "boolean",
     help: "speculative decoding by prompt lookup: guess tokens the reply copies from the prompt (default off)",
+  },
+  {
+    flag: "draft-model",
+    key: "draftModel",
+    type: "string",
+    help: "a smaller model with the same vocabulary that drafts tokens for local models (path or name)",
   },
   {
     flag: "draft-max",

@@ -52,7 +52,14 @@ import { decodeWithLogprobs, stopTriggersOf, type DecodeWithLogprobsResult } fro
 import { attentionHeadWidth, flashAttentionFor, laneShares, type EngineRuntime } from "./runtime.js";
 import { SlotPool, type PoolStats } from "./slot-pool.js";
 import { prefillInChunks } from "./prefill.js";
-import { AdaptivePredictor, promptLookupPredictor, type SpeculationConfig } from "./speculative.js";
+import {
+  AdaptivePredictor,
+  draftModelPredictor,
+  loadDraft,
+  promptLookupPredictor,
+  type LoadedDraft,
+  type SpeculationConfig,
+} from "./speculative.js";
 import { ReplySplitter, Thinking, type ThinkingPlan } from "./thinking.js";
 import { assertStopsCanMatch, assertTextCanFit, longestTokenChars } from "./text-bounds.js";
 
@@ -286,6 +293,8 @@ export class LocalModel {
     /** Generations running in each lane (shared with the lanes' thread choice in load). */
     private readonly laneBusy: number[],
     private readonly thinking: Thinking,
+    /** The draft model, when it speculates with one (speculative.ts). */
+    private readonly draft: LoadedDraft | null,
     private readonly options: LocalModelOptions,
   ) {
     this.pool = new SlotPool(slots, options.maxQueue, options.onPoolChange);
@@ -336,7 +345,29 @@ export class LocalModel {
       const contexts: LlamaContext[] = [];
       const slots: Slot[] = [];
       let thinking: Thinking | null = null;
+      const speculative = options.speculative;
+      let draft: LoadedDraft | null = null;
       try {
+        // A draft model drafts for every sequence (one draft sequence each); prompt lookup is then not used.
+        if (speculative?.draftModel && speculative.draftMax > 0) {
+          draft = await loadDraft(llama, speculative.draftModel, model, {
+            contextSize,
+            sequences: parallel,
+            threads,
+            ...(options.gpuLayers !== undefined ? { gpuLayers: options.gpuLayers } : {}),
+          });
+        }
+        const predictorFor = (): AdaptivePredictor | undefined => {
+          if (!speculative) return undefined;
+          if (draft)
+            return new AdaptivePredictor(
+              draftModelPredictor(draft.context.getSequence(), speculative.draftMax),
+              speculative.draftMax,
+            );
+          if (speculative.promptLookup)
+            return new AdaptivePredictor(promptLookupPredictor(speculative.draftMax), speculative.draftMax);
+          return undefined;
+        };
         const { wrapper: chatWrapper, promptEnd } = await chatWrapperFor(
           model,
           options.chatTemplate,
@@ -363,10 +394,7 @@ export class LocalModel {
           if (batcher && !batcher.install(context))
             options.logger.debug("step batcher not installed: node-llama-cpp internals differ");
           for (let i = 0; i < sequences; i++) {
-            const speculative = options.speculative;
-            const predictor = speculative?.promptLookup
-              ? new AdaptivePredictor(promptLookupPredictor(speculative.draftMax), speculative.draftMax)
-              : undefined;
+            const predictor = predictorFor();
             const sequence = context.getSequence(predictor ? { tokenPredictor: predictor } : {});
             const chat = new LlamaChat({
               contextSequence: sequence,
@@ -387,6 +415,7 @@ export class LocalModel {
         }
       } catch (err) {
         await Promise.allSettled(contexts.map((c) => c.dispose()));
+        if (draft) await draft.model.dispose();
         throw err;
       }
       const info: LocalModelInfo = {
@@ -401,19 +430,16 @@ export class LocalModel {
         chatWrapper: slots[0]!.chat.chatWrapper.wrapperName,
         hasChatTemplate: typeof model.fileInfo.metadata.tokenizer?.chat_template === "string",
         thinks: thinking!.thinks,
-        speculative: options.speculative?.promptLookup
-          ? {
-              promptLookup: true,
-              draftModel: null,
-              draftMax: options.speculative.draftMax,
-            }
-          : null,
+        speculative:
+          speculative && (draft || speculative.promptLookup)
+            ? { promptLookup: !draft, draftModel: draft?.name ?? null, draftMax: speculative.draftMax }
+            : null,
       };
       options.logger.info(
         { model: info, threads: options.runtime.threads, flashAttention: contexts[0]!.flashAttention },
         `loaded ${path.basename(options.path)}`,
       );
-      return new LocalModel(info, model, contexts, slots, laneBusy, thinking!, options);
+      return new LocalModel(info, model, contexts, slots, laneBusy, thinking!, draft, options);
     } catch (err) {
       await model.dispose();
       throw err;
@@ -872,6 +898,7 @@ export class LocalModel {
     this.shutdown.abort(new ShuttingDownError());
     await Promise.allSettled([...this.active]);
     await Promise.all(this.contexts.map((c) => c.dispose()));
+    if (this.draft) await this.draft.model.dispose();
     if (this.embeddingContext) await (await this.embeddingContext).dispose();
     await this.model.dispose();
   }

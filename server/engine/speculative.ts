@@ -14,15 +14,21 @@
  * so a model whose output never repeats its input (random weights) pays for one small probe now and
  * then instead of a bigger step every time.
  */
+import path from "node:path";
 import {
   DraftSequenceTokenPredictor,
   InputLookupTokenPredictor,
   TokenPredictor,
+  type Llama,
+  type LlamaContext,
   type LlamaContextSequence,
   type LlamaModel,
   type Token,
 } from "node-llama-cpp";
 import { BadRequestError } from "../errors.js";
+
+/** Guesses a step at most, and how far a draft model runs ahead, unless `--draft-max` says otherwise. */
+export const DEFAULT_DRAFT_MAX = 8;
 
 /**
  * Guesses node-llama-cpp 3.22.1 can accept in one step: its `_speculativeEvaluate` checks each
@@ -192,7 +198,7 @@ export function draftModelPredictor(
   draftSequence: LlamaContextSequence,
   draftMax: number,
 ): DraftSequenceTokenPredictor {
-  return new DraftSequenceTokenPredictor(draftSequence, { maxTokens: draftMax });
+  return new DraftSequenceTokenPredictor(draftSequence, { minTokens: 1, maxTokens: draftMax });
 }
 
 /** The vocabulary facts a draft must share with its target. */
@@ -230,5 +236,40 @@ export function assertSameVocabulary(target: LlamaModel, draft: LlamaModel, draf
   for (let i = 0; i < common; i++) {
     if (a.tokens[i] !== b.tokens[i])
       refuse(`token ${i} is ${JSON.stringify(b.tokens[i])}, not ${JSON.stringify(a.tokens[i])}`);
+  }
+}
+
+/** A loaded draft model: one context whose sequences draft for the target's, one each. */
+export interface LoadedDraft {
+  model: LlamaModel;
+  context: LlamaContext;
+  /** The file's name, as /health shows it. */
+  name: string;
+}
+
+/**
+ * Loads `file` as the draft model of `target`: refused before any context is made when its
+ * vocabulary differs (assertSameVocabulary). Its context holds `sequences` sequences of the
+ * target's `contextSize`, on the target's threads.
+ */
+export async function loadDraft(
+  llama: Llama,
+  file: string,
+  target: LlamaModel,
+  options: { contextSize: number; sequences: number; threads: number; gpuLayers?: "auto" | "max" | number },
+): Promise<LoadedDraft> {
+  const name = path.basename(file);
+  const model = await llama.loadModel({ modelPath: file, gpuLayers: options.gpuLayers ?? "auto" });
+  try {
+    assertSameVocabulary(target, model, name);
+    const context = await model.createContext({
+      sequences: options.sequences,
+      contextSize: options.contextSize,
+      threads: { ideal: options.threads, min: 1 },
+    });
+    return { model, context, name };
+  } catch (err) {
+    await model.dispose();
+    throw err;
   }
 }

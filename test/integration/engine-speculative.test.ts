@@ -19,6 +19,8 @@ import {
   ACCEPTABLE_PER_STEP,
   AdaptivePredictor,
   MAX_PAUSE_STEPS,
+  draftModelPredictor,
+  loadDraft,
   promptLookupPredictor,
   type SpeculationCounts,
 } from "../../server/engine/speculative.js";
@@ -219,4 +221,37 @@ test("a scripted model whose reply the prompt holds: same tokens, nearly every g
     await ctx.dispose();
     await scripted.dispose();
   }
+});
+
+test("a draft model with the same vocabulary drafts: same tokens, guesses accepted", async () => {
+  // stories260K drafting for itself: every guess the draft is confident of is right.
+  const draft = await loadDraft(runtime.llama, await testModelPath(), model, {
+    contextSize: 2048,
+    sequences: 1,
+    threads: 1,
+  });
+  const plainSequence = context.getSequence();
+  const predictor = new AdaptivePredictor(draftModelPredictor(draft.context.getSequence(), 8), 8);
+  const speculating = context.getSequence({ tokenPredictor: predictor });
+  try {
+    assert.equal(predictor.kind, "draft-model");
+    const plain = await greedyTokens(plainSequence, STORY, 150);
+    const guessed = await greedyTokens(speculating, STORY, 150, predictor);
+    assert.deepEqual(guessed.tokens, plain.tokens);
+    assert.ok(guessed.counts!.accepted > 10, JSON.stringify(guessed.counts));
+  } finally {
+    plainSequence.dispose();
+    speculating.dispose();
+    await draft.model.dispose();
+  }
+});
+
+test("a draft model with another vocabulary is refused, naming both", async () => {
+  await assert.rejects(
+    loadDraft(runtime.llama, scriptedModel("qwen3-answer"), model, { contextSize: 512, sequences: 1, threads: 1 }),
+    (err: Error & { param?: string }) => {
+      assert.match(err.message, /The draft model qwen3-answer[^ ]*\.gguf cannot draft for this model: .*vocabulary/);
+      return true;
+    },
+  );
 });

@@ -139,3 +139,54 @@ test("/health says how each loaded model speculates", async () => {
   const m = health.models.find((x) => x.id === MODEL);
   assert.deepEqual(m?.speculative, { promptLookup: true, draftModel: null, draftMax: 8 });
 });
+
+test("a draft model set for one model (Models screen, settings API) with another vocabulary is refused at load", async () => {
+  const api = (p: string, method: string, body?: unknown) =>
+    fetch(`${t.url}/api/models/${encodeURIComponent(sheep)}${p}`, {
+      method,
+      headers: { "content-type": "application/json" },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+  assert.equal((await api("/unload", "POST", {})).status, 200);
+  assert.equal((await api("/settings", "PUT", { draftModel: MODEL })).status, 200);
+  try {
+    const res = await fetch(`${t.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: sheep, messages: [{ role: "user", content: "Hi" }], max_tokens: 4 }),
+    });
+    assert.equal(res.status, 400);
+    const { error } = (await res.json()) as { error: { message: string } };
+    assert.match(error.message, /The draft model stories260K\.gguf cannot draft for this model: .*vocabulary/);
+  } finally {
+    await api("/settings", "PUT", {});
+  }
+});
+
+test("--draft-model: a model with the same vocabulary drafts through the server, same text as without", async () => {
+  const { testModelPath } = await import("../helpers/models.js");
+  const d = await startTestServer({ draftModel: await testModelPath(), parallel: 1 });
+  try {
+    const health = (await (await fetch(`${d.url}/health`)).json()) as { models: { speculative: unknown }[] };
+    assert.deepEqual(health.models[0]?.speculative, {
+      promptLookup: false,
+      draftModel: "stories260K.gguf",
+      draftMax: 8,
+    });
+    const body = { model: MODEL, prompt: STORY, max_tokens: 80, temperature: 0 };
+    const post = async (extra: Record<string, unknown>) =>
+      (await (
+        await fetch(`${d.url}/v1/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ ...body, ...extra }),
+        })
+      ).json()) as { choices: { text: string }[]; usage: unknown };
+    const on = await post({});
+    const off = await post({ speculative: false });
+    assert.equal(on.choices[0]!.text, off.choices[0]!.text);
+    assert.ok((detailsOf(on.usage).accepted_prediction_tokens ?? 0) > 5, JSON.stringify(on.usage));
+  } finally {
+    await d.close();
+  }
+});
