@@ -191,7 +191,7 @@ export const ConfigSchema = z.object({
    * Speculative decoding by prompt lookup: a sequence guesses its next tokens from where its last
    * ones appear in the prompt, and the model checks the guesses in the step it decodes anyway
    * (engine/speculative.ts). Pays on replies that repeat the prompt (edits, quotes); backs off where
-   * guesses fail. Defaults to false.
+   * guesses fail. Defaults to false (BENCHMARKS.md, "Speculative decoding").
    */
   promptLookup: bool.default(false),
   /**
