@@ -157,6 +157,11 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     hfEndpoint: config.hfEndpoint,
     ...(config.hfToken ? { hfToken: config.hfToken } : {}),
     ...(config.chatTemplate !== undefined ? { chatTemplate: config.chatTemplate } : {}),
+    speculative: {
+      promptLookup: config.promptLookup,
+      draftMax: config.draftMax,
+      ...(config.draftModel !== undefined ? { draftModel: config.draftModel } : {}),
+    },
     onModelState: (model, info) => metrics.setModelState(model, info.state, info.memoryBytes ?? 0),
   });
   const local = new LocalProvider(models);

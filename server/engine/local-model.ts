@@ -59,6 +59,14 @@ import {
 } from "./gpu-sizing.js";
 import { SlotPool, type PoolStats } from "./slot-pool.js";
 import { prefillInChunks } from "./prefill.js";
+import {
+  AdaptivePredictor,
+  draftModelPredictor,
+  loadDraft,
+  promptLookupPredictor,
+  type LoadedDraft,
+  type SpeculationConfig,
+} from "./speculative.js";
 import { ReplySplitter, Thinking, type ThinkingPlan } from "./thinking.js";
 import { assertStopsCanMatch, assertTextCanFit, longestTokenChars } from "./text-bounds.js";
 
@@ -80,6 +88,8 @@ export interface LocalModelOptions {
   logger: Logger;
   /** Starts the chat-template checker's process (template-guard.ts). Defaults to a child of this process. */
   children?: ChildSpawner;
+  /** Speculative decoding (speculative.ts). Defaults to none. */
+  speculative?: SpeculationConfig | null;
   onPoolChange?: (stats: PoolStats) => void;
   onLoadProgress?: (progress: number) => void;
   signal?: AbortSignal;
@@ -95,6 +105,8 @@ interface Slot {
   /** Chats with a wrapper variant (thinking.ts), made on first use. */
   variantChats: Map<string, LlamaChat>;
   completion: LlamaCompletion;
+  /** The sequence's guesser when the model speculates (speculative.ts). */
+  predictor?: AdaptivePredictor;
 }
 
 export interface LocalModelInfo {
@@ -116,6 +128,8 @@ export interface LocalModelInfo {
   hasChatTemplate: boolean;
   /** The model writes thoughts its chat wrapper keeps apart from the answer (thinking.ts). */
   thinks: boolean;
+  /** How it speculates (speculative.ts), the draft model by file name; null where it does not. */
+  speculative: { promptLookup: boolean; draftModel: string | null; draftMax: number } | null;
 }
 
 const DEFAULT_CTX_CAP = 4096;
@@ -230,6 +244,16 @@ function samplingOf(requested: Partial<SamplingOptions>) {
   };
 }
 
+/**
+ * Whether a request may speculate (speculative.ts): unless it says `speculative: false`, and not
+ * with frequency or presence penalties, which node-llama-cpp computes from the tokens generated
+ * before a step, so a guessed position would be sampled with a stale penalty list and the text
+ * could differ from a run without guesses.
+ */
+export function speculates(request: GenerationRequest): boolean {
+  return request.speculative !== false && repeatPenaltyOf(request.sampling) === false;
+}
+
 /** Characters of a chat's messages and tool-call arguments: what the prompt-size bounds are checked on. */
 function chatChars(request: ChatRequest): number {
   return request.messages.reduce(
@@ -313,6 +337,8 @@ export class LocalModel {
     /** Generations running in each lane (shared with the lanes' thread choice in load). */
     private readonly laneBusy: number[],
     private readonly thinking: Thinking,
+    /** The draft model, when it speculates with one (speculative.ts). */
+    private readonly draft: LoadedDraft | null,
     private readonly options: LocalModelOptions,
   ) {
     this.pool = new SlotPool(slots, options.maxQueue, options.onPoolChange);
@@ -371,7 +397,29 @@ export class LocalModel {
       const contexts: LlamaContext[] = [];
       const slots: Slot[] = [];
       let thinking: Thinking | null = null;
+      const speculative = options.speculative;
+      let draft: LoadedDraft | null = null;
       try {
+        // A draft model drafts for every sequence (one draft sequence each); prompt lookup is then not used.
+        if (speculative?.draftModel && speculative.draftMax > 0) {
+          draft = await loadDraft(llama, speculative.draftModel, model, {
+            contextSize,
+            sequences: parallel,
+            threads,
+            ...(options.gpuLayers !== undefined ? { gpuLayers: options.gpuLayers } : {}),
+          });
+        }
+        const predictorFor = (): AdaptivePredictor | undefined => {
+          if (!speculative) return undefined;
+          if (draft)
+            return new AdaptivePredictor(
+              draftModelPredictor(draft.context.getSequence(), speculative.draftMax),
+              speculative.draftMax,
+            );
+          if (speculative.promptLookup)
+            return new AdaptivePredictor(promptLookupPredictor(speculative.draftMax), speculative.draftMax);
+          return undefined;
+        };
         const { wrapper: chatWrapper, promptEnd } = await chatWrapperFor(
           model,
           options.chatTemplate,
@@ -399,7 +447,8 @@ export class LocalModel {
           if (batcher && !batcher.install(context))
             options.logger.debug("step batcher not installed: node-llama-cpp internals differ");
           for (let i = 0; i < sequences; i++) {
-            const sequence = context.getSequence();
+            const predictor = predictorFor();
+            const sequence = context.getSequence(predictor ? { tokenPredictor: predictor } : {});
             const chat = new LlamaChat({
               contextSequence: sequence,
               autoDisposeSequence: false,
@@ -413,11 +462,13 @@ export class LocalModel {
               chat,
               variantChats: new Map(),
               completion: new LlamaCompletion({ contextSequence: sequence }),
+              ...(predictor ? { predictor } : {}),
             });
           }
         }
       } catch (err) {
         await Promise.allSettled(contexts.map((c) => c.dispose()));
+        if (draft) await draft.model.dispose();
         throw err;
       }
       const info: LocalModelInfo = {
@@ -434,12 +485,16 @@ export class LocalModel {
         chatWrapper: slots[0]!.chat.chatWrapper.wrapperName,
         hasChatTemplate: typeof model.fileInfo.metadata.tokenizer?.chat_template === "string",
         thinks: thinking!.thinks,
+        speculative:
+          speculative && (draft || speculative.promptLookup)
+            ? { promptLookup: !draft, draftModel: draft?.name ?? null, draftMax: speculative.draftMax }
+            : null,
       };
       options.logger.info(
         { model: info, threads: options.runtime.threads, flashAttention: contexts[0]!.flashAttention },
         `loaded ${path.basename(options.path)}`,
       );
-      return new LocalModel(info, model, contexts, slots, laneBusy, thinking!, options);
+      return new LocalModel(info, model, contexts, slots, laneBusy, thinking!, draft, options);
     } catch (err) {
       await model.dispose();
       throw err;
@@ -612,24 +667,30 @@ export class LocalModel {
         ...request.stop,
       ]);
       const topLogprobs = request.topLogprobs;
-      return this.run(prompt, signal, warnings, async (slot, queue, genSignal) => {
-        const forced = replyReader(queue);
-        const result = await decodeWithLogprobs({
-          model: this.model,
-          sequence: slot.sequence,
-          prompt,
-          maxTokens,
-          topLogprobs,
-          stop,
-          sampling: samplingOf(request.sampling),
-          grammar,
-          tokenBias,
-          signal: genSignal,
-          onText: (text, logprobs) => (forced ? forced.feed(text) : queue.push({ type: "text", text, logprobs })),
-        });
-        if (forced?.end()) return { reason: "tool_calls" };
-        return outcomeOfLogprobDecode(result, request.stop);
-      });
+      return this.run(
+        prompt,
+        signal,
+        warnings,
+        async (slot, queue, genSignal) => {
+          const forced = replyReader(queue);
+          const result = await decodeWithLogprobs({
+            model: this.model,
+            sequence: slot.sequence,
+            prompt,
+            maxTokens,
+            topLogprobs,
+            stop,
+            sampling: samplingOf(request.sampling),
+            grammar,
+            tokenBias,
+            signal: genSignal,
+            onText: (text, logprobs) => (forced ? forced.feed(text) : queue.push({ type: "text", text, logprobs })),
+          });
+          if (forced?.end()) return { reason: "tool_calls" };
+          return outcomeOfLogprobDecode(result, request.stop);
+        },
+        { speculate: speculates(request) },
+      );
     }
     const promptTokens = this.chatOf(anySlot, plan)
       .chatWrapper.generateContextState({
@@ -640,60 +701,66 @@ export class LocalModel {
       .contextText.tokenize(this.model.tokenizer);
     const maxTokens = this.maxTokensFor(request.maxTokens, promptTokens.length, "messages");
 
-    return this.run(promptTokens, signal, warnings, async (slot, queue, genSignal) => {
-      const toolIds = new Map<number, string>();
-      const params = new CallParamsStream();
-      const forced = replyReader(queue);
-      const reply = new ReplySplitter(
-        (text) => (forced ? forced.feed(text) : queue.push({ type: "text", text })),
-        (text) => queue.push({ type: "reasoning", text }),
-      );
-      const result = await this.chatOf(slot, plan).generateResponse(
-        history as ChatHistoryItem[],
-        {
-          ...samplingOf(request.sampling),
-          signal: genSignal,
-          stopOnAbortSignal: true,
-          maxTokens,
-          customStopTriggers: request.stop.length > 0 ? request.stop : undefined,
-          grammar,
-          tokenBias,
-          functions,
-          documentFunctionParams: functions ? true : undefined,
-          maxParallelFunctionCalls: request.parallelToolCalls === false ? 1 : undefined,
-          onResponseChunk: (chunk) => reply.push(chunk),
-          ...(plan.thoughtBudget !== undefined ? { budgets: { thoughtTokens: plan.thoughtBudget } } : {}),
-          onFunctionCallParamsChunk: (chunk) => {
-            let id = toolIds.get(chunk.callIndex);
-            const first = id === undefined;
-            if (id === undefined) {
-              id = newCallId();
-              toolIds.set(chunk.callIndex, id);
-            }
-            const argumentsDelta = params.take(chunk.callIndex, chunk.paramsChunk, chunk.done);
-            if (first || argumentsDelta) {
-              queue.push({
-                type: "tool_call",
-                index: chunk.callIndex,
-                id,
-                name: chunk.functionName,
-                argumentsDelta,
-                first,
-              });
-            }
-          },
-        } as Parameters<LlamaChat["generateResponse"]>[1],
-      );
-      const reasoningTokens = reply.reasoningTokens;
-      if (forced && result.metadata.stopReason !== "abort" && forced.end())
-        return { reason: "tool_calls", reasoningTokens };
-      const stopSequence = stopSequenceOf(result.metadata);
-      return {
-        reason: finishReasonOf(result.metadata.stopReason),
-        ...(stopSequence !== undefined ? { stopSequence } : {}),
-        ...(this.thinking.thinks ? { reasoningTokens } : {}),
-      };
-    });
+    return this.run(
+      promptTokens,
+      signal,
+      warnings,
+      async (slot, queue, genSignal) => {
+        const toolIds = new Map<number, string>();
+        const params = new CallParamsStream();
+        const forced = replyReader(queue);
+        const reply = new ReplySplitter(
+          (text) => (forced ? forced.feed(text) : queue.push({ type: "text", text })),
+          (text) => queue.push({ type: "reasoning", text }),
+        );
+        const result = await this.chatOf(slot, plan).generateResponse(
+          history as ChatHistoryItem[],
+          {
+            ...samplingOf(request.sampling),
+            signal: genSignal,
+            stopOnAbortSignal: true,
+            maxTokens,
+            customStopTriggers: request.stop.length > 0 ? request.stop : undefined,
+            grammar,
+            tokenBias,
+            functions,
+            documentFunctionParams: functions ? true : undefined,
+            maxParallelFunctionCalls: request.parallelToolCalls === false ? 1 : undefined,
+            onResponseChunk: (chunk) => reply.push(chunk),
+            ...(plan.thoughtBudget !== undefined ? { budgets: { thoughtTokens: plan.thoughtBudget } } : {}),
+            onFunctionCallParamsChunk: (chunk) => {
+              let id = toolIds.get(chunk.callIndex);
+              const first = id === undefined;
+              if (id === undefined) {
+                id = newCallId();
+                toolIds.set(chunk.callIndex, id);
+              }
+              const argumentsDelta = params.take(chunk.callIndex, chunk.paramsChunk, chunk.done);
+              if (first || argumentsDelta) {
+                queue.push({
+                  type: "tool_call",
+                  index: chunk.callIndex,
+                  id,
+                  name: chunk.functionName,
+                  argumentsDelta,
+                  first,
+                });
+              }
+            },
+          } as Parameters<LlamaChat["generateResponse"]>[1],
+        );
+        const reasoningTokens = reply.reasoningTokens;
+        if (forced && result.metadata.stopReason !== "abort" && forced.end())
+          return { reason: "tool_calls", reasoningTokens };
+        const stopSequence = stopSequenceOf(result.metadata);
+        return {
+          reason: finishReasonOf(result.metadata.stopReason),
+          ...(stopSequence !== undefined ? { stopSequence } : {}),
+          ...(this.thinking.thinks ? { reasoningTokens } : {}),
+        };
+      },
+      { speculate: speculates(request) },
+    );
   }
 
   private async generateCompletion(request: CompletionRequest, signal: AbortSignal): Promise<GenerationStream> {
@@ -733,26 +800,32 @@ export class LocalModel {
           });
           return outcomeOfLogprobDecode(result, request.stop);
         },
-        { prefill: !request.echo },
+        { prefill: !request.echo, speculate: speculates(request) },
       );
     }
-    return this.run(fullPrompt, signal, [], async (slot, queue, genSignal) => {
-      if (request.echo) queue.push({ type: "text", text: request.prompt });
-      const result = await slot.completion.generateCompletionWithMeta(promptTokens, {
-        ...samplingOf(request.sampling),
-        signal: genSignal,
-        stopOnAbortSignal: true,
-        maxTokens,
-        customStopTriggers: request.stop.length > 0 ? request.stop : undefined,
-        tokenBias,
-        onTextChunk: (text) => queue.push({ type: "text", text }),
-      });
-      const stopSequence = stopSequenceOf(result.metadata);
-      return {
-        reason: finishReasonOf(result.metadata.stopReason),
-        ...(stopSequence !== undefined ? { stopSequence } : {}),
-      };
-    });
+    return this.run(
+      fullPrompt,
+      signal,
+      [],
+      async (slot, queue, genSignal) => {
+        if (request.echo) queue.push({ type: "text", text: request.prompt });
+        const result = await slot.completion.generateCompletionWithMeta(promptTokens, {
+          ...samplingOf(request.sampling),
+          signal: genSignal,
+          stopOnAbortSignal: true,
+          maxTokens,
+          customStopTriggers: request.stop.length > 0 ? request.stop : undefined,
+          tokenBias,
+          onTextChunk: (text) => queue.push({ type: "text", text }),
+        });
+        const stopSequence = stopSequenceOf(result.metadata);
+        return {
+          reason: finishReasonOf(result.metadata.stopReason),
+          ...(stopSequence !== undefined ? { stopSequence } : {}),
+        };
+      },
+      { speculate: speculates(request) },
+    );
   }
 
   /**
@@ -765,7 +838,7 @@ export class LocalModel {
     signal: AbortSignal,
     warnings: RequestWarning[],
     generate: (slot: Slot, queue: AsyncQueue<GenerationEvent>, signal: AbortSignal) => Promise<Outcome>,
-    options: { prefill?: boolean } = {},
+    options: { prefill?: boolean; speculate?: boolean } = {},
   ): Promise<GenerationStream> {
     const slot = await this.pool.acquire(
       (s) =>
@@ -797,11 +870,13 @@ export class LocalModel {
 
     const task = (async () => {
       try {
+        slot.predictor?.begin(options.speculate === true, promptTokens);
         // In batch-sized pieces, so a client gone, Stop or a timeout frees the slot after one batch
         // instead of after the whole prompt (prefill.ts; docs/ENGINE-NOTES.md §2.16).
         if (options.prefill !== false)
           await prefillInChunks(slot.sequence, promptTokens, this.contexts[slot.lane]!.batchSize, genSignal);
         const outcome = await generate(slot, queue, genSignal);
+        const guessed = slot.predictor && options.speculate === true ? slot.predictor.end() : undefined;
         if (genSignal.aborted) {
           queue.fail(genSignal.reason);
           return;
@@ -815,6 +890,9 @@ export class LocalModel {
             completionTokens: used.usedOutputTokens,
             cachedTokens,
             ...(outcome.reasoningTokens !== undefined ? { reasoningTokens: outcome.reasoningTokens } : {}),
+            ...(guessed
+              ? { prediction: { accepted: guessed.accepted, rejected: guessed.drafted - guessed.accepted } }
+              : {}),
           },
           ...(outcome.stopSequence !== undefined ? { stopSequence: outcome.stopSequence } : {}),
         });
@@ -824,6 +902,7 @@ export class LocalModel {
         queue.fail(genSignal.aborted ? genSignal.reason : err);
       } finally {
         this.shutdown.signal.removeEventListener("abort", onShutdown);
+        slot.predictor?.end();
         this.laneBusy[slot.lane]!--;
         this.pool.release(slot);
       }
@@ -874,6 +953,7 @@ export class LocalModel {
     this.shutdown.abort(new ShuttingDownError());
     await Promise.allSettled([...this.active]);
     await Promise.all(this.contexts.map((c) => c.dispose()));
+    if (this.draft) await this.draft.model.dispose();
     if (this.embeddingContext) await (await this.embeddingContext).dispose();
     await this.model.dispose();
   }
