@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { ConfigInput } from "../../server/config.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { scriptedModelsDir, type ScriptedModelName } from "../helpers/scripted-models.js";
 import { RESULTS_MARKER, type CaseOutcome, type CompatEnv } from "./clients/cases.js";
@@ -24,11 +25,19 @@ export interface CompatServer {
 
 /**
  * A server with an API key (clients must send it), `stories260K` and only the scripted models
- * `scripted` (scanning all of them costs about a second each).
+ * `scripted` (scanning all of them costs about a second each); `config` adds to its settings.
  */
-export async function startCompatServer(scripted: readonly ScriptedModelName[]): Promise<CompatServer> {
+export async function startCompatServer(
+  scripted: readonly ScriptedModelName[],
+  config: Partial<ConfigInput> = {},
+): Promise<CompatServer> {
   const library = scripted.length > 0 ? scriptedModelsDir(scripted) : undefined;
-  const t = await startTestServer({ apiKey: API_KEY, parallel: 2, ...(library ? { modelDirs: [library.dir] } : {}) });
+  const t = await startTestServer({
+    apiKey: API_KEY,
+    parallel: 2,
+    ...config,
+    ...(library ? { modelDirs: [library.dir] } : {}),
+  });
   const listed = (await t.client.models.list()).data.map((m) => m.id);
   const models: Record<string, string> = { stories260K: "stories260K" };
   for (const name of scripted) {
