@@ -191,6 +191,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     apiKey: config.apiKey,
     uiToken: config.uiToken,
     insecure: config.insecure,
+    localLimits: { rpm: config.localRpm, tpm: config.localTpm },
     onRequestEnd: usageRecorder({ metrics, usage: history.usage, logger }),
   });
   const ctx: ServerContext = {

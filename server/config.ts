@@ -132,6 +132,13 @@ export const ConfigSchema = z.object({
   maxQueue: intFromString(0, 100_000).default(64),
   /** Allow binding beyond loopback without an API key. Defaults to false. */
   insecure: bool.default(false),
+  /**
+   * Requests per minute for callers without a key on this machine (loopback, no `apiKey`); 0 for
+   * no limit. The desktop window is never limited. Defaults to 0.
+   */
+  localRpm: intFromString(0, 100_000_000).default(0),
+  /** Tokens (prompt + completion) per minute for callers without a key on this machine; 0 for no limit. Defaults to 0. */
+  localTpm: intFromString(0, 100_000_000).default(0),
   /** Origins allowed by CORS (exact match, e.g. http://localhost:5173). Defaults to none. */
   corsOrigins: csv.default([]),
   /** Extra Host header names accepted besides loopback names (DNS-rebinding guard). Defaults to none. */
@@ -271,6 +278,18 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   { flag: "max-queue", key: "maxQueue", type: "string", help: "requests that may wait for a sequence (default 64)" },
   { flag: "insecure", key: "insecure", type: "boolean", help: "allow a non-loopback bind without an API key" },
+  {
+    flag: "local-rpm",
+    key: "localRpm",
+    type: "string",
+    help: "requests per minute for this machine's callers without a key, 0 = no limit (default 0)",
+  },
+  {
+    flag: "local-tpm",
+    key: "localTpm",
+    type: "string",
+    help: "tokens per minute for this machine's callers without a key, 0 = no limit (default 0)",
+  },
   { flag: "cors-origins", key: "corsOrigins", type: "string", help: "comma-separated origins allowed by CORS" },
   { flag: "allowed-hosts", key: "allowedHosts", type: "string", help: "comma-separated extra Host names to accept" },
   { flag: "body-limit", key: "bodyLimit", type: "string", help: "largest request body in bytes (default 20 MiB)" },

@@ -7,7 +7,8 @@
  * - the single `--api-key`, an admin key without limits, as before named keys existed;
  * - the desktop window's token (`uiToken`), so the app's own UI never asks for a key;
  * - nobody, which is allowed only while no `--api-key` is set and the request comes from this
- *   machine (or `--insecure` says anyone may): the person at the machine, never limited.
+ *   machine (or `--insecure` says anyone may): the person at the machine, not limited unless
+ *   `--local-rpm` / `--local-tpm` say so.
  *
  * A token that is not a Hearth key is ignored without an `--api-key` (OpenAI clients must send
  * some key, and people type "unused"), but a Hearth key that does not match (a typo, a revoked
@@ -61,6 +62,8 @@ export interface AccessOptions {
   uiToken?: string | undefined;
   /** Anyone may call without a key while no `apiKey` is set, not only this machine (`--insecure`). Defaults to false. */
   insecure?: boolean;
+  /** Limits for callers without a key on this machine (config `localRpm`, `localTpm`). Defaults to none. */
+  localLimits?: Limits;
   /** Told about every guarded request once its response ended (usage, metrics). Defaults to none. */
   onRequestEnd?: (usage: RequestUsage) => void;
 }
@@ -119,7 +122,10 @@ export class AccessControl {
   readonly limiter = new RateLimiter();
   private readonly builtIn: { digest: Buffer; principal: Principal }[];
 
+  private readonly local: Principal;
+
   constructor(private readonly options: AccessOptions) {
+    this.local = { ...LOCAL, ...options.localLimits };
     this.builtIn = [
       ...(options.apiKey ? [{ digest: digest(options.apiKey), principal: API_KEY }] : []),
       ...(options.uiToken ? [{ digest: digest(options.uiToken), principal: APP }] : []),
@@ -149,7 +155,7 @@ export class AccessControl {
       if (matched[0]) return matched[0].principal;
       if (this.options.apiKey !== undefined) throw new AuthenticationError();
     }
-    if (this.options.apiKey === undefined && (this.options.insecure === true || fromLoopback(req))) return LOCAL;
+    if (this.options.apiKey === undefined && (this.options.insecure === true || fromLoopback(req))) return this.local;
     throw new AuthenticationError();
   }
 

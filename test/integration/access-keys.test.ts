@@ -220,3 +220,25 @@ describe("rate limits", () => {
     }
   });
 });
+
+describe("limits for this machine's callers without a key (--local-rpm)", () => {
+  let t: TestServer;
+  const uiToken = "the-desktop-window-token-0123456789";
+  before(async () => {
+    t = await startTestServer({ localRpm: 2, uiToken }, { withModel: false });
+  });
+  after(() => t.close());
+
+  test("loopback without a key is limited when configured; the desktop window never is", async () => {
+    const first = await get(t.url, "/v1/models");
+    assert.equal(first.headers.get("x-ratelimit-limit-requests"), "2");
+    assert.equal(first.headers.get("x-ratelimit-remaining-requests"), "1");
+    assert.equal((await get(t.url, "/v1/models")).status, 200);
+    assert.equal((await get(t.url, "/v1/models")).status, 429);
+    for (let i = 0; i < 4; i++) {
+      const res = await get(t.url, "/v1/models", uiToken);
+      assert.equal(res.status, 200);
+      assert.deepEqual(rateHeaders(res), {});
+    }
+  });
+});
