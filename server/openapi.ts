@@ -164,6 +164,11 @@ export function openApiDocument(version: string): object {
               content: { "application/json": { schema: AnthropicErrorSchema } },
             },
             "404": { description: "Unknown model", content: { "application/json": { schema: AnthropicErrorSchema } } },
+            "429": {
+              description: "The key's rate limit (`rate_limit_error`), or the queue is full; see Retry-After",
+              headers: rateLimitHeaders,
+              content: { "application/json": { schema: AnthropicErrorSchema } },
+            },
           },
         },
       },

@@ -118,10 +118,18 @@ export function principalOf(res: Response): Principal | undefined {
   return res.locals.principal as Principal | undefined;
 }
 
+function checkScope(principal: Principal, scope: KeyScope): void {
+  if (scope === "admin" && principal.scope !== "admin")
+    throw new ForbiddenError(
+      `The key '${principal.name}' may use the inference API (/v1) only; this needs a key with the 'admin' scope.`,
+      { code: "insufficient_scope" },
+    );
+}
+
 export class AccessControl {
   readonly limiter = new RateLimiter();
   private readonly builtIn: { digest: Buffer; principal: Principal }[];
-
+  /** The caller without a key, with the limits configured for it. */
   private readonly local: Principal;
 
   constructor(private readonly options: AccessOptions) {
@@ -163,12 +171,15 @@ export class AccessControl {
   guard(scope: KeyScope): RequestHandler {
     return (req, res, next) => {
       if (req.method === "OPTIONS") return next();
+      const seen = principalOf(res);
+      if (seen) {
+        // A request a router passed on (an unknown path under /v1/messages reaches /v1's guard too)
+        // is counted and limited once; its scope is still checked here.
+        checkScope(seen, scope);
+        return next();
+      }
       const principal = this.authenticate(req);
-      if (scope === "admin" && principal.scope !== "admin")
-        throw new ForbiddenError(
-          `The key '${principal.name}' may use the inference API (/v1) only; this needs a key with the 'admin' scope.`,
-          { code: "insufficient_scope" },
-        );
+      checkScope(principal, scope);
       const meter = new RequestMeter(principal, this.limiter);
       res.locals.principal = principal;
       res.locals.meter = meter;

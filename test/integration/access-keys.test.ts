@@ -198,6 +198,18 @@ describe("rate limits", () => {
     await assert.rejects(openai.models.list(), (err: unknown) => err instanceof OpenAI.RateLimitError);
   });
 
+  test("a request that falls through from /v1/messages to /v1 counts once", async () => {
+    const k = await createKey(t.url, { name: "once", scope: "inference", rpm: 5, tpm: 0 });
+    const res = await fetch(`${t.url}/v1/messages/no-such-route`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": k.key },
+      body: "{}",
+    });
+    assert.equal(res.status, 404);
+    assert.equal(res.headers.get("x-ratelimit-remaining-requests"), "4");
+    assert.equal((await get(t.url, "/v1/models", k.key)).headers.get("x-ratelimit-remaining-requests"), "3");
+  });
+
   test("tokens per minute count what generations used; loopback without a key is never limited", async () => {
     const k = await createKey(t.url, { name: "tokens", scope: "inference", rpm: 0, tpm: 20 });
     const openai = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: k.key, maxRetries: 0 });
