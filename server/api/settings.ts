@@ -158,6 +158,14 @@ export function createSettingsRouter(ctx: ServerContext): express.Router {
           code: "address_unavailable",
         });
     }
+    if (typeof parsed.ollamaPort === "number" && parsed.ollamaPort !== ctx.config.ollamaPort) {
+      const problem = await bindProblem((saved.host as string | undefined) ?? ctx.config.host, parsed.ollamaPort);
+      if (problem)
+        throw new BadRequestError(`Hearth could not start with this: ${problem}.`, {
+          param: "ollamaPort",
+          code: "address_unavailable",
+        });
+    }
     if (parsed.engineBinary === "local" && ctx.config.engineBinary !== "local") {
       const gpu = (saved.gpu as Config["gpu"] | undefined) ?? ctx.config.gpu;
       const available = await ctx.models

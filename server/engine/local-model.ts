@@ -168,21 +168,31 @@ function newCallId(): string {
   return `call_${crypto.randomBytes(12).toString("hex")}`;
 }
 
-function repeatPenaltyOf(requested: Partial<SamplingOptions>) {
-  const s = withSamplingDefaults(requested);
-  if (s.frequencyPenalty === 0 && s.presencePenalty === 0) return false as const;
-  return { frequencyPenalty: s.frequencyPenalty, presencePenalty: s.presencePenalty, penalty: 1, lastTokens: 64 };
+/**
+ * llama.cpp's penalties over the last 64 generated tokens: presence and frequency (OpenAI's), and
+ * the multiplicative repetition penalty (vLLM's `repetition_penalty`, Ollama's `repeat_penalty`;
+ * 1 is none).
+ */
+function repeatPenaltyOf(s: SamplingOptions, repetitionPenalty: number) {
+  if (s.frequencyPenalty === 0 && s.presencePenalty === 0 && repetitionPenalty === 1) return false as const;
+  return {
+    frequencyPenalty: s.frequencyPenalty,
+    presencePenalty: s.presencePenalty,
+    penalty: repetitionPenalty,
+    lastTokens: 64,
+  };
 }
 
-function samplingOf(requested: Partial<SamplingOptions>) {
-  const s = withSamplingDefaults(requested);
+function samplingOf(request: GenerationRequest) {
+  const s = withSamplingDefaults(request.sampling);
+  const repetition = request.extras?.repetition_penalty;
   return {
     temperature: s.temperature,
     topP: s.topP,
     topK: s.topK,
     minP: s.minP,
     seed: s.seed ?? crypto.randomInt(0, 2 ** 31),
-    repeatPenalty: repeatPenaltyOf(s),
+    repeatPenalty: repeatPenaltyOf(s, typeof repetition === "number" ? repetition : 1),
   };
 }
 
@@ -566,7 +576,7 @@ export class LocalModel {
           maxTokens,
           topLogprobs,
           stop,
-          sampling: samplingOf(request.sampling),
+          sampling: samplingOf(request),
           grammar,
           tokenBias,
           signal: genSignal,
@@ -596,7 +606,7 @@ export class LocalModel {
       const result = await this.chatOf(slot, plan).generateResponse(
         history as ChatHistoryItem[],
         {
-          ...samplingOf(request.sampling),
+          ...samplingOf(request),
           signal: genSignal,
           stopOnAbortSignal: true,
           maxTokens,
@@ -667,7 +677,7 @@ export class LocalModel {
             maxTokens,
             topLogprobs,
             stop: stopTriggersOf(this.model, request.stop),
-            sampling: samplingOf(request.sampling),
+            sampling: samplingOf(request),
             tokenBias,
             promptLogprobs: request.echo,
             signal: genSignal,
@@ -684,7 +694,7 @@ export class LocalModel {
     return this.run(fullPrompt, signal, [], async (slot, queue, genSignal) => {
       if (request.echo) queue.push({ type: "text", text: request.prompt });
       const result = await slot.completion.generateCompletionWithMeta(promptTokens, {
-        ...samplingOf(request.sampling),
+        ...samplingOf(request),
         signal: genSignal,
         stopOnAbortSignal: true,
         maxTokens,

@@ -8,6 +8,7 @@
 export const EDITABLE_SETTINGS = [
   "host",
   "port",
+  "ollamaPort",
   "apiKey",
   "corsOrigins",
   "allowedHosts",
