@@ -308,6 +308,110 @@ describe("keep_alive", () => {
   });
 });
 
+describe("embeddings and models", () => {
+  test("/api/embed: one unit-length vector per input; /api/embeddings: the same vector", async () => {
+    const res = await ollama.embed({ model: TINY, input: ["a red ball", "the cat sat"] });
+    assert.equal(res.model, TINY);
+    assert.equal(res.embeddings.length, 2);
+    for (const v of res.embeddings) assert.ok(Math.abs(Math.hypot(...v) - 1) < 1e-3);
+    assert.notDeepEqual(res.embeddings[0], res.embeddings[1]);
+    assert.ok(res.prompt_eval_count > 0);
+    const one = await ollama.embeddings({ model: TINY, prompt: "a red ball" });
+    assert.equal(one.embedding.length, res.embeddings[0]!.length);
+    one.embedding.forEach((x, i) => assert.ok(Math.abs(x - res.embeddings[0]![i]!) < 1e-6));
+    const sized = await call("/api/embed", { model: TINY, input: "x", dimensions: 3 });
+    assert.equal(sized.status, 400);
+  });
+
+  test("/api/tags lists /v1/models' ids with details from the GGUF header", async () => {
+    const { models } = await ollama.list();
+    const v1 = (await t.client.models.list()).data.map((m) => m.id).sort();
+    assert.deepEqual(models.map((m) => m.name).sort(), v1);
+    const tiny = models.find((m) => m.name === TINY)!;
+    assert.equal(tiny.model, TINY);
+    assert.equal(tiny.details.format, "gguf");
+    assert.equal(tiny.details.family, "llama");
+    assert.match(tiny.details.parameter_size, /^\d+(\.\d)?K$/);
+    assert.ok(tiny.size > 0);
+    assert.match(tiny.digest, /^[0-9a-f]{64}$/);
+  });
+
+  test("/api/show: capabilities and model_info; an unknown model is a 404", async () => {
+    const res = await ollama.show({ model: model("qwen3-answer") });
+    assert.ok(res.capabilities.includes("completion") && res.capabilities.includes("tools"));
+    const info = res.model_info as unknown as Record<string, unknown>;
+    assert.equal(info["general.architecture"], "qwen3");
+    assert.equal(typeof info["qwen3.context_length"], "number");
+    assert.equal(res.details.family, "qwen3");
+    const missing = await call("/api/show", { model: "nope" });
+    assert.equal(missing.status, 404);
+  });
+
+  test("/api/ps lists the loaded models; /api/version names the API and Hearth", async () => {
+    const running = (await ollama.ps()).models.find((m) => m.name === TINY)!;
+    assert.ok(running, "the --model one is loaded");
+    assert.ok(running.size > 0);
+    assert.equal(running.size_vram, 0);
+    const version = await call("/api/version");
+    assert.equal(version.status, 200);
+    assert.match(String(version.json().version), /^\d+\.\d+\.\d+$/);
+    assert.equal(typeof version.json().hearth, "string");
+    assert.equal((await ollama.version()).version, version.json().version);
+  });
+
+  test("the root answers as Ollama's does", async () => {
+    const res = await call("/", undefined, {});
+    assert.equal(res.status, 200);
+    assert.equal(res.text, "Ollama is running");
+  });
+});
+
+describe("logprobs and history", () => {
+  test("logprobs: one per token, with the top alternatives", async () => {
+    const res = await call("/api/generate", {
+      model: TINY,
+      prompt: "Once",
+      stream: false,
+      logprobs: true,
+      top_logprobs: 2,
+      options: { temperature: 0, num_predict: 4 },
+    });
+    const body = res.json() as {
+      logprobs: { token: string; logprob: number; top_logprobs: unknown[] }[];
+      response: string;
+    };
+    assert.equal(body.logprobs.length, 4);
+    assert.equal(body.logprobs.map((l) => l.token).join(""), body.response);
+    for (const l of body.logprobs) {
+      assert.ok(l.logprob <= 0);
+      assert.equal(l.top_logprobs.length, 2);
+    }
+  });
+
+  test("a chat is recorded in history as an API conversation", async () => {
+    const marker = `ollama-history-${Date.now()}`;
+    await ollama.chat({
+      model: TINY,
+      messages: [{ role: "user", content: marker }],
+      stream: false,
+      options: { num_predict: 2 },
+    });
+    // The recorder writes the turn as the reply ends: give it a moment.
+    let found = "";
+    for (let i = 0; i < 50 && !found.includes(marker); i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 50));
+      const res = await fetch(`${t.url}/api/search?q=${encodeURIComponent(marker)}`, { headers: auth });
+      found = JSON.stringify(await res.json());
+    }
+    assert.ok(found.includes(marker), found.slice(0, 300));
+    const id = (JSON.parse(found) as { hits: { conversationId: string }[] }).hits[0]!.conversationId;
+    const conversation = (await (await fetch(`${t.url}/api/conversations/${id}`, { headers: auth })).json()) as {
+      source: string;
+    };
+    assert.equal(conversation.source, "api");
+  });
+});
+
 describe("errors", () => {
   test("an unknown path is a 404 in Ollama's shape", async () => {
     const res = await call("/api/pull", { model: TINY });
