@@ -18,6 +18,7 @@ import { NotReadyError, ShuttingDownError } from "./errors.js";
 import { createApiRouter } from "./api/index.js";
 import { openHistory } from "./history/index.js";
 import { createMcpRouter } from "./history-mcp/http.js";
+import { createDocsRouter } from "./http/api-docs.js";
 import { addMethodNotAllowed } from "./http/method-not-allowed.js";
 import { createErrorHandler, notFoundHandler } from "./http/error-handler.js";
 import { labelRoutes, routeLabelOf } from "./http/route-label.js";
@@ -92,6 +93,8 @@ export const HTTP_TIMEOUTS: HttpTimeouts = {
 export interface HearthServer {
   readonly context: ServerContext;
   readonly app: express.Express;
+  /** The Ollama port's app; null when `--ollama-port` is off. */
+  readonly ollamaApp: express.Express | null;
   /** Binds, then loads the configured model; resolves with the base URL once ready to serve. */
   start(): Promise<string>;
   /** The base URL (`http://127.0.0.1:<port>`), once listening. */
@@ -261,6 +264,8 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
   app.get("/openapi.json", (_req, res) => {
     res.json(openApiDocument(VERSION));
   });
+  // The API reference, rendered from /openapi.json; open without a key, like the document.
+  app.use("/docs", createDocsRouter());
 
   const auth = apiKeyAuth(config.apiKey, config.uiToken);
   app.get("/metrics", auth, async (_req, res) => {
@@ -340,6 +345,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
   return {
     context: ctx,
     app,
+    ollamaApp,
     get url() {
       return url;
     },

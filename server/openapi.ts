@@ -1,7 +1,13 @@
-/** /openapi.json, generated from the same zod schemas that validate requests (zod-openapi). */
+/**
+ * /openapi.json, generated from the same zod schemas that validate requests (zod-openapi), and
+ * rendered for people at /docs (http/api-docs.ts). Every route of the server is here, the Ollama
+ * port's included (test/integration/openapi-coverage.test.ts walks the routers to check).
+ */
 import { z } from "zod";
 import { createDocument } from "zod-openapi";
 import { historyOpenApiPaths } from "./api/history-openapi.js";
+import { managementOpenApiPaths } from "./api/management-openapi.js";
+import { ollamaOpenApiPaths } from "./ollama/openapi.js";
 import {
   ChatCompletionChunkSchema,
   ChatCompletionRequestSchema,
@@ -12,6 +18,7 @@ import {
   EmbeddingResponseSchema,
   ErrorSchema,
   ModelListSchema,
+  ModelSchema,
 } from "./openai/schemas.js";
 import {
   ResponseCreateRequestSchema,
@@ -53,16 +60,81 @@ export function openApiDocument(version: string): object {
       title: "Hearth API",
       version,
       description:
-        "OpenAI-compatible local inference (/v1), Hearth management (/api) and the chat history as an MCP server (/mcp).",
+        'OpenAI- and Anthropic-compatible local inference (/v1), Hearth management (/api), the chat history as an MCP server (/mcp), and Ollama\'s API on its own port when it is on (`--ollama-port`; the paths tagged "Ollama API").',
     },
     components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
     security: [{ bearer: [] }],
     paths: {
       ...historyOpenApiPaths(),
+      ...managementOpenApiPaths(),
+      ...ollamaOpenApiPaths(),
+      "/health": {
+        get: {
+          summary: "Status, version, engine and loaded models (no key needed)",
+          security: [],
+          responses: { "200": { description: "The status" } },
+        },
+      },
+      "/health/live": {
+        get: {
+          summary: "The process answers (no key needed)",
+          security: [],
+          responses: { "200": { description: "ok" } },
+        },
+      },
+      "/health/ready": {
+        get: {
+          summary: "Ready to serve: 200 once started, 503 while starting or shutting down (no key needed)",
+          security: [],
+          responses: { "200": { description: "Ready" }, "503": { description: "Starting or shutting down" } },
+        },
+      },
+      "/metrics": {
+        get: {
+          summary: "Prometheus metrics",
+          responses: {
+            "200": { description: "The metrics, in Prometheus' text format", content: { "text/plain": {} } },
+          },
+        },
+      },
+      "/openapi.json": {
+        get: {
+          summary: "This document (no key needed)",
+          security: [],
+          responses: { "200": { description: "OpenAPI 3.1" } },
+        },
+      },
+      "/docs": {
+        get: {
+          summary: "This document as a page to read (Swagger UI, served by Hearth; no key needed)",
+          security: [],
+          responses: { "200": { description: "The page", content: { "text/html": {} } } },
+        },
+      },
       "/v1/models": {
         get: {
           summary: "List models",
           responses: { "200": { description: "Models", content: { "application/json": { schema: ModelListSchema } } } },
+        },
+      },
+      "/v1/models/{id}": {
+        get: {
+          summary: "One model (ids of remote models hold a slash)",
+          requestParams: { path: z.object({ id: z.string() }) },
+          responses: {
+            "200": { description: "The model", content: { "application/json": { schema: ModelSchema } } },
+            ...errors,
+          },
+        },
+      },
+      "/v1/responses/{id}/input_items": {
+        get: {
+          summary: "The input items of a stored response (newest first; `order=asc` for oldest first)",
+          requestParams: {
+            path: z.object({ id: z.string() }),
+            query: z.object({ order: z.enum(["asc", "desc"]).optional() }),
+          },
+          responses: { "200": { description: "A list of items" }, ...errors },
         },
       },
       "/v1/chat/completions": {
