@@ -195,6 +195,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     chat: new ChatService({ config, router, metrics, history, logger }),
     ready: false,
     draining: false,
+    ollamaUrl: null,
   };
 
   // What every request on every port passes first: logging with the request id, the request
@@ -340,7 +341,6 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
   let ollamaServer: http.Server | null = null;
   let closing: Promise<void> | null = null;
   let url = "";
-  let ollamaUrl: string | null = null;
 
   return {
     context: ctx,
@@ -350,7 +350,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
       return url;
     },
     get ollamaUrl() {
-      return ollamaUrl;
+      return ctx.ollamaUrl;
     },
     async start() {
       const limits = { ...HTTP_TIMEOUTS, ...options.httpTimeouts };
@@ -379,9 +379,18 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
       listening = address;
       url = urlOf(address);
       if (ollamaApp && config.ollamaPort !== undefined) {
-        ollamaServer = await listen(ollamaApp, config.ollamaPort);
-        ollamaUrl = urlOf(ollamaServer.address() as AddressInfo);
-        logger.info({ url: ollamaUrl }, "serving Ollama's API");
+        // A port that is taken (Ollama itself runs on 11434) costs the Ollama API, not the app:
+        // the desktop app must still start. The Settings screen says it is not served.
+        try {
+          ollamaServer = await listen(ollamaApp, config.ollamaPort);
+          ctx.ollamaUrl = urlOf(ollamaServer.address() as AddressInfo);
+          logger.info({ url: ctx.ollamaUrl }, "serving Ollama's API");
+        } catch (err) {
+          logger.error(
+            { err, port: config.ollamaPort },
+            `not serving Ollama's API: port ${config.ollamaPort} could not be bound (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; is Ollama itself running?)`,
+          );
+        }
       }
       if (!isLoopbackHost(config.host) && !config.apiKey)
         logger.warn(

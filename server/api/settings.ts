@@ -144,6 +144,7 @@ export function createSettingsRouter(ctx: ServerContext): express.Router {
     /** Editable only from the desktop app's Settings (or the command line and environment). */
     protected: PROTECTED_SETTINGS,
     restartRequired: pending(saved),
+    ollamaUrl: ctx.ollamaUrl,
   });
 
   /** Refuses what would make every later start fail; only what this change touches is checked. */

@@ -50,4 +50,6 @@ export interface SettingsView {
   protected: readonly EditableKey[];
   /** Saved settings that differ from the running ones: they apply after a restart. */
   restartRequired: EditableKey[];
+  /** Where the running server serves Ollama's API; null when it is off or its port could not be bound. */
+  ollamaUrl: string | null;
 }

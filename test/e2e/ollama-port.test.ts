@@ -72,3 +72,21 @@ test("settings: the Ollama API's URL to copy; a new port is saved for the next s
   assert.deepEqual(problems, []);
   await context.close();
 });
+
+test("settings: a port that could not be bound is said, not shown as a URL", async () => {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+  const port = (taken.address() as net.AddressInfo).port;
+  const other = await startHearth({ ollamaPort: port }, { withModel: false });
+  try {
+    const { page, problems, context } = await openApp(browser, other.url);
+    await page.getByRole("link", { name: "Settings" }).click();
+    await page.getByText(`Not served: port ${port} could not be bound`).waitFor();
+    assert.equal(await page.locator('code[aria-label="Ollama API URL"]').count(), 0);
+    assert.deepEqual(problems, []);
+    await context.close();
+  } finally {
+    await other.close();
+    await new Promise((resolve) => taken.close(resolve));
+  }
+});

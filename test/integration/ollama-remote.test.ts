@@ -9,7 +9,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Ollama } from "ollama";
+import net from "node:net";
 import { startHearth, type Hearth } from "../helpers/remote.js";
+import { startTestServer } from "../helpers/server.js";
 import { scriptedModelsDir } from "../helpers/scripted-models.js";
 
 const REMOTE = "up/stories260K";
@@ -104,4 +106,32 @@ test("a stream cut by the request timeout ends with Ollama's error line, which t
   }
   assert.ok(lines > 0, "lines came before the error");
   assert.match(thrown?.message ?? "", /request timeout \(3 s\)/);
+});
+
+test("a taken Ollama port costs the Ollama API, not the server, and the settings say so", async () => {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+  const port = (taken.address() as net.AddressInfo).port;
+  const t = await startTestServer({ ollamaPort: port }, { withModel: false });
+  try {
+    assert.equal(t.server.ollamaUrl, null);
+    assert.equal((await fetch(`${t.url}/health/ready`)).status, 200, "the server itself started");
+    const view = (await (await fetch(`${t.url}/api/settings`)).json()) as {
+      ollamaUrl: string | null;
+      settings: { ollamaPort?: number };
+    };
+    assert.equal(view.ollamaUrl, null);
+    assert.equal(view.settings.ollamaPort, port);
+  } finally {
+    await t.close();
+    await new Promise((resolve) => taken.close(resolve));
+  }
+  const served = await startTestServer({ ollamaPort: 0 }, { withModel: false });
+  try {
+    const view = (await (await fetch(`${served.url}/api/settings`)).json()) as { ollamaUrl: string | null };
+    assert.equal(view.ollamaUrl, served.server.ollamaUrl);
+    assert.match(view.ollamaUrl ?? "", /^http:\/\/127\.0\.0\.1:\d+$/);
+  } finally {
+    await served.close();
+  }
 });

@@ -301,7 +301,9 @@ export default function SettingsView({ theme, onTheme }: { theme: ThemeChoice; o
                         onChange={(v) => setDraft((d) => ({ ...d, [f.key]: v }))}
                       />
                     ))}
-                    {section.title === "Server" ? <OllamaUrl port={view.settings.ollamaPort} /> : null}
+                    {section.title === "Server" ? (
+                      <OllamaUrl port={view.settings.ollamaPort} url={view.ollamaUrl} />
+                    ) : null}
                     {section.title === "Server" ? (
                       <div className="wide">
                         <LabelledField
@@ -383,15 +385,20 @@ export default function SettingsView({ theme, onTheme }: { theme: ThemeChoice; o
   );
 }
 
-/** Where the running server serves Ollama's API, to copy into a tool's settings (nothing when it is off). */
-function OllamaUrl({ port }: { port: unknown }) {
+/**
+ * Where the running server serves Ollama's API, to copy into a tool's settings; nothing when it is
+ * off, and why not when its port could not be bound.
+ */
+function OllamaUrl({ port, url }: { port: unknown; url: string | null }) {
   if (typeof port !== "number") return null;
-  const url = `${location.protocol}//${location.hostname}:${port}`;
   return (
     <div className="wide field">
       <span>Ollama API</span>
-      {port === 0 ? (
-        <span className="field-help">On, at a free port chosen at start (the server's ready line names it).</span>
+      {url === null ? (
+        <span className="field-help" role="status">
+          Not served: port {port} could not be bound when Hearth started (is Ollama itself running?). Choose another
+          port, or stop the other program, and restart Hearth.
+        </span>
       ) : (
         <div className="copy-field">
           <code aria-label="Ollama API URL">{url}</code>
