@@ -8,6 +8,7 @@
 import { createRequire } from "node:module";
 import path from "node:path";
 import express from "express";
+import { notFoundHandler } from "./error-handler.js";
 
 /** The Content-Security-Policy of /docs and its files. */
 export const DOCS_CSP = [
@@ -88,5 +89,7 @@ export function createDocsRouter(): express.Router {
       res.sendFile(path.join(dir, asset), { maxAge: "1d" });
     });
   }
+  // Nothing else under /docs: not Swagger UI's other files, nor the UI's page (its SPA fallback).
+  router.use(notFoundHandler);
   return router;
 }
