@@ -6,6 +6,7 @@
  * errors in Ollama's `{"error": ...}` shape.
  */
 import assert from "node:assert/strict";
+import http from "node:http";
 import { after, before, describe, test } from "node:test";
 import { Ollama, type ChatResponse, type Message } from "ollama";
 import { startTestServer, type TestServer } from "../helpers/server.js";
@@ -442,6 +443,34 @@ describe("errors", () => {
     });
     assert.equal(latest.model, `${TINY}:latest`);
     assert.equal(latest.eval_count, 1);
+  });
+
+  test("the same guards as /v1: a foreign Host, a foreign Origin, a cross-site request, a non-JSON body", async () => {
+    const url = new URL(base);
+    const raw = (path: string, headers: Record<string, string>, body?: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request(
+          { host: url.hostname, port: url.port, path, method: body ? "POST" : "GET", headers: { ...auth, ...headers } },
+          (res) => {
+            let text = "";
+            res.on("data", (c: Buffer) => (text += c.toString()));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+          },
+        );
+        req.on("error", reject);
+        req.end(body);
+      });
+    const refused = [
+      await raw("/api/tags", { Host: "evil.example" }),
+      await raw("/api/tags", { Origin: "https://evil.example" }),
+      await raw("/api/tags", { "Sec-Fetch-Site": "cross-site" }),
+      await raw("/api/chat", { "Content-Type": "text/plain" }, JSON.stringify({ model: TINY })),
+    ];
+    assert.deepEqual(
+      refused.map((r) => r.status),
+      [403, 403, 403, 415],
+    );
+    for (const r of refused) assert.deepEqual(Object.keys(JSON.parse(r.body) as object), ["error"], r.body);
   });
 
   test("without the API key: 401 in Ollama's shape", async () => {
