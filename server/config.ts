@@ -60,6 +60,11 @@ export const ConfigSchema = z.object({
   host: z.string().min(1).default("127.0.0.1"),
   /** Port to bind; 0 picks a free one. Defaults to 7424. */
   port: intFromString(0, 65535).default(DEFAULT_PORT),
+  /**
+   * A second port on the same address that speaks Ollama's API (server/ollama/), for tools that
+   * speak only that; 0 picks a free one. Defaults to none (off); Ollama's clients expect 11434.
+   */
+  ollamaPort: intFromString(0, 65535).optional(),
   /** Where history, settings, secrets and downloaded models live. Defaults to the OS's per-user app data folder. */
   dataDir: z
     .string()
@@ -227,6 +232,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: "model", key: "model", type: "string", help: "GGUF path, model name in the models folder, or hf: URI" },
   { flag: "host", key: "host", type: "string", help: "address to bind (default 127.0.0.1)" },
   { flag: "port", key: "port", type: "string", help: `port to bind, 0 for a free one (default ${DEFAULT_PORT})` },
+  {
+    flag: "ollama-port",
+    key: "ollamaPort",
+    type: "string",
+    help: "also serve Ollama's API on this port, e.g. 11434 (default off)",
+  },
   {
     flag: "data-dir",
     key: "dataDir",

@@ -25,4 +25,6 @@ export interface ServerContext {
   ready: boolean;
   /** True once shutdown began: new work gets 503. */
   draining: boolean;
+  /** Where Ollama's API is served (`--ollama-port`), once listening; null when off or its port could not be bound. */
+  ollamaUrl: string | null;
 }

@@ -144,6 +144,7 @@ export function createSettingsRouter(ctx: ServerContext): express.Router {
     /** Editable only from the desktop app's Settings (or the command line and environment). */
     protected: PROTECTED_SETTINGS,
     restartRequired: pending(saved),
+    ollamaUrl: ctx.ollamaUrl,
   });
 
   /** Refuses what would make every later start fail; only what this change touches is checked. */
@@ -155,6 +156,14 @@ export function createSettingsRouter(ctx: ServerContext): express.Router {
       if (problem)
         throw new BadRequestError(`Hearth could not start with this: ${problem}.`, {
           param: "host" in parsed ? "host" : "port",
+          code: "address_unavailable",
+        });
+    }
+    if (typeof parsed.ollamaPort === "number" && parsed.ollamaPort !== ctx.config.ollamaPort) {
+      const problem = await bindProblem((saved.host as string | undefined) ?? ctx.config.host, parsed.ollamaPort);
+      if (problem)
+        throw new BadRequestError(`Hearth could not start with this: ${problem}.`, {
+          param: "ollamaPort",
           code: "address_unavailable",
         });
     }

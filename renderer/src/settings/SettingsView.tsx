@@ -16,6 +16,7 @@ import {
   type SettingsView as View,
 } from "../api/settings.js";
 import { ConfirmDialog } from "../app/ConfirmDialog.js";
+import { CopyButton } from "../app/CopyButton.js";
 import { ErrorNote } from "../app/ErrorNote.js";
 import { Field as LabelledField } from "../app/Field.js";
 import { emit } from "../app/events.js";
@@ -44,6 +45,12 @@ const SECTIONS: { title: string; fields: FieldDef[] }[] = [
         help: "127.0.0.1 keeps Hearth on this computer. Another address exposes it to the network and needs an API key.",
       },
       { key: "port", label: "Port", kind: "number", help: "0 picks a free port at each start." },
+      {
+        key: "ollamaPort",
+        label: "Ollama API port",
+        kind: "number",
+        help: "Also serve Ollama's API on this port, for tools that speak only that (they expect 11434). Empty turns it off.",
+      },
       {
         key: "corsOrigins",
         label: "CORS origins",
@@ -313,6 +320,9 @@ export default function SettingsView({ theme, onTheme }: { theme: ThemeChoice; o
                       />
                     ))}
                     {section.title === "Server" ? (
+                      <OllamaUrl port={view.settings.ollamaPort} url={view.ollamaUrl} />
+                    ) : null}
+                    {section.title === "Server" ? (
                       <div className="wide">
                         <LabelledField
                           label={
@@ -389,6 +399,30 @@ export default function SettingsView({ theme, onTheme }: { theme: ThemeChoice; o
 
         <HistoryData />
       </div>
+    </div>
+  );
+}
+
+/**
+ * Where the running server serves Ollama's API, to copy into a tool's settings; nothing when it is
+ * off, and why not when its port could not be bound.
+ */
+function OllamaUrl({ port, url }: { port: unknown; url: string | null }) {
+  if (typeof port !== "number") return null;
+  return (
+    <div className="wide field">
+      <span>Ollama API</span>
+      {url === null ? (
+        <span className="field-help" role="status">
+          Not served: port {port} could not be bound when Hearth started (is Ollama itself running?). Choose another
+          port, or stop the other program, and restart Hearth.
+        </span>
+      ) : (
+        <div className="copy-field">
+          <code aria-label="Ollama API URL">{url}</code>
+          <CopyButton text={url} label="Copy the Ollama API URL" className="button small labelled" />
+        </div>
+      )}
     </div>
   );
 }
