@@ -13,6 +13,8 @@ export function McpServersSection() {
   const [name, setName] = useState("");
   const [url, setUrl] = useState("");
   const [auth, setAuth] = useState("");
+  const [command, setCommand] = useState("");
+  const canAddCommand = mcp.canAddCommand();
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState<string | null>(null);
 
@@ -106,6 +108,33 @@ export function McpServersSection() {
             Add HTTP server
           </button>
         </form>
+        {canAddCommand ? (
+          <form
+            className="mcp-add"
+            aria-label="Add an MCP server that runs a command"
+            onSubmit={(e) => {
+              e.preventDefault();
+              // Words split at spaces; the app shows the person the exact command before it is added.
+              const [program, ...args] = command.trim().split(/\s+/u);
+              void act("add-command", async () => {
+                if (await mcp.addCommand({ name, command: program!, args })) {
+                  setName("");
+                  setCommand("");
+                }
+              });
+            }}
+          >
+            <input
+              aria-label="Command"
+              placeholder="npx -y @modelcontextprotocol/server-filesystem /home/me/notes"
+              value={command}
+              onChange={(e) => setCommand(e.target.value)}
+            />
+            <button type="submit" className="button small" disabled={!name || !command.trim() || busy !== null}>
+              Add command server
+            </button>
+          </form>
+        ) : null}
         {error ? <ErrorNote error={error} /> : null}
       </div>
     </section>
