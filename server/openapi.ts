@@ -8,6 +8,7 @@ import { createDocument } from "zod-openapi";
 import { historyOpenApiPaths } from "./api/history-openapi.js";
 import { managementOpenApiPaths } from "./api/management-openapi.js";
 import { ollamaOpenApiPaths } from "./ollama/openapi.js";
+import { mcpOpenApiPaths } from "./api/mcp.js";
 import {
   ChatCompletionChunkSchema,
   ChatCompletionRequestSchema,
@@ -100,6 +101,7 @@ export function openApiDocument(version: string): object {
       security: [{ bearer: [] }],
       paths: {
         ...historyOpenApiPaths(),
+        ...mcpOpenApiPaths(),
         ...managementOpenApiPaths(),
         ...ollamaOpenApiPaths(),
         "/health": {

@@ -23,6 +23,7 @@ import { emit } from "../app/events.js";
 import { showToast } from "../app/toast.js";
 import type { ThemeChoice } from "../app/theme.js";
 import { useAsync } from "../app/useAsync.js";
+import { McpServersSection } from "./McpServersSection.js";
 
 type Kind = "text" | "number" | "list" | "bool" | "select";
 
@@ -178,6 +179,29 @@ const SECTIONS: { title: string; fields: FieldDef[] }[] = [
         label: "Keep API chats for (days)",
         kind: "number",
         help: "0 keeps them forever. Pinned chats are always kept.",
+      },
+    ],
+  },
+  {
+    title: "Tools in the chat",
+    fields: [
+      {
+        key: "toolTimeout",
+        label: "Tool call timeout (seconds)",
+        kind: "number",
+        help: "A tool call taking longer is cancelled; the model is told it timed out.",
+      },
+      {
+        key: "toolResultLimit",
+        label: "Longest tool result (characters)",
+        kind: "number",
+        help: "A longer result is cut, with a note, before the model and the history see it.",
+      },
+      {
+        key: "toolMaxSteps",
+        label: "Most model turns per reply",
+        kind: "number",
+        help: "A reply that keeps calling tools stops after this many turns.",
       },
     ],
   },
@@ -397,6 +421,7 @@ export default function SettingsView({ theme, onTheme }: { theme: ThemeChoice; o
           </form>
         ) : null}
 
+        <McpServersSection />
         <HistoryData />
       </div>
     </div>
