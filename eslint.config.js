@@ -17,7 +17,7 @@ const noSqlite = {
 };
 const noExpress = { group: ["express"], message: "Only the HTTP layers import express." };
 const noEdges = {
-  group: ["**/openai/*", "**/anthropic/*", "**/api/*", "**/http/*"],
+  group: ["**/openai/*", "**/anthropic/*", "**/ollama/*", "**/api/*", "**/http/*"],
   message: "Wire formats and HTTP stay at the edge: convert to server/core types there.",
 };
 

@@ -21,15 +21,18 @@ import { NotReadyError, ShuttingDownError } from "./errors.js";
 import { createApiRouter } from "./api/index.js";
 import { openHistory } from "./history/index.js";
 import { createMcpRouter } from "./history-mcp/http.js";
+import { createDocsRouter } from "./http/api-docs.js";
 import { addMethodNotAllowed } from "./http/method-not-allowed.js";
 import { createErrorHandler, notFoundHandler } from "./http/error-handler.js";
 import { labelRoutes, routeLabelOf } from "./http/route-label.js";
 import { loopGuard } from "./http/loop-guard.js";
 import { corsPolicy, hostCheck, requestOriginGuard } from "./http/security.js";
 import { createLogger, type Logger } from "./logger.js";
+import { McpRegistry } from "./mcp/registry.js";
 import { Metrics, OTHER_MODEL } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
 import { createOpenAIRouter } from "./openai/routes.js";
+import { createOllamaRouter, ollamaErrors } from "./ollama/routes.js";
 import { anthropicErrors, createMessagesRouter } from "./anthropic/routes.js";
 import { newInstanceId } from "./providers/hops.js";
 import { LocalProvider } from "./providers/local.js";
@@ -94,10 +97,14 @@ export const HTTP_TIMEOUTS: HttpTimeouts = {
 export interface HearthServer {
   readonly context: ServerContext;
   readonly app: express.Express;
+  /** The Ollama port's app; null when `--ollama-port` is off. */
+  readonly ollamaApp: express.Express | null;
   /** Binds, then loads the configured model; resolves with the base URL once ready to serve. */
   start(): Promise<string>;
   /** The base URL (`http://127.0.0.1:<port>`), once listening. */
   readonly url: string;
+  /** The Ollama API's base URL (`--ollama-port`), once listening; null when it is off. */
+  readonly ollamaUrl: string | null;
   /** Stops accepting, gives in-flight requests the grace period, cancels the rest, frees the model. */
   close(): Promise<void>;
 }
@@ -185,6 +192,12 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     remote: { userAgent: `Hearth/${VERSION}`, instanceId },
     self: () => listening,
   });
+  const mcp = new McpRegistry({
+    dataDir: config.dataDir,
+    secrets,
+    logger,
+    clientInfo: { name: "Hearth", version: VERSION },
+  });
   const history = openHistory({ dataDir: config.dataDir, apiRetentionDays: config.apiRetentionDays, logger });
   const access = new AccessControl({
     keys: KeyStore.inDataDir(config.dataDir),
@@ -203,15 +216,17 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     providers,
     history,
     access,
+    mcp,
     chat: new ChatService({ config, router, metrics, history, logger }),
     ready: false,
     draining: false,
+    ollamaUrl: null,
   };
 
-  const app = express();
-  app.disable("x-powered-by");
-  app.set("etag", false);
-  app.use(
+  // What every request on every port passes first: logging with the request id, the request
+  // metrics, then the guards (http/security.ts). The Ollama port gets the same list.
+  const front: express.RequestHandler[] = [];
+  front.push(
     pinoHttp({
       logger,
       genReqId: (req, res) => {
@@ -232,7 +247,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
   );
   // Responses not yet finished, so shutdown can let their last bytes out before closing sockets.
   const inFlight = new Set<express.Response>();
-  app.use((req, res, next) => {
+  front.push((req, res, next) => {
     inFlight.add(res);
     res.once("close", () => inFlight.delete(res));
     res.on("finish", () => {
@@ -242,10 +257,11 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     });
     next();
   });
-  app.use(loopGuard(instanceId));
-  app.use(hostCheck(config));
-  app.use(corsPolicy(config));
-  app.use(requestOriginGuard(config));
+  front.push(loopGuard(instanceId), hostCheck(config), corsPolicy(config), requestOriginGuard(config));
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.use(front);
 
   app.get("/health/live", (_req, res) => {
     res.json({ status: "ok" });
@@ -274,9 +290,10 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
   app.get("/openapi.json", (_req, res) => {
     res.json(openApiDocument(VERSION));
   });
+  // The API reference, rendered from /openapi.json; open without a key, like the document.
+  app.use("/docs", createDocsRouter());
 
   const admin = access.guard("admin");
-  const inference = access.guard("inference");
   app.get("/metrics", admin, async (_req, res) => {
     res.setHeader("Content-Type", metrics.registry.contentType);
     res.send(await metrics.registry.metrics());
@@ -291,8 +308,10 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
   // Management (history, models, settings) must work while a model is still loading.
   const drainingGate: express.RequestHandler = (_req, _res, next) =>
     next(ctx.draining ? new ShuttingDownError() : undefined);
-  app.use("/v1/messages", anthropicErrors, inference, gate, json, createMessagesRouter(ctx));
-  app.use("/v1", inference, gate, json, createOpenAIRouter(ctx));
+  /** What a generation route needs after the guards: the key, a ready server, a JSON body. Every inference API mounts this. */
+  const inference: express.RequestHandler[] = [access.guard("inference"), gate, json];
+  app.use("/v1/messages", anthropicErrors, ...inference, createMessagesRouter(ctx));
+  app.use("/v1", ...inference, createOpenAIRouter(ctx));
   app.use("/api", admin, drainingGate, json, createApiRouter(ctx));
   // The history as an MCP server (server/history-mcp/): read-only, behind the same guards as /api.
   app.use("/mcp", admin, drainingGate, json, createMcpRouter({ history: history.store, version: VERSION }));
@@ -324,36 +343,80 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
   app.use(notFoundHandler);
   app.use(createErrorHandler(logger));
 
+  // Ollama's API on a port of its own (server/ollama/): its clients expect `/api/chat` at the root,
+  // where Hearth's own /api lives. The same front and inference guards; errors in Ollama's shape.
+  const ollamaApp = config.ollamaPort === undefined ? null : express();
+  if (ollamaApp) {
+    ollamaApp.disable("x-powered-by");
+    ollamaApp.set("etag", false);
+    ollamaApp.use(front);
+    ollamaApp.use(ollamaErrors);
+    ollamaApp.get("/", (_req, res) => {
+      // Ollama answers its root so; tools probe it to find a server.
+      res.type("text/plain").send("Ollama is running");
+    });
+    ollamaApp.use("/api", ...inference, createOllamaRouter(ctx));
+    addMethodNotAllowed((ollamaApp as unknown as { router: Parameters<typeof addMethodNotAllowed>[0] }).router);
+    labelRoutes((ollamaApp as unknown as { router: Parameters<typeof labelRoutes>[0] }).router);
+    ollamaApp.use(notFoundHandler);
+    ollamaApp.use(createErrorHandler(logger));
+  }
+
   let httpServer: http.Server | null = null;
+  let ollamaServer: http.Server | null = null;
   let closing: Promise<void> | null = null;
   let url = "";
 
   return {
     context: ctx,
     app,
+    ollamaApp,
     get url() {
       return url;
+    },
+    get ollamaUrl() {
+      return ctx.ollamaUrl;
     },
     async start() {
       const limits = { ...HTTP_TIMEOUTS, ...options.httpTimeouts };
       // Slow-drip clients must not hold a socket forever; SSE replies are not affected (requestTimeout covers receiving only).
-      const s = http.createServer(
-        {
-          headersTimeout: limits.headersMs,
-          requestTimeout: limits.requestMs,
-          keepAliveTimeout: limits.keepAliveMs,
-          connectionsCheckingInterval: limits.checkIntervalMs,
-        },
-        app,
-      );
-      httpServer = await new Promise<http.Server>((resolve, reject) => {
-        s.once("error", reject);
-        s.listen(config.port, config.host, () => resolve(s));
-      });
+      const listen = (handler: express.Express, port: number) => {
+        const s = http.createServer(
+          {
+            headersTimeout: limits.headersMs,
+            requestTimeout: limits.requestMs,
+            keepAliveTimeout: limits.keepAliveMs,
+            connectionsCheckingInterval: limits.checkIntervalMs,
+          },
+          handler,
+        );
+        return new Promise<http.Server>((resolve, reject) => {
+          s.once("error", reject);
+          s.listen(port, config.host, () => resolve(s));
+        });
+      };
+      const urlOf = (address: AddressInfo) => {
+        const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+        return `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${address.port}`;
+      };
+      httpServer = await listen(app, config.port);
       const address = httpServer.address() as AddressInfo;
       listening = address;
-      const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-      url = `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${address.port}`;
+      url = urlOf(address);
+      if (ollamaApp && config.ollamaPort !== undefined) {
+        // A port that is taken (Ollama itself runs on 11434) costs the Ollama API, not the app:
+        // the desktop app must still start. The Settings screen says it is not served.
+        try {
+          ollamaServer = await listen(ollamaApp, config.ollamaPort);
+          ctx.ollamaUrl = urlOf(ollamaServer.address() as AddressInfo);
+          logger.info({ url: ctx.ollamaUrl }, "serving Ollama's API");
+        } catch (err) {
+          logger.error(
+            { err, port: config.ollamaPort },
+            `not serving Ollama's API: port ${config.ollamaPort} could not be bound (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; is Ollama itself running?)`,
+          );
+        }
+      }
       if (!isLoopbackHost(config.host) && !access.hasKey())
         logger.warn(
           { host: config.host, port: address.port },
@@ -365,6 +428,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
       void models.library.ready().catch((err: unknown) => logger.warn({ err }, "model library scan failed"));
       // Remote models are discovered in the background: a slow or dead provider never delays start-up.
       await providers.load();
+      await mcp.load();
       void providers.refreshAll();
       // Asking for the local build is a promise about speed: without one, say so at start, not at the first load.
       if (config.engineBinary === "local") await models.getRuntime();
@@ -398,16 +462,23 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
         // running generations get the grace period, then end with a final error event.
         ctx.draining = true;
         httpServer?.closeIdleConnections();
+        ollamaServer?.closeIdleConnections();
+        // MCP servers (stdio children included) stop with Hearth, first: a chat waiting on a tool
+        // call gets its result (`crashed`) at once rather than holding the grace period.
+        await mcp.close();
         await models.close(config.shutdownGrace * 1000);
         await providers.close();
         for (const p of router.list()) if (p !== local) await p.close();
-        const closed = httpServer?.listening
-          ? new Promise<void>((resolve) => httpServer!.close(() => resolve()))
-          : Promise.resolve();
+        const closed = Promise.all(
+          [httpServer, ollamaServer].map((s) =>
+            s?.listening ? new Promise<void>((resolve) => s.close(() => resolve())) : Promise.resolve(),
+          ),
+        );
         // Cancelled streams write their final error event after the engine let go of them.
         const deadline = Date.now() + 2000;
         while (inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         httpServer?.closeAllConnections();
+        ollamaServer?.closeAllConnections();
         await closed;
         history.close();
         logger.flush();

@@ -94,7 +94,8 @@ async function main(argv: string[]): Promise<number> {
   ).parentPort?.on("message", (ev) => onMessage(ev.data));
   try {
     const url = await server.start();
-    process.stdout.write(`Hearth is ready at ${url} (OpenAI API: ${url}/v1)\n`);
+    const ollama = server.ollamaUrl ? `; Ollama API: ${server.ollamaUrl}` : "";
+    process.stdout.write(`Hearth is ready at ${url} (OpenAI API: ${url}/v1${ollama})\n`);
   } catch (err) {
     process.stderr.write(`Hearth could not start: ${(err as Error).message}\n`);
     await server.close().catch(() => undefined);

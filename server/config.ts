@@ -61,6 +61,11 @@ export const ConfigSchema = z.object({
   host: z.string().min(1).default("127.0.0.1"),
   /** Port to bind; 0 picks a free one. Defaults to 7424. */
   port: intFromString(0, 65535).default(DEFAULT_PORT),
+  /**
+   * A second port on the same address that speaks Ollama's API (server/ollama/), for tools that
+   * speak only that; 0 picks a free one. Defaults to none (off); Ollama's clients expect 11434.
+   */
+  ollamaPort: intFromString(0, 65535).optional(),
   /** Where history, settings, secrets and downloaded models live. Defaults to the OS's per-user app data folder. */
   dataDir: z
     .string()
@@ -151,6 +156,12 @@ export const ConfigSchema = z.object({
   defaultMaxTokens: intFromString(1, 1_048_576).default(1024),
   /** Seconds to let in-flight requests finish on SIGTERM before they are cancelled. Defaults to 10. */
   shutdownGrace: intFromString(0, 3600).default(10),
+  /** Seconds an MCP tool call may take in a chat before it is cancelled (a tool error result). Defaults to 60. */
+  toolTimeout: intFromString(1, 86_400).default(60),
+  /** Most characters of a tool result the model is shown and history keeps; past it the result is cut with a note. Defaults to 1 MiB. */
+  toolResultLimit: intFromString(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  /** Most model turns of one chat reply that uses tools: each tool round is a turn. Defaults to 10. */
+  toolMaxSteps: intFromString(1, 100).default(10),
   /** Record /v1 chat traffic in history. Defaults to true. */
   recordApi: bool.default(true),
   /** Days to keep recorded API conversations; 0 keeps them forever. Defaults to 30. */
@@ -236,6 +247,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flag: "host", key: "host", type: "string", help: "address to bind (default 127.0.0.1)" },
   { flag: "port", key: "port", type: "string", help: `port to bind, 0 for a free one (default ${DEFAULT_PORT})` },
   {
+    flag: "ollama-port",
+    key: "ollamaPort",
+    type: "string",
+    help: "also serve Ollama's API on this port, e.g. 11434 (default off)",
+  },
+  {
     flag: "data-dir",
     key: "dataDir",
     type: "string",
@@ -310,6 +327,24 @@ export const OPTIONS: readonly OptionSpec[] = [
     key: "shutdownGrace",
     type: "string",
     help: "seconds in-flight requests get on SIGTERM (default 10)",
+  },
+  {
+    flag: "tool-timeout",
+    key: "toolTimeout",
+    type: "string",
+    help: "seconds an MCP tool call in a chat may take (default 60)",
+  },
+  {
+    flag: "tool-result-limit",
+    key: "toolResultLimit",
+    type: "string",
+    help: "most characters of a tool result kept and shown to the model (default 1048576)",
+  },
+  {
+    flag: "tool-max-steps",
+    key: "toolMaxSteps",
+    type: "string",
+    help: "most model turns of one chat reply with tools (default 10)",
   },
   {
     flag: "record-api",

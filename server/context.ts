@@ -4,6 +4,7 @@ import type { ChatService } from "./chat/service.js";
 import type { Config } from "./config.js";
 import type { History } from "./history/index.js";
 import type { Logger } from "./logger.js";
+import type { McpRegistry } from "./mcp/registry.js";
 import type { Metrics } from "./metrics.js";
 import type { ModelManager } from "./models/manager.js";
 import type { ProviderStore } from "./providers/provider-store.js";
@@ -22,10 +23,14 @@ export interface ServerContext {
   readonly history: History;
   /** Who may call what, and how often: named keys, the API key, limits (server/access/). */
   readonly access: AccessControl;
+  /** MCP servers whose tools the app's chats use: configs, secrets, connections (server/mcp/). */
+  readonly mcp: McpRegistry;
   /** The generation pipeline every chat, completion, response and message runs on. */
   readonly chat: ChatService;
   /** True once start-up finished (the configured model, if any, is loaded). */
   ready: boolean;
   /** True once shutdown began: new work gets 503. */
   draining: boolean;
+  /** Where Ollama's API is served (`--ollama-port`), once listening; null when off or its port could not be bound. */
+  ollamaUrl: string | null;
 }

@@ -1,5 +1,5 @@
 /**
- * /api: Hearth's management API (conversations, search, models, providers, settings, keys). Each
+ * /api: Hearth's management API (conversations, search, models, providers, settings, MCP servers, keys). Each
  * feature module exports a router factory taking the server context; they are mounted here.
  */
 import express from "express";
@@ -9,6 +9,7 @@ import { createProvidersRouter } from "./providers.js";
 import { createConversationsRouter } from "./conversations.js";
 import { createHistoryIoRouter } from "./history-io.js";
 import { createSearchRouter } from "./search.js";
+import { createMcpServersRouter } from "./mcp.js";
 import { createModelsRouter } from "./models.js";
 import { createSettingsRouter } from "./settings.js";
 
@@ -22,6 +23,7 @@ export function createApiRouter(ctx: ServerContext): express.Router {
     createModelsRouter(ctx),
     createSettingsRouter(ctx),
     createAccessRouter(ctx),
+    createMcpServersRouter(ctx),
   );
   return router;
 }

@@ -20,7 +20,6 @@ import net from "node:net";
 import path from "node:path";
 import express from "express";
 import { z } from "zod";
-import { digest, sameSecret } from "../access/keys.js";
 import {
   ConfigSchema,
   envName,
@@ -29,12 +28,12 @@ import {
   PROTECTED_SETTINGS,
   SECRET_SETTINGS,
   type ProtectedKey,
-  SETTINGS_TOKEN_HEADER,
   type Config,
 } from "../config.js";
 import type { ServerContext } from "../context.js";
 import { localBuildAvailable } from "../engine/runtime.js";
 import { BadRequestError, ForbiddenError, HearthError } from "../errors.js";
+import { settingsTokenCheck } from "../http/security.js";
 import { parseOrThrow } from "../http/validate.js";
 import { EDITABLE_SETTINGS, type EditableKey, type SettingsView } from "../wire/settings.js";
 
@@ -120,12 +119,8 @@ export function createSettingsRouter(ctx: ServerContext): express.Router {
   const file = ctx.config.settingsFile;
   const running = ctx.config as Record<string, unknown>;
   let writing: Promise<unknown> = Promise.resolve();
-  const settingsToken = ctx.config.settingsToken ? digest(ctx.config.settingsToken) : null;
-  /** True when the request carries the desktop app's settings token (compared in constant time). */
-  const fromDesktopApp = (req: express.Request): boolean => {
-    const given = req.get(SETTINGS_TOKEN_HEADER);
-    return settingsToken !== null && given !== undefined && sameSecret(given, settingsToken);
-  };
+  /** True when the request carries the desktop app's settings token. */
+  const fromDesktopApp = settingsTokenCheck(ctx.config);
 
   /** Settings whose saved value differs from the running one: they apply after a restart. */
   const pending = (saved: Record<string, unknown>): EditableKey[] =>
@@ -143,6 +138,7 @@ export function createSettingsRouter(ctx: ServerContext): express.Router {
     /** Editable only from the desktop app's Settings (or the command line and environment). */
     protected: PROTECTED_SETTINGS,
     restartRequired: pending(saved),
+    ollamaUrl: ctx.ollamaUrl,
   });
 
   /** Refuses what would make every later start fail; only what this change touches is checked. */
@@ -154,6 +150,14 @@ export function createSettingsRouter(ctx: ServerContext): express.Router {
       if (problem)
         throw new BadRequestError(`Hearth could not start with this: ${problem}.`, {
           param: "host" in parsed ? "host" : "port",
+          code: "address_unavailable",
+        });
+    }
+    if (typeof parsed.ollamaPort === "number" && parsed.ollamaPort !== ctx.config.ollamaPort) {
+      const problem = await bindProblem((saved.host as string | undefined) ?? ctx.config.host, parsed.ollamaPort);
+      if (problem)
+        throw new BadRequestError(`Hearth could not start with this: ${problem}.`, {
+          param: "ollamaPort",
           code: "address_unavailable",
         });
     }

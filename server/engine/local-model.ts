@@ -232,32 +232,47 @@ function newCallId(): string {
   return `call_${crypto.randomBytes(12).toString("hex")}`;
 }
 
-function repeatPenaltyOf(requested: Partial<SamplingOptions>) {
-  const s = withSamplingDefaults(requested);
-  if (s.frequencyPenalty === 0 && s.presencePenalty === 0) return false as const;
-  return { frequencyPenalty: s.frequencyPenalty, presencePenalty: s.presencePenalty, penalty: 1, lastTokens: 64 };
+/**
+ * llama.cpp's penalties over the last 64 generated tokens: presence and frequency (OpenAI's), and
+ * the multiplicative repetition penalty (vLLM's `repetition_penalty`, Ollama's `repeat_penalty`;
+ * 1 is none).
+ */
+function repeatPenaltyOf(s: SamplingOptions, repetitionPenalty: number) {
+  if (s.frequencyPenalty === 0 && s.presencePenalty === 0 && repetitionPenalty === 1) return false as const;
+  return {
+    frequencyPenalty: s.frequencyPenalty,
+    presencePenalty: s.presencePenalty,
+    penalty: repetitionPenalty,
+    lastTokens: 64,
+  };
 }
 
-function samplingOf(requested: Partial<SamplingOptions>) {
-  const s = withSamplingDefaults(requested);
+/** The request's frequency, presence and repetition penalties for node-llama-cpp, or false when none applies. */
+function repeatPenaltyFor(request: GenerationRequest) {
+  const repetition = request.extras?.repetition_penalty;
+  return repeatPenaltyOf(withSamplingDefaults(request.sampling), typeof repetition === "number" ? repetition : 1);
+}
+
+function samplingOf(request: GenerationRequest) {
+  const s = withSamplingDefaults(request.sampling);
   return {
     temperature: s.temperature,
     topP: s.topP,
     topK: s.topK,
     minP: s.minP,
     seed: s.seed ?? crypto.randomInt(0, 2 ** 31),
-    repeatPenalty: repeatPenaltyOf(s),
+    repeatPenalty: repeatPenaltyFor(request),
   };
 }
 
 /**
  * Whether a request may speculate (speculative.ts): unless it says `speculative: false`, and not
- * with frequency or presence penalties, which node-llama-cpp computes from the tokens generated
+ * with frequency, presence or repetition penalties, which node-llama-cpp computes from the tokens generated
  * before a step, so a guessed position would be sampled with a stale penalty list and the text
  * could differ from a run without guesses.
  */
 export function speculates(request: GenerationRequest): boolean {
-  return request.speculative !== false && repeatPenaltyOf(request.sampling) === false;
+  return request.speculative !== false && repeatPenaltyFor(request) === false;
 }
 
 /** Characters of a chat's messages and tool-call arguments: what the prompt-size bounds are checked on. */
@@ -688,7 +703,7 @@ export class LocalModel {
             maxTokens,
             topLogprobs,
             stop,
-            sampling: samplingOf(request.sampling),
+            sampling: samplingOf(request),
             grammar,
             tokenBias,
             signal: genSignal,
@@ -724,7 +739,7 @@ export class LocalModel {
         const result = await this.chatOf(slot, plan).generateResponse(
           history as ChatHistoryItem[],
           {
-            ...samplingOf(request.sampling),
+            ...samplingOf(request),
             signal: genSignal,
             stopOnAbortSignal: true,
             maxTokens,
@@ -797,7 +812,7 @@ export class LocalModel {
             maxTokens,
             topLogprobs,
             stop: stopTriggersOf(this.model, request.stop),
-            sampling: samplingOf(request.sampling),
+            sampling: samplingOf(request),
             tokenBias,
             promptLogprobs: request.echo,
             signal: genSignal,
@@ -818,7 +833,7 @@ export class LocalModel {
       async (slot, queue, genSignal) => {
         if (request.echo) queue.push({ type: "text", text: request.prompt });
         const result = await slot.completion.generateCompletionWithMeta(promptTokens, {
-          ...samplingOf(request.sampling),
+          ...samplingOf(request),
           signal: genSignal,
           stopOnAbortSignal: true,
           maxTokens,

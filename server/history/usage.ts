@@ -1,5 +1,5 @@
 /**
- * The usage table (migration 007): what each API key used per model and UTC day. One upsert per
+ * The usage table (migration 008): what each API key used per model and UTC day. One upsert per
  * request, when its response ended (server/access/usage.ts calls it); reads for /api/usage and for
  * the keys' "last used". Kept apart from the conversations: deleting history leaves it.
  */

@@ -1,7 +1,7 @@
 /**
  * The one place a started generation (chat/service.ts `Run`) becomes an HTTP response, whatever
  * the wire format: collected into one JSON body, or pumped event by event through the route's
- * encoder over SSE. The pump owns the stream's end: after the encoder's last events, or, when
+ * encoder over SSE (or NDJSON, Ollama's framing: http/ndjson.ts). The pump owns the stream's end: after the encoder's last events, or, when
  * the generation fails after the headers went out, the encoder's own error event (OpenAI's
  * `data: {"error": …}`, Anthropic's `event: error`, the Responses API's `error` event). A client
  * that left gets nothing more. Errors before the first byte are thrown to the error handler.
@@ -10,6 +10,7 @@ import type { ServerResponse } from "node:http";
 import type { Admission, ChoiceEvent, ChoiceStream } from "../core/types.js";
 import { toHearthError, type HearthError } from "../errors.js";
 import { SseWriter } from "./sse.js";
+import type { StreamWriter } from "./stream-writer.js";
 
 /** A wire format's stream: what it sends before, for and after the events, and how it reports a failure. */
 export interface StreamEncoder {
@@ -21,10 +22,12 @@ export interface StreamEncoder {
   fail(error: HearthError): Promise<void>;
 }
 
-export interface WireResponse<T> {
+export interface WireResponse<T, W extends StreamWriter = SseWriter> {
   stream: boolean;
-  /** The streamed form: an encoder writing to `sse`. */
-  encoder: (sse: SseWriter) => StreamEncoder;
+  /** The streamed form's framing. Defaults to SSE. */
+  writer?: (res: ServerResponse) => W;
+  /** The streamed form: an encoder writing to the stream. */
+  encoder: (stream: W) => StreamEncoder;
   /** The collected form: one body. */
   collect: (events: ChoiceStream) => Promise<T>;
 }
@@ -43,11 +46,11 @@ export function warningsHeader(admission: Admission | undefined): string | null 
 }
 
 /** Sends a started run's events as the route's wire format; resolves once the response is complete. */
-export async function respond<T>(
+export async function respond<T, W extends StreamWriter = SseWriter>(
   res: ServerResponse & { json(body: unknown): unknown },
   run: { events: ChoiceStream; admission?: Admission },
   clientGone: AbortSignal,
-  wire: WireResponse<T>,
+  wire: WireResponse<T, W>,
 ): Promise<void> {
   const { events } = run;
   const warnings = warningsHeader(run.admission);
@@ -56,12 +59,13 @@ export async function respond<T>(
     res.json(await wire.collect(events));
     return;
   }
-  const sse = new SseWriter(res);
-  const encoder = wire.encoder(sse);
+  // W defaults to SseWriter exactly when no `writer` is given.
+  const stream = wire.writer ? wire.writer(res) : (new SseWriter(res) as StreamWriter as W);
+  const encoder = wire.encoder(stream);
   try {
     await encoder.start();
     for await (const event of events) {
-      if (!sse.isOpen) return;
+      if (!stream.isOpen) return;
       await encoder.push(event);
     }
     await encoder.end();
@@ -69,6 +73,6 @@ export async function respond<T>(
     if (clientGone.aborted) return;
     await encoder.fail(toHearthError(err));
   } finally {
-    sse.end();
+    stream.end();
   }
 }

@@ -6,9 +6,10 @@
  */
 import net from "node:net";
 import cors from "cors";
-import type { RequestHandler } from "express";
+import type { Request, RequestHandler } from "express";
+import { digest, sameSecret } from "../access/keys.js";
 import { localNames } from "../access/network.js";
-import { isLoopbackHost, type Config } from "../config.js";
+import { isLoopbackHost, SETTINGS_TOKEN_HEADER, type Config } from "../config.js";
 import { ForbiddenError, UnsupportedMediaTypeError } from "../errors.js";
 
 function hostname(hostHeader: string): string {
@@ -116,5 +117,19 @@ export function requestOriginGuard(config: Config): RequestHandler {
     const hasBody = req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
     if (hasBody && !req.is("application/json")) return next(new UnsupportedMediaTypeError(req.headers["content-type"]));
     next();
+  };
+}
+
+/**
+ * A check that a request carries the desktop app's per-launch settings token (config.ts
+ * `settingsToken`, compared in constant time with access/keys.ts `sameSecret`, the one check of a
+ * presented secret): what the app's main process sends after the person confirmed a change in a
+ * native dialog. Guards protected settings and commands MCP servers run.
+ */
+export function settingsTokenCheck(config: Pick<Config, "settingsToken">): (req: Request) => boolean {
+  const token = config.settingsToken ? digest(config.settingsToken) : null;
+  return (req) => {
+    const given = req.get(SETTINGS_TOKEN_HEADER);
+    return token !== null && given !== undefined && sameSecret(given, token);
   };
 }

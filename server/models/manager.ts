@@ -114,7 +114,12 @@ interface Entry {
   waitingForMemory: boolean;
   stats: PoolStats;
   idleTimer?: NodeJS.Timeout;
+  /** When the idle timer fires (ms since the epoch), while one is set. */
+  expiresAt?: number;
 }
+
+/** The longest delay setTimeout takes (2^31 - 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 type UnloadReason = "idle" | "gone" | "evicted" | "requested" | "deleted";
 
@@ -124,6 +129,8 @@ export class ModelManager {
   readonly downloads: DownloadManager;
   private runtime: Promise<EngineRuntime> | null = null;
   private readonly entries = new Map<string, Entry>();
+  /** Per-model idle times set by requests (Ollama's `keep_alive`), in ms; forgotten when the model unloads. */
+  private readonly keepAlives = new Map<string, number>();
   /** Load and unload operations, one at a time. */
   private lock: Promise<unknown> = Promise.resolve();
   private readonly changeWaiters = new Set<() => void>();
@@ -294,6 +301,24 @@ export class ModelManager {
     this.notifyChange();
     await downloads;
     if (this.runtime) await (await this.runtime.catch(() => null))?.dispose();
+  }
+
+  /**
+   * How long `name` stays loaded once nothing runs on it, instead of the server's idle timeout
+   * (Ollama's `keep_alive`): 0 unloads it as soon as it is idle, Infinity never (pinned or not),
+   * undefined goes back to the server's setting. Held until the model unloads.
+   */
+  async keepAlive(name: string, ms: number | undefined): Promise<void> {
+    const { id } = await this.libraryModel(name);
+    if (ms === undefined) this.keepAlives.delete(id);
+    else this.keepAlives.set(id, ms);
+    const entry = this.entries.get(id);
+    if (entry) this.touched(entry);
+  }
+
+  /** When a loaded, idle model will be unloaded (ms since the epoch); null when it will not (yet). */
+  expiresAt(id: string): number | null {
+    return this.entries.get(id)?.expiresAt ?? null;
   }
 
   // --- state ----------------------------------------------------------------------------------
@@ -603,6 +628,7 @@ export class ModelManager {
     // Idle unloads were decided earlier; a request may have come in since.
     if ((reason === "idle" || reason === "gone") && (!this.isIdle(entry) || entry.state !== "loaded")) return;
     clearTimeout(entry.idleTimer);
+    entry.expiresAt = undefined;
     const model = entry.model ?? (entry.state === "loading" ? await entry.loading?.catch(() => undefined) : undefined);
     if (model) {
       this.setState(entry, "unloading");
@@ -614,6 +640,7 @@ export class ModelManager {
     // A request that came in during the unload has queued a fresh load of this entry: keep it.
     if (entry.state === "loading") return;
     this.entries.delete(entry.id);
+    this.keepAlives.delete(entry.id);
     this.options.onModelState?.(entry.id, { id: entry.id, state: "unloaded" });
     this.notifyChange();
   }
@@ -622,12 +649,19 @@ export class ModelManager {
   private touched(entry: Entry): void {
     this.notifyChange();
     clearTimeout(entry.idleTimer);
-    const idleMs = (this.options.idleTimeoutSeconds ?? 0) * 1000;
-    if (idleMs <= 0 || entry.pinned || entry.state !== "loaded" || !this.isIdle(entry)) return;
-    entry.idleTimer = setTimeout(() => {
-      if (this.isIdle(entry) && entry.state === "loaded")
-        void this.serialized(() => this.doUnload(entry, "idle")).catch(() => undefined);
-    }, idleMs);
+    entry.expiresAt = undefined;
+    const serverIdleMs = (this.options.idleTimeoutSeconds ?? 0) * 1000;
+    const idleMs = this.keepAlives.get(entry.id) ?? (serverIdleMs > 0 && !entry.pinned ? serverIdleMs : Infinity);
+    if (!Number.isFinite(idleMs) || entry.state !== "loaded" || !this.isIdle(entry)) return;
+    entry.expiresAt = Date.now() + idleMs;
+    entry.idleTimer = setTimeout(
+      () => {
+        if (this.isIdle(entry) && entry.state === "loaded")
+          void this.serialized(() => this.doUnload(entry, "idle")).catch(() => undefined);
+        // Node fires a longer timer after 1 ms (TimeoutOverflowWarning): past ~24.8 days, unload then.
+      },
+      Math.min(idleMs, MAX_TIMER_MS),
+    );
     entry.idleTimer.unref();
   }
 

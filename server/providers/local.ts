@@ -40,16 +40,24 @@ export class LocalProvider implements Provider {
 
   async generate(request: GenerationRequest, signal: AbortSignal): Promise<GenerationStream> {
     // vLLM's own fields, as remote-wire.ts's kind policies treat them: guided_json on chat is
-    // followed (convert.ts made it the response format), ignore_eos too (engine/ignore-eos.ts); the
+    // followed (convert.ts made it the response format), ignore_eos too (engine/ignore-eos.ts), and
+    // repetition_penalty (llama.cpp's own penalty; Ollama's `repeat_penalty` arrives as it); the
     // rest would change what comes back, so they are refused by name, before a model is loaded for nothing.
     const unsupported = vllmExtrasIn(request.extras).filter(
-      (p) => !(p === "guided_json" && request.kind === "chat") && p !== "ignore_eos",
+      (p) => !(p === "guided_json" && request.kind === "chat") && p !== "ignore_eos" && p !== "repetition_penalty",
     );
     if (unsupported.length > 0) {
       throw new BadRequestError(
         `'${unsupported[0]}' is a vLLM parameter; local models do not support it. For structured output use response_format (or guided_json on chat).`,
         { param: unsupported[0], code: "unsupported_parameter" },
       );
+    }
+    const repetition = request.extras?.repetition_penalty;
+    if (typeof repetition === "number" && !(repetition > 0 && Number.isFinite(repetition))) {
+      throw new BadRequestError("repetition_penalty must be a number above 0 (1 is no penalty).", {
+        param: "repetition_penalty",
+        code: "invalid_value",
+      });
     }
     return this.models.withModel(request.model, signal, (m) => m.generate(request, signal));
   }

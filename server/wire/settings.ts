@@ -8,6 +8,7 @@
 export const EDITABLE_SETTINGS = [
   "host",
   "port",
+  "ollamaPort",
   "apiKey",
   "corsOrigins",
   "allowedHosts",
@@ -23,6 +24,9 @@ export const EDITABLE_SETTINGS = [
   "defaultMaxTokens",
   "requestTimeout",
   "recordApi",
+  "toolTimeout",
+  "toolResultLimit",
+  "toolMaxSteps",
   "apiRetentionDays",
   "logLevel",
   "modelDirs",
@@ -52,4 +56,6 @@ export interface SettingsView {
   protected: readonly EditableKey[];
   /** Saved settings that differ from the running ones: they apply after a restart. */
   restartRequired: EditableKey[];
+  /** Where the running server serves Ollama's API; null when it is off or its port could not be bound. */
+  ollamaUrl: string | null;
 }

@@ -143,3 +143,35 @@ test("bad ranges are refused naming the field", async () => {
   const bad = await fetch(`${t.url}/api/usage?from=yesterday`);
   assert.equal(bad.status, 400);
 });
+
+test("Ollama's API on its own port: the key's limits, headers and usage apply there too", async () => {
+  const o = await startTestServer({ parallel: 2, ollamaPort: 0 });
+  try {
+    const res = await fetch(`${o.url}/api/keys`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "ollama-tool", scope: "inference", rpm: 5, tpm: 0 }),
+    });
+    const { key } = (await res.json()) as { key: string };
+    const chat = await fetch(`${o.server.ollamaUrl}/api/chat`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      body: JSON.stringify({
+        model: MODEL,
+        stream: false,
+        messages: [{ role: "user", content: "Once" }],
+        options: { num_predict: 5 },
+      }),
+    });
+    assert.equal(chat.status, 200);
+    assert.equal(chat.headers.get("x-ratelimit-remaining-requests"), "4");
+    const body = (await chat.json()) as { prompt_eval_count: number; eval_count: number };
+    const report = (await (await fetch(`${o.url}/api/usage`)).json()) as { rows: Row[] };
+    const row = report.rows.find((r) => r.keyName === "ollama-tool" && r.model === MODEL);
+    assert.equal(row?.requests, 1);
+    assert.equal(row?.promptTokens, body.prompt_eval_count);
+    assert.equal(row?.completionTokens, body.eval_count);
+  } finally {
+    await o.close();
+  }
+});

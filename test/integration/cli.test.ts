@@ -196,3 +196,24 @@ test("--api-key-file keeps the key out of the process list; --api-key is warned 
   fs.rmSync(dataDir, { recursive: true, force: true });
   assert.match(withFlag.stderr(), /--api-key shows in the process list.*HEARTH_API_KEY or --api-key-file/);
 });
+
+test("--ollama-port serves Ollama's API beside the main port and names it in the ready line", async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-cli-ollama-"));
+  const hearth = await spawnHearth(["--port", "0", "--ollama-port", "0", "--data-dir", dataDir]);
+  try {
+    const line = hearth
+      .stdout()
+      .split("\n")
+      .find((l) => l.startsWith("Hearth is ready at"))!;
+    const ollama = /Ollama API: (http:\/\/127\.0\.0\.1:\d+)\)$/.exec(line)?.[1];
+    assert.ok(ollama, line);
+    assert.notEqual(ollama, hearth.url);
+    const version = (await (await fetch(`${ollama}/api/version`)).json()) as { version: string };
+    assert.match(version.version, /^\d+\.\d+\.\d+$/);
+    assert.equal((await fetch(`${hearth.url}/api/version`)).status, 404, "not on the main port");
+  } finally {
+    hearth.child.kill("SIGTERM");
+    await hearth.exited;
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});

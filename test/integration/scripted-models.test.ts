@@ -26,6 +26,7 @@ const WRAPPERS: Record<ScriptedModelName, string> = {
   "qwen3-answer-forever": "QwenChatWrapper",
   "qwen3-tool": "QwenChatWrapper",
   "qwen3-exec": "QwenChatWrapper",
+  "qwen3-mcp-echo": "QwenChatWrapper",
   "gptoss-answer": "HarmonyChatWrapper",
   "gptoss-tool": "HarmonyChatWrapper",
   "deepseek-r1-think": "DeepSeekChatWrapper",

@@ -19,6 +19,7 @@ const cases: [string, string][] = [
   ["server/engine/x.ts", 'import { respond } from "../http/respond.js";'],
   ["server/providers/x.ts", 'import { anthropicErrorBody } from "../anthropic/errors.js";'],
   ["server/providers/x.ts", 'import { createApiRouter } from "../api/index.js";'],
+  ["server/chat/x.ts", 'import { toChatRequest } from "../ollama/convert.js";'],
   ["server/chat/x.ts", 'import { SseWriter } from "../http/sse.js";'],
   ["server/chat/x.ts", 'import express from "express";'],
   ["server/core/x.ts", 'import { HearthError } from "../errors.js";'],

@@ -145,6 +145,10 @@ export default function ServerView() {
             <code aria-label="Base URL">{v1}</code>
             <CopyButton text={v1} label="Copy base URL" className="button small labelled" />
           </div>
+          <p className="muted">
+            Every route, its parameters and answers: the <a href="/docs">API reference</a> (also as{" "}
+            <a href="/openapi.json">openapi.json</a>).
+          </p>
           {needsKey ? (
             <p className="muted">
               This server requires an API key: send it as “Authorization: Bearer …”. The snippets read it from

@@ -17,6 +17,7 @@ import {
   type SettingsView as View,
 } from "../api/settings.js";
 import { ConfirmDialog } from "../app/ConfirmDialog.js";
+import { CopyButton } from "../app/CopyButton.js";
 import { ErrorNote } from "../app/ErrorNote.js";
 import { Field as LabelledField } from "../app/Field.js";
 import { emit } from "../app/events.js";
@@ -24,6 +25,7 @@ import { showToast } from "../app/toast.js";
 import type { ThemeChoice } from "../app/theme.js";
 import { useAsync } from "../app/useAsync.js";
 import { AccessSettings } from "./AccessSettings.js";
+import { McpServersSection } from "./McpServersSection.js";
 
 type Kind = "text" | "number" | "list" | "bool" | "select";
 
@@ -46,6 +48,12 @@ const SECTIONS: { title: string; fields: FieldDef[] }[] = [
         help: "127.0.0.1 keeps Hearth on this computer. Another address exposes it to the network and needs an API key.",
       },
       { key: "port", label: "Port", kind: "number", help: "0 picks a free port at each start." },
+      {
+        key: "ollamaPort",
+        label: "Ollama API port",
+        kind: "number",
+        help: "Also serve Ollama's API on this port, for tools that speak only that (they expect 11434). Empty turns it off.",
+      },
       {
         key: "corsOrigins",
         label: "CORS origins",
@@ -173,6 +181,29 @@ const SECTIONS: { title: string; fields: FieldDef[] }[] = [
         label: "Keep API chats for (days)",
         kind: "number",
         help: "0 keeps them forever. Pinned chats are always kept.",
+      },
+    ],
+  },
+  {
+    title: "Tools in the chat",
+    fields: [
+      {
+        key: "toolTimeout",
+        label: "Tool call timeout (seconds)",
+        kind: "number",
+        help: "A tool call taking longer is cancelled; the model is told it timed out.",
+      },
+      {
+        key: "toolResultLimit",
+        label: "Longest tool result (characters)",
+        kind: "number",
+        help: "A longer result is cut, with a note, before the model and the history see it.",
+      },
+      {
+        key: "toolMaxSteps",
+        label: "Most model turns per reply",
+        kind: "number",
+        help: "A reply that keeps calling tools stops after this many turns.",
       },
     ],
   },
@@ -315,6 +346,9 @@ export default function SettingsView({ theme, onTheme }: { theme: ThemeChoice; o
                       />
                     ))}
                     {section.title === "Server" ? (
+                      <OllamaUrl port={view.settings.ollamaPort} url={view.ollamaUrl} />
+                    ) : null}
+                    {section.title === "Server" ? (
                       <div className="wide">
                         <LabelledField
                           label={
@@ -391,8 +425,33 @@ export default function SettingsView({ theme, onTheme }: { theme: ThemeChoice; o
 
         {view ? <AccessSettings view={view} onView={setView} /> : null}
 
+        <McpServersSection />
         <HistoryData />
       </div>
+    </div>
+  );
+}
+
+/**
+ * Where the running server serves Ollama's API, to copy into a tool's settings; nothing when it is
+ * off, and why not when its port could not be bound.
+ */
+function OllamaUrl({ port, url }: { port: unknown; url: string | null }) {
+  if (typeof port !== "number") return null;
+  return (
+    <div className="wide field">
+      <span>Ollama API</span>
+      {url === null ? (
+        <span className="field-help" role="status">
+          Not served: port {port} could not be bound when Hearth started (is Ollama itself running?). Choose another
+          port, or stop the other program, and restart Hearth.
+        </span>
+      ) : (
+        <div className="copy-field">
+          <code aria-label="Ollama API URL">{url}</code>
+          <CopyButton text={url} label="Copy the Ollama API URL" className="button small labelled" />
+        </div>
+      )}
     </div>
   );
 }

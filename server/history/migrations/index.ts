@@ -4,7 +4,8 @@ import { safeImports } from "./003-safe-imports.js";
 import { boundedSearch } from "./004-bounded-search.js";
 import { reasoning } from "./005-reasoning.js";
 import { storedResponses } from "./006-stored-responses.js";
-import { usage } from "./007-usage.js";
+import { toolRuns } from "./007-tool-runs.js";
+import { usage } from "./008-usage.js";
 import type { Migration } from "./types.js";
 
 export type { Migration } from "./types.js";
@@ -17,6 +18,7 @@ export const MIGRATIONS: readonly Migration[] = [
   boundedSearch,
   reasoning,
   storedResponses,
+  toolRuns,
   usage,
 ];
 

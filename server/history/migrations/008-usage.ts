@@ -8,7 +8,7 @@ import type { Migration } from "./types.js";
  * history: deleting conversations leaves it, and it is small (keys x models x days).
  */
 export const usage: Migration = {
-  version: 7,
+  version: 8,
   name: "usage",
   up(db) {
     db.exec(`
