@@ -12,21 +12,22 @@ import { toHearthError, type HearthError } from "../errors.js";
 import { SseWriter } from "./sse.js";
 
 /** A wire format's stream: what it sends before, for and after the events, and how it reports a failure. */
-export interface StreamEncoder {
+export interface StreamEncoder<E = ChoiceEvent> {
   start(): Promise<void>;
-  push(event: ChoiceEvent): Promise<void>;
+  push(event: E): Promise<void>;
   /** After the last event (usage chunk, `[DONE]`); the pump then ends the response. */
   end(): Promise<void>;
   /** The error that ends the stream, in the wire format's shape. */
   fail(error: HearthError): Promise<void>;
 }
 
-export interface WireResponse<T> {
+/** `E`: the events of the stream, a generation's own unless the route adds its own (the Responses API's MCP items). */
+export interface WireResponse<T, E = ChoiceEvent> {
   stream: boolean;
   /** The streamed form: an encoder writing to `sse`. */
-  encoder: (sse: SseWriter) => StreamEncoder;
+  encoder: (sse: SseWriter) => StreamEncoder<E>;
   /** The collected form: one body. */
-  collect: (events: ChoiceStream) => Promise<T>;
+  collect: (events: AsyncIterable<E>) => Promise<T>;
 }
 
 /** The response header that says, once, what the provider accepted but does not enforce (a JSON array of strings). */
@@ -43,11 +44,11 @@ export function warningsHeader(admission: Admission | undefined): string | null 
 }
 
 /** Sends a started run's events as the route's wire format; resolves once the response is complete. */
-export async function respond<T>(
+export async function respond<T, E = ChoiceEvent>(
   res: ServerResponse & { json(body: unknown): unknown },
-  run: { events: ChoiceStream; admission?: Admission },
+  run: { events: AsyncIterable<E>; admission?: Admission },
   clientGone: AbortSignal,
-  wire: WireResponse<T>,
+  wire: WireResponse<T, E>,
 ): Promise<void> {
   const { events } = run;
   const warnings = warningsHeader(run.admission);

@@ -19,11 +19,26 @@ import { samplingOf } from "./convert.js";
 import { parseAt } from "./parse-item.js";
 import { collectResponse, responseEventEncoder, responseObject, type ResponseBase } from "./responses-format.js";
 import {
+  McpTools,
+  callIdOfApproval,
+  callIdOfMcpItem,
+  callOutcome,
+  mcpFunctionName,
+  mcpLoop,
+  resolveMcpTools,
+  runMcpCall,
+  type McpLoopOptions,
+  type ResponsesChoiceEvent,
+} from "./responses-mcp.js";
+import {
   CustomToolCallItemSchema,
   CustomToolCallOutputItemSchema,
   FunctionCallItemSchema,
   FunctionCallOutputItemSchema,
   InputMessageSchema,
+  McpApprovalRequestInputItemSchema,
+  McpApprovalResponseItemSchema,
+  McpCallInputItemSchema,
   ReasoningItemSchema,
   ResponseCreateRequestSchema,
   type ResponseCreateRequestBody,
@@ -61,10 +76,22 @@ function partsText(content: string | { type: string; text?: unknown }[], param: 
     .join("");
 }
 
+/** An `mcp_approval_response` of the input: its tool message is written once the call ran (or was declined). */
+export interface McpApproval {
+  callId: string;
+  approve: boolean;
+  reason: string | null;
+  approvalRequestId: string;
+  /** The tool message in the request's messages, its content filled in by the route. */
+  message: Extract<ChatMessage, { role: "tool" }>;
+}
+
 /** Input items as chat messages, where each came from, and the item that made each tool call. */
 interface InputMessages extends TracedMessages {
   /** Call id -> the item that made the call (`input.3`): calls join one assistant turn, so its origin is not theirs. */
   callOrigins: Map<string, string>;
+  /** The approvals of MCP calls, in order. */
+  approvals: McpApproval[];
 }
 
 /**
@@ -72,7 +99,10 @@ interface InputMessages extends TracedMessages {
  * function calls join the assistant turn before them, as chat completions has it.
  */
 function messagesOf(input: ResponseCreateRequestBody["input"]): InputMessages {
-  const messages = Object.assign(new TracedMessages(), { callOrigins: new Map<string, string>() });
+  const messages = Object.assign(new TracedMessages(), {
+    callOrigins: new Map<string, string>(),
+    approvals: [] as McpApproval[],
+  });
   messages.origin = "input";
   if (input === undefined) return messages;
   if (typeof input === "string") {
@@ -86,11 +116,55 @@ function messagesOf(input: ResponseCreateRequestBody["input"]): InputMessages {
     reasoning = "";
     return taken ? { reasoning: taken } : {};
   };
+  const addCall = (call: { id: string; name: string; arguments: string }, at: string) => {
+    messages.callOrigins.set(call.id, at);
+    const last = messages.at(-1);
+    if (last?.role === "assistant" && !reasoning) last.toolCalls = [...(last.toolCalls ?? []), call];
+    else messages.push({ role: "assistant", content: null, toolCalls: [call], ...takeReasoning() });
+  };
   input.forEach((raw, i) => {
     const at = `input.${i}`;
     messages.origin = at;
     const type = raw.type ?? ("role" in raw ? "message" : undefined);
     switch (type) {
+      case "mcp_list_tools":
+        // The tools are listed again from the request's `mcp` tools.
+        return;
+      case "mcp_call":
+      case "mcp_approval_request": {
+        // Items a client that keeps its own context sends back: a call (with its result, for an mcp_call).
+        const item =
+          type === "mcp_call"
+            ? parseAt(McpCallInputItemSchema, raw, at)
+            : parseAt(McpApprovalRequestInputItemSchema, raw, at);
+        const callId = item.type === "mcp_call" ? callIdOfMcpItem(item.id) : (callIdOfApproval(item.id) ?? item.id);
+        addCall({ id: callId, name: mcpFunctionName(item.server_label, item.name), arguments: item.arguments }, at);
+        if (item.type === "mcp_call")
+          messages.push({
+            role: "tool",
+            toolCallId: callId,
+            content: item.output ?? JSON.stringify(item.error ?? "The call has no output."),
+          });
+        return;
+      }
+      case "mcp_approval_response": {
+        const item = parseAt(McpApprovalResponseItemSchema, raw, at);
+        const callId = callIdOfApproval(item.approval_request_id);
+        if (!callId)
+          throw new BadRequestError(`No mcp_approval_request has the id '${item.approval_request_id}'.`, {
+            param: `${at}.approval_request_id`,
+          });
+        const message = { role: "tool" as const, toolCallId: callId, content: "" };
+        messages.push(message);
+        messages.approvals.push({
+          callId,
+          approve: item.approve,
+          reason: item.reason ?? null,
+          approvalRequestId: item.approval_request_id,
+          message,
+        });
+        return;
+      }
       case "message": {
         const item = parseAt(InputMessageSchema, raw, at);
         const text = partsText(item.content, `${at}.content`);
@@ -112,10 +186,7 @@ function messagesOf(input: ResponseCreateRequestBody["input"]): InputMessages {
                 name: neutralToolName(item.name, item.namespace),
                 arguments: customArguments(item.input),
               }))(parseAt(CustomToolCallItemSchema, raw, at));
-        messages.callOrigins.set(call.id, at);
-        const last = messages.at(-1);
-        if (last?.role === "assistant" && !reasoning) last.toolCalls = [...(last.toolCalls ?? []), call];
-        else messages.push({ role: "assistant", content: null, toolCalls: [call], ...takeReasoning() });
+        addCall(call, at);
         return;
       }
       case "function_call_output":
@@ -138,7 +209,7 @@ function messagesOf(input: ResponseCreateRequestBody["input"]): InputMessages {
       }
       default:
         throw new BadRequestError(
-          `Input items of type '${String(type)}' are not supported; send messages, reasoning, function_call, custom_tool_call and their outputs.`,
+          `Input items of type '${String(type)}' are not supported; send messages, reasoning, function_call, custom_tool_call and their outputs, mcp_approval_response and mcp_call.`,
           {
             param: `${at}.type`,
             code: "unsupported_value",
@@ -167,7 +238,7 @@ function checkToolOutputs(previous: readonly ChatMessage[], input: InputMessages
     if (id === undefined) return;
     throw new BadRequestError(
       at === "previous_response_id"
-        ? `No output was sent for the previous response's call '${id}'; send a function_call_output item for it.`
+        ? `No output was sent for the previous response's call '${id}'; send a function_call_output item for it (an mcp_approval_response for an mcp_approval_request).`
         : `No output was sent for the call '${id}'; send a function_call_output (or custom_tool_call_output) item for it after the call.`,
       { param: at === "previous_response_id" ? "input" : `${at}.call_id` },
     );
@@ -177,10 +248,15 @@ function checkToolOutputs(previous: readonly ChatMessage[], input: InputMessages
     if (m.role === "assistant") {
       for (const call of m.toolCalls ?? []) open.set(call.id, input.callOrigins.get(call.id) ?? at);
     } else if (m.role === "tool") {
-      if (!open.delete(m.toolCallId))
-        throw new BadRequestError(`No call with call_id '${m.toolCallId}' comes before this output.`, {
-          param: `${at}.call_id`,
-        });
+      if (open.delete(m.toolCallId)) return;
+      if (input.approvals.some((a) => a.message === m))
+        throw new BadRequestError(
+          `No mcp_approval_request with id 'mcpr_${m.toolCallId}' is waiting for an answer in this conversation.`,
+          { param: `${at}.approval_request_id` },
+        );
+      throw new BadRequestError(`No call with call_id '${m.toolCallId}' comes before this output.`, {
+        param: `${at}.call_id`,
+      });
     } else if (m.role === "user") unanswered();
   });
   unanswered();
@@ -216,7 +292,8 @@ function refuseUnsupported(body: ResponseCreateRequestBody): void {
 export function toResponsesChatRequest(
   body: ResponseCreateRequestBody,
   previous: ChatMessage[],
-): { request: ChatRequest; paramName: ParamNamer; tools: RequestTools } {
+  mcp: McpTools = McpTools.none,
+): { request: ChatRequest; paramName: ParamNamer; tools: RequestTools; approvals: McpApproval[] } {
   refuseUnsupported(body);
   const traced = messagesOf(body.input);
   checkToolOutputs(previous, traced);
@@ -231,8 +308,8 @@ export function toResponsesChatRequest(
     ...previous,
     ...input,
   ];
-  const tools = requestToolsOf(body);
-  const toolChoice = toolChoiceOf(body, tools);
+  const tools = requestToolsOf(body, mcp);
+  const toolChoice = toolChoiceOf(body, tools, mcp);
   const wantsLogprobs = (body.include ?? []).includes(LOGPROBS_INCLUDE) || (body.top_logprobs ?? 0) > 0;
   const request: ChatRequest = {
     kind: "chat",
@@ -272,7 +349,7 @@ export function toResponsesChatRequest(
     const path = tool ? tools.paths[Number(tool[1])] : undefined;
     return path !== undefined ? `${path}${tool![2] ?? ""}` : named(neutral);
   };
-  return { request, paramName, tools };
+  return { request, paramName, tools, approvals: traced.approvals };
 }
 
 function effortOf(body: ResponseCreateRequestBody): ReasoningEffort | undefined {
