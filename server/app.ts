@@ -24,6 +24,7 @@ import { labelRoutes, routeLabelOf } from "./http/route-label.js";
 import { loopGuard } from "./http/loop-guard.js";
 import { apiKeyAuth, corsPolicy, hostCheck, requestOriginGuard } from "./http/security.js";
 import { createLogger, type Logger } from "./logger.js";
+import { McpRegistry } from "./mcp/registry.js";
 import { Metrics, OTHER_MODEL } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
 import { createOpenAIRouter } from "./openai/routes.js";
@@ -177,6 +178,12 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     remote: { userAgent: `Hearth/${VERSION}`, instanceId },
     self: () => listening,
   });
+  const mcp = new McpRegistry({
+    dataDir: config.dataDir,
+    secrets,
+    logger,
+    clientInfo: { name: "Hearth", version: VERSION },
+  });
   const history = openHistory({ dataDir: config.dataDir, apiRetentionDays: config.apiRetentionDays, logger });
   const ctx: ServerContext = {
     config,
@@ -186,6 +193,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     models,
     providers,
     history,
+    mcp,
     chat: new ChatService({ config, router, metrics, history, logger }),
     ready: false,
     draining: false,
@@ -347,6 +355,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
       void models.library.ready().catch((err: unknown) => logger.warn({ err }, "model library scan failed"));
       // Remote models are discovered in the background: a slow or dead provider never delays start-up.
       await providers.load();
+      await mcp.load();
       void providers.refreshAll();
       // Asking for the local build is a promise about speed: without one, say so at start, not at the first load.
       if (config.engineBinary === "local") await models.getRuntime();
@@ -380,6 +389,9 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
         // running generations get the grace period, then end with a final error event.
         ctx.draining = true;
         httpServer?.closeIdleConnections();
+        // MCP servers (stdio children included) stop with Hearth, first: a chat waiting on a tool
+        // call gets its result (`crashed`) at once rather than holding the grace period.
+        await mcp.close();
         await models.close(config.shutdownGrace * 1000);
         await providers.close();
         for (const p of router.list()) if (p !== local) await p.close();

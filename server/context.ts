@@ -3,6 +3,7 @@ import type { ChatService } from "./chat/service.js";
 import type { Config } from "./config.js";
 import type { History } from "./history/index.js";
 import type { Logger } from "./logger.js";
+import type { McpRegistry } from "./mcp/registry.js";
 import type { Metrics } from "./metrics.js";
 import type { ModelManager } from "./models/manager.js";
 import type { ProviderStore } from "./providers/provider-store.js";
@@ -19,6 +20,8 @@ export interface ServerContext {
   readonly providers: ProviderStore;
   /** Conversations, search and the recorder (server/history). */
   readonly history: History;
+  /** MCP servers whose tools the app's chats use: configs, secrets, connections (server/mcp/). */
+  readonly mcp: McpRegistry;
   /** The generation pipeline every chat, completion, response and message runs on. */
   readonly chat: ChatService;
   /** True once start-up finished (the configured model, if any, is loaded). */

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { createDocument } from "zod-openapi";
 import { historyOpenApiPaths } from "./api/history-openapi.js";
+import { mcpOpenApiPaths } from "./api/mcp.js";
 import {
   ChatCompletionChunkSchema,
   ChatCompletionRequestSchema,
@@ -59,6 +60,7 @@ export function openApiDocument(version: string): object {
     security: [{ bearer: [] }],
     paths: {
       ...historyOpenApiPaths(),
+      ...mcpOpenApiPaths(),
       "/v1/models": {
         get: {
           summary: "List models",

@@ -1,5 +1,5 @@
 /**
- * /api: Hearth's management API (conversations, search, models, providers, settings). Each
+ * /api: Hearth's management API (conversations, search, models, providers, settings, MCP servers). Each
  * feature module exports a router factory taking the server context; they are mounted here.
  */
 import express from "express";
@@ -8,6 +8,7 @@ import { createProvidersRouter } from "./providers.js";
 import { createConversationsRouter } from "./conversations.js";
 import { createHistoryIoRouter } from "./history-io.js";
 import { createSearchRouter } from "./search.js";
+import { createMcpServersRouter } from "./mcp.js";
 import { createModelsRouter } from "./models.js";
 import { createSettingsRouter } from "./settings.js";
 
@@ -20,6 +21,7 @@ export function createApiRouter(ctx: ServerContext): express.Router {
     createProvidersRouter(ctx),
     createModelsRouter(ctx),
     createSettingsRouter(ctx),
+    createMcpServersRouter(ctx),
   );
   return router;
 }

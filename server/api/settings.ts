@@ -15,7 +15,6 @@
  * does not have, a port it may not bind, `engineBinary: "local"` without a local build) is
  * refused when saved, not discovered at the next start.
  */
-import crypto from "node:crypto";
 import fsp from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
@@ -29,12 +28,12 @@ import {
   PROTECTED_SETTINGS,
   SECRET_SETTINGS,
   type ProtectedKey,
-  SETTINGS_TOKEN_HEADER,
   type Config,
 } from "../config.js";
 import type { ServerContext } from "../context.js";
 import { localBuildAvailable } from "../engine/runtime.js";
 import { BadRequestError, ForbiddenError, HearthError } from "../errors.js";
+import { settingsTokenCheck } from "../http/security.js";
 import { parseOrThrow } from "../http/validate.js";
 import { EDITABLE_SETTINGS, type EditableKey, type SettingsView } from "../wire/settings.js";
 
@@ -82,8 +81,6 @@ async function writeFile(file: string, values: Record<string, unknown>): Promise
   await fsp.rename(tmp, file);
 }
 
-const digest = (s: string) => crypto.createHash("sha256").update(s).digest();
-
 /**
  * Why nothing could listen on `host:port`, or null when something can. A port in use (this server's
  * own, say) is not a reason: it may be free at the next start, and the desktop app moves on from a
@@ -121,12 +118,8 @@ export function createSettingsRouter(ctx: ServerContext): express.Router {
   const file = ctx.config.settingsFile;
   const running = ctx.config as Record<string, unknown>;
   let writing: Promise<unknown> = Promise.resolve();
-  const settingsToken = ctx.config.settingsToken ? digest(ctx.config.settingsToken) : null;
-  /** True when the request carries the desktop app's settings token (compared in constant time). */
-  const fromDesktopApp = (req: express.Request): boolean => {
-    const given = req.get(SETTINGS_TOKEN_HEADER);
-    return settingsToken !== null && given !== undefined && crypto.timingSafeEqual(digest(given), settingsToken);
-  };
+  /** True when the request carries the desktop app's settings token. */
+  const fromDesktopApp = settingsTokenCheck(ctx.config);
 
   /** Settings whose saved value differs from the running one: they apply after a restart. */
   const pending = (saved: Record<string, unknown>): EditableKey[] =>

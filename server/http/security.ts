@@ -6,8 +6,8 @@
 import crypto from "node:crypto";
 import net from "node:net";
 import cors from "cors";
-import type { RequestHandler } from "express";
-import { isLoopbackHost, type Config } from "../config.js";
+import type { Request, RequestHandler } from "express";
+import { isLoopbackHost, SETTINGS_TOKEN_HEADER, type Config } from "../config.js";
 import { AuthenticationError, ForbiddenError, UnsupportedMediaTypeError } from "../errors.js";
 
 function hostname(hostHeader: string): string {
@@ -137,5 +137,19 @@ export function apiKeyAuth(apiKey: string | undefined, uiToken?: string): Reques
       if (matches.includes(true)) return next();
     }
     next(new AuthenticationError());
+  };
+}
+
+/**
+ * A check that a request carries the desktop app's per-launch settings token (config.ts
+ * `settingsToken`, compared in constant time): what the app's main process sends after the person
+ * confirmed a change in a native dialog. Guards protected settings and commands MCP servers run.
+ */
+export function settingsTokenCheck(config: Pick<Config, "settingsToken">): (req: Request) => boolean {
+  const digest = (s: string) => crypto.createHash("sha256").update(s).digest();
+  const token = config.settingsToken ? digest(config.settingsToken) : null;
+  return (req) => {
+    const given = req.get(SETTINGS_TOKEN_HEADER);
+    return token !== null && given !== undefined && crypto.timingSafeEqual(digest(given), token);
   };
 }

@@ -156,6 +156,29 @@ const SECTIONS: { title: string; fields: FieldDef[] }[] = [
       },
     ],
   },
+  {
+    title: "Tools in the chat",
+    fields: [
+      {
+        key: "toolTimeout",
+        label: "Tool call timeout (seconds)",
+        kind: "number",
+        help: "A tool call taking longer is cancelled; the model is told it timed out.",
+      },
+      {
+        key: "toolResultLimit",
+        label: "Longest tool result (characters)",
+        kind: "number",
+        help: "A longer result is cut, with a note, before the model and the history see it.",
+      },
+      {
+        key: "toolMaxSteps",
+        label: "Most model turns per reply",
+        kind: "number",
+        help: "A reply that keeps calling tools stops after this many turns.",
+      },
+    ],
+  },
 ];
 
 const ALL_FIELDS = SECTIONS.flatMap((s) => s.fields);
