@@ -232,6 +232,12 @@ export const SCRIPTED_MODELS = {
     call: { wrapper: "qwen", name: "get_weather", params: '{"city": "Paris"}' },
     about: "Qwen3: a native <tool_call> to get_weather",
   },
+  "qwen3-mcp-echo": {
+    family: "qwen3",
+    text: '<tool_call>\n{"name": "everything__echo", "arguments": {"message": "Paris"}}\n</tool_call><|im_end|>',
+    call: { wrapper: "qwen", name: "everything__echo", params: '{"message": "Paris"}' },
+    about: "Qwen3: a native <tool_call> to the echo tool of an MCP server named everything (the chat's tools)",
+  },
   "gptoss-answer": {
     family: "gptoss",
     text: "<|channel|>analysis<|message|>Let me count.<|end|><|start|>assistant<|channel|>final<|message|>Hello there!<|return|>",

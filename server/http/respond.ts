@@ -7,7 +7,7 @@
  * that left gets nothing more. Errors before the first byte are thrown to the error handler.
  */
 import type { ServerResponse } from "node:http";
-import type { Admission, ChoiceEvent, ChoiceStream } from "../core/types.js";
+import type { Admission, ChoiceEvent } from "../core/types.js";
 import { toHearthError, type HearthError } from "../errors.js";
 import { SseWriter } from "./sse.js";
 

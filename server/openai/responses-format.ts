@@ -4,8 +4,7 @@
  * response.completed) and the final response object, built by one accumulator so that what is
  * streamed and what is returned (or stored) always agree.
  */
-import { firstChoice } from "../chat/choices.js";
-import type { ChoiceStream, FinishReason, GenerationEvent, TokenLogprob, Usage } from "../core/types.js";
+import type { FinishReason, TokenLogprob, Usage } from "../core/types.js";
 import type { StreamEncoder } from "../http/respond.js";
 import type { SseWriter } from "../http/sse.js";
 import {

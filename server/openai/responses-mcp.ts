@@ -15,7 +15,7 @@
 import crypto from "node:crypto";
 import { firstChoice } from "../chat/choices.js";
 import type { Run } from "../chat/service.js";
-import type { ChatMessage, ChatRequest, FinishReason, GenerationEvent, ToolCall, Usage } from "../core/types.js";
+import type { ChatMessage, ChatRequest, GenerationEvent, ToolCall, Usage } from "../core/types.js";
 import { BadRequestError, HearthError } from "../errors.js";
 import { parseAt } from "./parse-item.js";
 import {
@@ -283,6 +283,8 @@ export interface McpLoopOptions {
   start: (request: ChatRequest) => Promise<Run>;
   /** Fires when the client went away: calls are stopped. */
   signal: AbortSignal;
+  /** The request continues a response (`previous_response_id`): the tool lists are not said again. */
+  continued?: boolean;
   /** Calls approved in this request, run before the first turn (their results are in its messages already). */
   approved?: { call: ToolCall; use: McpToolUse; approvalRequestId: string; result: McpCallResult }[];
 }
@@ -334,7 +336,9 @@ export async function* mcpLoop(
   request: ChatRequest,
   options: McpLoopOptions,
 ): AsyncGenerator<ResponsesChoiceEvent> {
-  for (const item of options.tools.lists) yield { choice: 0, event: { type: "mcp_list_tools", item } };
+  // A continuation's conversation has its servers' lists already (OpenAI lists them once, too).
+  if (!options.continued)
+    for (const item of options.tools.lists) yield { choice: 0, event: { type: "mcp_list_tools", item } };
   for (const a of options.approved ?? []) {
     yield {
       choice: 0,

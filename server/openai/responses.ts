@@ -381,6 +381,37 @@ function baseOf(body: ResponseCreateRequestBody, id: string, store: boolean, too
   };
 }
 
+/**
+ * Runs (or declines) the MCP calls the request approves, before the model's turn: each approval's
+ * tool message gets the result, and the calls that ran become `mcp_call` items of this response.
+ */
+async function runApprovals(
+  approvals: readonly McpApproval[],
+  messages: readonly ChatMessage[],
+  loop: Omit<McpLoopOptions, "start">,
+): Promise<NonNullable<McpLoopOptions["approved"]>> {
+  const approved: NonNullable<McpLoopOptions["approved"]> = [];
+  for (const a of approvals) {
+    const call = messages
+      .flatMap((m) => (m.role === "assistant" ? (m.toolCalls ?? []) : []))
+      .find((c) => c.id === a.callId);
+    const use = call ? loop.tools.byName.get(call.name) : undefined;
+    if (!call || !use)
+      throw new BadRequestError(
+        `The call of mcp_approval_request '${a.approvalRequestId}' is not to a tool of this request's mcp tools; send the same mcp tool again with the approval.`,
+        { param: "tools" },
+      );
+    if (!a.approve) {
+      a.message.content = `The user declined to run this tool call${a.reason ? `: ${a.reason}` : "."}`;
+      continue;
+    }
+    const result = await runMcpCall(loop, use, call);
+    a.message.content = callOutcome(result).text;
+    approved.push({ call, use, approvalRequestId: a.approvalRequestId, result });
+  }
+  return approved;
+}
+
 export function createResponsesRouter(ctx: ServerContext): express.Router {
   const router = express.Router();
   const responses = new ResponsesStore(ctx.history, ctx.logger);
@@ -389,11 +420,20 @@ export function createResponsesRouter(ctx: ServerContext): express.Router {
     const body = parseOrThrow(ResponseCreateRequestSchema, req.body);
     const store = body.store ?? true;
     const previous = body.previous_response_id ? responses.continuation(body.previous_response_id) : [];
-    const { request, paramName, tools } = toResponsesChatRequest(body, previous);
+    const mcp = await resolveMcpTools(body, ctx.mcp);
+    const { request, paramName, tools, approvals } = toResponsesChatRequest(body, previous, mcp);
     const clientGone = clientGoneSignal(res);
     let id = `resp_${crypto.randomBytes(24).toString("hex")}`;
+    /** The message of the response's last model turn, when it took more than one (MCP calls). */
+    let last: number | null = null;
+    let first: number | null = null;
     const continued = body.previous_response_id ? refOf(body.previous_response_id) : null;
     const onStored = (messageId: number, conversationId: string) => {
+      if (first !== null) {
+        last = messageId;
+        return;
+      }
+      first = messageId;
       id = storedResponseId({
         messageId,
         conversationId,
@@ -409,20 +449,34 @@ export function createResponsesRouter(ctx: ServerContext): express.Router {
           : {}),
       });
     };
-    const run = await ctx.chat.start(request, {
-      clientGone,
-      record: store ? { kind: "stored", onStored } : { kind: "none" },
-      paramName,
-    });
+    const loop: Omit<McpLoopOptions, "start"> = {
+      host: ctx.mcp,
+      tools: mcp,
+      maxSteps: ctx.config.toolMaxSteps,
+      timeoutMs: ctx.config.toolTimeout * 1000,
+      maxChars: ctx.config.toolResultLimit,
+      signal: clientGone,
+      continued: previous.length > 0,
+    };
+    const approved = await runApprovals(approvals, [...previous, ...request.messages], loop);
+    const start = (turn: typeof request) =>
+      ctx.chat.start(turn, {
+        clientGone,
+        record: store ? { kind: "stored", onStored } : { kind: "none" },
+        paramName,
+      });
+    const run = await start(request);
+    const events: AsyncIterable<ResponsesChoiceEvent> =
+      mcp.empty && approved.length === 0 ? run.events : mcpLoop(run, request, { ...loop, start, approved });
     const base = baseOf(body, id, store, tools);
     const logprobs = request.topLogprobs !== undefined;
     // GET returns what this returns: the settings now, the final object before the client has it.
-    const keep = store ? (response: ResponseObject) => responses.keep(response) : null;
+    const keep = store ? (response: ResponseObject) => responses.keep(response, last) : null;
     keep?.(responseObject(base, { status: "in_progress", output: [], usage: null }));
-    const work = respond(res, run, clientGone, {
+    const work = respond(res, { events, admission: run.admission }, clientGone, {
       stream: body.stream ?? false,
-      encoder: (sse) => responseEventEncoder(sse, base, logprobs, keep),
-      collect: (events) => collectResponse(events, base, logprobs, keep),
+      encoder: (sse) => responseEventEncoder(sse, base, logprobs, keep, mcp),
+      collect: (all) => collectResponse(all, base, logprobs, keep, mcp),
     });
     if (store) responses.track(id, work);
     await work;
