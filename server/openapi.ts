@@ -15,6 +15,7 @@ import {
   ModelListSchema,
 } from "./openai/schemas.js";
 import {
+  McpToolSchema,
   ResponseCreateRequestSchema,
   ResponseDeletedSchema,
   ResponseObjectSchema,
@@ -56,7 +57,11 @@ export function openApiDocument(version: string): object {
       description:
         "OpenAI-compatible local inference (/v1), Hearth management (/api) and the chat history as an MCP server (/mcp).",
     },
-    components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+    components: {
+      securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+      // An entry of a Responses request's `tools` (which are checked one by one, so not in its schema).
+      schemas: { McpTool: McpToolSchema },
+    },
     security: [{ bearer: [] }],
     paths: {
       ...historyOpenApiPaths(),
@@ -108,7 +113,8 @@ export function openApiDocument(version: string): object {
       },
       "/v1/responses": {
         post: {
-          summary: "Create a response (OpenAI Responses API; stream with `stream: true`; stored unless `store: false`)",
+          summary:
+            "Create a response (OpenAI Responses API; stream with `stream: true`; stored unless `store: false`; `mcp` tools (McpTool) run by Hearth on the MCP servers configured in it)",
           requestBody: { content: { "application/json": { schema: ResponseCreateRequestSchema } } },
           responses: {
             "200": {
@@ -117,6 +123,10 @@ export function openApiDocument(version: string): object {
               content: { "application/json": { schema: ResponseObjectSchema } },
             },
             ...errors,
+            "424": {
+              description: "An `mcp` tool's server could not list its tools",
+              content: { "application/json": { schema: ErrorSchema } },
+            },
           },
         },
       },

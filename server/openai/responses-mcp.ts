@@ -371,7 +371,9 @@ export async function* mcpLoop(
     if (!finish) return;
     usage = usage ? addUsage(usage, finish.usage) : finish.usage;
     const made = [...calls.values()];
-    const runnable = made.filter((c) => options.tools.byName.get(c.name)?.approval === false);
+    // A turn cut short (the token limit) has calls cut short: none of them runs.
+    const runnable =
+      finish.reason === "tool_calls" ? made.filter((c) => options.tools.byName.get(c.name)?.approval === false) : [];
     const more =
       finish.reason === "tool_calls" && made.length > 0 && runnable.length === made.length && step < options.maxSteps;
     if (runnable.length > 0) yield { choice: 0, event: { type: "turn_end" } };
@@ -394,6 +396,7 @@ export async function* mcpLoop(
       { role: "assistant", content: text, toolCalls: made, ...(reasoning ? { reasoning } : {}) },
       ...results,
     ];
-    run = await options.start({ ...request, messages });
+    // A forced tool (tool_choice) is forced once: forced again, every turn would call it up to the limit.
+    run = await options.start({ ...request, messages, toolChoice: request.toolChoice === "none" ? "none" : "auto" });
   }
 }

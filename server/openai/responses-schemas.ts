@@ -101,28 +101,30 @@ export type McpToolFilter = z.infer<typeof McpToolFilterSchema>;
  * must be the URL of one of them, and without it `server_label` names one
  * (server/openai/responses-mcp.ts).
  */
-export const McpToolSchema = z.object({
-  type: z.literal("mcp"),
-  /** The server's name in calls and items; without `server_url`, the name of a configured server. */
-  server_label: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,32}$/u, "must be 1-32 letters, digits, '_' or '-'")
-    .refine((s) => !s.includes("__"), "must not contain '__' (it separates a server's label from a tool's name)"),
-  server_url: z.string().min(1).max(4096).nullish(),
-  server_description: z.string().nullish(),
-  allowed_tools: z.union([z.array(z.string()).max(1000), McpToolFilterSchema]).nullish(),
-  /** Defaults to `always`, as OpenAI's. */
-  require_approval: z
-    .union([
-      z.enum(["always", "never"]),
-      z.object({ always: McpToolFilterSchema.nullish(), never: McpToolFilterSchema.nullish() }),
-    ])
-    .nullish(),
-  headers: z.record(z.string(), z.string()).nullish(),
-  authorization: z.string().nullish(),
-  connector_id: z.string().nullish(),
-  tunnel_id: z.string().nullish(),
-});
+export const McpToolSchema = z
+  .object({
+    type: z.literal("mcp"),
+    /** The server's name in calls and items; without `server_url`, the name of a configured server. */
+    server_label: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,32}$/u, "must be 1-32 letters, digits, '_' or '-'")
+      .refine((s) => !s.includes("__"), "must not contain '__' (it separates a server's label from a tool's name)"),
+    server_url: z.string().min(1).max(4096).nullish(),
+    server_description: z.string().nullish(),
+    allowed_tools: z.union([z.array(z.string()).max(1000), McpToolFilterSchema]).nullish(),
+    /** Defaults to `always`, as OpenAI's. */
+    require_approval: z
+      .union([
+        z.enum(["always", "never"]),
+        z.object({ always: McpToolFilterSchema.nullish(), never: McpToolFilterSchema.nullish() }),
+      ])
+      .nullish(),
+    headers: z.record(z.string(), z.string()).nullish(),
+    authorization: z.string().nullish(),
+    connector_id: z.string().nullish(),
+    tunnel_id: z.string().nullish(),
+  })
+  .meta({ id: "McpTool" });
 export type McpTool = z.infer<typeof McpToolSchema>;
 
 /** The answer to an `mcp_approval_request` of the previous response: run the call, or do not. */

@@ -284,18 +284,67 @@ describe("Responses API: MCP tools", () => {
     assert.deepEqual((await t.client.responses.retrieve(final!.id)).output, final!.output);
   });
 
+  test("a client that keeps its own context sends the items back (store: false)", async () => {
+    const r = await t.client.responses.create({
+      model: echo,
+      store: false,
+      input: [
+        { role: "user", content: "Echo Paris." },
+        {
+          type: "mcp_call",
+          id: "mcp_call_earlier",
+          server_label: "everything",
+          name: "echo",
+          arguments: '{"message": "Paris"}',
+          output: "Echo: Paris",
+        },
+        { type: "mcp_list_tools", id: "mcpl_earlier", server_label: "everything", tools: [] },
+      ],
+      tools: [everything({ require_approval: "never" })],
+    });
+    assert.equal(ofType(r, "mcp_call")[0]?.output, "Echo: Paris");
+    // An approval for a call that was never requested names the item.
+    await assert.rejects(
+      t.client.responses.create({
+        model: echo,
+        store: false,
+        input: [
+          { role: "user", content: "Echo Paris." },
+          { type: "mcp_approval_response", approval_request_id: "mcpr_call_nothing", approve: true },
+        ],
+        tools: [everything()],
+      }),
+      (err: InstanceType<typeof OpenAI.APIError>) => err.status === 400 && err.param === "input.1.approval_request_id",
+    );
+  });
+
   test("tool_choice forces an MCP tool on a model that would not call it", async () => {
     const r = await t.client.responses.create({
       model: tiny,
       input: "Once upon a time",
       tools: [everything({ require_approval: "never", allowed_tools: ["echo"] })],
       tool_choice: { type: "mcp", server_label: "everything", name: "echo" },
-      max_output_tokens: 64,
+      temperature: 0,
+      max_output_tokens: 512,
     });
     const [call] = ofType(r, "mcp_call");
-    assert.equal(call?.name, "echo");
+    assert.equal(call?.name, "echo", JSON.stringify(r.output));
     assert.equal(typeof JSON.parse(call!.arguments).message, "string");
     assert.match(call?.output ?? "", /^Echo: /);
+    // A turn cut by the token limit runs none of its calls.
+    const cut = await t.client.responses.create({
+      model: tiny,
+      input: "Once upon a time",
+      tools: [everything({ require_approval: "never", allowed_tools: ["echo"] })],
+      tool_choice: { type: "mcp", server_label: "everything", name: "echo" },
+      temperature: 0,
+      max_output_tokens: 8,
+    });
+    assert.equal(cut.status, "incomplete");
+    for (const c of ofType(cut, "mcp_call")) {
+      assert.equal(c.status, "incomplete");
+      assert.equal(c.output, null);
+    }
     await assert.rejects(
       t.client.responses.create({
         model: tiny,
