@@ -94,6 +94,31 @@ describe("Responses API: MCP tools", () => {
     });
     assert.equal(ofType(next, "mcp_list_tools").length, 0, "a continuation does not list again");
     assert.equal(ofType(next, "mcp_call")[0]?.output, "Echo: Paris");
+    // History holds every turn: each call and its result (the last one's given by the continuation).
+    const [, conversationId] = JSON.parse(Buffer.from(next.id.slice(5), "base64url").toString("utf8")) as [
+      number,
+      string,
+    ];
+    const res = await fetch(`${t.url}/api/conversations/${conversationId}`, {
+      headers: { authorization: `Bearer ${API_KEY}` },
+    });
+    const detail = (await res.json()) as { messages: { role: string; content: string; toolCalls: unknown[] | null }[] };
+    assert.deepEqual(
+      detail.messages.map((m) =>
+        m.role === "tool" ? `tool:${m.content}` : m.toolCalls?.length ? `${m.role}+call` : m.role,
+      ),
+      [
+        "user",
+        "assistant+call",
+        "tool:Echo: Paris",
+        "assistant+call",
+        "tool:Echo: Paris",
+        "user",
+        "assistant+call",
+        "tool:Echo: Paris",
+        "assistant+call",
+      ],
+    );
   });
 
   test("require_approval (always by default): an approval request, approved with previous_response_id", async () => {
