@@ -309,6 +309,31 @@ describe("Responses API: MCP tools", () => {
     assert.deepEqual((await t.client.responses.retrieve(final!.id)).output, final!.output);
   });
 
+  test("streamed: an approval request is one item, added and done whole", async () => {
+    const stream = await t.client.responses.create({
+      model: echo,
+      input: "Echo Paris.",
+      tools: [everything()],
+      stream: true,
+    });
+    const events: ResponseStreamEvent[] = [];
+    for await (const e of stream) events.push(e);
+    const around = events.filter(
+      (e) =>
+        (e.type === "response.output_item.added" || e.type === "response.output_item.done") &&
+        e.item.type === "mcp_approval_request",
+    );
+    assert.deepEqual(
+      around.map((e) => e.type),
+      ["response.output_item.added", "response.output_item.done"],
+    );
+    for (const e of around)
+      if (e.type === "response.output_item.added" || e.type === "response.output_item.done")
+        assert.deepEqual(e.item.type === "mcp_approval_request" && JSON.parse(e.item.arguments), { message: "Paris" });
+    assert.ok(!events.some((e) => e.type.startsWith("response.mcp_call")), "nothing ran");
+    assert.equal(events.at(-1)?.type, "response.completed");
+  });
+
   test("a client that keeps its own context sends the items back (store: false)", async () => {
     const r = await t.client.responses.create({
       model: echo,
