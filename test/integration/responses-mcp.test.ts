@@ -31,7 +31,13 @@ before(async () => {
   t = await startTestServer({ apiKey: API_KEY, modelDirs: [library.dir], parallel: 1, toolMaxSteps: 2 });
   fs.writeFileSync(
     path.join(t.dataDir, "mcp.json"),
-    JSON.stringify({ mcpServers: { everything: everythingStdio(), web: { type: "http", url: http.url } } }),
+    JSON.stringify({
+      mcpServers: {
+        everything: everythingStdio(),
+        web: { type: "http", url: http.url },
+        broken: { command: process.execPath, args: ["-e", "process.stderr.write('no such thing'); process.exit(3)"] },
+      },
+    }),
   );
   const listed = (await t.client.models.list()).data.map((m) => m.id);
   echo = listed.find((m) => m.startsWith("qwen3-mcp-echo"))!;
@@ -236,6 +242,12 @@ describe("Responses API: MCP tools", () => {
     await assert.rejects(
       t.client.responses.create({ model: echo, input: "x", tools: [{ type: "mcp", server_label: "nowhere" }] }),
       (err: InstanceType<typeof OpenAI.APIError>) => err.status === 400 && err.param === "tools.0.server_label",
+    );
+    // A configured server that cannot start: OpenAI's 424, saying why.
+    await assert.rejects(
+      t.client.responses.create({ model: echo, input: "x", tools: [{ type: "mcp", server_label: "broken" }] }),
+      (err: InstanceType<typeof OpenAI.APIError>) =>
+        err.status === 424 && err.code === "mcp_list_tools_failed" && /no such thing/.test(err.message),
     );
     // Headers go with a configured server, never from a request.
     await assert.rejects(
