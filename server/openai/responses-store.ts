@@ -33,6 +33,28 @@ import { ToolNames } from "./responses-tools.js";
  * on from the last. Taken out before the object is answered.
  */
 const LAST_TURN_KEY = "hearth:last_message_id";
+/** In a row whose object was too large to keep: the results of the MCP calls run after the last turn. */
+const RESULTS_KEY = "hearth:call_results";
+
+const CallResultSchema = z.object({ call_id: z.string(), content: z.string() });
+type CallResult = z.infer<typeof CallResultSchema>;
+
+/**
+ * What the model would be shown for the MCP calls that ran after the response's last model turn:
+ * the trailing calls of its output (earlier calls' results are in history already; a continuation
+ * adds only those of calls left unanswered).
+ */
+function lastResults(response: ResponseObject): CallResult[] {
+  const out: CallResult[] = [];
+  for (const item of [...response.output].reverse()) {
+    if (item.type === "mcp_approval_request" || item.type === "function_call" || item.type === "custom_tool_call")
+      continue;
+    if (item.type !== "mcp_call") break;
+    if (item.output === null && item.error === null) continue;
+    out.push({ call_id: callIdOfMcpItem(item.id), content: item.output ?? mcpErrorText(item.error) });
+  }
+  return out.reverse();
+}
 
 /**
  * The largest response object kept for GET, in characters of JSON (4 MiB). Text and thoughts are
@@ -148,7 +170,10 @@ export class ResponsesStore {
         { responseId: response.id, chars: json.length },
         "history: a response object is too large to keep; GET rebuilds it from its message",
       );
-      return;
+      // A continuation still needs where the last turn is, and the results of the calls run after it.
+      if (lastTurn === null) return;
+      json = JSON.stringify({ ...turn, [RESULTS_KEY]: lastResults(response) });
+      if (json.length > MAX_STORED_RESPONSE_CHARS) json = JSON.stringify(turn);
     }
     try {
       this.history.store.putStoredResponse(ref.messageId, json);
@@ -171,16 +196,23 @@ export class ResponsesStore {
   }
 
   /** The kept object, and the message of its last model turn when it took several. */
-  private keptRow(id: string, messageId: number): { response: ResponseObject; lastTurn: number | null } | null {
+  private keptRow(
+    id: string,
+    messageId: number,
+  ): { response: ResponseObject | null; lastTurn: number | null; results: CallResult[] } | null {
     const json = this.history.store.getStoredResponse(messageId);
     if (json === undefined) return null;
     try {
       const raw = JSON.parse(json) as Record<string, unknown>;
       const lastTurn = typeof raw[LAST_TURN_KEY] === "number" ? raw[LAST_TURN_KEY] : null;
+      const kept = z.array(CallResultSchema).safeParse(raw[RESULTS_KEY]);
       delete raw[LAST_TURN_KEY];
+      delete raw[RESULTS_KEY];
       const parsed = ResponseObjectSchema.safeParse(raw);
       // The raw object, not the parse: exactly what was sent, whatever the schema strips.
-      return parsed.success && parsed.data.id === id ? { response: raw as ResponseObject, lastTurn } : null;
+      const response = parsed.success && parsed.data.id === id ? (raw as ResponseObject) : null;
+      if (!response && lastTurn === null) return null;
+      return { response, lastTurn, results: response ? lastResults(response) : kept.success ? kept.data : [] };
     } catch {
       return null;
     }
@@ -202,12 +234,8 @@ export class ResponsesStore {
       if (m.role === "assistant") for (const call of m.toolCalls ?? []) open.add(call.id);
       else if (m.role === "tool") open.delete(m.toolCallId);
     }
-    for (const item of row?.response.output ?? []) {
-      if (item.type !== "mcp_call" || (item.output === null && item.error === null)) continue;
-      const callId = callIdOfMcpItem(item.id);
-      if (!open.delete(callId)) continue;
-      messages.push({ role: "tool", toolCallId: callId, content: item.output ?? mcpErrorText(item.error) });
-    }
+    for (const { call_id, content } of row?.results ?? [])
+      if (open.delete(call_id)) messages.push({ role: "tool", toolCallId: call_id, content });
     return messages;
   }
 
