@@ -7,17 +7,21 @@
 import express, { type Response } from "express";
 import { z } from "zod";
 import type { ServerContext } from "../context.js";
-import { BadRequestError } from "../errors.js";
+import { BadRequestError, NotFoundError } from "../errors.js";
 import { toChatMessages, toChatRequest } from "../history/prompt.js";
+import { startToolLoop, ToolApprovals, type ToolLoopEvent } from "../chat/tool-loop.js";
+import { toHearthError } from "../errors.js";
+import { SseWriter } from "../http/sse.js";
 import {
   ConversationSchema,
+  ConversationToolSchema,
   GenerationParamsSchema,
   SOURCES,
   type Conversation,
   type GenerationParams,
 } from "../history/types.js";
 import { SAMPLING_DEFAULTS } from "../core/types.js";
-import { respond } from "../http/respond.js";
+import { respond, WARNINGS_HEADER, warningsHeader } from "../http/respond.js";
 import { clientGoneSignal } from "../http/sse.js";
 import { parseOrThrow } from "../http/validate.js";
 import { chatChunkEncoder, collectChatChoices, newMeta } from "../openai/format.js";
@@ -57,6 +61,8 @@ export const CreateConversationBody = z.object({
   provider: z.string().min(1).nullish(),
   systemPrompt: z.string().max(100_000).nullish(),
   params: GenerationParamsSchema.optional(),
+  /** The MCP tools the conversation offers its model (`approval: "always"` runs without asking). */
+  tools: z.array(ConversationToolSchema).max(500).optional(),
   pinned: z.boolean().optional(),
 });
 
@@ -83,6 +89,15 @@ export const EditMessageBody = z.object({
 });
 export const RegenerateBody = z.object(generationFields);
 
+/** The person's decision on a tool call the model made (a `hearth.tool_call` event with `state: "pending"`). */
+export const ToolCallDecisionBody = z.object({
+  /** The assistant message that made the call. */
+  messageId: z.number().int().positive(),
+  callId: z.string().min(1).max(500),
+  /** `once`: run it; `always`: run it and every later call of this tool in this chat; `deny`: do not run it. */
+  decision: z.enum(["once", "always", "deny"]),
+});
+
 export const idParam = z.object({ id: z.string().min(1).max(100) });
 export const messageParam = idParam.extend({ messageId: z.coerce.number().int().positive() });
 export const atQuery = z.object({ at: z.coerce.number().int().positive().optional() });
@@ -90,6 +105,7 @@ export const atQuery = z.object({ at: z.coerce.number().int().positive().optiona
 export function createConversationsRouter(ctx: ServerContext): express.Router {
   const router = express.Router();
   const store = ctx.history.store;
+  const approvals = new ToolApprovals();
 
   router.get("/conversations", (req, res) => {
     res.json(store.listConversations(parseOrThrow(ListConversationsQuery, req.query)));
@@ -171,6 +187,18 @@ export function createConversationsRouter(ctx: ServerContext): express.Router {
     await reply(res, conversation, body, () => parentId);
   });
 
+  router.post("/conversations/:id/tool-calls", (req, res) => {
+    const { id } = parseOrThrow(idParam, req.params);
+    const body = parseOrThrow(ToolCallDecisionBody, req.body);
+    store.requireConversation(id);
+    if (!approvals.decide(ToolApprovals.key(id, body.messageId, body.callId), body.decision))
+      throw new NotFoundError("No call with this id waits for a decision in this conversation.", {
+        param: "callId",
+        code: "tool_call_not_pending",
+      });
+    res.json({ decided: true });
+  });
+
   router.post("/conversations/:id/messages/:messageId/activate", (req, res) => {
     const { id, messageId } = parseOrThrow(messageParam, req.params);
     store.requireMessage(messageId, id);
@@ -201,13 +229,17 @@ export function createConversationsRouter(ctx: ServerContext): express.Router {
     if (conversation.model !== model || conversation.provider !== provider.id) {
       store.updateConversation(conversation.id, { model, provider: provider.id });
     }
+    const clientGone = clientGoneSignal(res);
+    if (conversation.tools.length > 0 && body.stream) {
+      await replyWithTools(res, conversation, model, provider, parentId, body.params, clientGone, startedAt);
+      return;
+    }
     const request = toChatRequest(
       model,
       toChatMessages(conversation, store.pathTo(parentId)),
       { ...conversation.params, ...body.params },
       SAMPLING_DEFAULTS,
     );
-    const clientGone = clientGoneSignal(res);
     let messageId = 0;
     const run = await ctx.chat.start(request, {
       clientGone,
@@ -226,5 +258,86 @@ export function createConversationsRouter(ctx: ServerContext): express.Router {
     });
   }
 
+  /**
+   * A reply with the conversation's tools (chat/tool-loop.ts), streamed: each model turn in /v1
+   * chunks (a new chunk id per turn), and between them Hearth's own named events:
+   * `hearth.step` (a turn's message id), `hearth.tool_call` (a call, `pending` a decision or
+   * `running`), `hearth.tool_result` (its stored result) and `hearth.end` (why the loop ended),
+   * then the last turn's usage chunk and `data: [DONE]`.
+   */
+  async function replyWithTools(
+    res: Response,
+    conversation: Conversation,
+    model: string,
+    provider: Awaited<ReturnType<typeof ctx.chat.resolve>>,
+    parentId: number,
+    params: GenerationParams | undefined,
+    clientGone: AbortSignal,
+    startedAt: number,
+  ): Promise<void> {
+    const loop = await startToolLoop(
+      {
+        chat: ctx.chat,
+        store,
+        host: ctx.mcp,
+        approvals,
+        limits: {
+          maxSteps: ctx.config.toolMaxSteps,
+          timeoutMs: ctx.config.toolTimeout * 1000,
+          maxChars: ctx.config.toolResultLimit,
+        },
+        logger: ctx.logger,
+      },
+      {
+        conversation,
+        model,
+        provider,
+        parentId,
+        params: { ...conversation.params, ...params },
+        defaults: SAMPLING_DEFAULTS,
+        signal: clientGone,
+        startedAt,
+      },
+    );
+    res.setHeader("X-Hearth-Conversation-Id", conversation.id);
+    res.setHeader("X-Hearth-Parent-Id", String(parentId));
+    res.setHeader("X-Hearth-Message-Id", String(loop.messageId));
+    const warnings = warningsHeader(loop.run.admission);
+    if (warnings !== null) res.setHeader(WARNINGS_HEADER, warnings);
+    const sse = new SseWriter(res);
+    let encoder = chatChunkEncoder(sse, newMeta("chatcmpl", model, true));
+    try {
+      for await (const event of loop.events) {
+        if (!sse.isOpen) return;
+        if (event.type === "generation") await encoder.push(event.event);
+        else {
+          if (event.type === "step" && event.step > 1)
+            encoder = chatChunkEncoder(sse, newMeta("chatcmpl", model, true));
+          await sse.sendEvent(`hearth.${event.type}`, toolEventBody(event));
+        }
+      }
+      await encoder.end();
+    } catch (err) {
+      if (clientGone.aborted) return;
+      await encoder.fail(toHearthError(err));
+    } finally {
+      sse.end();
+    }
+  }
+
   return router;
+}
+
+/** A tool loop event as its SSE data (server/api/README.md, "Tools in a reply"). */
+function toolEventBody(event: Exclude<ToolLoopEvent, { type: "generation" }>): unknown {
+  switch (event.type) {
+    case "step":
+      return { step: event.step, messageId: event.messageId, parentId: event.parentId };
+    case "tool_call":
+      return { state: event.state, ...event.call };
+    case "tool_result":
+      return { ...event.call, toolMessageId: event.messageId, ...event.run, content: event.text };
+    case "end":
+      return { reason: event.reason };
+  }
 }

@@ -11,6 +11,7 @@ import {
   messageParam,
   RegenerateBody,
   SendMessageBody,
+  ToolCallDecisionBody,
   UpdateConversationBody,
 } from "./conversations.js";
 import { SearchQuerySchema } from "./search.js";
@@ -92,6 +93,18 @@ export function historyOpenApiPaths() {
         summary: "Show the branch through a message",
         requestParams: messagePath,
         responses: { "200": json(ConversationDetailSchema, "The conversation") },
+      },
+    },
+    "/api/conversations/{id}/tool-calls": {
+      post: {
+        summary:
+          "Decide on a tool call that waits for approval (a `hearth.tool_call` event with state `pending`): once, always (this tool in this chat) or deny",
+        requestParams: conversationPath,
+        requestBody: { content: { "application/json": { schema: ToolCallDecisionBody } } },
+        responses: {
+          "200": json(z.object({ decided: z.literal(true) }), "Decided"),
+          "404": { description: "No such call waits (`tool_call_not_pending`)" },
+        },
       },
     },
     "/api/search": {

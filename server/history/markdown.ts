@@ -26,7 +26,12 @@ export function exportMarkdown(c: ConversationDetail): string {
   if (branched > 0) lines.push(`- Branches: ${branched} branch point(s); only the shown branch is exported here`);
   if (c.systemPrompt) lines.push("", "## System prompt", "", blockquote(c.systemPrompt));
   for (const m of c.messages) {
-    const notes = [m.role === "assistant" ? m.model : null, m.status !== "complete" ? m.status : null].filter(Boolean);
+    const run = m.toolRun
+      ? `${m.toolRun.server}/${m.toolRun.tool}: ${m.toolRun.outcome}, approval ${m.toolRun.approval}`
+      : null;
+    const notes = [m.role === "assistant" ? m.model : null, run, m.status !== "complete" ? m.status : null].filter(
+      Boolean,
+    );
     lines.push("", `## ${ROLE_HEADINGS[m.role]}${notes.length > 0 ? ` (${notes.join(", ")})` : ""}`, "");
     lines.push(`*${iso(m.createdAt)}*`, "");
     if (m.reasoning) lines.push("*Thinking:*", "", blockquote(m.reasoning), "", "*Answer:*", "");

@@ -4,6 +4,7 @@
  * per process is the single writer docs/ARCHITECTURE.md asks for.
  */
 import { randomBytes } from "node:crypto";
+import { z } from "zod";
 import { BadRequestError, NotFoundError } from "../errors.js";
 import { closeHistoryDatabase, openHistoryDatabase, type Db, type OpenHistoryDatabaseOptions } from "./db.js";
 import { filterConditions } from "./filters.js";
@@ -12,10 +13,13 @@ import { exportMarkdown } from "./markdown.js";
 import { HistorySearch, type SearchPage, type SearchQuery } from "./search.js";
 import {
   EXPORT_FORMAT,
+  ConversationToolSchema,
   ExportFileSchema,
   GenerationParamsSchema,
+  ToolRunSchema,
   type Conversation,
   type ConversationDetail,
+  type ConversationTool,
   type ExportConversation,
   type ExportFile,
   type GenerationParams,
@@ -26,6 +30,7 @@ import {
   type Source,
   type StoredToolCall,
   type ThreadMessage,
+  type ToolRun,
 } from "./types.js";
 
 export interface NewConversation {
@@ -38,6 +43,7 @@ export interface NewConversation {
   provider?: string | null;
   systemPrompt?: string | null;
   params?: GenerationParams;
+  tools?: ConversationTool[];
   pinned?: boolean;
   /** Defaults to now. */
   createdAt?: number;
@@ -50,6 +56,7 @@ export interface ConversationPatch {
   provider?: string | null;
   systemPrompt?: string | null;
   params?: GenerationParams;
+  tools?: ConversationTool[];
 }
 
 export interface NewMessage {
@@ -66,6 +73,7 @@ export interface NewMessage {
   reasoningMs?: number | null;
   toolCalls?: StoredToolCall[] | null;
   toolCallId?: string | null;
+  toolRun?: ToolRun | null;
   model?: string | null;
   promptTokens?: number | null;
   completionTokens?: number | null;
@@ -135,6 +143,7 @@ interface ConversationRow {
   provider: string | null;
   system_prompt: string | null;
   params: string;
+  tools: string;
   pinned: 0 | 1;
   created_at: number;
   updated_at: number;
@@ -152,6 +161,7 @@ interface MessageRow {
   reasoning_ms: number | null;
   tool_calls: string | null;
   tool_call_id: string | null;
+  tool_run: string | null;
   model: string | null;
   prompt_tokens: number | null;
   completion_tokens: number | null;
@@ -186,6 +196,17 @@ export function titleFrom(content: string, max = 80): string {
         .trimEnd()}…`;
 }
 
+function parseTools(json: string): ConversationTool[] {
+  const parsed = z.array(ConversationToolSchema).safeParse(JSON.parse(json));
+  return parsed.success ? parsed.data : [];
+}
+
+function parseToolRun(json: string | null): ToolRun | null {
+  if (json === null) return null;
+  const parsed = ToolRunSchema.safeParse(JSON.parse(json));
+  return parsed.success ? parsed.data : null;
+}
+
 function parseParams(json: string): GenerationParams {
   const parsed = GenerationParamsSchema.safeParse(JSON.parse(json));
   return parsed.success ? parsed.data : {};
@@ -200,6 +221,7 @@ function toConversation(row: ConversationRow): Conversation {
     provider: row.provider,
     systemPrompt: row.system_prompt,
     params: parseParams(row.params),
+    tools: parseTools(row.tools),
     pinned: row.pinned === 1,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -219,6 +241,7 @@ function toMessage(row: MessageRow, conversationId: string): Message {
     reasoningMs: row.reasoning_ms,
     toolCalls: row.tool_calls === null ? null : (JSON.parse(row.tool_calls) as StoredToolCall[]),
     toolCallId: row.tool_call_id,
+    toolRun: parseToolRun(row.tool_run),
     model: row.model,
     promptTokens: row.prompt_tokens,
     completionTokens: row.completion_tokens,
@@ -288,7 +311,7 @@ function parseExportFile(file: unknown): ExportConversation[] {
 const isListCursor = (v: unknown): v is [number, number, number] =>
   Array.isArray(v) && v.length === 3 && v.every((x) => Number.isSafeInteger(x));
 
-const MESSAGE_COLUMNS = `id, conversation_rid, parent_id, active, role, content, reasoning, reasoning_ms, tool_calls, tool_call_id, model,
+const MESSAGE_COLUMNS = `id, conversation_rid, parent_id, active, role, content, reasoning, reasoning_ms, tool_calls, tool_call_id, tool_run, model,
   prompt_tokens, completion_tokens, finish_reason, status, error, tokens_per_second, ttft_ms, path_hash, created_at, updated_at`;
 
 /** What one step of `deleteConversationInSteps` deletes at most (one message, whatever its size, at least). */
@@ -307,8 +330,8 @@ export class HistoryStore {
     this.search = new HistorySearch(db);
     this.stmt = {
       insertConversation: db.prepare<[Record<string, unknown>]>(
-        `INSERT INTO conversations (id, title, source, model, provider, system_prompt, params, pinned, created_at, updated_at)
-         VALUES (@id, @title, @source, @model, @provider, @system_prompt, @params, @pinned, @created_at, @updated_at)
+        `INSERT INTO conversations (id, title, source, model, provider, system_prompt, params, tools, pinned, created_at, updated_at)
+         VALUES (@id, @title, @source, @model, @provider, @system_prompt, @params, @tools, @pinned, @created_at, @updated_at)
          RETURNING rid`,
       ),
       conversationById: db.prepare<[string], ConversationRow>(
@@ -336,9 +359,9 @@ export class HistoryStore {
       ),
       activate: db.prepare<[number]>("UPDATE messages SET active = 1 WHERE id = ?"),
       insertMessage: db.prepare<[Record<string, unknown>]>(
-        `INSERT INTO messages (conversation_rid, parent_id, active, role, content, reasoning, reasoning_ms, tool_calls, tool_call_id, model,
+        `INSERT INTO messages (conversation_rid, parent_id, active, role, content, reasoning, reasoning_ms, tool_calls, tool_call_id, tool_run, model,
            prompt_tokens, completion_tokens, finish_reason, status, error, tokens_per_second, ttft_ms, path_hash, created_at, updated_at)
-         VALUES (@conversation_rid, @parent_id, @active, @role, @content, @reasoning, @reasoning_ms, @tool_calls, @tool_call_id, @model,
+         VALUES (@conversation_rid, @parent_id, @active, @role, @content, @reasoning, @reasoning_ms, @tool_calls, @tool_call_id, @tool_run, @model,
            @prompt_tokens, @completion_tokens, @finish_reason, @status, @error, @tokens_per_second, @ttft_ms, @path_hash, @created_at, @updated_at)
          RETURNING id`,
       ),
@@ -381,6 +404,7 @@ export class HistoryStore {
       provider: input.provider ?? null,
       system_prompt: input.systemPrompt ?? null,
       params: JSON.stringify(GenerationParamsSchema.parse(input.params ?? {})),
+      tools: JSON.stringify(z.array(ConversationToolSchema).parse(input.tools ?? [])),
       pinned: input.pinned ? 1 : 0,
       created_at: now,
       updated_at: now,
@@ -451,6 +475,7 @@ export class HistoryStore {
     if (patch.provider !== undefined) put("provider", patch.provider);
     if (patch.systemPrompt !== undefined) put("system_prompt", patch.systemPrompt);
     if (patch.params !== undefined) put("params", JSON.stringify(GenerationParamsSchema.parse(patch.params)));
+    if (patch.tools !== undefined) put("tools", JSON.stringify(z.array(ConversationToolSchema).parse(patch.tools)));
     if (sets.length > 0) {
       const info = this.db.prepare(`UPDATE conversations SET ${sets.join(", ")} WHERE id = @id`).run(params);
       if (info.changes === 0) this.requireConversation(id);
@@ -595,6 +620,7 @@ export class HistoryStore {
         reasoning_ms: input.reasoningMs ?? null,
         tool_calls: input.toolCalls ? JSON.stringify(input.toolCalls) : null,
         tool_call_id: input.toolCallId ?? null,
+        tool_run: input.toolRun ? JSON.stringify(input.toolRun) : null,
         model: input.model ?? null,
         prompt_tokens: input.promptTokens ?? null,
         completion_tokens: input.completionTokens ?? null,
@@ -821,6 +847,7 @@ export class HistoryStore {
               provider: conv.provider,
               system_prompt: conv.systemPrompt,
               params: JSON.stringify(conv.params),
+              tools: JSON.stringify(conv.tools),
               pinned: conv.pinned ? 1 : 0,
               created_at: conv.createdAt,
               updated_at: conv.updatedAt,
@@ -843,6 +870,7 @@ export class HistoryStore {
             reasoning_ms: m.reasoningMs,
             tool_calls: m.toolCalls ? JSON.stringify(m.toolCalls) : null,
             tool_call_id: m.toolCallId,
+            tool_run: m.toolRun ? JSON.stringify(m.toolRun) : null,
             model: m.model,
             prompt_tokens: m.promptTokens,
             completion_tokens: m.completionTokens,

@@ -33,6 +33,32 @@ export type GenerationParams = z.infer<typeof GenerationParamsSchema>;
 export const ToolCallSchema = z.object({ id: z.string(), name: z.string(), arguments: z.string() });
 export type StoredToolCall = z.infer<typeof ToolCallSchema>;
 
+/** How a tool call Hearth ran ended (mcp/runner.ts `TOOL_OUTCOMES`, plus `denied`). */
+export const TOOL_OUTCOMES = ["ok", "error", "timeout", "crashed", "stopped", "denied"] as const;
+/** Who let a call run: `once` and `always` (the person, for this call or for good), `denied`, or none asked (`auto`, an `always` tool). */
+export const TOOL_APPROVALS = ["once", "always", "auto", "denied", "none"] as const;
+
+/** An MCP tool a conversation offers its model (migration 7). */
+export const ConversationToolSchema = z.object({
+  server: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/u, "must be an MCP server's name"),
+  tool: z.string().min(1).max(200),
+  /** `always`: runs without asking (the person chose "always for this tool"); `ask` by default. */
+  approval: z.enum(["ask", "always"]).default("ask"),
+});
+export type ConversationTool = z.infer<typeof ConversationToolSchema>;
+
+/** On a `tool` message Hearth wrote: what it ran and how that ended (migration 7). */
+export const ToolRunSchema = z.object({
+  server: z.string(),
+  tool: z.string(),
+  approval: z.enum(TOOL_APPROVALS),
+  outcome: z.enum(TOOL_OUTCOMES),
+  /** The result's length in characters before it was cut to the limit, else null. */
+  truncatedFrom: z.number().int().nonnegative().nullable().default(null),
+  durationMs: z.number().int().nonnegative().default(0),
+});
+export type ToolRun = z.infer<typeof ToolRunSchema>;
+
 const nullableInt = z.number().int().nullable().default(null);
 const nullableCount = z.number().int().nonnegative().nullable().default(null);
 
@@ -63,6 +89,8 @@ export const ExportMessageSchema = z.object({
   reasoningMs: z.number().int().nonnegative().nullable().default(null),
   toolCalls: z.array(ToolCallSchema).nullable().default(null),
   toolCallId: z.string().nullable().default(null),
+  /** On a tool message Hearth wrote with an MCP tool's result: what ran and how it ended. */
+  toolRun: ToolRunSchema.nullable().default(null),
   model: z.string().min(1).nullable().default(null),
   promptTokens: nullableCount,
   completionTokens: nullableCount,
@@ -96,6 +124,8 @@ const conversationFields = {
   provider: z.string().min(1).nullable().default(null),
   systemPrompt: z.string().nullable().default(null),
   params: GenerationParamsSchema.default({}),
+  /** The MCP tools this conversation offers its model (app chats; empty: none). */
+  tools: z.array(ConversationToolSchema).max(500).default([]),
   pinned: z.boolean().default(false),
   createdAt: TimeSchema,
   updatedAt: TimeSchema,

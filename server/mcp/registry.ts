@@ -126,6 +126,7 @@ export class McpRegistry {
 
   /** Starts `name` when it is not running and answers its tools. Rejects with why it could not start. */
   async tools(name: string): Promise<McpToolView[]> {
+    await this.locked(() => this.readUserFile());
     return (await this.connect(this.require(name))).tools;
   }
 
@@ -139,6 +140,7 @@ export class McpRegistry {
     const started = performance.now();
     let connection: Connection;
     try {
+      await this.locked(() => this.readUserFile());
       connection = await this.connect(this.require(name));
     } catch (err) {
       return {

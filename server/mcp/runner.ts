@@ -7,14 +7,14 @@
  */
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
+import type { ToolRun } from "../history/types.js";
 
-export const TOOL_OUTCOMES = ["ok", "error", "timeout", "crashed", "stopped", "denied"] as const;
 /**
- * How a call ended: `ok`; `error` (the tool said so, or the server refused the call); `timeout`;
- * `crashed` (the server went away mid-call); `stopped` (the user pressed Stop); `denied` (the user
- * refused it; never run).
+ * How a call ended (history/types.ts `TOOL_OUTCOMES`, kept with the tool message): `ok`; `error`
+ * (the tool said so, or the server refused the call); `timeout`; `crashed` (the server went away
+ * mid-call); `stopped` (the user pressed Stop); `denied` (the user refused it; never run).
  */
-export type ToolOutcome = (typeof TOOL_OUTCOMES)[number];
+export type ToolOutcome = ToolRun["outcome"];
 
 export interface ToolRunResult {
   outcome: ToolOutcome;

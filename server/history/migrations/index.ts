@@ -4,6 +4,7 @@ import { safeImports } from "./003-safe-imports.js";
 import { boundedSearch } from "./004-bounded-search.js";
 import { reasoning } from "./005-reasoning.js";
 import { storedResponses } from "./006-stored-responses.js";
+import { toolRuns } from "./007-tool-runs.js";
 import type { Migration } from "./types.js";
 
 export type { Migration } from "./types.js";
@@ -16,6 +17,7 @@ export const MIGRATIONS: readonly Migration[] = [
   boundedSearch,
   reasoning,
   storedResponses,
+  toolRuns,
 ];
 
 /** The schema version this build writes. */
