@@ -17,6 +17,8 @@ import { firstChoice } from "../chat/choices.js";
 import type { Run } from "../chat/service.js";
 import type { ChatMessage, ChatRequest, GenerationEvent, ToolCall, Usage } from "../core/types.js";
 import { BadRequestError, HearthError } from "../errors.js";
+import { toolResultForModel } from "../history/prompt.js";
+import type { ToolOutcome } from "../mcp/runner.js";
 import { parseAt } from "./parse-item.js";
 import {
   McpToolSchema,
@@ -29,7 +31,7 @@ import {
 
 /** How a call ended, as server/mcp/runner.ts says it (`ok`, the tool's `error`, `timeout`, `crashed`, `stopped`...). */
 export interface McpCallResult {
-  outcome: string;
+  outcome: ToolOutcome;
   /** The output, or what went wrong, as the model is shown it (bounded). */
   text: string;
 }
@@ -250,7 +252,25 @@ export interface ResponsesChoiceEvent {
   event: ResponsesEvent;
 }
 
-/** A tool result for the model, and for the `mcp_call` item. */
+/**
+ * A call's result as the model reads it: data, never instructions, in the one form Hearth shows
+ * every tool result it ran (history/prompt.ts `toolResultForModel`).
+ */
+export function resultForModel(use: Pick<McpToolUse, "label" | "tool">, result: McpCallResult): string {
+  return toolResultForModel({
+    content: result.text,
+    toolRun: {
+      server: use.label,
+      tool: use.tool,
+      approval: "none",
+      outcome: result.outcome,
+      truncatedFrom: null,
+      durationMs: 0,
+    },
+  });
+}
+
+/** A tool result for the `mcp_call` item. */
 export function callOutcome(result: McpCallResult): {
   text: string;
   output: string | null;
@@ -381,10 +401,11 @@ export async function* mcpLoop(
     // them, the step limit): their items are complete, and a continuation gives the model their
     // results (responses-store.ts `continuation`).
     const results: ChatMessage[] = [];
+    const use = (call: ToolCall) => options.tools.byName.get(call.name)!;
     for (const call of runnable) {
-      const result = await runMcpCall(options, options.tools.byName.get(call.name)!, call);
-      const { text: shown, output, error } = callOutcome(result);
-      results.push({ role: "tool", toolCallId: call.id, content: shown });
+      const result = await runMcpCall(options, use(call), call);
+      const { output, error } = callOutcome(result);
+      results.push({ role: "tool", toolCallId: call.id, content: resultForModel(use(call), result) });
       yield { choice: 0, event: { type: "mcp_call_done", callId: call.id, output, error } };
     }
     if (!more) {
@@ -396,7 +417,12 @@ export async function* mcpLoop(
       { role: "assistant", content: text, toolCalls: made, ...(reasoning ? { reasoning } : {}) },
       ...results,
     ];
-    // A forced tool (tool_choice) is forced once: forced again, every turn would call it up to the limit.
-    run = await options.start({ ...request, messages, toolChoice: request.toolChoice === "none" ? "none" : "auto" });
+    // A forced tool (tool_choice) is forced once: forced again, every turn would call it up to the
+    // limit. The last turn is offered no calls, as in the app's chats (chat/tool-loop.ts).
+    run = await options.start({
+      ...request,
+      messages,
+      toolChoice: request.toolChoice === "none" || step + 1 >= options.maxSteps ? "none" : "auto",
+    });
   }
 }

@@ -24,7 +24,7 @@ import type { Logger } from "../logger.js";
 import type { ChatMessage } from "../core/types.js";
 import { messageItemId, reasoningItemId, responseObject, type ResponseBase } from "./responses-format.js";
 import { ResponseObjectSchema, type OutputItem, type ResponseObject } from "./responses-schemas.js";
-import { callIdOfMcpItem } from "./responses-mcp.js";
+import { callIdOfMcpItem, resultForModel } from "./responses-mcp.js";
 import { ToolNames } from "./responses-tools.js";
 
 /**
@@ -51,7 +51,13 @@ function lastResults(response: ResponseObject): CallResult[] {
       continue;
     if (item.type !== "mcp_call") break;
     if (item.output === null && item.error === null) continue;
-    out.push({ call_id: callIdOfMcpItem(item.id), content: item.output ?? mcpErrorText(item.error) });
+    const result = item.error
+      ? { outcome: "error" as const, text: mcpErrorText(item.error) }
+      : { outcome: "ok" as const, text: item.output ?? "" };
+    out.push({
+      call_id: callIdOfMcpItem(item.id),
+      content: resultForModel({ label: item.server_label, tool: item.name }, result),
+    });
   }
   return out.reverse();
 }

@@ -22,10 +22,10 @@ import {
   McpTools,
   callIdOfApproval,
   callIdOfMcpItem,
-  callOutcome,
   mcpFunctionName,
   mcpLoop,
   resolveMcpTools,
+  resultForModel,
   runMcpCall,
   type McpLoopOptions,
   type ResponsesChoiceEvent,
@@ -402,11 +402,14 @@ async function runApprovals(
         { param: "tools" },
       );
     if (!a.approve) {
-      a.message.content = `The user declined to run this tool call${a.reason ? `: ${a.reason}` : "."}`;
+      a.message.content = resultForModel(use, {
+        outcome: "denied",
+        text: `The user declined to run this tool call${a.reason ? `: ${a.reason}` : "."}`,
+      });
       continue;
     }
     const result = await runMcpCall(loop, use, call);
-    a.message.content = callOutcome(result).text;
+    a.message.content = resultForModel(use, result);
     approved.push({ call, use, approvalRequestId: a.approvalRequestId, result });
   }
   return approved;

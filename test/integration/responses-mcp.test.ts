@@ -27,8 +27,8 @@ let tiny: string;
 before(async () => {
   library = scriptedModelsDir(["qwen3-mcp-echo"]);
   http = await everythingHttp();
-  // Two model turns at most: the scripted model calls echo again after each result.
-  t = await startTestServer({ apiKey: API_KEY, modelDirs: [library.dir], parallel: 1, toolMaxSteps: 2 });
+  // Three model turns at most: the scripted model calls echo again after each result, and the last turn is offered no calls.
+  t = await startTestServer({ apiKey: API_KEY, modelDirs: [library.dir], parallel: 1, toolMaxSteps: 3 });
   fs.writeFileSync(
     path.join(t.dataDir, "mcp.json"),
     JSON.stringify({
@@ -74,8 +74,9 @@ describe("Responses API: MCP tools", () => {
     assert.equal(echoTool.description, "Echoes back the input string");
     assert.deepEqual(Object.keys((echoTool.input_schema as { properties: object }).properties), ["message"]);
     const calls = ofType(r, "mcp_call");
-    // Turn 1's call ran and went back to the model; turn 2 called again and hit the limit (2), ran, and ended.
+    // Turns 1 and 2 called, each call ran and went back to the model; turn 3, the limit, was offered no calls.
     assert.equal(calls.length, 2);
+    assert.equal(r.output.at(-1)?.type, "message", JSON.stringify(r.output.at(-1)));
     for (const call of calls) {
       assert.equal(call.server_label, "everything");
       assert.equal(call.name, "echo");
@@ -111,7 +112,11 @@ describe("Responses API: MCP tools", () => {
     const detail = (await res.json()) as { messages: { role: string; content: string; toolCalls: unknown[] | null }[] };
     assert.deepEqual(
       detail.messages.map((m) =>
-        m.role === "tool" ? `tool:${m.content}` : m.toolCalls?.length ? `${m.role}+call` : m.role,
+        m.role === "tool"
+          ? `tool:${(JSON.parse(m.content) as { output: string }).output}`
+          : m.toolCalls?.length
+            ? `${m.role}+call`
+            : m.role,
       ),
       [
         "user",
@@ -119,10 +124,13 @@ describe("Responses API: MCP tools", () => {
         "tool:Echo: Paris",
         "assistant+call",
         "tool:Echo: Paris",
+        "assistant",
         "user",
         "assistant+call",
         "tool:Echo: Paris",
         "assistant+call",
+        "tool:Echo: Paris",
+        "assistant",
       ],
     );
   });

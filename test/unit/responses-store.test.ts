@@ -248,7 +248,13 @@ describe("a response of several model turns (MCP calls Hearth ran)", () => {
     responses.keep(sent, last);
     assert.deepEqual(responses.get(id), sent, "the turn is kept beside the object, not in it");
     assert.deepEqual(
-      responses.continuation(id).map((m) => (m.role === "tool" ? `${m.toolCallId}:${m.content}` : m.role)),
+      responses
+        .continuation(id)
+        .map((m) =>
+          m.role === "tool"
+            ? `${m.toolCallId}:${m.content.startsWith("{") ? (JSON.parse(m.content) as { output: string }).output : m.content}`
+            : m.role,
+        ),
       ["user", "assistant", "call_1:Echo: Paris", "assistant", "call_2:Echo: Paris, again"],
     );
   });
@@ -263,7 +269,13 @@ describe("a response of several model turns (MCP calls Hearth ran)", () => {
     assert.equal(messages.length, 5);
     const tail = messages.at(-1)!;
     assert.equal(tail.role === "tool" && tail.toolCallId, "call_2");
-    assert.equal(tail.content, "y".repeat(big), "the result of the call after the last turn");
+    const shown = JSON.parse(tail.role === "tool" ? tail.content : "{}") as Record<string, unknown>;
+    // As the model reads every result Hearth ran: data, with what it is (history/prompt.ts toolResultForModel).
+    assert.deepEqual(
+      [shown.type, shown.tool, shown.outcome, shown.output],
+      ["tool_result", "everything__echo", "ok", "y".repeat(big)],
+      "the result of the call after the last turn",
+    );
     assert.equal(responses.get(id).status, "completed", "GET rebuilds it from its message");
   });
 });
