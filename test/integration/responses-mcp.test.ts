@@ -193,6 +193,21 @@ describe("Responses API: MCP tools", () => {
     assert.match(output?.output ?? "", /declined/);
   });
 
+  test("read_only filters match the tools the server annotates readOnlyHint", async () => {
+    const r = await t.client.responses.create({
+      model: echo,
+      input: "Echo Paris.",
+      tools: [everything({ allowed_tools: { read_only: true }, require_approval: { never: { read_only: true } } })],
+    });
+    const listed = ofType(r, "mcp_list_tools")[0]!.tools;
+    assert.ok(listed.some((x) => x.name === "echo"));
+    assert.ok(!listed.some((x) => x.name === "toggle-simulated-logging"), "not read-only: not allowed");
+    for (const tool of listed) assert.equal((tool.annotations as { readOnlyHint?: boolean }).readOnlyHint, true);
+    // echo is read-only, so it needs no approval: it ran.
+    assert.equal(ofType(r, "mcp_call")[0]?.output, "Echo: Paris");
+    assert.equal(ofType(r, "mcp_approval_request").length, 0);
+  });
+
   test("allowed_tools: only those tools are listed and offered", async () => {
     const r = await t.client.responses.create({
       model: echo,
