@@ -22,6 +22,11 @@ export const IpcChannel = {
    * before any setting that guards the server changes, then sends the per-launch settings token.
    */
   SaveSettings: "hearth:save-settings",
+  /**
+   * invoke: POST /api/mcp/servers for a server that runs a command, through the main process,
+   * which shows the person the command in a native dialog first, then sends the settings token.
+   */
+  AddMcpServer: "hearth:add-mcp-server",
   /** main -> page push: a server status change. */
   ServerStatus: "hearth:server-status",
 } as const;
@@ -38,6 +43,8 @@ export const IpcArgs = {
   [IpcChannel.GetServerStatus]: noArgs,
   // A settings patch: the server validates its keys and values; this only bounds its shape.
   [IpcChannel.SaveSettings]: z.tuple([z.record(z.string().max(64), z.unknown())]),
+  // An MCP server to add: the server validates it; this only bounds its shape.
+  [IpcChannel.AddMcpServer]: z.tuple([z.record(z.string().max(64), z.unknown())]),
 } as const;
 
 /** What saving settings through the main process answers: the server's reply, or null when the person cancelled. */
@@ -86,6 +93,7 @@ export interface IpcHandlers {
   openDataFolder(): Promise<void>;
   getServerStatus(): HearthServerStatus;
   saveSettings(patch: Record<string, unknown>): Promise<SaveSettingsResult>;
+  addMcpServer(server: Record<string, unknown>): Promise<SaveSettingsResult>;
 }
 
 export interface TrustedSender {
@@ -156,5 +164,9 @@ export function registerIpc(ipcMain: IpcMainLike, handlers: IpcHandlers, trust: 
   ipcMain.handle(IpcChannel.SaveSettings, async (event, ...args) => {
     checkCall(IpcChannel.SaveSettings, event, args, trust);
     return SaveSettingsResultSchema.parse(await handlers.saveSettings(args[0] as Record<string, unknown>));
+  });
+  ipcMain.handle(IpcChannel.AddMcpServer, async (event, ...args) => {
+    checkCall(IpcChannel.AddMcpServer, event, args, trust);
+    return SaveSettingsResultSchema.parse(await handlers.addMcpServer(args[0] as Record<string, unknown>));
   });
 }

@@ -43,6 +43,12 @@ export interface HearthBridge {
    */
   saveSettings(patch: Record<string, unknown>): Promise<{ status: number; body: string } | null>;
   /**
+   * Adds an MCP server that runs a command (POST /api/mcp/servers) through the desktop app, the
+   * only way the UI can: the app shows the person the command in a native dialog first. Resolves
+   * with the server's answer, or null when the person cancelled.
+   */
+  addMcpServer(server: Record<string, unknown>): Promise<{ status: number; body: string } | null>;
+  /**
    * Calls `listener` on every server state change (a crash and restart included) and once at once
    * with the current state. Returns a function that stops the calls.
    */

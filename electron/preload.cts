@@ -27,6 +27,8 @@ if (boot) {
     openDataFolder: () => ipcRenderer.invoke(channel("hearth:open-data-folder")) as Promise<void>,
     saveSettings: (patch) =>
       ipcRenderer.invoke(channel("hearth:save-settings"), patch) as Promise<{ status: number; body: string } | null>,
+    addMcpServer: (server) =>
+      ipcRenderer.invoke(channel("hearth:add-mcp-server"), server) as Promise<{ status: number; body: string } | null>,
     onServerStatus(listener) {
       const onStatus = (_event: IpcRendererEvent, status: HearthServerStatus) => listener(status);
       ipcRenderer.on(channel("hearth:server-status"), onStatus);

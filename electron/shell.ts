@@ -301,6 +301,35 @@ export async function startShell(e: ShellElectron, options: ShellOptions): Promi
     });
     return { status: res.status, body: await res.text() };
   };
+  const addMcpServer = async (server: Record<string, unknown>): Promise<SaveSettingsResult> => {
+    const { state, url } = supervisor.status;
+    if (state !== "running" || !url) {
+      const message = "The Hearth server is not running; try again once it is.";
+      return { status: 503, body: JSON.stringify({ error: { message, type: "server_error", code: "not_ready" } }) };
+    }
+    const args = Array.isArray(server.args) ? server.args.map(String) : [];
+    const envNames = server.env && typeof server.env === "object" ? Object.keys(server.env) : [];
+    const { response } = await e.showMessageBox(win, {
+      type: "warning",
+      title: options.appName,
+      message: "Let Hearth run this command as an MCP server?",
+      detail: `${String(server.command)} ${args.join(" ")}${envNames.length > 0 ? `\n\nWith the variables ${envNames.join(", ")}.` : ""}\n\nIt runs on this computer with your permissions whenever a chat uses its tools. Add it only if you trust it.`,
+      buttons: ["Cancel", "Add"],
+      defaultId: 0,
+      cancelId: 0,
+    });
+    if (response !== 1) return null;
+    const res = await fetch(`${url}/api/mcp/servers`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${token}`,
+        [SETTINGS_TOKEN_HEADER]: settingsToken,
+      },
+      body: JSON.stringify(server),
+    });
+    return { status: res.status, body: await res.text() };
+  };
   registerIpc(
     e.ipcMain,
     {
@@ -316,6 +345,7 @@ export async function startShell(e: ShellElectron, options: ShellOptions): Promi
       openDataFolder,
       getServerStatus: () => toPageStatus(supervisor.status),
       saveSettings,
+      addMcpServer,
     },
     { webContentsId: () => win?.webContents.id ?? null, appOrigin: appOriginNow },
   );

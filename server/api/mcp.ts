@@ -11,7 +11,7 @@
  */
 import express from "express";
 import type { ServerContext } from "../context.js";
-import { ForbiddenError } from "../errors.js";
+import { ForbiddenError, HearthError } from "../errors.js";
 import { settingsTokenCheck } from "../http/security.js";
 import { parseOrThrow } from "../http/validate.js";
 import {
@@ -20,6 +20,7 @@ import {
   McpServerNameSchema,
   McpServerUpdateSchema,
   McpServerViewSchema,
+  McpToolViewSchema,
 } from "../wire/mcp.js";
 import { z } from "zod";
 
@@ -63,6 +64,17 @@ export function createMcpServersRouter(ctx: ServerContext): express.Router {
   router.delete("/mcp/servers/:name", async (req, res) => {
     await registry.remove(parseOrThrow(nameParam, req.params).name);
     res.status(204).end();
+  });
+
+  /** A server's tools, starting it when it is not running (the chat's tools menu); 502 with why when it cannot start. */
+  router.get("/mcp/servers/:name/tools", async (req, res) => {
+    const { name } = parseOrThrow(nameParam, req.params);
+    try {
+      res.json({ object: "list", data: await registry.tools(name) });
+    } catch (err) {
+      if (err instanceof HearthError) throw err;
+      throw new HearthError(502, "server_error", (err as Error).message, { code: "mcp_server_unavailable" });
+    }
   });
 
   /** (Re)starts a server and answers its view: `running` with its tools, or `error` with why. */
@@ -112,6 +124,16 @@ export function mcpOpenApiPaths() {
         summary: "Remove a server added through the API (and its secrets)",
         requestParams: named,
         responses: { "204": { description: "Removed" }, "409": { description: "A server of mcp.json" } },
+      },
+    },
+    "/api/mcp/servers/{name}/tools": {
+      get: {
+        summary: "A server's tools, starting it when it is not running",
+        requestParams: named,
+        responses: {
+          "200": json(z.object({ object: z.literal("list"), data: z.array(McpToolViewSchema) }), "The tools"),
+          "502": { description: "The server could not start (`mcp_server_unavailable`, with why)" },
+        },
       },
     },
     "/api/mcp/servers/{name}/restart": {

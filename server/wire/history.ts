@@ -6,9 +6,11 @@
 export type {
   Conversation,
   ConversationDetail,
+  ConversationTool,
   GenerationParams,
   SearchHit,
   SearchPage,
   Source,
   ThreadMessage,
+  ToolRun,
 } from "../history/types.js";

@@ -53,6 +53,7 @@ function handlers(calls: string[]): IpcHandlers {
     openDataFolder: async () => void calls.push("open"),
     getServerStatus: () => status,
     saveSettings: async (patch) => (calls.push(`save ${JSON.stringify(patch)}`), { status: 200, body: "{}" }),
+    addMcpServer: async (server) => (calls.push(`mcp ${JSON.stringify(server)}`), { status: 201, body: "{}" }),
   };
 }
 
@@ -176,6 +177,7 @@ describe("preload", () => {
     assert.deepEqual([...r.exposed.keys()], ["hearth"]);
     const bridge = r.exposed.get("hearth") as HearthBridge;
     assert.deepEqual(Object.keys(bridge).sort(), [
+      "addMcpServer",
       "onServerStatus",
       "openDataFolder",
       "pickModelFile",
@@ -191,7 +193,13 @@ describe("preload", () => {
     await bridge.pickModelFile();
     await bridge.openDataFolder();
     await bridge.saveSettings({ threads: 2 });
-    assert.deepEqual(r.invoked, [IpcChannel.PickModelFile, IpcChannel.OpenDataFolder, IpcChannel.SaveSettings]);
+    await bridge.addMcpServer({ name: "x", command: "node" });
+    assert.deepEqual(r.invoked, [
+      IpcChannel.PickModelFile,
+      IpcChannel.OpenDataFolder,
+      IpcChannel.SaveSettings,
+      IpcChannel.AddMcpServer,
+    ]);
   });
 
   test("onServerStatus delivers the current status and pushes, and unsubscribes", async () => {

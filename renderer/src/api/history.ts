@@ -5,6 +5,7 @@
 import type {
   Conversation,
   ConversationDetail,
+  ConversationTool,
   GenerationParams,
   SearchPage,
   Source,
@@ -12,7 +13,7 @@ import type {
 import { request, streamJson, type RequestOptions } from "./http.js";
 import type { ChatChunk } from "./client.js";
 
-export type { Conversation, ConversationDetail, GenerationParams, Source, SearchPage };
+export type { Conversation, ConversationDetail, ConversationTool, GenerationParams, Source, SearchPage };
 export type { SearchHit, ThreadMessage } from "../../../server/wire/history.js";
 
 export interface ConversationListQuery {
@@ -27,6 +28,7 @@ export interface NewConversationBody {
   model?: string | null;
   systemPrompt?: string | null;
   params?: GenerationParams;
+  tools?: ConversationTool[];
 }
 
 export interface ConversationPatchBody {
@@ -35,6 +37,14 @@ export interface ConversationPatchBody {
   model?: string | null;
   systemPrompt?: string | null;
   params?: GenerationParams;
+  tools?: ConversationTool[];
+}
+
+/** The person's decision on a tool call that waits (a `hearth.tool_call` event with state `pending`). */
+export interface ToolCallDecision {
+  messageId: number;
+  callId: string;
+  decision: "once" | "always" | "deny";
 }
 
 /**
@@ -77,6 +87,9 @@ export const conversations = {
   /** Shows the branch that contains `messageId`. */
   switchBranch: (id: string, messageId: number, opts?: RequestOptions) =>
     request<ConversationDetail>("POST", `${c(id)}/messages/${messageId}/activate`, {}, opts),
+  /** Answers a tool call that waits for approval. */
+  decideToolCall: (id: string, body: ToolCallDecision, opts?: RequestOptions) =>
+    request<{ decided: true }>("POST", `${c(id)}/tool-calls`, body, opts),
   /** URL of a conversation's export, for a download link. */
   exportUrl: (id: string, format: "json" | "markdown") => `${c(id)}/export?format=${format}`,
 };

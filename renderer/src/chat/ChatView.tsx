@@ -12,9 +12,10 @@ import { navigate, routeHref } from "../app/route.js";
 import { conversationTitle } from "../history/ConversationList.js";
 import { Composer, type ComposerHandle } from "./Composer.js";
 import { preloadMarkdown } from "./LazyMarkdown.js";
-import { formatStats, MessageView, StreamingReply } from "./MessageView.js";
+import { formatStats, MessageView, StreamingReply, ToolCallView } from "./MessageView.js";
 import { ModelPicker, useModels } from "./ModelPicker.js";
 import { SettingsPanel } from "./SettingsPanel.js";
+import { ToolsMenu } from "./ToolsMenu.js";
 import { useChat, type ChatSettings } from "./useChat.js";
 
 const LAST_MODEL = "hearth.lastModel";
@@ -63,7 +64,12 @@ export function ChatView({ conversationId, focusMessageId, registerStop }: ChatV
   const chat = useChat(conversationId, focusMessageId, onCreated);
   const models = useModels();
   const modelList = useMemo(() => models.data?.data ?? [], [models.data]);
-  const [settings, setSettings] = useState<ChatSettings>({ model: lastModel(), systemPrompt: "", params: {} });
+  const [settings, setSettings] = useState<ChatSettings>({
+    model: lastModel(),
+    systemPrompt: "",
+    params: {},
+    tools: [],
+  });
   const [panelOpen, setPanelOpen] = useState(false);
   const [highlight, setHighlight] = useState<number | null>(focusMessageId);
   const composer = useRef<ComposerHandle>(null);
@@ -88,13 +94,14 @@ export function ChatView({ conversationId, focusMessageId, registerStop }: ChatV
   const loadedId = detail?.id ?? null;
   useEffect(() => {
     if (!detail) {
-      if (!conversationId) setSettings({ model: lastModel(), systemPrompt: "", params: {} });
+      if (!conversationId) setSettings({ model: lastModel(), systemPrompt: "", params: {}, tools: [] });
       return;
     }
     setSettings((s) => ({
       model: detail.model ?? s.model,
       systemPrompt: detail.systemPrompt ?? "",
       params: detail.params ?? {},
+      tools: detail.tools ?? [],
     }));
     // Only when another conversation is shown, not on every refetch of this one.
   }, [loadedId, conversationId]);
@@ -142,7 +149,12 @@ export function ChatView({ conversationId, focusMessageId, registerStop }: ChatV
       saveTimer.current = null;
       pendingSave.current = null;
       return conversations
-        .update(id, { model: merged.model || null, systemPrompt: merged.systemPrompt || null, params: merged.params })
+        .update(id, {
+          model: merged.model || null,
+          systemPrompt: merged.systemPrompt || null,
+          params: merged.params,
+          tools: merged.tools,
+        })
         .then(
           () => undefined,
           () => undefined,
@@ -185,6 +197,7 @@ export function ChatView({ conversationId, focusMessageId, registerStop }: ChatV
             }}
           />
           <div className="chat-header-tools">
+            {!isLocal ? <ToolsMenu value={settings.tools} onChange={(tools) => changeSettings({ tools })} /> : null}
             <ModelPicker value={settings.model} models={modelList} onChange={(model) => changeSettings({ model })} />
             <button
               type="button"
@@ -243,6 +256,29 @@ export function ChatView({ conversationId, focusMessageId, registerStop }: ChatV
                     completionTokens: pending.reply.completionTokens ?? (pending.reply.deltas || null),
                   })}
                 />
+                {chat.toolCalls.map((call) => (
+                  <ToolCallView key={call.callId} name={call.functionName} args={call.arguments}>
+                    {call.state === "pending" ? (
+                      <div className="tool-approval" role="group" aria-label={`Allow ${call.functionName}?`}>
+                        <button
+                          type="button"
+                          className="button small primary"
+                          onClick={() => void chat.decide(call, "once")}
+                        >
+                          Allow once
+                        </button>
+                        <button type="button" className="button small" onClick={() => void chat.decide(call, "always")}>
+                          Always for this tool
+                        </button>
+                        <button type="button" className="button small" onClick={() => void chat.decide(call, "deny")}>
+                          Deny
+                        </button>
+                      </div>
+                    ) : (
+                      <p className="muted">{call.state === "running" ? "Running…" : "…"}</p>
+                    )}
+                  </ToolCallView>
+                ))}
               </>
             ) : null}
           </div>

@@ -4,7 +4,7 @@
  * thinking model's thoughts sit above its answer in a "Thinking" block: open while it thinks,
  * collapsed once the answer starts and in history, saying how long it thought.
  */
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useRef, useState, type ReactNode } from "react";
 import type { ThreadMessage } from "../api/history.js";
 import { CopyButton } from "../app/CopyButton.js";
 import { Icon } from "../app/Icon.js";
@@ -161,6 +161,7 @@ export function MessageView({ message, busy, highlighted, onRegenerate, onEdit, 
     );
   }
 
+  if (message.role === "tool") return <ToolResultView message={message} highlighted={highlighted} />;
   if (message.role !== "assistant") return null;
   const stats = formatStats(message);
   return (
@@ -173,7 +174,10 @@ export function MessageView({ message, busy, highlighted, onRegenerate, onEdit, 
       data-status={message.status}
     >
       {message.reasoning ? <ThinkingBlock text={message.reasoning} ms={message.reasoningMs} live={false} /> : null}
-      {message.content || !message.reasoning ? <LazyMarkdown text={message.content} /> : null}
+      {message.content || (!message.reasoning && !message.toolCalls) ? <LazyMarkdown text={message.content} /> : null}
+      {(message.toolCalls ?? []).map((call) => (
+        <ToolCallView key={call.id} name={call.name} args={call.arguments} />
+      ))}
       {message.status === "partial" ? <p className="message-note">Stopped before the end.</p> : null}
       {message.status === "error" ? (
         <p className="message-note error">This reply failed{message.error ? `: ${message.error}` : "."}</p>
@@ -290,6 +294,67 @@ export function StreamingReply({
           <span className="stats">{stats.join(" · ")}</span>
         </div>
       ) : null}
+    </article>
+  );
+}
+
+/** A call the model made: the function and its arguments as it wrote them. */
+export function ToolCallView({ name, args, children }: { name: string; args: string; children?: ReactNode }) {
+  let shown = args;
+  try {
+    shown = JSON.stringify(JSON.parse(args), null, 2);
+  } catch {
+    // Shown as written when it is not JSON.
+  }
+  return (
+    <div className="tool-call" aria-label={`Tool call ${name}`}>
+      <div className="tool-call-head">
+        <Icon name="tool" /> Calls <code>{name}</code>
+      </div>
+      <pre className="tool-args">{shown}</pre>
+      {children}
+    </div>
+  );
+}
+
+const OUTCOME_WORDS: Record<string, string> = {
+  ok: "done",
+  error: "failed",
+  timeout: "timed out",
+  crashed: "server stopped",
+  stopped: "stopped",
+  denied: "denied",
+};
+const APPROVAL_WORDS: Record<string, string> = {
+  once: "allowed once",
+  always: "allowed always",
+  auto: "always allowed",
+  denied: "denied",
+  none: "",
+};
+
+/** A tool's result, collapsed: what ran, how it ended, who allowed it; the output on opening. */
+function ToolResultView({ message, highlighted }: { message: ThreadMessage; highlighted: boolean }) {
+  const run = message.toolRun;
+  const what = run ? `${run.server}/${run.tool}` : "tool";
+  const notes = run
+    ? [OUTCOME_WORDS[run.outcome] ?? run.outcome, APPROVAL_WORDS[run.approval] ?? "", run.truncatedFrom ? "cut" : ""]
+    : [];
+  return (
+    <article
+      id={`msg-${message.id}`}
+      className={highlighted ? "message tool highlighted" : "message tool"}
+      aria-label="Tool result"
+      data-message-id={message.id}
+      data-outcome={run?.outcome}
+    >
+      <details className="tool-result">
+        <summary>
+          Result of <code>{what}</code>
+          {notes.filter(Boolean).length > 0 ? ` · ${notes.filter(Boolean).join(" · ")}` : ""}
+        </summary>
+        <pre className="tool-output">{message.content}</pre>
+      </details>
     </article>
   );
 }

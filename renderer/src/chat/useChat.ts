@@ -3,6 +3,11 @@
  * With history on the server, each turn goes through /api (which records it) and the conversation
  * is refetched when the turn ends, so what is shown is what was stored. Without history (a server
  * with no /api/conversations), turns go straight to /v1 and live only in this page.
+ *
+ * A turn of a chat with tools may be several model turns (server/api/README.md, "Tools in a
+ * reply"): a call the model makes shows as a card waiting for the person's decision, and each
+ * result refetches the conversation (the call and its result are stored) before the next turn
+ * streams in below it.
  */
 import { useCallback, useEffect, useRef, useState } from "react";
 import { ApiError } from "../api/errors.js";
@@ -11,6 +16,7 @@ import { ReplyAccumulator, emptyReply, type ReplyState } from "../api/chat-strea
 import {
   conversations,
   type ConversationDetail,
+  type ConversationTool,
   type GenerationParams,
   type ThreadMessage,
   type TurnOptions,
@@ -33,6 +39,20 @@ export interface ChatSettings {
   model: string;
   systemPrompt: string;
   params: GenerationParams;
+  /** The MCP tools this chat offers its model. */
+  tools: ConversationTool[];
+}
+
+/** A tool call of the turn in flight, as its events told it. */
+export interface ShownToolCall {
+  conversationId: string;
+  messageId: number;
+  callId: string;
+  functionName: string;
+  server: string | null;
+  tool: string | null;
+  arguments: string;
+  state: "pending" | "running" | "deciding";
 }
 
 let historyProbe: Promise<boolean> | null = null;
@@ -95,6 +115,9 @@ export interface UseChat {
   regenerate: (assistant: ThreadMessage, settings: ChatSettings) => Promise<void>;
   edit: (user: ThreadMessage, text: string, settings: ChatSettings) => Promise<void>;
   switchBranch: (messageId: number) => Promise<void>;
+  /** Calls of the turn in flight waiting for a decision or running. */
+  toolCalls: ShownToolCall[];
+  decide: (call: ShownToolCall, decision: "once" | "always" | "deny") => Promise<void>;
   /** Stops the reply being generated; false when nothing was running. */
   stop: () => boolean;
   reload: () => void;
@@ -111,6 +134,7 @@ export function useChat(
   const [loadError, setLoadError] = useState<unknown>(null);
   const [pending, setPending] = useState<Pending | null>(null);
   const [turnError, setTurnError] = useState<unknown>(null);
+  const [toolCalls, setToolCalls] = useState<ShownToolCall[]>([]);
   const abortRef = useRef<AbortController | null>(null);
   // The id this hook just created: navigating to it must not refetch and drop the streaming reply.
   const createdRef = useRef<string | null>(null);
@@ -172,15 +196,39 @@ export function useChat(
       const controller = new AbortController();
       abortRef.current = controller;
       setTurnError(null);
-      const acc = new ReplyAccumulator(performance.now());
+      let acc = new ReplyAccumulator(performance.now());
+      let shownBase = base;
       let frame = 0;
       const publish = (status: Pending["status"], error: unknown = null) =>
-        setPending({ ...base, reply: { ...acc.state }, status, error });
+        setPending({ ...shownBase, reply: { ...acc.state }, status, error });
       publish("waiting");
+      setToolCalls([]);
       let status: "complete" | "partial" | "error" = "complete";
       let error: unknown = null;
       try {
         for await (const chunk of start(controller.signal)) {
+          const event = (chunk as { event?: string }).event;
+          if (event?.startsWith("hearth.")) {
+            const data = chunk as unknown as Omit<ShownToolCall, "conversationId"> & { step?: number };
+            const id = detailRef.current?.id ?? "";
+            if (event === "hearth.tool_call") {
+              const call: ShownToolCall = { ...data, conversationId: id };
+              setToolCalls((list) => [...list.filter((c) => c.callId !== call.callId), call]);
+            } else if (event === "hearth.tool_result") {
+              // The call and its result are stored: show them from history, and the next turn below them.
+              setToolCalls((list) => list.filter((c) => c.callId !== data.callId));
+              const fresh = await conversations.get(id).catch(() => null);
+              if (fresh) {
+                setDetail(fresh);
+                shownBase = { ...shownBase, keep: fresh.messages.length, userText: null };
+              }
+              if (frame) cancelAnimationFrame(frame);
+              frame = 0;
+              acc = new ReplyAccumulator(performance.now());
+              publish("waiting");
+            }
+            continue;
+          }
           if (acc.apply(chunk) && frame === 0) {
             // One render per frame however fast tokens come.
             frame = requestAnimationFrame(() => {
@@ -197,6 +245,7 @@ export function useChat(
         }
       }
       if (frame) cancelAnimationFrame(frame);
+      setToolCalls([]);
       const reply = acc.finish();
       if (abortRef.current === controller) abortRef.current = null;
       publish(status === "partial" ? "stopped" : status === "error" ? "error" : "streaming", error);
@@ -215,6 +264,7 @@ export function useChat(
           model: settings.model || null,
           systemPrompt: settings.systemPrompt || null,
           params: settings.params,
+          tools: settings.tools,
         });
         createdRef.current = created.id;
         setDetail({ ...created, messages: [] });
@@ -379,6 +429,19 @@ export function useChat(
     }
   }, []);
 
+  const decide = useCallback(async (call: ShownToolCall, decision: "once" | "always" | "deny") => {
+    setToolCalls((list) => list.map((c) => (c.callId === call.callId ? { ...c, state: "deciding" } : c)));
+    try {
+      await conversations.decideToolCall(call.conversationId, {
+        messageId: call.messageId,
+        callId: call.callId,
+        decision,
+      });
+    } catch (err) {
+      setTurnError(err);
+    }
+  }, []);
+
   const stop = useCallback(() => {
     if (!abortRef.current) return false;
     abortRef.current.abort();
@@ -392,6 +455,8 @@ export function useChat(
     pending,
     busy: pending !== null && (pending.status === "waiting" || pending.status === "streaming"),
     turnError,
+    toolCalls,
+    decide,
     send,
     regenerate,
     edit,

@@ -22,6 +22,7 @@ import { emit } from "../app/events.js";
 import { showToast } from "../app/toast.js";
 import type { ThemeChoice } from "../app/theme.js";
 import { useAsync } from "../app/useAsync.js";
+import { McpServersSection } from "./McpServersSection.js";
 
 type Kind = "text" | "number" | "list" | "bool" | "select";
 
@@ -392,6 +393,7 @@ export default function SettingsView({ theme, onTheme }: { theme: ThemeChoice; o
           </form>
         ) : null}
 
+        <McpServersSection />
         <HistoryData />
       </div>
     </div>
