@@ -136,11 +136,6 @@ export class McpTools {
   get empty(): boolean {
     return this.byName.size === 0 && this.offered.size === 0;
   }
-
-  /** The tool the request's server `label` has under the name `tool`. */
-  find(label: string, tool: string): McpToolUse | undefined {
-    return this.byName.get(mcpFunctionName(label, tool));
-  }
 }
 
 /** A 400 that says what to configure. */
