@@ -156,11 +156,11 @@ export const ConfigSchema = z.object({
   defaultMaxTokens: intFromString(1, 1_048_576).default(1024),
   /** Seconds to let in-flight requests finish on SIGTERM before they are cancelled. Defaults to 10. */
   shutdownGrace: intFromString(0, 3600).default(10),
-  /** Seconds an MCP tool call may take in a chat before it is cancelled (a tool error result). Defaults to 60. */
+  /** Seconds an MCP tool call may take (in a chat, or a response's `mcp` tool) before it is cancelled (a tool error result). Defaults to 60. */
   toolTimeout: intFromString(1, 86_400).default(60),
   /** Most characters of a tool result the model is shown and history keeps; past it the result is cut with a note. Defaults to 1 MiB. */
   toolResultLimit: intFromString(1024, 64 * 1024 * 1024).default(1024 * 1024),
-  /** Most model turns of one chat reply that uses tools: each tool round is a turn. Defaults to 10. */
+  /** Most model turns of one chat reply or /v1/responses response that uses MCP tools: each tool round is a turn. Defaults to 10. */
   toolMaxSteps: intFromString(1, 100).default(10),
   /** Record /v1 chat traffic in history. Defaults to true. */
   recordApi: bool.default(true),
@@ -332,7 +332,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: "tool-timeout",
     key: "toolTimeout",
     type: "string",
-    help: "seconds an MCP tool call in a chat may take (default 60)",
+    help: "seconds an MCP tool call in a chat or a response may take (default 60)",
   },
   {
     flag: "tool-result-limit",
@@ -344,7 +344,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: "tool-max-steps",
     key: "toolMaxSteps",
     type: "string",
-    help: "most model turns of one chat reply with tools (default 10)",
+    help: "most model turns of one chat reply or response with MCP tools (default 10)",
   },
   {
     flag: "record-api",

@@ -23,6 +23,7 @@ import {
   ModelSchema,
 } from "./openai/schemas.js";
 import {
+  McpToolSchema,
   ResponseCreateRequestSchema,
   ResponseDeletedSchema,
   ResponseObjectSchema,
@@ -109,7 +110,11 @@ export function openApiDocument(version: string): object {
         description:
           'OpenAI- and Anthropic-compatible local inference (/v1), Hearth management (/api), the chat history as an MCP server (/mcp), and Ollama\'s API on its own port when it is on (`--ollama-port`; the paths tagged "Ollama API").',
       },
-      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+      components: {
+        securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+        // An entry of a Responses request's `tools` (which are checked one by one, so not in its schema).
+        schemas: { McpTool: McpToolSchema },
+      },
       security: [{ bearer: [] }],
       paths: {
         ...historyOpenApiPaths(),
@@ -233,7 +238,7 @@ export function openApiDocument(version: string): object {
         "/v1/responses": {
           post: {
             summary:
-              "Create a response (OpenAI Responses API; stream with `stream: true`; stored unless `store: false`)",
+              "Create a response (OpenAI Responses API; stream with `stream: true`; stored unless `store: false`; `mcp` tools (McpTool) run by Hearth on the MCP servers configured in it)",
             requestBody: { content: { "application/json": { schema: ResponseCreateRequestSchema } } },
             responses: {
               "200": {
@@ -242,6 +247,10 @@ export function openApiDocument(version: string): object {
                 content: { "application/json": { schema: ResponseObjectSchema } },
               },
               ...errors,
+              "424": {
+                description: "An `mcp` tool's server could not list its tools",
+                content: { "application/json": { schema: ErrorSchema } },
+              },
             },
           },
         },

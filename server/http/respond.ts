@@ -7,29 +7,33 @@
  * that left gets nothing more. Errors before the first byte are thrown to the error handler.
  */
 import type { ServerResponse } from "node:http";
-import type { Admission, ChoiceEvent, ChoiceStream } from "../core/types.js";
+import type { Admission, ChoiceEvent } from "../core/types.js";
 import { toHearthError, type HearthError } from "../errors.js";
 import { SseWriter } from "./sse.js";
 import type { StreamWriter } from "./stream-writer.js";
 
 /** A wire format's stream: what it sends before, for and after the events, and how it reports a failure. */
-export interface StreamEncoder {
+export interface StreamEncoder<E = ChoiceEvent> {
   start(): Promise<void>;
-  push(event: ChoiceEvent): Promise<void>;
+  push(event: E): Promise<void>;
   /** After the last event (usage chunk, `[DONE]`); the pump then ends the response. */
   end(): Promise<void>;
   /** The error that ends the stream, in the wire format's shape. */
   fail(error: HearthError): Promise<void>;
 }
 
-export interface WireResponse<T, W extends StreamWriter = SseWriter> {
+/**
+ * `E`: the events of the stream, a generation's own unless the route adds its own (the Responses
+ * API's MCP items); `W`: the streamed form's framing, SSE unless the route gives a `writer`.
+ */
+export interface WireResponse<T, E = ChoiceEvent, W extends StreamWriter = SseWriter> {
   stream: boolean;
   /** The streamed form's framing. Defaults to SSE. */
   writer?: (res: ServerResponse) => W;
   /** The streamed form: an encoder writing to the stream. */
-  encoder: (stream: W) => StreamEncoder;
+  encoder: (stream: W) => StreamEncoder<E>;
   /** The collected form: one body. */
-  collect: (events: ChoiceStream) => Promise<T>;
+  collect: (events: AsyncIterable<E>) => Promise<T>;
 }
 
 /** The response header that says, once, what the provider accepted but does not enforce (a JSON array of strings). */
@@ -46,11 +50,11 @@ export function warningsHeader(admission: Admission | undefined): string | null 
 }
 
 /** Sends a started run's events as the route's wire format; resolves once the response is complete. */
-export async function respond<T, W extends StreamWriter = SseWriter>(
+export async function respond<T, E = ChoiceEvent, W extends StreamWriter = SseWriter>(
   res: ServerResponse & { json(body: unknown): unknown },
-  run: { events: ChoiceStream; admission?: Admission },
+  run: { events: AsyncIterable<E>; admission?: Admission },
   clientGone: AbortSignal,
-  wire: WireResponse<T, W>,
+  wire: WireResponse<T, E, W>,
 ): Promise<void> {
   const { events } = run;
   const warnings = warningsHeader(run.admission);

@@ -324,6 +324,7 @@ export class McpRegistry {
             title: t.title ?? t.annotations?.title ?? null,
             description: t.description ?? null,
             inputSchema: t.inputSchema as Record<string, unknown>,
+            annotations: (t.annotations as Record<string, unknown> | undefined) ?? null,
           });
         }
         cursor = page.nextCursor;

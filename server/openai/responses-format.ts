@@ -4,15 +4,24 @@
  * response.completed) and the final response object, built by one accumulator so that what is
  * streamed and what is returned (or stored) always agree.
  */
-import { firstChoice } from "../chat/choices.js";
-import type { ChoiceStream, FinishReason, GenerationEvent, TokenLogprob, Usage } from "../core/types.js";
+import type { FinishReason, TokenLogprob, Usage } from "../core/types.js";
 import type { StreamEncoder } from "../http/respond.js";
 import type { SseWriter } from "../http/sse.js";
+import {
+  McpTools,
+  mcpApprovalItemId,
+  mcpCallItemId,
+  type McpEvent,
+  type ResponsesChoiceEvent,
+  type ResponsesEvent,
+} from "./responses-mcp.js";
 import { ToolNames, customInputOf } from "./responses-tools.js";
 import type {
   OutputCustomToolCall,
   OutputFunctionCall,
   OutputItem,
+  OutputMcpApprovalRequest,
+  OutputMcpCall,
   OutputMessage,
   OutputReasoning,
   OutputText,
@@ -90,8 +99,14 @@ export class ResponseAccumulator {
   private message: { index: number; item: OutputMessage; text: string; logprobs: TokenLogprob[] } | null = null;
   private readonly calls = new Map<
     number,
-    { index: number; item: OutputFunctionCall | OutputCustomToolCall; arguments: string }
+    {
+      index: number;
+      item: OutputFunctionCall | OutputCustomToolCall | OutputMcpCall | OutputMcpApprovalRequest;
+      arguments: string;
+    }
   >();
+  /** MCP calls whose arguments are whole, running (call id -> item): an `mcp_call_done` closes them. */
+  private readonly running = new Map<string, { index: number; item: OutputMcpCall }>();
   /** The request's tools, for what each call is on the wire (a namespace's function, a custom tool). */
   private readonly tools: ToolNames;
   private thought: { index: number; item: OutputReasoning; text: string } | null = null;
@@ -108,6 +123,8 @@ export class ResponseAccumulator {
     private readonly sink: ResponseEventSink | null = null,
     /** Told the final object before the client gets it (a stored response keeps it for GET). */
     private readonly onFinal: ((response: ResponseObject) => void) | null = null,
+    /** The request's MCP tools: their calls are `mcp_call` and `mcp_approval_request` items. */
+    private readonly mcp: McpTools = McpTools.none,
   ) {
     this.tools = new ToolNames(base.tools);
   }
@@ -133,8 +150,13 @@ export class ResponseAccumulator {
     await this.emit("response.in_progress", { response: this.snapshot("in_progress") });
   }
 
-  async push(event: GenerationEvent): Promise<void> {
+  async push(event: ResponsesEvent): Promise<void> {
     switch (event.type) {
+      case "mcp_list_tools":
+      case "turn_end":
+      case "mcp_call_approved":
+      case "mcp_call_done":
+        return this.pushMcp(event);
       case "reasoning":
         if (!event.text) return;
         await this.closeMessage("completed");
@@ -153,22 +175,52 @@ export class ResponseAccumulator {
         if (event.first) {
           await this.closeThought("completed");
           await this.closeMessage("completed");
-          const item = this.tools.callItem({ id: event.id, name: event.name, arguments: "" }, "in_progress");
-          const index = this.output.push(item) - 1;
-          this.calls.set(event.index, { index, item, arguments: "" });
-          await this.emit("response.output_item.added", { output_index: index, item: { ...item } });
+          const use = this.mcp.byName.get(event.name);
+          if (use?.approval) {
+            // Said whole once its arguments are (closeCalls), as OpenAI does.
+            const item: OutputMcpApprovalRequest = {
+              type: "mcp_approval_request",
+              id: mcpApprovalItemId(event.id),
+              server_label: use.label,
+              name: use.tool,
+              arguments: "",
+            };
+            this.calls.set(event.index, { index: this.output.push(item) - 1, item, arguments: "" });
+          } else if (use) {
+            const item: OutputMcpCall = {
+              type: "mcp_call",
+              id: mcpCallItemId(event.id),
+              server_label: use.label,
+              name: use.tool,
+              arguments: "",
+              output: null,
+              error: null,
+              approval_request_id: null,
+              status: "in_progress",
+            };
+            const index = this.output.push(item) - 1;
+            this.calls.set(event.index, { index, item, arguments: "" });
+            await this.emit("response.output_item.added", { output_index: index, item: { ...item } });
+            await this.emit("response.mcp_call.in_progress", { item_id: item.id, output_index: index });
+          } else {
+            const item = this.tools.callItem({ id: event.id, name: event.name, arguments: "" }, "in_progress");
+            const index = this.output.push(item) - 1;
+            this.calls.set(event.index, { index, item, arguments: "" });
+            await this.emit("response.output_item.added", { output_index: index, item: { ...item } });
+          }
         }
         const call = this.calls.get(event.index);
         if (call && event.argumentsDelta) {
           call.arguments += event.argumentsDelta;
           // A custom tool's input is known once its arguments are whole (closeCalls).
-          if (call.item.type === "function_call") {
+          if (call.item.type === "function_call" || call.item.type === "mcp_call") {
             call.item.arguments = call.arguments;
-            await this.emit("response.function_call_arguments.delta", {
-              item_id: call.item.id,
-              output_index: call.index,
-              delta: event.argumentsDelta,
-            });
+            await this.emit(
+              call.item.type === "mcp_call"
+                ? "response.mcp_call_arguments.delta"
+                : "response.function_call_arguments.delta",
+              { item_id: call.item.id, output_index: call.index, delta: event.argumentsDelta },
+            );
           }
         }
         return;
@@ -319,8 +371,89 @@ export class ResponseAccumulator {
     await this.emit("response.output_item.done", { output_index: m.index, item: structuredClone(m.item) });
   }
 
+  private async pushMcp(event: McpEvent): Promise<void> {
+    switch (event.type) {
+      case "mcp_list_tools": {
+        const item = structuredClone(event.item);
+        const index = this.output.push(item) - 1;
+        await this.emit("response.output_item.added", { output_index: index, item: { ...item, tools: [] } });
+        await this.emit("response.mcp_list_tools.in_progress", { item_id: item.id, output_index: index });
+        await this.emit(item.error ? "response.mcp_list_tools.failed" : "response.mcp_list_tools.completed", {
+          item_id: item.id,
+          output_index: index,
+        });
+        await this.emit("response.output_item.done", { output_index: index, item: structuredClone(item) });
+        return;
+      }
+      case "turn_end":
+        await this.closeThought("completed");
+        await this.closeMessage("completed");
+        await this.closeCalls("completed");
+        return;
+      case "mcp_call_approved": {
+        const item: OutputMcpCall = {
+          type: "mcp_call",
+          id: mcpCallItemId(event.call.id),
+          server_label: event.use.label,
+          name: event.use.tool,
+          arguments: event.call.arguments,
+          output: null,
+          error: null,
+          approval_request_id: event.approvalRequestId,
+          status: "in_progress",
+        };
+        const index = this.output.push(item) - 1;
+        this.running.set(event.call.id, { index, item });
+        await this.emit("response.output_item.added", { output_index: index, item: { ...item } });
+        await this.emit("response.mcp_call.in_progress", { item_id: item.id, output_index: index });
+        await this.emit("response.mcp_call_arguments.done", {
+          item_id: item.id,
+          output_index: index,
+          arguments: item.arguments,
+        });
+        return;
+      }
+      case "mcp_call_done": {
+        const running = this.running.get(event.callId);
+        if (!running) return;
+        this.running.delete(event.callId);
+        const { index, item } = running;
+        item.output = event.output;
+        item.error = event.error;
+        item.status = event.error ? "failed" : "completed";
+        await this.emit(event.error ? "response.mcp_call.failed" : "response.mcp_call.completed", {
+          item_id: item.id,
+          output_index: index,
+        });
+        await this.emit("response.output_item.done", { output_index: index, item: structuredClone(item) });
+        return;
+      }
+    }
+  }
+
   private async closeCalls(status: "completed" | "incomplete"): Promise<void> {
     for (const { index, item, arguments: args } of this.calls.values()) {
+      if (item.type === "mcp_call") {
+        // Runs now; its item is done with the result (mcp_call_done).
+        await this.emit("response.mcp_call_arguments.done", {
+          item_id: item.id,
+          output_index: index,
+          arguments: item.arguments,
+        });
+        const callId = item.id.slice("mcp_".length);
+        if (status === "completed") this.running.set(callId, { index, item });
+        else {
+          item.status = "incomplete";
+          await this.emit("response.output_item.done", { output_index: index, item: structuredClone(item) });
+        }
+        continue;
+      }
+      if (item.type === "mcp_approval_request") {
+        item.arguments = args;
+        await this.emit("response.output_item.added", { output_index: index, item: { ...item } });
+        await this.emit("response.output_item.done", { output_index: index, item: { ...item } });
+        continue;
+      }
       item.status = status;
       if (item.type === "function_call") {
         await this.emit("response.function_call_arguments.done", {
@@ -355,8 +488,9 @@ export function responseEventEncoder(
   base: ResponseBase,
   logprobs: boolean,
   onFinal: ((response: ResponseObject) => void) | null = null,
-): StreamEncoder {
-  const acc = new ResponseAccumulator(base, logprobs, (type, data) => sse.sendEvent(type, data), onFinal);
+  mcp: McpTools = McpTools.none,
+): StreamEncoder<ResponsesChoiceEvent> {
+  const acc = new ResponseAccumulator(base, logprobs, (type, data) => sse.sendEvent(type, data), onFinal, mcp);
   return {
     start: () => acc.start(),
     push: ({ event }) => acc.push(event),
@@ -367,13 +501,14 @@ export function responseEventEncoder(
 
 /** Runs the whole generation into one response object (non-streamed requests). */
 export async function collectResponse(
-  events: ChoiceStream,
+  events: AsyncIterable<ResponsesChoiceEvent>,
   base: ResponseBase,
   logprobs: boolean,
   onFinal: ((response: ResponseObject) => void) | null = null,
+  mcp: McpTools = McpTools.none,
 ): Promise<ResponseObject> {
-  const acc = new ResponseAccumulator(base, logprobs, null, onFinal);
-  for await (const event of firstChoice(events)) await acc.push(event);
+  const acc = new ResponseAccumulator(base, logprobs, null, onFinal, mcp);
+  for await (const { choice, event } of events) if (choice === 0) await acc.push(event);
   if (acc.final === null) throw new Error("generation ended without a finish event");
   return acc.final;
 }

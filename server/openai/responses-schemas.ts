@@ -88,6 +88,73 @@ export const NamespaceToolSchema = z.object({
     .max(128),
 });
 
+/** A filter of an MCP server's tools: by name, or by the server's `readOnlyHint` annotation. */
+const McpToolFilterSchema = z.object({
+  tool_names: z.array(z.string()).max(1000).nullish(),
+  read_only: z.boolean().nullish(),
+});
+export type McpToolFilter = z.infer<typeof McpToolFilterSchema>;
+
+/**
+ * An MCP server's tools (OpenAI's remote MCP tool), run by Hearth itself during the response.
+ * Hearth reaches only servers configured in it (`<data-dir>/mcp.json`, Settings): `server_url`
+ * must be the URL of one of them, and without it `server_label` names one
+ * (server/openai/responses-mcp.ts).
+ */
+export const McpToolSchema = z
+  .object({
+    type: z.literal("mcp"),
+    /** The server's name in calls and items; without `server_url`, the name of a configured server. */
+    server_label: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,32}$/u, "must be 1-32 letters, digits, '_' or '-'")
+      .refine((s) => !s.includes("__"), "must not contain '__' (it separates a server's label from a tool's name)"),
+    server_url: z.string().min(1).max(4096).nullish(),
+    server_description: z.string().nullish(),
+    allowed_tools: z.union([z.array(z.string()).max(1000), McpToolFilterSchema]).nullish(),
+    /** Defaults to `always`, as OpenAI's. */
+    require_approval: z
+      .union([
+        z.enum(["always", "never"]),
+        z.object({ always: McpToolFilterSchema.nullish(), never: McpToolFilterSchema.nullish() }),
+      ])
+      .nullish(),
+    headers: z.record(z.string(), z.string()).nullish(),
+    authorization: z.string().nullish(),
+    connector_id: z.string().nullish(),
+    tunnel_id: z.string().nullish(),
+  })
+  .meta({ id: "McpTool" });
+export type McpTool = z.infer<typeof McpToolSchema>;
+
+/** The answer to an `mcp_approval_request` of the previous response: run the call, or do not. */
+export const McpApprovalResponseItemSchema = z.object({
+  type: z.literal("mcp_approval_response"),
+  approval_request_id: z.string().min(1),
+  approve: z.boolean(),
+  reason: z.string().nullish(),
+});
+
+/** An `mcp_call` item sent back (a client that keeps its own context): the call and what it returned. */
+export const McpCallInputItemSchema = z.object({
+  type: z.literal("mcp_call"),
+  id: z.string().min(1),
+  server_label: z.string().min(1),
+  name: z.string().min(1),
+  arguments: z.string(),
+  output: z.string().nullish(),
+  error: z.unknown().optional(),
+});
+
+/** An `mcp_approval_request` item sent back: a call waiting for its `mcp_approval_response`. */
+export const McpApprovalRequestInputItemSchema = z.object({
+  type: z.literal("mcp_approval_request"),
+  id: z.string().min(1),
+  server_label: z.string().min(1),
+  name: z.string().min(1),
+  arguments: z.string(),
+});
+
 const TextFormatSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("text") }),
   z.object({ type: z.literal("json_object") }),
@@ -121,14 +188,18 @@ export const ResponseCreateRequestSchema = z
       .array(z.looseObject({ type: z.string() }))
       .max(128)
       .nullish(),
-    /** A mode, or `{type: "function" | "custom", name, namespace?}`; forcing a hosted tool (`{type: "web_search"}`) is refused. */
+    /**
+     * A mode, `{type: "function" | "custom", name, namespace?}` or `{type: "mcp", server_label, name}`;
+     * forcing a hosted tool (`{type: "web_search"}`) is refused.
+     */
     tool_choice: z
       .union([
         z.enum(["none", "auto", "required"]),
         z.looseObject({
           type: z.string(),
-          name: z.string().min(1).optional(),
+          name: z.string().min(1).nullish(),
           namespace: z.string().min(1).optional(),
+          server_label: z.string().min(1).optional(),
         }),
       ])
       .nullish(),
@@ -209,7 +280,58 @@ export const OutputReasoningSchema = z.object({
 });
 export type OutputReasoning = z.infer<typeof OutputReasoningSchema>;
 
-export type OutputItem = OutputReasoning | OutputMessage | OutputFunctionCall | OutputCustomToolCall;
+/** The tools of an MCP server, listed at the start of a response. */
+export const OutputMcpListToolsSchema = z.object({
+  type: z.literal("mcp_list_tools"),
+  id: z.string(),
+  server_label: z.string(),
+  tools: z.array(
+    z.object({
+      name: z.string(),
+      description: z.string().nullable(),
+      input_schema: z.unknown(),
+      annotations: z.unknown().nullable(),
+    }),
+  ),
+  error: z.string().nullable().optional(),
+});
+export type OutputMcpListTools = z.infer<typeof OutputMcpListToolsSchema>;
+
+/** An error of an MCP call: the tool's own (`mcp_tool_execution_error`), or the server's (`mcp_protocol_error`). */
+export const McpToolCallErrorSchema = z.union([
+  z.object({ type: z.literal("mcp_protocol_error"), code: z.number().int(), message: z.string() }),
+  z.object({ type: z.literal("mcp_tool_execution_error"), content: z.unknown() }),
+]);
+export type McpToolCallError = z.infer<typeof McpToolCallErrorSchema>;
+
+/** A call of an MCP tool that Hearth ran, with its output (or error). */
+export const OutputMcpCallSchema = z.object({
+  type: z.literal("mcp_call"),
+  id: z.string(),
+  server_label: z.string(),
+  name: z.string(),
+  arguments: z.string(),
+  output: z.string().nullable(),
+  error: McpToolCallErrorSchema.nullable(),
+  /** The approval request it ran on, when it needed one. */
+  approval_request_id: z.string().nullable(),
+  status: z.enum(["in_progress", "calling", "completed", "incomplete", "failed"]),
+});
+export type OutputMcpCall = z.infer<typeof OutputMcpCallSchema>;
+
+/** A call the model made that waits for the client's `mcp_approval_response` (the response ends here). */
+export const OutputMcpApprovalRequestSchema = z.object({
+  type: z.literal("mcp_approval_request"),
+  id: z.string(),
+  server_label: z.string(),
+  name: z.string(),
+  arguments: z.string(),
+});
+export type OutputMcpApprovalRequest = z.infer<typeof OutputMcpApprovalRequestSchema>;
+
+export type OutputMcpItem = OutputMcpListTools | OutputMcpCall | OutputMcpApprovalRequest;
+
+export type OutputItem = OutputReasoning | OutputMessage | OutputFunctionCall | OutputCustomToolCall | OutputMcpItem;
 
 /**
  * A Hearth extension: what the request asked for that this response did without (a hosted tool
@@ -243,7 +365,15 @@ export const ResponseObjectSchema = z
     max_output_tokens: z.number().int().nullable(),
     model: z.string(),
     output: z.array(
-      z.union([OutputReasoningSchema, OutputMessageSchema, OutputFunctionCallSchema, OutputCustomToolCallSchema]),
+      z.union([
+        OutputReasoningSchema,
+        OutputMessageSchema,
+        OutputFunctionCallSchema,
+        OutputCustomToolCallSchema,
+        OutputMcpListToolsSchema,
+        OutputMcpCallSchema,
+        OutputMcpApprovalRequestSchema,
+      ]),
     ),
     parallel_tool_calls: z.boolean(),
     previous_response_id: z.string().nullable(),

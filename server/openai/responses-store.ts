@@ -24,7 +24,43 @@ import type { Logger } from "../logger.js";
 import type { ChatMessage } from "../core/types.js";
 import { messageItemId, reasoningItemId, responseObject, type ResponseBase } from "./responses-format.js";
 import { ResponseObjectSchema, type OutputItem, type ResponseObject } from "./responses-schemas.js";
+import { callIdOfMcpItem, resultForModel } from "./responses-mcp.js";
 import { ToolNames } from "./responses-tools.js";
+
+/**
+ * Where a kept object of a response that took several model turns (MCP calls run by Hearth) says
+ * which message its last turn is: the id names the first turn's message, and a continuation goes
+ * on from the last. Taken out before the object is answered.
+ */
+const LAST_TURN_KEY = "hearth:last_message_id";
+/** In a row whose object was too large to keep: the results of the MCP calls run after the last turn. */
+const RESULTS_KEY = "hearth:call_results";
+
+const CallResultSchema = z.object({ call_id: z.string(), content: z.string() });
+type CallResult = z.infer<typeof CallResultSchema>;
+
+/**
+ * What the model would be shown for the MCP calls that ran after the response's last model turn:
+ * the trailing calls of its output (earlier calls' results are in history already; a continuation
+ * adds only those of calls left unanswered).
+ */
+function lastResults(response: ResponseObject): CallResult[] {
+  const out: CallResult[] = [];
+  for (const item of [...response.output].reverse()) {
+    if (item.type === "mcp_approval_request" || item.type === "function_call" || item.type === "custom_tool_call")
+      continue;
+    if (item.type !== "mcp_call") break;
+    if (item.output === null && item.error === null) continue;
+    const result = item.error
+      ? { outcome: "error" as const, text: mcpErrorText(item.error) }
+      : { outcome: "ok" as const, text: item.output ?? "" };
+    out.push({
+      call_id: callIdOfMcpItem(item.id),
+      content: resultForModel({ label: item.server_label, tool: item.name }, result),
+    });
+  }
+  return out.reverse();
+}
 
 /**
  * The largest response object kept for GET, in characters of JSON (4 MiB). Text and thoughts are
@@ -129,17 +165,21 @@ export class ResponsesStore {
    * none, as when the response could not be recorded). A failing write is logged; the response is
    * served all the same, as the recorder does with its own writes.
    */
-  keep(response: ResponseObject): void {
+  keep(response: ResponseObject, lastTurn: number | null = null): void {
     const ref = refOf(response.id);
     if (!ref) return;
-    let json = JSON.stringify(response);
-    if (json.length > MAX_STORED_RESPONSE_CHARS) json = JSON.stringify(withoutLogprobs(response));
+    const turn = lastTurn !== null ? { [LAST_TURN_KEY]: lastTurn } : {};
+    let json = JSON.stringify({ ...response, ...turn });
+    if (json.length > MAX_STORED_RESPONSE_CHARS) json = JSON.stringify({ ...withoutLogprobs(response), ...turn });
     if (json.length > MAX_STORED_RESPONSE_CHARS) {
       this.logger.warn(
         { responseId: response.id, chars: json.length },
         "history: a response object is too large to keep; GET rebuilds it from its message",
       );
-      return;
+      // A continuation still needs where the last turn is, and the results of the calls run after it.
+      if (lastTurn === null) return;
+      json = JSON.stringify({ ...turn, [RESULTS_KEY]: lastResults(response) });
+      if (json.length > MAX_STORED_RESPONSE_CHARS) json = JSON.stringify(turn);
     }
     try {
       this.history.store.putStoredResponse(ref.messageId, json);
@@ -158,22 +198,51 @@ export class ResponsesStore {
 
   /** The object kept for `id`, when there is one and it is the response `id` names. */
   private kept(id: string, messageId: number): ResponseObject | null {
+    return this.keptRow(id, messageId)?.response ?? null;
+  }
+
+  /** The kept object, and the message of its last model turn when it took several. */
+  private keptRow(
+    id: string,
+    messageId: number,
+  ): { response: ResponseObject | null; lastTurn: number | null; results: CallResult[] } | null {
     const json = this.history.store.getStoredResponse(messageId);
     if (json === undefined) return null;
     try {
-      const raw: unknown = JSON.parse(json);
+      const raw = JSON.parse(json) as Record<string, unknown>;
+      const lastTurn = typeof raw[LAST_TURN_KEY] === "number" ? raw[LAST_TURN_KEY] : null;
+      const kept = z.array(CallResultSchema).safeParse(raw[RESULTS_KEY]);
+      delete raw[LAST_TURN_KEY];
+      delete raw[RESULTS_KEY];
       const parsed = ResponseObjectSchema.safeParse(raw);
       // The raw object, not the parse: exactly what was sent, whatever the schema strips.
-      return parsed.success && parsed.data.id === id ? (raw as ResponseObject) : null;
+      const response = parsed.success && parsed.data.id === id ? (raw as ResponseObject) : null;
+      if (!response && lastTurn === null) return null;
+      return { response, lastTurn, results: response ? lastResults(response) : kept.success ? kept.data : [] };
     } catch {
       return null;
     }
   }
 
-  /** The conversation a following response continues: everything up to and including `id`, without its instructions. */
+  /**
+   * The conversation a following response continues: everything up to and including `id` (its
+   * last model turn), without its instructions, and the results of MCP calls it ran after its last
+   * turn (beside a call for the client, or at the step limit), which no turn of it recorded.
+   */
   continuation(id: string): ChatMessage[] {
     const { ref, path } = this.lookup(id, "previous_response_id");
-    return toChatMessages({ systemPrompt: null }, ref.instructions ? path.slice(1) : path);
+    const row = this.keptRow(id, ref.messageId);
+    const lastTurn = row?.lastTurn ? this.history.store.getMessage(row.lastTurn) : undefined;
+    const turns = lastTurn ? this.history.store.pathTo(lastTurn.id) : path;
+    const messages = toChatMessages({ systemPrompt: null }, ref.instructions ? turns.slice(1) : turns);
+    const open = new Set<string>();
+    for (const m of messages) {
+      if (m.role === "assistant") for (const call of m.toolCalls ?? []) open.add(call.id);
+      else if (m.role === "tool") open.delete(m.toolCallId);
+    }
+    for (const { call_id, content } of row?.results ?? [])
+      if (open.delete(call_id)) messages.push({ role: "tool", toolCallId: call_id, content });
+    return messages;
   }
 
   get(id: string): ResponseObject {
@@ -295,6 +364,15 @@ export class ResponsesStore {
     const { ref } = this.lookup(id, "response_id");
     this.history.store.deleteMessage(ref.messageId);
   }
+}
+
+/** What the model was shown for a failed MCP call. */
+function mcpErrorText(error: unknown): string {
+  const e = error as { message?: unknown; content?: unknown } | null;
+  if (typeof e?.message === "string") return e.message;
+  if (Array.isArray(e?.content))
+    return (e.content as { text?: unknown }[]).map((c) => (typeof c.text === "string" ? c.text : "")).join("\n");
+  return JSON.stringify(error);
 }
 
 /** A stored message as the input items it was sent as (an assistant turn: its thoughts, text and calls). */

@@ -10,6 +10,8 @@
  * - `custom` (freeform): a function with one string parameter, `input`, whose description carries
  *   the tool's grammar (told to the model, not enforced); a call comes back as a
  *   `custom_tool_call` with that text as its `input`;
+ * - `mcp`: the tools of an MCP server configured in Hearth, which Hearth runs itself
+ *   (responses-mcp.ts), each a function `<server_label>__<tool>`;
  * - tools OpenAI runs itself, or that only its own models call (`web_search`, `file_search`,
  *   `local_shell`, `image_generation`...): not offered to the model, and said so in the
  *   response's `warnings`; a `tool_choice` that forces one is a 400.
@@ -18,6 +20,7 @@
 import type { ToolChoice, ToolDefinition } from "../core/types.js";
 import { BadRequestError } from "../errors.js";
 import { parseAt } from "./parse-item.js";
+import { McpTools, mcpFunctionName } from "./responses-mcp.js";
 import {
   CustomToolSchema,
   FunctionToolSchema,
@@ -40,7 +43,6 @@ export const HOSTED_TOOL_TYPES: ReadonlySet<string> = new Set([
   "computer",
   "computer_use",
   "computer_use_preview",
-  "mcp",
   "local_shell",
   "shell",
   "apply_patch",
@@ -173,7 +175,8 @@ export interface RequestTools {
   warnings: ResponseWarning[];
 }
 
-export function requestToolsOf(body: ResponseCreateRequestBody): RequestTools {
+/** `mcp`: the request's MCP tools, resolved (resolveMcpTools); without them an `mcp` tool is left out like a hosted one. */
+export function requestToolsOf(body: ResponseCreateRequestBody, mcp: McpTools = McpTools.none): RequestTools {
   const out: RequestTools = { definitions: [], paths: [], warnings: [] };
   const offer = (definition: ToolDefinition, path: string) => {
     out.definitions.push(definition);
@@ -214,7 +217,12 @@ export function requestToolsOf(body: ResponseCreateRequestBody): RequestTools {
       });
       return;
     }
-    if (HOSTED_TOOL_TYPES.has(raw.type)) {
+    const offered = raw.type === "mcp" ? mcp.offered.get(i) : undefined;
+    if (offered) {
+      for (const definition of offered) offer(definition, at);
+      return;
+    }
+    if (HOSTED_TOOL_TYPES.has(raw.type) || raw.type === "mcp") {
       out.warnings.push({
         code: "tool_not_available",
         param: at,
@@ -231,7 +239,11 @@ export function requestToolsOf(body: ResponseCreateRequestBody): RequestTools {
 }
 
 /** The neutral tool choice; forcing a hosted tool, or one that is not callable here, is a 400. */
-export function toolChoiceOf(body: ResponseCreateRequestBody, tools: RequestTools): ToolChoice {
+export function toolChoiceOf(
+  body: ResponseCreateRequestBody,
+  tools: RequestTools,
+  mcp: McpTools = McpTools.none,
+): ToolChoice {
   const tc = body.tool_choice;
   if (tc === null || tc === undefined) return "auto";
   let choice: ToolChoice;
@@ -243,6 +255,23 @@ export function toolChoiceOf(body: ResponseCreateRequestBody, tools: RequestTool
         code: "missing_required_parameter",
       });
     choice = { name: neutralToolName(tc.name, tc.namespace) };
+  } else if (tc.type === "mcp") {
+    if (!tc.server_label)
+      throw new BadRequestError("Missing required parameter: 'tool_choice.server_label'.", {
+        param: "tool_choice.server_label",
+        code: "missing_required_parameter",
+      });
+    // Without a name: one of that server's tools.
+    choice = tc.name ? { name: mcpFunctionName(tc.server_label, tc.name) } : "required";
+    const name = typeof choice === "string" ? null : choice.name;
+    const known = [...mcp.byName.values()].some(
+      (u) => u.label === tc.server_label && (name === null || u.neutral === name),
+    );
+    if (!known)
+      throw new BadRequestError(
+        `tool_choice names ${tc.name ? `the tool '${tc.name}' of ` : ""}the MCP server '${tc.server_label}', which this request's tools do not offer.`,
+        { param: "tool_choice", code: "unsupported_value" },
+      );
   } else if (HOSTED_TOOL_TYPES.has(tc.type)) {
     throw new BadRequestError(
       `tool_choice forces '${tc.type}', a tool OpenAI hosts; Hearth has none. Force a function or custom tool, or use 'auto'.`,

@@ -21,11 +21,26 @@ import { samplingOf } from "./convert.js";
 import { parseAt } from "./parse-item.js";
 import { collectResponse, responseEventEncoder, responseObject, type ResponseBase } from "./responses-format.js";
 import {
+  McpTools,
+  callIdOfApproval,
+  callIdOfMcpItem,
+  mcpFunctionName,
+  mcpLoop,
+  resolveMcpTools,
+  resultForModel,
+  runMcpCall,
+  type McpLoopOptions,
+  type ResponsesChoiceEvent,
+} from "./responses-mcp.js";
+import {
   CustomToolCallItemSchema,
   CustomToolCallOutputItemSchema,
   FunctionCallItemSchema,
   FunctionCallOutputItemSchema,
   InputMessageSchema,
+  McpApprovalRequestInputItemSchema,
+  McpApprovalResponseItemSchema,
+  McpCallInputItemSchema,
   ReasoningItemSchema,
   ResponseCreateRequestSchema,
   type ResponseCreateRequestBody,
@@ -63,10 +78,22 @@ function partsText(content: string | { type: string; text?: unknown }[], param: 
     .join("");
 }
 
+/** An `mcp_approval_response` of the input: its tool message is written once the call ran (or was declined). */
+export interface McpApproval {
+  callId: string;
+  approve: boolean;
+  reason: string | null;
+  approvalRequestId: string;
+  /** The tool message in the request's messages, its content filled in by the route. */
+  message: Extract<ChatMessage, { role: "tool" }>;
+}
+
 /** Input items as chat messages, where each came from, and the item that made each tool call. */
 interface InputMessages extends TracedMessages {
   /** Call id -> the item that made the call (`input.3`): calls join one assistant turn, so its origin is not theirs. */
   callOrigins: Map<string, string>;
+  /** The approvals of MCP calls, in order. */
+  approvals: McpApproval[];
 }
 
 /**
@@ -74,7 +101,10 @@ interface InputMessages extends TracedMessages {
  * function calls join the assistant turn before them, as chat completions has it.
  */
 function messagesOf(input: ResponseCreateRequestBody["input"]): InputMessages {
-  const messages = Object.assign(new TracedMessages(), { callOrigins: new Map<string, string>() });
+  const messages = Object.assign(new TracedMessages(), {
+    callOrigins: new Map<string, string>(),
+    approvals: [] as McpApproval[],
+  });
   messages.origin = "input";
   if (input === undefined) return messages;
   if (typeof input === "string") {
@@ -88,11 +118,55 @@ function messagesOf(input: ResponseCreateRequestBody["input"]): InputMessages {
     reasoning = "";
     return taken ? { reasoning: taken } : {};
   };
+  const addCall = (call: { id: string; name: string; arguments: string }, at: string) => {
+    messages.callOrigins.set(call.id, at);
+    const last = messages.at(-1);
+    if (last?.role === "assistant" && !reasoning) last.toolCalls = [...(last.toolCalls ?? []), call];
+    else messages.push({ role: "assistant", content: null, toolCalls: [call], ...takeReasoning() });
+  };
   input.forEach((raw, i) => {
     const at = `input.${i}`;
     messages.origin = at;
     const type = raw.type ?? ("role" in raw ? "message" : undefined);
     switch (type) {
+      case "mcp_list_tools":
+        // The tools are listed again from the request's `mcp` tools.
+        return;
+      case "mcp_call":
+      case "mcp_approval_request": {
+        // Items a client that keeps its own context sends back: a call (with its result, for an mcp_call).
+        const item =
+          type === "mcp_call"
+            ? parseAt(McpCallInputItemSchema, raw, at)
+            : parseAt(McpApprovalRequestInputItemSchema, raw, at);
+        const callId = item.type === "mcp_call" ? callIdOfMcpItem(item.id) : (callIdOfApproval(item.id) ?? item.id);
+        addCall({ id: callId, name: mcpFunctionName(item.server_label, item.name), arguments: item.arguments }, at);
+        if (item.type === "mcp_call")
+          messages.push({
+            role: "tool",
+            toolCallId: callId,
+            content: item.output ?? JSON.stringify(item.error ?? "The call has no output."),
+          });
+        return;
+      }
+      case "mcp_approval_response": {
+        const item = parseAt(McpApprovalResponseItemSchema, raw, at);
+        const callId = callIdOfApproval(item.approval_request_id);
+        if (!callId)
+          throw new BadRequestError(`No mcp_approval_request has the id '${item.approval_request_id}'.`, {
+            param: `${at}.approval_request_id`,
+          });
+        const message = { role: "tool" as const, toolCallId: callId, content: "" };
+        messages.push(message);
+        messages.approvals.push({
+          callId,
+          approve: item.approve,
+          reason: item.reason ?? null,
+          approvalRequestId: item.approval_request_id,
+          message,
+        });
+        return;
+      }
       case "message": {
         const item = parseAt(InputMessageSchema, raw, at);
         const text = partsText(item.content, `${at}.content`);
@@ -114,10 +188,7 @@ function messagesOf(input: ResponseCreateRequestBody["input"]): InputMessages {
                 name: neutralToolName(item.name, item.namespace),
                 arguments: customArguments(item.input),
               }))(parseAt(CustomToolCallItemSchema, raw, at));
-        messages.callOrigins.set(call.id, at);
-        const last = messages.at(-1);
-        if (last?.role === "assistant" && !reasoning) last.toolCalls = [...(last.toolCalls ?? []), call];
-        else messages.push({ role: "assistant", content: null, toolCalls: [call], ...takeReasoning() });
+        addCall(call, at);
         return;
       }
       case "function_call_output":
@@ -140,7 +211,7 @@ function messagesOf(input: ResponseCreateRequestBody["input"]): InputMessages {
       }
       default:
         throw new BadRequestError(
-          `Input items of type '${String(type)}' are not supported; send messages, reasoning, function_call, custom_tool_call and their outputs.`,
+          `Input items of type '${String(type)}' are not supported; send messages, reasoning, function_call, custom_tool_call and their outputs, mcp_approval_response and mcp_call.`,
           {
             param: `${at}.type`,
             code: "unsupported_value",
@@ -169,7 +240,7 @@ function checkToolOutputs(previous: readonly ChatMessage[], input: InputMessages
     if (id === undefined) return;
     throw new BadRequestError(
       at === "previous_response_id"
-        ? `No output was sent for the previous response's call '${id}'; send a function_call_output item for it.`
+        ? `No output was sent for the previous response's call '${id}'; send a function_call_output item for it (an mcp_approval_response for an mcp_approval_request).`
         : `No output was sent for the call '${id}'; send a function_call_output (or custom_tool_call_output) item for it after the call.`,
       { param: at === "previous_response_id" ? "input" : `${at}.call_id` },
     );
@@ -179,10 +250,15 @@ function checkToolOutputs(previous: readonly ChatMessage[], input: InputMessages
     if (m.role === "assistant") {
       for (const call of m.toolCalls ?? []) open.set(call.id, input.callOrigins.get(call.id) ?? at);
     } else if (m.role === "tool") {
-      if (!open.delete(m.toolCallId))
-        throw new BadRequestError(`No call with call_id '${m.toolCallId}' comes before this output.`, {
-          param: `${at}.call_id`,
-        });
+      if (open.delete(m.toolCallId)) return;
+      if (input.approvals.some((a) => a.message === m))
+        throw new BadRequestError(
+          `No mcp_approval_request with id 'mcpr_${m.toolCallId}' is waiting for an answer in this conversation.`,
+          { param: `${at}.approval_request_id` },
+        );
+      throw new BadRequestError(`No call with call_id '${m.toolCallId}' comes before this output.`, {
+        param: `${at}.call_id`,
+      });
     } else if (m.role === "user") unanswered();
   });
   unanswered();
@@ -218,7 +294,8 @@ function refuseUnsupported(body: ResponseCreateRequestBody): void {
 export function toResponsesChatRequest(
   body: ResponseCreateRequestBody,
   previous: ChatMessage[],
-): { request: ChatRequest; paramName: ParamNamer; tools: RequestTools } {
+  mcp: McpTools = McpTools.none,
+): { request: ChatRequest; paramName: ParamNamer; tools: RequestTools; approvals: McpApproval[] } {
   refuseUnsupported(body);
   const traced = messagesOf(body.input);
   checkToolOutputs(previous, traced);
@@ -233,8 +310,8 @@ export function toResponsesChatRequest(
     ...previous,
     ...input,
   ];
-  const tools = requestToolsOf(body);
-  const toolChoice = toolChoiceOf(body, tools);
+  const tools = requestToolsOf(body, mcp);
+  const toolChoice = toolChoiceOf(body, tools, mcp);
   const wantsLogprobs = (body.include ?? []).includes(LOGPROBS_INCLUDE) || (body.top_logprobs ?? 0) > 0;
   const request: ChatRequest = {
     kind: "chat",
@@ -275,7 +352,7 @@ export function toResponsesChatRequest(
     const path = tool ? tools.paths[Number(tool[1])] : undefined;
     return path !== undefined ? `${path}${tool![2] ?? ""}` : named(neutral);
   };
-  return { request, paramName, tools };
+  return { request, paramName, tools, approvals: traced.approvals };
 }
 
 function effortOf(body: ResponseCreateRequestBody): ReasoningEffort | undefined {
@@ -307,6 +384,40 @@ function baseOf(body: ResponseCreateRequestBody, id: string, store: boolean, too
   };
 }
 
+/**
+ * Runs (or declines) the MCP calls the request approves, before the model's turn: each approval's
+ * tool message gets the result, and the calls that ran become `mcp_call` items of this response.
+ */
+async function runApprovals(
+  approvals: readonly McpApproval[],
+  messages: readonly ChatMessage[],
+  loop: Omit<McpLoopOptions, "start">,
+): Promise<NonNullable<McpLoopOptions["approved"]>> {
+  const approved: NonNullable<McpLoopOptions["approved"]> = [];
+  for (const a of approvals) {
+    const call = messages
+      .flatMap((m) => (m.role === "assistant" ? (m.toolCalls ?? []) : []))
+      .find((c) => c.id === a.callId);
+    const use = call ? loop.tools.byName.get(call.name) : undefined;
+    if (!call || !use)
+      throw new BadRequestError(
+        `The call of mcp_approval_request '${a.approvalRequestId}' is not to a tool of this request's mcp tools; send the same mcp tool again with the approval.`,
+        { param: "tools" },
+      );
+    if (!a.approve) {
+      a.message.content = resultForModel(use, {
+        outcome: "denied",
+        text: `The user declined to run this tool call${a.reason ? `: ${a.reason}` : "."}`,
+      });
+      continue;
+    }
+    const result = await runMcpCall(loop, use, call);
+    a.message.content = resultForModel(use, result);
+    approved.push({ call, use, approvalRequestId: a.approvalRequestId, result });
+  }
+  return approved;
+}
+
 export function createResponsesRouter(ctx: ServerContext): express.Router {
   const router = express.Router();
   const responses = new ResponsesStore(ctx.history, ctx.logger);
@@ -315,11 +426,20 @@ export function createResponsesRouter(ctx: ServerContext): express.Router {
     const body = parseOrThrow(ResponseCreateRequestSchema, req.body);
     const store = body.store ?? true;
     const previous = body.previous_response_id ? responses.continuation(body.previous_response_id) : [];
-    const { request, paramName, tools } = toResponsesChatRequest(body, previous);
+    const mcp = await resolveMcpTools(body, ctx.mcp);
+    const { request, paramName, tools, approvals } = toResponsesChatRequest(body, previous, mcp);
     const clientGone = clientGoneSignal(res);
     let id = `resp_${crypto.randomBytes(24).toString("hex")}`;
+    /** The message of the response's last model turn, when it took more than one (MCP calls). */
+    let last: number | null = null;
+    let first: number | null = null;
     const continued = body.previous_response_id ? refOf(body.previous_response_id) : null;
     const onStored = (messageId: number, conversationId: string) => {
+      if (first !== null) {
+        last = messageId;
+        return;
+      }
+      first = messageId;
       id = storedResponseId({
         messageId,
         conversationId,
@@ -335,21 +455,35 @@ export function createResponsesRouter(ctx: ServerContext): express.Router {
           : {}),
       });
     };
-    const run = await ctx.chat.start(request, {
-      meter: meterOf(res),
-      clientGone,
-      record: store ? { kind: "stored", onStored } : { kind: "none" },
-      paramName,
-    });
+    const loop: Omit<McpLoopOptions, "start"> = {
+      host: ctx.mcp,
+      tools: mcp,
+      maxSteps: ctx.config.toolMaxSteps,
+      timeoutMs: ctx.config.toolTimeout * 1000,
+      maxChars: ctx.config.toolResultLimit,
+      signal: clientGone,
+      continued: previous.length > 0,
+    };
+    const approved = await runApprovals(approvals, [...previous, ...request.messages], loop);
+    const start = (turn: typeof request) =>
+      ctx.chat.start(turn, {
+        meter: meterOf(res),
+        clientGone,
+        record: store ? { kind: "stored", onStored } : { kind: "none" },
+        paramName,
+      });
+    const run = await start(request);
+    const events: AsyncIterable<ResponsesChoiceEvent> =
+      mcp.empty && approved.length === 0 ? run.events : mcpLoop(run, request, { ...loop, start, approved });
     const base = baseOf(body, id, store, tools);
     const logprobs = request.topLogprobs !== undefined;
     // GET returns what this returns: the settings now, the final object before the client has it.
-    const keep = store ? (response: ResponseObject) => responses.keep(response) : null;
+    const keep = store ? (response: ResponseObject) => responses.keep(response, last) : null;
     keep?.(responseObject(base, { status: "in_progress", output: [], usage: null }));
-    const work = respond(res, run, clientGone, {
+    const work = respond(res, { events, admission: run.admission }, clientGone, {
       stream: body.stream ?? false,
-      encoder: (sse) => responseEventEncoder(sse, base, logprobs, keep),
-      collect: (events) => collectResponse(events, base, logprobs, keep),
+      encoder: (sse) => responseEventEncoder(sse, base, logprobs, keep, mcp),
+      collect: (all) => collectResponse(all, base, logprobs, keep, mcp),
     });
     if (store) responses.track(id, work);
     await work;

@@ -90,6 +90,8 @@ export const McpToolViewSchema = z.object({
   description: z.string().nullable(),
   /** The tool's JSON schema for its arguments. */
   inputSchema: z.record(z.string(), z.unknown()),
+  /** The server's hints about it (`readOnlyHint`, `destructiveHint`...), as it sent them, else null. */
+  annotations: z.record(z.string(), z.unknown()).nullable(),
 });
 export type McpToolView = z.infer<typeof McpToolViewSchema>;
 

@@ -162,7 +162,7 @@ describe("Responses events", () => {
     const res = acc.snapshot(acc.status);
     assert.equal(res.status, "incomplete");
     assert.equal(res.incomplete_details?.reason, "max_output_tokens");
-    assert.equal(res.output[0]?.status, "incomplete");
+    assert.equal((res.output[0] as { status?: string } | undefined)?.status, "incomplete");
   });
 });
 

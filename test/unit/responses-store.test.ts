@@ -196,3 +196,93 @@ describe("stored response objects", () => {
     assert.equal(store.db.prepare("SELECT count(*) FROM stored_responses").pluck().get(), 0);
   });
 });
+
+describe("a response of several model turns (MCP calls Hearth ran)", () => {
+  /** Turn 1 called echo and got its result; turn 2 called it again, ran at the step limit, and ended. */
+  function turns(store: HistoryStore) {
+    const conv = store.createConversation({ source: "api", model: "m" });
+    store.appendMessage(conv.id, { role: "user", content: "Echo Paris." });
+    const call = (id: string) => [{ id, name: "everything__echo", arguments: '{"message":"Paris"}' }];
+    const first = store.appendMessage(conv.id, {
+      role: "assistant",
+      content: "",
+      toolCalls: call("call_1"),
+      model: "m",
+    });
+    store.appendMessage(conv.id, { role: "tool", toolCallId: "call_1", content: "Echo: Paris" });
+    const last = store.appendMessage(conv.id, {
+      role: "assistant",
+      content: "",
+      toolCalls: call("call_2"),
+      model: "m",
+    });
+    const id = storedResponseId({ messageId: first.id, conversationId: conv.id, instructions: false });
+    const mcpCall = (callId: string, output: string) => ({
+      type: "mcp_call" as const,
+      id: `mcp_${callId}`,
+      server_label: "everything",
+      name: "echo",
+      arguments: '{"message":"Paris"}',
+      output,
+      error: null,
+      approval_request_id: null,
+      status: "completed" as const,
+    });
+    const response = (output: string, first = "Echo: Paris") =>
+      responseObject(base(id, { tools: [{ type: "mcp", server_label: "everything" }] }), {
+        status: "completed",
+        completedAt: 1_700_000_001,
+        usage: null,
+        output: [
+          mcpCall("call_1", first),
+          {
+            type: "message",
+            id: "msg_x",
+            status: "completed",
+            role: "assistant",
+            content: [{ type: "output_text", text: "Once more.", annotations: [], logprobs: [] }],
+          },
+          mcpCall("call_2", output),
+        ],
+      });
+    return { id, last: last.id, response };
+  }
+
+  test("a continuation goes on from the last turn, with the results of the calls run after it", () => {
+    const { store, responses } = open();
+    const { id, last, response } = turns(store);
+    const sent = response("Echo: Paris, again");
+    responses.keep(sent, last);
+    assert.deepEqual(responses.get(id), sent, "the turn is kept beside the object, not in it");
+    assert.deepEqual(
+      responses
+        .continuation(id)
+        .map((m) =>
+          m.role === "tool"
+            ? `${m.toolCallId}:${m.content.startsWith("{") ? (JSON.parse(m.content) as { output: string }).output : m.content}`
+            : m.role,
+        ),
+      ["user", "assistant", "call_1:Echo: Paris", "assistant", "call_2:Echo: Paris, again"],
+    );
+  });
+
+  test("so does one whose object is too large to keep", () => {
+    const { store, responses, warnings } = open();
+    const { id, last, response } = turns(store);
+    const big = MAX_STORED_RESPONSE_CHARS / 2;
+    responses.keep(response("y".repeat(big), "x".repeat(big + 1000)), last);
+    assert.equal(warnings.length, 1);
+    const messages = responses.continuation(id);
+    assert.equal(messages.length, 5);
+    const tail = messages.at(-1)!;
+    assert.equal(tail.role === "tool" && tail.toolCallId, "call_2");
+    const shown = JSON.parse(tail.role === "tool" ? tail.content : "{}") as Record<string, unknown>;
+    // As the model reads every result Hearth ran: data, with what it is (history/prompt.ts toolResultForModel).
+    assert.deepEqual(
+      [shown.type, shown.tool, shown.outcome, shown.output],
+      ["tool_result", "everything__echo", "ok", "y".repeat(big)],
+      "the result of the call after the last turn",
+    );
+    assert.equal(responses.get(id).status, "completed", "GET rebuilds it from its message");
+  });
+});
