@@ -7,6 +7,7 @@ import type { Logger } from "../logger.js";
 import { openHistoryDatabaseReadOnly } from "./db.js";
 import { HistoryRecorder } from "./recorder.js";
 import { HistoryStore } from "./store.js";
+import { HistoryWriterThread } from "./writer-thread.js";
 
 export interface HistoryOptions {
   /** The database file. Defaults to `<dataDir>/history.sqlite`. */
@@ -31,7 +32,8 @@ export const HISTORY_FILE = "history.sqlite";
 export function openHistory(options: HistoryOptions): History {
   const file = options.file ?? path.join(options.dataDir, HISTORY_FILE);
   const store = HistoryStore.open(file);
-  const recorder = new HistoryRecorder(store, { logger: options.logger });
+  const writerThread = new HistoryWriterThread(file);
+  const recorder = new HistoryRecorder(store, { logger: options.logger, writerThread });
   const prune = () => {
     try {
       const removed = store.pruneApiConversations(options.apiRetentionDays);
@@ -50,6 +52,7 @@ export function openHistory(options: HistoryOptions): History {
     file,
     close() {
       clearInterval(timer);
+      writerThread.close();
       store.close();
     },
   };

@@ -8,7 +8,7 @@
  * Credentials go only to the configured origin: undici's request() follows no redirects, and a
  * redirect is reported as an error. Secrets are kept in memory here and never logged or echoed.
  */
-import { setTimeout as sleep } from "node:timers/promises";
+import { setImmediate, setTimeout as sleep } from "node:timers/promises";
 import { Agent, request, type Dispatcher } from "undici";
 import { HearthError, ModelNotFoundError, UpstreamError } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -404,7 +404,7 @@ export class RemoteProvider implements Provider {
     accept: string,
   ): Promise<Dispatcher.ResponseData> {
     const url = `${this.config.baseUrl}${path}`;
-    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const payload = body === undefined ? undefined : await serialize(body);
     const retries = this.options.retries ?? 2;
     for (let attempt = 0; ; attempt++) {
       let res: Dispatcher.ResponseData;
@@ -532,4 +532,22 @@ export class RemoteProvider implements Provider {
     this.status = { state: "error", message: error.message, code: error.code, checkedAt: new Date().toISOString() };
     return error;
   }
+}
+
+/** Serialized characters past which `serialize` takes turns of the event loop. */
+const LARGE_BODY_CHARS = 1024 * 1024;
+
+/**
+ * A request body as JSON bytes. A large one (a 19 MB prompt) takes tens of milliseconds to
+ * serialize and as long again to encode, right after the client's body was parsed: each in a turn
+ * of the event loop of its own, so other requests are answered between them (BENCHMARKS.md,
+ * "Large messages").
+ */
+async function serialize(body: unknown): Promise<string | Buffer> {
+  const text = JSON.stringify(body);
+  if (text.length < LARGE_BODY_CHARS) return text;
+  await setImmediate();
+  const bytes = Buffer.from(text);
+  await setImmediate();
+  return bytes;
 }
