@@ -21,6 +21,7 @@ import {
   isConnectError,
   networkCodeOf,
   networkError,
+  noAnswerMessage,
   providerLabel,
   statusError,
 } from "./remote-errors.js";
@@ -349,10 +350,7 @@ export class RemoteProvider implements Provider {
         latencyMs: PROVIDER_TEST_MS,
         models: [],
         error: {
-          message:
-            `${providerLabel(this.id)} (${this.host}) gave no HTTP answer within ${PROVIDER_TEST_MS / 1000} s: nothing ` +
-            "listens there, it is not reachable from this machine, it is not an HTTP server, or it is too slow. " +
-            "The server's log says which.",
+          message: noAnswerMessage(this.id, this.host, PROVIDER_TEST_MS / 1000),
           type: "server_error",
           code: "provider_unreachable",
           status: 502,
@@ -526,10 +524,30 @@ export class RemoteProvider implements Provider {
     this.status = { state: "ok", message: null, code: null, checkedAt: new Date().toISOString() };
   }
 
+  /**
+   * Records a failure in the status. Without an HTTP answer the status is the provider test's one
+   * answer (noAnswerMessage, `provider_unreachable`), a timeout included: anyone on /api can save a
+   * provider at any address and read its status, so it must not tell a refused port from a silent
+   * one. The cause goes to the log.
+   */
   private markError<E extends HearthError>(error: E): E {
     this.lastCheck = Date.now();
-    if (this.status.state !== "error") this.options.logger.warn({ provider: this.id, code: error.code }, error.message);
-    this.status = { state: "error", message: error.message, code: error.code, checkedAt: new Date().toISOString() };
+    const noAnswer = error instanceof NoAnswerError;
+    if (this.status.state !== "error")
+      this.options.logger.warn(
+        {
+          provider: this.id,
+          code: error.code,
+          ...(noAnswer ? { cause: networkCodeOf(error.cause) ?? "unknown" } : {}),
+        },
+        error.message,
+      );
+    this.status = {
+      state: "error",
+      message: noAnswer ? noAnswerMessage(this.id, this.host) : error.message,
+      code: noAnswer ? "provider_unreachable" : error.code,
+      checkedAt: new Date().toISOString(),
+    };
     return error;
   }
 }
