@@ -34,7 +34,7 @@ import type { BenchOptions, BenchResult } from "./types.js";
 const MODELS = ["stories260K.gguf", "bench-11M-q8_0.gguf"] as const;
 const SIZES = [512, 2048, 4096] as const;
 const CTX_SIZE = 24_576;
-const SENTENCE =
+export const SENTENCE =
   "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends. ";
 
 type Message = OpenAI.Chat.Completions.ChatCompletionMessageParam;
@@ -68,7 +68,7 @@ async function timed(
 }
 
 /** Sentences per prompt size, from two calibration requests (they also warm the server up). */
-async function calibrate(client: OpenAI, model: string): Promise<(tokens: number) => number> {
+export async function calibrate(client: OpenAI, model: string): Promise<(tokens: number) => number> {
   const count = async (n: number) =>
     (await timed(client, model, [{ role: "user", content: `c${n} ${SENTENCE.repeat(n)}` }])).promptTokens;
   const [a, b] = [await count(10), await count(30)];

@@ -1,8 +1,10 @@
 /**
- * `npm run bench [-- --quick] [-- name ...]`: runs the benchmark modules in bench/, writes
- * bench/results/<timestamp>.json and a Markdown table, and prints the table. Each module exports
- * `run({quick})`. The machine (CPU model, cores, memory, engine build) is recorded with the numbers:
- * compare ratios measured in one run, not absolute numbers across machines.
+ * `npm run bench [-- --quick] [-- --model <path|file>] [-- --out <dir>] [-- name ...]`: runs the
+ * benchmark modules in bench/, writes <dir>/<timestamp>.json and a Markdown table (bench/results by
+ * default), and prints the table. Each module exports `run({quick, model})`; `--model` is for the
+ * modules that take one (gpu). Modules in ON_DEMAND run only when named. The machine (CPU model,
+ * cores, memory, engine build) is recorded with the numbers: compare ratios measured in one run,
+ * not absolute numbers across machines.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -11,15 +13,25 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { BenchModule, BenchResult } from "./types.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+/** Modules that run only when named: the GPU run needs a GPU, and duplicates `server` on a CPU. */
+const ON_DEMAND = ["gpu"];
+/** Options that take a value. */
+const VALUE_OPTIONS = ["--model", "--out"];
+
 const args = process.argv.slice(2);
+const valueOf = (flag: string): string | undefined => {
+  const i = args.indexOf(flag);
+  return i >= 0 ? args[i + 1] : undefined;
+};
 const quick = args.includes("--quick") || process.env.CI === "true";
-const only = args.filter((a) => !a.startsWith("--"));
+const model = valueOf("--model");
+const only = args.filter((a, i) => !a.startsWith("--") && !VALUE_OPTIONS.includes(args[i - 1] ?? ""));
 
 const modules = fs
   .readdirSync(here)
   .filter((f) => f.endsWith(".ts") && !["run.ts", "types.ts", "soak.ts"].includes(f) && !f.startsWith("_"))
   .map((f) => f.replace(/\.ts$/, ""))
-  .filter((name) => only.length === 0 || only.includes(name))
+  .filter((name) => (only.length === 0 ? !ON_DEMAND.includes(name) : only.includes(name)))
   .sort();
 
 const machine = {
@@ -38,7 +50,7 @@ for (const name of modules) {
   process.stderr.write(`bench: ${name}${quick ? " (quick)" : ""}...\n`);
   const started = performance.now();
   try {
-    for (const r of await mod.run({ quick })) results.push({ module: name, ...r });
+    for (const r of await mod.run({ quick, ...(model ? { model } : {}) })) results.push({ module: name, ...r });
   } catch (err) {
     results.push({ module: name, name: `${name} FAILED`, metrics: {}, notes: (err as Error).stack ?? String(err) });
   }
@@ -58,7 +70,7 @@ const table = [
   }),
 ].join("\n");
 
-const outDir = path.join(here, "results");
+const outDir = path.resolve(valueOf("--out") ?? path.join(here, "results"));
 fs.mkdirSync(outDir, { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, "-");
 fs.writeFileSync(path.join(outDir, `${stamp}.json`), JSON.stringify({ machine, quick, results }, null, 2));

@@ -111,7 +111,7 @@ interface Health {
   models: { id: string; contextSize: number; parallel: number }[];
 }
 
-function levelMetrics(
+export function levelMetrics(
   result: LoadResult,
   stream: boolean,
 ): Record<string, number> & { aggregate_tok_s: number; tokens: number } {

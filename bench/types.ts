@@ -8,6 +8,8 @@ export interface BenchResult {
 export interface BenchOptions {
   /** A short run for CI or a quick check. */
   quick: boolean;
+  /** `--model`: a GGUF path or a file name in ../shared/models, for the modules that take one (gpu). */
+  model?: string;
 }
 
 export type BenchModule = { run(opts: BenchOptions): Promise<BenchResult[]> };

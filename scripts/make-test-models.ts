@@ -182,6 +182,12 @@ export interface ScriptSpec {
   markers?: string[];
   /** A function call inside `text` that node-llama-cpp parses with grammars: see `CallSpec`. */
   call?: CallSpec;
+  /**
+   * What the model writes instead once the prompt holds `marker` (a tool's output is back): a
+   * second script, started from any of the prompt's ends. It is the script's last stage, after
+   * `text`, which ends before the model could reach it on its own.
+   */
+  after?: { marker: string; text: string };
   /** One line for humans. */
   about: string;
 }
@@ -231,6 +237,13 @@ export const SCRIPTED_MODELS = {
     text: '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>',
     call: { wrapper: "qwen", name: "get_weather", params: '{"city": "Paris"}' },
     about: "Qwen3: a native <tool_call> to get_weather",
+  },
+  "qwen3-exec": {
+    family: "qwen3",
+    text: '<tool_call>\n{"name": "exec_command", "arguments": {"cmd": "echo hearth > proof.txt"}}\n</tool_call><|im_end|>',
+    call: { wrapper: "qwen", name: "exec_command", params: '{"cmd": "echo hearth > proof.txt"}' },
+    after: { marker: "</tool_response>", text: "The command ran.<|im_end|>" },
+    about: "Qwen3: calls Codex CLI's exec_command, then answers once the command's output is back",
   },
   "gptoss-answer": {
     family: "gptoss",
@@ -638,6 +651,9 @@ function respell(vocab: Vocab, run: number[], rule: SpellRule, pairs: boolean, w
 const byteLength = (vocab: Vocab, id: number) =>
   vocab.bytes[id]?.length ?? Buffer.byteLength(vocab.tokens[id] ?? "", "utf8");
 
+/** The stage markers in order: the spec's, then the after part's. */
+const markersOf = (spec: ScriptSpec): string[] => [...(spec.markers ?? []), ...(spec.after ? [spec.after.marker] : [])];
+
 /** `cuts`: byte offsets in `spec.text` where a token must end (function-call pieces). */
 export function scriptTokens(
   spec: ScriptSpec,
@@ -646,7 +662,8 @@ export function scriptTokens(
   memory: Memory,
   cuts: number[] = [],
 ): ScriptTokens {
-  const markers = spec.markers ?? [];
+  if (spec.after && spec.repeat) throw new Error(`${spec.about}: a script that repeats never ends for an after part`);
+  const markers = markersOf(spec);
   const markerIds = markers.map((m) => vocab.idOf(m));
   // With "token" memory the prompt's last token cannot start a stage-0 step: the model could not
   // tell it from the script's. With "pair" memory the token before it tells them apart.
@@ -666,9 +683,13 @@ export function scriptTokens(
     stages.push(stage);
   };
 
-  const parts: string[] = [spec.text, ...(spec.repeat ? [spec.repeat] : [])];
+  const parts: string[] = [
+    spec.text,
+    ...(spec.repeat ? [spec.repeat] : []),
+    ...(spec.after ? [spec.after.marker + spec.after.text] : []),
+  ];
   for (const [partIndex, part] of parts.entries()) {
-    if (partIndex === 1) loopTo = ids.length;
+    if (partIndex === 1 && spec.repeat) loopTo = ids.length;
     const partCuts = partIndex === 0 ? cuts : [];
     // Runs of plain tokens between added tokens and markers are re-spelled as a whole when needed.
     let run: number[] = [];
@@ -818,8 +839,15 @@ function scriptSteps(
     steps.push({ prev: ids[n - 1]!, cur: ids[loopTo]!, stage: stages[loopTo]!, next: ids[loopTo + 1] ?? ids[loopTo]! });
   }
   for (const cur of promptEnds) steps.push({ prev: NONE, cur, stage: 0, next: first });
-  for (let stage = 0; stage <= stageCount; stage++)
-    for (const prev of [NONE, ...scripted]) steps.push({ prev, cur: NONE, stage, next: first });
+  // The after part is the last stage (its marker first): there, a prompt's end starts it.
+  const afterFirst = spec.after ? ids[stages.indexOf(stageCount) + 1]! : undefined;
+  for (let stage = 0; stage <= stageCount; stage++) {
+    const next = stage === stageCount && afterFirst !== undefined ? afterFirst : first;
+    for (const prev of [NONE, ...scripted]) steps.push({ prev, cur: NONE, stage, next });
+  }
+  if (afterFirst !== undefined)
+    for (const cur of promptEnds)
+      for (const prev of [NONE, ...promptEnds]) steps.push({ prev, cur, stage: stageCount, next: afterFirst });
 
   if (layout) {
     // Byte offset -> index of the script token that starts there (the text part only).
@@ -974,7 +1002,7 @@ export function buildModel(spec: ScriptSpec, family: Family, vocab: Vocab, templ
   const { script, steps } = planScript(spec, family, vocab, template);
   const S = script.stageCount;
   const pairs = script.memory === "pair";
-  const markerIds = (spec.markers ?? []).map((m) => vocab.idOf(m));
+  const markerIds = markersOf(spec).map((m) => vocab.idOf(m));
   const scriptIds = [...new Set(script.ids)];
   const N = scriptIds.length;
   // The residual stream: the constant, a direction per stage, "a token the script does not use",

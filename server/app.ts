@@ -157,6 +157,11 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     hfEndpoint: config.hfEndpoint,
     ...(config.hfToken ? { hfToken: config.hfToken } : {}),
     ...(config.chatTemplate !== undefined ? { chatTemplate: config.chatTemplate } : {}),
+    speculative: {
+      promptLookup: config.promptLookup,
+      draftMax: config.draftMax,
+      ...(config.draftModel !== undefined ? { draftModel: config.draftModel } : {}),
+    },
     onModelState: (model, info) => metrics.setModelState(model, info.state, info.memoryBytes ?? 0),
   });
   const local = new LocalProvider(models);
@@ -246,7 +251,7 @@ export function createServer(config: Config, options: CreateServerOptions = {}):
     res.json({
       status: ctx.ready ? "ok" : "starting",
       version: VERSION,
-      engine: runtime ? engineSummary(runtime) : null,
+      engine: runtime ? await engineHealth(runtime) : null,
       // /health answers without a key (supervisors probe it): file names, never where they are on disk.
       models: models.loaded().map((m) => {
         const { path: file, ...info } = m.info;
@@ -409,4 +414,11 @@ function engineSummary(runtime: EngineRuntime) {
     batchThreads: runtime.batchThreads,
     lanes: runtime.lanes,
   };
+}
+
+/** /health's engine: the summary, and with a GPU its devices and VRAM now (what a GPU run is checked against). */
+async function engineHealth(runtime: EngineRuntime) {
+  if (runtime.gpu === false) return { ...engineSummary(runtime), gpuDevices: [], vram: null };
+  const [gpuDevices, vram] = await Promise.all([runtime.llama.getGpuDeviceNames(), runtime.llama.getVramState()]);
+  return { ...engineSummary(runtime), gpuDevices, vram: { totalBytes: vram.total, freeBytes: vram.free } };
 }

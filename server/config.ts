@@ -187,6 +187,21 @@ export const ConfigSchema = z.object({
     .optional(),
   /** The most choices (`n`) one request may ask for; each takes a sequence. Defaults to 8. */
   maxN: intFromString(1, 128).default(8),
+  /**
+   * Speculative decoding by prompt lookup: a sequence guesses its next tokens from where its last
+   * ones appear in the prompt, and the model checks the guesses in the step it decodes anyway
+   * (engine/speculative.ts). Pays on replies that repeat the prompt (edits, quotes); backs off where
+   * guesses fail. Defaults to false (BENCHMARKS.md, "Speculative decoding").
+   */
+  promptLookup: bool.default(false),
+  /**
+   * A smaller model with the same vocabulary that drafts tokens for every local model (a GGUF path
+   * or a model name of the library); a model's own setting overrides it. Refused at load when its
+   * vocabulary differs. Defaults to none.
+   */
+  draftModel: z.string().min(1).optional(),
+  /** Guesses a sequence may add to one step, so one sequence cannot swell a shared step; 0 turns guessing off. Defaults to 8. */
+  draftMax: intFromString(0, 64).default(8),
 });
 
 export type Config = Readonly<
@@ -326,6 +341,24 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "chat template for local models: a wrapper name (chatML, llama3.1...) or Jinja text",
   },
   { flag: "max-n", key: "maxN", type: "string", help: "most choices (n) one request may ask for (default 8)" },
+  {
+    flag: "prompt-lookup",
+    key: "promptLookup",
+    type: "boolean",
+    help: "speculative decoding by prompt lookup: guess tokens the reply copies from the prompt (default off)",
+  },
+  {
+    flag: "draft-model",
+    key: "draftModel",
+    type: "string",
+    help: "a smaller model with the same vocabulary that drafts tokens for local models (path or name)",
+  },
+  {
+    flag: "draft-max",
+    key: "draftMax",
+    type: "string",
+    help: "most guessed tokens a sequence adds to one step, 0 = none (default 8)",
+  },
 ];
 
 export const envName = (flag: string): string => `HEARTH_${flag.toUpperCase().replaceAll("-", "_")}`;

@@ -49,6 +49,18 @@ export class Metrics {
     labelNames: ["model"],
     registers: [this.registry],
   });
+  readonly draftedTokens = new Counter({
+    name: "hearth_speculative_drafted_tokens_total",
+    help: "Tokens speculative decoding guessed and the model checked",
+    labelNames: ["model"],
+    registers: [this.registry],
+  });
+  readonly acceptedTokens = new Counter({
+    name: "hearth_speculative_accepted_tokens_total",
+    help: "Guessed tokens the model accepted (each saved a decode step)",
+    labelNames: ["model"],
+    registers: [this.registry],
+  });
   readonly generations = new Counter({
     name: "hearth_generations_total",
     help: "Generations finished",
@@ -153,6 +165,10 @@ export class Metrics {
     this.promptTokens.inc({ model }, usage.promptTokens);
     this.cachedTokens.inc({ model }, usage.cachedTokens);
     this.completionTokens.inc({ model }, usage.completionTokens);
+    if (usage.prediction) {
+      this.draftedTokens.inc({ model }, usage.prediction.accepted + usage.prediction.rejected);
+      this.acceptedTokens.inc({ model }, usage.prediction.accepted);
+    }
     this.generations.inc({ model, finish_reason: event.reason satisfies FinishReason });
     const seconds = firstAt > 0 ? (performance.now() - firstAt) / 1000 : 0;
     if (seconds > 0 && usage.completionTokens > 1)

@@ -10,6 +10,7 @@ import { BadRequestError } from "../errors.js";
 import { samplingOf } from "../openai/convert.js";
 import { parseAt } from "../openai/parse-item.js";
 import type { ChatRequest, ResponseFormat, ToolCall, ToolChoice, ToolDefinition } from "../core/types.js";
+import { speculativeOf } from "../core/types.js";
 import { ToolResultBlockSchema, ToolSchema, ToolUseBlockSchema, type MessagesRequestBody } from "./schemas.js";
 
 type Block = { type: string } & Record<string, unknown>;
@@ -156,6 +157,7 @@ export function toMessagesChatRequest(body: MessagesRequestBody): { request: Cha
     toolChoice,
     ...(parallel ? {} : { parallelToolCalls: false }),
     ...(user ? { user } : {}),
+    ...speculativeOf(body.speculative),
     ...reasoningOf(body),
   };
   const paramName = paramNamer(

@@ -73,6 +73,8 @@ export const MessagesRequestSchema = z
       })
       .optional(),
     metadata: z.object({ user_id: z.string().nullish() }).optional(),
+    /** Hearth's own: false turns speculative decoding off for this request (README, "Speculative decoding"). */
+    speculative: z.boolean().optional(),
     /** Extended thinking: `disabled` turns a thinking model's thoughts off, `budget_tokens` caps them. */
     thinking: z
       .discriminatedUnion("type", [
@@ -94,6 +96,7 @@ export const CountTokensRequestSchema = MessagesRequestSchema.omit({
   top_p: true,
   top_k: true,
   metadata: true,
+  speculative: true,
 }).meta({ id: "CountTokensRequest" });
 
 export const CountTokensResponseSchema = z

@@ -73,6 +73,7 @@ export function createModelsRouter(ctx: ServerContext): express.Router {
             chatWrapper: loaded.chatWrapper,
             /** The model thinks before it answers (reasoning_effort applies). */
             thinks: loaded.thinks,
+            speculative: loaded.speculative,
             busy: loaded.busy,
             queued: loaded.queued,
           }

@@ -107,6 +107,11 @@ export type VllmExtra = (typeof VLLM_EXTRAS)[number];
 /** The vLLM fields a client set (never null), with their validated values. */
 export type VllmExtras = Partial<Record<VllmExtra, unknown>>;
 
+/** The neutral form of the body field `speculative`: only `false` says anything (turn it off). */
+export function speculativeOf(value: boolean | null | undefined): { speculative?: false } {
+  return value === false ? { speculative: false } : {};
+}
+
 /** The vLLM fields set in `extras`, in VLLM_EXTRAS order. */
 export function vllmExtrasIn(extras: VllmExtras | undefined): VllmExtra[] {
   return extras ? VLLM_EXTRAS.filter((k) => extras[k] !== undefined && extras[k] !== null) : [];
@@ -126,6 +131,11 @@ interface GenerationRequestBase {
   user?: string;
   /** vLLM fields the client set. */
   extras?: VllmExtras;
+  /**
+   * False turns speculative decoding off for this request (`"speculative": false` in the body);
+   * undefined leaves it to the server's settings. Output is the same either way.
+   */
+  speculative?: boolean;
 }
 
 export interface ChatRequest extends GenerationRequestBase {
@@ -169,6 +179,11 @@ export interface Usage {
   cachedTokens: number;
   /** Of the completion tokens, those the model spent thinking; undefined when the provider does not say. */
   reasoningTokens?: number;
+  /**
+   * Speculative decoding's guessed tokens the model accepted and rejected (engine/speculative.ts);
+   * undefined where the request did not speculate.
+   */
+  prediction?: { accepted: number; rejected: number };
 }
 
 /** One token's log-probability (natural log, <= 0) and the most likely alternatives, best first. */

@@ -10,6 +10,7 @@
  */
 import { BadRequestError } from "../errors.js";
 import type { GenerationEvent, ToolChoice, ToolDefinition } from "../core/types.js";
+import { requiredParameters } from "./grammar.js";
 
 /** The tools a forced call may use, and the schema of the call object. */
 export function forcedCallSchema(
@@ -24,7 +25,10 @@ export function forcedCallSchema(
   }
   const callSchema = (t: ToolDefinition) => ({
     type: "object",
-    properties: { name: { const: t.name }, arguments: t.parameters ?? { type: "object", properties: {} } },
+    properties: {
+      name: { const: t.name },
+      arguments: t.parameters ? requiredParameters(t.parameters) : { type: "object", properties: {} },
+    },
   });
   return { allowed, schema: allowed.length === 1 ? callSchema(allowed[0]!) : { oneOf: allowed.map(callSchema) } };
 }

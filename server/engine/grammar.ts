@@ -269,6 +269,28 @@ export function planSchema(schema: unknown, param: string, options: PlanOptions)
 }
 
 /**
+ * A tool's parameters as a local model writes them: node-llama-cpp's grammar writes every
+ * property it is given, so in each object that lists `required` the other properties are left
+ * out. Given them, a model must invent a value for each optional parameter (Codex CLI's
+ * `exec_command` would get a `shell`, a `login`, `sandbox_permissions`, a `max_output_tokens`...),
+ * where OpenAI's models leave them unset. An object without `required` keeps every property.
+ */
+export function requiredParameters(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(requiredParameters);
+  if (typeof schema !== "object" || schema === null) return schema;
+  const source = schema as Record<string, unknown>;
+  const required = Array.isArray(source.required) ? new Set(source.required) : null;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(source)) {
+    if (SCHEMA_MAPS.has(key) && typeof value === "object" && value !== null) {
+      const entries = Object.entries(value).filter(([name]) => key !== "properties" || !required || required.has(name));
+      out[key] = Object.fromEntries(entries.map(([name, sub]) => [name, requiredParameters(sub)]));
+    } else out[key] = SCHEMA_VALUES.has(key) ? requiredParameters(value) : value;
+  }
+  return out;
+}
+
+/**
  * What node-llama-cpp does not enforce in a tool's parameters when the model calls tools on its
  * own (tool_choice "auto": node-llama-cpp builds that grammar from the schema as it is).
  */

@@ -46,12 +46,33 @@ import {
   forcedCallHint,
   forcedCallSchema,
 } from "./forced-tool-call.js";
-import { GrammarCache, checkSchemaBounds, nativeSchemaWarnings, type SchemaPart } from "./grammar.js";
+import {
+  GrammarCache,
+  checkSchemaBounds,
+  nativeSchemaWarnings,
+  requiredParameters,
+  type SchemaPart,
+} from "./grammar.js";
 import { ignoreEosBias } from "./ignore-eos.js";
 import { decodeWithLogprobs, stopTriggersOf, type DecodeWithLogprobsResult } from "./logprobs.js";
 import { attentionHeadWidth, flashAttentionFor, laneShares, type EngineRuntime } from "./runtime.js";
+import {
+  computeBytesPerBatchToken,
+  gpuSizing,
+  kvBytesPerSequence,
+  modelDimsOf,
+  type DimsMetadata,
+} from "./gpu-sizing.js";
 import { SlotPool, type PoolStats } from "./slot-pool.js";
 import { prefillInChunks } from "./prefill.js";
+import {
+  AdaptivePredictor,
+  draftModelPredictor,
+  loadDraft,
+  promptLookupPredictor,
+  type LoadedDraft,
+  type SpeculationConfig,
+} from "./speculative.js";
 import { ReplySplitter, Thinking, type ThinkingPlan } from "./thinking.js";
 import { assertStopsCanMatch, assertTextCanFit, longestTokenChars } from "./text-bounds.js";
 
@@ -73,6 +94,8 @@ export interface LocalModelOptions {
   logger: Logger;
   /** Starts the chat-template checker's process (template-guard.ts). Defaults to a child of this process. */
   children?: ChildSpawner;
+  /** Speculative decoding (speculative.ts). Defaults to none. */
+  speculative?: SpeculationConfig | null;
   onPoolChange?: (stats: PoolStats) => void;
   onLoadProgress?: (progress: number) => void;
   signal?: AbortSignal;
@@ -88,6 +111,8 @@ interface Slot {
   /** Chats with a wrapper variant (thinking.ts), made on first use. */
   variantChats: Map<string, LlamaChat>;
   completion: LlamaCompletion;
+  /** The sequence's guesser when the model speculates (speculative.ts). */
+  predictor?: AdaptivePredictor;
 }
 
 export interface LocalModelInfo {
@@ -101,15 +126,54 @@ export interface LocalModelInfo {
   sizeBytes: number;
   /** Layers on the GPU (0 on CPU). */
   gpuLayers: number;
+  /** The model's layers, its output layer counted as llama.cpp offloads it: all are on the GPU when gpuLayers equals it. */
+  totalLayers: number;
+  /** Tokens per decode step (a prompt longer than this is evaluated in several). */
+  batchSize: number;
   chatWrapper: string;
   hasChatTemplate: boolean;
   /** The model writes thoughts its chat wrapper keeps apart from the answer (thinking.ts). */
   thinks: boolean;
+  /** How it speculates (speculative.ts), the draft model by file name; null where it does not. */
+  speculative: { promptLookup: boolean; draftModel: string | null; draftMax: number } | null;
 }
 
 const DEFAULT_CTX_CAP = 4096;
 
-/** Sequences to run by default: enough to batch well, few enough that their KV cache fits easily. */
+/**
+ * What a sequence and a batch token cost in VRAM: from the model's dimensions where its metadata
+ * gives them, else node-llama-cpp's estimate (which also counts per-sequence graph buffers, so it
+ * sizes high: 124 MiB a sequence for bench-86M at 2,048 tokens, whose f16 KV cache is 72 MiB).
+ */
+function gpuCostsOf(
+  model: LlamaModel,
+  contextSize: number,
+): { kvBytesPerSequence: number; computeBytesPerBatchToken: number } {
+  const tokens = (model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: unknown } } }).tokenizer?.ggml?.tokens;
+  const dims = modelDimsOf(
+    model.fileInfo.architectureMetadata as DimsMetadata,
+    Array.isArray(tokens) ? tokens.length : 0,
+  );
+  if (dims)
+    return {
+      kvBytesPerSequence: kvBytesPerSequence(dims, contextSize),
+      computeBytesPerBatchToken: computeBytesPerBatchToken(dims),
+    };
+  const estimate = (sequences: number, batchSize: number) =>
+    model.fileInsights.estimateContextResourceRequirements({
+      contextSize,
+      modelGpuLayers: model.gpuLayers,
+      sequences,
+      batchSize,
+    }).gpuVram;
+  const one = estimate(1, 512);
+  return {
+    kvBytesPerSequence: Math.max(1, estimate(2, 512) - one),
+    computeBytesPerBatchToken: Math.max(0, (estimate(1, 2048) - one) / 1536),
+  };
+}
+
+/** Sequences to run by default on the CPU: enough to batch well, few enough that their KV cache fits easily. */
 export function chooseParallel(modelBytes: number, kvBytesPerSequence: number, freeBytes: number): number {
   const target = modelBytes < 2 * 1024 ** 3 ? 8 : modelBytes < 8 * 1024 ** 3 ? 4 : 2;
   const budget = freeBytes * 0.25;
@@ -184,6 +248,16 @@ function samplingOf(requested: Partial<SamplingOptions>) {
     seed: s.seed ?? crypto.randomInt(0, 2 ** 31),
     repeatPenalty: repeatPenaltyOf(s),
   };
+}
+
+/**
+ * Whether a request may speculate (speculative.ts): unless it says `speculative: false`, and not
+ * with frequency or presence penalties, which node-llama-cpp computes from the tokens generated
+ * before a step, so a guessed position would be sampled with a stale penalty list and the text
+ * could differ from a run without guesses.
+ */
+export function speculates(request: GenerationRequest): boolean {
+  return request.speculative !== false && repeatPenaltyOf(request.sampling) === false;
 }
 
 /** Characters of a chat's messages and tool-call arguments: what the prompt-size bounds are checked on. */
@@ -269,6 +343,8 @@ export class LocalModel {
     /** Generations running in each lane (shared with the lanes' thread choice in load). */
     private readonly laneBusy: number[],
     private readonly thinking: Thinking,
+    /** The draft model, when it speculates with one (speculative.ts). */
+    private readonly draft: LoadedDraft | null,
     private readonly options: LocalModelOptions,
   ) {
     this.pool = new SlotPool(slots, options.maxQueue, options.onPoolChange);
@@ -294,14 +370,22 @@ export class LocalModel {
       const trainContextSize = model.trainContextSize;
       const contextSize = options.ctxSize > 0 ? options.ctxSize : Math.min(trainContextSize, DEFAULT_CTX_CAP);
       let parallel = options.parallel;
-      if (parallel <= 0) {
+      // node-llama-cpp's default (512, or less for a small context) on the CPU; chosen on a GPU.
+      let batchSize: number | undefined;
+      if (llama.gpu !== false) {
+        ({ parallel, batchSize } = gpuSizing({
+          freeVramBytes: (await llama.getVramState()).free,
+          ...gpuCostsOf(model, contextSize),
+          contextSize,
+          parallel,
+        }));
+      } else if (parallel <= 0) {
         const perSequence = model.fileInsights.estimateContextResourceRequirements({
           contextSize,
           modelGpuLayers: model.gpuLayers,
           sequences: 1,
         });
-        const free = llama.gpu === false ? os.freemem() : (await llama.getVramState()).free;
-        parallel = chooseParallel(model.size, llama.gpu === false ? perSequence.cpuRam : perSequence.gpuVram, free);
+        parallel = chooseParallel(model.size, perSequence.cpuRam, os.freemem());
       }
       // One llama_decode with one graph computation per step for each lane's generating sequences
       // (batch-barrier.ts; BENCHMARKS.md, "Batching"), the lanes decoding side by side (defaultLanes).
@@ -319,7 +403,29 @@ export class LocalModel {
       const contexts: LlamaContext[] = [];
       const slots: Slot[] = [];
       let thinking: Thinking | null = null;
+      const speculative = options.speculative;
+      let draft: LoadedDraft | null = null;
       try {
+        // A draft model drafts for every sequence (one draft sequence each); prompt lookup is then not used.
+        if (speculative?.draftModel && speculative.draftMax > 0) {
+          draft = await loadDraft(llama, speculative.draftModel, model, {
+            contextSize,
+            sequences: parallel,
+            threads,
+            ...(options.gpuLayers !== undefined ? { gpuLayers: options.gpuLayers } : {}),
+          });
+        }
+        const predictorFor = (): AdaptivePredictor | undefined => {
+          if (!speculative) return undefined;
+          if (draft)
+            return new AdaptivePredictor(
+              draftModelPredictor(draft.context.getSequence(), speculative.draftMax),
+              speculative.draftMax,
+            );
+          if (speculative.promptLookup)
+            return new AdaptivePredictor(promptLookupPredictor(speculative.draftMax), speculative.draftMax);
+          return undefined;
+        };
         const { wrapper: chatWrapper, promptEnd } = await chatWrapperFor(
           model,
           options.chatTemplate,
@@ -339,6 +445,7 @@ export class LocalModel {
             sequences,
             contextSize,
             threads: { ideal: threads, min: 1 },
+            ...(batchSize ? { batchSize } : {}),
             ...(flashAttention === false ? { flashAttention } : {}),
             ...(batcher ? { batching: { itemPrioritizationStrategy: batcher.strategy } } : {}),
           });
@@ -346,7 +453,8 @@ export class LocalModel {
           if (batcher && !batcher.install(context))
             options.logger.debug("step batcher not installed: node-llama-cpp internals differ");
           for (let i = 0; i < sequences; i++) {
-            const sequence = context.getSequence();
+            const predictor = predictorFor();
+            const sequence = context.getSequence(predictor ? { tokenPredictor: predictor } : {});
             const chat = new LlamaChat({
               contextSequence: sequence,
               autoDisposeSequence: false,
@@ -360,11 +468,13 @@ export class LocalModel {
               chat,
               variantChats: new Map(),
               completion: new LlamaCompletion({ contextSequence: sequence }),
+              ...(predictor ? { predictor } : {}),
             });
           }
         }
       } catch (err) {
         await Promise.allSettled(contexts.map((c) => c.dispose()));
+        if (draft) await draft.model.dispose();
         throw err;
       }
       const info: LocalModelInfo = {
@@ -376,15 +486,21 @@ export class LocalModel {
         trainContextSize,
         sizeBytes: model.size,
         gpuLayers: model.gpuLayers,
+        totalLayers: model.fileInsights.totalLayers,
+        batchSize: contexts[0]!.batchSize,
         chatWrapper: slots[0]!.chat.chatWrapper.wrapperName,
         hasChatTemplate: typeof model.fileInfo.metadata.tokenizer?.chat_template === "string",
         thinks: thinking!.thinks,
+        speculative:
+          speculative && (draft || speculative.promptLookup)
+            ? { promptLookup: !draft, draftModel: draft?.name ?? null, draftMax: speculative.draftMax }
+            : null,
       };
       options.logger.info(
         { model: info, threads: options.runtime.threads, flashAttention: contexts[0]!.flashAttention },
         `loaded ${path.basename(options.path)}`,
       );
-      return new LocalModel(info, model, contexts, slots, laneBusy, thinking!, options);
+      return new LocalModel(info, model, contexts, slots, laneBusy, thinking!, draft, options);
     } catch (err) {
       await model.dispose();
       throw err;
@@ -456,7 +572,7 @@ export class LocalModel {
       ? (Object.fromEntries(
           request.tools.map((t) => [
             t.name,
-            { description: t.description, params: (t.parameters ?? undefined) as never },
+            { description: t.description, params: requiredParameters(t.parameters ?? undefined) as never },
           ]),
         ) as ChatModelFunctions)
       : undefined;
@@ -522,7 +638,9 @@ export class LocalModel {
     const { history, functions, call } = this.chatPromptOf(request, plan);
     const { grammar, warnings } = await this.chatGrammar(request, call?.mode ?? null, call?.schema);
     if (functions) {
-      request.tools.forEach((t, i) => warnings.push(...nativeSchemaWarnings(t.parameters, `tools.${i}.parameters`)));
+      request.tools.forEach((t, i) =>
+        warnings.push(...nativeSchemaWarnings(requiredParameters(t.parameters), `tools.${i}.parameters`)),
+      );
     }
     /** Where the reply's text goes: straight out, or through a call's reader. */
     const replyReader = (queue: AsyncQueue<GenerationEvent>) => {
@@ -557,24 +675,30 @@ export class LocalModel {
         ...request.stop,
       ]);
       const topLogprobs = request.topLogprobs;
-      return this.run(prompt, signal, warnings, async (slot, queue, genSignal) => {
-        const forced = replyReader(queue);
-        const result = await decodeWithLogprobs({
-          model: this.model,
-          sequence: slot.sequence,
-          prompt,
-          maxTokens,
-          topLogprobs,
-          stop,
-          sampling: samplingOf(request.sampling),
-          grammar,
-          tokenBias,
-          signal: genSignal,
-          onText: (text, logprobs) => (forced ? forced.feed(text) : queue.push({ type: "text", text, logprobs })),
-        });
-        if (forced?.end()) return { reason: "tool_calls" };
-        return outcomeOfLogprobDecode(result, request.stop);
-      });
+      return this.run(
+        prompt,
+        signal,
+        warnings,
+        async (slot, queue, genSignal) => {
+          const forced = replyReader(queue);
+          const result = await decodeWithLogprobs({
+            model: this.model,
+            sequence: slot.sequence,
+            prompt,
+            maxTokens,
+            topLogprobs,
+            stop,
+            sampling: samplingOf(request.sampling),
+            grammar,
+            tokenBias,
+            signal: genSignal,
+            onText: (text, logprobs) => (forced ? forced.feed(text) : queue.push({ type: "text", text, logprobs })),
+          });
+          if (forced?.end()) return { reason: "tool_calls" };
+          return outcomeOfLogprobDecode(result, request.stop);
+        },
+        { speculate: speculates(request) },
+      );
     }
     const promptTokens = this.chatOf(anySlot, plan)
       .chatWrapper.generateContextState({
@@ -585,60 +709,66 @@ export class LocalModel {
       .contextText.tokenize(this.model.tokenizer);
     const maxTokens = this.maxTokensFor(request.maxTokens, promptTokens.length, "messages");
 
-    return this.run(promptTokens, signal, warnings, async (slot, queue, genSignal) => {
-      const toolIds = new Map<number, string>();
-      const params = new CallParamsStream();
-      const forced = replyReader(queue);
-      const reply = new ReplySplitter(
-        (text) => (forced ? forced.feed(text) : queue.push({ type: "text", text })),
-        (text) => queue.push({ type: "reasoning", text }),
-      );
-      const result = await this.chatOf(slot, plan).generateResponse(
-        history as ChatHistoryItem[],
-        {
-          ...samplingOf(request.sampling),
-          signal: genSignal,
-          stopOnAbortSignal: true,
-          maxTokens,
-          customStopTriggers: request.stop.length > 0 ? request.stop : undefined,
-          grammar,
-          tokenBias,
-          functions,
-          documentFunctionParams: functions ? true : undefined,
-          maxParallelFunctionCalls: request.parallelToolCalls === false ? 1 : undefined,
-          onResponseChunk: (chunk) => reply.push(chunk),
-          ...(plan.thoughtBudget !== undefined ? { budgets: { thoughtTokens: plan.thoughtBudget } } : {}),
-          onFunctionCallParamsChunk: (chunk) => {
-            let id = toolIds.get(chunk.callIndex);
-            const first = id === undefined;
-            if (id === undefined) {
-              id = newCallId();
-              toolIds.set(chunk.callIndex, id);
-            }
-            const argumentsDelta = params.take(chunk.callIndex, chunk.paramsChunk, chunk.done);
-            if (first || argumentsDelta) {
-              queue.push({
-                type: "tool_call",
-                index: chunk.callIndex,
-                id,
-                name: chunk.functionName,
-                argumentsDelta,
-                first,
-              });
-            }
-          },
-        } as Parameters<LlamaChat["generateResponse"]>[1],
-      );
-      const reasoningTokens = reply.reasoningTokens;
-      if (forced && result.metadata.stopReason !== "abort" && forced.end())
-        return { reason: "tool_calls", reasoningTokens };
-      const stopSequence = stopSequenceOf(result.metadata);
-      return {
-        reason: finishReasonOf(result.metadata.stopReason),
-        ...(stopSequence !== undefined ? { stopSequence } : {}),
-        ...(this.thinking.thinks ? { reasoningTokens } : {}),
-      };
-    });
+    return this.run(
+      promptTokens,
+      signal,
+      warnings,
+      async (slot, queue, genSignal) => {
+        const toolIds = new Map<number, string>();
+        const params = new CallParamsStream();
+        const forced = replyReader(queue);
+        const reply = new ReplySplitter(
+          (text) => (forced ? forced.feed(text) : queue.push({ type: "text", text })),
+          (text) => queue.push({ type: "reasoning", text }),
+        );
+        const result = await this.chatOf(slot, plan).generateResponse(
+          history as ChatHistoryItem[],
+          {
+            ...samplingOf(request.sampling),
+            signal: genSignal,
+            stopOnAbortSignal: true,
+            maxTokens,
+            customStopTriggers: request.stop.length > 0 ? request.stop : undefined,
+            grammar,
+            tokenBias,
+            functions,
+            documentFunctionParams: functions ? true : undefined,
+            maxParallelFunctionCalls: request.parallelToolCalls === false ? 1 : undefined,
+            onResponseChunk: (chunk) => reply.push(chunk),
+            ...(plan.thoughtBudget !== undefined ? { budgets: { thoughtTokens: plan.thoughtBudget } } : {}),
+            onFunctionCallParamsChunk: (chunk) => {
+              let id = toolIds.get(chunk.callIndex);
+              const first = id === undefined;
+              if (id === undefined) {
+                id = newCallId();
+                toolIds.set(chunk.callIndex, id);
+              }
+              const argumentsDelta = params.take(chunk.callIndex, chunk.paramsChunk, chunk.done);
+              if (first || argumentsDelta) {
+                queue.push({
+                  type: "tool_call",
+                  index: chunk.callIndex,
+                  id,
+                  name: chunk.functionName,
+                  argumentsDelta,
+                  first,
+                });
+              }
+            },
+          } as Parameters<LlamaChat["generateResponse"]>[1],
+        );
+        const reasoningTokens = reply.reasoningTokens;
+        if (forced && result.metadata.stopReason !== "abort" && forced.end())
+          return { reason: "tool_calls", reasoningTokens };
+        const stopSequence = stopSequenceOf(result.metadata);
+        return {
+          reason: finishReasonOf(result.metadata.stopReason),
+          ...(stopSequence !== undefined ? { stopSequence } : {}),
+          ...(this.thinking.thinks ? { reasoningTokens } : {}),
+        };
+      },
+      { speculate: speculates(request) },
+    );
   }
 
   private async generateCompletion(request: CompletionRequest, signal: AbortSignal): Promise<GenerationStream> {
@@ -678,26 +808,32 @@ export class LocalModel {
           });
           return outcomeOfLogprobDecode(result, request.stop);
         },
-        { prefill: !request.echo },
+        { prefill: !request.echo, speculate: speculates(request) },
       );
     }
-    return this.run(fullPrompt, signal, [], async (slot, queue, genSignal) => {
-      if (request.echo) queue.push({ type: "text", text: request.prompt });
-      const result = await slot.completion.generateCompletionWithMeta(promptTokens, {
-        ...samplingOf(request.sampling),
-        signal: genSignal,
-        stopOnAbortSignal: true,
-        maxTokens,
-        customStopTriggers: request.stop.length > 0 ? request.stop : undefined,
-        tokenBias,
-        onTextChunk: (text) => queue.push({ type: "text", text }),
-      });
-      const stopSequence = stopSequenceOf(result.metadata);
-      return {
-        reason: finishReasonOf(result.metadata.stopReason),
-        ...(stopSequence !== undefined ? { stopSequence } : {}),
-      };
-    });
+    return this.run(
+      fullPrompt,
+      signal,
+      [],
+      async (slot, queue, genSignal) => {
+        if (request.echo) queue.push({ type: "text", text: request.prompt });
+        const result = await slot.completion.generateCompletionWithMeta(promptTokens, {
+          ...samplingOf(request.sampling),
+          signal: genSignal,
+          stopOnAbortSignal: true,
+          maxTokens,
+          customStopTriggers: request.stop.length > 0 ? request.stop : undefined,
+          tokenBias,
+          onTextChunk: (text) => queue.push({ type: "text", text }),
+        });
+        const stopSequence = stopSequenceOf(result.metadata);
+        return {
+          reason: finishReasonOf(result.metadata.stopReason),
+          ...(stopSequence !== undefined ? { stopSequence } : {}),
+        };
+      },
+      { speculate: speculates(request) },
+    );
   }
 
   /**
@@ -710,7 +846,7 @@ export class LocalModel {
     signal: AbortSignal,
     warnings: RequestWarning[],
     generate: (slot: Slot, queue: AsyncQueue<GenerationEvent>, signal: AbortSignal) => Promise<Outcome>,
-    options: { prefill?: boolean } = {},
+    options: { prefill?: boolean; speculate?: boolean } = {},
   ): Promise<GenerationStream> {
     const slot = await this.pool.acquire(
       (s) =>
@@ -742,11 +878,13 @@ export class LocalModel {
 
     const task = (async () => {
       try {
+        slot.predictor?.begin(options.speculate === true, promptTokens);
         // In batch-sized pieces, so a client gone, Stop or a timeout frees the slot after one batch
         // instead of after the whole prompt (prefill.ts; docs/ENGINE-NOTES.md §2.16).
         if (options.prefill !== false)
           await prefillInChunks(slot.sequence, promptTokens, this.contexts[slot.lane]!.batchSize, genSignal);
         const outcome = await generate(slot, queue, genSignal);
+        const guessed = slot.predictor && options.speculate === true ? slot.predictor.end() : undefined;
         if (genSignal.aborted) {
           queue.fail(genSignal.reason);
           return;
@@ -760,6 +898,9 @@ export class LocalModel {
             completionTokens: used.usedOutputTokens,
             cachedTokens,
             ...(outcome.reasoningTokens !== undefined ? { reasoningTokens: outcome.reasoningTokens } : {}),
+            ...(guessed
+              ? { prediction: { accepted: guessed.accepted, rejected: guessed.drafted - guessed.accepted } }
+              : {}),
           },
           ...(outcome.stopSequence !== undefined ? { stopSequence: outcome.stopSequence } : {}),
         });
@@ -769,6 +910,7 @@ export class LocalModel {
         queue.fail(genSignal.aborted ? genSignal.reason : err);
       } finally {
         this.shutdown.signal.removeEventListener("abort", onShutdown);
+        slot.predictor?.end();
         this.laneBusy[slot.lane]!--;
         this.pool.release(slot);
       }
@@ -819,6 +961,7 @@ export class LocalModel {
     this.shutdown.abort(new ShuttingDownError());
     await Promise.allSettled([...this.active]);
     await Promise.all(this.contexts.map((c) => c.dispose()));
+    if (this.draft) await this.draft.model.dispose();
     if (this.embeddingContext) await (await this.embeddingContext).dispose();
     await this.model.dispose();
   }

@@ -24,11 +24,11 @@ export interface LoadPlan {
   estimate: MemoryEstimate;
 }
 
+/** What a load plan sizes: the settings of memory and threads (speculation is the manager's, speculationFor). */
+export type LoadSettings = Required<Pick<ModelSettings, "contextSize" | "gpuLayers" | "parallel" | "threads">>;
+
 /** The load settings of a model: its own, else the server's. */
-export function loadSettingsOf(
-  own: ModelSettings,
-  server: { contextSize: number; parallel: number },
-): Required<ModelSettings> {
+export function loadSettingsOf(own: ModelSettings, server: { contextSize: number; parallel: number }): LoadSettings {
   return {
     contextSize: own.contextSize ?? server.contextSize,
     gpuLayers: own.gpuLayers ?? "auto",
@@ -37,11 +37,7 @@ export function loadSettingsOf(
   };
 }
 
-export async function planLoad(
-  files: string[],
-  settings: Required<ModelSettings>,
-  runtime: EngineRuntime,
-): Promise<LoadPlan> {
+export async function planLoad(files: string[], settings: LoadSettings, runtime: EngineRuntime): Promise<LoadPlan> {
   const contextSize =
     settings.contextSize > 0
       ? settings.contextSize

@@ -7,6 +7,8 @@
  * the load probe (engine/load-probe.ts); what a load uses comes from load-plan.ts; the mechanics of
  * a loaded model are engine/local-model.ts. `providers/local.ts` serves requests on top of it.
  */
+import fs from "node:fs";
+import path from "node:path";
 import type { LocalModelState } from "../wire/models.js";
 import { estimateModelMemory, GgufFileError, type MemoryEstimate } from "../engine/gguf-info.js";
 import { LoadProbe, ModelCheckFailedError, ModelUnusableError } from "../engine/load-probe.js";
@@ -14,6 +16,7 @@ import type { ChildSpawner } from "../util/disposable-child.js";
 import { LocalModel, type LocalModelInfo } from "../engine/local-model.js";
 import { createRuntime, type EngineBinary, type EngineRuntime, type GpuChoice } from "../engine/runtime.js";
 import type { PoolStats } from "../engine/slot-pool.js";
+import { DEFAULT_DRAFT_MAX, type SpeculationConfig } from "../engine/speculative.js";
 import { BadRequestError, HearthError, ModelNotFoundError, NotReadyError, ShuttingDownError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { DownloadManager, type DownloadManagerOptions } from "./downloads.js";
@@ -67,6 +70,11 @@ export interface ModelManagerOptions {
   hfToken?: string;
   /** A chat wrapper name or Jinja template for every local model instead of its own. Defaults to none. */
   chatTemplate?: string;
+  /**
+   * Speculative decoding for every local model (engine/speculative.ts), the draft model as given
+   * (a GGUF path or a model of the library); a model's own settings override it. Defaults to none.
+   */
+  speculative?: SpeculationConfig | null;
   /** Options for the download manager (timeouts, retries), mostly for tests. */
   downloadOptions?: Partial<Omit<DownloadManagerOptions, "modelsDir" | "library" | "logger" | "hfEndpoint">>;
 }
@@ -330,6 +338,30 @@ export class ModelManager {
 
   // --- the lifecycle itself -------------------------------------------------------------------
 
+  /**
+   * How model `id` speculates: its own settings (`promptLookup`, `draftModel`) over the server's,
+   * the draft model resolved to a file (a path, or a model of the library by id).
+   */
+  private speculationFor(id: string): SpeculationConfig | null {
+    const own = this.settings.get(id);
+    const server = this.options.speculative ?? null;
+    const promptLookup = own.promptLookup ?? server?.promptLookup ?? false;
+    const draftSpec = own.draftModel ?? server?.draftModel;
+    if (!promptLookup && !draftSpec) return null;
+    const draftMax = server?.draftMax ?? DEFAULT_DRAFT_MAX;
+    return { promptLookup, draftMax, ...(draftSpec ? { draftModel: this.draftFile(draftSpec) } : {}) };
+  }
+
+  private draftFile(spec: string): string {
+    if (fs.statSync(spec, { throwIfNoEntry: false })?.isFile()) return path.resolve(spec);
+    const file = this.library.get(this.normalize(spec))?.files[0];
+    if (file) return file;
+    throw new BadRequestError(`The draft model '${spec}' is neither a GGUF file nor a model in the library.`, {
+      param: "draftModel",
+      code: "model_not_found",
+    });
+  }
+
   private normalize(model: string): string {
     return model.replace(/\.gguf$/i, "");
   }
@@ -475,6 +507,7 @@ export class ModelManager {
         ctxSize: plan.contextSize,
         gpuLayers: plan.gpuLayers,
         ...(this.options.chatTemplate !== undefined ? { chatTemplate: this.options.chatTemplate } : {}),
+        speculative: this.speculationFor(entry.id),
         maxQueue: this.options.maxQueue,
         defaultMaxTokens: this.options.defaultMaxTokens,
         runtime: plan.runtime,

@@ -16,7 +16,7 @@ import type {
   VllmExtra,
   VllmExtras,
 } from "../core/types.js";
-import { vllmExtrasIn } from "../core/types.js";
+import { speculativeOf, vllmExtrasIn } from "../core/types.js";
 import type { ChatCompletionRequestBody, CompletionRequestBody, EmbeddingRequestBody } from "./schemas.js";
 
 /** vLLM's `guided_json` as a JSON schema: an object, or JSON text of one. */
@@ -199,6 +199,7 @@ export function toChatRequest(body: ChatCompletionRequestBody): ChatRequest {
       : {}),
     ...(body.logprobs ? { topLogprobs: body.top_logprobs ?? 0 } : {}),
     ...(body.user ? { user: body.user } : {}),
+    ...speculativeOf(body.speculative),
     ...reasoningOf(body),
     ...withExtras(body),
   };
@@ -239,6 +240,7 @@ export function toCompletionRequest(body: CompletionRequestBody): CompletionRequ
     sampling: samplingOf(body),
     stop: stopOf(body.stop),
     ...(body.user ? { user: body.user } : {}),
+    ...speculativeOf(body.speculative),
     ...withExtras(body),
   };
 }

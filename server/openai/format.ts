@@ -30,12 +30,18 @@ export function newMeta(prefix: "chatcmpl" | "cmpl", model: string, includeUsage
 }
 
 export function usageOf(u: Usage) {
+  const details = {
+    ...(u.reasoningTokens !== undefined ? { reasoning_tokens: u.reasoningTokens } : {}),
+    ...(u.prediction
+      ? { accepted_prediction_tokens: u.prediction.accepted, rejected_prediction_tokens: u.prediction.rejected }
+      : {}),
+  };
   return {
     prompt_tokens: u.promptTokens,
     completion_tokens: u.completionTokens,
     total_tokens: u.promptTokens + u.completionTokens,
     prompt_tokens_details: { cached_tokens: u.cachedTokens },
-    ...(u.reasoningTokens !== undefined ? { completion_tokens_details: { reasoning_tokens: u.reasoningTokens } } : {}),
+    ...(Object.keys(details).length > 0 ? { completion_tokens_details: details } : {}),
   };
 }
 
@@ -47,11 +53,19 @@ class UsageSum {
   private first: Usage | null = null;
   private completion = 0;
   private reasoning: number | undefined;
+  private prediction: Usage["prediction"];
 
   add(choice: number, usage: Usage): void {
     if (choice === 0 || this.first === null) this.first = usage;
     this.completion += usage.completionTokens;
     if (usage.reasoningTokens !== undefined) this.reasoning = (this.reasoning ?? 0) + usage.reasoningTokens;
+    if (usage.prediction) {
+      const sum = this.prediction ?? { accepted: 0, rejected: 0 };
+      this.prediction = {
+        accepted: sum.accepted + usage.prediction.accepted,
+        rejected: sum.rejected + usage.prediction.rejected,
+      };
+    }
   }
 
   get total(): Usage {
@@ -60,6 +74,7 @@ class UsageSum {
       cachedTokens: this.first?.cachedTokens ?? 0,
       completionTokens: this.completion,
       ...(this.reasoning !== undefined ? { reasoningTokens: this.reasoning } : {}),
+      ...(this.prediction ? { prediction: this.prediction } : {}),
     };
   }
 }

@@ -145,6 +145,8 @@ export const ResponseCreateRequestSchema = z
       .nullish(),
     metadata: z.record(z.string(), z.string()).nullish(),
     user: z.string().nullish(),
+    /** Hearth's own: false turns speculative decoding off for this request (README, "Speculative decoding"). */
+    speculative: z.boolean().nullish(),
     background: z.boolean().nullish(),
     truncation: z.enum(["auto", "disabled"]).nullish(),
     conversation: z.unknown().optional(),

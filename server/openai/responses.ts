@@ -11,6 +11,7 @@ import express from "express";
 import { TracedMessages, paramNamer, type ParamNamer } from "../chat/params.js";
 import type { ServerContext } from "../context.js";
 import type { ChatMessage, ChatRequest, ReasoningEffort, ResponseFormat } from "../core/types.js";
+import { speculativeOf } from "../core/types.js";
 import { BadRequestError } from "../errors.js";
 import { respond } from "../http/respond.js";
 import { clientGoneSignal } from "../http/sse.js";
@@ -249,6 +250,7 @@ export function toResponsesChatRequest(
       : {}),
     ...(wantsLogprobs ? { topLogprobs: body.top_logprobs ?? 0 } : {}),
     ...(body.user ? { user: body.user } : {}),
+    ...speculativeOf(body.speculative),
     ...(effortOf(body) ? { reasoning: { effort: effortOf(body)! } } : {}),
   };
   const named = paramNamer(

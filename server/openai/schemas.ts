@@ -53,6 +53,8 @@ const sampling = {
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
   user: z.string().nullish(),
+  /** Hearth's own: false turns speculative decoding off for this request (README, "Speculative decoding"). */
+  speculative: z.boolean().nullish(),
   n: z.number().int().min(1).max(128).nullish(),
   logit_bias: z.record(z.string(), z.number()).nullish(),
 };
@@ -169,7 +171,15 @@ export const UsageSchema = z
     total_tokens: z.number().int(),
     prompt_tokens_details: z.object({ cached_tokens: z.number().int() }).optional(),
     /** For a model that thinks: the completion tokens spent on reasoning. */
-    completion_tokens_details: z.object({ reasoning_tokens: z.number().int() }).optional(),
+    completion_tokens_details: z
+      .object({
+        reasoning_tokens: z.number().int().optional(),
+        /** Speculative decoding's guesses the model accepted (OpenAI's name from Predicted Outputs). */
+        accepted_prediction_tokens: z.number().int().optional(),
+        /** ...and rejected: computed, then thrown away. */
+        rejected_prediction_tokens: z.number().int().optional(),
+      })
+      .optional(),
   })
   .meta({ id: "Usage" });
 

@@ -6,8 +6,11 @@
  * server that finds its own id there (or too many hops) refuses the request with 508.
  *
  * The inbound list reaches the outbound request through AsyncLocalStorage: the HTTP layer runs
- * each request in it, and the provider reads it when it sends, without the list travelling
- * through every generation request.
+ * each request that arrived with hops in it, and the provider reads it when it sends, without the
+ * list travelling through every generation request. A request without hops (all but proxied ones)
+ * does not enter it: on Node 20 a storage that has run once installs promise hooks for the whole
+ * process, and node-llama-cpp makes several promises a token — measured, that cost the JavaScript
+ * thread ~10% more CPU per token on stories260K at c=8 (docs/ENGINE-NOTES.md §8.4).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import crypto from "node:crypto";
@@ -45,7 +48,8 @@ export function loopReason(hops: readonly string[], self: string): string | null
 
 /** Runs `work` (the rest of an inbound request) with its hops known to any provider it calls. */
 export function withHops<T>(hops: readonly string[], work: () => T): T {
-  return inbound.run(hops, work);
+  // `exit` costs nothing while the storage was never run, and stays right once it has.
+  return hops.length > 0 ? inbound.run(hops, work) : inbound.exit(work);
 }
 
 /** The `X-Hearth-Via` value for an upstream request made by server `self`. */

@@ -55,6 +55,13 @@ export const ModelSettingsSchema = z.strictObject({
   parallel: z.number().int().min(0).max(64).optional(),
   /** CPU threads for this model's math; 0 uses the server's. Defaults to the server's --threads. */
   threads: z.number().int().min(0).max(256).optional(),
+  /** Speculative decoding by prompt lookup for this model. Defaults to the server's --prompt-lookup. */
+  promptLookup: z.boolean().optional(),
+  /**
+   * A smaller model with the same vocabulary that drafts for this one: a model of the library (its
+   * id) or a GGUF path. Defaults to the server's --draft-model.
+   */
+  draftModel: z.string().min(1).max(4096).optional(),
 });
 export type ModelSettings = z.infer<typeof ModelSettingsSchema>;
 
@@ -85,6 +92,8 @@ export interface LibraryModelView {
     chatWrapper: string;
     /** The model writes thoughts apart from its answer (a reasoning control applies). */
     thinks: boolean;
+    /** How it speculates (README, "Speculative decoding"), the draft by file name; null where it does not. */
+    speculative: { promptLookup: boolean; draftModel: string | null; draftMax: number } | null;
     busy: number;
     queued: number;
   } | null;

@@ -30,6 +30,9 @@ export const EDITABLE_SETTINGS = [
   "modelMemoryMb",
   "modelLoadTimeout",
   "hfEndpoint",
+  "promptLookup",
+  "draftModel",
+  "draftMax",
 ] as const;
 export type EditableKey = (typeof EDITABLE_SETTINGS)[number];
 

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { ConfigInput } from "../../server/config.js";
 import type { ScriptedModelName } from "../helpers/scripted-models.js";
 import { startScriptedServer, type ScriptedServer } from "../helpers/scripted-server.js";
 import { RESULTS_MARKER, type CaseOutcome, type CompatEnv } from "./clients/cases.js";
@@ -24,10 +25,13 @@ export interface CompatServer {
 
 /**
  * A server with an API key (clients must send it), `stories260K` and only the scripted models
- * `scripted` (scanning all of them costs about a second each).
+ * `scripted` (scanning all of them costs about a second each); `config` adds to its settings.
  */
-export async function startCompatServer(scripted: readonly ScriptedModelName[]): Promise<CompatServer> {
-  const t = await startScriptedServer(scripted, { apiKey: API_KEY, parallel: 2 }, { withModel: true });
+export async function startCompatServer(
+  scripted: readonly ScriptedModelName[],
+  config: Partial<ConfigInput> = {},
+): Promise<CompatServer> {
+  const t = await startScriptedServer(scripted, { apiKey: API_KEY, parallel: 2, ...config }, { withModel: true });
   const models: Record<string, string> = { stories260K: "stories260K" };
   for (const name of scripted) models[name] = t.id(name);
   return { t, env: { url: t.url, apiKey: API_KEY, models }, close: () => t.close() };

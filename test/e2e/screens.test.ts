@@ -262,6 +262,35 @@ describe("screens in the browser", { timeout: 400_000 }, () => {
     }
   });
 
+  test("models: a model's speculative decoding choice is saved to its settings, a draft model of the library", async () => {
+    await page.getByRole("link", { name: "Models" }).click();
+    const choice = page.getByLabel("Speculative decoding for stories260K");
+    await choice.waitFor();
+    assert.equal(await choice.inputValue(), "server", "the server's setting until one is chosen");
+    const savedFor = () => {
+      const file = path.join(main.dataDir, "model-settings.json");
+      return fs.existsSync(file)
+        ? (JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>).stories260K
+        : undefined;
+    };
+    const until = async (ok: () => boolean) => {
+      for (let i = 0; i < 100 && !ok(); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(ok(), JSON.stringify(savedFor()));
+    };
+    // tiny-tale (downloaded above) is stories260K under another name: the same vocabulary.
+    await choice.selectOption("draft:tiny-tale");
+    await until(() => JSON.stringify(savedFor()) === JSON.stringify({ draftModel: "tiny-tale" }));
+    await page.waitForFunction(
+      () =>
+        (document.querySelector('[aria-label="Speculative decoding for stories260K"]') as HTMLSelectElement | null)
+          ?.value === "draft:tiny-tale",
+    );
+    await choice.selectOption("true");
+    await until(() => JSON.stringify(savedFor()) === JSON.stringify({ promptLookup: true }));
+    await choice.selectOption("server");
+    await until(() => savedFor() === undefined);
+  });
+
   test("models: a download can be cancelled", async () => {
     const host = await startFileHost(await testModelPath(), 4 * 1024, 200);
     try {

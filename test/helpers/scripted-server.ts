@@ -28,7 +28,7 @@ export async function startScriptedServer(
   let t: TestServer;
   try {
     t = await startTestServer(
-      { parallel: 1, ...(library ? { modelDirs: [library.dir] } : {}), ...overrides },
+      { parallel: 1, ...overrides, ...(library ? { modelDirs: [library.dir] } : {}) },
       { withModel: opts.withModel ?? false },
     );
   } catch (err) {

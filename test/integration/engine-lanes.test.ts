@@ -43,6 +43,23 @@ test("/health, the model's info and the engine metric report the lanes", async (
   assert.match(metrics, /hearth_engine_info\{[^}]*lanes="2"[^}]*\} 1/, "hearth_engine_info carries the lanes");
 });
 
+test("/health says how many of a model's layers are on the GPU and what the GPU has: none on the CPU", async () => {
+  const health = (await (await fetch(`${t.url}/health`)).json()) as {
+    engine: { gpu: string | false; gpuDevices: string[]; vram: unknown };
+    models: { gpuLayers: number; totalLayers: number; batchSize: number }[];
+  };
+  assert.equal(health.engine.gpu, false);
+  assert.deepEqual(health.engine.gpuDevices, []);
+  assert.equal(health.engine.vram, null);
+  // stories260K: 5 blocks and the output layer, as llama.cpp counts what it can offload.
+  assert.deepEqual([health.models[0]?.gpuLayers, health.models[0]?.totalLayers], [0, 6]);
+  assert.equal(
+    health.models[0]?.batchSize,
+    512,
+    "node-llama-cpp's default batch on the CPU (gpu-sizing.ts is GPU-only)",
+  );
+});
+
 test("concurrent requests over both lanes give the same greedy text as each alone", async () => {
   const alone: string[] = [];
   for (const p of PROMPTS) alone.push(await greedy(p));

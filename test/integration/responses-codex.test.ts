@@ -10,20 +10,25 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type OpenAI from "openai";
 import { rawRequest } from "../helpers/raw-http.js";
-import { scriptedModel } from "../helpers/scripted-models.js";
+import { scriptedModelsDir } from "../helpers/scripted-models.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 let t: TestServer;
 let model: string;
+let library: { dir: string; cleanup(): void } | undefined;
 
 before(async () => {
-  const file = scriptedModel("qwen3-think");
-  t = await startTestServer({ modelDirs: [file.slice(0, file.lastIndexOf("/"))], parallel: 1 }, { withModel: false });
+  // Only the model this file uses: the shared cache holds every scripted model, each scanned first.
+  library = scriptedModelsDir(["qwen3-think"]);
+  t = await startTestServer({ modelDirs: [library.dir], parallel: 1 }, { withModel: false });
   const listed = (await t.client.models.list()).data.map((m) => m.id);
   model = listed.find((m) => m.startsWith("qwen3-think-"))!;
   assert.ok(model, listed.join(", "));
 });
-after(() => t?.close());
+after(async () => {
+  await t?.close();
+  library?.cleanup();
+});
 
 /** About 10,000 characters of agent instructions, as Codex's base instructions are. */
 const INSTRUCTIONS = [

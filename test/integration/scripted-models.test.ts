@@ -27,6 +27,7 @@ const WRAPPERS: Record<ScriptedModelName, string> = {
   "qwen3-think-forever": "QwenChatWrapper",
   "qwen3-answer-forever": "QwenChatWrapper",
   "qwen3-tool": "QwenChatWrapper",
+  "qwen3-exec": "QwenChatWrapper",
   "gptoss-answer": "HarmonyChatWrapper",
   "gptoss-tool": "HarmonyChatWrapper",
   "deepseek-r1-think": "DeepSeekChatWrapper",

@@ -190,3 +190,25 @@ test("--api-key-file reads the key from a file, at the flag's level of precedenc
     (err: Error) => /32 bytes/.test(err.message) && !err.message.includes("not-base64-of-32-bytes-secret"),
   );
 });
+
+test("speculative decoding: off by default; flags, environment and settings file set it", () => {
+  const dataDir = tmp();
+  const defaults = loadConfig({ env: {}, overrides: { dataDir } });
+  assert.equal(defaults.promptLookup, false);
+  assert.equal(defaults.draftModel, undefined);
+  assert.equal(defaults.draftMax, 8);
+  const flags = loadConfig({
+    argv: ["--prompt-lookup", "--draft-model", "small.gguf", "--draft-max", "4"],
+    env: {},
+    overrides: { dataDir },
+  });
+  assert.deepEqual([flags.promptLookup, flags.draftModel, flags.draftMax], [true, "small.gguf", 4]);
+  assert.equal(loadConfig({ env: { HEARTH_PROMPT_LOOKUP: "on" }, overrides: { dataDir } }).promptLookup, true);
+  fs.writeFileSync(path.join(dataDir, "settings.json"), JSON.stringify({ promptLookup: true, draftMax: 2 }));
+  const file = loadConfig({ env: {}, overrides: { dataDir } });
+  assert.deepEqual([file.promptLookup, file.draftMax], [true, 2]);
+  assert.throws(
+    () => loadConfig({ argv: ["--draft-max", "65"], env: {}, overrides: { dataDir } }),
+    /draftMax|draft-max/,
+  );
+});

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { HearthError } from "../../server/errors.js";
-import { applyRules, nativeSchemaWarnings, planSchema } from "../../server/engine/grammar.js";
+import { applyRules, nativeSchemaWarnings, planSchema, requiredParameters } from "../../server/engine/grammar.js";
 import { warningsHeader } from "../../server/http/respond.js";
 
 const strict = { strict: true };
@@ -149,6 +149,51 @@ test("tools the model calls on its own: what node-llama-cpp's own grammar leaves
       "tools.0.parameters at '/properties/s': format 'email' is not enforced when the model calls tools on its own",
     ],
   );
+});
+
+test("a tool's parameters for a local model: what `required` leaves out, at every depth; no `required`, all kept", () => {
+  // Codex CLI's exec_command, shortened: node-llama-cpp would write every property it is given.
+  const execCommand = {
+    type: "object",
+    properties: {
+      cmd: { type: "string" },
+      shell: { type: "string" },
+      sandbox_permissions: { type: "string", enum: ["use_default", "require_escalated"] },
+      plan: {
+        type: "array",
+        items: {
+          type: "object",
+          properties: { step: { type: "string" }, note: { type: "string" } },
+          required: ["step"],
+        },
+      },
+    },
+    required: ["cmd", "plan"],
+    additionalProperties: false,
+  };
+  assert.deepEqual(requiredParameters(execCommand), {
+    type: "object",
+    properties: {
+      cmd: { type: "string" },
+      plan: { type: "array", items: { type: "object", properties: { step: { type: "string" } }, required: ["step"] } },
+    },
+    required: ["cmd", "plan"],
+    additionalProperties: false,
+  });
+  const weather = { type: "object", properties: { city: { type: "string" }, unit: { type: "string" } } };
+  assert.deepEqual(requiredParameters(weather), weather);
+  const defs = {
+    type: "object",
+    properties: { a: { $ref: "#/$defs/A" } },
+    required: ["a"],
+    $defs: { A: { type: "object", properties: { x: { type: "number" }, y: { type: "number" } }, required: ["x"] } },
+  };
+  assert.deepEqual((requiredParameters(defs) as typeof defs).$defs.A.properties, { x: { type: "number" } });
+  assert.deepEqual(requiredParameters({ type: "object", properties: { a: {} }, required: [] }), {
+    type: "object",
+    properties: {},
+    required: [],
+  });
 });
 
 test("the warnings header is a JSON array in printable ASCII, whatever the schema's property names", () => {

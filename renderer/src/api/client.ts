@@ -12,7 +12,12 @@ export interface Health {
   status: string;
   version: string;
   engine: { build: string; gpu: string | false; threads: number } | null;
-  models: { id: string; [k: string]: unknown }[];
+  models: {
+    id: string;
+    /** How the model speculates (null: it does not). */
+    speculative?: { promptLookup: boolean; draftModel: string | null; draftMax: number } | null;
+    [k: string]: unknown;
+  }[];
 }
 
 export const v1 = {

@@ -108,7 +108,15 @@ export default function ModelsView() {
             </p>
           ) : null}
           {items.map((m) => (
-            <ModelCard key={m.id} model={m} onChanged={refresh} onDelete={() => setDeleting(m)} />
+            <ModelCard
+              key={m.id}
+              model={m}
+              others={items
+                .filter((o) => o.id !== m.id && o.status === "ok" && o.facts?.kind === "llm")
+                .map((o) => o.id)}
+              onChanged={refresh}
+              onDelete={() => setDeleting(m)}
+            />
           ))}
         </section>
 
@@ -156,12 +164,65 @@ const STATE_LABEL = {
 } as const;
 const STATE_DOT = { loaded: "ok", loading: "warn", unloaded: "", unloading: "warn", error: "danger" } as const;
 
+/**
+ * Speculative decoding for one model (README, "Speculative decoding"): the server's setting, prompt
+ * lookup on or off, or a draft model of the library. Applies at the model's next load.
+ */
+function SpeculationSetting({
+  model: m,
+  others,
+  onChanged,
+}: {
+  model: LibraryModelView;
+  others: string[];
+  onChanged: () => void;
+}) {
+  const { promptLookup, draftModel, ...rest } = m.settings;
+  const value =
+    draftModel !== undefined ? `draft:${draftModel}` : promptLookup === undefined ? "server" : String(promptLookup);
+  const save = async (choice: string) => {
+    const next = {
+      ...rest,
+      ...(choice === "true" || choice === "false" ? { promptLookup: choice === "true" } : {}),
+      ...(choice.startsWith("draft:") ? { draftModel: choice.slice("draft:".length) } : {}),
+    };
+    try {
+      const saved = await api.saveSettings(m.id, next);
+      if (saved.reloadRequired) showToast({ message: `Saved. Unload and load ${m.id} to apply it.` });
+      onChanged();
+    } catch (err) {
+      showToast({ message: describeError(err).message });
+    }
+  };
+  const drafts = draftModel !== undefined && !others.includes(draftModel) ? [...others, draftModel] : others;
+  return (
+    <label className="model-picker" style={{ marginTop: 6 }}>
+      <span className="muted" style={{ fontSize: 12.5, marginRight: 6 }}>
+        Speculative decoding
+      </span>
+      <select aria-label={`Speculative decoding for ${m.id}`} value={value} onChange={(e) => void save(e.target.value)}>
+        <option value="server">Server setting</option>
+        <option value="true">Prompt lookup</option>
+        <option value="false">Off</option>
+        {drafts.map((id) => (
+          <option key={id} value={`draft:${id}`}>
+            Draft model: {id}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 function ModelCard({
   model: m,
+  others,
   onChanged,
   onDelete,
 }: {
   model: LibraryModelView;
+  /** Models of the library that could draft for this one (the server checks the vocabulary at load). */
+  others: string[];
   onChanged: () => void;
   onDelete: () => void;
 }) {
@@ -216,7 +277,15 @@ function ModelCard({
                 {m.loaded.gpuLayers > 0 ? `, ${m.loaded.gpuLayers} GPU layers` : ""}
               </li>
             ) : null}
+            {m.loaded?.speculative ? (
+              <li>
+                {m.loaded.speculative.draftModel ? `Drafted by ${m.loaded.speculative.draftModel}` : "Prompt lookup"}
+              </li>
+            ) : null}
           </ul>
+          {!invalid && f?.kind !== "projector" && f?.kind !== "embedding" ? (
+            <SpeculationSetting model={m} others={others} onChanged={onChanged} />
+          ) : null}
           {invalid ? <p className="error-hint">{m.error ?? "This file is not a usable GGUF model."}</p> : null}
           {m.loadError ? <p className="error-hint">{m.loadError}</p> : null}
         </div>

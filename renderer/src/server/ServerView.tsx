@@ -4,7 +4,7 @@
  */
 import { useEffect, useRef, useState } from "react";
 import { authorization } from "../api/auth.js";
-import { server as serverApi } from "../api/client.js";
+import { server as serverApi, type Health } from "../api/client.js";
 import { conversations } from "../api/history.js";
 import { baseUrl } from "../api/http.js";
 import { CopyButton } from "../app/CopyButton.js";
@@ -71,6 +71,14 @@ function useLiveMetrics() {
   return { latest, series, error };
 }
 
+/** A loaded model as the status line names it, with how it speculates (README, "Speculative decoding"). */
+function modelLabel(m: Health["models"][number]): string {
+  const s = m.speculative;
+  if (!s) return m.id;
+  const how = [s.promptLookup ? "prompt lookup" : null, s.draftModel ? `draft ${s.draftModel}` : null].filter(Boolean);
+  return how.length > 0 ? `${m.id} (${how.join(", ")})` : m.id;
+}
+
 export default function ServerView() {
   const health = useAsync((signal) => serverApi.health({ signal }), []);
   const models = useModels();
@@ -123,7 +131,7 @@ export default function ServerView() {
             <div className="stat">
               <div className="stat-label">Loaded models</div>
               <div className="stat-value" style={{ fontSize: 15, paddingTop: 5 }}>
-                {h ? (h.models.length > 0 ? h.models.map((m) => m.id).join(", ") : "None") : "…"}
+                {h ? (h.models.length > 0 ? h.models.map(modelLabel).join(", ") : "None") : "…"}
               </div>
             </div>
           </div>
@@ -221,6 +229,9 @@ export default function ServerView() {
             <p className="muted" style={{ fontSize: 12.5 }}>
               Since start: {live.latest.requests} requests, {live.latest.errors} errors, {live.latest.generations}{" "}
               generations, {live.latest.completionTokens} tokens generated.
+              {live.latest.draftedTokens > 0
+                ? ` Speculative decoding: ${live.latest.acceptedTokens} of ${live.latest.draftedTokens} guessed tokens accepted (${Math.round((100 * live.latest.acceptedTokens) / live.latest.draftedTokens)}%).`
+                : ""}
             </p>
           ) : null}
         </section>

@@ -49,6 +49,9 @@ export interface Snapshot {
   busySequences: number;
   sequences: number;
   generations: number;
+  /** Speculative decoding's guessed tokens the models checked, and those they accepted. */
+  draftedTokens: number;
+  acceptedTokens: number;
   /** Requests per route and status, as counted since the server started. */
   byRoute: Map<string, number>;
 }
@@ -67,6 +70,8 @@ export function snapshot(samples: readonly Sample[], at: number): Snapshot {
     busySequences: sum(samples, "hearth_busy_sequences"),
     sequences: sum(samples, "hearth_sequences"),
     generations: sum(samples, "hearth_generations_total"),
+    draftedTokens: sum(samples, "hearth_speculative_drafted_tokens_total"),
+    acceptedTokens: sum(samples, "hearth_speculative_accepted_tokens_total"),
     byRoute,
   };
 }

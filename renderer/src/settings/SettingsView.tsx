@@ -118,6 +118,24 @@ const SECTIONS: { title: string; fields: FieldDef[] }[] = [
         kind: "number",
         help: "A generation running longer is stopped.",
       },
+      {
+        key: "promptLookup",
+        label: "Speculative decoding by prompt lookup",
+        kind: "bool",
+        help: "Guesses the tokens a reply copies from its prompt (edits, quotes); the model checks them as it goes, so replies do not change. A model's own choice on the Models screen wins.",
+      },
+      {
+        key: "draftModel",
+        label: "Draft model",
+        kind: "text",
+        help: "A smaller model with the same vocabulary (a name from the Models screen or a GGUF path) that drafts tokens for every model. Empty: none.",
+      },
+      {
+        key: "draftMax",
+        label: "Guessed tokens per step",
+        kind: "number",
+        help: "At most this many guesses per request in one decode step, so one request cannot swell the others' steps; 0 turns guessing off.",
+      },
     ],
   },
   {

@@ -1,0 +1,237 @@
+/**
+ * Issue 19 part 1: speculative decoding. `npm run bench -- speculative` (`--quick`: one round
+ * instead of three).
+ *
+ * Each case generates the same greedy tokens twice per round, once on a plain sequence and once on
+ * a sequence with Hearth's AdaptivePredictor (server/engine/speculative.ts), interleaved, on one
+ * context of the engine's runtime (one thread, the server's default on two cores). Timed from the
+ * first generated token to the last, so the prompt's evaluation stays out: tokens/s of the
+ * generation, acceptance (accepted / drafted), and CPU time of the whole process per token, which
+ * load on a shared machine moves less than wall time. The tokens are checked equal every round.
+ *
+ * (a) acceptance zero: random-weight models (bench-86M, bench-11M) with prompt lookup on vs off;
+ * (b) acceptance high: a prompt the reply repeats, on stories260K (the story, its own greedy
+ *     continuation, the story again) and on the scripted qwen3-answer-forever, whose reply
+ *     ("Counting sheep ...", repeated) the prompt holds;
+ * (c) a draft model: stories260K drafting for bench-86M (same vocabulary, ~330x smaller; random
+ *     weights, so its guesses fail) and for itself (every guess right: the ceiling of what a draft
+ *     pays here).
+ *
+ * llama-server's `--spec-*`/`--model-draft` would be the comparison; it is measured only where a
+ * reference build exists (bench/_reference.ts), and the rows say when none does.
+ */
+import {
+  LlamaCompletion,
+  type LlamaContext,
+  type LlamaContextSequence,
+  type LlamaModel,
+  type Token,
+} from "node-llama-cpp";
+import { createRuntime, type EngineRuntime } from "../server/engine/runtime.js";
+import {
+  AdaptivePredictor,
+  draftModelPredictor,
+  loadDraft,
+  promptLookupPredictor,
+  type LoadedDraft,
+  type SpeculationCounts,
+} from "../server/engine/speculative.js";
+import { createLogger } from "../server/logger.js";
+import { modelPath } from "../test/helpers/models.js";
+import { scriptedModel } from "../test/helpers/scripted-models.js";
+import { cpuDiff, cpuSample } from "./_cpu.js";
+import { findReference } from "./_reference.js";
+import { load1, median, round } from "./_stats.js";
+import type { BenchOptions, BenchResult } from "./types.js";
+
+const DRAFT_MAX = 8;
+const STORY = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.";
+const SHEEP = "Counting sheep keeps me calm while I wait.";
+
+interface Run {
+  tokens: Token[];
+  tokensPerSecond: number;
+  cpuMsPerToken: number;
+  counts: SpeculationCounts | null;
+}
+
+/** Greedy `maxTokens` from an emptied sequence, timed from the first token on. */
+async function generate(
+  sequence: LlamaContextSequence,
+  prompt: string,
+  maxTokens: number,
+  predictor?: AdaptivePredictor,
+): Promise<Run> {
+  await sequence.clearHistory();
+  {
+    predictor?.begin(true, sequence.model.tokenize(prompt));
+    const tokens: Token[] = [];
+    let firstAt = 0;
+    let cpuAtFirst: ReturnType<typeof cpuSample> = null;
+    await new LlamaCompletion({ contextSequence: sequence }).generateCompletion(prompt, {
+      maxTokens,
+      temperature: 0,
+      onToken: (t) => {
+        if (firstAt === 0) {
+          firstAt = performance.now();
+          cpuAtFirst = cpuSample();
+        }
+        tokens.push(...t);
+      },
+    });
+    const ms = performance.now() - firstAt;
+    const cpu = cpuDiff(cpuAtFirst, cpuSample());
+    const n = Math.max(1, tokens.length - 1);
+    return {
+      tokens,
+      tokensPerSecond: (n * 1000) / ms,
+      cpuMsPerToken: cpu ? (cpu.mainNs + cpu.otherNs) / 1e6 / n : Number.NaN,
+      counts: predictor ? predictor.end() : null,
+    };
+  }
+}
+
+interface Case {
+  name: string;
+  file: () => Promise<string>;
+  /** The prompt, from the loaded model (stories260K's is built from its own greedy reply). */
+  prompt: (context: LlamaContext) => Promise<string>;
+  maxTokens: number;
+  /** The guesser: prompt lookup, or a draft model of this file. */
+  draft?: () => Promise<string>;
+}
+
+const repeatingStory = async (context: LlamaContext) => {
+  const sequence = context.getSequence();
+  try {
+    const reply = await new LlamaCompletion({ contextSequence: sequence }).generateCompletion(STORY, {
+      maxTokens: 120,
+      temperature: 0,
+    });
+    return `${STORY}${reply}\n\n${STORY}`;
+  } finally {
+    sequence.dispose();
+  }
+};
+const plainStory = async () => `${STORY} ${STORY}`;
+
+const CASES: Case[] = [
+  {
+    name: "(a) bench-86M, prompt lookup, random weights",
+    file: () => modelPath("bench-86M-q4_k_m.gguf"),
+    prompt: plainStory,
+    maxTokens: 128,
+  },
+  {
+    name: "(a) bench-11M, prompt lookup, random weights",
+    file: () => modelPath("bench-11M-q8_0.gguf"),
+    prompt: plainStory,
+    maxTokens: 256,
+  },
+  {
+    name: "(b) stories260K, prompt lookup, reply repeats the prompt",
+    file: () => modelPath("stories260K.gguf"),
+    prompt: repeatingStory,
+    maxTokens: 200,
+  },
+  {
+    name: "(b) scripted qwen3-answer-forever, prompt lookup, known reply in the prompt",
+    file: async () => scriptedModel("qwen3-answer-forever"),
+    prompt: async () => `Say this forever: ${SHEEP} ${SHEEP}`,
+    maxTokens: 200,
+  },
+  {
+    name: "(c) stories260K drafting for bench-86M",
+    file: () => modelPath("bench-86M-q4_k_m.gguf"),
+    prompt: plainStory,
+    maxTokens: 128,
+    draft: () => modelPath("stories260K.gguf"),
+  },
+  {
+    name: "(c) stories260K drafting for itself (ceiling)",
+    file: () => modelPath("stories260K.gguf"),
+    prompt: plainStory,
+    maxTokens: 200,
+    draft: () => modelPath("stories260K.gguf"),
+  },
+];
+
+async function runCase(runtime: EngineRuntime, c: Case, rounds: number): Promise<BenchResult> {
+  const model: LlamaModel = await runtime.llama.loadModel({ modelPath: await c.file() });
+  const context = await model.createContext({ sequences: 3, contextSize: 2048, threads: { ideal: 1, min: 1 } });
+  let draft: LoadedDraft | null = null;
+  try {
+    if (c.draft)
+      draft = await loadDraft(runtime.llama, await c.draft(), model, { contextSize: 2048, sequences: 1, threads: 1 });
+    const prompt = await c.prompt(context);
+    const predictor = new AdaptivePredictor(
+      draft ? draftModelPredictor(draft.context.getSequence(), DRAFT_MAX) : promptLookupPredictor(DRAFT_MAX),
+      DRAFT_MAX,
+    );
+    const plain = context.getSequence();
+    const speculating = context.getSequence({ tokenPredictor: predictor });
+    // One warm-up each, not counted.
+    await generate(plain, prompt, 16);
+    await generate(speculating, prompt, 16, predictor);
+    const off: Run[] = [];
+    const on: Run[] = [];
+    let same = true;
+    for (let round = 0; round < rounds; round++) {
+      // Interleaved, the order alternating, so drift in the machine's load falls on both.
+      const pair = round % 2 === 0 ? ["off", "on"] : ["on", "off"];
+      for (const mode of pair) {
+        const run =
+          mode === "on"
+            ? await generate(speculating, prompt, c.maxTokens, predictor)
+            : await generate(plain, prompt, c.maxTokens);
+        (mode === "on" ? on : off).push(run);
+      }
+      same &&= JSON.stringify(on.at(-1)!.tokens) === JSON.stringify(off.at(-1)!.tokens);
+    }
+    const drafted = on.reduce((s, r) => s + (r.counts?.drafted ?? 0), 0);
+    const accepted = on.reduce((s, r) => s + (r.counts?.accepted ?? 0), 0);
+    const tpsOff = median(off.map((r) => r.tokensPerSecond));
+    const tpsOn = median(on.map((r) => r.tokensPerSecond));
+    return {
+      name: c.name,
+      metrics: {
+        tokens: off[0]!.tokens.length,
+        tok_s_off: round(tpsOff),
+        tok_s_on: round(tpsOn),
+        ratio_on_off: round(tpsOn / tpsOff, 3),
+        acceptance: drafted > 0 ? round(accepted / drafted, 3) : 0,
+        drafted_per_run: round(drafted / rounds),
+        accepted_per_run: round(accepted / rounds),
+        cpu_ms_per_token_off: round(median(off.map((r) => r.cpuMsPerToken)), 3),
+        cpu_ms_per_token_on: round(median(on.map((r) => r.cpuMsPerToken)), 3),
+        same_tokens: same ? 1 : 0,
+        rounds,
+        load1: load1(),
+      },
+      notes: `median of ${rounds} interleaved rounds; greedy tokens ${same ? "identical" : "DIFFERENT"} on and off`,
+    };
+  } finally {
+    await context.dispose();
+    if (draft) await draft.model.dispose();
+    await model.dispose();
+  }
+}
+
+export async function run({ quick }: BenchOptions): Promise<BenchResult[]> {
+  const runtime = await createRuntime({ gpu: "cpu", threads: 1, binary: "auto", logger: createLogger("silent") });
+  const rounds = quick ? 1 : 3;
+  try {
+    const results: BenchResult[] = [];
+    for (const c of CASES) results.push(await runCase(runtime, c, rounds));
+    results.push({
+      name: "llama-server --spec-* / --model-draft",
+      metrics: {},
+      notes: findReference()
+        ? "a reference build exists but this bench does not drive llama-server's speculative options yet"
+        : "no reference build (bench/_reference.ts found none): the ratio to llama-server's speculative decoding is not measured",
+    });
+    return results;
+  } finally {
+    await runtime.dispose();
+  }
+}
