@@ -166,11 +166,11 @@ export class ChatService {
       case "api":
         // Hashed in turns of the event loop: a 19 MB message held it for a third of a second (BENCHMARKS.md, "Large messages").
         return this.recordApi
-          ? recorder.observeApi(request, events, provider.id, startedAt, await recorder.apiHashes(request))
+          ? await recorder.observeApi(request, events, provider.id, startedAt, await recorder.apiHashes(request))
           : events;
       case "stored":
         try {
-          const target = recorder.fileApiRequest(request, provider.id, await recorder.apiHashes(request));
+          const target = await recorder.fileApiRequest(request, provider.id, await recorder.apiHashes(request));
           return recorder.recordReply(events, { ...target, startedAt, signal }, ({ messageId }) =>
             recording.onStored(messageId, target.conversationId),
           );

@@ -5,6 +5,7 @@
  * GgufFileError carrying a reason a person can read, never a crash.
  */
 import fs from "node:fs/promises";
+import path from "node:path";
 import {
   GgmlType,
   GgufFileType,
@@ -16,6 +17,7 @@ import {
 import type { GgufFacts } from "../wire/models.js";
 import { GgufHeaderError, validateGgufHeader } from "./gguf-validate.js";
 import { laneShares, type EngineRuntime } from "./runtime.js";
+import { thinksFromFile } from "./thinking.js";
 
 /**
  * Which llama.cpp instance computes tensor sizes. Pass the server's runtime: without one,
@@ -191,6 +193,7 @@ export async function readGgufFacts(files: readonly string[], options: GgufReadO
     layers: insights.totalLayers,
     embeddingLength: insights.embeddingVectorSize ?? null,
     hasChatTemplate: typeof info.metadata.tokenizer?.chat_template === "string",
+    thinks: !projector && !embeddingOnly && thinksFromFile(info, path.basename(files[0] ?? "")),
     supportsEmbeddings: embeddingOnly,
     supportsRanking: insights.supportsRanking,
     kind: projector ? "projector" : embeddingOnly && !insights.hasDecoder ? "embedding" : "llm",

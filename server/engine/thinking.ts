@@ -7,8 +7,10 @@
 import {
   HarmonyChatWrapper,
   LlamaText,
+  resolveChatWrapper,
   type ChatHistoryItem,
   type ChatWrapper,
+  type GgufFileInfo,
   type LlamaChatResponseChunk,
 } from "node-llama-cpp";
 import type { ReasoningEffort, ReasoningOptions } from "../core/types.js";
@@ -40,6 +42,44 @@ function harmonyAt(base: HarmonyChatWrapper, level: "low" | "medium" | "high"): 
   });
 }
 
+/** A wrapper's thought segments' opening text, empty when it has none. */
+function thoughtPrefixOf(wrapper: ChatWrapper): string {
+  return textOf(wrapper.settings.segments?.thought?.prefix).trim();
+}
+
+/**
+ * Thought syntaxes a chat template shows when its model thinks: `<think>`…`</think>` (Qwen3, QwQ,
+ * DeepSeek-R1, whose template may open the thought itself) and harmony's analysis channel (gpt-oss).
+ */
+const THOUGHT_IN_TEMPLATE = [/<\/?think>/u, /<\|channel\|>[^"']{0,20}analysis|["']analysis["']/u];
+
+/**
+ * Whether a model thinks, known from its file before it is loaded (the library scan): its own chat
+ * template writes a thought syntax, or the wrapper node-llama-cpp picks by its name and architecture
+ * has thought segments (what `Thinking.thinks` says once it is loaded). Never renders the template:
+ * that runs only in the template checker's child (template-guard.ts). The UI offers its reasoning
+ * control from this until the model has been loaded, and from `Thinking.thinks` after.
+ */
+export function thinksFromFile(info: GgufFileInfo, filename: string): boolean {
+  const template = info.metadata.tokenizer?.chat_template;
+  if (typeof template === "string" && THOUGHT_IN_TEMPLATE.some((re) => re.test(template))) return true;
+  try {
+    const wrapper = resolveChatWrapper({
+      architecture: info.metadata.general?.architecture,
+      filename,
+      fileInfo: {
+        ...info,
+        metadata: { ...info.metadata, tokenizer: { ...info.metadata.tokenizer, chat_template: undefined } },
+      } as GgufFileInfo,
+      warningLogs: false,
+      noJinja: true,
+    });
+    return wrapper !== null && thoughtPrefixOf(wrapper) !== "";
+  } catch {
+    return false;
+  }
+}
+
 export class Thinking {
   /** The model writes thought segments its wrapper can tell apart from the answer. */
   readonly thinks: boolean;
@@ -55,7 +95,7 @@ export class Thinking {
     private readonly wrapper: ChatWrapper,
     templatePromptEnd?: string,
   ) {
-    const prefix = textOf(wrapper.settings.segments?.thought?.prefix).trim();
+    const prefix = thoughtPrefixOf(wrapper);
     this.thinks = prefix !== "";
     const wrapperPromptEnd = wrapper
       .generateContextState({

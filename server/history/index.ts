@@ -8,6 +8,7 @@ import { openHistoryDatabaseReadOnly } from "./db.js";
 import { HistoryRecorder } from "./recorder.js";
 import { HistoryStore } from "./store.js";
 import { UsageStore } from "./usage.js";
+import { HistoryWriterThread } from "./writer-thread.js";
 
 export interface HistoryOptions {
   /** The database file. Defaults to `<dataDir>/history.sqlite`. */
@@ -34,7 +35,8 @@ export const HISTORY_FILE = "history.sqlite";
 export function openHistory(options: HistoryOptions): History {
   const file = options.file ?? path.join(options.dataDir, HISTORY_FILE);
   const store = HistoryStore.open(file);
-  const recorder = new HistoryRecorder(store, { logger: options.logger });
+  const writerThread = new HistoryWriterThread(file);
+  const recorder = new HistoryRecorder(store, { logger: options.logger, writerThread });
   const prune = () => {
     try {
       const removed = store.pruneApiConversations(options.apiRetentionDays);
@@ -54,6 +56,7 @@ export function openHistory(options: HistoryOptions): History {
     file,
     close() {
       clearInterval(timer);
+      writerThread.close();
       store.close();
     },
   };

@@ -20,6 +20,7 @@ import type { ChatMessage, ChatRequest, GenerationEvent, GenerationStream, Usage
 import type { HistoryStore } from "./store.js";
 import { hashableOf, pathHash, pathHashes, pathHashesAsync } from "./threads.js";
 import type { GenerationParams, StoredToolCall } from "./types.js";
+import { WriterThreadUnavailableError, type HistoryWriterThread } from "./writer-thread.js";
 
 /** The defaults of the durability bound stated in README.md ("History"). */
 export const FLUSH_INTERVAL_MS = 500;
@@ -34,6 +35,37 @@ export interface RecorderOptions {
    */
   flushChars?: number;
   logger?: Pick<Logger, "warn">;
+  /**
+   * Where /v1 requests of OFF_THREAD_CHARS or more are filed (history/writer-thread.ts). Defaults
+   * to none: everything is written on this thread.
+   */
+  writerThread?: HistoryWriterThread;
+}
+
+/**
+ * A /v1 request whose messages hold this many characters or more is filed on the writer thread:
+ * below it a write takes a few milliseconds; a 19 MB one held the HTTP thread for 90–250 ms
+ * (BENCHMARKS.md, "Large messages").
+ */
+export const OFF_THREAD_CHARS = 1024 * 1024;
+
+/** What filing a /v1 request reads of it: plain data, so it can cross to the writer thread. */
+export type ApiRequestRecord = Pick<ChatRequest, "model" | "messages" | "sampling" | "maxTokens" | "reasoning">;
+
+/** Where a filed /v1 request's reply goes. */
+export type ApiFiling = Pick<ReplyTarget, "conversationId" | "parentId" | "model"> & { parentPathHash: string };
+
+/** Characters a request's messages hold (what its write costs). */
+function charsOf(messages: readonly ChatMessage[]): number {
+  let n = 0;
+  for (const m of messages) {
+    n += m.content?.length ?? 0;
+    if (m.role === "assistant") {
+      n += m.reasoning?.length ?? 0;
+      for (const c of m.toolCalls ?? []) n += c.arguments.length;
+    }
+  }
+  return n;
 }
 
 /** Where a reply goes: under `parentId` in `conversationId`. */
@@ -71,7 +103,7 @@ function isAbort(err: unknown, signal?: AbortSignal): boolean {
   );
 }
 
-function paramsOf(request: ChatRequest): GenerationParams {
+function paramsOf(request: ApiRequestRecord): GenerationParams {
   const s = request.sampling;
   return {
     temperature: s.temperature,
@@ -104,6 +136,7 @@ export class HistoryRecorder {
   private readonly flushIntervalMs: number;
   private readonly flushChars: number;
   private readonly logger: Pick<Logger, "warn"> | undefined;
+  private readonly writerThread: HistoryWriterThread | undefined;
 
   constructor(
     private readonly store: HistoryStore,
@@ -112,22 +145,23 @@ export class HistoryRecorder {
     this.flushIntervalMs = options.flushIntervalMs ?? FLUSH_INTERVAL_MS;
     this.flushChars = options.flushChars ?? FLUSH_CHARS;
     this.logger = options.logger;
+    this.writerThread = options.writerThread;
   }
 
   /**
    * For /v1 chats when --record-api is on (chat/service.ts): files the request's messages in the
    * `api` conversation it continues (or a new one), then records the reply.
    */
-  observeApi(
+  async observeApi(
     request: ChatRequest,
     stream: GenerationStream,
     provider: string,
     startedAt: number,
     hashes?: readonly string[],
-  ): GenerationStream {
+  ): Promise<GenerationStream> {
     let target: ReplyTarget;
     try {
-      target = this.fileApiRequest(request, provider, hashes);
+      target = await this.fileApiRequest(request, provider, hashes);
     } catch (err) {
       this.logger?.warn({ err }, "history: could not record a /v1 request; it is served unrecorded");
       return stream;
@@ -139,19 +173,34 @@ export class HistoryRecorder {
    * The path hashes of a request's messages (threads.ts), made without holding the event loop for
    * long: for `fileApiRequest` and `observeApi`, which otherwise hash in one go.
    */
-  apiHashes(request: ChatRequest): Promise<string[]> {
+  apiHashes(request: Pick<ChatRequest, "messages">): Promise<string[]> {
     return pathHashesAsync(request.messages.map(hashableOf));
   }
 
   /**
    * Writes the messages of a /v1 request that are not recorded yet; returns where the reply goes.
-   * `hashes` are the request's path hashes when already made (`apiHashes`).
+   * `hashes` are the request's path hashes when already made (`apiHashes`). A request of
+   * OFF_THREAD_CHARS or more is written by the writer thread, when there is one.
    */
-  fileApiRequest(
-    request: ChatRequest,
-    provider: string,
-    given?: readonly string[],
-  ): ReplyTarget & { parentPathHash: string } {
+  async fileApiRequest(request: ApiRequestRecord, provider: string, given?: readonly string[]): Promise<ApiFiling> {
+    const hashes = given ?? (await this.apiHashes(request));
+    if (this.writerThread && charsOf(request.messages) >= OFF_THREAD_CHARS) {
+      try {
+        return await this.writerThread.fileApiRequest(request, provider, hashes);
+      } catch (err) {
+        if (!(err instanceof WriterThreadUnavailableError)) throw err;
+        // Recorded late rather than not at all (a platform where the worker cannot start).
+        this.logger?.warn({ err }, "history: no writer thread; a large /v1 request is written on the server's thread");
+      }
+    }
+    return this.fileApiRequestNow(request, provider, hashes);
+  }
+
+  /**
+   * `fileApiRequest`'s write, on the thread that calls it: the server's for ordinary requests, the
+   * writer thread's (writer-thread-worker.ts) for large ones.
+   */
+  fileApiRequestNow(request: ApiRequestRecord, provider: string, given?: readonly string[]): ApiFiling {
     const messages = request.messages;
     if (messages.length === 0) throw new Error("a chat request without messages");
     const hashes = given ?? pathHashes(messages.map(hashableOf));

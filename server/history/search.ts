@@ -405,10 +405,13 @@ export class HistorySearch {
     const column = TABLES[field].column;
     const info = this.db.prepare<
       [number],
-      { role: Role; created_at: number; head: string; more: 0 | 1; cid: string; title: string }
+      { role: Role; created_at: number; head: string; bytes: number | null; cid: string; title: string }
     >(
+      // Whether the text goes on past its head is told by byte counts: SQLite knows a value's
+      // octet_length without reading it, where length() counted the characters of all of it
+      // (100-180 ms for each 19 MB message among the hits).
       `SELECT m.role, m.created_at, substr(ifnull(${column}, ''), 1, ${INDEXED_CHARS}) AS head,
-         length(${column}) > ${INDEXED_CHARS} AS more, c.id AS cid, c.title FROM messages m
+         octet_length(${column}) AS bytes, c.id AS cid, c.title FROM messages m
        JOIN conversations c ON c.rid = m.conversation_rid WHERE m.id = ?`,
     );
     const hits: SearchHit[] = [];
@@ -423,7 +426,10 @@ export class HistorySearch {
         messageId: r.id,
         role: m.role,
         createdAt: m.created_at,
-        snippet: snippetOf(m.head, needles, { ...MESSAGE_SNIPPET, truncated: m.more === 1 }),
+        snippet: snippetOf(m.head, needles, {
+          ...MESSAGE_SNIPPET,
+          truncated: (m.bytes ?? 0) > Buffer.byteLength(m.head, "utf8"),
+        }),
         score: r.score,
       });
     }

@@ -175,6 +175,8 @@ interface MessageRow {
   updated_at: number;
 }
 
+type MessagePlace = Pick<MessageRow, "id" | "conversation_rid" | "parent_id" | "active">;
+
 /** A new public conversation id. Random, so an export imported elsewhere does not collide. */
 export function newConversationId(): string {
   return `conv_${randomBytes(12).toString("base64url")}`;
@@ -349,6 +351,11 @@ export class HistoryStore {
         `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_rid = ? ORDER BY id`,
       ),
       messageById: db.prepare<[number], MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?`),
+      // Where a message sits, without its text: reading a 19 MB message to check a reply's parent
+      // took 40 ms and more on the server's thread (BENCHMARKS.md, "Large messages").
+      placeById: db.prepare<[number], MessagePlace>(
+        "SELECT id, conversation_rid, parent_id, active FROM messages WHERE id = ?",
+      ),
       activeChild: db
         .prepare<[number, number], number>(
           "SELECT id FROM messages WHERE conversation_rid = ? AND ifnull(parent_id, 0) = ? AND active = 1",
@@ -602,7 +609,7 @@ export class HistoryStore {
       const now = input.createdAt ?? this.now();
       const parentId = input.parentId === undefined ? this.leafOf(rid) : input.parentId;
       if (parentId !== null) {
-        const parent = this.stmt.messageById.get(parentId);
+        const parent = this.stmt.placeById.get(parentId);
         if (!parent || parent.conversation_rid !== rid) {
           throw new BadRequestError(`Message ${parentId} is not in conversation '${conversationId}'.`, {
             param: "parentId",
@@ -646,7 +653,7 @@ export class HistoryStore {
    */
   deleteMessage(id: number): boolean {
     return this.db.transaction(() => {
-      const row = this.stmt.messageById.get(id);
+      const row = this.stmt.placeById.get(id);
       if (!row) return false;
       this.db.prepare<[number]>("DELETE FROM messages WHERE id = ?").run(id);
       if (row.active === 1) {
@@ -695,7 +702,7 @@ export class HistoryStore {
   /** Shows the branch through `messageId`: it and each of its ancestors become the active child of their parent. */
   setActiveBranch(messageId: number): void {
     this.db.transaction(() => {
-      let row = this.stmt.messageById.get(messageId);
+      let row = this.stmt.placeById.get(messageId);
       if (!row)
         throw new NotFoundError(`No message with id ${messageId}.`, { param: "messageId", code: "message_not_found" });
       while (row) {
@@ -703,7 +710,7 @@ export class HistoryStore {
           this.stmt.deactivateSiblings.run(row.conversation_rid, row.parent_id ?? 0);
           this.stmt.activate.run(row.id);
         }
-        row = row.parent_id === null ? undefined : this.stmt.messageById.get(row.parent_id);
+        row = row.parent_id === null ? undefined : this.stmt.placeById.get(row.parent_id);
       }
     })();
   }

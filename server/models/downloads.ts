@@ -121,36 +121,40 @@ const seconds = (ms: number) => `${ms < 1000 ? (ms / 1000).toFixed(1) : Math.rou
 
 const TERMINAL: readonly DownloadState[] = ["completed", "failed", "cancelled"];
 
-/** Words a fetch failure for a person; `offline` when the host was never reached. */
+/**
+ * Words a fetch failure for a person. Every failure without an HTTP answer (no such host, refused,
+ * no route, silent, dropped) is one message and `host_unreachable`, as a provider test says it
+ * (providers/remote-errors.ts noAnswerMessage): anyone on /api can start a download from any URL,
+ * and the old messages told which ports of which hosts listen. The cause is kept in `networkCode`
+ * for the log. `offline` (the host was never reached: fail at once rather than retry) and
+ * `retryable` still follow the cause. A TLS certificate that is refused is said as such: a TLS
+ * server answered, and the person needs to know why it was not trusted.
+ */
 export function describeNetworkError(err: unknown, url: string): DownloadError {
   const host = new URL(url).host;
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
   const code =
     cause?.code ?? (err as NodeJS.ErrnoException)?.code ?? ((err as Error)?.name === "TimeoutError" ? "ETIMEDOUT" : "");
-  switch (code) {
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return new DownloadError(`Cannot find ${host}: you appear to be offline, or the address is wrong.`, true);
-    case "ECONNREFUSED":
-      return new DownloadError(`${host} refused the connection: the server is not reachable.`, true);
-    case "ENETUNREACH":
-    case "EHOSTUNREACH":
-    case "ENETDOWN":
-      return new DownloadError(`No route to ${host}: you appear to be offline.`, true);
-    case "ETIMEDOUT":
-    case "UND_ERR_CONNECT_TIMEOUT":
-      return new DownloadError(`${host} did not answer in time: you may be offline, or the server is down.`, true);
-    case "CERT_HAS_EXPIRED":
-    case "UNABLE_TO_VERIFY_LEAF_SIGNATURE":
-    case "DEPTH_ZERO_SELF_SIGNED_CERT":
-      return new DownloadError(`The TLS certificate of ${host} was refused (${code}).`);
-    default:
-      return new DownloadError(
-        `The connection to ${host} failed${code ? ` (${code})` : `: ${cause?.message ?? (err as Error)?.message ?? String(err)}`}.`,
-        false,
-        true,
-      );
-  }
+  if (["CERT_HAS_EXPIRED", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "DEPTH_ZERO_SELF_SIGNED_CERT"].includes(code))
+    return new DownloadError(`The TLS certificate of ${host} was refused (${code}).`);
+  const offline = [
+    "ENOTFOUND",
+    "EAI_AGAIN",
+    "ECONNREFUSED",
+    "ENETUNREACH",
+    "EHOSTUNREACH",
+    "ENETDOWN",
+    "ETIMEDOUT",
+    "UND_ERR_CONNECT_TIMEOUT",
+  ].includes(code);
+  return new DownloadError(
+    `${host} gave no HTTP answer: you may be offline, the address may be wrong, nothing there may serve HTTP, ` +
+      "or it is too slow. The server's log says which.",
+    offline,
+    !offline,
+    502,
+    code || "unknown",
+  );
 }
 
 /**
@@ -255,7 +259,12 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
       });
     } catch (err) {
       if (err instanceof HearthError) throw err;
-      throw describeNetworkError(err, parsed.kind === "url" ? parsed.url : this.options.hfEndpoint);
+      const described = describeNetworkError(err, parsed.kind === "url" ? parsed.url : this.options.hfEndpoint);
+      this.options.logger.warn(
+        { source: request.source, cause: described.networkCode },
+        "model download could not start: no HTTP answer",
+      );
+      throw described;
     }
     await this.options.library.ready();
     const existing = plan.files.find((f) => fs.existsSync(path.join(this.options.modelsDir, f.name)));
@@ -468,7 +477,15 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
       err instanceof HearthError || err instanceof GgufFileError
         ? err.message
         : `The download failed: ${(err as Error)?.message ?? String(err)}`;
-    this.options.logger.warn({ download: job.id, source: job.source, err: job.error }, "model download failed");
+    this.options.logger.warn(
+      {
+        download: job.id,
+        source: job.source,
+        err: job.error,
+        ...(err instanceof DownloadError && err.networkCode ? { cause: err.networkCode } : {}),
+      },
+      "model download failed",
+    );
     await this.removeDir(this.dir(job)).catch(() => undefined);
     this.setState(job, "failed");
     job.started?.reject(err instanceof HearthError ? err : new DownloadError(job.error));
@@ -676,7 +693,9 @@ export class DownloadManager extends EventEmitter<{ update: [DownloadSnapshot] }
       const described = describeNetworkError(err, file.url);
       // Unreachable before the first byte is an answer, not a hiccup: say so at once.
       if (described.offline && !job.receivedAny) throw described;
-      throw new Interrupted(described.message);
+      throw new Interrupted(
+        job.receivedAny ? `connection lost (${described.networkCode ?? "unknown"})` : described.message,
+      );
     } finally {
       clearTimeout(timer);
       jobSignal.removeEventListener("abort", onJobAbort);

@@ -40,8 +40,12 @@ export class DownloadError extends HearthError {
     readonly offline = false,
     readonly retryable = false,
     status = 502,
+    /** For the log only: the network error's code when no HTTP answer came (downloads.ts describeNetworkError). */
+    readonly networkCode?: string,
   ) {
-    super(status, "server_error", message, { code: offline ? "host_unreachable" : "download_failed" });
+    super(status, "server_error", message, {
+      code: offline || networkCode !== undefined ? "host_unreachable" : "download_failed",
+    });
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * Failures of a remote provider as clear OpenAI-shaped errors that name the provider and never
- * carry a secret: upstream 401/403 -> 502 "key refused", unreachable -> 502, timeouts -> 504,
+ * carry a secret: upstream 401/403 -> 502 "key refused", no HTTP answer -> 502 (one message
+ * whatever the cause: noAnswerMessage), timeouts -> 504,
  * 429 -> 429 with the upstream's Retry-After (as seconds), other upstream 4xx keep their status.
  */
 import { UpstreamError } from "../errors.js";
@@ -49,29 +50,43 @@ export class NoAnswerError extends UpstreamError {}
 /** The network error's code (`ECONNREFUSED`, `UND_ERR_CONNECT_TIMEOUT`...), for the log. */
 export const networkCodeOf = (err: unknown): string | undefined => codeOf(err);
 
-/** A network-level failure (no HTTP status) as a 502/504 naming the provider and its host. */
+/**
+ * The one answer for a provider that gave no HTTP answer, whatever the cause: the provider test,
+ * a saved provider's status and requests sent through it all say this. Through /api anyone may
+ * point a provider at any address, and "refused", "does not resolve", "unreachable" and "dropped"
+ * told which ports of which hosts listen (issue 22, item 9). The cause goes to the server's log
+ * (`networkCodeOf`). `within`: the seconds waited, when the answer is given after a fixed wait.
+ */
+export function noAnswerMessage(id: string, host: string, within?: number): string {
+  return (
+    `${providerLabel(id)} (${host}) gave no HTTP answer${within === undefined ? "" : ` within ${within} s`}: ` +
+    "nothing listens there, it is not reachable from this machine, it is not an HTTP server, or it is too slow. " +
+    "The server's log says which."
+  );
+}
+
+/**
+ * A network-level failure (no HTTP status) as a 502/504 naming the provider and its host. Every
+ * failure before an HTTP answer is the one `noAnswerMessage`; a timeout after the upstream began
+ * answering (its headers came, then nothing for `timeoutSeconds`) is a 504 that says so.
+ */
 export function networkError(err: unknown, id: string, host: string, timeoutSeconds: number): NoAnswerError {
   const code = codeOf(err);
-  const who = `${providerLabel(id)} (${host})`;
-  if (code !== undefined && TIMEOUT_CODES.has(code)) {
-    const what =
-      code === "UND_ERR_BODY_TIMEOUT"
-        ? `stopped sending for more than ${timeoutSeconds} s`
-        : code === "UND_ERR_CONNECT_TIMEOUT"
-          ? "could not be connected to in time"
-          : `did not answer within ${timeoutSeconds} s`;
-    return new NoAnswerError(504, "server_error", `${who} ${what}.`, { code: "provider_timeout", cause: err });
+  if (code === "UND_ERR_BODY_TIMEOUT") {
+    return new NoAnswerError(
+      504,
+      "server_error",
+      `${providerLabel(id)} (${host}) stopped sending for more than ${timeoutSeconds} s.`,
+      { code: "provider_timeout", cause: err },
+    );
   }
-  const why: Record<string, string> = {
-    ECONNREFUSED: "refused the connection (is it running?)",
-    ENOTFOUND: "could not be found: its host name does not resolve",
-    EAI_AGAIN: "could not be found: name resolution failed",
-    EHOSTUNREACH: "is unreachable from this machine",
-    ENETUNREACH: "is unreachable from this machine",
-    ECONNRESET: "dropped the connection",
-    UND_ERR_SOCKET: "dropped the connection",
-  };
-  return new NoAnswerError(502, "server_error", `${who} ${(code && why[code]) ?? "could not be reached"}.`, {
+  // A request waiting for its answer's headers is a timeout for the client (504), said the one way.
+  if (code !== undefined && TIMEOUT_CODES.has(code) && code !== "UND_ERR_CONNECT_TIMEOUT")
+    return new NoAnswerError(504, "server_error", noAnswerMessage(id, host, timeoutSeconds), {
+      code: "provider_timeout",
+      cause: err,
+    });
+  return new NoAnswerError(502, "server_error", noAnswerMessage(id, host), {
     code: "provider_unreachable",
     cause: err,
   });

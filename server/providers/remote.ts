@@ -8,7 +8,7 @@
  * Credentials go only to the configured origin: undici's request() follows no redirects, and a
  * redirect is reported as an error. Secrets are kept in memory here and never logged or echoed.
  */
-import { setTimeout as sleep } from "node:timers/promises";
+import { setImmediate, setTimeout as sleep } from "node:timers/promises";
 import { Agent, request, type Dispatcher } from "undici";
 import { HearthError, ModelNotFoundError, UpstreamError } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -21,6 +21,7 @@ import {
   isConnectError,
   networkCodeOf,
   networkError,
+  noAnswerMessage,
   providerLabel,
   statusError,
 } from "./remote-errors.js";
@@ -349,10 +350,7 @@ export class RemoteProvider implements Provider {
         latencyMs: PROVIDER_TEST_MS,
         models: [],
         error: {
-          message:
-            `${providerLabel(this.id)} (${this.host}) gave no HTTP answer within ${PROVIDER_TEST_MS / 1000} s: nothing ` +
-            "listens there, it is not reachable from this machine, it is not an HTTP server, or it is too slow. " +
-            "The server's log says which.",
+          message: noAnswerMessage(this.id, this.host, PROVIDER_TEST_MS / 1000),
           type: "server_error",
           code: "provider_unreachable",
           status: 502,
@@ -404,7 +402,7 @@ export class RemoteProvider implements Provider {
     accept: string,
   ): Promise<Dispatcher.ResponseData> {
     const url = `${this.config.baseUrl}${path}`;
-    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const payload = body === undefined ? undefined : await serialize(body);
     const retries = this.options.retries ?? 2;
     for (let attempt = 0; ; attempt++) {
       let res: Dispatcher.ResponseData;
@@ -526,10 +524,48 @@ export class RemoteProvider implements Provider {
     this.status = { state: "ok", message: null, code: null, checkedAt: new Date().toISOString() };
   }
 
+  /**
+   * Records a failure in the status. Without an HTTP answer the status is the provider test's one
+   * answer (noAnswerMessage, `provider_unreachable`), a timeout included: anyone on /api can save a
+   * provider at any address and read its status, so it must not tell a refused port from a silent
+   * one. The cause goes to the log.
+   */
   private markError<E extends HearthError>(error: E): E {
     this.lastCheck = Date.now();
-    if (this.status.state !== "error") this.options.logger.warn({ provider: this.id, code: error.code }, error.message);
-    this.status = { state: "error", message: error.message, code: error.code, checkedAt: new Date().toISOString() };
+    const noAnswer = error instanceof NoAnswerError;
+    if (this.status.state !== "error")
+      this.options.logger.warn(
+        {
+          provider: this.id,
+          code: error.code,
+          ...(noAnswer ? { cause: networkCodeOf(error.cause) ?? "unknown" } : {}),
+        },
+        error.message,
+      );
+    this.status = {
+      state: "error",
+      message: noAnswer ? noAnswerMessage(this.id, this.host) : error.message,
+      code: noAnswer ? "provider_unreachable" : error.code,
+      checkedAt: new Date().toISOString(),
+    };
     return error;
   }
+}
+
+/** Serialized characters past which `serialize` takes turns of the event loop. */
+const LARGE_BODY_CHARS = 1024 * 1024;
+
+/**
+ * A request body as JSON bytes. A large one (a 19 MB prompt) takes tens of milliseconds to
+ * serialize and as long again to encode, right after the client's body was parsed: each in a turn
+ * of the event loop of its own, so other requests are answered between them (BENCHMARKS.md,
+ * "Large messages").
+ */
+async function serialize(body: unknown): Promise<string | Buffer> {
+  const text = JSON.stringify(body);
+  if (text.length < LARGE_BODY_CHARS) return text;
+  await setImmediate();
+  const bytes = Buffer.from(text);
+  await setImmediate();
+  return bytes;
 }

@@ -22,6 +22,12 @@ export interface GgufFacts {
   /** Width of the model's hidden state (the embedding vector size). */
   embeddingLength: number | null;
   hasChatTemplate: boolean;
+  /**
+   * The model thinks before it answers, as its file says (its chat template's thought syntax, or the
+   * chat format its name and architecture call for): known before it is loaded. Once loaded,
+   * `loaded.thinks` is what the chosen chat format does.
+   */
+  thinks: boolean;
   /** True for models made for embeddings (a pooling type, or an encoder-only architecture). */
   supportsEmbeddings: boolean;
   supportsRanking: boolean;

@@ -8,8 +8,8 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ConfigInput } from "../../server/config.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
-import { scriptedModelsDir, type ScriptedModelName } from "../helpers/scripted-models.js";
+import type { ScriptedModelName } from "../helpers/scripted-models.js";
+import { startScriptedServer, type ScriptedServer } from "../helpers/scripted-server.js";
 import { RESULTS_MARKER, type CaseOutcome, type CompatEnv } from "./clients/cases.js";
 
 export type { CompatEnv };
@@ -18,7 +18,7 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 const API_KEY = "compat-suite-key-5d21";
 
 export interface CompatServer {
-  t: TestServer;
+  t: ScriptedServer;
   env: CompatEnv;
   close(): Promise<void>;
 }
@@ -31,28 +31,10 @@ export async function startCompatServer(
   scripted: readonly ScriptedModelName[],
   config: Partial<ConfigInput> = {},
 ): Promise<CompatServer> {
-  const library = scripted.length > 0 ? scriptedModelsDir(scripted) : undefined;
-  const t = await startTestServer({
-    apiKey: API_KEY,
-    parallel: 2,
-    ...config,
-    ...(library ? { modelDirs: [library.dir] } : {}),
-  });
-  const listed = (await t.client.models.list()).data.map((m) => m.id);
+  const t = await startScriptedServer(scripted, { apiKey: API_KEY, parallel: 2, ...config }, { withModel: true });
   const models: Record<string, string> = { stories260K: "stories260K" };
-  for (const name of scripted) {
-    const id = listed.find((m) => m.startsWith(`${name}-`));
-    assert.ok(id, `${name} is listed (${listed.join(", ")})`);
-    models[name] = id;
-  }
-  return {
-    t,
-    env: { url: t.url, apiKey: API_KEY, models },
-    async close() {
-      await t.close();
-      library?.cleanup();
-    },
-  };
+  for (const name of scripted) models[name] = t.id(name);
+  return { t, env: { url: t.url, apiKey: API_KEY, models }, close: () => t.close() };
 }
 
 /** Each case's outcome, by name. */

@@ -3,7 +3,8 @@
  * server with the scripted Qwen3 models (scripts/make-test-models.ts). The thought ("Let me
  * count.") shows in a Thinking block above the answer ("Hello there!"), open while the model
  * thinks and collapsed once it answers, restored from history on reload; the chat's Reasoning
- * control set to Off gives an answer without one; history search finds the thought only when asked.
+ * control set to Off gives an answer without one, and is offered before the model was ever loaded
+ * (the library scan knows it thinks); history search finds the thought only when asked.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -63,6 +64,21 @@ describe("a thinking model in the browser", { timeout: 300_000 }, () => {
     await page.getByLabel("Reasoning").selectOption({ label });
     await page.getByRole("button", { name: "Close chat settings" }).click();
   };
+
+  test("the Reasoning control is there for a thinking model before it was ever loaded", async () => {
+    await page.getByRole("heading", { name: "What can I help with?" }).waitFor();
+    const listed = await apiJson<{ models: { id: string; loaded: unknown; facts: { thinks: boolean } | null }[] }>(
+      hearth.url,
+      "/api/models",
+    );
+    const model = listed.models.find((m) => m.id === forever);
+    assert.equal(model?.loaded, null, "not loaded yet");
+    assert.equal(model?.facts?.thinks, true, "its file says it thinks");
+    await page.getByLabel("Model", { exact: true }).selectOption(forever);
+    await page.getByRole("button", { name: "Chat settings" }).click();
+    await page.getByLabel("Reasoning").waitFor({ timeout: LONG });
+    await page.getByRole("button", { name: "Close chat settings" }).click();
+  });
 
   test("the thought shows in a collapsed Thinking block above the answer, never in it", async () => {
     await page.getByRole("heading", { name: "What can I help with?" }).waitFor();

@@ -10,8 +10,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import type OpenAI from "openai";
-import { startTestServer, type TestServer } from "../helpers/server.js";
-import { scriptedModelsDir, type ScriptedModelName } from "../helpers/scripted-models.js";
+import type { ScriptedModelName } from "../helpers/scripted-models.js";
+import { startScriptedServer, type ScriptedServer } from "../helpers/scripted-server.js";
 
 const API_KEY = "family-tools-test-key-3c9a";
 
@@ -72,28 +72,18 @@ const anthropicWeather: Anthropic.Tool = {
   input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
 };
 
-let t: TestServer;
-let library: { dir: string; cleanup(): void } | undefined;
+let t: ScriptedServer;
 let anthropic: Anthropic;
-/** Model ids as the server lists them (the file name without its content hash). */
-const ids = new Map<ScriptedModelName, string>();
-const model = (name: ScriptedModelName) => ids.get(name)!;
+/** Model ids as the server lists them (the file name with its content hash). */
+const model = (name: ScriptedModelName) => t.id(name);
 
 before(async () => {
   // Only the models this file uses: scanning every 150k-vocabulary scripted file costs ~0.75 s each.
-  library = scriptedModelsDir(MODELS);
-  t = await startTestServer({ apiKey: API_KEY, modelDirs: [library.dir], parallel: 1 }, { withModel: false });
+  t = await startScriptedServer(MODELS, { apiKey: API_KEY });
   anthropic = new Anthropic({ baseURL: t.url, apiKey: API_KEY, maxRetries: 0, timeout: 60_000 });
-  const listed = (await t.client.models.list()).data.map((m) => m.id);
-  for (const name of MODELS) {
-    const id = listed.find((m) => m.startsWith(`${name}-`) || m === name);
-    assert.ok(id, `${name} is listed (${listed.join(", ")})`);
-    ids.set(name, id);
-  }
 });
 after(async () => {
   await t?.close();
-  library?.cleanup();
 });
 
 for (const { tool, answer } of FAMILIES) {

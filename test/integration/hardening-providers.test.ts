@@ -395,4 +395,78 @@ describe("remote providers against hostile callers and upstreams", () => {
       ssh.close();
     }
   });
+
+  test("a saved provider's status and requests through it give the test's one answer, whatever the cause", async () => {
+    // Saving a provider checks it at once and shows the status to any /api caller: it must not
+    // tell a closed port from a silent one, a non-HTTP service or an unknown host either.
+    const closedPort = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, "127.0.0.1", () => {
+        const port = (s.address() as AddressInfo).port;
+        s.close(() => resolve(port));
+      });
+    });
+    const sockets: net.Socket[] = [];
+    const tcp = async (onConnect: (socket: net.Socket) => void) => {
+      const server = net.createServer((socket) => {
+        sockets.push(socket);
+        socket.on("error", () => undefined);
+        onConnect(socket);
+      });
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+      return server;
+    };
+    const silent = await tcp(() => undefined);
+    const ssh = await tcp((socket) => socket.end("SSH-2.0-OpenSSH_9.6\r\n"));
+    try {
+      const targets = {
+        closed: `http://127.0.0.1:${closedPort}/v1`,
+        silent: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/v1`,
+        "not HTTP": `http://127.0.0.1:${(ssh.address() as AddressInfo).port}/v1`,
+        "unknown host": "http://hearth-scan-test.invalid/v1",
+      };
+      const seen = await Promise.all(
+        Object.entries(targets).map(async ([what, baseUrl], i) => {
+          const id = `saved-scan-${i}`;
+          const res = await api("/api/providers", {
+            body: { id, name: id, kind: "openai-compatible", baseUrl, timeoutSeconds: 1 },
+          });
+          assert.equal(res.status, 201, res.text);
+          const { status } = res.json as { status: { state: string; code: string; message: string } };
+          const host = new URL(baseUrl).host;
+          const chat = await api("/v1/chat/completions", {
+            body: { model: `${id}/m`, messages: user("hi"), max_tokens: 2 },
+          });
+          const listed = (await api(`/api/providers/${id}`)).json as { status: { message: string; code: string } };
+          return {
+            what,
+            status: { ...status, message: status.message.replace(host, "<host>").replace(id, "<id>") },
+            listed: { ...listed.status, message: listed.status.message.replace(host, "<host>").replace(id, "<id>") },
+            chat: { status: chat.status, message: (chat.json as { error: { message: string } }).error.message },
+          };
+        }),
+      );
+      const [first] = seen;
+      for (const r of seen) {
+        assert.equal(r.status.state, "error", r.what);
+        assert.deepEqual(
+          [r.status.code, r.status.message],
+          [first!.status.code, first!.status.message],
+          `${r.what} and ${first!.what} differ`,
+        );
+        assert.deepEqual([r.listed.code, r.listed.message], [first!.status.code, first!.status.message], r.what);
+        assert.ok([502, 504].includes(r.chat.status), `${r.what}: ${r.chat.status}`);
+        assert.match(r.chat.message, /gave no HTTP answer/, r.what);
+        assert.doesNotMatch(r.chat.message, /refused|resolve|could not be found|dropped/, r.what);
+      }
+      assert.equal(first!.status.code, "provider_unreachable");
+      assert.match(first!.status.message, /gave no HTTP answer/);
+      // The cause is not lost: the server's log has it.
+      assert.match(logs.text(), /ECONNREFUSED/);
+      assert.match(logs.text(), /ENOTFOUND|EAI_AGAIN/);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+      ssh.close();
+    }
+  });
 });

@@ -6,29 +6,22 @@
  * them, recorded /v1 traffic keeps them, and /api/models says which loaded models think.
  */
 import assert from "node:assert/strict";
-import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Conversation, ConversationDetail, ExportFile, SearchPage } from "../../server/history/types.js";
-import { scriptedModel, scriptedModelsDir } from "../helpers/scripted-models.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
+import { startScriptedServer, type ScriptedServer } from "../helpers/scripted-server.js";
 
-let t: TestServer;
-let models: { dir: string; cleanup(): void } | undefined;
+let t: ScriptedServer;
 /** Model ids as the server lists them: the file names without `.gguf`. */
 let thinker = "";
 let answerer = "";
 
 before(async () => {
-  const think = scriptedModel("qwen3-think");
-  const answer = scriptedModel("llama31-answer");
-  thinker = path.basename(think, ".gguf");
-  answerer = path.basename(answer, ".gguf");
-  models = scriptedModelsDir(["qwen3-think", "llama31-answer"]);
-  t = await startTestServer({ modelDirs: [models.dir], parallel: 1 }, { withModel: false });
+  t = await startScriptedServer(["qwen3-think", "llama31-answer"]);
+  thinker = t.id("qwen3-think");
+  answerer = t.id("llama31-answer");
 });
 after(async () => {
   await t?.close();
-  models?.cleanup();
 });
 
 async function api<T>(method: string, url: string, body?: unknown, expect = 200): Promise<T> {

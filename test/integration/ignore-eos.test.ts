@@ -8,35 +8,25 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type OpenAI from "openai";
-import { startTestServer, type TestServer } from "../helpers/server.js";
-import { scriptedModelsDir, type ScriptedModelName } from "../helpers/scripted-models.js";
+import type { ScriptedModelName } from "../helpers/scripted-models.js";
+import { startScriptedServer, type ScriptedServer } from "../helpers/scripted-server.js";
 
 const MODELS: ScriptedModelName[] = ["qwen3-answer", "llama31-answer"];
 const MAX = 12;
 
-let t: TestServer;
-let library: { dir: string; cleanup(): void } | undefined;
-const ids = new Map<ScriptedModelName, string>();
+let t: ScriptedServer;
 
 before(async () => {
-  library = scriptedModelsDir(MODELS);
-  t = await startTestServer({ modelDirs: [library.dir], parallel: 1 }, { withModel: false });
-  const listed = (await t.client.models.list()).data.map((m) => m.id);
-  for (const name of MODELS)
-    ids.set(
-      name,
-      listed.find((m) => m.startsWith(`${name}-`))!,
-    );
+  t = await startScriptedServer(MODELS);
 });
 after(async () => {
   await t?.close();
-  library?.cleanup();
 });
 
 /** A chat completion with fields the openai SDK's types do not list (vLLM's). */
 function chat(name: ScriptedModelName, body: Record<string, unknown>): Promise<OpenAI.ChatCompletion> {
   return t.client.chat.completions.create({
-    model: ids.get(name)!,
+    model: t.id(name),
     messages: [{ role: "user", content: "Hi" }],
     temperature: 0,
     max_tokens: MAX,
@@ -64,7 +54,7 @@ for (const name of MODELS) {
     }
 
     const stream = await t.client.chat.completions.create({
-      model: ids.get(name)!,
+      model: t.id(name),
       messages: [{ role: "user", content: "Hi" }],
       temperature: 0,
       max_tokens: MAX,
@@ -86,7 +76,7 @@ test("completions: ignore_eos on a raw prompt, and a stop string still ends the 
   const prompt = "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n";
   const complete = (body: Record<string, unknown>) =>
     t.client.completions.create({
-      model: ids.get("qwen3-answer")!,
+      model: t.id("qwen3-answer"),
       prompt,
       temperature: 0,
       max_tokens: MAX,

@@ -28,6 +28,7 @@ interface ModelView {
     quantization: string | null;
     trainContextSize: number | null;
     hasChatTemplate: boolean;
+    thinks: boolean;
     supportsEmbeddings: boolean;
     kind: string;
     parts: number;
@@ -130,6 +131,7 @@ describe("model library", () => {
         layers: 6,
         embeddingLength: 64,
         hasChatTemplate: false,
+        thinks: false,
         supportsEmbeddings: false,
         supportsRanking: false,
         kind: "llm",

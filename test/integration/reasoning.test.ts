@@ -9,7 +9,8 @@ import { after, before, describe, test } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import type OpenAI from "openai";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { scriptedModelsDir, type ScriptedModelName } from "../helpers/scripted-models.js";
+import type { ScriptedModelName } from "../helpers/scripted-models.js";
+import { startScriptedServer, type ScriptedServer } from "../helpers/scripted-server.js";
 
 const API_KEY = "reasoning-test-key-7f1e";
 const USER = [{ role: "user" as const, content: "Hi" }];
@@ -24,29 +25,19 @@ const MODELS: ScriptedModelName[] = [
   "llama31-answer",
 ];
 
-let t: TestServer;
-let models: { dir: string; cleanup(): void } | undefined;
+let t: ScriptedServer;
 let anthropic: Anthropic;
-/** Model ids as the server lists them (the file name without its content hash). */
-const ids = new Map<ScriptedModelName, string>();
 
 before(async () => {
-  models = scriptedModelsDir(MODELS);
-  t = await startTestServer({ apiKey: API_KEY, modelDirs: [models.dir], parallel: 1 }, { withModel: false });
+  t = await startScriptedServer(MODELS, { apiKey: API_KEY });
   anthropic = new Anthropic({ baseURL: t.url, apiKey: API_KEY, maxRetries: 0, timeout: 60_000 });
-  const listed = (await t.client.models.list()).data.map((m) => m.id);
-  for (const name of MODELS) {
-    const id = listed.find((m) => m.startsWith(`${name}-`) || m === name);
-    assert.ok(id, `${name} is listed (${listed.join(", ")})`);
-    ids.set(name, id);
-  }
 });
 after(async () => {
   await t?.close();
-  models?.cleanup();
 });
 
-const model = (name: ScriptedModelName) => ids.get(name)!;
+/** Model ids as the server lists them (the file name with its content hash). */
+const model = (name: ScriptedModelName) => t.id(name);
 
 /** A chat completion with fields the openai SDK's types do not list (vLLM's and llama-server's). */
 function chat(body: Record<string, unknown>): Promise<OpenAI.ChatCompletion> {

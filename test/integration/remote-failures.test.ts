@@ -1,6 +1,6 @@
 /**
- * How a remote provider fails: a refused key, a provider that is down or does not resolve, one
- * that is too slow, one that is full (429), a redirect, and retries only where they are safe.
+ * How a remote provider fails: a refused key, a provider that is down or does not resolve (one
+ * answer for both), one that is too slow, one that is full (429), a redirect, and retries only where they are safe.
  * The upstream is a real Hearth; small raw HTTP servers play the misbehaving ones (a redirect, a
  * gateway answering 503, a connection cut mid-reply) that a Hearth cannot be made to be.
  */
@@ -97,7 +97,7 @@ describe("remote provider failures", () => {
         assert.equal(err.status, 502);
         assert.match(
           err.message ?? "",
-          new RegExp(`provider 'down' \\(127\\.0\\.0\\.1:${port}\\) refused the connection`),
+          new RegExp(`provider 'down' \\(127\\.0\\.0\\.1:${port}\\) gave no HTTP answer`),
         );
         return true;
       },
@@ -116,10 +116,10 @@ describe("remote provider failures", () => {
     };
     const down = listed.data.find((p) => p.id === "down");
     assert.equal(down?.status.state, "error");
-    assert.match(down?.status.message ?? "", /refused the connection/);
+    assert.match(down?.status.message ?? "", /gave no HTTP answer/);
   });
 
-  test("a host name that does not resolve: 502 saying so", async () => {
+  test("a host name that does not resolve: 502, the same answer as any other host that gives none", async () => {
     await addProvider({
       id: "nxdomain",
       baseUrl: "http://hearth-remote-test.invalid/v1",
@@ -130,7 +130,7 @@ describe("remote provider failures", () => {
       hearth.client.chat.completions.create({ model: "nxdomain/m", messages: user("hi"), max_tokens: 2 }),
       (err: ApiError) => {
         assert.equal(err.status, 502);
-        assert.match(err.message ?? "", /provider 'nxdomain' \(hearth-remote-test\.invalid\) could not be found/);
+        assert.match(err.message ?? "", /provider 'nxdomain' \(hearth-remote-test\.invalid\) gave no HTTP answer/);
         return true;
       },
     );
@@ -151,7 +151,7 @@ describe("remote provider failures", () => {
         hearth.client.chat.completions.create({ model: "slow/stories260K", messages: user("hi"), max_tokens: 2 }),
         (err: ApiError) => {
           assert.equal(err.status, 504);
-          assert.match(err.message ?? "", /provider 'slow' .*did not answer within 0\.5 s/);
+          assert.match(err.message ?? "", /provider 'slow' .*gave no HTTP answer within 0\.5 s/);
           return true;
         },
       );

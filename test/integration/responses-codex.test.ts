@@ -10,24 +10,18 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type OpenAI from "openai";
 import { rawRequest } from "../helpers/raw-http.js";
-import { scriptedModelsDir } from "../helpers/scripted-models.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
+import { startScriptedServer, type ScriptedServer } from "../helpers/scripted-server.js";
 
-let t: TestServer;
+let t: ScriptedServer;
 let model: string;
-let library: { dir: string; cleanup(): void } | undefined;
 
 before(async () => {
   // Only the model this file uses: the shared cache holds every scripted model, each scanned first.
-  library = scriptedModelsDir(["qwen3-think"]);
-  t = await startTestServer({ modelDirs: [library.dir], parallel: 1 }, { withModel: false });
-  const listed = (await t.client.models.list()).data.map((m) => m.id);
-  model = listed.find((m) => m.startsWith("qwen3-think-"))!;
-  assert.ok(model, listed.join(", "));
+  t = await startScriptedServer(["qwen3-think"]);
+  model = t.id("qwen3-think");
 });
 after(async () => {
   await t?.close();
-  library?.cleanup();
 });
 
 /** About 10,000 characters of agent instructions, as Codex's base instructions are. */

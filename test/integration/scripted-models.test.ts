@@ -5,6 +5,7 @@
  * reasoning and tool-call tests build on these files.
  */
 import assert from "node:assert/strict";
+import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import {
   getLlama,
@@ -16,6 +17,7 @@ import {
   type LlamaModel,
   type Token,
 } from "node-llama-cpp";
+import { Thinking, thinksFromFile } from "../../server/engine/thinking.js";
 import { SCRIPTED_MODELS, scriptOf, scriptedModel, type ScriptedModelName } from "../helpers/scripted-models.js";
 
 /** What resolveChatWrapper picks for each file (as for the family's published GGUFs). */
@@ -134,6 +136,14 @@ for (const name of Object.keys(SCRIPTED_MODELS) as ScriptedModelName[]) {
     let model: LlamaModel;
     before(async () => {
       model = await load(name);
+    });
+
+    test("whether it thinks is known from the file before loading, as the loaded chat format says", () => {
+      // The library scan's answer (facts.thinks, engine/thinking.ts thinksFromFile) is what the UI
+      // offers the Reasoning control by before a first load: it must agree with the loaded model's.
+      const loaded = new Thinking(resolveChatWrapper(model)).thinks;
+      assert.equal(thinksFromFile(model.fileInfo, path.basename(scriptedModel(name))), loaded);
+      assert.equal(loaded, !name.startsWith("llama31") && !name.startsWith("gemma3"), "the families that think");
     });
 
     test(`resolves to ${WRAPPERS[name]} and writes the script from its prompt`, async () => {

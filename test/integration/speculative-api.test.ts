@@ -6,26 +6,21 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { metricValue, startTestServer, type TestServer } from "../helpers/server.js";
-import { scriptedModelsDir } from "../helpers/scripted-models.js";
+import { metricValue, startTestServer } from "../helpers/server.js";
+import { startScriptedServer, type ScriptedServer } from "../helpers/scripted-server.js";
 
 const MODEL = "stories260K";
 const STORY = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.";
 const SHEEP = "Counting sheep keeps me calm while I wait.";
-let t: TestServer;
-let library: { dir: string; cleanup(): void };
+let t: ScriptedServer;
 let sheep: string;
 
 before(async () => {
-  library = scriptedModelsDir(["qwen3-answer-forever"]);
-  t = await startTestServer({ promptLookup: true, parallel: 2, modelDirs: [library.dir] });
-  const listed = (await t.client.models.list()).data.map((m) => m.id);
-  sheep = listed.find((id) => id.startsWith("qwen3-answer-forever"))!;
-  assert.ok(sheep, listed.join(", "));
+  t = await startScriptedServer(["qwen3-answer-forever"], { promptLookup: true, parallel: 2 }, { withModel: true });
+  sheep = t.id("qwen3-answer-forever");
 });
 after(async () => {
   await t?.close();
-  library?.cleanup();
 });
 
 interface Details {

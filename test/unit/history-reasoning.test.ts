@@ -95,10 +95,10 @@ describe("recording thoughts", () => {
     assert.equal(partial.status, "partial");
   });
 
-  test("/v1 requests that send an earlier reply's thoughts back store them with it", () => {
+  test("/v1 requests that send an earlier reply's thoughts back store them with it", async () => {
     const store = open();
     const recorder = new HistoryRecorder(store);
-    const target = recorder.fileApiRequest(
+    const target = await recorder.fileApiRequest(
       {
         ...toChatRequest("m", [], {}, { temperature: 0, topP: 1, topK: 0, minP: 0 }),
         messages: [

@@ -246,7 +246,7 @@ describe("HistoryRecorder.recordReply", () => {
 describe("HistoryRecorder.observeApi (/v1 threads)", () => {
   async function turn(recorder: HistoryRecorder, messages: ChatMessage[], reply: string) {
     await drain(
-      recorder.observeApi(
+      await recorder.observeApi(
         chat(messages),
         scripted([
           { type: "text", text: reply },
@@ -318,7 +318,7 @@ describe("HistoryRecorder.observeApi (/v1 threads)", () => {
     const { store, recorder } = setup();
     const user: ChatMessage = { role: "user", content: "Weather in Oslo?" };
     await drain(
-      recorder.observeApi(
+      await recorder.observeApi(
         chat([user]),
         scripted([
           {

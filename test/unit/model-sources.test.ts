@@ -187,24 +187,33 @@ describe("download sources", () => {
     );
   });
 
-  test("network failures are worded for a person and flag an unreachable host", () => {
-    const refused = describeNetworkError(
-      Object.assign(new TypeError("fetch failed"), { cause: { code: "ECONNREFUSED" } }),
-      "http://127.0.0.1:9/x",
-    );
+  test("network failures are one answer for a person, whatever the cause; the cause is kept for the log", () => {
+    const failure = (code: string, url = "http://127.0.0.1:9/x") =>
+      describeNetworkError(Object.assign(new TypeError("fetch failed"), { cause: { code } }), url);
+    const refused = failure("ECONNREFUSED");
     assert.equal(refused.offline, true);
     assert.equal(refused.code, "host_unreachable");
-    assert.match(refused.message, /127\.0\.0\.1:9 refused the connection/);
-    const dns = describeNetworkError(
-      Object.assign(new TypeError("fetch failed"), { cause: { code: "ENOTFOUND" } }),
-      "https://huggingface.co/x",
-    );
-    assert.match(dns.message, /Cannot find huggingface\.co: you appear to be offline/);
-    const reset = describeNetworkError(
-      Object.assign(new TypeError("terminated"), { cause: { code: "ECONNRESET" } }),
-      "https://huggingface.co/x",
-    );
+    assert.equal(refused.networkCode, "ECONNREFUSED");
+    assert.match(refused.message, /^127\.0\.0\.1:9 gave no HTTP answer/);
+    // A download can be started from any URL through /api: the words must not tell which ports
+    // of which hosts listen (issue 22), as a provider test does not.
+    for (const code of [
+      "ENOTFOUND",
+      "EAI_AGAIN",
+      "EHOSTUNREACH",
+      "ETIMEDOUT",
+      "UND_ERR_CONNECT_TIMEOUT",
+      "ECONNRESET",
+      "UND_ERR_SOCKET",
+    ]) {
+      const e = failure(code);
+      assert.deepEqual([e.status, e.code, e.message], [refused.status, refused.code, refused.message], code);
+      assert.equal(e.networkCode, code);
+    }
+    // What the manager does next still follows the cause: a reset may be retried.
+    const reset = failure("ECONNRESET");
     assert.equal(reset.offline, false);
     assert.equal(reset.retryable, true);
+    assert.match(failure("CERT_HAS_EXPIRED", "https://huggingface.co/x").message, /TLS certificate of huggingface\.co/);
   });
 });

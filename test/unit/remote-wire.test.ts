@@ -8,7 +8,13 @@ import {
   ProviderCreateSchema,
   ProviderIdSchema,
 } from "../../server/providers/provider-config.js";
-import { isConnectError, networkError, retryAfterSeconds, statusError } from "../../server/providers/remote-errors.js";
+import {
+  isConnectError,
+  networkError,
+  noAnswerMessage,
+  retryAfterSeconds,
+  statusError,
+} from "../../server/providers/remote-errors.js";
 import { UpstreamSseDecoder, chatBody, completionBody, embeddingBody } from "../../server/providers/remote-wire.js";
 import type { ChatRequest, CompletionRequest, GenerationEvent } from "../../server/core/types.js";
 
@@ -467,14 +473,27 @@ describe("upstream failures", () => {
     assert.equal(statusError(500, {}, "boom", "lab", scrub).status, 502);
   });
 
-  test("connection refused and DNS failures are 502 naming the provider and host; timeouts 504", () => {
+  test("every failure without an HTTP answer is one 502 naming the provider and host; timeouts 504", () => {
     const refused = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
     assert.equal(isConnectError(refused), true);
     const e1 = networkError(refused, "lab", "10.0.0.5:8000", 30);
     assert.equal(e1.status, 502);
-    assert.match(e1.message, /'lab' \(10\.0\.0\.5:8000\) refused the connection/);
-    const dns = networkError(Object.assign(new Error("getaddrinfo"), { code: "ENOTFOUND" }), "lab", "gpu.invalid", 30);
-    assert.match(dns.message, /does not resolve/);
+    assert.equal(e1.code, "provider_unreachable");
+    assert.equal(e1.message, noAnswerMessage("lab", "10.0.0.5:8000"));
+    assert.match(e1.message, /'lab' \(10\.0\.0\.5:8000\) gave no HTTP answer/);
+    // Whatever the cause, the same words: they must not tell which ports of which hosts listen.
+    for (const code of [
+      "ENOTFOUND",
+      "EAI_AGAIN",
+      "EHOSTUNREACH",
+      "ECONNRESET",
+      "UND_ERR_SOCKET",
+      "UND_ERR_CONNECT_TIMEOUT",
+      "HPE_INVALID_CONSTANT",
+    ]) {
+      const e = networkError(Object.assign(new Error(code), { code }), "lab", "10.0.0.5:8000", 30);
+      assert.deepEqual([e.status, e.code, e.message], [e1.status, e1.code, e1.message], code);
+    }
     const slow = networkError(
       Object.assign(new Error("Headers Timeout Error"), { code: "UND_ERR_HEADERS_TIMEOUT" }),
       "lab",

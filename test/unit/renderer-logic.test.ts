@@ -6,7 +6,7 @@ import { ApiError } from "../../renderer/src/api/errors.js";
 import { parseHash, routeHref, type Route } from "../../renderer/src/app/route.js";
 import { matchShortcut } from "../../renderer/src/app/shortcuts.js";
 import { formatStats, thoughtFor } from "../../renderer/src/chat/MessageView.js";
-import { groupModels } from "../../renderer/src/chat/ModelPicker.js";
+import { groupModels, thinksOf } from "../../renderer/src/chat/ModelPicker.js";
 import { toWire } from "../../renderer/src/chat/params.js";
 import { movesToAnotherOrigin } from "../../renderer/src/providers/ProvidersView.js";
 
@@ -162,5 +162,21 @@ describe("settings through the desktop app", () => {
       delete g.window;
     }
     assert.equal(canChangeProtected(), false, "a browser on hearth serve cannot");
+  });
+  test("the Reasoning control is offered for a model that thinks, loaded or not yet", () => {
+    const facts = (thinks: boolean) => ({ thinks }) as unknown as NonNullable<Parameters<typeof thinksOf>[0]>["facts"];
+    const loaded = (thinks: boolean) =>
+      ({ thinks }) as unknown as NonNullable<Parameters<typeof thinksOf>[0]>["loaded"];
+    // Never loaded: the file says (the library scan), so a thinking model shows it before its first load.
+    assert.equal(thinksOf({ loaded: null, facts: facts(true) }, undefined), true);
+    assert.equal(thinksOf({ loaded: null, facts: facts(false) }, undefined), false);
+    // Loaded: its chat format says, over the file (a chat template setting may change it).
+    assert.equal(thinksOf({ loaded: loaded(false), facts: facts(true) }, undefined), false);
+    assert.equal(thinksOf({ loaded: loaded(true), facts: facts(false) }, false), true);
+    // Unloaded again: what was learned while loaded.
+    assert.equal(thinksOf({ loaded: null, facts: facts(true) }, false), false);
+    // A file that could not be read, a remote or unknown model: no control.
+    assert.equal(thinksOf({ loaded: null, facts: null }, undefined), false);
+    assert.equal(thinksOf(undefined, undefined), false);
   });
 });

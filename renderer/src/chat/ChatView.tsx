@@ -4,7 +4,7 @@
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { conversations, type GenerationParams, type ThreadMessage } from "../api/history.js";
-import { models as modelLibrary } from "../api/models.js";
+import { models as modelLibrary, type LibraryModelView } from "../api/models.js";
 import { ErrorNote } from "../app/ErrorNote.js";
 import { emit } from "../app/events.js";
 import { Icon } from "../app/Icon.js";
@@ -13,7 +13,7 @@ import { conversationTitle } from "../history/ConversationList.js";
 import { Composer, type ComposerHandle } from "./Composer.js";
 import { preloadMarkdown } from "./LazyMarkdown.js";
 import { formatStats, MessageView, StreamingReply, ToolCallView } from "./MessageView.js";
-import { ModelPicker, useModels } from "./ModelPicker.js";
+import { ModelPicker, thinksOf, useModels } from "./ModelPicker.js";
 import { SettingsPanel } from "./SettingsPanel.js";
 import { ToolsMenu } from "./ToolsMenu.js";
 import { useChat, type ChatSettings } from "./useChat.js";
@@ -21,25 +21,28 @@ import { useChat, type ChatSettings } from "./useChat.js";
 const LAST_MODEL = "hearth.lastModel";
 
 /**
- * Whether `model` thinks before it answers, as /api/models says of loaded local models. Asked when
- * the model changes and after each turn (the turn may have loaded it); a model that is not loaded
- * keeps what was last learned of it, and one never seen loaded counts as not thinking.
+ * Whether `model` thinks before it answers (thinksOf), from /api/models. Asked when the model
+ * changes and after each turn (the turn may have loaded it); what a loaded model says is kept for
+ * when it is unloaded again.
  */
 function useThinks(model: string, turnRunning: boolean): boolean {
-  const [known, setKnown] = useState<Record<string, boolean>>({});
+  const [learned, setLearned] = useState<Record<string, boolean>>({});
+  const [views, setViews] = useState<Record<string, Pick<LibraryModelView, "loaded" | "facts"> | undefined>>({});
   useEffect(() => {
     if (!model || turnRunning) return;
     const controller = new AbortController();
     modelLibrary.list({ signal: controller.signal }).then(
       (list) => {
-        const loaded = list.models.find((m) => m.id === model)?.loaded;
-        if (loaded) setKnown((k) => (k[model] === loaded.thinks ? k : { ...k, [model]: loaded.thinks }));
+        const view = list.models.find((m) => m.id === model);
+        setViews((v) => ({ ...v, [model]: view }));
+        const loaded = view?.loaded;
+        if (loaded) setLearned((k) => (k[model] === loaded.thinks ? k : { ...k, [model]: loaded.thinks }));
       },
       () => undefined,
     );
     return () => controller.abort();
   }, [model, turnRunning]);
-  return known[model] ?? false;
+  return thinksOf(views[model], learned[model]);
 }
 
 function lastModel(): string {

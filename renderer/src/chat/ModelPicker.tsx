@@ -4,8 +4,23 @@
  */
 import { useMemo } from "react";
 import { v1 } from "../api/client.js";
+import type { LibraryModelView } from "../api/models.js";
 import { useAppEvent } from "../app/events.js";
 import { useAsync } from "../app/useAsync.js";
+
+/**
+ * Whether the chat's model thinks before it answers (the settings panel then offers its Reasoning
+ * control). A loaded model: what its chat format does (`loaded.thinks`). Not loaded: what was
+ * learned when it last was (`learned`), else what its file says (`facts.thinks`, from the scan), so
+ * a thinking model shows the control before its first load. Remote and unknown models: no.
+ */
+export function thinksOf(
+  view: Pick<LibraryModelView, "loaded" | "facts"> | undefined,
+  learned: boolean | undefined,
+): boolean {
+  if (view?.loaded) return view.loaded.thinks;
+  return learned ?? view?.facts?.thinks ?? false;
+}
 
 export interface ModelOption {
   id: string;
