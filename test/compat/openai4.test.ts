@@ -9,7 +9,7 @@ import { after, before, describe, test } from "node:test";
 import { clientIn, npmPrefix } from "../helpers/npm-prefix.js";
 import { outcome, runClient, startCompatServer, type CaseResults, type CompatServer } from "./harness.js";
 
-export const OPENAI4_VERSION = "4.104.0";
+const OPENAI4_VERSION = "4.104.0";
 const prefix = await npmPrefix("openai4", [`openai@${OPENAI4_VERSION}`, "zod@3.25.76"]);
 const skip = "skip" in prefix ? prefix.skip : false;
 
