@@ -1,6 +1,6 @@
 /**
- * LlamaIndex for TypeScript (`@llamaindex/openai` 0.4.23 with `@llamaindex/core` 0.6.23, the last
- * releases, Node 18+) as a user points it at a local server: its OpenAI LLM classes with `baseURL`,
+ * LlamaIndex for TypeScript (`@llamaindex/openai` 0.4.23 with `@llamaindex/core` 0.6.23 and
+ * `@llamaindex/workflow` 1.1.25, the last releases, Node 18+) as a user points it at a local server: its OpenAI LLM classes with `baseURL`,
  * on Node 20, in a child process, against a real Hearth. Installed from npm into
  * `.cache/llamaindex` (it brings openai@5 and zod 4 of its own); skipped, with npm's reason, where
  * npm cannot install it.
@@ -10,7 +10,12 @@ import { after, before, describe, test } from "node:test";
 import { clientIn, npmPrefix } from "../helpers/npm-prefix.js";
 import { outcome, runClient, startCompatServer, type CaseResults, type CompatServer } from "./harness.js";
 
-const VERSIONS = { "@llamaindex/openai": "0.4.23", "@llamaindex/core": "0.6.23", "@llamaindex/env": "0.1.31" };
+const VERSIONS = {
+  "@llamaindex/openai": "0.4.23",
+  "@llamaindex/core": "0.6.23",
+  "@llamaindex/env": "0.1.31",
+  "@llamaindex/workflow": "1.1.25",
+};
 const prefix = await npmPrefix(
   "llamaindex",
   Object.entries(VERSIONS).map(([name, version]) => `${name}@${version}`),
@@ -22,7 +27,7 @@ let results: CaseResults | undefined;
 
 before(async () => {
   if ("skip" in prefix) return;
-  server = await startCompatServer(["qwen3-answer", "qwen3-tool"]);
+  server = await startCompatServer(["qwen3-answer", "qwen3-tool", "qwen3-exec"]);
   results = await runClient(process.execPath, ["--import", "tsx", clientIn(prefix.dir, "llamaindex.ts")], server.env);
 });
 after(() => server?.close());
@@ -63,6 +68,12 @@ describe(
       const r = outcome<{ calls: unknown[]; executed: unknown[]; roles: string[] }>(results, "toolCallStream");
       assert.deepEqual(r.calls, [PARIS]);
       assert.deepEqual(r.executed, [{ city: "Paris" }]);
+    });
+
+    test("agent (@llamaindex/workflow): the tool call runs, its result goes back, the model's answer ends the run", () => {
+      const r = outcome<{ result: string; commands: unknown[] }>(results, "agent");
+      assert.deepEqual(r.commands, [{ cmd: "echo hearth > proof.txt" }]);
+      assert.equal(r.result, "The command ran.");
     });
 
     test("responseFormat with a zod schema (.int(), ranges): the answer parses", () => {

@@ -1,13 +1,15 @@
 /**
- * LlamaIndex (TypeScript: `@llamaindex/openai` with `@llamaindex/core`), run by
- * test/compat/llamaindex.test.ts on Node 20 from its own prefix (.cache/llamaindex): its `OpenAI`
- * LLM over chat completions (chat, stream, a tool call `exec` runs and the result sent back, a zod
- * `responseFormat`) and its `OpenAIResponses` LLM (chat, stream, `trackPreviousResponses`). Not
- * type-checked with the project (tsconfig.json): its imports resolve to the prefix's packages.
+ * LlamaIndex (TypeScript: `@llamaindex/openai` with `@llamaindex/core` and `@llamaindex/workflow`),
+ * run by test/compat/llamaindex.test.ts on Node 20 from its own prefix (.cache/llamaindex): its
+ * `OpenAI` LLM over chat completions (chat, stream, a tool call `exec` runs and the result sent
+ * back, an `agent` workflow, a zod `responseFormat`) and its `OpenAIResponses` LLM (chat, stream,
+ * a tool call, `trackPreviousResponses`). Not type-checked with the project (tsconfig.json): its
+ * imports resolve to the prefix's packages.
  */
 import { tool } from "@llamaindex/core/tools";
 import type { ChatMessage } from "@llamaindex/core/llms";
 import { OpenAI, OpenAIResponses } from "@llamaindex/openai";
+import { agent } from "@llamaindex/workflow";
 import { z } from "zod";
 import { runCases, type CompatEnv } from "./cases.js";
 
@@ -110,6 +112,24 @@ await runCases({
       executed: [...executed],
       roles: step.map((m) => m.role),
     };
+  },
+
+  async agent(env) {
+    // An agent workflow: the scripted model calls exec_command, the agent runs the tool (here it
+    // only records the command) and sends its result back, and the model answers once it is there.
+    const commands: unknown[] = [];
+    const execCommand = tool({
+      name: "exec_command",
+      description: "Run a shell command",
+      parameters: z.object({ cmd: z.string() }),
+      execute: (input) => {
+        commands.push(input);
+        return "done";
+      },
+    });
+    const workflow = agent({ llm: llm(env, env.models["qwen3-exec"]!, 40), tools: [execCommand], timeout: 60 });
+    const result = await workflow.run("Write hearth to proof.txt");
+    return { result: result.data.result, commands };
   },
 
   async structured(env) {
