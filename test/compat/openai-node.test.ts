@@ -1,7 +1,6 @@
 /**
  * openai@7, the official Node SDK, as a user runs it: on Node 22 (it declares `node >= 22`), in a
- * child process (clients/openai-node.ts), against a real Hearth. openai@4 is not here: it cannot be
- * installed beside zod 4 (README, "Compatibility").
+ * child process (clients/openai-node.ts), against a real Hearth. openai@4 is openai4.test.ts.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
