@@ -9,33 +9,21 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { Browser, Page } from "playwright-core";
-import {
-  ensureUiBuilt,
-  launchBrowser,
-  openApp,
-  screenshotBothThemes,
-  startHearth,
-  type AppPage,
-  type RunningHearth,
-} from "./harness.js";
+import type { Page } from "playwright-core";
+import { screenshotBothThemes, startSession, type AppSession, type RunningHearth } from "./harness.js";
 
 const SETTINGS_TOKEN = "e2e-settings-token-0123456789abcdef0123";
 const LONG = 60_000;
 
 describe("API keys, usage and the local network in the browser", { timeout: 300_000 }, () => {
   let hearth: RunningHearth;
-  let browser: Browser;
-  let app: AppPage;
+  let app: AppSession;
   let page: Page;
   let secret = "";
 
   before(async () => {
-    await ensureUiBuilt();
-    hearth = await startHearth({ defaultMaxTokens: 16, settingsToken: SETTINGS_TOKEN });
-    browser = await launchBrowser();
-    app = await openApp(browser, hearth.url);
-    page = app.page;
+    app = await startSession({ defaultMaxTokens: 16, settingsToken: SETTINGS_TOKEN });
+    ({ hearth, page } = app);
     // What the desktop app's preload offers; its main process sends the settings token after asking.
     // A string, not a function: the test's compiler adds helpers to functions that the page lacks.
     await app.context.addInitScript({
@@ -54,9 +42,7 @@ describe("API keys, usage and the local network in the browser", { timeout: 300_
   });
 
   after(async () => {
-    await app?.context.close();
-    await browser?.close();
-    await hearth?.close();
+    await app?.close();
   });
 
   const lanSwitch = () => page.getByRole("switch", { name: /Serve on local network/ });

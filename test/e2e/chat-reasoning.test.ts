@@ -9,25 +9,16 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import type { ConversationDetail } from "../../server/history/types.js";
 import { scriptedModel, scriptedModelsDir } from "../helpers/scripted-models.js";
-import {
-  apiJson,
-  ensureUiBuilt,
-  launchBrowser,
-  openApp,
-  startHearth,
-  type AppPage,
-  type RunningHearth,
-} from "./harness.js";
+import { apiJson, type AppSession, type RunningHearth, startSession } from "./harness.js";
 
 const LONG = 60_000;
 
 describe("a thinking model in the browser", { timeout: 300_000 }, () => {
   let hearth: RunningHearth;
-  let browser: Browser;
-  let app: AppPage;
+  let app: AppSession;
   let page: Page;
   let thinker = "";
   let forever = "";
@@ -39,17 +30,12 @@ describe("a thinking model in the browser", { timeout: 300_000 }, () => {
     cleanup = models.cleanup;
     thinker = path.basename(scriptedModel("qwen3-think"), ".gguf");
     forever = path.basename(scriptedModel("qwen3-think-forever"), ".gguf");
-    await ensureUiBuilt();
-    hearth = await startHearth({ modelDirs: [models.dir], parallel: 1, defaultMaxTokens: 2000 }, { withModel: false });
-    browser = await launchBrowser();
-    app = await openApp(browser, hearth.url);
-    page = app.page;
+    app = await startSession({ modelDirs: [models.dir], parallel: 1, defaultMaxTokens: 2000 }, { withModel: false });
+    ({ hearth, page } = app);
   });
 
   after(async () => {
-    await app?.context.close();
-    await browser?.close();
-    await hearth?.close();
+    await app?.close();
     cleanup();
   });
 

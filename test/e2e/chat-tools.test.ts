@@ -9,26 +9,17 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import type { ConversationDetail } from "../../server/history/types.js";
 import { everythingStdio } from "../helpers/mcp-servers.js";
 import { scriptedModel, scriptedModelsDir } from "../helpers/scripted-models.js";
-import {
-  apiJson,
-  ensureUiBuilt,
-  launchBrowser,
-  openApp,
-  startHearth,
-  type AppPage,
-  type RunningHearth,
-} from "./harness.js";
+import { apiJson, type AppSession, type RunningHearth, startSession } from "./harness.js";
 
 const LONG = 60_000;
 
 describe("MCP tools in the browser", { timeout: 300_000 }, () => {
   let hearth: RunningHearth;
-  let browser: Browser;
-  let app: AppPage;
+  let app: AppSession;
   let page: Page;
   let model = "";
   let cleanup = () => {};
@@ -37,21 +28,22 @@ describe("MCP tools in the browser", { timeout: 300_000 }, () => {
     const models = scriptedModelsDir(["qwen3-mcp-echo"]);
     cleanup = models.cleanup;
     model = path.basename(scriptedModel("qwen3-mcp-echo"), ".gguf");
-    await ensureUiBuilt();
-    hearth = await startHearth({ modelDirs: [models.dir], parallel: 1, toolMaxSteps: 2 }, { withModel: false });
-    fs.writeFileSync(
-      path.join(hearth.dataDir, "mcp.json"),
-      JSON.stringify({ mcpServers: { everything: everythingStdio() } }),
+    app = await startSession(
+      { modelDirs: [models.dir], parallel: 1, toolMaxSteps: 2 },
+      {
+        withModel: false,
+        prepare: (started) =>
+          fs.writeFileSync(
+            path.join(started.dataDir, "mcp.json"),
+            JSON.stringify({ mcpServers: { everything: everythingStdio() } }),
+          ),
+      },
     );
-    browser = await launchBrowser();
-    app = await openApp(browser, hearth.url);
-    page = app.page;
+    ({ hearth, page } = app);
   });
 
   after(async () => {
-    await app?.context.close();
-    await browser?.close();
-    await hearth?.close();
+    await app?.close();
     cleanup();
   });
 

@@ -5,41 +5,26 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import type { ConversationDetail } from "../../server/history/types.js";
-import {
-  apiJson,
-  ensureUiBuilt,
-  launchBrowser,
-  openApp,
-  screenshotBothThemes,
-  startHearth,
-  type AppPage,
-  type RunningHearth,
-} from "./harness.js";
+import { apiJson, type AppSession, type RunningHearth, screenshotBothThemes, startSession } from "./harness.js";
 
 const LONG = 60_000;
 
 describe("chat in the browser", { timeout: 300_000 }, () => {
   let hearth: RunningHearth;
-  let browser: Browser;
-  let app: AppPage;
+  let app: AppSession;
   let page: Page;
   let conversationId = "";
 
   before(async () => {
-    await ensureUiBuilt();
     // Short replies keep the test quick; the stop test raises the limit for its own turn.
-    hearth = await startHearth({ defaultMaxTokens: 48 });
-    browser = await launchBrowser();
-    app = await openApp(browser, hearth.url);
-    page = app.page;
+    app = await startSession({ defaultMaxTokens: 48 });
+    ({ hearth, page } = app);
   });
 
   after(async () => {
-    await app?.context.close();
-    await browser?.close();
-    await hearth?.close();
+    await app?.close();
   });
 
   const conversation = () => apiJson<ConversationDetail>(hearth.url, `/api/conversations/${conversationId}`);

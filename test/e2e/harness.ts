@@ -167,6 +167,47 @@ export async function openApp(
 }
 
 /** Saves `<name>-light.png` and `<name>-dark.png` of the page as it is now. */
+/** A Hearth, a browser and the app open in it: what most screen tests share. */
+export interface AppSession extends AppPage {
+  hearth: RunningHearth;
+  browser: Browser;
+  /** Closes the page's context, the browser and the server (each only if it started). */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the UI if needed, starts a Hearth with `overrides`, lets `prepare` write into its data
+ * folder (an `mcp.json`, say) before the app opens, and opens the app in a fresh browser.
+ */
+export async function startSession(
+  overrides: Partial<ConfigInput> = {},
+  options: { withModel?: boolean; prepare?: (hearth: RunningHearth) => void | Promise<void> } = {},
+): Promise<AppSession> {
+  await ensureUiBuilt();
+  const hearth = await startHearth(overrides, options.withModel === false ? { withModel: false } : {});
+  let browser: Browser | undefined;
+  try {
+    await options.prepare?.(hearth);
+    browser = await launchBrowser();
+    const app = await openApp(browser, hearth.url);
+    const opened = browser;
+    return {
+      ...app,
+      hearth,
+      browser: opened,
+      close: async () => {
+        await app.context.close();
+        await opened.close();
+        await hearth.close();
+      },
+    };
+  } catch (error) {
+    await browser?.close();
+    await hearth.close();
+    throw error;
+  }
+}
+
 export async function screenshotBothThemes(page: Page, name: string): Promise<void> {
   fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
   for (const scheme of ["light", "dark"] as const) {

@@ -1,45 +1,35 @@
 /** The sidebar with many conversations: pages load as it scrolls, and the source filter shows app or API chats. */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { Browser } from "playwright-core";
-import {
-  apiJson,
-  ensureUiBuilt,
-  launchBrowser,
-  openApp,
-  startHearth,
-  type AppPage,
-  type RunningHearth,
-} from "./harness.js";
+import { apiJson, startSession, type AppSession } from "./harness.js";
 
 describe("sidebar", { timeout: 200_000 }, () => {
-  let hearth: RunningHearth;
-  let browser: Browser;
-  let app: AppPage;
+  let app: AppSession;
   const TOTAL = 95;
 
   before(async () => {
-    await ensureUiBuilt();
-    hearth = await startHearth({ defaultMaxTokens: 8 });
-    for (let i = 0; i < TOTAL; i++) {
-      await apiJson(hearth.url, "/api/conversations", {
-        method: "POST",
-        body: JSON.stringify({ title: `Saved chat ${String(i).padStart(3, "0")}` }),
-      });
-    }
-    // One exchange from another tool through /v1: recorded as an API conversation.
-    await apiJson(hearth.url, "/v1/chat/completions", {
-      method: "POST",
-      body: JSON.stringify({ model: "stories260K", messages: [{ role: "user", content: "From a script" }] }),
-    });
-    browser = await launchBrowser();
-    app = await openApp(browser, hearth.url);
+    app = await startSession(
+      { defaultMaxTokens: 8 },
+      {
+        prepare: async (started) => {
+          for (let i = 0; i < TOTAL; i++) {
+            await apiJson(started.url, "/api/conversations", {
+              method: "POST",
+              body: JSON.stringify({ title: `Saved chat ${String(i).padStart(3, "0")}` }),
+            });
+          }
+          // One exchange from another tool through /v1: recorded as an API conversation.
+          await apiJson(started.url, "/v1/chat/completions", {
+            method: "POST",
+            body: JSON.stringify({ model: "stories260K", messages: [{ role: "user", content: "From a script" }] }),
+          });
+        },
+      },
+    );
   });
 
   after(async () => {
-    await app?.context.close();
-    await browser?.close();
-    await hearth?.close();
+    await app?.close();
   });
 
   test("older conversations load as the list scrolls, newest first, none twice", async () => {
