@@ -93,7 +93,13 @@ describe("a remote provider's models on the Ollama port", () => {
 test("a stream cut by the request timeout ends with Ollama's error line, which the client throws", async () => {
   // Loaded first: the 3 s request timeout is for generating, not for a first load.
   assert.equal((await hearth.api(`/api/models/${encodeURIComponent(forever)}/load`, { method: "POST" })).status, 200);
-  const stream = await ollama.chat({ model: forever, messages: [{ role: "user", content: "Hi" }], stream: true });
+  // As many tokens as the context holds: the default 1,024 can finish inside 3 s on a quiet machine.
+  const stream = await ollama.chat({
+    model: forever,
+    messages: [{ role: "user", content: "Hi" }],
+    stream: true,
+    options: { num_predict: 1_000_000 },
+  });
   let lines = 0;
   let thrown: Error | undefined;
   try {
@@ -105,7 +111,7 @@ test("a stream cut by the request timeout ends with Ollama's error line, which t
     thrown = err as Error;
   }
   assert.ok(lines > 0, "lines came before the error");
-  assert.match(thrown?.message ?? "", /request timeout \(3 s\)/);
+  assert.match(thrown?.message ?? "", /request timeout \(3 s\)/, `${lines} lines, then: ${thrown?.message}`);
 });
 
 test("a taken Ollama port costs the Ollama API, not the server, and the settings say so", async () => {
