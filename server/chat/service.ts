@@ -60,7 +60,7 @@ export interface RunOptions {
   paramName?: ParamNamer;
   /** When the request arrived (performance.now()), for time to first token. Defaults to now. */
   startedAt?: number;
-  /** Told each choice's usage when it ends: the caller's key limits and usage (access/meter.ts). Defaults to none. */
+  /** Told each choice's usage when it ends: the caller's key limits and usage (`meterOf` in access/guard.ts). Defaults to none. */
   meter?: UsageMeter;
 }
 

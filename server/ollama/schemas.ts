@@ -88,10 +88,8 @@ export const ToolSchema = z.object({
   }),
 });
 
-export const ChatRequestSchema = z.object({
-  model: z.string().min(1),
-  messages: z.array(MessageSchema).default([]),
-  tools: z.array(ToolSchema).max(128).nullish(),
+/** What /api/chat and /api/generate both take beside their input. */
+const generation = {
   format: format.nullish(),
   options: OptionsSchema.nullish(),
   stream: z.boolean().default(true),
@@ -99,6 +97,13 @@ export const ChatRequestSchema = z.object({
   think: think.nullish(),
   logprobs: z.boolean().optional(),
   top_logprobs: z.number().int().min(0).max(20).optional(),
+};
+
+export const ChatRequestSchema = z.object({
+  model: z.string().min(1),
+  messages: z.array(MessageSchema).default([]),
+  tools: z.array(ToolSchema).max(128).nullish(),
+  ...generation,
 });
 export type ChatRequestBody = z.infer<typeof ChatRequestSchema>;
 
@@ -115,13 +120,7 @@ export const GenerateRequestSchema = z.object({
   /** The token context of an earlier reply (deprecated by Ollama): refused; send the text instead. */
   context: z.array(z.number()).optional(),
   images,
-  format: format.nullish(),
-  options: OptionsSchema.nullish(),
-  stream: z.boolean().default(true),
-  keep_alive: KeepAliveSchema.nullish(),
-  think: think.nullish(),
-  logprobs: z.boolean().optional(),
-  top_logprobs: z.number().int().min(0).max(20).optional(),
+  ...generation,
 });
 export type GenerateRequestBody = z.infer<typeof GenerateRequestSchema>;
 

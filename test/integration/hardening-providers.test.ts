@@ -337,31 +337,8 @@ describe("remote providers against hostile callers and upstreams", () => {
   test("a test cannot scan ports: a closed port, a silent one, a non-HTTP service and an unknown host look alike and take as long", async () => {
     // Each is a different answer at the TCP level; through /api they must be one: the same error,
     // at the same time (PROVIDER_TEST_MS), or the test is an oracle for what listens where.
-    const closedPort = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, "127.0.0.1", () => {
-        const port = (s.address() as AddressInfo).port;
-        s.close(() => resolve(port));
-      });
-    });
-    const sockets: net.Socket[] = [];
-    const tcp = async (onConnect: (socket: net.Socket) => void) => {
-      const server = net.createServer((socket) => {
-        sockets.push(socket);
-        socket.on("error", () => undefined);
-        onConnect(socket);
-      });
-      await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-      return server;
-    };
-    const silent = await tcp(() => undefined);
-    const ssh = await tcp((socket) => socket.end("SSH-2.0-OpenSSH_9.6\r\n"));
+    const { targets, close } = await unreachableTargets();
     try {
-      const targets = {
-        closed: `http://127.0.0.1:${closedPort}/v1`,
-        silent: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/v1`,
-        "not HTTP": `http://127.0.0.1:${(ssh.address() as AddressInfo).port}/v1`,
-        "unknown host": "http://hearth-scan-test.invalid/v1",
-      };
       const results = await Promise.all(
         Object.entries(targets).map(async ([what, baseUrl]) => {
           const started = performance.now();
@@ -390,40 +367,15 @@ describe("remote providers against hostile callers and upstreams", () => {
       assert.equal(first!.error.code, "provider_unreachable");
       assert.match(first!.error.message ?? "", /gave no HTTP answer/);
     } finally {
-      for (const socket of sockets) socket.destroy();
-      silent.close();
-      ssh.close();
+      close();
     }
   });
 
   test("a saved provider's status and requests through it give the test's one answer, whatever the cause", async () => {
     // Saving a provider checks it at once and shows the status to any /api caller: it must not
     // tell a closed port from a silent one, a non-HTTP service or an unknown host either.
-    const closedPort = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, "127.0.0.1", () => {
-        const port = (s.address() as AddressInfo).port;
-        s.close(() => resolve(port));
-      });
-    });
-    const sockets: net.Socket[] = [];
-    const tcp = async (onConnect: (socket: net.Socket) => void) => {
-      const server = net.createServer((socket) => {
-        sockets.push(socket);
-        socket.on("error", () => undefined);
-        onConnect(socket);
-      });
-      await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-      return server;
-    };
-    const silent = await tcp(() => undefined);
-    const ssh = await tcp((socket) => socket.end("SSH-2.0-OpenSSH_9.6\r\n"));
+    const { targets, close } = await unreachableTargets();
     try {
-      const targets = {
-        closed: `http://127.0.0.1:${closedPort}/v1`,
-        silent: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/v1`,
-        "not HTTP": `http://127.0.0.1:${(ssh.address() as AddressInfo).port}/v1`,
-        "unknown host": "http://hearth-scan-test.invalid/v1",
-      };
       const seen = await Promise.all(
         Object.entries(targets).map(async ([what, baseUrl], i) => {
           const id = `saved-scan-${i}`;
@@ -464,9 +416,45 @@ describe("remote providers against hostile callers and upstreams", () => {
       assert.match(logs.text(), /ECONNREFUSED/);
       assert.match(logs.text(), /ENOTFOUND|EAI_AGAIN/);
     } finally {
-      for (const socket of sockets) socket.destroy();
-      silent.close();
-      ssh.close();
+      close();
     }
   });
 });
+
+/**
+ * Base URLs that give no HTTP answer in four different ways at the TCP level (a closed port, a
+ * silent listener, a non-HTTP service, an unknown host), which Hearth must report as one.
+ */
+async function unreachableTargets(): Promise<{ targets: Record<string, string>; close: () => void }> {
+  const closedPort = await new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+  const sockets: net.Socket[] = [];
+  const tcp = async (onConnect: (socket: net.Socket) => void) => {
+    const server = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.on("error", () => undefined);
+      onConnect(socket);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    return server;
+  };
+  const silent = await tcp(() => undefined);
+  const ssh = await tcp((socket) => socket.end("SSH-2.0-OpenSSH_9.6\r\n"));
+  return {
+    targets: {
+      closed: `http://127.0.0.1:${closedPort}/v1`,
+      silent: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/v1`,
+      "not HTTP": `http://127.0.0.1:${(ssh.address() as AddressInfo).port}/v1`,
+      "unknown host": "http://hearth-scan-test.invalid/v1",
+    },
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+      ssh.close();
+    },
+  };
+}
