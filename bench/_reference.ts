@@ -141,7 +141,7 @@ export interface ReferenceServer {
 /** `threadsBatch` is llama.cpp's `-tb`: threads for a decode of more than one token (defaults to `threads`). */
 export async function startLlamaServer(
   model: string,
-  opts: { parallel: number; threads: number; threadsBatch?: number; ctxPerSlot: number },
+  opts: { parallel: number; threads: number; threadsBatch?: number; ctxPerSlot: number; extraArgs?: string[] },
 ): Promise<ReferenceServer> {
   const ref = findReference();
   if (!ref) throw new Error("llama-server not built");
@@ -165,6 +165,7 @@ export async function startLlamaServer(
       String(port),
       "--no-webui",
       "--log-disable",
+      ...(opts.extraArgs ?? []),
     ],
     { stdio: "ignore" },
   );

@@ -24,7 +24,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { KeyStore } from "../server/access/keys.js";
 import { createServer, type HearthServer } from "../server/app.js";
-import { loadConfig } from "../server/config.js";
+import { loadConfig, type ConfigInput } from "../server/config.js";
 import type { EngineBinary } from "../server/engine/runtime.js";
 import { createLogger } from "../server/logger.js";
 import { modelPath } from "../test/helpers/models.js";
@@ -92,6 +92,7 @@ export async function startServer(
   model: string,
   parallel: number,
   lanes = benchLanes,
+  overrides: Partial<Pick<ConfigInput, "ctxSize" | "promptLookup" | "draftModel" | "draftMax">> = {},
 ): Promise<{ server: HearthServer; dataDir: string }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-bench-"));
   const config = loadConfig({
@@ -106,6 +107,7 @@ export async function startServer(
       logLevel: "warn",
       dataDir,
       recordApi: false,
+      ...overrides,
     },
   });
   const server = createServer(config, { logger: createLogger("warn") });

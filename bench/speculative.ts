@@ -17,8 +17,10 @@
  *     weights, so its guesses fail) and for itself (every guess right: the ceiling of what a draft
  *     pays here).
  *
- * llama-server's `--spec-*`/`--model-draft` would be the comparison; it is measured only where a
- * reference build exists (bench/_reference.ts), and the rows say when none does.
+ * Then the same three cases through each server, where a reference build exists (bench/_reference.ts):
+ * Hearth (`--prompt-lookup` or `--draft-model`, off per request with `"speculative": false`) against
+ * llama-server with the nearest setting (`--spec-type ngram-simple --spec-ngram-simple-size-m 8`, or
+ * `-md <draft> --spec-draft-n-max 8`) and a plain llama-server, streaming, greedy, interleaved.
  */
 import {
   LlamaCompletion,
@@ -40,7 +42,9 @@ import { createLogger } from "../server/logger.js";
 import { modelPath } from "../test/helpers/models.js";
 import { scriptedModel } from "../test/helpers/scripted-models.js";
 import { cpuDiff, cpuSample } from "./_cpu.js";
-import { findReference } from "./_reference.js";
+import { findReference, startLlamaServer } from "./_reference.js";
+import { startServer } from "./server.js";
+import fs from "node:fs";
 import { load1, median, round } from "./_stats.js";
 import type { BenchOptions, BenchResult } from "./types.js";
 
@@ -223,15 +227,178 @@ export async function run({ quick }: BenchOptions): Promise<BenchResult[]> {
   try {
     const results: BenchResult[] = [];
     for (const c of CASES) results.push(await runCase(runtime, c, rounds));
-    results.push({
-      name: "llama-server --spec-* / --model-draft",
-      metrics: {},
-      notes: findReference()
-        ? "a reference build exists but this bench does not drive llama-server's speculative options yet"
-        : "no reference build (bench/_reference.ts found none): the ratio to llama-server's speculative decoding is not measured",
-    });
+    if (findReference()) for (const c of SERVER_CASES) results.push(await serverCase(c, rounds));
+    else
+      results.push({
+        name: "llama-server --spec-* / --model-draft",
+        metrics: {},
+        notes:
+          "no reference build (bench/_reference.ts found none): the ratio to llama-server's speculative decoding is not measured",
+      });
     return results;
   } finally {
     await runtime.dispose();
+  }
+}
+
+interface ServerCase {
+  name: string;
+  model: () => Promise<string>;
+  /** Text of the prompt, asked of the Hearth server when it depends on the model's own reply. */
+  prompt: (hearthUrl: string, model: string) => Promise<string>;
+  maxTokens: number;
+  hearth: (draft: string) => { promptLookup?: boolean; draftModel?: string; draftMax?: number };
+  llama: (draft: string) => string[];
+}
+
+const lookup = {
+  hearth: () => ({ promptLookup: true, draftMax: DRAFT_MAX }),
+  llama: () => ["--spec-type", "ngram-simple", "--spec-ngram-simple-size-m", String(DRAFT_MAX)],
+};
+const SERVER_CASES: ServerCase[] = [
+  {
+    name: "server (a) bench-86M, prompt lookup, random weights",
+    model: () => modelPath("bench-86M-q4_k_m.gguf"),
+    prompt: async () => `${STORY} ${STORY}`,
+    maxTokens: 128,
+    ...lookup,
+  },
+  {
+    name: "server (b) stories260K, prompt lookup, reply repeats the prompt",
+    model: () => modelPath("stories260K.gguf"),
+    prompt: async (url, model) => {
+      const res = await fetch(`${url}/v1/completions`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ model, prompt: STORY, max_tokens: 120, temperature: 0 }),
+      });
+      const json = (await res.json()) as { choices: { text: string }[] };
+      return `${STORY}${json.choices[0]!.text}\n\n${STORY}`;
+    },
+    maxTokens: 200,
+    ...lookup,
+  },
+  {
+    name: "server (c) stories260K drafting for bench-86M",
+    model: () => modelPath("bench-86M-q4_k_m.gguf"),
+    prompt: async () => `${STORY} ${STORY}`,
+    maxTokens: 128,
+    hearth: (draft) => ({ draftModel: draft, draftMax: DRAFT_MAX }),
+    llama: (draft) => ["-md", draft, "--spec-draft-n-max", String(DRAFT_MAX)],
+  },
+];
+
+interface Streamed {
+  text: string;
+  tokensPerSecond: number;
+  drafted: number;
+  accepted: number;
+}
+
+/** One greedy streamed completion: decode rate from the first text to the end, and what was drafted. */
+async function streamOnce(url: string, body: Record<string, unknown>): Promise<Streamed> {
+  const started = performance.now();
+  const res = await fetch(`${url}/v1/completions`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ ...body, temperature: 0, stream: true, stream_options: { include_usage: true } }),
+  });
+  if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+  let text = "";
+  let first = 0;
+  let buffered = "";
+  let tokens = 0;
+  let drafted = 0;
+  let accepted = 0;
+  const decoder = new TextDecoder();
+  for await (const bytes of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buffered += decoder.decode(bytes, { stream: true });
+    let end: number;
+    while ((end = buffered.indexOf("\n\n")) >= 0) {
+      const event = buffered.slice(0, end);
+      buffered = buffered.slice(end + 2);
+      if (!event.startsWith("data: ") || event === "data: [DONE]") continue;
+      const chunk = JSON.parse(event.slice(6)) as {
+        choices?: { text?: string }[];
+        usage?: {
+          completion_tokens: number;
+          completion_tokens_details?: { accepted_prediction_tokens?: number; rejected_prediction_tokens?: number };
+        };
+        timings?: { predicted_n?: number; draft_n?: number; draft_n_accepted?: number };
+      };
+      const piece = chunk.choices?.[0]?.text ?? "";
+      if (piece && first === 0) first = performance.now();
+      text += piece;
+      if (chunk.usage?.completion_tokens) tokens = chunk.usage.completion_tokens;
+      const details = chunk.usage?.completion_tokens_details;
+      if (details) {
+        accepted = details.accepted_prediction_tokens ?? accepted;
+        drafted = accepted + (details.rejected_prediction_tokens ?? 0) || drafted;
+      }
+      if (chunk.timings?.draft_n !== undefined) {
+        drafted = chunk.timings.draft_n;
+        accepted = chunk.timings.draft_n_accepted ?? 0;
+      }
+      if (!tokens && chunk.timings?.predicted_n) tokens = chunk.timings.predicted_n;
+    }
+  }
+  const ms = performance.now() - (first || started);
+  return { text, tokensPerSecond: (Math.max(1, tokens - 1) * 1000) / ms, drafted, accepted };
+}
+
+async function serverCase(c: ServerCase, rounds: number): Promise<BenchResult> {
+  const file = await c.model();
+  const draft = await modelPath("stories260K.gguf");
+  const hearth = await startServer(file, 1, undefined, { ctxSize: 2048, ...c.hearth(draft) });
+  const runtime = await hearth.server.context.models.getRuntime();
+  const id = hearth.server.context.models.loaded()[0]!.info.id;
+  const common = { parallel: 1, threads: runtime.threads, threadsBatch: runtime.batchThreads, ctxPerSlot: 2048 };
+  const started: Awaited<ReturnType<typeof startLlamaServer>>[] = [];
+  try {
+    const llamaOn = await startLlamaServer(file, { ...common, extraArgs: c.llama(draft) });
+    started.push(llamaOn);
+    const llamaOff = await startLlamaServer(file, common);
+    started.push(llamaOff);
+    const prompt = await c.prompt(hearth.server.url, id);
+    const body = { prompt, max_tokens: c.maxTokens };
+    const targets = {
+      hearth_off: () => streamOnce(hearth.server.url, { ...body, model: id, speculative: false }),
+      hearth_on: () => streamOnce(hearth.server.url, { ...body, model: id }),
+      llama_off: () => streamOnce(llamaOff.url, { ...body, model: "m" }),
+      llama_on: () => streamOnce(llamaOn.url, { ...body, model: "m" }),
+    };
+    const runs: Record<string, Streamed[]> = {};
+    for (const go of Object.values(targets)) await go(); // warm-up
+    for (let round = 0; round < rounds; round++) {
+      const order = Object.entries(targets);
+      for (const [label, go] of round % 2 === 0 ? order : order.reverse()) (runs[label] ??= []).push(await go());
+    }
+    const tps = (l: string) => median(runs[l]!.map((r) => r.tokensPerSecond));
+    const acceptance = (l: string) => {
+      const d = runs[l]!.reduce((s, r) => s + r.drafted, 0);
+      return d > 0 ? round(runs[l]!.reduce((s, r) => s + r.accepted, 0) / d, 3) : 0;
+    };
+    return {
+      name: c.name,
+      metrics: {
+        hearth_tok_s_off: round(tps("hearth_off")),
+        hearth_tok_s_on: round(tps("hearth_on")),
+        hearth_on_off: round(tps("hearth_on") / tps("hearth_off"), 3),
+        hearth_acceptance: acceptance("hearth_on"),
+        llama_server_tok_s_off: round(tps("llama_off")),
+        llama_server_tok_s_on: round(tps("llama_on")),
+        llama_server_on_off: round(tps("llama_on") / tps("llama_off"), 3),
+        llama_server_acceptance: acceptance("llama_on"),
+        hearth_on_over_llama_server_on: round(tps("hearth_on") / tps("llama_on"), 3),
+        hearth_same_text_on_off: runs.hearth_on!.every((r, i) => r.text === runs.hearth_off![i]!.text) ? 1 : 0,
+        rounds,
+        load1: load1(),
+      },
+      notes: `through each server, streaming, greedy, ${c.maxTokens} tokens, median of ${rounds} interleaved rounds; llama-server ${c.llama("<draft>").join(" ")} vs a plain llama-server; Hearth off = "speculative": false on the same server`,
+    };
+  } finally {
+    for (const s of started) await s.close();
+    await hearth.server.close();
+    fs.rmSync(hearth.dataDir, { recursive: true, force: true });
   }
 }
