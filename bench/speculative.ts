@@ -19,7 +19,8 @@
  *
  * Then the same three cases through each server, where a reference build exists (bench/_reference.ts):
  * Hearth (`--prompt-lookup` or `--draft-model`, off per request with `"speculative": false`) against
- * llama-server with the nearest setting (`--spec-type ngram-simple --spec-ngram-simple-size-m 8`, or
+ * llama-server with the nearest setting (`--spec-type ngram-simple --spec-ngram-simple-size-n 2
+ * --spec-ngram-simple-size-m 8`, or
  * `-md <draft> --spec-draft-n-max 8`) and a plain llama-server, streaming, greedy, interleaved.
  */
 import {
@@ -253,7 +254,15 @@ interface ServerCase {
 
 const lookup = {
   hearth: () => ({ promptLookup: true, draftMax: DRAFT_MAX }),
-  llama: () => ["--spec-type", "ngram-simple", "--spec-ngram-simple-size-m", String(DRAFT_MAX)],
+  // Hearth's prompt lookup matches the last two tokens; llama-server's default n-gram is 12.
+  llama: () => [
+    "--spec-type",
+    "ngram-simple",
+    "--spec-ngram-simple-size-n",
+    "2",
+    "--spec-ngram-simple-size-m",
+    String(DRAFT_MAX),
+  ],
 };
 const SERVER_CASES: ServerCase[] = [
   {

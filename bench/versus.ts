@@ -4,9 +4,7 @@
  *
  * 1. Decode: one stream and eight concurrent streams (128 tokens, streaming) through Hearth
  *    (`--parallel 8`) and `llama-server -np 8 -t <threads> -tb <batch threads>`, interleaved, plus
- *    `llama-bench` tg. Where the engine is a `--fused` local build (`npm run build:engine -- --fused`,
- *    server/engine/fused-sample.ts) a second Hearth server with HEARTH_FUSED_SAMPLE=0 runs in the
- *    same rounds: part 2's A/B on one binary.
+ *    `llama-bench` tg.
  * 2. Prefill: prompts of about 512, 1,920 and 4,096 tokens, each new from its first token,
  *    `max_tokens: 1`, through Hearth (`--parallel 1`, 8k context) and `llama-server -np 1 -c 8192`
  *    (which caps a slot at the model's 2,048-token training context, so not the 4k prompt), against
@@ -16,7 +14,6 @@
  * so when the reference has not been built.
  */
 import path from "node:path";
-import { hasFusedSampling } from "../server/engine/fused-sample.js";
 import { modelPath } from "../test/helpers/models.js";
 import { processCpuNs } from "./_cpu.js";
 import { findReference, startLlamaServer } from "./_reference.js";
@@ -93,16 +90,6 @@ async function decodeRows(model: string, reps: number, loadgen: LoadGenerator): 
   const name = path.basename(model, ".gguf");
   const main = await startServer(model, 8);
   const runtime = await main.server.context.models.getRuntime();
-  const fused = hasFusedSampling(runtime.llama);
-  let plain: Awaited<ReturnType<typeof startServer>> | null = null;
-  if (fused) {
-    process.env.HEARTH_FUSED_SAMPLE = "0";
-    try {
-      plain = await startServer(model, 8);
-    } finally {
-      delete process.env.HEARTH_FUSED_SAMPLE;
-    }
-  }
   const local = main.server.context.models.loaded()[0]!;
   const ref = await startLlamaServer(model, {
     parallel: 8,
@@ -111,8 +98,7 @@ async function decodeRows(model: string, reps: number, loadgen: LoadGenerator): 
     ctxPerSlot: local.info.contextSize,
   });
   const targets: Target[] = [
-    { label: fused ? "hearth_fused" : "hearth", url: main.server.url, model: local.info.id, pid: process.pid },
-    ...(plain ? [{ label: "hearth_plain", url: plain.server.url, model: local.info.id, pid: process.pid }] : []),
+    { label: "hearth", url: main.server.url, model: local.info.id, pid: process.pid },
     { label: "llama", url: ref.url, model: name, pid: ref.pid },
   ];
   const samples: Record<string, number[]> = {};
@@ -188,30 +174,17 @@ async function decodeRows(model: string, reps: number, loadgen: LoadGenerator): 
       threads_batch: runtime.batchThreads,
       load1: load1(),
     };
-    if (plain) {
-      Object.assign(metrics, {
-        plain_single_tok_s: m("hearth_plain_single"),
-        fused_over_plain_single: round(m("hearth_fused_single") / m("hearth_plain_single"), 3),
-        plain_c8_tok_s: m("hearth_plain_c8"),
-        fused_over_plain_c8: round(m("hearth_fused_c8") / m("hearth_plain_c8"), 3),
-        plain_c8_cpu_us_per_token: m("hearth_plain_c8_cpu"),
-      });
-    }
     return [
       {
         name: `versus ${name}: decode, Hearth vs llama.cpp`,
         metrics,
-        notes: `Hearth engine ${runtime.buildType}${fused ? " with the fused decode-and-sample patch (and a second server with it off)" : ""}, ${runtime.lanes} lane(s), --parallel 8; llama-server -np 8 -t ${runtime.threads} -tb ${runtime.batchThreads}; ${TOKENS} tokens, streaming; single = decode rate after the first token, medians of ${reps} interleaved rounds x 3 requests; CPU per token is the whole process (Hearth's servers share one); targets: c8 >= 1.1 x llama-server, single >= 1.0 x llama-server`,
+        notes: `Hearth engine ${runtime.buildType}, ${runtime.lanes} lane(s), --parallel 8; llama-server -np 8 -t ${runtime.threads} -tb ${runtime.batchThreads}; ${TOKENS} tokens, streaming; single = decode rate after the first token, medians of ${reps} interleaved rounds x 3 requests; CPU per token is the whole process; targets: c8 >= 1.1 x llama-server, single >= 1.0 x llama-server`,
       },
     ];
   } finally {
     await ref.close();
     await main.server.close();
     fs.rmSync(main.dataDir, { recursive: true, force: true });
-    if (plain) {
-      await plain.server.close();
-      fs.rmSync(plain.dataDir, { recursive: true, force: true });
-    }
   }
 }
 

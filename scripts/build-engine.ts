@@ -1,5 +1,5 @@
 /**
- * `npm run build:engine [-- --gpu cuda|vulkan|metal|auto] [-- --portable] [-- --fused] [-- --clear]`: compiles the
+ * `npm run build:engine [-- --gpu cuda|vulkan|metal|auto] [-- --portable] [-- --clear]`: compiles the
  * llama.cpp source that node-llama-cpp bundles, for this machine (-march=native, OpenMP), offline.
  * `--portable` builds what installers ship instead: OpenMP with every CPU variant, chosen at load
  * time, so it runs on any CPU of the platform (PORTABLE_BUILD_CMAKE_OPTIONS; 11 min on 2 cores). Once it
@@ -8,17 +8,11 @@
  * Measured on a 2-core x64 box (BENCHMARKS.md, "Native build"): one stream 1.5-4x and eight
  * sequences about 2x the prebuilt binary's tokens/s.
  *
- * `--fused` applies scripts/engine-patches/fused-decode-sample.patch to node-llama-cpp's addon source
- * first (decode and sample in one native call, server/engine/fused-sample.ts; issue 19 part 2, an
- * experiment: BENCHMARKS.md "Fused decode and sample"); a build without it takes the patch out again.
- *
  * Never part of `npm install`, the tests or CI: it takes minutes of CPU and needs cmake and a C++
  * compiler. `npm ci` (or reinstalling node-llama-cpp) removes the build; `--clear` removes it too.
  */
 import { spawnSync } from "node:child_process";
-import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
 import { PORTABLE_BUILD_CMAKE_OPTIONS } from "../server/engine/runtime.js";
 
 const args = process.argv.slice(2);
@@ -53,22 +47,6 @@ if (process.platform !== "win32" && !has("c++") && !has("clang++") && !has("g++"
   );
 }
 
-// The patch is applied to (or taken out of) the addon source in node_modules; `npm ci` restores it.
-const scriptsDir = path.dirname(fileURLToPath(import.meta.url));
-const llamaDir = path.join(scriptsDir, "..", "node_modules", "node-llama-cpp", "llama");
-const patchFile = path.join(scriptsDir, "engine-patches", "fused-decode-sample.patch");
-const patchApplied = () =>
-  spawnSync("patch", ["-p1", "-R", "--dry-run", "-s", "-f", "-d", llamaDir, "-i", patchFile], { stdio: "ignore" })
-    .status === 0;
-const fused = args.includes("--fused");
-if (fused !== patchApplied()) {
-  const code = run("patch", ["-p1", ...(fused ? ["--forward"] : ["-R"]), "-d", llamaDir, "-i", patchFile]);
-  if (code !== 0) {
-    console.error(`Could not ${fused ? "apply" : "take out"} ${patchFile} (exit ${code}); nothing was built.`);
-    process.exit(code);
-  }
-}
-
 // CPU unless asked: the prebuilt GPU binaries are already optimized, and a CPU build is what the
 // measurements above are about. `--gpu auto` builds for the GPU node-llama-cpp detects.
 const gpuArgs = args.includes("--gpu") ? [] : ["--gpu", "false"];
@@ -89,7 +67,7 @@ const code = run(
     "download",
     ...gpuArgs,
     "--noUsageExample",
-    ...args.filter((a) => a !== "--portable" && a !== "--fused"),
+    ...args.filter((a) => a !== "--portable"),
   ],
   portable ? { ...process.env, ...portableEnv } : process.env,
 );

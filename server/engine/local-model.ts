@@ -36,7 +36,6 @@ import type {
 import { withSamplingDefaults } from "../core/types.js";
 import { AsyncQueue } from "../util/async-queue.js";
 import { StepBatcher } from "./batch-barrier.js";
-import { fusedSamplingEnabled, installFusedSampling } from "./fused-sample.js";
 import { toChatHistory } from "./chat-history.js";
 import type { ChildSpawner } from "../util/disposable-child.js";
 import { chatWrapperFor } from "./chat-template.js";
@@ -466,9 +465,6 @@ export class LocalModel {
             ...(batcher ? { batching: { itemPrioritizationStrategy: batcher.strategy } } : {}),
           });
           contexts.push(context);
-          // Beneath the StepBatcher: it wraps the raw native calls, the batcher wraps its wrappers.
-          if (fusedSamplingEnabled() && installFusedSampling(context))
-            options.logger.debug({ model: options.id, lane }, "decode and sample in one native call");
           if (batcher && !batcher.install(context))
             options.logger.debug("step batcher not installed: node-llama-cpp internals differ");
           for (let i = 0; i < sequences; i++) {
