@@ -88,11 +88,18 @@ class RequestMeter implements UsageMeter {
   completionTokens = 0;
   reasoningTokens = 0;
   failures = 0;
+  /** Choices admitted and not yet ended. */
+  private open = 0;
+  private onSettled: (() => void) | null = null;
 
   constructor(
     private readonly principal: Principal,
     private readonly limiter: RateLimiter,
   ) {}
+
+  began(): void {
+    this.open++;
+  }
 
   finished(model: string, usage: Usage): void {
     this.model = model;
@@ -100,13 +107,47 @@ class RequestMeter implements UsageMeter {
     this.completionTokens += usage.completionTokens;
     this.reasoningTokens += usage.reasoningTokens ?? 0;
     if (this.principal.tpm > 0) this.limiter.spend(this.principal.id, usage.promptTokens + usage.completionTokens);
+    this.ended();
   }
 
-  failed(model: string): void {
-    this.model = model;
+  failed(model: string, usage?: Usage): void {
     this.failures++;
+    if (usage) this.finished(model, usage);
+    else {
+      this.model = model;
+      this.ended();
+    }
+  }
+
+  /**
+   * Runs `fn` once every admitted choice has ended: a client that leaves mid-stream closes the
+   * response before its choice has counted what it used. At most `waitMs`, so a choice that never
+   * ends cannot hold a request's usage back for ever.
+   */
+  whenSettled(fn: () => void, waitMs: number): void {
+    if (this.open === 0) return fn();
+    const timer = setTimeout(() => this.settle(), waitMs);
+    timer.unref();
+    this.onSettled = () => {
+      clearTimeout(timer);
+      fn();
+    };
+  }
+
+  private ended(): void {
+    if (this.open > 0) this.open--;
+    if (this.open === 0) this.settle();
+  }
+
+  private settle(): void {
+    const fn = this.onSettled;
+    this.onSettled = null;
+    fn?.();
   }
 }
+
+/** How long a closed response's usage waits for its choices to count what they used. */
+const SETTLE_MS = 10_000;
 
 /** The meter the guard left on this response, for `ctx.chat.start({ meter })`; undefined on unguarded routes. */
 export function meterOf(res: Response): UsageMeter | undefined {
@@ -202,8 +243,9 @@ export class AccessControl {
             errors: res.statusCode >= 400 || meter.failures > 0 ? 1 : 0,
           });
         };
-        res.once("finish", end);
-        res.once("close", end);
+        const settled = () => meter.whenSettled(end, SETTLE_MS);
+        res.once("finish", settled);
+        res.once("close", settled);
       }
       // Over the limit: RateLimitError carries the X-RateLimit-* headers and Retry-After to the error handler.
       if (principal.rpm > 0 || principal.tpm > 0) {

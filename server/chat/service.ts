@@ -109,7 +109,9 @@ export class ChatService {
         const raw = await provider.generate(choiceRequest(request, i), choiceSignal);
         if (i === 0 && raw.admission) admission = raw.admission;
         const observed = this.deps.metrics.observe(raw, request.model, startedAt);
-        const measured = options.meter ? metered(observed, request.model, options.meter) : observed;
+        const measured = options.meter
+          ? metered(observed, request.model, options.meter, raw.admission, choiceSignal)
+          : observed;
         return i === 0
           ? await this.record(request, measured, provider, options.record, choiceSignal, startedAt)
           : measured;
@@ -195,19 +197,47 @@ export class ChatService {
   }
 }
 
-/** Passes events through unchanged, telling `meter` the usage at the finish, or that the choice failed. */
-async function* metered(stream: GenerationStream, model: string, meter: UsageMeter): GenerationStream {
-  let finished = false;
-  try {
-    for await (const event of stream) {
-      if (event.type === "finish") {
-        finished = true;
-        meter.finished(model, event.usage);
+/**
+ * Passes events through unchanged, telling `meter` the usage at the finish, or that the choice
+ * failed. A choice that ends early (its client went away, Stop, a timeout, an error mid-stream)
+ * still counts against the key's limits and usage: the prompt as admitted and one token for each
+ * event it sent, a lower bound (an event carries at least one token), so dropping a stream is no
+ * way around a limit.
+ */
+function metered(
+  stream: GenerationStream,
+  model: string,
+  meter: UsageMeter,
+  admission: Admission | undefined,
+  signal: AbortSignal,
+): GenerationStream {
+  meter.began?.();
+  return (async function* () {
+    let ended = false;
+    let sent = 0;
+    const partial = () => ({
+      promptTokens: admission?.usage?.promptTokens ?? 0,
+      completionTokens: sent,
+      cachedTokens: admission?.usage?.cachedTokens ?? 0,
+    });
+    try {
+      for await (const event of stream) {
+        if (event.type === "finish") {
+          ended = true;
+          meter.finished(model, event.usage);
+        } else sent++;
+        yield event;
       }
-      yield event;
+    } catch (err) {
+      if (!ended) {
+        ended = true;
+        if (signal.aborted) meter.finished(model, partial());
+        else meter.failed(model, partial());
+      }
+      throw err;
+    } finally {
+      // The consumer stopped reading before the finish.
+      if (!ended) meter.finished(model, partial());
     }
-  } catch (err) {
-    if (!finished) meter.failed(model);
-    throw err;
-  }
+  })();
 }

@@ -277,8 +277,13 @@ export interface Provider {
  * (server/access/). The pipeline (chat/service.ts) calls it for every wire format alike.
  */
 export interface UsageMeter {
+  /**
+   * A choice was admitted and will end with one `finished` or `failed`, also when its client goes
+   * away: until then the request's usage is not final. Not called for embeddings.
+   */
+  began?(): void;
   /** One choice (or an embedding request) finished with this usage. */
   finished(model: string, usage: Usage): void;
-  /** One choice failed after it was admitted (the response may already be 200). */
-  failed(model: string): void;
+  /** One choice failed after it was admitted (the response may already be 200), having used `usage`. */
+  failed(model: string, usage?: Usage): void;
 }

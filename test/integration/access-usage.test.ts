@@ -175,3 +175,45 @@ test("Ollama's API on its own port: the key's limits, headers and usage apply th
     await o.close();
   }
 });
+
+test("a stream its client drops still counts: its tokens go to the key's usage and its token limit", async () => {
+  const res = await fetch(`${t.url}/api/keys`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name: "dropper", scope: "inference", rpm: 0, tpm: 40 }),
+  });
+  const { key } = (await res.json()) as { key: string };
+  const client = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: key, maxRetries: 0 });
+  // Far more tokens than the limit allows; the client reads 45 events and goes away.
+  const stream = await client.completions.create({
+    model: MODEL,
+    prompt: "Once upon a time",
+    max_tokens: 4000,
+    stream: true,
+  });
+  let events = 0;
+  for await (const chunk of stream) {
+    if (chunk.choices[0]?.text) events++;
+    if (events === 45) break; // the SDK aborts the request
+  }
+  // The server notices at its next event and counts what was sent.
+  let row: Row | undefined;
+  for (let i = 0; i < 100 && !row; i++) {
+    const report = (await (await fetch(`${t.url}/api/usage`)).json()) as { rows: Row[] };
+    row = report.rows.find((r) => r.keyName === "dropper" && r.model === MODEL);
+    if (!row) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(row, "the dropped stream was recorded");
+  assert.equal(row.requests, 1);
+  assert.equal(row.errors, 0);
+  assert.ok(row.promptTokens > 0, JSON.stringify(row));
+  assert.ok(row.completionTokens >= 45 && row.completionTokens < 4000, JSON.stringify(row));
+  // The dropped tokens are spent: the next request is over the key's 40 tokens a minute.
+  const next = await fetch(`${t.url}/v1/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+    body: JSON.stringify({ model: MODEL, prompt: "Once", max_tokens: 2 }),
+  });
+  assert.equal(next.status, 429);
+  assert.ok(Number(next.headers.get("retry-after")) > 0);
+});
