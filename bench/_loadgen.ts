@@ -62,6 +62,21 @@ interface Chunk {
   error?: { message: string };
 }
 
+/** The JSON of each `data:` event of a streamed response, up to `[DONE]`. */
+export async function* sseData<T>(res: Response): AsyncGenerator<T> {
+  let buffered = "";
+  const decoder = new TextDecoder();
+  for await (const bytes of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buffered += decoder.decode(bytes, { stream: true });
+    let end: number;
+    while ((end = buffered.indexOf("\n\n")) >= 0) {
+      const event = buffered.slice(0, end);
+      buffered = buffered.slice(end + 2);
+      if (event.startsWith("data: ") && event !== "data: [DONE]") yield JSON.parse(event.slice(6)) as T;
+    }
+  }
+}
+
 async function one(plan: LoadPlan, n: number): Promise<RequestTiming> {
   const started = performance.now();
   const res = await fetch(`${plan.url}/v1/${plan.endpoint === "chat" ? "chat/completions" : "completions"}`, {
@@ -82,25 +97,15 @@ async function one(plan: LoadPlan, n: number): Promise<RequestTiming> {
   let first = 0;
   let tokens = 0;
   let events = 0;
-  let buffered = "";
-  const decoder = new TextDecoder();
-  for await (const bytes of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buffered += decoder.decode(bytes, { stream: true });
-    let end: number;
-    while ((end = buffered.indexOf("\n\n")) >= 0) {
-      const event = buffered.slice(0, end);
-      buffered = buffered.slice(end + 2);
-      if (!event.startsWith("data: ") || event === "data: [DONE]") continue;
-      const chunk = JSON.parse(event.slice(6)) as Chunk;
-      if (chunk.error) throw new Error(chunk.error.message);
-      const choice = chunk.choices?.[0];
-      const text = choice?.text ?? choice?.delta?.content ?? "";
-      if (text) {
-        events++;
-        if (first === 0) first = performance.now();
-      }
-      if (chunk.usage) tokens = chunk.usage.completion_tokens;
+  for await (const chunk of sseData<Chunk>(res)) {
+    if (chunk.error) throw new Error(chunk.error.message);
+    const choice = chunk.choices?.[0];
+    const text = choice?.text ?? choice?.delta?.content ?? "";
+    if (text) {
+      events++;
+      if (first === 0) first = performance.now();
     }
+    if (chunk.usage) tokens = chunk.usage.completion_tokens;
   }
   // A server that sends no usage chunk (llama-server without include_usage support) streams one token per event.
   return {

@@ -107,7 +107,8 @@ export async function llamaBench(
   return rows.map((r) => ({ threads: r.n_threads, tokensPerSecond: r.avg_ts, stddev: r.stddev_ts }));
 }
 
-function capture(cmd: string, args: string[]): Promise<string> {
+/** A command's standard output, or a rejection with the end of its standard error. */
+export function capture(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";

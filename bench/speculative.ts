@@ -43,6 +43,7 @@ import { createLogger } from "../server/logger.js";
 import { modelPath } from "../test/helpers/models.js";
 import { scriptedModel } from "../test/helpers/scripted-models.js";
 import { cpuDiff, cpuSample } from "./_cpu.js";
+import { sseData } from "./_loadgen.js";
 import { findReference, startLlamaServer } from "./_reference.js";
 import { startServer } from "./server.js";
 import fs from "node:fs";
@@ -315,41 +316,31 @@ async function streamOnce(url: string, body: Record<string, unknown>): Promise<S
   if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
   let text = "";
   let first = 0;
-  let buffered = "";
   let tokens = 0;
   let drafted = 0;
   let accepted = 0;
-  const decoder = new TextDecoder();
-  for await (const bytes of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buffered += decoder.decode(bytes, { stream: true });
-    let end: number;
-    while ((end = buffered.indexOf("\n\n")) >= 0) {
-      const event = buffered.slice(0, end);
-      buffered = buffered.slice(end + 2);
-      if (!event.startsWith("data: ") || event === "data: [DONE]") continue;
-      const chunk = JSON.parse(event.slice(6)) as {
-        choices?: { text?: string }[];
-        usage?: {
-          completion_tokens: number;
-          completion_tokens_details?: { accepted_prediction_tokens?: number; rejected_prediction_tokens?: number };
-        };
-        timings?: { predicted_n?: number; draft_n?: number; draft_n_accepted?: number };
-      };
-      const piece = chunk.choices?.[0]?.text ?? "";
-      if (piece && first === 0) first = performance.now();
-      text += piece;
-      if (chunk.usage?.completion_tokens) tokens = chunk.usage.completion_tokens;
-      const details = chunk.usage?.completion_tokens_details;
-      if (details) {
-        accepted = details.accepted_prediction_tokens ?? accepted;
-        drafted = accepted + (details.rejected_prediction_tokens ?? 0) || drafted;
-      }
-      if (chunk.timings?.draft_n !== undefined) {
-        drafted = chunk.timings.draft_n;
-        accepted = chunk.timings.draft_n_accepted ?? 0;
-      }
-      if (!tokens && chunk.timings?.predicted_n) tokens = chunk.timings.predicted_n;
+  for await (const chunk of sseData<{
+    choices?: { text?: string }[];
+    usage?: {
+      completion_tokens: number;
+      completion_tokens_details?: { accepted_prediction_tokens?: number; rejected_prediction_tokens?: number };
+    };
+    timings?: { predicted_n?: number; draft_n?: number; draft_n_accepted?: number };
+  }>(res)) {
+    const piece = chunk.choices?.[0]?.text ?? "";
+    if (piece && first === 0) first = performance.now();
+    text += piece;
+    if (chunk.usage?.completion_tokens) tokens = chunk.usage.completion_tokens;
+    const details = chunk.usage?.completion_tokens_details;
+    if (details) {
+      accepted = details.accepted_prediction_tokens ?? accepted;
+      drafted = accepted + (details.rejected_prediction_tokens ?? 0) || drafted;
     }
+    if (chunk.timings?.draft_n !== undefined) {
+      drafted = chunk.timings.draft_n;
+      accepted = chunk.timings.draft_n_accepted ?? 0;
+    }
+    if (!tokens && chunk.timings?.predicted_n) tokens = chunk.timings.predicted_n;
   }
   const ms = performance.now() - (first || started);
   return { text, tokensPerSecond: (Math.max(1, tokens - 1) * 1000) / ms, drafted, accepted };

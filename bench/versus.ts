@@ -16,11 +16,10 @@
 import path from "node:path";
 import { modelPath } from "../test/helpers/models.js";
 import { processCpuNs } from "./_cpu.js";
-import { findReference, startLlamaServer } from "./_reference.js";
+import { capture, findReference, startLlamaServer } from "./_reference.js";
 import { SENTENCE } from "./prefill.js";
 import { LoadGenerator, startServer } from "./server.js";
 import { load1, median, percentile, round } from "./_stats.js";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import type { BenchOptions, BenchResult } from "./types.js";
 
@@ -35,19 +34,6 @@ interface Target {
   url: string;
   model: string;
   pid: number;
-}
-
-function capture(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
-    child.once("close", (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}: ${err.slice(-500)}`)),
-    );
-  });
 }
 
 /** llama-bench rows as {pp512: tok/s, tg128: tok/s}, at `threads`. */
