@@ -514,7 +514,17 @@ export class ModelManager {
         parallel: this.options.parallel,
       });
       const plan = await planLoad(entry.files, settings, runtime);
-      await this.makeRoom(entry, plan.estimate);
+      const speculative = this.speculationFor(entry.id);
+      // A draft model is loaded beside the model, one draft sequence per sequence: the budget counts it.
+      const draftFile = speculative?.draftModel && speculative.draftMax > 0 ? speculative.draftModel : null;
+      const draftMemory = async (contextSize: number, sequences: number) =>
+        draftFile ? (await estimateModelMemory([draftFile], { contextSize, sequences, runtime })).total : 0;
+      const planned = await draftMemory(plan.contextSize, plan.parallel > 0 ? plan.parallel : 4);
+      await this.makeRoom(entry, {
+        ...plan.estimate,
+        ram: plan.estimate.ram + planned,
+        total: plan.estimate.total + planned,
+      });
       await this.loadProbe.ensureLoadable(
         entry.files,
         plan.runtime,
@@ -532,7 +542,7 @@ export class ModelManager {
         ctxSize: plan.contextSize,
         gpuLayers: plan.gpuLayers,
         ...(this.options.chatTemplate !== undefined ? { chatTemplate: this.options.chatTemplate } : {}),
-        speculative: this.speculationFor(entry.id),
+        speculative,
         maxQueue: this.options.maxQueue,
         defaultMaxTokens: this.options.defaultMaxTokens,
         runtime: plan.runtime,
@@ -561,7 +571,8 @@ export class ModelManager {
         gpuLayers: model.info.gpuLayers,
         runtime,
       }).catch(() => plan.estimate);
-      entry.memory = actual.total;
+      entry.memory =
+        actual.total + (await draftMemory(model.info.contextSize, model.info.parallel).catch(() => planned));
       entry.model = model;
       entry.stats = model.stats;
       entry.lastUsed = Date.now();

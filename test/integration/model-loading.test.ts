@@ -245,3 +245,38 @@ describe("idle unload", () => {
     assert.ok(reply.choices[0]!.text.length > 0);
   });
 });
+
+describe("a draft model counts against the memory budget", () => {
+  let t: TestServer;
+
+  before(async () => {
+    // Room for stories260K with its contexts, not for stories260K plus bench-86M drafting for it.
+    const est = async (f: string) =>
+      (await estimateModelMemory([await modelPath(`${f}.gguf`)], { contextSize: 256, sequences: 1 })).total;
+    const [target, draft] = [await est(A), await est(C)];
+    const budget = Math.ceil((target * 2) / MiB) + 1;
+    assert.ok(target + draft > budget * MiB, "the draft does not fit beside the model");
+    t = await startTestServer(
+      { parallel: 1, ctxSize: 256, modelIdleTimeout: 0, modelMemoryMb: budget },
+      { withModel: false },
+    );
+    await linkModels(t, [`${A}.gguf`, `${C}.gguf`]);
+  });
+  after(() => t?.close());
+
+  test("a model whose draft would pass the budget is refused; without the draft it loads", async () => {
+    assert.equal((await api(t, "PUT", `/api/models/${A}/settings`, { draftModel: C })).status, 200);
+    const res = await api<{ error: { code: string; message: string } }>(t, "POST", "/v1/completions", {
+      model: A,
+      prompt: "x",
+      max_tokens: 2,
+    });
+    assert.equal(res.status, 503, JSON.stringify(res.body));
+    assert.equal(res.body.error.code, "insufficient_memory");
+    assert.equal(await stateOf(t, A), "error");
+    assert.equal((await api(t, "PUT", `/api/models/${A}/settings`, {})).status, 200);
+    const ok = await complete(t, A);
+    assert.ok(ok.choices[0]!.text.length > 0);
+    assert.equal(await stateOf(t, A), "loaded");
+  });
+});
