@@ -13,6 +13,8 @@ export const EDITABLE_SETTINGS = [
   "corsOrigins",
   "allowedHosts",
   "insecure",
+  "localRpm",
+  "localTpm",
   "threads",
   "batchThreads",
   "lanes",

@@ -66,6 +66,18 @@ const SECTIONS: { title: string; fields: FieldDef[] }[] = [
         kind: "list",
         help: "Names besides localhost that may reach Hearth (a guard against DNS rebinding).",
       },
+      {
+        key: "localRpm",
+        label: "Requests per minute without a key",
+        kind: "number",
+        help: "For tools on this computer that call without a key; named keys have their own limits. The desktop app's window is never limited, a browser tab of this page is. 0: no limit.",
+      },
+      {
+        key: "localTpm",
+        label: "Tokens per minute without a key",
+        kind: "number",
+        help: "Prompt and reply tokens, for the same callers. 0: no limit.",
+      },
     ],
   },
   {
