@@ -14,6 +14,7 @@ import OpenAI from "openai";
 import type { Response, ResponseStreamEvent } from "openai/resources/responses/responses";
 import { everythingHttp, everythingStdio } from "../helpers/mcp-servers.js";
 import { scriptedModelsDir } from "../helpers/scripted-models.js";
+import { scriptedUpstream, type ScriptedUpstream } from "../helpers/scripted-upstream.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const API_KEY = "responses-mcp-key";
@@ -439,5 +440,90 @@ describe("Responses API: MCP tools", () => {
       }),
       (err: InstanceType<typeof OpenAI.APIError>) => err.status === 400 && err.param === "tool_choice",
     );
+  });
+});
+
+describe("Responses API: MCP tools that hang or are stopped, with a scripted remote model", () => {
+  let s: TestServer;
+  let upstream: ScriptedUpstream;
+  const hang = {
+    calls: [{ name: "everything__trigger-long-running-operation", arguments: '{"duration": 30, "steps": 30}' }],
+  };
+  const tools = [everything({ require_approval: "never", allowed_tools: ["trigger-long-running-operation"] })];
+
+  before(async () => {
+    upstream = await scriptedUpstream();
+    s = await startTestServer({ apiKey: API_KEY, toolMaxSteps: 3, toolTimeout: 3 }, { withModel: false });
+    fs.writeFileSync(
+      path.join(s.dataDir, "mcp.json"),
+      JSON.stringify({ mcpServers: { everything: everythingStdio() } }),
+    );
+    const added = await fetch(`${s.url}/api/providers`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
+      body: JSON.stringify({
+        id: "up",
+        name: "Scripted upstream",
+        kind: "openai-compatible",
+        baseUrl: `${upstream.url}/v1`,
+      }),
+    });
+    assert.equal(added.status, 201, await added.text());
+  });
+  after(async () => {
+    await s?.close();
+    await upstream?.close();
+  });
+
+  test("a call that outlives --tool-timeout fails as a timeout, and the model is told and answers", async () => {
+    upstream.script = [hang, { text: "It timed out." }];
+    const started = Date.now();
+    const r = await s.client.responses.create({ model: "up/m", input: "hang it", tools });
+    assert.ok(Date.now() - started < 20_000, "the 30 s operation was cut at the timeout");
+    const [call] = ofType(r, "mcp_call");
+    assert.equal(call?.status, "failed", JSON.stringify(call));
+    assert.equal(call?.output, null);
+    assert.match(JSON.stringify(call?.error), /did not answer within 3 s/);
+    assert.equal(r.output.at(-1)?.type, "message");
+    assert.equal(r.output_text, "It timed out.");
+    // The model got the timeout as the call's result.
+    const sent = upstream.requests.at(-1)!.messages as { role: string; content: string }[];
+    assert.match(sent.find((m) => m.role === "tool")?.content ?? "", /did not answer within 3 s/);
+  });
+
+  test("a client that goes away mid-call stops the tool: the server answers the next request at once", async () => {
+    upstream.script = [hang, { text: "never sent" }];
+    const controller = new AbortController();
+    const pending = s.client.responses.create(
+      { model: "up/m", input: "hang it", tools, stream: true },
+      { signal: controller.signal },
+    );
+    const stream = await pending;
+    const seen: string[] = [];
+    try {
+      for await (const event of stream) {
+        seen.push(event.type);
+        if (event.type === "response.mcp_call.in_progress") setTimeout(() => controller.abort(), 200);
+      }
+    } catch {
+      // The SDK may end the iteration or throw its abort error: either way the client left.
+    }
+    assert.ok(seen.includes("response.mcp_call.in_progress"), seen.join(" "));
+    assert.equal(seen.includes("response.completed"), false, "the client left before the end");
+    // Stopped, not left running: a call left to the 3 s timeout would have gone back to the model
+    // for another turn.
+    const asked = upstream.requests.length;
+    await new Promise((r) => setTimeout(r, 4500));
+    assert.equal(upstream.requests.length, asked, "no model turn after the client left");
+    // The stopped call frees the server's MCP connection: a call to the same server runs now.
+    upstream.script = [{ calls: [{ name: "everything__echo", arguments: '{"message": "after"}' }] }, { text: "ok" }];
+    const started = Date.now();
+    const r = await s.client.responses.create({
+      model: "up/m",
+      input: "echo",
+      tools: [everything({ require_approval: "never", allowed_tools: ["echo"] })],
+    });
+    assert.equal(ofType(r, "mcp_call")[0]?.output, "Echo: after");
+    assert.ok(Date.now() - started < 3000, `answered in ${Date.now() - started} ms, not after the hung call`);
   });
 });
