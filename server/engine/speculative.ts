@@ -73,6 +73,8 @@ export class AdaptivePredictor extends TokenPredictor {
   private window: number;
   /** Steps left to skip before the next probe. */
   private pause = 0;
+  /** Tokens the sequence generated while paused, not yet given to the guesser. */
+  private held: Token[] = [];
   /** Steps in a row whose guesses were all refuted, across requests on this sequence. */
   private misses = 0;
   /** The sequence's statistics when last settled. */
@@ -108,6 +110,7 @@ export class AdaptivePredictor extends TokenPredictor {
     this.enabled = enabled && this.draftMax > 0;
     this.window = this.firstWindow();
     this.pause = 0;
+    this.held = [];
     this.counts = { drafted: 0, accepted: 0 };
     if (this.enabled) this.inner.updateInputTokens(inputTokens.slice());
   }
@@ -129,6 +132,8 @@ export class AdaptivePredictor extends TokenPredictor {
     this.settle();
     this.target = params.targetSequence;
     this.mark = { ...params.targetSequence.tokenPredictions };
+    // The state given here holds every token: nothing held is still owed.
+    this.held = [];
     // A request that does not speculate leaves the guesser alone; the next one that does resets it
     // with the whole state (node-llama-cpp resets the predictor at the start of every generation).
     if (this.enabled) return this.inner.reset(params);
@@ -138,8 +143,23 @@ export class AdaptivePredictor extends TokenPredictor {
     if (this.enabled) this.inner.updateInputTokens(tokens);
   }
 
+  /**
+   * While paused the tokens wait here and reach the guesser together before its next probe: a
+   * draft predictor aborts and re-arms its evaluation on every push it did not predict (an
+   * AbortError with its stack each time), which cost a paused draft 0.2 ms of JavaScript a token.
+   */
   override pushTokens(tokens: Token[]): void {
-    if (this.enabled) this.inner.pushTokens(tokens);
+    if (!this.enabled) return;
+    if (this.pause > 0) this.held.push(...tokens);
+    else if (this.held.length === 0) this.inner.pushTokens(tokens);
+    else {
+      // One push: node-llama-cpp's draft predictor serialises pushes on a lock, and a push still
+      // queued when the next prediction starts can abort that prediction's evaluation with no one
+      // left to answer it (the request would wait for ever).
+      const held = this.held;
+      this.held = [];
+      this.inner.pushTokens([...held, ...tokens]);
+    }
   }
 
   override predictTokens(): Promise<Token[]> | Token[] {
@@ -149,8 +169,9 @@ export class AdaptivePredictor extends TokenPredictor {
       this.pause--;
       return [];
     }
+    // A step's tokens are pushed after its decode, so after a pause they have all been handed over.
     const guesses = this.inner.predictTokens();
-    return guesses instanceof Promise ? guesses.then((g) => this.bounded(g)) : this.bounded(guesses);
+    return guesses instanceof Promise ? guesses.then((g) => this.offered(g)) : this.offered(guesses);
   }
 
   override stop(untilPredictionsExhausted?: boolean): Promise<void> | void {
@@ -161,8 +182,30 @@ export class AdaptivePredictor extends TokenPredictor {
     return this.inner.dispose();
   }
 
-  private bounded(guesses: Token[]): Token[] {
+  /**
+   * The guesses a step offers, at most `window`. A draft model that had nothing to offer (none of
+   * its tokens reached node-llama-cpp's confidence bar) still decoded a token to find that out, and
+   * would decode again every step: that counts as a miss, and the draft stops until the next probe.
+   * An empty prompt lookup only scanned the prompt, and the reply may start quoting it next step.
+   */
+  private offered(guesses: Token[]): Token[] {
+    if (guesses.length === 0) {
+      if (this.kind === "draft-model") this.missed();
+      return guesses;
+    }
     return guesses.length > this.window ? guesses.slice(0, this.window) : guesses;
+  }
+
+  /**
+   * Backs off after a step whose guesses were all refuted, or a draft's silence: the pause doubles,
+   * and a draft model stops running ahead (node-llama-cpp's draft predictor keeps decoding in the
+   * background until it is stopped; the next probe resumes it with the tokens it missed, in one batch).
+   */
+  private missed(): void {
+    this.misses++;
+    this.window = 1;
+    this.pause = Math.min(MAX_PAUSE_STEPS, 2 ** (this.misses - 1));
+    if (this.kind === "draft-model") void this.inner.stop();
   }
 
   /** Reads what the sequence checked since the last call and adapts the window and the pause. */
@@ -177,11 +220,8 @@ export class AdaptivePredictor extends TokenPredictor {
     this.counts.drafted += drafted;
     this.counts.accepted += accepted;
     this.onCounts?.({ drafted, accepted });
-    if (accepted === 0) {
-      this.misses++;
-      this.window = 1;
-      this.pause = Math.min(MAX_PAUSE_STEPS, 2 ** (this.misses - 1));
-    } else {
+    if (accepted === 0) this.missed();
+    else {
       this.misses = 0;
       this.window = accepted === drafted ? Math.min(this.maxWindow, this.window * 2) : Math.max(1, accepted + 1);
     }

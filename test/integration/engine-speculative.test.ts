@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import {
+  DraftSequenceTokenPredictor,
   LlamaCompletion,
   TokenPredictor,
   type LlamaContext,
@@ -239,6 +240,38 @@ test("a draft model with the same vocabulary drafts: same tokens, guesses accept
     const guessed = await greedyTokens(speculating, STORY, 150, predictor);
     assert.deepEqual(guessed.tokens, plain.tokens);
     assert.ok(guessed.counts!.accepted > 10, JSON.stringify(guessed.counts));
+  } finally {
+    plainSequence.dispose();
+    speculating.dispose();
+    await draft.model.dispose();
+  }
+});
+
+test("a draft model with nothing to offer backs off too: it stops decoding ahead, and no request waits on it", async () => {
+  // A confidence bar the draft almost never clears: it decodes a token, finds it unsure, offers
+  // nothing. Before, that was no miss, so the draft decoded a token every step of the target's.
+  const draft = await loadDraft(runtime.llama, await testModelPath(), model, {
+    contextSize: 2048,
+    sequences: 1,
+    threads: 1,
+  });
+  const draftSequence = draft.context.getSequence();
+  const guesser = new DraftSequenceTokenPredictor(draftSequence, { minTokens: 1, maxTokens: 8, minConfidence: 0.9999 });
+  const counts: SpeculationCounts[] = [];
+  const predictor = new AdaptivePredictor(guesser, 8, (c) => counts.push(c));
+  const plainSequence = context.getSequence();
+  const speculating = context.getSequence({ tokenPredictor: predictor });
+  try {
+    const plain = await greedyTokens(plainSequence, STORY, 200);
+    // Several requests in a row on the sequence: tokens held during a pause reach the draft in one
+    // push, and every prediction is answered (a lost one would leave a request waiting for ever).
+    for (let i = 0; i < 6; i++) {
+      const before = draftSequence.tokenMeter.usedOutputTokens;
+      const guessed = await greedyTokens(speculating, STORY, 200, predictor);
+      assert.deepEqual(guessed.tokens, plain.tokens, `request ${i}`);
+      const decoded = draftSequence.tokenMeter.usedOutputTokens - before;
+      assert.ok(decoded <= 40, `request ${i}: the draft generated ${decoded} tokens for 200 of the target's`);
+    }
   } finally {
     plainSequence.dispose();
     speculating.dispose();
