@@ -39,6 +39,13 @@ export const DEFAULT_DRAFT_MAX = 8;
 export const ACCEPTABLE_PER_STEP = 1;
 /** The longest pause, in steps, between probes once guesses keep being refuted. */
 export const MAX_PAUSE_STEPS = 64;
+/**
+ * How long a step waits for a guesser that answers later (a draft model) before it goes on without
+ * guesses. A draft catches up on at most MAX_PAUSE_STEPS tokens in one batch and decodes one: far
+ * less on any pair worth drafting with, and node-llama-cpp's draft predictor can drop a prediction
+ * and never answer (docs/ENGINE-NOTES.md §2.18), which must not hold a request for ever.
+ */
+export const ANSWER_WAIT_MS = 1000;
 
 /** Drafted and accepted tokens: what a request, a model or the server counts. */
 export interface SpeculationCounts {
@@ -86,6 +93,8 @@ export class AdaptivePredictor extends TokenPredictor {
     readonly draftMax: number,
     /** Told of each step's drafted and accepted tokens (the model's and server's counters). */
     private readonly onCounts?: (counts: SpeculationCounts) => void,
+    /** How long a step waits for the guesser's answer. Defaults to ANSWER_WAIT_MS. */
+    private readonly answerWaitMs = ANSWER_WAIT_MS,
   ) {
     super();
     this.window = this.firstWindow();
@@ -171,7 +180,31 @@ export class AdaptivePredictor extends TokenPredictor {
     }
     // A step's tokens are pushed after its decode, so after a pause they have all been handed over.
     const guesses = this.inner.predictTokens();
-    return guesses instanceof Promise ? guesses.then((g) => this.offered(g)) : this.offered(guesses);
+    return guesses instanceof Promise ? this.answerOf(guesses) : this.offered(guesses);
+  }
+
+  /** The guesses of an answer that comes later; none, and a miss, when it has not come in answerWaitMs. */
+  private answerOf(pending: Promise<Token[]>): Promise<Token[]> {
+    return new Promise((resolve, reject) => {
+      let waiting = true;
+      const timer = setTimeout(() => {
+        waiting = false;
+        this.missed();
+        resolve([]);
+      }, this.answerWaitMs);
+      pending.then(
+        (guesses) => {
+          if (!waiting) return;
+          clearTimeout(timer);
+          resolve(this.offered(guesses));
+        },
+        (err: unknown) => {
+          if (!waiting) return;
+          clearTimeout(timer);
+          reject(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+    });
   }
 
   override stop(untilPredictionsExhausted?: boolean): Promise<void> | void {

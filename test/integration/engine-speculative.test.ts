@@ -279,6 +279,35 @@ test("a draft model with nothing to offer backs off too: it stops decoding ahead
   }
 });
 
+/** Answers no prediction, ever: what node-llama-cpp's draft predictor does when it drops one. */
+class SilentGuesser extends TokenPredictor {
+  calls = 0;
+  reset(): void {}
+  pushTokens(): void {}
+  predictTokens(): Promise<Token[]> {
+    this.calls++;
+    return new Promise(() => {});
+  }
+}
+
+test("a guesser that never answers cannot hold a request: the step goes on without guesses", async () => {
+  const plainSequence = context.getSequence();
+  const guesser = new SilentGuesser();
+  const predictor = new AdaptivePredictor(guesser, 8, undefined, 20);
+  const speculating = context.getSequence({ tokenPredictor: predictor });
+  try {
+    const plain = await greedyTokens(plainSequence, STORY, 60);
+    const guessed = await greedyTokens(speculating, STORY, 60, predictor);
+    assert.deepEqual(guessed.tokens, plain.tokens);
+    assert.deepEqual(guessed.counts, { drafted: 0, accepted: 0 });
+    // Each wait that ran out is a miss: probes at steps 1, 3, 6, 11, 20, 37 of 60, not every step.
+    assert.ok(guesser.calls >= 2 && guesser.calls <= 7, `asked ${guesser.calls} times`);
+  } finally {
+    plainSequence.dispose();
+    speculating.dispose();
+  }
+});
+
 test("a draft model with another vocabulary is refused, naming both", async () => {
   await assert.rejects(
     loadDraft(runtime.llama, scriptedModel("qwen3-answer"), model, { contextSize: 512, sequences: 1, threads: 1 }),
