@@ -87,6 +87,8 @@ export class AdaptivePredictor extends TokenPredictor {
   /** The sequence's statistics when last settled. */
   private mark = { validated: 0, refuted: 0 };
   private counts: SpeculationCounts = { drafted: 0, accepted: 0 };
+  /** The predictor that guesses (for tests and /health); a draft model is stopped while paused. */
+  readonly kind: "prompt-lookup" | "draft-model";
 
   constructor(
     private readonly inner: TokenPredictor,
@@ -97,6 +99,7 @@ export class AdaptivePredictor extends TokenPredictor {
     private readonly answerWaitMs = ANSWER_WAIT_MS,
   ) {
     super();
+    this.kind = inner instanceof DraftSequenceTokenPredictor ? "draft-model" : "prompt-lookup";
     this.window = this.firstWindow();
   }
 
@@ -130,11 +133,6 @@ export class AdaptivePredictor extends TokenPredictor {
     this.enabled = false;
     this.inner.stop();
     return { ...this.counts };
-  }
-
-  /** The predictor that guesses (for tests and /health). */
-  get kind(): "prompt-lookup" | "draft-model" {
-    return this.inner instanceof DraftSequenceTokenPredictor ? "draft-model" : "prompt-lookup";
   }
 
   override reset(params: ResetParams): Promise<void> | void {
