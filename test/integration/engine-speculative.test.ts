@@ -57,6 +57,10 @@ async function greedyTokens(
   await new LlamaCompletion({ contextSequence: sequence }).generateCompletion(prompt, {
     maxTokens,
     temperature: 0,
+    // As the server sends a request that speculates (local-model.ts speculates only without
+    // penalties). With LlamaCompletion's default penalty a draft still decoding when the request
+    // ends reads the finished completion's penalty tokens, which throws once its sequence is disposed.
+    repeatPenalty: false,
     onToken: (t) => tokens.push(...t),
   });
   return { tokens, counts: predictor ? predictor.end() : null };
